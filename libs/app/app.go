@@ -1,0 +1,178 @@
+// Package app is the runtime every emtm service runs in: one NATS connection
+// with JetStream, one Redis client, one gRPC server with health and
+// reflection, and the service's consumers, shut down in a fixed order:
+// health NOT_SERVING → gRPC graceful stop → consumers drain → pending
+// publishes complete → NATS drain → Redis close. Telemetry belongs to the
+// caller, which shuts it down last.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/config"
+	"github.com/emtm/emtm/libs/grpcx"
+	"github.com/emtm/emtm/libs/otelx"
+	"github.com/emtm/emtm/libs/pseudonym"
+	"github.com/emtm/emtm/libs/redisx"
+)
+
+// Runtime holds a service's connections.
+type Runtime struct {
+	Name   string
+	Cfg    config.Common
+	Tel    *otelx.Telemetry
+	Log    *slog.Logger
+	NC     *nats.Conn
+	JS     jetstream.JetStream
+	Redis  *redis.Client
+	GRPC   *grpcx.Server
+	Pub    *bus.Publisher
+	Hasher *pseudonym.Hasher
+
+	consumers []*bus.Consumer
+}
+
+// NewLogger returns a slog logger writing text or JSON to w, tagged with the service.
+func NewLogger(w io.Writer, format, service string) *slog.Logger {
+	var h slog.Handler
+	if format == "json" {
+		h = slog.NewJSONHandler(w, nil)
+	} else {
+		h = slog.NewTextHandler(w, nil)
+	}
+	return slog.New(h).With("service", service)
+}
+
+// Start connects to NATS and Redis, makes sure emtm's streams exist and
+// listens for gRPC. On error everything opened so far is closed.
+func Start(ctx context.Context, name string, cfg config.Common, tel *otelx.Telemetry, log *slog.Logger, hasher *pseudonym.Hasher) (rt *Runtime, err error) {
+	rt = &Runtime{Name: name, Cfg: cfg, Tel: tel, Log: log, Hasher: hasher}
+	defer func() {
+		if err != nil {
+			rt.closeConnections()
+		}
+	}()
+	rt.NC, err = nats.Connect(cfg.NATSURL,
+		nats.Name("emtm-"+name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("NATS disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("NATS reconnected") }),
+	)
+	if err != nil {
+		return rt, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+	}
+	rt.JS, err = jetstream.New(rt.NC, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return rt, fmt.Errorf("jetstream: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err = bus.EnsureStreams(sctx, rt.JS, cfg.StreamReplicas); err != nil {
+		return rt, err
+	}
+	rt.Redis, err = redisx.Connect(ctx, cfg.RedisURL, tel)
+	if err != nil {
+		return rt, err
+	}
+	rt.GRPC, err = grpcx.NewServer(cfg.GRPCAddr, "emtm."+name, tel)
+	if err != nil {
+		return rt, err
+	}
+	rt.Pub = bus.NewPublisher(rt.JS, tel, name)
+	return rt, nil
+}
+
+// GRPCAddr is the bound gRPC address.
+func (rt *Runtime) GRPCAddr() net.Addr { return rt.GRPC.Addr() }
+
+// Consume registers a durable consumer that runs with the service.
+func (rt *Runtime) Consume(ctx context.Context, spec bus.ConsumerSpec, h bus.Handler) error {
+	c, err := bus.NewConsumer(ctx, rt.JS, rt.Tel, rt.Log, rt.Pub, spec, h)
+	if err != nil {
+		return err
+	}
+	rt.consumers = append(rt.consumers, c)
+	return nil
+}
+
+// Run serves gRPC and runs the consumers until ctx is done, then shuts down in order.
+func (rt *Runtime) Run(ctx context.Context) error {
+	rt.Log.Info("serving", "grpc", rt.GRPC.Addr().String(), "consumers", len(rt.consumers))
+	g, gctx := errgroup.WithContext(ctx)
+	grpcDone := make(chan struct{})
+	g.Go(func() error {
+		defer close(grpcDone)
+		return rt.GRPC.Serve(gctx, rt.timeout())
+	})
+	for _, c := range rt.consumers {
+		g.Go(func() error {
+			// Consumers stop after gRPC has stopped taking requests.
+			cctx, cancel := context.WithCancel(context.WithoutCancel(gctx))
+			defer cancel()
+			go func() {
+				<-grpcDone
+				cancel()
+			}()
+			return c.Run(cctx)
+		})
+	}
+	err := g.Wait()
+	rt.Close()
+	rt.Log.Info("stopped")
+	return err
+}
+
+// Close finishes pending publishes, drains NATS and closes Redis.
+func (rt *Runtime) Close() {
+	if rt.Pub != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), rt.timeout())
+		rt.Pub.WaitComplete(ctx)
+		cancel()
+	}
+	rt.closeConnections()
+}
+
+func (rt *Runtime) timeout() time.Duration {
+	if rt.Cfg.ShutdownTimeout > 0 {
+		return rt.Cfg.ShutdownTimeout
+	}
+	return 15 * time.Second
+}
+
+func (rt *Runtime) closeConnections() {
+	if rt.NC != nil && !rt.NC.IsClosed() {
+		done := make(chan struct{})
+		rt.NC.SetClosedHandler(func(*nats.Conn) { close(done) })
+		if err := rt.NC.Drain(); err != nil {
+			rt.NC.Close()
+		} else {
+			select {
+			case <-done:
+			case <-time.After(rt.timeout()):
+				rt.NC.Close()
+			}
+		}
+	}
+	if rt.Redis != nil {
+		if err := rt.Redis.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
+			rt.Log.Warn("redis close", "err", err)
+		}
+	}
+}

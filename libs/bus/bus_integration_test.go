@@ -1,0 +1,210 @@
+package bus_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/emtm/emtm/libs/bus"
+	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
+	"github.com/emtm/emtm/libs/otelx"
+	"github.com/emtm/emtm/libs/testkit"
+)
+
+func setup(t *testing.T) (*testkit.Env, *otelx.Telemetry, *bus.Publisher) {
+	t.Helper()
+	env := testkit.Start(t)
+	tel, err := otelx.Setup(context.Background(), "bus-test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	return env, tel, bus.NewPublisher(env.JS, tel, "bus-test")
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func runConsumer(t *testing.T, env *testkit.Env, tel *otelx.Telemetry, pub *bus.Publisher, spec bus.ConsumerSpec, h bus.Handler) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := bus.NewConsumer(ctx, env.JS, tel, quiet(), pub, spec, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("consumer: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("consumer did not stop within 10s")
+		}
+	})
+}
+
+func TestPublishDropsARetriedMessage(t *testing.T) {
+	env, _, pub := setup(t)
+	ctx := context.Background()
+	ev := &typesv1.Date{Year: 2024, Month: 1, Day: 2}
+	first, err := pub.Publish(ctx, bus.Out{Subject: bus.ClaimPaidSubject("p0"), MsgID: "claim/1", Msg: ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := pub.Publish(ctx, bus.Out{Subject: bus.ClaimPaidSubject("p0"), MsgID: "claim/1", Msg: ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first[0].Duplicate || !second[0].Duplicate || first[0].Sequence != second[0].Sequence {
+		t.Fatalf("first %+v second %+v: the retry was not recognised as a duplicate", first[0], second[0])
+	}
+	st, _ := env.JS.Stream(ctx, bus.StreamClaims)
+	info, _ := st.Info(ctx)
+	if info.State.Msgs != 1 {
+		t.Fatalf("stream holds %d messages, want 1", info.State.Msgs)
+	}
+	if _, err := pub.Publish(ctx, bus.Out{Subject: "emtm.claims.p0.paid", Msg: ev}); err == nil {
+		t.Fatal("a message without a Nats-Msg-Id was published")
+	}
+}
+
+func TestConsumerContinuesTheTraceAndAcks(t *testing.T) {
+	env, tel, pub := setup(t)
+	ctx, span := tel.Tracer("test").Start(context.Background(), "root")
+	wantTrace := span.SpanContext().TraceID().String()
+	got := make(chan string, 1)
+	runConsumer(t, env, tel, pub, bus.ConsumerSpec{Stream: bus.StreamClaims, Durable: "trace-test", Subjects: []string{"emtm.claims.>"}},
+		func(ctx context.Context, m *bus.Msg) error {
+			var d typesv1.Date
+			if err := proto.Unmarshal(m.Data, &d); err != nil {
+				return bus.Permanent(err)
+			}
+			got <- otelx.TraceID(ctx)
+			return nil
+		})
+	if _, err := pub.Publish(ctx, bus.Out{Subject: bus.ClaimPaidSubject("p1"), MsgID: "claim/2", Msg: &typesv1.Date{Year: 2024}}); err != nil {
+		t.Fatal(err)
+	}
+	span.End()
+	select {
+	case tr := <-got:
+		if tr != wantTrace {
+			t.Fatalf("consumer trace %s, want the producer's %s", tr, wantTrace)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("message not consumed within 10s")
+	}
+	waitIdle(t, env)
+}
+
+func TestFailingMessagesAreDeadLetteredAfterBoundedRedelivery(t *testing.T) {
+	env, tel, pub := setup(t)
+	var mu sync.Mutex
+	calls := map[string]int{}
+	runConsumer(t, env, tel, pub, bus.ConsumerSpec{Stream: bus.StreamClaims, Durable: "dlq-test", Subjects: []string{"emtm.claims.>"}, MaxDeliver: 2, AckWait: 5 * time.Second},
+		func(ctx context.Context, m *bus.Msg) error {
+			mu.Lock()
+			calls[m.Subject]++
+			mu.Unlock()
+			if m.Subject == bus.ClaimPaidSubject("p0") {
+				return errors.New("transient failure that never clears")
+			}
+			return bus.Permanent(errors.New("cannot decode"))
+		})
+	ctx := context.Background()
+	if _, err := pub.Publish(ctx,
+		bus.Out{Subject: bus.ClaimPaidSubject("p0"), MsgID: "retry", Data: []byte("a")},
+		bus.Out{Subject: bus.ClaimReversedSubject("p0"), MsgID: "perm", Data: []byte("b")}); err != nil {
+		t.Fatal(err)
+	}
+	dlq, err := env.JS.CreateOrUpdateConsumer(ctx, bus.StreamDLQ, jetstream.ConsumerConfig{Durable: "reader", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := dlq.Fetch(2, jetstream.FetchMaxWait(15*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for m := range batch.Messages() {
+		seen[m.Headers().Get(bus.HeaderDLQSubject)] = m.Headers().Get(bus.HeaderDLQDeliveries) + " " + string(m.Data())
+		if m.Headers().Get(bus.HeaderDLQError) == "" || m.Subject() != bus.DeadLetterSubject("dlq-test") {
+			t.Errorf("dead letter without an error or on %s", m.Subject())
+		}
+	}
+	want := map[string]string{bus.ClaimPaidSubject("p0"): "2 a", bus.ClaimReversedSubject("p0"): "1 b"}
+	for k, v := range want {
+		if seen[k] != v {
+			t.Errorf("dead letter for %s: got %q, want deliveries+data %q", k, seen[k], v)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls[bus.ClaimPaidSubject("p0")] != 2 || calls[bus.ClaimReversedSubject("p0")] != 1 {
+		t.Fatalf("handler calls %v, want 2 (bounded retry) and 1 (permanent)", calls)
+	}
+}
+
+func TestPartitionedConsumersKeepEachMembersOrder(t *testing.T) {
+	env, tel, pub := setup(t)
+	const members, perMember, parts = 12, 20, 4
+	var mu sync.Mutex
+	last := map[string]int{}
+	var disorder []string
+	total := 0
+	runConsumer(t, env, tel, pub, bus.ConsumerSpec{Stream: bus.StreamClaims, Durable: "order-test", Subjects: []string{"emtm.claims.{p}.>"}, Partitions: parts},
+		func(ctx context.Context, m *bus.Msg) error {
+			var d typesv1.Date // Year = member, Day = sequence
+			if err := proto.Unmarshal(m.Data, &d); err != nil {
+				return bus.Permanent(err)
+			}
+			key := string(rune('A' + d.Year))
+			mu.Lock()
+			defer mu.Unlock()
+			if int(d.Day) <= last[key] {
+				disorder = append(disorder, key)
+			}
+			last[key] = int(d.Day)
+			total++
+			return nil
+		})
+	var outs []bus.Out
+	for seq := 1; seq <= perMember; seq++ {
+		for mb := 0; mb < members; mb++ {
+			key := string(rune('A' + mb))
+			outs = append(outs, bus.Out{
+				Subject: bus.ClaimPaidSubject(bus.Partition(key, parts)),
+				MsgID:   key + "/" + string(rune('a'+seq)),
+				Msg:     &typesv1.Date{Year: int32(mb), Day: int32(seq)},
+			})
+		}
+	}
+	if _, err := pub.Publish(context.Background(), outs...); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, env)
+	mu.Lock()
+	defer mu.Unlock()
+	if total != members*perMember || len(disorder) > 0 {
+		t.Fatalf("handled %d of %d; out of order for %v", total, members*perMember, disorder)
+	}
+}
+
+func waitIdle(t *testing.T, env *testkit.Env) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := bus.WaitIdle(ctx, env.JS, 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,288 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/emtm/emtm/libs/otelx"
+)
+
+// Msg is a delivered message as a handler sees it.
+type Msg struct {
+	Subject      string
+	Data         []byte
+	Header       nats.Header
+	Stream       string
+	StreamSeq    uint64
+	NumDelivered uint64
+}
+
+// Handler stores the effect of one message. It returns nil once the effect is
+// stored (then the message is acknowledged), a Permanent error for a message
+// that can never succeed (dead-lettered at once), or another error to have the
+// message redelivered after a delay.
+type Handler func(ctx context.Context, m *Msg) error
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as not worth retrying.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err was marked Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// Dead-letter headers.
+const (
+	HeaderDLQStream     = "Emtm-Dlq-Stream"
+	HeaderDLQSubject    = "Emtm-Dlq-Subject"
+	HeaderDLQSequence   = "Emtm-Dlq-Sequence"
+	HeaderDLQDeliveries = "Emtm-Dlq-Deliveries"
+	HeaderDLQError      = "Emtm-Dlq-Error"
+	HeaderDLQConsumer   = "Emtm-Dlq-Consumer"
+)
+
+// ConsumerSpec describes a durable pull consumer.
+type ConsumerSpec struct {
+	Stream string
+	// Durable names the consumer; with Partitions > 0 one consumer per partition
+	// is made, named Durable-p<n>, each filtering its own partition.
+	Durable string
+	// Subjects are filter subjects; with Partitions > 0 each contains "{p}",
+	// replaced by the partition token (e.g. "emtm.claims.{p}.>").
+	Subjects []string
+	// Partitions > 0 makes one durable per partition, each handled in order.
+	Partitions int
+	// MaxDeliver bounds redelivery (default 5); then the message is dead-lettered.
+	MaxDeliver int
+	// AckWait is how long a delivery may take before it is redelivered (default 30s).
+	AckWait time.Duration
+	// DoubleAck waits for the server to confirm each acknowledgement (money paths).
+	DoubleAck bool
+}
+
+func (s *ConsumerSpec) defaults() {
+	if s.MaxDeliver == 0 {
+		s.MaxDeliver = 5
+	}
+	if s.AckWait == 0 {
+		s.AckWait = 30 * time.Second
+	}
+}
+
+// Consumer runs a handler over a ConsumerSpec.
+type Consumer struct {
+	js      jetstream.JetStream
+	pub     *Publisher
+	tracer  trace.Tracer
+	log     *slog.Logger
+	spec    ConsumerSpec
+	handler Handler
+	cons    []jetstream.Consumer
+}
+
+// NewConsumer creates (or updates) the durable consumers of spec.
+func NewConsumer(ctx context.Context, js jetstream.JetStream, tel *otelx.Telemetry, log *slog.Logger, pub *Publisher, spec ConsumerSpec, h Handler) (*Consumer, error) {
+	spec.defaults()
+	c := &Consumer{js: js, pub: pub, tracer: tel.Tracer("emtm/bus"), log: log, spec: spec, handler: h}
+	type one struct {
+		name     string
+		subjects []string
+	}
+	var all []one
+	if spec.Partitions > 0 {
+		for _, p := range PartitionTokens(spec.Partitions) {
+			subs := make([]string, len(spec.Subjects))
+			for i, s := range spec.Subjects {
+				subs[i] = replacePartition(s, p)
+			}
+			all = append(all, one{spec.Durable + "-" + p, subs})
+		}
+	} else {
+		all = append(all, one{spec.Durable, spec.Subjects})
+	}
+	for _, o := range all {
+		cfg := jetstream.ConsumerConfig{
+			Durable:       o.name,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			MaxDeliver:    spec.MaxDeliver,
+			AckWait:       spec.AckWait,
+			MaxAckPending: 1000,
+		}
+		if len(o.subjects) == 1 {
+			cfg.FilterSubject = o.subjects[0]
+		} else {
+			cfg.FilterSubjects = o.subjects
+		}
+		cons, err := js.CreateOrUpdateConsumer(ctx, spec.Stream, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("consumer %s on %s: %w", o.name, spec.Stream, err)
+		}
+		c.cons = append(c.cons, cons)
+	}
+	return c, nil
+}
+
+func replacePartition(s, p string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if i+3 <= len(s) && s[i:i+3] == "{p}" {
+			out = append(out, p...)
+			i += 2
+			continue
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
+
+// Run handles messages until ctx is done, then drains what was already pulled
+// (handling it with a context that is not cancelled) and returns.
+func (c *Consumer) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(c.cons))
+	for i, cons := range c.cons {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.runOne(ctx, cons)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (c *Consumer) runOne(ctx context.Context, cons jetstream.Consumer) error {
+	it, err := cons.Messages(jetstream.PullMaxMessages(64))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", cons.CachedInfo().Name, err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-ctx.Done():
+			it.Drain()
+		case <-stop:
+			it.Stop()
+		}
+	}()
+	// Work already pulled is finished even while shutting down.
+	hctx := context.WithoutCancel(ctx)
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			return fmt.Errorf("consume %s: %w", cons.CachedInfo().Name, err)
+		}
+		c.handle(hctx, cons.CachedInfo().Name, m)
+	}
+}
+
+func (c *Consumer) handle(ctx context.Context, durable string, m jetstream.Msg) {
+	md, err := m.Metadata()
+	if err != nil {
+		c.log.Error("message without metadata", "consumer", durable, "err", err)
+		_ = m.Term()
+		return
+	}
+	hdr := m.Headers()
+	if hdr == nil {
+		hdr = nats.Header{}
+	}
+	pctx := otel.GetTextMapPropagator().Extract(ctx, HeaderCarrier(hdr))
+	sctx, span := c.tracer.Start(pctx, "process "+c.spec.Stream, trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.operation.type", "process"),
+			attribute.String("messaging.destination.name", m.Subject()),
+			attribute.String("messaging.consumer.group.name", durable),
+			attribute.Int64("messaging.nats.stream_sequence", int64(md.Sequence.Stream)),
+			attribute.Int64("messaging.nats.delivered", int64(md.NumDelivered)),
+		))
+	defer span.End()
+	msg := &Msg{Subject: m.Subject(), Data: m.Data(), Header: hdr, Stream: md.Stream, StreamSeq: md.Sequence.Stream, NumDelivered: md.NumDelivered}
+	herr := c.handler(sctx, msg)
+	switch {
+	case herr == nil:
+		if c.spec.DoubleAck {
+			err = m.DoubleAck(sctx)
+		} else {
+			err = m.Ack()
+		}
+		if err != nil {
+			// The effect is stored and idempotent: a redelivery will be a no-op.
+			c.log.Warn("ack failed; message will be redelivered", "consumer", durable, "seq", md.Sequence.Stream, "err", err)
+		}
+	case IsPermanent(herr) || md.NumDelivered >= uint64(c.spec.MaxDeliver):
+		span.RecordError(herr)
+		span.SetStatus(codes.Error, "dead-lettered")
+		if err := c.deadLetter(sctx, durable, msg, herr); err != nil {
+			c.log.Error("dead-letter publish failed; will retry", "consumer", durable, "seq", md.Sequence.Stream, "err", err)
+			_ = m.NakWithDelay(backoff(md.NumDelivered))
+			return
+		}
+		c.log.Error("message dead-lettered", "consumer", durable, "stream", md.Stream, "seq", md.Sequence.Stream,
+			"deliveries", md.NumDelivered, "err", herr)
+		_ = m.TermWithReason("dead-lettered: " + herr.Error())
+	default:
+		span.RecordError(herr)
+		span.SetStatus(codes.Error, "will retry")
+		c.log.Warn("handler failed; will retry", "consumer", durable, "seq", md.Sequence.Stream, "deliveries", md.NumDelivered, "err", herr)
+		_ = m.NakWithDelay(backoff(md.NumDelivered))
+	}
+}
+
+func (c *Consumer) deadLetter(ctx context.Context, durable string, m *Msg, cause error) error {
+	h := nats.Header{}
+	for k, v := range m.Header {
+		h[k] = append([]string(nil), v...)
+	}
+	h.Set(HeaderDLQStream, m.Stream)
+	h.Set(HeaderDLQSubject, m.Subject)
+	h.Set(HeaderDLQSequence, strconv.FormatUint(m.StreamSeq, 10))
+	h.Set(HeaderDLQDeliveries, strconv.FormatUint(m.NumDelivered, 10))
+	h.Set(HeaderDLQConsumer, durable)
+	h.Set(HeaderDLQError, cause.Error())
+	_, err := c.pub.Publish(ctx, Out{
+		Subject: DeadLetterSubject(durable),
+		MsgID:   fmt.Sprintf("dlq:%s:%d:%s", m.Stream, m.StreamSeq, durable),
+		Data:    m.Data,
+		Header:  h,
+	})
+	return err
+}
+
+// backoff grows with each delivery: 1s, 2s, 4s, ... capped at 30s.
+func backoff(delivered uint64) time.Duration {
+	if delivered < 1 {
+		delivered = 1
+	}
+	d := time.Second << min(delivered-1, 5)
+	return min(d, 30*time.Second)
+}

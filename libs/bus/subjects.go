@@ -1,0 +1,105 @@
+// Package bus is emtm's use of NATS JetStream: the streams and their subjects,
+// asynchronous publishing with a Nats-Msg-Id derived from the event's identity,
+// durable pull consumers that acknowledge only after the effect is stored, a
+// dead-letter path an operator can see, and W3C trace context in headers.
+package bus
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strings"
+)
+
+// Stream names.
+const (
+	StreamRaw         = "EMTM_RAW"
+	StreamRejections  = "EMTM_REJECTIONS"
+	StreamClaims      = "EMTM_CLAIMS"
+	StreamEncounters  = "EMTM_ENCOUNTERS"
+	StreamEnrollment  = "EMTM_ENROLLMENT"
+	StreamMedical     = "EMTM_MEDICAL"
+	StreamAssessments = "EMTM_ASSESSMENTS"
+	StreamTasks       = "EMTM_TASKS"
+	StreamOutreach    = "EMTM_OUTREACH"
+	StreamLedger      = "EMTM_LEDGER"
+	StreamDLQ         = "EMTM_DLQ"
+)
+
+// Submission kinds, as used in raw and rejection subjects.
+const (
+	KindClaim      = "claim"
+	KindReversal   = "reversal"
+	KindEncounter  = "encounter"
+	KindEnrollment = "enrollment"
+	KindMedical    = "medical"
+	KindUnknown    = "unknown"
+)
+
+// Kinds lists the submission kinds a sender may use.
+var Kinds = []string{KindClaim, KindReversal, KindEncounter, KindEnrollment, KindMedical}
+
+// Partition maps a member id to its partition token "p<n>" with n in [0, partitions).
+// FNV-1a 32-bit: stable across releases and languages, so a deployment's
+// subjects never move. The member id itself never appears in a subject.
+func Partition(memberID string, partitions int) string {
+	if partitions < 1 {
+		partitions = 1
+	}
+	h := fnv.New32a()
+	h.Write([]byte(memberID))
+	return fmt.Sprintf("p%d", h.Sum32()%uint32(partitions))
+}
+
+// PartitionTokens lists every partition token for n partitions.
+func PartitionTokens(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("p%d", i)
+	}
+	return out
+}
+
+// Subject builders. <p> is a partition token.
+func ClaimPaidSubject(p string) string      { return "emtm.claims." + p + ".paid" }
+func ClaimReversedSubject(p string) string  { return "emtm.claims." + p + ".reversed" }
+func EncounterSubject(p string) string      { return "emtm.encounters." + p }
+func EnrollmentSubject(p string) string     { return "emtm.enrollment." + p }
+func MedicalSubject(p string) string        { return "emtm.medical." + p }
+func AssessmentSubject(p string) string     { return "emtm.assessments." + p }
+func TaskSubject(p string) string           { return "emtm.tasks." + p }
+func OutreachSubject(p string) string       { return "emtm.outreach." + p }
+func RejectionSubject(kind string) string   { return "emtm.rejections." + kind }
+func LedgerSubject(contract string) string  { return "emtm.ledger." + token(contract) }
+func DeadLetterSubject(durable string) string { return "emtm.dlq." + token(durable) }
+
+// RawPharmacySubject is where a pharmacy system publishes: emtm.raw.pharmacy.<npi>.<kind>.
+func RawPharmacySubject(npi, kind string) string { return "emtm.raw.pharmacy." + token(npi) + "." + kind }
+
+// RawAPISubject keeps submissions received over gRPC: emtm.raw.api.<kind>.
+func RawAPISubject(kind string) string { return "emtm.raw.api." + kind }
+
+// RawPharmacyWildcard matches every pharmacy submission.
+const RawPharmacyWildcard = "emtm.raw.pharmacy.>"
+
+// ParseRawPharmacySubject returns the sender NPI and kind of a pharmacy subject.
+func ParseRawPharmacySubject(subject string) (npi, kind string, ok bool) {
+	parts := strings.Split(subject, ".")
+	if len(parts) != 5 || parts[0] != "emtm" || parts[1] != "raw" || parts[2] != "pharmacy" {
+		return "", "", false
+	}
+	return parts[3], parts[4], true
+}
+
+// token makes s safe as one subject token (no dots, spaces or wildcards).
+func token(s string) string {
+	if s == "" {
+		return "_"
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '.', ' ', '*', '>', '\t', '\r', '\n':
+			return '_'
+		}
+		return r
+	}, s)
+}

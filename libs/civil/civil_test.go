@@ -1,0 +1,32 @@
+package civil
+
+import (
+	"testing"
+	"time"
+)
+
+func TestDates(t *testing.T) {
+	leap := Date{2024, time.February, 29}
+	if !leap.Valid() || (Date{2023, time.February, 29}).Valid() || (Date{2024, 13, 1}).Valid() {
+		t.Fatal("validity of calendar days is wrong")
+	}
+	if got := (Date{2024, 1, 25}).AddDays(6); got != (Date{2024, 1, 31}) {
+		t.Fatalf("AddDays: %v", got)
+	}
+	if n := (Date{2024, 12, 31}).DaysSince(Date{2024, 1, 1}); n != 365 {
+		t.Fatalf("DaysSince over a leap year: %d, want 365", n)
+	}
+	if age := (Date{1950, 6, 15}).YearsOld(Date{2024, 6, 14}); age != 73 {
+		t.Fatalf("age the day before a birthday: %d", age)
+	}
+	if age := (Date{1950, 6, 15}).YearsOld(Date{2024, 6, 15}); age != 74 {
+		t.Fatalf("age on a birthday: %d", age)
+	}
+	d, err := Parse("2024-03-10")
+	if err != nil || d.String() != "2024-03-10" || FromProto(d.Proto()) != d {
+		t.Fatalf("round trip: %v %v", d, err)
+	}
+	if _, err := Parse("2024-3-10"); err == nil {
+		t.Fatal("a malformed date was parsed")
+	}
+}

@@ -1,0 +1,59 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Common holds the settings every service shares.
+type Common struct {
+	// NATSURL is the NATS server (JetStream enabled).
+	NATSURL string
+	// RedisURL is the Redis server, e.g. redis://127.0.0.1:6379/0.
+	RedisURL string
+	// GRPCAddr is where the service's gRPC API listens.
+	GRPCAddr string
+	// Partitions is the number of beneficiary partitions in subjects; fixed per deployment.
+	Partitions int
+	// StreamReplicas is the replica count of emtm's streams (1 single server, 3 in a cluster).
+	StreamReplicas int
+	// ShutdownTimeout bounds graceful shutdown.
+	ShutdownTimeout time.Duration
+	// LogFormat is "text" or "json".
+	LogFormat string
+}
+
+// RegisterCommon defines the shared settings on s, with defaultGRPC as the listen address.
+func RegisterCommon(s *Set, defaultGRPC string) *Common {
+	c := &Common{}
+	nats := s.String("nats-url", "nats://127.0.0.1:4222", "NATS server URL (JetStream enabled)")
+	redis := s.String("redis-url", "redis://127.0.0.1:6379/0", "Redis URL")
+	grpcAddr := s.String("grpc-addr", defaultGRPC, "gRPC listen address")
+	parts := s.Int("partitions", 4, "beneficiary partitions in subjects (fixed per deployment)")
+	repl := s.Int("stream-replicas", 1, "replicas of emtm's JetStream streams (3 in a cluster)")
+	st := s.Duration("shutdown-timeout", 15*time.Second, "bound on graceful shutdown")
+	lf := s.String("log-format", "text", "log format: text or json")
+	s.AfterParse(func() error {
+		c.NATSURL, c.RedisURL, c.GRPCAddr = *nats, *redis, *grpcAddr
+		c.Partitions, c.StreamReplicas, c.ShutdownTimeout, c.LogFormat = *parts, *repl, *st, *lf
+		return c.Validate()
+	})
+	return c
+}
+
+// Validate checks the shared settings.
+func (c *Common) Validate() error {
+	switch {
+	case c.NATSURL == "":
+		return fmt.Errorf("nats-url: must not be empty")
+	case c.RedisURL == "":
+		return fmt.Errorf("redis-url: must not be empty")
+	case c.Partitions < 1 || c.Partitions > 256:
+		return fmt.Errorf("partitions: %d is out of range 1..256", c.Partitions)
+	case c.StreamReplicas != 1 && c.StreamReplicas != 3 && c.StreamReplicas != 5:
+		return fmt.Errorf("stream-replicas: %d must be 1, 3 or 5", c.StreamReplicas)
+	case c.LogFormat != "text" && c.LogFormat != "json":
+		return fmt.Errorf("log-format: %q must be text or json", c.LogFormat)
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+// Package otelx sets up OpenTelemetry for one service.
+//
+// Each service gets its own TracerProvider (so that the all-in-one runner,
+// which hosts five services in one process, still reports five service names)
+// and the process uses the W3C trace-context propagator. Spans are always
+// recorded, so every event can carry its trace id; they are exported over OTLP
+// only when OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set.
+package otelx
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Telemetry is one service's telemetry.
+type Telemetry struct {
+	Service        string
+	TracerProvider *sdktrace.TracerProvider
+	shutdown       []func(context.Context) error
+}
+
+// Option adjusts Setup.
+type Option func(*settings)
+
+type settings struct {
+	processors []sdktrace.SpanProcessor
+	getenv     func(string) string
+}
+
+// WithSpanProcessor adds a span processor (tests use an in-memory recorder).
+func WithSpanProcessor(p sdktrace.SpanProcessor) Option {
+	return func(s *settings) { s.processors = append(s.processors, p) }
+}
+
+// WithGetenv reads OTEL_* settings through getenv instead of the process environment.
+func WithGetenv(getenv func(string) string) Option {
+	return func(s *settings) { s.getenv = getenv }
+}
+
+var propagatorOnce sync.Once
+
+// Setup builds the service's telemetry. The caller must call Shutdown.
+func Setup(ctx context.Context, service string, getenv func(string) string, opts ...Option) (*Telemetry, error) {
+	st := settings{getenv: getenv}
+	for _, o := range opts {
+		o(&st)
+	}
+	propagatorOnce.Do(func() {
+		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
+			propagation.TraceContext{}, propagation.Baggage{}))
+	})
+	res, err := resource.Merge(resource.Default(), resource.NewWithAttributes(
+		semconv.SchemaURL, semconv.ServiceName(service), semconv.ServiceNamespace("emtm")))
+	if err != nil {
+		return nil, err
+	}
+	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sdktrace.AlwaysSample())}
+	t := &Telemetry{Service: service}
+	if endpointSet(st.getenv) {
+		exp, err := otlptracegrpc.New(ctx)
+		if err != nil {
+			return nil, err
+		}
+		tpOpts = append(tpOpts, sdktrace.WithBatcher(exp))
+	}
+	for _, p := range st.processors {
+		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(p))
+	}
+	t.TracerProvider = sdktrace.NewTracerProvider(tpOpts...)
+	t.shutdown = append(t.shutdown, t.TracerProvider.Shutdown)
+	return t, nil
+}
+
+func endpointSet(getenv func(string) string) bool {
+	if getenv == nil {
+		return false
+	}
+	return strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_ENDPOINT")) != "" ||
+		strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) != ""
+}
+
+// Tracer returns a tracer of this service.
+func (t *Telemetry) Tracer(name string) trace.Tracer { return t.TracerProvider.Tracer(name) }
+
+// Shutdown flushes and stops the exporters.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, f := range t.shutdown {
+		errs = append(errs, f(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// TraceID returns the W3C trace id of the span in ctx, or "" when there is none.
+func TraceID(ctx context.Context) string {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.HasTraceID() {
+		return ""
+	}
+	return sc.TraceID().String()
+}

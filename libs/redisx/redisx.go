@@ -1,0 +1,118 @@
+// Package redisx connects to Redis with tracing and applies an event's effect
+// exactly once: the effect and its processed-marker are written by one Lua
+// script, so a redelivered event changes nothing.
+package redisx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/extra/redisotel/v9"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/emtm/emtm/libs/otelx"
+)
+
+// Connect parses url (redis://host:port/db or unix:///path), instruments the
+// client with OpenTelemetry tracing and checks it answers PING.
+func Connect(ctx context.Context, url string, tel *otelx.Telemetry) (*redis.Client, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis url: %w", err)
+	}
+	rdb := redis.NewClient(opt)
+	if tel != nil {
+		// Statements are not recorded: arguments may carry member ids.
+		if err := redisotel.InstrumentTracing(rdb,
+			redisotel.WithTracerProvider(tel.TracerProvider),
+			redisotel.WithDBStatement(false)); err != nil {
+			_ = rdb.Close()
+			return nil, fmt.Errorf("redis tracing: %w", err)
+		}
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("redis at %s does not answer PING: %w", opt.Addr, err)
+	}
+	return rdb, nil
+}
+
+// Op is one write of an effect. Only the commands in allowed are accepted.
+type Op struct {
+	Cmd  string
+	Key  string
+	Args []any
+}
+
+var allowed = map[string]bool{
+	"SET": true, "INCRBY": true, "HSET": true, "HINCRBY": true, "HDEL": true,
+	"SADD": true, "SREM": true, "ZADD": true, "ZREM": true, "RPUSH": true, "DEL": true,
+}
+
+// HSet, HIncrBy, SAdd, ZAdd, RPush, IncrBy, Set and SRem build Ops.
+func HSet(key string, fieldValues ...any) Op { return Op{"HSET", key, fieldValues} }
+func HIncrBy(key, field string, n int64) Op  { return Op{"HINCRBY", key, []any{field, n}} }
+func SAdd(key string, members ...any) Op     { return Op{"SADD", key, members} }
+func SRem(key string, members ...any) Op     { return Op{"SREM", key, members} }
+func ZAdd(key string, score float64, member string) Op {
+	return Op{"ZADD", key, []any{score, member}}
+}
+func RPush(key string, values ...any) Op { return Op{"RPUSH", key, values} }
+func IncrBy(key string, n int64) Op      { return Op{"INCRBY", key, []any{n}} }
+func Set(key string, value any) Op       { return Op{"SET", key, []any{value}} }
+
+// applyScript: KEYS[1] is the marker, KEYS[2..] the keys of the ops in order.
+// ARGV: marker ttl in ms (0 keeps it), marker value, then per op: command, arg count, args.
+// Returns 1 when applied, 0 when the marker existed (a duplicate).
+var applyScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local a = 3
+for k = 2, #KEYS do
+  local cmd = ARGV[a]
+  local n = tonumber(ARGV[a+1])
+  local args = {}
+  for j = 1, n do args[j] = ARGV[a+1+j] end
+  redis.call(cmd, KEYS[k], unpack(args))
+  a = a + 2 + n
+end
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+return 1
+`)
+
+// Apply writes ops and the marker key atomically unless the marker exists.
+// It returns applied=false (and writes nothing) for an event already applied.
+// ttl 0 keeps the marker for as long as Redis keeps data: markers must outlive
+// any replay of the stream that could bring the event back.
+func Apply(ctx context.Context, rdb redis.Scripter, marker string, ttl time.Duration, ops ...Op) (applied bool, err error) {
+	if marker == "" {
+		return false, errors.New("redisx.Apply: empty marker key")
+	}
+	keys := make([]string, 0, len(ops)+1)
+	keys = append(keys, marker)
+	argv := []any{ttl.Milliseconds(), time.Now().UTC().Format(time.RFC3339)}
+	for _, op := range ops {
+		if !allowed[op.Cmd] {
+			return false, fmt.Errorf("redisx.Apply: command %q is not allowed", op.Cmd)
+		}
+		if op.Key == "" {
+			return false, fmt.Errorf("redisx.Apply: %s with an empty key", op.Cmd)
+		}
+		keys = append(keys, op.Key)
+		argv = append(argv, op.Cmd, len(op.Args))
+		argv = append(argv, op.Args...)
+	}
+	n, err := applyScript.Run(ctx, rdb, keys, argv...).Int()
+	if err != nil {
+		return false, fmt.Errorf("redis apply: %w", err)
+	}
+	return n == 1, nil
+}

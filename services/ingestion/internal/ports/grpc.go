@@ -1,0 +1,157 @@
+// Package ports translates between the transports (gRPC, NATS) and the intake use case.
+package ports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/emtm/emtm/libs/bus"
+	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
+	"github.com/emtm/emtm/services/ingestion/internal/adapters"
+	"github.com/emtm/emtm/services/ingestion/internal/intake"
+)
+
+// GRPC serves emtm.ingestion.v1.IngestionService.
+type GRPC struct {
+	ingestionv1.UnimplementedIngestionServiceServer
+	intake *intake.Intake
+	store  *adapters.Store
+	js     jetstream.JetStream
+}
+
+// NewGRPC returns the gRPC port.
+func NewGRPC(in *intake.Intake, store *adapters.Store, js jetstream.JetStream) *GRPC {
+	return &GRPC{intake: in, store: store, js: js}
+}
+
+func (g *GRPC) submit(ctx context.Context, kind string, msg proto.Message) (*ingestionv1.Accepted, error) {
+	out, err := g.intake.SubmitAPI(ctx, kind, msg)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "submission not stored, retry: %v", err)
+	}
+	if out.Rejection != nil {
+		return nil, RejectionStatus(out.Rejection)
+	}
+	return &ingestionv1.Accepted{EventId: out.EventID, Duplicate: out.Duplicate, RawSequence: out.RawSeq}, nil
+}
+
+// RejectionStatus is INVALID_ARGUMENT with google.rpc.BadRequest field violations.
+func RejectionStatus(r *ingestionv1.Rejection) error {
+	st := status.New(codes.InvalidArgument, fmt.Sprintf("%s rejected (%s): %d problem(s); the first: %s",
+		r.Kind, r.RejectionId, len(r.Violations), r.Violations[0].Description))
+	br := &errdetails.BadRequest{}
+	for _, v := range r.Violations {
+		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
+			Field: v.Field, Description: v.Description, Reason: v.Reason,
+		})
+	}
+	info := &errdetails.ErrorInfo{Reason: "REJECTED", Domain: "emtm.ingestion", Metadata: map[string]string{"rejection_id": r.RejectionId}}
+	if d, err := st.WithDetails(br, info); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+func (g *GRPC) SubmitClaim(ctx context.Context, req *ingestionv1.SubmitClaimRequest) (*ingestionv1.SubmitClaimResponse, error) {
+	a, err := g.submit(ctx, bus.KindClaim, req.GetClaim())
+	if err != nil {
+		return nil, err
+	}
+	return &ingestionv1.SubmitClaimResponse{Accepted: a}, nil
+}
+
+func (g *GRPC) SubmitReversal(ctx context.Context, req *ingestionv1.SubmitReversalRequest) (*ingestionv1.SubmitReversalResponse, error) {
+	a, err := g.submit(ctx, bus.KindReversal, req.GetReversal())
+	if err != nil {
+		return nil, err
+	}
+	return &ingestionv1.SubmitReversalResponse{Accepted: a}, nil
+}
+
+func (g *GRPC) SubmitEncounter(ctx context.Context, req *ingestionv1.SubmitEncounterRequest) (*ingestionv1.SubmitEncounterResponse, error) {
+	a, err := g.submit(ctx, bus.KindEncounter, req.GetEncounter())
+	if err != nil {
+		return nil, err
+	}
+	return &ingestionv1.SubmitEncounterResponse{Accepted: a}, nil
+}
+
+func (g *GRPC) SubmitEnrollment(ctx context.Context, req *ingestionv1.SubmitEnrollmentRequest) (*ingestionv1.SubmitEnrollmentResponse, error) {
+	a, err := g.submit(ctx, bus.KindEnrollment, req.GetEnrollment())
+	if err != nil {
+		return nil, err
+	}
+	return &ingestionv1.SubmitEnrollmentResponse{Accepted: a}, nil
+}
+
+func (g *GRPC) SubmitPartsAbSummary(ctx context.Context, req *ingestionv1.SubmitPartsAbSummaryRequest) (*ingestionv1.SubmitPartsAbSummaryResponse, error) {
+	a, err := g.submit(ctx, bus.KindMedical, req.GetSummary())
+	if err != nil {
+		return nil, err
+	}
+	return &ingestionv1.SubmitPartsAbSummaryResponse{Accepted: a}, nil
+}
+
+func (g *GRPC) GetRejection(ctx context.Context, req *ingestionv1.GetRejectionRequest) (*ingestionv1.GetRejectionResponse, error) {
+	r, err := g.load(ctx, req.GetRejectionId())
+	if err != nil {
+		return nil, err
+	}
+	return &ingestionv1.GetRejectionResponse{Rejection: r}, nil
+}
+
+func (g *GRPC) ListRejections(ctx context.Context, req *ingestionv1.ListRejectionsRequest) (*ingestionv1.ListRejectionsResponse, error) {
+	limit := int(req.GetLimit())
+	switch {
+	case limit == 0:
+		limit = 100
+	case limit < 0 || limit > 1000:
+		return nil, status.Errorf(codes.InvalidArgument, "limit must be 1..1000, got %d", limit)
+	}
+	ids, err := g.store.RecentRejections(ctx, req.GetKind(), limit)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "list rejections: %v", err)
+	}
+	resp := &ingestionv1.ListRejectionsResponse{}
+	for _, id := range ids {
+		r, err := g.load(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		resp.Rejections = append(resp.Rejections, r)
+	}
+	return resp, nil
+}
+
+func (g *GRPC) load(ctx context.Context, id string) (*ingestionv1.Rejection, error) {
+	seq, err := g.store.RejectionSeq(ctx, id)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "look up rejection: %v", err)
+	}
+	if seq == 0 {
+		return nil, status.Errorf(codes.NotFound, "no rejection %q", id)
+	}
+	st, err := g.js.Stream(ctx, bus.StreamRejections)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "rejections stream: %v", err)
+	}
+	raw, err := st.GetMsg(ctx, seq)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil, status.Errorf(codes.DataLoss, "rejection %s is indexed at sequence %d but the stream no longer holds it", id, seq)
+		}
+		return nil, status.Errorf(codes.Unavailable, "read rejection: %v", err)
+	}
+	var r ingestionv1.Rejection
+	if err := proto.Unmarshal(raw.Data, &r); err != nil {
+		return nil, status.Errorf(codes.DataLoss, "rejection %s is unreadable: %v", id, err)
+	}
+	return &r, nil
+}

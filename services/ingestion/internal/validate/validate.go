@@ -1,0 +1,302 @@
+// Package validate checks submissions field by field and returns them in
+// their stored form (NDC in 11 digits, MBI without dashes, ingredients in
+// lower case). Every problem is reported at once, each naming its field.
+// Rules: domain.md section 5 (CMS MBI format; NPI Luhn; NDC 11-digit; SNOMED CT
+// Verhoeff), NCPDP Telecommunication Standard D.0 field ranges.
+package validate
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/emtm/emtm/libs/civil"
+	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
+	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
+	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
+	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
+	"github.com/emtm/emtm/libs/identifiers"
+)
+
+// Violation is one field's problem.
+type Violation struct {
+	Field       string
+	Reason      string
+	Description string
+}
+
+// Rules carries what validation depends on besides the message.
+type Rules struct {
+	// Today is the current date in the plan's time zone; later dates are rejected.
+	Today civil.Date
+}
+
+// Part D began on 2006-01-01: no earlier date of service is a Part D claim.
+var partDStart = civil.Date{Year: 2006, Month: time.January, Day: 1}
+
+var (
+	idPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$`)
+	contractPattern = regexp.MustCompile(`^[A-Z][0-9]{4}$`)
+	pbpPattern      = regexp.MustCompile(`^[0-9]{3}$`)
+	rxnormPattern   = regexp.MustCompile(`^[0-9]{1,10}$`)
+)
+
+type checker struct {
+	v []Violation
+}
+
+func (c *checker) add(field, reason, format string, args ...any) {
+	c.v = append(c.v, Violation{Field: field, Reason: reason, Description: fmt.Sprintf(format, args...)})
+}
+
+func (c *checker) id(field, value string) {
+	switch {
+	case value == "":
+		c.add(field, "REQUIRED", "%s is required", field)
+	case !idPattern.MatchString(value):
+		c.add(field, "ID_FORMAT", "%s must be 1-128 characters of letters, digits and . _ : / - starting with a letter or digit", field)
+	}
+}
+
+func (c *checker) plan(contract, pbp *string) {
+	*contract = strings.ToUpper(strings.TrimSpace(*contract))
+	*pbp = strings.TrimSpace(*pbp)
+	if !contractPattern.MatchString(*contract) {
+		c.add("contract_id", "CONTRACT_FORMAT", "contract_id must be a letter and four digits (e.g. S1234), got %q", *contract)
+	}
+	if !pbpPattern.MatchString(*pbp) {
+		c.add("pbp_id", "PBP_FORMAT", "pbp_id must be three digits (e.g. 001), got %q", *pbp)
+	}
+}
+
+func (c *checker) code(field string, err error) {
+	if err == nil {
+		return
+	}
+	reason := "INVALID"
+	if e, ok := err.(*identifiers.Error); ok {
+		reason = e.Reason
+	}
+	c.add(field, reason, "%s: %s", field, err.Error())
+}
+
+func (c *checker) npi(field string, value *string) {
+	n, err := identifiers.NPI(*value)
+	c.code(field, err)
+	if err == nil {
+		*value = n
+	}
+}
+
+func (c *checker) mbi(value *string) {
+	if strings.TrimSpace(*value) == "" {
+		*value = ""
+		return
+	}
+	m, err := identifiers.MBI(*value)
+	c.code("mbi", err)
+	if err == nil {
+		*value = m
+	}
+}
+
+// date checks a required (or optional) date that must not be in the future.
+func (c *checker) date(field string, d *typesv1.Date, required bool, r Rules) civil.Date {
+	if d == nil {
+		if required {
+			c.add(field, "REQUIRED", "%s is required", field)
+		}
+		return civil.Date{}
+	}
+	cd := civil.FromProto(d)
+	switch {
+	case !cd.Valid():
+		c.add(field, "DATE_INVALID", "%s %04d-%02d-%02d is not a calendar date", field, d.Year, d.Month, d.Day)
+	case cd.After(r.Today):
+		c.add(field, "DATE_FUTURE", "%s %s is after today (%s)", field, cd, r.Today)
+	}
+	return cd
+}
+
+func (c *checker) money(field string, cents int64) {
+	if cents < 0 {
+		c.add(field, "MONEY_NEGATIVE", "%s must not be negative, got %d cents", field, cents)
+	}
+}
+
+// Claim validates a paid pharmacy claim and returns its stored form.
+func Claim(in *claimsv1.PharmacyClaim, r Rules) (*claimsv1.PharmacyClaim, []Violation) {
+	if in == nil {
+		return nil, []Violation{{Field: "claim", Reason: "REQUIRED", Description: "claim is required"}}
+	}
+	c := proto.Clone(in).(*claimsv1.PharmacyClaim)
+	c.Meta = nil
+	var k checker
+	k.id("claim_id", c.ClaimId)
+	k.id("member_id", c.MemberId)
+	k.mbi(&c.Mbi)
+	k.plan(&c.ContractId, &c.PbpId)
+	dos := k.date("date_of_service", c.DateOfService, true, r)
+	if dos.Valid() && dos.Before(partDStart) {
+		k.add("date_of_service", "DATE_BEFORE_PART_D", "date_of_service %s is before Part D began (2006-01-01)", dos)
+	}
+	if c.Ndc11 == "" && c.RxnormCode == "" {
+		k.add("ndc11", "DRUG_REQUIRED", "ndc11 or rxnorm_code is required to identify the drug")
+	}
+	if c.Ndc11 != "" {
+		n, err := identifiers.NDC(c.Ndc11)
+		k.code("ndc11", err)
+		if err == nil {
+			c.Ndc11 = n
+		}
+	}
+	if c.RxnormCode != "" && !rxnormPattern.MatchString(c.RxnormCode) {
+		k.add("rxnorm_code", "RXNORM_FORMAT", "rxnorm_code must be 1-10 digits (an RXCUI), got %q", c.RxnormCode)
+	}
+	for i, ing := range c.Ingredients {
+		c.Ingredients[i] = strings.ToLower(strings.TrimSpace(ing))
+		if c.Ingredients[i] == "" {
+			k.add(fmt.Sprintf("ingredients[%d]", i), "REQUIRED", "ingredient %d is empty", i)
+		}
+	}
+	if c.QuantityMilli <= 0 {
+		k.add("quantity_milli", "QUANTITY_RANGE", "quantity_milli must be positive, got %d", c.QuantityMilli)
+	}
+	if c.DaysSupply < 1 || c.DaysSupply > 365 {
+		k.add("days_supply", "DAYS_SUPPLY_RANGE", "days_supply must be 1..365, got %d", c.DaysSupply)
+	}
+	if c.FillNumber < 0 || c.FillNumber > 99 {
+		k.add("fill_number", "FILL_NUMBER_RANGE", "fill_number must be 0..99 (NCPDP 403-D3), got %d", c.FillNumber)
+	}
+	k.npi("prescriber_npi", &c.PrescriberNpi)
+	k.npi("pharmacy_npi", &c.PharmacyNpi)
+	k.money("ingredient_cost_cents", c.IngredientCostCents)
+	k.money("dispensing_fee_cents", c.DispensingFeeCents)
+	k.money("patient_pay_cents", c.PatientPayCents)
+	k.money("total_cents", c.TotalCents)
+	switch c.Status {
+	case claimsv1.ClaimStatus_CLAIM_STATUS_UNSPECIFIED:
+		c.Status = claimsv1.ClaimStatus_CLAIM_STATUS_PAID
+	case claimsv1.ClaimStatus_CLAIM_STATUS_REVERSED:
+		k.add("status", "STATUS_REVERSED", "a reversed claim is sent as a ClaimReversal naming the claim_id")
+	}
+	k.date("birth_date", c.BirthDate, false, r)
+	return c, k.v
+}
+
+// Reversal validates a claim reversal.
+func Reversal(in *claimsv1.ClaimReversal, r Rules) (*claimsv1.ClaimReversal, []Violation) {
+	if in == nil {
+		return nil, []Violation{{Field: "reversal", Reason: "REQUIRED", Description: "reversal is required"}}
+	}
+	c := proto.Clone(in).(*claimsv1.ClaimReversal)
+	c.Meta = nil
+	var k checker
+	k.id("claim_id", c.ClaimId)
+	k.id("member_id", c.MemberId)
+	k.plan(&c.ContractId, &c.PbpId)
+	k.npi("pharmacy_npi", &c.PharmacyNpi)
+	k.date("reversal_date", c.ReversalDate, true, r)
+	return c, k.v
+}
+
+// Encounter validates an MTM encounter.
+func Encounter(in *encountersv1.MtmEncounter, r Rules) (*encountersv1.MtmEncounter, []Violation) {
+	if in == nil {
+		return nil, []Violation{{Field: "encounter", Reason: "REQUIRED", Description: "encounter is required"}}
+	}
+	e := proto.Clone(in).(*encountersv1.MtmEncounter)
+	e.Meta = nil
+	var k checker
+	k.id("encounter_id", e.EncounterId)
+	k.id("member_id", e.MemberId)
+	k.mbi(&e.Mbi)
+	k.plan(&e.ContractId, &e.PbpId)
+	k.date("service_date", e.ServiceDate, true, r)
+	if len(e.ServiceCodes) == 0 {
+		k.add("service_codes", "REQUIRED", "at least one SNOMED CT service code is required")
+	}
+	for i, sc := range e.ServiceCodes {
+		code, err := identifiers.SNOMED(sc)
+		k.code(fmt.Sprintf("service_codes[%d]", i), err)
+		if err == nil {
+			e.ServiceCodes[i] = code
+		}
+	}
+	k.npi("pharmacist_npi", &e.PharmacistNpi)
+	k.npi("pharmacy_npi", &e.PharmacyNpi)
+	if e.Minutes < 0 || e.Minutes > 600 {
+		k.add("minutes", "MINUTES_RANGE", "minutes must be 0..600, got %d", e.Minutes)
+	}
+	if e.DeliveryMode == encountersv1.DeliveryMode_DELIVERY_MODE_UNSPECIFIED {
+		k.add("delivery_mode", "REQUIRED", "delivery_mode is required")
+	}
+	if e.Outcome == encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_UNSPECIFIED {
+		k.add("outcome", "REQUIRED", "outcome is required")
+	}
+	if e.ProblemsFound < 0 || e.ProblemsResolved < 0 || e.ProblemsResolved > e.ProblemsFound {
+		k.add("problems_resolved", "PROBLEMS_RANGE", "problems found and resolved must be non-negative, resolved <= found (got %d of %d)", e.ProblemsResolved, e.ProblemsFound)
+	}
+	return e, k.v
+}
+
+// Enrollment validates an enrollment span.
+func Enrollment(in *enrollmentv1.Enrollment, r Rules) (*enrollmentv1.Enrollment, []Violation) {
+	if in == nil {
+		return nil, []Violation{{Field: "enrollment", Reason: "REQUIRED", Description: "enrollment is required"}}
+	}
+	e := proto.Clone(in).(*enrollmentv1.Enrollment)
+	e.Meta = nil
+	var k checker
+	k.id("enrollment_id", e.EnrollmentId)
+	k.id("member_id", e.MemberId)
+	k.mbi(&e.Mbi)
+	k.plan(&e.ContractId, &e.PbpId)
+	start := k.date("start_date", e.StartDate, true, r)
+	if e.EndDate != nil {
+		end := civil.FromProto(e.EndDate)
+		if !end.Valid() {
+			k.add("end_date", "DATE_INVALID", "end_date is not a calendar date")
+		} else if start.Valid() && end.Before(start) {
+			k.add("end_date", "DATE_ORDER", "end_date %s is before start_date %s", end, start)
+		}
+	}
+	k.date("birth_date", e.BirthDate, false, r)
+	return e, k.v
+}
+
+// PartsAbSummary validates a Parts A/B claim summary.
+func PartsAbSummary(in *medicalv1.PartsAbSummary, r Rules) (*medicalv1.PartsAbSummary, []Violation) {
+	if in == nil {
+		return nil, []Violation{{Field: "summary", Reason: "REQUIRED", Description: "summary is required"}}
+	}
+	s := proto.Clone(in).(*medicalv1.PartsAbSummary)
+	s.Meta = nil
+	var k checker
+	k.id("summary_id", s.SummaryId)
+	k.id("member_id", s.MemberId)
+	k.mbi(&s.Mbi)
+	if s.ContractId != "" || s.PbpId != "" {
+		k.plan(&s.ContractId, &s.PbpId)
+	}
+	m := s.ServiceMonth
+	switch {
+	case m == nil:
+		k.add("service_month", "REQUIRED", "service_month is required")
+	case m.Month < 1 || m.Month > 12 || m.Year < 2006:
+		k.add("service_month", "MONTH_INVALID", "service_month %04d-%02d is not a month since 2006", m.Year, m.Month)
+	case (civil.Date{Year: int(m.Year), Month: time.Month(m.Month), Day: 1}).After(r.Today):
+		k.add("service_month", "DATE_FUTURE", "service_month %04d-%02d is in the future", m.Year, m.Month)
+	}
+	if s.Setting == medicalv1.CareSetting_CARE_SETTING_UNSPECIFIED {
+		k.add("setting", "REQUIRED", "setting is required (inpatient, emergency or other)")
+	}
+	k.money("cost_cents", s.CostCents)
+	k.date("admit_date", s.AdmitDate, false, r)
+	k.date("discharge_date", s.DischargeDate, false, r)
+	return s, k.v
+}

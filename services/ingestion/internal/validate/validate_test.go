@@ -1,0 +1,126 @@
+package validate
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/emtm/emtm/libs/civil"
+	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
+	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
+)
+
+var rules = Rules{Today: civil.Date{Year: 2024, Month: time.June, Day: 30}}
+
+func goodClaim() *claimsv1.PharmacyClaim {
+	return &claimsv1.PharmacyClaim{
+		ClaimId: "RX-1", MemberId: "M1", Mbi: "1EG4-TE5-MK73", ContractId: "s1234", PbpId: "001",
+		DateOfService: &typesv1.Date{Year: 2024, Month: 3, Day: 10},
+		Ndc11:         "0002-3227-30", Ingredients: []string{" Atorvastatin "},
+		QuantityMilli: 30000, DaysSupply: 30, PrescriberNpi: "1234567893", PharmacyNpi: "1245319599",
+		IngredientCostCents: 1200, DispensingFeeCents: 150, TotalCents: 1350,
+	}
+}
+
+func TestClaimStoredForm(t *testing.T) {
+	c, v := Claim(goodClaim(), rules)
+	if len(v) != 0 {
+		t.Fatalf("valid claim rejected: %+v", v)
+	}
+	if c.Ndc11 != "00002322730" || c.Mbi != "1EG4TE5MK73" || c.ContractId != "S1234" ||
+		c.Ingredients[0] != "atorvastatin" || c.Status != claimsv1.ClaimStatus_CLAIM_STATUS_PAID {
+		t.Fatalf("not normalised: %+v", c)
+	}
+}
+
+func TestClaimViolations(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*claimsv1.PharmacyClaim)
+		field  string
+		reason string
+	}{
+		{"missing claim id", func(c *claimsv1.PharmacyClaim) { c.ClaimId = "" }, "claim_id", "REQUIRED"},
+		{"claim id with spaces", func(c *claimsv1.PharmacyClaim) { c.ClaimId = "a b" }, "claim_id", "ID_FORMAT"},
+		{"bad MBI", func(c *claimsv1.PharmacyClaim) { c.Mbi = "1SG4TE5MK73" }, "mbi", "MBI_FORMAT"},
+		{"bad contract", func(c *claimsv1.PharmacyClaim) { c.ContractId = "1234" }, "contract_id", "CONTRACT_FORMAT"},
+		{"bad pbp", func(c *claimsv1.PharmacyClaim) { c.PbpId = "1" }, "pbp_id", "PBP_FORMAT"},
+		{"future date", func(c *claimsv1.PharmacyClaim) { c.DateOfService = &typesv1.Date{Year: 2024, Month: 7, Day: 1} }, "date_of_service", "DATE_FUTURE"},
+		{"not a date", func(c *claimsv1.PharmacyClaim) { c.DateOfService = &typesv1.Date{Year: 2023, Month: 2, Day: 29} }, "date_of_service", "DATE_INVALID"},
+		{"before Part D", func(c *claimsv1.PharmacyClaim) { c.DateOfService = &typesv1.Date{Year: 2005, Month: 12, Day: 31} }, "date_of_service", "DATE_BEFORE_PART_D"},
+		{"no date", func(c *claimsv1.PharmacyClaim) { c.DateOfService = nil }, "date_of_service", "REQUIRED"},
+		{"ambiguous NDC", func(c *claimsv1.PharmacyClaim) { c.Ndc11 = "0002322730" }, "ndc11", "NDC_AMBIGUOUS"},
+		{"no drug", func(c *claimsv1.PharmacyClaim) { c.Ndc11 = "" }, "ndc11", "DRUG_REQUIRED"},
+		{"bad rxnorm", func(c *claimsv1.PharmacyClaim) { c.RxnormCode = "R123" }, "rxnorm_code", "RXNORM_FORMAT"},
+		{"days supply 0", func(c *claimsv1.PharmacyClaim) { c.DaysSupply = 0 }, "days_supply", "DAYS_SUPPLY_RANGE"},
+		{"days supply 366", func(c *claimsv1.PharmacyClaim) { c.DaysSupply = 366 }, "days_supply", "DAYS_SUPPLY_RANGE"},
+		{"quantity 0", func(c *claimsv1.PharmacyClaim) { c.QuantityMilli = 0 }, "quantity_milli", "QUANTITY_RANGE"},
+		{"fill number", func(c *claimsv1.PharmacyClaim) { c.FillNumber = 100 }, "fill_number", "FILL_NUMBER_RANGE"},
+		{"prescriber check digit", func(c *claimsv1.PharmacyClaim) { c.PrescriberNpi = "1234567890" }, "prescriber_npi", "NPI_CHECK_DIGIT"},
+		{"pharmacy npi", func(c *claimsv1.PharmacyClaim) { c.PharmacyNpi = "12" }, "pharmacy_npi", "NPI_FORMAT"},
+		{"negative cost", func(c *claimsv1.PharmacyClaim) { c.IngredientCostCents = -1 }, "ingredient_cost_cents", "MONEY_NEGATIVE"},
+		{"negative total", func(c *claimsv1.PharmacyClaim) { c.TotalCents = -5 }, "total_cents", "MONEY_NEGATIVE"},
+		{"reversed status", func(c *claimsv1.PharmacyClaim) { c.Status = claimsv1.ClaimStatus_CLAIM_STATUS_REVERSED }, "status", "STATUS_REVERSED"},
+		{"empty ingredient", func(c *claimsv1.PharmacyClaim) { c.Ingredients = []string{" "} }, "ingredients[0]", "REQUIRED"},
+		{"future birth date", func(c *claimsv1.PharmacyClaim) { c.BirthDate = &typesv1.Date{Year: 2030, Month: 1, Day: 1} }, "birth_date", "DATE_FUTURE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := goodClaim()
+			tt.mutate(in)
+			before := proto.Clone(in)
+			_, v := Claim(in, rules)
+			if len(v) != 1 || v[0].Field != tt.field || v[0].Reason != tt.reason || v[0].Description == "" {
+				t.Fatalf("got %+v, want one violation of %s with %s", v, tt.field, tt.reason)
+			}
+			if !proto.Equal(before, in) {
+				t.Fatal("validation changed its input")
+			}
+		})
+	}
+}
+
+func TestClaimReportsEveryViolationAtOnce(t *testing.T) {
+	_, v := Claim(&claimsv1.PharmacyClaim{}, rules)
+	fields := map[string]bool{}
+	for _, x := range v {
+		fields[x.Field] = true
+	}
+	for _, f := range []string{"claim_id", "member_id", "contract_id", "pbp_id", "date_of_service", "ndc11", "quantity_milli", "days_supply", "prescriber_npi", "pharmacy_npi"} {
+		if !fields[f] {
+			t.Errorf("no violation for %s in %+v", f, v)
+		}
+	}
+	if _, v := Claim(nil, rules); len(v) != 1 {
+		t.Fatal("a nil claim was not rejected")
+	}
+}
+
+func TestEncounter(t *testing.T) {
+	good := &encountersv1.MtmEncounter{
+		EncounterId: "E1", MemberId: "M1", ContractId: "S1234", PbpId: "001",
+		ServiceDate:  &typesv1.Date{Year: 2024, Month: 4, Day: 2},
+		ServiceCodes: []string{"430193006"}, PharmacistNpi: "1234567893", PharmacyNpi: "1245319599",
+		Minutes: 30, DeliveryMode: encountersv1.DeliveryMode_DELIVERY_MODE_TELEPHONE,
+		Outcome: encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED, ProblemsFound: 2, ProblemsResolved: 1,
+	}
+	if _, v := Encounter(good, rules); len(v) != 0 {
+		t.Fatalf("valid encounter rejected: %+v", v)
+	}
+	bad := proto.Clone(good).(*encountersv1.MtmEncounter)
+	bad.ServiceCodes = []string{"430193006", "430193007"}
+	bad.ProblemsResolved = 3
+	bad.Outcome = 0
+	_, v := Encounter(bad, rules)
+	var got []string
+	for _, x := range v {
+		got = append(got, x.Field+":"+x.Reason)
+	}
+	want := "service_codes[1]:SNOMED_CHECK_DIGIT outcome:REQUIRED problems_resolved:PROBLEMS_RANGE"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+}

@@ -1,0 +1,62 @@
+// Package service wires ingestion: the intake use case with its Redis store,
+// the gRPC API and the consumer of pharmacy submissions.
+package service
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/emtm/emtm/libs/app"
+	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/config"
+	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
+	"github.com/emtm/emtm/services/ingestion/internal/adapters"
+	"github.com/emtm/emtm/services/ingestion/internal/intake"
+	"github.com/emtm/emtm/services/ingestion/internal/ports"
+)
+
+// Name is the service name in telemetry and on the bus.
+const Name = "ingestion"
+
+// DefaultGRPCAddr is where ingestion listens by default.
+const DefaultGRPCAddr = "127.0.0.1:7101"
+
+// Config is ingestion's configuration.
+type Config struct {
+	Common config.Common
+	// TimeZone decides "today" for date checks (the plan's time zone).
+	TimeZone string
+}
+
+// RegisterFlags defines ingestion's settings on s.
+func RegisterFlags(s *config.Set) *Config {
+	c := &Config{}
+	common := config.RegisterCommon(s, DefaultGRPCAddr)
+	tz := s.String("time-zone", "America/Chicago", "the plan's time zone (IANA name); decides which dates are in the future")
+	s.AfterParse(func() error {
+		c.Common = *common
+		c.TimeZone = *tz
+		if _, err := time.LoadLocation(c.TimeZone); err != nil {
+			return fmt.Errorf("time-zone: %w", err)
+		}
+		return nil
+	})
+	return c
+}
+
+// Register adds ingestion's API and consumers to rt.
+func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
+	loc, err := time.LoadLocation(cfg.TimeZone)
+	if err != nil {
+		return fmt.Errorf("time-zone: %w", err)
+	}
+	store := adapters.NewStore(rt.Redis)
+	in := intake.New(rt.Pub, store, rt.Cfg.Partitions, loc)
+	ingestionv1.RegisterIngestionServiceServer(rt.GRPC.GRPC, ports.NewGRPC(in, store, rt.JS))
+	return rt.Consume(ctx, bus.ConsumerSpec{
+		Stream:   bus.StreamRaw,
+		Durable:  "ingestion-pharmacy",
+		Subjects: []string{bus.RawPharmacyWildcard},
+	}, ports.PharmacyHandler(in, rt.Log))
+}
