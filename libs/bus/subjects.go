@@ -60,20 +60,22 @@ func PartitionTokens(n int) []string {
 }
 
 // Subject builders. <p> is a partition token.
-func ClaimPaidSubject(p string) string      { return "emtm.claims." + p + ".paid" }
-func ClaimReversedSubject(p string) string  { return "emtm.claims." + p + ".reversed" }
-func EncounterSubject(p string) string      { return "emtm.encounters." + p }
-func EnrollmentSubject(p string) string     { return "emtm.enrollment." + p }
-func MedicalSubject(p string) string        { return "emtm.medical." + p }
-func AssessmentSubject(p string) string     { return "emtm.assessments." + p }
-func TaskSubject(p string) string           { return "emtm.tasks." + p }
-func OutreachSubject(p string) string       { return "emtm.outreach." + p }
-func RejectionSubject(kind string) string   { return "emtm.rejections." + kind }
-func LedgerSubject(contract string) string  { return "emtm.ledger." + token(contract) }
+func ClaimPaidSubject(p string) string        { return "emtm.claims." + p + ".paid" }
+func ClaimReversedSubject(p string) string    { return "emtm.claims." + p + ".reversed" }
+func EncounterSubject(p string) string        { return "emtm.encounters." + p }
+func EnrollmentSubject(p string) string       { return "emtm.enrollment." + p }
+func MedicalSubject(p string) string          { return "emtm.medical." + p }
+func AssessmentSubject(p string) string       { return "emtm.assessments." + p }
+func TaskSubject(p string) string             { return "emtm.tasks." + p }
+func OutreachSubject(p string) string         { return "emtm.outreach." + p }
+func RejectionSubject(kind string) string     { return "emtm.rejections." + kind }
+func LedgerSubject(contract string) string    { return "emtm.ledger." + token(contract) }
 func DeadLetterSubject(durable string) string { return "emtm.dlq." + token(durable) }
 
 // RawPharmacySubject is where a pharmacy system publishes: emtm.raw.pharmacy.<npi>.<kind>.
-func RawPharmacySubject(npi, kind string) string { return "emtm.raw.pharmacy." + token(npi) + "." + kind }
+func RawPharmacySubject(npi, kind string) string {
+	return "emtm.raw.pharmacy." + token(npi) + "." + kind
+}
 
 // RawAPISubject keeps submissions received over gRPC: emtm.raw.api.<kind>.
 func RawAPISubject(kind string) string { return "emtm.raw.api." + kind }
