@@ -39,3 +39,39 @@ func TestApplyIsExactlyOnce(t *testing.T) {
 		t.Fatal("a refused apply left its marker")
 	}
 }
+
+func TestCreateOnceIsAnOutbox(t *testing.T) {
+	url, _ := testkit.StartRedis(t)
+	ctx := context.Background()
+	rdb, err := redisx.Connect(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	idx := []redisx.IndexOp{{Cmd: "SADD", Key: "open", Member: "t1"}, {Cmd: "ZADD", Key: "due", Member: "t1", Score: 20240131}, {Cmd: "INCRBY", Key: "count", Member: "1"}}
+	st, err := redisx.CreateOnce(ctx, rdb, "task:t1", []string{"kind", "CMR"}, idx...)
+	if err != nil || st != redisx.Created {
+		t.Fatalf("first: %v %v", st, err)
+	}
+	// A crash before MarkPublished: the next delivery must publish again.
+	st, _ = redisx.CreateOnce(ctx, rdb, "task:t1", []string{"kind", "TMR"}, idx...)
+	if st != redisx.Unpublished {
+		t.Fatalf("after a crash: %v, want Unpublished", st)
+	}
+	if err := redisx.MarkPublished(ctx, rdb, "task:t1"); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = redisx.CreateOnce(ctx, rdb, "task:t1", []string{"kind", "TMR"}, idx...)
+	if st != redisx.Published {
+		t.Fatalf("after publishing: %v, want Published", st)
+	}
+	if k, _ := rdb.HGet(ctx, "task:t1", "kind").Result(); k != "CMR" {
+		t.Fatalf("record overwritten: kind %q", k)
+	}
+	if n, _ := rdb.Get(ctx, "count").Int(); n != 1 {
+		t.Fatalf("index counted %d times", n)
+	}
+	if s, _ := rdb.ZScore(ctx, "due", "t1").Result(); s != 20240131 {
+		t.Fatalf("zset score %v", s)
+	}
+}

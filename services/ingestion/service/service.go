@@ -22,6 +22,14 @@ const Name = "ingestion"
 // DefaultGRPCAddr is where ingestion listens by default.
 const DefaultGRPCAddr = "127.0.0.1:7101"
 
+// Definition is what the service's main and the all-in-one runner run.
+var Definition app.Definition = app.Def[*Config]{
+	Name:     Name,
+	Flags:    RegisterFlags,
+	Common:   func(c *Config) config.Common { return c.Common },
+	Register: Register,
+}
+
 // Config is ingestion's configuration.
 type Config struct {
 	Common config.Common

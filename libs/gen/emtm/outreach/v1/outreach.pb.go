@@ -322,6 +322,95 @@ func (x *ListOutreachResponse) GetItems() []*OutreachItem {
 	return nil
 }
 
+type GetOutreachCountsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOutreachCountsRequest) Reset() {
+	*x = GetOutreachCountsRequest{}
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOutreachCountsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOutreachCountsRequest) ProtoMessage() {}
+
+func (x *GetOutreachCountsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOutreachCountsRequest.ProtoReflect.Descriptor instead.
+func (*GetOutreachCountsRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{3}
+}
+
+type GetOutreachCountsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Items int64                  `protobuf:"varint,1,opt,name=items,proto3" json:"items,omitempty"`
+	// by_problem counts items by problem code (SUPD, OHD, COB, POLY-ACH, POLY-CNS, BEERS, NONADH).
+	ByProblem     map[string]int64 `protobuf:"bytes,2,rep,name=by_problem,json=byProblem,proto3" json:"by_problem,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOutreachCountsResponse) Reset() {
+	*x = GetOutreachCountsResponse{}
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOutreachCountsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOutreachCountsResponse) ProtoMessage() {}
+
+func (x *GetOutreachCountsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOutreachCountsResponse.ProtoReflect.Descriptor instead.
+func (*GetOutreachCountsResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GetOutreachCountsResponse) GetItems() int64 {
+	if x != nil {
+		return x.Items
+	}
+	return 0
+}
+
+func (x *GetOutreachCountsResponse) GetByProblem() map[string]int64 {
+	if x != nil {
+		return x.ByProblem
+	}
+	return nil
+}
+
 var File_emtm_outreach_v1_outreach_proto protoreflect.FileDescriptor
 
 const file_emtm_outreach_v1_outreach_proto_rawDesc = "" +
@@ -348,16 +437,25 @@ const file_emtm_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x0eprescriber_npi\x18\x01 \x01(\tR\rprescriberNpi\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"L\n" +
 	"\x14ListOutreachResponse\x124\n" +
-	"\x05items\x18\x01 \x03(\v2\x1e.emtm.outreach.v1.OutreachItemR\x05items*\xc5\x01\n" +
+	"\x05items\x18\x01 \x03(\v2\x1e.emtm.outreach.v1.OutreachItemR\x05items\"\x1a\n" +
+	"\x18GetOutreachCountsRequest\"\xca\x01\n" +
+	"\x19GetOutreachCountsResponse\x12\x14\n" +
+	"\x05items\x18\x01 \x01(\x03R\x05items\x12Y\n" +
+	"\n" +
+	"by_problem\x18\x02 \x03(\v2:.emtm.outreach.v1.GetOutreachCountsResponse.ByProblemEntryR\tbyProblem\x1a<\n" +
+	"\x0eByProblemEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01*\xc5\x01\n" +
 	"\x0eOutreachStatus\x12\x1f\n" +
 	"\x1bOUTREACH_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17OUTREACH_STATUS_PENDING\x10\x01\x12\x18\n" +
 	"\x14OUTREACH_STATUS_SENT\x10\x02\x12\x1c\n" +
 	"\x18OUTREACH_STATUS_ACCEPTED\x10\x03\x12\x1c\n" +
 	"\x18OUTREACH_STATUS_DECLINED\x10\x04\x12\x1f\n" +
-	"\x1bOUTREACH_STATUS_NO_RESPONSE\x10\x052z\n" +
+	"\x1bOUTREACH_STATUS_NO_RESPONSE\x10\x052\xe8\x01\n" +
 	"\x19PrescriberOutreachService\x12]\n" +
-	"\fListOutreach\x12%.emtm.outreach.v1.ListOutreachRequest\x1a&.emtm.outreach.v1.ListOutreachResponseB\xc2\x01\n" +
+	"\fListOutreach\x12%.emtm.outreach.v1.ListOutreachRequest\x1a&.emtm.outreach.v1.ListOutreachResponse\x12l\n" +
+	"\x11GetOutreachCounts\x12*.emtm.outreach.v1.GetOutreachCountsRequest\x1a+.emtm.outreach.v1.GetOutreachCountsResponseB\xc2\x01\n" +
 	"\x14com.emtm.outreach.v1B\rOutreachProtoP\x01Z9github.com/emtm/emtm/libs/gen/emtm/outreach/v1;outreachv1\xa2\x02\x03EOX\xaa\x02\x10Emtm.Outreach.V1\xca\x02\x10Emtm\\Outreach\\V1\xe2\x02\x1cEmtm\\Outreach\\V1\\GPBMetadata\xea\x02\x12Emtm::Outreach::V1b\x06proto3"
 
 var (
@@ -373,27 +471,33 @@ func file_emtm_outreach_v1_outreach_proto_rawDescGZIP() []byte {
 }
 
 var file_emtm_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_emtm_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_emtm_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_emtm_outreach_v1_outreach_proto_goTypes = []any{
-	(OutreachStatus)(0),          // 0: emtm.outreach.v1.OutreachStatus
-	(*OutreachItem)(nil),         // 1: emtm.outreach.v1.OutreachItem
-	(*ListOutreachRequest)(nil),  // 2: emtm.outreach.v1.ListOutreachRequest
-	(*ListOutreachResponse)(nil), // 3: emtm.outreach.v1.ListOutreachResponse
-	(*v1.EventMeta)(nil),         // 4: emtm.types.v1.EventMeta
-	(*v1.Date)(nil),              // 5: emtm.types.v1.Date
+	(OutreachStatus)(0),               // 0: emtm.outreach.v1.OutreachStatus
+	(*OutreachItem)(nil),              // 1: emtm.outreach.v1.OutreachItem
+	(*ListOutreachRequest)(nil),       // 2: emtm.outreach.v1.ListOutreachRequest
+	(*ListOutreachResponse)(nil),      // 3: emtm.outreach.v1.ListOutreachResponse
+	(*GetOutreachCountsRequest)(nil),  // 4: emtm.outreach.v1.GetOutreachCountsRequest
+	(*GetOutreachCountsResponse)(nil), // 5: emtm.outreach.v1.GetOutreachCountsResponse
+	nil,                               // 6: emtm.outreach.v1.GetOutreachCountsResponse.ByProblemEntry
+	(*v1.EventMeta)(nil),              // 7: emtm.types.v1.EventMeta
+	(*v1.Date)(nil),                   // 8: emtm.types.v1.Date
 }
 var file_emtm_outreach_v1_outreach_proto_depIdxs = []int32{
-	4, // 0: emtm.outreach.v1.OutreachItem.meta:type_name -> emtm.types.v1.EventMeta
-	5, // 1: emtm.outreach.v1.OutreachItem.created_on:type_name -> emtm.types.v1.Date
+	7, // 0: emtm.outreach.v1.OutreachItem.meta:type_name -> emtm.types.v1.EventMeta
+	8, // 1: emtm.outreach.v1.OutreachItem.created_on:type_name -> emtm.types.v1.Date
 	0, // 2: emtm.outreach.v1.OutreachItem.status:type_name -> emtm.outreach.v1.OutreachStatus
 	1, // 3: emtm.outreach.v1.ListOutreachResponse.items:type_name -> emtm.outreach.v1.OutreachItem
-	2, // 4: emtm.outreach.v1.PrescriberOutreachService.ListOutreach:input_type -> emtm.outreach.v1.ListOutreachRequest
-	3, // 5: emtm.outreach.v1.PrescriberOutreachService.ListOutreach:output_type -> emtm.outreach.v1.ListOutreachResponse
-	5, // [5:6] is the sub-list for method output_type
-	4, // [4:5] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	6, // 4: emtm.outreach.v1.GetOutreachCountsResponse.by_problem:type_name -> emtm.outreach.v1.GetOutreachCountsResponse.ByProblemEntry
+	2, // 5: emtm.outreach.v1.PrescriberOutreachService.ListOutreach:input_type -> emtm.outreach.v1.ListOutreachRequest
+	4, // 6: emtm.outreach.v1.PrescriberOutreachService.GetOutreachCounts:input_type -> emtm.outreach.v1.GetOutreachCountsRequest
+	3, // 7: emtm.outreach.v1.PrescriberOutreachService.ListOutreach:output_type -> emtm.outreach.v1.ListOutreachResponse
+	5, // 8: emtm.outreach.v1.PrescriberOutreachService.GetOutreachCounts:output_type -> emtm.outreach.v1.GetOutreachCountsResponse
+	7, // [7:9] is the sub-list for method output_type
+	5, // [5:7] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_emtm_outreach_v1_outreach_proto_init() }
@@ -407,7 +511,7 @@ func file_emtm_outreach_v1_outreach_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_outreach_v1_outreach_proto_rawDesc), len(file_emtm_outreach_v1_outreach_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   3,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,7 +23,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PrescriberOutreachService_ListOutreach_FullMethodName = "/emtm.outreach.v1.PrescriberOutreachService/ListOutreach"
+	PrescriberOutreachService_ListOutreach_FullMethodName      = "/emtm.outreach.v1.PrescriberOutreachService/ListOutreach"
+	PrescriberOutreachService_GetOutreachCounts_FullMethodName = "/emtm.outreach.v1.PrescriberOutreachService/GetOutreachCounts"
 )
 
 // PrescriberOutreachServiceClient is the client API for PrescriberOutreachService service.
@@ -33,6 +34,8 @@ const (
 // PrescriberOutreachService shows outreach by prescriber.
 type PrescriberOutreachServiceClient interface {
 	ListOutreach(ctx context.Context, in *ListOutreachRequest, opts ...grpc.CallOption) (*ListOutreachResponse, error)
+	// GetOutreachCounts counts outreach items in total and by problem type.
+	GetOutreachCounts(ctx context.Context, in *GetOutreachCountsRequest, opts ...grpc.CallOption) (*GetOutreachCountsResponse, error)
 }
 
 type prescriberOutreachServiceClient struct {
@@ -53,6 +56,16 @@ func (c *prescriberOutreachServiceClient) ListOutreach(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *prescriberOutreachServiceClient) GetOutreachCounts(ctx context.Context, in *GetOutreachCountsRequest, opts ...grpc.CallOption) (*GetOutreachCountsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetOutreachCountsResponse)
+	err := c.cc.Invoke(ctx, PrescriberOutreachService_GetOutreachCounts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PrescriberOutreachServiceServer is the server API for PrescriberOutreachService service.
 // All implementations must embed UnimplementedPrescriberOutreachServiceServer
 // for forward compatibility.
@@ -60,6 +73,8 @@ func (c *prescriberOutreachServiceClient) ListOutreach(ctx context.Context, in *
 // PrescriberOutreachService shows outreach by prescriber.
 type PrescriberOutreachServiceServer interface {
 	ListOutreach(context.Context, *ListOutreachRequest) (*ListOutreachResponse, error)
+	// GetOutreachCounts counts outreach items in total and by problem type.
+	GetOutreachCounts(context.Context, *GetOutreachCountsRequest) (*GetOutreachCountsResponse, error)
 	mustEmbedUnimplementedPrescriberOutreachServiceServer()
 }
 
@@ -72,6 +87,9 @@ type UnimplementedPrescriberOutreachServiceServer struct{}
 
 func (UnimplementedPrescriberOutreachServiceServer) ListOutreach(context.Context, *ListOutreachRequest) (*ListOutreachResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOutreach not implemented")
+}
+func (UnimplementedPrescriberOutreachServiceServer) GetOutreachCounts(context.Context, *GetOutreachCountsRequest) (*GetOutreachCountsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetOutreachCounts not implemented")
 }
 func (UnimplementedPrescriberOutreachServiceServer) mustEmbedUnimplementedPrescriberOutreachServiceServer() {
 }
@@ -113,6 +131,24 @@ func _PrescriberOutreachService_ListOutreach_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PrescriberOutreachService_GetOutreachCounts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetOutreachCountsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PrescriberOutreachServiceServer).GetOutreachCounts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PrescriberOutreachService_GetOutreachCounts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PrescriberOutreachServiceServer).GetOutreachCounts(ctx, req.(*GetOutreachCountsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PrescriberOutreachService_ServiceDesc is the grpc.ServiceDesc for PrescriberOutreachService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -123,6 +159,10 @@ var PrescriberOutreachService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListOutreach",
 			Handler:    _PrescriberOutreachService_ListOutreach_Handler,
+		},
+		{
+			MethodName: "GetOutreachCounts",
+			Handler:    _PrescriberOutreachService_GetOutreachCounts_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

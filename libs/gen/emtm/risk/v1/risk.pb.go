@@ -225,7 +225,9 @@ type DrugTherapyProblem struct {
 	// prescriber_npis are the prescribers who can act on it.
 	PrescriberNpis []string `protobuf:"bytes,5,rep,name=prescriber_npis,json=prescriberNpis,proto3" json:"prescriber_npis,omitempty"`
 	// source cites the rule and its year.
-	Source        string `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	Source string `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	// key identifies the problem for a beneficiary across assessments, e.g. "BEERS:glyburide".
+	Key           string `protobuf:"bytes,7,opt,name=key,proto3" json:"key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -298,6 +300,13 @@ func (x *DrugTherapyProblem) GetPrescriberNpis() []string {
 func (x *DrugTherapyProblem) GetSource() string {
 	if x != nil {
 		return x.Source
+	}
+	return ""
+}
+
+func (x *DrugTherapyProblem) GetKey() string {
+	if x != nil {
+		return x.Key
 	}
 	return ""
 }
@@ -743,14 +752,15 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\vEligibility\x12\x1a\n" +
 	"\beligible\x18\x01 \x01(\bR\beligible\x12\x12\n" +
 	"\x04year\x18\x02 \x01(\x05R\x04year\x12\x18\n" +
-	"\areasons\x18\x03 \x03(\tR\areasons\"\xd0\x01\n" +
+	"\areasons\x18\x03 \x03(\tR\areasons\"\xe2\x01\n" +
 	"\x12DrugTherapyProblem\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12&\n" +
 	"\x0erecommendation\x18\x03 \x01(\tR\x0erecommendation\x12\x1b\n" +
 	"\tclaim_ids\x18\x04 \x03(\tR\bclaimIds\x12'\n" +
 	"\x0fprescriber_npis\x18\x05 \x03(\tR\x0eprescriberNpis\x12\x16\n" +
-	"\x06source\x18\x06 \x01(\tR\x06source\"\x90\x04\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\x12\x10\n" +
+	"\x03key\x18\a \x01(\tR\x03key\"\x90\x04\n" +
 	"\x0eRiskAssessment\x12,\n" +
 	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12#\n" +
 	"\rassessment_id\x18\x02 \x01(\tR\fassessmentId\x12\x1b\n" +

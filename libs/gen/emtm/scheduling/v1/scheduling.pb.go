@@ -405,6 +405,157 @@ func (x *ListTasksResponse) GetTasks() []*InterventionTask {
 	return nil
 }
 
+type GetTaskCountsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTaskCountsRequest) Reset() {
+	*x = GetTaskCountsRequest{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTaskCountsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTaskCountsRequest) ProtoMessage() {}
+
+func (x *GetTaskCountsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTaskCountsRequest.ProtoReflect.Descriptor instead.
+func (*GetTaskCountsRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{3}
+}
+
+// TaskCount is the number of tasks of a kind in a status.
+type TaskCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          TaskKind               `protobuf:"varint,1,opt,name=kind,proto3,enum=emtm.scheduling.v1.TaskKind" json:"kind,omitempty"`
+	Status        TaskStatus             `protobuf:"varint,2,opt,name=status,proto3,enum=emtm.scheduling.v1.TaskStatus" json:"status,omitempty"`
+	Count         int64                  `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskCount) Reset() {
+	*x = TaskCount{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskCount) ProtoMessage() {}
+
+func (x *TaskCount) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskCount.ProtoReflect.Descriptor instead.
+func (*TaskCount) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *TaskCount) GetKind() TaskKind {
+	if x != nil {
+		return x.Kind
+	}
+	return TaskKind_TASK_KIND_UNSPECIFIED
+}
+
+func (x *TaskCount) GetStatus() TaskStatus {
+	if x != nil {
+		return x.Status
+	}
+	return TaskStatus_TASK_STATUS_UNSPECIFIED
+}
+
+func (x *TaskCount) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+type GetTaskCountsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// counts lists every kind and status with a non-zero count.
+	Counts []*TaskCount `protobuf:"bytes,1,rep,name=counts,proto3" json:"counts,omitempty"`
+	// scheduled is the number of tasks ever scheduled.
+	Scheduled     int64 `protobuf:"varint,2,opt,name=scheduled,proto3" json:"scheduled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTaskCountsResponse) Reset() {
+	*x = GetTaskCountsResponse{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTaskCountsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTaskCountsResponse) ProtoMessage() {}
+
+func (x *GetTaskCountsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTaskCountsResponse.ProtoReflect.Descriptor instead.
+func (*GetTaskCountsResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetTaskCountsResponse) GetCounts() []*TaskCount {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+func (x *GetTaskCountsResponse) GetScheduled() int64 {
+	if x != nil {
+		return x.Scheduled
+	}
+	return 0
+}
+
 var File_emtm_scheduling_v1_scheduling_proto protoreflect.FileDescriptor
 
 const file_emtm_scheduling_v1_scheduling_proto_rawDesc = "" +
@@ -432,7 +583,15 @@ const file_emtm_scheduling_v1_scheduling_proto_rawDesc = "" +
 	"\x06status\x18\x02 \x01(\x0e2\x1e.emtm.scheduling.v1.TaskStatusR\x06status\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\x05R\x05limit\"O\n" +
 	"\x11ListTasksResponse\x12:\n" +
-	"\x05tasks\x18\x01 \x03(\v2$.emtm.scheduling.v1.InterventionTaskR\x05tasks*\xa4\x01\n" +
+	"\x05tasks\x18\x01 \x03(\v2$.emtm.scheduling.v1.InterventionTaskR\x05tasks\"\x16\n" +
+	"\x14GetTaskCountsRequest\"\x8b\x01\n" +
+	"\tTaskCount\x120\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1c.emtm.scheduling.v1.TaskKindR\x04kind\x126\n" +
+	"\x06status\x18\x02 \x01(\x0e2\x1e.emtm.scheduling.v1.TaskStatusR\x06status\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\"l\n" +
+	"\x15GetTaskCountsResponse\x125\n" +
+	"\x06counts\x18\x01 \x03(\v2\x1d.emtm.scheduling.v1.TaskCountR\x06counts\x12\x1c\n" +
+	"\tscheduled\x18\x02 \x01(\x03R\tscheduled*\xa4\x01\n" +
 	"\bTaskKind\x12\x19\n" +
 	"\x15TASK_KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rTASK_KIND_CMR\x10\x01\x12\x11\n" +
@@ -447,9 +606,10 @@ const file_emtm_scheduling_v1_scheduling_proto_rawDesc = "" +
 	"\x12TASK_STATUS_LEASED\x10\x02\x12\x19\n" +
 	"\x15TASK_STATUS_COMPLETED\x10\x03\x12\x19\n" +
 	"\x15TASK_STATUS_CANCELLED\x10\x04\x12\x17\n" +
-	"\x13TASK_STATUS_EXPIRED\x10\x052y\n" +
+	"\x13TASK_STATUS_EXPIRED\x10\x052\xdf\x01\n" +
 	"\x1dInterventionSchedulingService\x12X\n" +
-	"\tListTasks\x12$.emtm.scheduling.v1.ListTasksRequest\x1a%.emtm.scheduling.v1.ListTasksResponseB\xd2\x01\n" +
+	"\tListTasks\x12$.emtm.scheduling.v1.ListTasksRequest\x1a%.emtm.scheduling.v1.ListTasksResponse\x12d\n" +
+	"\rGetTaskCounts\x12(.emtm.scheduling.v1.GetTaskCountsRequest\x1a).emtm.scheduling.v1.GetTaskCountsResponseB\xd2\x01\n" +
 	"\x16com.emtm.scheduling.v1B\x0fSchedulingProtoP\x01Z=github.com/emtm/emtm/libs/gen/emtm/scheduling/v1;schedulingv1\xa2\x02\x03ESX\xaa\x02\x12Emtm.Scheduling.V1\xca\x02\x12Emtm\\Scheduling\\V1\xe2\x02\x1eEmtm\\Scheduling\\V1\\GPBMetadata\xea\x02\x14Emtm::Scheduling::V1b\x06proto3"
 
 var (
@@ -465,33 +625,41 @@ func file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP() []byte {
 }
 
 var file_emtm_scheduling_v1_scheduling_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_emtm_scheduling_v1_scheduling_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_emtm_scheduling_v1_scheduling_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_emtm_scheduling_v1_scheduling_proto_goTypes = []any{
-	(TaskKind)(0),             // 0: emtm.scheduling.v1.TaskKind
-	(TaskStatus)(0),           // 1: emtm.scheduling.v1.TaskStatus
-	(*InterventionTask)(nil),  // 2: emtm.scheduling.v1.InterventionTask
-	(*ListTasksRequest)(nil),  // 3: emtm.scheduling.v1.ListTasksRequest
-	(*ListTasksResponse)(nil), // 4: emtm.scheduling.v1.ListTasksResponse
-	(*v1.EventMeta)(nil),      // 5: emtm.types.v1.EventMeta
-	(*v1.Date)(nil),           // 6: emtm.types.v1.Date
-	(v11.RiskTier)(0),         // 7: emtm.risk.v1.RiskTier
+	(TaskKind)(0),                 // 0: emtm.scheduling.v1.TaskKind
+	(TaskStatus)(0),               // 1: emtm.scheduling.v1.TaskStatus
+	(*InterventionTask)(nil),      // 2: emtm.scheduling.v1.InterventionTask
+	(*ListTasksRequest)(nil),      // 3: emtm.scheduling.v1.ListTasksRequest
+	(*ListTasksResponse)(nil),     // 4: emtm.scheduling.v1.ListTasksResponse
+	(*GetTaskCountsRequest)(nil),  // 5: emtm.scheduling.v1.GetTaskCountsRequest
+	(*TaskCount)(nil),             // 6: emtm.scheduling.v1.TaskCount
+	(*GetTaskCountsResponse)(nil), // 7: emtm.scheduling.v1.GetTaskCountsResponse
+	(*v1.EventMeta)(nil),          // 8: emtm.types.v1.EventMeta
+	(*v1.Date)(nil),               // 9: emtm.types.v1.Date
+	(v11.RiskTier)(0),             // 10: emtm.risk.v1.RiskTier
 }
 var file_emtm_scheduling_v1_scheduling_proto_depIdxs = []int32{
-	5, // 0: emtm.scheduling.v1.InterventionTask.meta:type_name -> emtm.types.v1.EventMeta
-	0, // 1: emtm.scheduling.v1.InterventionTask.kind:type_name -> emtm.scheduling.v1.TaskKind
-	1, // 2: emtm.scheduling.v1.InterventionTask.status:type_name -> emtm.scheduling.v1.TaskStatus
-	6, // 3: emtm.scheduling.v1.InterventionTask.scheduled_on:type_name -> emtm.types.v1.Date
-	6, // 4: emtm.scheduling.v1.InterventionTask.due_date:type_name -> emtm.types.v1.Date
-	7, // 5: emtm.scheduling.v1.InterventionTask.tier:type_name -> emtm.risk.v1.RiskTier
-	1, // 6: emtm.scheduling.v1.ListTasksRequest.status:type_name -> emtm.scheduling.v1.TaskStatus
-	2, // 7: emtm.scheduling.v1.ListTasksResponse.tasks:type_name -> emtm.scheduling.v1.InterventionTask
-	3, // 8: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:input_type -> emtm.scheduling.v1.ListTasksRequest
-	4, // 9: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:output_type -> emtm.scheduling.v1.ListTasksResponse
-	9, // [9:10] is the sub-list for method output_type
-	8, // [8:9] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	8,  // 0: emtm.scheduling.v1.InterventionTask.meta:type_name -> emtm.types.v1.EventMeta
+	0,  // 1: emtm.scheduling.v1.InterventionTask.kind:type_name -> emtm.scheduling.v1.TaskKind
+	1,  // 2: emtm.scheduling.v1.InterventionTask.status:type_name -> emtm.scheduling.v1.TaskStatus
+	9,  // 3: emtm.scheduling.v1.InterventionTask.scheduled_on:type_name -> emtm.types.v1.Date
+	9,  // 4: emtm.scheduling.v1.InterventionTask.due_date:type_name -> emtm.types.v1.Date
+	10, // 5: emtm.scheduling.v1.InterventionTask.tier:type_name -> emtm.risk.v1.RiskTier
+	1,  // 6: emtm.scheduling.v1.ListTasksRequest.status:type_name -> emtm.scheduling.v1.TaskStatus
+	2,  // 7: emtm.scheduling.v1.ListTasksResponse.tasks:type_name -> emtm.scheduling.v1.InterventionTask
+	0,  // 8: emtm.scheduling.v1.TaskCount.kind:type_name -> emtm.scheduling.v1.TaskKind
+	1,  // 9: emtm.scheduling.v1.TaskCount.status:type_name -> emtm.scheduling.v1.TaskStatus
+	6,  // 10: emtm.scheduling.v1.GetTaskCountsResponse.counts:type_name -> emtm.scheduling.v1.TaskCount
+	3,  // 11: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:input_type -> emtm.scheduling.v1.ListTasksRequest
+	5,  // 12: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:input_type -> emtm.scheduling.v1.GetTaskCountsRequest
+	4,  // 13: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:output_type -> emtm.scheduling.v1.ListTasksResponse
+	7,  // 14: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:output_type -> emtm.scheduling.v1.GetTaskCountsResponse
+	13, // [13:15] is the sub-list for method output_type
+	11, // [11:13] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_emtm_scheduling_v1_scheduling_proto_init() }
@@ -505,7 +673,7 @@ func file_emtm_scheduling_v1_scheduling_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_scheduling_v1_scheduling_proto_rawDesc), len(file_emtm_scheduling_v1_scheduling_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   3,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

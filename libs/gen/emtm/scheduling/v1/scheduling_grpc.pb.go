@@ -23,7 +23,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	InterventionSchedulingService_ListTasks_FullMethodName = "/emtm.scheduling.v1.InterventionSchedulingService/ListTasks"
+	InterventionSchedulingService_ListTasks_FullMethodName     = "/emtm.scheduling.v1.InterventionSchedulingService/ListTasks"
+	InterventionSchedulingService_GetTaskCounts_FullMethodName = "/emtm.scheduling.v1.InterventionSchedulingService/GetTaskCounts"
 )
 
 // InterventionSchedulingServiceClient is the client API for InterventionSchedulingService service.
@@ -33,6 +34,8 @@ const (
 // InterventionSchedulingService is the scheduler API.
 type InterventionSchedulingServiceClient interface {
 	ListTasks(ctx context.Context, in *ListTasksRequest, opts ...grpc.CallOption) (*ListTasksResponse, error)
+	// GetTaskCounts counts tasks by kind and status.
+	GetTaskCounts(ctx context.Context, in *GetTaskCountsRequest, opts ...grpc.CallOption) (*GetTaskCountsResponse, error)
 }
 
 type interventionSchedulingServiceClient struct {
@@ -53,6 +56,16 @@ func (c *interventionSchedulingServiceClient) ListTasks(ctx context.Context, in 
 	return out, nil
 }
 
+func (c *interventionSchedulingServiceClient) GetTaskCounts(ctx context.Context, in *GetTaskCountsRequest, opts ...grpc.CallOption) (*GetTaskCountsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTaskCountsResponse)
+	err := c.cc.Invoke(ctx, InterventionSchedulingService_GetTaskCounts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // InterventionSchedulingServiceServer is the server API for InterventionSchedulingService service.
 // All implementations must embed UnimplementedInterventionSchedulingServiceServer
 // for forward compatibility.
@@ -60,6 +73,8 @@ func (c *interventionSchedulingServiceClient) ListTasks(ctx context.Context, in 
 // InterventionSchedulingService is the scheduler API.
 type InterventionSchedulingServiceServer interface {
 	ListTasks(context.Context, *ListTasksRequest) (*ListTasksResponse, error)
+	// GetTaskCounts counts tasks by kind and status.
+	GetTaskCounts(context.Context, *GetTaskCountsRequest) (*GetTaskCountsResponse, error)
 	mustEmbedUnimplementedInterventionSchedulingServiceServer()
 }
 
@@ -72,6 +87,9 @@ type UnimplementedInterventionSchedulingServiceServer struct{}
 
 func (UnimplementedInterventionSchedulingServiceServer) ListTasks(context.Context, *ListTasksRequest) (*ListTasksResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTasks not implemented")
+}
+func (UnimplementedInterventionSchedulingServiceServer) GetTaskCounts(context.Context, *GetTaskCountsRequest) (*GetTaskCountsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTaskCounts not implemented")
 }
 func (UnimplementedInterventionSchedulingServiceServer) mustEmbedUnimplementedInterventionSchedulingServiceServer() {
 }
@@ -113,6 +131,24 @@ func _InterventionSchedulingService_ListTasks_Handler(srv interface{}, ctx conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _InterventionSchedulingService_GetTaskCounts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTaskCountsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InterventionSchedulingServiceServer).GetTaskCounts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InterventionSchedulingService_GetTaskCounts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InterventionSchedulingServiceServer).GetTaskCounts(ctx, req.(*GetTaskCountsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // InterventionSchedulingService_ServiceDesc is the grpc.ServiceDesc for InterventionSchedulingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -123,6 +159,10 @@ var InterventionSchedulingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListTasks",
 			Handler:    _InterventionSchedulingService_ListTasks_Handler,
+		},
+		{
+			MethodName: "GetTaskCounts",
+			Handler:    _InterventionSchedulingService_GetTaskCounts_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

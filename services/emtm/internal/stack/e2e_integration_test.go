@@ -1,0 +1,317 @@
+package stack
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/emtm/emtm/libs/bus"
+	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
+	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
+	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
+	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
+	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
+	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
+	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
+	"github.com/emtm/emtm/libs/grpcx"
+	"github.com/emtm/emtm/libs/otelx"
+	"github.com/emtm/emtm/libs/testkit"
+)
+
+const (
+	prescriber = "1234567893"
+	pharmacy   = "1245319599"
+)
+
+type env struct {
+	st    *Stack
+	js    jetstream.JetStream
+	spans *tracetest.SpanRecorder
+	tel   *otelx.Telemetry
+	conns map[string]*grpc.ClientConn
+}
+
+func startEnv(t *testing.T) *env {
+	t.Helper()
+	redisURL, _ := testkit.StartRedis(t)
+	rec := tracetest.NewSpanRecorder()
+	ctx := context.Background()
+	st, err := Start(ctx, Options{DataDir: t.TempDir(), RedisURL: redisURL, Partitions: 4,
+		Log: io.Discard, Telemetry: []otelx.Option{otelx.WithSpanProcessor(rec)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Stop)
+	nc, err := nats.Connect(st.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc)
+	tel, err := otelx.Setup(ctx, "e2e-client", nil, otelx.WithSpanProcessor(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{st: st, js: js, spans: rec, tel: tel, conns: map[string]*grpc.ClientConn{}}
+	for name, addr := range st.Addrs {
+		cc, err := grpcx.Dial(addr, tel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cc.Close() })
+		e.conns[name] = cc
+	}
+	return e
+}
+
+func (e *env) idle(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := bus.WaitIdle(ctx, e.js, 25*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// messages returns every message of a stream, decoded with newMsg.
+func messages[T proto.Message](t *testing.T, js jetstream.JetStream, stream string, newMsg func() T) []T {
+	t.Helper()
+	ctx := context.Background()
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []T
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := newMsg()
+		if err := proto.Unmarshal(m.Data, v); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func testClaim() *claimsv1.PharmacyClaim {
+	return &claimsv1.PharmacyClaim{
+		ClaimId: "RX-1001", MemberId: "M-0001", Mbi: "1EG4TE5MK73", ContractId: "S9925", PbpId: "001",
+		DateOfService: &typesv1.Date{Year: 2024, Month: 1, Day: 15}, RxnormCode: "310534",
+		Ingredients: []string{"glyburide"}, DrugDescription: "glyBURIDE 5 MG Oral Tablet",
+		QuantityMilli: 60000, DaysSupply: 30, PrescriberNpi: prescriber, PharmacyNpi: pharmacy,
+		IngredientCostCents: 59000, DispensingFeeCents: 1000, TotalCents: 60000,
+		BirthDate: &typesv1.Date{Year: 1950, Month: 6, Day: 1},
+	}
+}
+
+func testEncounter() *encountersv1.MtmEncounter {
+	return &encountersv1.MtmEncounter{
+		EncounterId: "ENC-1", MemberId: "M-0001", ContractId: "S9925", PbpId: "001",
+		ServiceDate: &typesv1.Date{Year: 2024, Month: 2, Day: 1}, ServiceCodes: []string{"430193006"},
+		PharmacistNpi: prescriber, PharmacyNpi: pharmacy, Minutes: 30,
+		DeliveryMode: encountersv1.DeliveryMode_DELIVERY_MODE_TELEPHONE, Outcome: encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED,
+	}
+}
+
+// counts is what must not change when a claim or encounter is delivered again.
+type counts struct {
+	claims, assessments, tasks, outreach, ledgerEntries, ledgerCents, activeClaims int64
+}
+
+func (e *env) counts(t *testing.T) counts {
+	t.Helper()
+	ctx := context.Background()
+	var c counts
+	c.claims = int64(len(messages(t, e.js, bus.StreamClaims, func() *claimsv1.PharmacyClaim { return &claimsv1.PharmacyClaim{} })))
+	c.assessments = int64(len(messages(t, e.js, bus.StreamAssessments, func() *riskv1.RiskAssessment { return &riskv1.RiskAssessment{} })))
+	tc, err := schedulingv1.NewInterventionSchedulingServiceClient(e.conns["intervention-scheduling"]).GetTaskCounts(ctx, &schedulingv1.GetTaskCountsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.tasks = tc.Scheduled
+	oc, err := outreachv1.NewPrescriberOutreachServiceClient(e.conns["prescriber-outreach"]).GetOutreachCounts(ctx, &outreachv1.GetOutreachCountsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.outreach = oc.Items
+	lt, err := ledgerv1.NewPaymentReconciliationServiceClient(e.conns["payment-reconciliation"]).GetLedgerTotals(ctx, &ledgerv1.GetLedgerTotalsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ledgerEntries, c.ledgerCents = lt.Entries, lt.TotalCents
+	p, err := riskv1.NewRiskScoringServiceClient(e.conns["risk-scoring"]).GetProfile(ctx, &riskv1.GetProfileRequest{MemberId: "M-0001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.activeClaims = int64(p.Profile.ActiveClaims)
+	return c
+}
+
+func TestClaimAndEncounterFlowThroughAllFiveServicesInOneTrace(t *testing.T) {
+	e := startEnv(t)
+	ctx, root := e.tel.Tracer("e2e").Start(context.Background(), "pharmacy submits")
+	traceID := root.SpanContext().TraceID().String()
+	ing := ingestionv1.NewIngestionServiceClient(e.conns["ingestion"])
+	cr, err := ing.SubmitClaim(ctx, &ingestionv1.SubmitClaimRequest{Claim: testClaim()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ing.SubmitEncounter(ctx, &ingestionv1.SubmitEncounterRequest{Encounter: testEncounter()}); err != nil {
+		t.Fatal(err)
+	}
+	root.End()
+	if cr.Accepted.EventId != "claim/RX-1001" || cr.Accepted.Duplicate || cr.Accepted.RawSequence == 0 {
+		t.Fatalf("accepted %+v", cr.Accepted)
+	}
+	e.idle(t)
+
+	// An assessment: 2024 projected cost $7,200 >= $5,330 (2 points) and
+	// glyburide at 73 (Beers, 2 points): MODERATE.
+	asmts := messages(t, e.js, bus.StreamAssessments, func() *riskv1.RiskAssessment { return &riskv1.RiskAssessment{} })
+	if len(asmts) != 1 {
+		t.Fatalf("%d assessments, want 1", len(asmts))
+	}
+	a := asmts[0]
+	if a.Tier != riskv1.RiskTier_RISK_TIER_MODERATE || a.Score != 4 || len(a.Problems) != 1 || a.Problems[0].Key != "BEERS:glyburide" {
+		t.Fatalf("assessment tier %s score %d problems %v", a.Tier, a.Score, a.Problems)
+	}
+	// A task, an outreach item and a ledger entry, all in the same trace.
+	tasks, err := schedulingv1.NewInterventionSchedulingServiceClient(e.conns["intervention-scheduling"]).ListTasks(context.Background(), &schedulingv1.ListTasksRequest{MemberId: "M-0001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks.Tasks) != 1 || tasks.Tasks[0].Kind != schedulingv1.TaskKind_TASK_KIND_TMR || tasks.Tasks[0].DueDate.Month != 3 {
+		t.Fatalf("tasks %v", tasks.Tasks)
+	}
+	items, err := outreachv1.NewPrescriberOutreachServiceClient(e.conns["prescriber-outreach"]).ListOutreach(context.Background(), &outreachv1.ListOutreachRequest{PrescriberNpi: prescriber})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items.Items) != 1 || items.Items[0].ProblemCode != "BEERS" {
+		t.Fatalf("outreach %v", items.Items)
+	}
+	entries, err := ledgerv1.NewPaymentReconciliationServiceClient(e.conns["payment-reconciliation"]).ListLedgerEntries(context.Background(), &ledgerv1.ListLedgerEntriesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries.Entries) != 1 || entries.Entries[0].AmountCents != 4000 || entries.Entries[0].CreditAccount != "pharmacy_fees_payable:"+pharmacy {
+		t.Fatalf("ledger %v", entries.Entries)
+	}
+	for what, got := range map[string]string{
+		"assessment": a.Meta.TraceId, "task": tasks.Tasks[0].Meta.TraceId,
+		"outreach item": items.Items[0].Meta.TraceId, "ledger entry": entries.Entries[0].Meta.TraceId,
+	} {
+		if got != traceID {
+			t.Errorf("%s carries trace %q, want the submission's %s", what, got, traceID)
+		}
+	}
+	// Spans of that trace come from all five services.
+	services := map[string]bool{}
+	for _, s := range e.spans.Ended() {
+		if s.SpanContext().TraceID().String() == traceID {
+			for _, kv := range s.Resource().Attributes() {
+				if kv.Key == "service.name" {
+					services[kv.Value.AsString()] = true
+				}
+			}
+		}
+	}
+	for _, def := range Services {
+		if !services[def.ServiceName()] {
+			t.Errorf("no span of %s in the trace (services seen: %v)", def.ServiceName(), services)
+		}
+	}
+
+	// Delivering the same claim and encounter again changes nothing: through the
+	// API (an idempotent resubmission) ...
+	before := e.counts(t)
+	again, err := ing.SubmitClaim(context.Background(), &ingestionv1.SubmitClaimRequest{Claim: testClaim()})
+	if err != nil || !again.Accepted.Duplicate || again.Accepted.EventId != "claim/RX-1001" {
+		t.Fatalf("resubmission: %v %v", again, err)
+	}
+	if r, err := ing.SubmitEncounter(context.Background(), &ingestionv1.SubmitEncounterRequest{Encounter: testEncounter()}); err != nil || !r.Accepted.Duplicate {
+		t.Fatalf("encounter resubmission: %v %v", r, err)
+	}
+	// ... and on the bus under a new message id, as a replay past the stream's
+	// duplicate window would deliver them.
+	pub := bus.NewPublisher(e.js, e.tel, "e2e-replay")
+	claim, enc := testClaim(), testEncounter()
+	claim.Meta = &typesv1.EventMeta{EventId: "claim/RX-1001"}
+	enc.Meta = &typesv1.EventMeta{EventId: "encounter/ENC-1"}
+	if _, err := pub.Publish(context.Background(),
+		bus.Out{Subject: bus.ClaimPaidSubject(bus.Partition("M-0001", 4)), MsgID: "replay-claim", Msg: claim},
+		bus.Out{Subject: bus.EncounterSubject(bus.Partition("M-0001", 4)), MsgID: "replay-encounter", Msg: enc}); err != nil {
+		t.Fatal(err)
+	}
+	e.idle(t)
+	after := e.counts(t)
+	before.claims++ // the replayed copy is on the stream; its effects must not be
+	if after != before {
+		t.Fatalf("a repeated delivery changed state:\nbefore %+v\nafter  %+v", before, after)
+	}
+	if before.ledgerEntries != 1 || before.ledgerCents != 4000 || before.tasks != 1 || before.outreach != 1 || before.activeClaims != 1 || before.assessments != 1 {
+		t.Fatalf("unexpected state %+v", before)
+	}
+}
+
+func TestInvalidClaimIsRejectedWithFieldViolationsAndStored(t *testing.T) {
+	e := startEnv(t)
+	bad := testClaim()
+	bad.PrescriberNpi = "1234567890" // wrong check digit
+	bad.DaysSupply = 0
+	ing := ingestionv1.NewIngestionServiceClient(e.conns["ingestion"])
+	_, err := ing.SubmitClaim(context.Background(), &ingestionv1.SubmitClaimRequest{Claim: bad})
+	st := status.Convert(err)
+	if st.Code() != codes.InvalidArgument {
+		t.Fatalf("got %v, want INVALID_ARGUMENT", err)
+	}
+	var fields []string
+	var rejectionID string
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.BadRequest:
+			for _, v := range d.FieldViolations {
+				fields = append(fields, v.Field+":"+v.Reason)
+			}
+		case *errdetails.ErrorInfo:
+			rejectionID = d.Metadata["rejection_id"]
+		}
+	}
+	if len(fields) != 2 || fields[0] != "days_supply:DAYS_SUPPLY_RANGE" || fields[1] != "prescriber_npi:NPI_CHECK_DIGIT" {
+		t.Fatalf("field violations %v", fields)
+	}
+	got, err := ing.GetRejection(context.Background(), &ingestionv1.GetRejectionRequest{RejectionId: rejectionID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored claimsv1.PharmacyClaim
+	if err := proto.Unmarshal(got.Rejection.Payload, &stored); err != nil || stored.ClaimId != "RX-1001" || len(got.Rejection.Violations) != 2 {
+		t.Fatalf("stored rejection %+v (%v)", got.Rejection, err)
+	}
+	list, err := ing.ListRejections(context.Background(), &ingestionv1.ListRejectionsRequest{Kind: bus.KindClaim})
+	if err != nil || len(list.Rejections) != 1 {
+		t.Fatalf("list: %v %v", list, err)
+	}
+	e.idle(t)
+	if n := len(messages(t, e.js, bus.StreamClaims, func() *claimsv1.PharmacyClaim { return &claimsv1.PharmacyClaim{} })); n != 0 {
+		t.Fatalf("%d claims published for a rejected submission", n)
+	}
+}

@@ -1,0 +1,200 @@
+// Package stack runs the whole of emtm in one process: a real NATS server with
+// JetStream in-process, a real redis-server as a child process, and the five
+// services, each with its own connections, telemetry and gRPC listener, as if
+// they were separate processes. `emtm run` and the end-to-end tests use it.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/emtm/emtm/libs/app"
+	"github.com/emtm/emtm/libs/natsembed"
+	"github.com/emtm/emtm/libs/otelx"
+	"github.com/emtm/emtm/libs/pseudonym"
+	"github.com/emtm/emtm/libs/redisproc"
+	ingestion "github.com/emtm/emtm/services/ingestion/service"
+	scheduling "github.com/emtm/emtm/services/intervention-scheduling/service"
+	payment "github.com/emtm/emtm/services/payment-reconciliation/service"
+	outreach "github.com/emtm/emtm/services/prescriber-outreach/service"
+	risk "github.com/emtm/emtm/services/risk-scoring/service"
+)
+
+// Services are the five services, in start order.
+var Services = []app.Definition{
+	ingestion.Definition, risk.Definition, scheduling.Definition, outreach.Definition, payment.Definition,
+}
+
+// DefaultAddrs are the gRPC addresses `emtm run` uses, so emtmctl finds them.
+var DefaultAddrs = map[string]string{
+	ingestion.Name:  ingestion.DefaultGRPCAddr,
+	risk.Name:       risk.DefaultGRPCAddr,
+	scheduling.Name: scheduling.DefaultGRPCAddr,
+	outreach.Name:   outreach.DefaultGRPCAddr,
+	payment.Name:    payment.DefaultGRPCAddr,
+}
+
+// Options configure a stack.
+type Options struct {
+	// DataDir holds the embedded servers' data (nats/, redis/).
+	DataDir string
+	// NATSURL and RedisURL, when set, use existing servers instead of starting them.
+	NATSURL  string
+	RedisURL string
+	// NATSPort is the embedded NATS port (0 picks a free one).
+	NATSPort int
+	// SyncAlways makes JetStream fsync before acknowledging (the durable mode).
+	SyncAlways bool
+	// Partitions of the beneficiary subjects.
+	Partitions int
+	// GRPCAddrs by service name; a missing entry listens on a free loopback port.
+	GRPCAddrs map[string]string
+	// InstallRedis installs redis-server with apt-get when it is missing and the process runs as root.
+	InstallRedis bool
+	Getenv       func(string) string
+	// Log receives the services' logs; Out receives messages for the person running it.
+	Log io.Writer
+	Out io.Writer
+	// Telemetry options for every service (tests record spans).
+	Telemetry []otelx.Option
+}
+
+// Stack is a running emtm.
+type Stack struct {
+	NATSURL  string
+	RedisURL string
+	// Addrs maps each service name to its bound gRPC address.
+	Addrs map[string]string
+
+	ns     *server.Server
+	rs     *redisproc.Server
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errc   chan error
+	tels   []*otelx.Telemetry
+	once   sync.Once
+}
+
+// Start starts everything and returns when every service serves.
+func Start(ctx context.Context, o Options) (s *Stack, err error) {
+	if o.Getenv == nil {
+		o.Getenv = func(string) string { return "" }
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Partitions == 0 {
+		o.Partitions = 4
+	}
+	s = &Stack{Addrs: map[string]string{}, errc: make(chan error, len(Services))}
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+	if s.NATSURL = o.NATSURL; s.NATSURL == "" {
+		s.ns, err = natsembed.Start(natsembed.Options{StoreDir: filepath.Join(o.DataDir, "nats"), Port: o.NATSPort, SyncAlways: o.SyncAlways})
+		if err != nil {
+			return s, err
+		}
+		s.NATSURL = s.ns.ClientURL()
+	}
+	if s.RedisURL = o.RedisURL; s.RedisURL == "" {
+		if o.InstallRedis {
+			if _, err = redisproc.EnsureInstalled(ctx, o.Out); err != nil {
+				return s, err
+			}
+		}
+		s.rs, err = redisproc.Start(ctx, redisproc.Options{Dir: filepath.Join(o.DataDir, "redis"), AppendOnly: true, Log: o.Log})
+		if err != nil {
+			return s, err
+		}
+		s.RedisURL = s.rs.URL()
+	}
+	hasher, err := pseudonym.New(o.Getenv(app.HashKeyEnv))
+	if err != nil {
+		return s, err
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	for _, def := range Services {
+		name := def.ServiceName()
+		addr := o.GRPCAddrs[name]
+		if addr == "" {
+			addr = "127.0.0.1:0"
+		}
+		args := []string{"-nats-url", s.NATSURL, "-redis-url", s.RedisURL, "-grpc-addr", addr,
+			"-partitions", strconv.Itoa(o.Partitions)}
+		p, err := def.Prepare(args, o.Getenv, o.Log)
+		if err != nil {
+			return s, fmt.Errorf("%s: %w", name, err)
+		}
+		tel, err := otelx.Setup(ctx, name, o.Getenv, o.Telemetry...)
+		if err != nil {
+			return s, fmt.Errorf("%s telemetry: %w", name, err)
+		}
+		s.tels = append(s.tels, tel)
+		rt, err := app.Start(ctx, name, p.Common, tel, app.NewLogger(o.Log, p.Common.LogFormat, name), hasher)
+		if err != nil {
+			return s, fmt.Errorf("%s: %w", name, err)
+		}
+		if err := p.Register(ctx, rt); err != nil {
+			rt.Close()
+			return s, fmt.Errorf("%s: %w", name, err)
+		}
+		s.Addrs[name] = rt.GRPCAddr().String()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := rt.Run(sctx); err != nil {
+				s.errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	return s, nil
+}
+
+// Err delivers the first error of a service that stopped on its own.
+func (s *Stack) Err() <-chan error { return s.errc }
+
+// Stop shuts the services down in order, flushes telemetry and stops the servers.
+func (s *Stack) Stop() {
+	s.once.Do(func() {
+		if s.cancel != nil {
+			s.cancel()
+		}
+		done := make(chan struct{})
+		go func() { s.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			fmt.Fprintln(os.Stderr, "emtm: services did not stop within 30s")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var errs []error
+		for _, t := range s.tels {
+			errs = append(errs, t.Shutdown(ctx))
+		}
+		_ = errors.Join(errs...)
+		if s.rs != nil {
+			s.rs.Stop()
+		}
+		if s.ns != nil {
+			s.ns.Shutdown()
+			s.ns.WaitForShutdown()
+		}
+	})
+}

@@ -1,0 +1,39 @@
+package profile
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/emtm/emtm/libs/civil"
+)
+
+func TestFillRoundTrip(t *testing.T) {
+	f := Fill{ClaimID: "RX-1", Date: civil.Date{Year: 2024, Month: 3, Day: 10}, DaysSupply: 30, CostCents: 1350,
+		PrescriberNPI: "1234567893", Ingredients: []string{"acetaminophen", "oxycodone"}}
+	got, err := DecodeFill("RX-1", EncodeFill(f))
+	if err != nil || got.Date != f.Date || got.CostCents != 1350 || got.DaysSupply != 30 ||
+		strings.Join(got.Ingredients, ",") != "acetaminophen,oxycodone" || got.PrescriberNPI != f.PrescriberNPI {
+		t.Fatalf("%+v %v", got, err)
+	}
+	for _, bad := range []string{"2024|1", "2024031x|30|1|n|a", "20240310|x|1|n|a"} {
+		if _, err := DecodeFill("x", bad); err == nil {
+			t.Errorf("malformed fill %q decoded", bad)
+		}
+	}
+}
+
+func TestFromHash(t *testing.T) {
+	h := map[string]string{
+		"c:b": "20240310|30|100|1234567893|lisinopril",
+		"c:a": "20240101|30|200|1234567893|atorvastatin",
+		"x:z": "1", "dob": "19500101", "plan": "S1234-001", "fp": "t2|", "tier": "2",
+	}
+	p, err := FromHash("M1", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Fills) != 2 || p.Fills[0].ClaimID != "a" || p.Reversed != 1 || p.ContractID != "S1234" || p.PbpID != "001" ||
+		p.Tier != 2 || p.Fingerprint != "t2|" || p.BirthDate.Year != 1950 || p.AsOf().String() != "2024-03-10" {
+		t.Fatalf("%+v", p)
+	}
+}
