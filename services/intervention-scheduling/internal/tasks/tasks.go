@@ -37,7 +37,7 @@ const (
 	keyScheduled = "is:count:scheduled" // counter of tasks ever scheduled
 )
 
-func taskKey(id string) string       { return "is:task:" + id }
+func taskKey(id string) string { return "is:task:" + id }
 
 // countKey counts the tasks of a kind currently in a status.
 func countKey(status schedulingv1.TaskStatus, kind schedulingv1.TaskKind) string {

@@ -46,7 +46,7 @@ func TestAssess(t *testing.T) {
 			fill("a", d(2024, 2, 1), 100, "lisinopril", "hydrochlorothiazide"), fill("b", d(2024, 2, 1), 100, "atorvastatin"),
 			fill("c", d(2024, 2, 1), 100, "metformin"), fill("d", d(2024, 2, 1), 100, "amlodipine"),
 			fill("e", d(2024, 2, 1), 100, "diphenhydramine"), fill("f", d(2024, 2, 1), 100, "zolpidem"),
-			fill("g", d(2023, 3, 1), 100, "aspirin"), // inside the 365-day window
+			fill("g", d(2023, 3, 1), 100, "aspirin"),  // inside the 365-day window
 			fill("h", d(2023, 1, 1), 100, "warfarin"), // outside it
 		}}, 6, TierHigh, "DRUG_COUNT PROBLEM_BEERS PROBLEM_BEERS", "BEERS:diphenhydramine BEERS:zolpidem"},
 	}
