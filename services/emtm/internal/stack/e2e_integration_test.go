@@ -84,33 +84,6 @@ func (e *env) idle(t *testing.T) {
 	}
 }
 
-// messages returns every message of a stream, decoded with newMsg.
-func messages[T proto.Message](t *testing.T, js jetstream.JetStream, stream string, newMsg func() T) []T {
-	t.Helper()
-	ctx := context.Background()
-	st, err := js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []T
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v := newMsg()
-		if err := proto.Unmarshal(m.Data, v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
 func testClaim() *claimsv1.PharmacyClaim {
 	return &claimsv1.PharmacyClaim{
 		ClaimId: "RX-1001", MemberId: "M-0001", Mbi: "1EG4TE5MK73", ContractId: "S9925", PbpId: "001",
@@ -140,8 +113,8 @@ func (e *env) counts(t *testing.T) counts {
 	t.Helper()
 	ctx := context.Background()
 	var c counts
-	c.claims = int64(len(messages(t, e.js, bus.StreamClaims, func() *claimsv1.PharmacyClaim { return &claimsv1.PharmacyClaim{} })))
-	c.assessments = int64(len(messages(t, e.js, bus.StreamAssessments, func() *riskv1.RiskAssessment { return &riskv1.RiskAssessment{} })))
+	c.claims = int64(len(testkit.Decode(t, e.js, bus.StreamClaims, func() *claimsv1.PharmacyClaim { return &claimsv1.PharmacyClaim{} })))
+	c.assessments = int64(len(testkit.Decode(t, e.js, bus.StreamAssessments, func() *riskv1.RiskAssessment { return &riskv1.RiskAssessment{} })))
 	tc, err := schedulingv1.NewInterventionSchedulingServiceClient(e.conns["intervention-scheduling"]).GetTaskCounts(ctx, &schedulingv1.GetTaskCountsRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +158,7 @@ func TestClaimAndEncounterFlowThroughAllFiveServicesInOneTrace(t *testing.T) {
 
 	// An assessment: 2024 projected cost $7,200 >= $5,330 (2 points) and
 	// glyburide at 73 (Beers, 2 points): MODERATE.
-	asmts := messages(t, e.js, bus.StreamAssessments, func() *riskv1.RiskAssessment { return &riskv1.RiskAssessment{} })
+	asmts := testkit.Decode(t, e.js, bus.StreamAssessments, func() *riskv1.RiskAssessment { return &riskv1.RiskAssessment{} })
 	if len(asmts) != 1 {
 		t.Fatalf("%d assessments, want 1", len(asmts))
 	}
@@ -311,7 +284,7 @@ func TestInvalidClaimIsRejectedWithFieldViolationsAndStored(t *testing.T) {
 		t.Fatalf("list: %v %v", list, err)
 	}
 	e.idle(t)
-	if n := len(messages(t, e.js, bus.StreamClaims, func() *claimsv1.PharmacyClaim { return &claimsv1.PharmacyClaim{} })); n != 0 {
+	if n := len(testkit.Decode(t, e.js, bus.StreamClaims, func() *claimsv1.PharmacyClaim { return &claimsv1.PharmacyClaim{} })); n != 0 {
 		t.Fatalf("%d claims published for a rejected submission", n)
 	}
 }

@@ -1,0 +1,57 @@
+// Command emtm runs the whole of emtm on one machine: an embedded NATS server,
+// a local redis-server, the five services and a sample population.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/emtm/emtm/services/emtm/internal/runner"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "emtm:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "emtm",
+		Short:         "Enhanced Medication Therapy Management for a Part D sponsor, all in one process",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	o := runner.Options{Getenv: os.Getenv}
+	run := &cobra.Command{
+		Use:   "run",
+		Short: "Start NATS, Redis and the five services, load the sample population, print a summary and serve",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runner.Run(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := run.Flags()
+	f.StringVar(&o.DataDir, "data-dir", "var", "where NATS and Redis keep their data and the services their log")
+	f.BoolVar(&o.Once, "once", false, "exit after the summary instead of serving")
+	f.StringVar(&o.SummaryJSON, "summary-json", "", "also write the summary as JSON to this file")
+	f.BoolVar(&o.Replay, "replay", false, "replay/backfill mode: do not fsync before acknowledging (faster, less durable)")
+	f.IntVar(&o.NATSPort, "nats-port", 4222, "port of the embedded NATS server (0: a free port)")
+	f.IntVar(&o.Partitions, "partitions", 4, "beneficiary partitions (fixed for a data dir)")
+	f.StringVar(&o.SampleDir, "sample-dir", "", "load this Synthea CSV directory instead of the bundled sample")
+	f.BoolVar(&o.NoSample, "no-sample", false, "load nothing")
+	f.StringVar(&o.NATSURL, "nats-url", "", "use this NATS server (JetStream enabled) instead of the embedded one")
+	f.StringVar(&o.RedisURL, "redis-url", "", "use this Redis instead of starting redis-server")
+	f.BoolVar(&o.FixedPorts, "fixed-ports", true, "serve gRPC on 127.0.0.1:7101..7105 (where emtmctl looks); false picks free ports")
+	root.AddCommand(run)
+	return root
+}

@@ -1,0 +1,243 @@
+// Package ctl is emtmctl, the operator's command line: check identifiers,
+// look at streams and backlogs, print the pipeline summary, list rejections.
+package ctl
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+
+	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/config"
+	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
+	"github.com/emtm/emtm/libs/grpcx"
+	"github.com/emtm/emtm/libs/identifiers"
+	"github.com/emtm/emtm/libs/otelx"
+	"github.com/emtm/emtm/services/emtm/internal/load"
+	"github.com/emtm/emtm/services/emtm/internal/stack"
+	"github.com/emtm/emtm/services/emtm/internal/summary"
+)
+
+// ExitError carries an exit code without printing anything more.
+type ExitError struct{ Code int }
+
+func (e ExitError) Error() string { return fmt.Sprintf("exit %d", e.Code) }
+
+type globals struct {
+	natsURL string
+	addrs   map[string]*string
+	getenv  func(string) string
+}
+
+// New returns the emtmctl root command. getenv supplies EMTM_* defaults.
+func New(getenv func(string) string) *cobra.Command {
+	g := &globals{getenv: getenv, addrs: map[string]*string{}}
+	root := &cobra.Command{
+		Use:           "emtmctl",
+		Short:         "Operate emtm: check identifiers, inspect streams, summaries and rejections",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	def := func(env, fallback string) string {
+		if v := getenv(env); v != "" {
+			return v
+		}
+		return fallback
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.natsURL, "nats-url", def(config.EnvName("nats-url"), "nats://127.0.0.1:4222"), "NATS server (env EMTM_NATS_URL)")
+	for _, d := range stack.Services {
+		name := d.ServiceName()
+		flag := name + "-addr"
+		g.addrs[name] = pf.String(flag, def(config.EnvName(flag), stack.DefaultAddrs[name]), name+" gRPC address (env "+config.EnvName(flag)+")")
+	}
+	root.AddCommand(checkCmd(), statusCmd(g), summaryCmd(g), rejectsCmd(g))
+	return root
+}
+
+func checkCmd() *cobra.Command {
+	checks := map[string]func(string) (string, error){
+		"mbi": identifiers.MBI, "npi": identifiers.NPI, "ndc": identifiers.NDC, "snomed": identifiers.SNOMED,
+	}
+	return &cobra.Command{
+		Use:   "check mbi|npi|ndc|snomed VALUE...",
+		Short: "Validate identifiers: one line per value, VALUE<TAB>ok or VALUE<TAB>error: reason; exit 1 if any is invalid",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			check, ok := checks[strings.ToLower(args[0])]
+			if !ok {
+				return fmt.Errorf("unknown identifier kind %q: use mbi, npi, ndc or snomed", args[0])
+			}
+			bad := false
+			for _, v := range args[1:] {
+				if _, err := check(v); err != nil {
+					bad = true
+					fmt.Fprintf(cmd.OutOrStdout(), "%s\terror: %v\n", v, err)
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s\tok\n", v)
+				}
+			}
+			if bad {
+				return ExitError{Code: 1}
+			}
+			return nil
+		},
+	}
+}
+
+func (g *globals) jetstream() (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(g.natsURL, nats.Name("emtmctl"), nats.Timeout(3*time.Second))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to NATS at %s (is emtm running? start it with `make run`): %w", g.natsURL, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+func (g *globals) dial(name string) (*grpc.ClientConn, error) {
+	tel, err := otelx.Setup(context.Background(), "emtmctl", g.getenv)
+	if err != nil {
+		return nil, err
+	}
+	return grpcx.Dial(*g.addrs[name], tel)
+}
+
+func statusCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Streams (messages, bytes) and consumers (pending, unacknowledged, redelivered)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			nc, js, err := g.jetstream()
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			return printStatus(cmd.Context(), js, cmd.OutOrStdout())
+		},
+	}
+}
+
+func printStatus(ctx context.Context, js jetstream.JetStream, w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "STREAM\tMESSAGES\tBYTES\tCONSUMER\tPENDING\tUNACKED\tREDELIVERED")
+	for _, s := range bus.Streams {
+		st, err := js.Stream(ctx, s.Name)
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", s.Name, err)
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return err
+		}
+		var rows []string
+		lister := st.ListConsumers(ctx)
+		for ci := range lister.Info() {
+			rows = append(rows, fmt.Sprintf("%s\t%d\t%d\t%d", ci.Name, ci.NumPending, ci.NumAckPending, ci.NumRedelivered))
+		}
+		if err := lister.Err(); err != nil {
+			return err
+		}
+		sort.Strings(rows)
+		if len(rows) == 0 {
+			rows = []string{"-\t\t\t"}
+		}
+		for i, r := range rows {
+			if i == 0 {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", s.Name, info.State.Msgs, info.State.Bytes, r)
+			} else {
+				fmt.Fprintf(tw, "\t\t\t%s\n", r)
+			}
+		}
+	}
+	return tw.Flush()
+}
+
+func summaryCmd(g *globals) *cobra.Command {
+	var jsonPath, contract, pbp string
+	c := &cobra.Command{
+		Use:   "summary",
+		Short: "What the pipeline has done: claims, rejections, assessments, tasks, outreach, ledger",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			nc, js, err := g.jetstream()
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			conns := summary.Conns{}
+			for name := range g.addrs {
+				cc, err := g.dial(name)
+				if err != nil {
+					return err
+				}
+				defer cc.Close()
+				conns[name] = cc
+			}
+			s, err := summary.Collect(cmd.Context(), js, conns, contract, pbp)
+			if err != nil {
+				return err
+			}
+			s.Print(cmd.OutOrStdout())
+			if jsonPath != "" {
+				return s.WriteJSON(jsonPath)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&jsonPath, "json", "", "also write the summary as JSON to this file")
+	c.Flags().StringVar(&contract, "contract", load.SamplePlan.Contract, "plan contract for the tier counts")
+	c.Flags().StringVar(&pbp, "pbp", load.SamplePlan.PBP, "plan benefit package for the tier counts")
+	return c
+}
+
+func rejectsCmd(g *globals) *cobra.Command {
+	root := &cobra.Command{Use: "rejects", Short: "Rejected submissions"}
+	var kind string
+	var limit int
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List rejections, newest first, with their field-level reasons",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cc, err := g.dial("ingestion")
+			if err != nil {
+				return err
+			}
+			defer cc.Close()
+			resp, err := ingestionv1.NewIngestionServiceClient(cc).ListRejections(cmd.Context(), &ingestionv1.ListRejectionsRequest{Kind: kind, Limit: int32(limit)})
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "REJECTION\tKIND\tCHANNEL\tRECEIVED\tFIELD\tREASON\tDESCRIPTION")
+			for _, r := range resp.Rejections {
+				for i, v := range r.Violations {
+					head := "\t\t\t"
+					if i == 0 {
+						head = fmt.Sprintf("%s\t%s\t%s\t%s", r.RejectionId, r.Kind, r.Channel, r.ReceivedAt.AsTime().UTC().Format(time.RFC3339))
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", head, v.Field, v.Reason, v.Description)
+				}
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVar(&kind, "kind", "", "only this kind (claim, reversal, encounter, enrollment, medical)")
+	list.Flags().IntVar(&limit, "limit", 50, "at most this many (1..1000)")
+	root.AddCommand(list)
+	return root
+}

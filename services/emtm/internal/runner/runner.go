@@ -1,0 +1,176 @@
+// Package runner is `emtm run`: start the embedded stack, load the sample
+// population, wait until the pipeline has finished, print a summary, and keep
+// serving until interrupted (or stop at once with Once).
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
+
+	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/drugref"
+	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
+	"github.com/emtm/emtm/libs/grpcx"
+	"github.com/emtm/emtm/libs/otelx"
+	"github.com/emtm/emtm/services/emtm/internal/load"
+	"github.com/emtm/emtm/services/emtm/internal/sampledata"
+	"github.com/emtm/emtm/services/emtm/internal/stack"
+	"github.com/emtm/emtm/services/emtm/internal/summary"
+	"github.com/emtm/emtm/services/emtm/internal/synthea"
+)
+
+// Options of `emtm run`.
+type Options struct {
+	DataDir     string
+	Once        bool
+	SummaryJSON string
+	// Replay turns off fsync-before-acknowledge (replay/backfill mode).
+	Replay     bool
+	NATSPort   int
+	Partitions int
+	// SampleDir loads a Synthea directory instead of the bundled sample; NoSample loads nothing.
+	SampleDir string
+	NoSample  bool
+	// FixedPorts uses the default gRPC ports (127.0.0.1:7101..7105) so emtmctl finds them; off, free ports.
+	FixedPorts bool
+	// NATSURL and RedisURL use existing servers instead of the embedded ones.
+	NATSURL  string
+	RedisURL string
+	Getenv   func(string) string
+}
+
+// Run runs emtm until ctx is done (or once).
+func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
+	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	logPath := filepath.Join(o.DataDir, "emtm.log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("log file: %w", err)
+	}
+	defer logf.Close()
+	mode := "durable: JetStream syncs every write to disk before acknowledging"
+	if o.Replay {
+		mode = "replay: JetStream flushes on its default interval (faster; re-run the load after a crash)"
+	}
+	fmt.Fprintf(stdout, "emtm: starting in %s\n      mode %s\n      service logs in %s\n", o.DataDir, mode, logPath)
+	addrs := map[string]string{}
+	if o.FixedPorts {
+		addrs = stack.DefaultAddrs
+	}
+	started := time.Now()
+	st, err := stack.Start(ctx, stack.Options{
+		DataDir: o.DataDir, NATSURL: o.NATSURL, RedisURL: o.RedisURL, NATSPort: o.NATSPort, SyncAlways: !o.Replay, Partitions: o.Partitions,
+		GRPCAddrs: addrs, InstallRedis: true, Getenv: o.Getenv, Log: logf, Out: stdout,
+	})
+	if err != nil {
+		return err
+	}
+	defer st.Stop()
+	fmt.Fprintf(stdout, "      NATS %s, Redis %s, started in %.1fs\n", st.NATSURL, st.RedisURL, time.Since(started).Seconds())
+	for _, def := range stack.Services {
+		fmt.Fprintf(stdout, "      %-24s gRPC %s\n", def.ServiceName(), st.Addrs[def.ServiceName()])
+	}
+
+	tel, err := otelx.Setup(ctx, "emtm-runner", o.Getenv)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tel.Shutdown(context.Background()) }()
+	conns := summary.Conns{}
+	for name, addr := range st.Addrs {
+		cc, err := grpcx.Dial(addr, tel)
+		if err != nil {
+			return err
+		}
+		defer cc.Close()
+		conns[name] = cc
+	}
+	nc, err := nats.Connect(st.NATSURL, nats.Name("emtm-runner"))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+
+	if !o.NoSample {
+		if err := loadSample(ctx, o, conns["ingestion"], stdout, stderr); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(stdout, "emtm: waiting for the pipeline to finish ...")
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	err = bus.WaitIdle(wctx, js, 50*time.Millisecond)
+	cancel()
+	if err != nil {
+		return err
+	}
+	s, err := summary.Collect(ctx, js, conns, load.SamplePlan.Contract, load.SamplePlan.PBP)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "\nsummary")
+	s.Print(stdout)
+	if o.SummaryJSON != "" {
+		if err := s.WriteJSON(o.SummaryJSON); err != nil {
+			return fmt.Errorf("summary json: %w", err)
+		}
+		fmt.Fprintf(stdout, "summary written to %s\n", o.SummaryJSON)
+	}
+	if o.Once {
+		return nil
+	}
+	fmt.Fprintln(stdout, "\nemtm: serving; try `bin/emtmctl status` in another terminal. Ctrl-C stops.")
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(stdout, "emtm: stopping ...")
+		return nil
+	case err := <-st.Err():
+		return err
+	}
+}
+
+func loadSample(ctx context.Context, o Options, ing *grpc.ClientConn, stdout, stderr io.Writer) error {
+	ref, err := drugref.Load()
+	if err != nil {
+		return err
+	}
+	src, name := sampledata.SyntheaCA50(), "bundled synthea-ca-50"
+	if o.SampleDir != "" {
+		src, name = os.DirFS(o.SampleDir), o.SampleDir
+	}
+	ds, err := synthea.Load(src, ref)
+	if err != nil {
+		return err
+	}
+	first, last := load.DateRange(ds)
+	fmt.Fprintf(stdout, "emtm: loading %s: %d patients, %d Medicare members, claims %s .. %s, plan %s-%s\n",
+		name, len(ds.Patients), countMembers(ds), first, last, load.SamplePlan.Contract, load.SamplePlan.PBP)
+	res, err := load.Synthea(ctx, ds, ingestionv1.NewIngestionServiceClient(ing), load.SamplePlan, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "      submitted %d in %.1fs: accepted %d, duplicates %d, rejected %v; outside Medicare enrollment (not sent) %v\n",
+		res.Submitted, res.Seconds, res.Accepted, res.Duplicates, res.Rejected, res.Skipped)
+	return nil
+}
+
+func countMembers(ds *synthea.Dataset) int {
+	m := map[string]bool{}
+	for _, s := range ds.Enrollment {
+		m[s.Patient] = true
+	}
+	return len(m)
+}

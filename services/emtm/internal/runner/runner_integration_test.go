@@ -1,0 +1,57 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/emtm/emtm/libs/testkit"
+)
+
+// The sample's figures, verified independently: 1,979 claims fall in the 11
+// Medicare members' enrollment (a Python computation over the same CSVs); 70
+// of them are dated before Part D began (2006) and are rejected; 35
+// medication reconciliations are MTM encounters, 18 of them from 2017 on
+// (the sample fee schedule's start) at $40.00 each = $720.00.
+func TestRunOnceWritesTheSummaryAndARestartChangesNothing(t *testing.T) {
+	redisURL, _ := testkit.StartRedis(t)
+	dir := t.TempDir()
+	run := func(name string) map[string]any {
+		path := filepath.Join(dir, name)
+		err := Run(context.Background(), Options{
+			DataDir: filepath.Join(dir, "var"), Once: true, SummaryJSON: path, Partitions: 4,
+			RedisURL: redisURL, NATSPort: 0, Getenv: func(string) string { return "" },
+		}, io.Discard, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	first := run("first.json")
+	want := map[string]float64{
+		"claims_ingested": 1909, "claims_rejected": 70, "encounters": 35, "enrollments": 89, "parts_ab_summaries": 10,
+		"ledger_entries": 18, "ledger_total_cents": 72000, "assessments": 14, "tasks_scheduled": 4, "outreach_items": 1,
+		"dead_letters": 0,
+	}
+	for k, v := range want {
+		if first[k] != v {
+			t.Errorf("%s = %v, want %v", k, first[k], v)
+		}
+	}
+	second := run("second.json")
+	if !reflect.DeepEqual(first, second) {
+		t.Fatalf("loading the same population again changed the summary:\nfirst  %v\nsecond %v", first, second)
+	}
+}
