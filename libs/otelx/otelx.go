@@ -10,6 +10,7 @@ package otelx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -66,10 +67,14 @@ func Setup(ctx context.Context, service string, getenv func(string) string, opts
 	}
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sdktrace.AlwaysSample())}
 	t := &Telemetry{Service: service}
-	if endpointSet(st.getenv) {
-		exp, err := otlptracegrpc.New(ctx)
+	if endpoint := traceEndpoint(st.getenv); endpoint != "" {
+		opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpointURL(endpoint)}
+		if strings.EqualFold(strings.TrimSpace(st.getenv("OTEL_EXPORTER_OTLP_INSECURE")), "true") {
+			opts = append(opts, otlptracegrpc.WithInsecure())
+		}
+		exp, err := otlptracegrpc.New(ctx, opts...)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("OTLP exporter for %s: %w", endpoint, err)
 		}
 		tpOpts = append(tpOpts, sdktrace.WithBatcher(exp))
 	}
@@ -81,12 +86,16 @@ func Setup(ctx context.Context, service string, getenv func(string) string, opts
 	return t, nil
 }
 
-func endpointSet(getenv func(string) string) bool {
+// traceEndpoint is the OTLP/gRPC endpoint URL for traces, or "" for none.
+// An http:// URL is sent in plaintext; https:// over TLS.
+func traceEndpoint(getenv func(string) string) string {
 	if getenv == nil {
-		return false
+		return ""
 	}
-	return strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_ENDPOINT")) != "" ||
-		strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) != ""
+	if e := strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")); e != "" {
+		return e
+	}
+	return strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_ENDPOINT"))
 }
 
 // Tracer returns a tracer of this service.
