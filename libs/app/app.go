@@ -42,6 +42,7 @@ type Runtime struct {
 	Hasher *pseudonym.Hasher
 
 	consumers []*bus.Consumer
+	loops     []func(context.Context) error
 }
 
 // NewLogger returns a slog logger writing text or JSON to w, tagged with the service.
@@ -112,6 +113,25 @@ func (rt *Runtime) Consume(ctx context.Context, spec bus.ConsumerSpec, h bus.Han
 	return nil
 }
 
+// Every runs f at start and then every interval while the service runs; it
+// stops with the consumers. An error is logged, not fatal: the next tick retries.
+func (rt *Runtime) Every(name string, interval time.Duration, f func(context.Context) error) {
+	rt.loops = append(rt.loops, func(ctx context.Context) error {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				rt.Log.Warn("periodic task failed; will retry", "task", name, "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+	})
+}
+
 // Run serves gRPC and runs the consumers until ctx is done, then shuts down in order.
 func (rt *Runtime) Run(ctx context.Context) error {
 	rt.Log.Info("serving", "grpc", rt.GRPC.Addr().String(), "consumers", len(rt.consumers))
@@ -121,17 +141,26 @@ func (rt *Runtime) Run(ctx context.Context) error {
 		defer close(grpcDone)
 		return rt.GRPC.Serve(gctx, rt.timeout())
 	})
-	for _, c := range rt.consumers {
-		g.Go(func() error {
-			// Consumers stop after gRPC has stopped taking requests.
+	// Consumers and periodic tasks stop after gRPC has stopped taking requests.
+	afterGRPC := func(run func(context.Context) error) func() error {
+		return func() error {
 			cctx, cancel := context.WithCancel(context.WithoutCancel(gctx))
 			defer cancel()
 			go func() {
-				<-grpcDone
+				select {
+				case <-grpcDone:
+				case <-cctx.Done():
+				}
 				cancel()
 			}()
-			return c.Run(cctx)
-		})
+			return run(cctx)
+		}
+	}
+	for _, c := range rt.consumers {
+		g.Go(afterGRPC(c.Run))
+	}
+	for _, l := range rt.loops {
+		g.Go(afterGRPC(l))
 	}
 	err := g.Wait()
 	rt.Close()

@@ -80,6 +80,9 @@ func RawPharmacySubject(npi, kind string) string {
 // RawAPISubject keeps submissions received over gRPC: emtm.raw.api.<kind>.
 func RawAPISubject(kind string) string { return "emtm.raw.api." + kind }
 
+// RawResubmitSubject keeps resubmissions of rejected submissions: emtm.raw.resubmit.<kind>.
+func RawResubmitSubject(kind string) string { return "emtm.raw.resubmit." + kind }
+
 // RawPharmacyWildcard matches every pharmacy submission.
 const RawPharmacyWildcard = "emtm.raw.pharmacy.>"
 

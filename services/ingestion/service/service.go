@@ -35,6 +35,10 @@ type Config struct {
 	Common config.Common
 	// TimeZone decides "today" for date checks (the plan's time zone).
 	TimeZone string
+	// ReversalOverdue is how long a reversal may wait for its claim before it is reported.
+	ReversalOverdue time.Duration
+	// SweepInterval is how often held reversals are checked.
+	SweepInterval time.Duration
 }
 
 // RegisterFlags defines ingestion's settings on s.
@@ -42,9 +46,15 @@ func RegisterFlags(s *config.Set) *Config {
 	c := &Config{}
 	common := config.RegisterCommon(s, DefaultGRPCAddr)
 	tz := s.String("time-zone", "America/Chicago", "the plan's time zone (IANA name); decides which dates are in the future")
+	overdue := s.Duration("reversal-overdue", 72*time.Hour, "report a reversal still waiting for its claim after this long")
+	sweep := s.Duration("sweep-interval", 30*time.Second, "how often held reversals are checked")
 	s.AfterParse(func() error {
 		c.Common = *common
 		c.TimeZone = *tz
+		c.ReversalOverdue, c.SweepInterval = *overdue, *sweep
+		if c.SweepInterval <= 0 || c.ReversalOverdue <= 0 {
+			return fmt.Errorf("reversal-overdue and sweep-interval must be positive")
+		}
 		if _, err := time.LoadLocation(c.TimeZone); err != nil {
 			return fmt.Errorf("time-zone: %w", err)
 		}
@@ -62,6 +72,13 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 	store := adapters.NewStore(rt.Redis)
 	in := intake.New(rt.Pub, store, rt.Cfg.Partitions, loc)
 	ingestionv1.RegisterIngestionServiceServer(rt.GRPC.GRPC, ports.NewGRPC(in, store, rt.JS))
+	rt.Every("held-reversals", cfg.SweepInterval, func(ctx context.Context) error {
+		held, late, err := in.SweepHeld(ctx, cfg.ReversalOverdue)
+		if err == nil && late > 0 {
+			rt.Log.Warn("reversals still waiting for their claims", "held", held, "overdue", late, "overdue_after", cfg.ReversalOverdue.String())
+		}
+		return err
+	})
 	return rt.Consume(ctx, bus.ConsumerSpec{
 		Stream:   bus.StreamRaw,
 		Durable:  "ingestion-pharmacy",

@@ -288,3 +288,52 @@ func TestInvalidClaimIsRejectedWithFieldViolationsAndStored(t *testing.T) {
 		t.Fatalf("%d claims published for a rejected submission", n)
 	}
 }
+
+func TestAReversalCancelsItsClaimDownstreamEvenWhenItComesFirst(t *testing.T) {
+	e := startEnv(t)
+	ctx := context.Background()
+	ing := ingestionv1.NewIngestionServiceClient(e.conns["ingestion"])
+	risk := riskv1.NewRiskScoringServiceClient(e.conns["risk-scoring"])
+	rev := func(id string) *claimsv1.ClaimReversal {
+		return &claimsv1.ClaimReversal{ClaimId: id, MemberId: "M-0001", ContractId: "S9925", PbpId: "001",
+			PharmacyNpi: pharmacy, ReversalDate: &typesv1.Date{Year: 2024, Month: 1, Day: 20}}
+	}
+	if _, err := ing.SubmitClaim(ctx, &ingestionv1.SubmitClaimRequest{Claim: testClaim()}); err != nil {
+		t.Fatal(err)
+	}
+	e.idle(t)
+	// The reversal cancels the claim: no active fill, and a new assessment (the
+	// projected cost and the Beers drug are gone: MODERATE -> LOW).
+	if _, err := ing.SubmitReversal(ctx, &ingestionv1.SubmitReversalRequest{Reversal: rev("RX-1001")}); err != nil {
+		t.Fatal(err)
+	}
+	e.idle(t)
+	p, err := risk.GetProfile(ctx, &riskv1.GetProfileRequest{MemberId: "M-0001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Profile.ActiveClaims != 0 || p.Profile.ReversedClaims != 1 || p.Profile.TotalCostCents != 0 {
+		t.Fatalf("after the reversal: %+v", p.Profile)
+	}
+	asmts := testkit.Decode(t, e.js, bus.StreamAssessments, func() *riskv1.RiskAssessment { return &riskv1.RiskAssessment{} })
+	if len(asmts) != 2 || asmts[1].Tier != riskv1.RiskTier_RISK_TIER_LOW || asmts[1].PreviousTier != riskv1.RiskTier_RISK_TIER_MODERATE {
+		t.Fatalf("assessments %v", asmts)
+	}
+	// A reversal that comes before its claim is held; once the claim arrives
+	// both are published in order and the claim never counts.
+	second := testClaim()
+	second.ClaimId = "RX-1002"
+	second.DateOfService = &typesv1.Date{Year: 2024, Month: 1, Day: 16}
+	r, err := ing.SubmitReversal(ctx, &ingestionv1.SubmitReversalRequest{Reversal: rev("RX-1002")})
+	if err != nil || !r.Accepted.Held {
+		t.Fatalf("early reversal: %v %v", r, err)
+	}
+	if _, err := ing.SubmitClaim(ctx, &ingestionv1.SubmitClaimRequest{Claim: second}); err != nil {
+		t.Fatal(err)
+	}
+	e.idle(t)
+	p, _ = risk.GetProfile(ctx, &riskv1.GetProfileRequest{MemberId: "M-0001"})
+	if p.Profile.ActiveClaims != 0 || p.Profile.ReversedClaims != 2 {
+		t.Fatalf("after an early reversal and its claim: %+v", p.Profile)
+	}
+}

@@ -6,10 +6,14 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/emtm/emtm/libs/civil"
 	"github.com/emtm/emtm/services/ingestion/internal/intake"
+	"github.com/emtm/emtm/services/ingestion/internal/validate"
 )
 
 // Store implements intake.Store on Redis.
@@ -22,10 +26,17 @@ func NewStore(rdb *redis.Client) *Store { return &Store{rdb: rdb} }
 func idemKey(key string) string { return "ing:idem:" + key }
 
 const (
-	rejectionsKey = "ing:rejections"      // zset: raw seq -> rejection id
-	rejectionSeqs = "ing:rejections:seq"  // hash: rejection id -> EMTM_REJECTIONS sequence
-	rejectionKind = "ing:rejections:kind" // hash: rejection id -> kind
+	rejectionsKey  = "ing:rejections"          // zset: raw seq -> rejection id
+	rejectionSeqs  = "ing:rejections:seq"      // hash: rejection id -> EMTM_REJECTIONS sequence
+	rejectionKind  = "ing:rejections:kind"     // hash: rejection id -> kind
+	rejectionFixed = "ing:rejections:resolved" // hash: rejection id -> event id of the accepted resubmission
+	rejectionLast  = "ing:rejections:last"     // hash: rejection id -> rejection id of the latest failed resubmission
+	rejectionTries = "ing:rejections:tries"    // hash: rejection id -> resubmissions
+	heldKey        = "ing:held"                // hash: claim id -> held reversal
+	heldSinceKey   = "ing:held:since"          // zset: claim id by the unix time it was held
 )
+
+func spansKey(member string) string { return "ing:enr:" + member }
 
 // reserve: "p:<hash>" while being published, "d:<hash>" once published.
 var reserveScript = redis.NewScript(`
@@ -113,4 +124,178 @@ func (s *Store) RecentRejections(ctx context.Context, kind string, limit int) ([
 		}
 	}
 	return out, nil
+}
+
+// Spans implements intake.Store: the member's known enrollment spans.
+func (s *Store) Spans(ctx context.Context, member string) ([]validate.Span, error) {
+	h, err := s.rdb.HGetAll(ctx, spansKey(member)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("enrollment spans: %w", err)
+	}
+	out := make([]validate.Span, 0, len(h))
+	for _, v := range h {
+		parts := strings.Split(v, "|")
+		if len(parts) != 4 {
+			return nil, fmt.Errorf("enrollment span %q malformed", v)
+		}
+		sp := validate.Span{Contract: parts[2], PBP: parts[3]}
+		if sp.Start, err = civil.Parse(parts[0]); err != nil {
+			return nil, err
+		}
+		if parts[1] != "" {
+			if sp.End, err = civil.Parse(parts[1]); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, sp)
+	}
+	return out, nil
+}
+
+// RecordSpan implements intake.Store: a later version of an enrollment replaces the earlier one.
+func (s *Store) RecordSpan(ctx context.Context, member, enrollmentID string, sp validate.Span) error {
+	end := ""
+	if !sp.End.IsZero() {
+		end = sp.End.String()
+	}
+	v := sp.Start.String() + "|" + end + "|" + sp.Contract + "|" + sp.PBP
+	if err := s.rdb.HSet(ctx, spansKey(member), enrollmentID, v).Err(); err != nil {
+		return fmt.Errorf("record enrollment span: %w", err)
+	}
+	return nil
+}
+
+// ClaimKnown implements intake.Store: the claim id was accepted and published.
+func (s *Store) ClaimKnown(ctx context.Context, claimID string) (bool, error) {
+	v, err := s.rdb.Get(ctx, idemKey("claim:"+claimID)).Result()
+	if err == redis.Nil {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim state: %w", err)
+	}
+	return strings.HasPrefix(v, "d:"), nil
+}
+
+// Hold implements intake.Store (idempotent: a held reversal stays as first held).
+func (s *Store) Hold(ctx context.Context, h intake.Held) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSetNX(ctx, heldKey, h.ClaimID, encodeHeld(h))
+		p.ZAddNX(ctx, heldSinceKey, redis.Z{Score: float64(h.Since.Unix()), Member: h.ClaimID})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("hold reversal: %w", err)
+	}
+	return nil
+}
+
+// TakeHeld implements intake.Store: the held reversal of a claim, if any (not removed).
+func (s *Store) TakeHeld(ctx context.Context, claimID string) (intake.Held, bool, error) {
+	v, err := s.rdb.HGet(ctx, heldKey, claimID).Result()
+	if err == redis.Nil {
+		return intake.Held{}, false, nil
+	}
+	if err != nil {
+		return intake.Held{}, false, fmt.Errorf("held reversal: %w", err)
+	}
+	h, err := decodeHeld(claimID, v)
+	return h, err == nil, err
+}
+
+// Release implements intake.Store.
+func (s *Store) Release(ctx context.Context, claimID string) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HDel(ctx, heldKey, claimID)
+		p.ZRem(ctx, heldSinceKey, claimID)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("release reversal: %w", err)
+	}
+	return nil
+}
+
+// ListHeld implements intake.Store: held reversals, oldest first.
+func (s *Store) ListHeld(ctx context.Context, limit int) ([]intake.Held, error) {
+	ids, err := s.rdb.ZRange(ctx, heldSinceKey, 0, int64(limit)-1).Result()
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	vals, err := s.rdb.HMGet(ctx, heldKey, ids...).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]intake.Held, 0, len(ids))
+	for i, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			continue
+		}
+		h, err := decodeHeld(ids[i], str)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// encodeHeld: "<unix seconds>|<raw seq>|<hash>|<pharmacy npi>|<reversal bytes>".
+func encodeHeld(h intake.Held) string {
+	return fmt.Sprintf("%d|%d|%s|%s|%s", h.Since.Unix(), h.RawSeq, h.Hash, h.PharmacyNPI, h.Reversal)
+}
+
+func decodeHeld(claimID, v string) (intake.Held, error) {
+	parts := strings.SplitN(v, "|", 5)
+	if len(parts) != 5 {
+		return intake.Held{}, fmt.Errorf("held reversal of %s malformed", claimID)
+	}
+	since, err1 := strconv.ParseInt(parts[0], 10, 64)
+	seq, err2 := strconv.ParseUint(parts[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return intake.Held{}, fmt.Errorf("held reversal of %s malformed", claimID)
+	}
+	return intake.Held{ClaimID: claimID, Since: time.Unix(since, 0).UTC(), RawSeq: seq, Hash: parts[2], PharmacyNPI: parts[3], Reversal: []byte(parts[4])}, nil
+}
+
+// NextResubmission implements intake.Store: counts attempts to resubmit a rejection.
+func (s *Store) NextResubmission(ctx context.Context, rejectionID string) (int64, error) {
+	return s.rdb.HIncrBy(ctx, rejectionTries, rejectionID, 1).Result()
+}
+
+// ResolveRejection implements intake.Store.
+func (s *Store) ResolveRejection(ctx context.Context, rejectionID, eventID string) error {
+	return s.rdb.HSet(ctx, rejectionFixed, rejectionID, eventID).Err()
+}
+
+// ReRejected implements intake.Store.
+func (s *Store) ReRejected(ctx context.Context, rejectionID, newRejectionID string) error {
+	return s.rdb.HSet(ctx, rejectionLast, rejectionID, newRejectionID).Err()
+}
+
+// Statuses returns what became of each rejection.
+func (s *Store) Statuses(ctx context.Context, ids []string) (resolved, last []string, tries []int64, err error) {
+	resolved, last, tries = make([]string, len(ids)), make([]string, len(ids)), make([]int64, len(ids))
+	if len(ids) == 0 {
+		return
+	}
+	var fixed, lastRej, n []any
+	if fixed, err = s.rdb.HMGet(ctx, rejectionFixed, ids...).Result(); err != nil {
+		return
+	}
+	if lastRej, err = s.rdb.HMGet(ctx, rejectionLast, ids...).Result(); err != nil {
+		return
+	}
+	if n, err = s.rdb.HMGet(ctx, rejectionTries, ids...).Result(); err != nil {
+		return
+	}
+	for i := range ids {
+		resolved[i], _ = fixed[i].(string)
+		last[i], _ = lastRej[i].(string)
+		if v, ok := n[i].(string); ok {
+			tries[i], _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return
 }

@@ -32,9 +32,9 @@ import (
 
 // Channels a submission arrives on.
 const (
-	ChannelGRPC   = "grpc"
-	ChannelNATS   = "nats"
-	ChannelImport = "import"
+	ChannelGRPC     = "grpc"
+	ChannelNATS     = "nats"
+	ChannelResubmit = "resubmit"
 )
 
 // Headers that describe a raw submission.
@@ -51,13 +51,17 @@ type Source struct {
 	RawSeq      uint64
 	ContentType string
 	Payload     []byte
+	// Resubmits names the rejection this submission resubmits.
+	Resubmits string
 }
 
 // Outcome is what became of a submission.
 type Outcome struct {
 	EventID   string
 	Duplicate bool
-	RawSeq    uint64
+	// Held is true for a reversal kept until its claim arrives.
+	Held   bool
+	RawSeq uint64
 	// Rejection is set when the submission was not accepted.
 	Rejection *ingestionv1.Rejection
 }
@@ -73,11 +77,32 @@ const (
 	StateConflict                     // the id was accepted with other content
 )
 
-// Store keeps idempotency keys and the rejection index.
+// Held is a reversal kept until the claim it reverses has been published.
+type Held struct {
+	ClaimID     string
+	PharmacyNPI string
+	Since       time.Time
+	RawSeq      uint64
+	Hash        string // content hash of the reversal (its idempotency key's value)
+	Reversal    []byte // the canonical ClaimReversal, meta included
+}
+
+// Store keeps ingestion's state: idempotency keys, the rejection index,
+// members' enrollment spans and held reversals.
 type Store interface {
 	Reserve(ctx context.Context, key, hash string) (ReserveState, error)
 	Complete(ctx context.Context, key, hash string) error
 	IndexRejection(ctx context.Context, rejectionID, kind string, rejectionSeq uint64) error
+	Spans(ctx context.Context, member string) ([]validate.Span, error)
+	RecordSpan(ctx context.Context, member, enrollmentID string, sp validate.Span) error
+	ClaimKnown(ctx context.Context, claimID string) (bool, error)
+	Hold(ctx context.Context, h Held) error
+	TakeHeld(ctx context.Context, claimID string) (Held, bool, error)
+	Release(ctx context.Context, claimID string) error
+	ListHeld(ctx context.Context, limit int) ([]Held, error)
+	NextResubmission(ctx context.Context, rejectionID string) (int64, error)
+	ResolveRejection(ctx context.Context, rejectionID, eventID string) error
+	ReRejected(ctx context.Context, rejectionID, newRejectionID string) error
 }
 
 // Publisher publishes to the bus.
@@ -95,13 +120,29 @@ type Intake struct {
 	now        func() time.Time
 }
 
+// Option adjusts an Intake.
+type Option func(*Intake)
+
+// WithClock replaces the wall clock (tests of dates and overdue reversals).
+func WithClock(now func() time.Time) Option { return func(in *Intake) { in.now = now } }
+
 // New returns an Intake. loc is the plan's time zone (it decides "today").
-func New(pub Publisher, store Store, partitions int, loc *time.Location) *Intake {
-	return &Intake{pub: pub, store: store, partitions: partitions, loc: loc, now: time.Now}
+func New(pub Publisher, store Store, partitions int, loc *time.Location, opts ...Option) *Intake {
+	in := &Intake{pub: pub, store: store, partitions: partitions, loc: loc, now: time.Now}
+	for _, o := range opts {
+		o(in)
+	}
+	return in
 }
 
-func (in *Intake) rules() validate.Rules {
-	return validate.Rules{Today: civil.Of(in.now().In(in.loc))}
+func (in *Intake) rules(ctx context.Context, member string) (validate.Rules, error) {
+	r := validate.Rules{Today: civil.Of(in.now().In(in.loc))}
+	if member == "" {
+		return r, nil
+	}
+	spans, err := in.store.Spans(ctx, member)
+	r.Enrollment = spans
+	return r, err
 }
 
 // NewMessage returns an empty message of kind, or nil for an unknown kind.
@@ -187,11 +228,30 @@ type canonical struct {
 	idField string // the field to blame on a conflict
 	msg     proto.Message
 	setMeta func(*typesv1.EventMeta)
+	// holdIf may keep the event back instead of publishing it (a reversal before its claim).
+	holdIf func(ctx context.Context, hash string) (bool, error)
+	// after runs once the event is published, and again when it comes back as a
+	// duplicate, so that a crash between the two is mended by a resubmission.
+	after func(ctx context.Context) error
+}
+
+// memberOf is the member id of a submission before validation ("" if none).
+func memberOf(msg proto.Message) string {
+	switch m := msg.(type) {
+	case *claimsv1.PharmacyClaim:
+		return m.GetMemberId()
+	case *encountersv1.MtmEncounter:
+		return m.GetMemberId()
+	}
+	return ""
 }
 
 // Submit validates msg (already stored raw at src) and publishes it or a rejection.
 func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, src Source) (Outcome, error) {
-	r := in.rules()
+	r, err := in.rules(ctx, memberOf(msg))
+	if err != nil {
+		return Outcome{}, err
+	}
 	var (
 		c   canonical
 		v   []validate.Violation
@@ -205,7 +265,8 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 		if out != nil {
 			npi = out.PharmacyNpi
 			c = canonical{key: "claim:" + out.ClaimId, eventID: "claim/" + out.ClaimId, subject: bus.ClaimPaidSubject(p(out.MemberId)),
-				idField: "claim_id", msg: out, setMeta: func(md *typesv1.EventMeta) { out.Meta = md }}
+				idField: "claim_id", msg: out, setMeta: func(md *typesv1.EventMeta) { out.Meta = md },
+				after: func(ctx context.Context) error { return in.releaseHeld(ctx, out.ClaimId) }}
 		}
 	case *claimsv1.ClaimReversal:
 		var out *claimsv1.ClaimReversal
@@ -213,7 +274,8 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 		if out != nil {
 			npi = out.PharmacyNpi
 			c = canonical{key: "reversal:" + out.ClaimId, eventID: "reversal/" + out.ClaimId, subject: bus.ClaimReversedSubject(p(out.MemberId)),
-				idField: "claim_id", msg: out, setMeta: func(md *typesv1.EventMeta) { out.Meta = md }}
+				idField: "claim_id", msg: out, setMeta: func(md *typesv1.EventMeta) { out.Meta = md },
+				holdIf: func(ctx context.Context, hash string) (bool, error) { return in.holdIfEarly(ctx, out, hash, src) }}
 		}
 	case *encountersv1.MtmEncounter:
 		var out *encountersv1.MtmEncounter
@@ -230,9 +292,11 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 			// A changed span under the same enrollment_id is a new version (retroactive
 			// change), not a conflict: the version is part of its identity.
 			ver := contentHash(out)[:12]
+			span := validate.Span{Contract: out.ContractId, PBP: out.PbpId, Start: civil.FromProto(out.StartDate), End: civil.FromProto(out.EndDate)}
 			c = canonical{key: "enrollment:" + out.EnrollmentId + ":" + ver, eventID: "enrollment/" + out.EnrollmentId + "/" + ver,
 				subject: bus.EnrollmentSubject(p(out.MemberId)), idField: "enrollment_id", msg: out,
-				setMeta: func(md *typesv1.EventMeta) { out.Meta = md }}
+				setMeta: func(md *typesv1.EventMeta) { out.Meta = md },
+				after:   func(ctx context.Context) error { return in.store.RecordSpan(ctx, out.MemberId, out.EnrollmentId, span) }}
 		}
 	case *medicalv1.PartsAbSummary:
 		var out *medicalv1.PartsAbSummary
@@ -272,12 +336,26 @@ func (in *Intake) accept(ctx context.Context, kind string, src Source, c canonic
 	}
 	switch state {
 	case StateDone:
+		if c.after != nil {
+			if err := c.after(ctx); err != nil {
+				return Outcome{}, err
+			}
+		}
 		return Outcome{EventID: c.eventID, Duplicate: true, RawSeq: src.RawSeq}, nil
 	case StateConflict:
 		return in.reject(ctx, kind, src, []validate.Violation{{Field: c.idField, Reason: "DUPLICATE_CONFLICT",
 			Description: fmt.Sprintf("%s was accepted before with different content; reverse or correct it under a new %s", c.idField, c.idField)}})
 	}
 	c.setMeta(in.pub.Meta(ctx, c.eventID, fmt.Sprintf("raw-%d", src.RawSeq)))
+	if c.holdIf != nil {
+		held, err := c.holdIf(ctx, hash)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if held {
+			return Outcome{EventID: c.eventID, Held: true, RawSeq: src.RawSeq}, nil
+		}
+	}
 	acks, err := in.pub.Publish(ctx, bus.Out{Subject: c.subject, MsgID: c.eventID, Msg: c.msg})
 	if err != nil {
 		return Outcome{}, err
@@ -285,7 +363,114 @@ func (in *Intake) accept(ctx context.Context, kind string, src Source, c canonic
 	if err := in.store.Complete(ctx, c.key, hash); err != nil {
 		return Outcome{}, err
 	}
+	if c.after != nil {
+		if err := c.after(ctx); err != nil {
+			return Outcome{}, err
+		}
+	}
 	return Outcome{EventID: c.eventID, Duplicate: acks[0].Duplicate, RawSeq: src.RawSeq}, nil
+}
+
+// holdIfEarly keeps a reversal whose claim has not been published yet, so that
+// no consumer ever sees a reversal before its claim (domain.md section 5).
+func (in *Intake) holdIfEarly(ctx context.Context, r *claimsv1.ClaimReversal, hash string, src Source) (bool, error) {
+	known, err := in.store.ClaimKnown(ctx, r.ClaimId)
+	if err != nil || known {
+		return false, err
+	}
+	b, err := proto.Marshal(r)
+	if err != nil {
+		return false, err
+	}
+	return true, in.store.Hold(ctx, Held{ClaimID: r.ClaimId, PharmacyNPI: r.PharmacyNpi, Since: in.now().UTC(), RawSeq: src.RawSeq, Hash: hash, Reversal: b})
+}
+
+// releaseHeld publishes the held reversal of a claim that has been published.
+func (in *Intake) releaseHeld(ctx context.Context, claimID string) error {
+	h, ok, err := in.store.TakeHeld(ctx, claimID)
+	if err != nil || !ok {
+		return err
+	}
+	var r claimsv1.ClaimReversal
+	if err := proto.Unmarshal(h.Reversal, &r); err != nil {
+		return fmt.Errorf("held reversal of a claim is unreadable: %w", err)
+	}
+	id := "reversal/" + r.ClaimId
+	if _, err := in.pub.Publish(ctx, bus.Out{Subject: bus.ClaimReversedSubject(bus.Partition(r.MemberId, in.partitions)), MsgID: id, Msg: &r}); err != nil {
+		return err
+	}
+	if err := in.store.Complete(ctx, "reversal:"+r.ClaimId, h.Hash); err != nil {
+		return err
+	}
+	return in.store.Release(ctx, claimID)
+}
+
+// SweepHeld releases held reversals whose claims have been published since
+// (a claim and its reversal arriving at once can miss each other) and returns
+// how many reversals are still held and how many of them for longer than overdue.
+func (in *Intake) SweepHeld(ctx context.Context, overdue time.Duration) (held, late int, err error) {
+	hs, err := in.store.ListHeld(ctx, 10000)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, h := range hs {
+		known, err := in.store.ClaimKnown(ctx, h.ClaimID)
+		if err != nil {
+			return held, late, err
+		}
+		if known {
+			if err := in.releaseHeld(ctx, h.ClaimID); err != nil {
+				return held, late, err
+			}
+			continue
+		}
+		held++
+		if in.now().Sub(h.Since) > overdue {
+			late++
+		}
+	}
+	return held, late, nil
+}
+
+// ListHeld lists held reversals, oldest first.
+func (in *Intake) ListHeld(ctx context.Context, limit int) ([]Held, error) {
+	return in.store.ListHeld(ctx, limit)
+}
+
+// ErrNotResubmittable is returned for a rejection of an unknown kind.
+var ErrNotResubmittable = errors.New("a rejection of unknown kind cannot be resubmitted: the sender must publish it again on a valid subject")
+
+// Resubmit submits a rejected payload again (after a fix upstream). The
+// attempt is stored raw on emtm.raw.resubmit.<kind>; if it is rejected again
+// the new rejection names the original.
+func (in *Intake) Resubmit(ctx context.Context, rej *ingestionv1.Rejection) (Outcome, error) {
+	if NewMessage(rej.Kind) == nil {
+		return Outcome{}, ErrNotResubmittable
+	}
+	n, err := in.store.NextResubmission(ctx, rej.RejectionId)
+	if err != nil {
+		return Outcome{}, err
+	}
+	hdr := nats.Header{}
+	if rej.ContentType != "" {
+		hdr.Set(bus.HeaderContentType, rej.ContentType)
+	}
+	hdr.Set(HeaderChannel, ChannelResubmit)
+	hdr.Set(HeaderKind, rej.Kind)
+	subject := bus.RawResubmitSubject(rej.Kind)
+	acks, err := in.pub.Publish(ctx, bus.Out{Subject: subject, MsgID: fmt.Sprintf("resubmit/%s/%d", rej.RejectionId, n), Data: rej.Payload, Header: hdr})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("store resubmission: %w", err)
+	}
+	out, err := in.SubmitRaw(ctx, rej.Kind, Source{Channel: ChannelResubmit, Sender: rej.Sender, RawSubject: subject,
+		RawSeq: acks[0].Sequence, ContentType: rej.ContentType, Payload: rej.Payload, Resubmits: rej.RejectionId})
+	if err != nil {
+		return out, err
+	}
+	if out.Rejection != nil {
+		return out, in.store.ReRejected(ctx, rej.RejectionId, out.Rejection.RejectionId)
+	}
+	return out, in.store.ResolveRejection(ctx, rej.RejectionId, out.EventID)
 }
 
 // RejectionID is derived from the raw submission's stream sequence, so a
@@ -308,6 +493,8 @@ func (in *Intake) reject(ctx context.Context, kind string, src Source, v []valid
 		Payload:     src.Payload,
 		ContentType: src.ContentType,
 		ReceivedAt:  timestamppb.New(in.now()),
+
+		ResubmitsRejectionId: src.Resubmits,
 	}
 	for _, x := range v {
 		rej.Violations = append(rej.Violations, &ingestionv1.FieldViolation{Field: x.Field, Description: x.Description, Reason: x.Reason})

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/emtm/emtm/libs/bus"
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
@@ -39,7 +40,11 @@ func (g *GRPC) submit(ctx context.Context, kind string, msg proto.Message) (*ing
 	if out.Rejection != nil {
 		return nil, RejectionStatus(out.Rejection)
 	}
-	return &ingestionv1.Accepted{EventId: out.EventID, Duplicate: out.Duplicate, RawSequence: out.RawSeq}, nil
+	return accepted(out), nil
+}
+
+func accepted(out intake.Outcome) *ingestionv1.Accepted {
+	return &ingestionv1.Accepted{EventId: out.EventID, Duplicate: out.Duplicate, RawSequence: out.RawSeq, Held: out.Held}
 }
 
 // RejectionStatus is INVALID_ARGUMENT with google.rpc.BadRequest field violations.
@@ -126,6 +131,51 @@ func (g *GRPC) ListRejections(ctx context.Context, req *ingestionv1.ListRejectio
 			return nil, err
 		}
 		resp.Rejections = append(resp.Rejections, r)
+	}
+	resolved, last, tries, err := g.store.Statuses(ctx, ids)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "rejection statuses: %v", err)
+	}
+	for i, id := range ids {
+		resp.Statuses = append(resp.Statuses, &ingestionv1.RejectionStatus{
+			RejectionId: id, ResolvedEventId: resolved[i], Resubmissions: int32(tries[i]), LastRejectionId: last[i]})
+	}
+	return resp, nil
+}
+
+func (g *GRPC) ResubmitRejection(ctx context.Context, req *ingestionv1.ResubmitRejectionRequest) (*ingestionv1.ResubmitRejectionResponse, error) {
+	rej, err := g.load(ctx, req.GetRejectionId())
+	if err != nil {
+		return nil, err
+	}
+	out, err := g.intake.Resubmit(ctx, rej)
+	switch {
+	case errors.Is(err, intake.ErrNotResubmittable):
+		return nil, status.Error(codes.FailedPrecondition, err.Error())
+	case err != nil:
+		return nil, status.Errorf(codes.Unavailable, "resubmission not stored, retry: %v", err)
+	case out.Rejection != nil:
+		return &ingestionv1.ResubmitRejectionResponse{Rejection: out.Rejection}, nil
+	}
+	return &ingestionv1.ResubmitRejectionResponse{Accepted: accepted(out)}, nil
+}
+
+func (g *GRPC) ListHeldReversals(ctx context.Context, req *ingestionv1.ListHeldReversalsRequest) (*ingestionv1.ListHeldReversalsResponse, error) {
+	limit := int(req.GetLimit())
+	switch {
+	case limit == 0:
+		limit = 100
+	case limit < 0 || limit > 10000:
+		return nil, status.Errorf(codes.InvalidArgument, "limit must be 1..10000, got %d", limit)
+	}
+	hs, err := g.intake.ListHeld(ctx, limit)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "held reversals: %v", err)
+	}
+	resp := &ingestionv1.ListHeldReversalsResponse{}
+	for _, h := range hs {
+		resp.Reversals = append(resp.Reversals, &ingestionv1.HeldReversal{ClaimId: h.ClaimID, PharmacyNpi: h.PharmacyNPI,
+			HeldSince: timestamppb.New(h.Since), RawSequence: h.RawSeq})
 	}
 	return resp, nil
 }

@@ -37,6 +37,9 @@ func PharmacyHandler(in *intake.Intake, log *slog.Logger) bus.Handler {
 			}
 			log.Info("submission rejected", "rejection", out.Rejection.RejectionId, "kind", kind, "reasons", reasons)
 		}
+		if out.Held {
+			log.Info("reversal held until its claim arrives", "raw_seq", m.StreamSeq)
+		}
 		return nil
 	}
 }

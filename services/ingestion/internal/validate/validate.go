@@ -33,6 +33,53 @@ type Violation struct {
 type Rules struct {
 	// Today is the current date in the plan's time zone; later dates are rejected.
 	Today civil.Date
+	// Enrollment lists the member's known enrollment spans. When it is not
+	// empty, a claim's date of service (an encounter's service date) must fall
+	// in a span of the same plan; when it is empty the check does not apply.
+	Enrollment []Span
+}
+
+// Span is one enrollment span of a member in a plan.
+type Span struct {
+	Contract, PBP string
+	Start         civil.Date
+	End           civil.Date // inclusive; zero while enrolled
+}
+
+// Covers reports whether the span includes d.
+func (s Span) Covers(d civil.Date) bool {
+	return !d.Before(s.Start) && (s.End.IsZero() || !d.After(s.End))
+}
+
+func (s Span) String() string {
+	end := "open"
+	if !s.End.IsZero() {
+		end = s.End.String()
+	}
+	return fmt.Sprintf("%s-%s %s..%s", s.Contract, s.PBP, s.Start, end)
+}
+
+// enrolled checks d against the known spans of the plan (domain.md section 5:
+// the date of service must be in enrollment when enrollment is known).
+func (c *checker) enrolled(field string, d civil.Date, contract, pbp string, r Rules) {
+	if len(r.Enrollment) == 0 || !d.Valid() {
+		return
+	}
+	for _, sp := range r.Enrollment {
+		if sp.Contract == contract && sp.PBP == pbp && sp.Covers(d) {
+			return
+		}
+	}
+	known := make([]string, 0, 3)
+	for i, sp := range r.Enrollment {
+		if i == 3 {
+			known = append(known, fmt.Sprintf("and %d more", len(r.Enrollment)-3))
+			break
+		}
+		known = append(known, sp.String())
+	}
+	c.add(field, "NOT_ENROLLED", "%s %s is outside the member's enrollment in %s-%s (known spans: %s)",
+		field, d, contract, pbp, strings.Join(known, ", "))
 }
 
 // Part D began on 2006-01-01: no earlier date of service is a Part D claim.
@@ -143,6 +190,8 @@ func Claim(in *claimsv1.PharmacyClaim, r Rules) (*claimsv1.PharmacyClaim, []Viol
 	dos := k.date("date_of_service", c.DateOfService, true, r)
 	if dos.Valid() && dos.Before(partDStart) {
 		k.add("date_of_service", "DATE_BEFORE_PART_D", "date_of_service %s is before Part D began (2006-01-01)", dos)
+	} else if !dos.After(r.Today) {
+		k.enrolled("date_of_service", dos, c.ContractId, c.PbpId, r)
 	}
 	if c.Ndc11 == "" && c.RxnormCode == "" {
 		k.add("ndc11", "DRUG_REQUIRED", "ndc11 or rxnorm_code is required to identify the drug")
@@ -216,7 +265,9 @@ func Encounter(in *encountersv1.MtmEncounter, r Rules) (*encountersv1.MtmEncount
 	k.id("member_id", e.MemberId)
 	k.mbi(&e.Mbi)
 	k.plan(&e.ContractId, &e.PbpId)
-	k.date("service_date", e.ServiceDate, true, r)
+	if sd := k.date("service_date", e.ServiceDate, true, r); !sd.After(r.Today) {
+		k.enrolled("service_date", sd, e.ContractId, e.PbpId, r)
+	}
 	if len(e.ServiceCodes) == 0 {
 		k.add("service_codes", "REQUIRED", "at least one SNOMED CT service code is required")
 	}

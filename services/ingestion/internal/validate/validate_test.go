@@ -124,3 +124,29 @@ func TestEncounter(t *testing.T) {
 		t.Fatalf("got %v, want %s", got, want)
 	}
 }
+
+func TestDateOfServiceMustBeInEnrollmentWhenKnown(t *testing.T) {
+	span := Span{Contract: "S1234", PBP: "001", Start: civil.Date{Year: 2024, Month: 1, Day: 1}, End: civil.Date{Year: 2024, Month: 2, Day: 29}}
+	open := Span{Contract: "S1234", PBP: "001", Start: civil.Date{Year: 2024, Month: 3, Day: 5}}
+	other := Span{Contract: "S9999", PBP: "001", Start: civil.Date{Year: 2024, Month: 1, Day: 1}}
+	tests := []struct {
+		name  string
+		spans []Span
+		dos   *typesv1.Date
+		ok    bool
+	}{
+		{"enrollment unknown", nil, &typesv1.Date{Year: 2024, Month: 3, Day: 1}, true},
+		{"inside a span", []Span{span}, &typesv1.Date{Year: 2024, Month: 2, Day: 29}, true},
+		{"in the gap", []Span{span, open}, &typesv1.Date{Year: 2024, Month: 3, Day: 1}, false},
+		{"in the open span", []Span{span, open}, &typesv1.Date{Year: 2024, Month: 6, Day: 1}, true},
+		{"enrolled in another plan only", []Span{other}, &typesv1.Date{Year: 2024, Month: 3, Day: 1}, false},
+	}
+	for _, tt := range tests {
+		c := goodClaim()
+		c.DateOfService = tt.dos
+		_, v := Claim(c, Rules{Today: rules.Today, Enrollment: tt.spans})
+		if tt.ok != (len(v) == 0) || (!tt.ok && (v[0].Field != "date_of_service" || v[0].Reason != "NOT_ENROLLED")) {
+			t.Errorf("%s: %+v", tt.name, v)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	v13 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -33,7 +34,10 @@ type Accepted struct {
 	// duplicate is true when the same submission had been accepted before; nothing changed.
 	Duplicate bool `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
 	// raw_sequence is the sequence of the raw submission on stream EMTM_RAW.
-	RawSequence   uint64 `protobuf:"varint,3,opt,name=raw_sequence,json=rawSequence,proto3" json:"raw_sequence,omitempty"`
+	RawSequence uint64 `protobuf:"varint,3,opt,name=raw_sequence,json=rawSequence,proto3" json:"raw_sequence,omitempty"`
+	// held is true for a reversal whose claim has not arrived: it is kept and
+	// published right after the claim, so downstream never sees it first.
+	Held          bool `protobuf:"varint,4,opt,name=held,proto3" json:"held,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -87,6 +91,13 @@ func (x *Accepted) GetRawSequence() uint64 {
 		return x.RawSequence
 	}
 	return 0
+}
+
+func (x *Accepted) GetHeld() bool {
+	if x != nil {
+		return x.Held
+	}
+	return false
 }
 
 type SubmitClaimRequest struct {
@@ -672,8 +683,10 @@ func (x *ListRejectionsRequest) GetLimit() int32 {
 }
 
 type ListRejectionsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Rejections    []*Rejection           `protobuf:"bytes,1,rep,name=rejections,proto3" json:"rejections,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Rejections []*Rejection           `protobuf:"bytes,1,rep,name=rejections,proto3" json:"rejections,omitempty"`
+	// statuses has one entry per rejection, in the same order.
+	Statuses      []*RejectionStatus `protobuf:"bytes,2,rep,name=statuses,proto3" json:"statuses,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -715,15 +728,348 @@ func (x *ListRejectionsResponse) GetRejections() []*Rejection {
 	return nil
 }
 
+func (x *ListRejectionsResponse) GetStatuses() []*RejectionStatus {
+	if x != nil {
+		return x.Statuses
+	}
+	return nil
+}
+
+// RejectionStatus says what became of a rejection.
+type RejectionStatus struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	RejectionId string                 `protobuf:"bytes,1,opt,name=rejection_id,json=rejectionId,proto3" json:"rejection_id,omitempty"`
+	// resolved_event_id is set once a resubmission was accepted as that event.
+	ResolvedEventId string `protobuf:"bytes,2,opt,name=resolved_event_id,json=resolvedEventId,proto3" json:"resolved_event_id,omitempty"`
+	// resubmissions counts the attempts; last_rejection_id is the latest one's rejection, if rejected again.
+	Resubmissions   int32  `protobuf:"varint,3,opt,name=resubmissions,proto3" json:"resubmissions,omitempty"`
+	LastRejectionId string `protobuf:"bytes,4,opt,name=last_rejection_id,json=lastRejectionId,proto3" json:"last_rejection_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RejectionStatus) Reset() {
+	*x = RejectionStatus{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectionStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectionStatus) ProtoMessage() {}
+
+func (x *RejectionStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectionStatus.ProtoReflect.Descriptor instead.
+func (*RejectionStatus) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RejectionStatus) GetRejectionId() string {
+	if x != nil {
+		return x.RejectionId
+	}
+	return ""
+}
+
+func (x *RejectionStatus) GetResolvedEventId() string {
+	if x != nil {
+		return x.ResolvedEventId
+	}
+	return ""
+}
+
+func (x *RejectionStatus) GetResubmissions() int32 {
+	if x != nil {
+		return x.Resubmissions
+	}
+	return 0
+}
+
+func (x *RejectionStatus) GetLastRejectionId() string {
+	if x != nil {
+		return x.LastRejectionId
+	}
+	return ""
+}
+
+type ResubmitRejectionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RejectionId   string                 `protobuf:"bytes,1,opt,name=rejection_id,json=rejectionId,proto3" json:"rejection_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResubmitRejectionRequest) Reset() {
+	*x = ResubmitRejectionRequest{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResubmitRejectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResubmitRejectionRequest) ProtoMessage() {}
+
+func (x *ResubmitRejectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResubmitRejectionRequest.ProtoReflect.Descriptor instead.
+func (*ResubmitRejectionRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ResubmitRejectionRequest) GetRejectionId() string {
+	if x != nil {
+		return x.RejectionId
+	}
+	return ""
+}
+
+type ResubmitRejectionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Exactly one of accepted or rejection is set.
+	Accepted      *Accepted  `protobuf:"bytes,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Rejection     *Rejection `protobuf:"bytes,2,opt,name=rejection,proto3" json:"rejection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResubmitRejectionResponse) Reset() {
+	*x = ResubmitRejectionResponse{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResubmitRejectionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResubmitRejectionResponse) ProtoMessage() {}
+
+func (x *ResubmitRejectionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResubmitRejectionResponse.ProtoReflect.Descriptor instead.
+func (*ResubmitRejectionResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ResubmitRejectionResponse) GetAccepted() *Accepted {
+	if x != nil {
+		return x.Accepted
+	}
+	return nil
+}
+
+func (x *ResubmitRejectionResponse) GetRejection() *Rejection {
+	if x != nil {
+		return x.Rejection
+	}
+	return nil
+}
+
+type ListHeldReversalsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Limit         int32                  `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListHeldReversalsRequest) Reset() {
+	*x = ListHeldReversalsRequest{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListHeldReversalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListHeldReversalsRequest) ProtoMessage() {}
+
+func (x *ListHeldReversalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListHeldReversalsRequest.ProtoReflect.Descriptor instead.
+func (*ListHeldReversalsRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListHeldReversalsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// HeldReversal is a reversal waiting for its claim.
+type HeldReversal struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClaimId       string                 `protobuf:"bytes,1,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+	PharmacyNpi   string                 `protobuf:"bytes,2,opt,name=pharmacy_npi,json=pharmacyNpi,proto3" json:"pharmacy_npi,omitempty"`
+	HeldSince     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=held_since,json=heldSince,proto3" json:"held_since,omitempty"`
+	RawSequence   uint64                 `protobuf:"varint,4,opt,name=raw_sequence,json=rawSequence,proto3" json:"raw_sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeldReversal) Reset() {
+	*x = HeldReversal{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeldReversal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeldReversal) ProtoMessage() {}
+
+func (x *HeldReversal) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeldReversal.ProtoReflect.Descriptor instead.
+func (*HeldReversal) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *HeldReversal) GetClaimId() string {
+	if x != nil {
+		return x.ClaimId
+	}
+	return ""
+}
+
+func (x *HeldReversal) GetPharmacyNpi() string {
+	if x != nil {
+		return x.PharmacyNpi
+	}
+	return ""
+}
+
+func (x *HeldReversal) GetHeldSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.HeldSince
+	}
+	return nil
+}
+
+func (x *HeldReversal) GetRawSequence() uint64 {
+	if x != nil {
+		return x.RawSequence
+	}
+	return 0
+}
+
+type ListHeldReversalsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reversals     []*HeldReversal        `protobuf:"bytes,1,rep,name=reversals,proto3" json:"reversals,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListHeldReversalsResponse) Reset() {
+	*x = ListHeldReversalsResponse{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListHeldReversalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListHeldReversalsResponse) ProtoMessage() {}
+
+func (x *ListHeldReversalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListHeldReversalsResponse.ProtoReflect.Descriptor instead.
+func (*ListHeldReversalsResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListHeldReversalsResponse) GetReversals() []*HeldReversal {
+	if x != nil {
+		return x.Reversals
+	}
+	return nil
+}
+
 var File_emtm_ingestion_v1_ingestion_service_proto protoreflect.FileDescriptor
 
 const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"\n" +
-	")emtm/ingestion/v1/ingestion_service.proto\x12\x11emtm.ingestion.v1\x1a\x1bemtm/claims/v1/claims.proto\x1a#emtm/encounters/v1/encounters.proto\x1a#emtm/enrollment/v1/enrollment.proto\x1a!emtm/ingestion/v1/rejection.proto\x1a\x1demtm/medical/v1/medical.proto\"f\n" +
+	")emtm/ingestion/v1/ingestion_service.proto\x12\x11emtm.ingestion.v1\x1a\x1bemtm/claims/v1/claims.proto\x1a#emtm/encounters/v1/encounters.proto\x1a#emtm/enrollment/v1/enrollment.proto\x1a!emtm/ingestion/v1/rejection.proto\x1a\x1demtm/medical/v1/medical.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"z\n" +
 	"\bAccepted\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1c\n" +
 	"\tduplicate\x18\x02 \x01(\bR\tduplicate\x12!\n" +
-	"\fraw_sequence\x18\x03 \x01(\x04R\vrawSequence\"I\n" +
+	"\fraw_sequence\x18\x03 \x01(\x04R\vrawSequence\x12\x12\n" +
+	"\x04held\x18\x04 \x01(\bR\x04held\"I\n" +
 	"\x12SubmitClaimRequest\x123\n" +
 	"\x05claim\x18\x01 \x01(\v2\x1d.emtm.claims.v1.PharmacyClaimR\x05claim\"N\n" +
 	"\x13SubmitClaimResponse\x127\n" +
@@ -752,11 +1098,32 @@ const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"\trejection\x18\x01 \x01(\v2\x1c.emtm.ingestion.v1.RejectionR\trejection\"A\n" +
 	"\x15ListRejectionsRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\x05R\x05limit\"V\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"\x96\x01\n" +
 	"\x16ListRejectionsResponse\x12<\n" +
 	"\n" +
 	"rejections\x18\x01 \x03(\v2\x1c.emtm.ingestion.v1.RejectionR\n" +
-	"rejections2\xef\x05\n" +
+	"rejections\x12>\n" +
+	"\bstatuses\x18\x02 \x03(\v2\".emtm.ingestion.v1.RejectionStatusR\bstatuses\"\xb2\x01\n" +
+	"\x0fRejectionStatus\x12!\n" +
+	"\frejection_id\x18\x01 \x01(\tR\vrejectionId\x12*\n" +
+	"\x11resolved_event_id\x18\x02 \x01(\tR\x0fresolvedEventId\x12$\n" +
+	"\rresubmissions\x18\x03 \x01(\x05R\rresubmissions\x12*\n" +
+	"\x11last_rejection_id\x18\x04 \x01(\tR\x0flastRejectionId\"=\n" +
+	"\x18ResubmitRejectionRequest\x12!\n" +
+	"\frejection_id\x18\x01 \x01(\tR\vrejectionId\"\x90\x01\n" +
+	"\x19ResubmitRejectionResponse\x127\n" +
+	"\baccepted\x18\x01 \x01(\v2\x1b.emtm.ingestion.v1.AcceptedR\baccepted\x12:\n" +
+	"\trejection\x18\x02 \x01(\v2\x1c.emtm.ingestion.v1.RejectionR\trejection\"0\n" +
+	"\x18ListHeldReversalsRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\"\xaa\x01\n" +
+	"\fHeldReversal\x12\x19\n" +
+	"\bclaim_id\x18\x01 \x01(\tR\aclaimId\x12!\n" +
+	"\fpharmacy_npi\x18\x02 \x01(\tR\vpharmacyNpi\x129\n" +
+	"\n" +
+	"held_since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\theldSince\x12!\n" +
+	"\fraw_sequence\x18\x04 \x01(\x04R\vrawSequence\"Z\n" +
+	"\x19ListHeldReversalsResponse\x12=\n" +
+	"\treversals\x18\x01 \x03(\v2\x1f.emtm.ingestion.v1.HeldReversalR\treversals2\xcf\a\n" +
 	"\x10IngestionService\x12\\\n" +
 	"\vSubmitClaim\x12%.emtm.ingestion.v1.SubmitClaimRequest\x1a&.emtm.ingestion.v1.SubmitClaimResponse\x12e\n" +
 	"\x0eSubmitReversal\x12(.emtm.ingestion.v1.SubmitReversalRequest\x1a).emtm.ingestion.v1.SubmitReversalResponse\x12h\n" +
@@ -764,7 +1131,9 @@ const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"\x10SubmitEnrollment\x12*.emtm.ingestion.v1.SubmitEnrollmentRequest\x1a+.emtm.ingestion.v1.SubmitEnrollmentResponse\x12w\n" +
 	"\x14SubmitPartsAbSummary\x12..emtm.ingestion.v1.SubmitPartsAbSummaryRequest\x1a/.emtm.ingestion.v1.SubmitPartsAbSummaryResponse\x12_\n" +
 	"\fGetRejection\x12&.emtm.ingestion.v1.GetRejectionRequest\x1a'.emtm.ingestion.v1.GetRejectionResponse\x12e\n" +
-	"\x0eListRejections\x12(.emtm.ingestion.v1.ListRejectionsRequest\x1a).emtm.ingestion.v1.ListRejectionsResponseB\xd1\x01\n" +
+	"\x0eListRejections\x12(.emtm.ingestion.v1.ListRejectionsRequest\x1a).emtm.ingestion.v1.ListRejectionsResponse\x12n\n" +
+	"\x11ResubmitRejection\x12+.emtm.ingestion.v1.ResubmitRejectionRequest\x1a,.emtm.ingestion.v1.ResubmitRejectionResponse\x12n\n" +
+	"\x11ListHeldReversals\x12+.emtm.ingestion.v1.ListHeldReversalsRequest\x1a,.emtm.ingestion.v1.ListHeldReversalsResponseB\xd1\x01\n" +
 	"\x15com.emtm.ingestion.v1B\x15IngestionServiceProtoP\x01Z;github.com/emtm/emtm/libs/gen/emtm/ingestion/v1;ingestionv1\xa2\x02\x03EIX\xaa\x02\x11Emtm.Ingestion.V1\xca\x02\x11Emtm\\Ingestion\\V1\xe2\x02\x1dEmtm\\Ingestion\\V1\\GPBMetadata\xea\x02\x13Emtm::Ingestion::V1b\x06proto3"
 
 var (
@@ -779,7 +1148,7 @@ func file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP() []byte {
 	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescData
 }
 
-var file_emtm_ingestion_v1_ingestion_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_emtm_ingestion_v1_ingestion_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_emtm_ingestion_v1_ingestion_service_proto_goTypes = []any{
 	(*Accepted)(nil),                     // 0: emtm.ingestion.v1.Accepted
 	(*SubmitClaimRequest)(nil),           // 1: emtm.ingestion.v1.SubmitClaimRequest
@@ -796,45 +1165,61 @@ var file_emtm_ingestion_v1_ingestion_service_proto_goTypes = []any{
 	(*GetRejectionResponse)(nil),         // 12: emtm.ingestion.v1.GetRejectionResponse
 	(*ListRejectionsRequest)(nil),        // 13: emtm.ingestion.v1.ListRejectionsRequest
 	(*ListRejectionsResponse)(nil),       // 14: emtm.ingestion.v1.ListRejectionsResponse
-	(*v1.PharmacyClaim)(nil),             // 15: emtm.claims.v1.PharmacyClaim
-	(*v1.ClaimReversal)(nil),             // 16: emtm.claims.v1.ClaimReversal
-	(*v11.MtmEncounter)(nil),             // 17: emtm.encounters.v1.MtmEncounter
-	(*v12.Enrollment)(nil),               // 18: emtm.enrollment.v1.Enrollment
-	(*v13.PartsAbSummary)(nil),           // 19: emtm.medical.v1.PartsAbSummary
-	(*Rejection)(nil),                    // 20: emtm.ingestion.v1.Rejection
+	(*RejectionStatus)(nil),              // 15: emtm.ingestion.v1.RejectionStatus
+	(*ResubmitRejectionRequest)(nil),     // 16: emtm.ingestion.v1.ResubmitRejectionRequest
+	(*ResubmitRejectionResponse)(nil),    // 17: emtm.ingestion.v1.ResubmitRejectionResponse
+	(*ListHeldReversalsRequest)(nil),     // 18: emtm.ingestion.v1.ListHeldReversalsRequest
+	(*HeldReversal)(nil),                 // 19: emtm.ingestion.v1.HeldReversal
+	(*ListHeldReversalsResponse)(nil),    // 20: emtm.ingestion.v1.ListHeldReversalsResponse
+	(*v1.PharmacyClaim)(nil),             // 21: emtm.claims.v1.PharmacyClaim
+	(*v1.ClaimReversal)(nil),             // 22: emtm.claims.v1.ClaimReversal
+	(*v11.MtmEncounter)(nil),             // 23: emtm.encounters.v1.MtmEncounter
+	(*v12.Enrollment)(nil),               // 24: emtm.enrollment.v1.Enrollment
+	(*v13.PartsAbSummary)(nil),           // 25: emtm.medical.v1.PartsAbSummary
+	(*Rejection)(nil),                    // 26: emtm.ingestion.v1.Rejection
+	(*timestamppb.Timestamp)(nil),        // 27: google.protobuf.Timestamp
 }
 var file_emtm_ingestion_v1_ingestion_service_proto_depIdxs = []int32{
-	15, // 0: emtm.ingestion.v1.SubmitClaimRequest.claim:type_name -> emtm.claims.v1.PharmacyClaim
+	21, // 0: emtm.ingestion.v1.SubmitClaimRequest.claim:type_name -> emtm.claims.v1.PharmacyClaim
 	0,  // 1: emtm.ingestion.v1.SubmitClaimResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	16, // 2: emtm.ingestion.v1.SubmitReversalRequest.reversal:type_name -> emtm.claims.v1.ClaimReversal
+	22, // 2: emtm.ingestion.v1.SubmitReversalRequest.reversal:type_name -> emtm.claims.v1.ClaimReversal
 	0,  // 3: emtm.ingestion.v1.SubmitReversalResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	17, // 4: emtm.ingestion.v1.SubmitEncounterRequest.encounter:type_name -> emtm.encounters.v1.MtmEncounter
+	23, // 4: emtm.ingestion.v1.SubmitEncounterRequest.encounter:type_name -> emtm.encounters.v1.MtmEncounter
 	0,  // 5: emtm.ingestion.v1.SubmitEncounterResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	18, // 6: emtm.ingestion.v1.SubmitEnrollmentRequest.enrollment:type_name -> emtm.enrollment.v1.Enrollment
+	24, // 6: emtm.ingestion.v1.SubmitEnrollmentRequest.enrollment:type_name -> emtm.enrollment.v1.Enrollment
 	0,  // 7: emtm.ingestion.v1.SubmitEnrollmentResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	19, // 8: emtm.ingestion.v1.SubmitPartsAbSummaryRequest.summary:type_name -> emtm.medical.v1.PartsAbSummary
+	25, // 8: emtm.ingestion.v1.SubmitPartsAbSummaryRequest.summary:type_name -> emtm.medical.v1.PartsAbSummary
 	0,  // 9: emtm.ingestion.v1.SubmitPartsAbSummaryResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	20, // 10: emtm.ingestion.v1.GetRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
-	20, // 11: emtm.ingestion.v1.ListRejectionsResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
-	1,  // 12: emtm.ingestion.v1.IngestionService.SubmitClaim:input_type -> emtm.ingestion.v1.SubmitClaimRequest
-	3,  // 13: emtm.ingestion.v1.IngestionService.SubmitReversal:input_type -> emtm.ingestion.v1.SubmitReversalRequest
-	5,  // 14: emtm.ingestion.v1.IngestionService.SubmitEncounter:input_type -> emtm.ingestion.v1.SubmitEncounterRequest
-	7,  // 15: emtm.ingestion.v1.IngestionService.SubmitEnrollment:input_type -> emtm.ingestion.v1.SubmitEnrollmentRequest
-	9,  // 16: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:input_type -> emtm.ingestion.v1.SubmitPartsAbSummaryRequest
-	11, // 17: emtm.ingestion.v1.IngestionService.GetRejection:input_type -> emtm.ingestion.v1.GetRejectionRequest
-	13, // 18: emtm.ingestion.v1.IngestionService.ListRejections:input_type -> emtm.ingestion.v1.ListRejectionsRequest
-	2,  // 19: emtm.ingestion.v1.IngestionService.SubmitClaim:output_type -> emtm.ingestion.v1.SubmitClaimResponse
-	4,  // 20: emtm.ingestion.v1.IngestionService.SubmitReversal:output_type -> emtm.ingestion.v1.SubmitReversalResponse
-	6,  // 21: emtm.ingestion.v1.IngestionService.SubmitEncounter:output_type -> emtm.ingestion.v1.SubmitEncounterResponse
-	8,  // 22: emtm.ingestion.v1.IngestionService.SubmitEnrollment:output_type -> emtm.ingestion.v1.SubmitEnrollmentResponse
-	10, // 23: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:output_type -> emtm.ingestion.v1.SubmitPartsAbSummaryResponse
-	12, // 24: emtm.ingestion.v1.IngestionService.GetRejection:output_type -> emtm.ingestion.v1.GetRejectionResponse
-	14, // 25: emtm.ingestion.v1.IngestionService.ListRejections:output_type -> emtm.ingestion.v1.ListRejectionsResponse
-	19, // [19:26] is the sub-list for method output_type
-	12, // [12:19] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	26, // 10: emtm.ingestion.v1.GetRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
+	26, // 11: emtm.ingestion.v1.ListRejectionsResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
+	15, // 12: emtm.ingestion.v1.ListRejectionsResponse.statuses:type_name -> emtm.ingestion.v1.RejectionStatus
+	0,  // 13: emtm.ingestion.v1.ResubmitRejectionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	26, // 14: emtm.ingestion.v1.ResubmitRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
+	27, // 15: emtm.ingestion.v1.HeldReversal.held_since:type_name -> google.protobuf.Timestamp
+	19, // 16: emtm.ingestion.v1.ListHeldReversalsResponse.reversals:type_name -> emtm.ingestion.v1.HeldReversal
+	1,  // 17: emtm.ingestion.v1.IngestionService.SubmitClaim:input_type -> emtm.ingestion.v1.SubmitClaimRequest
+	3,  // 18: emtm.ingestion.v1.IngestionService.SubmitReversal:input_type -> emtm.ingestion.v1.SubmitReversalRequest
+	5,  // 19: emtm.ingestion.v1.IngestionService.SubmitEncounter:input_type -> emtm.ingestion.v1.SubmitEncounterRequest
+	7,  // 20: emtm.ingestion.v1.IngestionService.SubmitEnrollment:input_type -> emtm.ingestion.v1.SubmitEnrollmentRequest
+	9,  // 21: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:input_type -> emtm.ingestion.v1.SubmitPartsAbSummaryRequest
+	11, // 22: emtm.ingestion.v1.IngestionService.GetRejection:input_type -> emtm.ingestion.v1.GetRejectionRequest
+	13, // 23: emtm.ingestion.v1.IngestionService.ListRejections:input_type -> emtm.ingestion.v1.ListRejectionsRequest
+	16, // 24: emtm.ingestion.v1.IngestionService.ResubmitRejection:input_type -> emtm.ingestion.v1.ResubmitRejectionRequest
+	18, // 25: emtm.ingestion.v1.IngestionService.ListHeldReversals:input_type -> emtm.ingestion.v1.ListHeldReversalsRequest
+	2,  // 26: emtm.ingestion.v1.IngestionService.SubmitClaim:output_type -> emtm.ingestion.v1.SubmitClaimResponse
+	4,  // 27: emtm.ingestion.v1.IngestionService.SubmitReversal:output_type -> emtm.ingestion.v1.SubmitReversalResponse
+	6,  // 28: emtm.ingestion.v1.IngestionService.SubmitEncounter:output_type -> emtm.ingestion.v1.SubmitEncounterResponse
+	8,  // 29: emtm.ingestion.v1.IngestionService.SubmitEnrollment:output_type -> emtm.ingestion.v1.SubmitEnrollmentResponse
+	10, // 30: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:output_type -> emtm.ingestion.v1.SubmitPartsAbSummaryResponse
+	12, // 31: emtm.ingestion.v1.IngestionService.GetRejection:output_type -> emtm.ingestion.v1.GetRejectionResponse
+	14, // 32: emtm.ingestion.v1.IngestionService.ListRejections:output_type -> emtm.ingestion.v1.ListRejectionsResponse
+	17, // 33: emtm.ingestion.v1.IngestionService.ResubmitRejection:output_type -> emtm.ingestion.v1.ResubmitRejectionResponse
+	20, // 34: emtm.ingestion.v1.IngestionService.ListHeldReversals:output_type -> emtm.ingestion.v1.ListHeldReversalsResponse
+	26, // [26:35] is the sub-list for method output_type
+	17, // [17:26] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_emtm_ingestion_v1_ingestion_service_proto_init() }
@@ -849,7 +1234,7 @@ func file_emtm_ingestion_v1_ingestion_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_ingestion_v1_ingestion_service_proto_rawDesc), len(file_emtm_ingestion_v1_ingestion_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

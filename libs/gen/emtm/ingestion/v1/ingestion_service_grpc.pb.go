@@ -26,6 +26,8 @@ const (
 	IngestionService_SubmitPartsAbSummary_FullMethodName = "/emtm.ingestion.v1.IngestionService/SubmitPartsAbSummary"
 	IngestionService_GetRejection_FullMethodName         = "/emtm.ingestion.v1.IngestionService/GetRejection"
 	IngestionService_ListRejections_FullMethodName       = "/emtm.ingestion.v1.IngestionService/ListRejections"
+	IngestionService_ResubmitRejection_FullMethodName    = "/emtm.ingestion.v1.IngestionService/ResubmitRejection"
+	IngestionService_ListHeldReversals_FullMethodName    = "/emtm.ingestion.v1.IngestionService/ListHeldReversals"
 )
 
 // IngestionServiceClient is the client API for IngestionService service.
@@ -43,6 +45,11 @@ type IngestionServiceClient interface {
 	SubmitPartsAbSummary(ctx context.Context, in *SubmitPartsAbSummaryRequest, opts ...grpc.CallOption) (*SubmitPartsAbSummaryResponse, error)
 	GetRejection(ctx context.Context, in *GetRejectionRequest, opts ...grpc.CallOption) (*GetRejectionResponse, error)
 	ListRejections(ctx context.Context, in *ListRejectionsRequest, opts ...grpc.CallOption) (*ListRejectionsResponse, error)
+	// ResubmitRejection submits a rejected payload again, after a fix upstream
+	// (for example the member's enrollment arrived). It is stored raw again.
+	ResubmitRejection(ctx context.Context, in *ResubmitRejectionRequest, opts ...grpc.CallOption) (*ResubmitRejectionResponse, error)
+	// ListHeldReversals lists reversals waiting for the claim they reverse.
+	ListHeldReversals(ctx context.Context, in *ListHeldReversalsRequest, opts ...grpc.CallOption) (*ListHeldReversalsResponse, error)
 }
 
 type ingestionServiceClient struct {
@@ -123,6 +130,26 @@ func (c *ingestionServiceClient) ListRejections(ctx context.Context, in *ListRej
 	return out, nil
 }
 
+func (c *ingestionServiceClient) ResubmitRejection(ctx context.Context, in *ResubmitRejectionRequest, opts ...grpc.CallOption) (*ResubmitRejectionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResubmitRejectionResponse)
+	err := c.cc.Invoke(ctx, IngestionService_ResubmitRejection_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ingestionServiceClient) ListHeldReversals(ctx context.Context, in *ListHeldReversalsRequest, opts ...grpc.CallOption) (*ListHeldReversalsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListHeldReversalsResponse)
+	err := c.cc.Invoke(ctx, IngestionService_ListHeldReversals_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IngestionServiceServer is the server API for IngestionService service.
 // All implementations must embed UnimplementedIngestionServiceServer
 // for forward compatibility.
@@ -138,6 +165,11 @@ type IngestionServiceServer interface {
 	SubmitPartsAbSummary(context.Context, *SubmitPartsAbSummaryRequest) (*SubmitPartsAbSummaryResponse, error)
 	GetRejection(context.Context, *GetRejectionRequest) (*GetRejectionResponse, error)
 	ListRejections(context.Context, *ListRejectionsRequest) (*ListRejectionsResponse, error)
+	// ResubmitRejection submits a rejected payload again, after a fix upstream
+	// (for example the member's enrollment arrived). It is stored raw again.
+	ResubmitRejection(context.Context, *ResubmitRejectionRequest) (*ResubmitRejectionResponse, error)
+	// ListHeldReversals lists reversals waiting for the claim they reverse.
+	ListHeldReversals(context.Context, *ListHeldReversalsRequest) (*ListHeldReversalsResponse, error)
 	mustEmbedUnimplementedIngestionServiceServer()
 }
 
@@ -168,6 +200,12 @@ func (UnimplementedIngestionServiceServer) GetRejection(context.Context, *GetRej
 }
 func (UnimplementedIngestionServiceServer) ListRejections(context.Context, *ListRejectionsRequest) (*ListRejectionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListRejections not implemented")
+}
+func (UnimplementedIngestionServiceServer) ResubmitRejection(context.Context, *ResubmitRejectionRequest) (*ResubmitRejectionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResubmitRejection not implemented")
+}
+func (UnimplementedIngestionServiceServer) ListHeldReversals(context.Context, *ListHeldReversalsRequest) (*ListHeldReversalsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListHeldReversals not implemented")
 }
 func (UnimplementedIngestionServiceServer) mustEmbedUnimplementedIngestionServiceServer() {}
 func (UnimplementedIngestionServiceServer) testEmbeddedByValue()                          {}
@@ -316,6 +354,42 @@ func _IngestionService_ListRejections_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IngestionService_ResubmitRejection_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResubmitRejectionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IngestionServiceServer).ResubmitRejection(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IngestionService_ResubmitRejection_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IngestionServiceServer).ResubmitRejection(ctx, req.(*ResubmitRejectionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IngestionService_ListHeldReversals_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListHeldReversalsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IngestionServiceServer).ListHeldReversals(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IngestionService_ListHeldReversals_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IngestionServiceServer).ListHeldReversals(ctx, req.(*ListHeldReversalsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // IngestionService_ServiceDesc is the grpc.ServiceDesc for IngestionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -350,6 +424,14 @@ var IngestionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListRejections",
 			Handler:    _IngestionService_ListRejections_Handler,
+		},
+		{
+			MethodName: "ResubmitRejection",
+			Handler:    _IngestionService_ResubmitRejection_Handler,
+		},
+		{
+			MethodName: "ListHeldReversals",
+			Handler:    _IngestionService_ListHeldReversals_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
