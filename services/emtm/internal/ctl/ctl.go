@@ -60,7 +60,7 @@ func New(getenv func(string) string) *cobra.Command {
 		flag := name + "-addr"
 		g.addrs[name] = pf.String(flag, def(config.EnvName(flag), stack.DefaultAddrs[name]), name+" gRPC address (env "+config.EnvName(flag)+")")
 	}
-	root.AddCommand(checkCmd(), statusCmd(g), summaryCmd(g), rejectsCmd(g))
+	root.AddCommand(checkCmd(), statusCmd(g), summaryCmd(g), rejectsCmd(g), importCmd(g), syntheaCmd(), reversalsCmd(g))
 	return root
 }
 
@@ -223,12 +223,21 @@ func rejectsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "REJECTION\tKIND\tCHANNEL\tRECEIVED\tFIELD\tREASON\tDESCRIPTION")
-			for _, r := range resp.Rejections {
-				for i, v := range r.Violations {
-					head := "\t\t\t"
-					if i == 0 {
-						head = fmt.Sprintf("%s\t%s\t%s\t%s", r.RejectionId, r.Kind, r.Channel, r.ReceivedAt.AsTime().UTC().Format(time.RFC3339))
+			fmt.Fprintln(tw, "REJECTION\tKIND\tCHANNEL\tRECEIVED\tSTATUS\tFIELD\tREASON\tDESCRIPTION")
+			for i, r := range resp.Rejections {
+				state := "open"
+				if i < len(resp.Statuses) {
+					switch st := resp.Statuses[i]; {
+					case st.ResolvedEventId != "":
+						state = "resolved as " + st.ResolvedEventId
+					case st.LastRejectionId != "":
+						state = fmt.Sprintf("open (resubmitted %d, last %s)", st.Resubmissions, st.LastRejectionId)
+					}
+				}
+				for j, v := range r.Violations {
+					head := "\t\t\t\t"
+					if j == 0 {
+						head = fmt.Sprintf("%s\t%s\t%s\t%s\t%s", r.RejectionId, r.Kind, r.Channel, r.ReceivedAt.AsTime().UTC().Format(time.RFC3339), state)
 					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", head, v.Field, v.Reason, v.Description)
 				}
@@ -238,6 +247,39 @@ func rejectsCmd(g *globals) *cobra.Command {
 	}
 	list.Flags().StringVar(&kind, "kind", "", "only this kind (claim, reversal, encounter, enrollment, medical)")
 	list.Flags().IntVar(&limit, "limit", 50, "at most this many (1..1000)")
-	root.AddCommand(list)
+	resubmit := &cobra.Command{
+		Use:   "resubmit REJECTION_ID",
+		Short: "Submit a rejected payload again, after a fix upstream (e.g. the enrollment arrived)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cc, err := g.dial("ingestion")
+			if err != nil {
+				return err
+			}
+			defer cc.Close()
+			resp, err := ingestionv1.NewIngestionServiceClient(cc).ResubmitRejection(cmd.Context(), &ingestionv1.ResubmitRejectionRequest{RejectionId: args[0]})
+			if err != nil {
+				return err
+			}
+			if r := resp.Rejection; r != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s rejected again as %s:\n", args[0], r.RejectionId)
+				for _, v := range r.Violations {
+					fmt.Fprintf(cmd.OutOrStdout(), "  %s\t%s\t%s\n", v.Field, v.Reason, v.Description)
+				}
+				return ExitError{Code: 1}
+			}
+			a := resp.Accepted
+			switch {
+			case a.Held:
+				fmt.Fprintf(cmd.OutOrStdout(), "%s accepted as %s, held until its claim arrives\n", args[0], a.EventId)
+			case a.Duplicate:
+				fmt.Fprintf(cmd.OutOrStdout(), "%s was already accepted as %s: nothing changed\n", args[0], a.EventId)
+			default:
+				fmt.Fprintf(cmd.OutOrStdout(), "%s accepted as %s\n", args[0], a.EventId)
+			}
+			return nil
+		},
+	}
+	root.AddCommand(list, resubmit)
 	return root
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,50 +38,67 @@ var SamplePlan = Plan{Contract: "S9925", PBP: "001"}
 
 // Result counts what happened.
 type Result struct {
+	// Read counts the records read, by kind (whether sent or not).
+	Read       map[string]int `json:"read"`
 	Submitted  int            `json:"submitted"`
 	Accepted   int            `json:"accepted"`
 	Duplicates int            `json:"duplicates"`
-	Rejected   map[string]int `json:"rejected_by_reason"`
-	// Skipped are records outside the members' Medicare enrollment: a Part D
-	// plan never receives them.
-	Skipped map[string]int `json:"skipped_not_enrolled"`
+	// Held counts reversals kept until their claims arrive.
+	Held     int            `json:"held"`
+	Rejected map[string]int `json:"rejected_by_reason"`
+	// Skipped are records not sent (for the sample: outside the members'
+	// Medicare enrollment, which a Part D plan never receives).
+	Skipped map[string]int `json:"skipped"`
 	Seconds float64        `json:"seconds"`
 }
 
-type submission struct {
-	kind string
-	msg  proto.Message
+// Submission is one record to submit.
+type Submission struct {
+	Kind string
+	Msg  proto.Message
 }
 
-// Synthea submits the Medicare members' data of ds.
-func Synthea(ctx context.Context, ds *synthea.Dataset, client ingestionv1.IngestionServiceClient, plan Plan, progress io.Writer) (Result, error) {
-	start := time.Now()
-	res := Result{Rejected: map[string]int{}, Skipped: map[string]int{}}
-	enrolled := map[string]bool{}
-	var first []submission
+// Work is what to submit: First in order, then each member's records in order
+// (members in parallel), then Last in order.
+type Work struct {
+	First    []Submission
+	ByMember map[string][]Submission
+	Last     []Submission
+	Skipped  map[string]int
+	Read     map[string]int
+}
+
+// Total is the number of submissions.
+func (w Work) Total() int {
+	n := len(w.First) + len(w.Last)
+	for _, subs := range w.ByMember {
+		n += len(subs)
+	}
+	return n
+}
+
+// SyntheaWork is the Medicare members' data of ds, for plan.
+func SyntheaWork(ds *synthea.Dataset, plan Plan) Work {
+	w := Work{ByMember: map[string][]Submission{}, Skipped: map[string]int{}, Read: map[string]int{}}
 	for _, s := range ds.Enrollment {
-		enrolled[s.Patient] = true
 		p := ds.Patients[s.Patient]
 		e := &enrollmentv1.Enrollment{EnrollmentId: s.ID, MemberId: s.Patient, Mbi: synthea.SyntheticMBI(s.Patient),
 			ContractId: plan.Contract, PbpId: plan.PBP, StartDate: s.Start.Proto(), EndDate: s.End.Proto(), BirthDate: p.Birth.Proto()}
 		if s.Deceased {
 			e.EndReason = enrollmentv1.EndReason_END_REASON_DECEASED
 		}
-		first = append(first, submission{"enrollment", e})
+		w.First = append(w.First, Submission{"enrollment", e})
 	}
-	// Claims, grouped by member and in date order within a member.
-	byMember := map[string][]submission{}
 	for _, c := range ds.Claims {
 		if !ds.Enrolled(c.Patient, c.FillDate) {
-			res.Skipped["claim"]++
+			w.Skipped["claim"]++
 			continue
 		}
-		byMember[c.Patient] = append(byMember[c.Patient], submission{"claim", claimOf(ds, c, plan)})
+		w.ByMember[c.Patient] = append(w.ByMember[c.Patient], Submission{"claim", claimOf(ds, c, plan)})
 	}
-	var rest []submission
 	for _, m := range ds.Medical {
 		if !ds.Enrolled(m.Patient, m.Start) {
-			res.Skipped["medical"]++
+			w.Skipped["medical"]++
 			continue
 		}
 		setting := medicalv1.CareSetting_CARE_SETTING_EMERGENCY
@@ -88,7 +106,7 @@ func Synthea(ctx context.Context, ds *synthea.Dataset, client ingestionv1.Ingest
 		if m.Inpatient {
 			setting, discharge = medicalv1.CareSetting_CARE_SETTING_INPATIENT, m.Stop.Proto()
 		}
-		rest = append(rest, submission{"medical", &medicalv1.PartsAbSummary{
+		w.Last = append(w.Last, Submission{"medical", &medicalv1.PartsAbSummary{
 			SummaryId: m.ID, MemberId: m.Patient, Mbi: synthea.SyntheticMBI(m.Patient), ContractId: plan.Contract, PbpId: plan.PBP,
 			ServiceMonth: &typesv1.YearMonth{Year: int32(m.Start.Year), Month: int32(m.Start.Month)},
 			Setting:      setting, CostCents: m.CostCents, AdmitDate: m.Start.Proto(), DischargeDate: discharge,
@@ -96,66 +114,88 @@ func Synthea(ctx context.Context, ds *synthea.Dataset, client ingestionv1.Ingest
 	}
 	for _, m := range ds.MTM {
 		if !ds.Enrolled(m.Patient, m.Date) {
-			res.Skipped["encounter"]++
+			w.Skipped["encounter"]++
 			continue
 		}
-		rest = append(rest, submission{"encounter", &encountersv1.MtmEncounter{
+		w.Last = append(w.Last, Submission{"encounter", &encountersv1.MtmEncounter{
 			EncounterId: m.ID, MemberId: m.Patient, Mbi: synthea.SyntheticMBI(m.Patient), ContractId: plan.Contract, PbpId: plan.PBP,
 			ServiceDate: m.Date.Proto(), ServiceCodes: []string{m.Code}, PharmacistNpi: m.PharmacistNPI,
 			PharmacyNpi: synthea.PharmacyOf(m.Patient), Minutes: int32(m.Minutes),
 			DeliveryMode: encountersv1.DeliveryMode_DELIVERY_MODE_IN_PERSON, Outcome: encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED,
 		}})
 	}
-	total := len(first) + len(rest)
-	members := make([]string, 0, len(byMember))
-	for m, subs := range byMember {
+	w.Read["patient"] = len(ds.Patients)
+	w.Read["enrollment"] = len(ds.Enrollment)
+	w.Read["claim"] = len(ds.Claims)
+	w.Read["medical"] = len(ds.Medical)
+	w.Read["encounter"] = len(ds.MTM)
+	return w
+}
+
+// Synthea submits the Medicare members' data of ds.
+func Synthea(ctx context.Context, ds *synthea.Dataset, client ingestionv1.IngestionServiceClient, plan Plan, progress io.Writer) (Result, error) {
+	return Submit(ctx, client, SyntheaWork(ds, plan), "loading", progress)
+}
+
+// Submit sends w to ingestion with a progress bar (rate and time left) on progress.
+func Submit(ctx context.Context, client ingestionv1.IngestionServiceClient, w Work, label string, progress io.Writer) (Result, error) {
+	start := time.Now()
+	res := Result{Read: w.Read, Rejected: map[string]int{}, Skipped: w.Skipped}
+	if res.Read == nil {
+		res.Read = map[string]int{}
+	}
+	if res.Skipped == nil {
+		res.Skipped = map[string]int{}
+	}
+	members := make([]string, 0, len(w.ByMember))
+	for m := range w.ByMember {
 		members = append(members, m)
-		total += len(subs)
 	}
 	sort.Strings(members)
-	bar := progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("loading sample"),
-		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"),
+	bar := progressbar.NewOptions(w.Total(),
+		progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription(label),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("records"),
 		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish())
 	var mu sync.Mutex
-	submit := func(s submission) error {
-		err := send(ctx, client, s)
+	submit := func(s Submission) error {
+		out, err := send(ctx, client, s)
 		mu.Lock()
 		defer mu.Unlock()
 		_ = bar.Add(1)
 		res.Submitted++
+		var rej rejected
 		switch {
-		case err == nil:
-			res.Accepted++
-		case errors.Is(err, errDuplicate):
+		case errors.As(err, &rej):
+			for _, r := range rej.reasons {
+				res.Rejected[s.Kind+":"+r]++
+			}
+		case err != nil:
+			return err
+		case out.GetHeld():
+			res.Held++
+		case out.GetDuplicate():
 			res.Duplicates++
 		default:
-			var rej rejected
-			if !errors.As(err, &rej) {
-				return err
-			}
-			for _, r := range rej.reasons {
-				res.Rejected[s.kind+":"+r]++
-			}
+			res.Accepted++
 		}
 		return nil
 	}
-	for _, s := range first {
+	for _, s := range w.First {
 		if err := submit(s); err != nil {
 			return res, err
 		}
 	}
-	// Members in parallel, each member's claims in order.
+	// Members in parallel, each member's records in order.
 	work := make(chan string)
 	errc := make(chan error, 4)
 	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
+	for i := 0; i < 4; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for m := range work {
-				for _, s := range byMember[m] {
+				for _, s := range w.ByMember[m] {
 					if err := submit(s); err != nil {
 						errc <- err
 						return
@@ -184,7 +224,7 @@ feed:
 	if ferr != nil {
 		return res, ferr
 	}
-	for _, s := range rest {
+	for _, s := range w.Last {
 		if err := submit(s); err != nil {
 			return res, err
 		}
@@ -207,18 +247,16 @@ func claimOf(ds *synthea.Dataset, c synthea.Claim, plan Plan) *claimsv1.Pharmacy
 	}
 }
 
-var errDuplicate = errors.New("duplicate")
-
 type rejected struct{ reasons []string }
 
 func (r rejected) Error() string { return fmt.Sprintf("rejected: %v", r.reasons) }
 
 // send submits one record, retrying while ingestion is unavailable (bounded).
-func send(ctx context.Context, c ingestionv1.IngestionServiceClient, s submission) error {
+func send(ctx context.Context, c ingestionv1.IngestionServiceClient, s Submission) (*ingestionv1.Accepted, error) {
 	var acc *ingestionv1.Accepted
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		switch m := s.msg.(type) {
+		switch m := s.Msg.(type) {
 		case *claimsv1.PharmacyClaim:
 			var r *ingestionv1.SubmitClaimResponse
 			if r, err = c.SubmitClaim(ctx, &ingestionv1.SubmitClaimRequest{Claim: m}); err == nil {
@@ -239,27 +277,29 @@ func send(ctx context.Context, c ingestionv1.IngestionServiceClient, s submissio
 			if r, err = c.SubmitEncounter(ctx, &ingestionv1.SubmitEncounterRequest{Encounter: m}); err == nil {
 				acc = r.Accepted
 			}
+		case *claimsv1.ClaimReversal:
+			var r *ingestionv1.SubmitReversalResponse
+			if r, err = c.SubmitReversal(ctx, &ingestionv1.SubmitReversalRequest{Reversal: m}); err == nil {
+				acc = r.Accepted
+			}
 		default:
-			return fmt.Errorf("load: unsupported %T", s.msg)
+			return nil, fmt.Errorf("load: unsupported %T", s.Msg)
 		}
 		if status.Code(err) != codes.Unavailable {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(time.Duration(200<<attempt) * time.Millisecond):
 		}
 	}
 	if err == nil {
-		if acc.GetDuplicate() {
-			return errDuplicate
-		}
-		return nil
+		return acc, nil
 	}
 	st := status.Convert(err)
 	if st.Code() != codes.InvalidArgument {
-		return fmt.Errorf("submit %s: %w", s.kind, err)
+		return nil, fmt.Errorf("submit %s: %w", s.Kind, err)
 	}
 	var rej rejected
 	for _, d := range st.Details() {
@@ -272,7 +312,7 @@ func send(ctx context.Context, c ingestionv1.IngestionServiceClient, s submissio
 	if len(rej.reasons) == 0 {
 		rej.reasons = []string{"INVALID"}
 	}
-	return rej
+	return nil, rej
 }
 
 // DateRange is the first and last date of service among submitted claims (for the summary).
@@ -289,4 +329,50 @@ func DateRange(ds *synthea.Dataset) (first, last civil.Date) {
 		}
 	}
 	return first, last
+}
+
+// Print writes the result for people: read, accepted, rejected by reason, seconds.
+func (r Result) Print(w io.Writer) {
+	fmt.Fprintf(w, "read        %s\n", counts(r.Read))
+	fmt.Fprintf(w, "submitted   %d in %.1fs (%.0f records/s)\n", r.Submitted, r.Seconds, float64(r.Submitted)/max(r.Seconds, 1e-9))
+	fmt.Fprintf(w, "accepted    %d\n", r.Accepted)
+	fmt.Fprintf(w, "duplicates  %d (already accepted: nothing changed)\n", r.Duplicates)
+	if r.Held > 0 {
+		fmt.Fprintf(w, "held        %d (reversals waiting for their claims)\n", r.Held)
+	}
+	fmt.Fprintf(w, "rejected    %d %s\n", total(r.Rejected), paren(counts(r.Rejected)))
+	if len(r.Skipped) > 0 {
+		fmt.Fprintf(w, "not sent    %d %s\n", total(r.Skipped), paren(counts(r.Skipped)))
+	}
+}
+
+func counts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, ", ")
+}
+
+func total(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func paren(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "(" + s + ")"
 }

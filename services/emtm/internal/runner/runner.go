@@ -162,8 +162,7 @@ func loadSample(ctx context.Context, o Options, ing *grpc.ClientConn, stdout, st
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "      submitted %d in %.1fs: accepted %d, duplicates %d, rejected %v; outside Medicare enrollment (not sent) %v\n",
-		res.Submitted, res.Seconds, res.Accepted, res.Duplicates, res.Rejected, res.Skipped)
+	res.Print(stdout)
 	return nil
 }
 

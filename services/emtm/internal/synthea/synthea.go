@@ -43,6 +43,7 @@ import (
 	"github.com/emtm/emtm/libs/civil"
 	"github.com/emtm/emtm/libs/drugref"
 	"github.com/emtm/emtm/libs/identifiers"
+	"github.com/emtm/emtm/services/emtm/internal/money"
 )
 
 // Patient is a row of patients.csv.
@@ -410,29 +411,14 @@ func minutesBetween(a, b string) int {
 // ParseCents reads a non-negative decimal amount of dollars ("26.6", "1306.55")
 // into cents exactly, rounding any third decimal half away from zero.
 func ParseCents(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, errors.New("empty amount")
+	c, err := money.ParseFixed(s, 2, true)
+	if err != nil {
+		return 0, err
 	}
-	whole, frac, _ := strings.Cut(s, ".")
-	if whole == "" {
-		whole = "0"
+	if c < 0 || strings.HasPrefix(strings.TrimSpace(s), "-") {
+		return 0, fmt.Errorf("amount %q is negative", s)
 	}
-	w, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil || w < 0 {
-		return 0, fmt.Errorf("amount %q is not a non-negative decimal", s)
-	}
-	for _, c := range frac {
-		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("amount %q is not a non-negative decimal", s)
-		}
-	}
-	frac += "000"
-	cents, _ := strconv.ParseInt(frac[:2], 10, 64)
-	if frac[2] >= '5' {
-		cents++
-	}
-	return w*100 + cents, nil
+	return c, nil
 }
 
 // Prorate is total × part / whole rounded half away from zero, in integers.

@@ -1,0 +1,101 @@
+package ctl
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/emtm/emtm/libs/testkit"
+	"github.com/emtm/emtm/services/emtm/internal/stack"
+)
+
+// runAt runs emtmctl against the stack st.
+func runAt(t *testing.T, st *stack.Stack, args ...string) (string, error) {
+	t.Helper()
+	env := map[string]string{"EMTM_NATS_URL": st.NATSURL}
+	for name, addr := range st.Addrs {
+		env["EMTM_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))+"_ADDR"] = addr
+	}
+	cmd := New(func(k string) string { return env[k] })
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func TestImportsAndRejectionsThroughEmtmctl(t *testing.T) {
+	redisURL, _ := testkit.StartRedis(t)
+	st, err := stack.Start(context.Background(), stack.Options{DataDir: t.TempDir(), RedisURL: redisURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Stop)
+
+	// A CSV with a good claim, its reversal, a claim with an invalid NPI, and an unreadable row.
+	csvPath := filepath.Join(t.TempDir(), "claims.csv")
+	csvText := "claim_id,member_id,contract_id,pbp_id,date_of_service,status,ndc,ingredients,quantity,days_supply,prescriber_npi,pharmacy_npi,total\n" +
+		"RX-1,M-1,S9925,001,2024-03-10,paid,0002-3227-30,atorvastatin,30,30,1234567893,1245319599,13.50\n" +
+		"RX-2,M-1,S9925,001,2024-03-11,paid,0002-3227-30,atorvastatin,30,30,1234567890,1245319599,13.50\n" +
+		"RX-3,M-2,S9925,001,2024-13-01,paid,0002-3227-30,atorvastatin,30,30,1234567893,1245319599,13.50\n" +
+		"RX-1,M-1,S9925,001,2024-03-10,reversed,,,,30,1234567893,1245319599,0\n"
+	if err := os.WriteFile(csvPath, []byte(csvText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runAt(t, st, "import", "claims", csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"read        claim 2, reversal 1, unreadable 1", "accepted    2", "rejected    1 (claim:NPI_CHECK_DIGIT 1)", "not sent    1 (unreadable:CSV_DATE 1)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("import claims output lacks %q:\n%s", want, out)
+		}
+	}
+	// Importing the same file again changes nothing.
+	out, err = runAt(t, st, "import", "claims", csvPath)
+	if err != nil || !strings.Contains(out, "accepted    0") || !strings.Contains(out, "duplicates  2") {
+		t.Fatalf("second import: %v\n%s", err, out)
+	}
+	out, err = runAt(t, st, "rejects", "list")
+	if err != nil || !strings.Contains(out, "prescriber_npi") || !strings.Contains(out, "NPI_CHECK_DIGIT") {
+		t.Fatalf("rejects list: %v\n%s", err, out)
+	}
+	id := strings.Fields(strings.Split(out, "\n")[1])[0]
+	out, err = runAt(t, st, "rejects", "resubmit", id)
+	var exit ExitError
+	if !asExit(err, &exit) || exit.Code != 1 || !strings.Contains(out, "rejected again") {
+		t.Fatalf("resubmitting an unfixable rejection: %v\n%s", err, out)
+	}
+
+	// The bundled Synthea sample through `import synthea`.
+	out, err = runAt(t, st, "import", "synthea", "../sampledata/synthea-ca-50")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"claim 31335", "accepted    2043", "rejected    70 (claim:DATE_BEFORE_PART_D 70)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("import synthea output lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = runAt(t, st, "reversals", "held")
+	if err != nil || strings.Count(out, "\n") != 1 {
+		t.Fatalf("held reversals: %v\n%s", err, out)
+	}
+	out, err = runAt(t, st, "status")
+	if err != nil || !strings.Contains(out, "EMTM_CLAIMS") || !strings.Contains(out, "risk-scoring-claims-p0") {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+}
+
+func asExit(err error, e *ExitError) bool {
+	x, ok := err.(ExitError)
+	if ok {
+		*e = x
+	}
+	return ok
+}
