@@ -49,6 +49,12 @@ fmt-check: ## fail when gofmt would change a file
 	@out=$$(gofmt -l $(MODULES) | grep -v '\.pb\.go$$' || true); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+BENCH ?= .
+BENCHTIME ?= 3000x
+.PHONY: bench
+bench: ## benchmarks (not part of make test): ingestion against the raw JetStream publish rate, one core
+	go test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -cpu 1 -count=3 ./services/ingestion/internal/intake
+
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
 	@set -e; for dir in $(MODULES); do \

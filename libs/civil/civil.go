@@ -28,7 +28,11 @@ func Parse(s string) (Date, error) {
 	if err != nil {
 		return Date{}, fmt.Errorf("date %q: want YYYY-MM-DD", s)
 	}
-	return Of(t), nil
+	d := Of(t)
+	if !d.Valid() {
+		return Date{}, fmt.Errorf("date %q: the year must be 0001..9999", s)
+	}
+	return d, nil
 }
 
 // FromProto converts; a nil message is the zero Date.

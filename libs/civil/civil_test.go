@@ -30,3 +30,19 @@ func TestDates(t *testing.T) {
 		t.Fatal("a malformed date was parsed")
 	}
 }
+
+// FuzzParse: a parsed date is a real calendar day that prints back as its input.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"2024-02-29", "2023-02-29", "2024-13-01", "", "0000-01-01", "2024-3-10", "9999-12-31"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := Parse(s)
+		if err != nil {
+			return
+		}
+		if !d.Valid() || d.String() != s {
+			t.Fatalf("%q parsed as %v (valid %v)", s, d, d.Valid())
+		}
+	})
+}

@@ -109,3 +109,25 @@ func FuzzParseDescription(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParse: any bytes as the ingredients file load or fail with a message,
+// never panic; a loaded reference answers lookups for its own names.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(ingredientsHeader + "\nmetformin,biguanide,DIAB,,,,,,,,,,\n"))
+	f.Add([]byte(ingredientsHeader + "\nx,c,,,,yes,abc,,,,,,\n"))
+	f.Add([]byte("# version 1\n" + ingredientsHeader + "\n\"a,b\",c,,,,,,,,,,,\n"))
+	f.Fuzz(func(t *testing.T, ing []byte) {
+		ref, err := Parse(ing, []byte(rxnormHeader+"\n"), []byte(synonymsHeader+"\n"))
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("an error without a message")
+			}
+			return
+		}
+		for name := range ref.byName {
+			if _, ok := ref.Ingredient(name); !ok {
+				t.Fatalf("%q loaded but not found", name)
+			}
+		}
+	})
+}

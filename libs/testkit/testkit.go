@@ -35,12 +35,21 @@ type Env struct {
 	natsDir   string
 }
 
+// Options adjust the environment.
+type Options struct {
+	// SyncAlways makes JetStream fsync before acknowledging (emtm's durable mode).
+	SyncAlways bool
+}
+
 // Start starts NATS and Redis for t, creates emtm's streams, and stops
 // everything when the test ends.
-func Start(t testing.TB) *Env {
+func Start(t testing.TB) *Env { return StartWith(t, Options{}) }
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, o Options) *Env {
 	t.Helper()
 	e := &Env{}
-	e.startNATS(t)
+	e.startNATS(t, o)
 	e.RedisURL, e.RedisKind = StartRedis(t)
 	opt, err := redis.ParseURL(e.RedisURL)
 	if err != nil {
@@ -56,10 +65,10 @@ func Start(t testing.TB) *Env {
 	return e
 }
 
-func (e *Env) startNATS(t testing.TB) {
+func (e *Env) startNATS(t testing.TB, o Options) {
 	t.Helper()
 	e.natsDir = t.TempDir()
-	ns, err := natsembed.Start(natsembed.Options{StoreDir: e.natsDir})
+	ns, err := natsembed.Start(natsembed.Options{StoreDir: e.natsDir, SyncAlways: o.SyncAlways})
 	if err != nil {
 		t.Fatalf("testkit: start in-process NATS: %v", err)
 	}

@@ -2,6 +2,7 @@ package synthea
 
 import (
 	"testing"
+	"testing/fstest"
 
 	"github.com/emtm/emtm/libs/drugref"
 	"github.com/emtm/emtm/libs/identifiers"
@@ -132,4 +133,41 @@ func TestSampleConversion(t *testing.T) {
 	if len(ds.Medical) != 192 || ab != 10 || len(ds.MTM) != 248 || mtm != 35 {
 		t.Errorf("A/B %d (%d enrolled), MTM %d (%d enrolled); want 192 (10), 248 (35)", len(ds.Medical), ab, len(ds.MTM), mtm)
 	}
+}
+
+// FuzzLoadMedications: any medications.csv loads or fails with an error,
+// never panics; every claim made has a positive days supply of at most 30
+// and a cost that is not negative.
+func FuzzLoadMedications(f *testing.F) {
+	head := "START,STOP,PATIENT,PAYER,ENCOUNTER,CODE,DESCRIPTION,BASE_COST,PAYER_COVERAGE,DISPENSES,TOTALCOST,REASONCODE,REASONDESCRIPTION\n"
+	f.Add(head + "2013-12-18T15:27:41Z,2014-03-09T15:27:41Z,p1,x,e1,198405,Ibuprofen 100 MG Oral Tablet,13.30,0.00,2,26.60,,\n")
+	f.Add(head + "2022-01-20T06:19:41Z,,p1,x,e1,834061,Penicillin V Potassium 250 MG Oral Tablet,25.29,0.00,1,25.29,,\n")
+	f.Add(head + "2022-01-20,2021-01-01,p1,x,e1,1,Mystery,1,0,1,-5,,\n")
+	f.Add("START\n\"")
+	ref, err := drugref.Load()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, meds string) {
+		fsys := fstest.MapFS{
+			"patients.csv":          {Data: []byte("Id,BIRTHDATE,DEATHDATE,GENDER\np1,1950-01-01,,F\n")},
+			"encounters.csv":        {Data: []byte("Id,START,STOP,PATIENT,PROVIDER,ENCOUNTERCLASS,TOTAL_CLAIM_COST\n")},
+			"medications.csv":       {Data: []byte(meds)},
+			"payers.csv":            {Data: []byte("Id,NAME\n")},
+			"payer_transitions.csv": {Data: []byte("PATIENT,START_YEAR,END_YEAR,PAYER\n")},
+			"procedures.csv":        {Data: []byte("START,STOP,PATIENT,ENCOUNTER,CODE\n")},
+		}
+		ds, err := Load(fsys, ref)
+		if err != nil {
+			return
+		}
+		if len(ds.Claims) > 200000 {
+			return // a fuzzed span of centuries: fine, but not worth checking one by one
+		}
+		for _, c := range ds.Claims {
+			if c.DaysSupply < 1 || c.DaysSupply > 30 || c.CostCents < 0 {
+				t.Fatalf("claim %+v", c)
+			}
+		}
+	})
 }

@@ -188,36 +188,46 @@ func (in *Intake) SubmitAPI(ctx context.Context, kind string, msg proto.Message)
 // SubmitRaw decodes a raw submission already stored on EMTM_RAW and submits
 // it; an undecodable payload or an unknown kind becomes a rejection.
 func (in *Intake) SubmitRaw(ctx context.Context, kind string, src Source) (Outcome, error) {
+	msg, bad := Decode(kind, src.ContentType, src.Payload)
+	if bad != nil {
+		k := kind
+		if bad.Reason == "UNKNOWN_KIND" {
+			k = bus.KindUnknown
+			bad.Description += " (subject " + src.RawSubject + ")"
+		}
+		return in.reject(ctx, k, src, []validate.Violation{*bad})
+	}
+	return in.Submit(ctx, kind, msg, src)
+}
+
+// Decode reads a raw payload of kind in its content type (application/json,
+// the protobuf JSON mapping, or application/protobuf, also assumed when the
+// header is missing). It never panics; a payload it cannot read is a violation.
+func Decode(kind, contentType string, payload []byte) (proto.Message, *validate.Violation) {
 	msg := NewMessage(kind)
 	if msg == nil {
-		return in.reject(ctx, bus.KindUnknown, src, []validate.Violation{{
-			Field: "", Reason: "UNKNOWN_KIND",
-			Description: fmt.Sprintf("unknown submission kind %q in subject %s; use one of %v", kind, src.RawSubject, bus.Kinds),
-		}})
+		return nil, &validate.Violation{Reason: "UNKNOWN_KIND",
+			Description: fmt.Sprintf("unknown submission kind %q; use one of %v", kind, bus.Kinds)}
 	}
 	var err error
-	switch src.ContentType {
+	switch contentType {
 	case bus.ContentJSON:
-		err = protojson.Unmarshal(src.Payload, msg)
+		err = protojson.Unmarshal(payload, msg)
 	case bus.ContentProtobuf, "application/x-protobuf", "":
-		err = proto.Unmarshal(src.Payload, msg)
+		err = proto.Unmarshal(payload, msg)
 	default:
-		return in.reject(ctx, kind, src, []validate.Violation{{
-			Reason:      "UNSUPPORTED_CONTENT_TYPE",
-			Description: fmt.Sprintf("Content-Type %q is not supported; use application/json or application/protobuf", src.ContentType),
-		}})
+		return nil, &validate.Violation{Reason: "UNSUPPORTED_CONTENT_TYPE",
+			Description: fmt.Sprintf("Content-Type %q is not supported; use application/json or application/protobuf", contentType)}
 	}
 	if err != nil {
-		ct := src.ContentType
+		ct := contentType
 		if ct == "" {
 			ct = bus.ContentProtobuf + " (no Content-Type header)"
 		}
-		return in.reject(ctx, kind, src, []validate.Violation{{
-			Reason:      "MALFORMED_PAYLOAD",
-			Description: fmt.Sprintf("payload is not a valid %s in %s: %v", msg.ProtoReflect().Descriptor().FullName(), ct, err),
-		}})
+		return nil, &validate.Violation{Reason: "MALFORMED_PAYLOAD",
+			Description: fmt.Sprintf("payload is not a valid %s in %s: %v", msg.ProtoReflect().Descriptor().FullName(), ct, err)}
 	}
-	return in.Submit(ctx, kind, msg, src)
+	return msg, nil
 }
 
 // canonical is a validated event ready to publish.

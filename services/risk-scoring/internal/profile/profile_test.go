@@ -37,3 +37,22 @@ func TestFromHash(t *testing.T) {
 		t.Fatalf("%+v", p)
 	}
 }
+
+// FuzzDecodeFill: the stored form of a fill decodes without panicking, and a
+// decoded fill encodes back to the same stored form.
+func FuzzDecodeFill(f *testing.F) {
+	for _, s := range []string{"20240310|30|1350|1234567893|acetaminophen;oxycodone", "20240310|30|1350||", "2024|1", "||||", "20241399|1|1|x|y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fl, err := DecodeFill("c", s)
+		if err != nil {
+			return
+		}
+		// Encoding is canonical: decoding what was encoded gives the same fill.
+		again, err := DecodeFill("c", EncodeFill(fl))
+		if err != nil || EncodeFill(again) != EncodeFill(fl) {
+			t.Fatalf("%q -> %+v -> %q (%v)", s, fl, EncodeFill(fl), err)
+		}
+	})
+}
