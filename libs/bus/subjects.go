@@ -32,11 +32,12 @@ const (
 	KindEncounter  = "encounter"
 	KindEnrollment = "enrollment"
 	KindMedical    = "medical"
+	KindCondition  = "condition"
 	KindUnknown    = "unknown"
 )
 
 // Kinds lists the submission kinds a sender may use.
-var Kinds = []string{KindClaim, KindReversal, KindEncounter, KindEnrollment, KindMedical}
+var Kinds = []string{KindClaim, KindReversal, KindEncounter, KindEnrollment, KindMedical, KindCondition}
 
 // Partition maps a member id to its partition token "p<n>" with n in [0, partitions).
 // FNV-1a 32-bit: stable across releases and languages, so a deployment's
@@ -64,7 +65,8 @@ func ClaimPaidSubject(p string) string        { return "emtm.claims." + p + ".pa
 func ClaimReversedSubject(p string) string    { return "emtm.claims." + p + ".reversed" }
 func EncounterSubject(p string) string        { return "emtm.encounters." + p }
 func EnrollmentSubject(p string) string       { return "emtm.enrollment." + p }
-func MedicalSubject(p string) string          { return "emtm.medical." + p }
+func MedicalSubject(p string) string          { return "emtm.medical." + p + ".partsab" }
+func ConditionSubject(p string) string        { return "emtm.medical." + p + ".condition" }
 func AssessmentSubject(p string) string       { return "emtm.assessments." + p }
 func TaskSubject(p string) string             { return "emtm.tasks." + p }
 func OutreachSubject(p string) string         { return "emtm.outreach." + p }

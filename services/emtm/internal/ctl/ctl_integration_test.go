@@ -77,7 +77,7 @@ func TestImportsAndRejectionsThroughEmtmctl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"claim 31335", "accepted    2043", "rejected    70 (claim:DATE_BEFORE_PART_D 70)"} {
+	for _, want := range []string{"claim 31335", "condition 1534", "accepted    2510", "rejected    72 (claim:DATE_BEFORE_PART_D 70, condition:SNOMED_CHECK_DIGIT 2)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("import synthea output lacks %q:\n%s", want, out)
 		}

@@ -89,6 +89,17 @@ func SyntheaWork(ds *synthea.Dataset, plan Plan) Work {
 		}
 		w.First = append(w.First, Submission{"enrollment", e})
 	}
+	for _, c := range ds.Conditions {
+		if !ds.Member(c.Patient) {
+			w.Skipped["condition"]++
+			continue
+		}
+		w.First = append(w.First, Submission{"condition", &medicalv1.Condition{
+			ConditionId: c.ID, MemberId: c.Patient, Mbi: synthea.SyntheticMBI(c.Patient),
+			CodeSystem: medicalv1.CodeSystem_CODE_SYSTEM_SNOMED_CT, Code: c.Code, Description: c.Description,
+			OnsetDate: c.Start.Proto(), ResolvedDate: c.Stop.Proto(),
+		}})
+	}
 	for _, c := range ds.Claims {
 		if !ds.Enrolled(c.Patient, c.FillDate) {
 			w.Skipped["claim"]++
@@ -129,6 +140,7 @@ func SyntheaWork(ds *synthea.Dataset, plan Plan) Work {
 	w.Read["claim"] = len(ds.Claims)
 	w.Read["medical"] = len(ds.Medical)
 	w.Read["encounter"] = len(ds.MTM)
+	w.Read["condition"] = len(ds.Conditions)
 	return w
 }
 
@@ -275,6 +287,11 @@ func send(ctx context.Context, c ingestionv1.IngestionServiceClient, s Submissio
 		case *encountersv1.MtmEncounter:
 			var r *ingestionv1.SubmitEncounterResponse
 			if r, err = c.SubmitEncounter(ctx, &ingestionv1.SubmitEncounterRequest{Encounter: m}); err == nil {
+				acc = r.Accepted
+			}
+		case *medicalv1.Condition:
+			var r *ingestionv1.SubmitConditionResponse
+			if r, err = c.SubmitCondition(ctx, &ingestionv1.SubmitConditionRequest{Condition: m}); err == nil {
 				acc = r.Accepted
 			}
 		case *claimsv1.ClaimReversal:

@@ -30,6 +30,7 @@ type Summary struct {
 	RejectedByKind    map[string]int64 `json:"rejected_by_kind"`
 	Enrollments       int64            `json:"enrollments"`
 	PartsAB           int64            `json:"parts_ab_summaries"`
+	Conditions        int64            `json:"conditions"`
 	Encounters        int64            `json:"encounters"`
 	Assessments       int64            `json:"assessments"`
 	MembersByTier     map[string]int64 `json:"members_by_tier"`
@@ -81,11 +82,23 @@ func Collect(ctx context.Context, js jetstream.JetStream, conns Conns, contract,
 		s.RejectedByKind[kind] += int64(n)
 	}
 	s.ClaimsRejected = s.RejectedByKind[bus.KindClaim]
+	medical, _, err := subjects(bus.StreamMedical, "emtm.medical.>")
+	if err != nil {
+		return s, err
+	}
+	for subj, n := range medical {
+		switch {
+		case strings.HasSuffix(subj, ".partsab"):
+			s.PartsAB += int64(n)
+		case strings.HasSuffix(subj, ".condition"):
+			s.Conditions += int64(n)
+		}
+	}
 	for _, c := range []struct {
 		stream string
 		dst    *int64
 	}{
-		{bus.StreamEnrollment, &s.Enrollments}, {bus.StreamMedical, &s.PartsAB}, {bus.StreamEncounters, &s.Encounters},
+		{bus.StreamEnrollment, &s.Enrollments}, {bus.StreamEncounters, &s.Encounters},
 		{bus.StreamAssessments, &s.Assessments}, {bus.StreamDLQ, &s.DeadLetters},
 	} {
 		st, err := js.Stream(ctx, c.stream)
@@ -169,6 +182,7 @@ func (s Summary) Print(w io.Writer) {
 	fmt.Fprintf(tw, "rejections\t%d\t(%s)\n", sum(s.RejectedByKind), joined(s.RejectedByKind))
 	fmt.Fprintf(tw, "enrollment spans\t%d\t\n", s.Enrollments)
 	fmt.Fprintf(tw, "Parts A/B summaries\t%d\t\n", s.PartsAB)
+	fmt.Fprintf(tw, "conditions\t%d\t\n", s.Conditions)
 	fmt.Fprintf(tw, "MTM encounters\t%d\t\n", s.Encounters)
 	fmt.Fprintf(tw, "assessments\t%d\t(members by tier: %s)\n", s.Assessments, joined(s.MembersByTier))
 	fmt.Fprintf(tw, "tasks scheduled\t%d\t(%s)\n", s.TasksScheduled, joined(s.TasksByKindStatus))

@@ -15,6 +15,10 @@
 //     PATIENT; ingredients from the drug reference by RxNorm CODE, else parsed
 //     from DESCRIPTION (and the code is reported as unknown).
 //
+// Conditions: every condition of a member with Medicare coverage, SNOMED CT
+// coded, whatever its date (a chronic disease diagnosed before enrollment
+// still counts for MTM eligibility).
+//
 // Enrollment: payer_transitions rows whose payer is "Medicare" or "Dual
 // Eligible" are Medicare enrollment spans, START date to the day before END
 // (the next span starts on END), cut at the date of death.
@@ -90,6 +94,16 @@ type MedicalEvent struct {
 	CostCents int64
 }
 
+// Condition is a row of conditions.csv (SNOMED CT coded).
+type Condition struct {
+	ID          string
+	Patient     string
+	Code        string
+	Description string
+	Start       civil.Date
+	Stop        civil.Date // zero while it lasts
+}
+
 // MTMEncounter is a medication reconciliation treated as an MTM service.
 type MTMEncounter struct {
 	ID            string
@@ -107,6 +121,7 @@ type Dataset struct {
 	Enrollment []Span
 	Medical    []MedicalEvent
 	MTM        []MTMEncounter
+	Conditions []Condition
 	DataEnd    civil.Date
 	// Unknown counts medication rows whose drug resolved to no known ingredient, by RxNorm code.
 	Unknown map[string]int
@@ -139,7 +154,41 @@ func Load(fsys fs.FS, ref *drugref.Reference) (*Dataset, error) {
 	if err := ds.loadProcedures(fsys, providers); err != nil {
 		return nil, err
 	}
+	if err := ds.loadConditions(fsys); err != nil {
+		return nil, err
+	}
 	return ds, nil
+}
+
+func (ds *Dataset) loadConditions(fsys fs.FS) error {
+	t, err := readTable(fsys, "conditions.csv", "START", "STOP", "PATIENT", "ENCOUNTER", "CODE", "DESCRIPTION")
+	if err != nil {
+		return err
+	}
+	for i, r := range t.rows {
+		c := Condition{ID: fmt.Sprintf("synthea:%s:cond:%d", t.get(r, "PATIENT"), i+1), Patient: t.get(r, "PATIENT"),
+			Code: t.get(r, "CODE"), Description: t.get(r, "DESCRIPTION")}
+		if c.Start, err = date(t.get(r, "START")); err != nil {
+			return fmt.Errorf("synthea: conditions.csv row %d: START: %w", i+1, err)
+		}
+		if stop := t.get(r, "STOP"); stop != "" {
+			if c.Stop, err = date(stop); err != nil {
+				return fmt.Errorf("synthea: conditions.csv row %d: STOP: %w", i+1, err)
+			}
+		}
+		ds.Conditions = append(ds.Conditions, c)
+	}
+	return nil
+}
+
+// Member reports whether the patient has any Medicare enrollment span.
+func (ds *Dataset) Member(patient string) bool {
+	for _, s := range ds.Enrollment {
+		if s.Patient == patient {
+			return true
+		}
+	}
+	return false
 }
 
 // table reads a CSV file into rows addressed by column name.

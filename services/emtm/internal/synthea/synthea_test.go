@@ -130,6 +130,15 @@ func TestSampleConversion(t *testing.T) {
 			mtm++
 		}
 	}
+	conds := 0
+	for _, c := range ds.Conditions {
+		if ds.Member(c.Patient) {
+			conds++
+		}
+	}
+	if len(ds.Conditions) != 1534 || conds != 469 {
+		t.Errorf("%d conditions, %d of Medicare members; want 1534 and 469", len(ds.Conditions), conds)
+	}
 	if len(ds.Medical) != 192 || ab != 10 || len(ds.MTM) != 248 || mtm != 35 {
 		t.Errorf("A/B %d (%d enrolled), MTM %d (%d enrolled); want 192 (10), 248 (35)", len(ds.Medical), ab, len(ds.MTM), mtm)
 	}
@@ -156,6 +165,7 @@ func FuzzLoadMedications(f *testing.F) {
 			"payers.csv":            {Data: []byte("Id,NAME\n")},
 			"payer_transitions.csv": {Data: []byte("PATIENT,START_YEAR,END_YEAR,PAYER\n")},
 			"procedures.csv":        {Data: []byte("START,STOP,PATIENT,ENCOUNTER,CODE\n")},
+			"conditions.csv":        {Data: []byte("START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION\n")},
 		}
 		ds, err := Load(fsys, ref)
 		if err != nil {

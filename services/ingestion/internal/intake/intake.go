@@ -158,6 +158,8 @@ func NewMessage(kind string) proto.Message {
 		return &enrollmentv1.Enrollment{}
 	case bus.KindMedical:
 		return &medicalv1.PartsAbSummary{}
+	case bus.KindCondition:
+		return &medicalv1.Condition{}
 	}
 	return nil
 }
@@ -314,6 +316,13 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 		if out != nil {
 			c = canonical{key: "medical:" + out.SummaryId, eventID: "medical/" + out.SummaryId, subject: bus.MedicalSubject(p(out.MemberId)),
 				idField: "summary_id", msg: out, setMeta: func(md *typesv1.EventMeta) { out.Meta = md }}
+		}
+	case *medicalv1.Condition:
+		var out *medicalv1.Condition
+		out, v = validate.Condition(m, r)
+		if out != nil {
+			c = canonical{key: "condition:" + out.ConditionId, eventID: "condition/" + out.ConditionId, subject: bus.ConditionSubject(p(out.MemberId)),
+				idField: "condition_id", msg: out, setMeta: func(md *typesv1.EventMeta) { out.Meta = md }}
 		}
 	default:
 		return Outcome{}, fmt.Errorf("intake: unsupported message %T", msg)

@@ -104,6 +104,14 @@ func (g *GRPC) SubmitPartsAbSummary(ctx context.Context, req *ingestionv1.Submit
 	return &ingestionv1.SubmitPartsAbSummaryResponse{Accepted: a}, nil
 }
 
+func (g *GRPC) SubmitCondition(ctx context.Context, req *ingestionv1.SubmitConditionRequest) (*ingestionv1.SubmitConditionResponse, error) {
+	a, err := g.submit(ctx, bus.KindCondition, req.GetCondition())
+	if err != nil {
+		return nil, err
+	}
+	return &ingestionv1.SubmitConditionResponse{Accepted: a}, nil
+}
+
 func (g *GRPC) GetRejection(ctx context.Context, req *ingestionv1.GetRejectionRequest) (*ingestionv1.GetRejectionResponse, error) {
 	r, err := g.load(ctx, req.GetRejectionId())
 	if err != nil {

@@ -26,10 +26,19 @@ func FuzzValidate(f *testing.F) {
 			v   validator
 		}{
 			{&claimsv1.PharmacyClaim{}, func(m proto.Message) (proto.Message, []Violation) { return Claim(m.(*claimsv1.PharmacyClaim), rules) }},
-			{&claimsv1.ClaimReversal{}, func(m proto.Message) (proto.Message, []Violation) { return Reversal(m.(*claimsv1.ClaimReversal), rules) }},
-			{&encountersv1.MtmEncounter{}, func(m proto.Message) (proto.Message, []Violation) { return Encounter(m.(*encountersv1.MtmEncounter), rules) }},
-			{&enrollmentv1.Enrollment{}, func(m proto.Message) (proto.Message, []Violation) { return Enrollment(m.(*enrollmentv1.Enrollment), rules) }},
-			{&medicalv1.PartsAbSummary{}, func(m proto.Message) (proto.Message, []Violation) { return PartsAbSummary(m.(*medicalv1.PartsAbSummary), rules) }},
+			{&claimsv1.ClaimReversal{}, func(m proto.Message) (proto.Message, []Violation) {
+				return Reversal(m.(*claimsv1.ClaimReversal), rules)
+			}},
+			{&encountersv1.MtmEncounter{}, func(m proto.Message) (proto.Message, []Violation) {
+				return Encounter(m.(*encountersv1.MtmEncounter), rules)
+			}},
+			{&enrollmentv1.Enrollment{}, func(m proto.Message) (proto.Message, []Violation) {
+				return Enrollment(m.(*enrollmentv1.Enrollment), rules)
+			}},
+			{&medicalv1.PartsAbSummary{}, func(m proto.Message) (proto.Message, []Violation) {
+				return PartsAbSummary(m.(*medicalv1.PartsAbSummary), rules)
+			}},
+			{&medicalv1.Condition{}, func(m proto.Message) (proto.Message, []Violation) { return Condition(m.(*medicalv1.Condition), rules) }},
 		}
 		kind := kinds[int(k)%len(kinds)]
 		in := kind.msg

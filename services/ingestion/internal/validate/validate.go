@@ -90,6 +90,8 @@ var (
 	contractPattern = regexp.MustCompile(`^[A-Z][0-9]{4}$`)
 	pbpPattern      = regexp.MustCompile(`^[0-9]{3}$`)
 	rxnormPattern   = regexp.MustCompile(`^[0-9]{1,10}$`)
+	// ICD-10-CM: a letter (not U), a digit, a digit or letter, then up to four more after an optional dot.
+	icd10Pattern = regexp.MustCompile(`^[A-TV-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$`)
 )
 
 type checker struct {
@@ -350,4 +352,40 @@ func PartsAbSummary(in *medicalv1.PartsAbSummary, r Rules) (*medicalv1.PartsAbSu
 	k.date("admit_date", s.AdmitDate, false, r)
 	k.date("discharge_date", s.DischargeDate, false, r)
 	return s, k.v
+}
+
+// Condition validates a diagnosis.
+func Condition(in *medicalv1.Condition, r Rules) (*medicalv1.Condition, []Violation) {
+	if in == nil {
+		return nil, []Violation{{Field: "condition", Reason: "REQUIRED", Description: "condition is required"}}
+	}
+	c := proto.Clone(in).(*medicalv1.Condition)
+	c.Meta = nil
+	var k checker
+	k.id("condition_id", c.ConditionId)
+	k.id("member_id", c.MemberId)
+	k.mbi(&c.Mbi)
+	c.Code = strings.ToUpper(strings.TrimSpace(c.Code))
+	switch c.CodeSystem {
+	case medicalv1.CodeSystem_CODE_SYSTEM_SNOMED_CT:
+		code, err := identifiers.SNOMED(c.Code)
+		k.code("code", err)
+		if err == nil {
+			c.Code = code
+		}
+	case medicalv1.CodeSystem_CODE_SYSTEM_ICD10_CM:
+		if !icd10Pattern.MatchString(c.Code) {
+			k.add("code", "ICD10_FORMAT", "code %q is not an ICD-10-CM code (e.g. E11.9)", c.Code)
+		}
+	default:
+		k.add("code_system", "REQUIRED", "code_system is required (SNOMED CT or ICD-10-CM)")
+	}
+	onset := k.date("onset_date", c.OnsetDate, true, r)
+	if c.ResolvedDate != nil {
+		res := k.date("resolved_date", c.ResolvedDate, false, r)
+		if res.Valid() && onset.Valid() && res.Before(onset) {
+			k.add("resolved_date", "DATE_ORDER", "resolved_date %s is before onset_date %s", res, onset)
+		}
+	}
+	return c, k.v
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/emtm/emtm/libs/civil"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
 	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
+	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 )
 
@@ -147,6 +148,44 @@ func TestDateOfServiceMustBeInEnrollmentWhenKnown(t *testing.T) {
 		_, v := Claim(c, Rules{Today: rules.Today, Enrollment: tt.spans})
 		if tt.ok != (len(v) == 0) || (!tt.ok && (v[0].Field != "date_of_service" || v[0].Reason != "NOT_ENROLLED")) {
 			t.Errorf("%s: %+v", tt.name, v)
+		}
+	}
+}
+
+func TestCondition(t *testing.T) {
+	good := func() *medicalv1.Condition {
+		return &medicalv1.Condition{ConditionId: "C1", MemberId: "M1", CodeSystem: medicalv1.CodeSystem_CODE_SYSTEM_SNOMED_CT,
+			Code: "44054006", OnsetDate: &typesv1.Date{Year: 2010, Month: 1, Day: 1}}
+	}
+	tests := []struct {
+		name   string
+		mutate func(*medicalv1.Condition)
+		want   string
+	}{
+		{"valid SNOMED", func(*medicalv1.Condition) {}, ""},
+		{"valid ICD-10", func(c *medicalv1.Condition) {
+			c.CodeSystem, c.Code = medicalv1.CodeSystem_CODE_SYSTEM_ICD10_CM, "e11.9"
+		}, ""},
+		{"Synthea's alcohol code", func(c *medicalv1.Condition) { c.Code = "10939881000119104" }, "code:SNOMED_CHECK_DIGIT"},
+		{"bad ICD-10", func(c *medicalv1.Condition) {
+			c.CodeSystem, c.Code = medicalv1.CodeSystem_CODE_SYSTEM_ICD10_CM, "U07.1"
+		}, "code:ICD10_FORMAT"},
+		{"no system", func(c *medicalv1.Condition) { c.CodeSystem = 0 }, "code_system:REQUIRED"},
+		{"resolved first", func(c *medicalv1.Condition) { c.ResolvedDate = &typesv1.Date{Year: 2009, Month: 1, Day: 1} }, "resolved_date:DATE_ORDER"},
+	}
+	for _, tt := range tests {
+		c := good()
+		tt.mutate(c)
+		out, v := Condition(c, rules)
+		got := ""
+		if len(v) > 0 {
+			got = v[0].Field + ":" + v[0].Reason
+		}
+		if got != tt.want || len(v) > 1 {
+			t.Errorf("%s: %+v", tt.name, v)
+		}
+		if tt.want == "" && tt.name == "valid ICD-10" && out.Code != "E11.9" {
+			t.Errorf("ICD-10 not upper-cased: %q", out.Code)
 		}
 	}
 }

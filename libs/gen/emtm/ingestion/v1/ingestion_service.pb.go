@@ -540,6 +540,94 @@ func (x *SubmitPartsAbSummaryResponse) GetAccepted() *Accepted {
 	return nil
 }
 
+type SubmitConditionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Condition     *v13.Condition         `protobuf:"bytes,1,opt,name=condition,proto3" json:"condition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitConditionRequest) Reset() {
+	*x = SubmitConditionRequest{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitConditionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitConditionRequest) ProtoMessage() {}
+
+func (x *SubmitConditionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitConditionRequest.ProtoReflect.Descriptor instead.
+func (*SubmitConditionRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SubmitConditionRequest) GetCondition() *v13.Condition {
+	if x != nil {
+		return x.Condition
+	}
+	return nil
+}
+
+type SubmitConditionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Accepted      *Accepted              `protobuf:"bytes,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitConditionResponse) Reset() {
+	*x = SubmitConditionResponse{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitConditionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitConditionResponse) ProtoMessage() {}
+
+func (x *SubmitConditionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitConditionResponse.ProtoReflect.Descriptor instead.
+func (*SubmitConditionResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SubmitConditionResponse) GetAccepted() *Accepted {
+	if x != nil {
+		return x.Accepted
+	}
+	return nil
+}
+
 type GetRejectionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RejectionId   string                 `protobuf:"bytes,1,opt,name=rejection_id,json=rejectionId,proto3" json:"rejection_id,omitempty"`
@@ -549,7 +637,7 @@ type GetRejectionRequest struct {
 
 func (x *GetRejectionRequest) Reset() {
 	*x = GetRejectionRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[11]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -561,7 +649,7 @@ func (x *GetRejectionRequest) String() string {
 func (*GetRejectionRequest) ProtoMessage() {}
 
 func (x *GetRejectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[11]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -574,7 +662,7 @@ func (x *GetRejectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRejectionRequest.ProtoReflect.Descriptor instead.
 func (*GetRejectionRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{11}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetRejectionRequest) GetRejectionId() string {
@@ -593,7 +681,7 @@ type GetRejectionResponse struct {
 
 func (x *GetRejectionResponse) Reset() {
 	*x = GetRejectionResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[12]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -605,7 +693,7 @@ func (x *GetRejectionResponse) String() string {
 func (*GetRejectionResponse) ProtoMessage() {}
 
 func (x *GetRejectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[12]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -618,7 +706,7 @@ func (x *GetRejectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRejectionResponse.ProtoReflect.Descriptor instead.
 func (*GetRejectionResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{12}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetRejectionResponse) GetRejection() *Rejection {
@@ -640,7 +728,7 @@ type ListRejectionsRequest struct {
 
 func (x *ListRejectionsRequest) Reset() {
 	*x = ListRejectionsRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[13]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -652,7 +740,7 @@ func (x *ListRejectionsRequest) String() string {
 func (*ListRejectionsRequest) ProtoMessage() {}
 
 func (x *ListRejectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[13]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -665,7 +753,7 @@ func (x *ListRejectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRejectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListRejectionsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{13}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListRejectionsRequest) GetKind() string {
@@ -693,7 +781,7 @@ type ListRejectionsResponse struct {
 
 func (x *ListRejectionsResponse) Reset() {
 	*x = ListRejectionsResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[14]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +793,7 @@ func (x *ListRejectionsResponse) String() string {
 func (*ListRejectionsResponse) ProtoMessage() {}
 
 func (x *ListRejectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[14]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -718,7 +806,7 @@ func (x *ListRejectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRejectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListRejectionsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{14}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListRejectionsResponse) GetRejections() []*Rejection {
@@ -750,7 +838,7 @@ type RejectionStatus struct {
 
 func (x *RejectionStatus) Reset() {
 	*x = RejectionStatus{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[15]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -762,7 +850,7 @@ func (x *RejectionStatus) String() string {
 func (*RejectionStatus) ProtoMessage() {}
 
 func (x *RejectionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[15]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -775,7 +863,7 @@ func (x *RejectionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectionStatus.ProtoReflect.Descriptor instead.
 func (*RejectionStatus) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{15}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RejectionStatus) GetRejectionId() string {
@@ -815,7 +903,7 @@ type ResubmitRejectionRequest struct {
 
 func (x *ResubmitRejectionRequest) Reset() {
 	*x = ResubmitRejectionRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[16]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +915,7 @@ func (x *ResubmitRejectionRequest) String() string {
 func (*ResubmitRejectionRequest) ProtoMessage() {}
 
 func (x *ResubmitRejectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[16]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +928,7 @@ func (x *ResubmitRejectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResubmitRejectionRequest.ProtoReflect.Descriptor instead.
 func (*ResubmitRejectionRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{16}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ResubmitRejectionRequest) GetRejectionId() string {
@@ -861,7 +949,7 @@ type ResubmitRejectionResponse struct {
 
 func (x *ResubmitRejectionResponse) Reset() {
 	*x = ResubmitRejectionResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[17]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -873,7 +961,7 @@ func (x *ResubmitRejectionResponse) String() string {
 func (*ResubmitRejectionResponse) ProtoMessage() {}
 
 func (x *ResubmitRejectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[17]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -886,7 +974,7 @@ func (x *ResubmitRejectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResubmitRejectionResponse.ProtoReflect.Descriptor instead.
 func (*ResubmitRejectionResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{17}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ResubmitRejectionResponse) GetAccepted() *Accepted {
@@ -912,7 +1000,7 @@ type ListHeldReversalsRequest struct {
 
 func (x *ListHeldReversalsRequest) Reset() {
 	*x = ListHeldReversalsRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -924,7 +1012,7 @@ func (x *ListHeldReversalsRequest) String() string {
 func (*ListHeldReversalsRequest) ProtoMessage() {}
 
 func (x *ListHeldReversalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -937,7 +1025,7 @@ func (x *ListHeldReversalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHeldReversalsRequest.ProtoReflect.Descriptor instead.
 func (*ListHeldReversalsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{18}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListHeldReversalsRequest) GetLimit() int32 {
@@ -960,7 +1048,7 @@ type HeldReversal struct {
 
 func (x *HeldReversal) Reset() {
 	*x = HeldReversal{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1060,7 @@ func (x *HeldReversal) String() string {
 func (*HeldReversal) ProtoMessage() {}
 
 func (x *HeldReversal) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1073,7 @@ func (x *HeldReversal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeldReversal.ProtoReflect.Descriptor instead.
 func (*HeldReversal) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{19}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *HeldReversal) GetClaimId() string {
@@ -1025,7 +1113,7 @@ type ListHeldReversalsResponse struct {
 
 func (x *ListHeldReversalsResponse) Reset() {
 	*x = ListHeldReversalsResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1037,7 +1125,7 @@ func (x *ListHeldReversalsResponse) String() string {
 func (*ListHeldReversalsResponse) ProtoMessage() {}
 
 func (x *ListHeldReversalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1050,7 +1138,7 @@ func (x *ListHeldReversalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHeldReversalsResponse.ProtoReflect.Descriptor instead.
 func (*ListHeldReversalsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{20}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListHeldReversalsResponse) GetReversals() []*HeldReversal {
@@ -1091,6 +1179,10 @@ const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"\x1bSubmitPartsAbSummaryRequest\x129\n" +
 	"\asummary\x18\x01 \x01(\v2\x1f.emtm.medical.v1.PartsAbSummaryR\asummary\"W\n" +
 	"\x1cSubmitPartsAbSummaryResponse\x127\n" +
+	"\baccepted\x18\x01 \x01(\v2\x1b.emtm.ingestion.v1.AcceptedR\baccepted\"R\n" +
+	"\x16SubmitConditionRequest\x128\n" +
+	"\tcondition\x18\x01 \x01(\v2\x1a.emtm.medical.v1.ConditionR\tcondition\"R\n" +
+	"\x17SubmitConditionResponse\x127\n" +
 	"\baccepted\x18\x01 \x01(\v2\x1b.emtm.ingestion.v1.AcceptedR\baccepted\"8\n" +
 	"\x13GetRejectionRequest\x12!\n" +
 	"\frejection_id\x18\x01 \x01(\tR\vrejectionId\"R\n" +
@@ -1123,13 +1215,14 @@ const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"held_since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\theldSince\x12!\n" +
 	"\fraw_sequence\x18\x04 \x01(\x04R\vrawSequence\"Z\n" +
 	"\x19ListHeldReversalsResponse\x12=\n" +
-	"\treversals\x18\x01 \x03(\v2\x1f.emtm.ingestion.v1.HeldReversalR\treversals2\xcf\a\n" +
+	"\treversals\x18\x01 \x03(\v2\x1f.emtm.ingestion.v1.HeldReversalR\treversals2\xb9\b\n" +
 	"\x10IngestionService\x12\\\n" +
 	"\vSubmitClaim\x12%.emtm.ingestion.v1.SubmitClaimRequest\x1a&.emtm.ingestion.v1.SubmitClaimResponse\x12e\n" +
 	"\x0eSubmitReversal\x12(.emtm.ingestion.v1.SubmitReversalRequest\x1a).emtm.ingestion.v1.SubmitReversalResponse\x12h\n" +
 	"\x0fSubmitEncounter\x12).emtm.ingestion.v1.SubmitEncounterRequest\x1a*.emtm.ingestion.v1.SubmitEncounterResponse\x12k\n" +
 	"\x10SubmitEnrollment\x12*.emtm.ingestion.v1.SubmitEnrollmentRequest\x1a+.emtm.ingestion.v1.SubmitEnrollmentResponse\x12w\n" +
-	"\x14SubmitPartsAbSummary\x12..emtm.ingestion.v1.SubmitPartsAbSummaryRequest\x1a/.emtm.ingestion.v1.SubmitPartsAbSummaryResponse\x12_\n" +
+	"\x14SubmitPartsAbSummary\x12..emtm.ingestion.v1.SubmitPartsAbSummaryRequest\x1a/.emtm.ingestion.v1.SubmitPartsAbSummaryResponse\x12h\n" +
+	"\x0fSubmitCondition\x12).emtm.ingestion.v1.SubmitConditionRequest\x1a*.emtm.ingestion.v1.SubmitConditionResponse\x12_\n" +
 	"\fGetRejection\x12&.emtm.ingestion.v1.GetRejectionRequest\x1a'.emtm.ingestion.v1.GetRejectionResponse\x12e\n" +
 	"\x0eListRejections\x12(.emtm.ingestion.v1.ListRejectionsRequest\x1a).emtm.ingestion.v1.ListRejectionsResponse\x12n\n" +
 	"\x11ResubmitRejection\x12+.emtm.ingestion.v1.ResubmitRejectionRequest\x1a,.emtm.ingestion.v1.ResubmitRejectionResponse\x12n\n" +
@@ -1148,7 +1241,7 @@ func file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP() []byte {
 	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescData
 }
 
-var file_emtm_ingestion_v1_ingestion_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_emtm_ingestion_v1_ingestion_service_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_emtm_ingestion_v1_ingestion_service_proto_goTypes = []any{
 	(*Accepted)(nil),                     // 0: emtm.ingestion.v1.Accepted
 	(*SubmitClaimRequest)(nil),           // 1: emtm.ingestion.v1.SubmitClaimRequest
@@ -1161,65 +1254,72 @@ var file_emtm_ingestion_v1_ingestion_service_proto_goTypes = []any{
 	(*SubmitEnrollmentResponse)(nil),     // 8: emtm.ingestion.v1.SubmitEnrollmentResponse
 	(*SubmitPartsAbSummaryRequest)(nil),  // 9: emtm.ingestion.v1.SubmitPartsAbSummaryRequest
 	(*SubmitPartsAbSummaryResponse)(nil), // 10: emtm.ingestion.v1.SubmitPartsAbSummaryResponse
-	(*GetRejectionRequest)(nil),          // 11: emtm.ingestion.v1.GetRejectionRequest
-	(*GetRejectionResponse)(nil),         // 12: emtm.ingestion.v1.GetRejectionResponse
-	(*ListRejectionsRequest)(nil),        // 13: emtm.ingestion.v1.ListRejectionsRequest
-	(*ListRejectionsResponse)(nil),       // 14: emtm.ingestion.v1.ListRejectionsResponse
-	(*RejectionStatus)(nil),              // 15: emtm.ingestion.v1.RejectionStatus
-	(*ResubmitRejectionRequest)(nil),     // 16: emtm.ingestion.v1.ResubmitRejectionRequest
-	(*ResubmitRejectionResponse)(nil),    // 17: emtm.ingestion.v1.ResubmitRejectionResponse
-	(*ListHeldReversalsRequest)(nil),     // 18: emtm.ingestion.v1.ListHeldReversalsRequest
-	(*HeldReversal)(nil),                 // 19: emtm.ingestion.v1.HeldReversal
-	(*ListHeldReversalsResponse)(nil),    // 20: emtm.ingestion.v1.ListHeldReversalsResponse
-	(*v1.PharmacyClaim)(nil),             // 21: emtm.claims.v1.PharmacyClaim
-	(*v1.ClaimReversal)(nil),             // 22: emtm.claims.v1.ClaimReversal
-	(*v11.MtmEncounter)(nil),             // 23: emtm.encounters.v1.MtmEncounter
-	(*v12.Enrollment)(nil),               // 24: emtm.enrollment.v1.Enrollment
-	(*v13.PartsAbSummary)(nil),           // 25: emtm.medical.v1.PartsAbSummary
-	(*Rejection)(nil),                    // 26: emtm.ingestion.v1.Rejection
-	(*timestamppb.Timestamp)(nil),        // 27: google.protobuf.Timestamp
+	(*SubmitConditionRequest)(nil),       // 11: emtm.ingestion.v1.SubmitConditionRequest
+	(*SubmitConditionResponse)(nil),      // 12: emtm.ingestion.v1.SubmitConditionResponse
+	(*GetRejectionRequest)(nil),          // 13: emtm.ingestion.v1.GetRejectionRequest
+	(*GetRejectionResponse)(nil),         // 14: emtm.ingestion.v1.GetRejectionResponse
+	(*ListRejectionsRequest)(nil),        // 15: emtm.ingestion.v1.ListRejectionsRequest
+	(*ListRejectionsResponse)(nil),       // 16: emtm.ingestion.v1.ListRejectionsResponse
+	(*RejectionStatus)(nil),              // 17: emtm.ingestion.v1.RejectionStatus
+	(*ResubmitRejectionRequest)(nil),     // 18: emtm.ingestion.v1.ResubmitRejectionRequest
+	(*ResubmitRejectionResponse)(nil),    // 19: emtm.ingestion.v1.ResubmitRejectionResponse
+	(*ListHeldReversalsRequest)(nil),     // 20: emtm.ingestion.v1.ListHeldReversalsRequest
+	(*HeldReversal)(nil),                 // 21: emtm.ingestion.v1.HeldReversal
+	(*ListHeldReversalsResponse)(nil),    // 22: emtm.ingestion.v1.ListHeldReversalsResponse
+	(*v1.PharmacyClaim)(nil),             // 23: emtm.claims.v1.PharmacyClaim
+	(*v1.ClaimReversal)(nil),             // 24: emtm.claims.v1.ClaimReversal
+	(*v11.MtmEncounter)(nil),             // 25: emtm.encounters.v1.MtmEncounter
+	(*v12.Enrollment)(nil),               // 26: emtm.enrollment.v1.Enrollment
+	(*v13.PartsAbSummary)(nil),           // 27: emtm.medical.v1.PartsAbSummary
+	(*v13.Condition)(nil),                // 28: emtm.medical.v1.Condition
+	(*Rejection)(nil),                    // 29: emtm.ingestion.v1.Rejection
+	(*timestamppb.Timestamp)(nil),        // 30: google.protobuf.Timestamp
 }
 var file_emtm_ingestion_v1_ingestion_service_proto_depIdxs = []int32{
-	21, // 0: emtm.ingestion.v1.SubmitClaimRequest.claim:type_name -> emtm.claims.v1.PharmacyClaim
+	23, // 0: emtm.ingestion.v1.SubmitClaimRequest.claim:type_name -> emtm.claims.v1.PharmacyClaim
 	0,  // 1: emtm.ingestion.v1.SubmitClaimResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	22, // 2: emtm.ingestion.v1.SubmitReversalRequest.reversal:type_name -> emtm.claims.v1.ClaimReversal
+	24, // 2: emtm.ingestion.v1.SubmitReversalRequest.reversal:type_name -> emtm.claims.v1.ClaimReversal
 	0,  // 3: emtm.ingestion.v1.SubmitReversalResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	23, // 4: emtm.ingestion.v1.SubmitEncounterRequest.encounter:type_name -> emtm.encounters.v1.MtmEncounter
+	25, // 4: emtm.ingestion.v1.SubmitEncounterRequest.encounter:type_name -> emtm.encounters.v1.MtmEncounter
 	0,  // 5: emtm.ingestion.v1.SubmitEncounterResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	24, // 6: emtm.ingestion.v1.SubmitEnrollmentRequest.enrollment:type_name -> emtm.enrollment.v1.Enrollment
+	26, // 6: emtm.ingestion.v1.SubmitEnrollmentRequest.enrollment:type_name -> emtm.enrollment.v1.Enrollment
 	0,  // 7: emtm.ingestion.v1.SubmitEnrollmentResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	25, // 8: emtm.ingestion.v1.SubmitPartsAbSummaryRequest.summary:type_name -> emtm.medical.v1.PartsAbSummary
+	27, // 8: emtm.ingestion.v1.SubmitPartsAbSummaryRequest.summary:type_name -> emtm.medical.v1.PartsAbSummary
 	0,  // 9: emtm.ingestion.v1.SubmitPartsAbSummaryResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	26, // 10: emtm.ingestion.v1.GetRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
-	26, // 11: emtm.ingestion.v1.ListRejectionsResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
-	15, // 12: emtm.ingestion.v1.ListRejectionsResponse.statuses:type_name -> emtm.ingestion.v1.RejectionStatus
-	0,  // 13: emtm.ingestion.v1.ResubmitRejectionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	26, // 14: emtm.ingestion.v1.ResubmitRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
-	27, // 15: emtm.ingestion.v1.HeldReversal.held_since:type_name -> google.protobuf.Timestamp
-	19, // 16: emtm.ingestion.v1.ListHeldReversalsResponse.reversals:type_name -> emtm.ingestion.v1.HeldReversal
-	1,  // 17: emtm.ingestion.v1.IngestionService.SubmitClaim:input_type -> emtm.ingestion.v1.SubmitClaimRequest
-	3,  // 18: emtm.ingestion.v1.IngestionService.SubmitReversal:input_type -> emtm.ingestion.v1.SubmitReversalRequest
-	5,  // 19: emtm.ingestion.v1.IngestionService.SubmitEncounter:input_type -> emtm.ingestion.v1.SubmitEncounterRequest
-	7,  // 20: emtm.ingestion.v1.IngestionService.SubmitEnrollment:input_type -> emtm.ingestion.v1.SubmitEnrollmentRequest
-	9,  // 21: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:input_type -> emtm.ingestion.v1.SubmitPartsAbSummaryRequest
-	11, // 22: emtm.ingestion.v1.IngestionService.GetRejection:input_type -> emtm.ingestion.v1.GetRejectionRequest
-	13, // 23: emtm.ingestion.v1.IngestionService.ListRejections:input_type -> emtm.ingestion.v1.ListRejectionsRequest
-	16, // 24: emtm.ingestion.v1.IngestionService.ResubmitRejection:input_type -> emtm.ingestion.v1.ResubmitRejectionRequest
-	18, // 25: emtm.ingestion.v1.IngestionService.ListHeldReversals:input_type -> emtm.ingestion.v1.ListHeldReversalsRequest
-	2,  // 26: emtm.ingestion.v1.IngestionService.SubmitClaim:output_type -> emtm.ingestion.v1.SubmitClaimResponse
-	4,  // 27: emtm.ingestion.v1.IngestionService.SubmitReversal:output_type -> emtm.ingestion.v1.SubmitReversalResponse
-	6,  // 28: emtm.ingestion.v1.IngestionService.SubmitEncounter:output_type -> emtm.ingestion.v1.SubmitEncounterResponse
-	8,  // 29: emtm.ingestion.v1.IngestionService.SubmitEnrollment:output_type -> emtm.ingestion.v1.SubmitEnrollmentResponse
-	10, // 30: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:output_type -> emtm.ingestion.v1.SubmitPartsAbSummaryResponse
-	12, // 31: emtm.ingestion.v1.IngestionService.GetRejection:output_type -> emtm.ingestion.v1.GetRejectionResponse
-	14, // 32: emtm.ingestion.v1.IngestionService.ListRejections:output_type -> emtm.ingestion.v1.ListRejectionsResponse
-	17, // 33: emtm.ingestion.v1.IngestionService.ResubmitRejection:output_type -> emtm.ingestion.v1.ResubmitRejectionResponse
-	20, // 34: emtm.ingestion.v1.IngestionService.ListHeldReversals:output_type -> emtm.ingestion.v1.ListHeldReversalsResponse
-	26, // [26:35] is the sub-list for method output_type
-	17, // [17:26] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	28, // 10: emtm.ingestion.v1.SubmitConditionRequest.condition:type_name -> emtm.medical.v1.Condition
+	0,  // 11: emtm.ingestion.v1.SubmitConditionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	29, // 12: emtm.ingestion.v1.GetRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
+	29, // 13: emtm.ingestion.v1.ListRejectionsResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
+	17, // 14: emtm.ingestion.v1.ListRejectionsResponse.statuses:type_name -> emtm.ingestion.v1.RejectionStatus
+	0,  // 15: emtm.ingestion.v1.ResubmitRejectionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	29, // 16: emtm.ingestion.v1.ResubmitRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
+	30, // 17: emtm.ingestion.v1.HeldReversal.held_since:type_name -> google.protobuf.Timestamp
+	21, // 18: emtm.ingestion.v1.ListHeldReversalsResponse.reversals:type_name -> emtm.ingestion.v1.HeldReversal
+	1,  // 19: emtm.ingestion.v1.IngestionService.SubmitClaim:input_type -> emtm.ingestion.v1.SubmitClaimRequest
+	3,  // 20: emtm.ingestion.v1.IngestionService.SubmitReversal:input_type -> emtm.ingestion.v1.SubmitReversalRequest
+	5,  // 21: emtm.ingestion.v1.IngestionService.SubmitEncounter:input_type -> emtm.ingestion.v1.SubmitEncounterRequest
+	7,  // 22: emtm.ingestion.v1.IngestionService.SubmitEnrollment:input_type -> emtm.ingestion.v1.SubmitEnrollmentRequest
+	9,  // 23: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:input_type -> emtm.ingestion.v1.SubmitPartsAbSummaryRequest
+	11, // 24: emtm.ingestion.v1.IngestionService.SubmitCondition:input_type -> emtm.ingestion.v1.SubmitConditionRequest
+	13, // 25: emtm.ingestion.v1.IngestionService.GetRejection:input_type -> emtm.ingestion.v1.GetRejectionRequest
+	15, // 26: emtm.ingestion.v1.IngestionService.ListRejections:input_type -> emtm.ingestion.v1.ListRejectionsRequest
+	18, // 27: emtm.ingestion.v1.IngestionService.ResubmitRejection:input_type -> emtm.ingestion.v1.ResubmitRejectionRequest
+	20, // 28: emtm.ingestion.v1.IngestionService.ListHeldReversals:input_type -> emtm.ingestion.v1.ListHeldReversalsRequest
+	2,  // 29: emtm.ingestion.v1.IngestionService.SubmitClaim:output_type -> emtm.ingestion.v1.SubmitClaimResponse
+	4,  // 30: emtm.ingestion.v1.IngestionService.SubmitReversal:output_type -> emtm.ingestion.v1.SubmitReversalResponse
+	6,  // 31: emtm.ingestion.v1.IngestionService.SubmitEncounter:output_type -> emtm.ingestion.v1.SubmitEncounterResponse
+	8,  // 32: emtm.ingestion.v1.IngestionService.SubmitEnrollment:output_type -> emtm.ingestion.v1.SubmitEnrollmentResponse
+	10, // 33: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:output_type -> emtm.ingestion.v1.SubmitPartsAbSummaryResponse
+	12, // 34: emtm.ingestion.v1.IngestionService.SubmitCondition:output_type -> emtm.ingestion.v1.SubmitConditionResponse
+	14, // 35: emtm.ingestion.v1.IngestionService.GetRejection:output_type -> emtm.ingestion.v1.GetRejectionResponse
+	16, // 36: emtm.ingestion.v1.IngestionService.ListRejections:output_type -> emtm.ingestion.v1.ListRejectionsResponse
+	19, // 37: emtm.ingestion.v1.IngestionService.ResubmitRejection:output_type -> emtm.ingestion.v1.ResubmitRejectionResponse
+	22, // 38: emtm.ingestion.v1.IngestionService.ListHeldReversals:output_type -> emtm.ingestion.v1.ListHeldReversalsResponse
+	29, // [29:39] is the sub-list for method output_type
+	19, // [19:29] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_emtm_ingestion_v1_ingestion_service_proto_init() }
@@ -1234,7 +1334,7 @@ func file_emtm_ingestion_v1_ingestion_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_ingestion_v1_ingestion_service_proto_rawDesc), len(file_emtm_ingestion_v1_ingestion_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const (
 	IngestionService_SubmitEncounter_FullMethodName      = "/emtm.ingestion.v1.IngestionService/SubmitEncounter"
 	IngestionService_SubmitEnrollment_FullMethodName     = "/emtm.ingestion.v1.IngestionService/SubmitEnrollment"
 	IngestionService_SubmitPartsAbSummary_FullMethodName = "/emtm.ingestion.v1.IngestionService/SubmitPartsAbSummary"
+	IngestionService_SubmitCondition_FullMethodName      = "/emtm.ingestion.v1.IngestionService/SubmitCondition"
 	IngestionService_GetRejection_FullMethodName         = "/emtm.ingestion.v1.IngestionService/GetRejection"
 	IngestionService_ListRejections_FullMethodName       = "/emtm.ingestion.v1.IngestionService/ListRejections"
 	IngestionService_ResubmitRejection_FullMethodName    = "/emtm.ingestion.v1.IngestionService/ResubmitRejection"
@@ -43,6 +44,7 @@ type IngestionServiceClient interface {
 	SubmitEncounter(ctx context.Context, in *SubmitEncounterRequest, opts ...grpc.CallOption) (*SubmitEncounterResponse, error)
 	SubmitEnrollment(ctx context.Context, in *SubmitEnrollmentRequest, opts ...grpc.CallOption) (*SubmitEnrollmentResponse, error)
 	SubmitPartsAbSummary(ctx context.Context, in *SubmitPartsAbSummaryRequest, opts ...grpc.CallOption) (*SubmitPartsAbSummaryResponse, error)
+	SubmitCondition(ctx context.Context, in *SubmitConditionRequest, opts ...grpc.CallOption) (*SubmitConditionResponse, error)
 	GetRejection(ctx context.Context, in *GetRejectionRequest, opts ...grpc.CallOption) (*GetRejectionResponse, error)
 	ListRejections(ctx context.Context, in *ListRejectionsRequest, opts ...grpc.CallOption) (*ListRejectionsResponse, error)
 	// ResubmitRejection submits a rejected payload again, after a fix upstream
@@ -110,6 +112,16 @@ func (c *ingestionServiceClient) SubmitPartsAbSummary(ctx context.Context, in *S
 	return out, nil
 }
 
+func (c *ingestionServiceClient) SubmitCondition(ctx context.Context, in *SubmitConditionRequest, opts ...grpc.CallOption) (*SubmitConditionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubmitConditionResponse)
+	err := c.cc.Invoke(ctx, IngestionService_SubmitCondition_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *ingestionServiceClient) GetRejection(ctx context.Context, in *GetRejectionRequest, opts ...grpc.CallOption) (*GetRejectionResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetRejectionResponse)
@@ -163,6 +175,7 @@ type IngestionServiceServer interface {
 	SubmitEncounter(context.Context, *SubmitEncounterRequest) (*SubmitEncounterResponse, error)
 	SubmitEnrollment(context.Context, *SubmitEnrollmentRequest) (*SubmitEnrollmentResponse, error)
 	SubmitPartsAbSummary(context.Context, *SubmitPartsAbSummaryRequest) (*SubmitPartsAbSummaryResponse, error)
+	SubmitCondition(context.Context, *SubmitConditionRequest) (*SubmitConditionResponse, error)
 	GetRejection(context.Context, *GetRejectionRequest) (*GetRejectionResponse, error)
 	ListRejections(context.Context, *ListRejectionsRequest) (*ListRejectionsResponse, error)
 	// ResubmitRejection submits a rejected payload again, after a fix upstream
@@ -194,6 +207,9 @@ func (UnimplementedIngestionServiceServer) SubmitEnrollment(context.Context, *Su
 }
 func (UnimplementedIngestionServiceServer) SubmitPartsAbSummary(context.Context, *SubmitPartsAbSummaryRequest) (*SubmitPartsAbSummaryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SubmitPartsAbSummary not implemented")
+}
+func (UnimplementedIngestionServiceServer) SubmitCondition(context.Context, *SubmitConditionRequest) (*SubmitConditionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SubmitCondition not implemented")
 }
 func (UnimplementedIngestionServiceServer) GetRejection(context.Context, *GetRejectionRequest) (*GetRejectionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRejection not implemented")
@@ -318,6 +334,24 @@ func _IngestionService_SubmitPartsAbSummary_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IngestionService_SubmitCondition_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubmitConditionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IngestionServiceServer).SubmitCondition(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IngestionService_SubmitCondition_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IngestionServiceServer).SubmitCondition(ctx, req.(*SubmitConditionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _IngestionService_GetRejection_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetRejectionRequest)
 	if err := dec(in); err != nil {
@@ -416,6 +450,10 @@ var IngestionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SubmitPartsAbSummary",
 			Handler:    _IngestionService_SubmitPartsAbSummary_Handler,
+		},
+		{
+			MethodName: "SubmitCondition",
+			Handler:    _IngestionService_SubmitCondition_Handler,
 		},
 		{
 			MethodName: "GetRejection",

@@ -7,7 +7,9 @@
 // Package emtm.medical.v1 holds Medicare Parts A/B claim summaries, the side
 // of spending the performance-based payment is measured on.
 //
-// Subject (stream EMTM_MEDICAL): emtm.medical.<partition>
+// Subjects (stream EMTM_MEDICAL):
+//   emtm.medical.<partition>.partsab    PartsAbSummary
+//   emtm.medical.<partition>.condition  Condition
 
 package medicalv1
 
@@ -78,6 +80,56 @@ func (x CareSetting) Number() protoreflect.EnumNumber {
 // Deprecated: Use CareSetting.Descriptor instead.
 func (CareSetting) EnumDescriptor() ([]byte, []int) {
 	return file_emtm_medical_v1_medical_proto_rawDescGZIP(), []int{0}
+}
+
+// CodeSystem names the terminology of a diagnosis code.
+type CodeSystem int32
+
+const (
+	CodeSystem_CODE_SYSTEM_UNSPECIFIED CodeSystem = 0
+	CodeSystem_CODE_SYSTEM_SNOMED_CT   CodeSystem = 1
+	CodeSystem_CODE_SYSTEM_ICD10_CM    CodeSystem = 2
+)
+
+// Enum value maps for CodeSystem.
+var (
+	CodeSystem_name = map[int32]string{
+		0: "CODE_SYSTEM_UNSPECIFIED",
+		1: "CODE_SYSTEM_SNOMED_CT",
+		2: "CODE_SYSTEM_ICD10_CM",
+	}
+	CodeSystem_value = map[string]int32{
+		"CODE_SYSTEM_UNSPECIFIED": 0,
+		"CODE_SYSTEM_SNOMED_CT":   1,
+		"CODE_SYSTEM_ICD10_CM":    2,
+	}
+)
+
+func (x CodeSystem) Enum() *CodeSystem {
+	p := new(CodeSystem)
+	*p = x
+	return p
+}
+
+func (x CodeSystem) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CodeSystem) Descriptor() protoreflect.EnumDescriptor {
+	return file_emtm_medical_v1_medical_proto_enumTypes[1].Descriptor()
+}
+
+func (CodeSystem) Type() protoreflect.EnumType {
+	return &file_emtm_medical_v1_medical_proto_enumTypes[1]
+}
+
+func (x CodeSystem) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CodeSystem.Descriptor instead.
+func (CodeSystem) EnumDescriptor() ([]byte, []int) {
+	return file_emtm_medical_v1_medical_proto_rawDescGZIP(), []int{1}
 }
 
 // PartsAbSummary is one Parts A/B claim (or a month's total) for a member.
@@ -206,6 +258,117 @@ func (x *PartsAbSummary) GetPbpId() string {
 	return ""
 }
 
+// Condition is a diagnosis on a member's record (from Parts A/B claims or a
+// clinical record): what MTM eligibility counts as chronic diseases.
+type Condition struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Meta        *v1.EventMeta          `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	ConditionId string                 `protobuf:"bytes,2,opt,name=condition_id,json=conditionId,proto3" json:"condition_id,omitempty"`
+	MemberId    string                 `protobuf:"bytes,3,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Mbi         string                 `protobuf:"bytes,4,opt,name=mbi,proto3" json:"mbi,omitempty"`
+	CodeSystem  CodeSystem             `protobuf:"varint,5,opt,name=code_system,json=codeSystem,proto3,enum=emtm.medical.v1.CodeSystem" json:"code_system,omitempty"`
+	Code        string                 `protobuf:"bytes,6,opt,name=code,proto3" json:"code,omitempty"`
+	Description string                 `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
+	OnsetDate   *v1.Date               `protobuf:"bytes,8,opt,name=onset_date,json=onsetDate,proto3" json:"onset_date,omitempty"`
+	// resolved_date is set when the condition ended (an acute one); unset while it lasts.
+	ResolvedDate  *v1.Date `protobuf:"bytes,9,opt,name=resolved_date,json=resolvedDate,proto3" json:"resolved_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Condition) Reset() {
+	*x = Condition{}
+	mi := &file_emtm_medical_v1_medical_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Condition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Condition) ProtoMessage() {}
+
+func (x *Condition) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_medical_v1_medical_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Condition.ProtoReflect.Descriptor instead.
+func (*Condition) Descriptor() ([]byte, []int) {
+	return file_emtm_medical_v1_medical_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Condition) GetMeta() *v1.EventMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *Condition) GetConditionId() string {
+	if x != nil {
+		return x.ConditionId
+	}
+	return ""
+}
+
+func (x *Condition) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *Condition) GetMbi() string {
+	if x != nil {
+		return x.Mbi
+	}
+	return ""
+}
+
+func (x *Condition) GetCodeSystem() CodeSystem {
+	if x != nil {
+		return x.CodeSystem
+	}
+	return CodeSystem_CODE_SYSTEM_UNSPECIFIED
+}
+
+func (x *Condition) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *Condition) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Condition) GetOnsetDate() *v1.Date {
+	if x != nil {
+		return x.OnsetDate
+	}
+	return nil
+}
+
+func (x *Condition) GetResolvedDate() *v1.Date {
+	if x != nil {
+		return x.ResolvedDate
+	}
+	return nil
+}
+
 var File_emtm_medical_v1_medical_proto protoreflect.FileDescriptor
 
 const file_emtm_medical_v1_medical_proto_rawDesc = "" +
@@ -227,12 +390,29 @@ const file_emtm_medical_v1_medical_proto_rawDesc = "" +
 	"\vcontract_id\x18\n" +
 	" \x01(\tR\n" +
 	"contractId\x12\x15\n" +
-	"\x06pbp_id\x18\v \x01(\tR\x05pbpId*{\n" +
+	"\x06pbp_id\x18\v \x01(\tR\x05pbpId\"\xed\x02\n" +
+	"\tCondition\x12,\n" +
+	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12!\n" +
+	"\fcondition_id\x18\x02 \x01(\tR\vconditionId\x12\x1b\n" +
+	"\tmember_id\x18\x03 \x01(\tR\bmemberId\x12\x10\n" +
+	"\x03mbi\x18\x04 \x01(\tR\x03mbi\x12<\n" +
+	"\vcode_system\x18\x05 \x01(\x0e2\x1b.emtm.medical.v1.CodeSystemR\n" +
+	"codeSystem\x12\x12\n" +
+	"\x04code\x18\x06 \x01(\tR\x04code\x12 \n" +
+	"\vdescription\x18\a \x01(\tR\vdescription\x122\n" +
+	"\n" +
+	"onset_date\x18\b \x01(\v2\x13.emtm.types.v1.DateR\tonsetDate\x128\n" +
+	"\rresolved_date\x18\t \x01(\v2\x13.emtm.types.v1.DateR\fresolvedDate*{\n" +
 	"\vCareSetting\x12\x1c\n" +
 	"\x18CARE_SETTING_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16CARE_SETTING_INPATIENT\x10\x01\x12\x1a\n" +
 	"\x16CARE_SETTING_EMERGENCY\x10\x02\x12\x16\n" +
-	"\x12CARE_SETTING_OTHER\x10\x03B\xba\x01\n" +
+	"\x12CARE_SETTING_OTHER\x10\x03*^\n" +
+	"\n" +
+	"CodeSystem\x12\x1b\n" +
+	"\x17CODE_SYSTEM_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15CODE_SYSTEM_SNOMED_CT\x10\x01\x12\x18\n" +
+	"\x14CODE_SYSTEM_ICD10_CM\x10\x02B\xba\x01\n" +
 	"\x13com.emtm.medical.v1B\fMedicalProtoP\x01Z7github.com/emtm/emtm/libs/gen/emtm/medical/v1;medicalv1\xa2\x02\x03EMX\xaa\x02\x0fEmtm.Medical.V1\xca\x02\x0fEmtm\\Medical\\V1\xe2\x02\x1bEmtm\\Medical\\V1\\GPBMetadata\xea\x02\x11Emtm::Medical::V1b\x06proto3"
 
 var (
@@ -247,26 +427,32 @@ func file_emtm_medical_v1_medical_proto_rawDescGZIP() []byte {
 	return file_emtm_medical_v1_medical_proto_rawDescData
 }
 
-var file_emtm_medical_v1_medical_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_emtm_medical_v1_medical_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_emtm_medical_v1_medical_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_emtm_medical_v1_medical_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_emtm_medical_v1_medical_proto_goTypes = []any{
 	(CareSetting)(0),       // 0: emtm.medical.v1.CareSetting
-	(*PartsAbSummary)(nil), // 1: emtm.medical.v1.PartsAbSummary
-	(*v1.EventMeta)(nil),   // 2: emtm.types.v1.EventMeta
-	(*v1.YearMonth)(nil),   // 3: emtm.types.v1.YearMonth
-	(*v1.Date)(nil),        // 4: emtm.types.v1.Date
+	(CodeSystem)(0),        // 1: emtm.medical.v1.CodeSystem
+	(*PartsAbSummary)(nil), // 2: emtm.medical.v1.PartsAbSummary
+	(*Condition)(nil),      // 3: emtm.medical.v1.Condition
+	(*v1.EventMeta)(nil),   // 4: emtm.types.v1.EventMeta
+	(*v1.YearMonth)(nil),   // 5: emtm.types.v1.YearMonth
+	(*v1.Date)(nil),        // 6: emtm.types.v1.Date
 }
 var file_emtm_medical_v1_medical_proto_depIdxs = []int32{
-	2, // 0: emtm.medical.v1.PartsAbSummary.meta:type_name -> emtm.types.v1.EventMeta
-	3, // 1: emtm.medical.v1.PartsAbSummary.service_month:type_name -> emtm.types.v1.YearMonth
+	4, // 0: emtm.medical.v1.PartsAbSummary.meta:type_name -> emtm.types.v1.EventMeta
+	5, // 1: emtm.medical.v1.PartsAbSummary.service_month:type_name -> emtm.types.v1.YearMonth
 	0, // 2: emtm.medical.v1.PartsAbSummary.setting:type_name -> emtm.medical.v1.CareSetting
-	4, // 3: emtm.medical.v1.PartsAbSummary.admit_date:type_name -> emtm.types.v1.Date
-	4, // 4: emtm.medical.v1.PartsAbSummary.discharge_date:type_name -> emtm.types.v1.Date
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	6, // 3: emtm.medical.v1.PartsAbSummary.admit_date:type_name -> emtm.types.v1.Date
+	6, // 4: emtm.medical.v1.PartsAbSummary.discharge_date:type_name -> emtm.types.v1.Date
+	4, // 5: emtm.medical.v1.Condition.meta:type_name -> emtm.types.v1.EventMeta
+	1, // 6: emtm.medical.v1.Condition.code_system:type_name -> emtm.medical.v1.CodeSystem
+	6, // 7: emtm.medical.v1.Condition.onset_date:type_name -> emtm.types.v1.Date
+	6, // 8: emtm.medical.v1.Condition.resolved_date:type_name -> emtm.types.v1.Date
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_emtm_medical_v1_medical_proto_init() }
@@ -279,8 +465,8 @@ func file_emtm_medical_v1_medical_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_medical_v1_medical_proto_rawDesc), len(file_emtm_medical_v1_medical_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   1,
+			NumEnums:      2,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
