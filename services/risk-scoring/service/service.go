@@ -1,10 +1,11 @@
-// Package service wires risk-scoring: the claims consumer (one durable per
-// beneficiary partition, so each beneficiary's claims are scored in order),
-// the profile store and the gRPC API.
+// Package service wires risk-scoring: the claims and medical consumers (one
+// durable per beneficiary partition, so each beneficiary's events are handled
+// in order within a stream), the profile store, the risk policy and the gRPC API.
 package service
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/emtm/emtm/libs/app"
 	"github.com/emtm/emtm/libs/bus"
@@ -13,6 +14,7 @@ import (
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	"github.com/emtm/emtm/services/risk-scoring/internal/adapters"
 	"github.com/emtm/emtm/services/risk-scoring/internal/assess"
+	"github.com/emtm/emtm/services/risk-scoring/internal/chronic"
 	"github.com/emtm/emtm/services/risk-scoring/internal/ports"
 	"github.com/emtm/emtm/services/risk-scoring/internal/scoring"
 )
@@ -34,29 +36,55 @@ var Definition app.Definition = app.Def[*Config]{
 // Config is risk-scoring's configuration.
 type Config struct {
 	Common config.Common
+	// PolicyFile is the risk policy (policy.yaml format); empty: the built-in sample.
+	PolicyFile string
+	policies   *scoring.Policies
 }
 
-// RegisterFlags defines risk-scoring's settings.
+// RegisterFlags defines risk-scoring's settings. The policy file is read and
+// validated here, so a bad file stops the service at start with its line.
 func RegisterFlags(s *config.Set) *Config {
 	c := &Config{}
 	common := config.RegisterCommon(s, DefaultGRPCAddr)
-	s.AfterParse(func() error { c.Common = *common; return nil })
+	policy := s.String("policy", "", "risk policy file: targeting criteria, weights and tiers per plan (default: the built-in sample for S9925-001)")
+	s.AfterParse(func() error {
+		c.Common, c.PolicyFile = *common, *policy
+		ps, err := scoring.LoadPolicies(c.PolicyFile)
+		if err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+		c.policies = ps
+		return nil
+	})
 	return c
 }
 
 // Register adds risk-scoring's API and consumers to rt.
-func Register(ctx context.Context, rt *app.Runtime, _ *Config) error {
-	ref, err := drugref.Load()
+func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
+	drugs, err := drugref.Load()
 	if err != nil {
 		return err
 	}
-	store := adapters.NewStore(rt.Redis)
-	a := assess.New(store, rt.Pub, ref, scoring.DefaultPolicy(), rt.Cfg.Partitions, rt.Hasher)
-	riskv1.RegisterRiskScoringServiceServer(rt.GRPC.GRPC, ports.NewGRPC(a, store))
-	return rt.Consume(ctx, bus.ConsumerSpec{
+	cm, err := chronic.Load()
+	if err != nil {
+		return err
+	}
+	rt.Log.Info("risk policy", "file", cfg.policies.Name, "plans", cfg.policies.Plans(), "default", cfg.policies.For("", "").Describe())
+	store := adapters.NewStore(rt.Redis, adapters.LivePrefix)
+	a := assess.New(store, rt.Pub, scoring.References{Drugs: drugs, Chronic: cm}, cfg.policies, rt.Cfg.Partitions, rt.Hasher)
+	riskv1.RegisterRiskScoringServiceServer(rt.GRPC.GRPC, ports.NewGRPC(a, store, rt.JS))
+	if err := rt.Consume(ctx, bus.ConsumerSpec{
 		Stream:     bus.StreamClaims,
 		Durable:    "risk-scoring-claims",
 		Subjects:   []string{"emtm.claims.{p}.>"},
 		Partitions: rt.Cfg.Partitions,
-	}, ports.ClaimsHandler(a))
+	}, ports.ClaimsHandler(a)); err != nil {
+		return err
+	}
+	return rt.Consume(ctx, bus.ConsumerSpec{
+		Stream:     bus.StreamMedical,
+		Durable:    "risk-scoring-medical",
+		Subjects:   []string{"emtm.medical.{p}.>"},
+		Partitions: rt.Cfg.Partitions,
+	}, ports.MedicalHandler(a))
 }

@@ -60,7 +60,8 @@ func New(getenv func(string) string) *cobra.Command {
 		flag := name + "-addr"
 		g.addrs[name] = pf.String(flag, def(config.EnvName(flag), stack.DefaultAddrs[name]), name+" gRPC address (env "+config.EnvName(flag)+")")
 	}
-	root.AddCommand(checkCmd(), statusCmd(g), summaryCmd(g), rejectsCmd(g), importCmd(g), syntheaCmd(), reversalsCmd(g))
+	root.AddCommand(checkCmd(), statusCmd(g), summaryCmd(g), rejectsCmd(g), importCmd(g), syntheaCmd(), reversalsCmd(g),
+		pdcCmd(), profileCmd(g), profilesCmd(g))
 	return root
 }
 

@@ -157,13 +157,13 @@ func TestClaimAndEncounterFlowThroughAllFiveServicesInOneTrace(t *testing.T) {
 	e.idle(t)
 
 	// An assessment: 2024 projected cost $7,200 >= $5,330 (2 points) and
-	// glyburide at 73 (Beers, 2 points): MODERATE.
+	// glyburide at 73 (Beers, 1 point in the sample policy): 3, MODERATE.
 	asmts := testkit.Decode(t, e.js, bus.StreamAssessments, func() *riskv1.RiskAssessment { return &riskv1.RiskAssessment{} })
 	if len(asmts) != 1 {
 		t.Fatalf("%d assessments, want 1", len(asmts))
 	}
 	a := asmts[0]
-	if a.Tier != riskv1.RiskTier_RISK_TIER_MODERATE || a.Score != 4 || len(a.Problems) != 1 || a.Problems[0].Key != "BEERS:glyburide" {
+	if a.Tier != riskv1.RiskTier_RISK_TIER_MODERATE || a.Score != 3 || len(a.Problems) != 1 || a.Problems[0].Key != "BEERS:glyburide" {
 		t.Fatalf("assessment tier %s score %d problems %v", a.Tier, a.Score, a.Problems)
 	}
 	// A task, an outreach item and a ledger entry, all in the same trace.

@@ -34,6 +34,10 @@ type Summary struct {
 	Encounters        int64            `json:"encounters"`
 	Assessments       int64            `json:"assessments"`
 	MembersByTier     map[string]int64 `json:"members_by_tier"`
+	Profiles          int64            `json:"profiles"`
+	ProfileBytesAvg   int64            `json:"profile_bytes_avg"`
+	MTMEligible       int64            `json:"mtm_eligible"`
+	ProblemsNow       map[string]int64 `json:"members_with_problem"`
 	TasksScheduled    int64            `json:"tasks_scheduled"`
 	TasksByKindStatus map[string]int64 `json:"tasks_by_kind_status"`
 	OutreachItems     int64            `json:"outreach_items"`
@@ -119,6 +123,17 @@ func Collect(ctx context.Context, js jetstream.JetStream, conns Conns, contract,
 		}
 		s.MembersByTier[strings.TrimPrefix(t.String(), "RISK_TIER_")] = int64(len(r.MemberIds))
 	}
+	ps, err := risk.GetProfileStats(ctx, &riskv1.GetProfileStatsRequest{})
+	if err != nil {
+		return s, fmt.Errorf("risk-scoring: %w", err)
+	}
+	s.Profiles, s.MTMEligible, s.ProblemsNow = ps.Profiles, ps.Eligible, ps.ByProblem
+	if ps.Profiles > 0 {
+		s.ProfileBytesAvg = ps.TotalBytes / ps.Profiles
+	}
+	if s.ProblemsNow == nil {
+		s.ProblemsNow = map[string]int64{}
+	}
 	tc, err := schedulingv1.NewInterventionSchedulingServiceClient(conns["intervention-scheduling"]).GetTaskCounts(ctx, &schedulingv1.GetTaskCountsRequest{})
 	if err != nil {
 		return s, fmt.Errorf("intervention-scheduling: %w", err)
@@ -185,6 +200,7 @@ func (s Summary) Print(w io.Writer) {
 	fmt.Fprintf(tw, "conditions\t%d\t\n", s.Conditions)
 	fmt.Fprintf(tw, "MTM encounters\t%d\t\n", s.Encounters)
 	fmt.Fprintf(tw, "assessments\t%d\t(members by tier: %s)\n", s.Assessments, joined(s.MembersByTier))
+	fmt.Fprintf(tw, "profiles\t%d\t(%d bytes each on average; MTM eligible %d; with a problem now: %s)\n", s.Profiles, s.ProfileBytesAvg, s.MTMEligible, joined(s.ProblemsNow))
 	fmt.Fprintf(tw, "tasks scheduled\t%d\t(%s)\n", s.TasksScheduled, joined(s.TasksByKindStatus))
 	fmt.Fprintf(tw, "outreach items\t%d\t(%s)\n", s.OutreachItems, joined(s.OutreachByProblem))
 	fmt.Fprintf(tw, "ledger entries\t%d\t(total %s)\n", s.LedgerEntries, Dollars(s.LedgerTotalCents))

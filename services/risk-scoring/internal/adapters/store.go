@@ -1,35 +1,56 @@
 // Package adapters keeps risk-scoring's state in Redis: one hash per
-// beneficiary (its fills, reversals, birth date, plan and last assessment),
-// and a set of beneficiaries per plan and tier.
+// beneficiary (fills, reversal marks, conditions, Parts A/B events, birth
+// date, plan, the last assessment emitted and a version), a set of the
+// beneficiaries, and a set of beneficiaries per plan and tier. Every change to
+// a profile is one Lua script that also returns the profile: one round trip.
 package adapters
 
 import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/emtm/emtm/services/risk-scoring/internal/profile"
 )
 
-// Store implements the profile store on Redis.
-type Store struct{ rdb *redis.Client }
+// LivePrefix is the key prefix of the live profiles.
+const LivePrefix = "rs:"
 
-// NewStore returns a Store.
-func NewStore(rdb *redis.Client) *Store { return &Store{rdb: rdb} }
-
-// ProfileKey is the hash of a beneficiary's profile.
-func ProfileKey(member string) string { return "rs:p:" + member }
-
-// TierKey is the set of beneficiaries of a plan in a tier.
-func TierKey(contract, pbp string, tier int) string {
-	return "rs:tier:" + contract + "-" + pbp + ":" + strconv.Itoa(tier)
+// Store implements the profile store on Redis under a key prefix.
+type Store struct {
+	rdb    *redis.Client
+	prefix string
 }
 
-// applyClaim adds the fill unless the claim is already in the profile or was
-// reversed (a reversal that came first wins), updates birth date and plan,
-// and returns {applied, HGETALL}: one round trip per claim.
+// NewStore returns a Store for keys under prefix (LivePrefix for the live profiles).
+func NewStore(rdb *redis.Client, prefix string) *Store { return &Store{rdb: rdb, prefix: prefix} }
+
+// Client is the store's Redis client.
+func (s *Store) Client() *redis.Client { return s.rdb }
+
+// Prefix is the store's key prefix.
+func (s *Store) Prefix() string { return s.prefix }
+
+// ProfileKey is the hash of a beneficiary's profile.
+func (s *Store) ProfileKey(member string) string { return s.prefix + "p:" + member }
+
+// MembersKey is the set of every beneficiary with a profile.
+func (s *Store) MembersKey() string { return s.prefix + "members" }
+
+// TierKey is the set of beneficiaries of a plan in a tier.
+func (s *Store) TierKey(contract, pbp string, tier int) string {
+	return s.prefix + "tier:" + contract + "-" + pbp + ":" + strconv.Itoa(tier)
+}
+
+// Version counts the changes to a profile (for optimistic concurrency).
+const fieldVersion = "v"
+
+// applyClaim adds the fill unless the claim is in the profile or was reversed
+// (a reversal that came first wins), updates birth date and plan, bumps the
+// version and returns {applied, HGETALL}.
 var applyClaim = redis.NewScript(`
 local applied = 0
 if redis.call('HEXISTS', KEYS[1], 'x:' .. ARGV[1]) == 0 then
@@ -37,21 +58,62 @@ if redis.call('HEXISTS', KEYS[1], 'x:' .. ARGV[1]) == 0 then
 end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'dob', ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'plan', ARGV[4]) end
+redis.call('HINCRBY', KEYS[1], 'v', 1)
+redis.call('SADD', KEYS[2], ARGV[5])
 return {applied, redis.call('HGETALL', KEYS[1])}
 `)
 
-// applyReversal removes the claim's fill and records the reversal (so a claim
-// that arrives later is ignored); {applied, HGETALL}.
+// applyReversal removes the claim's fill and marks the reversal (a claim that
+// arrives later is ignored); {applied, HGETALL}.
 var applyReversal = redis.NewScript(`
 redis.call('HDEL', KEYS[1], 'c:' .. ARGV[1])
-local applied = redis.call('HSETNX', KEYS[1], 'x:' .. ARGV[1], '1')
+local applied = redis.call('HSETNX', KEYS[1], 'x:' .. ARGV[1], ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'plan', ARGV[3]) end
+redis.call('HINCRBY', KEYS[1], 'v', 1)
+redis.call('SADD', KEYS[2], ARGV[4])
 return {applied, redis.call('HGETALL', KEYS[1])}
 `)
 
-func decode(member string, v any) (bool, *profile.Profile, error) {
+// applyField sets one field (a condition or a Parts A/B event: the same event
+// again writes the same value); {1, HGETALL}.
+var applyField = redis.NewScript(`
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'plan', ARGV[3]) end
+redis.call('HINCRBY', KEYS[1], 'v', 1)
+redis.call('SADD', KEYS[2], ARGV[4])
+local applied = 1
+if old == ARGV[2] then applied = 0 end
+return {applied, redis.call('HGETALL', KEYS[1])}
+`)
+
+// save records the emitted assessment and prunes stale fields, only if the
+// profile is still at the version the assessment was computed from.
+// KEYS: profile, old tier set, new tier set. ARGV: version, fingerprint ("" to
+// keep it), tier, member, stale fields...
+var save = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
+for i = 5, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[1], 'fp', ARGV[2], 'tier', ARGV[3])
+  if KEYS[2] ~= KEYS[3] then redis.call('SREM', KEYS[2], ARGV[4]) end
+  redis.call('SADD', KEYS[3], ARGV[4])
+end
+return 1
+`)
+
+// Snapshot is a profile as one script left it.
+type Snapshot struct {
+	Applied bool
+	Profile *profile.Profile
+	Hash    map[string]string
+	Version string
+}
+
+func decode(member string, v any) (Snapshot, error) {
 	arr, ok := v.([]any)
 	if !ok || len(arr) != 2 {
-		return false, nil, fmt.Errorf("profile script: unexpected reply %T", v)
+		return Snapshot{}, fmt.Errorf("profile script: unexpected reply %T", v)
 	}
 	applied, _ := arr[0].(int64)
 	flat, _ := arr[1].([]any)
@@ -62,58 +124,156 @@ func decode(member string, v any) (bool, *profile.Profile, error) {
 		h[k] = val
 	}
 	p, err := profile.FromHash(member, h)
-	return applied == 1, p, err
+	return Snapshot{Applied: applied == 1, Profile: p, Hash: h, Version: h[fieldVersion]}, err
 }
 
-// ApplyClaim stores a fill and returns whether it was new and the profile after it.
-func (s *Store) ApplyClaim(ctx context.Context, member string, f profile.Fill, birth, plan string) (bool, *profile.Profile, error) {
-	v, err := applyClaim.Run(ctx, s.rdb, []string{ProfileKey(member)}, f.ClaimID, profile.EncodeFill(f), birth, plan).Result()
+func (s *Store) run(ctx context.Context, script *redis.Script, member string, args ...any) (Snapshot, error) {
+	v, err := script.Run(ctx, s.rdb, []string{s.ProfileKey(member), s.MembersKey()}, args...).Result()
 	if err != nil {
-		return false, nil, fmt.Errorf("apply claim: %w", err)
+		return Snapshot{}, fmt.Errorf("profile update: %w", err)
 	}
 	return decode(member, v)
 }
 
-// ApplyReversal reverses a claim and returns whether it was new and the profile after it.
-func (s *Store) ApplyReversal(ctx context.Context, member, claimID string) (bool, *profile.Profile, error) {
-	v, err := applyReversal.Run(ctx, s.rdb, []string{ProfileKey(member)}, claimID).Result()
-	if err != nil {
-		return false, nil, fmt.Errorf("apply reversal: %w", err)
-	}
-	return decode(member, v)
+// ApplyClaim stores a fill.
+func (s *Store) ApplyClaim(ctx context.Context, member string, f profile.Fill, birth, plan string) (Snapshot, error) {
+	return s.run(ctx, applyClaim, member, f.ClaimID, profile.EncodeFill(f), birth, plan, member)
 }
 
-// SaveAssessment records the emitted assessment's fingerprint and tier and moves
-// the beneficiary between tier sets, in one pipeline.
-func (s *Store) SaveAssessment(ctx context.Context, p *profile.Profile, fingerprint string, tier int) error {
-	_, err := s.rdb.TxPipelined(ctx, func(pl redis.Pipeliner) error {
-		pl.HSet(ctx, ProfileKey(p.MemberID), profile.FieldPrint, fingerprint, profile.FieldTier, tier)
-		if p.Tier != 0 && p.Tier != tier {
-			pl.SRem(ctx, TierKey(p.ContractID, p.PbpID, p.Tier), p.MemberID)
-		}
-		pl.SAdd(ctx, TierKey(p.ContractID, p.PbpID, tier), p.MemberID)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("save assessment: %w", err)
+// ApplyReversal reverses a claim (on is the reversal date).
+func (s *Store) ApplyReversal(ctx context.Context, member, claimID, on, plan string) (Snapshot, error) {
+	return s.run(ctx, applyReversal, member, claimID, on, plan, member)
+}
+
+// ApplyCondition stores a condition.
+func (s *Store) ApplyCondition(ctx context.Context, member string, c profile.Condition) (Snapshot, error) {
+	return s.run(ctx, applyField, member, profile.ConditionPrefix+c.ID, profile.EncodeCondition(c), "", member)
+}
+
+// ApplyMedical stores a Parts A/B event.
+func (s *Store) ApplyMedical(ctx context.Context, member string, m profile.MedicalEvent, plan string) (Snapshot, error) {
+	return s.run(ctx, applyField, member, profile.MedicalPrefix+m.ID, profile.EncodeMedical(m), plan, member)
+}
+
+// Save records an emitted assessment (fingerprint "" keeps the last one) and
+// removes stale fields, if the profile is still at version. It reports false
+// when another event changed the profile meanwhile.
+func (s *Store) Save(ctx context.Context, snap Snapshot, fingerprint string, tier int, stale []string) (bool, error) {
+	p := snap.Profile
+	oldTier := p.Tier
+	if oldTier == 0 {
+		oldTier = tier
 	}
-	return nil
+	args := []any{snap.Version, fingerprint, tier, p.MemberID}
+	for _, f := range stale {
+		args = append(args, f)
+	}
+	n, err := save.Run(ctx, s.rdb, []string{s.ProfileKey(p.MemberID), s.TierKey(p.ContractID, p.PbpID, oldTier), s.TierKey(p.ContractID, p.PbpID, tier)}, args...).Int()
+	if err != nil {
+		return false, fmt.Errorf("save assessment: %w", err)
+	}
+	return n == 1, nil
 }
 
 // Load reads a profile; found is false when the beneficiary is unknown.
-func (s *Store) Load(ctx context.Context, member string) (*profile.Profile, bool, error) {
-	h, err := s.rdb.HGetAll(ctx, ProfileKey(member)).Result()
+func (s *Store) Load(ctx context.Context, member string) (Snapshot, bool, error) {
+	h, err := s.rdb.HGetAll(ctx, s.ProfileKey(member)).Result()
 	if err != nil {
-		return nil, false, fmt.Errorf("load profile: %w", err)
+		return Snapshot{}, false, fmt.Errorf("load profile: %w", err)
 	}
 	if len(h) == 0 {
-		return nil, false, nil
+		return Snapshot{}, false, nil
 	}
 	p, err := profile.FromHash(member, h)
-	return p, err == nil, err
+	return Snapshot{Profile: p, Hash: h, Version: h[fieldVersion]}, err == nil, err
+}
+
+// Fields returns the stored fields of a profile without the version counter
+// (what two stores are compared by).
+func (s *Store) Fields(ctx context.Context, member string) (map[string]string, error) {
+	h, err := s.rdb.HGetAll(ctx, s.ProfileKey(member)).Result()
+	delete(h, fieldVersion)
+	return h, err
+}
+
+// Fingerprint is the fingerprint of the last assessment emitted ("" for none).
+func (s *Store) Fingerprint(ctx context.Context, member string) (string, error) {
+	fp, err := s.rdb.HGet(ctx, s.ProfileKey(member), profile.FieldPrint).Result()
+	if err == redis.Nil {
+		return "", nil
+	}
+	return fp, err
+}
+
+// Size is the memory Redis uses for a profile, in bytes.
+func (s *Store) Size(ctx context.Context, member string) (int64, error) {
+	n, err := s.rdb.MemoryUsage(ctx, s.ProfileKey(member)).Result()
+	if err == redis.Nil {
+		return 0, nil
+	}
+	return n, err
+}
+
+// Members lists every beneficiary with a profile.
+func (s *Store) Members(ctx context.Context) ([]string, error) {
+	return s.rdb.SMembers(ctx, s.MembersKey()).Result()
 }
 
 // MembersByTier lists the beneficiaries of a plan in a tier.
 func (s *Store) MembersByTier(ctx context.Context, contract, pbp string, tier int) ([]string, error) {
-	return s.rdb.SMembers(ctx, TierKey(contract, pbp, tier)).Result()
+	return s.rdb.SMembers(ctx, s.TierKey(contract, pbp, tier)).Result()
+}
+
+// Keys lists every key under the store's prefix.
+func (s *Store) Keys(ctx context.Context) ([]string, error) {
+	var out []string
+	iter := s.rdb.Scan(ctx, 0, s.prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		out = append(out, iter.Val())
+	}
+	return out, iter.Err()
+}
+
+// ReplaceFrom makes this store's keys those of other: every key of other is
+// renamed over the matching key here, and keys here that other lacks are
+// deleted. Used to apply a rebuild.
+func (s *Store) ReplaceFrom(ctx context.Context, other *Store) error {
+	theirs, err := other.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	mine, err := s.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, k := range theirs {
+		target := s.prefix + strings.TrimPrefix(k, other.prefix)
+		keep[target] = true
+		if err := s.rdb.Rename(ctx, k, target).Err(); err != nil {
+			return fmt.Errorf("apply rebuild: %w", err)
+		}
+	}
+	for _, k := range mine {
+		if !keep[k] && !strings.HasPrefix(k, other.prefix) {
+			if err := s.rdb.Del(ctx, k).Err(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Drop deletes every key of the store.
+func (s *Store) Drop(ctx context.Context) error {
+	keys, err := s.Keys(ctx)
+	if err != nil || len(keys) == 0 {
+		return err
+	}
+	for i := 0; i < len(keys); i += 500 {
+		if err := s.rdb.Unlink(ctx, keys[i:min(i+500, len(keys))]...).Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,11 +1,19 @@
-// Package assess is risk-scoring's use case: apply a claim or reversal to the
-// beneficiary's profile (one atomic, idempotent step), score the profile, and
-// emit an assessment only when the tier or the problems change.
+// Package assess is risk-scoring's use case: apply a claim, reversal,
+// condition or Parts A/B event to the beneficiary's profile (one atomic,
+// idempotent script), score the profile, and emit an assessment only when the
+// tier, the eligibility or the problems change. The save is conditional on the
+// profile's version, so two events of one beneficiary handled at once (claims
+// and medical events arrive on different streams) cannot leave a stale
+// assessment behind: the loser recomputes.
 package assess
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
+	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
@@ -13,12 +21,14 @@ import (
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
-	"github.com/emtm/emtm/libs/drugref"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/pseudonym"
 	"github.com/emtm/emtm/services/risk-scoring/internal/adapters"
+	"github.com/emtm/emtm/services/risk-scoring/internal/chronic"
+	"github.com/emtm/emtm/services/risk-scoring/internal/problems"
 	"github.com/emtm/emtm/services/risk-scoring/internal/profile"
 	"github.com/emtm/emtm/services/risk-scoring/internal/scoring"
 )
@@ -32,86 +42,201 @@ type Publisher interface {
 // Assessor runs the use case.
 type Assessor struct {
 	store      *adapters.Store
-	pub        Publisher
-	ref        *drugref.Reference
-	policy     scoring.Policy
+	pub        Publisher // nil: assess and save, never publish (a rebuild)
+	refs       scoring.References
+	policies   *scoring.Policies
 	partitions int
 	hasher     *pseudonym.Hasher
 }
 
 // New returns an Assessor.
-func New(store *adapters.Store, pub Publisher, ref *drugref.Reference, policy scoring.Policy, partitions int, hasher *pseudonym.Hasher) *Assessor {
-	return &Assessor{store: store, pub: pub, ref: ref, policy: policy, partitions: partitions, hasher: hasher}
+func New(store *adapters.Store, pub Publisher, refs scoring.References, policies *scoring.Policies, partitions int, hasher *pseudonym.Hasher) *Assessor {
+	return &Assessor{store: store, pub: pub, refs: refs, policies: policies, partitions: partitions, hasher: hasher}
 }
 
-// FillOf is the profile's view of a claim. Ingredients come from the claim, or
-// from the drug reference by RxNorm code when the claim names none.
+// FillOf is the profile's view of a claim: ingredients from the claim, or from
+// the drug reference by RxNorm code or description; the opioid dose in MME.
 func (a *Assessor) FillOf(c *claimsv1.PharmacyClaim) profile.Fill {
 	ings := c.Ingredients
 	if len(ings) == 0 {
-		ings, _ = a.ref.Resolve(c.RxnormCode, c.DrugDescription)
+		ings, _ = a.refs.Drugs.Resolve(c.RxnormCode, c.DrugDescription)
 	}
+	mme := problems.MMEPerDay(a.refs.Drugs, ings, c.DrugDescription, c.Strength, c.QuantityMilli, int(c.DaysSupply))
 	return profile.Fill{
 		ClaimID: c.ClaimId, Date: civil.FromProto(c.DateOfService), DaysSupply: int(c.DaysSupply),
-		CostCents: c.TotalCents, PrescriberNPI: c.PrescriberNpi, Ingredients: ings,
+		CostCents: c.TotalCents, PrescriberNPI: c.PrescriberNpi, MME10: int(math.Round(mme * 10)), Ingredients: ings,
 	}
 }
 
 // OnClaim applies a paid claim.
 func (a *Assessor) OnClaim(ctx context.Context, c *claimsv1.PharmacyClaim) error {
 	a.tag(ctx, c.MemberId)
-	_, p, err := a.store.ApplyClaim(ctx, c.MemberId, a.FillOf(c),
-		profile.EncodeDate(civil.FromProto(c.BirthDate)), c.ContractId+"-"+c.PbpId)
+	snap, err := a.store.ApplyClaim(ctx, c.MemberId, a.FillOf(c), profile.EncodeDate(civil.FromProto(c.BirthDate)), c.ContractId+"-"+c.PbpId)
 	if err != nil {
 		return err
 	}
-	return a.emitIfChanged(ctx, p, c.GetMeta().GetEventId())
+	return a.settle(ctx, snap, c.GetMeta().GetEventId())
 }
 
 // OnReversal applies a claim reversal.
 func (a *Assessor) OnReversal(ctx context.Context, r *claimsv1.ClaimReversal) error {
 	a.tag(ctx, r.MemberId)
-	_, p, err := a.store.ApplyReversal(ctx, r.MemberId, r.ClaimId)
+	snap, err := a.store.ApplyReversal(ctx, r.MemberId, r.ClaimId, profile.EncodeDate(civil.FromProto(r.ReversalDate)), r.ContractId+"-"+r.PbpId)
 	if err != nil {
 		return err
 	}
-	if p.ContractID == "" {
-		p.ContractID, p.PbpID = r.ContractId, r.PbpId
+	return a.settle(ctx, snap, r.GetMeta().GetEventId())
+}
+
+// OnCondition applies a diagnosis. Only diagnoses that map to a chronic
+// disease category (or to cancer) are kept: no rule reads the others, and
+// leaving them out keeps profiles small. A change of the condition map takes
+// effect on the past through a rebuild.
+func (a *Assessor) OnCondition(ctx context.Context, c *medicalv1.Condition) error {
+	a.tag(ctx, c.MemberId)
+	system := chronic.SNOMED
+	if c.CodeSystem == medicalv1.CodeSystem_CODE_SYSTEM_ICD10_CM {
+		system = chronic.ICD10
 	}
-	return a.emitIfChanged(ctx, p, r.GetMeta().GetEventId())
+	if a.refs.Chronic.Category(system, c.Code) == "" {
+		return nil
+	}
+	snap, err := a.store.ApplyCondition(ctx, c.MemberId, profile.Condition{ID: c.ConditionId, System: system, Code: c.Code,
+		Onset: civil.FromProto(c.OnsetDate), Resolved: civil.FromProto(c.ResolvedDate)})
+	if err != nil {
+		return err
+	}
+	return a.settle(ctx, snap, c.GetMeta().GetEventId())
+}
+
+// OnPartsAB applies a Parts A/B claim summary. Only inpatient stays and
+// emergency visits are kept (the score reads recent ones); payment-reconciliation
+// keeps the spending.
+func (a *Assessor) OnPartsAB(ctx context.Context, s *medicalv1.PartsAbSummary) error {
+	a.tag(ctx, s.MemberId)
+	var setting string
+	switch s.Setting {
+	case medicalv1.CareSetting_CARE_SETTING_INPATIENT:
+		setting = profile.Inpatient
+	case medicalv1.CareSetting_CARE_SETTING_EMERGENCY:
+		setting = profile.Emergency
+	default:
+		return nil
+	}
+	admit := civil.FromProto(s.AdmitDate)
+	if admit.IsZero() && s.ServiceMonth != nil {
+		admit = civil.Date{Year: int(s.ServiceMonth.Year), Month: time.Month(s.ServiceMonth.Month), Day: 1}
+	}
+	plan := ""
+	if s.ContractId != "" {
+		plan = s.ContractId + "-" + s.PbpId
+	}
+	snap, err := a.store.ApplyMedical(ctx, s.MemberId, profile.MedicalEvent{ID: s.SummaryId, Setting: setting, Admit: admit,
+		Discharge: civil.FromProto(s.DischargeDate), CostCents: s.CostCents}, plan)
+	if err != nil {
+		return err
+	}
+	return a.settle(ctx, snap, s.GetMeta().GetEventId())
 }
 
 // tag puts the keyed hash of the beneficiary (never the id) on the span.
 func (a *Assessor) tag(ctx context.Context, member string) {
-	trace.SpanFromContext(ctx).SetAttributes(attribute.String("emtm.beneficiary", a.hasher.Of(member)))
+	if a.hasher != nil {
+		trace.SpanFromContext(ctx).SetAttributes(attribute.String("emtm.beneficiary", a.hasher.Of(member)))
+	}
 }
 
-// emitIfChanged publishes an assessment when the fingerprint differs from the
-// last one emitted. A redelivered event re-derives the same assessment id, so
-// a crash between publishing and saving cannot emit it twice.
-func (a *Assessor) emitIfChanged(ctx context.Context, p *profile.Profile, causeID string) error {
-	r := scoring.Assess(p, a.ref, a.policy)
-	fp := r.Fingerprint()
-	if fp == p.Fingerprint || (p.Fingerprint == "" && len(p.Fills) == 0) {
-		return nil
-	}
+// errBusy means a profile kept changing under the assessment.
+var errBusy = errors.New("the profile kept changing while it was assessed; will retry")
+
+// settle prunes, assesses, publishes an assessment when the fingerprint
+// changed and saves, retrying on a concurrent change. A redelivered event
+// derives the same assessment id, so a crash between publishing and saving
+// cannot emit it twice (the stream drops the duplicate).
+func (a *Assessor) settle(ctx context.Context, snap adapters.Snapshot, causeID string) error {
 	if causeID == "" {
-		return bus.Permanent(fmt.Errorf("event without an event id"))
+		return bus.Permanent(errors.New("event without an event id"))
 	}
-	id := "asmt/" + causeID
-	msg := ToProto(p, r)
-	msg.Meta = a.pub.Meta(ctx, id, causeID)
-	msg.AssessmentId = id
-	msg.PreviousTier = riskv1.RiskTier(p.Tier)
-	if _, err := a.pub.Publish(ctx, bus.Out{Subject: bus.AssessmentSubject(bus.Partition(p.MemberID, a.partitions)), MsgID: id, Msg: msg}); err != nil {
-		return err
+	for attempt := 0; attempt < 5; attempt++ {
+		p := snap.Profile
+		stale := p.Stale(snap.Hash)
+		prune(p, stale)
+		r := scoring.Assess(p, a.refs, a.policies.For(p.ContractID, p.PbpID))
+		fp := r.Fingerprint()
+		changed := fp != p.Fingerprint && (p.Fingerprint != "" || len(p.Fills) > 0)
+		if !changed && len(stale) == 0 {
+			return nil
+		}
+		save := ""
+		if changed {
+			save = fp
+			if a.pub != nil {
+				id := "asmt/" + causeID
+				if attempt > 0 {
+					id = fmt.Sprintf("asmt/%s/%d", causeID, attempt)
+				}
+				msg := ToProto(p, r)
+				msg.Meta = a.pub.Meta(ctx, id, causeID)
+				msg.AssessmentId = id
+				msg.PreviousTier = riskv1.RiskTier(p.Tier)
+				if _, err := a.pub.Publish(ctx, bus.Out{Subject: bus.AssessmentSubject(bus.Partition(p.MemberID, a.partitions)), MsgID: id, Msg: msg}); err != nil {
+					return err
+				}
+			}
+		}
+		ok, err := a.store.Save(ctx, snap, save, r.Tier, stale)
+		if err != nil || ok {
+			return err
+		}
+		var found bool
+		if snap, found, err = a.store.Load(ctx, p.MemberID); err != nil || !found {
+			return err
+		}
 	}
-	return a.store.SaveAssessment(ctx, p, fp, r.Tier)
+	return errBusy
+}
+
+// prune drops what Stale named from the in-memory profile.
+func prune(p *profile.Profile, stale []string) {
+	if len(stale) == 0 {
+		return
+	}
+	gone := map[string]bool{}
+	for _, f := range stale {
+		gone[f] = true
+	}
+	fills := p.Fills[:0]
+	for _, f := range p.Fills {
+		if !gone[profile.FillPrefix+f.ClaimID] {
+			fills = append(fills, f)
+		}
+	}
+	p.Fills = fills
+	med := p.Medical[:0]
+	for _, m := range p.Medical {
+		if !gone[profile.MedicalPrefix+m.ID] {
+			med = append(med, m)
+		}
+	}
+	p.Medical = med
 }
 
 // Current scores a stored profile now (for the API).
 func (a *Assessor) Current(p *profile.Profile) *riskv1.RiskAssessment {
-	return ToProto(p, scoring.Assess(p, a.ref, a.policy))
+	return ToProto(p, scoring.Assess(p, a.refs, a.policies.For(p.ContractID, p.PbpID)))
+}
+
+// Categories are the chronic disease categories of the profile's conditions.
+func (a *Assessor) Categories(p *profile.Profile) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range p.Conditions {
+		if cat := a.refs.Chronic.Category(c.System, c.Code); cat != "" && !seen[cat] {
+			seen[cat] = true
+			out = append(out, cat)
+		}
+	}
+	return out
 }
 
 // ToProto renders a scoring result as a RiskAssessment (without meta and ids).
@@ -119,6 +244,7 @@ func ToProto(p *profile.Profile, r scoring.Result) *riskv1.RiskAssessment {
 	out := &riskv1.RiskAssessment{
 		MemberId: p.MemberID, ContractId: p.ContractID, PbpId: p.PbpID,
 		AsOf: r.AsOf.Proto(), Score: int32(r.Score), Tier: riskv1.RiskTier(r.Tier),
+		Eligibility: &riskv1.Eligibility{Eligible: r.Eligibility.Eligible, Year: int32(r.Eligibility.Year), Reasons: r.Eligibility.Reasons},
 	}
 	for _, f := range r.Factors {
 		out.Factors = append(out.Factors, &riskv1.RiskFactor{Code: f.Code, Description: f.Description, Points: int32(f.Points), Evidence: f.Evidence})
@@ -129,5 +255,29 @@ func ToProto(p *profile.Profile, r scoring.Result) *riskv1.RiskAssessment {
 			ClaimIds: pr.ClaimIDs, PrescriberNpis: pr.PrescriberNPIs, Source: pr.Source,
 		})
 	}
+	for _, x := range r.PDC {
+		out.Pdc = append(out.Pdc, &riskv1.PdcResult{Class: x.Class, InMeasure: x.InMeasure, Reason: x.Reason,
+			Ipsd: x.IPSD.Proto(), End: x.End.Proto(), TreatmentDays: int32(x.TreatmentDays), CoveredDays: int32(x.CoveredDays),
+			Pdc: x.Rounded(), Adherent: x.IsAdherent()})
+	}
 	return out
+}
+
+// ParseFingerprint reads tier, eligibility and problem codes back from a stored fingerprint.
+func ParseFingerprint(fp string) (tier int, eligible bool, codes []string) {
+	parts := strings.SplitN(fp, "|", 3)
+	if len(parts) != 3 {
+		return 0, false, nil
+	}
+	fmt.Sscanf(parts[0], "t%d", &tier)
+	eligible = parts[1] == "e1"
+	seen := map[string]bool{}
+	for _, k := range strings.Split(parts[2], ",") {
+		code, _, _ := strings.Cut(k, ":")
+		if code != "" && !seen[code] {
+			seen[code] = true
+			codes = append(codes, code)
+		}
+	}
+	return tier, eligible, codes
 }

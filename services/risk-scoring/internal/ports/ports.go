@@ -3,19 +3,24 @@ package ports
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	"github.com/emtm/emtm/services/risk-scoring/internal/adapters"
 	"github.com/emtm/emtm/services/risk-scoring/internal/assess"
+	"github.com/emtm/emtm/services/risk-scoring/internal/scoring"
 )
 
 // ClaimsHandler consumes EMTM_CLAIMS: paid claims and reversals.
@@ -39,29 +44,110 @@ func ClaimsHandler(a *assess.Assessor) bus.Handler {
 	}
 }
 
+// MedicalHandler consumes EMTM_MEDICAL: Parts A/B summaries and conditions.
+func MedicalHandler(a *assess.Assessor) bus.Handler {
+	return func(ctx context.Context, m *bus.Msg) error {
+		switch {
+		case strings.HasSuffix(m.Subject, ".partsab"):
+			var s medicalv1.PartsAbSummary
+			if err := proto.Unmarshal(m.Data, &s); err != nil {
+				return bus.Permanent(fmt.Errorf("decode Parts A/B summary: %w", err))
+			}
+			return a.OnPartsAB(ctx, &s)
+		case strings.HasSuffix(m.Subject, ".condition"):
+			var c medicalv1.Condition
+			if err := proto.Unmarshal(m.Data, &c); err != nil {
+				return bus.Permanent(fmt.Errorf("decode condition: %w", err))
+			}
+			return a.OnCondition(ctx, &c)
+		}
+		return bus.Permanent(fmt.Errorf("unexpected subject %s", m.Subject))
+	}
+}
+
+// ReplayStream reads a stream from its first message to the last one present
+// when it starts, in order, through an ordered consumer.
+func ReplayStream(js jetstream.JetStream) assess.Replayer {
+	return func(ctx context.Context, stream string, fn func(subject string, data []byte) error) (int64, error) {
+		st, err := js.Stream(ctx, stream)
+		if err != nil {
+			return 0, err
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if info.State.Msgs == 0 {
+			return 0, nil
+		}
+		last := info.State.LastSeq
+		cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+		if err != nil {
+			return 0, err
+		}
+		var n int64
+		for {
+			batch, err := cons.Fetch(500, jetstream.FetchMaxWait(5*time.Second))
+			if err != nil {
+				return n, err
+			}
+			got := 0
+			for m := range batch.Messages() {
+				got++
+				md, err := m.Metadata()
+				if err != nil {
+					return n, err
+				}
+				if err := fn(m.Subject(), m.Data()); err != nil {
+					return n, err
+				}
+				n++
+				if md.Sequence.Stream >= last {
+					return n, nil
+				}
+			}
+			if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+				return n, err
+			}
+			if got == 0 {
+				return n, fmt.Errorf("stream %s ended at %d messages before sequence %d", stream, n, last)
+			}
+		}
+	}
+}
+
 // GRPC serves emtm.risk.v1.RiskScoringService.
 type GRPC struct {
 	riskv1.UnimplementedRiskScoringServiceServer
 	a     *assess.Assessor
 	store *adapters.Store
+	js    jetstream.JetStream
 }
 
 // NewGRPC returns the gRPC port.
-func NewGRPC(a *assess.Assessor, store *adapters.Store) *GRPC { return &GRPC{a: a, store: store} }
+func NewGRPC(a *assess.Assessor, store *adapters.Store, js jetstream.JetStream) *GRPC {
+	return &GRPC{a: a, store: store, js: js}
+}
 
 func (g *GRPC) GetProfile(ctx context.Context, req *riskv1.GetProfileRequest) (*riskv1.GetProfileResponse, error) {
 	if req.GetMemberId() == "" {
 		return nil, status.Error(codes.InvalidArgument, "member_id is required")
 	}
-	p, found, err := g.store.Load(ctx, req.GetMemberId())
+	snap, found, err := g.store.Load(ctx, req.GetMemberId())
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "%v", err)
 	}
 	if !found {
 		return nil, status.Errorf(codes.NotFound, "no profile for member_id %q", req.GetMemberId())
 	}
+	p := snap.Profile
+	size, err := g.store.Size(ctx, p.MemberID)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "%v", err)
+	}
 	out := &riskv1.Profile{MemberId: p.MemberID, ContractId: p.ContractID, PbpId: p.PbpID,
-		ActiveClaims: int32(len(p.Fills)), ReversedClaims: int32(p.Reversed), LatestAssessment: g.a.Current(p)}
+		ActiveClaims: int32(len(p.Fills)), ReversedClaims: int32(p.Reversed), LatestAssessment: g.a.Current(p),
+		ChronicConditions: g.a.Categories(p), Conditions: int32(len(p.Conditions)), PartsAbEvents: int32(len(p.Medical)), StoredBytes: size}
 	ings := map[string]bool{}
 	for _, f := range p.Fills {
 		out.TotalCostCents += f.CostCents
@@ -73,6 +159,7 @@ func (g *GRPC) GetProfile(ctx context.Context, req *riskv1.GetProfileRequest) (*
 		out.Ingredients = append(out.Ingredients, i)
 	}
 	sort.Strings(out.Ingredients)
+	sort.Strings(out.ChronicConditions)
 	return &riskv1.GetProfileResponse{Profile: out}, nil
 }
 
@@ -86,4 +173,46 @@ func (g *GRPC) ListByTier(ctx context.Context, req *riskv1.ListByTierRequest) (*
 	}
 	sort.Strings(ids)
 	return &riskv1.ListByTierResponse{MemberIds: ids}, nil
+}
+
+func (g *GRPC) RebuildProfiles(ctx context.Context, req *riskv1.RebuildProfilesRequest) (*riskv1.RebuildProfilesResponse, error) {
+	rep, err := g.a.Rebuild(ctx, ReplayStream(g.js), []string{bus.StreamClaims, bus.StreamMedical}, req.GetApply())
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "rebuild: %v", err)
+	}
+	return &riskv1.RebuildProfilesResponse{EventsReplayed: rep.Events, ProfilesRebuilt: rep.Rebuilt, ProfilesLive: rep.Live,
+		ProfilesEqual: rep.Equal, Differences: rep.Differences, Applied: rep.Applied}, nil
+}
+
+func (g *GRPC) GetProfileStats(ctx context.Context, _ *riskv1.GetProfileStatsRequest) (*riskv1.GetProfileStatsResponse, error) {
+	members, err := g.store.Members(ctx)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "%v", err)
+	}
+	out := &riskv1.GetProfileStatsResponse{ByTier: map[string]int64{}, ByProblem: map[string]int64{}}
+	for _, m := range members {
+		size, err := g.store.Size(ctx, m)
+		if err != nil {
+			return nil, status.Errorf(codes.Unavailable, "%v", err)
+		}
+		fp, err := g.store.Fingerprint(ctx, m)
+		if err != nil {
+			return nil, status.Errorf(codes.Unavailable, "%v", err)
+		}
+		out.Profiles++
+		out.TotalBytes += size
+		out.MaxBytes = max(out.MaxBytes, size)
+		if fp == "" {
+			continue // no assessment yet (no fills)
+		}
+		tier, eligible, codes := assess.ParseFingerprint(fp)
+		out.ByTier[scoring.TierName(tier)]++
+		if eligible {
+			out.Eligible++
+		}
+		for _, c := range codes {
+			out.ByProblem[c]++
+		}
+	}
+	return out, nil
 }

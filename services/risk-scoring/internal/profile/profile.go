@@ -1,5 +1,6 @@
 // Package profile is a beneficiary's medication profile: the active (not
-// reversed) fills that risk scoring reads, and their compact stored form.
+// reversed) fills, diagnoses and Parts A/B events that risk scoring reads,
+// and their compact stored form (one Redis hash per beneficiary).
 package profile
 
 import (
@@ -19,7 +20,43 @@ type Fill struct {
 	DaysSupply    int
 	CostCents     int64
 	PrescriberNPI string
-	Ingredients   []string
+	// MME10 is the opioid dose in morphine milligram equivalents per day, times
+	// ten (0 for a fill with no opioid or an unknown strength).
+	MME10       int
+	Ingredients []string
+}
+
+// Last is the last day of the fill's supply.
+func (f Fill) Last() civil.Date { return f.Date.AddDays(f.DaysSupply - 1) }
+
+// Condition is a diagnosis.
+type Condition struct {
+	ID       string
+	System   string // SNOMED or ICD10
+	Code     string
+	Onset    civil.Date
+	Resolved civil.Date // zero while it lasts
+}
+
+// ActiveIn reports whether the condition overlaps year.
+func (c Condition) ActiveIn(year int) bool {
+	return c.Onset.Year <= year && (c.Resolved.IsZero() || c.Resolved.Year >= year)
+}
+
+// Setting of a Parts A/B event.
+const (
+	Inpatient = "I"
+	Emergency = "E"
+	Other     = "O"
+)
+
+// MedicalEvent is a Parts A/B claim summary.
+type MedicalEvent struct {
+	ID        string
+	Setting   string // Inpatient, Emergency or Other
+	Admit     civil.Date
+	Discharge civil.Date
+	CostCents int64
 }
 
 // Profile is what risk scoring knows about one beneficiary.
@@ -29,7 +66,9 @@ type Profile struct {
 	PbpID      string
 	BirthDate  civil.Date
 	// Fills are the active fills, sorted by date, then claim id.
-	Fills []Fill
+	Fills      []Fill
+	Conditions []Condition
+	Medical    []MedicalEvent
 	// Reversed counts claims that were reversed (their fills are gone).
 	Reversed int
 	// Fingerprint and Tier describe the last assessment emitted.
@@ -39,24 +78,25 @@ type Profile struct {
 
 // Stored-form field names in the profile hash.
 const (
-	FillPrefix     = "c:" // c:<claim id> -> encoded fill
-	ReversedPrefix = "x:" // x:<claim id> -> reversal seen
-	FieldBirth     = "dob"
-	FieldPlan      = "plan"
-	FieldPrint     = "fp"
-	FieldTier      = "tier"
+	FillPrefix      = "c:" // c:<claim id>     -> encoded fill
+	ReversedPrefix  = "x:" // x:<claim id>     -> reversal seen (YYYYMMDD of the reversal)
+	ConditionPrefix = "k:" // k:<condition id> -> encoded condition
+	MedicalPrefix   = "h:" // h:<summary id>   -> encoded Parts A/B event
+	FieldBirth      = "dob"
+	FieldPlan       = "plan"
+	FieldPrint      = "fp"
+	FieldTier       = "tier"
 )
 
-// EncodeFill is "YYYYMMDD|days|cents|prescriber|ingredient;ingredient".
+// EncodeFill is "YYYYMMDD|days|cents|prescriber|mme10|ingredient;ingredient".
 func EncodeFill(f Fill) string {
-	return fmt.Sprintf("%04d%02d%02d|%d|%d|%s|%s", f.Date.Year, int(f.Date.Month), f.Date.Day,
-		f.DaysSupply, f.CostCents, f.PrescriberNPI, strings.Join(f.Ingredients, ";"))
+	return fmt.Sprintf("%s|%d|%d|%s|%d|%s", EncodeDate(f.Date), f.DaysSupply, f.CostCents, f.PrescriberNPI, f.MME10, strings.Join(f.Ingredients, ";"))
 }
 
 // DecodeFill reverses EncodeFill.
 func DecodeFill(claimID, s string) (Fill, error) {
-	parts := strings.SplitN(s, "|", 5)
-	if len(parts) != 5 || len(parts[0]) != 8 {
+	parts := strings.SplitN(s, "|", 6)
+	if len(parts) != 6 {
 		return Fill{}, fmt.Errorf("fill %s: malformed %q", claimID, s)
 	}
 	d, err := DecodeDate(parts[0])
@@ -65,14 +105,68 @@ func DecodeFill(claimID, s string) (Fill, error) {
 	}
 	days, err1 := strconv.Atoi(parts[1])
 	cents, err2 := strconv.ParseInt(parts[2], 10, 64)
-	if err1 != nil || err2 != nil {
+	mme, err3 := strconv.Atoi(parts[4])
+	if err1 != nil || err2 != nil || err3 != nil || days < 0 || days > 10000 {
 		return Fill{}, fmt.Errorf("fill %s: malformed numbers in %q", claimID, s)
 	}
 	var ings []string
-	if parts[4] != "" {
-		ings = strings.Split(parts[4], ";")
+	if parts[5] != "" {
+		ings = strings.Split(parts[5], ";")
 	}
-	return Fill{ClaimID: claimID, Date: d, DaysSupply: days, CostCents: cents, PrescriberNPI: parts[3], Ingredients: ings}, nil
+	return Fill{ClaimID: claimID, Date: d, DaysSupply: days, CostCents: cents, PrescriberNPI: parts[3], MME10: mme, Ingredients: ings}, nil
+}
+
+// EncodeCondition is "system|code|onset|resolved".
+func EncodeCondition(c Condition) string {
+	return c.System + "|" + c.Code + "|" + EncodeDate(c.Onset) + "|" + EncodeDate(c.Resolved)
+}
+
+// DecodeCondition reverses EncodeCondition.
+func DecodeCondition(id, s string) (Condition, error) {
+	parts := strings.Split(s, "|")
+	if len(parts) != 4 {
+		return Condition{}, fmt.Errorf("condition %s: malformed %q", id, s)
+	}
+	c := Condition{ID: id, System: parts[0], Code: parts[1]}
+	var err error
+	if c.Onset, err = DecodeDate(parts[2]); err != nil {
+		return Condition{}, fmt.Errorf("condition %s: %w", id, err)
+	}
+	if parts[3] != "" {
+		if c.Resolved, err = DecodeDate(parts[3]); err != nil {
+			return Condition{}, fmt.Errorf("condition %s: %w", id, err)
+		}
+	}
+	return c, nil
+}
+
+// EncodeMedical is "setting|admit|discharge|cents".
+func EncodeMedical(m MedicalEvent) string {
+	return fmt.Sprintf("%s|%s|%s|%d", m.Setting, EncodeDate(m.Admit), EncodeDate(m.Discharge), m.CostCents)
+}
+
+// DecodeMedical reverses EncodeMedical.
+func DecodeMedical(id, s string) (MedicalEvent, error) {
+	parts := strings.Split(s, "|")
+	if len(parts) != 4 {
+		return MedicalEvent{}, fmt.Errorf("medical event %s: malformed %q", id, s)
+	}
+	m := MedicalEvent{ID: id, Setting: parts[0]}
+	var err error
+	if parts[1] != "" {
+		if m.Admit, err = DecodeDate(parts[1]); err != nil {
+			return MedicalEvent{}, err
+		}
+	}
+	if parts[2] != "" {
+		if m.Discharge, err = DecodeDate(parts[2]); err != nil {
+			return MedicalEvent{}, err
+		}
+	}
+	if m.CostCents, err = strconv.ParseInt(parts[3], 10, 64); err != nil {
+		return MedicalEvent{}, fmt.Errorf("medical event %s: malformed cost", id)
+	}
+	return m, nil
 }
 
 // EncodeDate is YYYYMMDD ("" for the zero date).
@@ -110,6 +204,18 @@ func FromHash(memberID string, h map[string]string) (*Profile, error) {
 			p.Fills = append(p.Fills, f)
 		case strings.HasPrefix(k, ReversedPrefix):
 			p.Reversed++
+		case strings.HasPrefix(k, ConditionPrefix):
+			c, err := DecodeCondition(k[len(ConditionPrefix):], v)
+			if err != nil {
+				return nil, err
+			}
+			p.Conditions = append(p.Conditions, c)
+		case strings.HasPrefix(k, MedicalPrefix):
+			m, err := DecodeMedical(k[len(MedicalPrefix):], v)
+			if err != nil {
+				return nil, err
+			}
+			p.Medical = append(p.Medical, m)
 		case k == FieldBirth:
 			d, err := DecodeDate(v)
 			if err != nil {
@@ -130,10 +236,13 @@ func FromHash(memberID string, h map[string]string) (*Profile, error) {
 		}
 		return p.Fills[i].ClaimID < p.Fills[j].ClaimID
 	})
+	sort.Slice(p.Conditions, func(i, j int) bool { return p.Conditions[i].ID < p.Conditions[j].ID })
+	sort.Slice(p.Medical, func(i, j int) bool { return p.Medical[i].ID < p.Medical[j].ID })
 	return p, nil
 }
 
-// AsOf is the latest date of service among the fills (zero when none).
+// AsOf is the latest date of service the profile knows: of its fills and of
+// its Parts A/B events (zero when it has neither).
 func (p *Profile) AsOf() civil.Date {
 	var latest civil.Date
 	for _, f := range p.Fills {
@@ -141,5 +250,53 @@ func (p *Profile) AsOf() civil.Date {
 			latest = f.Date
 		}
 	}
+	for _, m := range p.Medical {
+		for _, d := range []civil.Date{m.Admit, m.Discharge} {
+			if d.After(latest) {
+				latest = d
+			}
+		}
+	}
 	return latest
+}
+
+// KeepFrom is the first date of service a profile keeps: January 1 of the year
+// before the as-of year. Older fills and Parts A/B events no longer affect any
+// rule (every rule looks at the as-of year or the 365 days before as-of), so
+// they are pruned to keep the profile small; a late claim dated before it is
+// ignored, which keeps replays deterministic.
+func KeepFrom(asOf civil.Date) civil.Date {
+	if asOf.IsZero() {
+		return civil.Date{}
+	}
+	return civil.Date{Year: asOf.Year - 1, Month: time.January, Day: 1}
+}
+
+// Stale lists the hash fields of fills, reversal marks and Parts A/B events
+// dated before KeepFrom(as-of).
+func (p *Profile) Stale(h map[string]string) []string {
+	from := KeepFrom(p.AsOf())
+	if from.IsZero() {
+		return nil
+	}
+	var out []string
+	for k, v := range h {
+		var d string
+		switch {
+		case strings.HasPrefix(k, FillPrefix), strings.HasPrefix(k, ReversedPrefix):
+			d, _, _ = strings.Cut(v, "|")
+		case strings.HasPrefix(k, MedicalPrefix):
+			parts := strings.Split(v, "|")
+			if len(parts) > 1 {
+				d = parts[1]
+			}
+		default:
+			continue
+		}
+		if date, err := DecodeDate(d); err == nil && date.Before(from) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -9,13 +9,13 @@ import (
 
 func TestFillRoundTrip(t *testing.T) {
 	f := Fill{ClaimID: "RX-1", Date: civil.Date{Year: 2024, Month: 3, Day: 10}, DaysSupply: 30, CostCents: 1350,
-		PrescriberNPI: "1234567893", Ingredients: []string{"acetaminophen", "oxycodone"}}
+		PrescriberNPI: "1234567893", MME10: 225, Ingredients: []string{"acetaminophen", "oxycodone"}}
 	got, err := DecodeFill("RX-1", EncodeFill(f))
-	if err != nil || got.Date != f.Date || got.CostCents != 1350 || got.DaysSupply != 30 ||
+	if err != nil || got.Date != f.Date || got.CostCents != 1350 || got.DaysSupply != 30 || got.MME10 != 225 ||
 		strings.Join(got.Ingredients, ",") != "acetaminophen,oxycodone" || got.PrescriberNPI != f.PrescriberNPI {
 		t.Fatalf("%+v %v", got, err)
 	}
-	for _, bad := range []string{"2024|1", "2024031x|30|1|n|a", "20240310|x|1|n|a"} {
+	for _, bad := range []string{"2024|1", "2024031x|30|1|n|0|a", "20240310|x|1|n|0|a", "20240310|30|1|n|a"} {
 		if _, err := DecodeFill("x", bad); err == nil {
 			t.Errorf("malformed fill %q decoded", bad)
 		}
@@ -24,24 +24,31 @@ func TestFillRoundTrip(t *testing.T) {
 
 func TestFromHash(t *testing.T) {
 	h := map[string]string{
-		"c:b": "20240310|30|100|1234567893|lisinopril",
-		"c:a": "20240101|30|200|1234567893|atorvastatin",
-		"x:z": "1", "dob": "19500101", "plan": "S1234-001", "fp": "t2|", "tier": "2",
+		"c:b":   "20240310|30|100|1234567893|0|lisinopril",
+		"c:a":   "20240101|30|200|1234567893|150|oxycodone",
+		"c:old": "20220101|30|200|1234567893|0|lisinopril",
+		"x:z":   "20240401", "x:old": "20221201", "dob": "19500101", "plan": "S1234-001", "fp": "t2|", "tier": "2",
+		"k:c1": "SNOMED|44054006|20100101|", "h:e1": "I|20240201|20240205|1200000", "h:e0": "E|20220601||90000",
 	}
 	p, err := FromHash("M1", h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Fills) != 2 || p.Fills[0].ClaimID != "a" || p.Reversed != 1 || p.ContractID != "S1234" || p.PbpID != "001" ||
-		p.Tier != 2 || p.Fingerprint != "t2|" || p.BirthDate.Year != 1950 || p.AsOf().String() != "2024-03-10" {
+	if len(p.Fills) != 3 || p.Fills[1].ClaimID != "a" || p.Fills[1].MME10 != 150 || p.Reversed != 2 || p.ContractID != "S1234" || p.PbpID != "001" ||
+		p.Tier != 2 || p.Fingerprint != "t2|" || p.BirthDate.Year != 1950 || p.AsOf().String() != "2024-03-10" ||
+		len(p.Conditions) != 1 || !p.Conditions[0].ActiveIn(2024) || len(p.Medical) != 2 || p.Medical[1].Discharge.Day != 5 {
 		t.Fatalf("%+v", p)
+	}
+	// Everything dated before 2023-01-01 (the year before the as-of year) is stale.
+	if got := strings.Join(p.Stale(h), ","); got != "c:old,h:e0,x:old" {
+		t.Fatalf("stale %q", got)
 	}
 }
 
 // FuzzDecodeFill: the stored form of a fill decodes without panicking, and a
 // decoded fill encodes back to the same stored form.
 func FuzzDecodeFill(f *testing.F) {
-	for _, s := range []string{"20240310|30|1350|1234567893|acetaminophen;oxycodone", "20240310|30|1350||", "2024|1", "||||", "20241399|1|1|x|y"} {
+	for _, s := range []string{"20240310|30|1350|1234567893|225|acetaminophen;oxycodone", "20240310|30|1350||0|", "2024|1", "|||||", "20241399|1|1|x|0|y"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

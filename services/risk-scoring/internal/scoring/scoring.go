@@ -1,10 +1,7 @@
-// Package scoring turns a medication profile into an explainable risk score
-// and tier: every point is traced to a factor with its evidence.
-//
-// The factors of this first version are the number of distinct drugs, the
-// projected annual drug cost against the CMS MTM cost threshold, and the drug
-// therapy problems found. The weights and tier cut-offs are a Policy (the
-// sponsor's CMS-approved targeting criteria); DefaultPolicy documents the defaults.
+// Package scoring turns a medication profile into an explainable assessment:
+// CMS MTM eligibility with its reasons, PDC by class, drug therapy problems,
+// and a score in which every point is traced to a factor with its evidence.
+// The weights and tier cut-offs are the plan's Policy (policy.yaml).
 package scoring
 
 import (
@@ -14,8 +11,11 @@ import (
 
 	"github.com/emtm/emtm/libs/civil"
 	"github.com/emtm/emtm/libs/drugref"
+	"github.com/emtm/emtm/services/risk-scoring/internal/chronic"
+	"github.com/emtm/emtm/services/risk-scoring/internal/eligibility"
 	"github.com/emtm/emtm/services/risk-scoring/internal/problems"
 	"github.com/emtm/emtm/services/risk-scoring/internal/profile"
+	"github.com/emtm/emtm/services/risk-scoring/pdc"
 )
 
 // Tier values match emtm.risk.v1.RiskTier.
@@ -38,66 +38,99 @@ func TierName(t int) string {
 	return "NONE"
 }
 
-// Policy weighs the factors.
-type Policy struct {
-	// CostThresholdCents is the CMS MTM annual cost threshold by year, in cents
-	// (42 CFR 423.153(d)(2); figures in docs/domain.md section 2).
-	CostThresholdCents map[int]int64
-	// DrugsSome and DrugsMany are distinct-drug counts over the last 365 days
-	// that earn SomeDrugsPoints and ManyDrugsPoints.
-	DrugsSome, DrugsMany             int
-	SomeDrugsPoints, ManyDrugsPoints int
-	// CostPoints are earned when the projected annual cost reaches the threshold.
-	CostPoints int
-	// ProblemPoints are earned per drug therapy problem.
-	ProblemPoints int
-	// ModerateAt and HighAt are the score cut-offs of the tiers (LOW below ModerateAt).
-	ModerateAt, HighAt int
-}
-
-// DefaultPolicy is the default targeting policy. Thresholds: CMS MTM cost
-// thresholds 2017-2025 (2023-2025 confirmed in CMS memos; 2017-2022 to confirm).
-func DefaultPolicy() Policy {
-	return Policy{
-		CostThresholdCents: map[int]int64{
-			2017: 391900, 2018: 396700, 2019: 404400, 2020: 425500, 2021: 437600,
-			2022: 469600, 2023: 493500, 2024: 533000, 2025: 162300,
-		},
-		DrugsSome: 5, DrugsMany: 8, SomeDrugsPoints: 1, ManyDrugsPoints: 2,
-		CostPoints: 2, ProblemPoints: 2,
-		ModerateAt: 2, HighAt: 5,
-	}
-}
-
 // Factor is one term of the score.
 type Factor struct {
 	Code        string
 	Description string
 	Points      int
-	Evidence    []string
+	Evidence    []string // claim ids, or Parts A/B summary ids
 }
 
 // Result is an assessment.
 type Result struct {
-	AsOf     civil.Date
-	Score    int
-	Tier     int
-	Factors  []Factor
-	Problems []problems.Problem
+	AsOf        civil.Date
+	Score       int
+	Tier        int
+	Factors     []Factor
+	Problems    []problems.Problem
+	Eligibility eligibility.Decision
+	// PDC is the interim PDC of each class, its treatment period ending on the as-of date.
+	PDC []pdc.Result
 }
 
-// Assess scores p as of its latest fill.
-func Assess(p *profile.Profile, ref *drugref.Reference, pol Policy) Result {
+// References are the data files scoring reads.
+type References struct {
+	Drugs   *drugref.Reference
+	Chronic *chronic.Map
+}
+
+// Assess scores p as of its latest date of service, for the measurement year
+// of that date.
+func Assess(p *profile.Profile, refs References, pol Policy) Result {
 	r := Result{AsOf: p.AsOf(), Tier: TierLow}
 	if r.AsOf.IsZero() {
 		return r
 	}
-	// Distinct drugs (active ingredients) filled in the 365 days up to as-of.
+	year := r.AsOf.Year
+	categories := map[string]bool{}
+	for _, c := range p.Conditions {
+		if c.ActiveIn(year) {
+			if cat := refs.Chronic.Category(c.System, c.Code); cat != "" {
+				categories[cat] = true
+			}
+		}
+	}
+	// Interim PDC: the treatment period ends on the as-of date, so that a
+	// beneficiary is not called non-adherent for days that have not come yet.
+	var fills []pdc.Fill
+	var dispensed []pdc.Dispensing
+	for _, f := range p.Fills {
+		dispensed = append(dispensed, pdc.Dispensing{Date: f.Date, Ingredients: f.Ingredients})
+		if drugs, _ := pdc.Classify(refs.Drugs, f.Ingredients); drugs != nil {
+			fills = append(fills, pdc.Fill{ClaimID: f.ClaimID, Date: f.Date, DaysSupply: f.DaysSupply, Drugs: drugs})
+		}
+	}
+	ex := pdc.UserExclusions(refs.Drugs, year, dispensed)
+	ex.ESRD = categories[chronic.ESRD]
+	r.PDC = pdc.Compute(fills, year, r.AsOf, ex)
+	r.Problems = problems.Find(problems.Facts{Year: year, BirthDate: p.BirthDate, Fills: p.Fills, Categories: categories, PDC: r.PDC, Ref: refs.Drugs})
+
+	// Eligibility: drugs and cost of the year to date.
+	yearDrugs := map[string]bool{}
+	var ytd int64
+	var ytdClaims []string
+	for _, f := range p.Fills {
+		if f.Date.Year == year && !f.Date.After(r.AsOf) {
+			yearDrugs[strings.Join(f.Ingredients, " / ")] = true
+			ytd += f.CostCents
+			ytdClaims = append(ytdClaims, f.ClaimID)
+		}
+	}
+	crit := pol.Criteria(year)
+	r.Eligibility = eligibility.Decide(crit, eligibility.Facts{AsOf: r.AsOf, Categories: categories, Drugs: sortedKeys(yearDrugs), YTDCostCents: ytd})
+
+	w := pol.Weights
+	if r.Eligibility.Eligible && w.MTMEligible > 0 {
+		r.add(Factor{Code: "MTM_ELIGIBLE", Points: w.MTMEligible, Evidence: ytdClaims,
+			Description: fmt.Sprintf("meets the CMS MTM eligibility criteria for %d: %s", year, strings.Join(r.Eligibility.Reasons, "; "))})
+	}
+	for _, pr := range r.Problems {
+		if pr.Code == "NONADH" {
+			if w.NonAdherencePerClass > 0 {
+				r.add(Factor{Code: "NONADHERENCE_" + strings.TrimPrefix(pr.Key, "NONADH:"), Points: w.NonAdherencePerClass, Evidence: pr.ClaimIDs, Description: pr.Description})
+			}
+			continue
+		}
+		if pts := w.Problems[pr.Code]; pts > 0 {
+			r.add(Factor{Code: "PROBLEM_" + pr.Code, Points: pts, Evidence: pr.ClaimIDs, Description: pr.Description})
+		}
+	}
+	// Polypharmacy: distinct drugs (active ingredients) in the 365 days to as-of.
 	window := r.AsOf.AddDays(-364)
 	drugs := map[string]bool{}
 	var drugClaims []string
 	for _, f := range p.Fills {
-		if f.Date.Before(window) {
+		if f.Date.Before(window) || f.Date.After(r.AsOf) {
 			continue
 		}
 		drugClaims = append(drugClaims, f.ClaimID)
@@ -105,40 +138,46 @@ func Assess(p *profile.Profile, ref *drugref.Reference, pol Policy) Result {
 			drugs[ing] = true
 		}
 	}
-	if n := len(drugs); n >= pol.DrugsSome {
-		pts := pol.SomeDrugsPoints
-		if n >= pol.DrugsMany {
-			pts = pol.ManyDrugsPoints
+	step := Step{}
+	for _, s := range w.DrugCount {
+		if len(drugs) >= s.AtLeast {
+			step = s
 		}
-		r.add(Factor{Code: "DRUG_COUNT", Points: pts, Evidence: drugClaims,
-			Description: fmt.Sprintf("%d distinct drugs filled in the 365 days to %s (%s)", n, r.AsOf, strings.Join(sortedKeys(drugs), ", "))})
 	}
-	// Projected annual cost: year-to-date cost / months elapsed x 12 (months elapsed
-	// counts the as-of month as a whole month), against the year's MTM cost threshold.
-	if thr, ok := pol.CostThresholdCents[r.AsOf.Year]; ok {
-		var ytd int64
-		var costClaims []string
-		for _, f := range p.Fills {
-			if f.Date.Year == r.AsOf.Year {
-				ytd += f.CostCents
-				costClaims = append(costClaims, f.ClaimID)
+	if step.Points > 0 {
+		r.add(Factor{Code: "DRUG_COUNT", Points: step.Points, Evidence: drugClaims,
+			Description: fmt.Sprintf("%d distinct drugs filled in the 365 days to %s (%s); %d or more earn %d", len(drugs), r.AsOf, strings.Join(sortedKeys(drugs), ", "), step.AtLeast, step.Points)})
+	}
+	if crit.CostThresholdCents > 0 && r.Eligibility.ProjectedCostCents >= crit.CostThresholdCents && w.ProjectedCost > 0 {
+		r.add(Factor{Code: "PROJECTED_COST", Points: w.ProjectedCost, Evidence: ytdClaims,
+			Description: fmt.Sprintf("projected %d drug cost %s (year to date %s over %d month(s) x 12) reaches the MTM cost threshold %s",
+				year, dollars(r.Eligibility.ProjectedCostCents), dollars(ytd), int(r.AsOf.Month), dollars(crit.CostThresholdCents))})
+	}
+	since := r.AsOf.AddDays(-(w.RecentDays - 1))
+	for _, kind := range []struct {
+		setting, code, words string
+		points               int
+	}{{profile.Inpatient, "RECENT_INPATIENT", "inpatient stay", w.RecentInpatient}, {profile.Emergency, "RECENT_EMERGENCY", "emergency department visit", w.RecentEmergency}} {
+		var ids, dates []string
+		for _, m := range p.Medical {
+			last := m.Discharge
+			if last.IsZero() {
+				last = m.Admit
+			}
+			if m.Setting == kind.setting && !last.Before(since) && !m.Admit.After(r.AsOf) {
+				ids = append(ids, m.ID)
+				dates = append(dates, last.String())
 			}
 		}
-		projected := ytd * 12 / int64(r.AsOf.Month)
-		if projected >= thr {
-			r.add(Factor{Code: "PROJECTED_COST", Points: pol.CostPoints, Evidence: costClaims,
-				Description: fmt.Sprintf("projected %d drug cost %s (year to date %s over %d month(s) x 12) reaches the MTM cost threshold %s",
-					r.AsOf.Year, dollars(projected), dollars(ytd), int(r.AsOf.Month), dollars(thr))})
+		if len(ids) > 0 && kind.points > 0 {
+			r.add(Factor{Code: kind.code, Points: kind.points, Evidence: ids,
+				Description: fmt.Sprintf("%d %s(s) in the %d days to %s (%s)", len(ids), kind.words, w.RecentDays, r.AsOf, strings.Join(dates, ", "))})
 		}
 	}
-	r.Problems = problems.Beers(p, ref, r.AsOf.Year)
-	for _, pr := range r.Problems {
-		r.add(Factor{Code: "PROBLEM_" + pr.Code, Points: pol.ProblemPoints, Evidence: pr.ClaimIDs, Description: pr.Description})
-	}
 	switch {
-	case r.Score >= pol.HighAt:
+	case r.Score >= pol.Tiers.High:
 		r.Tier = TierHigh
-	case r.Score >= pol.ModerateAt:
+	case r.Score >= pol.Tiers.Moderate:
 		r.Tier = TierModerate
 	}
 	return r
@@ -149,15 +188,20 @@ func (r *Result) add(f Factor) {
 	r.Score += f.Points
 }
 
-// Fingerprint changes exactly when the tier or the set of problems changes;
-// an assessment is emitted only then (no event storm on every claim).
+// Fingerprint changes exactly when the tier, the eligibility or the set of
+// problems changes; an assessment is emitted only then (no event storm on
+// every claim).
 func (r Result) Fingerprint() string {
 	keys := make([]string, len(r.Problems))
 	for i, p := range r.Problems {
 		keys[i] = p.Key
 	}
 	sort.Strings(keys)
-	return fmt.Sprintf("t%d|%s", r.Tier, strings.Join(keys, ","))
+	e := 0
+	if r.Eligibility.Eligible {
+		e = 1
+	}
+	return fmt.Sprintf("t%d|e%d|%s", r.Tier, e, strings.Join(keys, ","))
 }
 
 func dollars(cents int64) string { return fmt.Sprintf("$%d.%02d", cents/100, cents%100) }

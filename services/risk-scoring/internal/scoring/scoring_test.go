@@ -7,21 +7,50 @@ import (
 
 	"github.com/emtm/emtm/libs/civil"
 	"github.com/emtm/emtm/libs/drugref"
+	"github.com/emtm/emtm/services/risk-scoring/internal/chronic"
 	"github.com/emtm/emtm/services/risk-scoring/internal/profile"
 )
 
 func d(y, m, dd int) civil.Date { return civil.Date{Year: y, Month: time.Month(m), Day: dd} }
 
-func fill(id string, date civil.Date, cents int64, ings ...string) profile.Fill {
-	return profile.Fill{ClaimID: id, Date: date, DaysSupply: 30, CostCents: cents, PrescriberNPI: "1234567893", Ingredients: ings}
+func fill(id string, date civil.Date, days int, cents int64, ings ...string) profile.Fill {
+	return profile.Fill{ClaimID: id, Date: date, DaysSupply: days, CostCents: cents, PrescriberNPI: "1234567893", Ingredients: ings}
 }
 
-func TestAssess(t *testing.T) {
-	ref, err := drugref.Load()
+func refs(t *testing.T) References {
+	t.Helper()
+	drugs, err := drugref.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
+	cm, err := chronic.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return References{Drugs: drugs, Chronic: cm}
+}
+
+func sample(t *testing.T) Policy {
+	t.Helper()
+	ps, err := DefaultPolicies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps.For("S9925", "001")
+}
+
+func cond(id, code string) profile.Condition {
+	return profile.Condition{ID: id, System: chronic.SNOMED, Code: code, Onset: d(2010, 1, 1)}
+}
+
+func TestAssess(t *testing.T) {
 	old := d(1950, 1, 1)
+	eightDrugs := []profile.Fill{
+		fill("a", d(2024, 1, 2), 30, 60000, "lisinopril"), fill("b", d(2024, 1, 2), 30, 100, "atorvastatin"),
+		fill("c", d(2024, 1, 2), 30, 100, "metformin"), fill("e", d(2024, 1, 2), 30, 100, "amlodipine"),
+		fill("f", d(2024, 1, 2), 30, 100, "hydrochlorothiazide"), fill("g", d(2024, 1, 2), 30, 100, "levothyroxine"),
+		fill("h", d(2024, 1, 2), 30, 100, "omeprazole"), fill("i", d(2024, 1, 2), 30, 100, "clopidogrel"),
+	}
 	tests := []struct {
 		name     string
 		p        profile.Profile
@@ -29,31 +58,35 @@ func TestAssess(t *testing.T) {
 		tier     int
 		factors  string
 		problems string
+		eligible bool
 	}{
-		{"no fills", profile.Profile{}, 0, TierLow, "", ""},
-		{"one cheap drug", profile.Profile{BirthDate: old, Fills: []profile.Fill{fill("a", d(2024, 3, 1), 1000, "lisinopril")}}, 0, TierLow, "", ""},
-		// $600 in January projects to $7,200 >= $5,330 (2024): 2 points; glyburide at 74: BEERS, 2 points.
-		{"costly Beers drug at 74", profile.Profile{BirthDate: old, Fills: []profile.Fill{fill("a", d(2024, 1, 15), 60000, "glyburide")}},
-			4, TierModerate, "PROJECTED_COST PROBLEM_BEERS", "BEERS:glyburide"},
-		// The same fill at 60: no Beers problem.
-		{"Beers drug at 60", profile.Profile{BirthDate: d(1964, 1, 1), Fills: []profile.Fill{fill("a", d(2024, 1, 15), 60000, "glyburide")}},
-			2, TierModerate, "PROJECTED_COST", ""},
-		// $600 by June projects to $1,200: below the 2024 threshold.
-		{"cost spread over the year", profile.Profile{Fills: []profile.Fill{fill("a", d(2024, 6, 15), 60000, "glyburide")}}, 0, TierLow, "", ""},
-		// No threshold configured for 2010: the cost factor does not apply.
-		{"year without a threshold", profile.Profile{Fills: []profile.Fill{fill("a", d(2010, 1, 15), 900000, "lisinopril")}}, 0, TierLow, "", ""},
-		{"eight drugs, two Beers drugs at 74", profile.Profile{BirthDate: old, Fills: []profile.Fill{
-			fill("a", d(2024, 2, 1), 100, "lisinopril", "hydrochlorothiazide"), fill("b", d(2024, 2, 1), 100, "atorvastatin"),
-			fill("c", d(2024, 2, 1), 100, "metformin"), fill("d", d(2024, 2, 1), 100, "amlodipine"),
-			fill("e", d(2024, 2, 1), 100, "diphenhydramine"), fill("f", d(2024, 2, 1), 100, "zolpidem"),
-			fill("g", d(2023, 3, 1), 100, "aspirin"),  // inside the 365-day window
-			fill("h", d(2023, 1, 1), 100, "warfarin"), // outside it
-		}}, 6, TierHigh, "DRUG_COUNT PROBLEM_BEERS PROBLEM_BEERS", "BEERS:diphenhydramine BEERS:zolpidem"},
+		{"no fills", profile.Profile{}, 0, TierLow, "", "", false},
+		{"one cheap drug", profile.Profile{BirthDate: old, Fills: []profile.Fill{fill("a", d(2024, 3, 1), 30, 1000, "lisinopril")}}, 0, TierLow, "", "", false},
+		// $600 in January projects to $7,200 >= $5,330 (2024): 2; glyburide at 74: BEERS 1.
+		{"costly Beers drug at 74", profile.Profile{BirthDate: old, Fills: []profile.Fill{fill("a", d(2024, 1, 15), 30, 60000, "glyburide")}},
+			3, TierModerate, "PROBLEM_BEERS PROJECTED_COST", "BEERS:glyburide", false},
+		// Eight drugs, three core diseases, cost met: MTM eligible (3) + 8 drugs (2) + cost (2) = 7.
+		{"MTM eligible with eight drugs", profile.Profile{BirthDate: old, Fills: eightDrugs,
+			Conditions: []profile.Condition{cond("k1", "44054006"), cond("k2", "59621000"), cond("k3", "55822004")}},
+			7, TierHigh, "MTM_ELIGIBLE DRUG_COUNT PROJECTED_COST", "", true},
+		// The same with two diseases: not eligible: 2 + 2 = 4.
+		{"two diseases are not enough", profile.Profile{BirthDate: old, Fills: eightDrugs,
+			Conditions: []profile.Condition{cond("k1", "44054006"), cond("k2", "59621000")}},
+			4, TierModerate, "DRUG_COUNT PROJECTED_COST", "", false},
+		// A statin filled twice a year apart in the measurement year: PDC well below 0.80.
+		{"non-adherent to a statin", profile.Profile{BirthDate: d(1970, 1, 1), Fills: []profile.Fill{
+			fill("s1", d(2024, 1, 2), 30, 100, "atorvastatin"), fill("s2", d(2024, 6, 1), 30, 100, "atorvastatin")}},
+			2, TierLow, "NONADHERENCE_STATIN", "NONADH:STATIN", false},
+		// An inpatient stay 10 days before the last fill: 3.
+		{"recent inpatient stay", profile.Profile{BirthDate: d(1970, 1, 1), Fills: []profile.Fill{fill("a", d(2024, 5, 20), 30, 100, "lisinopril")},
+			Medical: []profile.MedicalEvent{{ID: "m1", Setting: profile.Inpatient, Admit: d(2024, 5, 1), Discharge: d(2024, 5, 10)},
+				{ID: "m0", Setting: profile.Emergency, Admit: d(2023, 5, 1)}}},
+			3, TierModerate, "RECENT_INPATIENT", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := tt.p
-			r := Assess(&p, ref, DefaultPolicy())
+			r := Assess(&p, refs(t), sample(t))
 			var codes, keys []string
 			sum := 0
 			for _, f := range r.Factors {
@@ -65,13 +98,10 @@ func TestAssess(t *testing.T) {
 			}
 			for _, p := range r.Problems {
 				keys = append(keys, p.Key)
-				if len(p.ClaimIDs) == 0 || len(p.PrescriberNPIs) == 0 || p.Source == "" {
-					t.Errorf("problem %s without claims, prescribers or source", p.Key)
-				}
 			}
-			if r.Score != tt.score || r.Tier != tt.tier || strings.Join(codes, " ") != tt.factors || strings.Join(keys, " ") != tt.problems {
-				t.Fatalf("score %d tier %s factors %v problems %v; want %d %s %q %q",
-					r.Score, TierName(r.Tier), codes, keys, tt.score, TierName(tt.tier), tt.factors, tt.problems)
+			if r.Score != tt.score || r.Tier != tt.tier || strings.Join(codes, " ") != tt.factors || strings.Join(keys, " ") != tt.problems || r.Eligibility.Eligible != tt.eligible {
+				t.Fatalf("score %d tier %s factors %v problems %v eligible %v (%v); want %d %s %q %q %v",
+					r.Score, TierName(r.Tier), codes, keys, r.Eligibility.Eligible, r.Eligibility.Reasons, tt.score, TierName(tt.tier), tt.factors, tt.problems, tt.eligible)
 			}
 			if sum != r.Score {
 				t.Fatalf("factors add to %d, score is %d: a point without a factor", sum, r.Score)
@@ -80,13 +110,53 @@ func TestAssess(t *testing.T) {
 	}
 }
 
-func TestFingerprintIgnoresScoreWithinTier(t *testing.T) {
-	a := Result{Score: 2, Tier: TierModerate}
-	b := Result{Score: 4, Tier: TierModerate}
-	if a.Fingerprint() != b.Fingerprint() {
+func TestFingerprintFollowsTierEligibilityAndProblems(t *testing.T) {
+	base := Result{Score: 3, Tier: TierModerate}
+	if base.Fingerprint() != (Result{Score: 5, Tier: TierModerate}).Fingerprint() {
 		t.Fatal("a score change within a tier changed the fingerprint")
 	}
-	if (Result{Tier: TierHigh}).Fingerprint() == a.Fingerprint() {
-		t.Fatal("a tier change kept the fingerprint")
+	for name, other := range map[string]Result{
+		"tier": {Tier: TierHigh},
+	} {
+		if other.Fingerprint() == base.Fingerprint() {
+			t.Errorf("a %s change kept the fingerprint", name)
+		}
+	}
+	elig := base
+	elig.Eligibility.Eligible = true
+	if elig.Fingerprint() == base.Fingerprint() {
+		t.Error("an eligibility change kept the fingerprint")
+	}
+}
+
+func TestPolicyFileErrorsNameLineAndField(t *testing.T) {
+	good, err := DefaultPolicies()
+	if err != nil {
+		t.Fatalf("the built-in policy is invalid: %v", err)
+	}
+	if good.For("S0000", "000").Tiers.High != 6 {
+		t.Fatal("the default does not apply to an unlisted plan")
+	}
+	base := string(defaultPolicyYAML)
+	tests := []struct {
+		name, from, to, want string
+	}{
+		{"tiers out of order", "    high: 6 ", "    high: 2 ", "tiers: need 0 < moderate < high"},
+		{"more diseases than CMS allows", "    min_chronic_diseases: 3", "    min_chronic_diseases: 4", ":11: default.eligibility.min_chronic_diseases: 4: CMS allows"},
+		{"more drugs than CMS allows", "    min_drugs: 8", "    min_drugs: 9", "default.eligibility.min_drugs"},
+		{"unknown problem", "      BEERS: 1", "      GOUT: 1", "default.weights.problems.GOUT: unknown problem"},
+		{"negative weight", "    mtm_eligible: 3 ", "    mtm_eligible: -3 ", "default.weights.mtm_eligible: points must not be negative"},
+		{"unknown field", "    recent_days: 90", "    recent_days: 90\n    recent_weeks: 3", "field recent_weeks not found"},
+		{"bad plan key", "plans: {}", "plans:\n  S9925:\n    tiers: {moderate: 1, high: 2}", "plans.S9925: a plan is named contract-pbp"},
+		{"drug steps out of order", "{at_least: 8, points: 2}", "{at_least: 4, points: 2}", "default.weights.drug_count: step 2"},
+	}
+	for _, tt := range tests {
+		if !strings.Contains(base, tt.from) {
+			t.Fatalf("%s: the sample has no %q", tt.name, tt.from)
+		}
+		_, err := ParsePolicies("p.yaml", []byte(strings.Replace(base, tt.from, tt.to, 1)))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
+		}
 	}
 }

@@ -320,13 +320,15 @@ type RiskAssessment struct {
 	ContractId   string                 `protobuf:"bytes,4,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
 	PbpId        string                 `protobuf:"bytes,5,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
 	// as_of is the latest date of service the assessment considered.
-	AsOf          *v1.Date              `protobuf:"bytes,6,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
-	Score         int32                 `protobuf:"varint,7,opt,name=score,proto3" json:"score,omitempty"`
-	Tier          RiskTier              `protobuf:"varint,8,opt,name=tier,proto3,enum=emtm.risk.v1.RiskTier" json:"tier,omitempty"`
-	PreviousTier  RiskTier              `protobuf:"varint,9,opt,name=previous_tier,json=previousTier,proto3,enum=emtm.risk.v1.RiskTier" json:"previous_tier,omitempty"`
-	Factors       []*RiskFactor         `protobuf:"bytes,10,rep,name=factors,proto3" json:"factors,omitempty"`
-	Eligibility   *Eligibility          `protobuf:"bytes,11,opt,name=eligibility,proto3" json:"eligibility,omitempty"`
-	Problems      []*DrugTherapyProblem `protobuf:"bytes,12,rep,name=problems,proto3" json:"problems,omitempty"`
+	AsOf         *v1.Date              `protobuf:"bytes,6,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	Score        int32                 `protobuf:"varint,7,opt,name=score,proto3" json:"score,omitempty"`
+	Tier         RiskTier              `protobuf:"varint,8,opt,name=tier,proto3,enum=emtm.risk.v1.RiskTier" json:"tier,omitempty"`
+	PreviousTier RiskTier              `protobuf:"varint,9,opt,name=previous_tier,json=previousTier,proto3,enum=emtm.risk.v1.RiskTier" json:"previous_tier,omitempty"`
+	Factors      []*RiskFactor         `protobuf:"bytes,10,rep,name=factors,proto3" json:"factors,omitempty"`
+	Eligibility  *Eligibility          `protobuf:"bytes,11,opt,name=eligibility,proto3" json:"eligibility,omitempty"`
+	Problems     []*DrugTherapyProblem `protobuf:"bytes,12,rep,name=problems,proto3" json:"problems,omitempty"`
+	// pdc is the interim PDC of each class, its treatment period ending on as_of.
+	Pdc           []*PdcResult `protobuf:"bytes,13,rep,name=pdc,proto3" json:"pdc,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -445,6 +447,126 @@ func (x *RiskAssessment) GetProblems() []*DrugTherapyProblem {
 	return nil
 }
 
+func (x *RiskAssessment) GetPdc() []*PdcResult {
+	if x != nil {
+		return x.Pdc
+	}
+	return nil
+}
+
+// PdcResult is a beneficiary's Proportion of Days Covered in one class
+// (CMS Star D10-D12, PQA; docs/domain.md section 3).
+type PdcResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// class is DIAB, RASA or STATIN.
+	Class     string `protobuf:"bytes,1,opt,name=class,proto3" json:"class,omitempty"`
+	InMeasure bool   `protobuf:"varint,2,opt,name=in_measure,json=inMeasure,proto3" json:"in_measure,omitempty"`
+	// reason says why not in the measure (fewer than two fills, a short period, an exclusion).
+	Reason        string   `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Ipsd          *v1.Date `protobuf:"bytes,4,opt,name=ipsd,proto3" json:"ipsd,omitempty"`
+	End           *v1.Date `protobuf:"bytes,5,opt,name=end,proto3" json:"end,omitempty"`
+	TreatmentDays int32    `protobuf:"varint,6,opt,name=treatment_days,json=treatmentDays,proto3" json:"treatment_days,omitempty"`
+	CoveredDays   int32    `protobuf:"varint,7,opt,name=covered_days,json=coveredDays,proto3" json:"covered_days,omitempty"`
+	// pdc is covered_days / treatment_days.
+	Pdc           float64 `protobuf:"fixed64,8,opt,name=pdc,proto3" json:"pdc,omitempty"`
+	Adherent      bool    `protobuf:"varint,9,opt,name=adherent,proto3" json:"adherent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PdcResult) Reset() {
+	*x = PdcResult{}
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PdcResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PdcResult) ProtoMessage() {}
+
+func (x *PdcResult) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PdcResult.ProtoReflect.Descriptor instead.
+func (*PdcResult) Descriptor() ([]byte, []int) {
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PdcResult) GetClass() string {
+	if x != nil {
+		return x.Class
+	}
+	return ""
+}
+
+func (x *PdcResult) GetInMeasure() bool {
+	if x != nil {
+		return x.InMeasure
+	}
+	return false
+}
+
+func (x *PdcResult) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PdcResult) GetIpsd() *v1.Date {
+	if x != nil {
+		return x.Ipsd
+	}
+	return nil
+}
+
+func (x *PdcResult) GetEnd() *v1.Date {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
+func (x *PdcResult) GetTreatmentDays() int32 {
+	if x != nil {
+		return x.TreatmentDays
+	}
+	return 0
+}
+
+func (x *PdcResult) GetCoveredDays() int32 {
+	if x != nil {
+		return x.CoveredDays
+	}
+	return 0
+}
+
+func (x *PdcResult) GetPdc() float64 {
+	if x != nil {
+		return x.Pdc
+	}
+	return 0
+}
+
+func (x *PdcResult) GetAdherent() bool {
+	if x != nil {
+		return x.Adherent
+	}
+	return false
+}
+
 // Profile is a beneficiary's medication profile as risk-scoring keeps it.
 type Profile struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
@@ -456,13 +578,19 @@ type Profile struct {
 	TotalCostCents   int64                  `protobuf:"varint,6,opt,name=total_cost_cents,json=totalCostCents,proto3" json:"total_cost_cents,omitempty"`
 	Ingredients      []string               `protobuf:"bytes,7,rep,name=ingredients,proto3" json:"ingredients,omitempty"`
 	LatestAssessment *RiskAssessment        `protobuf:"bytes,8,opt,name=latest_assessment,json=latestAssessment,proto3" json:"latest_assessment,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// chronic_conditions are the chronic disease categories on record.
+	ChronicConditions []string `protobuf:"bytes,9,rep,name=chronic_conditions,json=chronicConditions,proto3" json:"chronic_conditions,omitempty"`
+	Conditions        int32    `protobuf:"varint,10,opt,name=conditions,proto3" json:"conditions,omitempty"`
+	PartsAbEvents     int32    `protobuf:"varint,11,opt,name=parts_ab_events,json=partsAbEvents,proto3" json:"parts_ab_events,omitempty"`
+	// stored_bytes is the memory Redis uses for the profile (MEMORY USAGE).
+	StoredBytes   int64 `protobuf:"varint,12,opt,name=stored_bytes,json=storedBytes,proto3" json:"stored_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Profile) Reset() {
 	*x = Profile{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[4]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -474,7 +602,7 @@ func (x *Profile) String() string {
 func (*Profile) ProtoMessage() {}
 
 func (x *Profile) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[4]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -487,7 +615,7 @@ func (x *Profile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Profile.ProtoReflect.Descriptor instead.
 func (*Profile) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{4}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Profile) GetMemberId() string {
@@ -546,6 +674,285 @@ func (x *Profile) GetLatestAssessment() *RiskAssessment {
 	return nil
 }
 
+func (x *Profile) GetChronicConditions() []string {
+	if x != nil {
+		return x.ChronicConditions
+	}
+	return nil
+}
+
+func (x *Profile) GetConditions() int32 {
+	if x != nil {
+		return x.Conditions
+	}
+	return 0
+}
+
+func (x *Profile) GetPartsAbEvents() int32 {
+	if x != nil {
+		return x.PartsAbEvents
+	}
+	return 0
+}
+
+func (x *Profile) GetStoredBytes() int64 {
+	if x != nil {
+		return x.StoredBytes
+	}
+	return 0
+}
+
+type RebuildProfilesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Apply         bool                   `protobuf:"varint,1,opt,name=apply,proto3" json:"apply,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebuildProfilesRequest) Reset() {
+	*x = RebuildProfilesRequest{}
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebuildProfilesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebuildProfilesRequest) ProtoMessage() {}
+
+func (x *RebuildProfilesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebuildProfilesRequest.ProtoReflect.Descriptor instead.
+func (*RebuildProfilesRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RebuildProfilesRequest) GetApply() bool {
+	if x != nil {
+		return x.Apply
+	}
+	return false
+}
+
+type RebuildProfilesResponse struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	EventsReplayed  int64                  `protobuf:"varint,1,opt,name=events_replayed,json=eventsReplayed,proto3" json:"events_replayed,omitempty"`
+	ProfilesRebuilt int64                  `protobuf:"varint,2,opt,name=profiles_rebuilt,json=profilesRebuilt,proto3" json:"profiles_rebuilt,omitempty"`
+	ProfilesLive    int64                  `protobuf:"varint,3,opt,name=profiles_live,json=profilesLive,proto3" json:"profiles_live,omitempty"`
+	ProfilesEqual   int64                  `protobuf:"varint,4,opt,name=profiles_equal,json=profilesEqual,proto3" json:"profiles_equal,omitempty"`
+	// differences lists up to 20 beneficiaries whose profiles differ, with how.
+	Differences   []string `protobuf:"bytes,5,rep,name=differences,proto3" json:"differences,omitempty"`
+	Applied       bool     `protobuf:"varint,6,opt,name=applied,proto3" json:"applied,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebuildProfilesResponse) Reset() {
+	*x = RebuildProfilesResponse{}
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebuildProfilesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebuildProfilesResponse) ProtoMessage() {}
+
+func (x *RebuildProfilesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebuildProfilesResponse.ProtoReflect.Descriptor instead.
+func (*RebuildProfilesResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RebuildProfilesResponse) GetEventsReplayed() int64 {
+	if x != nil {
+		return x.EventsReplayed
+	}
+	return 0
+}
+
+func (x *RebuildProfilesResponse) GetProfilesRebuilt() int64 {
+	if x != nil {
+		return x.ProfilesRebuilt
+	}
+	return 0
+}
+
+func (x *RebuildProfilesResponse) GetProfilesLive() int64 {
+	if x != nil {
+		return x.ProfilesLive
+	}
+	return 0
+}
+
+func (x *RebuildProfilesResponse) GetProfilesEqual() int64 {
+	if x != nil {
+		return x.ProfilesEqual
+	}
+	return 0
+}
+
+func (x *RebuildProfilesResponse) GetDifferences() []string {
+	if x != nil {
+		return x.Differences
+	}
+	return nil
+}
+
+func (x *RebuildProfilesResponse) GetApplied() bool {
+	if x != nil {
+		return x.Applied
+	}
+	return false
+}
+
+type GetProfileStatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProfileStatsRequest) Reset() {
+	*x = GetProfileStatsRequest{}
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProfileStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProfileStatsRequest) ProtoMessage() {}
+
+func (x *GetProfileStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProfileStatsRequest.ProtoReflect.Descriptor instead.
+func (*GetProfileStatsRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{8}
+}
+
+type GetProfileStatsResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Profiles   int64                  `protobuf:"varint,1,opt,name=profiles,proto3" json:"profiles,omitempty"`
+	TotalBytes int64                  `protobuf:"varint,2,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
+	MaxBytes   int64                  `protobuf:"varint,3,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	// by_tier counts beneficiaries by tier name.
+	ByTier map[string]int64 `protobuf:"bytes,4,rep,name=by_tier,json=byTier,proto3" json:"by_tier,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// by_problem counts beneficiaries with each problem code.
+	ByProblem     map[string]int64 `protobuf:"bytes,5,rep,name=by_problem,json=byProblem,proto3" json:"by_problem,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Eligible      int64            `protobuf:"varint,6,opt,name=eligible,proto3" json:"eligible,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProfileStatsResponse) Reset() {
+	*x = GetProfileStatsResponse{}
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProfileStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProfileStatsResponse) ProtoMessage() {}
+
+func (x *GetProfileStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProfileStatsResponse.ProtoReflect.Descriptor instead.
+func (*GetProfileStatsResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetProfileStatsResponse) GetProfiles() int64 {
+	if x != nil {
+		return x.Profiles
+	}
+	return 0
+}
+
+func (x *GetProfileStatsResponse) GetTotalBytes() int64 {
+	if x != nil {
+		return x.TotalBytes
+	}
+	return 0
+}
+
+func (x *GetProfileStatsResponse) GetMaxBytes() int64 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+func (x *GetProfileStatsResponse) GetByTier() map[string]int64 {
+	if x != nil {
+		return x.ByTier
+	}
+	return nil
+}
+
+func (x *GetProfileStatsResponse) GetByProblem() map[string]int64 {
+	if x != nil {
+		return x.ByProblem
+	}
+	return nil
+}
+
+func (x *GetProfileStatsResponse) GetEligible() int64 {
+	if x != nil {
+		return x.Eligible
+	}
+	return 0
+}
+
 type GetProfileRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
@@ -555,7 +962,7 @@ type GetProfileRequest struct {
 
 func (x *GetProfileRequest) Reset() {
 	*x = GetProfileRequest{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[5]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -567,7 +974,7 @@ func (x *GetProfileRequest) String() string {
 func (*GetProfileRequest) ProtoMessage() {}
 
 func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[5]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -580,7 +987,7 @@ func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileRequest.ProtoReflect.Descriptor instead.
 func (*GetProfileRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{5}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetProfileRequest) GetMemberId() string {
@@ -599,7 +1006,7 @@ type GetProfileResponse struct {
 
 func (x *GetProfileResponse) Reset() {
 	*x = GetProfileResponse{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[6]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +1018,7 @@ func (x *GetProfileResponse) String() string {
 func (*GetProfileResponse) ProtoMessage() {}
 
 func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[6]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +1031,7 @@ func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileResponse.ProtoReflect.Descriptor instead.
 func (*GetProfileResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{6}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetProfileResponse) GetProfile() *Profile {
@@ -645,7 +1052,7 @@ type ListByTierRequest struct {
 
 func (x *ListByTierRequest) Reset() {
 	*x = ListByTierRequest{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[7]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -657,7 +1064,7 @@ func (x *ListByTierRequest) String() string {
 func (*ListByTierRequest) ProtoMessage() {}
 
 func (x *ListByTierRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[7]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -670,7 +1077,7 @@ func (x *ListByTierRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListByTierRequest.ProtoReflect.Descriptor instead.
 func (*ListByTierRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{7}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListByTierRequest) GetContractId() string {
@@ -703,7 +1110,7 @@ type ListByTierResponse struct {
 
 func (x *ListByTierResponse) Reset() {
 	*x = ListByTierResponse{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[8]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +1122,7 @@ func (x *ListByTierResponse) String() string {
 func (*ListByTierResponse) ProtoMessage() {}
 
 func (x *ListByTierResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[8]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +1135,7 @@ func (x *ListByTierResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListByTierResponse.ProtoReflect.Descriptor instead.
 func (*ListByTierResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{8}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListByTierResponse) GetMemberIds() []string {
@@ -760,7 +1167,7 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\tclaim_ids\x18\x04 \x03(\tR\bclaimIds\x12'\n" +
 	"\x0fprescriber_npis\x18\x05 \x03(\tR\x0eprescriberNpis\x12\x16\n" +
 	"\x06source\x18\x06 \x01(\tR\x06source\x12\x10\n" +
-	"\x03key\x18\a \x01(\tR\x03key\"\x90\x04\n" +
+	"\x03key\x18\a \x01(\tR\x03key\"\xbb\x04\n" +
 	"\x0eRiskAssessment\x12,\n" +
 	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12#\n" +
 	"\rassessment_id\x18\x02 \x01(\tR\fassessmentId\x12\x1b\n" +
@@ -775,7 +1182,19 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\afactors\x18\n" +
 	" \x03(\v2\x18.emtm.risk.v1.RiskFactorR\afactors\x12;\n" +
 	"\veligibility\x18\v \x01(\v2\x19.emtm.risk.v1.EligibilityR\veligibility\x12<\n" +
-	"\bproblems\x18\f \x03(\v2 .emtm.risk.v1.DrugTherapyProblemR\bproblems\"\xc3\x02\n" +
+	"\bproblems\x18\f \x03(\v2 .emtm.risk.v1.DrugTherapyProblemR\bproblems\x12)\n" +
+	"\x03pdc\x18\r \x03(\v2\x17.emtm.risk.v1.PdcResultR\x03pdc\"\xa0\x02\n" +
+	"\tPdcResult\x12\x14\n" +
+	"\x05class\x18\x01 \x01(\tR\x05class\x12\x1d\n" +
+	"\n" +
+	"in_measure\x18\x02 \x01(\bR\tinMeasure\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12'\n" +
+	"\x04ipsd\x18\x04 \x01(\v2\x13.emtm.types.v1.DateR\x04ipsd\x12%\n" +
+	"\x03end\x18\x05 \x01(\v2\x13.emtm.types.v1.DateR\x03end\x12%\n" +
+	"\x0etreatment_days\x18\x06 \x01(\x05R\rtreatmentDays\x12!\n" +
+	"\fcovered_days\x18\a \x01(\x05R\vcoveredDays\x12\x10\n" +
+	"\x03pdc\x18\b \x01(\x01R\x03pdc\x12\x1a\n" +
+	"\badherent\x18\t \x01(\bR\badherent\"\xdd\x03\n" +
 	"\aProfile\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1f\n" +
 	"\vcontract_id\x18\x02 \x01(\tR\n" +
@@ -785,7 +1204,39 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\x0freversed_claims\x18\x05 \x01(\x05R\x0ereversedClaims\x12(\n" +
 	"\x10total_cost_cents\x18\x06 \x01(\x03R\x0etotalCostCents\x12 \n" +
 	"\vingredients\x18\a \x03(\tR\vingredients\x12I\n" +
-	"\x11latest_assessment\x18\b \x01(\v2\x1c.emtm.risk.v1.RiskAssessmentR\x10latestAssessment\"0\n" +
+	"\x11latest_assessment\x18\b \x01(\v2\x1c.emtm.risk.v1.RiskAssessmentR\x10latestAssessment\x12-\n" +
+	"\x12chronic_conditions\x18\t \x03(\tR\x11chronicConditions\x12\x1e\n" +
+	"\n" +
+	"conditions\x18\n" +
+	" \x01(\x05R\n" +
+	"conditions\x12&\n" +
+	"\x0fparts_ab_events\x18\v \x01(\x05R\rpartsAbEvents\x12!\n" +
+	"\fstored_bytes\x18\f \x01(\x03R\vstoredBytes\".\n" +
+	"\x16RebuildProfilesRequest\x12\x14\n" +
+	"\x05apply\x18\x01 \x01(\bR\x05apply\"\xf5\x01\n" +
+	"\x17RebuildProfilesResponse\x12'\n" +
+	"\x0fevents_replayed\x18\x01 \x01(\x03R\x0eeventsReplayed\x12)\n" +
+	"\x10profiles_rebuilt\x18\x02 \x01(\x03R\x0fprofilesRebuilt\x12#\n" +
+	"\rprofiles_live\x18\x03 \x01(\x03R\fprofilesLive\x12%\n" +
+	"\x0eprofiles_equal\x18\x04 \x01(\x03R\rprofilesEqual\x12 \n" +
+	"\vdifferences\x18\x05 \x03(\tR\vdifferences\x12\x18\n" +
+	"\aapplied\x18\x06 \x01(\bR\aapplied\"\x18\n" +
+	"\x16GetProfileStatsRequest\"\xa9\x03\n" +
+	"\x17GetProfileStatsResponse\x12\x1a\n" +
+	"\bprofiles\x18\x01 \x01(\x03R\bprofiles\x12\x1f\n" +
+	"\vtotal_bytes\x18\x02 \x01(\x03R\n" +
+	"totalBytes\x12\x1b\n" +
+	"\tmax_bytes\x18\x03 \x01(\x03R\bmaxBytes\x12J\n" +
+	"\aby_tier\x18\x04 \x03(\v21.emtm.risk.v1.GetProfileStatsResponse.ByTierEntryR\x06byTier\x12S\n" +
+	"\n" +
+	"by_problem\x18\x05 \x03(\v24.emtm.risk.v1.GetProfileStatsResponse.ByProblemEntryR\tbyProblem\x12\x1a\n" +
+	"\beligible\x18\x06 \x01(\x03R\beligible\x1a9\n" +
+	"\vByTierEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a<\n" +
+	"\x0eByProblemEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"0\n" +
 	"\x11GetProfileRequest\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\"E\n" +
 	"\x12GetProfileResponse\x12/\n" +
@@ -802,12 +1253,14 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\x15RISK_TIER_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rRISK_TIER_LOW\x10\x01\x12\x16\n" +
 	"\x12RISK_TIER_MODERATE\x10\x02\x12\x12\n" +
-	"\x0eRISK_TIER_HIGH\x10\x032\xb6\x01\n" +
+	"\x0eRISK_TIER_HIGH\x10\x032\xf6\x02\n" +
 	"\x12RiskScoringService\x12O\n" +
 	"\n" +
 	"GetProfile\x12\x1f.emtm.risk.v1.GetProfileRequest\x1a .emtm.risk.v1.GetProfileResponse\x12O\n" +
 	"\n" +
-	"ListByTier\x12\x1f.emtm.risk.v1.ListByTierRequest\x1a .emtm.risk.v1.ListByTierResponseB\xa2\x01\n" +
+	"ListByTier\x12\x1f.emtm.risk.v1.ListByTierRequest\x1a .emtm.risk.v1.ListByTierResponse\x12^\n" +
+	"\x0fRebuildProfiles\x12$.emtm.risk.v1.RebuildProfilesRequest\x1a%.emtm.risk.v1.RebuildProfilesResponse\x12^\n" +
+	"\x0fGetProfileStats\x12$.emtm.risk.v1.GetProfileStatsRequest\x1a%.emtm.risk.v1.GetProfileStatsResponseB\xa2\x01\n" +
 	"\x10com.emtm.risk.v1B\tRiskProtoP\x01Z1github.com/emtm/emtm/libs/gen/emtm/risk/v1;riskv1\xa2\x02\x03ERX\xaa\x02\fEmtm.Risk.V1\xca\x02\fEmtm\\Risk\\V1\xe2\x02\x18Emtm\\Risk\\V1\\GPBMetadata\xea\x02\x0eEmtm::Risk::V1b\x06proto3"
 
 var (
@@ -823,41 +1276,57 @@ func file_emtm_risk_v1_risk_proto_rawDescGZIP() []byte {
 }
 
 var file_emtm_risk_v1_risk_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_emtm_risk_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_emtm_risk_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_emtm_risk_v1_risk_proto_goTypes = []any{
-	(RiskTier)(0),              // 0: emtm.risk.v1.RiskTier
-	(*RiskFactor)(nil),         // 1: emtm.risk.v1.RiskFactor
-	(*Eligibility)(nil),        // 2: emtm.risk.v1.Eligibility
-	(*DrugTherapyProblem)(nil), // 3: emtm.risk.v1.DrugTherapyProblem
-	(*RiskAssessment)(nil),     // 4: emtm.risk.v1.RiskAssessment
-	(*Profile)(nil),            // 5: emtm.risk.v1.Profile
-	(*GetProfileRequest)(nil),  // 6: emtm.risk.v1.GetProfileRequest
-	(*GetProfileResponse)(nil), // 7: emtm.risk.v1.GetProfileResponse
-	(*ListByTierRequest)(nil),  // 8: emtm.risk.v1.ListByTierRequest
-	(*ListByTierResponse)(nil), // 9: emtm.risk.v1.ListByTierResponse
-	(*v1.EventMeta)(nil),       // 10: emtm.types.v1.EventMeta
-	(*v1.Date)(nil),            // 11: emtm.types.v1.Date
+	(RiskTier)(0),                   // 0: emtm.risk.v1.RiskTier
+	(*RiskFactor)(nil),              // 1: emtm.risk.v1.RiskFactor
+	(*Eligibility)(nil),             // 2: emtm.risk.v1.Eligibility
+	(*DrugTherapyProblem)(nil),      // 3: emtm.risk.v1.DrugTherapyProblem
+	(*RiskAssessment)(nil),          // 4: emtm.risk.v1.RiskAssessment
+	(*PdcResult)(nil),               // 5: emtm.risk.v1.PdcResult
+	(*Profile)(nil),                 // 6: emtm.risk.v1.Profile
+	(*RebuildProfilesRequest)(nil),  // 7: emtm.risk.v1.RebuildProfilesRequest
+	(*RebuildProfilesResponse)(nil), // 8: emtm.risk.v1.RebuildProfilesResponse
+	(*GetProfileStatsRequest)(nil),  // 9: emtm.risk.v1.GetProfileStatsRequest
+	(*GetProfileStatsResponse)(nil), // 10: emtm.risk.v1.GetProfileStatsResponse
+	(*GetProfileRequest)(nil),       // 11: emtm.risk.v1.GetProfileRequest
+	(*GetProfileResponse)(nil),      // 12: emtm.risk.v1.GetProfileResponse
+	(*ListByTierRequest)(nil),       // 13: emtm.risk.v1.ListByTierRequest
+	(*ListByTierResponse)(nil),      // 14: emtm.risk.v1.ListByTierResponse
+	nil,                             // 15: emtm.risk.v1.GetProfileStatsResponse.ByTierEntry
+	nil,                             // 16: emtm.risk.v1.GetProfileStatsResponse.ByProblemEntry
+	(*v1.EventMeta)(nil),            // 17: emtm.types.v1.EventMeta
+	(*v1.Date)(nil),                 // 18: emtm.types.v1.Date
 }
 var file_emtm_risk_v1_risk_proto_depIdxs = []int32{
-	10, // 0: emtm.risk.v1.RiskAssessment.meta:type_name -> emtm.types.v1.EventMeta
-	11, // 1: emtm.risk.v1.RiskAssessment.as_of:type_name -> emtm.types.v1.Date
+	17, // 0: emtm.risk.v1.RiskAssessment.meta:type_name -> emtm.types.v1.EventMeta
+	18, // 1: emtm.risk.v1.RiskAssessment.as_of:type_name -> emtm.types.v1.Date
 	0,  // 2: emtm.risk.v1.RiskAssessment.tier:type_name -> emtm.risk.v1.RiskTier
 	0,  // 3: emtm.risk.v1.RiskAssessment.previous_tier:type_name -> emtm.risk.v1.RiskTier
 	1,  // 4: emtm.risk.v1.RiskAssessment.factors:type_name -> emtm.risk.v1.RiskFactor
 	2,  // 5: emtm.risk.v1.RiskAssessment.eligibility:type_name -> emtm.risk.v1.Eligibility
 	3,  // 6: emtm.risk.v1.RiskAssessment.problems:type_name -> emtm.risk.v1.DrugTherapyProblem
-	4,  // 7: emtm.risk.v1.Profile.latest_assessment:type_name -> emtm.risk.v1.RiskAssessment
-	5,  // 8: emtm.risk.v1.GetProfileResponse.profile:type_name -> emtm.risk.v1.Profile
-	0,  // 9: emtm.risk.v1.ListByTierRequest.tier:type_name -> emtm.risk.v1.RiskTier
-	6,  // 10: emtm.risk.v1.RiskScoringService.GetProfile:input_type -> emtm.risk.v1.GetProfileRequest
-	8,  // 11: emtm.risk.v1.RiskScoringService.ListByTier:input_type -> emtm.risk.v1.ListByTierRequest
-	7,  // 12: emtm.risk.v1.RiskScoringService.GetProfile:output_type -> emtm.risk.v1.GetProfileResponse
-	9,  // 13: emtm.risk.v1.RiskScoringService.ListByTier:output_type -> emtm.risk.v1.ListByTierResponse
-	12, // [12:14] is the sub-list for method output_type
-	10, // [10:12] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	5,  // 7: emtm.risk.v1.RiskAssessment.pdc:type_name -> emtm.risk.v1.PdcResult
+	18, // 8: emtm.risk.v1.PdcResult.ipsd:type_name -> emtm.types.v1.Date
+	18, // 9: emtm.risk.v1.PdcResult.end:type_name -> emtm.types.v1.Date
+	4,  // 10: emtm.risk.v1.Profile.latest_assessment:type_name -> emtm.risk.v1.RiskAssessment
+	15, // 11: emtm.risk.v1.GetProfileStatsResponse.by_tier:type_name -> emtm.risk.v1.GetProfileStatsResponse.ByTierEntry
+	16, // 12: emtm.risk.v1.GetProfileStatsResponse.by_problem:type_name -> emtm.risk.v1.GetProfileStatsResponse.ByProblemEntry
+	6,  // 13: emtm.risk.v1.GetProfileResponse.profile:type_name -> emtm.risk.v1.Profile
+	0,  // 14: emtm.risk.v1.ListByTierRequest.tier:type_name -> emtm.risk.v1.RiskTier
+	11, // 15: emtm.risk.v1.RiskScoringService.GetProfile:input_type -> emtm.risk.v1.GetProfileRequest
+	13, // 16: emtm.risk.v1.RiskScoringService.ListByTier:input_type -> emtm.risk.v1.ListByTierRequest
+	7,  // 17: emtm.risk.v1.RiskScoringService.RebuildProfiles:input_type -> emtm.risk.v1.RebuildProfilesRequest
+	9,  // 18: emtm.risk.v1.RiskScoringService.GetProfileStats:input_type -> emtm.risk.v1.GetProfileStatsRequest
+	12, // 19: emtm.risk.v1.RiskScoringService.GetProfile:output_type -> emtm.risk.v1.GetProfileResponse
+	14, // 20: emtm.risk.v1.RiskScoringService.ListByTier:output_type -> emtm.risk.v1.ListByTierResponse
+	8,  // 21: emtm.risk.v1.RiskScoringService.RebuildProfiles:output_type -> emtm.risk.v1.RebuildProfilesResponse
+	10, // 22: emtm.risk.v1.RiskScoringService.GetProfileStats:output_type -> emtm.risk.v1.GetProfileStatsResponse
+	19, // [19:23] is the sub-list for method output_type
+	15, // [15:19] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_emtm_risk_v1_risk_proto_init() }
@@ -871,7 +1340,7 @@ func file_emtm_risk_v1_risk_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_risk_v1_risk_proto_rawDesc), len(file_emtm_risk_v1_risk_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,8 +24,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RiskScoringService_GetProfile_FullMethodName = "/emtm.risk.v1.RiskScoringService/GetProfile"
-	RiskScoringService_ListByTier_FullMethodName = "/emtm.risk.v1.RiskScoringService/ListByTier"
+	RiskScoringService_GetProfile_FullMethodName      = "/emtm.risk.v1.RiskScoringService/GetProfile"
+	RiskScoringService_ListByTier_FullMethodName      = "/emtm.risk.v1.RiskScoringService/ListByTier"
+	RiskScoringService_RebuildProfiles_FullMethodName = "/emtm.risk.v1.RiskScoringService/RebuildProfiles"
+	RiskScoringService_GetProfileStats_FullMethodName = "/emtm.risk.v1.RiskScoringService/GetProfileStats"
 )
 
 // RiskScoringServiceClient is the client API for RiskScoringService service.
@@ -36,6 +38,12 @@ const (
 type RiskScoringServiceClient interface {
 	GetProfile(ctx context.Context, in *GetProfileRequest, opts ...grpc.CallOption) (*GetProfileResponse, error)
 	ListByTier(ctx context.Context, in *ListByTierRequest, opts ...grpc.CallOption) (*ListByTierResponse, error)
+	// RebuildProfiles replays the claims and medical streams into a fresh
+	// namespace and compares the result with the live profiles; with apply, the
+	// rebuilt profiles replace the live ones.
+	RebuildProfiles(ctx context.Context, in *RebuildProfilesRequest, opts ...grpc.CallOption) (*RebuildProfilesResponse, error)
+	// GetProfileStats reports the number of profiles and their size.
+	GetProfileStats(ctx context.Context, in *GetProfileStatsRequest, opts ...grpc.CallOption) (*GetProfileStatsResponse, error)
 }
 
 type riskScoringServiceClient struct {
@@ -66,6 +74,26 @@ func (c *riskScoringServiceClient) ListByTier(ctx context.Context, in *ListByTie
 	return out, nil
 }
 
+func (c *riskScoringServiceClient) RebuildProfiles(ctx context.Context, in *RebuildProfilesRequest, opts ...grpc.CallOption) (*RebuildProfilesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RebuildProfilesResponse)
+	err := c.cc.Invoke(ctx, RiskScoringService_RebuildProfiles_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *riskScoringServiceClient) GetProfileStats(ctx context.Context, in *GetProfileStatsRequest, opts ...grpc.CallOption) (*GetProfileStatsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetProfileStatsResponse)
+	err := c.cc.Invoke(ctx, RiskScoringService_GetProfileStats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RiskScoringServiceServer is the server API for RiskScoringService service.
 // All implementations must embed UnimplementedRiskScoringServiceServer
 // for forward compatibility.
@@ -74,6 +102,12 @@ func (c *riskScoringServiceClient) ListByTier(ctx context.Context, in *ListByTie
 type RiskScoringServiceServer interface {
 	GetProfile(context.Context, *GetProfileRequest) (*GetProfileResponse, error)
 	ListByTier(context.Context, *ListByTierRequest) (*ListByTierResponse, error)
+	// RebuildProfiles replays the claims and medical streams into a fresh
+	// namespace and compares the result with the live profiles; with apply, the
+	// rebuilt profiles replace the live ones.
+	RebuildProfiles(context.Context, *RebuildProfilesRequest) (*RebuildProfilesResponse, error)
+	// GetProfileStats reports the number of profiles and their size.
+	GetProfileStats(context.Context, *GetProfileStatsRequest) (*GetProfileStatsResponse, error)
 	mustEmbedUnimplementedRiskScoringServiceServer()
 }
 
@@ -89,6 +123,12 @@ func (UnimplementedRiskScoringServiceServer) GetProfile(context.Context, *GetPro
 }
 func (UnimplementedRiskScoringServiceServer) ListByTier(context.Context, *ListByTierRequest) (*ListByTierResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListByTier not implemented")
+}
+func (UnimplementedRiskScoringServiceServer) RebuildProfiles(context.Context, *RebuildProfilesRequest) (*RebuildProfilesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RebuildProfiles not implemented")
+}
+func (UnimplementedRiskScoringServiceServer) GetProfileStats(context.Context, *GetProfileStatsRequest) (*GetProfileStatsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetProfileStats not implemented")
 }
 func (UnimplementedRiskScoringServiceServer) mustEmbedUnimplementedRiskScoringServiceServer() {}
 func (UnimplementedRiskScoringServiceServer) testEmbeddedByValue()                            {}
@@ -147,6 +187,42 @@ func _RiskScoringService_ListByTier_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RiskScoringService_RebuildProfiles_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RebuildProfilesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskScoringServiceServer).RebuildProfiles(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskScoringService_RebuildProfiles_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskScoringServiceServer).RebuildProfiles(ctx, req.(*RebuildProfilesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RiskScoringService_GetProfileStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetProfileStatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskScoringServiceServer).GetProfileStats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskScoringService_GetProfileStats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskScoringServiceServer).GetProfileStats(ctx, req.(*GetProfileStatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RiskScoringService_ServiceDesc is the grpc.ServiceDesc for RiskScoringService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -161,6 +237,14 @@ var RiskScoringService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListByTier",
 			Handler:    _RiskScoringService_ListByTier_Handler,
+		},
+		{
+			MethodName: "RebuildProfiles",
+			Handler:    _RiskScoringService_RebuildProfiles_Handler,
+		},
+		{
+			MethodName: "GetProfileStats",
+			Handler:    _RiskScoringService_GetProfileStats_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,98 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Doc is a decoded YAML configuration file, kept to point errors at lines.
+type Doc struct {
+	Name string
+	root *yaml.Node
+}
+
+// FieldError is a problem with one field of a configuration file.
+type FieldError struct {
+	File  string
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Field, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.File, e.Field, e.Msg)
+}
+
+// LoadYAMLFile reads path into v (see DecodeYAML).
+func LoadYAMLFile(path string, v any) (*Doc, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeYAML(path, b, v)
+}
+
+// DecodeYAML decodes data into v strictly: an unknown field, a value of the
+// wrong type or a duplicate key is an error naming the file and line.
+func DecodeYAML(name string, data []byte, v any) (*Doc, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(root.Content) == 0 {
+		return nil, fmt.Errorf("%s: the file is empty", name)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("%s: %s", name, strings.Join(te.Errors, "; "))
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &Doc{Name: name, root: &root}, nil
+}
+
+// Line returns the line of the value at path (map keys), or of the deepest
+// part of it that exists (0 when nothing matches).
+func (d *Doc) Line(path ...string) int {
+	if d == nil || d.root == nil || len(d.root.Content) == 0 {
+		return 0
+	}
+	n := d.root.Content[0]
+	line := n.Line
+	for _, key := range path {
+		if n.Kind != yaml.MappingNode {
+			return line
+		}
+		found := false
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				line, n, found = n.Content[i].Line, n.Content[i+1], true
+				break
+			}
+		}
+		if !found {
+			return line
+		}
+	}
+	return line
+}
+
+// Errorf makes a FieldError at path.
+func (d *Doc) Errorf(path []string, format string, args ...any) *FieldError {
+	name := ""
+	if d != nil {
+		name = d.Name
+	}
+	return &FieldError{File: name, Line: d.Line(path...), Field: strings.Join(path, "."), Msg: fmt.Sprintf(format, args...)}
+}
