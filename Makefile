@@ -52,8 +52,9 @@ fmt-check: ## fail when gofmt would change a file
 BENCH ?= .
 BENCHTIME ?= 3000x
 .PHONY: bench
-bench: ## benchmarks (not part of make test): ingestion against the raw JetStream publish rate, one core
+bench: ## benchmarks (not part of make test), one core, each with its baseline from the same run
 	go test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -cpu 1 -count=3 ./services/ingestion/internal/intake
+	go test -run='^$$' -bench='$(BENCH)' -benchtime=20000x -cpu 1 -count=3 ./services/risk-scoring/internal/assess
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 10s)

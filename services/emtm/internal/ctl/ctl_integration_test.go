@@ -72,7 +72,7 @@ func TestImportsAndRejectionsThroughEmtmctl(t *testing.T) {
 		t.Fatalf("resubmitting an unfixable rejection: %v\n%s", err, out)
 	}
 
-	// The bundled Synthea sample through `import synthea`.
+	// The bundled Synthea sample through `import synthea` (plus M-1 of the CSV: 10 profiles).
 	out, err = runAt(t, st, "import", "synthea", "../sampledata/synthea-ca-50")
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +81,20 @@ func TestImportsAndRejectionsThroughEmtmctl(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("import synthea output lacks %q:\n%s", want, out)
 		}
+	}
+	out, err = runAt(t, st, "profile", "b4660d1f-ffbc-95e1-7b4f-69ccbdba8a7b")
+	for _, want := range []string{"RISK  score 3, tier MODERATE", "+2  PROJECTED_COST", "MTM ELIGIBILITY 2022: not eligible", "chronic      CHF, HYPERTENSION"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("profile lacks %q (%v):\n%s", want, err, out)
+		}
+	}
+	out, err = runAt(t, st, "profiles", "stats")
+	if err != nil || !strings.Contains(out, "tiers      HIGH 1, LOW 7, MODERATE 2") {
+		t.Errorf("profiles stats: %v\n%s", err, out)
+	}
+	out, err = runAt(t, st, "profiles", "rebuild")
+	if err != nil || !strings.Contains(out, "rebuilt 10 profiles, live 10, equal 10") {
+		t.Errorf("profiles rebuild: %v\n%s", err, out)
 	}
 	out, err = runAt(t, st, "reversals", "held")
 	if err != nil || strings.Count(out, "\n") != 1 {

@@ -3,6 +3,8 @@ package ctl
 import (
 	"bytes"
 	"errors"
+	"os"
+	"strings"
 	"testing"
 )
 
@@ -50,5 +52,30 @@ func TestStatusSaysWhatToDoWhenNothingRuns(t *testing.T) {
 	_, err := run("status", "--nats-url", "nats://127.0.0.1:1")
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("make run")) {
 		t.Fatalf("got %v, want a hint to start emtm", err)
+	}
+}
+
+func TestPDCCommand(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/fills.csv"
+	in := "beneficiary_id,fill_date,ingredient,class,days_supply\n" +
+		"B2,2024-01-01,atorvastatin,,30\nB2,2024-01-25,atorvastatin,,30\nB2,2024-03-10,atorvastatin,,30\n" +
+		"B1,2024-10-03,lisinopril,,30\nB1,2024-11-01,lisinopril,,30\n" // treatment period 90 days: not in the measure
+	if err := os.WriteFile(path, []byte(in), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run("pdc", "--fills", path, "--year", "2024")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "beneficiary_id,class,ipsd,treatment_days,covered_days,pdc\nB2,STATIN,2024-01-01,366,90,0.2459\n"
+	if out != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+	if err := os.WriteFile(path, []byte("beneficiary_id,fill_date\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run("pdc", "--fills", path, "--year", "2024"); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Fatalf("bad header: %v", err)
 	}
 }

@@ -185,10 +185,11 @@ func DecodeDate(s string) (civil.Date, error) {
 	y, e1 := strconv.Atoi(s[:4])
 	m, e2 := strconv.Atoi(s[4:6])
 	d, e3 := strconv.Atoi(s[6:])
-	if e1 != nil || e2 != nil || e3 != nil {
-		return civil.Date{}, fmt.Errorf("date %q: want YYYYMMDD", s)
+	date := civil.Date{Year: y, Month: time.Month(m), Day: d}
+	if e1 != nil || e2 != nil || e3 != nil || !date.Valid() {
+		return civil.Date{}, fmt.Errorf("date %q: want YYYYMMDD, a calendar day", s)
 	}
-	return civil.Date{Year: y, Month: time.Month(m), Day: d}, nil
+	return date, nil
 }
 
 // FromHash decodes the stored profile hash.
