@@ -32,7 +32,6 @@ func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	return func(ctx context.Context, cmds []redis.Cmder) error { r.n.Add(1); return next(ctx, cmds) }
 }
 
-
 var drugs = []string{"lisinopril", "atorvastatin", "metformin", "amlodipine", "levothyroxine", "omeprazole", "sertraline", "gabapentin"}
 
 // benchClaim is the i-th claim: 2,000 members, each with a fill of one of
