@@ -18,10 +18,14 @@ type Backlog struct {
 // Idle reports whether nothing is pending.
 func (b Backlog) Idle() bool { return b.Pending == 0 && b.AckPending == 0 }
 
-// ReadBacklog sums pending and unacknowledged messages over every consumer of every stream in Streams.
+// ReadBacklog sums pending and unacknowledged messages over every consumer of
+// every stream in Streams, but the work queue (its messages wait for people).
 func ReadBacklog(ctx context.Context, js jetstream.JetStream) (Backlog, error) {
 	var b Backlog
 	for _, s := range Streams {
+		if s.WorkQueue {
+			continue
+		}
 		st, err := js.Stream(ctx, s.Name)
 		if err != nil {
 			return b, fmt.Errorf("stream %s: %w", s.Name, err)

@@ -19,6 +19,8 @@ type StreamSpec struct {
 	Duplicates time.Duration
 	// Immutable streams deny delete and purge (the ledger is append-only).
 	Immutable bool
+	// WorkQueue streams keep a message until one consumer acknowledges it.
+	WorkQueue bool
 }
 
 // Streams lists every stream emtm uses. Retention is by limits with no age
@@ -35,6 +37,7 @@ var Streams = []StreamSpec{
 	{Name: StreamOutreach, Subjects: []string{"emtm.outreach.>"}, Description: "prescriber outreach items", Duplicates: 2 * time.Minute},
 	{Name: StreamLedger, Subjects: []string{"emtm.ledger.>"}, Description: "append-only payment ledger", Duplicates: 24 * time.Hour, Immutable: true},
 	{Name: StreamDLQ, Subjects: []string{"emtm.dlq.>"}, Description: "messages a consumer gave up on, for an operator", Duplicates: 2 * time.Minute},
+	{Name: StreamWork, Subjects: []string{"emtm.work.>"}, Description: "tasks ready for schedulers that take work over NATS", Duplicates: 2 * time.Minute, WorkQueue: true},
 }
 
 // EnsureStreams creates or updates every stream (idempotent; each service calls it at start).
@@ -43,11 +46,15 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, replicas int) er
 		replicas = 1
 	}
 	for _, s := range Streams {
+		retention := jetstream.LimitsPolicy
+		if s.WorkQueue {
+			retention = jetstream.WorkQueuePolicy
+		}
 		cfg := jetstream.StreamConfig{
 			Name:        s.Name,
 			Description: s.Description,
 			Subjects:    s.Subjects,
-			Retention:   jetstream.LimitsPolicy,
+			Retention:   retention,
 			Storage:     jetstream.FileStorage,
 			Replicas:    replicas,
 			Duplicates:  s.Duplicates,

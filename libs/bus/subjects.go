@@ -23,6 +23,7 @@ const (
 	StreamOutreach    = "EMTM_OUTREACH"
 	StreamLedger      = "EMTM_LEDGER"
 	StreamDLQ         = "EMTM_DLQ"
+	StreamWork        = "EMTM_WORK"
 )
 
 // Submission kinds, as used in raw and rejection subjects.
@@ -73,6 +74,10 @@ func OutreachSubject(p string) string         { return "emtm.outreach." + p }
 func RejectionSubject(kind string) string     { return "emtm.rejections." + kind }
 func LedgerSubject(contract string) string    { return "emtm.ledger." + token(contract) }
 func DeadLetterSubject(durable string) string { return "emtm.dlq." + token(durable) }
+
+// WorkSubject is where ready tasks wait for schedulers that take work over NATS:
+// emtm.work.<contract>-<pbp>.<kind>.
+func WorkSubject(plan, kind string) string { return "emtm.work." + token(plan) + "." + token(kind) }
 
 // RawPharmacySubject is where a pharmacy system publishes: emtm.raw.pharmacy.<npi>.<kind>.
 func RawPharmacySubject(npi, kind string) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -62,8 +63,8 @@ func DecodeYAML(name string, data []byte, v any) (*Doc, error) {
 	return &Doc{Name: name, root: &root}, nil
 }
 
-// Line returns the line of the value at path (map keys), or of the deepest
-// part of it that exists (0 when nothing matches).
+// Line returns the line of the value at path (map keys, or indexes of list
+// items), or of the deepest part of it that exists (0 when nothing matches).
 func (d *Doc) Line(path ...string) int {
 	if d == nil || d.root == nil || len(d.root.Content) == 0 {
 		return 0
@@ -71,6 +72,15 @@ func (d *Doc) Line(path ...string) int {
 	n := d.root.Content[0]
 	line := n.Line
 	for _, key := range path {
+		if n.Kind == yaml.SequenceNode {
+			i, err := strconv.Atoi(key)
+			if err != nil || i < 0 || i >= len(n.Content) {
+				return line
+			}
+			n = n.Content[i]
+			line = n.Line
+			continue
+		}
 		if n.Kind != yaml.MappingNode {
 			return line
 		}

@@ -7,6 +7,7 @@ import (
 
 type sample struct {
 	Name  string         `yaml:"name"`
+	List  []int          `yaml:"list"`
 	Tiers map[string]int `yaml:"tiers"`
 	Plans map[string]struct {
 		Weight int `yaml:"weight"`
@@ -28,6 +29,10 @@ func TestDecodeYAMLIsStrictAndPointsAtLines(t *testing.T) {
 	}
 	if l := doc.Line("plans", "S9925-001", "weight"); l != 7 {
 		t.Fatalf("line of plans.S9925-001.weight = %d, want 7", l)
+	}
+	list, err := DecodeYAML("p.yaml", []byte("list:\n  - 1\n  - 2\n"), &sample{})
+	if err != nil || list.Line("list", "1") != 3 || list.Line("list", "9") != 1 {
+		t.Fatalf("lines of list items: %d %d (%v)", list.Line("list", "1"), list.Line("list", "9"), err)
 	}
 	if e := doc.Errorf([]string{"tiers", "high"}, "must exceed moderate"); e.Error() != "p.yaml:4: tiers.high: must exceed moderate" {
 		t.Fatalf("%q", e.Error())

@@ -1,14 +1,20 @@
-// Package service wires intervention-scheduling: the assessments consumer (one
-// durable per beneficiary partition) and the scheduler API.
+// Package service wires intervention-scheduling: consumers of assessments,
+// Parts A/B summaries (discharges), encounters and enrollment (one durable per
+// beneficiary partition each), the program policy, the scheduling clock, a
+// periodic sweep and the scheduler API.
 package service
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/emtm/emtm/libs/app"
 	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/clock"
 	"github.com/emtm/emtm/libs/config"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
+	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/ports"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/tasks"
 )
@@ -29,25 +35,65 @@ var Definition app.Definition = app.Def[*Config]{
 
 // Config is intervention-scheduling's configuration.
 type Config struct {
-	Common config.Common
+	Common        config.Common
+	PolicyFile    string
+	Clock         string
+	TimeZone      string
+	SweepInterval time.Duration
+	policies      *policy.Policies
+	loc           *time.Location
 }
 
-// RegisterFlags defines the settings.
+// RegisterFlags defines the settings; the program file is read and validated here.
 func RegisterFlags(s *config.Set) *Config {
 	c := &Config{}
 	common := config.RegisterCommon(s, DefaultGRPCAddr)
-	s.AfterParse(func() error { c.Common = *common; return nil })
+	pol := s.String("policy", "", "program policy file: interventions by tier, deadlines, capacity (default: the built-in sample for S9925-001)")
+	clk := s.String("clock", "wall", "what today is: wall (the calendar, production) or events (the latest date of service seen: replays and the sample)")
+	tz := s.String("time-zone", "America/Chicago", "the plan's time zone for the wall clock (IANA name)")
+	sweep := s.Duration("sweep-interval", 5*time.Second, "how often leases, expiry, unpublished changes and the work queue are swept")
+	s.AfterParse(func() error {
+		c.Common, c.PolicyFile, c.Clock, c.TimeZone, c.SweepInterval = *common, *pol, *clk, *tz, *sweep
+		var err error
+		if c.loc, err = time.LoadLocation(c.TimeZone); err != nil {
+			return fmt.Errorf("time-zone: %w", err)
+		}
+		if c.Clock != "wall" && c.Clock != "events" {
+			return fmt.Errorf("clock: %q must be wall or events", c.Clock)
+		}
+		if c.SweepInterval <= 0 {
+			return fmt.Errorf("sweep-interval must be positive")
+		}
+		if c.policies, err = policy.Load(c.PolicyFile); err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+		return nil
+	})
 	return c
 }
 
-// Register adds the API and consumers to rt.
-func Register(ctx context.Context, rt *app.Runtime, _ *Config) error {
-	s := tasks.New(rt.Redis, rt.Pub, rt.Cfg.Partitions, rt.Hasher)
-	schedulingv1.RegisterInterventionSchedulingServiceServer(rt.GRPC.GRPC, ports.NewGRPC(s))
-	return rt.Consume(ctx, bus.ConsumerSpec{
-		Stream:     bus.StreamAssessments,
-		Durable:    "scheduling-assessments",
-		Subjects:   []string{"emtm.assessments.{p}"},
-		Partitions: rt.Cfg.Partitions,
-	}, ports.AssessmentsHandler(s))
+// Register adds the API, consumers and the sweep to rt.
+func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
+	clk, err := clock.New(cfg.Clock, cfg.loc, rt.Redis, "is:clock")
+	if err != nil {
+		return err
+	}
+	rt.Log.Info("program policy", "file", cfg.policies.Name, "plans", cfg.policies.Plans(), "clock", clk.Name())
+	s := tasks.New(tasks.NewStore(rt.Redis), rt.Pub, cfg.policies, clk, rt.Cfg.Partitions, rt.Hasher)
+	schedulingv1.RegisterInterventionSchedulingServiceServer(rt.GRPC.GRPC, ports.NewGRPC(s, rt.JS))
+	rt.Every("sweep", cfg.SweepInterval, s.Sweep)
+	for _, c := range []struct {
+		stream, durable, subject string
+		h                        bus.Handler
+	}{
+		{bus.StreamAssessments, "scheduling-assessments", "emtm.assessments.{p}", ports.AssessmentsHandler(s)},
+		{bus.StreamMedical, "scheduling-medical", "emtm.medical.{p}.partsab", ports.MedicalHandler(s)},
+		{bus.StreamEncounters, "scheduling-encounters", "emtm.encounters.{p}", ports.EncountersHandler(s)},
+		{bus.StreamEnrollment, "scheduling-enrollment", "emtm.enrollment.{p}", ports.EnrollmentHandler(s)},
+	} {
+		if err := rt.Consume(ctx, bus.ConsumerSpec{Stream: c.stream, Durable: c.durable, Subjects: []string{c.subject}, Partitions: rt.Cfg.Partitions}, c.h); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -49,6 +49,7 @@ func newRoot() *cobra.Command {
 	f.IntVar(&o.Partitions, "partitions", 4, "beneficiary partitions (fixed for a data dir)")
 	f.StringVar(&o.SampleDir, "sample-dir", "", "load this Synthea CSV directory instead of the bundled sample")
 	f.BoolVar(&o.NoSample, "no-sample", false, "load nothing")
+	f.BoolVar(&o.WallClock, "wall-clock", false, "compare due dates with the calendar instead of the latest date of service seen (for live data)")
 	f.StringVar(&o.NATSURL, "nats-url", "", "use this NATS server (JetStream enabled) instead of the embedded one")
 	f.StringVar(&o.RedisURL, "redis-url", "", "use this Redis instead of starting redis-server")
 	f.BoolVar(&o.FixedPorts, "fixed-ports", true, "serve gRPC on 127.0.0.1:7101..7105 (where emtmctl looks); false picks free ports")

@@ -18,6 +18,7 @@ import (
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/drugref"
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
+	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/services/emtm/internal/load"
@@ -41,10 +42,21 @@ type Options struct {
 	NoSample  bool
 	// FixedPorts uses the default gRPC ports (127.0.0.1:7101..7105) so emtmctl finds them; off, free ports.
 	FixedPorts bool
+	// WallClock makes scheduling use the calendar; by default emtm run loads
+	// history and uses the event clock (the latest date of service seen).
+	WallClock bool
 	// NATSURL and RedisURL use existing servers instead of the embedded ones.
 	NATSURL  string
 	RedisURL string
 	Getenv   func(string) string
+}
+
+// serviceArgs: a sample or a replay runs on the event clock unless WallClock is set.
+func (o Options) serviceArgs() map[string][]string {
+	if o.WallClock {
+		return nil
+	}
+	return stack.ReplayArgs
 }
 
 // Run runs emtm until ctx is done (or once).
@@ -70,7 +82,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	started := time.Now()
 	st, err := stack.Start(ctx, stack.Options{
 		DataDir: o.DataDir, NATSURL: o.NATSURL, RedisURL: o.RedisURL, NATSPort: o.NATSPort, SyncAlways: !o.Replay, Partitions: o.Partitions,
-		GRPCAddrs: addrs, InstallRedis: true, Getenv: o.Getenv, Log: logf, Out: stdout,
+		GRPCAddrs: addrs, InstallRedis: true, Getenv: o.Getenv, Log: logf, Out: stdout, ServiceArgs: o.serviceArgs(),
 	})
 	if err != nil {
 		return err
@@ -111,10 +123,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		}
 	}
 	fmt.Fprintln(stdout, "emtm: waiting for the pipeline to finish ...")
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	err = bus.WaitIdle(wctx, js, 50*time.Millisecond)
-	cancel()
-	if err != nil {
+	if err := settle(ctx, js, conns); err != nil {
 		return err
 	}
 	s, err := summary.Collect(ctx, js, conns, load.SamplePlan.Contract, load.SamplePlan.PBP)
@@ -140,6 +149,20 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	case err := <-st.Err():
 		return err
 	}
+}
+
+// settle waits until every consumer is idle, runs the scheduling sweep (so
+// that expiry reflects the final clock), and waits again for what it published.
+func settle(ctx context.Context, js jetstream.JetStream, conns summary.Conns) error {
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	if err := bus.WaitIdle(wctx, js, 50*time.Millisecond); err != nil {
+		return err
+	}
+	if _, err := schedulingv1.NewInterventionSchedulingServiceClient(conns["intervention-scheduling"]).Sweep(wctx, &schedulingv1.SweepRequest{}); err != nil {
+		return fmt.Errorf("scheduling sweep: %w", err)
+	}
+	return bus.WaitIdle(wctx, js, 50*time.Millisecond)
 }
 
 func loadSample(ctx context.Context, o Options, ing *grpc.ClientConn, stdout, stderr io.Writer) error {

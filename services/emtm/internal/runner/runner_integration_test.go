@@ -46,7 +46,20 @@ func TestRunOnceWritesTheSummaryAndARestartChangesNothing(t *testing.T) {
 		"ledger_entries": 18, "ledger_total_cents": 72000, "dead_letters": 0,
 		// Risk-derived figures of the built-in policy (checked by hand for three
 		// beneficiaries in internal/load/sample_integration_test.go).
-		"assessments": 21, "tasks_scheduled": 4, "outreach_items": 4, "profiles": 9, "mtm_eligible": 0,
+		"assessments": 21, "tasks_scheduled": 10, "outreach_items": 4, "profiles": 9, "mtm_eligible": 0,
+	}
+	// The tasks, read one by one (emtmctl tasks list) against the event clock,
+	// which ends at the last date of service, 2022-02-24: three adherence
+	// outreaches of 2013-2015 expired before adherence came back; two MODERATE
+	// post-discharge reconciliations of December 2020 and one HIGH of February
+	// 2021 expired; the TMRs of 2020-Q4 and 2021-Q1 expired; the 2021 CMR
+	// expired at the year's end; the 2022-Q1 TMR (due March 31) is open.
+	wantTasks := map[string]float64{"ADHERENCE_OUTREACH/EXPIRED": 3, "CMR/EXPIRED": 1, "POST_DISCHARGE/EXPIRED": 3, "TMR/EXPIRED": 2, "TMR/SCHEDULED": 1}
+	if got := first["tasks_by_kind_status"]; !reflect.DeepEqual(got, toAny(wantTasks)) {
+		t.Errorf("tasks by kind and status %v, want %v", got, wantTasks)
+	}
+	if got := first["outreach_by_problem"]; !reflect.DeepEqual(got, toAny(map[string]float64{"BEERS": 1, "NONADH": 3})) {
+		t.Errorf("outreach by problem %v", got)
 	}
 	for k, v := range want {
 		if first[k] != v {
@@ -57,4 +70,12 @@ func TestRunOnceWritesTheSummaryAndARestartChangesNothing(t *testing.T) {
 	if !reflect.DeepEqual(first, second) {
 		t.Fatalf("loading the same population again changed the summary:\nfirst  %v\nsecond %v", first, second)
 	}
+}
+
+func toAny(m map[string]float64) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }

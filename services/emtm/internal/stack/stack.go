@@ -29,6 +29,10 @@ import (
 	risk "github.com/emtm/emtm/services/risk-scoring/service"
 )
 
+// ReplayArgs make the services that compare dates use the event clock: the
+// latest date of service seen is "today", as when history is replayed.
+var ReplayArgs = map[string][]string{scheduling.Name: {"-clock", "events"}}
+
 // Services are the five services, in start order.
 var Services = []app.Definition{
 	ingestion.Definition, risk.Definition, scheduling.Definition, outreach.Definition, payment.Definition,
@@ -66,6 +70,8 @@ type Options struct {
 	Out io.Writer
 	// Telemetry options for every service (tests record spans).
 	Telemetry []otelx.Option
+	// ServiceArgs are extra flags by service name.
+	ServiceArgs map[string][]string
 }
 
 // Stack is a running emtm.
@@ -137,6 +143,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		}
 		args := []string{"-nats-url", s.NATSURL, "-redis-url", s.RedisURL, "-grpc-addr", addr,
 			"-partitions", strconv.Itoa(o.Partitions)}
+		args = append(args, o.ServiceArgs[name]...)
 		p, err := def.Prepare(args, o.Getenv, o.Log)
 		if err != nil {
 			return s, fmt.Errorf("%s: %w", name, err)

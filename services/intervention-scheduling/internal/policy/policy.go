@@ -1,77 +1,325 @@
-// Package policy decides which interventions a risk tier calls for, with their
-// periods and deadlines. This default follows the Part D MTM minimums
-// (42 CFR 423.153(d)(1); docs/domain.md section 2): a CMR offered within 60
-// days of enrollment in the MTM program, and TMRs at least quarterly.
+// Package policy is the program policy: which interventions a risk tier calls
+// for, with periods, deadlines and priorities (program.yaml, per plan), and
+// the pure rules that turn an assessment, a discharge or an encounter into
+// task specifications.
 package policy
 
 import (
+	_ "embed"
 	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
 	"time"
 
 	"github.com/emtm/emtm/libs/civil"
+	"github.com/emtm/emtm/libs/config"
+	"github.com/emtm/emtm/libs/identifiers"
 )
 
-// Kinds match emtm.scheduling.v1.TaskKind.
+//go:embed program.yaml
+var sampleYAML []byte
+
+// Kinds (names of emtm.scheduling.v1.TaskKind without the prefix).
 const (
-	KindCMR           = 1
-	KindTMR           = 2
-	KindAdherence     = 3
-	KindPostDischarge = 4
-	KindFollowUp      = 5
+	CMR           = "CMR"
+	TMR           = "TMR"
+	Adherence     = "ADHERENCE_OUTREACH"
+	PostDischarge = "POST_DISCHARGE"
+	FollowUp      = "FOLLOW_UP"
 )
 
-// KindName names a kind.
-func KindName(k int) string {
-	switch k {
-	case KindCMR:
-		return "CMR"
-	case KindTMR:
-		return "TMR"
-	case KindAdherence:
-		return "ADHERENCE_OUTREACH"
-	case KindPostDischarge:
-		return "POST_DISCHARGE"
-	case KindFollowUp:
-		return "FOLLOW_UP"
+// Kinds lists every kind.
+var Kinds = []string{CMR, TMR, Adherence, PostDischarge, FollowUp}
+
+// Tiers (names of emtm.risk.v1.RiskTier without the prefix).
+var Tiers = []string{"LOW", "MODERATE", "HIGH"}
+
+// Intervention is one line of a tier.
+type Intervention struct {
+	Kind     string `yaml:"kind"`
+	DueDays  int    `yaml:"due_days"`
+	Every    string `yaml:"every"`
+	Priority int    `yaml:"priority"`
+}
+
+// FollowUpRule schedules follow-ups.
+type FollowUpRule struct {
+	DueDays  int `yaml:"due_days"`
+	Priority int `yaml:"priority"`
+}
+
+// Plan is one plan's program.
+type Plan struct {
+	Tiers          map[string][]Intervention `yaml:"tiers"`
+	FollowUp       FollowUpRule              `yaml:"follow_up"`
+	WeeklyCapacity map[string]int            `yaml:"weekly_capacity"`
+	LeaseMinutes   int                       `yaml:"lease_minutes"`
+	GraceDays      int                       `yaml:"grace_days"`
+	Dispatch       string                    `yaml:"dispatch"`
+	CompletedBy    map[string][]string       `yaml:"completed_by_codes"`
+}
+
+type file struct {
+	Version int             `yaml:"version"`
+	Default Plan            `yaml:"default"`
+	Plans   map[string]Plan `yaml:"plans"`
+}
+
+// Policies are every plan's program.
+type Policies struct {
+	Name  string
+	def   Plan
+	plans map[string]Plan
+}
+
+// For returns a plan's program (the default for a plan not listed).
+func (ps *Policies) For(contract, pbp string) Plan {
+	if p, ok := ps.plans[contract+"-"+pbp]; ok {
+		return p
 	}
-	return "UNSPECIFIED"
+	return ps.def
 }
 
-// Task is an intervention to schedule.
-type Task struct {
-	Kind     int
-	Period   string // the scheduling period: at most one open task of a kind per beneficiary and period
-	Due      civil.Date
-	Priority int
-	Reason   string
+// Plans lists the plans with their own program.
+func (ps *Policies) Plans() []string {
+	out := make([]string, 0, len(ps.plans))
+	for k := range ps.plans {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
-// Tier values match emtm.risk.v1.RiskTier.
-const (
-	TierLow      = 1
-	TierModerate = 2
-	TierHigh     = 3
-)
+// SampleYAML is the text of the built-in sample program.
+func SampleYAML() string { return string(sampleYAML) }
 
-// ForTier returns the interventions a tier calls for, dated from the assessment.
-// HIGH: a CMR this year, due 60 days after the assessment that placed the
-// beneficiary in the program. MODERATE: a TMR this quarter, due at its end.
-// LOW: none.
-func ForTier(tier int, on civil.Date) []Task {
-	switch tier {
-	case TierHigh:
-		return []Task{{
-			Kind: KindCMR, Period: fmt.Sprintf("%d", on.Year), Due: on.AddDays(60), Priority: 3,
-			Reason: fmt.Sprintf("high risk on %s: comprehensive medication review within 60 days", on),
-		}}
-	case TierModerate:
-		q := (int(on.Month)-1)/3 + 1
-		end := civil.Date{Year: on.Year, Month: time.Month(q * 3), Day: 1}
-		end = civil.Of(time.Date(end.Year, end.Month+1, 0, 0, 0, 0, 0, time.UTC)) // last day of the quarter
-		return []Task{{
-			Kind: KindTMR, Period: fmt.Sprintf("%d-Q%d", on.Year, q), Due: end, Priority: 2,
-			Reason: fmt.Sprintf("moderate risk on %s: targeted medication review this quarter", on),
-		}}
+// Sample is the built-in sample program.
+func Sample() (*Policies, error) { return Parse("program.yaml (built in)", sampleYAML) }
+
+// Load reads a program file; an empty path selects the sample.
+func Load(path string) (*Policies, error) {
+	if path == "" {
+		return Sample()
+	}
+	var f file
+	doc, err := config.LoadYAMLFile(path, &f)
+	if err != nil {
+		return nil, err
+	}
+	return validated(doc, f)
+}
+
+// Parse reads a program from bytes.
+func Parse(name string, data []byte) (*Policies, error) {
+	var f file
+	doc, err := config.DecodeYAML(name, data, &f)
+	if err != nil {
+		return nil, err
+	}
+	return validated(doc, f)
+}
+
+var planKey = regexp.MustCompile(`^[A-Z][0-9]{4}-[0-9]{3}$`)
+
+func validated(doc *config.Doc, f file) (*Policies, error) {
+	if f.Version != 1 {
+		return nil, doc.Errorf([]string{"version"}, "version %d is not supported (use 1)", f.Version)
+	}
+	if err := validate(doc, []string{"default"}, f.Default); err != nil {
+		return nil, err
+	}
+	for key, p := range f.Plans {
+		if !planKey.MatchString(key) {
+			return nil, doc.Errorf([]string{"plans", key}, "a plan is named contract-pbp, e.g. S9925-001")
+		}
+		if err := validate(doc, []string{"plans", key}, p); err != nil {
+			return nil, err
+		}
+	}
+	return &Policies{Name: doc.Name, def: f.Default, plans: f.Plans}, nil
+}
+
+func known(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func validate(doc *config.Doc, at []string, p Plan) error {
+	path := func(parts ...string) []string { return append(append([]string{}, at...), parts...) }
+	for tier, list := range p.Tiers {
+		if !known(Tiers, tier) {
+			return doc.Errorf(path("tiers", tier), "unknown tier (LOW, MODERATE, HIGH)")
+		}
+		seen := map[string]bool{}
+		for i, in := range list {
+			where := path("tiers", tier, strconv.Itoa(i))
+			bad := func(format string, args ...any) error {
+				return doc.Errorf(where, "intervention %d (%s): %s", i+1, in.Kind, fmt.Sprintf(format, args...))
+			}
+			switch {
+			case in.Kind == FollowUp:
+				return bad("follow-ups are scheduled by follow_up, after an encounter")
+			case !known(Kinds, in.Kind):
+				return bad("unknown kind (CMR, TMR, ADHERENCE_OUTREACH, POST_DISCHARGE)")
+			case seen[in.Kind]:
+				return bad("listed twice")
+			case in.Priority < 0 || in.Priority > 100:
+				return bad("priority %d must be 0..100", in.Priority)
+			case in.Kind == TMR && in.Every != "quarter" && in.Every != "month":
+				return bad("every must be quarter or month: CMS requires TMRs at least quarterly")
+			case in.Kind != TMR && in.Every != "":
+				return bad("every applies to TMR only")
+			case in.Kind == CMR && (in.DueDays < 1 || in.DueDays > 60):
+				return bad("due_days %d: a CMR is offered within 60 days of enrollment in the MTM program", in.DueDays)
+			case in.Kind == PostDischarge && tier == "HIGH" && (in.DueDays < 1 || in.DueDays > 7):
+				return bad("due_days %d: high-risk beneficiaries are reached within 7 days of discharge", in.DueDays)
+			case in.Kind != TMR && (in.DueDays < 1 || in.DueDays > 90):
+				return bad("due_days %d must be 1..90", in.DueDays)
+			}
+			seen[in.Kind] = true
+		}
+	}
+	if p.FollowUp.DueDays < 1 || p.FollowUp.DueDays > 90 || p.FollowUp.Priority < 0 || p.FollowUp.Priority > 100 {
+		return doc.Errorf(path("follow_up"), "due_days must be 1..90 and priority 0..100")
+	}
+	for kind, c := range p.WeeklyCapacity {
+		if !known(Kinds, kind) || c < 1 {
+			return doc.Errorf(path("weekly_capacity", kind), "a known kind and a capacity of at least 1 (leave a kind out for no limit)")
+		}
+	}
+	if p.LeaseMinutes < 1 || p.LeaseMinutes > 24*60 {
+		return doc.Errorf(path("lease_minutes"), "%d must be 1..1440", p.LeaseMinutes)
+	}
+	if p.GraceDays < 0 || p.GraceDays > 365 {
+		return doc.Errorf(path("grace_days"), "%d must be 0..365", p.GraceDays)
+	}
+	if p.Dispatch != "grpc" && p.Dispatch != "nats" {
+		return doc.Errorf(path("dispatch"), "%q must be grpc or nats", p.Dispatch)
+	}
+	for kind, codes := range p.CompletedBy {
+		if !known(Kinds, kind) {
+			return doc.Errorf(path("completed_by_codes", kind), "unknown kind")
+		}
+		for _, c := range codes {
+			if _, err := identifiers.SNOMED(c); err != nil {
+				return doc.Errorf(path("completed_by_codes", kind), "%v", err)
+			}
+		}
 	}
 	return nil
+}
+
+// Spec is a task to create.
+type Spec struct {
+	Kind        string
+	Period      string
+	ScheduledOn civil.Date
+	Due         civil.Date
+	Expires     civil.Date
+	Priority    int
+	Reason      string
+}
+
+func (p Plan) line(tier, kind string) (Intervention, bool) {
+	for _, in := range p.Tiers[tier] {
+		if in.Kind == kind {
+			return in, true
+		}
+	}
+	return Intervention{}, false
+}
+
+func (p Plan) spec(kind, period string, on, due civil.Date, priority int, reason string) Spec {
+	return Spec{Kind: kind, Period: period, ScheduledOn: on, Due: due, Expires: due.AddDays(p.GraceDays), Priority: priority, Reason: reason}
+}
+
+// ForAssessment is what an assessment calls for in its tier, dated from its as-of
+// date: a CMR this year (due within due_days); a TMR this quarter or month
+// (due at its end); adherence outreach this month when a class is non-adherent.
+func (p Plan) ForAssessment(tier string, on civil.Date, nonAdherent []string) []Spec {
+	var out []Spec
+	for _, in := range p.Tiers[tier] {
+		switch in.Kind {
+		case CMR:
+			s := p.spec(CMR, fmt.Sprintf("%d", on.Year), on, on.AddDays(in.DueDays), in.Priority,
+				fmt.Sprintf("%s risk on %s: comprehensive medication review within %d days", tier, on, in.DueDays))
+			// The annual CMR is open until the year ends at the earliest.
+			if end := (civil.Date{Year: on.Year, Month: time.December, Day: 31}); s.Expires.Before(end) {
+				s.Expires = end
+			}
+			out = append(out, s)
+		case TMR:
+			period, end := quarter(on)
+			if in.Every == "month" {
+				period, end = month(on)
+			}
+			out = append(out, p.spec(TMR, period, on, end, in.Priority,
+				fmt.Sprintf("%s risk on %s: targeted medication review this %s", tier, on, in.Every)))
+		case Adherence:
+			if len(nonAdherent) == 0 {
+				continue
+			}
+			period, _ := month(on)
+			out = append(out, p.spec(Adherence, period, on, on.AddDays(in.DueDays), in.Priority,
+				fmt.Sprintf("%s risk on %s: adherence below 0.80 in %v", tier, on, nonAdherent)))
+		}
+	}
+	return out
+}
+
+// ForDischarge is the post-discharge reconciliation a tier calls for after an inpatient discharge.
+func (p Plan) ForDischarge(tier string, discharge civil.Date) (Spec, bool) {
+	in, ok := p.line(tier, PostDischarge)
+	if !ok {
+		return Spec{}, false
+	}
+	return p.spec(PostDischarge, "D"+discharge.String(), discharge, discharge.AddDays(in.DueDays), in.Priority,
+		fmt.Sprintf("%s risk, discharged on %s: medication reconciliation within %d days", tier, discharge, in.DueDays)), true
+}
+
+// ForFollowUp is the follow-up of an encounter that left problems unresolved.
+// It is scheduled from the day after, so the encounter itself cannot complete it.
+func (p Plan) ForFollowUp(on civil.Date, encounterID string, open int) Spec {
+	return p.spec(FollowUp, "E"+encounterID, on.AddDays(1), on.AddDays(p.FollowUp.DueDays), p.FollowUp.Priority,
+		fmt.Sprintf("%d problem(s) left unresolved at the review on %s", open, on))
+}
+
+// Wants reports whether a tier's program includes a kind.
+func (p Plan) Wants(tier, kind string) bool {
+	_, ok := p.line(tier, kind)
+	return ok
+}
+
+// Priority is a tier's priority for a kind (0 when the tier does not have it).
+func (p Plan) Priority(tier, kind string) int {
+	in, _ := p.line(tier, kind)
+	return in.Priority
+}
+
+// KindsCompletedBy lists the kinds a service code completes.
+func (p Plan) KindsCompletedBy(code string) []string {
+	var out []string
+	for _, k := range Kinds {
+		if known(p.CompletedBy[k], code) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Capacity is the weekly capacity of a kind (0: no limit).
+func (p Plan) Capacity(kind string) int { return p.WeeklyCapacity[kind] }
+
+func quarter(d civil.Date) (string, civil.Date) {
+	q := (int(d.Month)-1)/3 + 1
+	return fmt.Sprintf("%d-Q%d", d.Year, q), civil.Of(time.Date(d.Year, time.Month(q*3)+1, 0, 0, 0, 0, 0, time.UTC))
+}
+
+func month(d civil.Date) (string, civil.Date) {
+	return fmt.Sprintf("%d-%02d", d.Year, int(d.Month)), civil.Of(time.Date(d.Year, d.Month+1, 0, 0, 0, 0, 0, time.UTC))
 }

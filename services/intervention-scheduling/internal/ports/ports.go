@@ -3,51 +3,211 @@ package ports
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/civil"
+	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
+	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
+	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/tasks"
 )
 
+func decode[T proto.Message](m *bus.Msg, v T, what string) error {
+	if err := proto.Unmarshal(m.Data, v); err != nil {
+		return bus.Permanent(fmt.Errorf("decode %s: %w", what, err))
+	}
+	return nil
+}
+
 // AssessmentsHandler consumes EMTM_ASSESSMENTS.
 func AssessmentsHandler(s *tasks.Scheduler) bus.Handler {
 	return func(ctx context.Context, m *bus.Msg) error {
 		var a riskv1.RiskAssessment
-		if err := proto.Unmarshal(m.Data, &a); err != nil {
-			return bus.Permanent(fmt.Errorf("decode assessment: %w", err))
+		if err := decode(m, &a, "assessment"); err != nil {
+			return err
 		}
 		return s.OnAssessment(ctx, &a)
+	}
+}
+
+// MedicalHandler consumes the Parts A/B summaries of EMTM_MEDICAL (inpatient discharges).
+func MedicalHandler(s *tasks.Scheduler) bus.Handler {
+	return func(ctx context.Context, m *bus.Msg) error {
+		if !strings.HasSuffix(m.Subject, ".partsab") {
+			return nil
+		}
+		var p medicalv1.PartsAbSummary
+		if err := decode(m, &p, "Parts A/B summary"); err != nil {
+			return err
+		}
+		return s.OnPartsAB(ctx, &p)
+	}
+}
+
+// EncountersHandler consumes EMTM_ENCOUNTERS.
+func EncountersHandler(s *tasks.Scheduler) bus.Handler {
+	return func(ctx context.Context, m *bus.Msg) error {
+		var e encountersv1.MtmEncounter
+		if err := decode(m, &e, "encounter"); err != nil {
+			return err
+		}
+		return s.OnEncounter(ctx, &e)
+	}
+}
+
+// EnrollmentHandler consumes EMTM_ENROLLMENT.
+func EnrollmentHandler(s *tasks.Scheduler) bus.Handler {
+	return func(ctx context.Context, m *bus.Msg) error {
+		var e enrollmentv1.Enrollment
+		if err := decode(m, &e, "enrollment"); err != nil {
+			return err
+		}
+		return s.OnEnrollment(ctx, &e)
 	}
 }
 
 // GRPC serves emtm.scheduling.v1.InterventionSchedulingService.
 type GRPC struct {
 	schedulingv1.UnimplementedInterventionSchedulingServiceServer
-	s *tasks.Scheduler
+	s  *tasks.Scheduler
+	js jetstream.JetStream
 }
 
 // NewGRPC returns the gRPC port.
-func NewGRPC(s *tasks.Scheduler) *GRPC { return &GRPC{s: s} }
+func NewGRPC(s *tasks.Scheduler, js jetstream.JetStream) *GRPC { return &GRPC{s: s, js: js} }
+
+func limit(n int32, def, most int) (int, error) {
+	switch {
+	case n == 0:
+		return def, nil
+	case n < 0 || int(n) > most:
+		return 0, status.Errorf(codes.InvalidArgument, "limit must be 1..%d, got %d", most, n)
+	}
+	return int(n), nil
+}
+
+func transitionError(err error) error {
+	var na tasks.ErrNotAllowed
+	if errors.As(err, &na) {
+		if na.Reason == "no such task" {
+			return status.Error(codes.NotFound, na.Reason)
+		}
+		return status.Error(codes.FailedPrecondition, na.Reason)
+	}
+	return status.Errorf(codes.Unavailable, "%v", err)
+}
 
 func (g *GRPC) ListTasks(ctx context.Context, req *schedulingv1.ListTasksRequest) (*schedulingv1.ListTasksResponse, error) {
-	limit := int(req.GetLimit())
-	switch {
-	case limit == 0:
-		limit = 100
-	case limit < 0 || limit > 1000:
-		return nil, status.Errorf(codes.InvalidArgument, "limit must be 1..1000, got %d", limit)
+	n, err := limit(req.GetLimit(), 100, 1000)
+	if err != nil {
+		return nil, err
 	}
-	out, err := g.s.List(ctx, req.GetMemberId(), req.GetStatus(), limit)
+	out, err := g.s.List(ctx, tasks.Filter{Member: req.GetMemberId(), Contract: req.GetContractId(), PBP: req.GetPbpId(),
+		Status: req.GetStatus(), Kind: req.GetKind(), OverdueOnly: req.GetOverdueOnly(), Limit: n})
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "list tasks: %v", err)
 	}
 	return &schedulingv1.ListTasksResponse{Tasks: out}, nil
+}
+
+func (g *GRPC) LeaseTasks(ctx context.Context, req *schedulingv1.LeaseTasksRequest) (*schedulingv1.LeaseTasksResponse, error) {
+	if req.GetWorker() == "" || req.GetContractId() == "" || req.GetPbpId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "worker, contract_id and pbp_id are required")
+	}
+	if req.GetWorker() == tasks.WorkQueueWorker {
+		return nil, status.Errorf(codes.InvalidArgument, "worker %q is reserved for the NATS work queue", req.GetWorker())
+	}
+	n, err := limit(req.GetMax(), 10, 500)
+	if err != nil {
+		return nil, err
+	}
+	var kinds []string
+	for _, k := range req.GetKinds() {
+		kinds = append(kinds, strings.TrimPrefix(k.String(), "TASK_KIND_"))
+	}
+	out, queued, err := g.s.Lease(ctx, req.GetWorker(), req.GetContractId(), req.GetPbpId(), n, kinds)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "lease: %v", err)
+	}
+	return &schedulingv1.LeaseTasksResponse{Tasks: out, Queued: queued}, nil
+}
+
+func (g *GRPC) CompleteTask(ctx context.Context, req *schedulingv1.CompleteTaskRequest) (*schedulingv1.CompleteTaskResponse, error) {
+	if req.GetTaskId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "task_id is required")
+	}
+	on := civil.FromProto(req.GetCompletedOn())
+	if !on.IsZero() && !on.Valid() {
+		return nil, status.Error(codes.InvalidArgument, "completed_on is not a calendar date")
+	}
+	t, err := g.s.Complete(ctx, req.GetTaskId(), req.GetWorker(), on, req.GetNote())
+	if err != nil {
+		return nil, transitionError(err)
+	}
+	return &schedulingv1.CompleteTaskResponse{Task: t}, nil
+}
+
+func (g *GRPC) ReleaseTask(ctx context.Context, req *schedulingv1.ReleaseTaskRequest) (*schedulingv1.ReleaseTaskResponse, error) {
+	if req.GetTaskId() == "" || req.GetWorker() == "" {
+		return nil, status.Error(codes.InvalidArgument, "task_id and worker are required")
+	}
+	t, err := g.s.Release(ctx, req.GetTaskId(), req.GetWorker())
+	if err != nil {
+		return nil, transitionError(err)
+	}
+	return &schedulingv1.ReleaseTaskResponse{Task: t}, nil
+}
+
+// WatchTasks streams every task event of a plan from now on, from EMTM_TASKS.
+func (g *GRPC) WatchTasks(req *schedulingv1.WatchTasksRequest, stream grpc.ServerStreamingServer[schedulingv1.WatchTasksResponse]) error {
+	ctx := stream.Context()
+	cons, err := g.js.OrderedConsumer(ctx, bus.StreamTasks, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
+	if err != nil {
+		return status.Errorf(codes.Unavailable, "watch: %v", err)
+	}
+	// The stream is open: tell the caller so it can rely on seeing what happens next.
+	if err := stream.SendHeader(nil); err != nil {
+		return err
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return status.Errorf(codes.Unavailable, "watch: %v", err)
+	}
+	defer it.Stop()
+	go func() {
+		<-ctx.Done()
+		it.Stop()
+	}()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			return status.Errorf(codes.Unavailable, "watch: %v", err)
+		}
+		var t schedulingv1.InterventionTask
+		if err := proto.Unmarshal(m.Data(), &t); err != nil {
+			continue
+		}
+		if req.GetContractId() != "" && (t.ContractId != req.GetContractId() || t.PbpId != req.GetPbpId()) {
+			continue
+		}
+		if err := stream.Send(&schedulingv1.WatchTasksResponse{Task: &t}); err != nil {
+			return err
+		}
+	}
 }
 
 func (g *GRPC) GetTaskCounts(ctx context.Context, _ *schedulingv1.GetTaskCountsRequest) (*schedulingv1.GetTaskCountsResponse, error) {
@@ -56,4 +216,30 @@ func (g *GRPC) GetTaskCounts(ctx context.Context, _ *schedulingv1.GetTaskCountsR
 		return nil, status.Errorf(codes.Unavailable, "task counts: %v", err)
 	}
 	return &schedulingv1.GetTaskCountsResponse{Counts: counts, Scheduled: scheduled}, nil
+}
+
+func (g *GRPC) GetMonitoringMeasures(ctx context.Context, req *schedulingv1.GetMonitoringMeasuresRequest) (*schedulingv1.GetMonitoringMeasuresResponse, error) {
+	if req.GetContractId() == "" || req.GetPbpId() == "" || req.GetYear() < 2006 || req.GetYear() > 2100 {
+		return nil, status.Error(codes.InvalidArgument, "contract_id, pbp_id and a year are required")
+	}
+	ms, err := g.s.Measures(ctx, req.GetContractId(), req.GetPbpId(), int(req.GetYear()))
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "measures: %v", err)
+	}
+	resp := &schedulingv1.GetMonitoringMeasuresResponse{}
+	for _, m := range ms {
+		resp.Measures = append(resp.Measures, &schedulingv1.Measure{Name: m.Name, Definition: m.Definition, Numerator: m.Numerator, Denominator: m.Denominator, Rate: m.Rate()})
+	}
+	return resp, nil
+}
+
+func (g *GRPC) Sweep(ctx context.Context, _ *schedulingv1.SweepRequest) (*schedulingv1.SweepResponse, error) {
+	if err := g.s.Sweep(ctx); err != nil {
+		return nil, status.Errorf(codes.Unavailable, "sweep: %v", err)
+	}
+	today, err := g.s.Today(ctx)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "clock: %v", err)
+	}
+	return &schedulingv1.SweepResponse{Today: today.Proto()}, nil
 }

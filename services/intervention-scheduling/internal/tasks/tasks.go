@@ -1,27 +1,35 @@
-// Package tasks turns assessments into intervention tasks: one task per
-// beneficiary, kind and period (its id says so), created once and published
-// through an outbox so that neither the task nor its event is lost or doubled.
+// Package tasks is intervention-scheduling's use case. Assessments, inpatient
+// discharges, MTM encounters and enrollment ends become intervention tasks with
+// a lifecycle: scheduled -> leased (by a worker, until the lease expires) ->
+// completed (by a matching encounter or the API) / cancelled / expired. There
+// is at most one task of a kind per beneficiary and period (the id says so); a
+// tier change upgrades or cancels open tasks instead of adding duplicates; over
+// a week's capacity, ready tasks wait in priority order. Every change is
+// published through an outbox (a version per task, republished if lost).
 package tasks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
-	"strconv"
+	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
+	"github.com/emtm/emtm/libs/clock"
+	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
+	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
+	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/pseudonym"
-	"github.com/emtm/emtm/libs/redisx"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
 )
 
@@ -31,176 +39,567 @@ type Publisher interface {
 	Meta(ctx context.Context, eventID, causationID string) *typesv1.EventMeta
 }
 
-// Redis keys.
-const (
-	keyAll       = "is:tasks"           // zset: task id by due date (YYYYMMDD)
-	keyScheduled = "is:count:scheduled" // counter of tasks ever scheduled
-)
-
-func taskKey(id string) string { return "is:task:" + id }
-
-// countKey counts the tasks of a kind currently in a status.
-func countKey(status schedulingv1.TaskStatus, kind schedulingv1.TaskKind) string {
-	return "is:count:" + status.String() + ":" + kind.String()
-}
-func memberKey(member string) string { return "is:member:" + member }
-
-// TaskID is deterministic: one task per beneficiary, kind and period.
-func TaskID(member string, kind int, period string) string {
-	return "task/" + member + "/" + policy.KindName(kind) + "/" + period
-}
-
 // Scheduler runs the use case.
 type Scheduler struct {
-	rdb        *redis.Client
+	store      *Store
 	pub        Publisher
+	policies   *policy.Policies
+	clock      clock.Clock
 	partitions int
 	hasher     *pseudonym.Hasher
+	now        func() time.Time
 }
 
 // New returns a Scheduler.
-func New(rdb *redis.Client, pub Publisher, partitions int, hasher *pseudonym.Hasher) *Scheduler {
-	return &Scheduler{rdb: rdb, pub: pub, partitions: partitions, hasher: hasher}
+func New(store *Store, pub Publisher, policies *policy.Policies, clk clock.Clock, partitions int, hasher *pseudonym.Hasher) *Scheduler {
+	return &Scheduler{store: store, pub: pub, policies: policies, clock: clk, partitions: partitions, hasher: hasher, now: time.Now}
 }
 
-// OnAssessment schedules the interventions the assessment's tier calls for.
+// TaskID is deterministic: one task per beneficiary, kind and period.
+func TaskID(member, kind, period string) string { return "task/" + member + "/" + kind + "/" + period }
+
+func plan(contract, pbp string) string { return contract + "-" + pbp }
+
+func (s *Scheduler) tag(ctx context.Context, member string) {
+	if s.hasher != nil {
+		trace.SpanFromContext(ctx).SetAttributes(attribute.String("emtm.beneficiary", s.hasher.Of(member)))
+	}
+}
+
+// publish puts the current version of a task on the bus and records it.
+func (s *Scheduler) publish(ctx context.Context, id, causeID string) error {
+	t, h, err := s.store.Get(ctx, id)
+	if err != nil || t == nil {
+		return err
+	}
+	if h["pub"] == h["v"] {
+		return nil
+	}
+	eventID := fmt.Sprintf("%s@%d", id, t.Version)
+	t.Meta = s.pub.Meta(ctx, eventID, causeID)
+	if _, err := s.pub.Publish(ctx, bus.Out{Subject: bus.TaskSubject(bus.Partition(t.MemberId, s.partitions)), MsgID: eventID, Msg: t}); err != nil {
+		return err
+	}
+	return s.store.MarkPublished(ctx, id, t.Version)
+}
+
+// create makes a task from a spec unless it exists; an encounter already
+// recorded in its window completes it at once (events can arrive in any order).
+func (s *Scheduler) create(ctx context.Context, member, contract, pbp, tier, causeID string, p policy.Plan, sp policy.Spec) error {
+	id := TaskID(member, sp.Kind, sp.Period)
+	t := &schedulingv1.InterventionTask{
+		TaskId: id, MemberId: member, ContractId: contract, PbpId: pbp, Kind: kindOf(sp.Kind), Status: schedulingv1.TaskStatus_TASK_STATUS_SCHEDULED,
+		Priority: int32(sp.Priority), ScheduledOn: sp.ScheduledOn.Proto(), DueDate: sp.Due.Proto(), ExpiresOn: sp.Expires.Proto(),
+		Tier: riskv1.RiskTier(riskv1.RiskTier_value["RISK_TIER_"+tier]), Reason: sp.Reason, AssessmentId: causeID, Period: sp.Period,
+	}
+	// The task keeps the meta of its creation: the trace of the event that caused it.
+	t.Meta = s.pub.Meta(ctx, id+"@1", causeID)
+	status, by, on := Scheduled, "", civil.Date{}
+	encs, err := s.store.Encounters(ctx, member, sp.ScheduledOn, sp.Expires)
+	if err != nil {
+		return err
+	}
+	for _, e := range encs {
+		if completes(p, e, sp.Kind) {
+			status, by, on = Completed, "encounter/"+e.ID, e.Date
+			break
+		}
+	}
+	created, err := s.store.Create(ctx, t, plan(contract, pbp), status, by, on)
+	if err != nil {
+		return err
+	}
+	if created && status == Completed {
+		if err := s.followUp(ctx, member, contract, pbp, tier, p, sp.Kind, encsByID(encs, strings.TrimPrefix(by, "encounter/"))); err != nil {
+			return err
+		}
+	}
+	return s.publish(ctx, id, causeID)
+}
+
+func encsByID(encs []Encounter, id string) Encounter {
+	for _, e := range encs {
+		if e.ID == id {
+			return e
+		}
+	}
+	return Encounter{}
+}
+
+func completes(p policy.Plan, e Encounter, kind string) bool {
+	for _, c := range e.Codes {
+		for _, k := range p.KindsCompletedBy(c) {
+			if k == kind {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// memberTasks reads a member's tasks in the given statuses.
+func (s *Scheduler) memberTasks(ctx context.Context, member string, statuses ...string) ([]*schedulingv1.InterventionTask, error) {
+	ids, err := s.store.MemberTasks(ctx, member)
+	if err != nil {
+		return nil, err
+	}
+	want := map[schedulingv1.TaskStatus]bool{}
+	for _, st := range statuses {
+		want[schedulingv1.TaskStatus(schedulingv1.TaskStatus_value["TASK_STATUS_"+st])] = true
+	}
+	var out []*schedulingv1.InterventionTask
+	for _, id := range ids {
+		t, _, err := s.store.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if t != nil && want[t.Status] {
+			out = append(out, t)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].TaskId < out[j].TaskId })
+	return out, nil
+}
+
+// OnAssessment schedules what the tier calls for, upgrades open tasks the new
+// tier wants sooner and cancels those it no longer wants.
 func (s *Scheduler) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) error {
-	trace.SpanFromContext(ctx).SetAttributes(attribute.String("emtm.beneficiary", s.hasher.Of(a.MemberId)))
+	s.tag(ctx, a.MemberId)
 	on := civil.FromProto(a.AsOf)
 	if !on.Valid() {
 		return bus.Permanent(fmt.Errorf("assessment %s has no valid as_of date", a.AssessmentId))
 	}
-	for _, t := range policy.ForTier(int(a.Tier), on) {
-		id := TaskID(a.MemberId, t.Kind, t.Period)
-		task := &schedulingv1.InterventionTask{
-			TaskId: id, MemberId: a.MemberId, ContractId: a.ContractId, PbpId: a.PbpId,
-			Kind: schedulingv1.TaskKind(t.Kind), Status: schedulingv1.TaskStatus_TASK_STATUS_SCHEDULED,
-			Priority: int32(t.Priority), ScheduledOn: on.Proto(), DueDate: t.Due.Proto(),
-			Tier: a.Tier, Reason: t.Reason, AssessmentId: a.AssessmentId, Period: t.Period,
+	if err := s.clock.Saw(ctx, on); err != nil {
+		return err
+	}
+	tier := strings.TrimPrefix(a.Tier.String(), "RISK_TIER_")
+	p := s.policies.For(a.ContractId, a.PbpId)
+	if err := s.store.SetTier(ctx, a.MemberId, tier, plan(a.ContractId, a.PbpId), on); err != nil {
+		return err
+	}
+	var nonAdherent []string
+	for _, pr := range a.Problems {
+		if pr.Code == "NONADH" {
+			nonAdherent = append(nonAdherent, strings.TrimPrefix(pr.Key, "NONADH:"))
 		}
-		eventID := id + "@scheduled"
-		task.Meta = s.pub.Meta(ctx, eventID, a.GetMeta().GetEventId())
-		pb, err := proto.Marshal(task)
-		if err != nil {
-			return err
+	}
+	specs := p.ForAssessment(tier, on, nonAdherent)
+	existing, err := s.memberTasks(ctx, a.MemberId, Scheduled, Leased, Expired)
+	if err != nil {
+		return err
+	}
+	for _, t := range existing {
+		kind := kindName(t.Kind)
+		if kind != policy.CMR && kind != policy.TMR && kind != policy.Adherence {
+			continue // post-discharge and follow-up tasks answer events, not tiers
 		}
-		due, _ := strconv.ParseFloat(fmt.Sprintf("%04d%02d%02d", t.Due.Year, int(t.Due.Month), t.Due.Day), 64)
-		state, err := redisx.CreateOnce(ctx, s.rdb, taskKey(id),
-			[]string{"pb", string(pb), "status", task.Status.String()},
-			redisx.IndexOp{Cmd: "ZADD", Key: keyAll, Member: id, Score: due},
-			redisx.IndexOp{Cmd: "SADD", Key: memberKey(a.MemberId), Member: id},
-			redisx.IndexOp{Cmd: "INCRBY", Key: keyScheduled, Member: "1"},
-			redisx.IndexOp{Cmd: "INCRBY", Key: countKey(task.Status, task.Kind), Member: "1"})
-		if err != nil {
-			return err
+		reason := ""
+		switch {
+		case !p.Wants(tier, kind):
+			reason = fmt.Sprintf("tier %s on %s does not call for %s", tier, on, kind)
+		case kind == policy.Adherence && len(nonAdherent) == 0:
+			reason = fmt.Sprintf("adherence restored by %s", on)
 		}
-		if state == redisx.Published {
-			continue // the task exists and its event is stored: at most one per period
-		}
-		if state == redisx.Unpublished {
-			// Publish the stored version, not a new one: the event matches the record.
-			stored, err := s.rdb.HGet(ctx, taskKey(id), "pb").Result()
-			if err != nil {
+		expires := civil.FromProto(t.ExpiresOn)
+		if reason != "" {
+			// In event time: a change dated before the task's expiry cancels it
+			// (even if a sweep already expired it); one dated after finds it expired.
+			from, to := Open+","+Expired, Cancelled
+			if on.After(expires) {
+				from, to, reason = Open, Expired, "not completed by its expiry date"
+			}
+			if err := s.store.Transition(ctx, t.TaskId, from, to, "", true, "sreason", reason); err != nil && !isNotAllowed(err) {
 				return err
 			}
-			task = &schedulingv1.InterventionTask{}
-			if err := proto.Unmarshal([]byte(stored), task); err != nil {
-				return bus.Permanent(fmt.Errorf("stored task %s unreadable: %w", id, err))
+			if err := s.publish(ctx, t.TaskId, a.AssessmentId); err != nil {
+				return err
+			}
+			continue
+		}
+		if t.Status == schedulingv1.TaskStatus_TASK_STATUS_EXPIRED && on.After(expires) {
+			continue // expired before this tier change
+		}
+		// Upgrade: a higher tier's priority, and its earlier due date for the same period.
+		prio := p.Priority(tier, kind)
+		due := civil.FromProto(t.DueDate)
+		for _, sp := range specs {
+			if sp.Kind == kind && TaskID(a.MemberId, kind, sp.Period) == t.TaskId && sp.Due.Before(due) {
+				due = sp.Due
 			}
 		}
-		if _, err := s.pub.Publish(ctx, bus.Out{Subject: bus.TaskSubject(bus.Partition(a.MemberId, s.partitions)), MsgID: eventID, Msg: task}); err != nil {
+		if int32(prio) > t.Priority || due.Before(civil.FromProto(t.DueDate)) {
+			// An upgrade dated before the expiry applies even if the task has expired since.
+			err := s.store.Transition(ctx, t.TaskId, Open+","+Expired, "", "", false,
+				"prio", max(prio, int(t.Priority)), "due", ymd(due), "sreason", fmt.Sprintf("upgraded: tier %s on %s", tier, on))
+			if err != nil && !isNotAllowed(err) {
+				return err
+			}
+			if err := s.publish(ctx, t.TaskId, a.AssessmentId); err != nil {
+				return err
+			}
+		}
+	}
+	for _, sp := range specs {
+		if err := s.create(ctx, a.MemberId, a.ContractId, a.PbpId, tier, a.AssessmentId, p, sp); err != nil {
 			return err
 		}
-		if err := redisx.MarkPublished(ctx, s.rdb, taskKey(id)); err != nil {
+	}
+	// Discharges whose window this tier point falls in.
+	ds, err := s.store.MemberDischarges(ctx, a.MemberId, on.AddDays(-dischargeAfter), on.AddDays(dischargeBefore))
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if err := s.ensureDischarge(ctx, a.MemberId, a.ContractId, a.PbpId, d, a.AssessmentId); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// List returns tasks, earliest due first, for a member (or all), optionally by status.
-func (s *Scheduler) List(ctx context.Context, member string, status schedulingv1.TaskStatus, limit int) ([]*schedulingv1.InterventionTask, error) {
-	var ids []string
-	var err error
-	if member != "" {
-		ids, err = s.rdb.SMembers(ctx, memberKey(member)).Result()
-	} else {
-		ids, err = s.rdb.ZRange(ctx, keyAll, 0, -1).Result()
-	}
+// A discharge's tier is the highest in force from dischargeBefore days before
+// it to dischargeAfter days after it: decided by dates, never by the order in
+// which a discharge and an assessment happen to be processed.
+const (
+	dischargeBefore = 30
+	dischargeAfter  = 7
+)
+
+var tierRank = map[string]int{"LOW": 1, "MODERATE": 2, "HIGH": 3}
+
+// dischargeTier is the member's tier for a discharge on d ("" when unknown).
+func (s *Scheduler) dischargeTier(ctx context.Context, member string, d civil.Date) (string, error) {
+	points, err := s.store.TierHistory(ctx, member, d.AddDays(-dischargeBefore), d.AddDays(dischargeAfter))
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	var out []*schedulingv1.InterventionTask
-	for _, id := range ids {
-		vals, err := s.rdb.HMGet(ctx, taskKey(id), "pb", "status").Result()
-		if err != nil {
-			return nil, err
+	best := ""
+	for _, p := range points {
+		if tierRank[p.Tier] > tierRank[best] {
+			best = p.Tier
 		}
-		pb, _ := vals[0].(string)
-		var t schedulingv1.InterventionTask
-		if err := proto.Unmarshal([]byte(pb), &t); err != nil {
-			return nil, fmt.Errorf("task %s unreadable: %w", id, err)
-		}
-		if st, _ := vals[1].(string); st != "" {
-			t.Status = schedulingv1.TaskStatus(schedulingv1.TaskStatus_value[st])
-		}
-		if status != schedulingv1.TaskStatus_TASK_STATUS_UNSPECIFIED && t.Status != status {
-			continue
-		}
-		out = append(out, &t)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		di, dj := civil.FromProto(out[i].DueDate), civil.FromProto(out[j].DueDate)
-		if c := di.Compare(dj); c != 0 {
-			return c < 0
-		}
-		return out[i].TaskId < out[j].TaskId
-	})
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	return best, nil
 }
 
-// Counts returns the non-zero task counts by kind and status, and the number
-// of tasks ever scheduled.
-func (s *Scheduler) Counts(ctx context.Context) ([]*schedulingv1.TaskCount, int64, error) {
-	type combo struct {
-		st schedulingv1.TaskStatus
-		k  schedulingv1.TaskKind
+// ensureDischarge makes the post-discharge task of a discharge agree with the
+// discharge's tier: created when the tier calls for one, brought forward (a
+// higher priority, an earlier due date) when a higher tier shows up; never
+// cancelled or lowered.
+func (s *Scheduler) ensureDischarge(ctx context.Context, member, contract, pbp string, d civil.Date, causeID string) error {
+	tier, err := s.dischargeTier(ctx, member, d)
+	if err != nil || tier == "" {
+		return err
 	}
-	var combos []combo
-	keys := []string{keyScheduled}
-	for st := range schedulingv1.TaskStatus_name {
-		for k := range schedulingv1.TaskKind_name {
-			if st == 0 || k == 0 {
-				continue
+	p := s.policies.For(contract, pbp)
+	sp, ok := p.ForDischarge(tier, d)
+	if !ok {
+		return nil
+	}
+	id := TaskID(member, sp.Kind, sp.Period)
+	t, _, err := s.store.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if t == nil {
+		return s.create(ctx, member, contract, pbp, tier, causeID, p, sp)
+	}
+	done := t.Status == schedulingv1.TaskStatus_TASK_STATUS_COMPLETED || t.Status == schedulingv1.TaskStatus_TASK_STATUS_CANCELLED
+	due := civil.FromProto(t.DueDate)
+	if done || (int32(sp.Priority) <= t.Priority && !sp.Due.Before(due)) {
+		return nil
+	}
+	if sp.Due.Before(due) {
+		due = sp.Due
+	}
+	// The discharge's tier is a fact of dates: it applies to an expired task too.
+	err = s.store.Transition(ctx, id, Open+","+Expired, "", "", false,
+		"prio", max(sp.Priority, int(t.Priority)), "due", ymd(due), "sreason", fmt.Sprintf("upgraded: %s around the discharge", tier))
+	if err != nil && !isNotAllowed(err) {
+		return err
+	}
+	return s.publish(ctx, id, causeID)
+}
+
+// OnPartsAB records an inpatient discharge and schedules the reconciliation the
+// member's tier calls for.
+func (s *Scheduler) OnPartsAB(ctx context.Context, m *medicalv1.PartsAbSummary) error {
+	if m.Setting != medicalv1.CareSetting_CARE_SETTING_INPATIENT || m.DischargeDate == nil {
+		return nil
+	}
+	s.tag(ctx, m.MemberId)
+	d := civil.FromProto(m.DischargeDate)
+	if err := s.clock.Saw(ctx, d); err != nil {
+		return err
+	}
+	_, pl, err := s.store.Tier(ctx, m.MemberId)
+	if err != nil {
+		return err
+	}
+	if m.ContractId != "" {
+		pl = plan(m.ContractId, m.PbpId)
+	}
+	if pl == "" {
+		return nil // a member the plan has not assessed and whose plan is unknown: nothing to schedule
+	}
+	tier, err := s.dischargeTier(ctx, m.MemberId, d)
+	if err != nil {
+		return err
+	}
+	if err := s.store.RecordDischarge(ctx, pl, m.MemberId, d, tier); err != nil {
+		return err
+	}
+	contract, pbp, _ := strings.Cut(pl, "-")
+	return s.ensureDischarge(ctx, m.MemberId, contract, pbp, d, m.GetMeta().GetEventId())
+}
+
+// OnEncounter completes the open task a completed MTM service fulfils (the one
+// it names, or the earliest due of the kinds its codes complete) and schedules
+// a follow-up when a CMR or TMR leaves problems unresolved.
+func (s *Scheduler) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounter) error {
+	if e.Outcome != encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED {
+		return nil
+	}
+	s.tag(ctx, e.MemberId)
+	date := civil.FromProto(e.ServiceDate)
+	if err := s.clock.Saw(ctx, date); err != nil {
+		return err
+	}
+	enc := Encounter{ID: e.EncounterId, Date: date, Codes: e.ServiceCodes, Found: int(e.ProblemsFound), Resolved: int(e.ProblemsResolved)}
+	if err := s.store.RecordEncounter(ctx, e.MemberId, enc); err != nil {
+		return err
+	}
+	p := s.policies.For(e.ContractId, e.PbpId)
+	// A service dated within a task's window completes it, even if the sweep
+	// expired it before the encounter was processed (event time decides).
+	open, err := s.memberTasks(ctx, e.MemberId, Scheduled, Leased, Expired)
+	if err != nil {
+		return err
+	}
+	by := "encounter/" + e.EncounterId
+	done := map[string]bool{}
+	complete := func(t *schedulingv1.InterventionTask) error {
+		err := s.store.Transition(ctx, t.TaskId, Open+","+Expired, Completed, "", false, "cby", by, "con", ymd(date))
+		if isNotAllowed(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		done[kindName(t.Kind)] = true
+		if err := s.publish(ctx, t.TaskId, e.GetMeta().GetEventId()); err != nil {
+			return err
+		}
+		tier := strings.TrimPrefix(t.Tier.String(), "RISK_TIER_")
+		return s.followUp(ctx, e.MemberId, e.ContractId, e.PbpId, tier, p, kindName(t.Kind), enc)
+	}
+	if e.TaskId != "" {
+		for _, t := range open {
+			if t.TaskId == e.TaskId {
+				return complete(t)
 			}
-			c := combo{schedulingv1.TaskStatus(st), schedulingv1.TaskKind(k)}
-			combos = append(combos, c)
-			keys = append(keys, countKey(c.st, c.k))
 		}
 	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	for _, code := range e.ServiceCodes {
+		for _, kind := range p.KindsCompletedBy(code) {
+			if done[kind] {
+				continue
+			}
+			var best *schedulingv1.InterventionTask
+			for _, t := range open {
+				if kindName(t.Kind) != kind || date.Before(civil.FromProto(t.ScheduledOn)) || date.After(civil.FromProto(t.ExpiresOn)) {
+					continue
+				}
+				if best == nil || civil.FromProto(t.DueDate).Before(civil.FromProto(best.DueDate)) {
+					best = t
+				}
+			}
+			if best != nil {
+				if err := complete(best); err != nil {
+					return err
+				}
+				break // one task per service code
+			}
+		}
+	}
+	return nil
+}
+
+// followUp schedules a follow-up after a CMR or TMR that left problems unresolved.
+func (s *Scheduler) followUp(ctx context.Context, member, contract, pbp, tier string, p policy.Plan, kind string, e Encounter) error {
+	if (kind != policy.CMR && kind != policy.TMR) || e.Found <= e.Resolved || e.ID == "" {
+		return nil
+	}
+	return s.create(ctx, member, contract, pbp, tier, "encounter/"+e.ID, p, p.ForFollowUp(e.Date, e.ID, e.Found-e.Resolved))
+}
+
+// OnEnrollment cancels a member's open tasks when enrollment ends by death or disenrollment.
+func (s *Scheduler) OnEnrollment(ctx context.Context, e *enrollmentv1.Enrollment) error {
+	var why string
+	switch e.EndReason {
+	case enrollmentv1.EndReason_END_REASON_DECEASED:
+		why = "deceased"
+	case enrollmentv1.EndReason_END_REASON_DISENROLLED:
+		why = "disenrolled"
+	default:
+		return nil
+	}
+	s.tag(ctx, e.MemberId)
+	end := civil.FromProto(e.EndDate)
+	open, err := s.memberTasks(ctx, e.MemberId, Scheduled, Leased)
+	if err != nil {
+		return err
+	}
+	for _, t := range open {
+		if err := s.store.Transition(ctx, t.TaskId, Open, Cancelled, "", true, "sreason", fmt.Sprintf("%s on %s", why, end)); err != nil && !isNotAllowed(err) {
+			return err
+		}
+		if err := s.publish(ctx, t.TaskId, e.GetMeta().GetEventId()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isNotAllowed(err error) bool {
+	var na ErrNotAllowed
+	return errors.As(err, &na)
+}
+
+// ISOWeek names the week of t, e.g. "2024-W07" (capacity is counted per ISO week).
+func ISOWeek(t time.Time) string {
+	y, w := t.ISOWeek()
+	return fmt.Sprintf("%d-W%02d", y, w)
+}
+
+// Lease hands up to max ready tasks of a plan to worker.
+func (s *Scheduler) Lease(ctx context.Context, worker, contract, pbp string, max int, kinds []string) ([]*schedulingv1.InterventionTask, int64, error) {
+	p := s.policies.For(contract, pbp)
+	now := s.now()
+	ids, queued, err := s.store.Lease(ctx, plan(contract, pbp), worker, now.Add(time.Duration(p.LeaseMinutes)*time.Minute), max, ISOWeek(now), kinds, p.WeeklyCapacity)
 	if err != nil {
 		return nil, 0, err
 	}
-	num := func(v any) int64 {
-		str, _ := v.(string)
-		n, _ := strconv.ParseInt(str, 10, 64)
-		return n
-	}
-	var out []*schedulingv1.TaskCount
-	for i, c := range combos {
-		if n := num(vals[i+1]); n != 0 {
-			out = append(out, &schedulingv1.TaskCount{Kind: c.k, Status: c.st, Count: n})
+	out := make([]*schedulingv1.InterventionTask, 0, len(ids))
+	for _, id := range ids {
+		if err := s.publish(ctx, id, ""); err != nil {
+			return nil, 0, err
 		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Kind != out[j].Kind {
-			return out[i].Kind < out[j].Kind
+		t, _, err := s.store.Get(ctx, id)
+		if err != nil {
+			return nil, 0, err
 		}
-		return out[i].Status < out[j].Status
-	})
-	return out, num(vals[0]), nil
+		out = append(out, t)
+	}
+	return out, queued, nil
 }
+
+// Complete completes an open task (held by worker, when worker is given).
+func (s *Scheduler) Complete(ctx context.Context, id, worker string, on civil.Date, note string) (*schedulingv1.InterventionTask, error) {
+	if on.IsZero() {
+		var err error
+		if on, err = s.clock.Today(ctx); err != nil {
+			return nil, err
+		}
+	}
+	by := "api"
+	if worker != "" {
+		by = "api:" + worker
+	}
+	if err := s.store.Transition(ctx, id, Open, Completed, worker, false, "cby", by, "con", ymd(on), "sreason", note); err != nil {
+		return nil, err
+	}
+	return s.after(ctx, id)
+}
+
+// Release gives a leased task back to the queue (and its capacity back to the week).
+func (s *Scheduler) Release(ctx context.Context, id, worker string) (*schedulingv1.InterventionTask, error) {
+	if err := s.store.Transition(ctx, id, Leased, Scheduled, worker, true, "sreason", "released by "+worker); err != nil {
+		return nil, err
+	}
+	return s.after(ctx, id)
+}
+
+func (s *Scheduler) after(ctx context.Context, id string) (*schedulingv1.InterventionTask, error) {
+	if err := s.publish(ctx, id, ""); err != nil {
+		return nil, err
+	}
+	t, _, err := s.store.Get(ctx, id)
+	return t, err
+}
+
+// Sweep returns expired leases to the queue, expires open tasks past their
+// expiry date, republishes changes that did not reach the bus, and hands ready
+// tasks of plans that dispatch over NATS to the work queue.
+func (s *Scheduler) Sweep(ctx context.Context) error {
+	ids, err := s.store.LeasesExpiredBy(ctx, s.now())
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := s.store.Transition(ctx, id, Leased, Scheduled, "", true, "sreason", "lease expired"); err != nil && !isNotAllowed(err) {
+			return err
+		}
+	}
+	today, err := s.clock.Today(ctx)
+	if err != nil {
+		return err
+	}
+	if !today.IsZero() {
+		ids, err := s.store.ExpiringBefore(ctx, today)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := s.store.Transition(ctx, id, Open, Expired, "", true, "sreason", "not completed by its expiry date"); err != nil && !isNotAllowed(err) {
+				return err
+			}
+		}
+	}
+	unpub, err := s.store.Unpublished(ctx, 1000)
+	if err != nil {
+		return err
+	}
+	for _, id := range unpub {
+		if err := s.publish(ctx, id, ""); err != nil {
+			return err
+		}
+	}
+	return s.dispatch(ctx)
+}
+
+// dispatch leases ready tasks of NATS-dispatch plans to the work queue and
+// publishes them on emtm.work.<plan>.<kind>; a worker there completes them by
+// an encounter or CompleteTask.
+func (s *Scheduler) dispatch(ctx context.Context) error {
+	plans, err := s.store.AllPlans(ctx)
+	if err != nil {
+		return err
+	}
+	for _, pl := range plans {
+		contract, pbp, _ := strings.Cut(pl, "-")
+		if s.policies.For(contract, pbp).Dispatch != "nats" {
+			continue
+		}
+		now := s.now()
+		ids, _, err := s.store.Lease(ctx, pl, WorkQueueWorker, now.AddDate(1, 0, 0), 500, ISOWeek(now), nil, s.policies.For(contract, pbp).WeeklyCapacity)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			t, err := s.after(ctx, id)
+			if err != nil {
+				return err
+			}
+			msg := fmt.Sprintf("%s@work@%d", id, t.Version)
+			if _, err := s.pub.Publish(ctx, bus.Out{Subject: bus.WorkSubject(pl, kindName(t.Kind)), MsgID: msg, Msg: t}); err != nil {
+				_ = s.store.Transition(ctx, id, Leased, Scheduled, WorkQueueWorker, true, "sreason", "work queue unavailable")
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// WorkQueueWorker is the worker that holds tasks handed to the NATS work queue.
+const WorkQueueWorker = "nats-work-queue"

@@ -156,9 +156,12 @@ type MtmEncounter struct {
 	ProblemsFound    int32            `protobuf:"varint,14,opt,name=problems_found,json=problemsFound,proto3" json:"problems_found,omitempty"`
 	ProblemsResolved int32            `protobuf:"varint,15,opt,name=problems_resolved,json=problemsResolved,proto3" json:"problems_resolved,omitempty"`
 	// task_id optionally names the intervention task this encounter fulfils.
-	TaskId        string `protobuf:"bytes,16,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TaskId string `protobuf:"bytes,16,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// prescriber_responses record what prescribers answered to outreach, as the
+	// pharmacist learned it during the encounter.
+	PrescriberResponses []*PrescriberResponse `protobuf:"bytes,17,rep,name=prescriber_responses,json=prescriberResponses,proto3" json:"prescriber_responses,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *MtmEncounter) Reset() {
@@ -303,11 +306,88 @@ func (x *MtmEncounter) GetTaskId() string {
 	return ""
 }
 
+func (x *MtmEncounter) GetPrescriberResponses() []*PrescriberResponse {
+	if x != nil {
+		return x.PrescriberResponses
+	}
+	return nil
+}
+
+// PrescriberResponse is a prescriber's answer about one drug therapy problem.
+type PrescriberResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PrescriberNpi string                 `protobuf:"bytes,1,opt,name=prescriber_npi,json=prescriberNpi,proto3" json:"prescriber_npi,omitempty"`
+	// problem_key is the problem's key, e.g. "BEERS:glyburide".
+	ProblemKey    string `protobuf:"bytes,2,opt,name=problem_key,json=problemKey,proto3" json:"problem_key,omitempty"`
+	Accepted      bool   `protobuf:"varint,3,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Note          string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrescriberResponse) Reset() {
+	*x = PrescriberResponse{}
+	mi := &file_emtm_encounters_v1_encounters_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrescriberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrescriberResponse) ProtoMessage() {}
+
+func (x *PrescriberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_encounters_v1_encounters_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrescriberResponse.ProtoReflect.Descriptor instead.
+func (*PrescriberResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_encounters_v1_encounters_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PrescriberResponse) GetPrescriberNpi() string {
+	if x != nil {
+		return x.PrescriberNpi
+	}
+	return ""
+}
+
+func (x *PrescriberResponse) GetProblemKey() string {
+	if x != nil {
+		return x.ProblemKey
+	}
+	return ""
+}
+
+func (x *PrescriberResponse) GetAccepted() bool {
+	if x != nil {
+		return x.Accepted
+	}
+	return false
+}
+
+func (x *PrescriberResponse) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
 var File_emtm_encounters_v1_encounters_proto protoreflect.FileDescriptor
 
 const file_emtm_encounters_v1_encounters_proto_rawDesc = "" +
 	"\n" +
-	"#emtm/encounters/v1/encounters.proto\x12\x12emtm.encounters.v1\x1a\x19emtm/types/v1/types.proto\"\xfb\x04\n" +
+	"#emtm/encounters/v1/encounters.proto\x12\x12emtm.encounters.v1\x1a\x19emtm/types/v1/types.proto\"\xd6\x05\n" +
 	"\fMtmEncounter\x12,\n" +
 	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12!\n" +
 	"\fencounter_id\x18\x02 \x01(\tR\vencounterId\x12\x1b\n" +
@@ -326,7 +406,14 @@ const file_emtm_encounters_v1_encounters_proto_rawDesc = "" +
 	"\aoutcome\x18\r \x01(\x0e2$.emtm.encounters.v1.EncounterOutcomeR\aoutcome\x12%\n" +
 	"\x0eproblems_found\x18\x0e \x01(\x05R\rproblemsFound\x12+\n" +
 	"\x11problems_resolved\x18\x0f \x01(\x05R\x10problemsResolved\x12\x17\n" +
-	"\atask_id\x18\x10 \x01(\tR\x06taskId*\xa0\x01\n" +
+	"\atask_id\x18\x10 \x01(\tR\x06taskId\x12Y\n" +
+	"\x14prescriber_responses\x18\x11 \x03(\v2&.emtm.encounters.v1.PrescriberResponseR\x13prescriberResponses\"\x8c\x01\n" +
+	"\x12PrescriberResponse\x12%\n" +
+	"\x0eprescriber_npi\x18\x01 \x01(\tR\rprescriberNpi\x12\x1f\n" +
+	"\vproblem_key\x18\x02 \x01(\tR\n" +
+	"problemKey\x12\x1a\n" +
+	"\baccepted\x18\x03 \x01(\bR\baccepted\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note*\xa0\x01\n" +
 	"\fDeliveryMode\x12\x1d\n" +
 	"\x19DELIVERY_MODE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17DELIVERY_MODE_IN_PERSON\x10\x01\x12\x1b\n" +
@@ -353,24 +440,26 @@ func file_emtm_encounters_v1_encounters_proto_rawDescGZIP() []byte {
 }
 
 var file_emtm_encounters_v1_encounters_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_emtm_encounters_v1_encounters_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_emtm_encounters_v1_encounters_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_emtm_encounters_v1_encounters_proto_goTypes = []any{
-	(DeliveryMode)(0),     // 0: emtm.encounters.v1.DeliveryMode
-	(EncounterOutcome)(0), // 1: emtm.encounters.v1.EncounterOutcome
-	(*MtmEncounter)(nil),  // 2: emtm.encounters.v1.MtmEncounter
-	(*v1.EventMeta)(nil),  // 3: emtm.types.v1.EventMeta
-	(*v1.Date)(nil),       // 4: emtm.types.v1.Date
+	(DeliveryMode)(0),          // 0: emtm.encounters.v1.DeliveryMode
+	(EncounterOutcome)(0),      // 1: emtm.encounters.v1.EncounterOutcome
+	(*MtmEncounter)(nil),       // 2: emtm.encounters.v1.MtmEncounter
+	(*PrescriberResponse)(nil), // 3: emtm.encounters.v1.PrescriberResponse
+	(*v1.EventMeta)(nil),       // 4: emtm.types.v1.EventMeta
+	(*v1.Date)(nil),            // 5: emtm.types.v1.Date
 }
 var file_emtm_encounters_v1_encounters_proto_depIdxs = []int32{
-	3, // 0: emtm.encounters.v1.MtmEncounter.meta:type_name -> emtm.types.v1.EventMeta
-	4, // 1: emtm.encounters.v1.MtmEncounter.service_date:type_name -> emtm.types.v1.Date
+	4, // 0: emtm.encounters.v1.MtmEncounter.meta:type_name -> emtm.types.v1.EventMeta
+	5, // 1: emtm.encounters.v1.MtmEncounter.service_date:type_name -> emtm.types.v1.Date
 	0, // 2: emtm.encounters.v1.MtmEncounter.delivery_mode:type_name -> emtm.encounters.v1.DeliveryMode
 	1, // 3: emtm.encounters.v1.MtmEncounter.outcome:type_name -> emtm.encounters.v1.EncounterOutcome
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	3, // 4: emtm.encounters.v1.MtmEncounter.prescriber_responses:type_name -> emtm.encounters.v1.PrescriberResponse
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_emtm_encounters_v1_encounters_proto_init() }
@@ -384,7 +473,7 @@ func file_emtm_encounters_v1_encounters_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_encounters_v1_encounters_proto_rawDesc), len(file_emtm_encounters_v1_encounters_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   1,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

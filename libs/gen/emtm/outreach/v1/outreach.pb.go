@@ -6,7 +6,9 @@
 
 // Package emtm.outreach.v1 holds prescriber outreach about drug therapy problems.
 //
-// Subject (stream EMTM_OUTREACH): emtm.outreach.<partition>   OutreachItem
+// Subjects (stream EMTM_OUTREACH):
+//   emtm.outreach.<partition>           OutreachItem, each state change
+//   emtm.outreach.communications.<npi>  Communication: one per prescriber and period
 
 package outreachv1
 
@@ -101,8 +103,18 @@ type OutreachItem struct {
 	Status         OutreachStatus         `protobuf:"varint,11,opt,name=status,proto3,enum=emtm.outreach.v1.OutreachStatus" json:"status,omitempty"`
 	ContractId     string                 `protobuf:"bytes,12,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
 	PbpId          string                 `protobuf:"bytes,13,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	ProblemKey     string                 `protobuf:"bytes,14,opt,name=problem_key,json=problemKey,proto3" json:"problem_key,omitempty"`
+	// communication_id is the communication the item was sent in.
+	CommunicationId string   `protobuf:"bytes,15,opt,name=communication_id,json=communicationId,proto3" json:"communication_id,omitempty"`
+	SentOn          *v1.Date `protobuf:"bytes,16,opt,name=sent_on,json=sentOn,proto3" json:"sent_on,omitempty"`
+	RespondedOn     *v1.Date `protobuf:"bytes,17,opt,name=responded_on,json=respondedOn,proto3" json:"responded_on,omitempty"`
+	ResponseNote    string   `protobuf:"bytes,18,opt,name=response_note,json=responseNote,proto3" json:"response_note,omitempty"`
+	// version counts the item's state changes.
+	Version int32 `protobuf:"varint,19,opt,name=version,proto3" json:"version,omitempty"`
+	// suppressed_until: the same problem for the same patient is not sent again before this date.
+	SuppressedUntil *v1.Date `protobuf:"bytes,20,opt,name=suppressed_until,json=suppressedUntil,proto3" json:"suppressed_until,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *OutreachItem) Reset() {
@@ -226,6 +238,558 @@ func (x *OutreachItem) GetPbpId() string {
 	return ""
 }
 
+func (x *OutreachItem) GetProblemKey() string {
+	if x != nil {
+		return x.ProblemKey
+	}
+	return ""
+}
+
+func (x *OutreachItem) GetCommunicationId() string {
+	if x != nil {
+		return x.CommunicationId
+	}
+	return ""
+}
+
+func (x *OutreachItem) GetSentOn() *v1.Date {
+	if x != nil {
+		return x.SentOn
+	}
+	return nil
+}
+
+func (x *OutreachItem) GetRespondedOn() *v1.Date {
+	if x != nil {
+		return x.RespondedOn
+	}
+	return nil
+}
+
+func (x *OutreachItem) GetResponseNote() string {
+	if x != nil {
+		return x.ResponseNote
+	}
+	return ""
+}
+
+func (x *OutreachItem) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *OutreachItem) GetSuppressedUntil() *v1.Date {
+	if x != nil {
+		return x.SuppressedUntil
+	}
+	return nil
+}
+
+// Communication is one letter to a prescriber: the pending problems of their
+// patients, batched per period, with the evidence and a response form.
+type Communication struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Meta            *v1.EventMeta          `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	CommunicationId string                 `protobuf:"bytes,2,opt,name=communication_id,json=communicationId,proto3" json:"communication_id,omitempty"`
+	PrescriberNpi   string                 `protobuf:"bytes,3,opt,name=prescriber_npi,json=prescriberNpi,proto3" json:"prescriber_npi,omitempty"`
+	// period is the batching period, e.g. "2024-W07".
+	Period    string          `protobuf:"bytes,4,opt,name=period,proto3" json:"period,omitempty"`
+	CreatedOn *v1.Date        `protobuf:"bytes,5,opt,name=created_on,json=createdOn,proto3" json:"created_on,omitempty"`
+	Items     []*OutreachItem `protobuf:"bytes,6,rep,name=items,proto3" json:"items,omitempty"`
+	// text and html are the rendered letter.
+	Text          string `protobuf:"bytes,7,opt,name=text,proto3" json:"text,omitempty"`
+	Html          string `protobuf:"bytes,8,opt,name=html,proto3" json:"html,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Communication) Reset() {
+	*x = Communication{}
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Communication) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Communication) ProtoMessage() {}
+
+func (x *Communication) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Communication.ProtoReflect.Descriptor instead.
+func (*Communication) Descriptor() ([]byte, []int) {
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Communication) GetMeta() *v1.EventMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *Communication) GetCommunicationId() string {
+	if x != nil {
+		return x.CommunicationId
+	}
+	return ""
+}
+
+func (x *Communication) GetPrescriberNpi() string {
+	if x != nil {
+		return x.PrescriberNpi
+	}
+	return ""
+}
+
+func (x *Communication) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+func (x *Communication) GetCreatedOn() *v1.Date {
+	if x != nil {
+		return x.CreatedOn
+	}
+	return nil
+}
+
+func (x *Communication) GetItems() []*OutreachItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *Communication) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Communication) GetHtml() string {
+	if x != nil {
+		return x.Html
+	}
+	return ""
+}
+
+type RecordResponseRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ItemId string                 `protobuf:"bytes,1,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
+	// status is ACCEPTED or DECLINED.
+	Status        OutreachStatus `protobuf:"varint,2,opt,name=status,proto3,enum=emtm.outreach.v1.OutreachStatus" json:"status,omitempty"`
+	Note          string         `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	RespondedOn   *v1.Date       `protobuf:"bytes,4,opt,name=responded_on,json=respondedOn,proto3" json:"responded_on,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordResponseRequest) Reset() {
+	*x = RecordResponseRequest{}
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordResponseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordResponseRequest) ProtoMessage() {}
+
+func (x *RecordResponseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordResponseRequest.ProtoReflect.Descriptor instead.
+func (*RecordResponseRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RecordResponseRequest) GetItemId() string {
+	if x != nil {
+		return x.ItemId
+	}
+	return ""
+}
+
+func (x *RecordResponseRequest) GetStatus() OutreachStatus {
+	if x != nil {
+		return x.Status
+	}
+	return OutreachStatus_OUTREACH_STATUS_UNSPECIFIED
+}
+
+func (x *RecordResponseRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *RecordResponseRequest) GetRespondedOn() *v1.Date {
+	if x != nil {
+		return x.RespondedOn
+	}
+	return nil
+}
+
+type RecordResponseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Item          *OutreachItem          `protobuf:"bytes,1,opt,name=item,proto3" json:"item,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordResponseResponse) Reset() {
+	*x = RecordResponseResponse{}
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordResponseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordResponseResponse) ProtoMessage() {}
+
+func (x *RecordResponseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordResponseResponse.ProtoReflect.Descriptor instead.
+func (*RecordResponseResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RecordResponseResponse) GetItem() *OutreachItem {
+	if x != nil {
+		return x.Item
+	}
+	return nil
+}
+
+type ListCommunicationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PrescriberNpi string                 `protobuf:"bytes,1,opt,name=prescriber_npi,json=prescriberNpi,proto3" json:"prescriber_npi,omitempty"`
+	Limit         int32                  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCommunicationsRequest) Reset() {
+	*x = ListCommunicationsRequest{}
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCommunicationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCommunicationsRequest) ProtoMessage() {}
+
+func (x *ListCommunicationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCommunicationsRequest.ProtoReflect.Descriptor instead.
+func (*ListCommunicationsRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListCommunicationsRequest) GetPrescriberNpi() string {
+	if x != nil {
+		return x.PrescriberNpi
+	}
+	return ""
+}
+
+func (x *ListCommunicationsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListCommunicationsResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Communications []*Communication       `protobuf:"bytes,1,rep,name=communications,proto3" json:"communications,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListCommunicationsResponse) Reset() {
+	*x = ListCommunicationsResponse{}
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCommunicationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCommunicationsResponse) ProtoMessage() {}
+
+func (x *ListCommunicationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCommunicationsResponse.ProtoReflect.Descriptor instead.
+func (*ListCommunicationsResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListCommunicationsResponse) GetCommunications() []*Communication {
+	if x != nil {
+		return x.Communications
+	}
+	return nil
+}
+
+type GetOutreachStatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOutreachStatsRequest) Reset() {
+	*x = GetOutreachStatsRequest{}
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOutreachStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOutreachStatsRequest) ProtoMessage() {}
+
+func (x *GetOutreachStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOutreachStatsRequest.ProtoReflect.Descriptor instead.
+func (*GetOutreachStatsRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{6}
+}
+
+// ResponseCounts are the answers for one prescriber or problem type.
+type ResponseCounts struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Key        string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Pending    int64                  `protobuf:"varint,2,opt,name=pending,proto3" json:"pending,omitempty"`
+	Sent       int64                  `protobuf:"varint,3,opt,name=sent,proto3" json:"sent,omitempty"`
+	Accepted   int64                  `protobuf:"varint,4,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Declined   int64                  `protobuf:"varint,5,opt,name=declined,proto3" json:"declined,omitempty"`
+	NoResponse int64                  `protobuf:"varint,6,opt,name=no_response,json=noResponse,proto3" json:"no_response,omitempty"`
+	// acceptance_rate is accepted / (accepted + declined + no_response).
+	AcceptanceRate float64 `protobuf:"fixed64,7,opt,name=acceptance_rate,json=acceptanceRate,proto3" json:"acceptance_rate,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ResponseCounts) Reset() {
+	*x = ResponseCounts{}
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResponseCounts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResponseCounts) ProtoMessage() {}
+
+func (x *ResponseCounts) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResponseCounts.ProtoReflect.Descriptor instead.
+func (*ResponseCounts) Descriptor() ([]byte, []int) {
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ResponseCounts) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ResponseCounts) GetPending() int64 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+func (x *ResponseCounts) GetSent() int64 {
+	if x != nil {
+		return x.Sent
+	}
+	return 0
+}
+
+func (x *ResponseCounts) GetAccepted() int64 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *ResponseCounts) GetDeclined() int64 {
+	if x != nil {
+		return x.Declined
+	}
+	return 0
+}
+
+func (x *ResponseCounts) GetNoResponse() int64 {
+	if x != nil {
+		return x.NoResponse
+	}
+	return 0
+}
+
+func (x *ResponseCounts) GetAcceptanceRate() float64 {
+	if x != nil {
+		return x.AcceptanceRate
+	}
+	return 0
+}
+
+type GetOutreachStatsResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ByPrescriber   []*ResponseCounts      `protobuf:"bytes,1,rep,name=by_prescriber,json=byPrescriber,proto3" json:"by_prescriber,omitempty"`
+	ByProblem      []*ResponseCounts      `protobuf:"bytes,2,rep,name=by_problem,json=byProblem,proto3" json:"by_problem,omitempty"`
+	Communications int64                  `protobuf:"varint,3,opt,name=communications,proto3" json:"communications,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetOutreachStatsResponse) Reset() {
+	*x = GetOutreachStatsResponse{}
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOutreachStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOutreachStatsResponse) ProtoMessage() {}
+
+func (x *GetOutreachStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOutreachStatsResponse.ProtoReflect.Descriptor instead.
+func (*GetOutreachStatsResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetOutreachStatsResponse) GetByPrescriber() []*ResponseCounts {
+	if x != nil {
+		return x.ByPrescriber
+	}
+	return nil
+}
+
+func (x *GetOutreachStatsResponse) GetByProblem() []*ResponseCounts {
+	if x != nil {
+		return x.ByProblem
+	}
+	return nil
+}
+
+func (x *GetOutreachStatsResponse) GetCommunications() int64 {
+	if x != nil {
+		return x.Communications
+	}
+	return 0
+}
+
 type ListOutreachRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PrescriberNpi string                 `protobuf:"bytes,1,opt,name=prescriber_npi,json=prescriberNpi,proto3" json:"prescriber_npi,omitempty"`
@@ -236,7 +800,7 @@ type ListOutreachRequest struct {
 
 func (x *ListOutreachRequest) Reset() {
 	*x = ListOutreachRequest{}
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[1]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -248,7 +812,7 @@ func (x *ListOutreachRequest) String() string {
 func (*ListOutreachRequest) ProtoMessage() {}
 
 func (x *ListOutreachRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[1]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -261,7 +825,7 @@ func (x *ListOutreachRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutreachRequest.ProtoReflect.Descriptor instead.
 func (*ListOutreachRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{1}
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListOutreachRequest) GetPrescriberNpi() string {
@@ -287,7 +851,7 @@ type ListOutreachResponse struct {
 
 func (x *ListOutreachResponse) Reset() {
 	*x = ListOutreachResponse{}
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[2]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -299,7 +863,7 @@ func (x *ListOutreachResponse) String() string {
 func (*ListOutreachResponse) ProtoMessage() {}
 
 func (x *ListOutreachResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[2]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -312,7 +876,7 @@ func (x *ListOutreachResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutreachResponse.ProtoReflect.Descriptor instead.
 func (*ListOutreachResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{2}
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListOutreachResponse) GetItems() []*OutreachItem {
@@ -330,7 +894,7 @@ type GetOutreachCountsRequest struct {
 
 func (x *GetOutreachCountsRequest) Reset() {
 	*x = GetOutreachCountsRequest{}
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[3]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -342,7 +906,7 @@ func (x *GetOutreachCountsRequest) String() string {
 func (*GetOutreachCountsRequest) ProtoMessage() {}
 
 func (x *GetOutreachCountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[3]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -355,7 +919,7 @@ func (x *GetOutreachCountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOutreachCountsRequest.ProtoReflect.Descriptor instead.
 func (*GetOutreachCountsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{3}
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{11}
 }
 
 type GetOutreachCountsResponse struct {
@@ -369,7 +933,7 @@ type GetOutreachCountsResponse struct {
 
 func (x *GetOutreachCountsResponse) Reset() {
 	*x = GetOutreachCountsResponse{}
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[4]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -381,7 +945,7 @@ func (x *GetOutreachCountsResponse) String() string {
 func (*GetOutreachCountsResponse) ProtoMessage() {}
 
 func (x *GetOutreachCountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[4]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -394,7 +958,7 @@ func (x *GetOutreachCountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOutreachCountsResponse.ProtoReflect.Descriptor instead.
 func (*GetOutreachCountsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{4}
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetOutreachCountsResponse) GetItems() int64 {
@@ -415,7 +979,7 @@ var File_emtm_outreach_v1_outreach_proto protoreflect.FileDescriptor
 
 const file_emtm_outreach_v1_outreach_proto_rawDesc = "" +
 	"\n" +
-	"\x1femtm/outreach/v1/outreach.proto\x12\x10emtm.outreach.v1\x1a\x19emtm/types/v1/types.proto\"\xee\x03\n" +
+	"\x1femtm/outreach/v1/outreach.proto\x12\x10emtm.outreach.v1\x1a\x19emtm/types/v1/types.proto\"\x9f\x06\n" +
 	"\fOutreachItem\x12,\n" +
 	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12\x17\n" +
 	"\aitem_id\x18\x02 \x01(\tR\x06itemId\x12%\n" +
@@ -432,7 +996,52 @@ const file_emtm_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x06status\x18\v \x01(\x0e2 .emtm.outreach.v1.OutreachStatusR\x06status\x12\x1f\n" +
 	"\vcontract_id\x18\f \x01(\tR\n" +
 	"contractId\x12\x15\n" +
-	"\x06pbp_id\x18\r \x01(\tR\x05pbpId\"R\n" +
+	"\x06pbp_id\x18\r \x01(\tR\x05pbpId\x12\x1f\n" +
+	"\vproblem_key\x18\x0e \x01(\tR\n" +
+	"problemKey\x12)\n" +
+	"\x10communication_id\x18\x0f \x01(\tR\x0fcommunicationId\x12,\n" +
+	"\asent_on\x18\x10 \x01(\v2\x13.emtm.types.v1.DateR\x06sentOn\x126\n" +
+	"\fresponded_on\x18\x11 \x01(\v2\x13.emtm.types.v1.DateR\vrespondedOn\x12#\n" +
+	"\rresponse_note\x18\x12 \x01(\tR\fresponseNote\x12\x18\n" +
+	"\aversion\x18\x13 \x01(\x05R\aversion\x12>\n" +
+	"\x10suppressed_until\x18\x14 \x01(\v2\x13.emtm.types.v1.DateR\x0fsuppressedUntil\"\xb9\x02\n" +
+	"\rCommunication\x12,\n" +
+	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12)\n" +
+	"\x10communication_id\x18\x02 \x01(\tR\x0fcommunicationId\x12%\n" +
+	"\x0eprescriber_npi\x18\x03 \x01(\tR\rprescriberNpi\x12\x16\n" +
+	"\x06period\x18\x04 \x01(\tR\x06period\x122\n" +
+	"\n" +
+	"created_on\x18\x05 \x01(\v2\x13.emtm.types.v1.DateR\tcreatedOn\x124\n" +
+	"\x05items\x18\x06 \x03(\v2\x1e.emtm.outreach.v1.OutreachItemR\x05items\x12\x12\n" +
+	"\x04text\x18\a \x01(\tR\x04text\x12\x12\n" +
+	"\x04html\x18\b \x01(\tR\x04html\"\xb6\x01\n" +
+	"\x15RecordResponseRequest\x12\x17\n" +
+	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x128\n" +
+	"\x06status\x18\x02 \x01(\x0e2 .emtm.outreach.v1.OutreachStatusR\x06status\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\x126\n" +
+	"\fresponded_on\x18\x04 \x01(\v2\x13.emtm.types.v1.DateR\vrespondedOn\"L\n" +
+	"\x16RecordResponseResponse\x122\n" +
+	"\x04item\x18\x01 \x01(\v2\x1e.emtm.outreach.v1.OutreachItemR\x04item\"X\n" +
+	"\x19ListCommunicationsRequest\x12%\n" +
+	"\x0eprescriber_npi\x18\x01 \x01(\tR\rprescriberNpi\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"e\n" +
+	"\x1aListCommunicationsResponse\x12G\n" +
+	"\x0ecommunications\x18\x01 \x03(\v2\x1f.emtm.outreach.v1.CommunicationR\x0ecommunications\"\x19\n" +
+	"\x17GetOutreachStatsRequest\"\xd2\x01\n" +
+	"\x0eResponseCounts\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x18\n" +
+	"\apending\x18\x02 \x01(\x03R\apending\x12\x12\n" +
+	"\x04sent\x18\x03 \x01(\x03R\x04sent\x12\x1a\n" +
+	"\baccepted\x18\x04 \x01(\x03R\baccepted\x12\x1a\n" +
+	"\bdeclined\x18\x05 \x01(\x03R\bdeclined\x12\x1f\n" +
+	"\vno_response\x18\x06 \x01(\x03R\n" +
+	"noResponse\x12'\n" +
+	"\x0facceptance_rate\x18\a \x01(\x01R\x0eacceptanceRate\"\xca\x01\n" +
+	"\x18GetOutreachStatsResponse\x12E\n" +
+	"\rby_prescriber\x18\x01 \x03(\v2 .emtm.outreach.v1.ResponseCountsR\fbyPrescriber\x12?\n" +
+	"\n" +
+	"by_problem\x18\x02 \x03(\v2 .emtm.outreach.v1.ResponseCountsR\tbyProblem\x12&\n" +
+	"\x0ecommunications\x18\x03 \x01(\x03R\x0ecommunications\"R\n" +
 	"\x13ListOutreachRequest\x12%\n" +
 	"\x0eprescriber_npi\x18\x01 \x01(\tR\rprescriberNpi\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"L\n" +
@@ -452,10 +1061,13 @@ const file_emtm_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x14OUTREACH_STATUS_SENT\x10\x02\x12\x1c\n" +
 	"\x18OUTREACH_STATUS_ACCEPTED\x10\x03\x12\x1c\n" +
 	"\x18OUTREACH_STATUS_DECLINED\x10\x04\x12\x1f\n" +
-	"\x1bOUTREACH_STATUS_NO_RESPONSE\x10\x052\xe8\x01\n" +
+	"\x1bOUTREACH_STATUS_NO_RESPONSE\x10\x052\xa9\x04\n" +
 	"\x19PrescriberOutreachService\x12]\n" +
 	"\fListOutreach\x12%.emtm.outreach.v1.ListOutreachRequest\x1a&.emtm.outreach.v1.ListOutreachResponse\x12l\n" +
-	"\x11GetOutreachCounts\x12*.emtm.outreach.v1.GetOutreachCountsRequest\x1a+.emtm.outreach.v1.GetOutreachCountsResponseB\xc2\x01\n" +
+	"\x11GetOutreachCounts\x12*.emtm.outreach.v1.GetOutreachCountsRequest\x1a+.emtm.outreach.v1.GetOutreachCountsResponse\x12c\n" +
+	"\x0eRecordResponse\x12'.emtm.outreach.v1.RecordResponseRequest\x1a(.emtm.outreach.v1.RecordResponseResponse\x12o\n" +
+	"\x12ListCommunications\x12+.emtm.outreach.v1.ListCommunicationsRequest\x1a,.emtm.outreach.v1.ListCommunicationsResponse\x12i\n" +
+	"\x10GetOutreachStats\x12).emtm.outreach.v1.GetOutreachStatsRequest\x1a*.emtm.outreach.v1.GetOutreachStatsResponseB\xc2\x01\n" +
 	"\x14com.emtm.outreach.v1B\rOutreachProtoP\x01Z9github.com/emtm/emtm/libs/gen/emtm/outreach/v1;outreachv1\xa2\x02\x03EOX\xaa\x02\x10Emtm.Outreach.V1\xca\x02\x10Emtm\\Outreach\\V1\xe2\x02\x1cEmtm\\Outreach\\V1\\GPBMetadata\xea\x02\x12Emtm::Outreach::V1b\x06proto3"
 
 var (
@@ -471,33 +1083,59 @@ func file_emtm_outreach_v1_outreach_proto_rawDescGZIP() []byte {
 }
 
 var file_emtm_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_emtm_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_emtm_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_emtm_outreach_v1_outreach_proto_goTypes = []any{
-	(OutreachStatus)(0),               // 0: emtm.outreach.v1.OutreachStatus
-	(*OutreachItem)(nil),              // 1: emtm.outreach.v1.OutreachItem
-	(*ListOutreachRequest)(nil),       // 2: emtm.outreach.v1.ListOutreachRequest
-	(*ListOutreachResponse)(nil),      // 3: emtm.outreach.v1.ListOutreachResponse
-	(*GetOutreachCountsRequest)(nil),  // 4: emtm.outreach.v1.GetOutreachCountsRequest
-	(*GetOutreachCountsResponse)(nil), // 5: emtm.outreach.v1.GetOutreachCountsResponse
-	nil,                               // 6: emtm.outreach.v1.GetOutreachCountsResponse.ByProblemEntry
-	(*v1.EventMeta)(nil),              // 7: emtm.types.v1.EventMeta
-	(*v1.Date)(nil),                   // 8: emtm.types.v1.Date
+	(OutreachStatus)(0),                // 0: emtm.outreach.v1.OutreachStatus
+	(*OutreachItem)(nil),               // 1: emtm.outreach.v1.OutreachItem
+	(*Communication)(nil),              // 2: emtm.outreach.v1.Communication
+	(*RecordResponseRequest)(nil),      // 3: emtm.outreach.v1.RecordResponseRequest
+	(*RecordResponseResponse)(nil),     // 4: emtm.outreach.v1.RecordResponseResponse
+	(*ListCommunicationsRequest)(nil),  // 5: emtm.outreach.v1.ListCommunicationsRequest
+	(*ListCommunicationsResponse)(nil), // 6: emtm.outreach.v1.ListCommunicationsResponse
+	(*GetOutreachStatsRequest)(nil),    // 7: emtm.outreach.v1.GetOutreachStatsRequest
+	(*ResponseCounts)(nil),             // 8: emtm.outreach.v1.ResponseCounts
+	(*GetOutreachStatsResponse)(nil),   // 9: emtm.outreach.v1.GetOutreachStatsResponse
+	(*ListOutreachRequest)(nil),        // 10: emtm.outreach.v1.ListOutreachRequest
+	(*ListOutreachResponse)(nil),       // 11: emtm.outreach.v1.ListOutreachResponse
+	(*GetOutreachCountsRequest)(nil),   // 12: emtm.outreach.v1.GetOutreachCountsRequest
+	(*GetOutreachCountsResponse)(nil),  // 13: emtm.outreach.v1.GetOutreachCountsResponse
+	nil,                                // 14: emtm.outreach.v1.GetOutreachCountsResponse.ByProblemEntry
+	(*v1.EventMeta)(nil),               // 15: emtm.types.v1.EventMeta
+	(*v1.Date)(nil),                    // 16: emtm.types.v1.Date
 }
 var file_emtm_outreach_v1_outreach_proto_depIdxs = []int32{
-	7, // 0: emtm.outreach.v1.OutreachItem.meta:type_name -> emtm.types.v1.EventMeta
-	8, // 1: emtm.outreach.v1.OutreachItem.created_on:type_name -> emtm.types.v1.Date
-	0, // 2: emtm.outreach.v1.OutreachItem.status:type_name -> emtm.outreach.v1.OutreachStatus
-	1, // 3: emtm.outreach.v1.ListOutreachResponse.items:type_name -> emtm.outreach.v1.OutreachItem
-	6, // 4: emtm.outreach.v1.GetOutreachCountsResponse.by_problem:type_name -> emtm.outreach.v1.GetOutreachCountsResponse.ByProblemEntry
-	2, // 5: emtm.outreach.v1.PrescriberOutreachService.ListOutreach:input_type -> emtm.outreach.v1.ListOutreachRequest
-	4, // 6: emtm.outreach.v1.PrescriberOutreachService.GetOutreachCounts:input_type -> emtm.outreach.v1.GetOutreachCountsRequest
-	3, // 7: emtm.outreach.v1.PrescriberOutreachService.ListOutreach:output_type -> emtm.outreach.v1.ListOutreachResponse
-	5, // 8: emtm.outreach.v1.PrescriberOutreachService.GetOutreachCounts:output_type -> emtm.outreach.v1.GetOutreachCountsResponse
-	7, // [7:9] is the sub-list for method output_type
-	5, // [5:7] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	15, // 0: emtm.outreach.v1.OutreachItem.meta:type_name -> emtm.types.v1.EventMeta
+	16, // 1: emtm.outreach.v1.OutreachItem.created_on:type_name -> emtm.types.v1.Date
+	0,  // 2: emtm.outreach.v1.OutreachItem.status:type_name -> emtm.outreach.v1.OutreachStatus
+	16, // 3: emtm.outreach.v1.OutreachItem.sent_on:type_name -> emtm.types.v1.Date
+	16, // 4: emtm.outreach.v1.OutreachItem.responded_on:type_name -> emtm.types.v1.Date
+	16, // 5: emtm.outreach.v1.OutreachItem.suppressed_until:type_name -> emtm.types.v1.Date
+	15, // 6: emtm.outreach.v1.Communication.meta:type_name -> emtm.types.v1.EventMeta
+	16, // 7: emtm.outreach.v1.Communication.created_on:type_name -> emtm.types.v1.Date
+	1,  // 8: emtm.outreach.v1.Communication.items:type_name -> emtm.outreach.v1.OutreachItem
+	0,  // 9: emtm.outreach.v1.RecordResponseRequest.status:type_name -> emtm.outreach.v1.OutreachStatus
+	16, // 10: emtm.outreach.v1.RecordResponseRequest.responded_on:type_name -> emtm.types.v1.Date
+	1,  // 11: emtm.outreach.v1.RecordResponseResponse.item:type_name -> emtm.outreach.v1.OutreachItem
+	2,  // 12: emtm.outreach.v1.ListCommunicationsResponse.communications:type_name -> emtm.outreach.v1.Communication
+	8,  // 13: emtm.outreach.v1.GetOutreachStatsResponse.by_prescriber:type_name -> emtm.outreach.v1.ResponseCounts
+	8,  // 14: emtm.outreach.v1.GetOutreachStatsResponse.by_problem:type_name -> emtm.outreach.v1.ResponseCounts
+	1,  // 15: emtm.outreach.v1.ListOutreachResponse.items:type_name -> emtm.outreach.v1.OutreachItem
+	14, // 16: emtm.outreach.v1.GetOutreachCountsResponse.by_problem:type_name -> emtm.outreach.v1.GetOutreachCountsResponse.ByProblemEntry
+	10, // 17: emtm.outreach.v1.PrescriberOutreachService.ListOutreach:input_type -> emtm.outreach.v1.ListOutreachRequest
+	12, // 18: emtm.outreach.v1.PrescriberOutreachService.GetOutreachCounts:input_type -> emtm.outreach.v1.GetOutreachCountsRequest
+	3,  // 19: emtm.outreach.v1.PrescriberOutreachService.RecordResponse:input_type -> emtm.outreach.v1.RecordResponseRequest
+	5,  // 20: emtm.outreach.v1.PrescriberOutreachService.ListCommunications:input_type -> emtm.outreach.v1.ListCommunicationsRequest
+	7,  // 21: emtm.outreach.v1.PrescriberOutreachService.GetOutreachStats:input_type -> emtm.outreach.v1.GetOutreachStatsRequest
+	11, // 22: emtm.outreach.v1.PrescriberOutreachService.ListOutreach:output_type -> emtm.outreach.v1.ListOutreachResponse
+	13, // 23: emtm.outreach.v1.PrescriberOutreachService.GetOutreachCounts:output_type -> emtm.outreach.v1.GetOutreachCountsResponse
+	4,  // 24: emtm.outreach.v1.PrescriberOutreachService.RecordResponse:output_type -> emtm.outreach.v1.RecordResponseResponse
+	6,  // 25: emtm.outreach.v1.PrescriberOutreachService.ListCommunications:output_type -> emtm.outreach.v1.ListCommunicationsResponse
+	9,  // 26: emtm.outreach.v1.PrescriberOutreachService.GetOutreachStats:output_type -> emtm.outreach.v1.GetOutreachStatsResponse
+	22, // [22:27] is the sub-list for method output_type
+	17, // [17:22] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_emtm_outreach_v1_outreach_proto_init() }
@@ -511,7 +1149,7 @@ func file_emtm_outreach_v1_outreach_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_outreach_v1_outreach_proto_rawDesc), len(file_emtm_outreach_v1_outreach_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

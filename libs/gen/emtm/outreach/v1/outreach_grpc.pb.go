@@ -6,7 +6,9 @@
 
 // Package emtm.outreach.v1 holds prescriber outreach about drug therapy problems.
 //
-// Subject (stream EMTM_OUTREACH): emtm.outreach.<partition>   OutreachItem
+// Subjects (stream EMTM_OUTREACH):
+//   emtm.outreach.<partition>           OutreachItem, each state change
+//   emtm.outreach.communications.<npi>  Communication: one per prescriber and period
 
 package outreachv1
 
@@ -23,19 +25,28 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PrescriberOutreachService_ListOutreach_FullMethodName      = "/emtm.outreach.v1.PrescriberOutreachService/ListOutreach"
-	PrescriberOutreachService_GetOutreachCounts_FullMethodName = "/emtm.outreach.v1.PrescriberOutreachService/GetOutreachCounts"
+	PrescriberOutreachService_ListOutreach_FullMethodName       = "/emtm.outreach.v1.PrescriberOutreachService/ListOutreach"
+	PrescriberOutreachService_GetOutreachCounts_FullMethodName  = "/emtm.outreach.v1.PrescriberOutreachService/GetOutreachCounts"
+	PrescriberOutreachService_RecordResponse_FullMethodName     = "/emtm.outreach.v1.PrescriberOutreachService/RecordResponse"
+	PrescriberOutreachService_ListCommunications_FullMethodName = "/emtm.outreach.v1.PrescriberOutreachService/ListCommunications"
+	PrescriberOutreachService_GetOutreachStats_FullMethodName   = "/emtm.outreach.v1.PrescriberOutreachService/GetOutreachStats"
 )
 
 // PrescriberOutreachServiceClient is the client API for PrescriberOutreachService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// PrescriberOutreachService shows outreach by prescriber.
+// PrescriberOutreachService shows outreach by prescriber and records responses.
 type PrescriberOutreachServiceClient interface {
 	ListOutreach(ctx context.Context, in *ListOutreachRequest, opts ...grpc.CallOption) (*ListOutreachResponse, error)
 	// GetOutreachCounts counts outreach items in total and by problem type.
 	GetOutreachCounts(ctx context.Context, in *GetOutreachCountsRequest, opts ...grpc.CallOption) (*GetOutreachCountsResponse, error)
+	// RecordResponse records a prescriber's answer to an item.
+	RecordResponse(ctx context.Context, in *RecordResponseRequest, opts ...grpc.CallOption) (*RecordResponseResponse, error)
+	// ListCommunications lists the letters sent to a prescriber, newest first.
+	ListCommunications(ctx context.Context, in *ListCommunicationsRequest, opts ...grpc.CallOption) (*ListCommunicationsResponse, error)
+	// GetOutreachStats gives acceptance rates per prescriber and per problem type.
+	GetOutreachStats(ctx context.Context, in *GetOutreachStatsRequest, opts ...grpc.CallOption) (*GetOutreachStatsResponse, error)
 }
 
 type prescriberOutreachServiceClient struct {
@@ -66,15 +77,51 @@ func (c *prescriberOutreachServiceClient) GetOutreachCounts(ctx context.Context,
 	return out, nil
 }
 
+func (c *prescriberOutreachServiceClient) RecordResponse(ctx context.Context, in *RecordResponseRequest, opts ...grpc.CallOption) (*RecordResponseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordResponseResponse)
+	err := c.cc.Invoke(ctx, PrescriberOutreachService_RecordResponse_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *prescriberOutreachServiceClient) ListCommunications(ctx context.Context, in *ListCommunicationsRequest, opts ...grpc.CallOption) (*ListCommunicationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCommunicationsResponse)
+	err := c.cc.Invoke(ctx, PrescriberOutreachService_ListCommunications_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *prescriberOutreachServiceClient) GetOutreachStats(ctx context.Context, in *GetOutreachStatsRequest, opts ...grpc.CallOption) (*GetOutreachStatsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetOutreachStatsResponse)
+	err := c.cc.Invoke(ctx, PrescriberOutreachService_GetOutreachStats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PrescriberOutreachServiceServer is the server API for PrescriberOutreachService service.
 // All implementations must embed UnimplementedPrescriberOutreachServiceServer
 // for forward compatibility.
 //
-// PrescriberOutreachService shows outreach by prescriber.
+// PrescriberOutreachService shows outreach by prescriber and records responses.
 type PrescriberOutreachServiceServer interface {
 	ListOutreach(context.Context, *ListOutreachRequest) (*ListOutreachResponse, error)
 	// GetOutreachCounts counts outreach items in total and by problem type.
 	GetOutreachCounts(context.Context, *GetOutreachCountsRequest) (*GetOutreachCountsResponse, error)
+	// RecordResponse records a prescriber's answer to an item.
+	RecordResponse(context.Context, *RecordResponseRequest) (*RecordResponseResponse, error)
+	// ListCommunications lists the letters sent to a prescriber, newest first.
+	ListCommunications(context.Context, *ListCommunicationsRequest) (*ListCommunicationsResponse, error)
+	// GetOutreachStats gives acceptance rates per prescriber and per problem type.
+	GetOutreachStats(context.Context, *GetOutreachStatsRequest) (*GetOutreachStatsResponse, error)
 	mustEmbedUnimplementedPrescriberOutreachServiceServer()
 }
 
@@ -90,6 +137,15 @@ func (UnimplementedPrescriberOutreachServiceServer) ListOutreach(context.Context
 }
 func (UnimplementedPrescriberOutreachServiceServer) GetOutreachCounts(context.Context, *GetOutreachCountsRequest) (*GetOutreachCountsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetOutreachCounts not implemented")
+}
+func (UnimplementedPrescriberOutreachServiceServer) RecordResponse(context.Context, *RecordResponseRequest) (*RecordResponseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordResponse not implemented")
+}
+func (UnimplementedPrescriberOutreachServiceServer) ListCommunications(context.Context, *ListCommunicationsRequest) (*ListCommunicationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCommunications not implemented")
+}
+func (UnimplementedPrescriberOutreachServiceServer) GetOutreachStats(context.Context, *GetOutreachStatsRequest) (*GetOutreachStatsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetOutreachStats not implemented")
 }
 func (UnimplementedPrescriberOutreachServiceServer) mustEmbedUnimplementedPrescriberOutreachServiceServer() {
 }
@@ -149,6 +205,60 @@ func _PrescriberOutreachService_GetOutreachCounts_Handler(srv interface{}, ctx c
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PrescriberOutreachService_RecordResponse_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordResponseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PrescriberOutreachServiceServer).RecordResponse(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PrescriberOutreachService_RecordResponse_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PrescriberOutreachServiceServer).RecordResponse(ctx, req.(*RecordResponseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PrescriberOutreachService_ListCommunications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCommunicationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PrescriberOutreachServiceServer).ListCommunications(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PrescriberOutreachService_ListCommunications_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PrescriberOutreachServiceServer).ListCommunications(ctx, req.(*ListCommunicationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PrescriberOutreachService_GetOutreachStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetOutreachStatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PrescriberOutreachServiceServer).GetOutreachStats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PrescriberOutreachService_GetOutreachStats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PrescriberOutreachServiceServer).GetOutreachStats(ctx, req.(*GetOutreachStatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PrescriberOutreachService_ServiceDesc is the grpc.ServiceDesc for PrescriberOutreachService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -163,6 +273,18 @@ var PrescriberOutreachService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetOutreachCounts",
 			Handler:    _PrescriberOutreachService_GetOutreachCounts_Handler,
+		},
+		{
+			MethodName: "RecordResponse",
+			Handler:    _PrescriberOutreachService_RecordResponse_Handler,
+		},
+		{
+			MethodName: "ListCommunications",
+			Handler:    _PrescriberOutreachService_ListCommunications_Handler,
+		},
+		{
+			MethodName: "GetOutreachStats",
+			Handler:    _PrescriberOutreachService_GetOutreachStats_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

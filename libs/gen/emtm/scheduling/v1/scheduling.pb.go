@@ -6,7 +6,10 @@
 
 // Package emtm.scheduling.v1 holds intervention tasks for sponsor schedulers.
 //
-// Subject (stream EMTM_TASKS): emtm.tasks.<partition>   InterventionTask (each state change)
+// Subjects:
+//   emtm.tasks.<partition>             InterventionTask, each state change (stream EMTM_TASKS)
+//   emtm.work.<contract>-<pbp>.<kind>  InterventionTask ready for a scheduler that takes work
+//                                      over NATS (stream EMTM_WORK, work-queue retention)
 
 package schedulingv1
 
@@ -15,6 +18,7 @@ import (
 	v1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -168,7 +172,19 @@ type InterventionTask struct {
 	// assessment_id is the assessment that created or last changed the task.
 	AssessmentId string `protobuf:"bytes,13,opt,name=assessment_id,json=assessmentId,proto3" json:"assessment_id,omitempty"`
 	// period identifies the scheduling period (e.g. "2024" for a CMR, "2024-Q2" for a TMR).
-	Period        string `protobuf:"bytes,14,opt,name=period,proto3" json:"period,omitempty"`
+	Period string `protobuf:"bytes,14,opt,name=period,proto3" json:"period,omitempty"`
+	// lease_worker holds the task until lease_expires_at (status LEASED).
+	LeaseWorker    string                 `protobuf:"bytes,15,opt,name=lease_worker,json=leaseWorker,proto3" json:"lease_worker,omitempty"`
+	LeaseExpiresAt *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=lease_expires_at,json=leaseExpiresAt,proto3" json:"lease_expires_at,omitempty"`
+	// completed_by is the encounter that completed the task ("encounter/<id>") or "api:<worker>".
+	CompletedBy string   `protobuf:"bytes,17,opt,name=completed_by,json=completedBy,proto3" json:"completed_by,omitempty"`
+	CompletedOn *v1.Date `protobuf:"bytes,18,opt,name=completed_on,json=completedOn,proto3" json:"completed_on,omitempty"`
+	// status_reason says why the task was cancelled, expired or changed.
+	StatusReason string `protobuf:"bytes,19,opt,name=status_reason,json=statusReason,proto3" json:"status_reason,omitempty"`
+	// expires_on: an open task still open after this date expires.
+	ExpiresOn *v1.Date `protobuf:"bytes,20,opt,name=expires_on,json=expiresOn,proto3" json:"expires_on,omitempty"`
+	// version counts the task's state changes (the event id of a change is task_id@version).
+	Version       int32 `protobuf:"varint,21,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -301,18 +317,153 @@ func (x *InterventionTask) GetPeriod() string {
 	return ""
 }
 
-type ListTasksRequest struct {
+func (x *InterventionTask) GetLeaseWorker() string {
+	if x != nil {
+		return x.LeaseWorker
+	}
+	return ""
+}
+
+func (x *InterventionTask) GetLeaseExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LeaseExpiresAt
+	}
+	return nil
+}
+
+func (x *InterventionTask) GetCompletedBy() string {
+	if x != nil {
+		return x.CompletedBy
+	}
+	return ""
+}
+
+func (x *InterventionTask) GetCompletedOn() *v1.Date {
+	if x != nil {
+		return x.CompletedOn
+	}
+	return nil
+}
+
+func (x *InterventionTask) GetStatusReason() string {
+	if x != nil {
+		return x.StatusReason
+	}
+	return ""
+}
+
+func (x *InterventionTask) GetExpiresOn() *v1.Date {
+	if x != nil {
+		return x.ExpiresOn
+	}
+	return nil
+}
+
+func (x *InterventionTask) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type SweepRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	Status        TaskStatus             `protobuf:"varint,2,opt,name=status,proto3,enum=emtm.scheduling.v1.TaskStatus" json:"status,omitempty"`
-	Limit         int32                  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SweepRequest) Reset() {
+	*x = SweepRequest{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SweepRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SweepRequest) ProtoMessage() {}
+
+func (x *SweepRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SweepRequest.ProtoReflect.Descriptor instead.
+func (*SweepRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{1}
+}
+
+type SweepResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// today is the scheduling clock's date the sweep used.
+	Today         *v1.Date `protobuf:"bytes,1,opt,name=today,proto3" json:"today,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SweepResponse) Reset() {
+	*x = SweepResponse{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SweepResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SweepResponse) ProtoMessage() {}
+
+func (x *SweepResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SweepResponse.ProtoReflect.Descriptor instead.
+func (*SweepResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SweepResponse) GetToday() *v1.Date {
+	if x != nil {
+		return x.Today
+	}
+	return nil
+}
+
+type ListTasksRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	MemberId   string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Status     TaskStatus             `protobuf:"varint,2,opt,name=status,proto3,enum=emtm.scheduling.v1.TaskStatus" json:"status,omitempty"`
+	Limit      int32                  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	ContractId string                 `protobuf:"bytes,4,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
+	PbpId      string                 `protobuf:"bytes,5,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
+	Kind       TaskKind               `protobuf:"varint,6,opt,name=kind,proto3,enum=emtm.scheduling.v1.TaskKind" json:"kind,omitempty"`
+	// overdue_only lists open tasks past their due date.
+	OverdueOnly   bool `protobuf:"varint,7,opt,name=overdue_only,json=overdueOnly,proto3" json:"overdue_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListTasksRequest) Reset() {
 	*x = ListTasksRequest{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[1]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -324,7 +475,7 @@ func (x *ListTasksRequest) String() string {
 func (*ListTasksRequest) ProtoMessage() {}
 
 func (x *ListTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[1]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -337,7 +488,7 @@ func (x *ListTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasksRequest.ProtoReflect.Descriptor instead.
 func (*ListTasksRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{1}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListTasksRequest) GetMemberId() string {
@@ -361,6 +512,650 @@ func (x *ListTasksRequest) GetLimit() int32 {
 	return 0
 }
 
+func (x *ListTasksRequest) GetContractId() string {
+	if x != nil {
+		return x.ContractId
+	}
+	return ""
+}
+
+func (x *ListTasksRequest) GetPbpId() string {
+	if x != nil {
+		return x.PbpId
+	}
+	return ""
+}
+
+func (x *ListTasksRequest) GetKind() TaskKind {
+	if x != nil {
+		return x.Kind
+	}
+	return TaskKind_TASK_KIND_UNSPECIFIED
+}
+
+func (x *ListTasksRequest) GetOverdueOnly() bool {
+	if x != nil {
+		return x.OverdueOnly
+	}
+	return false
+}
+
+type LeaseTasksRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Worker     string                 `protobuf:"bytes,1,opt,name=worker,proto3" json:"worker,omitempty"`
+	ContractId string                 `protobuf:"bytes,2,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
+	PbpId      string                 `protobuf:"bytes,3,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
+	Max        int32                  `protobuf:"varint,4,opt,name=max,proto3" json:"max,omitempty"`
+	// kinds limits the lease to these kinds (all when empty).
+	Kinds         []TaskKind `protobuf:"varint,5,rep,packed,name=kinds,proto3,enum=emtm.scheduling.v1.TaskKind" json:"kinds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaseTasksRequest) Reset() {
+	*x = LeaseTasksRequest{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaseTasksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaseTasksRequest) ProtoMessage() {}
+
+func (x *LeaseTasksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaseTasksRequest.ProtoReflect.Descriptor instead.
+func (*LeaseTasksRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *LeaseTasksRequest) GetWorker() string {
+	if x != nil {
+		return x.Worker
+	}
+	return ""
+}
+
+func (x *LeaseTasksRequest) GetContractId() string {
+	if x != nil {
+		return x.ContractId
+	}
+	return ""
+}
+
+func (x *LeaseTasksRequest) GetPbpId() string {
+	if x != nil {
+		return x.PbpId
+	}
+	return ""
+}
+
+func (x *LeaseTasksRequest) GetMax() int32 {
+	if x != nil {
+		return x.Max
+	}
+	return 0
+}
+
+func (x *LeaseTasksRequest) GetKinds() []TaskKind {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+type LeaseTasksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Tasks []*InterventionTask    `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	// queued counts ready tasks left waiting (capacity or max reached).
+	Queued        int64 `protobuf:"varint,2,opt,name=queued,proto3" json:"queued,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaseTasksResponse) Reset() {
+	*x = LeaseTasksResponse{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaseTasksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaseTasksResponse) ProtoMessage() {}
+
+func (x *LeaseTasksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaseTasksResponse.ProtoReflect.Descriptor instead.
+func (*LeaseTasksResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *LeaseTasksResponse) GetTasks() []*InterventionTask {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+func (x *LeaseTasksResponse) GetQueued() int64 {
+	if x != nil {
+		return x.Queued
+	}
+	return 0
+}
+
+type CompleteTaskRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskId        string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	Worker        string                 `protobuf:"bytes,2,opt,name=worker,proto3" json:"worker,omitempty"`
+	CompletedOn   *v1.Date               `protobuf:"bytes,3,opt,name=completed_on,json=completedOn,proto3" json:"completed_on,omitempty"`
+	Note          string                 `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteTaskRequest) Reset() {
+	*x = CompleteTaskRequest{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteTaskRequest) ProtoMessage() {}
+
+func (x *CompleteTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteTaskRequest.ProtoReflect.Descriptor instead.
+func (*CompleteTaskRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CompleteTaskRequest) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *CompleteTaskRequest) GetWorker() string {
+	if x != nil {
+		return x.Worker
+	}
+	return ""
+}
+
+func (x *CompleteTaskRequest) GetCompletedOn() *v1.Date {
+	if x != nil {
+		return x.CompletedOn
+	}
+	return nil
+}
+
+func (x *CompleteTaskRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type CompleteTaskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Task          *InterventionTask      `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteTaskResponse) Reset() {
+	*x = CompleteTaskResponse{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteTaskResponse) ProtoMessage() {}
+
+func (x *CompleteTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteTaskResponse.ProtoReflect.Descriptor instead.
+func (*CompleteTaskResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *CompleteTaskResponse) GetTask() *InterventionTask {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+type ReleaseTaskRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskId        string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	Worker        string                 `protobuf:"bytes,2,opt,name=worker,proto3" json:"worker,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseTaskRequest) Reset() {
+	*x = ReleaseTaskRequest{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseTaskRequest) ProtoMessage() {}
+
+func (x *ReleaseTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseTaskRequest.ProtoReflect.Descriptor instead.
+func (*ReleaseTaskRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ReleaseTaskRequest) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *ReleaseTaskRequest) GetWorker() string {
+	if x != nil {
+		return x.Worker
+	}
+	return ""
+}
+
+type ReleaseTaskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Task          *InterventionTask      `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseTaskResponse) Reset() {
+	*x = ReleaseTaskResponse{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseTaskResponse) ProtoMessage() {}
+
+func (x *ReleaseTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseTaskResponse.ProtoReflect.Descriptor instead.
+func (*ReleaseTaskResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ReleaseTaskResponse) GetTask() *InterventionTask {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+type WatchTasksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContractId    string                 `protobuf:"bytes,1,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
+	PbpId         string                 `protobuf:"bytes,2,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchTasksRequest) Reset() {
+	*x = WatchTasksRequest{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchTasksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchTasksRequest) ProtoMessage() {}
+
+func (x *WatchTasksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchTasksRequest.ProtoReflect.Descriptor instead.
+func (*WatchTasksRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *WatchTasksRequest) GetContractId() string {
+	if x != nil {
+		return x.ContractId
+	}
+	return ""
+}
+
+func (x *WatchTasksRequest) GetPbpId() string {
+	if x != nil {
+		return x.PbpId
+	}
+	return ""
+}
+
+type WatchTasksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Task          *InterventionTask      `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchTasksResponse) Reset() {
+	*x = WatchTasksResponse{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchTasksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchTasksResponse) ProtoMessage() {}
+
+func (x *WatchTasksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchTasksResponse.ProtoReflect.Descriptor instead.
+func (*WatchTasksResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *WatchTasksResponse) GetTask() *InterventionTask {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+type GetMonitoringMeasuresRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContractId    string                 `protobuf:"bytes,1,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
+	PbpId         string                 `protobuf:"bytes,2,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
+	Year          int32                  `protobuf:"varint,3,opt,name=year,proto3" json:"year,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMonitoringMeasuresRequest) Reset() {
+	*x = GetMonitoringMeasuresRequest{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMonitoringMeasuresRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMonitoringMeasuresRequest) ProtoMessage() {}
+
+func (x *GetMonitoringMeasuresRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMonitoringMeasuresRequest.ProtoReflect.Descriptor instead.
+func (*GetMonitoringMeasuresRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetMonitoringMeasuresRequest) GetContractId() string {
+	if x != nil {
+		return x.ContractId
+	}
+	return ""
+}
+
+func (x *GetMonitoringMeasuresRequest) GetPbpId() string {
+	if x != nil {
+		return x.PbpId
+	}
+	return ""
+}
+
+func (x *GetMonitoringMeasuresRequest) GetYear() int32 {
+	if x != nil {
+		return x.Year
+	}
+	return 0
+}
+
+// Measure is a share: numerator of denominator, with what each counts.
+type Measure struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Definition  string                 `protobuf:"bytes,2,opt,name=definition,proto3" json:"definition,omitempty"`
+	Numerator   int64                  `protobuf:"varint,3,opt,name=numerator,proto3" json:"numerator,omitempty"`
+	Denominator int64                  `protobuf:"varint,4,opt,name=denominator,proto3" json:"denominator,omitempty"`
+	// rate is numerator / denominator (0 when the denominator is 0).
+	Rate          float64 `protobuf:"fixed64,5,opt,name=rate,proto3" json:"rate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Measure) Reset() {
+	*x = Measure{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Measure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Measure) ProtoMessage() {}
+
+func (x *Measure) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Measure.ProtoReflect.Descriptor instead.
+func (*Measure) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Measure) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Measure) GetDefinition() string {
+	if x != nil {
+		return x.Definition
+	}
+	return ""
+}
+
+func (x *Measure) GetNumerator() int64 {
+	if x != nil {
+		return x.Numerator
+	}
+	return 0
+}
+
+func (x *Measure) GetDenominator() int64 {
+	if x != nil {
+		return x.Denominator
+	}
+	return 0
+}
+
+func (x *Measure) GetRate() float64 {
+	if x != nil {
+		return x.Rate
+	}
+	return 0
+}
+
+type GetMonitoringMeasuresResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Measures      []*Measure             `protobuf:"bytes,1,rep,name=measures,proto3" json:"measures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMonitoringMeasuresResponse) Reset() {
+	*x = GetMonitoringMeasuresResponse{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMonitoringMeasuresResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMonitoringMeasuresResponse) ProtoMessage() {}
+
+func (x *GetMonitoringMeasuresResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMonitoringMeasuresResponse.ProtoReflect.Descriptor instead.
+func (*GetMonitoringMeasuresResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetMonitoringMeasuresResponse) GetMeasures() []*Measure {
+	if x != nil {
+		return x.Measures
+	}
+	return nil
+}
+
 type ListTasksResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Tasks         []*InterventionTask    `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
@@ -370,7 +1165,7 @@ type ListTasksResponse struct {
 
 func (x *ListTasksResponse) Reset() {
 	*x = ListTasksResponse{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[2]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -382,7 +1177,7 @@ func (x *ListTasksResponse) String() string {
 func (*ListTasksResponse) ProtoMessage() {}
 
 func (x *ListTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[2]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -395,7 +1190,7 @@ func (x *ListTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasksResponse.ProtoReflect.Descriptor instead.
 func (*ListTasksResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{2}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListTasksResponse) GetTasks() []*InterventionTask {
@@ -413,7 +1208,7 @@ type GetTaskCountsRequest struct {
 
 func (x *GetTaskCountsRequest) Reset() {
 	*x = GetTaskCountsRequest{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[3]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -425,7 +1220,7 @@ func (x *GetTaskCountsRequest) String() string {
 func (*GetTaskCountsRequest) ProtoMessage() {}
 
 func (x *GetTaskCountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[3]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -438,7 +1233,7 @@ func (x *GetTaskCountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskCountsRequest.ProtoReflect.Descriptor instead.
 func (*GetTaskCountsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{3}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{16}
 }
 
 // TaskCount is the number of tasks of a kind in a status.
@@ -453,7 +1248,7 @@ type TaskCount struct {
 
 func (x *TaskCount) Reset() {
 	*x = TaskCount{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[4]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -465,7 +1260,7 @@ func (x *TaskCount) String() string {
 func (*TaskCount) ProtoMessage() {}
 
 func (x *TaskCount) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[4]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -478,7 +1273,7 @@ func (x *TaskCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskCount.ProtoReflect.Descriptor instead.
 func (*TaskCount) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{4}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TaskCount) GetKind() TaskKind {
@@ -514,7 +1309,7 @@ type GetTaskCountsResponse struct {
 
 func (x *GetTaskCountsResponse) Reset() {
 	*x = GetTaskCountsResponse{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[5]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -526,7 +1321,7 @@ func (x *GetTaskCountsResponse) String() string {
 func (*GetTaskCountsResponse) ProtoMessage() {}
 
 func (x *GetTaskCountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[5]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -539,7 +1334,7 @@ func (x *GetTaskCountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskCountsResponse.ProtoReflect.Descriptor instead.
 func (*GetTaskCountsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{5}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetTaskCountsResponse) GetCounts() []*TaskCount {
@@ -560,7 +1355,7 @@ var File_emtm_scheduling_v1_scheduling_proto protoreflect.FileDescriptor
 
 const file_emtm_scheduling_v1_scheduling_proto_rawDesc = "" +
 	"\n" +
-	"#emtm/scheduling/v1/scheduling.proto\x12\x12emtm.scheduling.v1\x1a\x17emtm/risk/v1/risk.proto\x1a\x19emtm/types/v1/types.proto\"\x9d\x04\n" +
+	"#emtm/scheduling/v1/scheduling.proto\x12\x12emtm.scheduling.v1\x1a\x17emtm/risk/v1/risk.proto\x1a\x19emtm/types/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd4\x06\n" +
 	"\x10InterventionTask\x12,\n" +
 	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12\x17\n" +
 	"\atask_id\x18\x02 \x01(\tR\x06taskId\x12\x1b\n" +
@@ -577,11 +1372,70 @@ const file_emtm_scheduling_v1_scheduling_proto_rawDesc = "" +
 	"\x04tier\x18\v \x01(\x0e2\x16.emtm.risk.v1.RiskTierR\x04tier\x12\x16\n" +
 	"\x06reason\x18\f \x01(\tR\x06reason\x12#\n" +
 	"\rassessment_id\x18\r \x01(\tR\fassessmentId\x12\x16\n" +
-	"\x06period\x18\x0e \x01(\tR\x06period\"}\n" +
+	"\x06period\x18\x0e \x01(\tR\x06period\x12!\n" +
+	"\flease_worker\x18\x0f \x01(\tR\vleaseWorker\x12D\n" +
+	"\x10lease_expires_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\x0eleaseExpiresAt\x12!\n" +
+	"\fcompleted_by\x18\x11 \x01(\tR\vcompletedBy\x126\n" +
+	"\fcompleted_on\x18\x12 \x01(\v2\x13.emtm.types.v1.DateR\vcompletedOn\x12#\n" +
+	"\rstatus_reason\x18\x13 \x01(\tR\fstatusReason\x122\n" +
+	"\n" +
+	"expires_on\x18\x14 \x01(\v2\x13.emtm.types.v1.DateR\texpiresOn\x12\x18\n" +
+	"\aversion\x18\x15 \x01(\x05R\aversion\"\x0e\n" +
+	"\fSweepRequest\":\n" +
+	"\rSweepResponse\x12)\n" +
+	"\x05today\x18\x01 \x01(\v2\x13.emtm.types.v1.DateR\x05today\"\x8a\x02\n" +
 	"\x10ListTasksRequest\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x126\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x1e.emtm.scheduling.v1.TaskStatusR\x06status\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\x05R\x05limit\"O\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\x12\x1f\n" +
+	"\vcontract_id\x18\x04 \x01(\tR\n" +
+	"contractId\x12\x15\n" +
+	"\x06pbp_id\x18\x05 \x01(\tR\x05pbpId\x120\n" +
+	"\x04kind\x18\x06 \x01(\x0e2\x1c.emtm.scheduling.v1.TaskKindR\x04kind\x12!\n" +
+	"\foverdue_only\x18\a \x01(\bR\voverdueOnly\"\xa9\x01\n" +
+	"\x11LeaseTasksRequest\x12\x16\n" +
+	"\x06worker\x18\x01 \x01(\tR\x06worker\x12\x1f\n" +
+	"\vcontract_id\x18\x02 \x01(\tR\n" +
+	"contractId\x12\x15\n" +
+	"\x06pbp_id\x18\x03 \x01(\tR\x05pbpId\x12\x10\n" +
+	"\x03max\x18\x04 \x01(\x05R\x03max\x122\n" +
+	"\x05kinds\x18\x05 \x03(\x0e2\x1c.emtm.scheduling.v1.TaskKindR\x05kinds\"h\n" +
+	"\x12LeaseTasksResponse\x12:\n" +
+	"\x05tasks\x18\x01 \x03(\v2$.emtm.scheduling.v1.InterventionTaskR\x05tasks\x12\x16\n" +
+	"\x06queued\x18\x02 \x01(\x03R\x06queued\"\x92\x01\n" +
+	"\x13CompleteTaskRequest\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x16\n" +
+	"\x06worker\x18\x02 \x01(\tR\x06worker\x126\n" +
+	"\fcompleted_on\x18\x03 \x01(\v2\x13.emtm.types.v1.DateR\vcompletedOn\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\"P\n" +
+	"\x14CompleteTaskResponse\x128\n" +
+	"\x04task\x18\x01 \x01(\v2$.emtm.scheduling.v1.InterventionTaskR\x04task\"E\n" +
+	"\x12ReleaseTaskRequest\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x16\n" +
+	"\x06worker\x18\x02 \x01(\tR\x06worker\"O\n" +
+	"\x13ReleaseTaskResponse\x128\n" +
+	"\x04task\x18\x01 \x01(\v2$.emtm.scheduling.v1.InterventionTaskR\x04task\"K\n" +
+	"\x11WatchTasksRequest\x12\x1f\n" +
+	"\vcontract_id\x18\x01 \x01(\tR\n" +
+	"contractId\x12\x15\n" +
+	"\x06pbp_id\x18\x02 \x01(\tR\x05pbpId\"N\n" +
+	"\x12WatchTasksResponse\x128\n" +
+	"\x04task\x18\x01 \x01(\v2$.emtm.scheduling.v1.InterventionTaskR\x04task\"j\n" +
+	"\x1cGetMonitoringMeasuresRequest\x12\x1f\n" +
+	"\vcontract_id\x18\x01 \x01(\tR\n" +
+	"contractId\x12\x15\n" +
+	"\x06pbp_id\x18\x02 \x01(\tR\x05pbpId\x12\x12\n" +
+	"\x04year\x18\x03 \x01(\x05R\x04year\"\x91\x01\n" +
+	"\aMeasure\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
+	"\n" +
+	"definition\x18\x02 \x01(\tR\n" +
+	"definition\x12\x1c\n" +
+	"\tnumerator\x18\x03 \x01(\x03R\tnumerator\x12 \n" +
+	"\vdenominator\x18\x04 \x01(\x03R\vdenominator\x12\x12\n" +
+	"\x04rate\x18\x05 \x01(\x01R\x04rate\"X\n" +
+	"\x1dGetMonitoringMeasuresResponse\x127\n" +
+	"\bmeasures\x18\x01 \x03(\v2\x1b.emtm.scheduling.v1.MeasureR\bmeasures\"O\n" +
 	"\x11ListTasksResponse\x12:\n" +
 	"\x05tasks\x18\x01 \x03(\v2$.emtm.scheduling.v1.InterventionTaskR\x05tasks\"\x16\n" +
 	"\x14GetTaskCountsRequest\"\x8b\x01\n" +
@@ -606,10 +1460,18 @@ const file_emtm_scheduling_v1_scheduling_proto_rawDesc = "" +
 	"\x12TASK_STATUS_LEASED\x10\x02\x12\x19\n" +
 	"\x15TASK_STATUS_COMPLETED\x10\x03\x12\x19\n" +
 	"\x15TASK_STATUS_CANCELLED\x10\x04\x12\x17\n" +
-	"\x13TASK_STATUS_EXPIRED\x10\x052\xdf\x01\n" +
+	"\x13TASK_STATUS_EXPIRED\x10\x052\xaa\x06\n" +
 	"\x1dInterventionSchedulingService\x12X\n" +
-	"\tListTasks\x12$.emtm.scheduling.v1.ListTasksRequest\x1a%.emtm.scheduling.v1.ListTasksResponse\x12d\n" +
-	"\rGetTaskCounts\x12(.emtm.scheduling.v1.GetTaskCountsRequest\x1a).emtm.scheduling.v1.GetTaskCountsResponseB\xd2\x01\n" +
+	"\tListTasks\x12$.emtm.scheduling.v1.ListTasksRequest\x1a%.emtm.scheduling.v1.ListTasksResponse\x12[\n" +
+	"\n" +
+	"LeaseTasks\x12%.emtm.scheduling.v1.LeaseTasksRequest\x1a&.emtm.scheduling.v1.LeaseTasksResponse\x12a\n" +
+	"\fCompleteTask\x12'.emtm.scheduling.v1.CompleteTaskRequest\x1a(.emtm.scheduling.v1.CompleteTaskResponse\x12^\n" +
+	"\vReleaseTask\x12&.emtm.scheduling.v1.ReleaseTaskRequest\x1a'.emtm.scheduling.v1.ReleaseTaskResponse\x12]\n" +
+	"\n" +
+	"WatchTasks\x12%.emtm.scheduling.v1.WatchTasksRequest\x1a&.emtm.scheduling.v1.WatchTasksResponse0\x01\x12d\n" +
+	"\rGetTaskCounts\x12(.emtm.scheduling.v1.GetTaskCountsRequest\x1a).emtm.scheduling.v1.GetTaskCountsResponse\x12|\n" +
+	"\x15GetMonitoringMeasures\x120.emtm.scheduling.v1.GetMonitoringMeasuresRequest\x1a1.emtm.scheduling.v1.GetMonitoringMeasuresResponse\x12L\n" +
+	"\x05Sweep\x12 .emtm.scheduling.v1.SweepRequest\x1a!.emtm.scheduling.v1.SweepResponseB\xd2\x01\n" +
 	"\x16com.emtm.scheduling.v1B\x0fSchedulingProtoP\x01Z=github.com/emtm/emtm/libs/gen/emtm/scheduling/v1;schedulingv1\xa2\x02\x03ESX\xaa\x02\x12Emtm.Scheduling.V1\xca\x02\x12Emtm\\Scheduling\\V1\xe2\x02\x1eEmtm\\Scheduling\\V1\\GPBMetadata\xea\x02\x14Emtm::Scheduling::V1b\x06proto3"
 
 var (
@@ -625,41 +1487,79 @@ func file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP() []byte {
 }
 
 var file_emtm_scheduling_v1_scheduling_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_emtm_scheduling_v1_scheduling_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_emtm_scheduling_v1_scheduling_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_emtm_scheduling_v1_scheduling_proto_goTypes = []any{
-	(TaskKind)(0),                 // 0: emtm.scheduling.v1.TaskKind
-	(TaskStatus)(0),               // 1: emtm.scheduling.v1.TaskStatus
-	(*InterventionTask)(nil),      // 2: emtm.scheduling.v1.InterventionTask
-	(*ListTasksRequest)(nil),      // 3: emtm.scheduling.v1.ListTasksRequest
-	(*ListTasksResponse)(nil),     // 4: emtm.scheduling.v1.ListTasksResponse
-	(*GetTaskCountsRequest)(nil),  // 5: emtm.scheduling.v1.GetTaskCountsRequest
-	(*TaskCount)(nil),             // 6: emtm.scheduling.v1.TaskCount
-	(*GetTaskCountsResponse)(nil), // 7: emtm.scheduling.v1.GetTaskCountsResponse
-	(*v1.EventMeta)(nil),          // 8: emtm.types.v1.EventMeta
-	(*v1.Date)(nil),               // 9: emtm.types.v1.Date
-	(v11.RiskTier)(0),             // 10: emtm.risk.v1.RiskTier
+	(TaskKind)(0),                         // 0: emtm.scheduling.v1.TaskKind
+	(TaskStatus)(0),                       // 1: emtm.scheduling.v1.TaskStatus
+	(*InterventionTask)(nil),              // 2: emtm.scheduling.v1.InterventionTask
+	(*SweepRequest)(nil),                  // 3: emtm.scheduling.v1.SweepRequest
+	(*SweepResponse)(nil),                 // 4: emtm.scheduling.v1.SweepResponse
+	(*ListTasksRequest)(nil),              // 5: emtm.scheduling.v1.ListTasksRequest
+	(*LeaseTasksRequest)(nil),             // 6: emtm.scheduling.v1.LeaseTasksRequest
+	(*LeaseTasksResponse)(nil),            // 7: emtm.scheduling.v1.LeaseTasksResponse
+	(*CompleteTaskRequest)(nil),           // 8: emtm.scheduling.v1.CompleteTaskRequest
+	(*CompleteTaskResponse)(nil),          // 9: emtm.scheduling.v1.CompleteTaskResponse
+	(*ReleaseTaskRequest)(nil),            // 10: emtm.scheduling.v1.ReleaseTaskRequest
+	(*ReleaseTaskResponse)(nil),           // 11: emtm.scheduling.v1.ReleaseTaskResponse
+	(*WatchTasksRequest)(nil),             // 12: emtm.scheduling.v1.WatchTasksRequest
+	(*WatchTasksResponse)(nil),            // 13: emtm.scheduling.v1.WatchTasksResponse
+	(*GetMonitoringMeasuresRequest)(nil),  // 14: emtm.scheduling.v1.GetMonitoringMeasuresRequest
+	(*Measure)(nil),                       // 15: emtm.scheduling.v1.Measure
+	(*GetMonitoringMeasuresResponse)(nil), // 16: emtm.scheduling.v1.GetMonitoringMeasuresResponse
+	(*ListTasksResponse)(nil),             // 17: emtm.scheduling.v1.ListTasksResponse
+	(*GetTaskCountsRequest)(nil),          // 18: emtm.scheduling.v1.GetTaskCountsRequest
+	(*TaskCount)(nil),                     // 19: emtm.scheduling.v1.TaskCount
+	(*GetTaskCountsResponse)(nil),         // 20: emtm.scheduling.v1.GetTaskCountsResponse
+	(*v1.EventMeta)(nil),                  // 21: emtm.types.v1.EventMeta
+	(*v1.Date)(nil),                       // 22: emtm.types.v1.Date
+	(v11.RiskTier)(0),                     // 23: emtm.risk.v1.RiskTier
+	(*timestamppb.Timestamp)(nil),         // 24: google.protobuf.Timestamp
 }
 var file_emtm_scheduling_v1_scheduling_proto_depIdxs = []int32{
-	8,  // 0: emtm.scheduling.v1.InterventionTask.meta:type_name -> emtm.types.v1.EventMeta
+	21, // 0: emtm.scheduling.v1.InterventionTask.meta:type_name -> emtm.types.v1.EventMeta
 	0,  // 1: emtm.scheduling.v1.InterventionTask.kind:type_name -> emtm.scheduling.v1.TaskKind
 	1,  // 2: emtm.scheduling.v1.InterventionTask.status:type_name -> emtm.scheduling.v1.TaskStatus
-	9,  // 3: emtm.scheduling.v1.InterventionTask.scheduled_on:type_name -> emtm.types.v1.Date
-	9,  // 4: emtm.scheduling.v1.InterventionTask.due_date:type_name -> emtm.types.v1.Date
-	10, // 5: emtm.scheduling.v1.InterventionTask.tier:type_name -> emtm.risk.v1.RiskTier
-	1,  // 6: emtm.scheduling.v1.ListTasksRequest.status:type_name -> emtm.scheduling.v1.TaskStatus
-	2,  // 7: emtm.scheduling.v1.ListTasksResponse.tasks:type_name -> emtm.scheduling.v1.InterventionTask
-	0,  // 8: emtm.scheduling.v1.TaskCount.kind:type_name -> emtm.scheduling.v1.TaskKind
-	1,  // 9: emtm.scheduling.v1.TaskCount.status:type_name -> emtm.scheduling.v1.TaskStatus
-	6,  // 10: emtm.scheduling.v1.GetTaskCountsResponse.counts:type_name -> emtm.scheduling.v1.TaskCount
-	3,  // 11: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:input_type -> emtm.scheduling.v1.ListTasksRequest
-	5,  // 12: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:input_type -> emtm.scheduling.v1.GetTaskCountsRequest
-	4,  // 13: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:output_type -> emtm.scheduling.v1.ListTasksResponse
-	7,  // 14: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:output_type -> emtm.scheduling.v1.GetTaskCountsResponse
-	13, // [13:15] is the sub-list for method output_type
-	11, // [11:13] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	22, // 3: emtm.scheduling.v1.InterventionTask.scheduled_on:type_name -> emtm.types.v1.Date
+	22, // 4: emtm.scheduling.v1.InterventionTask.due_date:type_name -> emtm.types.v1.Date
+	23, // 5: emtm.scheduling.v1.InterventionTask.tier:type_name -> emtm.risk.v1.RiskTier
+	24, // 6: emtm.scheduling.v1.InterventionTask.lease_expires_at:type_name -> google.protobuf.Timestamp
+	22, // 7: emtm.scheduling.v1.InterventionTask.completed_on:type_name -> emtm.types.v1.Date
+	22, // 8: emtm.scheduling.v1.InterventionTask.expires_on:type_name -> emtm.types.v1.Date
+	22, // 9: emtm.scheduling.v1.SweepResponse.today:type_name -> emtm.types.v1.Date
+	1,  // 10: emtm.scheduling.v1.ListTasksRequest.status:type_name -> emtm.scheduling.v1.TaskStatus
+	0,  // 11: emtm.scheduling.v1.ListTasksRequest.kind:type_name -> emtm.scheduling.v1.TaskKind
+	0,  // 12: emtm.scheduling.v1.LeaseTasksRequest.kinds:type_name -> emtm.scheduling.v1.TaskKind
+	2,  // 13: emtm.scheduling.v1.LeaseTasksResponse.tasks:type_name -> emtm.scheduling.v1.InterventionTask
+	22, // 14: emtm.scheduling.v1.CompleteTaskRequest.completed_on:type_name -> emtm.types.v1.Date
+	2,  // 15: emtm.scheduling.v1.CompleteTaskResponse.task:type_name -> emtm.scheduling.v1.InterventionTask
+	2,  // 16: emtm.scheduling.v1.ReleaseTaskResponse.task:type_name -> emtm.scheduling.v1.InterventionTask
+	2,  // 17: emtm.scheduling.v1.WatchTasksResponse.task:type_name -> emtm.scheduling.v1.InterventionTask
+	15, // 18: emtm.scheduling.v1.GetMonitoringMeasuresResponse.measures:type_name -> emtm.scheduling.v1.Measure
+	2,  // 19: emtm.scheduling.v1.ListTasksResponse.tasks:type_name -> emtm.scheduling.v1.InterventionTask
+	0,  // 20: emtm.scheduling.v1.TaskCount.kind:type_name -> emtm.scheduling.v1.TaskKind
+	1,  // 21: emtm.scheduling.v1.TaskCount.status:type_name -> emtm.scheduling.v1.TaskStatus
+	19, // 22: emtm.scheduling.v1.GetTaskCountsResponse.counts:type_name -> emtm.scheduling.v1.TaskCount
+	5,  // 23: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:input_type -> emtm.scheduling.v1.ListTasksRequest
+	6,  // 24: emtm.scheduling.v1.InterventionSchedulingService.LeaseTasks:input_type -> emtm.scheduling.v1.LeaseTasksRequest
+	8,  // 25: emtm.scheduling.v1.InterventionSchedulingService.CompleteTask:input_type -> emtm.scheduling.v1.CompleteTaskRequest
+	10, // 26: emtm.scheduling.v1.InterventionSchedulingService.ReleaseTask:input_type -> emtm.scheduling.v1.ReleaseTaskRequest
+	12, // 27: emtm.scheduling.v1.InterventionSchedulingService.WatchTasks:input_type -> emtm.scheduling.v1.WatchTasksRequest
+	18, // 28: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:input_type -> emtm.scheduling.v1.GetTaskCountsRequest
+	14, // 29: emtm.scheduling.v1.InterventionSchedulingService.GetMonitoringMeasures:input_type -> emtm.scheduling.v1.GetMonitoringMeasuresRequest
+	3,  // 30: emtm.scheduling.v1.InterventionSchedulingService.Sweep:input_type -> emtm.scheduling.v1.SweepRequest
+	17, // 31: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:output_type -> emtm.scheduling.v1.ListTasksResponse
+	7,  // 32: emtm.scheduling.v1.InterventionSchedulingService.LeaseTasks:output_type -> emtm.scheduling.v1.LeaseTasksResponse
+	9,  // 33: emtm.scheduling.v1.InterventionSchedulingService.CompleteTask:output_type -> emtm.scheduling.v1.CompleteTaskResponse
+	11, // 34: emtm.scheduling.v1.InterventionSchedulingService.ReleaseTask:output_type -> emtm.scheduling.v1.ReleaseTaskResponse
+	13, // 35: emtm.scheduling.v1.InterventionSchedulingService.WatchTasks:output_type -> emtm.scheduling.v1.WatchTasksResponse
+	20, // 36: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:output_type -> emtm.scheduling.v1.GetTaskCountsResponse
+	16, // 37: emtm.scheduling.v1.InterventionSchedulingService.GetMonitoringMeasures:output_type -> emtm.scheduling.v1.GetMonitoringMeasuresResponse
+	4,  // 38: emtm.scheduling.v1.InterventionSchedulingService.Sweep:output_type -> emtm.scheduling.v1.SweepResponse
+	31, // [31:39] is the sub-list for method output_type
+	23, // [23:31] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_emtm_scheduling_v1_scheduling_proto_init() }
@@ -673,7 +1573,7 @@ func file_emtm_scheduling_v1_scheduling_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_scheduling_v1_scheduling_proto_rawDesc), len(file_emtm_scheduling_v1_scheduling_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   6,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -6,7 +6,10 @@
 
 // Package emtm.scheduling.v1 holds intervention tasks for sponsor schedulers.
 //
-// Subject (stream EMTM_TASKS): emtm.tasks.<partition>   InterventionTask (each state change)
+// Subjects:
+//   emtm.tasks.<partition>             InterventionTask, each state change (stream EMTM_TASKS)
+//   emtm.work.<contract>-<pbp>.<kind>  InterventionTask ready for a scheduler that takes work
+//                                      over NATS (stream EMTM_WORK, work-queue retention)
 
 package schedulingv1
 
@@ -23,8 +26,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	InterventionSchedulingService_ListTasks_FullMethodName     = "/emtm.scheduling.v1.InterventionSchedulingService/ListTasks"
-	InterventionSchedulingService_GetTaskCounts_FullMethodName = "/emtm.scheduling.v1.InterventionSchedulingService/GetTaskCounts"
+	InterventionSchedulingService_ListTasks_FullMethodName             = "/emtm.scheduling.v1.InterventionSchedulingService/ListTasks"
+	InterventionSchedulingService_LeaseTasks_FullMethodName            = "/emtm.scheduling.v1.InterventionSchedulingService/LeaseTasks"
+	InterventionSchedulingService_CompleteTask_FullMethodName          = "/emtm.scheduling.v1.InterventionSchedulingService/CompleteTask"
+	InterventionSchedulingService_ReleaseTask_FullMethodName           = "/emtm.scheduling.v1.InterventionSchedulingService/ReleaseTask"
+	InterventionSchedulingService_WatchTasks_FullMethodName            = "/emtm.scheduling.v1.InterventionSchedulingService/WatchTasks"
+	InterventionSchedulingService_GetTaskCounts_FullMethodName         = "/emtm.scheduling.v1.InterventionSchedulingService/GetTaskCounts"
+	InterventionSchedulingService_GetMonitoringMeasures_FullMethodName = "/emtm.scheduling.v1.InterventionSchedulingService/GetMonitoringMeasures"
+	InterventionSchedulingService_Sweep_FullMethodName                 = "/emtm.scheduling.v1.InterventionSchedulingService/Sweep"
 )
 
 // InterventionSchedulingServiceClient is the client API for InterventionSchedulingService service.
@@ -34,8 +43,23 @@ const (
 // InterventionSchedulingService is the scheduler API.
 type InterventionSchedulingServiceClient interface {
 	ListTasks(ctx context.Context, in *ListTasksRequest, opts ...grpc.CallOption) (*ListTasksResponse, error)
+	// LeaseTasks hands up to max ready tasks of a plan to a worker, highest
+	// priority first, within the plan's weekly capacity per kind. Two workers
+	// never get the same task.
+	LeaseTasks(ctx context.Context, in *LeaseTasksRequest, opts ...grpc.CallOption) (*LeaseTasksResponse, error)
+	// CompleteTask completes a task the worker leased (or any open task, without a worker).
+	CompleteTask(ctx context.Context, in *CompleteTaskRequest, opts ...grpc.CallOption) (*CompleteTaskResponse, error)
+	// ReleaseTask gives a leased task back to the queue.
+	ReleaseTask(ctx context.Context, in *ReleaseTaskRequest, opts ...grpc.CallOption) (*ReleaseTaskResponse, error)
+	// WatchTasks streams every state change of a plan's tasks from now on.
+	WatchTasks(ctx context.Context, in *WatchTasksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchTasksResponse], error)
 	// GetTaskCounts counts tasks by kind and status.
 	GetTaskCounts(ctx context.Context, in *GetTaskCountsRequest, opts ...grpc.CallOption) (*GetTaskCountsResponse, error)
+	// GetMonitoringMeasures computes the model's monitoring measures for a plan and year.
+	GetMonitoringMeasures(ctx context.Context, in *GetMonitoringMeasuresRequest, opts ...grpc.CallOption) (*GetMonitoringMeasuresResponse, error)
+	// Sweep runs the periodic sweep now: expired leases back to the queue, open
+	// tasks past expiry expired, lost events republished, the work queue filled.
+	Sweep(ctx context.Context, in *SweepRequest, opts ...grpc.CallOption) (*SweepResponse, error)
 }
 
 type interventionSchedulingServiceClient struct {
@@ -56,10 +80,79 @@ func (c *interventionSchedulingServiceClient) ListTasks(ctx context.Context, in 
 	return out, nil
 }
 
+func (c *interventionSchedulingServiceClient) LeaseTasks(ctx context.Context, in *LeaseTasksRequest, opts ...grpc.CallOption) (*LeaseTasksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LeaseTasksResponse)
+	err := c.cc.Invoke(ctx, InterventionSchedulingService_LeaseTasks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *interventionSchedulingServiceClient) CompleteTask(ctx context.Context, in *CompleteTaskRequest, opts ...grpc.CallOption) (*CompleteTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompleteTaskResponse)
+	err := c.cc.Invoke(ctx, InterventionSchedulingService_CompleteTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *interventionSchedulingServiceClient) ReleaseTask(ctx context.Context, in *ReleaseTaskRequest, opts ...grpc.CallOption) (*ReleaseTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReleaseTaskResponse)
+	err := c.cc.Invoke(ctx, InterventionSchedulingService_ReleaseTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *interventionSchedulingServiceClient) WatchTasks(ctx context.Context, in *WatchTasksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchTasksResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &InterventionSchedulingService_ServiceDesc.Streams[0], InterventionSchedulingService_WatchTasks_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchTasksRequest, WatchTasksResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type InterventionSchedulingService_WatchTasksClient = grpc.ServerStreamingClient[WatchTasksResponse]
+
 func (c *interventionSchedulingServiceClient) GetTaskCounts(ctx context.Context, in *GetTaskCountsRequest, opts ...grpc.CallOption) (*GetTaskCountsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetTaskCountsResponse)
 	err := c.cc.Invoke(ctx, InterventionSchedulingService_GetTaskCounts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *interventionSchedulingServiceClient) GetMonitoringMeasures(ctx context.Context, in *GetMonitoringMeasuresRequest, opts ...grpc.CallOption) (*GetMonitoringMeasuresResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetMonitoringMeasuresResponse)
+	err := c.cc.Invoke(ctx, InterventionSchedulingService_GetMonitoringMeasures_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *interventionSchedulingServiceClient) Sweep(ctx context.Context, in *SweepRequest, opts ...grpc.CallOption) (*SweepResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SweepResponse)
+	err := c.cc.Invoke(ctx, InterventionSchedulingService_Sweep_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -73,8 +166,23 @@ func (c *interventionSchedulingServiceClient) GetTaskCounts(ctx context.Context,
 // InterventionSchedulingService is the scheduler API.
 type InterventionSchedulingServiceServer interface {
 	ListTasks(context.Context, *ListTasksRequest) (*ListTasksResponse, error)
+	// LeaseTasks hands up to max ready tasks of a plan to a worker, highest
+	// priority first, within the plan's weekly capacity per kind. Two workers
+	// never get the same task.
+	LeaseTasks(context.Context, *LeaseTasksRequest) (*LeaseTasksResponse, error)
+	// CompleteTask completes a task the worker leased (or any open task, without a worker).
+	CompleteTask(context.Context, *CompleteTaskRequest) (*CompleteTaskResponse, error)
+	// ReleaseTask gives a leased task back to the queue.
+	ReleaseTask(context.Context, *ReleaseTaskRequest) (*ReleaseTaskResponse, error)
+	// WatchTasks streams every state change of a plan's tasks from now on.
+	WatchTasks(*WatchTasksRequest, grpc.ServerStreamingServer[WatchTasksResponse]) error
 	// GetTaskCounts counts tasks by kind and status.
 	GetTaskCounts(context.Context, *GetTaskCountsRequest) (*GetTaskCountsResponse, error)
+	// GetMonitoringMeasures computes the model's monitoring measures for a plan and year.
+	GetMonitoringMeasures(context.Context, *GetMonitoringMeasuresRequest) (*GetMonitoringMeasuresResponse, error)
+	// Sweep runs the periodic sweep now: expired leases back to the queue, open
+	// tasks past expiry expired, lost events republished, the work queue filled.
+	Sweep(context.Context, *SweepRequest) (*SweepResponse, error)
 	mustEmbedUnimplementedInterventionSchedulingServiceServer()
 }
 
@@ -88,8 +196,26 @@ type UnimplementedInterventionSchedulingServiceServer struct{}
 func (UnimplementedInterventionSchedulingServiceServer) ListTasks(context.Context, *ListTasksRequest) (*ListTasksResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTasks not implemented")
 }
+func (UnimplementedInterventionSchedulingServiceServer) LeaseTasks(context.Context, *LeaseTasksRequest) (*LeaseTasksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LeaseTasks not implemented")
+}
+func (UnimplementedInterventionSchedulingServiceServer) CompleteTask(context.Context, *CompleteTaskRequest) (*CompleteTaskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompleteTask not implemented")
+}
+func (UnimplementedInterventionSchedulingServiceServer) ReleaseTask(context.Context, *ReleaseTaskRequest) (*ReleaseTaskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReleaseTask not implemented")
+}
+func (UnimplementedInterventionSchedulingServiceServer) WatchTasks(*WatchTasksRequest, grpc.ServerStreamingServer[WatchTasksResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchTasks not implemented")
+}
 func (UnimplementedInterventionSchedulingServiceServer) GetTaskCounts(context.Context, *GetTaskCountsRequest) (*GetTaskCountsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTaskCounts not implemented")
+}
+func (UnimplementedInterventionSchedulingServiceServer) GetMonitoringMeasures(context.Context, *GetMonitoringMeasuresRequest) (*GetMonitoringMeasuresResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMonitoringMeasures not implemented")
+}
+func (UnimplementedInterventionSchedulingServiceServer) Sweep(context.Context, *SweepRequest) (*SweepResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Sweep not implemented")
 }
 func (UnimplementedInterventionSchedulingServiceServer) mustEmbedUnimplementedInterventionSchedulingServiceServer() {
 }
@@ -131,6 +257,71 @@ func _InterventionSchedulingService_ListTasks_Handler(srv interface{}, ctx conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _InterventionSchedulingService_LeaseTasks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LeaseTasksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InterventionSchedulingServiceServer).LeaseTasks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InterventionSchedulingService_LeaseTasks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InterventionSchedulingServiceServer).LeaseTasks(ctx, req.(*LeaseTasksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InterventionSchedulingService_CompleteTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompleteTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InterventionSchedulingServiceServer).CompleteTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InterventionSchedulingService_CompleteTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InterventionSchedulingServiceServer).CompleteTask(ctx, req.(*CompleteTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InterventionSchedulingService_ReleaseTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReleaseTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InterventionSchedulingServiceServer).ReleaseTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InterventionSchedulingService_ReleaseTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InterventionSchedulingServiceServer).ReleaseTask(ctx, req.(*ReleaseTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InterventionSchedulingService_WatchTasks_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchTasksRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(InterventionSchedulingServiceServer).WatchTasks(m, &grpc.GenericServerStream[WatchTasksRequest, WatchTasksResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type InterventionSchedulingService_WatchTasksServer = grpc.ServerStreamingServer[WatchTasksResponse]
+
 func _InterventionSchedulingService_GetTaskCounts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetTaskCountsRequest)
 	if err := dec(in); err != nil {
@@ -149,6 +340,42 @@ func _InterventionSchedulingService_GetTaskCounts_Handler(srv interface{}, ctx c
 	return interceptor(ctx, in, info, handler)
 }
 
+func _InterventionSchedulingService_GetMonitoringMeasures_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMonitoringMeasuresRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InterventionSchedulingServiceServer).GetMonitoringMeasures(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InterventionSchedulingService_GetMonitoringMeasures_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InterventionSchedulingServiceServer).GetMonitoringMeasures(ctx, req.(*GetMonitoringMeasuresRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InterventionSchedulingService_Sweep_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SweepRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InterventionSchedulingServiceServer).Sweep(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InterventionSchedulingService_Sweep_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InterventionSchedulingServiceServer).Sweep(ctx, req.(*SweepRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // InterventionSchedulingService_ServiceDesc is the grpc.ServiceDesc for InterventionSchedulingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -161,10 +388,36 @@ var InterventionSchedulingService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _InterventionSchedulingService_ListTasks_Handler,
 		},
 		{
+			MethodName: "LeaseTasks",
+			Handler:    _InterventionSchedulingService_LeaseTasks_Handler,
+		},
+		{
+			MethodName: "CompleteTask",
+			Handler:    _InterventionSchedulingService_CompleteTask_Handler,
+		},
+		{
+			MethodName: "ReleaseTask",
+			Handler:    _InterventionSchedulingService_ReleaseTask_Handler,
+		},
+		{
 			MethodName: "GetTaskCounts",
 			Handler:    _InterventionSchedulingService_GetTaskCounts_Handler,
 		},
+		{
+			MethodName: "GetMonitoringMeasures",
+			Handler:    _InterventionSchedulingService_GetMonitoringMeasures_Handler,
+		},
+		{
+			MethodName: "Sweep",
+			Handler:    _InterventionSchedulingService_Sweep_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchTasks",
+			Handler:       _InterventionSchedulingService_WatchTasks_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "emtm/scheduling/v1/scheduling.proto",
 }

@@ -1,0 +1,185 @@
+package tasks
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/emtm/emtm/libs/civil"
+	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
+	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
+)
+
+// Filter selects tasks.
+type Filter struct {
+	Member      string
+	Contract    string
+	PBP         string
+	Status      schedulingv1.TaskStatus
+	Kind        schedulingv1.TaskKind
+	OverdueOnly bool
+	Limit       int
+}
+
+// List returns tasks, earliest due first.
+func (s *Scheduler) List(ctx context.Context, f Filter) ([]*schedulingv1.InterventionTask, error) {
+	var ids []string
+	var err error
+	today, err := s.clock.Today(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case f.Member != "":
+		ids, err = s.store.MemberTasks(ctx, f.Member)
+	case f.OverdueOnly:
+		ids, err = s.store.OverdueBefore(ctx, today)
+	case f.Contract != "":
+		ids, err = s.store.PlanTasks(ctx, plan(f.Contract, f.PBP))
+	default:
+		plans, perr := s.store.AllPlans(ctx)
+		err = perr
+		for _, p := range plans {
+			more, perr := s.store.PlanTasks(ctx, p)
+			if perr != nil {
+				return nil, perr
+			}
+			ids = append(ids, more...)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*schedulingv1.InterventionTask
+	for _, id := range ids {
+		t, _, err := s.store.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if t == nil ||
+			(f.Contract != "" && (t.ContractId != f.Contract || t.PbpId != f.PBP)) ||
+			(f.Status != 0 && t.Status != f.Status) || (f.Kind != 0 && t.Kind != f.Kind) {
+			continue
+		}
+		open := t.Status == schedulingv1.TaskStatus_TASK_STATUS_SCHEDULED || t.Status == schedulingv1.TaskStatus_TASK_STATUS_LEASED
+		if f.OverdueOnly && (!open || !civil.FromProto(t.DueDate).Before(today)) {
+			continue
+		}
+		out = append(out, t)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if c := civil.FromProto(out[i].DueDate).Compare(civil.FromProto(out[j].DueDate)); c != 0 {
+			return c < 0
+		}
+		return out[i].TaskId < out[j].TaskId
+	})
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, nil
+}
+
+// Today is the scheduling clock's date.
+func (s *Scheduler) Today(ctx context.Context) (civil.Date, error) { return s.clock.Today(ctx) }
+
+// Counts returns the non-zero task counts by kind and status, and the number of tasks ever scheduled.
+func (s *Scheduler) Counts(ctx context.Context) ([]*schedulingv1.TaskCount, int64, error) {
+	m, total, err := s.store.Counts(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []*schedulingv1.TaskCount
+	for k, n := range m {
+		out = append(out, &schedulingv1.TaskCount{Kind: kindOf(k[1]), Status: schedulingv1.TaskStatus(schedulingv1.TaskStatus_value["TASK_STATUS_"+k[0]]), Count: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].Status < out[j].Status
+	})
+	return out, total, nil
+}
+
+// Measure is a share with its definition.
+type Measure struct {
+	Name, Definition       string
+	Numerator, Denominator int64
+}
+
+// Rate is numerator / denominator (0 when there is none).
+func (m Measure) Rate() float64 {
+	if m.Denominator == 0 {
+		return 0
+	}
+	return float64(m.Numerator) / float64(m.Denominator)
+}
+
+// Measures computes the Enhanced MTM monitoring measures of a plan for a year
+// (docs/domain.md section 1): discharged beneficiaries who received an MTM
+// service within 30 days, high-risk ones within 7 days, and the CMR and TMR
+// completion rates of the year's tasks.
+func (s *Scheduler) Measures(ctx context.Context, contract, pbp string, year int) ([]Measure, error) {
+	pl := plan(contract, pbp)
+	from, to := civil.Date{Year: year, Month: 1, Day: 1}, civil.Date{Year: year, Month: 12, Day: 31}
+	ds, err := s.store.Discharges(ctx, pl, from, to)
+	if err != nil {
+		return nil, err
+	}
+	received := func(days int, highOnly bool) (Measure, error) {
+		members, served := map[string]bool{}, map[string]bool{}
+		for _, d := range ds {
+			if highOnly && d.Tier != "HIGH" {
+				continue
+			}
+			members[d.Member] = true
+			encs, err := s.store.Encounters(ctx, d.Member, d.Date, d.Date.AddDays(days))
+			if err != nil {
+				return Measure{}, err
+			}
+			if len(encs) > 0 {
+				served[d.Member] = true
+			}
+		}
+		return Measure{Numerator: int64(len(served)), Denominator: int64(len(members))}, nil
+	}
+	all, err := received(30, false)
+	if err != nil {
+		return nil, err
+	}
+	all.Name = "discharged_received_mtm"
+	all.Definition = fmt.Sprintf("beneficiaries discharged from an inpatient stay in %d who received a completed MTM service within 30 days of a discharge", year)
+	high, err := received(7, true)
+	if err != nil {
+		return nil, err
+	}
+	high.Name = "high_risk_discharged_within_7_days"
+	high.Definition = fmt.Sprintf("of them, those in the HIGH tier when discharged, served within 7 days")
+	out := []Measure{all, high}
+	for _, kind := range []string{policy.CMR, policy.TMR} {
+		ids, err := s.store.KindTasks(ctx, pl, kind)
+		if err != nil {
+			return nil, err
+		}
+		m := Measure{Name: "cmr_completion_rate", Definition: fmt.Sprintf("CMR tasks of %d completed, of those not cancelled", year)}
+		if kind == policy.TMR {
+			m = Measure{Name: "tmr_completion_rate", Definition: fmt.Sprintf("TMR tasks of %d completed, of those not cancelled", year)}
+		}
+		for _, id := range ids {
+			t, _, err := s.store.Get(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if t == nil || len(t.Period) < 4 || t.Period[:4] != strconv.Itoa(year) || t.Status == schedulingv1.TaskStatus_TASK_STATUS_CANCELLED {
+				continue
+			}
+			m.Denominator++
+			if t.Status == schedulingv1.TaskStatus_TASK_STATUS_COMPLETED {
+				m.Numerator++
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}

@@ -1,0 +1,507 @@
+package tasks
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/emtm/emtm/libs/civil"
+	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
+	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
+)
+
+// Statuses as stored.
+const (
+	Scheduled = "SCHEDULED"
+	Leased    = "LEASED"
+	Completed = "COMPLETED"
+	Cancelled = "CANCELLED"
+	Expired   = "EXPIRED"
+)
+
+// Open lists the statuses of a task that still has to be done.
+const Open = Scheduled + "," + Leased
+
+// Redis keys. Every task's state is one hash; the sets and sorted sets index
+// it. The scripts derive keys from their arguments (one Redis, not a cluster).
+const (
+	keyLeased    = "is:leased"          // zset: task id by lease expiry (unix ms)
+	keyDue       = "is:due"             // zset: open task ids by due date (YYYYMMDD)
+	keyExpire    = "is:expire"          // zset: open task ids by expiry date (YYYYMMDD)
+	keyUnpub     = "is:unpub"           // set: tasks with a change not yet published
+	keyScheduled = "is:count:scheduled" // tasks ever created
+)
+
+func taskKey(id string) string         { return "is:task:" + id }
+func memberKey(m string) string        { return "is:member:" + m }
+func planKey(plan string) string       { return "is:plan:" + plan }
+func readyKey(plan string) string      { return "is:ready:" + plan }
+func kindKey(plan, kind string) string { return "is:kind:" + plan + ":" + kind }
+func tierKey(m string) string          { return "is:tier:" + m }
+func tierHistKey(m string) string      { return "is:tiers:" + m }
+func encKey(m string) string           { return "is:enc:" + m }
+func dischKey(plan string) string      { return "is:disch:" + plan }
+func memberDischKey(m string) string   { return "is:dischm:" + m }
+func countKey(status, kind string) string {
+	return "is:count:" + status + ":" + kind
+}
+
+func ymd(d civil.Date) int {
+	if d.IsZero() {
+		return 0
+	}
+	return d.Year*10000 + int(d.Month)*100 + d.Day
+}
+
+func fromYMD(s string) civil.Date {
+	n, err := strconv.Atoi(s)
+	if err != nil || n == 0 {
+		return civil.Date{}
+	}
+	return civil.Date{Year: n / 10000, Month: time.Month(n / 100 % 100), Day: n % 100}
+}
+
+// readyScore orders ready tasks: higher priority first, then earlier due date.
+func readyScore(priority, due int) float64 { return float64(priority)*1e8 + float64(99999999-due) }
+
+// createScript creates a task unless it exists. ARGV: id, pb, kind, plan,
+// member, priority, due, expires, status, completed_by, completed_on, score.
+var createScript = redis.NewScript(`
+local id = ARGV[1]
+local tk = 'is:task:' .. id
+if redis.call('EXISTS', tk) == 1 then return 0 end
+local kind, plan, member, status = ARGV[3], ARGV[4], ARGV[5], ARGV[9]
+redis.call('HSET', tk, 'pb', ARGV[2], 'kind', kind, 'plan', plan, 'member', member, 'prio', ARGV[6],
+  'due', ARGV[7], 'expires', ARGV[8], 'status', status, 'cby', ARGV[10], 'con', ARGV[11], 'v', 1, 'pub', 0)
+redis.call('SADD', 'is:member:' .. member, id)
+redis.call('ZADD', 'is:plan:' .. plan, ARGV[7], id)
+redis.call('SADD', 'is:kind:' .. plan .. ':' .. kind, id)
+if status == 'SCHEDULED' then
+  redis.call('ZADD', 'is:ready:' .. plan, ARGV[12], id)
+  redis.call('ZADD', 'is:due', ARGV[7], id)
+  redis.call('ZADD', 'is:expire', ARGV[8], id)
+end
+redis.call('INCR', 'is:count:' .. status .. ':' .. kind)
+redis.call('INCR', 'is:count:scheduled')
+redis.call('SADD', 'is:unpub', id)
+return 1
+`)
+
+// transitionScript moves an open task. ARGV: id, allowed from (comma list),
+// to (” keeps the status), worker that must hold a lease (” none), give back
+// capacity ('1' or '0'), then field/value pairs. It keeps the indexes and the
+// counters, bumps the version and returns {1, version} or {0, reason}.
+var transitionScript = redis.NewScript(`
+local id = ARGV[1]
+local tk = 'is:task:' .. id
+local st = redis.call('HGET', tk, 'status')
+if not st then return {0, 'no such task'} end
+local ok = false
+for s in string.gmatch(ARGV[2], '[^,]+') do if s == st then ok = true end end
+if not ok then return {0, 'the task is ' .. st} end
+if ARGV[4] ~= '' and st == 'LEASED' and redis.call('HGET', tk, 'worker') ~= ARGV[4] then
+  return {0, 'the task is leased by another worker'}
+end
+local to = ARGV[3]
+if to == '' then to = st end
+local kind = redis.call('HGET', tk, 'kind')
+local plan = redis.call('HGET', tk, 'plan')
+if st == 'LEASED' and to ~= 'LEASED' then
+  redis.call('ZREM', 'is:leased', id)
+  if ARGV[5] == '1' then
+    local ck = redis.call('HGET', tk, 'capkey')
+    if ck and ck ~= '' then redis.call('DECR', ck) end
+  end
+  redis.call('HSET', tk, 'worker', '', 'lease_exp', 0, 'capkey', '')
+end
+if st == 'SCHEDULED' then redis.call('ZREM', 'is:ready:' .. plan, id) end
+for i = 6, #ARGV, 2 do redis.call('HSET', tk, ARGV[i], ARGV[i+1]) end
+redis.call('HSET', tk, 'status', to)
+local due = redis.call('HGET', tk, 'due')
+if to == 'SCHEDULED' or to == 'LEASED' then
+  redis.call('ZADD', 'is:due', due, id)
+  redis.call('ZADD', 'is:expire', redis.call('HGET', tk, 'expires'), id)
+  redis.call('ZADD', 'is:plan:' .. plan, due, id)
+  if to == 'SCHEDULED' then
+    local prio = tonumber(redis.call('HGET', tk, 'prio'))
+    redis.call('ZADD', 'is:ready:' .. plan, prio * 100000000 + (99999999 - tonumber(due)), id)
+  end
+else
+  redis.call('ZREM', 'is:due', id)
+  redis.call('ZREM', 'is:expire', id)
+end
+if st ~= to then
+  redis.call('DECR', 'is:count:' .. st .. ':' .. kind)
+  redis.call('INCR', 'is:count:' .. to .. ':' .. kind)
+end
+local v = redis.call('HINCRBY', tk, 'v', 1)
+redis.call('SADD', 'is:unpub', id)
+return {1, v}
+`)
+
+// leaseScript hands ready tasks of a plan to a worker, highest priority
+// first, skipping kinds whose weekly capacity is used up. ARGV: plan, worker,
+// lease expiry (unix ms), max, week, allowed kinds (comma list, ” all), then
+// kind/capacity pairs. Returns the leased ids followed by the number queued.
+var leaseScript = redis.NewScript(`
+local plan, worker, exp, max, week = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local allowed = {}
+local any = ARGV[6] == ''
+for k in string.gmatch(ARGV[6], '[^,]+') do allowed[k] = true end
+local cap = {}
+for i = 7, #ARGV, 2 do cap[ARGV[i]] = tonumber(ARGV[i+1]) end
+local ready = 'is:ready:' .. plan
+local out = {}
+local ids = redis.call('ZREVRANGE', ready, 0, 4999)
+for _, id in ipairs(ids) do
+  if #out >= max then break end
+  local tk = 'is:task:' .. id
+  local kind = redis.call('HGET', tk, 'kind')
+  if any or allowed[kind] then
+    local ck = 'is:cap:' .. plan .. ':' .. week .. ':' .. kind
+    local used = tonumber(redis.call('GET', ck) or '0')
+    if cap[kind] == nil or used < cap[kind] then
+      redis.call('ZREM', ready, id)
+      redis.call('ZADD', 'is:leased', exp, id)
+      redis.call('HSET', tk, 'status', 'LEASED', 'worker', worker, 'lease_exp', exp, 'capkey', ck)
+      redis.call('INCR', ck)
+      redis.call('EXPIRE', ck, 1209600)
+      redis.call('DECR', 'is:count:SCHEDULED:' .. kind)
+      redis.call('INCR', 'is:count:LEASED:' .. kind)
+      redis.call('HINCRBY', tk, 'v', 1)
+      redis.call('SADD', 'is:unpub', id)
+      table.insert(out, id)
+    end
+  end
+end
+table.insert(out, tostring(redis.call('ZCARD', ready)))
+return out
+`)
+
+// markPublished records that version v of a task is on the bus.
+var markPublished = redis.NewScript(`
+local tk = 'is:task:' .. ARGV[1]
+if redis.call('HGET', tk, 'v') == ARGV[2] then
+  redis.call('HSET', tk, 'pub', ARGV[2])
+  redis.call('SREM', 'is:unpub', ARGV[1])
+end
+return 1
+`)
+
+// Store keeps tasks in Redis.
+type Store struct{ rdb *redis.Client }
+
+// NewStore returns a Store.
+func NewStore(rdb *redis.Client) *Store { return &Store{rdb: rdb} }
+
+// Create stores a new task; it reports false when the task exists.
+func (s *Store) Create(ctx context.Context, t *schedulingv1.InterventionTask, plan, status, completedBy string, completedOn civil.Date) (bool, error) {
+	static := proto.Clone(t).(*schedulingv1.InterventionTask)
+	pb, err := proto.Marshal(static)
+	if err != nil {
+		return false, err
+	}
+	kind := kindName(t.Kind)
+	due, exp := ymd(civil.FromProto(t.DueDate)), ymd(civil.FromProto(t.ExpiresOn))
+	n, err := createScript.Run(ctx, s.rdb, []string{taskKey(t.TaskId)}, t.TaskId, pb, kind, plan, t.MemberId,
+		t.Priority, due, exp, status, completedBy, ymd(completedOn), readyScore(int(t.Priority), due)).Int()
+	if err != nil {
+		return false, fmt.Errorf("create task: %w", err)
+	}
+	return n == 1, nil
+}
+
+// ErrNotAllowed is a transition the task's state does not allow.
+type ErrNotAllowed struct{ Reason string }
+
+func (e ErrNotAllowed) Error() string { return e.Reason }
+
+// Transition changes an open task (see transitionScript).
+func (s *Store) Transition(ctx context.Context, id, from, to, worker string, giveBack bool, fields ...any) error {
+	back := "0"
+	if giveBack {
+		back = "1"
+	}
+	args := append([]any{id, from, to, worker, back}, fields...)
+	res, err := transitionScript.Run(ctx, s.rdb, []string{taskKey(id)}, args...).Slice()
+	if err != nil {
+		return fmt.Errorf("task transition: %w", err)
+	}
+	if n, _ := res[0].(int64); n != 1 {
+		reason, _ := res[1].(string)
+		return ErrNotAllowed{Reason: reason}
+	}
+	return nil
+}
+
+// Lease leases up to max ready tasks of plan; it returns their ids and how many stay queued.
+func (s *Store) Lease(ctx context.Context, plan, worker string, until time.Time, max int, week string, kinds []string, capacity map[string]int) ([]string, int64, error) {
+	args := []any{plan, worker, until.UnixMilli(), max, week, strings.Join(kinds, ",")}
+	for k, c := range capacity {
+		args = append(args, k, c)
+	}
+	res, err := leaseScript.Run(ctx, s.rdb, []string{readyKey(plan)}, args...).StringSlice()
+	if err != nil {
+		return nil, 0, fmt.Errorf("lease: %w", err)
+	}
+	queued, _ := strconv.ParseInt(res[len(res)-1], 10, 64)
+	return res[:len(res)-1], queued, nil
+}
+
+// Get reads a task: its static part and its current state.
+func (s *Store) Get(ctx context.Context, id string) (*schedulingv1.InterventionTask, map[string]string, error) {
+	h, err := s.rdb.HGetAll(ctx, taskKey(id)).Result()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(h) == 0 {
+		return nil, nil, nil
+	}
+	var t schedulingv1.InterventionTask
+	if err := proto.Unmarshal([]byte(h["pb"]), &t); err != nil {
+		return nil, nil, fmt.Errorf("task %s unreadable: %w", id, err)
+	}
+	t.Status = schedulingv1.TaskStatus(schedulingv1.TaskStatus_value["TASK_STATUS_"+h["status"]])
+	p, _ := strconv.Atoi(h["prio"])
+	t.Priority = int32(p)
+	t.DueDate = fromYMD(h["due"]).Proto()
+	t.ExpiresOn = fromYMD(h["expires"]).Proto()
+	t.LeaseWorker = h["worker"]
+	if ms, _ := strconv.ParseInt(h["lease_exp"], 10, 64); ms > 0 {
+		t.LeaseExpiresAt = timestamppb.New(time.UnixMilli(ms))
+	}
+	t.CompletedBy = h["cby"]
+	t.CompletedOn = fromYMD(h["con"]).Proto()
+	t.StatusReason = h["sreason"]
+	v, _ := strconv.Atoi(h["v"])
+	t.Version = int32(v)
+	return &t, h, nil
+}
+
+// MarkPublished records that version v of a task is on the bus.
+func (s *Store) MarkPublished(ctx context.Context, id string, v int32) error {
+	return markPublished.Run(ctx, s.rdb, []string{taskKey(id)}, id, v).Err()
+}
+
+// Unpublished lists tasks with a change not yet on the bus.
+func (s *Store) Unpublished(ctx context.Context, limit int64) ([]string, error) {
+	return s.rdb.SRandMemberN(ctx, keyUnpub, limit).Result()
+}
+
+// MemberTasks lists a member's task ids.
+func (s *Store) MemberTasks(ctx context.Context, member string) ([]string, error) {
+	return s.rdb.SMembers(ctx, memberKey(member)).Result()
+}
+
+// LeasesExpiredBy lists leased tasks whose lease ended before t.
+func (s *Store) LeasesExpiredBy(ctx context.Context, t time.Time) ([]string, error) {
+	return s.rdb.ZRangeByScore(ctx, keyLeased, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(t.UnixMilli(), 10), Count: 1000}).Result()
+}
+
+// ExpiringBefore lists open tasks whose expiry date is before d.
+func (s *Store) ExpiringBefore(ctx context.Context, d civil.Date) ([]string, error) {
+	return s.rdb.ZRangeByScore(ctx, keyExpire, &redis.ZRangeBy{Min: "-inf", Max: "(" + strconv.Itoa(ymd(d)), Count: 1000}).Result()
+}
+
+// OverdueBefore lists open tasks due before d.
+func (s *Store) OverdueBefore(ctx context.Context, d civil.Date) ([]string, error) {
+	return s.rdb.ZRangeByScore(ctx, keyDue, &redis.ZRangeBy{Min: "-inf", Max: "(" + strconv.Itoa(ymd(d))}).Result()
+}
+
+// PlanTasks lists a plan's task ids by due date.
+func (s *Store) PlanTasks(ctx context.Context, plan string) ([]string, error) {
+	return s.rdb.ZRange(ctx, planKey(plan), 0, -1).Result()
+}
+
+// AllPlans lists the plans with tasks.
+func (s *Store) AllPlans(ctx context.Context) ([]string, error) {
+	var out []string
+	iter := s.rdb.Scan(ctx, 0, "is:plan:*", 100).Iterator()
+	for iter.Next(ctx) {
+		out = append(out, strings.TrimPrefix(iter.Val(), "is:plan:"))
+	}
+	return out, iter.Err()
+}
+
+// KindTasks lists a plan's task ids of a kind.
+func (s *Store) KindTasks(ctx context.Context, plan, kind string) ([]string, error) {
+	return s.rdb.SMembers(ctx, kindKey(plan, kind)).Result()
+}
+
+// SetTier records a member's tier as of a date (its history) and the member's plan.
+func (s *Store) SetTier(ctx context.Context, member, tier, plan string, on civil.Date) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, tierKey(member), tier+"|"+plan, 0)
+		day := strconv.Itoa(ymd(on))
+		p.ZRemRangeByScore(ctx, tierHistKey(member), day, day)
+		p.ZAdd(ctx, tierHistKey(member), redis.Z{Score: float64(ymd(on)), Member: day + "|" + tier})
+		return nil
+	})
+	return err
+}
+
+// TierPoint is a member's tier from a date on.
+type TierPoint struct {
+	On   civil.Date
+	Tier string
+}
+
+// TierHistory lists the tier points dated from..to, with the last point before from.
+func (s *Store) TierHistory(ctx context.Context, member string, from, to civil.Date) ([]TierPoint, error) {
+	read := func(by *redis.ZRangeBy, rev bool) ([]string, error) {
+		if rev {
+			return s.rdb.ZRevRangeByScore(ctx, tierHistKey(member), by).Result()
+		}
+		return s.rdb.ZRangeByScore(ctx, tierHistKey(member), by).Result()
+	}
+	before, err := read(&redis.ZRangeBy{Min: "-inf", Max: "(" + strconv.Itoa(ymd(from)), Count: 1}, true)
+	if err != nil {
+		return nil, err
+	}
+	in, err := read(&redis.ZRangeBy{Min: strconv.Itoa(ymd(from)), Max: strconv.Itoa(ymd(to))}, false)
+	if err != nil {
+		return nil, err
+	}
+	var out []TierPoint
+	for _, v := range append(before, in...) {
+		day, tier, _ := strings.Cut(v, "|")
+		out = append(out, TierPoint{On: fromYMD(day), Tier: tier})
+	}
+	return out, nil
+}
+
+// Tier reads a member's current tier and plan ("" when unknown).
+func (s *Store) Tier(ctx context.Context, member string) (tier, plan string, err error) {
+	v, err := s.rdb.Get(ctx, tierKey(member)).Result()
+	if err == redis.Nil {
+		return "", "", nil
+	}
+	tier, plan, _ = strings.Cut(v, "|")
+	return tier, plan, err
+}
+
+// Encounter is a completed MTM service as scheduling keeps it.
+type Encounter struct {
+	ID              string
+	Date            civil.Date
+	Codes           []string
+	Found, Resolved int
+}
+
+// RecordEncounter keeps a member's completed encounter (idempotent).
+func (s *Store) RecordEncounter(ctx context.Context, member string, e Encounter) error {
+	v := fmt.Sprintf("%s|%s|%d|%d", e.ID, strings.Join(e.Codes, ","), e.Found, e.Resolved)
+	return s.rdb.ZAdd(ctx, encKey(member), redis.Z{Score: float64(ymd(e.Date)), Member: v}).Err()
+}
+
+// Encounters lists a member's completed encounters dated from..to.
+func (s *Store) Encounters(ctx context.Context, member string, from, to civil.Date) ([]Encounter, error) {
+	vals, err := s.rdb.ZRangeByScoreWithScores(ctx, encKey(member), &redis.ZRangeBy{Min: strconv.Itoa(ymd(from)), Max: strconv.Itoa(ymd(to))}).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Encounter, 0, len(vals))
+	for _, z := range vals {
+		parts := strings.Split(z.Member.(string), "|")
+		if len(parts) != 4 {
+			continue
+		}
+		f, _ := strconv.Atoi(parts[2])
+		r, _ := strconv.Atoi(parts[3])
+		out = append(out, Encounter{ID: parts[0], Date: fromYMD(strconv.Itoa(int(z.Score))), Codes: strings.Split(parts[1], ","), Found: f, Resolved: r})
+	}
+	return out, nil
+}
+
+// RecordDischarge keeps an inpatient discharge of a plan with the member's tier then.
+func (s *Store) RecordDischarge(ctx context.Context, plan, member string, d civil.Date, tier string) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAdd(ctx, dischKey(plan), redis.Z{Score: float64(ymd(d)), Member: member + "|" + d.String() + "|" + tier})
+		p.ZAdd(ctx, memberDischKey(member), redis.Z{Score: float64(ymd(d)), Member: d.String()})
+		return nil
+	})
+	return err
+}
+
+// MemberDischarges lists a member's discharge dates from..to.
+func (s *Store) MemberDischarges(ctx context.Context, member string, from, to civil.Date) ([]civil.Date, error) {
+	vals, err := s.rdb.ZRangeByScore(ctx, memberDischKey(member), &redis.ZRangeBy{Min: strconv.Itoa(ymd(from)), Max: strconv.Itoa(ymd(to))}).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]civil.Date, 0, len(vals))
+	for _, v := range vals {
+		if d, err := civil.Parse(v); err == nil {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// Discharge is a recorded inpatient discharge.
+type Discharge struct {
+	Member string
+	Date   civil.Date
+	Tier   string
+}
+
+// Discharges lists a plan's discharges dated from..to.
+func (s *Store) Discharges(ctx context.Context, plan string, from, to civil.Date) ([]Discharge, error) {
+	vals, err := s.rdb.ZRangeByScore(ctx, dischKey(plan), &redis.ZRangeBy{Min: strconv.Itoa(ymd(from)), Max: strconv.Itoa(ymd(to))}).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Discharge, 0, len(vals))
+	for _, v := range vals {
+		parts := strings.Split(v, "|")
+		if len(parts) != 3 {
+			continue
+		}
+		d, _ := civil.Parse(parts[1])
+		out = append(out, Discharge{Member: parts[0], Date: d, Tier: parts[2]})
+	}
+	return out, nil
+}
+
+// Counts returns the number of tasks per status and kind, and ever scheduled.
+func (s *Store) Counts(ctx context.Context) (map[[2]string]int64, int64, error) {
+	statuses := []string{Scheduled, Leased, Completed, Cancelled, Expired}
+	keys := []string{keyScheduled}
+	for _, st := range statuses {
+		for _, k := range policy.Kinds {
+			keys = append(keys, countKey(st, k))
+		}
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, 0, err
+	}
+	num := func(v any) int64 {
+		str, _ := v.(string)
+		n, _ := strconv.ParseInt(str, 10, 64)
+		return n
+	}
+	out := map[[2]string]int64{}
+	i := 1
+	for _, st := range statuses {
+		for _, k := range policy.Kinds {
+			if n := num(vals[i]); n != 0 {
+				out[[2]string{st, k}] = n
+			}
+			i++
+		}
+	}
+	return out, num(vals[0]), nil
+}
+
+func kindName(k schedulingv1.TaskKind) string { return strings.TrimPrefix(k.String(), "TASK_KIND_") }
+
+func kindOf(name string) schedulingv1.TaskKind {
+	return schedulingv1.TaskKind(schedulingv1.TaskKind_value["TASK_KIND_"+name])
+}
