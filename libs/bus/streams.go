@@ -34,7 +34,7 @@ var Streams = []StreamSpec{
 	{Name: StreamMedical, Subjects: []string{"emtm.medical.>"}, Description: "Parts A/B claim summaries", Duplicates: 2 * time.Minute},
 	{Name: StreamAssessments, Subjects: []string{"emtm.assessments.>"}, Description: "risk assessments", Duplicates: 2 * time.Minute},
 	{Name: StreamTasks, Subjects: []string{"emtm.tasks.>"}, Description: "intervention task lifecycle events", Duplicates: 2 * time.Minute},
-	{Name: StreamOutreach, Subjects: []string{"emtm.outreach.>"}, Description: "prescriber outreach items", Duplicates: 2 * time.Minute},
+	{Name: StreamOutreach, Subjects: []string{"emtm.outreach.>"}, Description: "prescriber outreach items and the letters to prescribers", Duplicates: 2 * time.Minute},
 	{Name: StreamLedger, Subjects: []string{"emtm.ledger.>"}, Description: "append-only payment ledger", Duplicates: 24 * time.Hour, Immutable: true},
 	{Name: StreamDLQ, Subjects: []string{"emtm.dlq.>"}, Description: "messages a consumer gave up on, for an operator", Duplicates: 2 * time.Minute},
 	{Name: StreamWork, Subjects: []string{"emtm.work.>"}, Description: "tasks ready for schedulers that take work over NATS", Duplicates: 2 * time.Minute, WorkQueue: true},

@@ -75,6 +75,10 @@ func RejectionSubject(kind string) string     { return "emtm.rejections." + kind
 func LedgerSubject(contract string) string    { return "emtm.ledger." + token(contract) }
 func DeadLetterSubject(durable string) string { return "emtm.dlq." + token(durable) }
 
+// CommunicationSubject carries the letters to one prescriber (an NPI names a
+// provider, not a beneficiary, so it may appear in a subject).
+func CommunicationSubject(npi string) string { return "emtm.outreach.communications." + token(npi) }
+
 // WorkSubject is where ready tasks wait for schedulers that take work over NATS:
 // emtm.work.<contract>-<pbp>.<kind>.
 func WorkSubject(plan, kind string) string { return "emtm.work." + token(plan) + "." + token(kind) }

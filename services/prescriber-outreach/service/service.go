@@ -1,15 +1,21 @@
-// Package service wires prescriber-outreach: the assessments consumer (one
-// durable per beneficiary partition) and the outreach API.
+// Package service wires prescriber-outreach: consumers of assessments (new
+// problems) and encounters (prescriber responses), one durable per beneficiary
+// partition each; the outreach policy; the outreach clock; a periodic sweep
+// that builds communications; and the outreach API.
 package service
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/emtm/emtm/libs/app"
 	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/clock"
 	"github.com/emtm/emtm/libs/config"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/outreach"
+	"github.com/emtm/emtm/services/prescriber-outreach/internal/policy"
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/ports"
 )
 
@@ -29,25 +35,69 @@ var Definition app.Definition = app.Def[*Config]{
 
 // Config is prescriber-outreach's configuration.
 type Config struct {
-	Common config.Common
+	Common        config.Common
+	PolicyFile    string
+	Clock         string
+	TimeZone      string
+	SweepInterval time.Duration
+	policies      *policy.Policies
+	loc           *time.Location
 }
 
-// RegisterFlags defines the settings.
+// RegisterFlags defines the settings; the policy file is read and validated here.
 func RegisterFlags(s *config.Set) *Config {
 	c := &Config{}
 	common := config.RegisterCommon(s, DefaultGRPCAddr)
-	s.AfterParse(func() error { c.Common = *common; return nil })
+	pol := s.String("policy", "", "outreach policy file: batching period, rate limits, repeat window, response deadline (default: the built-in sample for S9925-001)")
+	clk := s.String("clock", "wall", "what today is: wall (the calendar, production) or events (the latest date seen: replays and the sample)")
+	tz := s.String("time-zone", "America/Chicago", "the plan's time zone for the wall clock (IANA name)")
+	sweep := s.Duration("sweep-interval", 5*time.Second, "how often communications are built, deadlines checked and lost events republished")
+	s.AfterParse(func() error {
+		c.Common, c.PolicyFile, c.Clock, c.TimeZone, c.SweepInterval = *common, *pol, *clk, *tz, *sweep
+		var err error
+		if c.loc, err = time.LoadLocation(c.TimeZone); err != nil {
+			return fmt.Errorf("time-zone: %w", err)
+		}
+		if c.Clock != "wall" && c.Clock != "events" {
+			return fmt.Errorf("clock: %q must be wall or events", c.Clock)
+		}
+		if c.SweepInterval <= 0 {
+			return fmt.Errorf("sweep-interval must be positive")
+		}
+		if c.policies, err = policy.Load(c.PolicyFile); err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+		return nil
+	})
 	return c
 }
 
-// Register adds the API and consumers to rt.
-func Register(ctx context.Context, rt *app.Runtime, _ *Config) error {
-	r := outreach.New(rt.Redis, rt.Pub, rt.Cfg.Partitions, rt.Hasher)
-	outreachv1.RegisterPrescriberOutreachServiceServer(rt.GRPC.GRPC, ports.NewGRPC(r))
-	return rt.Consume(ctx, bus.ConsumerSpec{
-		Stream:     bus.StreamAssessments,
-		Durable:    "outreach-assessments",
-		Subjects:   []string{"emtm.assessments.{p}"},
-		Partitions: rt.Cfg.Partitions,
-	}, ports.AssessmentsHandler(r))
+// Register adds the API, consumers and the sweep to rt.
+func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
+	clk, err := clock.New(cfg.Clock, cfg.loc, rt.Redis, outreach.ClockKey)
+	if err != nil {
+		return err
+	}
+	rt.Log.Info("outreach policy", "file", cfg.policies.Name, "clock", clk.Name())
+	o := outreach.New(outreach.NewStore(rt.Redis), rt.Pub, cfg.policies, clk, rt.Cfg.Partitions, rt.Hasher)
+	outreachv1.RegisterPrescriberOutreachServiceServer(rt.GRPC.GRPC, ports.NewGRPC(o))
+	rt.Every("sweep", cfg.SweepInterval, func(ctx context.Context) error {
+		r, err := o.Sweep(ctx)
+		if err == nil && (r.Communications > 0 || r.NoResponse > 0) {
+			rt.Log.Info("outreach sweep", "today", r.Today.String(), "communications", r.Communications, "no_response", r.NoResponse)
+		}
+		return err
+	})
+	for _, c := range []struct {
+		stream, durable, subject string
+		h                        bus.Handler
+	}{
+		{bus.StreamAssessments, "outreach-assessments", "emtm.assessments.{p}", ports.AssessmentsHandler(o)},
+		{bus.StreamEncounters, "outreach-encounters", "emtm.encounters.{p}", ports.EncountersHandler(o)},
+	} {
+		if err := rt.Consume(ctx, bus.ConsumerSpec{Stream: c.stream, Durable: c.durable, Subjects: []string{c.subject}, Partitions: rt.Cfg.Partitions}, c.h); err != nil {
+			return err
+		}
+	}
+	return nil
 }

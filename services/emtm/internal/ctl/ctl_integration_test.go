@@ -8,7 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/testkit"
 	"github.com/emtm/emtm/services/emtm/internal/stack"
 )
@@ -112,4 +117,51 @@ func asExit(err error, e *ExitError) bool {
 		*e = x
 	}
 	return ok
+}
+
+func TestOutreachThroughEmtmctl(t *testing.T) {
+	redisURL, _ := testkit.StartRedis(t)
+	st, err := stack.Start(context.Background(), stack.Options{DataDir: t.TempDir(), RedisURL: redisURL, ServiceArgs: stack.ReplayArgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Stop)
+	if _, err := runAt(t, st, "import", "synthea", "../sampledata/synthea-ca-50"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	nc, err := nats.Connect(st.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if err := bus.WaitIdle(ctx, js, 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runAt(t, st, "outreach", "sweep")
+	if err != nil || !strings.Contains(out, "2 letters built, 2 items past their deadline marked no response") {
+		t.Fatalf("outreach sweep: %v\n%s", err, out)
+	}
+	const dr, item = "1390511891", "out/1390511891/186aba1d-da24-7c1f-0761-3d5bcbc0c852/NONADH:RASA/20150427"
+	out, err = runAt(t, st, "outreach", "letters", dr)
+	for _, want := range []string{"Communication comm/S9925-001/1390511891/2015-W19/1", "Gaps in medication adherence (NONADH)", "PDC 0.70 (< 0.80)", "Reference:      " + item} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("letters lack %q (%v):\n%s", want, err, out)
+		}
+	}
+	out, err = runAt(t, st, "outreach", "respond", item, "accepted", "--note", "90-day fills", "--on", "2015-06-10")
+	if err != nil || !strings.Contains(out, "ACCEPTED") || !strings.Contains(out, "2015-06-10") {
+		t.Fatalf("respond: %v\n%s", err, out)
+	}
+	if _, err := runAt(t, st, "outreach", "respond", item, "maybe"); err == nil || !strings.Contains(err.Error(), "use accepted or declined") {
+		t.Fatalf("respond maybe: %v", err)
+	}
+	out, err = runAt(t, st, "outreach", "stats")
+	for _, want := range []string{"letters 2;", "NONADH        0     0         1         0            0           2      100.0%", "total        0     0         1         0            1           2       50.0%"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("stats lack %q (%v):\n%s", want, err, out)
+		}
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/drugref"
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
+	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/otelx"
@@ -151,8 +152,9 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	}
 }
 
-// settle waits until every consumer is idle, runs the scheduling sweep (so
-// that expiry reflects the final clock), and waits again for what it published.
+// settle waits until every consumer is idle, runs the scheduling and outreach
+// sweeps (so that expiry and letters reflect the final clock), and waits
+// again for what they published.
 func settle(ctx context.Context, js jetstream.JetStream, conns summary.Conns) error {
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
@@ -161,6 +163,9 @@ func settle(ctx context.Context, js jetstream.JetStream, conns summary.Conns) er
 	}
 	if _, err := schedulingv1.NewInterventionSchedulingServiceClient(conns["intervention-scheduling"]).Sweep(wctx, &schedulingv1.SweepRequest{}); err != nil {
 		return fmt.Errorf("scheduling sweep: %w", err)
+	}
+	if _, err := outreachv1.NewPrescriberOutreachServiceClient(conns["prescriber-outreach"]).Sweep(wctx, &outreachv1.SweepRequest{}); err != nil {
+		return fmt.Errorf("outreach sweep: %w", err)
 	}
 	return bus.WaitIdle(wctx, js, 50*time.Millisecond)
 }

@@ -46,7 +46,7 @@ func TestRunOnceWritesTheSummaryAndARestartChangesNothing(t *testing.T) {
 		"ledger_entries": 18, "ledger_total_cents": 72000, "dead_letters": 0,
 		// Risk-derived figures of the built-in policy (checked by hand for three
 		// beneficiaries in internal/load/sample_integration_test.go).
-		"assessments": 21, "tasks_scheduled": 10, "outreach_items": 4, "profiles": 9, "mtm_eligible": 0,
+		"assessments": 21, "tasks_scheduled": 10, "outreach_items": 4, "outreach_communications": 2, "profiles": 9, "mtm_eligible": 0,
 	}
 	// The tasks, read one by one (emtmctl tasks list) against the event clock,
 	// which ends at the last date of service, 2022-02-24: three adherence
@@ -60,6 +60,16 @@ func TestRunOnceWritesTheSummaryAndARestartChangesNothing(t *testing.T) {
 	}
 	if got := first["outreach_by_problem"]; !reflect.DeepEqual(got, toAny(map[string]float64{"BEERS": 1, "NONADH": 3})) {
 		t.Errorf("outreach by problem %v", got)
+	}
+	// Outreach, read with emtmctl outreach list/letters: RASA non-adherence of
+	// member 186aba1d was found in April 2013, 2014 and 2015 (each more than the
+	// 180-day repeat window apart); a replay builds letters once the load has
+	// settled, so the 2013 and 2014 items were still pending when the next one
+	// was raised and were superseded; the 2015 item went out in the letter of
+	// 2015-W19 to prescriber 1390511891 and the BEERS item in another letter;
+	// neither was answered within 30 days.
+	if got := first["outreach_by_status"]; !reflect.DeepEqual(got, toAny(map[string]float64{"NO_RESPONSE": 2, "SUPERSEDED": 2})) {
+		t.Errorf("outreach by status %v", got)
 	}
 	for k, v := range want {
 		if first[k] != v {

@@ -42,6 +42,8 @@ type Summary struct {
 	TasksByKindStatus map[string]int64 `json:"tasks_by_kind_status"`
 	OutreachItems     int64            `json:"outreach_items"`
 	OutreachByProblem map[string]int64 `json:"outreach_by_problem"`
+	OutreachByStatus  map[string]int64 `json:"outreach_by_status"`
+	Communications    int64            `json:"outreach_communications"`
 	LedgerEntries     int64            `json:"ledger_entries"`
 	LedgerTotalCents  int64            `json:"ledger_total_cents"`
 	LedgerBalances    map[string]int64 `json:"ledger_balances_cents"`
@@ -150,6 +152,18 @@ func Collect(ctx context.Context, js jetstream.JetStream, conns Conns, contract,
 	if s.OutreachByProblem == nil {
 		s.OutreachByProblem = map[string]int64{}
 	}
+	ost, err := outreachv1.NewPrescriberOutreachServiceClient(conns["prescriber-outreach"]).GetOutreachStats(ctx, &outreachv1.GetOutreachStatsRequest{})
+	if err != nil {
+		return s, fmt.Errorf("prescriber-outreach: %w", err)
+	}
+	s.Communications = ost.Communications
+	s.OutreachByStatus = map[string]int64{}
+	for st, n := range map[string]int64{"PENDING": ost.Total.GetPending(), "SENT": ost.Total.GetSent(), "ACCEPTED": ost.Total.GetAccepted(),
+		"DECLINED": ost.Total.GetDeclined(), "NO_RESPONSE": ost.Total.GetNoResponse(), "SUPERSEDED": ost.Total.GetSuperseded()} {
+		if n > 0 {
+			s.OutreachByStatus[st] = n
+		}
+	}
 	lt, err := ledgerv1.NewPaymentReconciliationServiceClient(conns["payment-reconciliation"]).GetLedgerTotals(ctx, &ledgerv1.GetLedgerTotalsRequest{})
 	if err != nil {
 		return s, fmt.Errorf("payment-reconciliation: %w", err)
@@ -203,6 +217,7 @@ func (s Summary) Print(w io.Writer) {
 	fmt.Fprintf(tw, "profiles\t%d\t(%d bytes each on average; MTM eligible %d; with a problem now: %s)\n", s.Profiles, s.ProfileBytesAvg, s.MTMEligible, joined(s.ProblemsNow))
 	fmt.Fprintf(tw, "tasks scheduled\t%d\t(%s)\n", s.TasksScheduled, joined(s.TasksByKindStatus))
 	fmt.Fprintf(tw, "outreach items\t%d\t(%s)\n", s.OutreachItems, joined(s.OutreachByProblem))
+	fmt.Fprintf(tw, "prescriber letters\t%d\t(items %s)\n", s.Communications, joined(s.OutreachByStatus))
 	fmt.Fprintf(tw, "ledger entries\t%d\t(total %s)\n", s.LedgerEntries, Dollars(s.LedgerTotalCents))
 	fmt.Fprintf(tw, "dead letters\t%d\t\n", s.DeadLetters)
 	_ = tw.Flush()

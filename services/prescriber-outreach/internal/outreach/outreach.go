@@ -1,26 +1,32 @@
-// Package outreach records, per prescriber, the drug therapy problems they can
-// act on: one item per problem, patient and prescriber in a year, created once
-// and published through an outbox.
+// Package outreach tells prescribers about the drug therapy problems they can
+// act on. Each problem found for a patient becomes an item per prescriber
+// (never raised again while open or within the plan's repeat window); pending
+// items are batched per prescriber into one communication per period, within
+// a rate limit; answers arrive through the API or with an MTM encounter, and
+// a sent item unanswered after the plan's deadline counts as no response.
+// Every change is stored first and published through an outbox.
 package outreach
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
+	"github.com/emtm/emtm/libs/clock"
+	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/pseudonym"
-	"github.com/emtm/emtm/libs/redisx"
+	"github.com/emtm/emtm/services/prescriber-outreach/internal/letter"
+	"github.com/emtm/emtm/services/prescriber-outreach/internal/policy"
 )
 
 // Publisher publishes to the bus.
@@ -29,122 +35,378 @@ type Publisher interface {
 	Meta(ctx context.Context, eventID, causationID string) *typesv1.EventMeta
 }
 
-// Redis keys.
-const keyCount = "po:count:items"
+// ClockKey is the Redis key of outreach's event clock.
+const ClockKey = keyClock
 
-func itemKey(id string) string           { return "po:item:" + id }
-func prescriberKey(npi string) string    { return "po:prescriber:" + npi }
-func problemCountKey(code string) string { return "po:count:problem:" + code }
-
-// ItemID is deterministic: the same problem for the same patient goes to the
-// same prescriber once per year.
-func ItemID(npi, member, problemKey string, year int) string {
-	return fmt.Sprintf("out/%s/%s/%s/%d", npi, member, problemKey, year)
+// ItemID is deterministic: one problem of one patient raised with one
+// prescriber on one date.
+func ItemID(npi, member, problemKey string, on civil.Date) string {
+	return fmt.Sprintf("out/%s/%s/%s/%d", npi, member, problemKey, ymd(on))
 }
 
-// Recorder runs the use case.
-type Recorder struct {
-	rdb        *redis.Client
+// CommID is deterministic: the n-th communication of a plan to a prescriber in a period.
+func CommID(plan, npi, period string, n int) string {
+	return fmt.Sprintf("comm/%s/%s/%s/%d", plan, npi, period, n)
+}
+
+// Outreach runs the use case.
+type Outreach struct {
+	store      *Store
 	pub        Publisher
+	policies   *policy.Policies
+	clock      clock.Clock
+	backfill   bool
 	partitions int
 	hasher     *pseudonym.Hasher
 }
 
-// New returns a Recorder.
-func New(rdb *redis.Client, pub Publisher, partitions int, hasher *pseudonym.Hasher) *Recorder {
-	return &Recorder{rdb: rdb, pub: pub, partitions: partitions, hasher: hasher}
+// New returns the use case. On the event clock (a replay) every period that
+// ended gets its communications, dated at the period's start, as if the
+// service had been running then; on the wall clock only the current period
+// does, dated today.
+func New(store *Store, pub Publisher, policies *policy.Policies, clk clock.Clock, partitions int, hasher *pseudonym.Hasher) *Outreach {
+	_, backfill := clk.(clock.Events)
+	return &Outreach{store: store, pub: pub, policies: policies, clock: clk, backfill: backfill, partitions: partitions, hasher: hasher}
 }
 
-// OnAssessment records an item for each problem and each prescriber who can act on it.
-func (r *Recorder) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) error {
-	trace.SpanFromContext(ctx).SetAttributes(attribute.String("emtm.beneficiary", r.hasher.Of(a.MemberId)))
+func planOf(contract, pbp string) string { return contract + "-" + pbp }
+
+// OnAssessment raises an item for each problem and each prescriber who can act on it.
+func (o *Outreach) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) error {
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("emtm.beneficiary", o.hasher.Of(a.MemberId)))
 	on := civil.FromProto(a.AsOf)
+	if !on.Valid() {
+		return bus.Permanent(fmt.Errorf("assessment %s: as_of is not a date", a.AssessmentId))
+	}
+	if err := o.clock.Saw(ctx, on); err != nil {
+		return err
+	}
+	pol := o.policies.For(a.ContractId, a.PbpId)
+	until := on.AddDays(pol.RepeatWindowDays)
 	for _, p := range a.Problems {
 		for _, npi := range p.PrescriberNpis {
-			id := ItemID(npi, a.MemberId, p.Key, on.Year)
+			id := ItemID(npi, a.MemberId, p.Key, on)
 			item := &outreachv1.OutreachItem{
-				ItemId: id, PrescriberNpi: npi, MemberId: a.MemberId, ProblemCode: p.Code,
-				Description: p.Description, Recommendation: p.Recommendation, ClaimIds: p.ClaimIds,
-				AssessmentId: a.AssessmentId, CreatedOn: a.AsOf, Status: outreachv1.OutreachStatus_OUTREACH_STATUS_PENDING,
-				ContractId: a.ContractId, PbpId: a.PbpId,
+				ItemId: id, PrescriberNpi: npi, MemberId: a.MemberId, ProblemCode: p.Code, ProblemKey: p.Key,
+				Description: p.Description, Recommendation: p.Recommendation, ClaimIds: p.ClaimIds, Source: p.Source,
+				AssessmentId: a.AssessmentId, CreatedOn: a.AsOf, ContractId: a.ContractId, PbpId: a.PbpId,
+				SuppressedUntil: until.Proto(),
 			}
-			item.Meta = r.pub.Meta(ctx, id, a.GetMeta().GetEventId())
-			pb, err := proto.Marshal(item)
+			item.Meta = o.pub.Meta(ctx, id+"@1", a.GetMeta().GetEventId())
+			res, other, err := o.store.Create(ctx, item, planOf(a.ContractId, a.PbpId), until)
 			if err != nil {
 				return err
 			}
-			state, err := redisx.CreateOnce(ctx, r.rdb, itemKey(id), []string{"pb", string(pb)},
-				redisx.IndexOp{Cmd: "ZADD", Key: prescriberKey(npi), Member: id, Score: float64(on.Year*10000 + int(on.Month)*100 + on.Day)},
-				redisx.IndexOp{Cmd: "INCRBY", Key: keyCount, Member: "1"},
-				redisx.IndexOp{Cmd: "INCRBY", Key: problemCountKey(p.Code), Member: "1"})
-			if err != nil {
-				return err
-			}
-			if state == redisx.Published {
+			if res == NotRaised {
 				continue
 			}
-			if state == redisx.Unpublished {
-				stored, err := r.rdb.HGet(ctx, itemKey(id), "pb").Result()
-				if err != nil {
+			if err := o.publishItem(ctx, id, a.GetMeta().GetEventId()); err != nil {
+				return err
+			}
+			if res == Created && other != "" {
+				if err := o.publishItem(ctx, other, id); err != nil {
 					return err
 				}
-				item = &outreachv1.OutreachItem{}
-				if err := proto.Unmarshal([]byte(stored), item); err != nil {
-					return bus.Permanent(fmt.Errorf("stored item %s unreadable: %w", id, err))
-				}
-			}
-			if _, err := r.pub.Publish(ctx, bus.Out{Subject: bus.OutreachSubject(bus.Partition(a.MemberId, r.partitions)), MsgID: id, Msg: item}); err != nil {
-				return err
-			}
-			if err := redisx.MarkPublished(ctx, r.rdb, itemKey(id)); err != nil {
-				return err
 			}
 		}
 	}
 	return nil
 }
 
-// ByPrescriber lists a prescriber's items, newest first.
-func (r *Recorder) ByPrescriber(ctx context.Context, npi string, limit int) ([]*outreachv1.OutreachItem, error) {
-	ids, err := r.rdb.ZRevRange(ctx, prescriberKey(npi), 0, int64(limit)-1).Result()
+// publishItem publishes an item's current state unless it is on the bus already.
+func (o *Outreach) publishItem(ctx context.Context, id, causation string) error {
+	done, err := o.store.Published(ctx, id)
+	if err != nil || done {
+		return err
+	}
+	it, err := o.store.Get(ctx, id)
+	if err != nil || it == nil {
+		return err
+	}
+	eventID := fmt.Sprintf("%s@%d", id, it.Version)
+	it.Meta = o.pub.Meta(ctx, eventID, causation)
+	if _, err := o.pub.Publish(ctx, bus.Out{Subject: bus.OutreachSubject(bus.Partition(it.MemberId, o.partitions)), MsgID: eventID, Msg: it}); err != nil {
+		return err
+	}
+	return o.store.MarkItemPublished(ctx, id, it.Version)
+}
+
+func (o *Outreach) publishComm(ctx context.Context, id string) error {
+	c, err := o.store.Comm(ctx, id)
+	if err != nil || c == nil {
+		return err
+	}
+	if _, err := o.pub.Publish(ctx, bus.Out{Subject: bus.CommunicationSubject(c.PrescriberNpi), MsgID: id, Msg: c}); err != nil {
+		return err
+	}
+	return o.store.MarkCommPublished(ctx, id)
+}
+
+// Respond records a prescriber's answer (ACCEPTED or DECLINED) to an item;
+// on zero means today on the outreach clock. The same answer twice is one answer.
+func (o *Outreach) Respond(ctx context.Context, id, status string, on civil.Date, note, by string) (*outreachv1.OutreachItem, error) {
+	if status != Accepted && status != Declined {
+		return nil, ErrNotAllowed{Reason: "a response is ACCEPTED or DECLINED"}
+	}
+	if on.IsZero() {
+		var err error
+		if on, err = o.clock.Today(ctx); err != nil {
+			return nil, err
+		}
+	}
+	changed, err := o.store.Respond(ctx, id, status, on, note, by)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*outreachv1.OutreachItem, 0, len(ids))
+	if changed {
+		if err := o.publishItem(ctx, id, by); err != nil {
+			return nil, err
+		}
+	}
+	return o.store.Get(ctx, id)
+}
+
+// OnEncounter records the prescriber responses a pharmacist learned during
+// an MTM encounter, against the latest item for each problem. A response that
+// names no item, or contradicts an answer already recorded, is counted as
+// unmatched and does not stop the encounter.
+func (o *Outreach) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounter) error {
+	on := civil.FromProto(e.ServiceDate)
+	if err := o.clock.Saw(ctx, on); err != nil {
+		return err
+	}
+	if len(e.PrescriberResponses) > 0 {
+		trace.SpanFromContext(ctx).SetAttributes(attribute.String("emtm.beneficiary", o.hasher.Of(e.MemberId)),
+			attribute.Int("emtm.prescriber_responses", len(e.PrescriberResponses)))
+	}
+	for _, r := range e.PrescriberResponses {
+		key := e.EncounterId + "|" + r.PrescriberNpi + "|" + r.ProblemKey
+		id, err := o.store.LastItem(ctx, r.PrescriberNpi, e.MemberId, r.ProblemKey)
+		if err != nil {
+			return err
+		}
+		if id == "" {
+			if err := o.store.Unmatched(ctx, key+"|no such item"); err != nil {
+				return err
+			}
+			continue
+		}
+		status := Declined
+		if r.Accepted {
+			status = Accepted
+		}
+		_, err = o.Respond(ctx, id, status, on, r.Note, "encounter "+e.EncounterId)
+		var na ErrNotAllowed
+		if errors.As(err, &na) {
+			if err := o.store.Unmatched(ctx, key+"|"+na.Reason); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SweepResult says what a sweep did.
+type SweepResult struct {
+	Today                      civil.Date
+	Communications, NoResponse int
+}
+
+// maxPeriods bounds the periods one queue catches up on in one sweep (ten years of weeks).
+const maxPeriods = 520
+
+// Sweep builds the communications that are due, marks sent items past their
+// deadline as no response, and publishes what a crash left unpublished.
+func (o *Outreach) Sweep(ctx context.Context) (SweepResult, error) {
+	var res SweepResult
+	today, err := o.clock.Today(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Today = today
+	if !today.IsZero() {
+		queues, err := o.store.PendingQueues(ctx)
+		if err != nil {
+			return res, err
+		}
+		for _, q := range queues {
+			n, err := o.letters(ctx, q[0], q[1], today)
+			if err != nil {
+				return res, err
+			}
+			res.Communications += n
+		}
+		for range 100 {
+			ids, err := o.store.PastDeadline(ctx, today, 1000)
+			if err != nil {
+				return res, err
+			}
+			for _, id := range ids {
+				ok, err := o.store.MarkNoResponse(ctx, id, today)
+				if err != nil {
+					return res, err
+				}
+				if ok {
+					res.NoResponse++
+				}
+			}
+			if len(ids) < 1000 {
+				break
+			}
+		}
+	}
+	comms, err := o.store.UnpublishedComms(ctx, 1000)
+	if err != nil {
+		return res, err
+	}
+	for _, id := range comms {
+		if err := o.publishComm(ctx, id); err != nil {
+			return res, err
+		}
+	}
+	items, err := o.store.UnpublishedItems(ctx, 1000)
+	if err != nil {
+		return res, err
+	}
+	for _, id := range items {
+		if err := o.publishItem(ctx, id, "sweep"); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// letters builds a queue's due communications (see New for which periods and dates).
+func (o *Outreach) letters(ctx context.Context, plan, npi string, today civil.Date) (int, error) {
+	contract, pbp, _ := strings.Cut(plan, "-")
+	pol := o.policies.For(contract, pbp)
+	_, current := pol.PeriodOf(today)
+	oldest, err := o.store.Oldest(ctx, plan, npi)
+	if err != nil || oldest.IsZero() {
+		return 0, err
+	}
+	sent := 0
+	start := pol.NextPeriod(oldest)
+	if !o.backfill && start.Before(current) {
+		start = current
+	}
+	for range maxPeriods {
+		if start.After(current) {
+			break
+		}
+		period, _ := pol.PeriodOf(start)
+		n, err := o.store.CommsInPeriod(ctx, plan, npi, period)
+		if err != nil {
+			return sent, err
+		}
+		on := start
+		if !o.backfill {
+			on = today
+		}
+		for tries := 0; n < pol.MaxPerPeriod && tries < 10; tries++ {
+			ids, err := o.store.PendingBefore(ctx, plan, npi, start, int64(pol.MaxItems))
+			if err != nil {
+				return sent, err
+			}
+			if len(ids) == 0 {
+				break
+			}
+			ok, err := o.send(ctx, pol, plan, npi, period, n+1, on, ids)
+			if errors.Is(err, errStale) {
+				continue // an item was answered meanwhile: read again
+			}
+			if err != nil {
+				return sent, err
+			}
+			if ok {
+				sent++
+			}
+			n++
+		}
+		if oldest, err = o.store.Oldest(ctx, plan, npi); err != nil || oldest.IsZero() {
+			return sent, err
+		}
+		start = pol.NextPeriod(start)
+		if next := pol.NextPeriod(oldest); next.After(start) {
+			start = next
+		}
+	}
+	return sent, nil
+}
+
+// send builds, stores and publishes one communication; it reports false when
+// it existed already (another replica built it).
+func (o *Outreach) send(ctx context.Context, pol policy.Plan, plan, npi, period string, n int, on civil.Date, ids []string) (bool, error) {
+	id := CommID(plan, npi, period, n)
+	deadline := on.AddDays(pol.NoResponseAfterDays)
+	c := &outreachv1.Communication{CommunicationId: id, PrescriberNpi: npi, Period: period, CreatedOn: on.Proto()}
+	for _, itemID := range ids {
+		it, err := o.store.Get(ctx, itemID)
+		if err != nil {
+			return false, err
+		}
+		if it == nil || it.Status != outreachv1.OutreachStatus_OUTREACH_STATUS_PENDING {
+			return false, errStale
+		}
+		it.Meta = nil
+		it.Status = outreachv1.OutreachStatus_OUTREACH_STATUS_SENT
+		it.CommunicationId, it.SentOn, it.Version = id, on.Proto(), it.Version+1
+		c.Items = append(c.Items, it)
+	}
+	var err error
+	if c.Text, c.Html, err = letter.Render(letter.Header{Letterhead: pol.Letterhead, ReplyTo: pol.ReplyTo, RespondBy: deadline}, c); err != nil {
+		return false, fmt.Errorf("render %s: %w", id, err)
+	}
+	c.Meta = o.pub.Meta(ctx, id, "")
+	ok, err := o.store.Send(ctx, c, plan, deadline)
+	if err != nil || !ok {
+		return false, err
+	}
+	trace.SpanFromContext(ctx).AddEvent("communication", trace.WithAttributes(
+		attribute.String("emtm.prescriber_npi", npi), attribute.String("emtm.period", period), attribute.Int("emtm.items", len(ids))))
+	if err := o.publishComm(ctx, id); err != nil {
+		return true, err
+	}
+	for _, itemID := range ids {
+		if err := o.publishItem(ctx, itemID, id); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// Item reads one item (nil when unknown).
+func (o *Outreach) Item(ctx context.Context, id string) (*outreachv1.OutreachItem, error) {
+	return o.store.Get(ctx, id)
+}
+
+// ByPrescriber lists a prescriber's items, newest first.
+func (o *Outreach) ByPrescriber(ctx context.Context, npi string, limit int) ([]*outreachv1.OutreachItem, error) {
+	return o.store.ItemsOf(ctx, npi, limit)
+}
+
+// Communications lists a prescriber's communications, newest first.
+func (o *Outreach) Communications(ctx context.Context, npi string, limit int) ([]*outreachv1.Communication, error) {
+	ids, err := o.store.Comms(ctx, npi, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*outreachv1.Communication, 0, len(ids))
 	for _, id := range ids {
-		pb, err := r.rdb.HGet(ctx, itemKey(id), "pb").Result()
+		c, err := o.store.Comm(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		var it outreachv1.OutreachItem
-		if err := proto.Unmarshal([]byte(pb), &it); err != nil {
-			return nil, fmt.Errorf("item %s unreadable: %w", id, err)
+		if c != nil {
+			out = append(out, c)
 		}
-		out = append(out, &it)
 	}
 	return out, nil
 }
 
-// Counts returns the number of items in total and per problem code.
-func (r *Recorder) Counts(ctx context.Context, codes []string) (int64, map[string]int64, error) {
-	total, err := r.rdb.Get(ctx, keyCount).Int64()
-	if err != nil && err != redis.Nil {
-		return 0, nil, err
-	}
-	keys := make([]string, len(codes))
-	for i, c := range codes {
-		keys[i] = problemCountKey(c)
-	}
-	vals, err := r.rdb.MGet(ctx, keys...).Result()
-	if err != nil {
-		return 0, nil, err
-	}
-	by := map[string]int64{}
-	for i, v := range vals {
-		s, _ := v.(string)
-		if n, _ := strconv.ParseInt(s, 10, 64); n > 0 {
-			by[codes[i]] = n
-		}
-	}
-	return total, by, nil
-}
+// Counts reads the counters.
+func (o *Outreach) Counts(ctx context.Context) (*Counts, error) { return o.store.Counts(ctx) }

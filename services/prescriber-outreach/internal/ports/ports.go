@@ -3,64 +3,203 @@ package ports
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/civil"
+	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	"github.com/emtm/emtm/libs/identifiers"
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/outreach"
 )
 
+func decode[T proto.Message](m *bus.Msg, v T, what string) error {
+	if err := proto.Unmarshal(m.Data, v); err != nil {
+		return bus.Permanent(fmt.Errorf("decode %s: %w", what, err))
+	}
+	return nil
+}
+
 // AssessmentsHandler consumes EMTM_ASSESSMENTS.
-func AssessmentsHandler(r *outreach.Recorder) bus.Handler {
+func AssessmentsHandler(o *outreach.Outreach) bus.Handler {
 	return func(ctx context.Context, m *bus.Msg) error {
 		var a riskv1.RiskAssessment
-		if err := proto.Unmarshal(m.Data, &a); err != nil {
-			return bus.Permanent(fmt.Errorf("decode assessment: %w", err))
+		if err := decode(m, &a, "assessment"); err != nil {
+			return err
 		}
-		return r.OnAssessment(ctx, &a)
+		return o.OnAssessment(ctx, &a)
+	}
+}
+
+// EncountersHandler consumes EMTM_ENCOUNTERS (prescriber responses).
+func EncountersHandler(o *outreach.Outreach) bus.Handler {
+	return func(ctx context.Context, m *bus.Msg) error {
+		var e encountersv1.MtmEncounter
+		if err := decode(m, &e, "encounter"); err != nil {
+			return err
+		}
+		return o.OnEncounter(ctx, &e)
 	}
 }
 
 // GRPC serves emtm.outreach.v1.PrescriberOutreachService.
 type GRPC struct {
 	outreachv1.UnimplementedPrescriberOutreachServiceServer
-	r *outreach.Recorder
+	o *outreach.Outreach
 }
 
 // NewGRPC returns the gRPC port.
-func NewGRPC(r *outreach.Recorder) *GRPC { return &GRPC{r: r} }
+func NewGRPC(o *outreach.Outreach) *GRPC { return &GRPC{o: o} }
+
+func limit(n int32, def, most int) (int, error) {
+	switch {
+	case n == 0:
+		return def, nil
+	case n < 0 || int(n) > most:
+		return 0, badField("limit", fmt.Sprintf("must be 1..%d, got %d", most, n))
+	}
+	return int(n), nil
+}
+
+// badField is InvalidArgument with a field violation, as ingestion reports them.
+func badField(field, msg string) error {
+	st := status.New(codes.InvalidArgument, field+": "+msg)
+	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: msg}}}); err == nil {
+		return d.Err()
+	}
+	return st.Err()
+}
+
+func npiArg(npi string) error {
+	if _, err := identifiers.NPI(npi); err != nil {
+		return badField("prescriber_npi", err.Error())
+	}
+	return nil
+}
 
 func (g *GRPC) ListOutreach(ctx context.Context, req *outreachv1.ListOutreachRequest) (*outreachv1.ListOutreachResponse, error) {
-	if _, err := identifiers.NPI(req.GetPrescriberNpi()); err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "prescriber_npi: %v", err)
+	if err := npiArg(req.GetPrescriberNpi()); err != nil {
+		return nil, err
 	}
-	limit := int(req.GetLimit())
-	switch {
-	case limit == 0:
-		limit = 100
-	case limit < 0 || limit > 1000:
-		return nil, status.Errorf(codes.InvalidArgument, "limit must be 1..1000, got %d", limit)
+	n, err := limit(req.GetLimit(), 100, 1000)
+	if err != nil {
+		return nil, err
 	}
-	items, err := g.r.ByPrescriber(ctx, req.GetPrescriberNpi(), limit)
+	items, err := g.o.ByPrescriber(ctx, req.GetPrescriberNpi(), n)
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "list outreach: %v", err)
 	}
 	return &outreachv1.ListOutreachResponse{Items: items}, nil
 }
 
-// problemCodes are the drug therapy problem codes (docs/domain.md section 4).
-var problemCodes = []string{"SUPD", "OHD", "COB", "POLY-ACH", "POLY-CNS", "BEERS", "NONADH"}
-
 func (g *GRPC) GetOutreachCounts(ctx context.Context, _ *outreachv1.GetOutreachCountsRequest) (*outreachv1.GetOutreachCountsResponse, error) {
-	total, by, err := g.r.Counts(ctx, problemCodes)
+	c, err := g.o.Counts(ctx)
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "outreach counts: %v", err)
 	}
-	return &outreachv1.GetOutreachCountsResponse{Items: total, ByProblem: by}, nil
+	return &outreachv1.GetOutreachCountsResponse{Items: c.Items, ByProblem: c.ByProblem}, nil
+}
+
+func (g *GRPC) RecordResponse(ctx context.Context, req *outreachv1.RecordResponseRequest) (*outreachv1.RecordResponseResponse, error) {
+	if req.GetItemId() == "" {
+		return nil, badField("item_id", "required")
+	}
+	var st string
+	switch req.GetStatus() {
+	case outreachv1.OutreachStatus_OUTREACH_STATUS_ACCEPTED:
+		st = outreach.Accepted
+	case outreachv1.OutreachStatus_OUTREACH_STATUS_DECLINED:
+		st = outreach.Declined
+	default:
+		return nil, badField("status", fmt.Sprintf("%s is not a response: use ACCEPTED or DECLINED", req.GetStatus()))
+	}
+	on := civil.FromProto(req.GetRespondedOn())
+	if !on.IsZero() && !on.Valid() {
+		return nil, badField("responded_on", "not a calendar date")
+	}
+	if len(req.GetNote()) > 2000 {
+		return nil, badField("note", "at most 2000 characters")
+	}
+	it, err := g.o.Respond(ctx, req.GetItemId(), st, on, req.GetNote(), "api")
+	var na outreach.ErrNotAllowed
+	switch {
+	case errors.As(err, &na) && na.Reason == "no such item":
+		return nil, status.Errorf(codes.NotFound, "item %q: no such item", req.GetItemId())
+	case errors.As(err, &na):
+		return nil, status.Error(codes.FailedPrecondition, na.Reason)
+	case err != nil:
+		return nil, status.Errorf(codes.Unavailable, "record response: %v", err)
+	}
+	return &outreachv1.RecordResponseResponse{Item: it}, nil
+}
+
+func (g *GRPC) ListCommunications(ctx context.Context, req *outreachv1.ListCommunicationsRequest) (*outreachv1.ListCommunicationsResponse, error) {
+	if err := npiArg(req.GetPrescriberNpi()); err != nil {
+		return nil, err
+	}
+	n, err := limit(req.GetLimit(), 20, 500)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := g.o.Communications(ctx, req.GetPrescriberNpi(), n)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "list communications: %v", err)
+	}
+	return &outreachv1.ListCommunicationsResponse{Communications: cs}, nil
+}
+
+// responseCounts turns status counters into ResponseCounts.
+func responseCounts(key string, m map[string]int64) *outreachv1.ResponseCounts {
+	r := &outreachv1.ResponseCounts{Key: key, Pending: m[outreach.Pending], Sent: m[outreach.Sent],
+		Accepted: m[outreach.Accepted], Declined: m[outreach.Declined], NoResponse: m[outreach.NoResponse], Superseded: m[outreach.Superseded]}
+	if d := r.Accepted + r.Declined + r.NoResponse; d > 0 {
+		r.AcceptanceRate = float64(r.Accepted) / float64(d)
+	}
+	return r
+}
+
+func (g *GRPC) GetOutreachStats(ctx context.Context, _ *outreachv1.GetOutreachStatsRequest) (*outreachv1.GetOutreachStatsResponse, error) {
+	c, err := g.o.Counts(ctx)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "outreach stats: %v", err)
+	}
+	out := &outreachv1.GetOutreachStatsResponse{Communications: c.Comms, Suppressed: c.Suppressed, UnmatchedResponses: c.Unmatched}
+	total := map[string]int64{}
+	list := func(by map[string]map[string]int64, add bool) []*outreachv1.ResponseCounts {
+		keys := make([]string, 0, len(by))
+		for k := range by {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var rs []*outreachv1.ResponseCounts
+		for _, k := range keys {
+			rs = append(rs, responseCounts(k, by[k]))
+			if add {
+				for st, n := range by[k] {
+					total[st] += n
+				}
+			}
+		}
+		return rs
+	}
+	out.ByPrescriber = list(c.ByNPI, true)
+	out.ByProblem = list(c.ByCode, false)
+	out.Total = responseCounts("total", total)
+	return out, nil
+}
+
+func (g *GRPC) Sweep(ctx context.Context, _ *outreachv1.SweepRequest) (*outreachv1.SweepResponse, error) {
+	r, err := g.o.Sweep(ctx)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "sweep: %v", err)
+	}
+	return &outreachv1.SweepResponse{Today: r.Today.Proto(), Communications: int32(r.Communications), NoResponse: int32(r.NoResponse)}, nil
 }

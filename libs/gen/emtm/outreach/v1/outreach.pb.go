@@ -38,6 +38,9 @@ const (
 	OutreachStatus_OUTREACH_STATUS_ACCEPTED    OutreachStatus = 3
 	OutreachStatus_OUTREACH_STATUS_DECLINED    OutreachStatus = 4
 	OutreachStatus_OUTREACH_STATUS_NO_RESPONSE OutreachStatus = 5
+	// SUPERSEDED: still pending when the same problem was raised again after the
+	// repeat window; the newer item, with the newer evidence, goes out instead.
+	OutreachStatus_OUTREACH_STATUS_SUPERSEDED OutreachStatus = 6
 )
 
 // Enum value maps for OutreachStatus.
@@ -49,6 +52,7 @@ var (
 		3: "OUTREACH_STATUS_ACCEPTED",
 		4: "OUTREACH_STATUS_DECLINED",
 		5: "OUTREACH_STATUS_NO_RESPONSE",
+		6: "OUTREACH_STATUS_SUPERSEDED",
 	}
 	OutreachStatus_value = map[string]int32{
 		"OUTREACH_STATUS_UNSPECIFIED": 0,
@@ -57,6 +61,7 @@ var (
 		"OUTREACH_STATUS_ACCEPTED":    3,
 		"OUTREACH_STATUS_DECLINED":    4,
 		"OUTREACH_STATUS_NO_RESPONSE": 5,
+		"OUTREACH_STATUS_SUPERSEDED":  6,
 	}
 )
 
@@ -113,8 +118,14 @@ type OutreachItem struct {
 	Version int32 `protobuf:"varint,19,opt,name=version,proto3" json:"version,omitempty"`
 	// suppressed_until: the same problem for the same patient is not sent again before this date.
 	SuppressedUntil *v1.Date `protobuf:"bytes,20,opt,name=suppressed_until,json=suppressedUntil,proto3" json:"suppressed_until,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// source cites the rule that found the problem, and its year.
+	Source string `protobuf:"bytes,21,opt,name=source,proto3" json:"source,omitempty"`
+	// responded_by says how the response arrived: "api" or "encounter <id>".
+	RespondedBy string `protobuf:"bytes,22,opt,name=responded_by,json=respondedBy,proto3" json:"responded_by,omitempty"`
+	// superseded_by is the newer item that replaced this one (status SUPERSEDED).
+	SupersededBy  string `protobuf:"bytes,23,opt,name=superseded_by,json=supersededBy,proto3" json:"superseded_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OutreachItem) Reset() {
@@ -287,6 +298,27 @@ func (x *OutreachItem) GetSuppressedUntil() *v1.Date {
 	return nil
 }
 
+func (x *OutreachItem) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *OutreachItem) GetRespondedBy() string {
+	if x != nil {
+		return x.RespondedBy
+	}
+	return ""
+}
+
+func (x *OutreachItem) GetSupersededBy() string {
+	if x != nil {
+		return x.SupersededBy
+	}
+	return ""
+}
+
 // Communication is one letter to a prescriber: the pending problems of their
 // patients, batched per period, with the evidence and a response form.
 type Communication struct {
@@ -391,6 +423,103 @@ func (x *Communication) GetHtml() string {
 	return ""
 }
 
+type SweepRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SweepRequest) Reset() {
+	*x = SweepRequest{}
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SweepRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SweepRequest) ProtoMessage() {}
+
+func (x *SweepRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SweepRequest.ProtoReflect.Descriptor instead.
+func (*SweepRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{2}
+}
+
+type SweepResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// today is the outreach clock's date the sweep used.
+	Today          *v1.Date `protobuf:"bytes,1,opt,name=today,proto3" json:"today,omitempty"`
+	Communications int32    `protobuf:"varint,2,opt,name=communications,proto3" json:"communications,omitempty"`
+	NoResponse     int32    `protobuf:"varint,3,opt,name=no_response,json=noResponse,proto3" json:"no_response,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SweepResponse) Reset() {
+	*x = SweepResponse{}
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SweepResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SweepResponse) ProtoMessage() {}
+
+func (x *SweepResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SweepResponse.ProtoReflect.Descriptor instead.
+func (*SweepResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SweepResponse) GetToday() *v1.Date {
+	if x != nil {
+		return x.Today
+	}
+	return nil
+}
+
+func (x *SweepResponse) GetCommunications() int32 {
+	if x != nil {
+		return x.Communications
+	}
+	return 0
+}
+
+func (x *SweepResponse) GetNoResponse() int32 {
+	if x != nil {
+		return x.NoResponse
+	}
+	return 0
+}
+
 type RecordResponseRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	ItemId string                 `protobuf:"bytes,1,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
@@ -404,7 +533,7 @@ type RecordResponseRequest struct {
 
 func (x *RecordResponseRequest) Reset() {
 	*x = RecordResponseRequest{}
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[2]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -416,7 +545,7 @@ func (x *RecordResponseRequest) String() string {
 func (*RecordResponseRequest) ProtoMessage() {}
 
 func (x *RecordResponseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[2]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -429,7 +558,7 @@ func (x *RecordResponseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordResponseRequest.ProtoReflect.Descriptor instead.
 func (*RecordResponseRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{2}
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RecordResponseRequest) GetItemId() string {
@@ -469,7 +598,7 @@ type RecordResponseResponse struct {
 
 func (x *RecordResponseResponse) Reset() {
 	*x = RecordResponseResponse{}
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[3]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -481,7 +610,7 @@ func (x *RecordResponseResponse) String() string {
 func (*RecordResponseResponse) ProtoMessage() {}
 
 func (x *RecordResponseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[3]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -494,7 +623,7 @@ func (x *RecordResponseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordResponseResponse.ProtoReflect.Descriptor instead.
 func (*RecordResponseResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{3}
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RecordResponseResponse) GetItem() *OutreachItem {
@@ -514,7 +643,7 @@ type ListCommunicationsRequest struct {
 
 func (x *ListCommunicationsRequest) Reset() {
 	*x = ListCommunicationsRequest{}
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[4]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -526,7 +655,7 @@ func (x *ListCommunicationsRequest) String() string {
 func (*ListCommunicationsRequest) ProtoMessage() {}
 
 func (x *ListCommunicationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[4]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -539,7 +668,7 @@ func (x *ListCommunicationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCommunicationsRequest.ProtoReflect.Descriptor instead.
 func (*ListCommunicationsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{4}
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListCommunicationsRequest) GetPrescriberNpi() string {
@@ -565,7 +694,7 @@ type ListCommunicationsResponse struct {
 
 func (x *ListCommunicationsResponse) Reset() {
 	*x = ListCommunicationsResponse{}
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[5]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -577,7 +706,7 @@ func (x *ListCommunicationsResponse) String() string {
 func (*ListCommunicationsResponse) ProtoMessage() {}
 
 func (x *ListCommunicationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[5]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -590,7 +719,7 @@ func (x *ListCommunicationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCommunicationsResponse.ProtoReflect.Descriptor instead.
 func (*ListCommunicationsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{5}
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListCommunicationsResponse) GetCommunications() []*Communication {
@@ -608,7 +737,7 @@ type GetOutreachStatsRequest struct {
 
 func (x *GetOutreachStatsRequest) Reset() {
 	*x = GetOutreachStatsRequest{}
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[6]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -620,7 +749,7 @@ func (x *GetOutreachStatsRequest) String() string {
 func (*GetOutreachStatsRequest) ProtoMessage() {}
 
 func (x *GetOutreachStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[6]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -633,7 +762,7 @@ func (x *GetOutreachStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOutreachStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetOutreachStatsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{6}
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{8}
 }
 
 // ResponseCounts are the answers for one prescriber or problem type.
@@ -647,13 +776,14 @@ type ResponseCounts struct {
 	NoResponse int64                  `protobuf:"varint,6,opt,name=no_response,json=noResponse,proto3" json:"no_response,omitempty"`
 	// acceptance_rate is accepted / (accepted + declined + no_response).
 	AcceptanceRate float64 `protobuf:"fixed64,7,opt,name=acceptance_rate,json=acceptanceRate,proto3" json:"acceptance_rate,omitempty"`
+	Superseded     int64   `protobuf:"varint,8,opt,name=superseded,proto3" json:"superseded,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ResponseCounts) Reset() {
 	*x = ResponseCounts{}
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[7]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -665,7 +795,7 @@ func (x *ResponseCounts) String() string {
 func (*ResponseCounts) ProtoMessage() {}
 
 func (x *ResponseCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[7]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -678,7 +808,7 @@ func (x *ResponseCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResponseCounts.ProtoReflect.Descriptor instead.
 func (*ResponseCounts) Descriptor() ([]byte, []int) {
-	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{7}
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ResponseCounts) GetKey() string {
@@ -730,18 +860,30 @@ func (x *ResponseCounts) GetAcceptanceRate() float64 {
 	return 0
 }
 
+func (x *ResponseCounts) GetSuperseded() int64 {
+	if x != nil {
+		return x.Superseded
+	}
+	return 0
+}
+
 type GetOutreachStatsResponse struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	ByPrescriber   []*ResponseCounts      `protobuf:"bytes,1,rep,name=by_prescriber,json=byPrescriber,proto3" json:"by_prescriber,omitempty"`
 	ByProblem      []*ResponseCounts      `protobuf:"bytes,2,rep,name=by_problem,json=byProblem,proto3" json:"by_problem,omitempty"`
 	Communications int64                  `protobuf:"varint,3,opt,name=communications,proto3" json:"communications,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// suppressed counts problems not raised again within the repeat window.
+	Suppressed int64 `protobuf:"varint,4,opt,name=suppressed,proto3" json:"suppressed,omitempty"`
+	// unmatched_responses counts encounter responses that named no known item.
+	UnmatchedResponses int64           `protobuf:"varint,5,opt,name=unmatched_responses,json=unmatchedResponses,proto3" json:"unmatched_responses,omitempty"`
+	Total              *ResponseCounts `protobuf:"bytes,6,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *GetOutreachStatsResponse) Reset() {
 	*x = GetOutreachStatsResponse{}
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[8]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +895,7 @@ func (x *GetOutreachStatsResponse) String() string {
 func (*GetOutreachStatsResponse) ProtoMessage() {}
 
 func (x *GetOutreachStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[8]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +908,7 @@ func (x *GetOutreachStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOutreachStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetOutreachStatsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{8}
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetOutreachStatsResponse) GetByPrescriber() []*ResponseCounts {
@@ -790,6 +932,27 @@ func (x *GetOutreachStatsResponse) GetCommunications() int64 {
 	return 0
 }
 
+func (x *GetOutreachStatsResponse) GetSuppressed() int64 {
+	if x != nil {
+		return x.Suppressed
+	}
+	return 0
+}
+
+func (x *GetOutreachStatsResponse) GetUnmatchedResponses() int64 {
+	if x != nil {
+		return x.UnmatchedResponses
+	}
+	return 0
+}
+
+func (x *GetOutreachStatsResponse) GetTotal() *ResponseCounts {
+	if x != nil {
+		return x.Total
+	}
+	return nil
+}
+
 type ListOutreachRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PrescriberNpi string                 `protobuf:"bytes,1,opt,name=prescriber_npi,json=prescriberNpi,proto3" json:"prescriber_npi,omitempty"`
@@ -800,7 +963,7 @@ type ListOutreachRequest struct {
 
 func (x *ListOutreachRequest) Reset() {
 	*x = ListOutreachRequest{}
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[9]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +975,7 @@ func (x *ListOutreachRequest) String() string {
 func (*ListOutreachRequest) ProtoMessage() {}
 
 func (x *ListOutreachRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[9]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +988,7 @@ func (x *ListOutreachRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutreachRequest.ProtoReflect.Descriptor instead.
 func (*ListOutreachRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{9}
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListOutreachRequest) GetPrescriberNpi() string {
@@ -851,7 +1014,7 @@ type ListOutreachResponse struct {
 
 func (x *ListOutreachResponse) Reset() {
 	*x = ListOutreachResponse{}
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[10]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -863,7 +1026,7 @@ func (x *ListOutreachResponse) String() string {
 func (*ListOutreachResponse) ProtoMessage() {}
 
 func (x *ListOutreachResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[10]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -876,7 +1039,7 @@ func (x *ListOutreachResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutreachResponse.ProtoReflect.Descriptor instead.
 func (*ListOutreachResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{10}
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListOutreachResponse) GetItems() []*OutreachItem {
@@ -894,7 +1057,7 @@ type GetOutreachCountsRequest struct {
 
 func (x *GetOutreachCountsRequest) Reset() {
 	*x = GetOutreachCountsRequest{}
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[11]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +1069,7 @@ func (x *GetOutreachCountsRequest) String() string {
 func (*GetOutreachCountsRequest) ProtoMessage() {}
 
 func (x *GetOutreachCountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[11]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +1082,7 @@ func (x *GetOutreachCountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOutreachCountsRequest.ProtoReflect.Descriptor instead.
 func (*GetOutreachCountsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{11}
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{13}
 }
 
 type GetOutreachCountsResponse struct {
@@ -933,7 +1096,7 @@ type GetOutreachCountsResponse struct {
 
 func (x *GetOutreachCountsResponse) Reset() {
 	*x = GetOutreachCountsResponse{}
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[12]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -945,7 +1108,7 @@ func (x *GetOutreachCountsResponse) String() string {
 func (*GetOutreachCountsResponse) ProtoMessage() {}
 
 func (x *GetOutreachCountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[12]
+	mi := &file_emtm_outreach_v1_outreach_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -958,7 +1121,7 @@ func (x *GetOutreachCountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOutreachCountsResponse.ProtoReflect.Descriptor instead.
 func (*GetOutreachCountsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{12}
+	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetOutreachCountsResponse) GetItems() int64 {
@@ -979,7 +1142,7 @@ var File_emtm_outreach_v1_outreach_proto protoreflect.FileDescriptor
 
 const file_emtm_outreach_v1_outreach_proto_rawDesc = "" +
 	"\n" +
-	"\x1femtm/outreach/v1/outreach.proto\x12\x10emtm.outreach.v1\x1a\x19emtm/types/v1/types.proto\"\x9f\x06\n" +
+	"\x1femtm/outreach/v1/outreach.proto\x12\x10emtm.outreach.v1\x1a\x19emtm/types/v1/types.proto\"\xff\x06\n" +
 	"\fOutreachItem\x12,\n" +
 	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12\x17\n" +
 	"\aitem_id\x18\x02 \x01(\tR\x06itemId\x12%\n" +
@@ -1004,7 +1167,10 @@ const file_emtm_outreach_v1_outreach_proto_rawDesc = "" +
 	"\fresponded_on\x18\x11 \x01(\v2\x13.emtm.types.v1.DateR\vrespondedOn\x12#\n" +
 	"\rresponse_note\x18\x12 \x01(\tR\fresponseNote\x12\x18\n" +
 	"\aversion\x18\x13 \x01(\x05R\aversion\x12>\n" +
-	"\x10suppressed_until\x18\x14 \x01(\v2\x13.emtm.types.v1.DateR\x0fsuppressedUntil\"\xb9\x02\n" +
+	"\x10suppressed_until\x18\x14 \x01(\v2\x13.emtm.types.v1.DateR\x0fsuppressedUntil\x12\x16\n" +
+	"\x06source\x18\x15 \x01(\tR\x06source\x12!\n" +
+	"\fresponded_by\x18\x16 \x01(\tR\vrespondedBy\x12#\n" +
+	"\rsuperseded_by\x18\x17 \x01(\tR\fsupersededBy\"\xb9\x02\n" +
 	"\rCommunication\x12,\n" +
 	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12)\n" +
 	"\x10communication_id\x18\x02 \x01(\tR\x0fcommunicationId\x12%\n" +
@@ -1014,7 +1180,13 @@ const file_emtm_outreach_v1_outreach_proto_rawDesc = "" +
 	"created_on\x18\x05 \x01(\v2\x13.emtm.types.v1.DateR\tcreatedOn\x124\n" +
 	"\x05items\x18\x06 \x03(\v2\x1e.emtm.outreach.v1.OutreachItemR\x05items\x12\x12\n" +
 	"\x04text\x18\a \x01(\tR\x04text\x12\x12\n" +
-	"\x04html\x18\b \x01(\tR\x04html\"\xb6\x01\n" +
+	"\x04html\x18\b \x01(\tR\x04html\"\x0e\n" +
+	"\fSweepRequest\"\x83\x01\n" +
+	"\rSweepResponse\x12)\n" +
+	"\x05today\x18\x01 \x01(\v2\x13.emtm.types.v1.DateR\x05today\x12&\n" +
+	"\x0ecommunications\x18\x02 \x01(\x05R\x0ecommunications\x12\x1f\n" +
+	"\vno_response\x18\x03 \x01(\x05R\n" +
+	"noResponse\"\xb6\x01\n" +
 	"\x15RecordResponseRequest\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x128\n" +
 	"\x06status\x18\x02 \x01(\x0e2 .emtm.outreach.v1.OutreachStatusR\x06status\x12\x12\n" +
@@ -1027,7 +1199,7 @@ const file_emtm_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"e\n" +
 	"\x1aListCommunicationsResponse\x12G\n" +
 	"\x0ecommunications\x18\x01 \x03(\v2\x1f.emtm.outreach.v1.CommunicationR\x0ecommunications\"\x19\n" +
-	"\x17GetOutreachStatsRequest\"\xd2\x01\n" +
+	"\x17GetOutreachStatsRequest\"\xf2\x01\n" +
 	"\x0eResponseCounts\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x18\n" +
 	"\apending\x18\x02 \x01(\x03R\apending\x12\x12\n" +
@@ -1036,12 +1208,20 @@ const file_emtm_outreach_v1_outreach_proto_rawDesc = "" +
 	"\bdeclined\x18\x05 \x01(\x03R\bdeclined\x12\x1f\n" +
 	"\vno_response\x18\x06 \x01(\x03R\n" +
 	"noResponse\x12'\n" +
-	"\x0facceptance_rate\x18\a \x01(\x01R\x0eacceptanceRate\"\xca\x01\n" +
+	"\x0facceptance_rate\x18\a \x01(\x01R\x0eacceptanceRate\x12\x1e\n" +
+	"\n" +
+	"superseded\x18\b \x01(\x03R\n" +
+	"superseded\"\xd3\x02\n" +
 	"\x18GetOutreachStatsResponse\x12E\n" +
 	"\rby_prescriber\x18\x01 \x03(\v2 .emtm.outreach.v1.ResponseCountsR\fbyPrescriber\x12?\n" +
 	"\n" +
 	"by_problem\x18\x02 \x03(\v2 .emtm.outreach.v1.ResponseCountsR\tbyProblem\x12&\n" +
-	"\x0ecommunications\x18\x03 \x01(\x03R\x0ecommunications\"R\n" +
+	"\x0ecommunications\x18\x03 \x01(\x03R\x0ecommunications\x12\x1e\n" +
+	"\n" +
+	"suppressed\x18\x04 \x01(\x03R\n" +
+	"suppressed\x12/\n" +
+	"\x13unmatched_responses\x18\x05 \x01(\x03R\x12unmatchedResponses\x126\n" +
+	"\x05total\x18\x06 \x01(\v2 .emtm.outreach.v1.ResponseCountsR\x05total\"R\n" +
 	"\x13ListOutreachRequest\x12%\n" +
 	"\x0eprescriber_npi\x18\x01 \x01(\tR\rprescriberNpi\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"L\n" +
@@ -1054,20 +1234,22 @@ const file_emtm_outreach_v1_outreach_proto_rawDesc = "" +
 	"by_problem\x18\x02 \x03(\v2:.emtm.outreach.v1.GetOutreachCountsResponse.ByProblemEntryR\tbyProblem\x1a<\n" +
 	"\x0eByProblemEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01*\xc5\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01*\xe5\x01\n" +
 	"\x0eOutreachStatus\x12\x1f\n" +
 	"\x1bOUTREACH_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17OUTREACH_STATUS_PENDING\x10\x01\x12\x18\n" +
 	"\x14OUTREACH_STATUS_SENT\x10\x02\x12\x1c\n" +
 	"\x18OUTREACH_STATUS_ACCEPTED\x10\x03\x12\x1c\n" +
 	"\x18OUTREACH_STATUS_DECLINED\x10\x04\x12\x1f\n" +
-	"\x1bOUTREACH_STATUS_NO_RESPONSE\x10\x052\xa9\x04\n" +
+	"\x1bOUTREACH_STATUS_NO_RESPONSE\x10\x05\x12\x1e\n" +
+	"\x1aOUTREACH_STATUS_SUPERSEDED\x10\x062\xf3\x04\n" +
 	"\x19PrescriberOutreachService\x12]\n" +
 	"\fListOutreach\x12%.emtm.outreach.v1.ListOutreachRequest\x1a&.emtm.outreach.v1.ListOutreachResponse\x12l\n" +
 	"\x11GetOutreachCounts\x12*.emtm.outreach.v1.GetOutreachCountsRequest\x1a+.emtm.outreach.v1.GetOutreachCountsResponse\x12c\n" +
 	"\x0eRecordResponse\x12'.emtm.outreach.v1.RecordResponseRequest\x1a(.emtm.outreach.v1.RecordResponseResponse\x12o\n" +
 	"\x12ListCommunications\x12+.emtm.outreach.v1.ListCommunicationsRequest\x1a,.emtm.outreach.v1.ListCommunicationsResponse\x12i\n" +
-	"\x10GetOutreachStats\x12).emtm.outreach.v1.GetOutreachStatsRequest\x1a*.emtm.outreach.v1.GetOutreachStatsResponseB\xc2\x01\n" +
+	"\x10GetOutreachStats\x12).emtm.outreach.v1.GetOutreachStatsRequest\x1a*.emtm.outreach.v1.GetOutreachStatsResponse\x12H\n" +
+	"\x05Sweep\x12\x1e.emtm.outreach.v1.SweepRequest\x1a\x1f.emtm.outreach.v1.SweepResponseB\xc2\x01\n" +
 	"\x14com.emtm.outreach.v1B\rOutreachProtoP\x01Z9github.com/emtm/emtm/libs/gen/emtm/outreach/v1;outreachv1\xa2\x02\x03EOX\xaa\x02\x10Emtm.Outreach.V1\xca\x02\x10Emtm\\Outreach\\V1\xe2\x02\x1cEmtm\\Outreach\\V1\\GPBMetadata\xea\x02\x12Emtm::Outreach::V1b\x06proto3"
 
 var (
@@ -1083,59 +1265,65 @@ func file_emtm_outreach_v1_outreach_proto_rawDescGZIP() []byte {
 }
 
 var file_emtm_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_emtm_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_emtm_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_emtm_outreach_v1_outreach_proto_goTypes = []any{
 	(OutreachStatus)(0),                // 0: emtm.outreach.v1.OutreachStatus
 	(*OutreachItem)(nil),               // 1: emtm.outreach.v1.OutreachItem
 	(*Communication)(nil),              // 2: emtm.outreach.v1.Communication
-	(*RecordResponseRequest)(nil),      // 3: emtm.outreach.v1.RecordResponseRequest
-	(*RecordResponseResponse)(nil),     // 4: emtm.outreach.v1.RecordResponseResponse
-	(*ListCommunicationsRequest)(nil),  // 5: emtm.outreach.v1.ListCommunicationsRequest
-	(*ListCommunicationsResponse)(nil), // 6: emtm.outreach.v1.ListCommunicationsResponse
-	(*GetOutreachStatsRequest)(nil),    // 7: emtm.outreach.v1.GetOutreachStatsRequest
-	(*ResponseCounts)(nil),             // 8: emtm.outreach.v1.ResponseCounts
-	(*GetOutreachStatsResponse)(nil),   // 9: emtm.outreach.v1.GetOutreachStatsResponse
-	(*ListOutreachRequest)(nil),        // 10: emtm.outreach.v1.ListOutreachRequest
-	(*ListOutreachResponse)(nil),       // 11: emtm.outreach.v1.ListOutreachResponse
-	(*GetOutreachCountsRequest)(nil),   // 12: emtm.outreach.v1.GetOutreachCountsRequest
-	(*GetOutreachCountsResponse)(nil),  // 13: emtm.outreach.v1.GetOutreachCountsResponse
-	nil,                                // 14: emtm.outreach.v1.GetOutreachCountsResponse.ByProblemEntry
-	(*v1.EventMeta)(nil),               // 15: emtm.types.v1.EventMeta
-	(*v1.Date)(nil),                    // 16: emtm.types.v1.Date
+	(*SweepRequest)(nil),               // 3: emtm.outreach.v1.SweepRequest
+	(*SweepResponse)(nil),              // 4: emtm.outreach.v1.SweepResponse
+	(*RecordResponseRequest)(nil),      // 5: emtm.outreach.v1.RecordResponseRequest
+	(*RecordResponseResponse)(nil),     // 6: emtm.outreach.v1.RecordResponseResponse
+	(*ListCommunicationsRequest)(nil),  // 7: emtm.outreach.v1.ListCommunicationsRequest
+	(*ListCommunicationsResponse)(nil), // 8: emtm.outreach.v1.ListCommunicationsResponse
+	(*GetOutreachStatsRequest)(nil),    // 9: emtm.outreach.v1.GetOutreachStatsRequest
+	(*ResponseCounts)(nil),             // 10: emtm.outreach.v1.ResponseCounts
+	(*GetOutreachStatsResponse)(nil),   // 11: emtm.outreach.v1.GetOutreachStatsResponse
+	(*ListOutreachRequest)(nil),        // 12: emtm.outreach.v1.ListOutreachRequest
+	(*ListOutreachResponse)(nil),       // 13: emtm.outreach.v1.ListOutreachResponse
+	(*GetOutreachCountsRequest)(nil),   // 14: emtm.outreach.v1.GetOutreachCountsRequest
+	(*GetOutreachCountsResponse)(nil),  // 15: emtm.outreach.v1.GetOutreachCountsResponse
+	nil,                                // 16: emtm.outreach.v1.GetOutreachCountsResponse.ByProblemEntry
+	(*v1.EventMeta)(nil),               // 17: emtm.types.v1.EventMeta
+	(*v1.Date)(nil),                    // 18: emtm.types.v1.Date
 }
 var file_emtm_outreach_v1_outreach_proto_depIdxs = []int32{
-	15, // 0: emtm.outreach.v1.OutreachItem.meta:type_name -> emtm.types.v1.EventMeta
-	16, // 1: emtm.outreach.v1.OutreachItem.created_on:type_name -> emtm.types.v1.Date
+	17, // 0: emtm.outreach.v1.OutreachItem.meta:type_name -> emtm.types.v1.EventMeta
+	18, // 1: emtm.outreach.v1.OutreachItem.created_on:type_name -> emtm.types.v1.Date
 	0,  // 2: emtm.outreach.v1.OutreachItem.status:type_name -> emtm.outreach.v1.OutreachStatus
-	16, // 3: emtm.outreach.v1.OutreachItem.sent_on:type_name -> emtm.types.v1.Date
-	16, // 4: emtm.outreach.v1.OutreachItem.responded_on:type_name -> emtm.types.v1.Date
-	16, // 5: emtm.outreach.v1.OutreachItem.suppressed_until:type_name -> emtm.types.v1.Date
-	15, // 6: emtm.outreach.v1.Communication.meta:type_name -> emtm.types.v1.EventMeta
-	16, // 7: emtm.outreach.v1.Communication.created_on:type_name -> emtm.types.v1.Date
+	18, // 3: emtm.outreach.v1.OutreachItem.sent_on:type_name -> emtm.types.v1.Date
+	18, // 4: emtm.outreach.v1.OutreachItem.responded_on:type_name -> emtm.types.v1.Date
+	18, // 5: emtm.outreach.v1.OutreachItem.suppressed_until:type_name -> emtm.types.v1.Date
+	17, // 6: emtm.outreach.v1.Communication.meta:type_name -> emtm.types.v1.EventMeta
+	18, // 7: emtm.outreach.v1.Communication.created_on:type_name -> emtm.types.v1.Date
 	1,  // 8: emtm.outreach.v1.Communication.items:type_name -> emtm.outreach.v1.OutreachItem
-	0,  // 9: emtm.outreach.v1.RecordResponseRequest.status:type_name -> emtm.outreach.v1.OutreachStatus
-	16, // 10: emtm.outreach.v1.RecordResponseRequest.responded_on:type_name -> emtm.types.v1.Date
-	1,  // 11: emtm.outreach.v1.RecordResponseResponse.item:type_name -> emtm.outreach.v1.OutreachItem
-	2,  // 12: emtm.outreach.v1.ListCommunicationsResponse.communications:type_name -> emtm.outreach.v1.Communication
-	8,  // 13: emtm.outreach.v1.GetOutreachStatsResponse.by_prescriber:type_name -> emtm.outreach.v1.ResponseCounts
-	8,  // 14: emtm.outreach.v1.GetOutreachStatsResponse.by_problem:type_name -> emtm.outreach.v1.ResponseCounts
-	1,  // 15: emtm.outreach.v1.ListOutreachResponse.items:type_name -> emtm.outreach.v1.OutreachItem
-	14, // 16: emtm.outreach.v1.GetOutreachCountsResponse.by_problem:type_name -> emtm.outreach.v1.GetOutreachCountsResponse.ByProblemEntry
-	10, // 17: emtm.outreach.v1.PrescriberOutreachService.ListOutreach:input_type -> emtm.outreach.v1.ListOutreachRequest
-	12, // 18: emtm.outreach.v1.PrescriberOutreachService.GetOutreachCounts:input_type -> emtm.outreach.v1.GetOutreachCountsRequest
-	3,  // 19: emtm.outreach.v1.PrescriberOutreachService.RecordResponse:input_type -> emtm.outreach.v1.RecordResponseRequest
-	5,  // 20: emtm.outreach.v1.PrescriberOutreachService.ListCommunications:input_type -> emtm.outreach.v1.ListCommunicationsRequest
-	7,  // 21: emtm.outreach.v1.PrescriberOutreachService.GetOutreachStats:input_type -> emtm.outreach.v1.GetOutreachStatsRequest
-	11, // 22: emtm.outreach.v1.PrescriberOutreachService.ListOutreach:output_type -> emtm.outreach.v1.ListOutreachResponse
-	13, // 23: emtm.outreach.v1.PrescriberOutreachService.GetOutreachCounts:output_type -> emtm.outreach.v1.GetOutreachCountsResponse
-	4,  // 24: emtm.outreach.v1.PrescriberOutreachService.RecordResponse:output_type -> emtm.outreach.v1.RecordResponseResponse
-	6,  // 25: emtm.outreach.v1.PrescriberOutreachService.ListCommunications:output_type -> emtm.outreach.v1.ListCommunicationsResponse
-	9,  // 26: emtm.outreach.v1.PrescriberOutreachService.GetOutreachStats:output_type -> emtm.outreach.v1.GetOutreachStatsResponse
-	22, // [22:27] is the sub-list for method output_type
-	17, // [17:22] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	18, // 9: emtm.outreach.v1.SweepResponse.today:type_name -> emtm.types.v1.Date
+	0,  // 10: emtm.outreach.v1.RecordResponseRequest.status:type_name -> emtm.outreach.v1.OutreachStatus
+	18, // 11: emtm.outreach.v1.RecordResponseRequest.responded_on:type_name -> emtm.types.v1.Date
+	1,  // 12: emtm.outreach.v1.RecordResponseResponse.item:type_name -> emtm.outreach.v1.OutreachItem
+	2,  // 13: emtm.outreach.v1.ListCommunicationsResponse.communications:type_name -> emtm.outreach.v1.Communication
+	10, // 14: emtm.outreach.v1.GetOutreachStatsResponse.by_prescriber:type_name -> emtm.outreach.v1.ResponseCounts
+	10, // 15: emtm.outreach.v1.GetOutreachStatsResponse.by_problem:type_name -> emtm.outreach.v1.ResponseCounts
+	10, // 16: emtm.outreach.v1.GetOutreachStatsResponse.total:type_name -> emtm.outreach.v1.ResponseCounts
+	1,  // 17: emtm.outreach.v1.ListOutreachResponse.items:type_name -> emtm.outreach.v1.OutreachItem
+	16, // 18: emtm.outreach.v1.GetOutreachCountsResponse.by_problem:type_name -> emtm.outreach.v1.GetOutreachCountsResponse.ByProblemEntry
+	12, // 19: emtm.outreach.v1.PrescriberOutreachService.ListOutreach:input_type -> emtm.outreach.v1.ListOutreachRequest
+	14, // 20: emtm.outreach.v1.PrescriberOutreachService.GetOutreachCounts:input_type -> emtm.outreach.v1.GetOutreachCountsRequest
+	5,  // 21: emtm.outreach.v1.PrescriberOutreachService.RecordResponse:input_type -> emtm.outreach.v1.RecordResponseRequest
+	7,  // 22: emtm.outreach.v1.PrescriberOutreachService.ListCommunications:input_type -> emtm.outreach.v1.ListCommunicationsRequest
+	9,  // 23: emtm.outreach.v1.PrescriberOutreachService.GetOutreachStats:input_type -> emtm.outreach.v1.GetOutreachStatsRequest
+	3,  // 24: emtm.outreach.v1.PrescriberOutreachService.Sweep:input_type -> emtm.outreach.v1.SweepRequest
+	13, // 25: emtm.outreach.v1.PrescriberOutreachService.ListOutreach:output_type -> emtm.outreach.v1.ListOutreachResponse
+	15, // 26: emtm.outreach.v1.PrescriberOutreachService.GetOutreachCounts:output_type -> emtm.outreach.v1.GetOutreachCountsResponse
+	6,  // 27: emtm.outreach.v1.PrescriberOutreachService.RecordResponse:output_type -> emtm.outreach.v1.RecordResponseResponse
+	8,  // 28: emtm.outreach.v1.PrescriberOutreachService.ListCommunications:output_type -> emtm.outreach.v1.ListCommunicationsResponse
+	11, // 29: emtm.outreach.v1.PrescriberOutreachService.GetOutreachStats:output_type -> emtm.outreach.v1.GetOutreachStatsResponse
+	4,  // 30: emtm.outreach.v1.PrescriberOutreachService.Sweep:output_type -> emtm.outreach.v1.SweepResponse
+	25, // [25:31] is the sub-list for method output_type
+	19, // [19:25] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_emtm_outreach_v1_outreach_proto_init() }
@@ -1149,7 +1337,7 @@ func file_emtm_outreach_v1_outreach_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_outreach_v1_outreach_proto_rawDesc), len(file_emtm_outreach_v1_outreach_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

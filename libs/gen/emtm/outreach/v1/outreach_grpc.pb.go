@@ -30,6 +30,7 @@ const (
 	PrescriberOutreachService_RecordResponse_FullMethodName     = "/emtm.outreach.v1.PrescriberOutreachService/RecordResponse"
 	PrescriberOutreachService_ListCommunications_FullMethodName = "/emtm.outreach.v1.PrescriberOutreachService/ListCommunications"
 	PrescriberOutreachService_GetOutreachStats_FullMethodName   = "/emtm.outreach.v1.PrescriberOutreachService/GetOutreachStats"
+	PrescriberOutreachService_Sweep_FullMethodName              = "/emtm.outreach.v1.PrescriberOutreachService/Sweep"
 )
 
 // PrescriberOutreachServiceClient is the client API for PrescriberOutreachService service.
@@ -47,6 +48,10 @@ type PrescriberOutreachServiceClient interface {
 	ListCommunications(ctx context.Context, in *ListCommunicationsRequest, opts ...grpc.CallOption) (*ListCommunicationsResponse, error)
 	// GetOutreachStats gives acceptance rates per prescriber and per problem type.
 	GetOutreachStats(ctx context.Context, in *GetOutreachStatsRequest, opts ...grpc.CallOption) (*GetOutreachStatsResponse, error)
+	// Sweep runs the periodic sweep now: communications for the periods that
+	// have ended, sent items past their deadline marked no response, lost
+	// events republished.
+	Sweep(ctx context.Context, in *SweepRequest, opts ...grpc.CallOption) (*SweepResponse, error)
 }
 
 type prescriberOutreachServiceClient struct {
@@ -107,6 +112,16 @@ func (c *prescriberOutreachServiceClient) GetOutreachStats(ctx context.Context, 
 	return out, nil
 }
 
+func (c *prescriberOutreachServiceClient) Sweep(ctx context.Context, in *SweepRequest, opts ...grpc.CallOption) (*SweepResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SweepResponse)
+	err := c.cc.Invoke(ctx, PrescriberOutreachService_Sweep_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PrescriberOutreachServiceServer is the server API for PrescriberOutreachService service.
 // All implementations must embed UnimplementedPrescriberOutreachServiceServer
 // for forward compatibility.
@@ -122,6 +137,10 @@ type PrescriberOutreachServiceServer interface {
 	ListCommunications(context.Context, *ListCommunicationsRequest) (*ListCommunicationsResponse, error)
 	// GetOutreachStats gives acceptance rates per prescriber and per problem type.
 	GetOutreachStats(context.Context, *GetOutreachStatsRequest) (*GetOutreachStatsResponse, error)
+	// Sweep runs the periodic sweep now: communications for the periods that
+	// have ended, sent items past their deadline marked no response, lost
+	// events republished.
+	Sweep(context.Context, *SweepRequest) (*SweepResponse, error)
 	mustEmbedUnimplementedPrescriberOutreachServiceServer()
 }
 
@@ -146,6 +165,9 @@ func (UnimplementedPrescriberOutreachServiceServer) ListCommunications(context.C
 }
 func (UnimplementedPrescriberOutreachServiceServer) GetOutreachStats(context.Context, *GetOutreachStatsRequest) (*GetOutreachStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetOutreachStats not implemented")
+}
+func (UnimplementedPrescriberOutreachServiceServer) Sweep(context.Context, *SweepRequest) (*SweepResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Sweep not implemented")
 }
 func (UnimplementedPrescriberOutreachServiceServer) mustEmbedUnimplementedPrescriberOutreachServiceServer() {
 }
@@ -259,6 +281,24 @@ func _PrescriberOutreachService_GetOutreachStats_Handler(srv interface{}, ctx co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PrescriberOutreachService_Sweep_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SweepRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PrescriberOutreachServiceServer).Sweep(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PrescriberOutreachService_Sweep_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PrescriberOutreachServiceServer).Sweep(ctx, req.(*SweepRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PrescriberOutreachService_ServiceDesc is the grpc.ServiceDesc for PrescriberOutreachService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -285,6 +325,10 @@ var PrescriberOutreachService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetOutreachStats",
 			Handler:    _PrescriberOutreachService_GetOutreachStats_Handler,
+		},
+		{
+			MethodName: "Sweep",
+			Handler:    _PrescriberOutreachService_Sweep_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,56 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/emtm/emtm/libs/civil"
+)
+
+func TestSampleAndPeriods(t *testing.T) {
+	ps, err := Sample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ps.For("S9925", "001")
+	name, start := p.PeriodOf(civil.Date{Year: 2024, Month: 2, Day: 15}) // a Thursday
+	if name != "2024-W07" || start.String() != "2024-02-12" {
+		t.Fatalf("week %s from %s", name, start)
+	}
+	if name, _ := p.PeriodOf(civil.Date{Year: 2021, Month: 1, Day: 2}); name != "2020-W53" {
+		t.Fatalf("ISO week of 2021-01-02 is %s", name)
+	}
+	for _, tt := range []struct{ on, next string }{
+		{"2024-02-15", "2024-02-19"}, {"2024-02-12", "2024-02-19"}, {"2024-02-18", "2024-02-19"}, {"2020-12-31", "2021-01-04"},
+	} {
+		d, _ := civil.Parse(tt.on)
+		if got := p.NextPeriod(d).String(); got != tt.next {
+			t.Errorf("week after %s starts %s, want %s", tt.on, got, tt.next)
+		}
+	}
+	p.Period = "month"
+	if name, start := p.PeriodOf(civil.Date{Year: 2024, Month: 2, Day: 15}); name != "2024-02" || start.Day != 1 {
+		t.Fatalf("month %s from %s", name, start)
+	}
+	for _, tt := range []struct{ on, next string }{{"2024-02-15", "2024-03-01"}, {"2024-12-01", "2025-01-01"}} {
+		d, _ := civil.Parse(tt.on)
+		if got := p.NextPeriod(d).String(); got != tt.next {
+			t.Errorf("month after %s starts %s, want %s", tt.on, got, tt.next)
+		}
+	}
+}
+
+func TestPolicyErrorsNameLineAndField(t *testing.T) {
+	base := SampleYAML()
+	for _, tt := range []struct{ from, to, want string }{
+		{"period: week", "period: fortnight", ":11: default.period"},
+		{"max_communications_per_period: 1", "max_communications_per_period: 0", "default.max_communications_per_period"},
+		{"repeat_window_days: 180", "repeat_window_days: -1", "default.repeat_window_days"},
+		{"no_response_after_days: 30", "no_response_after_days: 30\n  escalate: true", "field escalate not found"},
+	} {
+		_, err := Parse("outreach.yaml", []byte(strings.Replace(base, tt.from, tt.to, 1)))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %q", tt.to, err, tt.want)
+		}
+	}
+}
