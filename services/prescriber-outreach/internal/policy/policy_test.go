@@ -54,3 +54,26 @@ func TestPolicyErrorsNameLineAndField(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse: any bytes give a policy or an error naming the file, never a
+// panic; an accepted policy has periods that move forward.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(SampleYAML()))
+	f.Add([]byte(strings.Replace(SampleYAML(), "period: week", "period: month", 1)))
+	f.Add([]byte("version: 1\ndefault: {period: week}\n"))
+	f.Add([]byte("version: 1\ndefault:\n  letterhead: x\nplans: {S9925-001: {period: [1]}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ps, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			if !strings.Contains(err.Error(), "fuzz.yaml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		p := ps.For("S9925", "001")
+		d := civil.Date{Year: 2024, Month: 12, Day: 30}
+		if _, start := p.PeriodOf(d); start.After(d) || !p.NextPeriod(d).After(d) {
+			t.Fatalf("period of %s starts %s, next %s", d, start, p.NextPeriod(d))
+		}
+	})
+}
