@@ -95,3 +95,30 @@ func TestProgramFileErrorsNameLineAndField(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse: any bytes give a program or an error naming the file, never a
+// panic; an accepted program schedules every tier without going back in time.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(SampleYAML()))
+	f.Add([]byte(strings.Replace(SampleYAML(), "every: quarter", "every: month", 1)))
+	f.Add([]byte("version: 1\ndefault: {tiers: {HIGH: [{kind: CMR, due_days: 60, priority: 90}]}}\n"))
+	f.Add([]byte("version: 1\nplans: {S9925-001: {lease_minutes: -1}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ps, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			if !strings.Contains(err.Error(), "fuzz.yaml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		p := ps.For("S9925", "001")
+		on := civil.Date{Year: 2024, Month: 2, Day: 29}
+		for _, tier := range []string{"HIGH", "MODERATE", "LOW"} {
+			for _, s := range p.ForAssessment(tier, on, []string{"STATIN"}) {
+				if s.Due.Before(on) || s.Expires.Before(s.Due) {
+					t.Fatalf("%s %s: due %s, expires %s, assessed %s", tier, s.Kind, s.Due, s.Expires, on)
+				}
+			}
+		}
+	})
+}
