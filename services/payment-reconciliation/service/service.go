@@ -1,17 +1,22 @@
-// Package service wires payment-reconciliation: the encounters consumer (one
-// durable per beneficiary partition, acknowledged only after the server
-// confirms), the fee schedule, the ledger and its API.
+// Package service wires payment-reconciliation: consumers of encounters
+// (fees; acknowledged only after the server confirms), enrollment (member
+// months), Parts A/B summaries (performance) and outreach items (accepted
+// answers), one durable per beneficiary partition each; the payment policy;
+// the payment clock; a periodic sweep that books member months; and the API.
 package service
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/emtm/emtm/libs/app"
 	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/clock"
 	"github.com/emtm/emtm/libs/config"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/booking"
-	"github.com/emtm/emtm/services/payment-reconciliation/internal/feeschedule"
+	"github.com/emtm/emtm/services/payment-reconciliation/internal/policy"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/ports"
 )
 
@@ -31,26 +36,72 @@ var Definition app.Definition = app.Def[*Config]{
 
 // Config is payment-reconciliation's configuration.
 type Config struct {
-	Common config.Common
+	Common        config.Common
+	PolicyFile    string
+	Clock         string
+	TimeZone      string
+	SweepInterval time.Duration
+	policies      *policy.Policies
+	loc           *time.Location
 }
 
-// RegisterFlags defines the settings.
+// RegisterFlags defines the settings; the payment policy is read and validated here.
 func RegisterFlags(s *config.Set) *Config {
 	c := &Config{}
 	common := config.RegisterCommon(s, DefaultGRPCAddr)
-	s.AfterParse(func() error { c.Common = *common; return nil })
+	pol := s.String("policy", "", "payment policy file: PMPM rates, performance payment, fee schedule per plan (default: the built-in sample for S9925-001)")
+	clk := s.String("clock", "wall", "what this month is: wall (the calendar, production) or events (the latest service date seen: replays and the sample)")
+	tz := s.String("time-zone", "America/Chicago", "the plan's time zone for the wall clock (IANA name)")
+	sweep := s.Duration("sweep-interval", time.Minute, "how often member months are booked from enrollment")
+	s.AfterParse(func() error {
+		c.Common, c.PolicyFile, c.Clock, c.TimeZone, c.SweepInterval = *common, *pol, *clk, *tz, *sweep
+		var err error
+		if c.loc, err = time.LoadLocation(c.TimeZone); err != nil {
+			return fmt.Errorf("time-zone: %w", err)
+		}
+		if c.Clock != "wall" && c.Clock != "events" {
+			return fmt.Errorf("clock: %q must be wall or events", c.Clock)
+		}
+		if c.SweepInterval <= 0 {
+			return fmt.Errorf("sweep-interval must be positive")
+		}
+		if c.policies, err = policy.Load(c.PolicyFile); err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+		return nil
+	})
 	return c
 }
 
-// Register adds the API and consumers to rt.
-func Register(ctx context.Context, rt *app.Runtime, _ *Config) error {
-	b := booking.New(rt.Redis, rt.Pub, feeschedule.Sample(), rt.Log)
-	ledgerv1.RegisterPaymentReconciliationServiceServer(rt.GRPC.GRPC, ports.NewGRPC(b))
-	return rt.Consume(ctx, bus.ConsumerSpec{
-		Stream:     bus.StreamEncounters,
-		Durable:    "payment-encounters",
-		Subjects:   []string{"emtm.encounters.{p}"},
-		Partitions: rt.Cfg.Partitions,
-		DoubleAck:  true,
-	}, ports.EncountersHandler(b))
+// Register adds the API, consumers and the sweep to rt.
+func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
+	clk, err := clock.New(cfg.Clock, cfg.loc, rt.Redis, booking.ClockKey)
+	if err != nil {
+		return err
+	}
+	rt.Log.Info("payment policy", "file", cfg.policies.Name, "plans", cfg.policies.Plans(), "clock", clk.Name())
+	b := booking.New(rt.Redis, rt.Pub, cfg.policies, clk, rt.Log)
+	ledgerv1.RegisterPaymentReconciliationServiceServer(rt.GRPC.GRPC, ports.NewGRPC(b, rt.JS, rt.Cfg.RedisURL))
+	rt.Every("sweep", cfg.SweepInterval, func(ctx context.Context) error {
+		r, err := b.Sweep(ctx)
+		if err == nil && (r.Booked > 0 || r.Reversed > 0) {
+			rt.Log.Info("member months", "through", r.Today.String(), "booked", r.Booked, "reversed", r.Reversed)
+		}
+		return err
+	})
+	for _, c := range []struct {
+		stream, durable, subject string
+		h                        bus.Handler
+	}{
+		{bus.StreamEncounters, "payment-encounters", "emtm.encounters.{p}", ports.EncountersHandler(b)},
+		{bus.StreamEnrollment, "payment-enrollment", "emtm.enrollment.{p}", ports.EnrollmentHandler(b)},
+		{bus.StreamMedical, "payment-medical", "emtm.medical.{p}.partsab", ports.MedicalHandler(b)},
+		{bus.StreamOutreach, "payment-outreach", "emtm.outreach.{p}", ports.OutreachHandler(b)},
+	} {
+		// Money paths wait for the server to confirm each acknowledgement.
+		if err := rt.Consume(ctx, bus.ConsumerSpec{Stream: c.stream, Durable: c.durable, Subjects: []string{c.subject}, Partitions: rt.Cfg.Partitions, DoubleAck: true}, c.h); err != nil {
+			return err
+		}
+	}
+	return nil
 }

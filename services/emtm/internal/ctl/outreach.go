@@ -95,9 +95,9 @@ func outreachCmd(g *globals) *cobra.Command {
 	}
 	letters.Flags().IntVar(&limit, "limit", 20, "at most this many letters")
 	letters.Flags().BoolVar(&html, "html", false, "print the HTML rendering")
-	var note, on string
+	var note, on, pharmacy string
 	respond := &cobra.Command{
-		Use:   "respond ITEM_ID accepted|declined [--note TEXT] [--on YYYY-MM-DD]",
+		Use:   "respond ITEM_ID accepted|declined [--note TEXT] [--on YYYY-MM-DD] [--pharmacy NPI]",
 		Short: "Record a prescriber's answer to an outreach item",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -105,7 +105,7 @@ func outreachCmd(g *globals) *cobra.Command {
 			if !ok || (st != int32(outreachv1.OutreachStatus_OUTREACH_STATUS_ACCEPTED) && st != int32(outreachv1.OutreachStatus_OUTREACH_STATUS_DECLINED)) {
 				return fmt.Errorf("answer %q: use accepted or declined", args[1])
 			}
-			req := &outreachv1.RecordResponseRequest{ItemId: args[0], Status: outreachv1.OutreachStatus(st), Note: note}
+			req := &outreachv1.RecordResponseRequest{ItemId: args[0], Status: outreachv1.OutreachStatus(st), Note: note, PharmacyNpi: pharmacy}
 			if on != "" {
 				d, err := civil.Parse(on)
 				if err != nil {
@@ -127,6 +127,7 @@ func outreachCmd(g *globals) *cobra.Command {
 	}
 	respond.Flags().StringVar(&note, "note", "", "the prescriber's comment")
 	respond.Flags().StringVar(&on, "on", "", "the date of the answer (default: today on the outreach clock)")
+	respond.Flags().StringVar(&pharmacy, "pharmacy", "", "the pharmacy whose pharmacist obtained the answer (paid the PRESCRIBER_ACCEPTED fee)")
 	stats := &cobra.Command{
 		Use:   "stats",
 		Short: "Acceptance rates per prescriber and per problem type",

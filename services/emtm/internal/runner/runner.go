@@ -18,6 +18,7 @@ import (
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/drugref"
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
+	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/libs/grpcx"
@@ -152,9 +153,9 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	}
 }
 
-// settle waits until every consumer is idle, runs the scheduling and outreach
-// sweeps (so that expiry and letters reflect the final clock), and waits
-// again for what they published.
+// settle waits until every consumer is idle, runs the scheduling, outreach
+// and payment sweeps (so that expiry, letters and member months reflect the
+// final clocks), and waits again for what they published.
 func settle(ctx context.Context, js jetstream.JetStream, conns summary.Conns) error {
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
@@ -166,6 +167,12 @@ func settle(ctx context.Context, js jetstream.JetStream, conns summary.Conns) er
 	}
 	if _, err := outreachv1.NewPrescriberOutreachServiceClient(conns["prescriber-outreach"]).Sweep(wctx, &outreachv1.SweepRequest{}); err != nil {
 		return fmt.Errorf("outreach sweep: %w", err)
+	}
+	if err := bus.WaitIdle(wctx, js, 50*time.Millisecond); err != nil {
+		return err
+	}
+	if _, err := ledgerv1.NewPaymentReconciliationServiceClient(conns["payment-reconciliation"]).Sweep(wctx, &ledgerv1.SweepRequest{}); err != nil {
+		return fmt.Errorf("payment sweep: %w", err)
 	}
 	return bus.WaitIdle(wctx, js, 50*time.Millisecond)
 }

@@ -43,7 +43,12 @@ func TestRunOnceWritesTheSummaryAndARestartChangesNothing(t *testing.T) {
 	want := map[string]float64{
 		"claims_ingested": 1909, "claims_rejected": 70, "encounters": 35, "enrollments": 89, "parts_ab_summaries": 10,
 		"conditions":     467, // 469 of the members, 2 rejected: Synthea's code 10939881000119104 fails its Verhoeff check
-		"ledger_entries": 18, "ledger_total_cents": 72000, "dead_letters": 0,
+		"dead_letters": 0,
+		// Payment, checked by an independent script over the Synthea CSV files: 420 member
+		// months of 2017-01..2022-02 (the payment clock's last month) at $3.50 (2017: 76, 2018: 70,
+		// 2019: 85, 2020: 91, 2021: 84, 2022: 14), 18 medication reconciliations from 2017 at $40,
+		// and the 17 before the fee schedule's first date in suspense at $0.
+		"ledger_entries": 455, "ledger_total_cents": 147000 + 72000,
 		// Risk-derived figures of the built-in policy (checked by hand for three
 		// beneficiaries in internal/load/sample_integration_test.go).
 		"assessments": 21, "tasks_scheduled": 10, "outreach_items": 4, "outreach_communications": 2, "profiles": 9, "mtm_eligible": 0,
@@ -70,6 +75,12 @@ func TestRunOnceWritesTheSummaryAndARestartChangesNothing(t *testing.T) {
 	// neither was answered within 30 days.
 	if got := first["outreach_by_status"]; !reflect.DeepEqual(got, toAny(map[string]float64{"NO_RESPONSE": 2, "SUPERSEDED": 2})) {
 		t.Errorf("outreach by status %v", got)
+	}
+	if got := first["ledger_entries_by_kind"]; !reflect.DeepEqual(got, toAny(map[string]float64{"FEE": 18, "PROSPECTIVE": 420, "SUSPENSE": 17})) {
+		t.Errorf("ledger entries by kind %v", got)
+	}
+	if got := first["ledger_balances_cents"].(map[string]any); got["prospective_payment_receivable"] != 147000.0 || got["mtm_services_expense"] != 72000.0 {
+		t.Errorf("ledger balances %v", got)
 	}
 	for k, v := range want {
 		if first[k] != v {

@@ -31,12 +31,13 @@ import (
 
 // ReplayArgs make the services that compare dates use the event clock: the
 // latest date of service seen is "today", as when history is replayed.
-// Outreach sweeps only when asked (the runner does once the load has
-// settled), so that which letter an item lands in does not depend on how
-// fast the replay ran.
+// Outreach and payment sweep only when asked (the runner does once the load
+// has settled), so that which letter an item lands in, and through which
+// month member months are booked, do not depend on how fast the replay ran.
 var ReplayArgs = map[string][]string{
 	scheduling.Name: {"-clock", "events"},
 	outreach.Name:   {"-clock", "events", "-sweep-interval", "24h"},
+	payment.Name:    {"-clock", "events", "-sweep-interval", "24h"},
 }
 
 // Services are the five services, in start order.

@@ -47,6 +47,7 @@ type Summary struct {
 	LedgerEntries     int64            `json:"ledger_entries"`
 	LedgerTotalCents  int64            `json:"ledger_total_cents"`
 	LedgerBalances    map[string]int64 `json:"ledger_balances_cents"`
+	LedgerByKind      map[string]int64 `json:"ledger_entries_by_kind"`
 	DeadLetters       int64            `json:"dead_letters"`
 }
 
@@ -168,7 +169,10 @@ func Collect(ctx context.Context, js jetstream.JetStream, conns Conns, contract,
 	if err != nil {
 		return s, fmt.Errorf("payment-reconciliation: %w", err)
 	}
-	s.LedgerEntries, s.LedgerTotalCents, s.LedgerBalances = lt.Entries, lt.TotalCents, lt.Balances
+	s.LedgerEntries, s.LedgerTotalCents, s.LedgerBalances, s.LedgerByKind = lt.Entries, lt.TotalCents, lt.Balances, lt.EntriesByKind
+	if s.LedgerByKind == nil {
+		s.LedgerByKind = map[string]int64{}
+	}
 	if s.LedgerBalances == nil {
 		s.LedgerBalances = map[string]int64{}
 	}
@@ -218,7 +222,9 @@ func (s Summary) Print(w io.Writer) {
 	fmt.Fprintf(tw, "tasks scheduled\t%d\t(%s)\n", s.TasksScheduled, joined(s.TasksByKindStatus))
 	fmt.Fprintf(tw, "outreach items\t%d\t(%s)\n", s.OutreachItems, joined(s.OutreachByProblem))
 	fmt.Fprintf(tw, "prescriber letters\t%d\t(items %s)\n", s.Communications, joined(s.OutreachByStatus))
-	fmt.Fprintf(tw, "ledger entries\t%d\t(total %s)\n", s.LedgerEntries, Dollars(s.LedgerTotalCents))
+	fmt.Fprintf(tw, "ledger entries\t%d\t(%s)\n", s.LedgerEntries, joined(s.LedgerByKind))
+	fmt.Fprintf(tw, "prospective payment\t%s\t(%d member months)\n", Dollars(s.LedgerBalances["prospective_payment_receivable"]), s.LedgerByKind["PROSPECTIVE"]-s.LedgerByKind["PROSPECTIVE_ADJUSTMENT"])
+	fmt.Fprintf(tw, "pharmacy fees owed\t%s\t(%d services; %d in suspense, without a fee rule)\n", Dollars(s.LedgerBalances["mtm_services_expense"]), s.LedgerByKind["FEE"], s.LedgerByKind["SUSPENSE"])
 	fmt.Fprintf(tw, "dead letters\t%d\t\n", s.DeadLetters)
 	_ = tw.Flush()
 }

@@ -1,8 +1,11 @@
-// Package booking books the ledger entries of payment events exactly once:
-// entries are published to EMTM_LEDGER (the record, synced to disk and
-// deduplicated by entry id), then applied to the Redis projection together
-// with the source event's processed-marker in one script. A redelivered or
-// replayed event finds its marker and changes nothing.
+// Package booking books the ledger exactly once. Each entry has a
+// deterministic id; it is published to EMTM_LEDGER (the record, synced to disk
+// and deduplicated by entry id), then applied to the Redis projection under
+// its own marker. A redelivered or replayed event makes the same entries and
+// changes nothing. Encounters and accepted outreach book fees as they arrive;
+// member months are booked by a sweep from the enrollment spans up to the
+// payment clock's month, and reversed when a retroactive change takes them
+// away; the performance-based payment is booked when an operator settles a year.
 package booking
 
 import (
@@ -11,20 +14,26 @@ import (
 	"log/slog"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
+	"github.com/emtm/emtm/libs/clock"
 	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
+	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
+	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
+	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/redisx"
-	"github.com/emtm/emtm/services/payment-reconciliation/internal/feeschedule"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/ledger"
+	"github.com/emtm/emtm/services/payment-reconciliation/internal/membermonths"
+	"github.com/emtm/emtm/services/payment-reconciliation/internal/performance"
+	"github.com/emtm/emtm/services/payment-reconciliation/internal/policy"
 )
 
 // Publisher publishes to the bus.
@@ -33,132 +42,359 @@ type Publisher interface {
 	Meta(ctx context.Context, eventID, causationID string) *typesv1.EventMeta
 }
 
-// Redis keys of the ledger projection.
-const (
-	keyEntries  = "pr:entries"  // list of entry ids in booking order
-	keyEntryPB  = "pr:entry"    // hash: entry id -> LedgerEntry
-	keyTotals   = "pr:totals"   // hash: entries, cents
-	keyBalances = "pr:balances" // hash: account -> cents (debits positive, credits negative)
-)
-
-func doneKey(eventID string) string { return "pr:done:" + eventID }
-
 // Booker runs the use case.
 type Booker struct {
 	rdb      *redis.Client
-	pub      Publisher
-	schedule *feeschedule.Schedule
+	pub      Publisher // nil when rebuilding: entries are already on the stream
+	policies *policy.Policies
+	clock    clock.Clock
 	log      *slog.Logger
 }
 
 // New returns a Booker.
-func New(rdb *redis.Client, pub Publisher, schedule *feeschedule.Schedule, log *slog.Logger) *Booker {
-	return &Booker{rdb: rdb, pub: pub, schedule: schedule, log: log}
+func New(rdb *redis.Client, pub Publisher, policies *policy.Policies, clk clock.Clock, log *slog.Logger) *Booker {
+	return &Booker{rdb: rdb, pub: pub, policies: policies, clock: clk, log: log}
 }
 
-// OnEncounter books the fees of an MTM encounter.
+// book publishes entries, then applies each to the projection.
+func (b *Booker) book(ctx context.Context, xs []ledger.Entry) ([]*ledgerv1.LedgerEntry, error) {
+	if len(xs) == 0 {
+		return nil, nil
+	}
+	msgs := make([]*ledgerv1.LedgerEntry, 0, len(xs))
+	outs := make([]bus.Out, 0, len(xs))
+	for _, x := range xs {
+		msg := toProto(x)
+		msg.Meta = b.pub.Meta(ctx, x.ID, x.SourceEvent)
+		msg.BookedOn = civil.Today(time.UTC).Proto()
+		msgs = append(msgs, msg)
+		outs = append(outs, bus.Out{Subject: bus.LedgerSubject(x.ContractID), MsgID: x.ID, Msg: msg})
+	}
+	if _, err := b.pub.Publish(ctx, outs...); err != nil {
+		return nil, err
+	}
+	for _, m := range msgs {
+		if _, err := applyEntry(ctx, b.rdb, m); err != nil {
+			return nil, err
+		}
+	}
+	return msgs, nil
+}
+
+func (b *Booker) done(ctx context.Context, src string) (bool, error) {
+	n, err := b.rdb.Exists(ctx, doneKey(src)).Result()
+	return n == 1, err
+}
+
+func (b *Booker) plan(contract, pbp string) (policy.Plan, bool) {
+	return b.policies.For(contract, pbp)
+}
+
+// OnEncounter books the fees of an MTM encounter, and suspense for services
+// without a fee rule.
 func (b *Booker) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounter) error {
 	src := e.GetMeta().GetEventId()
 	if src == "" {
 		return bus.Permanent(fmt.Errorf("encounter without an event id"))
 	}
-	done, err := b.rdb.Exists(ctx, doneKey(src)).Result()
-	if err != nil {
+	if err := b.clock.Saw(ctx, civil.FromProto(e.ServiceDate)); err != nil {
 		return err
 	}
-	if done == 1 {
-		return nil
+	if done, err := b.done(ctx, src); err != nil || done {
+		return err
 	}
-	entries, unpriced := ledger.ForEncounter(ledger.Encounter{
-		EventID: src, EncounterID: e.EncounterId, ContractID: e.ContractId, PbpID: e.PbpId,
-		PharmacyNPI: e.PharmacyNpi, ServiceDate: civil.FromProto(e.ServiceDate), ServiceCodes: e.ServiceCodes,
+	p, ok := b.plan(e.ContractId, e.PbpId)
+	xs := ledger.ForEncounter(ledger.Encounter{
+		EventID: src, EncounterID: e.EncounterId, ContractID: e.ContractId, PbpID: e.PbpId, PharmacyNPI: e.PharmacyNpi,
+		ServiceDate: civil.FromProto(e.ServiceDate), ServiceCodes: e.ServiceCodes, TaskID: e.TaskId,
 		Completed: e.Outcome == encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED,
-	}, b.schedule)
-	for _, u := range unpriced {
-		b.log.Warn("service code without a fee rule; not booked", "code", u.Code, "schedule", b.schedule.Name)
+	}, p, ok, b.policies.Name)
+	for _, x := range xs {
+		if x.Kind == ledger.Suspense {
+			b.log.Warn("encounter service booked to suspense", "plan", x.Plan(), "service", x.Service, "reason", x.Memo, "entry", x.ID)
+		}
 	}
-	return b.book(ctx, src, entries)
+	if _, err := b.book(ctx, xs); err != nil {
+		return err
+	}
+	return b.rdb.Set(ctx, doneKey(src), "1", 0).Err()
 }
 
-func (b *Booker) book(ctx context.Context, src string, entries []ledger.Entry) error {
-	outs := make([]bus.Out, 0, len(entries))
-	ops := make([]redisx.Op, 0, 3*len(entries)+1)
-	var cents int64
-	for _, x := range entries {
-		msg := &ledgerv1.LedgerEntry{
-			Meta:    b.pub.Meta(ctx, x.ID, src),
-			EntryId: x.ID, DebitAccount: x.Debit, CreditAccount: x.Credit, AmountCents: x.AmountCents,
-			ContractId: x.ContractID, PbpId: x.PbpID,
-			ServiceMonth: &typesv1.YearMonth{Year: int32(x.Month.Year), Month: int32(x.Month.Month)},
-			Rule:         x.Rule, SourceEventId: src, Memo: x.Memo,
-			BookedOn: civil.Today(time.UTC).Proto(),
-		}
-		pb, err := proto.Marshal(msg)
-		if err != nil {
-			return err
-		}
-		outs = append(outs, bus.Out{Subject: bus.LedgerSubject(x.ContractID), MsgID: x.ID, Msg: msg})
-		ops = append(ops,
-			redisx.RPush(keyEntries, x.ID),
-			redisx.HSet(keyEntryPB, x.ID, pb),
-			redisx.HIncrBy(keyBalances, x.Debit, x.AmountCents),
-			redisx.HIncrBy(keyBalances, x.Credit, -x.AmountCents))
-		cents += x.AmountCents
+// OnOutreach books the PRESCRIBER_ACCEPTED fee of an accepted outreach item.
+func (b *Booker) OnOutreach(ctx context.Context, it *outreachv1.OutreachItem) error {
+	if it.Status != outreachv1.OutreachStatus_OUTREACH_STATUS_ACCEPTED {
+		return nil
 	}
-	if len(outs) > 0 {
-		if _, err := b.pub.Publish(ctx, outs...); err != nil {
-			return err
-		}
-		ops = append(ops, redisx.HIncrBy(keyTotals, "entries", int64(len(entries))), redisx.HIncrBy(keyTotals, "cents", cents))
+	on := civil.FromProto(it.RespondedOn)
+	if err := b.clock.Saw(ctx, on); err != nil {
+		return err
 	}
-	_, err := redisx.Apply(ctx, b.rdb, doneKey(src), 0, ops...)
+	p, ok := b.plan(it.ContractId, it.PbpId)
+	if !ok {
+		return nil
+	}
+	x, ok := ledger.ForAccepted(ledger.Accepted{EventID: it.GetMeta().GetEventId(), ItemID: it.ItemId, ContractID: it.ContractId, PbpID: it.PbpId,
+		PharmacyNPI: it.RespondedPharmacyNpi, RespondedOn: on}, p)
+	if !ok {
+		return nil
+	}
+	if done, err := b.rdb.Exists(ctx, entryDoneKey(x.ID)).Result(); err != nil || done == 1 {
+		return err
+	}
+	_, err := b.book(ctx, []ledger.Entry{x})
 	return err
 }
 
-// Totals returns the number of entries, their total and the account balances.
-func (b *Booker) Totals(ctx context.Context) (entries, cents int64, balances map[string]int64, err error) {
-	t, err := b.rdb.HGetAll(ctx, keyTotals).Result()
-	if err != nil {
-		return 0, 0, nil, err
+// OnEnrollment records an enrollment span (the latest version of each span
+// wins); the next sweep books or reverses the member months it changes.
+func (b *Booker) OnEnrollment(ctx context.Context, e *enrollmentv1.Enrollment) error {
+	start := civil.FromProto(e.StartDate)
+	if !start.Valid() || e.MemberId == "" || e.EnrollmentId == "" {
+		return bus.Permanent(fmt.Errorf("enrollment %q: member, id and start date are required", e.EnrollmentId))
 	}
-	entries, _ = strconv.ParseInt(t["entries"], 10, 64)
-	cents, _ = strconv.ParseInt(t["cents"], 10, 64)
-	raw, err := b.rdb.HGetAll(ctx, keyBalances).Result()
-	if err != nil {
-		return 0, 0, nil, err
-	}
-	balances = make(map[string]int64, len(raw))
-	for k, v := range raw {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, 0, nil, fmt.Errorf("balance %s: %w", k, err)
-		}
-		balances[k] = n
-	}
-	return entries, cents, balances, nil
+	v := spanValue(e.ContractId+"-"+e.PbpId, start, civil.FromProto(e.EndDate), e.GetMeta().GetEventId())
+	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, spanKey(e.MemberId), e.EnrollmentId, v)
+		p.SAdd(ctx, keyMembers, e.MemberId)
+		p.SAdd(ctx, keyDirty, e.MemberId)
+		return nil
+	})
+	return err
 }
 
-// Entries lists booked entries in booking order, optionally for one contract.
-func (b *Booker) Entries(ctx context.Context, contract string, limit int) ([]*ledgerv1.LedgerEntry, error) {
+// OnPartsAB adds a Parts A/B summary to its plan-year's expenditure.
+func (b *Booker) OnPartsAB(ctx context.Context, s *medicalv1.PartsAbSummary) error {
+	src := s.GetMeta().GetEventId()
+	if src == "" {
+		return bus.Permanent(fmt.Errorf("Parts A/B summary without an event id"))
+	}
+	y, m := int(s.GetServiceMonth().GetYear()), monthOf(s.GetServiceMonth().GetMonth())
+	if err := b.clock.Saw(ctx, civil.Date{Year: y, Month: m, Day: 1}); err != nil {
+		return err
+	}
+	plan := s.ContractId + "-" + s.PbpId
+	if s.ContractId == "" {
+		plan = "unattributed"
+	}
+	_, err := redisx.Apply(ctx, b.rdb, doneKey(src), 0,
+		redisx.HIncrBy(abKey(plan, y), "cents", s.CostCents), redisx.HIncrBy(abKey(plan, y), "summaries", 1),
+		redisx.SAdd(abYearsKey(plan), strconv.Itoa(y)), redisx.SAdd(keyPlans, plan))
+	return err
+}
+
+// SweepResult says what a sweep did.
+type SweepResult struct {
+	Today            civil.Date
+	Booked, Reversed int
+}
+
+// Sweep books the member months of every member whose spans changed (of
+// every member when a new month began) through the payment clock's month.
+func (b *Booker) Sweep(ctx context.Context) (SweepResult, error) {
+	var res SweepResult
+	today, err := b.clock.Today(ctx)
+	if err != nil || today.IsZero() {
+		return res, err
+	}
+	res.Today = today
+	through := civil.Date{Year: today.Year, Month: today.Month, Day: 1}
+	last, err := b.rdb.Get(ctx, keySwept).Result()
+	if err != nil && err != redis.Nil {
+		return res, err
+	}
+	set := keyDirty
+	if last != ym(through) {
+		set = keyMembers
+	}
+	members, err := b.rdb.SMembers(ctx, set).Result()
+	if err != nil {
+		return res, err
+	}
+	sort.Strings(members)
+	for _, m := range members {
+		booked, reversed, err := b.reconcile(ctx, m, through)
+		if err != nil {
+			return res, err
+		}
+		res.Booked += booked
+		res.Reversed += reversed
+		if err := b.rdb.SRem(ctx, keyDirty, m).Err(); err != nil {
+			return res, err
+		}
+	}
+	return res, b.rdb.Set(ctx, keySwept, ym(through), 0).Err()
+}
+
+// reconcile makes a member's booked member months (through a month) agree with the spans.
+func (b *Booker) reconcile(ctx context.Context, member string, through civil.Date) (booked, reversed int, err error) {
+	ss, err := spans(ctx, b.rdb, member)
+	if err != nil {
+		return 0, 0, err
+	}
+	rule := func(plan string) string {
+		c, pbp, _ := strings.Cut(plan, "-")
+		p, ok := b.plan(c, pbp)
+		if !ok {
+			return ""
+		}
+		return p.MemberMonth
+	}
+	want := membermonths.Of(ss, through, rule)
+	cur, err := b.rdb.HGetAll(ctx, mmKey(member)).Result()
+	if err != nil {
+		return 0, 0, err
+	}
+	lastEvent := ""
+	for _, s := range ss {
+		if s.EventID > lastEvent {
+			lastEvent = s.EventID
+		}
+	}
+	var xs []ledger.Entry
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		mm := want[k]
+		if cur[k] != "" {
+			continue
+		}
+		c, pbp, _ := strings.Cut(mm.Plan, "-")
+		p, _ := b.plan(c, pbp)
+		rate, ok := p.PMPM(mm.Month)
+		if !ok {
+			continue // no prospective payment before the plan's first rate
+		}
+		gen, _ := strconv.Atoi(cur["g:"+k])
+		xs = append(xs, ledger.ForMemberMonth(c, pbp, member, mm.Month, gen+1, rate, mm.Source))
+		booked++
+	}
+	var stale []string
+	for k, id := range cur {
+		if strings.HasPrefix(k, "g:") || id == "" {
+			continue
+		}
+		if _, ok := want[k]; ok {
+			continue
+		}
+		_, month, _ := strings.Cut(k, "|")
+		if month > ym(through) {
+			continue // a later month than the clock: not this sweep's to judge
+		}
+		stale = append(stale, id)
+	}
+	sort.Strings(stale)
+	for _, id := range stale {
+		orig, err := entry(ctx, b.rdb, id)
+		if err != nil || orig == nil {
+			return 0, 0, fmt.Errorf("member month %s: %v", id, err)
+		}
+		xs = append(xs, ledger.Reverse(fromProto(orig), lastEvent,
+			fmt.Sprintf("enrollment no longer covers %s (retroactive change)", ym(fromProto(orig).Month))))
+		reversed++
+	}
+	var fresh []ledger.Entry
+	for _, x := range xs {
+		if n, err := b.rdb.Exists(ctx, entryDoneKey(x.ID)).Result(); err != nil {
+			return 0, 0, err
+		} else if n == 0 {
+			fresh = append(fresh, x)
+		}
+	}
+	_, err = b.book(ctx, fresh)
+	return booked, reversed, err
+}
+
+// Performance computes a plan-year's performance-based payment from the
+// Parts A/B summaries and the member months booked.
+func (b *Booker) Performance(ctx context.Context, contract, pbp string, year int) (performance.Result, *ledgerv1.LedgerEntry, error) {
+	p, ok := b.plan(contract, pbp)
+	if !ok {
+		return performance.Result{}, nil, ErrNoPolicy{Plan: contract + "-" + pbp}
+	}
+	plan := contract + "-" + pbp
+	ab, err := b.rdb.HGetAll(ctx, abKey(plan, year)).Result()
+	if err != nil {
+		return performance.Result{}, nil, err
+	}
+	mm, err := b.rdb.HGet(ctx, mmCountKey(plan), strconv.Itoa(year)).Int64()
+	if err != nil && err != redis.Nil {
+		return performance.Result{}, nil, err
+	}
+	cents, _ := strconv.ParseInt(ab["cents"], 10, 64)
+	n, _ := strconv.ParseInt(ab["summaries"], 10, 64)
+	r := performance.Calculate(performance.Inputs{Plan: plan, Year: year, ABCents: cents, ABSummaries: n, MemberMonths: mm, Config: p.Performance})
+	id, err := b.rdb.HGet(ctx, perfKey(plan), strconv.Itoa(year)).Result()
+	if err != nil && err != redis.Nil {
+		return r, nil, err
+	}
+	var booked *ledgerv1.LedgerEntry
+	if id != "" {
+		if booked, err = entry(ctx, b.rdb, id); err != nil {
+			return r, nil, err
+		}
+	}
+	return r, booked, nil
+}
+
+// ErrNoPolicy is a plan the payment policy does not know.
+type ErrNoPolicy struct{ Plan string }
+
+func (e ErrNoPolicy) Error() string { return "no payment policy for plan " + e.Plan }
+
+// SettlePerformance books a plan-year's performance payment as computed now:
+// nothing when the ledger already holds it; a reversing entry and a new entry
+// when a recalculation changed it; a reversing entry when it no longer qualifies.
+func (b *Booker) SettlePerformance(ctx context.Context, contract, pbp string, year int) (performance.Result, []*ledgerv1.LedgerEntry, error) {
+	r, booked, err := b.Performance(ctx, contract, pbp, year)
+	if err != nil {
+		return r, nil, err
+	}
+	plan := contract + "-" + pbp
+	if booked != nil && booked.AmountCents == r.PaymentCents {
+		return r, nil, nil
+	}
+	var xs []ledger.Entry
+	if booked != nil {
+		xs = append(xs, ledger.Reverse(fromProto(booked), fmt.Sprintf("performance/%s/%d", plan, year),
+			fmt.Sprintf("performance payment of %d recalculated: %s", year, performance.Dollars(r.PaymentCents))))
+	}
+	if r.PaymentCents > 0 {
+		gen, err := b.rdb.HGet(ctx, perfKey(plan), strconv.Itoa(year)+":g").Int()
+		if err != nil && err != redis.Nil {
+			return r, nil, err
+		}
+		rule := fmt.Sprintf("performance:%dbp:%dc-pmpm:lag%d", r.Config.ThresholdBP, r.Config.PMPMCents, r.Config.LagYears)
+		xs = append(xs, ledger.ForPerformance(contract, pbp, year, r.PayableYear, gen+1, r.PaymentCents, rule,
+			fmt.Sprintf("performance year %d: %s per member-year, %s below the benchmark; %d member months", year,
+				performance.Dollars(r.PerMemberYearCents), bpText(r.ReductionBP), r.MemberMonths)))
+	}
+	msgs, err := b.book(ctx, xs)
+	return r, msgs, err
+}
+
+func bpText(n int64) string { return fmt.Sprintf("%d.%02d %%", n/100, n%100) }
+
+// Totals reads the projection's counters.
+func (b *Booker) Totals(ctx context.Context) (Totals, error) { return totals(ctx, b.rdb) }
+
+// Entries lists booked entries in booking order, optionally for one contract and kind.
+func (b *Booker) Entries(ctx context.Context, contract string, kind ledgerv1.EntryKind, limit int) ([]*ledgerv1.LedgerEntry, error) {
 	ids, err := b.rdb.LRange(ctx, keyEntries, 0, -1).Result()
 	if err != nil {
 		return nil, err
 	}
 	var out []*ledgerv1.LedgerEntry
 	for start := 0; start < len(ids) && len(out) < limit; start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		vals, err := b.rdb.HMGet(ctx, keyEntryPB, chunk...).Result()
+		es, err := entries(ctx, b.rdb, ids[start:min(start+500, len(ids))])
 		if err != nil {
 			return nil, err
 		}
-		for i, v := range vals {
-			s, _ := v.(string)
-			var e ledgerv1.LedgerEntry
-			if err := proto.Unmarshal([]byte(s), &e); err != nil {
-				return nil, fmt.Errorf("entry %s unreadable: %w", chunk[i], err)
-			}
-			if contract == "" || e.ContractId == contract {
-				out = append(out, &e)
+		for _, e := range es {
+			if (contract == "" || e.ContractId == contract) && (kind == 0 || e.Kind == kind) {
+				out = append(out, e)
 				if len(out) == limit {
 					break
 				}
@@ -168,12 +404,11 @@ func (b *Booker) Entries(ctx context.Context, contract string, limit int) ([]*le
 	return out, nil
 }
 
-// SortedAccounts returns the accounts of balances in order (for stable output).
-func SortedAccounts(balances map[string]int64) []string {
-	out := make([]string, 0, len(balances))
-	for k := range balances {
-		out = append(out, k)
+// MonthEntries lists a plan's entries of a service month, in booking order.
+func (b *Booker) MonthEntries(ctx context.Context, contract, pbp string, month civil.Date) ([]*ledgerv1.LedgerEntry, error) {
+	ids, err := b.rdb.LRange(ctx, monthKey(contract+"-"+pbp, month), 0, -1).Result()
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(out)
-	return out
+	return entries(ctx, b.rdb, ids)
 }

@@ -1,6 +1,8 @@
-// Package feeschedule is what the sponsor pays pharmacies per MTM service:
-// rules keyed by SNOMED CT service code, each with an effective date. Fees are
-// contracted between the sponsor and its pharmacies; they are configuration,
+// Package feeschedule is what a sponsor pays pharmacies for MTM services:
+// rules with effective dates, matched by the SNOMED CT codes of an encounter's
+// services (and, when the encounter names the task it fulfils, the task's
+// kind), or by an outcome such as a prescriber accepting a recommendation.
+// Fees are contracted between the sponsor and its pharmacies: configuration,
 // not CMS rates.
 package feeschedule
 
@@ -9,81 +11,80 @@ import (
 	"sort"
 
 	"github.com/emtm/emtm/libs/civil"
-	"github.com/emtm/emtm/libs/identifiers"
 )
 
-// Rule pays FeeCents for a service code from EffectiveFrom on.
+// Outcomes a rule can pay for besides services.
+const (
+	// OutcomePrescriberAccepted pays the pharmacy that obtained a prescriber's
+	// acceptance of a recommended change (an outreach item answered ACCEPTED in an encounter).
+	OutcomePrescriberAccepted = "PRESCRIBER_ACCEPTED"
+)
+
+// Rule pays FeeCents for a service from From on.
 type Rule struct {
-	Code          string // SNOMED CT concept id
-	Service       string // e.g. "CMR", "TMR", "MEDREC"
-	Description   string
-	FeeCents      int64
-	EffectiveFrom civil.Date
+	Service     string // e.g. "CMR", "MEDREC", "PRESCRIBER_ACCEPTED"
+	Description string
+	// Codes are the SNOMED CT services the rule pays for; TaskKind, when set,
+	// limits it to encounters that name a task of that kind (CMR, TMR, ...).
+	Codes    []string
+	TaskKind string
+	// Outcome, instead of codes, pays for an outcome (OutcomePrescriberAccepted).
+	Outcome  string
+	FeeCents int64
+	From     civil.Date
 }
 
-// Name identifies the rule on ledger entries, e.g. "fee:430193006:MEDREC:2017-01-01".
-func (r Rule) Name() string {
-	return fmt.Sprintf("fee:%s:%s:%s", r.Code, r.Service, r.EffectiveFrom)
-}
+// Name identifies the rule on ledger entries, e.g. "fee:CMR:2017-01-01".
+func (r Rule) Name() string { return fmt.Sprintf("fee:%s:%s", r.Service, r.From) }
 
-// Schedule is a validated set of rules.
+// Schedule is a set of rules (validated by the policy that holds it).
 type Schedule struct {
-	Name  string
-	rules map[string][]Rule // by code, latest effective date first
+	rules []Rule // latest From first
 }
 
-// New validates rules and builds a schedule.
-func New(name string, rules []Rule) (*Schedule, error) {
-	s := &Schedule{Name: name, rules: map[string][]Rule{}}
-	seen := map[string]bool{}
-	for i, r := range rules {
-		if _, err := identifiers.SNOMED(r.Code); err != nil {
-			return nil, fmt.Errorf("fee rule %d: code: %v", i+1, err)
-		}
-		if r.FeeCents < 0 {
-			return nil, fmt.Errorf("fee rule %d (%s): fee must not be negative", i+1, r.Code)
-		}
-		if !r.EffectiveFrom.Valid() {
-			return nil, fmt.Errorf("fee rule %d (%s): effective date is not a calendar date", i+1, r.Code)
-		}
-		if r.Service == "" {
-			return nil, fmt.Errorf("fee rule %d (%s): service is required", i+1, r.Code)
-		}
-		k := r.Code + "@" + r.EffectiveFrom.String()
-		if seen[k] {
-			return nil, fmt.Errorf("fee rule %d: %s has two rules effective %s", i+1, r.Code, r.EffectiveFrom)
-		}
-		seen[k] = true
-		s.rules[r.Code] = append(s.rules[r.Code], r)
-	}
-	for _, rs := range s.rules {
-		sort.Slice(rs, func(i, j int) bool { return rs[i].EffectiveFrom.After(rs[j].EffectiveFrom) })
-	}
-	return s, nil
+// New returns a schedule of rules.
+func New(rules []Rule) *Schedule {
+	rs := append([]Rule(nil), rules...)
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].From.After(rs[j].From) })
+	return &Schedule{rules: rs}
 }
 
-// Lookup returns the rule for code in effect on date.
-func (s *Schedule) Lookup(code string, on civil.Date) (Rule, bool) {
-	for _, r := range s.rules[code] {
-		if !r.EffectiveFrom.After(on) {
+func has(codes []string, code string) bool {
+	for _, c := range codes {
+		if c == code {
+			return true
+		}
+	}
+	return false
+}
+
+// ForService returns the rule in effect on a date for a service code: a rule
+// for the task kind the encounter names wins over a rule for any encounter.
+func (s *Schedule) ForService(code, taskKind string, on civil.Date) (Rule, bool) {
+	if taskKind != "" {
+		for _, r := range s.rules {
+			if r.TaskKind == taskKind && has(r.Codes, code) && !r.From.After(on) {
+				return r, true
+			}
+		}
+	}
+	for _, r := range s.rules {
+		if r.TaskKind == "" && has(r.Codes, code) && !r.From.After(on) {
 			return r, true
 		}
 	}
 	return Rule{}, false
 }
 
-// Sample is the fee schedule the demo and tests use. The amounts are
-// illustrative, not CMS rates or any sponsor's contract.
-func Sample() *Schedule {
-	from := civil.Date{Year: 2017, Month: 1, Day: 1} // the Enhanced MTM model's first performance year
-	s, err := New("sample-2017", []Rule{
-		{Code: "314530002", Service: "MEDREVIEW", Description: "Medication review done", FeeCents: 7500, EffectiveFrom: from},
-		{Code: "430193006", Service: "MEDREC", Description: "Medication reconciliation", FeeCents: 4000, EffectiveFrom: from},
-		{Code: "428191000124101", Service: "MEDLIST", Description: "Documentation of current medications", FeeCents: 1500, EffectiveFrom: from},
-	})
-	if err != nil {
-		// The sample rules are constants checked by the package's tests.
-		return &Schedule{Name: "invalid-sample", rules: map[string][]Rule{}}
+// ForOutcome returns the rule in effect on a date for an outcome.
+func (s *Schedule) ForOutcome(outcome string, on civil.Date) (Rule, bool) {
+	for _, r := range s.rules {
+		if r.Outcome == outcome && !r.From.After(on) {
+			return r, true
+		}
 	}
-	return s
+	return Rule{}, false
 }
+
+// Rules lists the rules, latest first.
+func (s *Schedule) Rules() []Rule { return append([]Rule(nil), s.rules...) }

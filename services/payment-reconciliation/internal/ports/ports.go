@@ -3,37 +3,134 @@ package ports
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/civil"
 	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
+	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
+	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
+	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
+	"github.com/emtm/emtm/libs/identifiers"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/booking"
+	"github.com/emtm/emtm/services/payment-reconciliation/internal/performance"
+	"github.com/emtm/emtm/services/payment-reconciliation/internal/statement"
 )
+
+func decode[T proto.Message](m *bus.Msg, v T, what string) error {
+	if err := proto.Unmarshal(m.Data, v); err != nil {
+		return bus.Permanent(fmt.Errorf("decode %s: %w", what, err))
+	}
+	return nil
+}
 
 // EncountersHandler consumes EMTM_ENCOUNTERS.
 func EncountersHandler(b *booking.Booker) bus.Handler {
 	return func(ctx context.Context, m *bus.Msg) error {
 		var e encountersv1.MtmEncounter
-		if err := proto.Unmarshal(m.Data, &e); err != nil {
-			return bus.Permanent(fmt.Errorf("decode encounter: %w", err))
+		if err := decode(m, &e, "encounter"); err != nil {
+			return err
 		}
 		return b.OnEncounter(ctx, &e)
+	}
+}
+
+// EnrollmentHandler consumes EMTM_ENROLLMENT.
+func EnrollmentHandler(b *booking.Booker) bus.Handler {
+	return func(ctx context.Context, m *bus.Msg) error {
+		var e enrollmentv1.Enrollment
+		if err := decode(m, &e, "enrollment"); err != nil {
+			return err
+		}
+		return b.OnEnrollment(ctx, &e)
+	}
+}
+
+// MedicalHandler consumes the Parts A/B summaries of EMTM_MEDICAL.
+func MedicalHandler(b *booking.Booker) bus.Handler {
+	return func(ctx context.Context, m *bus.Msg) error {
+		if !strings.HasSuffix(m.Subject, ".partsab") {
+			return nil
+		}
+		var s medicalv1.PartsAbSummary
+		if err := decode(m, &s, "Parts A/B summary"); err != nil {
+			return err
+		}
+		return b.OnPartsAB(ctx, &s)
+	}
+}
+
+// OutreachHandler consumes the outreach item events of EMTM_OUTREACH (accepted answers).
+func OutreachHandler(b *booking.Booker) bus.Handler {
+	return func(ctx context.Context, m *bus.Msg) error {
+		var it outreachv1.OutreachItem
+		if err := decode(m, &it, "outreach item"); err != nil {
+			return err
+		}
+		return b.OnOutreach(ctx, &it)
 	}
 }
 
 // GRPC serves emtm.ledger.v1.PaymentReconciliationService.
 type GRPC struct {
 	ledgerv1.UnimplementedPaymentReconciliationServiceServer
-	b *booking.Booker
+	b        *booking.Booker
+	js       jetstream.JetStream
+	redisURL string
 }
 
-// NewGRPC returns the gRPC port.
-func NewGRPC(b *booking.Booker) *GRPC { return &GRPC{b: b} }
+// NewGRPC returns the gRPC port; redisURL is the live Redis (a rebuild's default target is its database 15).
+func NewGRPC(b *booking.Booker, js jetstream.JetStream, redisURL string) *GRPC {
+	return &GRPC{b: b, js: js, redisURL: redisURL}
+}
+
+func badField(field, msg string) error {
+	st := status.New(codes.InvalidArgument, field+": "+msg)
+	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: msg}}}); err == nil {
+		return d.Err()
+	}
+	return st.Err()
+}
+
+func planArgs(contract, pbp string) error {
+	if contract == "" {
+		return badField("contract_id", "required")
+	}
+	if pbp == "" {
+		return badField("pbp_id", "required")
+	}
+	return nil
+}
+
+func monthArg(m interface {
+	GetYear() int32
+	GetMonth() int32
+}) (civil.Date, error) {
+	d := civil.Date{Year: int(m.GetYear()), Month: time.Month(m.GetMonth()), Day: 1}
+	if m.GetYear() < 2006 || m.GetYear() > 2100 || !d.Valid() {
+		return d, badField("month", fmt.Sprintf("%04d-%02d is not a month from 2006", m.GetYear(), m.GetMonth()))
+	}
+	return d, nil
+}
+
+func unavailable(what string, err error) error {
+	var np booking.ErrNoPolicy
+	if errors.As(err, &np) {
+		return status.Error(codes.NotFound, np.Error())
+	}
+	return status.Errorf(codes.Unavailable, "%s: %v", what, err)
+}
 
 func (g *GRPC) ListLedgerEntries(ctx context.Context, req *ledgerv1.ListLedgerEntriesRequest) (*ledgerv1.ListLedgerEntriesResponse, error) {
 	limit := int(req.GetLimit())
@@ -41,19 +138,170 @@ func (g *GRPC) ListLedgerEntries(ctx context.Context, req *ledgerv1.ListLedgerEn
 	case limit == 0:
 		limit = 100
 	case limit < 0 || limit > 10000:
-		return nil, status.Errorf(codes.InvalidArgument, "limit must be 1..10000, got %d", limit)
+		return nil, badField("limit", fmt.Sprintf("must be 1..10000, got %d", limit))
 	}
-	es, err := g.b.Entries(ctx, req.GetContractId(), limit)
+	es, err := g.b.Entries(ctx, req.GetContractId(), req.GetKind(), limit)
 	if err != nil {
-		return nil, status.Errorf(codes.Unavailable, "list entries: %v", err)
+		return nil, unavailable("list entries", err)
 	}
 	return &ledgerv1.ListLedgerEntriesResponse{Entries: es}, nil
 }
 
+func totalsProto(t booking.Totals) *ledgerv1.GetLedgerTotalsResponse {
+	return &ledgerv1.GetLedgerTotalsResponse{Entries: t.Entries, TotalCents: t.Cents, Balances: t.Balances, EntriesByKind: t.ByKind}
+}
+
 func (g *GRPC) GetLedgerTotals(ctx context.Context, _ *ledgerv1.GetLedgerTotalsRequest) (*ledgerv1.GetLedgerTotalsResponse, error) {
-	n, cents, bal, err := g.b.Totals(ctx)
+	t, err := g.b.Totals(ctx)
 	if err != nil {
-		return nil, status.Errorf(codes.Unavailable, "ledger totals: %v", err)
+		return nil, unavailable("ledger totals", err)
 	}
-	return &ledgerv1.GetLedgerTotalsResponse{Entries: n, TotalCents: cents, Balances: bal}, nil
+	return totalsProto(t), nil
+}
+
+func (g *GRPC) GetStatement(ctx context.Context, req *ledgerv1.GetStatementRequest) (*ledgerv1.GetStatementResponse, error) {
+	if err := planArgs(req.GetContractId(), req.GetPbpId()); err != nil {
+		return nil, err
+	}
+	m, err := monthArg(req.GetMonth())
+	if err != nil {
+		return nil, err
+	}
+	es, err := g.b.MonthEntries(ctx, req.GetContractId(), req.GetPbpId(), m)
+	if err != nil {
+		return nil, unavailable("statement", err)
+	}
+	return &ledgerv1.GetStatementResponse{Statement: statement.Build(req.GetContractId(), req.GetPbpId(), req.GetMonth(), es)}, nil
+}
+
+func (g *GRPC) GetRemittance(ctx context.Context, req *ledgerv1.GetRemittanceRequest) (*ledgerv1.GetRemittanceResponse, error) {
+	if err := planArgs(req.GetContractId(), req.GetPbpId()); err != nil {
+		return nil, err
+	}
+	if _, err := identifiers.NPI(req.GetPharmacyNpi()); err != nil {
+		return nil, badField("pharmacy_npi", err.Error())
+	}
+	m, err := monthArg(req.GetMonth())
+	if err != nil {
+		return nil, err
+	}
+	es, err := g.b.MonthEntries(ctx, req.GetContractId(), req.GetPbpId(), m)
+	if err != nil {
+		return nil, unavailable("remittance", err)
+	}
+	out := &ledgerv1.GetRemittanceResponse{PharmacyNpi: req.GetPharmacyNpi()}
+	for _, e := range es {
+		if e.PharmacyNpi != req.GetPharmacyNpi() {
+			continue
+		}
+		switch e.Kind {
+		case ledgerv1.EntryKind_ENTRY_KIND_FEE:
+			out.TotalCents += e.AmountCents
+		case ledgerv1.EntryKind_ENTRY_KIND_SUSPENSE:
+			out.SuspenseItems++
+		default:
+			continue
+		}
+		out.Entries = append(out.Entries, e)
+	}
+	return out, nil
+}
+
+func calcProto(contract, pbp string, r performance.Result, booked *ledgerv1.LedgerEntry) *ledgerv1.PerformanceCalculation {
+	c := &ledgerv1.PerformanceCalculation{
+		ContractId: contract, PbpId: pbp, Year: int32(r.Year), AbCents: r.ABCents, AbSummaries: r.ABSummaries, MemberMonths: r.MemberMonths,
+		PerMemberYearCents: r.PerMemberYearCents, HasBenchmark: r.HasBenchmark, BenchmarkCents: r.BenchmarkCents, ReductionBp: r.ReductionBP,
+		ThresholdBp: r.Config.ThresholdBP, Qualifies: r.Qualifies, PaymentCents: r.PaymentCents, PayableYear: int32(r.PayableYear), Steps: r.Steps,
+	}
+	if booked != nil && booked.Kind == ledgerv1.EntryKind_ENTRY_KIND_PERFORMANCE {
+		c.BookedCents, c.BookedEntryId = booked.AmountCents, booked.EntryId
+	}
+	return c
+}
+
+func yearArg(y int32) error {
+	if y < 2006 || y > 2100 {
+		return badField("year", fmt.Sprintf("%d is not a performance year", y))
+	}
+	return nil
+}
+
+func (g *GRPC) GetPerformance(ctx context.Context, req *ledgerv1.GetPerformanceRequest) (*ledgerv1.GetPerformanceResponse, error) {
+	if err := planArgs(req.GetContractId(), req.GetPbpId()); err != nil {
+		return nil, err
+	}
+	if err := yearArg(req.GetYear()); err != nil {
+		return nil, err
+	}
+	r, booked, err := g.b.Performance(ctx, req.GetContractId(), req.GetPbpId(), int(req.GetYear()))
+	if err != nil {
+		return nil, unavailable("performance", err)
+	}
+	return &ledgerv1.GetPerformanceResponse{Calculation: calcProto(req.GetContractId(), req.GetPbpId(), r, booked)}, nil
+}
+
+func (g *GRPC) SettlePerformance(ctx context.Context, req *ledgerv1.SettlePerformanceRequest) (*ledgerv1.SettlePerformanceResponse, error) {
+	if err := planArgs(req.GetContractId(), req.GetPbpId()); err != nil {
+		return nil, err
+	}
+	if err := yearArg(req.GetYear()); err != nil {
+		return nil, err
+	}
+	_, es, err := g.b.SettlePerformance(ctx, req.GetContractId(), req.GetPbpId(), int(req.GetYear()))
+	if err != nil {
+		return nil, unavailable("settle performance", err)
+	}
+	r, booked, err := g.b.Performance(ctx, req.GetContractId(), req.GetPbpId(), int(req.GetYear()))
+	if err != nil {
+		return nil, unavailable("performance", err)
+	}
+	return &ledgerv1.SettlePerformanceResponse{Calculation: calcProto(req.GetContractId(), req.GetPbpId(), r, booked), Entries: es}, nil
+}
+
+// rebuildTarget is the live Redis server's database 15 unless a URL is given.
+func (g *GRPC) rebuildTarget(url string) (*redis.Options, error) {
+	if url == "" {
+		opt, err := redis.ParseURL(g.redisURL)
+		if err != nil {
+			return nil, err
+		}
+		if opt.DB == 15 {
+			return nil, badField("target_redis_url", "the live ledger is in database 15: name another target")
+		}
+		opt.DB = 15
+		return opt, nil
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, badField("target_redis_url", err.Error())
+	}
+	live, _ := redis.ParseURL(g.redisURL)
+	if live != nil && live.Addr == opt.Addr && live.DB == opt.DB {
+		return nil, badField("target_redis_url", "is the live ledger's database: name an empty one")
+	}
+	return opt, nil
+}
+
+func (g *GRPC) RebuildLedger(ctx context.Context, req *ledgerv1.RebuildLedgerRequest) (*ledgerv1.RebuildLedgerResponse, error) {
+	opt, err := g.rebuildTarget(req.GetTargetRedisUrl())
+	if err != nil {
+		return nil, err
+	}
+	target := redis.NewClient(opt)
+	defer target.Close()
+	res, err := g.b.Rebuild(ctx, g.js, target, req.GetReplace())
+	if err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "rebuild: %v", err)
+	}
+	return &ledgerv1.RebuildLedgerResponse{LedgerMessages: res.LedgerMessages, EnrollmentMessages: res.EnrollmentMessages, MedicalMessages: res.MedicalMessages,
+		Live: totalsProto(res.Live), Rebuilt: totalsProto(res.Rebuilt), Equal: len(res.Differences) == 0, Differences: res.Differences,
+		TargetRedis: fmt.Sprintf("%s/%d", opt.Addr, opt.DB)}, nil
+}
+
+func (g *GRPC) Sweep(ctx context.Context, _ *ledgerv1.SweepRequest) (*ledgerv1.SweepResponse, error) {
+	r, err := g.b.Sweep(ctx)
+	if err != nil {
+		return nil, unavailable("sweep", err)
+	}
+	return &ledgerv1.SweepResponse{Today: r.Today.Proto(), MemberMonthsBooked: int32(r.Booked), MemberMonthsReversed: int32(r.Reversed)}, nil
 }

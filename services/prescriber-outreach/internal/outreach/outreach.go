@@ -143,8 +143,9 @@ func (o *Outreach) publishComm(ctx context.Context, id string) error {
 }
 
 // Respond records a prescriber's answer (ACCEPTED or DECLINED) to an item;
-// on zero means today on the outreach clock. The same answer twice is one answer.
-func (o *Outreach) Respond(ctx context.Context, id, status string, on civil.Date, note, by string) (*outreachv1.OutreachItem, error) {
+// on zero means today on the outreach clock; pharmacy, when known, is the
+// pharmacy whose pharmacist obtained the answer. The same answer twice is one answer.
+func (o *Outreach) Respond(ctx context.Context, id, status string, on civil.Date, note, by, pharmacy string) (*outreachv1.OutreachItem, error) {
 	if status != Accepted && status != Declined {
 		return nil, ErrNotAllowed{Reason: "a response is ACCEPTED or DECLINED"}
 	}
@@ -154,7 +155,7 @@ func (o *Outreach) Respond(ctx context.Context, id, status string, on civil.Date
 			return nil, err
 		}
 	}
-	changed, err := o.store.Respond(ctx, id, status, on, note, by)
+	changed, err := o.store.Respond(ctx, id, status, on, note, by, pharmacy)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +196,7 @@ func (o *Outreach) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounter
 		if r.Accepted {
 			status = Accepted
 		}
-		_, err = o.Respond(ctx, id, status, on, r.Note, "encounter "+e.EncounterId)
+		_, err = o.Respond(ctx, id, status, on, r.Note, "encounter "+e.EncounterId, e.PharmacyNpi)
 		var na ErrNotAllowed
 		if errors.As(err, &na) {
 			if err := o.store.Unmatched(ctx, key+"|"+na.Reason); err != nil {

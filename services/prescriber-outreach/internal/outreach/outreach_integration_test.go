@@ -196,7 +196,7 @@ func TestResponsesViaAPIAndEncounterAndNoResponse(t *testing.T) {
 	}
 	// The pharmacist learns in an encounter that drA accepted the BEERS change; the
 	// encounter also carries an answer about a problem never raised.
-	enc := &encountersv1.MtmEncounter{EncounterId: "enc/1", MemberId: "M1", ServiceDate: day("2024-03-01").Proto(),
+	enc := &encountersv1.MtmEncounter{EncounterId: "enc/1", MemberId: "M1", ServiceDate: day("2024-03-01").Proto(), PharmacyNpi: drB,
 		PrescriberResponses: []*encountersv1.PrescriberResponse{
 			{PrescriberNpi: drA, ProblemKey: "BEERS:glyburide", Accepted: true, Note: "switched to glipizide"},
 			{PrescriberNpi: drA, ProblemKey: "SUPD", Accepted: true},
@@ -206,26 +206,26 @@ func TestResponsesViaAPIAndEncounterAndNoResponse(t *testing.T) {
 	it, err := f.o.Item(ctx, id("M1", "BEERS:glyburide"))
 	f.must(t, err)
 	if it.Status != outreachv1.OutreachStatus_OUTREACH_STATUS_ACCEPTED || civil.FromProto(it.RespondedOn) != day("2024-03-01") ||
-		it.RespondedBy != "encounter enc/1" || it.ResponseNote != "switched to glipizide" || it.Version != 3 {
+		it.RespondedBy != "encounter enc/1" || it.ResponseNote != "switched to glipizide" || it.Version != 3 || it.RespondedPharmacyNpi != drB {
 		t.Fatalf("after the encounter: %+v", it)
 	}
 	// The API: a decline; the same decline again is one answer; a contradicting answer is refused.
-	d1, err := f.o.Respond(ctx, id("M1", "NONADH:STATIN"), outreach.Declined, day("2024-03-02"), "patient prefers", "api")
+	d1, err := f.o.Respond(ctx, id("M1", "NONADH:STATIN"), outreach.Declined, day("2024-03-02"), "patient prefers", "api", "")
 	f.must(t, err)
-	d2, err := f.o.Respond(ctx, id("M1", "NONADH:STATIN"), outreach.Declined, day("2024-03-03"), "", "api")
+	d2, err := f.o.Respond(ctx, id("M1", "NONADH:STATIN"), outreach.Declined, day("2024-03-03"), "", "api", "")
 	f.must(t, err)
 	if d1.Version != d2.Version || civil.FromProto(d2.RespondedOn) != day("2024-03-02") {
 		t.Fatalf("a repeated answer changed the item: v%d then v%d, answered %v", d1.Version, d2.Version, d2.RespondedOn)
 	}
 	var na outreach.ErrNotAllowed
-	if _, err := f.o.Respond(ctx, id("M1", "NONADH:STATIN"), outreach.Accepted, civil.Date{}, "", "api"); !errors.As(err, &na) ||
+	if _, err := f.o.Respond(ctx, id("M1", "NONADH:STATIN"), outreach.Accepted, civil.Date{}, "", "api", ""); !errors.As(err, &na) ||
 		na.Reason != "the item was already answered DECLINED on 2024-03-02" {
 		t.Fatalf("contradicting answer: %v", err)
 	}
-	if _, err := f.o.Respond(ctx, "out/none", outreach.Accepted, civil.Date{}, "", "api"); !errors.As(err, &na) || na.Reason != "no such item" {
+	if _, err := f.o.Respond(ctx, "out/none", outreach.Accepted, civil.Date{}, "", "api", ""); !errors.As(err, &na) || na.Reason != "no such item" {
 		t.Fatalf("unknown item: %v", err)
 	}
-	if _, err := f.o.Respond(ctx, id("M2", "COB"), outreach.Accepted, day("2024-01-01"), "", "api"); !errors.As(err, &na) {
+	if _, err := f.o.Respond(ctx, id("M2", "COB"), outreach.Accepted, day("2024-01-01"), "", "api", ""); !errors.As(err, &na) {
 		t.Fatalf("an answer before the problem was raised: %v", err)
 	}
 	// The letter was dated 2024-02-19 with 30 days to answer: on 2024-03-20 COB is still within the deadline, on 2024-03-21 it is not.
@@ -249,7 +249,7 @@ func TestResponsesViaAPIAndEncounterAndNoResponse(t *testing.T) {
 		t.Fatalf("by code %v, unmatched %d", c.ByCode, c.Unmatched)
 	}
 	// A late answer still counts.
-	late, err := f.o.Respond(ctx, id("M2", "COB"), outreach.Accepted, day("2024-04-02"), "tapering", "api")
+	late, err := f.o.Respond(ctx, id("M2", "COB"), outreach.Accepted, day("2024-04-02"), "tapering", "api", "")
 	f.must(t, err)
 	if late.Status != outreachv1.OutreachStatus_OUTREACH_STATUS_ACCEPTED {
 		t.Fatalf("late answer: %v", late.Status)
@@ -287,7 +287,7 @@ func TestStillPendingIsSupersededAfterTheWindow(t *testing.T) {
 		t.Fatalf("superseded by %q", it.SupersededBy)
 	}
 	var na outreach.ErrNotAllowed
-	if _, err := f.o.Respond(ctx, old, outreach.Accepted, civil.Date{}, "", "api"); !errors.As(err, &na) || !strings.Contains(na.Reason, "superseded") {
+	if _, err := f.o.Respond(ctx, old, outreach.Accepted, civil.Date{}, "", "api", ""); !errors.As(err, &na) || !strings.Contains(na.Reason, "superseded") {
 		t.Fatalf("answer to a superseded item: %v", err)
 	}
 	// Only the newer item goes out.

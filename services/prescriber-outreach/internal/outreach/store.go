@@ -136,7 +136,7 @@ return {1, superseded}
 `)
 
 // respondScript records an answer. ARGV: id, to (ACCEPTED or DECLINED),
-// responded on, note, by. Returns {1, version}, {2, status} when the same
+// responded on, note, by, pharmacy NPI. Returns {1, version}, {2, status} when the same
 // answer is already recorded, or {0, reason}.
 var respondScript = redis.NewScript(luaMove + `
 local id, to = ARGV[1], ARGV[2]
@@ -153,7 +153,7 @@ end
 if tonumber(ARGV[3]) < tonumber(redis.call('HGET', ik, 'created')) then
   return {0, 'responded_on is before the problem was raised'}
 end
-redis.call('HSET', ik, 'resp', ARGV[3], 'note', ARGV[4], 'rby', ARGV[5])
+redis.call('HSET', ik, 'resp', ARGV[3], 'note', ARGV[4], 'rby', ARGV[5], 'rph', ARGV[6])
 return {1, move(id, st, to)}
 `)
 
@@ -241,8 +241,8 @@ type ErrNotAllowed struct{ Reason string }
 func (e ErrNotAllowed) Error() string { return e.Reason }
 
 // Respond records an answer; it reports false when the same answer was already recorded.
-func (s *Store) Respond(ctx context.Context, id, to string, on civil.Date, note, by string) (bool, error) {
-	res, err := respondScript.Run(ctx, s.rdb, []string{itemKey(id)}, id, to, ymd(on), note, by).Slice()
+func (s *Store) Respond(ctx context.Context, id, to string, on civil.Date, note, by, pharmacy string) (bool, error) {
+	res, err := respondScript.Run(ctx, s.rdb, []string{itemKey(id)}, id, to, ymd(on), note, by, pharmacy).Slice()
 	if err != nil {
 		return false, fmt.Errorf("record response: %w", err)
 	}
@@ -322,6 +322,7 @@ func (s *Store) Get(ctx context.Context, id string) (*outreachv1.OutreachItem, e
 	it.RespondedOn = fromYMD(h["resp"]).Proto()
 	it.ResponseNote = h["note"]
 	it.RespondedBy = h["rby"]
+	it.RespondedPharmacyNpi = h["rph"]
 	it.SuppressedUntil = fromYMD(h["supp"]).Proto()
 	it.SupersededBy = h["sby"]
 	v, _ := strconv.Atoi(h["v"])

@@ -128,7 +128,12 @@ func (g *GRPC) RecordResponse(ctx context.Context, req *outreachv1.RecordRespons
 	if len(req.GetNote()) > 2000 {
 		return nil, badField("note", "at most 2000 characters")
 	}
-	it, err := g.o.Respond(ctx, req.GetItemId(), st, on, req.GetNote(), "api")
+	if req.GetPharmacyNpi() != "" {
+		if _, err := identifiers.NPI(req.GetPharmacyNpi()); err != nil {
+			return nil, badField("pharmacy_npi", err.Error())
+		}
+	}
+	it, err := g.o.Respond(ctx, req.GetItemId(), st, on, req.GetNote(), "api", req.GetPharmacyNpi())
 	var na outreach.ErrNotAllowed
 	switch {
 	case errors.As(err, &na) && na.Reason == "no such item":

@@ -3,11 +3,9 @@ package ports
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc/codes"
@@ -66,53 +64,10 @@ func MedicalHandler(a *assess.Assessor) bus.Handler {
 }
 
 // ReplayStream reads a stream from its first message to the last one present
-// when it starts, in order, through an ordered consumer.
+// when it starts (bus.Replay).
 func ReplayStream(js jetstream.JetStream) assess.Replayer {
 	return func(ctx context.Context, stream string, fn func(subject string, data []byte) error) (int64, error) {
-		st, err := js.Stream(ctx, stream)
-		if err != nil {
-			return 0, err
-		}
-		info, err := st.Info(ctx)
-		if err != nil {
-			return 0, err
-		}
-		if info.State.Msgs == 0 {
-			return 0, nil
-		}
-		last := info.State.LastSeq
-		cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-		if err != nil {
-			return 0, err
-		}
-		var n int64
-		for {
-			batch, err := cons.Fetch(500, jetstream.FetchMaxWait(5*time.Second))
-			if err != nil {
-				return n, err
-			}
-			got := 0
-			for m := range batch.Messages() {
-				got++
-				md, err := m.Metadata()
-				if err != nil {
-					return n, err
-				}
-				if err := fn(m.Subject(), m.Data()); err != nil {
-					return n, err
-				}
-				n++
-				if md.Sequence.Stream >= last {
-					return n, nil
-				}
-			}
-			if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-				return n, err
-			}
-			if got == 0 {
-				return n, fmt.Errorf("stream %s ended at %d messages before sequence %d", stream, n, last)
-			}
-		}
+		return bus.Replay(ctx, js, stream, fn)
 	}
 }
 

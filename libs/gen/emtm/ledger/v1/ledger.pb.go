@@ -26,6 +26,74 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// EntryKind says what produced an entry.
+type EntryKind int32
+
+const (
+	EntryKind_ENTRY_KIND_UNSPECIFIED EntryKind = 0
+	// FEE: a pharmacy's fee for a service or an outcome (debit mtm_services_expense).
+	EntryKind_ENTRY_KIND_FEE EntryKind = 1
+	// SUSPENSE: a service without a fee rule, booked at zero to suspense:unpriced_services and reported.
+	EntryKind_ENTRY_KIND_SUSPENSE EntryKind = 2
+	// PROSPECTIVE: the PMPM amount of one member month (debit prospective_payment_receivable).
+	EntryKind_ENTRY_KIND_PROSPECTIVE EntryKind = 3
+	// PROSPECTIVE_ADJUSTMENT reverses a member month that enrollment no longer supports.
+	EntryKind_ENTRY_KIND_PROSPECTIVE_ADJUSTMENT EntryKind = 4
+	// PERFORMANCE: the performance-based payment of a plan and performance year.
+	EntryKind_ENTRY_KIND_PERFORMANCE EntryKind = 5
+	// PERFORMANCE_ADJUSTMENT reverses a performance payment that a recalculation changed.
+	EntryKind_ENTRY_KIND_PERFORMANCE_ADJUSTMENT EntryKind = 6
+)
+
+// Enum value maps for EntryKind.
+var (
+	EntryKind_name = map[int32]string{
+		0: "ENTRY_KIND_UNSPECIFIED",
+		1: "ENTRY_KIND_FEE",
+		2: "ENTRY_KIND_SUSPENSE",
+		3: "ENTRY_KIND_PROSPECTIVE",
+		4: "ENTRY_KIND_PROSPECTIVE_ADJUSTMENT",
+		5: "ENTRY_KIND_PERFORMANCE",
+		6: "ENTRY_KIND_PERFORMANCE_ADJUSTMENT",
+	}
+	EntryKind_value = map[string]int32{
+		"ENTRY_KIND_UNSPECIFIED":            0,
+		"ENTRY_KIND_FEE":                    1,
+		"ENTRY_KIND_SUSPENSE":               2,
+		"ENTRY_KIND_PROSPECTIVE":            3,
+		"ENTRY_KIND_PROSPECTIVE_ADJUSTMENT": 4,
+		"ENTRY_KIND_PERFORMANCE":            5,
+		"ENTRY_KIND_PERFORMANCE_ADJUSTMENT": 6,
+	}
+)
+
+func (x EntryKind) Enum() *EntryKind {
+	p := new(EntryKind)
+	*p = x
+	return p
+}
+
+func (x EntryKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EntryKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_emtm_ledger_v1_ledger_proto_enumTypes[0].Descriptor()
+}
+
+func (EntryKind) Type() protoreflect.EnumType {
+	return &file_emtm_ledger_v1_ledger_proto_enumTypes[0]
+}
+
+func (x EntryKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EntryKind.Descriptor instead.
+func (EntryKind) EnumDescriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{0}
+}
+
 // LedgerEntry is one balanced posting: amount_cents moves from credit_account to
 // debit_account. Entries are never edited; a correction is a reversing entry.
 type LedgerEntry struct {
@@ -46,11 +114,18 @@ type LedgerEntry struct {
 	// source_event_id is the event that produced the entry (also meta.causation_id).
 	SourceEventId string `protobuf:"bytes,10,opt,name=source_event_id,json=sourceEventId,proto3" json:"source_event_id,omitempty"`
 	// reverses_entry_id is set on a reversing entry.
-	ReversesEntryId string   `protobuf:"bytes,11,opt,name=reverses_entry_id,json=reversesEntryId,proto3" json:"reverses_entry_id,omitempty"`
-	Memo            string   `protobuf:"bytes,12,opt,name=memo,proto3" json:"memo,omitempty"`
-	BookedOn        *v1.Date `protobuf:"bytes,13,opt,name=booked_on,json=bookedOn,proto3" json:"booked_on,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	ReversesEntryId string    `protobuf:"bytes,11,opt,name=reverses_entry_id,json=reversesEntryId,proto3" json:"reverses_entry_id,omitempty"`
+	Memo            string    `protobuf:"bytes,12,opt,name=memo,proto3" json:"memo,omitempty"`
+	BookedOn        *v1.Date  `protobuf:"bytes,13,opt,name=booked_on,json=bookedOn,proto3" json:"booked_on,omitempty"`
+	Kind            EntryKind `protobuf:"varint,14,opt,name=kind,proto3,enum=emtm.ledger.v1.EntryKind" json:"kind,omitempty"`
+	// service is the fee schedule's service (CMR, MEDREC, PRESCRIBER_ACCEPTED ...), or PMPM, PERFORMANCE.
+	Service     string `protobuf:"bytes,15,opt,name=service,proto3" json:"service,omitempty"`
+	PharmacyNpi string `protobuf:"bytes,16,opt,name=pharmacy_npi,json=pharmacyNpi,proto3" json:"pharmacy_npi,omitempty"`
+	// member_id is set on member-month entries (the ledger is not telemetry).
+	MemberId      string   `protobuf:"bytes,17,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	ServiceDate   *v1.Date `protobuf:"bytes,18,opt,name=service_date,json=serviceDate,proto3" json:"service_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LedgerEntry) Reset() {
@@ -174,10 +249,46 @@ func (x *LedgerEntry) GetBookedOn() *v1.Date {
 	return nil
 }
 
+func (x *LedgerEntry) GetKind() EntryKind {
+	if x != nil {
+		return x.Kind
+	}
+	return EntryKind_ENTRY_KIND_UNSPECIFIED
+}
+
+func (x *LedgerEntry) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetPharmacyNpi() string {
+	if x != nil {
+		return x.PharmacyNpi
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetServiceDate() *v1.Date {
+	if x != nil {
+		return x.ServiceDate
+	}
+	return nil
+}
+
 type ListLedgerEntriesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ContractId    string                 `protobuf:"bytes,1,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
 	Limit         int32                  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Kind          EntryKind              `protobuf:"varint,3,opt,name=kind,proto3,enum=emtm.ledger.v1.EntryKind" json:"kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -226,6 +337,1107 @@ func (x *ListLedgerEntriesRequest) GetLimit() int32 {
 	return 0
 }
 
+func (x *ListLedgerEntriesRequest) GetKind() EntryKind {
+	if x != nil {
+		return x.Kind
+	}
+	return EntryKind_ENTRY_KIND_UNSPECIFIED
+}
+
+type GetStatementRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContractId    string                 `protobuf:"bytes,1,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
+	PbpId         string                 `protobuf:"bytes,2,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
+	Month         *v1.YearMonth          `protobuf:"bytes,3,opt,name=month,proto3" json:"month,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStatementRequest) Reset() {
+	*x = GetStatementRequest{}
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStatementRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStatementRequest) ProtoMessage() {}
+
+func (x *GetStatementRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStatementRequest.ProtoReflect.Descriptor instead.
+func (*GetStatementRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GetStatementRequest) GetContractId() string {
+	if x != nil {
+		return x.ContractId
+	}
+	return ""
+}
+
+func (x *GetStatementRequest) GetPbpId() string {
+	if x != nil {
+		return x.PbpId
+	}
+	return ""
+}
+
+func (x *GetStatementRequest) GetMonth() *v1.YearMonth {
+	if x != nil {
+		return x.Month
+	}
+	return nil
+}
+
+// StatementLine is one figure of a statement and the entries that make it.
+type StatementLine struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// section: prospective, adjustments, performance, fees_by_pharmacy, fees_by_service, suspense.
+	Section       string   `protobuf:"bytes,1,opt,name=section,proto3" json:"section,omitempty"`
+	Label         string   `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	Count         int64    `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	AmountCents   int64    `protobuf:"varint,4,opt,name=amount_cents,json=amountCents,proto3" json:"amount_cents,omitempty"`
+	EntryIds      []string `protobuf:"bytes,5,rep,name=entry_ids,json=entryIds,proto3" json:"entry_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatementLine) Reset() {
+	*x = StatementLine{}
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatementLine) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatementLine) ProtoMessage() {}
+
+func (x *StatementLine) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatementLine.ProtoReflect.Descriptor instead.
+func (*StatementLine) Descriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *StatementLine) GetSection() string {
+	if x != nil {
+		return x.Section
+	}
+	return ""
+}
+
+func (x *StatementLine) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *StatementLine) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *StatementLine) GetAmountCents() int64 {
+	if x != nil {
+		return x.AmountCents
+	}
+	return 0
+}
+
+func (x *StatementLine) GetEntryIds() []string {
+	if x != nil {
+		return x.EntryIds
+	}
+	return nil
+}
+
+type Statement struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	ContractId       string                 `protobuf:"bytes,1,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
+	PbpId            string                 `protobuf:"bytes,2,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
+	Month            *v1.YearMonth          `protobuf:"bytes,3,opt,name=month,proto3" json:"month,omitempty"`
+	MemberMonths     int64                  `protobuf:"varint,4,opt,name=member_months,json=memberMonths,proto3" json:"member_months,omitempty"`
+	ProspectiveCents int64                  `protobuf:"varint,5,opt,name=prospective_cents,json=prospectiveCents,proto3" json:"prospective_cents,omitempty"`
+	// adjustments_cents is negative when member months were reversed.
+	AdjustmentsCents int64 `protobuf:"varint,6,opt,name=adjustments_cents,json=adjustmentsCents,proto3" json:"adjustments_cents,omitempty"`
+	PerformanceCents int64 `protobuf:"varint,7,opt,name=performance_cents,json=performanceCents,proto3" json:"performance_cents,omitempty"`
+	FeesCents        int64 `protobuf:"varint,8,opt,name=fees_cents,json=feesCents,proto3" json:"fees_cents,omitempty"`
+	// net_cents = prospective + adjustments + performance - fees.
+	NetCents      int64            `protobuf:"varint,9,opt,name=net_cents,json=netCents,proto3" json:"net_cents,omitempty"`
+	SuspenseItems int64            `protobuf:"varint,10,opt,name=suspense_items,json=suspenseItems,proto3" json:"suspense_items,omitempty"`
+	Lines         []*StatementLine `protobuf:"bytes,11,rep,name=lines,proto3" json:"lines,omitempty"`
+	Entries       int64            `protobuf:"varint,12,opt,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Statement) Reset() {
+	*x = Statement{}
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Statement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Statement) ProtoMessage() {}
+
+func (x *Statement) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Statement.ProtoReflect.Descriptor instead.
+func (*Statement) Descriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Statement) GetContractId() string {
+	if x != nil {
+		return x.ContractId
+	}
+	return ""
+}
+
+func (x *Statement) GetPbpId() string {
+	if x != nil {
+		return x.PbpId
+	}
+	return ""
+}
+
+func (x *Statement) GetMonth() *v1.YearMonth {
+	if x != nil {
+		return x.Month
+	}
+	return nil
+}
+
+func (x *Statement) GetMemberMonths() int64 {
+	if x != nil {
+		return x.MemberMonths
+	}
+	return 0
+}
+
+func (x *Statement) GetProspectiveCents() int64 {
+	if x != nil {
+		return x.ProspectiveCents
+	}
+	return 0
+}
+
+func (x *Statement) GetAdjustmentsCents() int64 {
+	if x != nil {
+		return x.AdjustmentsCents
+	}
+	return 0
+}
+
+func (x *Statement) GetPerformanceCents() int64 {
+	if x != nil {
+		return x.PerformanceCents
+	}
+	return 0
+}
+
+func (x *Statement) GetFeesCents() int64 {
+	if x != nil {
+		return x.FeesCents
+	}
+	return 0
+}
+
+func (x *Statement) GetNetCents() int64 {
+	if x != nil {
+		return x.NetCents
+	}
+	return 0
+}
+
+func (x *Statement) GetSuspenseItems() int64 {
+	if x != nil {
+		return x.SuspenseItems
+	}
+	return 0
+}
+
+func (x *Statement) GetLines() []*StatementLine {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *Statement) GetEntries() int64 {
+	if x != nil {
+		return x.Entries
+	}
+	return 0
+}
+
+type GetStatementResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Statement     *Statement             `protobuf:"bytes,1,opt,name=statement,proto3" json:"statement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStatementResponse) Reset() {
+	*x = GetStatementResponse{}
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStatementResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStatementResponse) ProtoMessage() {}
+
+func (x *GetStatementResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStatementResponse.ProtoReflect.Descriptor instead.
+func (*GetStatementResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetStatementResponse) GetStatement() *Statement {
+	if x != nil {
+		return x.Statement
+	}
+	return nil
+}
+
+type GetRemittanceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContractId    string                 `protobuf:"bytes,1,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
+	PbpId         string                 `protobuf:"bytes,2,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
+	Month         *v1.YearMonth          `protobuf:"bytes,3,opt,name=month,proto3" json:"month,omitempty"`
+	PharmacyNpi   string                 `protobuf:"bytes,4,opt,name=pharmacy_npi,json=pharmacyNpi,proto3" json:"pharmacy_npi,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRemittanceRequest) Reset() {
+	*x = GetRemittanceRequest{}
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRemittanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRemittanceRequest) ProtoMessage() {}
+
+func (x *GetRemittanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRemittanceRequest.ProtoReflect.Descriptor instead.
+func (*GetRemittanceRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GetRemittanceRequest) GetContractId() string {
+	if x != nil {
+		return x.ContractId
+	}
+	return ""
+}
+
+func (x *GetRemittanceRequest) GetPbpId() string {
+	if x != nil {
+		return x.PbpId
+	}
+	return ""
+}
+
+func (x *GetRemittanceRequest) GetMonth() *v1.YearMonth {
+	if x != nil {
+		return x.Month
+	}
+	return nil
+}
+
+func (x *GetRemittanceRequest) GetPharmacyNpi() string {
+	if x != nil {
+		return x.PharmacyNpi
+	}
+	return ""
+}
+
+type GetRemittanceResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	PharmacyNpi string                 `protobuf:"bytes,1,opt,name=pharmacy_npi,json=pharmacyNpi,proto3" json:"pharmacy_npi,omitempty"`
+	// entries are the pharmacy's fees and suspense items of the month, by service date.
+	Entries       []*LedgerEntry `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
+	TotalCents    int64          `protobuf:"varint,3,opt,name=total_cents,json=totalCents,proto3" json:"total_cents,omitempty"`
+	SuspenseItems int64          `protobuf:"varint,4,opt,name=suspense_items,json=suspenseItems,proto3" json:"suspense_items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRemittanceResponse) Reset() {
+	*x = GetRemittanceResponse{}
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRemittanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRemittanceResponse) ProtoMessage() {}
+
+func (x *GetRemittanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRemittanceResponse.ProtoReflect.Descriptor instead.
+func (*GetRemittanceResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetRemittanceResponse) GetPharmacyNpi() string {
+	if x != nil {
+		return x.PharmacyNpi
+	}
+	return ""
+}
+
+func (x *GetRemittanceResponse) GetEntries() []*LedgerEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *GetRemittanceResponse) GetTotalCents() int64 {
+	if x != nil {
+		return x.TotalCents
+	}
+	return 0
+}
+
+func (x *GetRemittanceResponse) GetSuspenseItems() int64 {
+	if x != nil {
+		return x.SuspenseItems
+	}
+	return 0
+}
+
+type GetPerformanceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContractId    string                 `protobuf:"bytes,1,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
+	PbpId         string                 `protobuf:"bytes,2,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
+	Year          int32                  `protobuf:"varint,3,opt,name=year,proto3" json:"year,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPerformanceRequest) Reset() {
+	*x = GetPerformanceRequest{}
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPerformanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPerformanceRequest) ProtoMessage() {}
+
+func (x *GetPerformanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPerformanceRequest.ProtoReflect.Descriptor instead.
+func (*GetPerformanceRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetPerformanceRequest) GetContractId() string {
+	if x != nil {
+		return x.ContractId
+	}
+	return ""
+}
+
+func (x *GetPerformanceRequest) GetPbpId() string {
+	if x != nil {
+		return x.PbpId
+	}
+	return ""
+}
+
+func (x *GetPerformanceRequest) GetYear() int32 {
+	if x != nil {
+		return x.Year
+	}
+	return 0
+}
+
+type PerformanceCalculation struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	ContractId         string                 `protobuf:"bytes,1,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
+	PbpId              string                 `protobuf:"bytes,2,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
+	Year               int32                  `protobuf:"varint,3,opt,name=year,proto3" json:"year,omitempty"`
+	AbCents            int64                  `protobuf:"varint,4,opt,name=ab_cents,json=abCents,proto3" json:"ab_cents,omitempty"`
+	AbSummaries        int64                  `protobuf:"varint,5,opt,name=ab_summaries,json=abSummaries,proto3" json:"ab_summaries,omitempty"`
+	MemberMonths       int64                  `protobuf:"varint,6,opt,name=member_months,json=memberMonths,proto3" json:"member_months,omitempty"`
+	PerMemberYearCents int64                  `protobuf:"varint,7,opt,name=per_member_year_cents,json=perMemberYearCents,proto3" json:"per_member_year_cents,omitempty"`
+	HasBenchmark       bool                   `protobuf:"varint,8,opt,name=has_benchmark,json=hasBenchmark,proto3" json:"has_benchmark,omitempty"`
+	BenchmarkCents     int64                  `protobuf:"varint,9,opt,name=benchmark_cents,json=benchmarkCents,proto3" json:"benchmark_cents,omitempty"`
+	ReductionBp        int64                  `protobuf:"varint,10,opt,name=reduction_bp,json=reductionBp,proto3" json:"reduction_bp,omitempty"`
+	ThresholdBp        int64                  `protobuf:"varint,11,opt,name=threshold_bp,json=thresholdBp,proto3" json:"threshold_bp,omitempty"`
+	Qualifies          bool                   `protobuf:"varint,12,opt,name=qualifies,proto3" json:"qualifies,omitempty"`
+	PaymentCents       int64                  `protobuf:"varint,13,opt,name=payment_cents,json=paymentCents,proto3" json:"payment_cents,omitempty"`
+	PayableYear        int32                  `protobuf:"varint,14,opt,name=payable_year,json=payableYear,proto3" json:"payable_year,omitempty"`
+	Steps              []string               `protobuf:"bytes,15,rep,name=steps,proto3" json:"steps,omitempty"`
+	// booked_cents and booked_entry_id: what the ledger holds for the year now.
+	BookedCents   int64  `protobuf:"varint,16,opt,name=booked_cents,json=bookedCents,proto3" json:"booked_cents,omitempty"`
+	BookedEntryId string `protobuf:"bytes,17,opt,name=booked_entry_id,json=bookedEntryId,proto3" json:"booked_entry_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PerformanceCalculation) Reset() {
+	*x = PerformanceCalculation{}
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PerformanceCalculation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PerformanceCalculation) ProtoMessage() {}
+
+func (x *PerformanceCalculation) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PerformanceCalculation.ProtoReflect.Descriptor instead.
+func (*PerformanceCalculation) Descriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PerformanceCalculation) GetContractId() string {
+	if x != nil {
+		return x.ContractId
+	}
+	return ""
+}
+
+func (x *PerformanceCalculation) GetPbpId() string {
+	if x != nil {
+		return x.PbpId
+	}
+	return ""
+}
+
+func (x *PerformanceCalculation) GetYear() int32 {
+	if x != nil {
+		return x.Year
+	}
+	return 0
+}
+
+func (x *PerformanceCalculation) GetAbCents() int64 {
+	if x != nil {
+		return x.AbCents
+	}
+	return 0
+}
+
+func (x *PerformanceCalculation) GetAbSummaries() int64 {
+	if x != nil {
+		return x.AbSummaries
+	}
+	return 0
+}
+
+func (x *PerformanceCalculation) GetMemberMonths() int64 {
+	if x != nil {
+		return x.MemberMonths
+	}
+	return 0
+}
+
+func (x *PerformanceCalculation) GetPerMemberYearCents() int64 {
+	if x != nil {
+		return x.PerMemberYearCents
+	}
+	return 0
+}
+
+func (x *PerformanceCalculation) GetHasBenchmark() bool {
+	if x != nil {
+		return x.HasBenchmark
+	}
+	return false
+}
+
+func (x *PerformanceCalculation) GetBenchmarkCents() int64 {
+	if x != nil {
+		return x.BenchmarkCents
+	}
+	return 0
+}
+
+func (x *PerformanceCalculation) GetReductionBp() int64 {
+	if x != nil {
+		return x.ReductionBp
+	}
+	return 0
+}
+
+func (x *PerformanceCalculation) GetThresholdBp() int64 {
+	if x != nil {
+		return x.ThresholdBp
+	}
+	return 0
+}
+
+func (x *PerformanceCalculation) GetQualifies() bool {
+	if x != nil {
+		return x.Qualifies
+	}
+	return false
+}
+
+func (x *PerformanceCalculation) GetPaymentCents() int64 {
+	if x != nil {
+		return x.PaymentCents
+	}
+	return 0
+}
+
+func (x *PerformanceCalculation) GetPayableYear() int32 {
+	if x != nil {
+		return x.PayableYear
+	}
+	return 0
+}
+
+func (x *PerformanceCalculation) GetSteps() []string {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+func (x *PerformanceCalculation) GetBookedCents() int64 {
+	if x != nil {
+		return x.BookedCents
+	}
+	return 0
+}
+
+func (x *PerformanceCalculation) GetBookedEntryId() string {
+	if x != nil {
+		return x.BookedEntryId
+	}
+	return ""
+}
+
+type GetPerformanceResponse struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Calculation   *PerformanceCalculation `protobuf:"bytes,1,opt,name=calculation,proto3" json:"calculation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPerformanceResponse) Reset() {
+	*x = GetPerformanceResponse{}
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPerformanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPerformanceResponse) ProtoMessage() {}
+
+func (x *GetPerformanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPerformanceResponse.ProtoReflect.Descriptor instead.
+func (*GetPerformanceResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetPerformanceResponse) GetCalculation() *PerformanceCalculation {
+	if x != nil {
+		return x.Calculation
+	}
+	return nil
+}
+
+type SettlePerformanceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContractId    string                 `protobuf:"bytes,1,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
+	PbpId         string                 `protobuf:"bytes,2,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
+	Year          int32                  `protobuf:"varint,3,opt,name=year,proto3" json:"year,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SettlePerformanceRequest) Reset() {
+	*x = SettlePerformanceRequest{}
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SettlePerformanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SettlePerformanceRequest) ProtoMessage() {}
+
+func (x *SettlePerformanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SettlePerformanceRequest.ProtoReflect.Descriptor instead.
+func (*SettlePerformanceRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SettlePerformanceRequest) GetContractId() string {
+	if x != nil {
+		return x.ContractId
+	}
+	return ""
+}
+
+func (x *SettlePerformanceRequest) GetPbpId() string {
+	if x != nil {
+		return x.PbpId
+	}
+	return ""
+}
+
+func (x *SettlePerformanceRequest) GetYear() int32 {
+	if x != nil {
+		return x.Year
+	}
+	return 0
+}
+
+type SettlePerformanceResponse struct {
+	state       protoimpl.MessageState  `protogen:"open.v1"`
+	Calculation *PerformanceCalculation `protobuf:"bytes,1,opt,name=calculation,proto3" json:"calculation,omitempty"`
+	// entries booked by this call (none when the ledger already held the result).
+	Entries       []*LedgerEntry `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SettlePerformanceResponse) Reset() {
+	*x = SettlePerformanceResponse{}
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SettlePerformanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SettlePerformanceResponse) ProtoMessage() {}
+
+func (x *SettlePerformanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SettlePerformanceResponse.ProtoReflect.Descriptor instead.
+func (*SettlePerformanceResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SettlePerformanceResponse) GetCalculation() *PerformanceCalculation {
+	if x != nil {
+		return x.Calculation
+	}
+	return nil
+}
+
+func (x *SettlePerformanceResponse) GetEntries() []*LedgerEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+type RebuildLedgerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// target_redis_url is an empty Redis to rebuild into (default: database 15 of the live Redis server).
+	TargetRedisUrl string `protobuf:"bytes,1,opt,name=target_redis_url,json=targetRedisUrl,proto3" json:"target_redis_url,omitempty"`
+	// replace empties the target first.
+	Replace       bool `protobuf:"varint,2,opt,name=replace,proto3" json:"replace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebuildLedgerRequest) Reset() {
+	*x = RebuildLedgerRequest{}
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebuildLedgerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebuildLedgerRequest) ProtoMessage() {}
+
+func (x *RebuildLedgerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebuildLedgerRequest.ProtoReflect.Descriptor instead.
+func (*RebuildLedgerRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RebuildLedgerRequest) GetTargetRedisUrl() string {
+	if x != nil {
+		return x.TargetRedisUrl
+	}
+	return ""
+}
+
+func (x *RebuildLedgerRequest) GetReplace() bool {
+	if x != nil {
+		return x.Replace
+	}
+	return false
+}
+
+type RebuildLedgerResponse struct {
+	state              protoimpl.MessageState   `protogen:"open.v1"`
+	LedgerMessages     int64                    `protobuf:"varint,1,opt,name=ledger_messages,json=ledgerMessages,proto3" json:"ledger_messages,omitempty"`
+	EnrollmentMessages int64                    `protobuf:"varint,2,opt,name=enrollment_messages,json=enrollmentMessages,proto3" json:"enrollment_messages,omitempty"`
+	MedicalMessages    int64                    `protobuf:"varint,3,opt,name=medical_messages,json=medicalMessages,proto3" json:"medical_messages,omitempty"`
+	Live               *GetLedgerTotalsResponse `protobuf:"bytes,4,opt,name=live,proto3" json:"live,omitempty"`
+	Rebuilt            *GetLedgerTotalsResponse `protobuf:"bytes,5,opt,name=rebuilt,proto3" json:"rebuilt,omitempty"`
+	Equal              bool                     `protobuf:"varint,6,opt,name=equal,proto3" json:"equal,omitempty"`
+	Differences        []string                 `protobuf:"bytes,7,rep,name=differences,proto3" json:"differences,omitempty"`
+	// target_redis is the address and database rebuilt into.
+	TargetRedis   string `protobuf:"bytes,8,opt,name=target_redis,json=targetRedis,proto3" json:"target_redis,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebuildLedgerResponse) Reset() {
+	*x = RebuildLedgerResponse{}
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebuildLedgerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebuildLedgerResponse) ProtoMessage() {}
+
+func (x *RebuildLedgerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebuildLedgerResponse.ProtoReflect.Descriptor instead.
+func (*RebuildLedgerResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RebuildLedgerResponse) GetLedgerMessages() int64 {
+	if x != nil {
+		return x.LedgerMessages
+	}
+	return 0
+}
+
+func (x *RebuildLedgerResponse) GetEnrollmentMessages() int64 {
+	if x != nil {
+		return x.EnrollmentMessages
+	}
+	return 0
+}
+
+func (x *RebuildLedgerResponse) GetMedicalMessages() int64 {
+	if x != nil {
+		return x.MedicalMessages
+	}
+	return 0
+}
+
+func (x *RebuildLedgerResponse) GetLive() *GetLedgerTotalsResponse {
+	if x != nil {
+		return x.Live
+	}
+	return nil
+}
+
+func (x *RebuildLedgerResponse) GetRebuilt() *GetLedgerTotalsResponse {
+	if x != nil {
+		return x.Rebuilt
+	}
+	return nil
+}
+
+func (x *RebuildLedgerResponse) GetEqual() bool {
+	if x != nil {
+		return x.Equal
+	}
+	return false
+}
+
+func (x *RebuildLedgerResponse) GetDifferences() []string {
+	if x != nil {
+		return x.Differences
+	}
+	return nil
+}
+
+func (x *RebuildLedgerResponse) GetTargetRedis() string {
+	if x != nil {
+		return x.TargetRedis
+	}
+	return ""
+}
+
+type SweepRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SweepRequest) Reset() {
+	*x = SweepRequest{}
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SweepRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SweepRequest) ProtoMessage() {}
+
+func (x *SweepRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SweepRequest.ProtoReflect.Descriptor instead.
+func (*SweepRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
+}
+
+type SweepResponse struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	Today                *v1.Date               `protobuf:"bytes,1,opt,name=today,proto3" json:"today,omitempty"`
+	MemberMonthsBooked   int32                  `protobuf:"varint,2,opt,name=member_months_booked,json=memberMonthsBooked,proto3" json:"member_months_booked,omitempty"`
+	MemberMonthsReversed int32                  `protobuf:"varint,3,opt,name=member_months_reversed,json=memberMonthsReversed,proto3" json:"member_months_reversed,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *SweepResponse) Reset() {
+	*x = SweepResponse{}
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SweepResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SweepResponse) ProtoMessage() {}
+
+func (x *SweepResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SweepResponse.ProtoReflect.Descriptor instead.
+func (*SweepResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SweepResponse) GetToday() *v1.Date {
+	if x != nil {
+		return x.Today
+	}
+	return nil
+}
+
+func (x *SweepResponse) GetMemberMonthsBooked() int32 {
+	if x != nil {
+		return x.MemberMonthsBooked
+	}
+	return 0
+}
+
+func (x *SweepResponse) GetMemberMonthsReversed() int32 {
+	if x != nil {
+		return x.MemberMonthsReversed
+	}
+	return 0
+}
+
 type ListLedgerEntriesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Entries       []*LedgerEntry         `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
@@ -235,7 +1447,7 @@ type ListLedgerEntriesResponse struct {
 
 func (x *ListLedgerEntriesResponse) Reset() {
 	*x = ListLedgerEntriesResponse{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[2]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -247,7 +1459,7 @@ func (x *ListLedgerEntriesResponse) String() string {
 func (*ListLedgerEntriesResponse) ProtoMessage() {}
 
 func (x *ListLedgerEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[2]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -260,7 +1472,7 @@ func (x *ListLedgerEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLedgerEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListLedgerEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{2}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListLedgerEntriesResponse) GetEntries() []*LedgerEntry {
@@ -278,7 +1490,7 @@ type GetLedgerTotalsRequest struct {
 
 func (x *GetLedgerTotalsRequest) Reset() {
 	*x = GetLedgerTotalsRequest{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[3]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -290,7 +1502,7 @@ func (x *GetLedgerTotalsRequest) String() string {
 func (*GetLedgerTotalsRequest) ProtoMessage() {}
 
 func (x *GetLedgerTotalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[3]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -303,7 +1515,7 @@ func (x *GetLedgerTotalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLedgerTotalsRequest.ProtoReflect.Descriptor instead.
 func (*GetLedgerTotalsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{3}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{18}
 }
 
 type GetLedgerTotalsResponse struct {
@@ -311,14 +1523,16 @@ type GetLedgerTotalsResponse struct {
 	Entries    int64                  `protobuf:"varint,1,opt,name=entries,proto3" json:"entries,omitempty"`
 	TotalCents int64                  `protobuf:"varint,2,opt,name=total_cents,json=totalCents,proto3" json:"total_cents,omitempty"`
 	// balances by account, in cents (debits positive, credits negative).
-	Balances      map[string]int64 `protobuf:"bytes,3,rep,name=balances,proto3" json:"balances,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Balances map[string]int64 `protobuf:"bytes,3,rep,name=balances,proto3" json:"balances,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// entries_by_kind counts entries by kind (FEE, SUSPENSE, PROSPECTIVE, ...).
+	EntriesByKind map[string]int64 `protobuf:"bytes,4,rep,name=entries_by_kind,json=entriesByKind,proto3" json:"entries_by_kind,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetLedgerTotalsResponse) Reset() {
 	*x = GetLedgerTotalsResponse{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[4]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -330,7 +1544,7 @@ func (x *GetLedgerTotalsResponse) String() string {
 func (*GetLedgerTotalsResponse) ProtoMessage() {}
 
 func (x *GetLedgerTotalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[4]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -343,7 +1557,7 @@ func (x *GetLedgerTotalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLedgerTotalsResponse.ProtoReflect.Descriptor instead.
 func (*GetLedgerTotalsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{4}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetLedgerTotalsResponse) GetEntries() int64 {
@@ -367,11 +1581,18 @@ func (x *GetLedgerTotalsResponse) GetBalances() map[string]int64 {
 	return nil
 }
 
+func (x *GetLedgerTotalsResponse) GetEntriesByKind() map[string]int64 {
+	if x != nil {
+		return x.EntriesByKind
+	}
+	return nil
+}
+
 var File_emtm_ledger_v1_ledger_proto protoreflect.FileDescriptor
 
 const file_emtm_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
-	"\x1bemtm/ledger/v1/ledger.proto\x12\x0eemtm.ledger.v1\x1a\x19emtm/types/v1/types.proto\"\xea\x03\n" +
+	"\x1bemtm/ledger/v1/ledger.proto\x12\x0eemtm.ledger.v1\x1a\x19emtm/types/v1/types.proto\"\xab\x05\n" +
 	"\vLedgerEntry\x12,\n" +
 	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12\x19\n" +
 	"\bentry_id\x18\x02 \x01(\tR\aentryId\x12#\n" +
@@ -387,25 +1608,142 @@ const file_emtm_ledger_v1_ledger_proto_rawDesc = "" +
 	" \x01(\tR\rsourceEventId\x12*\n" +
 	"\x11reverses_entry_id\x18\v \x01(\tR\x0freversesEntryId\x12\x12\n" +
 	"\x04memo\x18\f \x01(\tR\x04memo\x120\n" +
-	"\tbooked_on\x18\r \x01(\v2\x13.emtm.types.v1.DateR\bbookedOn\"Q\n" +
+	"\tbooked_on\x18\r \x01(\v2\x13.emtm.types.v1.DateR\bbookedOn\x12-\n" +
+	"\x04kind\x18\x0e \x01(\x0e2\x19.emtm.ledger.v1.EntryKindR\x04kind\x12\x18\n" +
+	"\aservice\x18\x0f \x01(\tR\aservice\x12!\n" +
+	"\fpharmacy_npi\x18\x10 \x01(\tR\vpharmacyNpi\x12\x1b\n" +
+	"\tmember_id\x18\x11 \x01(\tR\bmemberId\x126\n" +
+	"\fservice_date\x18\x12 \x01(\v2\x13.emtm.types.v1.DateR\vserviceDate\"\x80\x01\n" +
 	"\x18ListLedgerEntriesRequest\x12\x1f\n" +
 	"\vcontract_id\x18\x01 \x01(\tR\n" +
 	"contractId\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\x05R\x05limit\"R\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12-\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x19.emtm.ledger.v1.EntryKindR\x04kind\"}\n" +
+	"\x13GetStatementRequest\x12\x1f\n" +
+	"\vcontract_id\x18\x01 \x01(\tR\n" +
+	"contractId\x12\x15\n" +
+	"\x06pbp_id\x18\x02 \x01(\tR\x05pbpId\x12.\n" +
+	"\x05month\x18\x03 \x01(\v2\x18.emtm.types.v1.YearMonthR\x05month\"\x95\x01\n" +
+	"\rStatementLine\x12\x18\n" +
+	"\asection\x18\x01 \x01(\tR\asection\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\x12!\n" +
+	"\famount_cents\x18\x04 \x01(\x03R\vamountCents\x12\x1b\n" +
+	"\tentry_ids\x18\x05 \x03(\tR\bentryIds\"\xd1\x03\n" +
+	"\tStatement\x12\x1f\n" +
+	"\vcontract_id\x18\x01 \x01(\tR\n" +
+	"contractId\x12\x15\n" +
+	"\x06pbp_id\x18\x02 \x01(\tR\x05pbpId\x12.\n" +
+	"\x05month\x18\x03 \x01(\v2\x18.emtm.types.v1.YearMonthR\x05month\x12#\n" +
+	"\rmember_months\x18\x04 \x01(\x03R\fmemberMonths\x12+\n" +
+	"\x11prospective_cents\x18\x05 \x01(\x03R\x10prospectiveCents\x12+\n" +
+	"\x11adjustments_cents\x18\x06 \x01(\x03R\x10adjustmentsCents\x12+\n" +
+	"\x11performance_cents\x18\a \x01(\x03R\x10performanceCents\x12\x1d\n" +
+	"\n" +
+	"fees_cents\x18\b \x01(\x03R\tfeesCents\x12\x1b\n" +
+	"\tnet_cents\x18\t \x01(\x03R\bnetCents\x12%\n" +
+	"\x0esuspense_items\x18\n" +
+	" \x01(\x03R\rsuspenseItems\x123\n" +
+	"\x05lines\x18\v \x03(\v2\x1d.emtm.ledger.v1.StatementLineR\x05lines\x12\x18\n" +
+	"\aentries\x18\f \x01(\x03R\aentries\"O\n" +
+	"\x14GetStatementResponse\x127\n" +
+	"\tstatement\x18\x01 \x01(\v2\x19.emtm.ledger.v1.StatementR\tstatement\"\xa1\x01\n" +
+	"\x14GetRemittanceRequest\x12\x1f\n" +
+	"\vcontract_id\x18\x01 \x01(\tR\n" +
+	"contractId\x12\x15\n" +
+	"\x06pbp_id\x18\x02 \x01(\tR\x05pbpId\x12.\n" +
+	"\x05month\x18\x03 \x01(\v2\x18.emtm.types.v1.YearMonthR\x05month\x12!\n" +
+	"\fpharmacy_npi\x18\x04 \x01(\tR\vpharmacyNpi\"\xb9\x01\n" +
+	"\x15GetRemittanceResponse\x12!\n" +
+	"\fpharmacy_npi\x18\x01 \x01(\tR\vpharmacyNpi\x125\n" +
+	"\aentries\x18\x02 \x03(\v2\x1b.emtm.ledger.v1.LedgerEntryR\aentries\x12\x1f\n" +
+	"\vtotal_cents\x18\x03 \x01(\x03R\n" +
+	"totalCents\x12%\n" +
+	"\x0esuspense_items\x18\x04 \x01(\x03R\rsuspenseItems\"c\n" +
+	"\x15GetPerformanceRequest\x12\x1f\n" +
+	"\vcontract_id\x18\x01 \x01(\tR\n" +
+	"contractId\x12\x15\n" +
+	"\x06pbp_id\x18\x02 \x01(\tR\x05pbpId\x12\x12\n" +
+	"\x04year\x18\x03 \x01(\x05R\x04year\"\xd5\x04\n" +
+	"\x16PerformanceCalculation\x12\x1f\n" +
+	"\vcontract_id\x18\x01 \x01(\tR\n" +
+	"contractId\x12\x15\n" +
+	"\x06pbp_id\x18\x02 \x01(\tR\x05pbpId\x12\x12\n" +
+	"\x04year\x18\x03 \x01(\x05R\x04year\x12\x19\n" +
+	"\bab_cents\x18\x04 \x01(\x03R\aabCents\x12!\n" +
+	"\fab_summaries\x18\x05 \x01(\x03R\vabSummaries\x12#\n" +
+	"\rmember_months\x18\x06 \x01(\x03R\fmemberMonths\x121\n" +
+	"\x15per_member_year_cents\x18\a \x01(\x03R\x12perMemberYearCents\x12#\n" +
+	"\rhas_benchmark\x18\b \x01(\bR\fhasBenchmark\x12'\n" +
+	"\x0fbenchmark_cents\x18\t \x01(\x03R\x0ebenchmarkCents\x12!\n" +
+	"\freduction_bp\x18\n" +
+	" \x01(\x03R\vreductionBp\x12!\n" +
+	"\fthreshold_bp\x18\v \x01(\x03R\vthresholdBp\x12\x1c\n" +
+	"\tqualifies\x18\f \x01(\bR\tqualifies\x12#\n" +
+	"\rpayment_cents\x18\r \x01(\x03R\fpaymentCents\x12!\n" +
+	"\fpayable_year\x18\x0e \x01(\x05R\vpayableYear\x12\x14\n" +
+	"\x05steps\x18\x0f \x03(\tR\x05steps\x12!\n" +
+	"\fbooked_cents\x18\x10 \x01(\x03R\vbookedCents\x12&\n" +
+	"\x0fbooked_entry_id\x18\x11 \x01(\tR\rbookedEntryId\"b\n" +
+	"\x16GetPerformanceResponse\x12H\n" +
+	"\vcalculation\x18\x01 \x01(\v2&.emtm.ledger.v1.PerformanceCalculationR\vcalculation\"f\n" +
+	"\x18SettlePerformanceRequest\x12\x1f\n" +
+	"\vcontract_id\x18\x01 \x01(\tR\n" +
+	"contractId\x12\x15\n" +
+	"\x06pbp_id\x18\x02 \x01(\tR\x05pbpId\x12\x12\n" +
+	"\x04year\x18\x03 \x01(\x05R\x04year\"\x9c\x01\n" +
+	"\x19SettlePerformanceResponse\x12H\n" +
+	"\vcalculation\x18\x01 \x01(\v2&.emtm.ledger.v1.PerformanceCalculationR\vcalculation\x125\n" +
+	"\aentries\x18\x02 \x03(\v2\x1b.emtm.ledger.v1.LedgerEntryR\aentries\"Z\n" +
+	"\x14RebuildLedgerRequest\x12(\n" +
+	"\x10target_redis_url\x18\x01 \x01(\tR\x0etargetRedisUrl\x12\x18\n" +
+	"\areplace\x18\x02 \x01(\bR\areplace\"\xf7\x02\n" +
+	"\x15RebuildLedgerResponse\x12'\n" +
+	"\x0fledger_messages\x18\x01 \x01(\x03R\x0eledgerMessages\x12/\n" +
+	"\x13enrollment_messages\x18\x02 \x01(\x03R\x12enrollmentMessages\x12)\n" +
+	"\x10medical_messages\x18\x03 \x01(\x03R\x0fmedicalMessages\x12;\n" +
+	"\x04live\x18\x04 \x01(\v2'.emtm.ledger.v1.GetLedgerTotalsResponseR\x04live\x12A\n" +
+	"\arebuilt\x18\x05 \x01(\v2'.emtm.ledger.v1.GetLedgerTotalsResponseR\arebuilt\x12\x14\n" +
+	"\x05equal\x18\x06 \x01(\bR\x05equal\x12 \n" +
+	"\vdifferences\x18\a \x03(\tR\vdifferences\x12!\n" +
+	"\ftarget_redis\x18\b \x01(\tR\vtargetRedis\"\x0e\n" +
+	"\fSweepRequest\"\xa2\x01\n" +
+	"\rSweepResponse\x12)\n" +
+	"\x05today\x18\x01 \x01(\v2\x13.emtm.types.v1.DateR\x05today\x120\n" +
+	"\x14member_months_booked\x18\x02 \x01(\x05R\x12memberMonthsBooked\x124\n" +
+	"\x16member_months_reversed\x18\x03 \x01(\x05R\x14memberMonthsReversed\"R\n" +
 	"\x19ListLedgerEntriesResponse\x125\n" +
 	"\aentries\x18\x01 \x03(\v2\x1b.emtm.ledger.v1.LedgerEntryR\aentries\"\x18\n" +
-	"\x16GetLedgerTotalsRequest\"\xe4\x01\n" +
+	"\x16GetLedgerTotalsRequest\"\x8a\x03\n" +
 	"\x17GetLedgerTotalsResponse\x12\x18\n" +
 	"\aentries\x18\x01 \x01(\x03R\aentries\x12\x1f\n" +
 	"\vtotal_cents\x18\x02 \x01(\x03R\n" +
 	"totalCents\x12Q\n" +
-	"\bbalances\x18\x03 \x03(\v25.emtm.ledger.v1.GetLedgerTotalsResponse.BalancesEntryR\bbalances\x1a;\n" +
+	"\bbalances\x18\x03 \x03(\v25.emtm.ledger.v1.GetLedgerTotalsResponse.BalancesEntryR\bbalances\x12b\n" +
+	"\x0fentries_by_kind\x18\x04 \x03(\v2:.emtm.ledger.v1.GetLedgerTotalsResponse.EntriesByKindEntryR\rentriesByKind\x1a;\n" +
 	"\rBalancesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x012\xec\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a@\n" +
+	"\x12EntriesByKindEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01*\xda\x01\n" +
+	"\tEntryKind\x12\x1a\n" +
+	"\x16ENTRY_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eENTRY_KIND_FEE\x10\x01\x12\x17\n" +
+	"\x13ENTRY_KIND_SUSPENSE\x10\x02\x12\x1a\n" +
+	"\x16ENTRY_KIND_PROSPECTIVE\x10\x03\x12%\n" +
+	"!ENTRY_KIND_PROSPECTIVE_ADJUSTMENT\x10\x04\x12\x1a\n" +
+	"\x16ENTRY_KIND_PERFORMANCE\x10\x05\x12%\n" +
+	"!ENTRY_KIND_PERFORMANCE_ADJUSTMENT\x10\x062\x94\x06\n" +
 	"\x1cPaymentReconciliationService\x12h\n" +
 	"\x11ListLedgerEntries\x12(.emtm.ledger.v1.ListLedgerEntriesRequest\x1a).emtm.ledger.v1.ListLedgerEntriesResponse\x12b\n" +
-	"\x0fGetLedgerTotals\x12&.emtm.ledger.v1.GetLedgerTotalsRequest\x1a'.emtm.ledger.v1.GetLedgerTotalsResponseB\xb2\x01\n" +
+	"\x0fGetLedgerTotals\x12&.emtm.ledger.v1.GetLedgerTotalsRequest\x1a'.emtm.ledger.v1.GetLedgerTotalsResponse\x12Y\n" +
+	"\fGetStatement\x12#.emtm.ledger.v1.GetStatementRequest\x1a$.emtm.ledger.v1.GetStatementResponse\x12\\\n" +
+	"\rGetRemittance\x12$.emtm.ledger.v1.GetRemittanceRequest\x1a%.emtm.ledger.v1.GetRemittanceResponse\x12_\n" +
+	"\x0eGetPerformance\x12%.emtm.ledger.v1.GetPerformanceRequest\x1a&.emtm.ledger.v1.GetPerformanceResponse\x12h\n" +
+	"\x11SettlePerformance\x12(.emtm.ledger.v1.SettlePerformanceRequest\x1a).emtm.ledger.v1.SettlePerformanceResponse\x12\\\n" +
+	"\rRebuildLedger\x12$.emtm.ledger.v1.RebuildLedgerRequest\x1a%.emtm.ledger.v1.RebuildLedgerResponse\x12D\n" +
+	"\x05Sweep\x12\x1c.emtm.ledger.v1.SweepRequest\x1a\x1d.emtm.ledger.v1.SweepResponseB\xb2\x01\n" +
 	"\x12com.emtm.ledger.v1B\vLedgerProtoP\x01Z5github.com/emtm/emtm/libs/gen/emtm/ledger/v1;ledgerv1\xa2\x02\x03ELX\xaa\x02\x0eEmtm.Ledger.V1\xca\x02\x0eEmtm\\Ledger\\V1\xe2\x02\x1aEmtm\\Ledger\\V1\\GPBMetadata\xea\x02\x10Emtm::Ledger::V1b\x06proto3"
 
 var (
@@ -420,33 +1758,79 @@ func file_emtm_ledger_v1_ledger_proto_rawDescGZIP() []byte {
 	return file_emtm_ledger_v1_ledger_proto_rawDescData
 }
 
-var file_emtm_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_emtm_ledger_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_emtm_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_emtm_ledger_v1_ledger_proto_goTypes = []any{
-	(*LedgerEntry)(nil),               // 0: emtm.ledger.v1.LedgerEntry
-	(*ListLedgerEntriesRequest)(nil),  // 1: emtm.ledger.v1.ListLedgerEntriesRequest
-	(*ListLedgerEntriesResponse)(nil), // 2: emtm.ledger.v1.ListLedgerEntriesResponse
-	(*GetLedgerTotalsRequest)(nil),    // 3: emtm.ledger.v1.GetLedgerTotalsRequest
-	(*GetLedgerTotalsResponse)(nil),   // 4: emtm.ledger.v1.GetLedgerTotalsResponse
-	nil,                               // 5: emtm.ledger.v1.GetLedgerTotalsResponse.BalancesEntry
-	(*v1.EventMeta)(nil),              // 6: emtm.types.v1.EventMeta
-	(*v1.YearMonth)(nil),              // 7: emtm.types.v1.YearMonth
-	(*v1.Date)(nil),                   // 8: emtm.types.v1.Date
+	(EntryKind)(0),                    // 0: emtm.ledger.v1.EntryKind
+	(*LedgerEntry)(nil),               // 1: emtm.ledger.v1.LedgerEntry
+	(*ListLedgerEntriesRequest)(nil),  // 2: emtm.ledger.v1.ListLedgerEntriesRequest
+	(*GetStatementRequest)(nil),       // 3: emtm.ledger.v1.GetStatementRequest
+	(*StatementLine)(nil),             // 4: emtm.ledger.v1.StatementLine
+	(*Statement)(nil),                 // 5: emtm.ledger.v1.Statement
+	(*GetStatementResponse)(nil),      // 6: emtm.ledger.v1.GetStatementResponse
+	(*GetRemittanceRequest)(nil),      // 7: emtm.ledger.v1.GetRemittanceRequest
+	(*GetRemittanceResponse)(nil),     // 8: emtm.ledger.v1.GetRemittanceResponse
+	(*GetPerformanceRequest)(nil),     // 9: emtm.ledger.v1.GetPerformanceRequest
+	(*PerformanceCalculation)(nil),    // 10: emtm.ledger.v1.PerformanceCalculation
+	(*GetPerformanceResponse)(nil),    // 11: emtm.ledger.v1.GetPerformanceResponse
+	(*SettlePerformanceRequest)(nil),  // 12: emtm.ledger.v1.SettlePerformanceRequest
+	(*SettlePerformanceResponse)(nil), // 13: emtm.ledger.v1.SettlePerformanceResponse
+	(*RebuildLedgerRequest)(nil),      // 14: emtm.ledger.v1.RebuildLedgerRequest
+	(*RebuildLedgerResponse)(nil),     // 15: emtm.ledger.v1.RebuildLedgerResponse
+	(*SweepRequest)(nil),              // 16: emtm.ledger.v1.SweepRequest
+	(*SweepResponse)(nil),             // 17: emtm.ledger.v1.SweepResponse
+	(*ListLedgerEntriesResponse)(nil), // 18: emtm.ledger.v1.ListLedgerEntriesResponse
+	(*GetLedgerTotalsRequest)(nil),    // 19: emtm.ledger.v1.GetLedgerTotalsRequest
+	(*GetLedgerTotalsResponse)(nil),   // 20: emtm.ledger.v1.GetLedgerTotalsResponse
+	nil,                               // 21: emtm.ledger.v1.GetLedgerTotalsResponse.BalancesEntry
+	nil,                               // 22: emtm.ledger.v1.GetLedgerTotalsResponse.EntriesByKindEntry
+	(*v1.EventMeta)(nil),              // 23: emtm.types.v1.EventMeta
+	(*v1.YearMonth)(nil),              // 24: emtm.types.v1.YearMonth
+	(*v1.Date)(nil),                   // 25: emtm.types.v1.Date
 }
 var file_emtm_ledger_v1_ledger_proto_depIdxs = []int32{
-	6, // 0: emtm.ledger.v1.LedgerEntry.meta:type_name -> emtm.types.v1.EventMeta
-	7, // 1: emtm.ledger.v1.LedgerEntry.service_month:type_name -> emtm.types.v1.YearMonth
-	8, // 2: emtm.ledger.v1.LedgerEntry.booked_on:type_name -> emtm.types.v1.Date
-	0, // 3: emtm.ledger.v1.ListLedgerEntriesResponse.entries:type_name -> emtm.ledger.v1.LedgerEntry
-	5, // 4: emtm.ledger.v1.GetLedgerTotalsResponse.balances:type_name -> emtm.ledger.v1.GetLedgerTotalsResponse.BalancesEntry
-	1, // 5: emtm.ledger.v1.PaymentReconciliationService.ListLedgerEntries:input_type -> emtm.ledger.v1.ListLedgerEntriesRequest
-	3, // 6: emtm.ledger.v1.PaymentReconciliationService.GetLedgerTotals:input_type -> emtm.ledger.v1.GetLedgerTotalsRequest
-	2, // 7: emtm.ledger.v1.PaymentReconciliationService.ListLedgerEntries:output_type -> emtm.ledger.v1.ListLedgerEntriesResponse
-	4, // 8: emtm.ledger.v1.PaymentReconciliationService.GetLedgerTotals:output_type -> emtm.ledger.v1.GetLedgerTotalsResponse
-	7, // [7:9] is the sub-list for method output_type
-	5, // [5:7] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	23, // 0: emtm.ledger.v1.LedgerEntry.meta:type_name -> emtm.types.v1.EventMeta
+	24, // 1: emtm.ledger.v1.LedgerEntry.service_month:type_name -> emtm.types.v1.YearMonth
+	25, // 2: emtm.ledger.v1.LedgerEntry.booked_on:type_name -> emtm.types.v1.Date
+	0,  // 3: emtm.ledger.v1.LedgerEntry.kind:type_name -> emtm.ledger.v1.EntryKind
+	25, // 4: emtm.ledger.v1.LedgerEntry.service_date:type_name -> emtm.types.v1.Date
+	0,  // 5: emtm.ledger.v1.ListLedgerEntriesRequest.kind:type_name -> emtm.ledger.v1.EntryKind
+	24, // 6: emtm.ledger.v1.GetStatementRequest.month:type_name -> emtm.types.v1.YearMonth
+	24, // 7: emtm.ledger.v1.Statement.month:type_name -> emtm.types.v1.YearMonth
+	4,  // 8: emtm.ledger.v1.Statement.lines:type_name -> emtm.ledger.v1.StatementLine
+	5,  // 9: emtm.ledger.v1.GetStatementResponse.statement:type_name -> emtm.ledger.v1.Statement
+	24, // 10: emtm.ledger.v1.GetRemittanceRequest.month:type_name -> emtm.types.v1.YearMonth
+	1,  // 11: emtm.ledger.v1.GetRemittanceResponse.entries:type_name -> emtm.ledger.v1.LedgerEntry
+	10, // 12: emtm.ledger.v1.GetPerformanceResponse.calculation:type_name -> emtm.ledger.v1.PerformanceCalculation
+	10, // 13: emtm.ledger.v1.SettlePerformanceResponse.calculation:type_name -> emtm.ledger.v1.PerformanceCalculation
+	1,  // 14: emtm.ledger.v1.SettlePerformanceResponse.entries:type_name -> emtm.ledger.v1.LedgerEntry
+	20, // 15: emtm.ledger.v1.RebuildLedgerResponse.live:type_name -> emtm.ledger.v1.GetLedgerTotalsResponse
+	20, // 16: emtm.ledger.v1.RebuildLedgerResponse.rebuilt:type_name -> emtm.ledger.v1.GetLedgerTotalsResponse
+	25, // 17: emtm.ledger.v1.SweepResponse.today:type_name -> emtm.types.v1.Date
+	1,  // 18: emtm.ledger.v1.ListLedgerEntriesResponse.entries:type_name -> emtm.ledger.v1.LedgerEntry
+	21, // 19: emtm.ledger.v1.GetLedgerTotalsResponse.balances:type_name -> emtm.ledger.v1.GetLedgerTotalsResponse.BalancesEntry
+	22, // 20: emtm.ledger.v1.GetLedgerTotalsResponse.entries_by_kind:type_name -> emtm.ledger.v1.GetLedgerTotalsResponse.EntriesByKindEntry
+	2,  // 21: emtm.ledger.v1.PaymentReconciliationService.ListLedgerEntries:input_type -> emtm.ledger.v1.ListLedgerEntriesRequest
+	19, // 22: emtm.ledger.v1.PaymentReconciliationService.GetLedgerTotals:input_type -> emtm.ledger.v1.GetLedgerTotalsRequest
+	3,  // 23: emtm.ledger.v1.PaymentReconciliationService.GetStatement:input_type -> emtm.ledger.v1.GetStatementRequest
+	7,  // 24: emtm.ledger.v1.PaymentReconciliationService.GetRemittance:input_type -> emtm.ledger.v1.GetRemittanceRequest
+	9,  // 25: emtm.ledger.v1.PaymentReconciliationService.GetPerformance:input_type -> emtm.ledger.v1.GetPerformanceRequest
+	12, // 26: emtm.ledger.v1.PaymentReconciliationService.SettlePerformance:input_type -> emtm.ledger.v1.SettlePerformanceRequest
+	14, // 27: emtm.ledger.v1.PaymentReconciliationService.RebuildLedger:input_type -> emtm.ledger.v1.RebuildLedgerRequest
+	16, // 28: emtm.ledger.v1.PaymentReconciliationService.Sweep:input_type -> emtm.ledger.v1.SweepRequest
+	18, // 29: emtm.ledger.v1.PaymentReconciliationService.ListLedgerEntries:output_type -> emtm.ledger.v1.ListLedgerEntriesResponse
+	20, // 30: emtm.ledger.v1.PaymentReconciliationService.GetLedgerTotals:output_type -> emtm.ledger.v1.GetLedgerTotalsResponse
+	6,  // 31: emtm.ledger.v1.PaymentReconciliationService.GetStatement:output_type -> emtm.ledger.v1.GetStatementResponse
+	8,  // 32: emtm.ledger.v1.PaymentReconciliationService.GetRemittance:output_type -> emtm.ledger.v1.GetRemittanceResponse
+	11, // 33: emtm.ledger.v1.PaymentReconciliationService.GetPerformance:output_type -> emtm.ledger.v1.GetPerformanceResponse
+	13, // 34: emtm.ledger.v1.PaymentReconciliationService.SettlePerformance:output_type -> emtm.ledger.v1.SettlePerformanceResponse
+	15, // 35: emtm.ledger.v1.PaymentReconciliationService.RebuildLedger:output_type -> emtm.ledger.v1.RebuildLedgerResponse
+	17, // 36: emtm.ledger.v1.PaymentReconciliationService.Sweep:output_type -> emtm.ledger.v1.SweepResponse
+	29, // [29:37] is the sub-list for method output_type
+	21, // [21:29] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_emtm_ledger_v1_ledger_proto_init() }
@@ -459,13 +1843,14 @@ func file_emtm_ledger_v1_ledger_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_ledger_v1_ledger_proto_rawDesc), len(file_emtm_ledger_v1_ledger_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   6,
+			NumEnums:      1,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_emtm_ledger_v1_ledger_proto_goTypes,
 		DependencyIndexes: file_emtm_ledger_v1_ledger_proto_depIdxs,
+		EnumInfos:         file_emtm_ledger_v1_ledger_proto_enumTypes,
 		MessageInfos:      file_emtm_ledger_v1_ledger_proto_msgTypes,
 	}.Build()
 	File_emtm_ledger_v1_ledger_proto = out.File

@@ -25,16 +25,35 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	PaymentReconciliationService_ListLedgerEntries_FullMethodName = "/emtm.ledger.v1.PaymentReconciliationService/ListLedgerEntries"
 	PaymentReconciliationService_GetLedgerTotals_FullMethodName   = "/emtm.ledger.v1.PaymentReconciliationService/GetLedgerTotals"
+	PaymentReconciliationService_GetStatement_FullMethodName      = "/emtm.ledger.v1.PaymentReconciliationService/GetStatement"
+	PaymentReconciliationService_GetRemittance_FullMethodName     = "/emtm.ledger.v1.PaymentReconciliationService/GetRemittance"
+	PaymentReconciliationService_GetPerformance_FullMethodName    = "/emtm.ledger.v1.PaymentReconciliationService/GetPerformance"
+	PaymentReconciliationService_SettlePerformance_FullMethodName = "/emtm.ledger.v1.PaymentReconciliationService/SettlePerformance"
+	PaymentReconciliationService_RebuildLedger_FullMethodName     = "/emtm.ledger.v1.PaymentReconciliationService/RebuildLedger"
+	PaymentReconciliationService_Sweep_FullMethodName             = "/emtm.ledger.v1.PaymentReconciliationService/Sweep"
 )
 
 // PaymentReconciliationServiceClient is the client API for PaymentReconciliationService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// PaymentReconciliationService answers ledger questions.
+// PaymentReconciliationService answers ledger questions: statements,
+// remittance advice, the performance-based payment, suspense, rebuilds.
 type PaymentReconciliationServiceClient interface {
 	ListLedgerEntries(ctx context.Context, in *ListLedgerEntriesRequest, opts ...grpc.CallOption) (*ListLedgerEntriesResponse, error)
 	GetLedgerTotals(ctx context.Context, in *GetLedgerTotalsRequest, opts ...grpc.CallOption) (*GetLedgerTotalsResponse, error)
+	// GetStatement is a plan's monthly statement; every figure lists its entries.
+	GetStatement(ctx context.Context, in *GetStatementRequest, opts ...grpc.CallOption) (*GetStatementResponse, error)
+	// GetRemittance is the remittance advice of one pharmacy for a month.
+	GetRemittance(ctx context.Context, in *GetRemittanceRequest, opts ...grpc.CallOption) (*GetRemittanceResponse, error)
+	// GetPerformance computes the performance-based payment of a plan and year, step by step.
+	GetPerformance(ctx context.Context, in *GetPerformanceRequest, opts ...grpc.CallOption) (*GetPerformanceResponse, error)
+	// SettlePerformance books the computed payment (a changed result reverses the earlier entry).
+	SettlePerformance(ctx context.Context, in *SettlePerformanceRequest, opts ...grpc.CallOption) (*SettlePerformanceResponse, error)
+	// RebuildLedger replays the streams into an empty Redis and compares it with the live ledger.
+	RebuildLedger(ctx context.Context, in *RebuildLedgerRequest, opts ...grpc.CallOption) (*RebuildLedgerResponse, error)
+	// Sweep books member months up to the payment clock's month now.
+	Sweep(ctx context.Context, in *SweepRequest, opts ...grpc.CallOption) (*SweepResponse, error)
 }
 
 type paymentReconciliationServiceClient struct {
@@ -65,14 +84,87 @@ func (c *paymentReconciliationServiceClient) GetLedgerTotals(ctx context.Context
 	return out, nil
 }
 
+func (c *paymentReconciliationServiceClient) GetStatement(ctx context.Context, in *GetStatementRequest, opts ...grpc.CallOption) (*GetStatementResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetStatementResponse)
+	err := c.cc.Invoke(ctx, PaymentReconciliationService_GetStatement_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentReconciliationServiceClient) GetRemittance(ctx context.Context, in *GetRemittanceRequest, opts ...grpc.CallOption) (*GetRemittanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRemittanceResponse)
+	err := c.cc.Invoke(ctx, PaymentReconciliationService_GetRemittance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentReconciliationServiceClient) GetPerformance(ctx context.Context, in *GetPerformanceRequest, opts ...grpc.CallOption) (*GetPerformanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetPerformanceResponse)
+	err := c.cc.Invoke(ctx, PaymentReconciliationService_GetPerformance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentReconciliationServiceClient) SettlePerformance(ctx context.Context, in *SettlePerformanceRequest, opts ...grpc.CallOption) (*SettlePerformanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SettlePerformanceResponse)
+	err := c.cc.Invoke(ctx, PaymentReconciliationService_SettlePerformance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentReconciliationServiceClient) RebuildLedger(ctx context.Context, in *RebuildLedgerRequest, opts ...grpc.CallOption) (*RebuildLedgerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RebuildLedgerResponse)
+	err := c.cc.Invoke(ctx, PaymentReconciliationService_RebuildLedger_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentReconciliationServiceClient) Sweep(ctx context.Context, in *SweepRequest, opts ...grpc.CallOption) (*SweepResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SweepResponse)
+	err := c.cc.Invoke(ctx, PaymentReconciliationService_Sweep_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PaymentReconciliationServiceServer is the server API for PaymentReconciliationService service.
 // All implementations must embed UnimplementedPaymentReconciliationServiceServer
 // for forward compatibility.
 //
-// PaymentReconciliationService answers ledger questions.
+// PaymentReconciliationService answers ledger questions: statements,
+// remittance advice, the performance-based payment, suspense, rebuilds.
 type PaymentReconciliationServiceServer interface {
 	ListLedgerEntries(context.Context, *ListLedgerEntriesRequest) (*ListLedgerEntriesResponse, error)
 	GetLedgerTotals(context.Context, *GetLedgerTotalsRequest) (*GetLedgerTotalsResponse, error)
+	// GetStatement is a plan's monthly statement; every figure lists its entries.
+	GetStatement(context.Context, *GetStatementRequest) (*GetStatementResponse, error)
+	// GetRemittance is the remittance advice of one pharmacy for a month.
+	GetRemittance(context.Context, *GetRemittanceRequest) (*GetRemittanceResponse, error)
+	// GetPerformance computes the performance-based payment of a plan and year, step by step.
+	GetPerformance(context.Context, *GetPerformanceRequest) (*GetPerformanceResponse, error)
+	// SettlePerformance books the computed payment (a changed result reverses the earlier entry).
+	SettlePerformance(context.Context, *SettlePerformanceRequest) (*SettlePerformanceResponse, error)
+	// RebuildLedger replays the streams into an empty Redis and compares it with the live ledger.
+	RebuildLedger(context.Context, *RebuildLedgerRequest) (*RebuildLedgerResponse, error)
+	// Sweep books member months up to the payment clock's month now.
+	Sweep(context.Context, *SweepRequest) (*SweepResponse, error)
 	mustEmbedUnimplementedPaymentReconciliationServiceServer()
 }
 
@@ -88,6 +180,24 @@ func (UnimplementedPaymentReconciliationServiceServer) ListLedgerEntries(context
 }
 func (UnimplementedPaymentReconciliationServiceServer) GetLedgerTotals(context.Context, *GetLedgerTotalsRequest) (*GetLedgerTotalsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetLedgerTotals not implemented")
+}
+func (UnimplementedPaymentReconciliationServiceServer) GetStatement(context.Context, *GetStatementRequest) (*GetStatementResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetStatement not implemented")
+}
+func (UnimplementedPaymentReconciliationServiceServer) GetRemittance(context.Context, *GetRemittanceRequest) (*GetRemittanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRemittance not implemented")
+}
+func (UnimplementedPaymentReconciliationServiceServer) GetPerformance(context.Context, *GetPerformanceRequest) (*GetPerformanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPerformance not implemented")
+}
+func (UnimplementedPaymentReconciliationServiceServer) SettlePerformance(context.Context, *SettlePerformanceRequest) (*SettlePerformanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SettlePerformance not implemented")
+}
+func (UnimplementedPaymentReconciliationServiceServer) RebuildLedger(context.Context, *RebuildLedgerRequest) (*RebuildLedgerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RebuildLedger not implemented")
+}
+func (UnimplementedPaymentReconciliationServiceServer) Sweep(context.Context, *SweepRequest) (*SweepResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Sweep not implemented")
 }
 func (UnimplementedPaymentReconciliationServiceServer) mustEmbedUnimplementedPaymentReconciliationServiceServer() {
 }
@@ -147,6 +257,114 @@ func _PaymentReconciliationService_GetLedgerTotals_Handler(srv interface{}, ctx 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentReconciliationService_GetStatement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStatementRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentReconciliationServiceServer).GetStatement(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentReconciliationService_GetStatement_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentReconciliationServiceServer).GetStatement(ctx, req.(*GetStatementRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentReconciliationService_GetRemittance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRemittanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentReconciliationServiceServer).GetRemittance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentReconciliationService_GetRemittance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentReconciliationServiceServer).GetRemittance(ctx, req.(*GetRemittanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentReconciliationService_GetPerformance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPerformanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentReconciliationServiceServer).GetPerformance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentReconciliationService_GetPerformance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentReconciliationServiceServer).GetPerformance(ctx, req.(*GetPerformanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentReconciliationService_SettlePerformance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SettlePerformanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentReconciliationServiceServer).SettlePerformance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentReconciliationService_SettlePerformance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentReconciliationServiceServer).SettlePerformance(ctx, req.(*SettlePerformanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentReconciliationService_RebuildLedger_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RebuildLedgerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentReconciliationServiceServer).RebuildLedger(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentReconciliationService_RebuildLedger_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentReconciliationServiceServer).RebuildLedger(ctx, req.(*RebuildLedgerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentReconciliationService_Sweep_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SweepRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentReconciliationServiceServer).Sweep(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentReconciliationService_Sweep_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentReconciliationServiceServer).Sweep(ctx, req.(*SweepRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PaymentReconciliationService_ServiceDesc is the grpc.ServiceDesc for PaymentReconciliationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -161,6 +379,30 @@ var PaymentReconciliationService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetLedgerTotals",
 			Handler:    _PaymentReconciliationService_GetLedgerTotals_Handler,
+		},
+		{
+			MethodName: "GetStatement",
+			Handler:    _PaymentReconciliationService_GetStatement_Handler,
+		},
+		{
+			MethodName: "GetRemittance",
+			Handler:    _PaymentReconciliationService_GetRemittance_Handler,
+		},
+		{
+			MethodName: "GetPerformance",
+			Handler:    _PaymentReconciliationService_GetPerformance_Handler,
+		},
+		{
+			MethodName: "SettlePerformance",
+			Handler:    _PaymentReconciliationService_SettlePerformance_Handler,
+		},
+		{
+			MethodName: "RebuildLedger",
+			Handler:    _PaymentReconciliationService_RebuildLedger_Handler,
+		},
+		{
+			MethodName: "Sweep",
+			Handler:    _PaymentReconciliationService_Sweep_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -123,9 +123,13 @@ type OutreachItem struct {
 	// responded_by says how the response arrived: "api" or "encounter <id>".
 	RespondedBy string `protobuf:"bytes,22,opt,name=responded_by,json=respondedBy,proto3" json:"responded_by,omitempty"`
 	// superseded_by is the newer item that replaced this one (status SUPERSEDED).
-	SupersededBy  string `protobuf:"bytes,23,opt,name=superseded_by,json=supersededBy,proto3" json:"superseded_by,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	SupersededBy string `protobuf:"bytes,23,opt,name=superseded_by,json=supersededBy,proto3" json:"superseded_by,omitempty"`
+	// responded_pharmacy_npi is the pharmacy whose pharmacist obtained the answer
+	// (from the encounter, or given to RecordResponse); it is paid the plan's
+	// PRESCRIBER_ACCEPTED fee when the answer is ACCEPTED.
+	RespondedPharmacyNpi string `protobuf:"bytes,24,opt,name=responded_pharmacy_npi,json=respondedPharmacyNpi,proto3" json:"responded_pharmacy_npi,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *OutreachItem) Reset() {
@@ -315,6 +319,13 @@ func (x *OutreachItem) GetRespondedBy() string {
 func (x *OutreachItem) GetSupersededBy() string {
 	if x != nil {
 		return x.SupersededBy
+	}
+	return ""
+}
+
+func (x *OutreachItem) GetRespondedPharmacyNpi() string {
+	if x != nil {
+		return x.RespondedPharmacyNpi
 	}
 	return ""
 }
@@ -524,9 +535,11 @@ type RecordResponseRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	ItemId string                 `protobuf:"bytes,1,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
 	// status is ACCEPTED or DECLINED.
-	Status        OutreachStatus `protobuf:"varint,2,opt,name=status,proto3,enum=emtm.outreach.v1.OutreachStatus" json:"status,omitempty"`
-	Note          string         `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
-	RespondedOn   *v1.Date       `protobuf:"bytes,4,opt,name=responded_on,json=respondedOn,proto3" json:"responded_on,omitempty"`
+	Status      OutreachStatus `protobuf:"varint,2,opt,name=status,proto3,enum=emtm.outreach.v1.OutreachStatus" json:"status,omitempty"`
+	Note        string         `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	RespondedOn *v1.Date       `protobuf:"bytes,4,opt,name=responded_on,json=respondedOn,proto3" json:"responded_on,omitempty"`
+	// pharmacy_npi optionally names the pharmacy whose pharmacist obtained the answer.
+	PharmacyNpi   string `protobuf:"bytes,5,opt,name=pharmacy_npi,json=pharmacyNpi,proto3" json:"pharmacy_npi,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -587,6 +600,13 @@ func (x *RecordResponseRequest) GetRespondedOn() *v1.Date {
 		return x.RespondedOn
 	}
 	return nil
+}
+
+func (x *RecordResponseRequest) GetPharmacyNpi() string {
+	if x != nil {
+		return x.PharmacyNpi
+	}
+	return ""
 }
 
 type RecordResponseResponse struct {
@@ -1142,7 +1162,7 @@ var File_emtm_outreach_v1_outreach_proto protoreflect.FileDescriptor
 
 const file_emtm_outreach_v1_outreach_proto_rawDesc = "" +
 	"\n" +
-	"\x1femtm/outreach/v1/outreach.proto\x12\x10emtm.outreach.v1\x1a\x19emtm/types/v1/types.proto\"\xff\x06\n" +
+	"\x1femtm/outreach/v1/outreach.proto\x12\x10emtm.outreach.v1\x1a\x19emtm/types/v1/types.proto\"\xb5\a\n" +
 	"\fOutreachItem\x12,\n" +
 	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12\x17\n" +
 	"\aitem_id\x18\x02 \x01(\tR\x06itemId\x12%\n" +
@@ -1170,7 +1190,8 @@ const file_emtm_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x10suppressed_until\x18\x14 \x01(\v2\x13.emtm.types.v1.DateR\x0fsuppressedUntil\x12\x16\n" +
 	"\x06source\x18\x15 \x01(\tR\x06source\x12!\n" +
 	"\fresponded_by\x18\x16 \x01(\tR\vrespondedBy\x12#\n" +
-	"\rsuperseded_by\x18\x17 \x01(\tR\fsupersededBy\"\xb9\x02\n" +
+	"\rsuperseded_by\x18\x17 \x01(\tR\fsupersededBy\x124\n" +
+	"\x16responded_pharmacy_npi\x18\x18 \x01(\tR\x14respondedPharmacyNpi\"\xb9\x02\n" +
 	"\rCommunication\x12,\n" +
 	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12)\n" +
 	"\x10communication_id\x18\x02 \x01(\tR\x0fcommunicationId\x12%\n" +
@@ -1186,12 +1207,13 @@ const file_emtm_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x05today\x18\x01 \x01(\v2\x13.emtm.types.v1.DateR\x05today\x12&\n" +
 	"\x0ecommunications\x18\x02 \x01(\x05R\x0ecommunications\x12\x1f\n" +
 	"\vno_response\x18\x03 \x01(\x05R\n" +
-	"noResponse\"\xb6\x01\n" +
+	"noResponse\"\xd9\x01\n" +
 	"\x15RecordResponseRequest\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x128\n" +
 	"\x06status\x18\x02 \x01(\x0e2 .emtm.outreach.v1.OutreachStatusR\x06status\x12\x12\n" +
 	"\x04note\x18\x03 \x01(\tR\x04note\x126\n" +
-	"\fresponded_on\x18\x04 \x01(\v2\x13.emtm.types.v1.DateR\vrespondedOn\"L\n" +
+	"\fresponded_on\x18\x04 \x01(\v2\x13.emtm.types.v1.DateR\vrespondedOn\x12!\n" +
+	"\fpharmacy_npi\x18\x05 \x01(\tR\vpharmacyNpi\"L\n" +
 	"\x16RecordResponseResponse\x122\n" +
 	"\x04item\x18\x01 \x01(\v2\x1e.emtm.outreach.v1.OutreachItemR\x04item\"X\n" +
 	"\x19ListCommunicationsRequest\x12%\n" +

@@ -1,0 +1,102 @@
+// Package performance computes the model's performance-based payment for a
+// plan and performance year (docs/domain.md section 1; CMS Innovation Center,
+// Part D Enhanced MTM model, 2017): when the plan's enrollees' Medicare Parts A
+// and B expenditure per member-year is at least the threshold (2 %) below the
+// benchmark CMS sets for the plan-year, the plan earns an amount per member
+// month of the year ($2 PMPM), payable some years later (two). Threshold,
+// amount and lag are configuration. Every step is shown with its figures;
+// the arithmetic is in integer cents, the threshold comparison exact.
+package performance
+
+import (
+	"fmt"
+	"math/big"
+
+	"github.com/emtm/emtm/services/payment-reconciliation/internal/policy"
+)
+
+// Inputs are the figures of one plan and performance year.
+type Inputs struct {
+	Plan string
+	Year int
+	// ABCents is the Parts A/B expenditure of the plan's members in the year, from ABSummaries summaries.
+	ABCents     int64
+	ABSummaries int64
+	// MemberMonths are the plan's member months in the year.
+	MemberMonths int64
+	Config       policy.Performance
+}
+
+// Result is the calculation.
+type Result struct {
+	Inputs
+	BenchmarkCents     int64
+	HasBenchmark       bool
+	PerMemberYearCents int64 // rounded half up to the cent
+	ReductionBP        int64 // basis points below the benchmark, truncated toward zero (negative: above)
+	Qualifies          bool
+	PaymentCents       int64
+	PayableYear        int
+	Steps              []string
+}
+
+// Dollars formats cents, e.g. 123456 -> "$1,234.56".
+func Dollars(c int64) string {
+	sign := ""
+	if c < 0 {
+		sign, c = "-", -c
+	}
+	whole := fmt.Sprint(c / 100)
+	for i := len(whole) - 3; i > 0; i -= 3 {
+		whole = whole[:i] + "," + whole[i:]
+	}
+	return fmt.Sprintf("%s$%s.%02d", sign, whole, c%100)
+}
+
+func bp(n int64) string {
+	sign := ""
+	if n < 0 {
+		sign, n = "-", -n
+	}
+	return fmt.Sprintf("%s%d.%02d %%", sign, n/100, n%100)
+}
+
+// Calculate computes the payment and explains it.
+func Calculate(in Inputs) Result {
+	r := Result{Inputs: in, PayableYear: in.Year + in.Config.LagYears}
+	r.BenchmarkCents, r.HasBenchmark = in.Config.Benchmarks[in.Year]
+	step := func(format string, args ...any) { r.Steps = append(r.Steps, fmt.Sprintf(format, args...)) }
+	step("1. Parts A/B expenditure of %s's members in %d: %s (%d summaries)", in.Plan, in.Year, Dollars(in.ABCents), in.ABSummaries)
+	step("2. Member months in %d: %d (%d.%02d member-years)", in.Year, in.MemberMonths, in.MemberMonths/12, in.MemberMonths%12*100/12)
+	if in.MemberMonths <= 0 {
+		step("3. No member months: no expenditure per member-year, no payment")
+		return r
+	}
+	// Half up: (2 x cents x 12 + months) / (2 x months).
+	r.PerMemberYearCents = (2*in.ABCents*12 + in.MemberMonths) / (2 * in.MemberMonths)
+	step("3. Expenditure per member-year: %s x 12 / %d = %s", Dollars(in.ABCents), in.MemberMonths, Dollars(r.PerMemberYearCents))
+	if !r.HasBenchmark {
+		step("4. No benchmark for %d in the payment policy: no payment can be computed", in.Year)
+		return r
+	}
+	step("4. Benchmark for %d: %s per member-year", in.Year, Dollars(r.BenchmarkCents))
+	r.ReductionBP = (r.BenchmarkCents - r.PerMemberYearCents) * 10000 / r.BenchmarkCents
+	// Exactly: (benchmark - cents x 12 / months) / benchmark >= threshold / 10000
+	//   <=> (benchmark x months - cents x 12) x 10000 >= threshold x benchmark x months.
+	b, m := big.NewInt(r.BenchmarkCents), big.NewInt(in.MemberMonths)
+	lhs := new(big.Int).Mul(b, m)
+	lhs.Sub(lhs, new(big.Int).Mul(big.NewInt(in.ABCents), big.NewInt(12)))
+	lhs.Mul(lhs, big.NewInt(10000))
+	rhs := new(big.Int).Mul(big.NewInt(in.Config.ThresholdBP), new(big.Int).Mul(b, m))
+	r.Qualifies = lhs.Cmp(rhs) >= 0
+	step("5. Reduction below the benchmark: (%s - %s) / %s = %s (threshold %s)", Dollars(r.BenchmarkCents), Dollars(r.PerMemberYearCents),
+		Dollars(r.BenchmarkCents), bp(r.ReductionBP), bp(in.Config.ThresholdBP))
+	if !r.Qualifies {
+		step("6. Below the threshold: no performance-based payment for %d", in.Year)
+		return r
+	}
+	r.PaymentCents = in.Config.PMPMCents * in.MemberMonths
+	step("6. Qualifies: %s x %d member months = %s, payable in %d (%d years later)", Dollars(in.Config.PMPMCents), in.MemberMonths,
+		Dollars(r.PaymentCents), r.PayableYear, in.Config.LagYears)
+	return r
+}
