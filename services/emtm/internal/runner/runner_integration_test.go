@@ -42,7 +42,7 @@ func TestRunOnceWritesTheSummaryAndARestartChangesNothing(t *testing.T) {
 	first := run("first.json")
 	want := map[string]float64{
 		"claims_ingested": 1909, "claims_rejected": 70, "encounters": 35, "enrollments": 89, "parts_ab_summaries": 10,
-		"conditions":     467, // 469 of the members, 2 rejected: Synthea's code 10939881000119104 fails its Verhoeff check
+		"conditions":   467, // 469 of the members, 2 rejected: Synthea's code 10939881000119104 fails its Verhoeff check
 		"dead_letters": 0,
 		// Payment, checked by an independent script over the Synthea CSV files: 420 member
 		// months of 2017-01..2022-02 (the payment clock's last month) at $3.50 (2017: 76, 2018: 70,
