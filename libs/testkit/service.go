@@ -3,6 +3,7 @@ package testkit
 import (
 	"context"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +15,15 @@ import (
 // RunService runs one service against e's NATS and Redis until the test ends
 // and returns its gRPC address. Extra args are the service's own flags.
 func (e *Env) RunService(t testing.TB, def app.Definition, args ...string) string {
+	t.Helper()
+	addr, _ := e.StartService(t, def, args...)
+	return addr
+}
+
+// StartService is RunService with a stop function, for tests that restart a
+// service: stop shuts it down gracefully (as on SIGTERM) and waits; it is
+// also called when the test ends, and a second call does nothing.
+func (e *Env) StartService(t testing.TB, def app.Definition, args ...string) (addr string, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	all := append([]string{"-nats-url", e.NATSURL, "-redis-url", e.RedisURL, "-grpc-addr", "127.0.0.1:0", "-partitions", "4"}, args...)
@@ -36,17 +46,21 @@ func (e *Env) RunService(t testing.TB, def app.Definition, args ...string) strin
 	}
 	done := make(chan error, 1)
 	go func() { done <- rt.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%s stopped with %v", def.ServiceName(), err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("%s stopped with %v", def.ServiceName(), err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Errorf("%s did not stop within 20s", def.ServiceName())
 			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("%s did not stop within 20s", def.ServiceName())
-		}
-		_ = tel.Shutdown(context.Background())
-	})
-	return rt.GRPCAddr().String()
+			_ = tel.Shutdown(context.Background())
+		})
+	}
+	t.Cleanup(stop)
+	return rt.GRPCAddr().String(), stop
 }

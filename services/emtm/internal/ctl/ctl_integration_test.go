@@ -119,7 +119,7 @@ func asExit(err error, e *ExitError) bool {
 	return ok
 }
 
-func TestOutreachThroughEmtmctl(t *testing.T) {
+func TestOutreachAndPaymentThroughEmtmctl(t *testing.T) {
 	redisURL, _ := testkit.StartRedis(t)
 	st, err := stack.Start(context.Background(), stack.Options{DataDir: t.TempDir(), RedisURL: redisURL, ServiceArgs: stack.ReplayArgs})
 	if err != nil {
@@ -163,5 +163,40 @@ func TestOutreachThroughEmtmctl(t *testing.T) {
 		if err != nil || !strings.Contains(out, want) {
 			t.Errorf("stats lack %q (%v):\n%s", want, err, out)
 		}
+	}
+
+	// Payment, checked by hand against the Synthea files (a script over payer_transitions,
+	// patients and encounters): the payment clock ends in 2022-02; 420 member months.
+	out, err = runAt(t, st, "ledger", "sweep")
+	if err != nil || !strings.Contains(out, "swept through 2022-02") || !strings.Contains(out, "420 member months booked, 0 reversed") {
+		t.Fatalf("ledger sweep: %v\n%s", err, out)
+	}
+	// November 2021: 7 members enrolled on the 1st at $3.50; one medication reconciliation
+	// (88f0cc20, 2021-11-01, pharmacy 1577687555) at $40.
+	csvPath := filepath.Join(t.TempDir(), "statement.csv")
+	out, err = runAt(t, st, "statement", "--month", "2021-11", "--csv", csvPath)
+	for _, want := range []string{"$24.50  7 member months", "pharmacy fees owed  -$40.00", "net  -$15.50", "pharmacy 1577687555  1  $40.00", "8 entries written"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("statement lacks %q (%v):\n%s", want, err, out)
+		}
+	}
+	if b, err := os.ReadFile(csvPath); err != nil || strings.Count(string(b), "\n") != 9 || !strings.Contains(string(b), "fees_by_pharmacy: pharmacy 1577687555; fees_by_service: MEDREC") {
+		t.Errorf("statement CSV (%v):\n%s", err, b)
+	}
+	out, err = runAt(t, st, "remittance", "--month", "2021-11", "--pharmacy", "1577687555")
+	if err != nil || !strings.Contains(out, "2021-11-01    MEDREC   $40.00") || !strings.Contains(out, "total $40.00 for 1 services") {
+		t.Errorf("remittance (%v):\n%s", err, out)
+	}
+	// 2019: $14,484.15 of Parts A/B spending over 85 member months is $2,044.82 per member-year,
+	// 84.27 % below the sample benchmark of $13,000: 85 x $2.00 = $170.00, payable in 2021.
+	out, err = runAt(t, st, "performance", "--year", "2019", "--settle")
+	for _, want := range []string{"$14,484.15 (1 summaries)", "Member months in 2019: 85", "= $2,044.82", "= 84.27 %", "$170.00, payable in 2021", "booked: $170.00 (perf/S9925-001/2019/1)"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("performance lacks %q (%v):\n%s", want, err, out)
+		}
+	}
+	out, err = runAt(t, st, "ledger", "rebuild")
+	if err != nil || !strings.Contains(out, "replayed 456 ledger entries") || !strings.Contains(out, "equal to the cent") {
+		t.Errorf("rebuild (%v):\n%s", err, out)
 	}
 }
