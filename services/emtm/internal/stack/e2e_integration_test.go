@@ -245,6 +245,43 @@ func TestClaimAndEncounterFlowThroughAllFiveServicesInOneTrace(t *testing.T) {
 	}
 }
 
+// TestPrescriberAnswerInAnEncounterReachesOutreachAndPayment: the pharmacist
+// learns in an encounter that the prescriber accepted the BEERS change;
+// outreach records the answer and payment owes the pharmacy the fee for it.
+func TestPrescriberAnswerInAnEncounterReachesOutreachAndPayment(t *testing.T) {
+	e := startEnv(t)
+	ing := ingestionv1.NewIngestionServiceClient(e.conns["ingestion"])
+	if _, err := ing.SubmitClaim(context.Background(), &ingestionv1.SubmitClaimRequest{Claim: testClaim()}); err != nil {
+		t.Fatal(err)
+	}
+	e.idle(t)
+	enc := testEncounter()
+	enc.EncounterId = "ENC-2"
+	enc.ServiceDate = &typesv1.Date{Year: 2024, Month: 3, Day: 5}
+	enc.PrescriberResponses = []*encountersv1.PrescriberResponse{{PrescriberNpi: prescriber, ProblemKey: "BEERS:glyburide", Accepted: true, Note: "switched to glipizide"}}
+	if _, err := ing.SubmitEncounter(context.Background(), &ingestionv1.SubmitEncounterRequest{Encounter: enc}); err != nil {
+		t.Fatal(err)
+	}
+	e.idle(t)
+	items, err := outreachv1.NewPrescriberOutreachServiceClient(e.conns["prescriber-outreach"]).ListOutreach(context.Background(), &outreachv1.ListOutreachRequest{PrescriberNpi: prescriber})
+	if err != nil || len(items.Items) != 1 || items.Items[0].Status != outreachv1.OutreachStatus_OUTREACH_STATUS_ACCEPTED || items.Items[0].RespondedPharmacyNpi != pharmacy {
+		t.Fatalf("outreach %v %v", items, err)
+	}
+	entries, err := ledgerv1.NewPaymentReconciliationServiceClient(e.conns["payment-reconciliation"]).ListLedgerEntries(context.Background(), &ledgerv1.ListLedgerEntriesRequest{Kind: ledgerv1.EntryKind_ENTRY_KIND_FEE})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted *ledgerv1.LedgerEntry
+	for _, x := range entries.Entries {
+		if x.Service == "PRESCRIBER_ACCEPTED" {
+			accepted = x
+		}
+	}
+	if accepted == nil || accepted.AmountCents != 2500 || accepted.CreditAccount != "pharmacy_fees_payable:"+pharmacy || accepted.EntryId != "le/accepted/"+items.Items[0].ItemId {
+		t.Fatalf("ledger %v", entries.Entries)
+	}
+}
+
 func TestInvalidClaimIsRejectedWithFieldViolationsAndStored(t *testing.T) {
 	e := startEnv(t)
 	bad := testClaim()

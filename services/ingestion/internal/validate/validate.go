@@ -294,6 +294,19 @@ func Encounter(in *encountersv1.MtmEncounter, r Rules) (*encountersv1.MtmEncount
 	if e.ProblemsFound < 0 || e.ProblemsResolved < 0 || e.ProblemsResolved > e.ProblemsFound {
 		k.add("problems_resolved", "PROBLEMS_RANGE", "problems found and resolved must be non-negative, resolved <= found (got %d of %d)", e.ProblemsResolved, e.ProblemsFound)
 	}
+	if len(e.PrescriberResponses) > 100 {
+		k.add("prescriber_responses", "TOO_MANY", "at most 100 prescriber responses per encounter, got %d", len(e.PrescriberResponses))
+	}
+	for i, r := range e.PrescriberResponses {
+		at := fmt.Sprintf("prescriber_responses[%d]", i)
+		k.npi(at+".prescriber_npi", &r.PrescriberNpi)
+		if strings.TrimSpace(r.ProblemKey) == "" || len(r.ProblemKey) > 100 {
+			k.add(at+".problem_key", "REQUIRED", "the problem's key (e.g. BEERS:glyburide, as in the outreach letter) is required, at most 100 characters")
+		}
+		if len(r.Note) > 2000 {
+			k.add(at+".note", "TOO_LONG", "at most 2000 characters, got %d", len(r.Note))
+		}
+	}
 	return e, k.v
 }
 

@@ -107,6 +107,7 @@ func TestEncounter(t *testing.T) {
 		ServiceCodes: []string{"430193006"}, PharmacistNpi: "1234567893", PharmacyNpi: "1245319599",
 		Minutes: 30, DeliveryMode: encountersv1.DeliveryMode_DELIVERY_MODE_TELEPHONE,
 		Outcome: encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED, ProblemsFound: 2, ProblemsResolved: 1,
+		PrescriberResponses: []*encountersv1.PrescriberResponse{{PrescriberNpi: "1234567893", ProblemKey: "BEERS:glyburide", Accepted: true}},
 	}
 	if _, v := Encounter(good, rules); len(v) != 0 {
 		t.Fatalf("valid encounter rejected: %+v", v)
@@ -115,12 +116,13 @@ func TestEncounter(t *testing.T) {
 	bad.ServiceCodes = []string{"430193006", "430193007"}
 	bad.ProblemsResolved = 3
 	bad.Outcome = 0
+	bad.PrescriberResponses = append(bad.PrescriberResponses, &encountersv1.PrescriberResponse{PrescriberNpi: "1234567890", ProblemKey: " "})
 	_, v := Encounter(bad, rules)
 	var got []string
 	for _, x := range v {
 		got = append(got, x.Field+":"+x.Reason)
 	}
-	want := "service_codes[1]:SNOMED_CHECK_DIGIT outcome:REQUIRED problems_resolved:PROBLEMS_RANGE"
+	want := "service_codes[1]:SNOMED_CHECK_DIGIT outcome:REQUIRED problems_resolved:PROBLEMS_RANGE prescriber_responses[1].prescriber_npi:NPI_CHECK_DIGIT prescriber_responses[1].problem_key:REQUIRED"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("got %v, want %s", got, want)
 	}
