@@ -43,6 +43,7 @@ type Runtime struct {
 
 	consumers []*bus.Consumer
 	loops     []func(context.Context) error
+	metricsLn net.Listener
 }
 
 // NewLogger returns a slog logger writing text or JSON to w, tagged with the service.
@@ -97,6 +98,10 @@ func Start(ctx context.Context, name string, cfg config.Common, tel *otelx.Telem
 		return rt, err
 	}
 	rt.Pub = bus.NewPublisher(rt.JS, tel, name)
+	if err = rt.listenMetrics(); err != nil {
+		_ = rt.GRPC.Close()
+		return rt, fmt.Errorf("metrics listen on %s: %w", cfg.MetricsAddr, err)
+	}
 	return rt, nil
 }
 
@@ -134,8 +139,13 @@ func (rt *Runtime) Every(name string, interval time.Duration, f func(context.Con
 
 // Run serves gRPC and runs the consumers until ctx is done, then shuts down in order.
 func (rt *Runtime) Run(ctx context.Context) error {
-	rt.Log.Info("serving", "grpc", rt.GRPC.Addr().String(), "consumers", len(rt.consumers))
+	metricsAt := "off"
+	if a := rt.MetricsAddr(); a != nil {
+		metricsAt = a.String()
+	}
+	rt.Log.Info("serving", "grpc", rt.GRPC.Addr().String(), "metrics", metricsAt, "consumers", len(rt.consumers))
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return rt.serveMetrics(gctx) })
 	grpcDone := make(chan struct{})
 	g.Go(func() error {
 		defer close(grpcDone)

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/emtm/emtm/libs/otelx"
@@ -101,12 +102,36 @@ type Consumer struct {
 	spec    ConsumerSpec
 	handler Handler
 	cons    []jetstream.Consumer
+	handled metric.Int64Counter
+	latency metric.Float64Histogram
 }
+
+// Infos reads the server's view of each durable: pending, waiting for an ack, redelivered.
+func (c *Consumer) Infos(ctx context.Context) ([]*jetstream.ConsumerInfo, error) {
+	out := make([]*jetstream.ConsumerInfo, 0, len(c.cons))
+	for _, cons := range c.cons {
+		ci, err := cons.Info(ctx)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ci)
+	}
+	return out, nil
+}
+
+// Spec is the consumer's specification.
+func (c *Consumer) Spec() ConsumerSpec { return c.spec }
 
 // NewConsumer creates (or updates) the durable consumers of spec.
 func NewConsumer(ctx context.Context, js jetstream.JetStream, tel *otelx.Telemetry, log *slog.Logger, pub *Publisher, spec ConsumerSpec, h Handler) (*Consumer, error) {
 	spec.defaults()
 	c := &Consumer{js: js, pub: pub, tracer: tel.Tracer("emtm/bus"), log: log, spec: spec, handler: h}
+	meter := tel.Meter("emtm/bus")
+	c.handled, _ = meter.Int64Counter("emtm.bus.consumed",
+		metric.WithDescription("events handled, by stream, consumer and result (ok, retry, dead_letter)"))
+	c.latency, _ = meter.Float64Histogram("emtm.bus.handle.duration", metric.WithUnit("s"),
+		metric.WithDescription("time to handle one event, until its effect is stored"),
+		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 	type one struct {
 		name     string
 		subjects []string
@@ -227,7 +252,14 @@ func (c *Consumer) handle(ctx context.Context, durable string, m jetstream.Msg) 
 		))
 	defer span.End()
 	msg := &Msg{Subject: m.Subject(), Data: m.Data(), Header: hdr, Stream: md.Stream, StreamSeq: md.Sequence.Stream, NumDelivered: md.NumDelivered}
+	started := time.Now()
 	herr := c.handler(sctx, msg)
+	attrs := []attribute.KeyValue{attribute.String("stream", md.Stream), attribute.String("consumer", c.spec.Durable)}
+	c.latency.Record(ctx, time.Since(started).Seconds(), metric.WithAttributes(attrs...))
+	result := "ok"
+	defer func() {
+		c.handled.Add(ctx, 1, metric.WithAttributes(append(attrs, attribute.String("result", result))...))
+	}()
 	switch {
 	case herr == nil:
 		if c.spec.DoubleAck {
@@ -240,9 +272,11 @@ func (c *Consumer) handle(ctx context.Context, durable string, m jetstream.Msg) 
 			c.log.Warn("ack failed; message will be redelivered", "consumer", durable, "seq", md.Sequence.Stream, "err", err)
 		}
 	case IsPermanent(herr) || md.NumDelivered >= uint64(c.spec.MaxDeliver):
+		result = "dead_letter"
 		span.RecordError(herr)
 		span.SetStatus(codes.Error, "dead-lettered")
 		if err := c.deadLetter(sctx, durable, msg, herr); err != nil {
+			result = "retry"
 			c.log.Error("dead-letter publish failed; will retry", "consumer", durable, "seq", md.Sequence.Stream, "err", err)
 			_ = m.NakWithDelay(backoff(md.NumDelivered))
 			return
@@ -251,6 +285,7 @@ func (c *Consumer) handle(ctx context.Context, durable string, m jetstream.Msg) 
 			"deliveries", md.NumDelivered, "err", herr)
 		_ = m.TermWithReason("dead-lettered: " + herr.Error())
 	default:
+		result = "retry"
 		span.RecordError(herr)
 		span.SetStatus(codes.Error, "will retry")
 		c.log.Warn("handler failed; will retry", "consumer", durable, "seq", md.Sequence.Stream, "deliveries", md.NumDelivered, "err", herr)

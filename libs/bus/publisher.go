@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -41,15 +42,18 @@ type Out struct {
 
 // Publisher publishes events asynchronously and waits for every acknowledgement.
 type Publisher struct {
-	js       jetstream.JetStream
-	tracer   trace.Tracer
-	producer string
-	timeout  time.Duration
+	js        jetstream.JetStream
+	tracer    trace.Tracer
+	producer  string
+	timeout   time.Duration
+	published metric.Int64Counter
 }
 
 // NewPublisher returns a publisher for the service named producer.
 func NewPublisher(js jetstream.JetStream, tel *otelx.Telemetry, producer string) *Publisher {
-	return &Publisher{js: js, tracer: tel.Tracer("emtm/bus"), producer: producer, timeout: 10 * time.Second}
+	published, _ := tel.Meter("emtm/bus").Int64Counter("emtm.bus.published",
+		metric.WithDescription("events stored on a stream by this service (duplicate=true: dropped by the stream's duplicate window)"))
+	return &Publisher{js: js, tracer: tel.Tracer("emtm/bus"), producer: producer, timeout: 10 * time.Second, published: published}
 }
 
 // Meta builds the EventMeta of an event this service produces in ctx.
@@ -132,6 +136,7 @@ func (p *Publisher) Publish(ctx context.Context, outs ...Out) ([]*jetstream.PubA
 		select {
 		case ack := <-pd.fut.Ok():
 			acks[i] = ack
+			p.published.Add(ctx, 1, metric.WithAttributes(attribute.String("stream", ack.Stream), attribute.Bool("duplicate", ack.Duplicate)))
 			pd.span.SetAttributes(attribute.Int64("messaging.nats.stream_sequence", int64(ack.Sequence)),
 				attribute.Bool("messaging.nats.duplicate", ack.Duplicate))
 		case err := <-pd.fut.Err():

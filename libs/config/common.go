@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"strings"
 	"time"
 )
 
@@ -13,6 +15,8 @@ type Common struct {
 	RedisURL string
 	// GRPCAddr is where the service's gRPC API listens.
 	GRPCAddr string
+	// MetricsAddr is where /metrics is served for Prometheus ("off": not served).
+	MetricsAddr string
 	// Partitions is the number of beneficiary partitions in subjects; fixed per deployment.
 	Partitions int
 	// StreamReplicas is the replica count of emtm's streams (1 single server, 3 in a cluster).
@@ -23,18 +27,33 @@ type Common struct {
 	LogFormat string
 }
 
+// DefaultMetricsAddr is a service's /metrics address when -metrics-addr is
+// auto: its gRPC port 71NN becomes 91NN (ingestion 127.0.0.1:7101 serves
+// metrics on 127.0.0.1:9101 .. payment 9105); "off" for any other gRPC port.
+func DefaultMetricsAddr(grpcAddr string) string {
+	host, port, err := net.SplitHostPort(grpcAddr)
+	if err != nil || len(port) != 4 || !strings.HasPrefix(port, "71") {
+		return "off"
+	}
+	return net.JoinHostPort(host, "91"+port[2:])
+}
+
 // RegisterCommon defines the shared settings on s, with defaultGRPC as the listen address.
 func RegisterCommon(s *Set, defaultGRPC string) *Common {
 	c := &Common{}
 	nats := s.String("nats-url", "nats://127.0.0.1:4222", "NATS server URL (JetStream enabled)")
 	redis := s.String("redis-url", "redis://127.0.0.1:6379/0", "Redis URL")
 	grpcAddr := s.String("grpc-addr", defaultGRPC, "gRPC listen address")
+	metrics := s.String("metrics-addr", "auto", "where /metrics is served for Prometheus (auto: gRPC port 71NN -> 91NN; off: not served)")
 	parts := s.Int("partitions", 4, "beneficiary partitions in subjects (fixed per deployment)")
 	repl := s.Int("stream-replicas", 1, "replicas of emtm's JetStream streams (3 in a cluster)")
 	st := s.Duration("shutdown-timeout", 15*time.Second, "bound on graceful shutdown")
 	lf := s.String("log-format", "text", "log format: text or json")
 	s.AfterParse(func() error {
-		c.NATSURL, c.RedisURL, c.GRPCAddr = *nats, *redis, *grpcAddr
+		c.NATSURL, c.RedisURL, c.GRPCAddr, c.MetricsAddr = *nats, *redis, *grpcAddr, *metrics
+		if c.MetricsAddr == "auto" {
+			c.MetricsAddr = DefaultMetricsAddr(c.GRPCAddr)
+		}
 		c.Partitions, c.StreamReplicas, c.ShutdownTimeout, c.LogFormat = *parts, *repl, *st, *lf
 		return c.Validate()
 	})

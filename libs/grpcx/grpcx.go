@@ -55,6 +55,9 @@ func NewServer(addr, serviceName string, tel *otelx.Telemetry) (*Server, error) 
 	return &Server{GRPC: g, Health: h, lis: lis, name: serviceName}, nil
 }
 
+// Close releases the listener of a server that will not be served.
+func (s *Server) Close() error { return s.lis.Close() }
+
 // Addr is the bound address (useful with port 0).
 func (s *Server) Addr() net.Addr { return s.lis.Addr() }
 

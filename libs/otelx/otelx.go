@@ -1,22 +1,30 @@
 // Package otelx sets up OpenTelemetry for one service.
 //
-// Each service gets its own TracerProvider (so that the all-in-one runner,
-// which hosts five services in one process, still reports five service names)
-// and the process uses the W3C trace-context propagator. Spans are always
-// recorded, so every event can carry its trace id; they are exported over OTLP
-// only when OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set.
+// Each service gets its own TracerProvider and MeterProvider (so that the
+// all-in-one runner, which hosts five services in one process, still reports
+// five service names) and the process uses the W3C trace-context propagator.
+// Spans are always recorded, so every event can carry its trace id; they are
+// exported over OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT (or
+// ..._TRACES_ENDPOINT) is set. Metrics are exported for Prometheus to scrape,
+// from the service's own registry (MetricsHandler).
 package otelx
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -27,6 +35,8 @@ import (
 type Telemetry struct {
 	Service        string
 	TracerProvider *sdktrace.TracerProvider
+	MeterProvider  *sdkmetric.MeterProvider
+	registry       *prometheus.Registry
 	shutdown       []func(context.Context) error
 }
 
@@ -83,7 +93,23 @@ func Setup(ctx context.Context, service string, getenv func(string) string, opts
 	}
 	t.TracerProvider = sdktrace.NewTracerProvider(tpOpts...)
 	t.shutdown = append(t.shutdown, t.TracerProvider.Shutdown)
+
+	t.registry = prometheus.NewRegistry()
+	exp, err := otelprom.New(otelprom.WithRegisterer(t.registry), otelprom.WithoutScopeInfo())
+	if err != nil {
+		return nil, fmt.Errorf("prometheus exporter: %w", err)
+	}
+	t.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(exp))
+	t.shutdown = append(t.shutdown, t.MeterProvider.Shutdown)
 	return t, nil
+}
+
+// Meter returns a meter of this service.
+func (t *Telemetry) Meter(name string) metric.Meter { return t.MeterProvider.Meter(name) }
+
+// MetricsHandler serves the service's metrics in the Prometheus text format.
+func (t *Telemetry) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{})
 }
 
 // traceEndpoint is the OTLP/gRPC endpoint URL for traces, or "" for none.

@@ -70,7 +70,7 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		return fmt.Errorf("time-zone: %w", err)
 	}
 	store := adapters.NewStore(rt.Redis)
-	in := intake.New(rt.Pub, store, rt.Cfg.Partitions, loc)
+	in := intake.New(rt.Pub, store, rt.Cfg.Partitions, loc, intake.WithMeter(rt.Tel.Meter("emtm/ingestion")))
 	ingestionv1.RegisterIngestionServiceServer(rt.GRPC.GRPC, ports.NewGRPC(in, store, rt.JS))
 	rt.Every("held-reversals", cfg.SweepInterval, func(ctx context.Context) error {
 		held, late, err := in.SweepHeld(ctx, cfg.ReversalOverdue)

@@ -7,7 +7,11 @@ package service
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/emtm/emtm/libs/app"
 	"github.com/emtm/emtm/libs/bus"
@@ -82,6 +86,9 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 	s := tasks.New(tasks.NewStore(rt.Redis), rt.Pub, cfg.policies, clk, rt.Cfg.Partitions, rt.Hasher)
 	schedulingv1.RegisterInterventionSchedulingServiceServer(rt.GRPC.GRPC, ports.NewGRPC(s, rt.JS))
 	rt.Every("sweep", cfg.SweepInterval, s.Sweep)
+	if err := observeTasks(rt, s); err != nil {
+		return err
+	}
 	for _, c := range []struct {
 		stream, durable, subject string
 		h                        bus.Handler
@@ -96,4 +103,36 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		}
 	}
 	return nil
+}
+
+// observeTasks reports the task backlog by kind and age, and tasks by kind and status.
+func observeTasks(rt *app.Runtime, s *tasks.Scheduler) error {
+	m := rt.Tel.Meter("emtm/scheduling")
+	backlog, err := m.Int64ObservableGauge("emtm.tasks.backlog", metric.WithDescription("open tasks by kind and age: not_due, overdue_1_7d, overdue_8_30d, overdue_31d_plus"))
+	if err != nil {
+		return err
+	}
+	byStatus, err := m.Int64ObservableGauge("emtm.tasks", metric.WithDescription("tasks by kind and status"))
+	if err != nil {
+		return err
+	}
+	_, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		b, err := s.Backlog(ctx)
+		if err != nil {
+			return err
+		}
+		for k, n := range b {
+			o.ObserveInt64(backlog, n, metric.WithAttributes(attribute.String("kind", k[0]), attribute.String("age", k[1])))
+		}
+		counts, _, err := s.Counts(ctx)
+		if err != nil {
+			return err
+		}
+		for _, c := range counts {
+			o.ObserveInt64(byStatus, c.Count, metric.WithAttributes(attribute.String("kind", strings.TrimPrefix(c.Kind.String(), "TASK_KIND_")),
+				attribute.String("status", strings.TrimPrefix(c.Status.String(), "TASK_STATUS_"))))
+		}
+		return nil
+	}, backlog, byStatus)
+	return err
 }

@@ -8,7 +8,11 @@ package service
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/emtm/emtm/libs/app"
 	"github.com/emtm/emtm/libs/bus"
@@ -82,6 +86,9 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 	rt.Log.Info("payment policy", "file", cfg.policies.Name, "plans", cfg.policies.Plans(), "clock", clk.Name())
 	b := booking.New(rt.Redis, rt.Pub, cfg.policies, clk, rt.Log)
 	ledgerv1.RegisterPaymentReconciliationServiceServer(rt.GRPC.GRPC, ports.NewGRPC(b, rt.JS, rt.Cfg.RedisURL))
+	if err := observeLedger(rt, b); err != nil {
+		return err
+	}
 	rt.Every("sweep", cfg.SweepInterval, func(ctx context.Context) error {
 		r, err := b.Sweep(ctx)
 		if err == nil && (r.Booked > 0 || r.Reversed > 0) {
@@ -104,4 +111,41 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		}
 	}
 	return nil
+}
+
+// observeLedger reports the ledger's entries by kind and balances by account
+// class (pharmacy payables summed, so no label per pharmacy).
+func observeLedger(rt *app.Runtime, b *booking.Booker) error {
+	m := rt.Tel.Meter("emtm/payment")
+	entries, err := m.Int64ObservableGauge("emtm.ledger.entries", metric.WithDescription("ledger entries by kind"))
+	if err != nil {
+		return err
+	}
+	balance, err := m.Int64ObservableGauge("emtm.ledger.balance", metric.WithUnit("{cent}"),
+		metric.WithDescription("account balances in cents, debits positive, by account class"))
+	if err != nil {
+		return err
+	}
+	_, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		t, err := b.Totals(ctx)
+		if err != nil {
+			return err
+		}
+		for kind, n := range t.ByKind {
+			o.ObserveInt64(entries, n, metric.WithAttributes(attribute.String("kind", kind)))
+		}
+		classes := map[string]int64{}
+		for account, cents := range t.Balances {
+			class, _, _ := strings.Cut(account, ":")
+			if strings.HasPrefix(account, "adjustments:") || strings.HasPrefix(account, "suspense:") {
+				class = account
+			}
+			classes[class] += cents
+		}
+		for class, cents := range classes {
+			o.ObserveInt64(balance, cents, metric.WithAttributes(attribute.String("account", class)))
+		}
+		return nil
+	}, entries, balance)
+	return err
 }

@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/emtm/emtm/libs/app"
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/clock"
@@ -81,6 +84,9 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 	rt.Log.Info("outreach policy", "file", cfg.policies.Name, "clock", clk.Name())
 	o := outreach.New(outreach.NewStore(rt.Redis), rt.Pub, cfg.policies, clk, rt.Cfg.Partitions, rt.Hasher)
 	outreachv1.RegisterPrescriberOutreachServiceServer(rt.GRPC.GRPC, ports.NewGRPC(o))
+	if err := observeOutreach(rt, o); err != nil {
+		return err
+	}
 	rt.Every("sweep", cfg.SweepInterval, func(ctx context.Context) error {
 		r, err := o.Sweep(ctx)
 		if err == nil && (r.Communications > 0 || r.NoResponse > 0) {
@@ -100,4 +106,31 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		}
 	}
 	return nil
+}
+
+// observeOutreach reports outreach items by problem type and status, and the letters built.
+func observeOutreach(rt *app.Runtime, o *outreach.Outreach) error {
+	m := rt.Tel.Meter("emtm/outreach")
+	items, err := m.Int64ObservableGauge("emtm.outreach.items", metric.WithDescription("outreach items by problem type and status"))
+	if err != nil {
+		return err
+	}
+	letters, err := m.Int64ObservableGauge("emtm.outreach.communications", metric.WithDescription("letters built for prescribers"))
+	if err != nil {
+		return err
+	}
+	_, err = m.RegisterCallback(func(ctx context.Context, ob metric.Observer) error {
+		c, err := o.Counts(ctx)
+		if err != nil {
+			return err
+		}
+		for code, byStatus := range c.ByCode {
+			for status, n := range byStatus {
+				ob.ObserveInt64(items, n, metric.WithAttributes(attribute.String("problem", code), attribute.String("status", status)))
+			}
+		}
+		ob.ObserveInt64(letters, c.Comms)
+		return nil
+	}, items, letters)
+	return err
 }

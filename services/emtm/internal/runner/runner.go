@@ -92,7 +92,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	defer st.Stop()
 	fmt.Fprintf(stdout, "      NATS %s, Redis %s, started in %.1fs\n", st.NATSURL, st.RedisURL, time.Since(started).Seconds())
 	for _, def := range stack.Services {
-		fmt.Fprintf(stdout, "      %-24s gRPC %s\n", def.ServiceName(), st.Addrs[def.ServiceName()])
+		fmt.Fprintf(stdout, "      %-24s gRPC %-16s metrics http://%s/metrics\n", def.ServiceName(), st.Addrs[def.ServiceName()], st.MetricsAddrs[def.ServiceName()])
 	}
 
 	tel, err := otelx.Setup(ctx, "emtm-runner", o.Getenv)

@@ -3,6 +3,10 @@ package stack
 import (
 	"context"
 	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -372,5 +376,77 @@ func TestAReversalCancelsItsClaimDownstreamEvenWhenItComesFirst(t *testing.T) {
 	p, _ = risk.GetProfile(ctx, &riskv1.GetProfileRequest{MemberId: "M-0001"})
 	if p.Profile.ActiveClaims != 0 || p.Profile.ReversedClaims != 2 {
 		t.Fatalf("after an early reversal and its claim: %+v", p.Profile)
+	}
+}
+
+// TestServicesExportMetrics scrapes each service's /metrics after a valid
+// claim, an encounter and an invalid claim.
+func TestServicesExportMetrics(t *testing.T) {
+	e := startEnv(t)
+	ing := ingestionv1.NewIngestionServiceClient(e.conns["ingestion"])
+	if _, err := ing.SubmitClaim(context.Background(), &ingestionv1.SubmitClaimRequest{Claim: testClaim()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ing.SubmitEncounter(context.Background(), &ingestionv1.SubmitEncounterRequest{Encounter: testEncounter()}); err != nil {
+		t.Fatal(err)
+	}
+	other := testClaim() // a second member, without an encounter: an open TMR
+	other.ClaimId, other.MemberId, other.Mbi = "RX-2001", "M-0002", "1EG4TE5MK74"
+	if _, err := ing.SubmitClaim(context.Background(), &ingestionv1.SubmitClaimRequest{Claim: other}); err != nil {
+		t.Fatal(err)
+	}
+	bad := testClaim()
+	bad.ClaimId, bad.PrescriberNpi = "RX-BAD", "1234567890"
+	if _, err := ing.SubmitClaim(context.Background(), &ingestionv1.SubmitClaimRequest{Claim: bad}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("bad claim: %v", err)
+	}
+	e.idle(t)
+	scrape := func(service string) string {
+		t.Helper()
+		addr := e.st.MetricsAddrs[service]
+		if addr == "" {
+			t.Fatalf("%s serves no metrics", service)
+		}
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	all := ""
+	for service, wants := range map[string][]string{
+		"ingestion": {`emtm_ingestion_rejections_total{kind="claim",reason="NPI_CHECK_DIGIT"} 1`, `emtm_bus_published_total{duplicate="false",stream="EMTM_CLAIMS"} 2`},
+		"risk-scoring": {`emtm_bus_consumed_total{consumer="risk-scoring-claims",result="ok",stream="EMTM_CLAIMS"} 2`,
+			`emtm_consumer_pending{consumer="risk-scoring-claims-p`, `emtm_bus_handle_duration_seconds_bucket{consumer="risk-scoring-claims"`},
+		"intervention-scheduling": {`emtm_tasks{kind="TMR",status="COMPLETED"} 1`, `emtm_tasks{kind="TMR",status="SCHEDULED"} 1`, `emtm_tasks_backlog{age="overdue_31d_plus",kind="TMR"} 1`}, // due 2024-03-31, by the wall clock,
+		"prescriber-outreach":     {`emtm_outreach_items{problem="BEERS",status="PENDING"} 2`},
+		"payment-reconciliation":  {`emtm_ledger_entries{kind="FEE"} 1`, `emtm_ledger_balance{account="pharmacy_fees_payable"} -4000`},
+	} {
+		text := scrape(service)
+		all += text
+		for _, w := range wants {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s metrics lack %s", service, w)
+			}
+		}
+		if strings.Contains(text, "M-0001") || strings.Contains(text, "1EG4TE5MK73") {
+			t.Errorf("%s metrics carry a member id or MBI", service)
+		}
+	}
+	// Every metric the Grafana dashboard queries is one the services export.
+	b, err := os.ReadFile("../../../../deploy/grafana/emtm-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile(`emtm_[a-z_]+`).FindAllString(string(b), -1)
+	if len(names) < 10 {
+		t.Fatalf("the dashboard queries only %v", names)
+	}
+	for _, n := range names {
+		if !strings.Contains(all, "\n"+n) {
+			t.Errorf("the dashboard queries %s, which no service exports", n)
+		}
 	}
 }

@@ -87,6 +87,8 @@ type Stack struct {
 	RedisURL string
 	// Addrs maps each service name to its bound gRPC address.
 	Addrs map[string]string
+	// MetricsAddrs maps each service name to its /metrics address.
+	MetricsAddrs map[string]string
 
 	ns     *server.Server
 	rs     *redisproc.Server
@@ -111,7 +113,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	if o.Partitions == 0 {
 		o.Partitions = 4
 	}
-	s = &Stack{Addrs: map[string]string{}, errc: make(chan error, len(Services))}
+	s = &Stack{Addrs: map[string]string{}, MetricsAddrs: map[string]string{}, errc: make(chan error, len(Services))}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -148,7 +150,11 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		if addr == "" {
 			addr = "127.0.0.1:0"
 		}
-		args := []string{"-nats-url", s.NATSURL, "-redis-url", s.RedisURL, "-grpc-addr", addr,
+		metrics := "auto" // the fixed ports' metrics ports, 9101..9105
+		if o.GRPCAddrs[name] == "" {
+			metrics = "127.0.0.1:0"
+		}
+		args := []string{"-nats-url", s.NATSURL, "-redis-url", s.RedisURL, "-grpc-addr", addr, "-metrics-addr", metrics,
 			"-partitions", strconv.Itoa(o.Partitions)}
 		args = append(args, o.ServiceArgs[name]...)
 		p, err := def.Prepare(args, o.Getenv, o.Log)
@@ -169,6 +175,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 			return s, fmt.Errorf("%s: %w", name, err)
 		}
 		s.Addrs[name] = rt.GRPCAddr().String()
+		if a := rt.MetricsAddr(); a != nil {
+			s.MetricsAddrs[name] = a.String()
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

@@ -15,6 +15,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -118,6 +120,7 @@ type Intake struct {
 	partitions int
 	loc        *time.Location
 	now        func() time.Time
+	rejections metric.Int64Counter
 }
 
 // Option adjusts an Intake.
@@ -125,6 +128,14 @@ type Option func(*Intake)
 
 // WithClock replaces the wall clock (tests of dates and overdue reversals).
 func WithClock(now func() time.Time) Option { return func(in *Intake) { in.now = now } }
+
+// WithMeter counts rejections by kind and reason (the first violation's) on meter.
+func WithMeter(m metric.Meter) Option {
+	return func(in *Intake) {
+		in.rejections, _ = m.Int64Counter("emtm.ingestion.rejections",
+			metric.WithDescription("submissions rejected, by kind and the reason of their first violation"))
+	}
+}
 
 // New returns an Intake. loc is the plan's time zone (it decides "today").
 func New(pub Publisher, store Store, partitions int, loc *time.Location, opts ...Option) *Intake {
@@ -524,6 +535,9 @@ func (in *Intake) reject(ctx context.Context, kind string, src Source, v []valid
 	}
 	if err := in.store.IndexRejection(ctx, id, kind, acks[0].Sequence); err != nil {
 		return Outcome{}, err
+	}
+	if in.rejections != nil && !acks[0].Duplicate && len(v) > 0 {
+		in.rejections.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", kind), attribute.String("reason", v[0].Reason)))
 	}
 	return Outcome{RawSeq: src.RawSeq, Rejection: rej}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/emtm/emtm/libs/civil"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
@@ -180,6 +181,41 @@ func (s *Scheduler) Measures(ctx context.Context, contract, pbp string, year int
 			}
 		}
 		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Backlog counts open tasks by kind and how far past due they are: "not_due",
+// "overdue_1_7d", "overdue_8_30d", "overdue_31d_plus" (days by the scheduling clock).
+func (s *Scheduler) Backlog(ctx context.Context) (map[[2]string]int64, error) {
+	today, err := s.clock.Today(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := s.store.rdb.ZRangeWithScores(ctx, keyDue, 0, 199_999).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := map[[2]string]int64{}
+	for _, z := range ids {
+		id, _ := z.Member.(string)
+		parts := strings.Split(id, "/")
+		kind := "UNKNOWN"
+		if len(parts) >= 4 { // task/<member>/<kind>/<period>
+			kind = parts[2]
+		}
+		bucket := "not_due"
+		if due := fromYMD(strconv.Itoa(int(z.Score))); !today.IsZero() && due.Before(today) {
+			switch late := today.DaysSince(due); {
+			case late <= 7:
+				bucket = "overdue_1_7d"
+			case late <= 30:
+				bucket = "overdue_8_30d"
+			default:
+				bucket = "overdue_31d_plus"
+			}
+		}
+		out[[2]string{kind, bucket}]++
 	}
 	return out, nil
 }

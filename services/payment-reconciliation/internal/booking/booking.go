@@ -150,7 +150,7 @@ func (b *Booker) OnOutreach(ctx context.Context, it *outreachv1.OutreachItem) er
 func (b *Booker) OnEnrollment(ctx context.Context, e *enrollmentv1.Enrollment) error {
 	start := civil.FromProto(e.StartDate)
 	if !start.Valid() || e.MemberId == "" || e.EnrollmentId == "" {
-		return bus.Permanent(fmt.Errorf("enrollment %q: member, id and start date are required", e.EnrollmentId))
+		return bus.Permanent(fmt.Errorf("enrollment without a member, an id or a start date"))
 	}
 	v := spanValue(e.ContractId+"-"+e.PbpId, start, civil.FromProto(e.EndDate), e.GetMeta().GetEventId())
 	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
