@@ -16,6 +16,10 @@ TOOLS_DIR ?= $(HOME)/.cache/emtm/tools
 BUF := $(TOOLS_DIR)/buf-$(BUF_VERSION)/buf
 GEN_GO := $(TOOLS_DIR)/protoc-gen-go-$(PROTOC_GEN_GO_VERSION)
 GEN_GO_GRPC := $(TOOLS_DIR)/protoc-gen-go-grpc-$(PROTOC_GEN_GO_GRPC_VERSION)
+# Jaeger v2 all-in-one, pinned as a Go tool in tools/jaeger/go.mod (a five-minute build, done once).
+JAEGER_VERSION := v1.76.0
+JAEGER := $(TOOLS_DIR)/jaeger-$(JAEGER_VERSION)/jaeger
+export EMTM_JAEGER := $(JAEGER)
 
 FUZZTIME ?= 10s
 RUN_ARGS ?=
@@ -37,7 +41,7 @@ run: build ## run everything locally: embedded NATS, redis-server, five services
 	bin/emtm run $(RUN_ARGS)
 
 .PHONY: test
-test: fmt-check vet ## unit and integration tests (real NATS in-process, real redis-server)
+test: fmt-check vet $(JAEGER) ## unit and integration tests (real NATS in-process, real redis-server, Jaeger)
 	go test -race -count=1 $(PKGS)
 
 .PHONY: vet
@@ -64,6 +68,20 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
 	      echo "fuzz $$pkg $$f"; go test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) $$pkg >/dev/null || exit 1; done) || exit 1; \
 	  done; \
 	done
+
+$(JAEGER):
+	@mkdir -p $(dir $@)
+	@echo "building Jaeger $(JAEGER_VERSION) (once; it is cached in $(dir $@))"
+	cd tools/jaeger && GOWORK=off go build -o $@ github.com/jaegertracing/jaeger/cmd/jaeger
+
+.PHONY: jaeger
+jaeger: $(JAEGER) ## build the pinned Jaeger all-in-one into TOOLS_DIR
+
+.PHONY: dashboard
+dashboard: $(JAEGER) ## run Jaeger locally (OTLP 127.0.0.1:4317, API and UI http://127.0.0.1:16686); make run sends traces to it
+	@echo "Jaeger: OTLP/gRPC on 127.0.0.1:4317, query API and UI on http://127.0.0.1:16686 (Ctrl-C stops)"
+	@ui=; if [ -n "$$JAEGER_UI_ASSETS" ]; then ui="--set=extensions.jaeger_query.ui.assets_path=$$JAEGER_UI_ASSETS"; fi; \
+	$(JAEGER) --config=file:deploy/jaeger/jaeger.yaml $$ui
 
 $(BUF):
 	@mkdir -p $(dir $@)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -61,8 +62,38 @@ func (o Options) serviceArgs() map[string][]string {
 	return stack.ReplayArgs
 }
 
+// LocalJaeger is where `make dashboard` receives traces (OTLP/gRPC) and shows them.
+const (
+	LocalJaegerOTLP = "127.0.0.1:4317"
+	LocalJaegerUI   = "http://127.0.0.1:16686"
+)
+
+// withLocalJaeger sends traces to a Jaeger on this machine when one answers
+// and no OTLP endpoint is configured.
+func withLocalJaeger(getenv func(string) string) (func(string) string, bool) {
+	if getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" {
+		return getenv, false
+	}
+	c, err := net.DialTimeout("tcp", LocalJaegerOTLP, 300*time.Millisecond)
+	if err != nil {
+		return getenv, false
+	}
+	_ = c.Close()
+	return func(k string) string {
+		if k == "OTEL_EXPORTER_OTLP_ENDPOINT" {
+			return "http://" + LocalJaegerOTLP
+		}
+		return getenv(k)
+	}, true
+}
+
 // Run runs emtm until ctx is done (or once).
 func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	getenv, jaeger := withLocalJaeger(o.Getenv)
+	o.Getenv = getenv
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -91,6 +122,14 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	}
 	defer st.Stop()
 	fmt.Fprintf(stdout, "      NATS %s, Redis %s, started in %.1fs\n", st.NATSURL, st.RedisURL, time.Since(started).Seconds())
+	switch {
+	case jaeger:
+		fmt.Fprintf(stdout, "      traces to the local Jaeger (%s): %s\n", LocalJaegerOTLP, LocalJaegerUI)
+	case o.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "":
+		fmt.Fprintf(stdout, "      traces to %s\n", o.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"))
+	default:
+		fmt.Fprintln(stdout, "      traces recorded, not exported (`make dashboard` in another terminal starts Jaeger)")
+	}
 	for _, def := range stack.Services {
 		fmt.Fprintf(stdout, "      %-24s gRPC %-16s metrics http://%s/metrics\n", def.ServiceName(), st.Addrs[def.ServiceName()], st.MetricsAddrs[def.ServiceName()])
 	}
