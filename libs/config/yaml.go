@@ -106,3 +106,26 @@ func (d *Doc) Errorf(path []string, format string, args ...any) *FieldError {
 	}
 	return &FieldError{File: name, Line: d.Line(path...), Field: strings.Join(path, "."), Msg: fmt.Sprintf(format, args...)}
 }
+
+// ParseWith decodes data strictly into a new F (see DecodeYAML) and hands it,
+// with the document for line numbers, to validate: the shape of every emtm
+// policy file (program.yaml, outreach.yaml, payment.yaml, the risk policy).
+func ParseWith[F, P any](name string, data []byte, validate func(*Doc, F) (P, error)) (P, error) {
+	var f F
+	doc, err := DecodeYAML(name, data, &f)
+	if err != nil {
+		var zero P
+		return zero, err
+	}
+	return validate(doc, f)
+}
+
+// LoadWith is ParseWith over the file at path.
+func LoadWith[F, P any](path string, validate func(*Doc, F) (P, error)) (P, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var zero P
+		return zero, err
+	}
+	return ParseWith(path, b, validate)
+}

@@ -39,13 +39,10 @@ var Definition app.Definition = app.Def[*Config]{
 
 // Config is intervention-scheduling's configuration.
 type Config struct {
-	Common        config.Common
-	PolicyFile    string
-	Clock         string
-	TimeZone      string
-	SweepInterval time.Duration
-	policies      *policy.Policies
-	loc           *time.Location
+	Common     config.Common
+	PolicyFile string
+	Clock      *clock.Flags
+	policies   *policy.Policies
 }
 
 // RegisterFlags defines the settings; the program file is read and validated here.
@@ -53,21 +50,10 @@ func RegisterFlags(s *config.Set) *Config {
 	c := &Config{}
 	common := config.RegisterCommon(s, DefaultGRPCAddr)
 	pol := s.String("policy", "", "program policy file: interventions by tier, deadlines, capacity (default: the built-in sample for S9925-001)")
-	clk := s.String("clock", "wall", "what today is: wall (the calendar, production) or events (the latest date of service seen: replays and the sample)")
-	tz := s.String("time-zone", "America/Chicago", "the plan's time zone for the wall clock (IANA name)")
-	sweep := s.Duration("sweep-interval", 5*time.Second, "how often leases, expiry, unpublished changes and the work queue are swept")
+	c.Clock = clock.RegisterFlags(s, "today", 5*time.Second, "leases, expiry, unpublished changes and the work queue are swept")
 	s.AfterParse(func() error {
-		c.Common, c.PolicyFile, c.Clock, c.TimeZone, c.SweepInterval = *common, *pol, *clk, *tz, *sweep
+		c.Common, c.PolicyFile = *common, *pol
 		var err error
-		if c.loc, err = time.LoadLocation(c.TimeZone); err != nil {
-			return fmt.Errorf("time-zone: %w", err)
-		}
-		if c.Clock != "wall" && c.Clock != "events" {
-			return fmt.Errorf("clock: %q must be wall or events", c.Clock)
-		}
-		if c.SweepInterval <= 0 {
-			return fmt.Errorf("sweep-interval must be positive")
-		}
 		if c.policies, err = policy.Load(c.PolicyFile); err != nil {
 			return fmt.Errorf("policy: %w", err)
 		}
@@ -78,14 +64,14 @@ func RegisterFlags(s *config.Set) *Config {
 
 // Register adds the API, consumers and the sweep to rt.
 func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
-	clk, err := clock.New(cfg.Clock, cfg.loc, rt.Redis, "is:clock")
+	clk, err := cfg.Clock.New(rt.Redis, "is:clock")
 	if err != nil {
 		return err
 	}
 	rt.Log.Info("program policy", "file", cfg.policies.Name, "plans", cfg.policies.Plans(), "clock", clk.Name())
 	s := tasks.New(tasks.NewStore(rt.Redis), rt.Pub, cfg.policies, clk, rt.Cfg.Partitions, rt.Hasher)
 	schedulingv1.RegisterInterventionSchedulingServiceServer(rt.GRPC.GRPC, ports.NewGRPC(s, rt.JS))
-	rt.Every("sweep", cfg.SweepInterval, s.Sweep)
+	rt.Every("sweep", cfg.Clock.SweepInterval, s.Sweep)
 	if err := observeTasks(rt, s); err != nil {
 		return err
 	}

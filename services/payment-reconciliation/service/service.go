@@ -40,13 +40,10 @@ var Definition app.Definition = app.Def[*Config]{
 
 // Config is payment-reconciliation's configuration.
 type Config struct {
-	Common        config.Common
-	PolicyFile    string
-	Clock         string
-	TimeZone      string
-	SweepInterval time.Duration
-	policies      *policy.Policies
-	loc           *time.Location
+	Common     config.Common
+	PolicyFile string
+	Clock      *clock.Flags
+	policies   *policy.Policies
 }
 
 // RegisterFlags defines the settings; the payment policy is read and validated here.
@@ -54,21 +51,10 @@ func RegisterFlags(s *config.Set) *Config {
 	c := &Config{}
 	common := config.RegisterCommon(s, DefaultGRPCAddr)
 	pol := s.String("policy", "", "payment policy file: PMPM rates, performance payment, fee schedule per plan (default: the built-in sample for S9925-001)")
-	clk := s.String("clock", "wall", "what this month is: wall (the calendar, production) or events (the latest service date seen: replays and the sample)")
-	tz := s.String("time-zone", "America/Chicago", "the plan's time zone for the wall clock (IANA name)")
-	sweep := s.Duration("sweep-interval", time.Minute, "how often member months are booked from enrollment")
+	c.Clock = clock.RegisterFlags(s, "this month", time.Minute, "member months are booked from enrollment")
 	s.AfterParse(func() error {
-		c.Common, c.PolicyFile, c.Clock, c.TimeZone, c.SweepInterval = *common, *pol, *clk, *tz, *sweep
+		c.Common, c.PolicyFile = *common, *pol
 		var err error
-		if c.loc, err = time.LoadLocation(c.TimeZone); err != nil {
-			return fmt.Errorf("time-zone: %w", err)
-		}
-		if c.Clock != "wall" && c.Clock != "events" {
-			return fmt.Errorf("clock: %q must be wall or events", c.Clock)
-		}
-		if c.SweepInterval <= 0 {
-			return fmt.Errorf("sweep-interval must be positive")
-		}
 		if c.policies, err = policy.Load(c.PolicyFile); err != nil {
 			return fmt.Errorf("policy: %w", err)
 		}
@@ -79,7 +65,7 @@ func RegisterFlags(s *config.Set) *Config {
 
 // Register adds the API, consumers and the sweep to rt.
 func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
-	clk, err := clock.New(cfg.Clock, cfg.loc, rt.Redis, booking.ClockKey)
+	clk, err := cfg.Clock.New(rt.Redis, booking.ClockKey)
 	if err != nil {
 		return err
 	}
@@ -89,7 +75,7 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 	if err := observeLedger(rt, b); err != nil {
 		return err
 	}
-	rt.Every("sweep", cfg.SweepInterval, func(ctx context.Context) error {
+	rt.Every("sweep", cfg.Clock.SweepInterval, func(ctx context.Context) error {
 		r, err := b.Sweep(ctx)
 		if err == nil && (r.Booked > 0 || r.Reversed > 0) {
 			rt.Log.Info("member months", "through", r.Today.String(), "booked", r.Booked, "reversed", r.Reversed)

@@ -38,13 +38,10 @@ var Definition app.Definition = app.Def[*Config]{
 
 // Config is prescriber-outreach's configuration.
 type Config struct {
-	Common        config.Common
-	PolicyFile    string
-	Clock         string
-	TimeZone      string
-	SweepInterval time.Duration
-	policies      *policy.Policies
-	loc           *time.Location
+	Common     config.Common
+	PolicyFile string
+	Clock      *clock.Flags
+	policies   *policy.Policies
 }
 
 // RegisterFlags defines the settings; the policy file is read and validated here.
@@ -52,21 +49,10 @@ func RegisterFlags(s *config.Set) *Config {
 	c := &Config{}
 	common := config.RegisterCommon(s, DefaultGRPCAddr)
 	pol := s.String("policy", "", "outreach policy file: batching period, rate limits, repeat window, response deadline (default: the built-in sample for S9925-001)")
-	clk := s.String("clock", "wall", "what today is: wall (the calendar, production) or events (the latest date seen: replays and the sample)")
-	tz := s.String("time-zone", "America/Chicago", "the plan's time zone for the wall clock (IANA name)")
-	sweep := s.Duration("sweep-interval", 5*time.Second, "how often communications are built, deadlines checked and lost events republished")
+	c.Clock = clock.RegisterFlags(s, "today", 5*time.Second, "communications are built, deadlines checked and lost events republished")
 	s.AfterParse(func() error {
-		c.Common, c.PolicyFile, c.Clock, c.TimeZone, c.SweepInterval = *common, *pol, *clk, *tz, *sweep
+		c.Common, c.PolicyFile = *common, *pol
 		var err error
-		if c.loc, err = time.LoadLocation(c.TimeZone); err != nil {
-			return fmt.Errorf("time-zone: %w", err)
-		}
-		if c.Clock != "wall" && c.Clock != "events" {
-			return fmt.Errorf("clock: %q must be wall or events", c.Clock)
-		}
-		if c.SweepInterval <= 0 {
-			return fmt.Errorf("sweep-interval must be positive")
-		}
 		if c.policies, err = policy.Load(c.PolicyFile); err != nil {
 			return fmt.Errorf("policy: %w", err)
 		}
@@ -77,7 +63,7 @@ func RegisterFlags(s *config.Set) *Config {
 
 // Register adds the API, consumers and the sweep to rt.
 func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
-	clk, err := clock.New(cfg.Clock, cfg.loc, rt.Redis, outreach.ClockKey)
+	clk, err := cfg.Clock.New(rt.Redis, outreach.ClockKey)
 	if err != nil {
 		return err
 	}
@@ -87,7 +73,7 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 	if err := observeOutreach(rt, o); err != nil {
 		return err
 	}
-	rt.Every("sweep", cfg.SweepInterval, func(ctx context.Context) error {
+	rt.Every("sweep", cfg.Clock.SweepInterval, func(ctx context.Context) error {
 		r, err := o.Sweep(ctx)
 		if err == nil && (r.Communications > 0 || r.NoResponse > 0) {
 			rt.Log.Info("outreach sweep", "today", r.Today.String(), "communications", r.Communications, "no_response", r.NoResponse)

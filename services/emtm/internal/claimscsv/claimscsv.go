@@ -15,7 +15,7 @@ import (
 
 	"github.com/emtm/emtm/libs/civil"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
-	"github.com/emtm/emtm/services/emtm/internal/money"
+	"github.com/emtm/emtm/libs/money"
 )
 
 // Columns of the format. Required ones must be in the header; the others may be.

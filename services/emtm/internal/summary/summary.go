@@ -20,6 +20,7 @@ import (
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
+	"github.com/emtm/emtm/libs/money"
 )
 
 // Summary is the state of the pipeline.
@@ -179,18 +180,8 @@ func Collect(ctx context.Context, js jetstream.JetStream, conns Conns, contract,
 	return s, nil
 }
 
-// Dollars formats cents as dollars, e.g. 123456 -> "$1,234.56".
-func Dollars(c int64) string {
-	sign := ""
-	if c < 0 {
-		sign, c = "-", -c
-	}
-	whole := fmt.Sprint(c / 100)
-	for i := len(whole) - 3; i > 0; i -= 3 {
-		whole = whole[:i] + "," + whole[i:]
-	}
-	return fmt.Sprintf("%s$%s.%02d", sign, whole, c%100)
-}
+// Dollars formats cents as dollars, e.g. 123456 -> "$1,234.56" (money.Dollars).
+func Dollars(c int64) string { return money.Dollars(c) }
 
 func joined(m map[string]int64) string {
 	if len(m) == 0 {

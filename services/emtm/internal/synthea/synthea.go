@@ -47,7 +47,7 @@ import (
 	"github.com/emtm/emtm/libs/civil"
 	"github.com/emtm/emtm/libs/drugref"
 	"github.com/emtm/emtm/libs/identifiers"
-	"github.com/emtm/emtm/services/emtm/internal/money"
+	"github.com/emtm/emtm/libs/money"
 )
 
 // Patient is a row of patients.csv.

@@ -102,22 +102,12 @@ func Load(path string) (*Policies, error) {
 	if path == "" {
 		return Sample()
 	}
-	var f file
-	doc, err := config.LoadYAMLFile(path, &f)
-	if err != nil {
-		return nil, err
-	}
-	return validated(doc, f)
+	return config.LoadWith(path, validated)
 }
 
 // Parse reads a program from bytes.
 func Parse(name string, data []byte) (*Policies, error) {
-	var f file
-	doc, err := config.DecodeYAML(name, data, &f)
-	if err != nil {
-		return nil, err
-	}
-	return validated(doc, f)
+	return config.ParseWith(name, data, validated)
 }
 
 var planKey = regexp.MustCompile(`^[A-Z][0-9]{4}-[0-9]{3}$`)

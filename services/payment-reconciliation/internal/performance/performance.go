@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 
+	"github.com/emtm/emtm/libs/money"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/policy"
 )
 
@@ -41,17 +42,7 @@ type Result struct {
 }
 
 // Dollars formats cents, e.g. 123456 -> "$1,234.56".
-func Dollars(c int64) string {
-	sign := ""
-	if c < 0 {
-		sign, c = "-", -c
-	}
-	whole := fmt.Sprint(c / 100)
-	for i := len(whole) - 3; i > 0; i -= 3 {
-		whole = whole[:i] + "," + whole[i:]
-	}
-	return fmt.Sprintf("%s$%s.%02d", sign, whole, c%100)
-}
+func Dollars(c int64) string { return money.Dollars(c) }
 
 func bp(n int64) string {
 	sign := ""

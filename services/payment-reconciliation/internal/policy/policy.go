@@ -121,22 +121,12 @@ func Load(path string) (*Policies, error) {
 	if path == "" {
 		return Sample()
 	}
-	var f file
-	doc, err := config.LoadYAMLFile(path, &f)
-	if err != nil {
-		return nil, err
-	}
-	return validated(doc, f)
+	return config.LoadWith(path, validated)
 }
 
 // Parse reads a policy from bytes.
 func Parse(name string, data []byte) (*Policies, error) {
-	var f file
-	doc, err := config.DecodeYAML(name, data, &f)
-	if err != nil {
-		return nil, err
-	}
-	return validated(doc, f)
+	return config.ParseWith(name, data, validated)
 }
 
 var (

@@ -103,22 +103,12 @@ func LoadPolicies(path string) (*Policies, error) {
 	if path == "" {
 		return DefaultPolicies()
 	}
-	var f file
-	doc, err := config.LoadYAMLFile(path, &f)
-	if err != nil {
-		return nil, err
-	}
-	return validated(doc, f)
+	return config.LoadWith(path, validated)
 }
 
 // ParsePolicies reads a policy from bytes.
 func ParsePolicies(name string, data []byte) (*Policies, error) {
-	var f file
-	doc, err := config.DecodeYAML(name, data, &f)
-	if err != nil {
-		return nil, err
-	}
-	return validated(doc, f)
+	return config.ParseWith(name, data, validated)
 }
 
 var planKey = regexp.MustCompile(`^[A-Z][0-9]{4}-[0-9]{3}$`)

@@ -1,5 +1,6 @@
 // Package money parses decimal amounts into integer units without floating
-// point: dollars into cents, quantities into thousandths.
+// point (dollars into cents, quantities into thousandths) and formats cents
+// for people.
 package money
 
 import (
@@ -72,4 +73,17 @@ func Format(v int64, places int) string {
 		return sign + strconv.FormatInt(v, 10)
 	}
 	return fmt.Sprintf("%s%d.%0*d", sign, v/p, places, v%p)
+}
+
+// Dollars formats cents for people, e.g. 123456 -> "$1,234.56", -5 -> "-$0.05".
+func Dollars(cents int64) string {
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
+	}
+	whole := strconv.FormatInt(cents/100, 10)
+	for i := len(whole) - 3; i > 0; i -= 3 {
+		whole = whole[:i] + "," + whole[i:]
+	}
+	return fmt.Sprintf("%s$%s.%02d", sign, whole, cents%100)
 }

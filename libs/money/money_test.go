@@ -41,3 +41,11 @@ func FuzzParseFixed(f *testing.F) {
 		}
 	})
 }
+
+func TestDollars(t *testing.T) {
+	for cents, want := range map[int64]string{0: "$0.00", 5: "$0.05", -5: "-$0.05", 123456: "$1,234.56", 100000000: "$1,000,000.00", -72000: "-$720.00"} {
+		if got := Dollars(cents); got != want {
+			t.Errorf("Dollars(%d) = %s, want %s", cents, got, want)
+		}
+	}
+}
