@@ -56,7 +56,16 @@ fmt-check: ## fail when gofmt would change a file
 BENCH ?= .
 BENCHTIME ?= 3000x
 .PHONY: bench
-bench: ## benchmarks (not part of make test), one core, each with its baseline from the same run
+bench: bench-pipeline bench-units ## the pipeline benchmark, then the unit benchmarks (minutes; not part of make test)
+
+BENCH_CLAIMS ?= 200000
+BENCH_RATE ?= 5000
+.PHONY: bench-pipeline
+bench-pipeline: build ## BENCH_CLAIMS claims through the whole pipeline vs the raw bus rate; latency at BENCH_RATE claims/s
+	bin/emtm bench --claims $(BENCH_CLAIMS) --rate $(BENCH_RATE)
+
+.PHONY: bench-units
+bench-units: ## benchmarks of ingestion and risk scoring, one core, each with its baseline from the same run
 	go test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -cpu 1 -count=3 ./services/ingestion/internal/intake
 	go test -run='^$$' -bench='$(BENCH)' -benchtime=20000x -cpu 1 -count=3 ./services/risk-scoring/internal/assess
 

@@ -8,9 +8,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/emtm/emtm/services/emtm/internal/pipebench"
 	"github.com/emtm/emtm/services/emtm/internal/runner"
 )
 
@@ -53,6 +55,32 @@ func newRoot() *cobra.Command {
 	f.StringVar(&o.NATSURL, "nats-url", "", "use this NATS server (JetStream enabled) instead of the embedded one")
 	f.StringVar(&o.RedisURL, "redis-url", "", "use this Redis instead of starting redis-server")
 	f.BoolVar(&o.FixedPorts, "fixed-ports", true, "serve gRPC on 127.0.0.1:7101..7105 (where emtmctl looks); false picks free ports")
-	root.AddCommand(run)
+	var b pipebench.Options
+	bench := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure the whole pipeline on this machine: claims/s against the raw bus rate, latency at a fixed load, bytes per beneficiary",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b.Progress, b.Out = cmd.ErrOrStderr(), cmd.OutOrStdout()
+			if b.Members == 0 {
+				b.Members = max(1, b.Claims/20)
+			}
+			r, err := pipebench.Run(cmd.Context(), b)
+			if err != nil {
+				return err
+			}
+			r.Print(cmd.OutOrStdout(), !b.Replay)
+			return nil
+		},
+	}
+	bf := bench.Flags()
+	bf.IntVar(&b.Claims, "claims", 200000, "claims through the pipeline")
+	bf.IntVar(&b.Members, "members", 0, "beneficiaries they belong to (default: claims / 20)")
+	bf.IntVar(&b.Rate, "rate", 5000, "offered load of the latency phase, claims/s")
+	bf.IntVar(&b.Seconds, "seconds", 10, "length of the latency phase")
+	bf.BoolVar(&b.Replay, "replay", false, "replay mode: no fsync before acknowledging")
+	bf.StringVar(&b.DataDir, "data-dir", "", "where the servers keep their data (default: a temporary directory, removed)")
+	bf.DurationVar(&b.Timeout, "timeout", 30*time.Minute, "bound on the whole run")
+	root.AddCommand(run, bench)
 	return root
 }
