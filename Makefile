@@ -22,6 +22,7 @@ JAEGER := $(TOOLS_DIR)/jaeger-$(JAEGER_VERSION)/jaeger
 export EMTM_JAEGER := $(JAEGER)
 
 FUZZTIME ?= 10s
+FUZZLOG ?= $(or $(TMPDIR),/tmp)/emtm-fuzz.log
 RUN_ARGS ?=
 
 .PHONY: help
@@ -74,7 +75,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
 	@set -e; for dir in $(MODULES); do \
 	  for pkg in $$(cd $$dir && go list ./...); do \
 	    (cd $$dir && for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	      echo "fuzz $$pkg $$f"; go test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) $$pkg >/dev/null || exit 1; done) || exit 1; \
+	      echo "fuzz $$pkg $$f"; go test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) $$pkg >$(FUZZLOG) 2>&1 || { cat $(FUZZLOG); echo "a failing input is kept under $$dir/<package>/testdata/fuzz/$$f: commit it with the fix"; exit 1; }; done) || exit 1; \
 	  done; \
 	done
 

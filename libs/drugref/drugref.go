@@ -137,8 +137,8 @@ func Parse(ingredients, rxnorm, synonyms []byte) (*Reference, error) {
 		default:
 			return nil, fmt.Errorf("ingredients.csv row %d (%s): pdc_class %q is not DIAB, RASA or STATIN", i+1, r[0], ing.PDCClass)
 		}
-		if ing.Name == "" || ing.Name != strings.ToLower(ing.Name) {
-			return nil, fmt.Errorf("ingredients.csv row %d: ingredient %q must be lower case and not empty", i+1, ing.Name)
+		if ing.Name == "" || ing.Name != strings.ToLower(strings.TrimSpace(ing.Name)) {
+			return nil, fmt.Errorf("ingredients.csv row %d: ingredient %q must be lower case, not empty, without surrounding spaces", i+1, ing.Name)
 		}
 		if _, dup := ref.byName[ing.Name]; dup {
 			return nil, fmt.Errorf("ingredients.csv row %d: %s is listed twice", i+1, ing.Name)
@@ -151,6 +151,9 @@ func Parse(ingredients, rxnorm, synonyms []byte) (*Reference, error) {
 		return nil, err
 	}
 	for _, r := range syn {
+		if r[0] == "" || r[0] != strings.ToLower(strings.TrimSpace(r[0])) {
+			return nil, fmt.Errorf("synonyms.csv: synonym %q must be lower case, not empty, without surrounding spaces", r[0])
+		}
 		if _, ok := ref.byName[r[1]]; !ok {
 			return nil, fmt.Errorf("synonyms.csv: %s maps to unknown ingredient %q", r[0], r[1])
 		}
