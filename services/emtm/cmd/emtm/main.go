@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -56,6 +57,7 @@ func newRoot() *cobra.Command {
 	f.StringVar(&o.RedisURL, "redis-url", "", "use this Redis instead of starting redis-server")
 	f.BoolVar(&o.FixedPorts, "fixed-ports", true, "serve gRPC on 127.0.0.1:7101..7105 (where emtmctl looks); false picks free ports")
 	var b pipebench.Options
+	var cpuProfile string
 	bench := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the whole pipeline on this machine: claims/s against the raw bus rate, latency at a fixed load, bytes per beneficiary",
@@ -64,6 +66,17 @@ func newRoot() *cobra.Command {
 			b.Progress, b.Out = cmd.ErrOrStderr(), cmd.OutOrStdout()
 			if b.Members == 0 {
 				b.Members = max(1, b.Claims/20)
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
 			}
 			r, err := pipebench.Run(cmd.Context(), b)
 			if err != nil {
@@ -79,8 +92,10 @@ func newRoot() *cobra.Command {
 	bf.IntVar(&b.Rate, "rate", 5000, "offered load of the latency phase, claims/s")
 	bf.IntVar(&b.Seconds, "seconds", 10, "length of the latency phase")
 	bf.BoolVar(&b.Replay, "replay", false, "replay mode: no fsync before acknowledging")
+	bf.IntVar(&b.Partitions, "partitions", 4, "beneficiary partitions: durable consumers per stream and service, handled in parallel")
 	bf.StringVar(&b.DataDir, "data-dir", "", "where the servers keep their data (default: a temporary directory, removed)")
 	bf.DurationVar(&b.Timeout, "timeout", 30*time.Minute, "bound on the whole run")
+	bf.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process (all services run in it) to this file")
 	root.AddCommand(run, bench)
 	return root
 }

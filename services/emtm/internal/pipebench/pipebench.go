@@ -41,8 +41,10 @@ type Options struct {
 	// Rate (claims/s) and Seconds are the latency phase's offered load and length.
 	Rate, Seconds int
 	// Replay turns off fsync-before-acknowledge (the durable mode is the default).
-	Replay  bool
-	DataDir string
+	Replay bool
+	// Partitions are the beneficiary partitions (durable consumers per stream and service).
+	Partitions int
+	DataDir    string
 	// Progress receives the progress bars; Out the report.
 	Progress, Out io.Writer
 	// Timeout bounds the whole run.
@@ -51,7 +53,7 @@ type Options struct {
 
 // Result is what a run measured.
 type Result struct {
-	Cores                         int
+	Cores, Partitions             int
 	Claims, Members               int
 	MessageBytes                  int
 	PipelineSeconds, RawSeconds   float64
@@ -130,7 +132,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	st, err := stack.Start(ctx, stack.Options{DataDir: dir, SyncAlways: !o.Replay, InstallRedis: true, Partitions: 4, Log: io.Discard, Out: io.Discard})
+	if o.Partitions <= 0 {
+		o.Partitions = 4
+	}
+	res.Partitions = o.Partitions
+	st, err := stack.Start(ctx, stack.Options{DataDir: dir, SyncAlways: !o.Replay, InstallRedis: true, Partitions: o.Partitions, Log: io.Discard, Out: io.Discard})
 	if err != nil {
 		return res, err
 	}
@@ -363,7 +369,7 @@ func (r Result) Print(w io.Writer, durable bool) {
 	if !durable {
 		mode = "replay (default flush interval)"
 	}
-	fmt.Fprintf(w, "machine            %d cores (runtime.NumCPU); JetStream file storage, %s; Redis with AOF\n", r.Cores, mode)
+	fmt.Fprintf(w, "machine            %d cores (runtime.NumCPU); JetStream file storage, %s; Redis with AOF; %d partitions\n", r.Cores, mode, r.Partitions)
 	fmt.Fprintf(w, "claims             %d of %d bytes (protobuf) for %d beneficiaries\n", r.Claims, r.MessageBytes, r.Members)
 	fmt.Fprintf(w, "raw bus            %.0f msgs/s  (async publish of same-size messages, same server, same run)\n", r.RawPerSec)
 	fmt.Fprintf(w, "pipeline           %.0f claims/s  (published -> validated -> profile, assessment, tasks, outreach stored) in %.1fs\n", r.PipelinePerSec, r.PipelineSeconds)
