@@ -110,6 +110,9 @@ func (rt *Runtime) GRPCAddr() net.Addr { return rt.GRPC.Addr() }
 
 // Consume registers a durable consumer that runs with the service.
 func (rt *Runtime) Consume(ctx context.Context, spec bus.ConsumerSpec, h bus.Handler) error {
+	if spec.Workers == 0 {
+		spec.Workers = rt.Cfg.Workers
+	}
 	c, err := bus.NewConsumer(ctx, rt.JS, rt.Tel, rt.Log, rt.Pub, spec, h)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package bus_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
+	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/libs/testkit"
@@ -206,5 +208,99 @@ func waitIdle(t *testing.T, env *testkit.Env) {
 	defer cancel()
 	if err := bus.WaitIdle(ctx, env.JS, 20*time.Millisecond); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Workers handle different beneficiaries at once but one beneficiary's events
+// in the order they were stored, each exactly once.
+func TestWorkersKeepEachMembersOrder(t *testing.T) {
+	env, tel, pub := setup(t)
+	ctx := context.Background()
+	const members, perMember = 12, 15
+	var outs []bus.Out
+	for i := 0; i < perMember; i++ {
+		for m := 0; m < members; m++ {
+			member := fmt.Sprintf("M%03d", m)
+			outs = append(outs, bus.Out{Subject: bus.ClaimPaidSubject("p0"), MsgID: fmt.Sprintf("%s/%d", member, i),
+				Msg: &claimsv1.PharmacyClaim{ClaimId: fmt.Sprintf("%s/%d", member, i), MemberId: member, FillNumber: int32(i)}})
+		}
+	}
+	if _, err := pub.Publish(ctx, outs...); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu               sync.Mutex
+		seen             = map[string][]int32{}
+		inFlight, most   int
+		total            int
+		keyLeaksMemberID bool
+		done             = make(chan struct{})
+	)
+	runConsumer(t, env, tel, pub, bus.ConsumerSpec{Stream: bus.StreamClaims, Durable: "workers", Subjects: []string{"emtm.claims.p0.paid"}, Workers: 4},
+		func(ctx context.Context, m *bus.Msg) error {
+			var c claimsv1.PharmacyClaim
+			if err := proto.Unmarshal(m.Data, &c); err != nil {
+				return bus.Permanent(err)
+			}
+			mu.Lock()
+			inFlight++
+			most = max(most, inFlight)
+			if k := m.Header.Get(bus.HeaderOrderKey); k == "" || k == c.MemberId {
+				keyLeaksMemberID = true
+			}
+			mu.Unlock()
+			time.Sleep(2 * time.Millisecond) // a handler's round trips
+			mu.Lock()
+			defer mu.Unlock()
+			inFlight--
+			seen[c.MemberId] = append(seen[c.MemberId], c.FillNumber)
+			if total++; total == members*perMember {
+				close(done)
+			}
+			return nil
+		})
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("not every event was handled within 20s")
+	}
+	time.Sleep(200 * time.Millisecond) // a redelivery or a double would show here
+	mu.Lock()
+	defer mu.Unlock()
+	if total != members*perMember {
+		t.Fatalf("handled %d events, want %d", total, members*perMember)
+	}
+	for member, fills := range seen {
+		for i, f := range fills {
+			if f != int32(i) {
+				t.Fatalf("%s handled in order %v, want 0..%d", member, fills, perMember-1)
+			}
+		}
+	}
+	if most < 2 {
+		t.Fatalf("at most %d event in flight: the workers did not run in parallel", most)
+	}
+	if keyLeaksMemberID {
+		t.Fatal("an event's Emtm-Order-Key was missing or was the member id itself")
+	}
+}
+
+func TestWorkerOf(t *testing.T) {
+	if got := bus.WorkerOf("", 8); got != 0 {
+		t.Fatalf("empty key went to worker %d, want 0", got)
+	}
+	used := map[int]bool{}
+	for i := 0; i < 100; i++ {
+		w := bus.WorkerOf(bus.OrderKey(fmt.Sprintf("M%d", i)), 8)
+		if w < 0 || w >= 8 {
+			t.Fatalf("worker %d out of 0..7", w)
+		}
+		if w != bus.WorkerOf(bus.OrderKey(fmt.Sprintf("M%d", i)), 8) {
+			t.Fatal("the same key went to two workers")
+		}
+		used[w] = true
+	}
+	if len(used) < 6 {
+		t.Fatalf("100 members used only %d of 8 workers", len(used))
 	}
 }

@@ -82,6 +82,15 @@ type ConsumerSpec struct {
 	AckWait time.Duration
 	// DoubleAck waits for the server to confirm each acknowledgement (money paths).
 	DoubleAck bool
+	// Workers > 1 handles each durable's messages on that many goroutines.
+	// Messages with the same Key go to the same worker, in stream order, so
+	// order is kept per key (e.g. per beneficiary) while keys run in parallel.
+	// It hides the round trips of a handler that waits on Redis and NATS.
+	Workers int
+	// Key picks the worker of a message ("" → worker 0). It must not fail or
+	// block; a message it cannot read is keyed "". nil reads the
+	// Emtm-Order-Key header that the Publisher sets on events about a member.
+	Key func(subject string, hdr nats.Header, data []byte) string
 }
 
 func (s *ConsumerSpec) defaults() {
@@ -217,16 +226,65 @@ func (c *Consumer) runOne(ctx context.Context, cons jetstream.Consumer) error {
 	}()
 	// Work already pulled is finished even while shutting down.
 	hctx := context.WithoutCancel(ctx)
+	name := cons.CachedInfo().Name
+	dispatch, wait := c.workers(hctx, name)
+	defer wait()
 	for {
 		m, err := it.Next()
 		if err != nil {
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return nil
 			}
-			return fmt.Errorf("consume %s: %w", cons.CachedInfo().Name, err)
+			return fmt.Errorf("consume %s: %w", name, err)
 		}
-		c.handle(hctx, cons.CachedInfo().Name, m)
+		dispatch(m)
 	}
+}
+
+// workers returns how a pulled message is handled: at once, or, with
+// spec.Workers > 1, on the worker its key hashes to. wait closes the workers
+// and waits until each has finished what it was given.
+func (c *Consumer) workers(ctx context.Context, durable string) (dispatch func(jetstream.Msg), wait func()) {
+	n := c.spec.Workers
+	if n <= 1 {
+		return func(m jetstream.Msg) { c.handle(ctx, durable, m) }, func() {}
+	}
+	chans := make([]chan jetstream.Msg, n)
+	var wg sync.WaitGroup
+	for i := range chans {
+		chans[i] = make(chan jetstream.Msg, 16)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range chans[i] {
+				c.handle(ctx, durable, m)
+			}
+		}()
+	}
+	dispatch = func(m jetstream.Msg) {
+		var key string
+		if c.spec.Key != nil {
+			key = c.spec.Key(m.Subject(), m.Headers(), m.Data())
+		} else {
+			key = m.Headers().Get(HeaderOrderKey)
+		}
+		chans[WorkerOf(key, n)] <- m
+	}
+	wait = func() {
+		for _, ch := range chans {
+			close(ch)
+		}
+		wg.Wait()
+	}
+	return dispatch, wait
+}
+
+// WorkerOf is the worker (0..n-1) that handles key; "" is worker 0.
+func WorkerOf(key string, n int) int {
+	if key == "" || n <= 1 {
+		return 0
+	}
+	return int(keyHash(key) % uint32(n))
 }
 
 func (c *Consumer) handle(ctx context.Context, durable string, m jetstream.Msg) {

@@ -24,8 +24,12 @@ import (
 const (
 	HeaderContentType = "Content-Type"
 	HeaderEventType   = "Emtm-Event-Type"
-	ContentProtobuf   = "application/protobuf"
-	ContentJSON       = "application/json"
+	// HeaderOrderKey is a hash of the beneficiary an event is about: consumers
+	// with several workers keep events of one key in order (ConsumerSpec.Workers).
+	// A hash, not the member id, so that it says nothing on its own.
+	HeaderOrderKey  = "Emtm-Order-Key"
+	ContentProtobuf = "application/protobuf"
+	ContentJSON     = "application/json"
 )
 
 // Out is one message to publish.
@@ -110,6 +114,9 @@ func (p *Publisher) Publish(ctx context.Context, outs ...Out) ([]*jetstream.PubA
 			data = b
 			hdr.Set(HeaderContentType, ContentProtobuf)
 			hdr.Set(HeaderEventType, string(o.Msg.ProtoReflect().Descriptor().FullName()))
+			if m, ok := o.Msg.(interface{ GetMemberId() string }); ok && m.GetMemberId() != "" && hdr.Get(HeaderOrderKey) == "" {
+				hdr.Set(HeaderOrderKey, OrderKey(m.GetMemberId()))
+			}
 		}
 		sctx, span := p.tracer.Start(ctx, "publish "+o.Subject, trace.WithSpanKind(trace.SpanKindProducer),
 			trace.WithAttributes(

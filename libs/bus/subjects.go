@@ -7,6 +7,7 @@ package bus
 import (
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"strings"
 )
 
@@ -47,9 +48,21 @@ func Partition(memberID string, partitions int) string {
 	if partitions < 1 {
 		partitions = 1
 	}
+	return fmt.Sprintf("p%d", keyHash(memberID)%uint32(partitions))
+}
+
+// OrderKey is the Emtm-Order-Key of events about memberID: FNV-1a 64-bit, hex.
+func OrderKey(memberID string) string {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(memberID))
+	return strconv.FormatUint(h.Sum64(), 16)
+}
+
+// keyHash is FNV-1a 32-bit of s.
+func keyHash(s string) uint32 {
 	h := fnv.New32a()
-	h.Write([]byte(memberID))
-	return fmt.Sprintf("p%d", h.Sum32()%uint32(partitions))
+	_, _ = h.Write([]byte(s))
+	return h.Sum32()
 }
 
 // PartitionTokens lists every partition token for n partitions.

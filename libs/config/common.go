@@ -19,6 +19,9 @@ type Common struct {
 	MetricsAddr string
 	// Partitions is the number of beneficiary partitions in subjects; fixed per deployment.
 	Partitions int
+	// Workers handle each durable consumer's events in parallel, one
+	// beneficiary's always in order on the same worker.
+	Workers int
 	// StreamReplicas is the replica count of emtm's streams (1 single server, 3 in a cluster).
 	StreamReplicas int
 	// ShutdownTimeout bounds graceful shutdown.
@@ -46,6 +49,7 @@ func RegisterCommon(s *Set, defaultGRPC string) *Common {
 	grpcAddr := s.String("grpc-addr", defaultGRPC, "gRPC listen address")
 	metrics := s.String("metrics-addr", "auto", "where /metrics is served for Prometheus (auto: gRPC port 71NN -> 91NN; off: not served)")
 	parts := s.Int("partitions", 4, "beneficiary partitions in subjects (fixed per deployment)")
+	workers := s.Int("workers", 8, "events handled in parallel per durable consumer (1..256); one beneficiary's always in order")
 	repl := s.Int("stream-replicas", 1, "replicas of emtm's JetStream streams (3 in a cluster)")
 	st := s.Duration("shutdown-timeout", 15*time.Second, "bound on graceful shutdown")
 	lf := s.String("log-format", "text", "log format: text or json")
@@ -54,6 +58,7 @@ func RegisterCommon(s *Set, defaultGRPC string) *Common {
 		if c.MetricsAddr == "auto" {
 			c.MetricsAddr = DefaultMetricsAddr(c.GRPCAddr)
 		}
+		c.Workers = *workers
 		c.Partitions, c.StreamReplicas, c.ShutdownTimeout, c.LogFormat = *parts, *repl, *st, *lf
 		return c.Validate()
 	})
@@ -69,6 +74,8 @@ func (c *Common) Validate() error {
 		return fmt.Errorf("redis-url: must not be empty")
 	case c.Partitions < 1 || c.Partitions > 256:
 		return fmt.Errorf("partitions: %d is out of range 1..256", c.Partitions)
+	case c.Workers < 1 || c.Workers > 256:
+		return fmt.Errorf("workers: %d is out of range 1..256", c.Workers)
 	case c.StreamReplicas != 1 && c.StreamReplicas != 3 && c.StreamReplicas != 5:
 		return fmt.Errorf("stream-replicas: %d must be 1, 3 or 5", c.StreamReplicas)
 	case c.LogFormat != "text" && c.LogFormat != "json":

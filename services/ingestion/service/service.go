@@ -83,5 +83,6 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		Stream:   bus.StreamRaw,
 		Durable:  "ingestion-pharmacy",
 		Subjects: []string{bus.RawPharmacyWildcard},
+		Key:      ports.PharmacyKey,
 	}, ports.PharmacyHandler(in, rt.Log))
 }

@@ -44,7 +44,9 @@ type Options struct {
 	Replay bool
 	// Partitions are the beneficiary partitions (durable consumers per stream and service).
 	Partitions int
-	DataDir    string
+	// Workers per durable consumer (0: the services' default).
+	Workers int
+	DataDir string
 	// Progress receives the progress bars; Out the report.
 	Progress, Out io.Writer
 	// Timeout bounds the whole run.
@@ -53,7 +55,7 @@ type Options struct {
 
 // Result is what a run measured.
 type Result struct {
-	Cores, Partitions             int
+	Cores, Partitions, Workers    int
 	Claims, Members               int
 	MessageBytes                  int
 	PipelineSeconds, RawSeconds   float64
@@ -136,7 +138,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Partitions = 4
 	}
 	res.Partitions = o.Partitions
-	st, err := stack.Start(ctx, stack.Options{DataDir: dir, SyncAlways: !o.Replay, InstallRedis: true, Partitions: o.Partitions, Log: io.Discard, Out: io.Discard})
+	res.Workers = o.Workers
+	if res.Workers == 0 {
+		res.Workers = 8 // config.Common's default
+	}
+	st, err := stack.Start(ctx, stack.Options{DataDir: dir, SyncAlways: !o.Replay, InstallRedis: true, Partitions: o.Partitions, Workers: o.Workers, Log: io.Discard, Out: io.Discard})
 	if err != nil {
 		return res, err
 	}
@@ -369,7 +375,7 @@ func (r Result) Print(w io.Writer, durable bool) {
 	if !durable {
 		mode = "replay (default flush interval)"
 	}
-	fmt.Fprintf(w, "machine            %d cores (runtime.NumCPU); JetStream file storage, %s; Redis with AOF; %d partitions\n", r.Cores, mode, r.Partitions)
+	fmt.Fprintf(w, "machine            %d cores (runtime.NumCPU); JetStream file storage, %s; Redis with AOF; %d partitions x %d workers\n", r.Cores, mode, r.Partitions, r.Workers)
 	fmt.Fprintf(w, "claims             %d of %d bytes (protobuf) for %d beneficiaries\n", r.Claims, r.MessageBytes, r.Members)
 	fmt.Fprintf(w, "raw bus            %.0f msgs/s  (async publish of same-size messages, same server, same run)\n", r.RawPerSec)
 	fmt.Fprintf(w, "pipeline           %.0f claims/s  (published -> validated -> profile, assessment, tasks, outreach stored) in %.1fs\n", r.PipelinePerSec, r.PipelineSeconds)

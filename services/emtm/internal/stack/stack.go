@@ -67,6 +67,8 @@ type Options struct {
 	SyncAlways bool
 	// Partitions of the beneficiary subjects.
 	Partitions int
+	// Workers per durable consumer (0: the services' default).
+	Workers int
 	// GRPCAddrs by service name; a missing entry listens on a free loopback port.
 	GRPCAddrs map[string]string
 	// InstallRedis installs redis-server with apt-get when it is missing and the process runs as root.
@@ -156,6 +158,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		}
 		args := []string{"-nats-url", s.NATSURL, "-redis-url", s.RedisURL, "-grpc-addr", addr, "-metrics-addr", metrics,
 			"-partitions", strconv.Itoa(o.Partitions)}
+		if o.Workers > 0 {
+			args = append(args, "-workers", strconv.Itoa(o.Workers))
+		}
 		args = append(args, o.ServiceArgs[name]...)
 		p, err := def.Prepare(args, o.Getenv, o.Log)
 		if err != nil {

@@ -269,6 +269,20 @@ func memberOf(msg proto.Message) string {
 	return ""
 }
 
+// MemberKey is the member id a raw submission names, or "" when it cannot be
+// read: the key that keeps one beneficiary's submissions in order while
+// others are handled in parallel. Every kind carries a member id.
+func MemberKey(kind, contentType string, payload []byte) string {
+	msg, bad := Decode(kind, contentType, payload)
+	if bad != nil {
+		return ""
+	}
+	if m, ok := msg.(interface{ GetMemberId() string }); ok {
+		return m.GetMemberId()
+	}
+	return ""
+}
+
 // Submit validates msg (already stored raw at src) and publishes it or a rejection.
 func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, src Source) (Outcome, error) {
 	r, err := in.rules(ctx, memberOf(msg))

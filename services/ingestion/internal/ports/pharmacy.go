@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"github.com/nats-io/nats.go"
 	"log/slog"
 
 	"github.com/emtm/emtm/libs/bus"
@@ -42,4 +43,14 @@ func PharmacyHandler(in *intake.Intake, log *slog.Logger) bus.Handler {
 		}
 		return nil
 	}
+}
+
+// PharmacyKey keys a raw pharmacy submission by the member it names, so that
+// one beneficiary's claims, reversals and enrollment are handled in order.
+func PharmacyKey(subject string, hdr nats.Header, data []byte) string {
+	_, kind, ok := bus.ParseRawPharmacySubject(subject)
+	if !ok {
+		return ""
+	}
+	return intake.MemberKey(kind, hdr.Get(bus.HeaderContentType), data)
 }
