@@ -21,12 +21,19 @@ type StreamSpec struct {
 	Immutable bool
 	// WorkQueue streams keep a message until one consumer acknowledges it.
 	WorkQueue bool
+	// MaxMsgSize > 0: the server refuses a larger message at publish.
+	MaxMsgSize int32
 }
+
+// MaxRawBytes bounds one raw submission on EMTM_RAW; a pharmacy publishing more
+// gets the server's error at once. Ingestion rejects anything over its own,
+// smaller limit (a stored rejection), so between the two nothing is lost silently.
+const MaxRawBytes = 1 << 20
 
 // Streams lists every stream emtm uses. Retention is by limits with no age
 // limit: the streams are the record that Redis is rebuilt from.
 var Streams = []StreamSpec{
-	{Name: StreamRaw, Subjects: []string{"emtm.raw.>"}, Description: "raw submissions, stored before validation", Duplicates: 2 * time.Minute},
+	{Name: StreamRaw, Subjects: []string{"emtm.raw.>"}, Description: "raw submissions, stored before validation", Duplicates: 2 * time.Minute, MaxMsgSize: MaxRawBytes},
 	{Name: StreamRejections, Subjects: []string{"emtm.rejections.>"}, Description: "rejected submissions with field-level reasons", Duplicates: 2 * time.Minute},
 	{Name: StreamClaims, Subjects: []string{"emtm.claims.>"}, Description: "validated pharmacy claims and reversals", Duplicates: 2 * time.Minute},
 	{Name: StreamEncounters, Subjects: []string{"emtm.encounters.>"}, Description: "validated MTM encounters", Duplicates: 2 * time.Minute},
@@ -61,6 +68,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, replicas int) er
 			Discard:     jetstream.DiscardNew,
 			DenyDelete:  s.Immutable,
 			DenyPurge:   s.Immutable,
+			MaxMsgSize:  s.MaxMsgSize,
 		}
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", s.Name, err)

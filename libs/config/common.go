@@ -49,7 +49,7 @@ func RegisterCommon(s *Set, defaultGRPC string) *Common {
 	grpcAddr := s.String("grpc-addr", defaultGRPC, "gRPC listen address")
 	metrics := s.String("metrics-addr", "auto", "where /metrics is served for Prometheus (auto: gRPC port 71NN -> 91NN; off: not served)")
 	parts := s.Int("partitions", 4, "beneficiary partitions in subjects (fixed per deployment)")
-	workers := s.Int("workers", 8, "events handled in parallel per durable consumer (1..256); one beneficiary's always in order")
+	workers := s.Int("workers", 16, "events handled in parallel per durable consumer (1..256); one beneficiary's always in order")
 	repl := s.Int("stream-replicas", 1, "replicas of emtm's JetStream streams (3 in a cluster)")
 	st := s.Duration("shutdown-timeout", 15*time.Second, "bound on graceful shutdown")
 	lf := s.String("log-format", "text", "log format: text or json")

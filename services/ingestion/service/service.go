@@ -35,7 +35,7 @@ type Config struct {
 	Common config.Common
 	// TimeZone decides "today" for date checks (the plan's time zone).
 	TimeZone string
-	// ReversalOverdue is how long a reversal may wait for its claim before it is reported.
+	// ReversalOverdue is how long a reversal may wait for its claim before it is rejected (UNKNOWN_CLAIM).
 	ReversalOverdue time.Duration
 	// SweepInterval is how often held reversals are checked.
 	SweepInterval time.Duration
@@ -46,7 +46,7 @@ func RegisterFlags(s *config.Set) *Config {
 	c := &Config{}
 	common := config.RegisterCommon(s, DefaultGRPCAddr)
 	tz := s.String("time-zone", "America/Chicago", "the plan's time zone (IANA name); decides which dates are in the future")
-	overdue := s.Duration("reversal-overdue", 72*time.Hour, "report a reversal still waiting for its claim after this long")
+	overdue := s.Duration("reversal-overdue", 72*time.Hour, "reject (UNKNOWN_CLAIM) a reversal still waiting for its claim after this long")
 	sweep := s.Duration("sweep-interval", 30*time.Second, "how often held reversals are checked")
 	s.AfterParse(func() error {
 		c.Common = *common
@@ -73,9 +73,9 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 	in := intake.New(rt.Pub, store, rt.Cfg.Partitions, loc, intake.WithMeter(rt.Tel.Meter("emtm/ingestion")))
 	ingestionv1.RegisterIngestionServiceServer(rt.GRPC.GRPC, ports.NewGRPC(in, store, rt.JS))
 	rt.Every("held-reversals", cfg.SweepInterval, func(ctx context.Context) error {
-		held, late, err := in.SweepHeld(ctx, cfg.ReversalOverdue)
-		if err == nil && late > 0 {
-			rt.Log.Warn("reversals still waiting for their claims", "held", held, "overdue", late, "overdue_after", cfg.ReversalOverdue.String())
+		held, rejected, err := in.SweepHeld(ctx, cfg.ReversalOverdue)
+		if err == nil && rejected > 0 {
+			rt.Log.Warn("reversals whose claims never came were rejected (UNKNOWN_CLAIM)", "rejected", rejected, "still_held", held, "overdue_after", cfg.ReversalOverdue.String())
 		}
 		return err
 	})

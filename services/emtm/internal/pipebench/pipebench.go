@@ -140,7 +140,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res.Partitions = o.Partitions
 	res.Workers = o.Workers
 	if res.Workers == 0 {
-		res.Workers = 8 // config.Common's default
+		res.Workers = 16 // config.Common's default
 	}
 	st, err := stack.Start(ctx, stack.Options{DataDir: dir, SyncAlways: !o.Replay, InstallRedis: true, Partitions: o.Partitions, Workers: o.Workers, Log: io.Discard, Out: io.Discard})
 	if err != nil {

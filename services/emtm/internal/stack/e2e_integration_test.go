@@ -48,10 +48,16 @@ type env struct {
 
 func startEnv(t *testing.T) *env {
 	t.Helper()
+	return startEnvWith(t, nil)
+}
+
+// startEnvWith starts the stack with extra flags by service name.
+func startEnvWith(t *testing.T, serviceArgs map[string][]string) *env {
+	t.Helper()
 	redisURL, _ := testkit.StartRedis(t)
 	rec := tracetest.NewSpanRecorder()
 	ctx := context.Background()
-	st, err := Start(ctx, Options{DataDir: t.TempDir(), RedisURL: redisURL, Partitions: 4,
+	st, err := Start(ctx, Options{DataDir: t.TempDir(), RedisURL: redisURL, Partitions: 4, ServiceArgs: serviceArgs,
 		Log: io.Discard, Telemetry: []otelx.Option{otelx.WithSpanProcessor(rec)}})
 	if err != nil {
 		t.Fatal(err)

@@ -37,7 +37,13 @@ const (
 	ChannelGRPC     = "grpc"
 	ChannelNATS     = "nats"
 	ChannelResubmit = "resubmit"
+	// ChannelHeld: a held reversal rejected because its claim never came.
+	ChannelHeld = "held"
 )
+
+// MaxSubmissionBytes bounds one submission: a claim is a few hundred bytes,
+// an encounter a few kilobytes. Larger ones are rejected (OVERSIZED) and kept.
+const MaxSubmissionBytes = 64 << 10
 
 // Headers that describe a raw submission.
 const (
@@ -195,12 +201,27 @@ func (in *Intake) SubmitAPI(ctx context.Context, kind string, msg proto.Message)
 		return Outcome{}, fmt.Errorf("store raw submission: %w", err)
 	}
 	src := Source{Channel: ChannelGRPC, RawSubject: subject, RawSeq: acks[0].Sequence, ContentType: bus.ContentProtobuf, Payload: data}
+	if v := oversized(src); v != nil {
+		return in.reject(ctx, kind, src, []validate.Violation{*v})
+	}
 	return in.Submit(ctx, kind, msg, src)
+}
+
+// oversized is the violation of a submission over MaxSubmissionBytes (nil if within).
+func oversized(src Source) *validate.Violation {
+	if len(src.Payload) <= MaxSubmissionBytes {
+		return nil
+	}
+	return &validate.Violation{Reason: "OVERSIZED",
+		Description: fmt.Sprintf("the submission is %d bytes; one submission may be at most %d bytes", len(src.Payload), MaxSubmissionBytes)}
 }
 
 // SubmitRaw decodes a raw submission already stored on EMTM_RAW and submits
 // it; an undecodable payload or an unknown kind becomes a rejection.
 func (in *Intake) SubmitRaw(ctx context.Context, kind string, src Source) (Outcome, error) {
+	if v := oversized(src); v != nil {
+		return in.reject(ctx, kind, src, []validate.Violation{*v})
+	}
 	msg, bad := Decode(kind, src.ContentType, src.Payload)
 	if bad != nil {
 		k := kind
@@ -450,9 +471,11 @@ func (in *Intake) releaseHeld(ctx context.Context, claimID string) error {
 }
 
 // SweepHeld releases held reversals whose claims have been published since
-// (a claim and its reversal arriving at once can miss each other) and returns
-// how many reversals are still held and how many of them for longer than overdue.
-func (in *Intake) SweepHeld(ctx context.Context, overdue time.Duration) (held, late int, err error) {
+// (a claim and its reversal arriving at once can miss each other) and rejects
+// those that have waited longer than overdue (UNKNOWN_CLAIM): an operator sees
+// them among the rejections and resubmits one once its claim is in. It returns
+// how many reversals are still held and how many it rejected.
+func (in *Intake) SweepHeld(ctx context.Context, overdue time.Duration) (held, rejected int, err error) {
 	hs, err := in.store.ListHeld(ctx, 10000)
 	if err != nil {
 		return 0, 0, err
@@ -460,20 +483,31 @@ func (in *Intake) SweepHeld(ctx context.Context, overdue time.Duration) (held, l
 	for _, h := range hs {
 		known, err := in.store.ClaimKnown(ctx, h.ClaimID)
 		if err != nil {
-			return held, late, err
+			return held, rejected, err
 		}
 		if known {
 			if err := in.releaseHeld(ctx, h.ClaimID); err != nil {
-				return held, late, err
+				return held, rejected, err
 			}
 			continue
 		}
-		held++
-		if in.now().Sub(h.Since) > overdue {
-			late++
+		if in.now().Sub(h.Since) <= overdue {
+			held++
+			continue
 		}
+		src := Source{Channel: ChannelHeld, Sender: h.PharmacyNPI, RawSeq: h.RawSeq,
+			RawSubject: bus.RawPharmacySubject(h.PharmacyNPI, bus.KindReversal), ContentType: bus.ContentProtobuf, Payload: h.Reversal}
+		if _, err := in.reject(ctx, bus.KindReversal, src, []validate.Violation{{Field: "claim_id", Reason: "UNKNOWN_CLAIM",
+			Description: fmt.Sprintf("no claim %s arrived within %s of its reversal (held since %s); resubmit the reversal once the claim is in",
+				h.ClaimID, overdue, h.Since.Format(time.RFC3339))}}); err != nil {
+			return held, rejected, err
+		}
+		if err := in.store.Release(ctx, h.ClaimID); err != nil {
+			return held, rejected, err
+		}
+		rejected++
 	}
-	return held, late, nil
+	return held, rejected, nil
 }
 
 // ListHeld lists held reversals, oldest first.
