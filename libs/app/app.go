@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -66,19 +67,26 @@ func Start(ctx context.Context, name string, cfg config.Common, tel *otelx.Telem
 			rt.closeConnections()
 		}
 	}()
-	rt.NC, err = nats.Connect(cfg.NATSURL,
-		nats.Name("emtm-"+name),
+	opts := []nats.Option{nats.Name("emtm-" + name),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(500*time.Millisecond),
+		nats.ReconnectWait(500 * time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("NATS disconnected", "err", err)
 			}
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) { log.Info("NATS reconnected") }),
-	)
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			log.Error("NATS error", "err", err) // a permissions violation shows here
+		}),
+	}
+	if cfg.NATSUser != "" {
+		// Replies arrive under the user's own inbox prefix, the only subjects it may subscribe to.
+		opts = append(opts, nats.UserInfo(cfg.NATSUser, cfg.NATSPassword), nats.CustomInboxPrefix(bus.InboxPrefix(cfg.NATSUser)))
+	}
+	rt.NC, err = nats.Connect(cfg.NATSURL, opts...)
 	if err != nil {
-		return rt, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+		return rt, fmt.Errorf("connect to NATS at %s as %q: %w", redactURL(cfg.NATSURL), cfg.NATSUser, err)
 	}
 	rt.JS, err = jetstream.New(rt.NC, jetstream.WithPublishAsyncMaxPending(4096))
 	if err != nil {
@@ -217,4 +225,13 @@ func (rt *Runtime) closeConnections() {
 			rt.Log.Warn("redis close", "err", err)
 		}
 	}
+}
+
+// redactURL hides a password in a URL (nats://user:secret@host).
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

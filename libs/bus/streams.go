@@ -2,9 +2,13 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -47,17 +51,37 @@ var Streams = []StreamSpec{
 	{Name: StreamWork, Subjects: []string{"emtm.work.>"}, Description: "tasks ready for schedulers that take work over NATS", Duplicates: 2 * time.Minute, WorkQueue: true},
 }
 
-// EnsureStreams creates or updates every stream (idempotent; each service calls it at start).
+// EnsureStreams creates or updates every stream (idempotent; each service calls
+// it at start). A stream that already exists as specified is left alone, so a
+// service whose NATS user may only read stream definitions starts against
+// streams the admin created (bin/emtmctl streams ensure).
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	for _, cfg := range StreamConfigs(replicas) {
+		if st, err := js.Stream(ctx, cfg.Name); err == nil && sameStream(st.CachedInfo().Config, cfg) {
+			continue
+		}
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			if errors.Is(err, nats.ErrPermissionViolation) || strings.Contains(err.Error(), "ermission") {
+				return fmt.Errorf("ensure stream %s: %w (this NATS user may not create or change streams: run `bin/emtmctl streams ensure` as the admin first)", cfg.Name, err)
+			}
+			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+		}
+	}
+	return nil
+}
+
+// StreamConfigs are the configurations of emtm's streams.
+func StreamConfigs(replicas int) []jetstream.StreamConfig {
 	if replicas < 1 {
 		replicas = 1
 	}
+	out := make([]jetstream.StreamConfig, 0, len(Streams))
 	for _, s := range Streams {
 		retention := jetstream.LimitsPolicy
 		if s.WorkQueue {
 			retention = jetstream.WorkQueuePolicy
 		}
-		cfg := jetstream.StreamConfig{
+		out = append(out, jetstream.StreamConfig{
 			Name:        s.Name,
 			Description: s.Description,
 			Subjects:    s.Subjects,
@@ -69,10 +93,23 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, replicas int) er
 			DenyDelete:  s.Immutable,
 			DenyPurge:   s.Immutable,
 			MaxMsgSize:  s.MaxMsgSize,
-		}
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("ensure stream %s: %w", s.Name, err)
-		}
+		})
 	}
-	return nil
+	return out
+}
+
+// sameStream reports whether an existing stream has every setting emtm specifies
+// (the server reports an unset limit as -1).
+func sameStream(have, want jetstream.StreamConfig) bool {
+	return have.Description == want.Description && slices.Equal(have.Subjects, want.Subjects) &&
+		have.Retention == want.Retention && have.Storage == want.Storage && have.Replicas == want.Replicas &&
+		have.Duplicates == want.Duplicates && have.Discard == want.Discard && have.DenyDelete == want.DenyDelete &&
+		have.DenyPurge == want.DenyPurge && limit(have.MaxMsgSize) == limit(want.MaxMsgSize)
+}
+
+func limit(v int32) int32 {
+	if v <= 0 {
+		return -1
+	}
+	return v
 }

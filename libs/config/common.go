@@ -11,6 +11,9 @@ import (
 type Common struct {
 	// NATSURL is the NATS server (JetStream enabled).
 	NATSURL string
+	// NATSUser and NATSPassword authenticate to NATS (empty user: none). Each
+	// service is its own user with least privilege (deploy/nats/auth.conf).
+	NATSUser, NATSPassword string
 	// RedisURL is the Redis server, e.g. redis://127.0.0.1:6379/0.
 	RedisURL string
 	// GRPCAddr is where the service's gRPC API listens.
@@ -45,6 +48,8 @@ func DefaultMetricsAddr(grpcAddr string) string {
 func RegisterCommon(s *Set, defaultGRPC string) *Common {
 	c := &Common{}
 	nats := s.String("nats-url", "nats://127.0.0.1:4222", "NATS server URL (JetStream enabled)")
+	natsUser := s.String("nats-user", "", "NATS user (each service its own; see deploy/nats/auth.conf); empty: no authentication")
+	natsPassword := s.String("nats-password", "", "NATS password; set it in the environment (EMTM_NATS_PASSWORD), not on the command line")
 	redis := s.String("redis-url", "redis://127.0.0.1:6379/0", "Redis URL")
 	grpcAddr := s.String("grpc-addr", defaultGRPC, "gRPC listen address")
 	metrics := s.String("metrics-addr", "auto", "where /metrics is served for Prometheus (auto: gRPC port 71NN -> 91NN; off: not served)")
@@ -55,6 +60,7 @@ func RegisterCommon(s *Set, defaultGRPC string) *Common {
 	lf := s.String("log-format", "text", "log format: text or json")
 	s.AfterParse(func() error {
 		c.NATSURL, c.RedisURL, c.GRPCAddr, c.MetricsAddr = *nats, *redis, *grpcAddr, *metrics
+		c.NATSUser, c.NATSPassword = *natsUser, *natsPassword
 		if c.MetricsAddr == "auto" {
 			c.MetricsAddr = DefaultMetricsAddr(c.GRPCAddr)
 		}

@@ -5,6 +5,8 @@ package natsembed
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -24,6 +26,10 @@ type Options struct {
 	SyncAlways bool
 	// ServerName names the server (defaults to "emtm-embedded").
 	ServerName string
+	// Authorization, when set, is a nats-server authorization block (users
+	// with permissions, as bin/emtmctl nats-auth writes it); without it the
+	// server accepts any client.
+	Authorization string
 }
 
 // Start starts the server and waits until it accepts connections.
@@ -52,6 +58,20 @@ func Start(o Options) (*server.Server, error) {
 	}
 	if o.SyncAlways {
 		opts.SyncAlways = true
+	}
+	if o.Authorization != "" {
+		if err := os.MkdirAll(o.StoreDir, 0o700); err != nil {
+			return nil, fmt.Errorf("natsembed: %w", err)
+		}
+		f := filepath.Join(o.StoreDir, "authorization.conf")
+		if err := os.WriteFile(f, []byte(o.Authorization), 0o600); err != nil {
+			return nil, fmt.Errorf("natsembed: %w", err)
+		}
+		fo, err := server.ProcessConfigFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("natsembed: authorization: %w", err)
+		}
+		opts.Users = fo.Users
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {

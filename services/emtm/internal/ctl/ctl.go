@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -33,9 +34,10 @@ type ExitError struct{ Code int }
 func (e ExitError) Error() string { return fmt.Sprintf("exit %d", e.Code) }
 
 type globals struct {
-	natsURL string
-	addrs   map[string]*string
-	getenv  func(string) string
+	natsURL  string
+	natsUser string
+	addrs    map[string]*string
+	getenv   func(string) string
 }
 
 // New returns the emtmctl root command. getenv supplies EMTM_* defaults.
@@ -55,13 +57,14 @@ func New(getenv func(string) string) *cobra.Command {
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.natsURL, "nats-url", def(config.EnvName("nats-url"), "nats://127.0.0.1:4222"), "NATS server (env EMTM_NATS_URL)")
+	pf.StringVar(&g.natsUser, "nats-user", def(config.EnvName("nats-user"), ""), "NATS user, usually admin (env EMTM_NATS_USER; the password is read from EMTM_NATS_PASSWORD)")
 	for _, d := range stack.Services {
 		name := d.ServiceName()
 		flag := name + "-addr"
 		g.addrs[name] = pf.String(flag, def(config.EnvName(flag), stack.DefaultAddrs[name]), name+" gRPC address (env "+config.EnvName(flag)+")")
 	}
 	root.AddCommand(checkCmd(), statusCmd(g), summaryCmd(g), outreachCmd(g), statementCmd(g), remittanceCmd(g), performanceCmd(g), ledgerCmd(g), rejectsCmd(g), importCmd(g), syntheaCmd(), reversalsCmd(g),
-		pdcCmd(), profileCmd(g), profilesCmd(g), tasksCmd(g), measuresCmd(g), encountersCmd(g))
+		pdcCmd(), profileCmd(g), profilesCmd(g), tasksCmd(g), measuresCmd(g), encountersCmd(g), natsAuthCmd(), streamsCmd(g))
 	return root
 }
 
@@ -96,9 +99,13 @@ func checkCmd() *cobra.Command {
 }
 
 func (g *globals) jetstream() (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(g.natsURL, nats.Name("emtmctl"), nats.Timeout(3*time.Second))
+	opts := []nats.Option{nats.Name("emtmctl"), nats.Timeout(3 * time.Second)}
+	if g.natsUser != "" {
+		opts = append(opts, nats.UserInfo(g.natsUser, g.getenv(config.EnvName("nats-password"))), nats.CustomInboxPrefix(bus.InboxPrefix(g.natsUser)))
+	}
+	nc, err := nats.Connect(g.natsURL, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS at %s (is emtm running? start it with `make run`): %w", g.natsURL, err)
+		return nil, nil, fmt.Errorf("connect to NATS at %s (is emtm running? start it with `make run`): %w", redacted(g.natsURL), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -283,4 +290,13 @@ func rejectsCmd(g *globals) *cobra.Command {
 	}
 	root.AddCommand(list, resubmit)
 	return root
+}
+
+// redacted hides a password in a URL.
+func redacted(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

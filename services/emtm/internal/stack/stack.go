@@ -6,9 +6,11 @@ package stack
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,8 +18,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/emtm/emtm/libs/app"
+	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/natsembed"
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/libs/pseudonym"
@@ -69,6 +74,12 @@ type Options struct {
 	Partitions int
 	// Workers per durable consumer (0: the services' default).
 	Workers int
+	// LeastPrivilege runs the embedded NATS with a user per service (random
+	// passwords) whose permissions are bus.Grants; the streams are created by
+	// the admin, whose credentials are in Stack.NATSURL.
+	LeastPrivilege bool
+	// Pharmacies are NPIs that get a NATS user each with LeastPrivilege.
+	Pharmacies []string
 	// GRPCAddrs by service name; a missing entry listens on a free loopback port.
 	GRPCAddrs map[string]string
 	// InstallRedis installs redis-server with apt-get when it is missing and the process runs as root.
@@ -91,6 +102,8 @@ type Stack struct {
 	Addrs map[string]string
 	// MetricsAddrs maps each service name to its /metrics address.
 	MetricsAddrs map[string]string
+	// Passwords of the NATS users by name, with LeastPrivilege.
+	Passwords map[string]string
 
 	ns     *server.Server
 	rs     *redisproc.Server
@@ -121,12 +134,31 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 			s.Stop()
 		}
 	}()
+	serviceURL := o.NATSURL
 	if s.NATSURL = o.NATSURL; s.NATSURL == "" {
-		s.ns, err = natsembed.Start(natsembed.Options{StoreDir: filepath.Join(o.DataDir, "nats"), Port: o.NATSPort, SyncAlways: o.SyncAlways})
+		nopts := natsembed.Options{StoreDir: filepath.Join(o.DataDir, "nats"), Port: o.NATSPort, SyncAlways: o.SyncAlways}
+		if o.LeastPrivilege {
+			s.Passwords = map[string]string{}
+			users := bus.AuthUsers(o.Partitions, o.Pharmacies)
+			for i := range users {
+				s.Passwords[users[i].User] = rand.Text()
+				users[i].PasswordRef = strconv.Quote(s.Passwords[users[i].User])
+			}
+			nopts.Authorization = bus.AuthConfig(users)
+		}
+		s.ns, err = natsembed.Start(nopts)
 		if err != nil {
 			return s, err
 		}
-		s.NATSURL = s.ns.ClientURL()
+		s.NATSURL, serviceURL = s.ns.ClientURL(), s.ns.ClientURL()
+		if o.LeastPrivilege {
+			u, _ := url.Parse(s.NATSURL)
+			u.User = url.UserPassword("admin", s.Passwords["admin"])
+			s.NATSURL = u.String()
+			if err := ensureStreams(ctx, s.NATSURL); err != nil {
+				return s, err
+			}
+		}
 	}
 	if s.RedisURL = o.RedisURL; s.RedisURL == "" {
 		if o.InstallRedis {
@@ -156,10 +188,13 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		if o.GRPCAddrs[name] == "" {
 			metrics = "127.0.0.1:0"
 		}
-		args := []string{"-nats-url", s.NATSURL, "-redis-url", s.RedisURL, "-grpc-addr", addr, "-metrics-addr", metrics,
+		args := []string{"-nats-url", serviceURL, "-redis-url", s.RedisURL, "-grpc-addr", addr, "-metrics-addr", metrics,
 			"-partitions", strconv.Itoa(o.Partitions)}
 		if o.Workers > 0 {
 			args = append(args, "-workers", strconv.Itoa(o.Workers))
+		}
+		if o.LeastPrivilege {
+			args = append(args, "-nats-user", name, "-nats-password", s.Passwords[name])
 		}
 		args = append(args, o.ServiceArgs[name]...)
 		p, err := def.Prepare(args, o.Getenv, o.Log)
@@ -225,4 +260,18 @@ func (s *Stack) Stop() {
 			s.ns.WaitForShutdown()
 		}
 	})
+}
+
+// ensureStreams creates emtm's streams as the admin (services may not).
+func ensureStreams(ctx context.Context, adminURL string) error {
+	nc, err := nats.Connect(adminURL, nats.Name("emtm-admin"))
+	if err != nil {
+		return fmt.Errorf("connect as the NATS admin: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	return bus.EnsureStreams(ctx, js, 1)
 }

@@ -1,0 +1,213 @@
+package bus
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Least privilege on the bus. Each service connects as its own NATS user and
+// may publish only the events it produces, pull only from its own durable
+// consumers and read only the streams it consumes. A pharmacy may publish only
+// under emtm.raw.pharmacy.<its NPI>. Streams are created by the admin user
+// (bin/emtmctl streams ensure, or any unrestricted connection); a service
+// checks that they exist as specified and never changes or deletes them.
+//
+// NATS subject wildcards match whole tokens, so "any consumer on this stream
+// but the others' durables" is an allow of the stream's tokens plus a deny of
+// every other service's durables (deny wins).
+
+// Durable is one durable consumer a service owns.
+type Durable struct {
+	Stream string
+	Name   string
+	// Partitioned durables exist once per partition, as Name-p<n>.
+	Partitioned bool
+}
+
+// Names lists the durable's consumer names for partitions.
+func (d Durable) Names(partitions int) []string {
+	if !d.Partitioned {
+		return []string{d.Name}
+	}
+	out := make([]string, 0, partitions)
+	for _, p := range PartitionTokens(partitions) {
+		out = append(out, d.Name+"-"+p)
+	}
+	return out
+}
+
+// Grant is what one service may do on the bus.
+type Grant struct {
+	// User is the NATS user: the service's name.
+	User string
+	// Publish lists the subjects of the events it produces.
+	Publish []string
+	// Durables are its durable consumers.
+	Durables []Durable
+	// Reads are the streams it consumes, replays or reads single messages from.
+	Reads []string
+}
+
+// Grants lists every service's access. TestDurablesAreGranted (stack) checks
+// that the durables a running stack creates are exactly these.
+var Grants = []Grant{
+	{
+		User: "ingestion",
+		Publish: []string{"emtm.raw.api.>", "emtm.raw.resubmit.>", "emtm.rejections.>", "emtm.claims.>",
+			"emtm.encounters.>", "emtm.enrollment.>", "emtm.medical.>"},
+		Durables: []Durable{{StreamRaw, "ingestion-pharmacy", false}},
+		Reads:    []string{StreamRaw, StreamRejections},
+	},
+	{
+		User:    "risk-scoring",
+		Publish: []string{"emtm.assessments.>"},
+		Durables: []Durable{{StreamClaims, "risk-scoring-claims", true},
+			{StreamMedical, "risk-scoring-medical", true}},
+		Reads: []string{StreamClaims, StreamMedical},
+	},
+	{
+		User:    "intervention-scheduling",
+		Publish: []string{"emtm.tasks.>", "emtm.work.>"},
+		Durables: []Durable{{StreamAssessments, "scheduling-assessments", true}, {StreamMedical, "scheduling-medical", true},
+			{StreamEncounters, "scheduling-encounters", true}, {StreamEnrollment, "scheduling-enrollment", true}},
+		Reads: []string{StreamAssessments, StreamMedical, StreamEncounters, StreamEnrollment, StreamTasks},
+	},
+	{
+		User:     "prescriber-outreach",
+		Publish:  []string{"emtm.outreach.>"},
+		Durables: []Durable{{StreamAssessments, "outreach-assessments", true}, {StreamEncounters, "outreach-encounters", true}},
+		Reads:    []string{StreamAssessments, StreamEncounters},
+	},
+	{
+		User:    "payment-reconciliation",
+		Publish: []string{"emtm.ledger.>"},
+		Durables: []Durable{{StreamEncounters, "payment-encounters", true}, {StreamEnrollment, "payment-enrollment", true},
+			{StreamMedical, "payment-medical", true}, {StreamOutreach, "payment-outreach", true}},
+		Reads: []string{StreamEncounters, StreamEnrollment, StreamMedical, StreamOutreach, StreamLedger},
+	},
+}
+
+// GrantFor returns the grant of a service.
+func GrantFor(service string) (Grant, bool) {
+	i := slices.IndexFunc(Grants, func(g Grant) bool { return g.User == service })
+	if i < 0 {
+		return Grant{}, false
+	}
+	return Grants[i], true
+}
+
+// InboxPrefix is where a user's replies (publish acknowledgements, pulled
+// messages, API answers) arrive; each user may subscribe only under its own.
+func InboxPrefix(user string) string { return "_INBOX_" + token(user) }
+
+// Permissions are one NATS user's allow and deny lists.
+type Permissions struct {
+	PublishAllow, PublishDeny, SubscribeAllow []string
+}
+
+// ServicePermissions derives a service's NATS permissions from its grant.
+func ServicePermissions(g Grant, partitions int) Permissions {
+	p := Permissions{SubscribeAllow: []string{InboxPrefix(g.User) + ".>"}}
+	p.PublishAllow = append(p.PublishAllow, g.Publish...)
+	for _, d := range g.Durables {
+		for _, n := range d.Names(partitions) {
+			p.PublishAllow = append(p.PublishAllow, DeadLetterSubject(n))
+		}
+	}
+	p.PublishAllow = append(p.PublishAllow, "$JS.API.INFO", "$JS.API.STREAM.INFO.*", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST")
+	for _, s := range g.Reads {
+		p.PublishAllow = append(p.PublishAllow,
+			"$JS.API.STREAM.MSG.GET."+s,
+			"$JS.API.CONSUMER.CREATE."+s, "$JS.API.CONSUMER.CREATE."+s+".>",
+			"$JS.API.CONSUMER.INFO."+s+".*", "$JS.API.CONSUMER.MSG.NEXT."+s+".*",
+			"$JS.API.CONSUMER.DELETE."+s+".*", "$JS.API.CONSUMER.LIST."+s, "$JS.API.CONSUMER.NAMES."+s,
+			"$JS.ACK."+s+".>")
+	}
+	// Never another service's durables, never a stream's data or definition.
+	for _, other := range Grants {
+		if other.User == g.User {
+			continue
+		}
+		for _, d := range other.Durables {
+			for _, n := range d.Names(partitions) {
+				at := d.Stream + "." + n
+				p.PublishDeny = append(p.PublishDeny,
+					"$JS.API.CONSUMER.CREATE."+at, "$JS.API.CONSUMER.CREATE."+at+".>",
+					"$JS.API.CONSUMER.MSG.NEXT."+at, "$JS.API.CONSUMER.DELETE."+at, "$JS.ACK."+at+".>")
+			}
+		}
+	}
+	p.PublishDeny = append(p.PublishDeny, "$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.MSG.DELETE.>")
+	return p
+}
+
+// PharmacyPermissions lets a pharmacy publish only its own submissions.
+func PharmacyPermissions(npi string) Permissions {
+	return Permissions{
+		PublishAllow:   []string{"emtm.raw.pharmacy." + token(npi) + ".>"},
+		SubscribeAllow: []string{InboxPrefix(npi) + ".>"},
+	}
+}
+
+// AuthUser is one user of the generated NATS authorization block.
+type AuthUser struct {
+	User string
+	// PasswordRef is written as given: a NATS config variable such as
+	// $EMTM_NATS_PASSWORD_INGESTION, or a bcrypt hash.
+	PasswordRef string
+	// Perms nil: unrestricted (the admin).
+	Perms *Permissions
+}
+
+// AuthUsers lists the users of a deployment: the admin, the five services and
+// one per pharmacy NPI. Passwords are referenced by environment variable.
+func AuthUsers(partitions int, pharmacies []string) []AuthUser {
+	users := []AuthUser{{User: "admin", PasswordRef: "$" + PasswordEnv("admin")}}
+	for _, g := range Grants {
+		p := ServicePermissions(g, partitions)
+		users = append(users, AuthUser{User: g.User, PasswordRef: "$" + PasswordEnv(g.User), Perms: &p})
+	}
+	for _, npi := range pharmacies {
+		p := PharmacyPermissions(npi)
+		users = append(users, AuthUser{User: "pharmacy-" + npi, PasswordRef: "$" + PasswordEnv("pharmacy-"+npi), Perms: &p})
+	}
+	return users
+}
+
+// PasswordEnv is the environment variable holding a user's password.
+func PasswordEnv(user string) string {
+	return "EMTM_NATS_PASSWORD_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(user))
+}
+
+// AuthConfig renders users as a nats-server authorization block.
+func AuthConfig(users []AuthUser) string {
+	var b strings.Builder
+	b.WriteString("# Generated by `bin/emtmctl nats-auth`; do not edit by hand (libs/bus/access.go).\n")
+	b.WriteString("# Each service and pharmacy is its own user; passwords come from the environment.\n")
+	b.WriteString("authorization {\n  users = [\n")
+	list := func(indent, name string, xs []string) {
+		if len(xs) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "%s%s: [\n", indent, name)
+		for _, x := range xs {
+			fmt.Fprintf(&b, "%s  %q\n", indent, x)
+		}
+		fmt.Fprintf(&b, "%s]\n", indent)
+	}
+	for _, u := range users {
+		fmt.Fprintf(&b, "    {\n      user: %q\n      password: %s\n", u.User, u.PasswordRef)
+		if u.Perms != nil {
+			b.WriteString("      permissions: {\n        publish: {\n")
+			list("          ", "allow", u.Perms.PublishAllow)
+			list("          ", "deny", u.Perms.PublishDeny)
+			b.WriteString("        }\n        subscribe: {\n")
+			list("          ", "allow", u.Perms.SubscribeAllow)
+			b.WriteString("        }\n      }\n")
+		}
+		b.WriteString("    }\n")
+	}
+	b.WriteString("  ]\n}\n")
+	return b.String()
+}

@@ -1,0 +1,173 @@
+package stack
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/emtm/emtm/libs/bus"
+	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
+	"github.com/emtm/emtm/libs/grpcx"
+	"github.com/emtm/emtm/libs/otelx"
+	"github.com/emtm/emtm/libs/testkit"
+)
+
+const otherPharmacy = "1679576722"
+
+// user connects as a NATS user of a least-privilege stack and collects the
+// server's asynchronous errors (permissions violations).
+func user(t *testing.T, st *Stack, name string) (*nats.Conn, chan error) {
+	t.Helper()
+	errs := make(chan error, 16)
+	url := strings.Replace(st.NATSURL, "admin:"+st.Passwords["admin"]+"@", "", 1)
+	nc, err := nats.Connect(url, nats.UserInfo(name, st.Passwords[name]), nats.CustomInboxPrefix(bus.InboxPrefix(strings.TrimPrefix(name, "pharmacy-"))),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+	if err != nil {
+		t.Fatalf("connect as %s: %v", name, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc, errs
+}
+
+// denied publishes subject as nc and expects the server to refuse it.
+func denied(t *testing.T, nc *nats.Conn, errs chan error, subject string) {
+	t.Helper()
+	if err := nc.Publish(subject, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.Flush()
+	select {
+	case err := <-errs:
+		if !strings.Contains(strings.ToLower(err.Error()), "permissions violation") || !strings.Contains(err.Error(), subject) {
+			t.Fatalf("publish to %s: %v, want a permissions violation", subject, err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatalf("%s may publish to %s", nc.Opts.User, subject)
+	}
+}
+
+// TestLeastPrivilegeOnTheBus runs the five services each as its own NATS user
+// with only bus.Grants, sends a claim and an encounter through them, and shows
+// that a pharmacy cannot publish as another and a service cannot publish
+// another's events, take another's messages or touch a stream.
+func TestLeastPrivilegeOnTheBus(t *testing.T) {
+	redisURL, _ := testkit.StartRedis(t)
+	ctx := context.Background()
+	st, err := Start(ctx, Options{DataDir: t.TempDir(), RedisURL: redisURL, Partitions: 4, Log: io.Discard,
+		LeastPrivilege: true, Pharmacies: []string{pharmacy, otherPharmacy}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Stop)
+	admin, err := nats.Connect(st.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(admin.Close)
+	ajs, _ := jetstream.New(admin)
+
+	// A pharmacy publishes its own claim with JetStream acknowledgement.
+	pnc, perrs := user(t, st, "pharmacy-"+pharmacy)
+	pjs, _ := jetstream.New(pnc)
+	c := testClaim()
+	data, _ := proto.Marshal(c)
+	if _, err := pjs.Publish(ctx, bus.RawPharmacySubject(pharmacy, bus.KindClaim), data); err != nil {
+		t.Fatalf("a pharmacy publishing its own claim: %v", err)
+	}
+	// ... and cannot publish as another pharmacy, or anything else.
+	denied(t, pnc, perrs, bus.RawPharmacySubject(otherPharmacy, bus.KindClaim))
+	denied(t, pnc, perrs, bus.ClaimPaidSubject("p0"))
+	denied(t, pnc, perrs, "$JS.API.STREAM.INFO."+bus.StreamRaw)
+
+	// The services did their work as their own users: a claim, an assessment,
+	// and for an encounter a ledger entry.
+	enc := testEncounter()
+	data, _ = proto.Marshal(enc)
+	if _, err := pjs.Publish(ctx, bus.RawPharmacySubject(pharmacy, bus.KindEncounter), data); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := bus.WaitIdle(wctx, ajs, 25*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(testkit.StreamMessages(t, ajs, bus.StreamClaims)); n != 1 {
+		t.Fatalf("%d claims published, want 1", n)
+	}
+	if n := len(testkit.StreamMessages(t, ajs, bus.StreamAssessments)); n != 1 {
+		t.Fatalf("%d assessments, want 1", n)
+	}
+	tel, _ := otelx.Setup(ctx, "access-test", nil)
+	cc, err := grpcx.Dial(st.Addrs["payment-reconciliation"], tel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	lt, err := ledgerv1.NewPaymentReconciliationServiceClient(cc).GetLedgerTotals(ctx, &ledgerv1.GetLedgerTotalsRequest{})
+	if err != nil || lt.Entries != 1 || lt.TotalCents != 4000 {
+		t.Fatalf("ledger totals %v (%v), want one $40.00 fee", lt, err)
+	}
+	if n := len(testkit.StreamMessages(t, ajs, bus.StreamDLQ)); n != 0 {
+		t.Fatalf("%d messages dead-lettered: a service lacked a permission", n)
+	}
+
+	// A service cannot publish another's events, take another's messages or
+	// change a stream.
+	rnc, rerrs := user(t, st, "risk-scoring")
+	denied(t, rnc, rerrs, bus.ClaimPaidSubject("p0"))
+	denied(t, rnc, rerrs, bus.LedgerSubject("S9925"))
+	denied(t, rnc, rerrs, bus.RawPharmacySubject(pharmacy, bus.KindClaim))
+	denied(t, rnc, rerrs, "$JS.API.CONSUMER.MSG.NEXT."+bus.StreamRaw+".ingestion-pharmacy")
+	denied(t, rnc, rerrs, "$JS.API.CONSUMER.MSG.NEXT."+bus.StreamLedger+".anyone") // a stream it does not read
+	denied(t, rnc, rerrs, "$JS.API.STREAM.DELETE."+bus.StreamLedger)
+	denied(t, rnc, rerrs, "$JS.API.STREAM.UPDATE."+bus.StreamClaims)
+	pay, perr2 := user(t, st, "payment-reconciliation")
+	denied(t, pay, perr2, "$JS.API.CONSUMER.MSG.NEXT."+bus.StreamEncounters+".scheduling-encounters-p0")
+	denied(t, pay, perr2, "$JS.ACK."+bus.StreamEncounters+".outreach-encounters-p1.1.1.1.1.1")
+	denied(t, pay, perr2, bus.AssessmentSubject("p0"))
+	// Its own events it may publish (stored on the stream).
+	rjs, _ := jetstream.New(rnc)
+	if _, err := rjs.Publish(ctx, bus.AssessmentSubject("p3"), []byte("own")); err != nil {
+		t.Fatalf("risk-scoring publishing an assessment: %v", err)
+	}
+}
+
+// TestDurablesAreGranted: the durables a running stack creates are exactly
+// those bus.Grants lists, so that each is protected from the other services.
+func TestDurablesAreGranted(t *testing.T) {
+	e := startEnv(t)
+	want := map[string]bool{}
+	for _, g := range bus.Grants {
+		for _, d := range g.Durables {
+			for _, n := range d.Names(4) {
+				want[d.Stream+"/"+n] = true
+			}
+		}
+	}
+	got := map[string]bool{}
+	for _, s := range bus.Streams {
+		st, err := e.js.Stream(context.Background(), s.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name := range st.ConsumerNames(context.Background()).Name() {
+			got[s.Name+"/"+name] = true
+		}
+	}
+	for k := range got {
+		if !want[k] {
+			t.Errorf("durable %s is not in bus.Grants: other services may pull from it", k)
+		}
+	}
+	for k := range want {
+		if !got[k] {
+			t.Errorf("bus.Grants lists %s, which no service creates", k)
+		}
+	}
+}
