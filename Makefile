@@ -45,6 +45,16 @@ run: build ## run everything locally: embedded NATS, redis-server, five services
 test: fmt-check vet $(JAEGER) ## unit and integration tests (real NATS in-process, real redis-server, Jaeger)
 	go test -race -count=1 $(PKGS)
 
+.PHONY: certs
+certs: build ## write a development CA, server and client certificates into var/certs (gRPC TLS and mTLS)
+	bin/emtmctl certs --dir var/certs
+	@# development keys only: readable by the non-root user of docker compose's containers
+	chmod 0644 var/certs/*-key.pem
+
+.PHONY: test-faults
+test-faults: ## only the fault tests: services, redis-server and NATS crash mid-load; nothing lost or doubled (also in make test)
+	go test -count=1 -v -run . ./services/emtm/internal/faults
+
 .PHONY: vet
 vet: ## go vet every module
 	go vet $(PKGS)

@@ -101,7 +101,10 @@ func Start(ctx context.Context, name string, cfg config.Common, tel *otelx.Telem
 	if err != nil {
 		return rt, err
 	}
-	rt.GRPC, err = grpcx.NewServer(cfg.GRPCAddr, "emtm."+name, tel)
+	rt.GRPC, err = grpcx.NewServer(cfg.GRPCAddr, "emtm."+name, tel, grpcx.ServerOptions{
+		TLS:   grpcx.TLS{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey, CAFile: cfg.TLSClientCA},
+		Limit: grpcx.RateLimit{Rate: cfg.RateLimit, Burst: cfg.RateBurst},
+	})
 	if err != nil {
 		return rt, err
 	}
@@ -120,6 +123,9 @@ func (rt *Runtime) GRPCAddr() net.Addr { return rt.GRPC.Addr() }
 func (rt *Runtime) Consume(ctx context.Context, spec bus.ConsumerSpec, h bus.Handler) error {
 	if spec.Workers == 0 {
 		spec.Workers = rt.Cfg.Workers
+	}
+	if spec.AckWait == 0 {
+		spec.AckWait = rt.Cfg.AckWait
 	}
 	c, err := bus.NewConsumer(ctx, rt.JS, rt.Tel, rt.Log, rt.Pub, spec, h)
 	if err != nil {

@@ -25,12 +25,21 @@ type Common struct {
 	// Workers handle each durable consumer's events in parallel, one
 	// beneficiary's always in order on the same worker.
 	Workers int
+	// AckWait is how long a delivered event may go unacknowledged before it is
+	// redelivered (e.g. after a crash of the service that had it).
+	AckWait time.Duration
 	// StreamReplicas is the replica count of emtm's streams (1 single server, 3 in a cluster).
 	StreamReplicas int
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout time.Duration
 	// LogFormat is "text" or "json".
 	LogFormat string
+	// TLSCert and TLSKey serve gRPC over TLS; TLSClientCA also requires client
+	// certificates (mTLS), whose OU names the contracts a caller may act on.
+	TLSCert, TLSKey, TLSClientCA string
+	// RateLimit bounds each caller's gRPC requests a second (0: none), with bursts of RateBurst.
+	RateLimit float64
+	RateBurst int
 }
 
 // DefaultMetricsAddr is a service's /metrics address when -metrics-addr is
@@ -55,16 +64,26 @@ func RegisterCommon(s *Set, defaultGRPC string) *Common {
 	metrics := s.String("metrics-addr", "auto", "where /metrics is served for Prometheus (auto: gRPC port 71NN -> 91NN; off: not served)")
 	parts := s.Int("partitions", 4, "beneficiary partitions in subjects (fixed per deployment)")
 	workers := s.Int("workers", 16, "events handled in parallel per durable consumer (1..256); one beneficiary's always in order")
+	ackWait := s.Duration("ack-wait", 30*time.Second, "redeliver an event not acknowledged within this long (a crashed consumer's events)")
 	repl := s.Int("stream-replicas", 1, "replicas of emtm's JetStream streams (3 in a cluster)")
 	st := s.Duration("shutdown-timeout", 15*time.Second, "bound on graceful shutdown")
 	lf := s.String("log-format", "text", "log format: text or json")
+	tlsCert := s.String("tls-cert", "", "serve gRPC over TLS with this certificate (PEM; make certs writes local ones)")
+	tlsKey := s.String("tls-key", "", "the TLS certificate's private key (PEM)")
+	tlsCA := s.String("tls-client-ca", "", "require client certificates signed by this CA (mTLS); their OU lists the contracts a caller may act on")
+	rl := s.Float64("rate-limit", 0, "gRPC requests a second per caller (client certificate, else address); 0: no limit")
+	rb := s.Int("rate-burst", 0, "burst of -rate-limit (default: twice the rate)")
 	s.AfterParse(func() error {
 		c.NATSURL, c.RedisURL, c.GRPCAddr, c.MetricsAddr = *nats, *redis, *grpcAddr, *metrics
 		c.NATSUser, c.NATSPassword = *natsUser, *natsPassword
 		if c.MetricsAddr == "auto" {
 			c.MetricsAddr = DefaultMetricsAddr(c.GRPCAddr)
 		}
-		c.Workers = *workers
+		c.Workers, c.AckWait = *workers, *ackWait
+		c.TLSCert, c.TLSKey, c.TLSClientCA, c.RateLimit, c.RateBurst = *tlsCert, *tlsKey, *tlsCA, *rl, *rb
+		if c.RateBurst == 0 {
+			c.RateBurst = int(2*c.RateLimit) + 1
+		}
 		c.Partitions, c.StreamReplicas, c.ShutdownTimeout, c.LogFormat = *parts, *repl, *st, *lf
 		return c.Validate()
 	})
@@ -80,6 +99,14 @@ func (c *Common) Validate() error {
 		return fmt.Errorf("redis-url: must not be empty")
 	case c.Partitions < 1 || c.Partitions > 256:
 		return fmt.Errorf("partitions: %d is out of range 1..256", c.Partitions)
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return fmt.Errorf("tls-cert and tls-key: give both or neither")
+	case c.TLSClientCA != "" && c.TLSCert == "":
+		return fmt.Errorf("tls-client-ca: mTLS needs the server's own -tls-cert and -tls-key")
+	case c.RateLimit < 0 || c.RateBurst < 0:
+		return fmt.Errorf("rate-limit and rate-burst: must not be negative")
+	case c.AckWait < time.Second:
+		return fmt.Errorf("ack-wait: %s is shorter than a second", c.AckWait)
 	case c.Workers < 1 || c.Workers > 256:
 		return fmt.Errorf("workers: %d is out of range 1..256", c.Workers)
 	case c.StreamReplicas != 1 && c.StreamReplicas != 3 && c.StreamReplicas != 5:

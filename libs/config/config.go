@@ -71,6 +71,19 @@ func (s *Set) Int(name string, def int, usage string) *int {
 	return s.fs.Int(name, def, s.usage(name, usage))
 }
 
+// Float64 defines a decimal setting.
+func (s *Set) Float64(name string, def float64, usage string) *float64 {
+	if v, ok := s.env(name); ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			s.errs = append(s.errs, fmt.Errorf("%s=%q: not a number", EnvName(name), v))
+		} else {
+			def = f
+		}
+	}
+	return s.fs.Float64(name, def, s.usage(name, usage))
+}
+
 // Bool defines a boolean setting.
 func (s *Set) Bool(name string, def bool, usage string) *bool {
 	if v, ok := s.env(name); ok {

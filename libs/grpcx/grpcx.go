@@ -12,7 +12,9 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel"
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -32,20 +34,48 @@ type Server struct {
 	name   string
 }
 
+// ServerOptions secure a server.
+type ServerOptions struct {
+	// TLS: a certificate serves TLS; a client CA requires client certificates (mTLS).
+	TLS TLS
+	// Limit bounds each caller's requests (zero Rate: no limit).
+	Limit RateLimit
+}
+
 // NewServer listens on addr and builds the server; register services on s.GRPC,
-// then call Serve.
-func NewServer(addr, serviceName string, tel *otelx.Telemetry) (*Server, error) {
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("grpc listen on %s: %w", addr, err)
+// then call Serve. A request over MaxMessageBytes is refused with
+// RESOURCE_EXHAUSTED before it reaches a handler.
+func NewServer(addr, serviceName string, tel *otelx.Telemetry, so ...ServerOptions) (*Server, error) {
+	var o ServerOptions
+	if len(so) > 0 {
+		o = so[0]
 	}
-	g := grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithTracerProvider(tel.TracerProvider),
 			otelgrpc.WithPropagators(otel.GetTextMapPropagator()))),
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
-	)
+	}
+	if o.TLS.Enabled() {
+		cfg, err := o.TLS.ServerConfig()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg)))
+	}
+	if o.Limit.Rate > 0 {
+		l := &limiter{cfg: o.Limit, callers: map[string]*rate.Limiter{}}
+		if l.cfg.Burst < 1 {
+			l.cfg.Burst = 1
+		}
+		opts = append(opts, grpc.ChainUnaryInterceptor(l.unary), grpc.ChainStreamInterceptor(l.stream))
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("grpc listen on %s: %w", addr, err)
+	}
+	g := grpc.NewServer(opts...)
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(g, h)
 	reflection.Register(g)
@@ -87,11 +117,19 @@ func (s *Server) Serve(ctx context.Context, timeout time.Duration) error {
 	return nil
 }
 
-// Dial connects a client with tracing over plaintext (loopback and in-cluster;
-// TLS comes with the deployment work).
-func Dial(target string, tel *otelx.Telemetry) (*grpc.ClientConn, error) {
+// Dial connects a client with tracing: over TLS when tlsOpt names a CA or a
+// client certificate, else over plaintext (loopback, the embedded default).
+func Dial(target string, tel *otelx.Telemetry, tlsOpt ...TLS) (*grpc.ClientConn, error) {
+	creds := insecure.NewCredentials()
+	if len(tlsOpt) > 0 && tlsOpt[0].Enabled() {
+		cfg, err := tlsOpt[0].ClientConfig()
+		if err != nil {
+			return nil, err
+		}
+		creds = credentials.NewTLS(cfg)
+	}
 	return grpc.NewClient(target,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
 			otelgrpc.WithTracerProvider(tel.TracerProvider),
 			otelgrpc.WithPropagators(otel.GetTextMapPropagator()))),

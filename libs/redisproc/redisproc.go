@@ -33,6 +33,11 @@ type Options struct {
 	Binary string
 	// AppendOnly turns on the AOF with appendfsync everysec (durable mode).
 	AppendOnly bool
+	// FsyncAlways makes the AOF fsync every write before answering
+	// (appendfsync always): a crash loses nothing that was acknowledged.
+	FsyncAlways bool
+	// Port: 0 picks a free one; a restart passes the port it had.
+	Port int
 	// Log receives the server's output; nil discards it.
 	Log io.Writer
 }
@@ -104,6 +109,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("redisproc: data dir: %w", err)
 	}
 	var lastErr error
+	if o.Port != 0 {
+		return start(ctx, bin, o.Port, o)
+	}
 	for attempt := 0; attempt < 5; attempt++ {
 		port, err := freePort()
 		if err != nil {
@@ -128,10 +136,14 @@ func start(ctx context.Context, bin string, port int, o Options) (*Server, error
 		"--daemonize", "no",
 		"--loglevel", "warning",
 	}
-	if o.AppendOnly {
+	switch {
+	case o.FsyncAlways:
+		// Redis persistence docs: appendfsync always fsyncs every write before answering.
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	case o.AppendOnly:
 		// Redis persistence docs: appendfsync everysec loses at most one second on a crash.
 		args = append(args, "--appendonly", "yes", "--appendfsync", "everysec")
-	} else {
+	default:
 		args = append(args, "--appendonly", "no")
 	}
 	cmd := exec.Command(bin, args...)

@@ -36,6 +36,7 @@ func (e ExitError) Error() string { return fmt.Sprintf("exit %d", e.Code) }
 type globals struct {
 	natsURL  string
 	natsUser string
+	tls      grpcx.TLS
 	addrs    map[string]*string
 	getenv   func(string) string
 }
@@ -58,13 +59,16 @@ func New(getenv func(string) string) *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.natsURL, "nats-url", def(config.EnvName("nats-url"), "nats://127.0.0.1:4222"), "NATS server (env EMTM_NATS_URL)")
 	pf.StringVar(&g.natsUser, "nats-user", def(config.EnvName("nats-user"), ""), "NATS user, usually admin (env EMTM_NATS_USER; the password is read from EMTM_NATS_PASSWORD)")
+	pf.StringVar(&g.tls.CAFile, "tls-ca", def(config.EnvName("tls-ca"), ""), "talk gRPC over TLS, trusting this CA (env EMTM_TLS_CA)")
+	pf.StringVar(&g.tls.CertFile, "tls-cert", def(config.EnvName("tls-cert"), ""), "client certificate for mTLS (env EMTM_TLS_CERT)")
+	pf.StringVar(&g.tls.KeyFile, "tls-key", def(config.EnvName("tls-key"), ""), "its private key (env EMTM_TLS_KEY)")
 	for _, d := range stack.Services {
 		name := d.ServiceName()
 		flag := name + "-addr"
 		g.addrs[name] = pf.String(flag, def(config.EnvName(flag), stack.DefaultAddrs[name]), name+" gRPC address (env "+config.EnvName(flag)+")")
 	}
 	root.AddCommand(checkCmd(), statusCmd(g), summaryCmd(g), outreachCmd(g), statementCmd(g), remittanceCmd(g), performanceCmd(g), ledgerCmd(g), rejectsCmd(g), importCmd(g), syntheaCmd(), reversalsCmd(g),
-		pdcCmd(), profileCmd(g), profilesCmd(g), tasksCmd(g), measuresCmd(g), encountersCmd(g), natsAuthCmd(), streamsCmd(g))
+		pdcCmd(), profileCmd(g), profilesCmd(g), tasksCmd(g), measuresCmd(g), encountersCmd(g), natsAuthCmd(), streamsCmd(g), certsCmd())
 	return root
 }
 
@@ -120,7 +124,7 @@ func (g *globals) dial(name string) (*grpc.ClientConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return grpcx.Dial(*g.addrs[name], tel)
+	return grpcx.Dial(*g.addrs[name], tel, g.tls)
 }
 
 func statusCmd(g *globals) *cobra.Command {

@@ -371,11 +371,11 @@ func latency(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o Optio
 
 // Print writes the report.
 func (r Result) Print(w io.Writer, durable bool) {
-	mode := "durable (sync before acknowledge)"
+	mode := "durable (JetStream and Redis AOF fsync before acknowledging)"
 	if !durable {
-		mode = "replay (default flush interval)"
+		mode = "replay (default flush intervals)"
 	}
-	fmt.Fprintf(w, "machine            %d cores (runtime.NumCPU); JetStream file storage, %s; Redis with AOF; %d partitions x %d workers\n", r.Cores, mode, r.Partitions, r.Workers)
+	fmt.Fprintf(w, "machine            %d cores (runtime.NumCPU); JetStream file storage, %s; %d partitions x %d workers\n", r.Cores, mode, r.Partitions, r.Workers)
 	fmt.Fprintf(w, "claims             %d of %d bytes (protobuf) for %d beneficiaries\n", r.Claims, r.MessageBytes, r.Members)
 	fmt.Fprintf(w, "raw bus            %.0f msgs/s  (async publish of same-size messages, same server, same run)\n", r.RawPerSec)
 	fmt.Fprintf(w, "pipeline           %.0f claims/s  (published -> validated -> profile, assessment, tasks, outreach stored) in %.1fs\n", r.PipelinePerSec, r.PipelineSeconds)

@@ -166,7 +166,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 				return s, err
 			}
 		}
-		s.rs, err = redisproc.Start(ctx, redisproc.Options{Dir: filepath.Join(o.DataDir, "redis"), AppendOnly: true, Log: o.Log})
+		s.rs, err = redisproc.Start(ctx, redisproc.Options{Dir: filepath.Join(o.DataDir, "redis"), AppendOnly: true, FsyncAlways: o.SyncAlways, Log: o.Log})
 		if err != nil {
 			return s, err
 		}

@@ -20,6 +20,7 @@ import (
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
+	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/tasks"
 )
 
@@ -108,7 +109,47 @@ func transitionError(err error) error {
 	return status.Errorf(codes.Unavailable, "%v", err)
 }
 
+// authorize lets a caller act on a contract's tasks: with mTLS, the contracts
+// its certificate names (one sponsor never sees or leases another's tasks).
+func authorize(ctx context.Context, contract string) error {
+	c := grpcx.CallerOf(ctx)
+	if c.MayActOn(contract) {
+		return nil
+	}
+	if contract == "" {
+		return status.Errorf(codes.PermissionDenied, "%s may act only on contracts %v: name one in contract_id", c.Name, c.Contracts)
+	}
+	return status.Errorf(codes.PermissionDenied, "%s may not act on contract %s (its certificate allows %v)", c.Name, contract, c.Contracts)
+}
+
+// operatorOnly admits callers that may act on every contract.
+func operatorOnly(ctx context.Context) error {
+	if c := grpcx.CallerOf(ctx); !c.Operator() {
+		return status.Errorf(codes.PermissionDenied, "%s is not an operator (its certificate allows contracts %v only)", c.Name, c.Contracts)
+	}
+	return nil
+}
+
+// authorizeTask checks the contract of a task named by id; another sponsor's
+// task is reported as missing, so that ids cannot be probed.
+func (g *GRPC) authorizeTask(ctx context.Context, id string) error {
+	if grpcx.CallerOf(ctx).Operator() {
+		return nil
+	}
+	t, err := g.s.Get(ctx, id)
+	if err != nil {
+		return status.Errorf(codes.Unavailable, "task: %v", err)
+	}
+	if t == nil || authorize(ctx, t.ContractId) != nil {
+		return status.Error(codes.NotFound, "no such task")
+	}
+	return nil
+}
+
 func (g *GRPC) ListTasks(ctx context.Context, req *schedulingv1.ListTasksRequest) (*schedulingv1.ListTasksResponse, error) {
+	if err := authorize(ctx, req.GetContractId()); err != nil {
+		return nil, err
+	}
 	n, err := limit(req.GetLimit(), 100, 1000)
 	if err != nil {
 		return nil, err
@@ -124,6 +165,9 @@ func (g *GRPC) ListTasks(ctx context.Context, req *schedulingv1.ListTasksRequest
 func (g *GRPC) LeaseTasks(ctx context.Context, req *schedulingv1.LeaseTasksRequest) (*schedulingv1.LeaseTasksResponse, error) {
 	if req.GetWorker() == "" || req.GetContractId() == "" || req.GetPbpId() == "" {
 		return nil, status.Error(codes.InvalidArgument, "worker, contract_id and pbp_id are required")
+	}
+	if err := authorize(ctx, req.GetContractId()); err != nil {
+		return nil, err
 	}
 	if req.GetWorker() == tasks.WorkQueueWorker {
 		return nil, status.Errorf(codes.InvalidArgument, "worker %q is reserved for the NATS work queue", req.GetWorker())
@@ -147,6 +191,9 @@ func (g *GRPC) CompleteTask(ctx context.Context, req *schedulingv1.CompleteTaskR
 	if req.GetTaskId() == "" {
 		return nil, status.Error(codes.InvalidArgument, "task_id is required")
 	}
+	if err := g.authorizeTask(ctx, req.GetTaskId()); err != nil {
+		return nil, err
+	}
 	on := civil.FromProto(req.GetCompletedOn())
 	if !on.IsZero() && !on.Valid() {
 		return nil, status.Error(codes.InvalidArgument, "completed_on is not a calendar date")
@@ -162,6 +209,9 @@ func (g *GRPC) ReleaseTask(ctx context.Context, req *schedulingv1.ReleaseTaskReq
 	if req.GetTaskId() == "" || req.GetWorker() == "" {
 		return nil, status.Error(codes.InvalidArgument, "task_id and worker are required")
 	}
+	if err := g.authorizeTask(ctx, req.GetTaskId()); err != nil {
+		return nil, err
+	}
 	t, err := g.s.Release(ctx, req.GetTaskId(), req.GetWorker())
 	if err != nil {
 		return nil, transitionError(err)
@@ -172,6 +222,9 @@ func (g *GRPC) ReleaseTask(ctx context.Context, req *schedulingv1.ReleaseTaskReq
 // WatchTasks streams every task event of a plan from now on, from EMTM_TASKS.
 func (g *GRPC) WatchTasks(req *schedulingv1.WatchTasksRequest, stream grpc.ServerStreamingServer[schedulingv1.WatchTasksResponse]) error {
 	ctx := stream.Context()
+	if err := authorize(ctx, req.GetContractId()); err != nil {
+		return err
+	}
 	cons, err := g.js.OrderedConsumer(ctx, bus.StreamTasks, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
 	if err != nil {
 		return status.Errorf(codes.Unavailable, "watch: %v", err)
@@ -211,6 +264,9 @@ func (g *GRPC) WatchTasks(req *schedulingv1.WatchTasksRequest, stream grpc.Serve
 }
 
 func (g *GRPC) GetTaskCounts(ctx context.Context, _ *schedulingv1.GetTaskCountsRequest) (*schedulingv1.GetTaskCountsResponse, error) {
+	if err := operatorOnly(ctx); err != nil {
+		return nil, err
+	}
 	counts, scheduled, err := g.s.Counts(ctx)
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "task counts: %v", err)
@@ -221,6 +277,9 @@ func (g *GRPC) GetTaskCounts(ctx context.Context, _ *schedulingv1.GetTaskCountsR
 func (g *GRPC) GetMonitoringMeasures(ctx context.Context, req *schedulingv1.GetMonitoringMeasuresRequest) (*schedulingv1.GetMonitoringMeasuresResponse, error) {
 	if req.GetContractId() == "" || req.GetPbpId() == "" || req.GetYear() < 2006 || req.GetYear() > 2100 {
 		return nil, status.Error(codes.InvalidArgument, "contract_id, pbp_id and a year are required")
+	}
+	if err := authorize(ctx, req.GetContractId()); err != nil {
+		return nil, err
 	}
 	ms, err := g.s.Measures(ctx, req.GetContractId(), req.GetPbpId(), int(req.GetYear()))
 	if err != nil {
@@ -234,6 +293,9 @@ func (g *GRPC) GetMonitoringMeasures(ctx context.Context, req *schedulingv1.GetM
 }
 
 func (g *GRPC) Sweep(ctx context.Context, _ *schedulingv1.SweepRequest) (*schedulingv1.SweepResponse, error) {
+	if err := operatorOnly(ctx); err != nil {
+		return nil, err
+	}
 	if err := g.s.Sweep(ctx); err != nil {
 		return nil, status.Errorf(codes.Unavailable, "sweep: %v", err)
 	}

@@ -23,6 +23,12 @@ type Filter struct {
 	Limit       int
 }
 
+// Get returns one task (nil when there is none).
+func (s *Scheduler) Get(ctx context.Context, id string) (*schedulingv1.InterventionTask, error) {
+	t, _, err := s.store.Get(ctx, id)
+	return t, err
+}
+
 // List returns tasks, earliest due first.
 func (s *Scheduler) List(ctx context.Context, f Filter) ([]*schedulingv1.InterventionTask, error) {
 	var ids []string

@@ -1,0 +1,569 @@
+package faults
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/emtm/emtm/libs/bus"
+	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
+	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
+	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
+	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
+	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
+	"github.com/emtm/emtm/libs/grpcx"
+	"github.com/emtm/emtm/libs/natsembed"
+	"github.com/emtm/emtm/libs/otelx"
+	"github.com/emtm/emtm/libs/redisproc"
+)
+
+const (
+	pharmacy   = "1245319599"
+	prescriber = "1234567893"
+	members    = 40
+	fills      = 12 // claims per member
+)
+
+var services = []string{"ingestion", "risk-scoring", "intervention-scheduling", "prescriber-outreach", "payment-reconciliation"}
+
+// serviceArgs: the event clock and no timed sweeps, so that the outcome does
+// not depend on how fast the load ran; events are redelivered 2s after a crash.
+var serviceArgs = map[string][]string{
+	"intervention-scheduling": {"-clock", "events"},
+	"prescriber-outreach":     {"-clock", "events", "-sweep-interval", "24h"},
+	"payment-reconciliation":  {"-clock", "events", "-sweep-interval", "24h"},
+}
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// binaries builds the five services once per test binary.
+func binaries(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "emtm-faults-bin")
+		if buildErr != nil {
+			return
+		}
+		for _, s := range services {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, s), "github.com/emtm/emtm/services/"+s+"/cmd/"+s).CombinedOutput()
+			if err != nil {
+				buildErr = fmt.Errorf("build %s: %v\n%s", s, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+// system is NATS (in process, synced before acknowledging), redis-server
+// (AOF, appendfsync always) and the five services as child processes.
+type system struct {
+	t        *testing.T
+	dir, bin string
+	ns       *server.Server
+	natsPort int
+	// cluster: three nats-servers instead of ns, streams R3.
+	cluster   []*server.Server
+	ports     []int
+	rs        *redisproc.Server
+	redisPort int
+	addrs     map[string]string
+	procs     map[string]*exec.Cmd
+	logs      map[string]*logBuf
+	mu        sync.Mutex
+}
+
+// logBuf keeps the first MiB of a service's log, for a failure's report.
+type logBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() < 1<<20 {
+		l.b.Write(p)
+	}
+	return len(p), nil
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func start(t *testing.T) *system { return startWith(t, false) }
+
+func startWith(t *testing.T, cluster bool) *system {
+	t.Helper()
+	s := &system{t: t, dir: t.TempDir(), bin: binaries(t), addrs: map[string]string{}, procs: map[string]*exec.Cmd{}, logs: map[string]*logBuf{}}
+	if cluster {
+		s.startCluster()
+	} else {
+		s.natsPort = freePort(t)
+		s.startNATS()
+	}
+	s.startRedis()
+	for _, name := range services {
+		s.addrs[name] = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		s.startService(name)
+	}
+	t.Cleanup(func() {
+		for _, name := range services {
+			s.kill(name)
+		}
+		if s.rs != nil {
+			s.rs.Stop()
+		}
+		if s.ns != nil {
+			s.ns.Shutdown()
+			s.ns.WaitForShutdown()
+		}
+		for _, ns := range s.cluster {
+			ns.Shutdown()
+		}
+		if t.Failed() {
+			for name, b := range s.logs {
+				t.Logf("--- %s log (tail)\n%s", name, tail(b.String(), 3000))
+			}
+		}
+	})
+	return s
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func (s *system) natsURL() string {
+	if len(s.ports) > 0 {
+		urls := make([]string, len(s.ports))
+		for i, p := range s.ports {
+			urls[i] = fmt.Sprintf("nats://127.0.0.1:%d", p)
+		}
+		return strings.Join(urls, ",")
+	}
+	return fmt.Sprintf("nats://127.0.0.1:%d", s.natsPort)
+}
+
+// startCluster starts three nats-servers on loopback, routed to each other,
+// each syncing before it acknowledges, and waits for JetStream's meta leader.
+func (s *system) startCluster() {
+	routes := make([]int, 3)
+	s.ports = make([]int, 3)
+	for i := range routes {
+		routes[i], s.ports[i] = freePort(s.t), freePort(s.t)
+	}
+	for i := range routes {
+		var rurls []*url.URL
+		for j, r := range routes {
+			if j != i {
+				rurls = append(rurls, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", r)})
+			}
+		}
+		opts := &server.Options{
+			ServerName: fmt.Sprintf("emtm-%d", i+1), Host: "127.0.0.1", Port: s.ports[i],
+			JetStream: true, StoreDir: filepath.Join(s.dir, fmt.Sprintf("nats-%d", i+1)), SyncAlways: true,
+			NoSigs: true, NoLog: true, MaxPayload: 4 << 20,
+			Cluster: server.ClusterOpts{Name: "emtm", Host: "127.0.0.1", Port: routes[i]},
+			Routes:  rurls,
+		}
+		ns, err := server.NewServer(opts)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		go ns.Start()
+		s.cluster = append(s.cluster, ns)
+	}
+	for _, ns := range s.cluster {
+		if !ns.ReadyForConnections(10 * time.Second) {
+			s.t.Fatal("a cluster node did not start within 10s")
+		}
+	}
+	nc, err := nats.Connect(s.natsURL())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := bus.EnsureStreams(ctx, js, 3)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the cluster did not take R3 streams within 30s: %v", err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// killNode stops one cluster node abruptly mid-load.
+func (s *system) killNode(i int) {
+	s.cluster[i].Shutdown()
+}
+func (s *system) redisURL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.redisPort) }
+
+func (s *system) startNATS() {
+	ns, err := natsembed.Start(natsembed.Options{StoreDir: filepath.Join(s.dir, "nats"), Port: s.natsPort, SyncAlways: true})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.ns = ns
+}
+
+func (s *system) restartNATS() {
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+	time.Sleep(300 * time.Millisecond)
+	s.startNATS()
+}
+
+func (s *system) startRedis() {
+	rs, err := redisproc.Start(context.Background(), redisproc.Options{Dir: filepath.Join(s.dir, "redis"), FsyncAlways: true, Port: s.redisPort})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.rs = rs
+	_, port, _ := net.SplitHostPort(rs.Addr)
+	s.redisPort, _ = strconv.Atoi(port)
+}
+
+// crashRedis kills redis-server -9 and starts it again on its data.
+func (s *system) crashRedis() {
+	s.rs.Kill()
+	time.Sleep(300 * time.Millisecond)
+	s.startRedis()
+}
+
+func (s *system) startService(name string) {
+	args := append([]string{"-nats-url", s.natsURL(), "-redis-url", s.redisURL(), "-grpc-addr", s.addrs[name],
+		"-metrics-addr", "off", "-partitions", "4", "-ack-wait", "2s", "-shutdown-timeout", "5s"}, serviceArgs[name]...)
+	if len(s.cluster) > 0 {
+		args = append(args, "-stream-replicas", "3")
+	}
+	cmd := exec.Command(filepath.Join(s.bin, name), args...)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.logs[name] == nil {
+		s.logs[name] = &logBuf{}
+	}
+	cmd.Stdout, cmd.Stderr = s.logs[name], s.logs[name]
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.procs[name] = cmd
+}
+
+// kill stops a service with SIGKILL, as a crash would.
+func (s *system) kill(name string) {
+	s.mu.Lock()
+	cmd := s.procs[name]
+	delete(s.procs, name)
+	s.mu.Unlock()
+	if cmd != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+}
+
+// input is the same for every run: members' fills, a drug to avoid at 65+
+// among them (so assessments, tasks and outreach follow), and one MTM
+// encounter per member (a fee in the ledger).
+func input() []*nats.Msg {
+	drugs := []struct{ rxnorm, ingredient, desc string }{
+		{"310534", "glyburide", "glyBURIDE 5 MG Oral Tablet"},
+		{"617312", "atorvastatin", "atorvastatin 40 MG Oral Tablet"},
+		{"314076", "lisinopril", "lisinopril 10 MG Oral Tablet"},
+		{"860975", "metformin", "24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet"},
+	}
+	var out []*nats.Msg
+	add := func(kind, id string, m proto.Message) {
+		b, _ := proto.Marshal(m)
+		msg := nats.NewMsg(bus.RawPharmacySubject(pharmacy, kind))
+		msg.Data = b
+		msg.Header.Set(bus.HeaderContentType, bus.ContentProtobuf)
+		msg.Header.Set(jetstream.MsgIDHeader, kind+"/"+id) // a pharmacy's retry is dropped
+		out = append(out, msg)
+	}
+	for f := 0; f < fills; f++ {
+		for m := 0; m < members; m++ {
+			d := drugs[(m+f)%len(drugs)]
+			if m%3 != 0 && d.ingredient == "glyburide" {
+				d = drugs[1]
+			}
+			date := time.Date(2024, 1, 5, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 30*f+m%7)
+			id := fmt.Sprintf("F-RX-%03d-%02d", m, f)
+			add(bus.KindClaim, id, &claimsv1.PharmacyClaim{
+				ClaimId: id, MemberId: fmt.Sprintf("F-M-%03d", m), ContractId: "S9925", PbpId: "001",
+				DateOfService: &typesv1.Date{Year: int32(date.Year()), Month: int32(date.Month()), Day: int32(date.Day())},
+				RxnormCode:    d.rxnorm, Ingredients: []string{d.ingredient}, DrugDescription: d.desc,
+				QuantityMilli: 30000, DaysSupply: 30, FillNumber: int32(f), PrescriberNpi: prescriber, PharmacyNpi: pharmacy,
+				IngredientCostCents: 9000 + int64(m*10), DispensingFeeCents: 150, TotalCents: 9150 + int64(m*10),
+				BirthDate: &typesv1.Date{Year: 1948, Month: 3, Day: 1},
+			})
+			if f == fills/2 {
+				eid := fmt.Sprintf("F-ENC-%03d", m)
+				add(bus.KindEncounter, eid, &encountersv1.MtmEncounter{
+					EncounterId: eid, MemberId: fmt.Sprintf("F-M-%03d", m), ContractId: "S9925", PbpId: "001",
+					ServiceDate: &typesv1.Date{Year: int32(date.Year()), Month: int32(date.Month()), Day: int32(date.Day())}, ServiceCodes: []string{"430193006"},
+					PharmacistNpi: prescriber, PharmacyNpi: pharmacy, Minutes: 30,
+					DeliveryMode: encountersv1.DeliveryMode_DELIVERY_MODE_TELEPHONE, Outcome: encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED,
+				})
+			}
+		}
+	}
+	return out
+}
+
+// outcome is what a run must end with.
+type outcome struct {
+	Claims, Assessments, Rejections, DeadLetters int
+	Tasks, OutreachItems                         int64
+	LedgerEntries, LedgerCents, LedgerMessages   int64
+}
+
+// load publishes the input at a steady rate as a pharmacy would: each
+// submission retried until the stream acknowledges it (its Nats-Msg-Id makes
+// a retry harmless), while fault() runs at the given moments.
+func (s *system) load(msgs []*nats.Msg, perSecond int, faults map[int]func()) {
+	s.t.Helper()
+	nc, err := nats.Connect(s.natsURL(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	interval := time.Second / time.Duration(perSecond)
+	for i, m := range msgs {
+		if f := faults[i]; f != nil {
+			f()
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_, err := js.PublishMsg(ctx, m)
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				s.t.Fatalf("submission %d not stored within 30s: %v", i, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(interval)
+	}
+}
+
+// settle waits until the services have handled everything and the outcome is
+// the same twice in a row, then returns it.
+func (s *system) settle() outcome {
+	s.t.Helper()
+	nc, err := nats.Connect(s.natsURL())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	tel, _ := otelx.Setup(context.Background(), "faults-test", nil)
+	conns := map[string]*grpc.ClientConn{}
+	for _, name := range []string{"intervention-scheduling", "prescriber-outreach", "payment-reconciliation"} {
+		cc, err := grpcx.Dial(s.addrs[name], tel)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		defer cc.Close()
+		conns[name] = cc
+	}
+	var last outcome
+	deadline := time.Now().Add(90 * time.Second)
+	for stable := 0; stable < 2; {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the outcome did not settle within 90s; last %+v", last)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := bus.WaitIdle(ctx, js, 100*time.Millisecond)
+		cancel()
+		if err != nil {
+			continue
+		}
+		o, err := s.read(js, conns)
+		if err != nil {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		if o == last {
+			stable++
+		} else {
+			stable, last = 0, o
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return last
+}
+
+func count(ctx context.Context, js jetstream.JetStream, stream string) (int, error) {
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		return 0, err
+	}
+	return int(st.CachedInfo().State.Msgs), nil
+}
+
+func (s *system) read(js jetstream.JetStream, conns map[string]*grpc.ClientConn) (outcome, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var o outcome
+	var err error
+	for _, c := range []struct {
+		stream string
+		n      *int
+	}{{bus.StreamClaims, &o.Claims}, {bus.StreamAssessments, &o.Assessments}, {bus.StreamRejections, &o.Rejections}, {bus.StreamDLQ, &o.DeadLetters}} {
+		if *c.n, err = count(ctx, js, c.stream); err != nil {
+			return o, err
+		}
+	}
+	lm, err := count(ctx, js, bus.StreamLedger)
+	if err != nil {
+		return o, err
+	}
+	o.LedgerMessages = int64(lm)
+	tc, err := schedulingv1.NewInterventionSchedulingServiceClient(conns["intervention-scheduling"]).GetTaskCounts(ctx, &schedulingv1.GetTaskCountsRequest{})
+	if err != nil {
+		return o, err
+	}
+	o.Tasks = tc.Scheduled
+	oc, err := outreachv1.NewPrescriberOutreachServiceClient(conns["prescriber-outreach"]).GetOutreachCounts(ctx, &outreachv1.GetOutreachCountsRequest{})
+	if err != nil {
+		return o, err
+	}
+	o.OutreachItems = oc.Items
+	lt, err := ledgerv1.NewPaymentReconciliationServiceClient(conns["payment-reconciliation"]).GetLedgerTotals(ctx, &ledgerv1.GetLedgerTotalsRequest{})
+	if err != nil {
+		return o, err
+	}
+	o.LedgerEntries, o.LedgerCents = lt.Entries, lt.TotalCents
+	return o, nil
+}
+
+var (
+	baselineOnce sync.Once
+	baseline     outcome
+)
+
+const rate = 150 // submissions a second
+
+// faultFree is the outcome of the input without faults (once per test binary).
+func faultFree(t *testing.T) outcome {
+	t.Helper()
+	baselineOnce.Do(func() {
+		s := start(t)
+		s.load(input(), rate, nil)
+		baseline = s.settle()
+	})
+	if baseline.Claims != members*fills || baseline.LedgerEntries != members || baseline.Assessments == 0 ||
+		baseline.Tasks == 0 || baseline.OutreachItems == 0 || baseline.Rejections != 0 || baseline.DeadLetters != 0 {
+		t.Fatalf("the fault-free run is not what the input should give: %+v", baseline)
+	}
+	return baseline
+}
+
+func check(t *testing.T, name string, got, want outcome) {
+	t.Helper()
+	t.Logf("%s: %+v", name, got)
+	if got != want {
+		t.Fatalf("%s: outcome %+v\nfault-free   %+v", name, got, want)
+	}
+}
+
+func TestFaultFreeBaseline(t *testing.T) {
+	t.Logf("fault-free: %+v", faultFree(t))
+}
+
+// (a) each service in turn is killed -9 mid-load and started again.
+func TestKillEachServiceMidLoad(t *testing.T) {
+	want := faultFree(t)
+	s := start(t)
+	msgs := input()
+	faults := map[int]func(){}
+	for i, name := range services {
+		at := len(msgs) * (i + 1) / (len(services) + 2)
+		faults[at] = func() {
+			s.kill(name)
+			time.Sleep(200 * time.Millisecond)
+			s.startService(name)
+		}
+	}
+	s.load(msgs, rate, faults)
+	check(t, "kill -9 each service", s.settle(), want)
+}
+
+// (b) redis-server is killed -9 mid-load (AOF, appendfsync always) and restarted.
+func TestKillRedisMidLoad(t *testing.T) {
+	want := faultFree(t)
+	s := start(t)
+	msgs := input()
+	s.load(msgs, rate, map[int]func(){len(msgs) / 3: s.crashRedis, 2 * len(msgs) / 3: s.crashRedis})
+	check(t, "kill -9 redis-server", s.settle(), want)
+}
+
+// (c) the NATS server is stopped mid-load and started again on its store.
+func TestRestartNATSMidLoad(t *testing.T) {
+	want := faultFree(t)
+	s := start(t)
+	msgs := input()
+	s.load(msgs, rate, map[int]func(){len(msgs) / 2: s.restartNATS})
+	check(t, "restart nats-server", s.settle(), want)
+}
+
+// (d) a three-node NATS cluster with R3 streams loses one node mid-load.
+func TestKillOneNodeOfThreeMidLoad(t *testing.T) {
+	want := faultFree(t)
+	s := startWith(t, true)
+	msgs := input()
+	s.load(msgs, rate, map[int]func(){len(msgs) / 2: func() { s.killNode(1) }})
+	check(t, "kill one of three nats-servers", s.settle(), want)
+}
