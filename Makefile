@@ -51,6 +51,10 @@ certs: build ## write a development CA, server and client certificates into var/
 	@# development keys only: readable by the non-root user of docker compose's containers
 	chmod 0644 var/certs/*-key.pem
 
+.PHONY: deploy-check
+deploy-check: ## validate deploy/ (kustomize, strict Kubernetes types, emtm's rules) and docker-compose.yml (Compose loader)
+	cd tools/deploycheck && gofmt -l . | (! grep .) && GOWORK=off go vet ./ && GOWORK=off go test -count=1 ./ && GOWORK=off go run . -root ../..
+
 .PHONY: test-faults
 test-faults: ## only the fault tests: services, redis-server and NATS crash mid-load; nothing lost or doubled (also in make test)
 	go test -count=1 -v -run . ./services/emtm/internal/faults

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The repository's own files pass.
+func TestRepositoryDeploymentIsValid(t *testing.T) {
+	if _, err := CheckKustomize("../../deploy"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CheckCompose("../../docker-compose.yml"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func write(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: x}
+spec:
+  %s
+  selector: {matchLabels: {app: x}}
+  template:
+    metadata: {labels: {app: x}}
+    spec:
+      securityContext: {runAsNonRoot: true}
+      containers:
+        - name: x
+          image: x
+          resources: {requests: {cpu: 10m, memory: 10Mi}}
+          %s
+`
+
+// Broken manifests fail with a message naming the resource and the fault.
+func TestBrokenManifestsFail(t *testing.T) {
+	probes := "readinessProbe: {tcpSocket: {port: 1}}\n          livenessProbe: {tcpSocket: {port: 1}}"
+	for _, tt := range []struct {
+		name, spec, container, want string
+	}{
+		{"misspelt field", "replica: 1", probes, `unknown field "replica"`},
+		{"wrong type", "replicas: one", probes, "Deployment/x"},
+		{"no probes", "replicas: 1", "", "readiness and liveness probes are required"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, dir, map[string]string{
+				"kustomization.yaml": "resources: [d.yaml]\n",
+				"d.yaml":             strings.Replace(strings.Replace(deployment, "%s", tt.spec, 1), "%s", tt.container, 1),
+			})
+			_, err := CheckKustomize(dir)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestBrokenComposeFails(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, map[string]string{"docker-compose.yml": "services:\n  nats:\n    image: nats\n    helthcheck: {test: [CMD, true]}\n"})
+	if _, err := CheckCompose(filepath.Join(dir, "docker-compose.yml")); err == nil || !strings.Contains(err.Error(), "helthcheck") {
+		t.Fatalf("got %v, want the misspelt key named", err)
+	}
+}
