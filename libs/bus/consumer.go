@@ -209,10 +209,37 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// runOne consumes one durable until ctx is done. A pull interrupted by the
+// bus (a missed heartbeat when a cluster node dies, a reconnect) is resumed
+// after a pause, once what was pulled is finished; only a consumer that no
+// longer exists ends it with an error (the service stops, and its restart
+// creates the durable again).
 func (c *Consumer) runOne(ctx context.Context, cons jetstream.Consumer) error {
+	name := cons.CachedInfo().Name
+	pause := 250 * time.Millisecond
+	for {
+		err := c.consume(ctx, cons)
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return fmt.Errorf("consume %s: %w", name, err)
+		}
+		c.log.Warn("consuming interrupted; resuming", "consumer", name, "pause", pause.String(), "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
+}
+
+// consume pulls and handles messages until ctx is done (nil) or the pull fails.
+func (c *Consumer) consume(ctx context.Context, cons jetstream.Consumer) error {
 	it, err := cons.Messages(jetstream.PullMaxMessages(64))
 	if err != nil {
-		return fmt.Errorf("consume %s: %w", cons.CachedInfo().Name, err)
+		return err
 	}
 	stop := make(chan struct{})
 	defer close(stop)
@@ -226,16 +253,15 @@ func (c *Consumer) runOne(ctx context.Context, cons jetstream.Consumer) error {
 	}()
 	// Work already pulled is finished even while shutting down.
 	hctx := context.WithoutCancel(ctx)
-	name := cons.CachedInfo().Name
-	dispatch, wait := c.workers(hctx, name)
+	dispatch, wait := c.workers(hctx, cons.CachedInfo().Name)
 	defer wait()
 	for {
 		m, err := it.Next()
 		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("consume %s: %w", name, err)
+			return err
 		}
 		dispatch(m)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
@@ -29,7 +27,6 @@ import (
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/grpcx"
-	"github.com/emtm/emtm/libs/natsembed"
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/libs/redisproc"
 )
@@ -65,6 +62,11 @@ func binaries(t *testing.T) string {
 		if buildErr != nil {
 			return
 		}
+		// nats-server at the version this module uses, as a process of its own.
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "nats-server"), "github.com/nats-io/nats-server/v2").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build nats-server: %v\n%s", err, out)
+			return
+		}
 		for _, s := range services {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, s), "github.com/emtm/emtm/services/"+s+"/cmd/"+s).CombinedOutput()
 			if err != nil {
@@ -84,11 +86,8 @@ func binaries(t *testing.T) string {
 type system struct {
 	t        *testing.T
 	dir, bin string
-	ns       *server.Server
-	natsPort int
-	// cluster: three nats-servers instead of ns, streams R3.
-	cluster   []*server.Server
-	ports     []int
+	// nats are nats-server processes: one, or a cluster of three with R3 streams.
+	nats      []*natsNode
 	rs        *redisproc.Server
 	redisPort int
 	addrs     map[string]string
@@ -133,12 +132,7 @@ func start(t *testing.T) *system { return startWith(t, false) }
 func startWith(t *testing.T, cluster bool) *system {
 	t.Helper()
 	s := &system{t: t, dir: t.TempDir(), bin: binaries(t), addrs: map[string]string{}, procs: map[string]*exec.Cmd{}, logs: map[string]*logBuf{}}
-	if cluster {
-		s.startCluster()
-	} else {
-		s.natsPort = freePort(t)
-		s.startNATS()
-	}
+	s.startNATS(map[bool]int{false: 1, true: 3}[cluster])
 	s.startRedis()
 	for _, name := range services {
 		s.addrs[name] = fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -151,12 +145,8 @@ func startWith(t *testing.T, cluster bool) *system {
 		if s.rs != nil {
 			s.rs.Stop()
 		}
-		if s.ns != nil {
-			s.ns.Shutdown()
-			s.ns.WaitForShutdown()
-		}
-		for _, ns := range s.cluster {
-			ns.Shutdown()
+		for _, n := range s.nats {
+			n.kill()
 		}
 		if t.Failed() {
 			for name, b := range s.logs {
@@ -174,50 +164,78 @@ func tail(s string, n int) string {
 	return s
 }
 
-func (s *system) natsURL() string {
-	if len(s.ports) > 0 {
-		urls := make([]string, len(s.ports))
-		for i, p := range s.ports {
-			urls[i] = fmt.Sprintf("nats://127.0.0.1:%d", p)
-		}
-		return strings.Join(urls, ",")
-	}
-	return fmt.Sprintf("nats://127.0.0.1:%d", s.natsPort)
+// natsNode is one nats-server process and the configuration it restarts with.
+type natsNode struct {
+	t         *testing.T
+	bin, conf string
+	port      int
+	cmd       *exec.Cmd
+	log       *logBuf
 }
 
-// startCluster starts three nats-servers on loopback, routed to each other,
-// each syncing before it acknowledges, and waits for JetStream's meta leader.
-func (s *system) startCluster() {
-	routes := make([]int, 3)
-	s.ports = make([]int, 3)
-	for i := range routes {
-		routes[i], s.ports[i] = freePort(s.t), freePort(s.t)
+func (n *natsNode) start() {
+	n.cmd = exec.Command(n.bin, "-c", n.conf)
+	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
+	if err := n.cmd.Start(); err != nil {
+		n.t.Fatal(err)
 	}
-	for i := range routes {
-		var rurls []*url.URL
-		for j, r := range routes {
-			if j != i {
-				rurls = append(rurls, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", r)})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", n.port), 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			n.t.Fatalf("nats-server on port %d did not listen within 10s: %s", n.port, tail(n.log.String(), 2000))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill stops the process with SIGKILL, as a crash would.
+func (n *natsNode) kill() {
+	if n.cmd != nil && n.cmd.Process != nil {
+		_ = n.cmd.Process.Kill()
+		_ = n.cmd.Wait()
+		n.cmd = nil
+	}
+}
+
+func (s *system) natsURL() string {
+	urls := make([]string, len(s.nats))
+	for i, n := range s.nats {
+		urls[i] = fmt.Sprintf("nats://127.0.0.1:%d", n.port)
+	}
+	return strings.Join(urls, ",")
+}
+
+// startNATS starts n nats-server processes on loopback (n = 3: routed into a
+// cluster), each syncing every write before acknowledging it, and creates the
+// streams (R3 in a cluster) once JetStream answers.
+func (s *system) startNATS(n int) {
+	routes := make([]int, n)
+	for i := 0; i < n; i++ {
+		routes[i] = freePort(s.t)
+		s.nats = append(s.nats, &natsNode{t: s.t, bin: filepath.Join(s.bin, "nats-server"), port: freePort(s.t), log: &logBuf{}})
+	}
+	for i, node := range s.nats {
+		conf := fmt.Sprintf("server_name: n%d\nlisten: 127.0.0.1:%d\nmax_payload: 4MB\njetstream {\n  store_dir: %q\n  sync_interval: always\n}\n",
+			i+1, node.port, filepath.Join(s.dir, fmt.Sprintf("nats-%d", i+1)))
+		if n > 1 {
+			var rs []string
+			for j, r := range routes {
+				if j != i {
+					rs = append(rs, fmt.Sprintf("nats://127.0.0.1:%d", r))
+				}
 			}
+			conf += fmt.Sprintf("cluster {\n  name: emtm\n  listen: 127.0.0.1:%d\n  routes: [%s]\n}\n", routes[i], strings.Join(rs, ", "))
 		}
-		opts := &server.Options{
-			ServerName: fmt.Sprintf("emtm-%d", i+1), Host: "127.0.0.1", Port: s.ports[i],
-			JetStream: true, StoreDir: filepath.Join(s.dir, fmt.Sprintf("nats-%d", i+1)), SyncAlways: true,
-			NoSigs: true, NoLog: true, MaxPayload: 4 << 20,
-			Cluster: server.ClusterOpts{Name: "emtm", Host: "127.0.0.1", Port: routes[i]},
-			Routes:  rurls,
-		}
-		ns, err := server.NewServer(opts)
-		if err != nil {
+		node.conf = filepath.Join(s.dir, fmt.Sprintf("nats-%d.conf", i+1))
+		if err := os.WriteFile(node.conf, []byte(conf), 0o644); err != nil {
 			s.t.Fatal(err)
 		}
-		go ns.Start()
-		s.cluster = append(s.cluster, ns)
-	}
-	for _, ns := range s.cluster {
-		if !ns.ReadyForConnections(10 * time.Second) {
-			s.t.Fatal("a cluster node did not start within 10s")
-		}
+		node.start()
 	}
 	nc, err := nats.Connect(s.natsURL())
 	if err != nil {
@@ -228,38 +246,28 @@ func (s *system) startCluster() {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err := bus.EnsureStreams(ctx, js, 3)
+		err := bus.EnsureStreams(ctx, js, n)
 		cancel()
 		if err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("the cluster did not take R3 streams within 30s: %v", err)
+			s.t.Fatalf("JetStream did not take the streams within 30s: %v", err)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 }
 
-// killNode stops one cluster node abruptly mid-load.
-func (s *system) killNode(i int) {
-	s.cluster[i].Shutdown()
-}
-func (s *system) redisURL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.redisPort) }
-
-func (s *system) startNATS() {
-	ns, err := natsembed.Start(natsembed.Options{StoreDir: filepath.Join(s.dir, "nats"), Port: s.natsPort, SyncAlways: true})
-	if err != nil {
-		s.t.Fatal(err)
+// crashNATS kills nats-server i with SIGKILL; restart brings it back on its store.
+func (s *system) crashNATS(i int, restart bool) {
+	s.nats[i].kill()
+	if restart {
+		time.Sleep(300 * time.Millisecond)
+		s.nats[i].start()
 	}
-	s.ns = ns
 }
 
-func (s *system) restartNATS() {
-	s.ns.Shutdown()
-	s.ns.WaitForShutdown()
-	time.Sleep(300 * time.Millisecond)
-	s.startNATS()
-}
+func (s *system) redisURL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.redisPort) }
 
 func (s *system) startRedis() {
 	rs, err := redisproc.Start(context.Background(), redisproc.Options{Dir: filepath.Join(s.dir, "redis"), FsyncAlways: true, Port: s.redisPort})
@@ -281,7 +289,7 @@ func (s *system) crashRedis() {
 func (s *system) startService(name string) {
 	args := append([]string{"-nats-url", s.natsURL(), "-redis-url", s.redisURL(), "-grpc-addr", s.addrs[name],
 		"-metrics-addr", "off", "-partitions", "4", "-ack-wait", "2s", "-shutdown-timeout", "5s"}, serviceArgs[name]...)
-	if len(s.cluster) > 0 {
+	if len(s.nats) > 1 {
 		args = append(args, "-stream-replicas", "3")
 	}
 	cmd := exec.Command(filepath.Join(s.bin, name), args...)
@@ -550,20 +558,20 @@ func TestKillRedisMidLoad(t *testing.T) {
 	check(t, "kill -9 redis-server", s.settle(), want)
 }
 
-// (c) the NATS server is stopped mid-load and started again on its store.
+// (c) nats-server is killed -9 mid-load and started again on its store.
 func TestRestartNATSMidLoad(t *testing.T) {
 	want := faultFree(t)
 	s := start(t)
 	msgs := input()
-	s.load(msgs, rate, map[int]func(){len(msgs) / 2: s.restartNATS})
-	check(t, "restart nats-server", s.settle(), want)
+	s.load(msgs, rate, map[int]func(){len(msgs) / 2: func() { s.crashNATS(0, true) }})
+	check(t, "kill -9 and restart nats-server", s.settle(), want)
 }
 
-// (d) a three-node NATS cluster with R3 streams loses one node mid-load.
+// (d) a three-node NATS cluster with R3 streams loses one node (kill -9) mid-load.
 func TestKillOneNodeOfThreeMidLoad(t *testing.T) {
 	want := faultFree(t)
 	s := startWith(t, true)
 	msgs := input()
-	s.load(msgs, rate, map[int]func(){len(msgs) / 2: func() { s.killNode(1) }})
-	check(t, "kill one of three nats-servers", s.settle(), want)
+	s.load(msgs, rate, map[int]func(){len(msgs) / 2: func() { s.crashNATS(1, false) }})
+	check(t, "kill -9 one of three nats-servers", s.settle(), want)
 }
