@@ -113,7 +113,7 @@ func TestFailingMessagesAreDeadLetteredAfterBoundedRedelivery(t *testing.T) {
 	env, tel, pub := setup(t)
 	var mu sync.Mutex
 	calls := map[string]int{}
-	runConsumer(t, env, tel, pub, bus.ConsumerSpec{Stream: bus.StreamClaims, Durable: "dlq-test", Subjects: []string{"emtm.claims.>"}, MaxDeliver: 2, AckWait: 5 * time.Second},
+	runConsumer(t, env, tel, pub, bus.ConsumerSpec{Stream: bus.StreamClaims, Durable: "dlq-test", Subjects: []string{"emtm.claims.>"}, MaxDeliver: 2, AckWait: 5 * time.Second, RetryInPlace: 300 * time.Millisecond},
 		func(ctx context.Context, m *bus.Msg) error {
 			mu.Lock()
 			calls[m.Subject]++
@@ -152,8 +152,9 @@ func TestFailingMessagesAreDeadLetteredAfterBoundedRedelivery(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if calls[bus.ClaimPaidSubject("p0")] != 2 || calls[bus.ClaimReversedSubject("p0")] != 1 {
-		t.Fatalf("handler calls %v, want 2 (bounded retry) and 1 (permanent)", calls)
+	// Each of the 2 deliveries is retried in place for 300ms (100ms, then 200ms): 3 calls each.
+	if n := calls[bus.ClaimPaidSubject("p0")]; n < 4 || n > 8 || calls[bus.ClaimReversedSubject("p0")] != 1 {
+		t.Fatalf("handler calls %v, want 4-8 (2 deliveries, each retried in place) and 1 (permanent)", calls)
 	}
 }
 
@@ -302,5 +303,54 @@ func TestWorkerOf(t *testing.T) {
 	}
 	if len(used) < 6 {
 		t.Fatalf("100 members used only %d of 8 workers", len(used))
+	}
+}
+
+// A transient failure is retried on the spot, so a beneficiary's later events
+// wait for it instead of overtaking it (as a redelivery would let them).
+func TestTransientFailureKeepsOrder(t *testing.T) {
+	env, tel, pub := setup(t)
+	ctx := context.Background()
+	var outs []bus.Out
+	for i := 0; i < 5; i++ {
+		outs = append(outs, bus.Out{Subject: bus.ClaimPaidSubject("p0"), MsgID: fmt.Sprintf("A/%d", i),
+			Msg: &claimsv1.PharmacyClaim{ClaimId: fmt.Sprintf("A/%d", i), MemberId: "A", FillNumber: int32(i)}})
+	}
+	if _, err := pub.Publish(ctx, outs...); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var order []int32
+	failures := 2
+	done := make(chan struct{})
+	runConsumer(t, env, tel, pub, bus.ConsumerSpec{Stream: bus.StreamClaims, Durable: "in-place", Subjects: []string{"emtm.claims.p0.paid"}, Workers: 4},
+		func(ctx context.Context, m *bus.Msg) error {
+			var c claimsv1.PharmacyClaim
+			if err := proto.Unmarshal(m.Data, &c); err != nil {
+				return bus.Permanent(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if c.FillNumber == 0 && failures > 0 {
+				failures--
+				return errors.New("the bus is failing over")
+			}
+			order = append(order, c.FillNumber)
+			if len(order) == 5 {
+				close(done)
+			}
+			return nil
+		})
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("not every event was handled within 15s")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, f := range order {
+		if f != int32(i) {
+			t.Fatalf("handled in order %v, want 0..4: the failed event was overtaken", order)
+		}
 	}
 }

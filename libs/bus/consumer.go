@@ -82,6 +82,12 @@ type ConsumerSpec struct {
 	AckWait time.Duration
 	// DoubleAck waits for the server to confirm each acknowledgement (money paths).
 	DoubleAck bool
+	// RetryInPlace bounds how long a transient failure is retried on the spot
+	// before the message is handed back for redelivery (default 30s; < 0: never).
+	// Retrying on the spot keeps the message ahead of its beneficiary's later
+	// events: a redelivery comes after them, and some rules (outreach's repeat
+	// window, tasks per assessment) depend on that order.
+	RetryInPlace time.Duration
 	// Workers > 1 handles each durable's messages on that many goroutines.
 	// Messages with the same Key go to the same worker, in stream order, so
 	// order is kept per key (e.g. per beneficiary) while keys run in parallel.
@@ -100,6 +106,9 @@ func (s *ConsumerSpec) defaults() {
 	if s.AckWait == 0 {
 		s.AckWait = 30 * time.Second
 	}
+	if s.RetryInPlace == 0 {
+		s.RetryInPlace = 30 * time.Second
+	}
 }
 
 // Consumer runs a handler over a ConsumerSpec.
@@ -113,6 +122,8 @@ type Consumer struct {
 	cons    []jetstream.Consumer
 	handled metric.Int64Counter
 	latency metric.Float64Histogram
+	// running is Run's context: retries in place stop when it is done.
+	running context.Context
 }
 
 // Infos reads the server's view of each durable: pending, waiting for an ack, redelivered.
@@ -196,6 +207,7 @@ func replacePartition(s, p string) string {
 // Run handles messages until ctx is done, then drains what was already pulled
 // (handling it with a context that is not cancelled) and returns.
 func (c *Consumer) Run(ctx context.Context) error {
+	c.running = ctx
 	var wg sync.WaitGroup
 	errs := make([]error, len(c.cons))
 	for i, cons := range c.cons {
@@ -216,6 +228,19 @@ func (c *Consumer) Run(ctx context.Context) error {
 // creates the durable again).
 func (c *Consumer) runOne(ctx context.Context, cons jetstream.Consumer) error {
 	name := cons.CachedInfo().Name
+	// Events a crashed instance had pulled but not finished are redelivered
+	// only after the ack wait. Pulling at once would hand this instance the
+	// beneficiaries' later events first; waiting lets the redeliveries come
+	// first, so that each beneficiary's events keep their order.
+	if ci, err := cons.Info(ctx); err == nil && ci.NumAckPending > 0 {
+		c.log.Warn("events of a previous instance await redelivery; waiting for them before pulling new ones",
+			"consumer", name, "pending", ci.NumAckPending, "wait", ci.Config.AckWait.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(ci.Config.AckWait):
+		}
+	}
 	pause := 250 * time.Millisecond
 	for {
 		err := c.consume(ctx, cons)
@@ -337,7 +362,7 @@ func (c *Consumer) handle(ctx context.Context, durable string, m jetstream.Msg) 
 	defer span.End()
 	msg := &Msg{Subject: m.Subject(), Data: m.Data(), Header: hdr, Stream: md.Stream, StreamSeq: md.Sequence.Stream, NumDelivered: md.NumDelivered}
 	started := time.Now()
-	herr := c.handler(sctx, msg)
+	herr := c.retryInPlace(sctx, durable, m, msg, c.handler(sctx, msg))
 	attrs := []attribute.KeyValue{attribute.String("stream", md.Stream), attribute.String("consumer", c.spec.Durable)}
 	c.latency.Record(ctx, time.Since(started).Seconds(), metric.WithAttributes(attrs...))
 	result := "ok"
@@ -375,6 +400,31 @@ func (c *Consumer) handle(ctx context.Context, durable string, m jetstream.Msg) 
 		c.log.Warn("handler failed; will retry", "consumer", durable, "seq", md.Sequence.Stream, "deliveries", md.NumDelivered, "err", herr)
 		_ = m.NakWithDelay(backoff(md.NumDelivered))
 	}
+}
+
+// InPlaceRetry bounds how long a handler that fails with a transient error
+// (a publish while a NATS node fails over, Redis restarting) is retried on
+// the spot before its message is handed back for redelivery. Retrying on the
+// spot keeps the message ahead of its beneficiary's later events: a
+// redelivery would come after them, and some rules (outreach's repeat window,
+// tasks per assessment) depend on that order.
+const InPlaceRetry = 30 * time.Second
+
+func (c *Consumer) retryInPlace(ctx context.Context, durable string, m jetstream.Msg, msg *Msg, herr error) error {
+	pause := 100 * time.Millisecond
+	maxPause := min(2*time.Second, c.spec.AckWait/2)
+	deadline := time.Now().Add(c.spec.RetryInPlace)
+	for herr != nil && !IsPermanent(herr) && time.Now().Before(deadline) {
+		if c.running != nil && c.running.Err() != nil {
+			return herr // shutting down: the redelivery will do it
+		}
+		_ = m.InProgress() // not redelivered meanwhile
+		c.log.Warn("handler failed; retrying in place", "consumer", durable, "seq", msg.StreamSeq, "pause", pause.String(), "err", herr)
+		time.Sleep(pause)
+		pause = min(2*pause, maxPause)
+		herr = c.handler(ctx, msg)
+	}
+	return herr
 }
 
 func (c *Consumer) deadLetter(ctx context.Context, durable string, m *Msg, cause error) error {
