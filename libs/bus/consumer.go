@@ -402,14 +402,9 @@ func (c *Consumer) handle(ctx context.Context, durable string, m jetstream.Msg) 
 	}
 }
 
-// InPlaceRetry bounds how long a handler that fails with a transient error
-// (a publish while a NATS node fails over, Redis restarting) is retried on
-// the spot before its message is handed back for redelivery. Retrying on the
-// spot keeps the message ahead of its beneficiary's later events: a
-// redelivery would come after them, and some rules (outreach's repeat window,
-// tasks per assessment) depend on that order.
-const InPlaceRetry = 30 * time.Second
-
+// retryInPlace retries a handler that failed with a transient error (a
+// publish while a NATS node fails over, Redis restarting) for up to
+// spec.RetryInPlace, keeping the message from being redelivered meanwhile.
 func (c *Consumer) retryInPlace(ctx context.Context, durable string, m jetstream.Msg, msg *Msg, herr error) error {
 	pause := 100 * time.Millisecond
 	maxPause := min(2*time.Second, c.spec.AckWait/2)
