@@ -13,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -86,7 +85,7 @@ func Start(ctx context.Context, name string, cfg config.Common, tel *otelx.Telem
 	}
 	rt.NC, err = nats.Connect(cfg.NATSURL, opts...)
 	if err != nil {
-		return rt, fmt.Errorf("connect to NATS at %s as %q: %w", redactURL(cfg.NATSURL), cfg.NATSUser, err)
+		return rt, fmt.Errorf("connect to NATS at %s as %q: %w", config.RedactURLs(cfg.NATSURL), cfg.NATSUser, err)
 	}
 	rt.JS, err = jetstream.New(rt.NC, jetstream.WithPublishAsyncMaxPending(4096))
 	if err != nil {
@@ -231,13 +230,4 @@ func (rt *Runtime) closeConnections() {
 			rt.Log.Warn("redis close", "err", err)
 		}
 	}
-}
-
-// redactURL hides a password in a URL (nats://user:secret@host).
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -115,4 +116,19 @@ func (c *Common) Validate() error {
 		return fmt.Errorf("log-format: %q must be text or json", c.LogFormat)
 	}
 	return nil
+}
+
+// RedactURLs hides passwords in a URL or a comma-separated list of URLs
+// (nats://user:secret@host:4222,...), for messages and logs.
+func RedactURLs(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err != nil {
+			parts[i] = "(unparsable URL)"
+			continue
+		}
+		parts[i] = u.Redacted()
+	}
+	return strings.Join(parts, ",")
 }

@@ -54,3 +54,16 @@ func TestBadValuesNameTheirSource(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactURLs(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://127.0.0.1:4222":                   "nats://127.0.0.1:4222",
+		"nats://admin:secret@127.0.0.1:4222":      "nats://admin:xxxxx@127.0.0.1:4222",
+		"nats://a:s1@n1:4222,nats://a:s2@n2:4222": "nats://a:xxxxx@n1:4222,nats://a:xxxxx@n2:4222",
+		"redis://:pw@127.0.0.1:6379/0":            "redis://:xxxxx@127.0.0.1:6379/0",
+	} {
+		if got := RedactURLs(in); got != want {
+			t.Errorf("RedactURLs(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -109,7 +108,7 @@ func (g *globals) jetstream() (*nats.Conn, jetstream.JetStream, error) {
 	}
 	nc, err := nats.Connect(g.natsURL, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS at %s (is emtm running? start it with `make run`): %w", redacted(g.natsURL), err)
+		return nil, nil, fmt.Errorf("connect to NATS at %s (is emtm running? start it with `make run`): %w", config.RedactURLs(g.natsURL), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -294,13 +293,4 @@ func rejectsCmd(g *globals) *cobra.Command {
 	}
 	root.AddCommand(list, resubmit)
 	return root
-}
-
-// redacted hides a password in a URL.
-func redacted(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }
