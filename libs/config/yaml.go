@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -128,4 +130,35 @@ func LoadWith[F, P any](path string, validate func(*Doc, F) (P, error)) (P, erro
 		return zero, err
 	}
 	return ParseWith(path, b, validate)
+}
+
+var planKey = regexp.MustCompile(`^[A-Z][0-9]{4}-[0-9]{3}$`)
+
+// CheckPlans checks what every per-plan policy file shares: version 1, the
+// default (when def is not nil) and each plan, named contract-pbp, in key
+// order so that the first error is the same every time. check validates one
+// plan's settings at its path.
+func CheckPlans[P any](doc *Doc, version int, def *P, plans map[string]P, check func(at []string, p P) error) error {
+	if version != 1 {
+		return doc.Errorf([]string{"version"}, "version %d is not supported (use 1)", version)
+	}
+	if def != nil {
+		if err := check([]string{"default"}, *def); err != nil {
+			return err
+		}
+	}
+	keys := make([]string, 0, len(plans))
+	for k := range plans {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		if !planKey.MatchString(key) {
+			return doc.Errorf([]string{"plans", key}, "a plan is named contract-pbp, e.g. S9925-001")
+		}
+		if err := check([]string{"plans", key}, plans[key]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -7,7 +7,6 @@ package policy
 import (
 	_ "embed"
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"time"
@@ -110,22 +109,10 @@ func Parse(name string, data []byte) (*Policies, error) {
 	return config.ParseWith(name, data, validated)
 }
 
-var planKey = regexp.MustCompile(`^[A-Z][0-9]{4}-[0-9]{3}$`)
-
 func validated(doc *config.Doc, f file) (*Policies, error) {
-	if f.Version != 1 {
-		return nil, doc.Errorf([]string{"version"}, "version %d is not supported (use 1)", f.Version)
-	}
-	if err := validate(doc, []string{"default"}, f.Default); err != nil {
+	check := func(at []string, p Plan) error { return validate(doc, at, p) }
+	if err := config.CheckPlans(doc, f.Version, &f.Default, f.Plans, check); err != nil {
 		return nil, err
-	}
-	for key, p := range f.Plans {
-		if !planKey.MatchString(key) {
-			return nil, doc.Errorf([]string{"plans", key}, "a plan is named contract-pbp, e.g. S9925-001")
-		}
-		if err := validate(doc, []string{"plans", key}, p); err != nil {
-			return nil, err
-		}
 	}
 	return &Policies{Name: doc.Name, def: f.Default, plans: f.Plans}, nil
 }

@@ -130,7 +130,6 @@ func Parse(name string, data []byte) (*Policies, error) {
 }
 
 var (
-	planKey     = regexp.MustCompile(`^[A-Z][0-9]{4}-[0-9]{3}$`)
 	serviceName = regexp.MustCompile(`^[A-Z][A-Z0-9_]{1,31}$`)
 	taskKinds   = map[string]bool{"CMR": true, "TMR": true, "ADHERENCE_OUTREACH": true, "POST_DISCHARGE": true, "FOLLOW_UP": true}
 )
@@ -143,27 +142,19 @@ const (
 )
 
 func validated(doc *config.Doc, f file) (*Policies, error) {
-	if f.Version != 1 {
-		return nil, doc.Errorf([]string{"version"}, "version %d is not supported (use 1)", f.Version)
-	}
-	if len(f.Plans) == 0 {
-		return nil, doc.Errorf([]string{"plans"}, "at least one plan is required")
-	}
 	ps := &Policies{Name: doc.Name, plans: map[string]Plan{}}
-	keys := make([]string, 0, len(f.Plans))
-	for k := range f.Plans {
-		keys = append(keys, k)
+	err := config.CheckPlans(doc, f.Version, nil, f.Plans, func(at []string, y planYAML) error {
+		p, err := plan(doc, at, y)
+		if err == nil {
+			ps.plans[at[len(at)-1]] = p
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(keys)
-	for _, key := range keys {
-		if !planKey.MatchString(key) {
-			return nil, doc.Errorf([]string{"plans", key}, "a plan is named contract-pbp, e.g. S9925-001")
-		}
-		p, err := plan(doc, []string{"plans", key}, f.Plans[key])
-		if err != nil {
-			return nil, err
-		}
-		ps.plans[key] = p
+	if len(ps.plans) == 0 {
+		return nil, doc.Errorf([]string{"plans"}, "at least one plan is required")
 	}
 	return ps, nil
 }

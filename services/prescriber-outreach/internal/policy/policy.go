@@ -5,7 +5,6 @@ package policy
 import (
 	_ "embed"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/emtm/emtm/libs/civil"
@@ -66,12 +65,7 @@ func Parse(name string, data []byte) (*Policies, error) {
 	return config.ParseWith(name, data, validated)
 }
 
-var planKey = regexp.MustCompile(`^[A-Z][0-9]{4}-[0-9]{3}$`)
-
 func validated(doc *config.Doc, f file) (*Policies, error) {
-	if f.Version != 1 {
-		return nil, doc.Errorf([]string{"version"}, "version %d is not supported (use 1)", f.Version)
-	}
 	check := func(at []string, p Plan) error {
 		path := func(k string) []string { return append(append([]string{}, at...), k) }
 		switch {
@@ -92,16 +86,8 @@ func validated(doc *config.Doc, f file) (*Policies, error) {
 		}
 		return nil
 	}
-	if err := check([]string{"default"}, f.Default); err != nil {
+	if err := config.CheckPlans(doc, f.Version, &f.Default, f.Plans, check); err != nil {
 		return nil, err
-	}
-	for key, p := range f.Plans {
-		if !planKey.MatchString(key) {
-			return nil, doc.Errorf([]string{"plans", key}, "a plan is named contract-pbp, e.g. S9925-001")
-		}
-		if err := check([]string{"plans", key}, p); err != nil {
-			return nil, err
-		}
 	}
 	return &Policies{Name: doc.Name, def: f.Default, plans: f.Plans}, nil
 }
