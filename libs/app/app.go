@@ -134,6 +134,34 @@ func (rt *Runtime) Consume(ctx context.Context, spec bus.ConsumerSpec, h bus.Han
 	return nil
 }
 
+// ConsumeGranted registers the service's durable consumers as bus.Grants
+// lists them (stream, name, subject filter, partitioned), each with its
+// handler by durable name; spec holds what they share (DoubleAck, Key).
+func (rt *Runtime) ConsumeGranted(ctx context.Context, spec bus.ConsumerSpec, handlers map[string]bus.Handler) error {
+	g, ok := bus.GrantFor(rt.Name)
+	if !ok {
+		return fmt.Errorf("bus.Grants lists no access for %s", rt.Name)
+	}
+	if len(handlers) != len(g.Durables) {
+		return fmt.Errorf("%s: %d handlers for the %d durables bus.Grants lists", rt.Name, len(handlers), len(g.Durables))
+	}
+	for _, d := range g.Durables {
+		h, ok := handlers[d.Name]
+		if !ok {
+			return fmt.Errorf("%s: no handler for durable %s", rt.Name, d.Name)
+		}
+		s := spec
+		s.Stream, s.Durable, s.Subjects = d.Stream, d.Name, []string{d.Subject}
+		if d.Partitioned {
+			s.Partitions = rt.Cfg.Partitions
+		}
+		if err := rt.Consume(ctx, s, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Every runs f at start and then every interval while the service runs; it
 // stops with the consumers. An error is logged, not fatal: the next tick retries.
 func (rt *Runtime) Every(name string, interval time.Duration, f func(context.Context) error) {

@@ -21,6 +21,8 @@ import (
 type Durable struct {
 	Stream string
 	Name   string
+	// Subject filters the stream; "{p}" in it stands for the partition token.
+	Subject string
 	// Partitioned durables exist once per partition, as Name-p<n>.
 	Partitioned bool
 }
@@ -49,41 +51,48 @@ type Grant struct {
 	Reads []string
 }
 
-// Grants lists every service's access. TestDurablesAreGranted (stack) checks
-// that the durables a running stack creates are exactly these.
+// Grants lists every service's access. Services create their durable
+// consumers from it (app.Runtime.ConsumeGranted), so the permissions and the
+// consumers cannot drift apart; TestDurablesAreGranted (stack) checks that a
+// running stack creates exactly these.
 var Grants = []Grant{
 	{
 		User: "ingestion",
 		Publish: []string{"emtm.raw.api.>", "emtm.raw.resubmit.>", "emtm.rejections.>", "emtm.claims.>",
 			"emtm.encounters.>", "emtm.enrollment.>", "emtm.medical.>"},
-		Durables: []Durable{{StreamRaw, "ingestion-pharmacy", false}},
+		Durables: []Durable{{Stream: StreamRaw, Name: "ingestion-pharmacy", Subject: RawPharmacyWildcard, Partitioned: false}},
 		Reads:    []string{StreamRaw, StreamRejections},
 	},
 	{
 		User:    "risk-scoring",
 		Publish: []string{"emtm.assessments.>"},
-		Durables: []Durable{{StreamClaims, "risk-scoring-claims", true},
-			{StreamMedical, "risk-scoring-medical", true}},
+		Durables: []Durable{{Stream: StreamClaims, Name: "risk-scoring-claims", Subject: "emtm.claims.{p}.>", Partitioned: true},
+			{Stream: StreamMedical, Name: "risk-scoring-medical", Subject: "emtm.medical.{p}.>", Partitioned: true}},
 		Reads: []string{StreamClaims, StreamMedical},
 	},
 	{
 		User:    "intervention-scheduling",
 		Publish: []string{"emtm.tasks.>", "emtm.work.>"},
-		Durables: []Durable{{StreamAssessments, "scheduling-assessments", true}, {StreamMedical, "scheduling-medical", true},
-			{StreamEncounters, "scheduling-encounters", true}, {StreamEnrollment, "scheduling-enrollment", true}},
+		Durables: []Durable{{Stream: StreamAssessments, Name: "scheduling-assessments", Subject: "emtm.assessments.{p}", Partitioned: true},
+			{Stream: StreamMedical, Name: "scheduling-medical", Subject: "emtm.medical.{p}.partsab", Partitioned: true},
+			{Stream: StreamEncounters, Name: "scheduling-encounters", Subject: "emtm.encounters.{p}", Partitioned: true},
+			{Stream: StreamEnrollment, Name: "scheduling-enrollment", Subject: "emtm.enrollment.{p}", Partitioned: true}},
 		Reads: []string{StreamAssessments, StreamMedical, StreamEncounters, StreamEnrollment, StreamTasks},
 	},
 	{
-		User:     "prescriber-outreach",
-		Publish:  []string{"emtm.outreach.>"},
-		Durables: []Durable{{StreamAssessments, "outreach-assessments", true}, {StreamEncounters, "outreach-encounters", true}},
-		Reads:    []string{StreamAssessments, StreamEncounters},
+		User:    "prescriber-outreach",
+		Publish: []string{"emtm.outreach.>"},
+		Durables: []Durable{{Stream: StreamAssessments, Name: "outreach-assessments", Subject: "emtm.assessments.{p}", Partitioned: true},
+			{Stream: StreamEncounters, Name: "outreach-encounters", Subject: "emtm.encounters.{p}", Partitioned: true}},
+		Reads: []string{StreamAssessments, StreamEncounters},
 	},
 	{
 		User:    "payment-reconciliation",
 		Publish: []string{"emtm.ledger.>"},
-		Durables: []Durable{{StreamEncounters, "payment-encounters", true}, {StreamEnrollment, "payment-enrollment", true},
-			{StreamMedical, "payment-medical", true}, {StreamOutreach, "payment-outreach", true}},
+		Durables: []Durable{{Stream: StreamEncounters, Name: "payment-encounters", Subject: "emtm.encounters.{p}", Partitioned: true},
+			{Stream: StreamEnrollment, Name: "payment-enrollment", Subject: "emtm.enrollment.{p}", Partitioned: true},
+			{Stream: StreamMedical, Name: "payment-medical", Subject: "emtm.medical.{p}.partsab", Partitioned: true},
+			{Stream: StreamOutreach, Name: "payment-outreach", Subject: "emtm.outreach.{p}", Partitioned: true}},
 		Reads: []string{StreamEncounters, StreamEnrollment, StreamMedical, StreamOutreach, StreamLedger},
 	},
 }

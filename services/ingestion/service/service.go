@@ -79,10 +79,7 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		}
 		return err
 	})
-	return rt.Consume(ctx, bus.ConsumerSpec{
-		Stream:   bus.StreamRaw,
-		Durable:  "ingestion-pharmacy",
-		Subjects: []string{bus.RawPharmacyWildcard},
-		Key:      ports.PharmacyKey,
-	}, ports.PharmacyHandler(in, rt.Log))
+	return rt.ConsumeGranted(ctx, bus.ConsumerSpec{Key: ports.PharmacyKey}, map[string]bus.Handler{
+		"ingestion-pharmacy": ports.PharmacyHandler(in, rt.Log),
+	})
 }

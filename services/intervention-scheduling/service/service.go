@@ -75,20 +75,12 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 	if err := observeTasks(rt, s); err != nil {
 		return err
 	}
-	for _, c := range []struct {
-		stream, durable, subject string
-		h                        bus.Handler
-	}{
-		{bus.StreamAssessments, "scheduling-assessments", "emtm.assessments.{p}", ports.AssessmentsHandler(s)},
-		{bus.StreamMedical, "scheduling-medical", "emtm.medical.{p}.partsab", ports.MedicalHandler(s)},
-		{bus.StreamEncounters, "scheduling-encounters", "emtm.encounters.{p}", ports.EncountersHandler(s)},
-		{bus.StreamEnrollment, "scheduling-enrollment", "emtm.enrollment.{p}", ports.EnrollmentHandler(s)},
-	} {
-		if err := rt.Consume(ctx, bus.ConsumerSpec{Stream: c.stream, Durable: c.durable, Subjects: []string{c.subject}, Partitions: rt.Cfg.Partitions}, c.h); err != nil {
-			return err
-		}
-	}
-	return nil
+	return rt.ConsumeGranted(ctx, bus.ConsumerSpec{}, map[string]bus.Handler{
+		"scheduling-assessments": ports.AssessmentsHandler(s),
+		"scheduling-medical":     ports.MedicalHandler(s),
+		"scheduling-encounters":  ports.EncountersHandler(s),
+		"scheduling-enrollment":  ports.EnrollmentHandler(s),
+	})
 }
 
 // observeTasks reports the task backlog by kind and age, and tasks by kind and status.

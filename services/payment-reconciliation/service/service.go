@@ -82,21 +82,13 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		}
 		return err
 	})
-	for _, c := range []struct {
-		stream, durable, subject string
-		h                        bus.Handler
-	}{
-		{bus.StreamEncounters, "payment-encounters", "emtm.encounters.{p}", ports.EncountersHandler(b)},
-		{bus.StreamEnrollment, "payment-enrollment", "emtm.enrollment.{p}", ports.EnrollmentHandler(b)},
-		{bus.StreamMedical, "payment-medical", "emtm.medical.{p}.partsab", ports.MedicalHandler(b)},
-		{bus.StreamOutreach, "payment-outreach", "emtm.outreach.{p}", ports.OutreachHandler(b)},
-	} {
-		// Money paths wait for the server to confirm each acknowledgement.
-		if err := rt.Consume(ctx, bus.ConsumerSpec{Stream: c.stream, Durable: c.durable, Subjects: []string{c.subject}, Partitions: rt.Cfg.Partitions, DoubleAck: true}, c.h); err != nil {
-			return err
-		}
-	}
-	return nil
+	// Money paths wait for the server to confirm each acknowledgement.
+	return rt.ConsumeGranted(ctx, bus.ConsumerSpec{DoubleAck: true}, map[string]bus.Handler{
+		"payment-encounters": ports.EncountersHandler(b),
+		"payment-enrollment": ports.EnrollmentHandler(b),
+		"payment-medical":    ports.MedicalHandler(b),
+		"payment-outreach":   ports.OutreachHandler(b),
+	})
 }
 
 // observeLedger reports the ledger's entries by kind and balances by account

@@ -80,18 +80,10 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		}
 		return err
 	})
-	for _, c := range []struct {
-		stream, durable, subject string
-		h                        bus.Handler
-	}{
-		{bus.StreamAssessments, "outreach-assessments", "emtm.assessments.{p}", ports.AssessmentsHandler(o)},
-		{bus.StreamEncounters, "outreach-encounters", "emtm.encounters.{p}", ports.EncountersHandler(o)},
-	} {
-		if err := rt.Consume(ctx, bus.ConsumerSpec{Stream: c.stream, Durable: c.durable, Subjects: []string{c.subject}, Partitions: rt.Cfg.Partitions}, c.h); err != nil {
-			return err
-		}
-	}
-	return nil
+	return rt.ConsumeGranted(ctx, bus.ConsumerSpec{}, map[string]bus.Handler{
+		"outreach-assessments": ports.AssessmentsHandler(o),
+		"outreach-encounters":  ports.EncountersHandler(o),
+	})
 }
 
 // observeOutreach reports outreach items by problem type and status, and the letters built.

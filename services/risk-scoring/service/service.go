@@ -73,18 +73,8 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 	store := adapters.NewStore(rt.Redis, adapters.LivePrefix)
 	a := assess.New(store, rt.Pub, scoring.References{Drugs: drugs, Chronic: cm}, cfg.policies, rt.Cfg.Partitions, rt.Hasher)
 	riskv1.RegisterRiskScoringServiceServer(rt.GRPC.GRPC, ports.NewGRPC(a, store, rt.JS))
-	if err := rt.Consume(ctx, bus.ConsumerSpec{
-		Stream:     bus.StreamClaims,
-		Durable:    "risk-scoring-claims",
-		Subjects:   []string{"emtm.claims.{p}.>"},
-		Partitions: rt.Cfg.Partitions,
-	}, ports.ClaimsHandler(a)); err != nil {
-		return err
-	}
-	return rt.Consume(ctx, bus.ConsumerSpec{
-		Stream:     bus.StreamMedical,
-		Durable:    "risk-scoring-medical",
-		Subjects:   []string{"emtm.medical.{p}.>"},
-		Partitions: rt.Cfg.Partitions,
-	}, ports.MedicalHandler(a))
+	return rt.ConsumeGranted(ctx, bus.ConsumerSpec{}, map[string]bus.Handler{
+		"risk-scoring-claims":  ports.ClaimsHandler(a),
+		"risk-scoring-medical": ports.MedicalHandler(a),
+	})
 }
