@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/emtm/emtm/libs/syncbuf"
 )
 
 // InstallHint tells a person how to get redis-server.
@@ -48,7 +50,7 @@ type Server struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	once sync.Once
-	out  *lockedBuffer
+	out  *syncbuf.Buffer
 }
 
 // URL is the go-redis URL of the server.
@@ -147,7 +149,7 @@ func start(ctx context.Context, bin string, port int, o Options) (*Server, error
 		args = append(args, "--appendonly", "no")
 	}
 	cmd := exec.Command(bin, args...)
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{Limit: 64 << 10}
 	var w io.Writer = out
 	if o.Log != nil {
 		w = io.MultiWriter(out, o.Log)
@@ -224,24 +226,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() > 64<<10 {
-		return len(p), nil
-	}
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -29,6 +28,7 @@ import (
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/libs/redisproc"
+	"github.com/emtm/emtm/libs/syncbuf"
 )
 
 const (
@@ -92,30 +92,12 @@ type system struct {
 	redisPort int
 	addrs     map[string]string
 	procs     map[string]*exec.Cmd
-	logs      map[string]*logBuf
+	logs      map[string]*syncbuf.Buffer
 	mu        sync.Mutex
 }
 
-// logBuf keeps the first MiB of a service's log, for a failure's report.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() < 1<<20 {
-		l.b.Write(p)
-	}
-	return len(p), nil
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// newLog keeps the first MiB of a process's output, for a failure's report.
+func newLog() *syncbuf.Buffer { return &syncbuf.Buffer{Limit: 1 << 20} }
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -131,7 +113,7 @@ func start(t *testing.T) *system { return startWith(t, false) }
 
 func startWith(t *testing.T, cluster bool) *system {
 	t.Helper()
-	s := &system{t: t, dir: t.TempDir(), bin: binaries(t), addrs: map[string]string{}, procs: map[string]*exec.Cmd{}, logs: map[string]*logBuf{}}
+	s := &system{t: t, dir: t.TempDir(), bin: binaries(t), addrs: map[string]string{}, procs: map[string]*exec.Cmd{}, logs: map[string]*syncbuf.Buffer{}}
 	s.startNATS(map[bool]int{false: 1, true: 3}[cluster])
 	s.startRedis()
 	for _, name := range services {
@@ -170,7 +152,7 @@ type natsNode struct {
 	bin, conf string
 	port      int
 	cmd       *exec.Cmd
-	log       *logBuf
+	log       *syncbuf.Buffer
 }
 
 func (n *natsNode) start() {
@@ -217,7 +199,7 @@ func (s *system) startNATS(n int) {
 	routes := make([]int, n)
 	for i := 0; i < n; i++ {
 		routes[i] = freePort(s.t)
-		s.nats = append(s.nats, &natsNode{t: s.t, bin: filepath.Join(s.bin, "nats-server"), port: freePort(s.t), log: &logBuf{}})
+		s.nats = append(s.nats, &natsNode{t: s.t, bin: filepath.Join(s.bin, "nats-server"), port: freePort(s.t), log: newLog()})
 	}
 	for i, node := range s.nats {
 		conf := fmt.Sprintf("server_name: n%d\nlisten: 127.0.0.1:%d\nmax_payload: 4MB\njetstream {\n  store_dir: %q\n  sync_interval: always\n}\n",
@@ -296,7 +278,7 @@ func (s *system) startService(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.logs[name] == nil {
-		s.logs[name] = &logBuf{}
+		s.logs[name] = newLog()
 	}
 	cmd.Stdout, cmd.Stderr = s.logs[name], s.logs[name]
 	if err := cmd.Start(); err != nil {

@@ -1,13 +1,11 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,29 +22,12 @@ import (
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/otelx"
+	"github.com/emtm/emtm/libs/syncbuf"
 	"github.com/emtm/emtm/libs/testkit"
 	"github.com/emtm/emtm/services/emtm/internal/load"
 	"github.com/emtm/emtm/services/emtm/internal/sampledata"
 	"github.com/emtm/emtm/services/emtm/internal/synthea"
 )
-
-// lockedBuffer collects the services' log lines (they write concurrently).
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // sampleIdentifiers are the personal identifiers of the sample population:
 // member ids (Synthea patient ids), synthetic MBIs, names and birth dates.
@@ -86,7 +67,7 @@ func sampleIdentifiers(t *testing.T) map[string]string {
 func TestNoPersonalDataInTelemetry(t *testing.T) {
 	redisURL, _ := testkit.StartRedis(t)
 	rec := tracetest.NewSpanRecorder()
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{} // the services' log lines, written concurrently
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	st, err := Start(ctx, Options{DataDir: t.TempDir(), RedisURL: redisURL, Partitions: 4, Log: logs, ServiceArgs: ReplayArgs,
