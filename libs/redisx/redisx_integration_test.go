@@ -40,7 +40,7 @@ func TestApplyIsExactlyOnce(t *testing.T) {
 	}
 }
 
-func TestCreateOnceIsAnOutbox(t *testing.T) {
+func TestMarkPublishedCountsOnlyTheCurrentVersion(t *testing.T) {
 	url, _ := testkit.StartRedis(t)
 	ctx := context.Background()
 	rdb, err := redisx.Connect(ctx, url, nil)
@@ -48,30 +48,25 @@ func TestCreateOnceIsAnOutbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	idx := []redisx.IndexOp{{Cmd: "SADD", Key: "open", Member: "t1"}, {Cmd: "ZADD", Key: "due", Member: "t1", Score: 20240131}, {Cmd: "INCRBY", Key: "count", Member: "1"}}
-	st, err := redisx.CreateOnce(ctx, rdb, "task:t1", []string{"kind", "CMR"}, idx...)
-	if err != nil || st != redisx.Created {
-		t.Fatalf("first: %v %v", st, err)
-	}
-	// A crash before MarkPublished: the next delivery must publish again.
-	st, _ = redisx.CreateOnce(ctx, rdb, "task:t1", []string{"kind", "TMR"}, idx...)
-	if st != redisx.Unpublished {
-		t.Fatalf("after a crash: %v, want Unpublished", st)
-	}
-	if err := redisx.MarkPublished(ctx, rdb, "task:t1"); err != nil {
+	rdb.HSet(ctx, "task:t1", "v", 2, "pub", 1)
+	rdb.SAdd(ctx, "unpub", "t1")
+	// The event of version 1 arrives late: version 2 is still unpublished.
+	if err := redisx.MarkPublished(ctx, rdb, "task:t1", "unpub", "t1", 1); err != nil {
 		t.Fatal(err)
 	}
-	st, _ = redisx.CreateOnce(ctx, rdb, "task:t1", []string{"kind", "TMR"}, idx...)
-	if st != redisx.Published {
-		t.Fatalf("after publishing: %v, want Published", st)
+	if pub, _ := rdb.HGet(ctx, "task:t1", "pub").Result(); pub != "1" {
+		t.Fatalf("pub %q after an old version's event, want 1", pub)
 	}
-	if k, _ := rdb.HGet(ctx, "task:t1", "kind").Result(); k != "CMR" {
-		t.Fatalf("record overwritten: kind %q", k)
+	if in, _ := rdb.SIsMember(ctx, "unpub", "t1").Result(); !in {
+		t.Fatal("the record left the unpublished set before its current version was out")
 	}
-	if n, _ := rdb.Get(ctx, "count").Int(); n != 1 {
-		t.Fatalf("index counted %d times", n)
+	if err := redisx.MarkPublished(ctx, rdb, "task:t1", "unpub", "t1", 2); err != nil {
+		t.Fatal(err)
 	}
-	if s, _ := rdb.ZScore(ctx, "due", "t1").Result(); s != 20240131 {
-		t.Fatalf("zset score %v", s)
+	if pub, _ := rdb.HGet(ctx, "task:t1", "pub").Result(); pub != "2" {
+		t.Fatalf("pub %q, want 2", pub)
+	}
+	if in, _ := rdb.SIsMember(ctx, "unpub", "t1").Result(); in {
+		t.Fatal("the record is still in the unpublished set")
 	}
 }

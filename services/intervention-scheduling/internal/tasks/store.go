@@ -13,6 +13,7 @@ import (
 
 	"github.com/emtm/emtm/libs/civil"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
+	"github.com/emtm/emtm/libs/redisx"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
 )
 
@@ -184,16 +185,6 @@ table.insert(out, tostring(redis.call('ZCARD', ready)))
 return out
 `)
 
-// markPublished records that version v of a task is on the bus.
-var markPublished = redis.NewScript(`
-local tk = 'is:task:' .. ARGV[1]
-if redis.call('HGET', tk, 'v') == ARGV[2] then
-  redis.call('HSET', tk, 'pub', ARGV[2])
-  redis.call('SREM', 'is:unpub', ARGV[1])
-end
-return 1
-`)
-
 // Store keeps tasks in Redis.
 type Store struct{ rdb *redis.Client }
 
@@ -286,7 +277,7 @@ func (s *Store) Get(ctx context.Context, id string) (*schedulingv1.InterventionT
 
 // MarkPublished records that version v of a task is on the bus.
 func (s *Store) MarkPublished(ctx context.Context, id string, v int32) error {
-	return markPublished.Run(ctx, s.rdb, []string{taskKey(id)}, id, v).Err()
+	return redisx.MarkPublished(ctx, s.rdb, taskKey(id), keyUnpub, id, v)
 }
 
 // Unpublished lists tasks with a change not yet on the bus.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/emtm/emtm/libs/civil"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
+	"github.com/emtm/emtm/libs/redisx"
 )
 
 // Statuses as stored.
@@ -191,16 +192,6 @@ redis.call('SADD', 'po:unpubc', cid)
 return {1, ''}
 `)
 
-// markItemPublished records that version v of an item is on the bus.
-var markItemPublished = redis.NewScript(`
-local ik = 'po:item:' .. ARGV[1]
-if redis.call('HGET', ik, 'v') == ARGV[2] then
-  redis.call('HSET', ik, 'pub', ARGV[2])
-  redis.call('SREM', 'po:unpub', ARGV[1])
-end
-return 1
-`)
-
 // Store keeps outreach items and communications in Redis.
 type Store struct{ rdb *redis.Client }
 
@@ -341,7 +332,7 @@ func (s *Store) Published(ctx context.Context, id string) (bool, error) {
 
 // MarkItemPublished records that version v of an item is on the bus.
 func (s *Store) MarkItemPublished(ctx context.Context, id string, v int32) error {
-	return markItemPublished.Run(ctx, s.rdb, []string{itemKey(id)}, id, v).Err()
+	return redisx.MarkPublished(ctx, s.rdb, itemKey(id), keyUnpub, id, v)
 }
 
 // UnpublishedItems lists items with a change not yet on the bus.
