@@ -7,8 +7,10 @@ package testkit
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -114,4 +116,22 @@ func StartRedis(t testing.TB) (url, kind string) {
 	}
 	t.Cleanup(rs.Stop)
 	return rs.URL(), "local"
+}
+
+// FreePort is a TCP port free on loopback now (another process may take it
+// before it is used; tests bind it at once).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testkit: find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// FreeAddr is a free loopback address, 127.0.0.1:<FreePort>.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/libs/redisproc"
 	"github.com/emtm/emtm/libs/syncbuf"
+	"github.com/emtm/emtm/libs/testkit"
 )
 
 const (
@@ -99,16 +100,6 @@ type system struct {
 // newLog keeps the first MiB of a process's output, for a failure's report.
 func newLog() *syncbuf.Buffer { return &syncbuf.Buffer{Limit: 1 << 20} }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func start(t *testing.T) *system { return startWith(t, false) }
 
 func startWith(t *testing.T, cluster bool) *system {
@@ -117,7 +108,7 @@ func startWith(t *testing.T, cluster bool) *system {
 	s.startNATS(map[bool]int{false: 1, true: 3}[cluster])
 	s.startRedis()
 	for _, name := range services {
-		s.addrs[name] = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		s.addrs[name] = testkit.FreeAddr(t)
 		s.startService(name)
 	}
 	t.Cleanup(func() {
@@ -198,8 +189,8 @@ func (s *system) natsURL() string {
 func (s *system) startNATS(n int) {
 	routes := make([]int, n)
 	for i := 0; i < n; i++ {
-		routes[i] = freePort(s.t)
-		s.nats = append(s.nats, &natsNode{t: s.t, bin: filepath.Join(s.bin, "nats-server"), port: freePort(s.t), log: newLog()})
+		routes[i] = testkit.FreePort(s.t)
+		s.nats = append(s.nats, &natsNode{t: s.t, bin: filepath.Join(s.bin, "nats-server"), port: testkit.FreePort(s.t), log: newLog()})
 	}
 	for i, node := range s.nats {
 		conf := fmt.Sprintf("server_name: n%d\nlisten: 127.0.0.1:%d\nmax_payload: 4MB\njetstream {\n  store_dir: %q\n  sync_interval: always\n}\n",

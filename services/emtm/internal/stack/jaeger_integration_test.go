@@ -40,9 +40,9 @@ func jaegerBinary(t *testing.T) string {
 // startJaeger runs Jaeger on free loopback ports; it returns the OTLP and query addresses.
 func startJaeger(t *testing.T) (otlp, query string) {
 	t.Helper()
-	otlp, query = freeAddr(t), freeAddr(t)
+	otlp, query = testkit.FreeAddr(t), testkit.FreeAddr(t)
 	cmd := exec.Command(jaegerBinary(t), "--config=file:"+filepath.Join("..", "..", "..", "..", "deploy", "jaeger", "jaeger.yaml"))
-	cmd.Env = append(os.Environ(), "JAEGER_OTLP_GRPC_ADDR="+otlp, "JAEGER_UI_ADDR="+query, "JAEGER_QUERY_GRPC_ADDR="+freeAddr(t))
+	cmd.Env = append(os.Environ(), "JAEGER_OTLP_GRPC_ADDR="+otlp, "JAEGER_UI_ADDR="+query, "JAEGER_QUERY_GRPC_ADDR="+testkit.FreeAddr(t))
 	logf, err := os.Create(filepath.Join(t.TempDir(), "jaeger.log"))
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package stack
 import (
 	"bytes"
 	"context"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -38,7 +37,7 @@ func TestServiceBinariesServeHealthAndReflectionAndStopOnSIGTERM(t *testing.T) {
 			if out, err := exec.Command("go", "build", "-o", exe, "github.com/emtm/emtm/services/"+name+"/cmd/"+name).CombinedOutput(); err != nil {
 				t.Fatalf("build %s: %v\n%s", name, err, out)
 			}
-			addr := freeAddr(t)
+			addr := testkit.FreeAddr(t)
 			cmd := exec.Command(exe, "-nats-url", env.NATSURL, "-redis-url", env.RedisURL, "-grpc-addr", addr)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
@@ -92,16 +91,6 @@ func TestServiceBinariesServeHealthAndReflectionAndStopOnSIGTERM(t *testing.T) {
 			}
 		})
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func waitServing(t *testing.T, cc *grpc.ClientConn, exited chan error, stderr *bytes.Buffer) {
