@@ -79,3 +79,44 @@ func TestPDCCommand(t *testing.T) {
 		t.Fatalf("bad header: %v", err)
 	}
 }
+
+func TestMeasuresSafetyPrintsCSVOrTheFirstErrorAlone(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	members := write("members.csv", "beneficiary_id,birth_date\nB1,1960-01-01\nB2,1948-06-30\n")
+	exclusions := write("exclusions.csv", "beneficiary_id,exclusion,start_date,end_date\n")
+	claims := write("claims.csv", "beneficiary_id,fill_date,drug,days_supply,groups,mme_per_day\n"+
+		"B2,2024-02-01,metformin,30,DIABETES,\nB2,2024-05-03,metformin,30,DIABETES,\n"+
+		"B1,2024-01-05,oxycodone,30,OPIOID,90\nB1,2024-02-04,oxycodone,30,OPIOID,90\nB1,2024-03-05,oxycodone,30,OPIOID,90\n")
+	exec := func(args ...string) (string, string, error) {
+		cmd := New(func(string) string { return "" })
+		var out, errOut bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&errOut)
+		cmd.SetArgs(args)
+		err := cmd.Execute()
+		return out.String(), errOut.String(), err
+	}
+	out, stderr, err := exec("measures", "safety", "--claims", claims, "--members", members, "--exclusions", exclusions, "--year", "2024")
+	if err != nil || stderr != "" {
+		t.Fatalf("%v %s", err, stderr)
+	}
+	if want := "beneficiary_id,measure,denominator,numerator,excluded\nB1,COB,1,0,0\nB1,OHD,1,1,0\nB2,SUPD,1,0,0\n"; out != want {
+		t.Fatalf("stdout\n%s\nwant\n%s", out, want)
+	}
+	bad := write("bad.csv", "beneficiary_id,fill_date,drug,days_supply,groups,mme_per_day\nB1,2024-01-05,oxycodone,0,OPIOID,\n")
+	out, stderr, err = exec("measures", "safety", "--claims", bad, "--members", members, "--exclusions", exclusions, "--year", "2024")
+	var exit ExitError
+	if !errors.As(err, &exit) || exit.Code == 0 || out != "" || stderr != bad+":2: days_supply: \"0\" is not an integer 1..365\n" {
+		t.Fatalf("err %v stdout %q stderr %q", err, out, stderr)
+	}
+	if out, _, err = exec("measures", "safety", "--claims", claims, "--members", members, "--exclusions", exclusions, "--year", "24"); !errors.As(err, &exit) || out != "" {
+		t.Fatalf("a two-digit year: %v %q", err, out)
+	}
+}

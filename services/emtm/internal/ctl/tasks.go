@@ -191,8 +191,8 @@ func measuresCmd(g *globals) *cobra.Command {
 	var plan string
 	var year int
 	c := &cobra.Command{
-		Use:   "measures --year Y",
-		Short: "Enhanced MTM monitoring measures: post-discharge services (7 days for high risk), CMR and TMR completion",
+		Use:   "measures [safety] --year Y",
+		Short: "Enhanced MTM monitoring measures (post-discharge services, CMR offer and completion, TMR completion); `measures safety`: the PQA safety measures from files",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			con, p, err := splitPlan(plan)
@@ -218,6 +218,7 @@ func measuresCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVar(&plan, "plan", load.SamplePlan.Contract+"-"+load.SamplePlan.PBP, "contract-pbp")
 	c.Flags().IntVar(&year, "year", time.Now().Year(), "measurement year")
+	c.AddCommand(safetyCmd())
 	return c
 }
 
