@@ -12,8 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 )
@@ -27,6 +27,9 @@ var rxnormCSV []byte
 //go:embed synonyms.csv
 var synonymsCSV []byte
 
+//go:embed mme.csv
+var mmeCSV []byte
+
 // Ingredient is one active ingredient and its flags.
 type Ingredient struct {
 	Name             string
@@ -36,7 +39,6 @@ type Ingredient struct {
 	Insulin         bool
 	Sacubitril      bool
 	Opioid          bool
-	MMEFactor       float64 // CDC 2022 conversion factor; 0 when none applies
 	Benzodiazepine  bool
 	ZDrug           bool
 	Anticholinergic bool
@@ -44,6 +46,27 @@ type Ingredient struct {
 	CNSClass  string
 	Beers     bool
 	BeersNote string
+	// OnlyAboveMgPerDay, when set, limits Anticholinergic and Beers to a
+	// daily dose above it (doxepin: 6 mg/day).
+	OnlyAboveMgPerDay *big.Rat
+	// BeersNotRoutes are routes for which Beers does not apply (estradiol: vaginal).
+	BeersNotRoutes []string
+	// BeersUnlessClasses are therapeutic classes whose use in the same year
+	// lifts the Beers flag (sulfonylureas: not first- or second-line therapy).
+	BeersUnlessClasses []string
+	// MME lists the ingredient's MME conversion factors by form (mme.csv).
+	MME []MMEFactor
+	// Source names the source of this row's flags where it differs from the
+	// file's column sources.
+	Source string
+}
+
+// MMEFactor is one opioid conversion factor (mme.csv).
+type MMEFactor struct {
+	Form   string // "" for every form without a row of its own
+	Unit   string // mg, mcg or mcg/hr
+	Factor *big.Rat
+	Source string
 }
 
 // Reference is a loaded drug reference.
@@ -64,7 +87,7 @@ var (
 
 // Load returns the embedded reference (parsed once).
 func Load() (*Reference, error) {
-	loadOnce.Do(func() { loaded, loadErr = Parse(ingredientsCSV, rxnormCSV, synonymsCSV) })
+	loadOnce.Do(func() { loaded, loadErr = Parse(ingredientsCSV, rxnormCSV, synonymsCSV, mmeCSV) })
 	return loaded, loadErr
 }
 
@@ -108,28 +131,56 @@ func readCSV(name string, data []byte, header string) ([][]string, string, error
 }
 
 const (
-	ingredientsHeader = "ingredient,therapeutic_class,pdc_class,insulin,sacubitril,opioid,mme_factor,benzodiazepine,z_drug,anticholinergic,cns_class,beers,beers_note"
+	ingredientsHeader = "ingredient,therapeutic_class,pdc_class,insulin,sacubitril,opioid,benzodiazepine,z_drug,anticholinergic,cns_class,beers,beers_note,only_above_mg_per_day,beers_not_routes,beers_unless_classes,source"
 	rxnormHeader      = "rxcui,ingredients,description"
 	synonymsHeader    = "alias,ingredient"
+	mmeHeader         = "ingredient,form,unit,factor,source"
 )
 
-// Parse builds a Reference from the three CSV files.
-func Parse(ingredients, rxnorm, synonyms []byte) (*Reference, error) {
+// list splits a ";"-separated column.
+func list(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ";") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Parse builds a Reference from the four CSV files.
+func Parse(ingredients, rxnorm, synonyms, mme []byte) (*Reference, error) {
 	rows, version, err := readCSV("ingredients.csv", ingredients, ingredientsHeader)
 	if err != nil {
 		return nil, err
 	}
 	ref := &Reference{Version: version, byName: map[string]*Ingredient{}, rx: map[string][]string{}, synonyms: map[string]string{}}
 	yes := func(s string) bool { return s == "yes" }
+	classes := map[string]bool{}
+	for _, r := range rows {
+		classes[r[1]] = true
+	}
 	for i, r := range rows {
 		ing := &Ingredient{
 			Name: r[0], TherapeuticClass: r[1], PDCClass: r[2], Insulin: yes(r[3]), Sacubitril: yes(r[4]),
-			Opioid: yes(r[5]), Benzodiazepine: yes(r[7]), ZDrug: yes(r[8]), Anticholinergic: yes(r[9]),
-			CNSClass: r[10], Beers: yes(r[11]), BeersNote: r[12],
+			Opioid: yes(r[5]), Benzodiazepine: yes(r[6]), ZDrug: yes(r[7]), Anticholinergic: yes(r[8]),
+			CNSClass: r[9], Beers: yes(r[10]), BeersNote: r[11], BeersNotRoutes: list(r[13]), BeersUnlessClasses: list(r[14]), Source: r[15],
 		}
-		if r[6] != "" {
-			if ing.MMEFactor, err = strconv.ParseFloat(r[6], 64); err != nil || ing.MMEFactor <= 0 {
-				return nil, fmt.Errorf("ingredients.csv row %d (%s): mme_factor %q is not a positive number", i+1, r[0], r[6])
+		if r[12] != "" {
+			v, ok := new(big.Rat).SetString(r[12])
+			if !ok || v.Sign() <= 0 || strings.ContainsAny(r[12], "/eE") {
+				return nil, fmt.Errorf("ingredients.csv row %d (%s): only_above_mg_per_day %q is not a positive decimal", i+1, r[0], r[12])
+			}
+			ing.OnlyAboveMgPerDay = v
+		}
+		for _, route := range ing.BeersNotRoutes {
+			if !knownRoute(route) {
+				return nil, fmt.Errorf("ingredients.csv row %d (%s): beers_not_routes %q is not one of %s", i+1, r[0], route, strings.Join(Routes, ", "))
+			}
+		}
+		for _, c := range ing.BeersUnlessClasses {
+			if !classes[c] {
+				return nil, fmt.Errorf("ingredients.csv row %d (%s): beers_unless_classes names %q, no therapeutic class of the file", i+1, r[0], c)
 			}
 		}
 		switch ing.PDCClass {
@@ -145,6 +196,9 @@ func Parse(ingredients, rxnorm, synonyms []byte) (*Reference, error) {
 		}
 		ref.byName[ing.Name] = ing
 		ref.phrases = append(ref.phrases, ing.Name)
+	}
+	if err := ref.parseMME(mme); err != nil {
+		return nil, err
 	}
 	syn, _, err := readCSV("synonyms.csv", synonyms, synonymsHeader)
 	if err != nil {
@@ -181,6 +235,40 @@ func Parse(ingredients, rxnorm, synonyms []byte) (*Reference, error) {
 		ref.rx[r[0]] = ings
 	}
 	return ref, nil
+}
+
+// parseMME reads mme.csv into the ingredients' factors.
+func (r *Reference) parseMME(data []byte) error {
+	rows, _, err := readCSV("mme.csv", data, mmeHeader)
+	if err != nil {
+		return err
+	}
+	for i, row := range rows {
+		ing, ok := r.byName[row[0]]
+		switch {
+		case !ok:
+			return fmt.Errorf("mme.csv row %d: unknown ingredient %q", i+1, row[0])
+		case !ing.Opioid:
+			return fmt.Errorf("mme.csv row %d: %s is not marked opioid in ingredients.csv", i+1, row[0])
+		case row[1] != "" && !knownRoute(row[1]):
+			return fmt.Errorf("mme.csv row %d (%s): form %q is not one of %s", i+1, row[0], row[1], strings.Join(Routes, ", "))
+		case row[2] != "mg" && row[2] != "mcg" && row[2] != "mcg/hr":
+			return fmt.Errorf("mme.csv row %d (%s): unit %q is not mg, mcg or mcg/hr", i+1, row[0], row[2])
+		case row[4] == "":
+			return fmt.Errorf("mme.csv row %d (%s): every factor needs its source", i+1, row[0])
+		}
+		f, ok := new(big.Rat).SetString(row[3])
+		if !ok || f.Sign() <= 0 || strings.ContainsAny(row[3], "/eE") {
+			return fmt.Errorf("mme.csv row %d (%s): factor %q is not a positive decimal", i+1, row[0], row[3])
+		}
+		for _, m := range ing.MME {
+			if m.Form == row[1] {
+				return fmt.Errorf("mme.csv row %d: %s has two factors for form %q", i+1, row[0], row[1])
+			}
+		}
+		ing.MME = append(ing.MME, MMEFactor{Form: row[1], Unit: row[2], Factor: f, Source: row[4]})
+	}
+	return nil
 }
 
 // Ingredient looks an ingredient up by name (case-insensitive; synonyms allowed).

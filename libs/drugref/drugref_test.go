@@ -23,8 +23,10 @@ func TestEmbeddedReferenceLoads(t *testing.T) {
 		{"metformin", func(i *Ingredient) bool { return i.PDCClass == "DIAB" }},
 		{"insulin glargine", func(i *Ingredient) bool { return i.Insulin && i.PDCClass == "" }},
 		{"sacubitril", func(i *Ingredient) bool { return i.Sacubitril }},
-		{"oxycodone", func(i *Ingredient) bool { return i.Opioid && i.MMEFactor == 1.5 && i.CNSClass == "opioid" }},
-		{"buprenorphine", func(i *Ingredient) bool { return i.Opioid && i.MMEFactor == 0 }},
+		{"oxycodone", func(i *Ingredient) bool {
+			return i.Opioid && len(i.MME) == 1 && i.MME[0].Factor.FloatString(1) == "1.5" && i.CNSClass == "opioid"
+		}},
+		{"buprenorphine", func(i *Ingredient) bool { return i.Opioid && len(i.MME) == 0 }},
 		{"alprazolam", func(i *Ingredient) bool { return i.Benzodiazepine && i.Beers && i.CNSClass == "benzodiazepine" }},
 		{"diphenhydramine", func(i *Ingredient) bool { return i.Anticholinergic && i.Beers }},
 		{"glyburide", func(i *Ingredient) bool { return i.Beers && i.PDCClass == "DIAB" }},
@@ -75,18 +77,25 @@ func TestResolve(t *testing.T) {
 
 func TestParseRejectsBadFiles(t *testing.T) {
 	bad := []struct {
-		name     string
-		ing, syn string
-		want     string
+		name          string
+		ing, syn, mme string
+		want          string
 	}{
-		{"bad class", ingredientsHeader + "\nx,c,LIPID,,,,,,,,,,\n", synonymsHeader + "\n", "pdc_class"},
-		{"bad factor", ingredientsHeader + "\nx,c,,,,yes,-1,,,,,,\n", synonymsHeader + "\n", "mme_factor"},
-		{"duplicate", ingredientsHeader + "\nx,c,,,,,,,,,,,\nx,c,,,,,,,,,,,\n", synonymsHeader + "\n", "twice"},
-		{"short row", ingredientsHeader + "\nx,c\n", synonymsHeader + "\n", "fields"},
-		{"dangling synonym", ingredientsHeader + "\nx,c,,,,,,,,,,,\n", synonymsHeader + "\ny,z\n", "unknown ingredient"},
+		{"bad class", ingredientsHeader + "\nx,c,LIPID,,,,,,,,,,,,,\n", synonymsHeader + "\n", "", "pdc_class"},
+		{"bad dose limit", ingredientsHeader + "\nx,c,,,,,,,yes,,,,1/2,,,\n", synonymsHeader + "\n", "", "only_above_mg_per_day"},
+		{"bad route", ingredientsHeader + "\nx,c,,,,,,,,,yes,,,rectal,,\n", synonymsHeader + "\n", "", "beers_not_routes"},
+		{"unknown class", ingredientsHeader + "\nx,c,,,,,,,,,yes,,,,glp-1 agonist,\n", synonymsHeader + "\n", "", "beers_unless_classes"},
+		{"duplicate", ingredientsHeader + "\nx,c,,,,,,,,,,,,,,\nx,c,,,,,,,,,,,,,,\n", synonymsHeader + "\n", "", "twice"},
+		{"short row", ingredientsHeader + "\nx,c\n", synonymsHeader + "\n", "", "fields"},
+		{"dangling synonym", ingredientsHeader + "\nx,c,,,,,,,,,,,,,,\n", synonymsHeader + "\ny,z\n", "", "unknown ingredient"},
+		{"factor of a non-opioid", ingredientsHeader + "\nx,c,,,,,,,,,,,,,,\n", synonymsHeader + "\n", "x,,mg,1,CDC 2022\n", "not marked opioid"},
+		{"bad factor", ingredientsHeader + "\nx,c,,,,yes,,,,,,,,,,\n", synonymsHeader + "\n", "x,,mg,-1,CDC 2022\n", "factor"},
+		{"factor without a source", ingredientsHeader + "\nx,c,,,,yes,,,,,,,,,,\n", synonymsHeader + "\n", "x,,mg,1,\n", "source"},
+		{"bad unit", ingredientsHeader + "\nx,c,,,,yes,,,,,,,,,,\n", synonymsHeader + "\n", "x,,gram,1,CDC\n", "unit"},
+		{"two factors for a form", ingredientsHeader + "\nx,c,,,,yes,,,,,,,,,,\n", synonymsHeader + "\n", "x,,mg,1,CDC\nx,,mg,2,CDC\n", "two factors"},
 	}
 	for _, tt := range bad {
-		_, err := Parse([]byte(tt.ing), []byte(rxnormHeader+"\n"), []byte(tt.syn))
+		_, err := Parse([]byte(tt.ing), []byte(rxnormHeader+"\n"), []byte(tt.syn), []byte(mmeHeader+"\n"+tt.mme))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: got %v, want an error about %s", tt.name, err, tt.want)
 		}
@@ -113,11 +122,12 @@ func FuzzParseDescription(f *testing.F) {
 // FuzzParse: any bytes as the ingredients file load or fail with a message,
 // never panic; a loaded reference answers lookups for its own names.
 func FuzzParse(f *testing.F) {
-	f.Add([]byte(ingredientsHeader + "\nmetformin,biguanide,DIAB,,,,,,,,,,\n"))
-	f.Add([]byte(ingredientsHeader + "\nx,c,,,,yes,abc,,,,,,\n"))
-	f.Add([]byte("# version 1\n" + ingredientsHeader + "\n\"a,b\",c,,,,,,,,,,,\n"))
-	f.Fuzz(func(t *testing.T, ing []byte) {
-		ref, err := Parse(ing, []byte(rxnormHeader+"\n"), []byte(synonymsHeader+"\n"))
+	f.Add([]byte(ingredientsHeader+"\nmetformin,biguanide,DIAB,,,,,,,,,,,,,\n"), []byte(mmeHeader+"\n"))
+	f.Add([]byte(ingredientsHeader+"\nx,c,,,,yes,,,,,,,,,,\n"), []byte(mmeHeader+"\nx,,mg,abc,CDC\n"))
+	f.Add([]byte(ingredientsHeader+"\nx,c,,,,yes,,,yes,,yes,,6,vaginal,c,\n"), []byte(mmeHeader+"\nx,buccal,mcg,0.13,CMS\n"))
+	f.Add([]byte("# version 1\n"+ingredientsHeader+"\n\"a,b\",c,,,,,,,,,,,,,,\n"), []byte(mmeHeader+"\n"))
+	f.Fuzz(func(t *testing.T, ing, mme []byte) {
+		ref, err := Parse(ing, []byte(rxnormHeader+"\n"), []byte(synonymsHeader+"\n"), mme)
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatal("an error without a message")
