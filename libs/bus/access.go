@@ -67,8 +67,9 @@ var Grants = []Grant{
 		User:    "risk-scoring",
 		Publish: []string{"emtm.assessments.>"},
 		Durables: []Durable{{Stream: StreamClaims, Name: "risk-scoring-claims", Subject: "emtm.claims.{p}.>", Partitioned: true},
-			{Stream: StreamMedical, Name: "risk-scoring-medical", Subject: "emtm.medical.{p}.>", Partitioned: true}},
-		Reads: []string{StreamClaims, StreamMedical},
+			{Stream: StreamMedical, Name: "risk-scoring-medical", Subject: "emtm.medical.{p}.>", Partitioned: true},
+			{Stream: StreamEnrollment, Name: "risk-scoring-enrollment", Subject: "emtm.enrollment.{p}", Partitioned: true}},
+		Reads: []string{StreamClaims, StreamMedical, StreamEnrollment},
 	},
 	{
 		User:    "intervention-scheduling",

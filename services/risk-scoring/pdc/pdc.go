@@ -18,9 +18,9 @@
 //  6. supply past the treatment period does not count; covered days are the
 //     days of the treatment period covered by any fill;
 //  7. PDC = covered days / days in the treatment period; adherent at >= 0.80;
-//  8. exclusions when the data exist: hospice; ESRD (RASA, DIAB); insulin users
-//     (DIAB); sacubitril/valsartan users (RASA). Inpatient and skilled-nursing
-//     day adjustments are not applied.
+//  8. exclusions when the data exist: hospice and ESRD (every class, PQA
+//     2024); insulin users (DIAB); sacubitril/valsartan users (RASA).
+//     Inpatient and skilled-nursing day adjustments are not applied.
 package pdc
 
 import (
@@ -60,7 +60,7 @@ type Fill struct {
 // Exclusions are the beneficiary's facts for rule 8.
 type Exclusions struct {
 	Hospice       bool // in hospice during Y: out of every class
-	ESRD          bool // end-stage renal disease during Y: out of RASA and DIAB
+	ESRD          bool // end-stage renal disease during Y: out of every class (PQA 2024)
 	InsulinUser   bool // an insulin fill in Y: out of DIAB
 	SacubitrilUse bool // a sacubitril/valsartan fill in Y: out of RASA
 }
@@ -118,7 +118,7 @@ func Compute(fills []Fill, year int, end civil.Date, ex Exclusions) []Result {
 		switch {
 		case ex.Hospice:
 			r.Reason = "excluded: hospice"
-		case ex.ESRD && (class == RASA || class == DIAB):
+		case ex.ESRD:
 			r.Reason = "excluded: end-stage renal disease"
 		case ex.InsulinUser && class == DIAB:
 			r.Reason = "excluded: insulin user"

@@ -85,8 +85,8 @@ func TestRules(t *testing.T) {
 			Exclusions{SacubitrilUse: true}, civil.Date{}, false, "excluded: sacubitril/valsartan user", 0, 0},
 		{"8: ESRD leaves RASA", []Fill{f(RASA, "lisinopril", d(1, 1), 30), f(RASA, "lisinopril", d(2, 1), 30)},
 			Exclusions{ESRD: true}, civil.Date{}, false, "excluded: end-stage renal disease", 0, 0},
-		{"8: ESRD does not affect STATIN", []Fill{f(STATIN, "atorvastatin", d(1, 1), 30), f(STATIN, "atorvastatin", d(2, 1), 30)},
-			Exclusions{ESRD: true}, civil.Date{}, true, "", 366, 60},
+		{"8: ESRD leaves STATIN too (PQA 2024)", []Fill{f(STATIN, "atorvastatin", d(1, 1), 30), f(STATIN, "atorvastatin", d(2, 1), 30)},
+			Exclusions{ESRD: true}, civil.Date{}, false, "excluded: end-stage renal disease", 0, 0},
 		{"8: hospice leaves every class", []Fill{f(STATIN, "atorvastatin", d(1, 1), 30), f(STATIN, "atorvastatin", d(2, 1), 30)},
 			Exclusions{Hospice: true}, civil.Date{}, false, "excluded: hospice", 0, 0},
 	}

@@ -34,6 +34,7 @@ import (
 	"strings"
 
 	"github.com/emtm/emtm/libs/civil"
+	"github.com/emtm/emtm/libs/drugref"
 )
 
 // Measure names, in the byte order the offline report sorts them.
@@ -461,4 +462,35 @@ func ohd(c *year, age int) (Row, bool) {
 	r.Detail = fmt.Sprintf("an opioid episode of %d days (%s to %s) at an average of %s MME a day (high: 90 or more over 90 days or more)",
 		episode, c.jan1.AddDays(first), c.jan1.AddDays(last), avg.FloatString(2))
 	return r, true
+}
+
+// GroupsOf are the measure groups of one dispensed ingredient, from the
+// drug reference: STATIN and DIABETES from the PDC classes (insulin
+// included in DIABETES, as SUPD counts it), OPIOID, BENZODIAZEPINE, ACH
+// after its dose condition, and CNS for every CNS class.
+func GroupsOf(d drugref.Dispensed) Group {
+	ing := d.Ingredient
+	if ing == nil {
+		return 0
+	}
+	var g Group
+	if ing.PDCClass == "STATIN" {
+		g |= Statin
+	}
+	if ing.PDCClass == "DIAB" || ing.Insulin {
+		g |= Diabetes
+	}
+	if ing.Opioid {
+		g |= Opioid
+	}
+	if ing.Benzodiazepine {
+		g |= Benzodiazepine
+	}
+	if d.Anticholinergic {
+		g |= ACH
+	}
+	if ing.CNSClass != "" {
+		g |= CNS
+	}
+	return g
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
@@ -144,5 +145,110 @@ func TestASaveFromAStaleSnapshotIsRefused(t *testing.T) {
 	}
 	if fp, _ := store.Fingerprint(ctx, "M"); fp != "t2|e0|" {
 		t.Fatalf("fingerprint %q", fp)
+	}
+}
+
+// Issue 11 item 4: hospice (from enrollment or a hospice Parts A/B summary)
+// and excluding diagnoses reach the profile, and the assessment says which
+// exclusion removed the member from which measure.
+func TestExclusionsReachTheProfileAndSayWhichMeasureTheyRemove(t *testing.T) {
+	env, risk, pub := start(t)
+	ctx := context.Background()
+	opioidsAndBenzos := func(member string) []bus.Out {
+		var outs []bus.Out
+		p := bus.Partition(member, 4)
+		for i, ing := range []string{"tramadol", "tramadol", "lorazepam", "lorazepam"} {
+			c := claim(member, fmt.Sprintf("%s-RX%d", member, i), 1+i%2, 10, 1500, ing)
+			outs = append(outs, bus.Out{Subject: bus.ClaimPaidSubject(p), MsgID: c.Meta.EventId, Msg: c})
+		}
+		return outs
+	}
+	// M1: hospice elected on 2024-06-01, from the enrollment feed; M2: a hospice stay on a Parts A/B
+	// summary; M3: sickle cell disease (ICD-10-CM D57.1); M4: none.
+	var outs []bus.Out
+	for _, m := range []string{"M1", "M2", "M3", "M4"} {
+		outs = append(outs, opioidsAndBenzos(m)...)
+	}
+	enr := &enrollmentv1.Enrollment{Meta: &typesv1.EventMeta{EventId: "enrollment/E1"}, EnrollmentId: "E1", MemberId: "M1", ContractId: "S9925", PbpId: "001",
+		StartDate: &typesv1.Date{Year: 2020, Month: 1, Day: 1}, HospiceStart: &typesv1.Date{Year: 2024, Month: 6, Day: 1}}
+	hospice := &medicalv1.PartsAbSummary{Meta: &typesv1.EventMeta{EventId: "medical/M2-HS"}, SummaryId: "M2-HS", MemberId: "M2",
+		ServiceMonth: &typesv1.YearMonth{Year: 2024, Month: 9}, Setting: medicalv1.CareSetting_CARE_SETTING_HOSPICE, CostCents: 300000}
+	sickle := &medicalv1.Condition{Meta: &typesv1.EventMeta{EventId: "condition/M3"}, ConditionId: "M3-C", MemberId: "M3",
+		CodeSystem: medicalv1.CodeSystem_CODE_SYSTEM_ICD10_CM, Code: "D57.1", OnsetDate: &typesv1.Date{Year: 1990, Month: 1, Day: 1}}
+	outs = append(outs, bus.Out{Subject: bus.EnrollmentSubject(bus.Partition("M1", 4)), MsgID: enr.Meta.EventId, Msg: enr},
+		bus.Out{Subject: bus.MedicalSubject(bus.Partition("M2", 4)), MsgID: hospice.Meta.EventId, Msg: hospice},
+		bus.Out{Subject: bus.ConditionSubject(bus.Partition("M3", 4)), MsgID: sickle.Meta.EventId, Msg: sickle})
+	if _, err := pub.Publish(ctx, outs...); err != nil {
+		t.Fatal(err)
+	}
+	idle(t, env)
+	want := map[string]struct{ exclusion, source, cob string }{
+		"M1": {"HOSPICE", "enrollment/E1", "EXCLUDED by HOSPICE"},
+		"M2": {"HOSPICE", "partsab/M2-HS", "EXCLUDED by HOSPICE"},
+		"M3": {"SICKLE_CELL", "condition ICD10 D57.1", "EXCLUDED by SICKLE_CELL"},
+		"M4": {"", "", "problem"},
+	}
+	for member, w := range want {
+		resp, err := risk.GetProfile(ctx, &riskv1.GetProfileRequest{MemberId: member})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := resp.Profile
+		var cob *riskv1.SafetyMeasure
+		for _, m := range p.LatestAssessment.Safety {
+			if m.Measure == "COB" {
+				cob = m
+			}
+		}
+		if cob == nil || !cob.Numerator {
+			t.Fatalf("%s: COB %+v (two opioid and two benzodiazepine dates, 30 days together)", member, p.LatestAssessment.Safety)
+		}
+		problem := false
+		for _, pr := range p.LatestAssessment.Problems {
+			problem = problem || pr.Code == "COB"
+		}
+		if w.exclusion == "" {
+			if cob.Excluded || !problem || len(p.Exclusions) != 0 {
+				t.Fatalf("%s: %+v, problem %v, exclusions %v", member, cob, problem, p.Exclusions)
+			}
+			continue
+		}
+		if !cob.Excluded || strings.Join(cob.ExcludedBy, ",") != w.exclusion || problem {
+			t.Fatalf("%s: COB %+v, problem %v; want excluded by %s and no problem", member, cob, problem, w.exclusion)
+		}
+		if len(p.Exclusions) != 1 || p.Exclusions[0].Name != w.exclusion || p.Exclusions[0].Source != w.source {
+			t.Fatalf("%s: exclusions %+v", member, p.Exclusions)
+		}
+	}
+	// The hospice summary of September is a span of that month.
+	resp, _ := risk.GetProfile(ctx, &riskv1.GetProfileRequest{MemberId: "M2"})
+	if e := resp.Profile.Exclusions[0]; civil.FromProto(e.Start).String() != "2024-09-01" || civil.FromProto(e.End).String() != "2024-09-30" {
+		t.Fatalf("hospice span %v..%v", civil.FromProto(e.Start), civil.FromProto(e.End))
+	}
+	// A later version of the enrollment span without hospice removes the exclusion.
+	enr2 := &enrollmentv1.Enrollment{Meta: &typesv1.EventMeta{EventId: "enrollment/E1/2"}, EnrollmentId: "E1", MemberId: "M1", ContractId: "S9925", PbpId: "001",
+		StartDate: &typesv1.Date{Year: 2020, Month: 1, Day: 1}}
+	if _, err := pub.Publish(ctx, bus.Out{Subject: bus.EnrollmentSubject(bus.Partition("M1", 4)), MsgID: enr2.Meta.EventId, Msg: enr2}); err != nil {
+		t.Fatal(err)
+	}
+	idle(t, env)
+	resp, _ = risk.GetProfile(ctx, &riskv1.GetProfileRequest{MemberId: "M1"})
+	if len(resp.Profile.Exclusions) != 0 {
+		t.Fatalf("exclusions after the correction: %+v", resp.Profile.Exclusions)
+	}
+	// An enrollment of a member without claims creates no profile.
+	other := &enrollmentv1.Enrollment{Meta: &typesv1.EventMeta{EventId: "enrollment/E9"}, EnrollmentId: "E9", MemberId: "M9", ContractId: "S9925", PbpId: "001",
+		StartDate: &typesv1.Date{Year: 2020, Month: 1, Day: 1}}
+	if _, err := pub.Publish(ctx, bus.Out{Subject: bus.EnrollmentSubject(bus.Partition("M9", 4)), MsgID: other.Meta.EventId, Msg: other}); err != nil {
+		t.Fatal(err)
+	}
+	idle(t, env)
+	if _, err := risk.GetProfile(ctx, &riskv1.GetProfileRequest{MemberId: "M9"}); err == nil {
+		t.Fatal("an enrollment without hospice made a profile")
+	}
+	// The rebuild replays enrollment too: the profiles rebuild equal.
+	r, err := risk.RebuildProfiles(ctx, &riskv1.RebuildProfilesRequest{})
+	if err != nil || r.ProfilesEqual != 4 || len(r.Differences) != 0 {
+		t.Fatalf("rebuild %+v %v", r, err)
 	}
 }

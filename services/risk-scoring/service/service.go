@@ -74,7 +74,8 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 	a := assess.New(store, rt.Pub, scoring.References{Drugs: drugs, Chronic: cm}, cfg.policies, rt.Cfg.Partitions, rt.Hasher)
 	riskv1.RegisterRiskScoringServiceServer(rt.GRPC.GRPC, ports.NewGRPC(a, store, rt.JS))
 	return rt.ConsumeGranted(ctx, bus.ConsumerSpec{}, map[string]bus.Handler{
-		"risk-scoring-claims":  ports.ClaimsHandler(a),
-		"risk-scoring-medical": ports.MedicalHandler(a),
+		"risk-scoring-claims":     ports.ClaimsHandler(a),
+		"risk-scoring-medical":    ports.MedicalHandler(a),
+		"risk-scoring-enrollment": ports.EnrollmentHandler(a),
 	})
 }

@@ -125,6 +125,31 @@ func PrintProfile(w io.Writer, p *riskv1.Profile) {
 		fmt.Fprintf(w, "  %-6s %.4f  %d of %d days, %s to %s  %s\n", r.Class, r.Pdc, r.CoveredDays, r.TreatmentDays,
 			civil.FromProto(r.Ipsd), civil.FromProto(r.End), mark)
 	}
+	fmt.Fprintf(w, "\nSAFETY MEASURES %d (PQA, interim to the as-of date)\n", civil.FromProto(a.GetAsOf()).Year)
+	if len(a.GetSafety()) == 0 {
+		fmt.Fprintln(w, "  in no measure's denominator")
+	}
+	for _, m := range a.GetSafety() {
+		verdict := "numerator 0"
+		if m.Numerator {
+			verdict = "numerator 1"
+		}
+		if m.Excluded {
+			verdict += ", EXCLUDED by " + strings.Join(m.ExcludedBy, ", ")
+		}
+		fmt.Fprintf(w, "  %-8s %s: %s\n", m.Measure, verdict, m.Detail)
+	}
+	fmt.Fprintf(w, "\nEXCLUSIONS\n")
+	if len(p.GetExclusions()) == 0 {
+		fmt.Fprintln(w, "  none on record")
+	}
+	for _, e := range p.GetExclusions() {
+		end := "open"
+		if e.End != nil {
+			end = civil.FromProto(e.End).String()
+		}
+		fmt.Fprintf(w, "  %-30s %s to %s  (%s)\n", e.Name, civil.FromProto(e.Start), end, e.Source)
+	}
 	fmt.Fprintf(w, "\nDRUG THERAPY PROBLEMS\n")
 	if len(a.GetProblems()) == 0 {
 		fmt.Fprintln(w, "  none")

@@ -332,7 +332,21 @@ func Enrollment(in *enrollmentv1.Enrollment, r Rules) (*enrollmentv1.Enrollment,
 		}
 	}
 	k.date("birth_date", e.BirthDate, false, r)
+	if e.HospiceStart != nil {
+		h := k.date("hospice_start", e.HospiceStart, false, r)
+		end := civil.FromProto(e.EndDate)
+		if h.Valid() && start.Valid() && (h.Before(start) || (!end.IsZero() && h.After(end))) {
+			k.add("hospice_start", "DATE_ORDER", "hospice_start %s is outside the enrollment span (%s to %s)", h, start, orOpen(end))
+		}
+	}
 	return e, k.v
+}
+
+func orOpen(d civil.Date) string {
+	if d.IsZero() {
+		return "open"
+	}
+	return d.String()
 }
 
 // PartsAbSummary validates a Parts A/B claim summary.
@@ -359,7 +373,7 @@ func PartsAbSummary(in *medicalv1.PartsAbSummary, r Rules) (*medicalv1.PartsAbSu
 		k.add("service_month", "DATE_FUTURE", "service_month %04d-%02d is in the future", m.Year, m.Month)
 	}
 	if s.Setting == medicalv1.CareSetting_CARE_SETTING_UNSPECIFIED {
-		k.add("setting", "REQUIRED", "setting is required (inpatient, emergency or other)")
+		k.add("setting", "REQUIRED", "setting is required (inpatient, emergency, other or hospice)")
 	}
 	k.money("cost_cents", s.CostCents)
 	k.date("admit_date", s.AdmitDate, false, r)

@@ -10,6 +10,7 @@ import (
 	"github.com/emtm/emtm/libs/civil"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
 	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
+	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 )
@@ -189,5 +190,26 @@ func TestCondition(t *testing.T) {
 		if tt.want == "" && tt.name == "valid ICD-10" && out.Code != "E11.9" {
 			t.Errorf("ICD-10 not upper-cased: %q", out.Code)
 		}
+	}
+}
+
+func TestEnrollmentHospiceStartFallsInTheSpan(t *testing.T) {
+	span := func(hospice *typesv1.Date, end *typesv1.Date) *enrollmentv1.Enrollment {
+		return &enrollmentv1.Enrollment{EnrollmentId: "E1", MemberId: "M1", ContractId: "S1234", PbpId: "001",
+			StartDate: &typesv1.Date{Year: 2023, Month: 1, Day: 1}, EndDate: end, HospiceStart: hospice}
+	}
+	if _, v := Enrollment(span(&typesv1.Date{Year: 2024, Month: 2, Day: 1}, nil), rules); len(v) != 0 {
+		t.Fatalf("hospice within an open span: %+v", v)
+	}
+	for _, e := range []*enrollmentv1.Enrollment{
+		span(&typesv1.Date{Year: 2022, Month: 12, Day: 31}, nil),
+		span(&typesv1.Date{Year: 2024, Month: 3, Day: 1}, &typesv1.Date{Year: 2024, Month: 2, Day: 29}),
+	} {
+		if _, v := Enrollment(e, rules); len(v) != 1 || v[0].Field != "hospice_start" || v[0].Reason != "DATE_ORDER" {
+			t.Errorf("hospice outside the span: %+v", v)
+		}
+	}
+	if _, v := Enrollment(span(&typesv1.Date{Year: 2024, Month: 2, Day: 30}, nil), rules); len(v) != 1 || v[0].Field != "hospice_start" {
+		t.Errorf("hospice_start that is no date: %+v", v)
 	}
 }

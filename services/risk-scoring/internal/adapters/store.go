@@ -74,11 +74,18 @@ redis.call('SADD', KEYS[2], ARGV[4])
 return {applied, redis.call('HGETALL', KEYS[1])}
 `)
 
-// applyField sets one field (a condition or a Parts A/B event: the same event
-// again writes the same value); {1, HGETALL}.
+// applyField sets one field (a condition, a Parts A/B event, an exclusion
+// span: the same event again writes the same value), or deletes it when the
+// value is empty (deleting a field that is not there changes nothing, and
+// creates no profile); {applied, HGETALL}.
 var applyField = redis.NewScript(`
 local old = redis.call('HGET', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[2] == '' then
+  if not old then return {0, redis.call('HGETALL', KEYS[1])} end
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'plan', ARGV[3]) end
 redis.call('HINCRBY', KEYS[1], 'v', 1)
 redis.call('SADD', KEYS[2], ARGV[4])
@@ -153,6 +160,15 @@ func (s *Store) ApplyCondition(ctx context.Context, member string, c profile.Con
 // ApplyMedical stores a Parts A/B event.
 func (s *Store) ApplyMedical(ctx context.Context, member string, m profile.MedicalEvent, plan string) (Snapshot, error) {
 	return s.run(ctx, applyField, member, profile.MedicalPrefix+m.ID, profile.EncodeMedical(m), plan, member)
+}
+
+// ApplySpan stores an exclusion span (a span without a name removes it).
+func (s *Store) ApplySpan(ctx context.Context, member string, sp profile.Span) (Snapshot, error) {
+	value := ""
+	if sp.Name != "" {
+		value = profile.EncodeSpan(sp)
+	}
+	return s.run(ctx, applyField, member, profile.SpanPrefix+sp.ID, value, "", member)
 }
 
 // Save records an emitted assessment (fingerprint "" keeps the last one) and

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -21,16 +20,18 @@ import (
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
+	"github.com/emtm/emtm/libs/drugref"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/pseudonym"
 	"github.com/emtm/emtm/services/risk-scoring/internal/adapters"
 	"github.com/emtm/emtm/services/risk-scoring/internal/chronic"
-	"github.com/emtm/emtm/services/risk-scoring/internal/problems"
 	"github.com/emtm/emtm/services/risk-scoring/internal/profile"
 	"github.com/emtm/emtm/services/risk-scoring/internal/scoring"
+	"github.com/emtm/emtm/services/risk-scoring/safety"
 )
 
 // Publisher publishes to the bus.
@@ -55,17 +56,26 @@ func New(store *adapters.Store, pub Publisher, refs scoring.References, policies
 }
 
 // FillOf is the profile's view of a claim: ingredients from the claim, or from
-// the drug reference by RxNorm code or description; the opioid dose in MME.
+// the drug reference by RxNorm code or description; each ingredient with the
+// safety-measure groups, the Beers flag and the MME per day that hold for
+// this claim's dose and route (the reference as of the claim's profiling: a
+// changed reference reaches old claims through a rebuild).
 func (a *Assessor) FillOf(c *claimsv1.PharmacyClaim) profile.Fill {
 	ings := c.Ingredients
 	if len(ings) == 0 {
 		ings, _ = a.refs.Drugs.Resolve(c.RxnormCode, c.DrugDescription)
 	}
-	mme := problems.MMEPerDay(a.refs.Drugs, ings, c.DrugDescription, c.Strength, c.QuantityMilli, int(c.DaysSupply))
-	return profile.Fill{
+	f := profile.Fill{
 		ClaimID: c.ClaimId, Date: civil.FromProto(c.DateOfService), DaysSupply: int(c.DaysSupply),
-		CostCents: c.TotalCents, PrescriberNPI: c.PrescriberNpi, MME10: int(math.Round(mme * 10)), Ingredients: ings,
+		CostCents: c.TotalCents, PrescriberNPI: c.PrescriberNpi, Ingredients: ings, Drugs: []profile.Drug{},
 	}
+	var mme int64
+	for _, d := range a.refs.Drugs.Dispense(ings, drugref.Use{Description: c.DrugDescription, Strength: c.Strength, QuantityMilli: c.QuantityMilli, DaysSupply: int(c.DaysSupply)}) {
+		f.Drugs = append(f.Drugs, profile.Drug{Name: d.Name, Groups: safety.GroupsOf(d), Beers: d.Beers, MME: d.MME, HasMME: d.HasMME})
+		mme += d.MME
+	}
+	f.MME10 = int((mme + safety.MMEScale/20) / (safety.MMEScale / 10))
+	return f
 }
 
 // OnClaim applies a paid claim.
@@ -109,23 +119,36 @@ func (a *Assessor) OnCondition(ctx context.Context, c *medicalv1.Condition) erro
 	return a.settle(ctx, snap, c.GetMeta().GetEventId())
 }
 
-// OnPartsAB applies a Parts A/B claim summary. Only inpatient stays and
-// emergency visits are kept (the score reads recent ones); payment-reconciliation
+// OnPartsAB applies a Parts A/B claim summary. Inpatient stays and emergency
+// visits are kept (the score reads recent ones); a hospice period becomes a
+// HOSPICE exclusion span (from admission, or the service month's first day,
+// to discharge, or the service month's last day). Payment-reconciliation
 // keeps the spending.
 func (a *Assessor) OnPartsAB(ctx context.Context, s *medicalv1.PartsAbSummary) error {
 	a.tag(ctx, s.MemberId)
+	admit := civil.FromProto(s.AdmitDate)
+	var month civil.Date
+	if s.ServiceMonth != nil {
+		month = civil.Date{Year: int(s.ServiceMonth.Year), Month: time.Month(s.ServiceMonth.Month), Day: 1}
+	}
+	if admit.IsZero() {
+		admit = month
+	}
 	var setting string
 	switch s.Setting {
 	case medicalv1.CareSetting_CARE_SETTING_INPATIENT:
 		setting = profile.Inpatient
 	case medicalv1.CareSetting_CARE_SETTING_EMERGENCY:
 		setting = profile.Emergency
+	case medicalv1.CareSetting_CARE_SETTING_HOSPICE:
+		end := civil.FromProto(s.DischargeDate)
+		if end.IsZero() && !month.IsZero() {
+			end = month.AddDays(32)
+			end = civil.Date{Year: end.Year, Month: end.Month, Day: 1}.AddDays(-1)
+		}
+		return a.applySpan(ctx, s.MemberId, profile.Span{ID: "partsab/" + s.SummaryId, Name: safety.Hospice, Start: admit, End: end}, s.GetMeta().GetEventId())
 	default:
 		return nil
-	}
-	admit := civil.FromProto(s.AdmitDate)
-	if admit.IsZero() && s.ServiceMonth != nil {
-		admit = civil.Date{Year: int(s.ServiceMonth.Year), Month: time.Month(s.ServiceMonth.Month), Day: 1}
 	}
 	plan := ""
 	if s.ContractId != "" {
@@ -137,6 +160,27 @@ func (a *Assessor) OnPartsAB(ctx context.Context, s *medicalv1.PartsAbSummary) e
 		return err
 	}
 	return a.settle(ctx, snap, s.GetMeta().GetEventId())
+}
+
+// OnEnrollment applies the hospice election an enrollment span records, as
+// a HOSPICE exclusion span to the enrollment span's end; a later version of
+// the enrollment span without one removes it. An enrollment without hospice
+// changes no profile.
+func (a *Assessor) OnEnrollment(ctx context.Context, e *enrollmentv1.Enrollment) error {
+	a.tag(ctx, e.MemberId)
+	span := profile.Span{ID: "enrollment/" + e.EnrollmentId}
+	if e.HospiceStart != nil {
+		span.Name, span.Start, span.End = safety.Hospice, civil.FromProto(e.HospiceStart), civil.FromProto(e.EndDate)
+	}
+	return a.applySpan(ctx, e.MemberId, span, e.GetMeta().GetEventId())
+}
+
+func (a *Assessor) applySpan(ctx context.Context, member string, span profile.Span, causeID string) error {
+	snap, err := a.store.ApplySpan(ctx, member, span)
+	if err != nil || len(snap.Hash) == 0 {
+		return err // no profile: nothing to assess
+	}
+	return a.settle(ctx, snap, causeID) // also when redelivered: settling twice publishes nothing twice
 }
 
 // tag puts the keyed hash of the beneficiary (never the id) on the span.
@@ -226,12 +270,26 @@ func (a *Assessor) Current(p *profile.Profile) *riskv1.RiskAssessment {
 	return ToProto(p, scoring.Assess(p, a.refs, a.policies.For(p.ContractID, p.PbpID)))
 }
 
-// Categories are the chronic disease categories of the profile's conditions.
+// Exclusions are the profile's exclusion spans, with where each comes from.
+func (a *Assessor) Exclusions(p *profile.Profile) []*riskv1.ExclusionSpan {
+	var out []*riskv1.ExclusionSpan
+	for _, e := range scoring.Exclusions(p, a.refs) {
+		out = append(out, &riskv1.ExclusionSpan{Name: e.Name, Start: e.Start.Proto(), End: e.End.Proto(), Source: e.Source})
+	}
+	return out
+}
+
+// Categories are the chronic disease categories (of the core list, 2025 on)
+// of the profile's conditions; exclusions are listed apart.
 func (a *Assessor) Categories(p *profile.Profile) []string {
+	core := map[string]bool{}
+	for _, c := range chronic.CoreDiseases(2025) {
+		core[c] = true
+	}
 	seen := map[string]bool{}
 	var out []string
 	for _, c := range p.Conditions {
-		if cat := a.refs.Chronic.Category(c.System, c.Code); cat != "" && !seen[cat] {
+		if cat := a.refs.Chronic.Category(c.System, c.Code); core[cat] && !seen[cat] {
 			seen[cat] = true
 			out = append(out, cat)
 		}
@@ -254,6 +312,9 @@ func ToProto(p *profile.Profile, r scoring.Result) *riskv1.RiskAssessment {
 			Code: pr.Code, Key: pr.Key, Description: pr.Description, Recommendation: pr.Recommendation,
 			ClaimIds: pr.ClaimIDs, PrescriberNpis: pr.PrescriberNPIs, Source: pr.Source,
 		})
+	}
+	for _, x := range r.Safety {
+		out.Safety = append(out.Safety, &riskv1.SafetyMeasure{Measure: x.Measure, Numerator: x.Numerator, Excluded: x.Excluded, ExcludedBy: x.ExcludedBy, Detail: x.Detail})
 	}
 	for _, x := range r.PDC {
 		out.Pdc = append(out.Pdc, &riskv1.PdcResult{Class: x.Class, InMeasure: x.InMeasure, Reason: x.Reason,

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	"github.com/emtm/emtm/services/risk-scoring/internal/adapters"
 )
@@ -24,7 +25,7 @@ type Report struct {
 	Applied                      bool
 }
 
-// Rebuild replays the claims and medical streams into a fresh namespace (no
+// Rebuild replays the claims, medical and enrollment streams into a fresh namespace (no
 // assessment is published), compares every profile with the live one, and,
 // with apply, makes the rebuilt profiles the live ones. Run it while the
 // pipeline is quiet: events that arrive meanwhile show up as differences.
@@ -122,6 +123,12 @@ func (a *Assessor) apply(ctx context.Context, subject string, data []byte) error
 			return nil
 		}
 		return a.OnPartsAB(ctx, &s)
+	case strings.HasPrefix(subject, "emtm.enrollment."):
+		var e enrollmentv1.Enrollment
+		if err := proto.Unmarshal(data, &e); err != nil {
+			return nil
+		}
+		return a.OnEnrollment(ctx, &e)
 	}
 	return nil
 }

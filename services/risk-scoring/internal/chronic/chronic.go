@@ -27,8 +27,25 @@ const (
 	Hypertension  = "HYPERTENSION"
 	MentalHealth  = "MENTAL_HEALTH"
 	Respiratory   = "RESPIRATORY"
-	Cancer        = "CANCER" // not an MTM category: excludes from the opioid high-dosage rule
+	Cancer        = "CANCER" // not an MTM category: excludes from the COB and OHD safety measures
 )
+
+// Exclusion categories: no MTM chronic disease, but each removes a
+// beneficiary from safety measures (docs/domain.md section 4.1 rule 6; the
+// names are those of package safety). CANCER and ESRD are exclusions too.
+const (
+	SickleCell  = "SICKLE_CELL"
+	Palliative  = "PALLIATIVE_CARE"
+	Seizure     = "SEIZURE_DISORDER"
+	Rhabdo      = "RHABDOMYOLYSIS_MYOPATHY"
+	Pregnancy   = "PREGNANCY_LACTATION_FERTILITY"
+	Liver       = "LIVER_DISEASE"
+	Prediabetes = "PREDIABETES"
+	PCOS        = "PCOS"
+)
+
+// ExclusionCategories lists the categories that are safety-measure exclusions.
+var ExclusionCategories = []string{Cancer, SickleCell, Palliative, Seizure, ESRD, Rhabdo, Pregnancy, Liver, Prediabetes, PCOS}
 
 // CoreDiseases returns the core chronic diseases a sponsor may target in year:
 // all ten from 2025; before 2025 the same list without HIV/AIDS (CY 2025 MTM
@@ -47,6 +64,8 @@ var Names = map[string]string{
 	Alzheimers: "Alzheimer's disease", BoneArthritis: "bone disease-arthritis", CHF: "chronic heart failure",
 	Diabetes: "diabetes", Dyslipidemia: "dyslipidemia", ESRD: "end-stage renal disease", HIVAIDS: "HIV/AIDS",
 	Hypertension: "hypertension", MentalHealth: "mental health", Respiratory: "respiratory disease", Cancer: "cancer",
+	SickleCell: "sickle cell disease", Palliative: "palliative care", Seizure: "seizure disorder", Rhabdo: "rhabdomyolysis or myopathy",
+	Pregnancy: "pregnancy, lactation or fertility treatment", Liver: "liver disease", Prediabetes: "prediabetes", PCOS: "polycystic ovary syndrome",
 }
 
 // Systems of the map.
@@ -93,8 +112,8 @@ func Parse(text string) (*Map, error) {
 	if len(rows) == 0 || strings.Join(rows[0], ",") != "system,match,code,category,description" {
 		return nil, fmt.Errorf("conditions.csv: header must be system,match,code,category,description")
 	}
-	valid := map[string]bool{Cancer: true}
-	for _, c := range CoreDiseases(2025) {
+	valid := map[string]bool{}
+	for _, c := range append(CoreDiseases(2025), ExclusionCategories...) {
 		valid[c] = true
 	}
 	m := &Map{exact: map[string]string{}}

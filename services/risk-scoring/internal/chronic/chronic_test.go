@@ -9,7 +9,10 @@ func TestCategories(t *testing.T) {
 	}
 	tests := []struct{ system, code, want string }{
 		{SNOMED, "44054006", Diabetes}, {SNOMED, "59621000", Hypertension}, {SNOMED, "55822004", Dyslipidemia},
-		{SNOMED, "87433001", Respiratory}, {SNOMED, "15777000", ""}, // prediabetes is not diabetes
+		{SNOMED, "87433001", Respiratory}, {SNOMED, "15777000", Prediabetes}, // prediabetes is not diabetes
+		{ICD10, "D57.1", SickleCell}, {ICD10, "D57.3", ""}, {ICD10, "O09.90", Pregnancy}, {ICD10, "Z51.5", Palliative},
+		{ICD10, "G40.909", Seizure}, {ICD10, "K74.60", Liver}, {ICD10, "R73.03", Prediabetes}, {ICD10, "E28.2", PCOS},
+		{ICD10, "M62.82", Rhabdo}, {SNOMED, "72892002", Pregnancy}, {SNOMED, "84757009", Seizure},
 		{ICD10, "E11.9", Diabetes}, {ICD10, "e119", Diabetes}, {ICD10, "N18.6", ESRD}, {ICD10, "N18.4", ""},
 		{ICD10, "C34.90", Cancer}, {ICD10, "I10", Hypertension}, {ICD10, "Z21", HIVAIDS},
 	}

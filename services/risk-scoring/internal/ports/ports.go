@@ -14,6 +14,7 @@ import (
 
 	"github.com/emtm/emtm/libs/bus"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	"github.com/emtm/emtm/services/risk-scoring/internal/adapters"
@@ -63,6 +64,17 @@ func MedicalHandler(a *assess.Assessor) bus.Handler {
 	}
 }
 
+// EnrollmentHandler consumes EMTM_ENROLLMENT: hospice elections.
+func EnrollmentHandler(a *assess.Assessor) bus.Handler {
+	return func(ctx context.Context, m *bus.Msg) error {
+		var e enrollmentv1.Enrollment
+		if err := proto.Unmarshal(m.Data, &e); err != nil {
+			return bus.Permanent(fmt.Errorf("decode enrollment: %w", err))
+		}
+		return a.OnEnrollment(ctx, &e)
+	}
+}
+
 // ReplayStream reads a stream from its first message to the last one present
 // when it starts (bus.Replay).
 func ReplayStream(js jetstream.JetStream) assess.Replayer {
@@ -102,7 +114,8 @@ func (g *GRPC) GetProfile(ctx context.Context, req *riskv1.GetProfileRequest) (*
 	}
 	out := &riskv1.Profile{MemberId: p.MemberID, ContractId: p.ContractID, PbpId: p.PbpID,
 		ActiveClaims: int32(len(p.Fills)), ReversedClaims: int32(p.Reversed), LatestAssessment: g.a.Current(p),
-		ChronicConditions: g.a.Categories(p), Conditions: int32(len(p.Conditions)), PartsAbEvents: int32(len(p.Medical)), StoredBytes: size}
+		ChronicConditions: g.a.Categories(p), Conditions: int32(len(p.Conditions)), PartsAbEvents: int32(len(p.Medical)), StoredBytes: size,
+		Exclusions: g.a.Exclusions(p)}
 	ings := map[string]bool{}
 	for _, f := range p.Fills {
 		out.TotalCostCents += f.CostCents
@@ -131,7 +144,7 @@ func (g *GRPC) ListByTier(ctx context.Context, req *riskv1.ListByTierRequest) (*
 }
 
 func (g *GRPC) RebuildProfiles(ctx context.Context, req *riskv1.RebuildProfilesRequest) (*riskv1.RebuildProfilesResponse, error) {
-	rep, err := g.a.Rebuild(ctx, ReplayStream(g.js), []string{bus.StreamClaims, bus.StreamMedical}, req.GetApply())
+	rep, err := g.a.Rebuild(ctx, ReplayStream(g.js), []string{bus.StreamClaims, bus.StreamMedical, bus.StreamEnrollment}, req.GetApply())
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "rebuild: %v", err)
 	}

@@ -1,20 +1,20 @@
 // Package problems finds drug therapy problems in a medication profile
-// (docs/domain.md section 4). Each rule is a small pure function that cites
-// its source; each finding names the claims that prove it and the prescribers
-// who can act on it. The measurement year is the as-of year: fills dated in
-// it count, their supply is followed to December 31.
+// (docs/domain.md section 4): the five PQA safety measures, computed by
+// package safety exactly as the offline `emtmctl measures safety` computes
+// them, interim as of the profile's date; the Beers criteria; and
+// non-adherence. Each finding names the claims that prove it and the
+// prescribers who can act on it. The measurement year is the as-of year.
 package problems
 
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/emtm/emtm/libs/civil"
 	"github.com/emtm/emtm/libs/drugref"
-	"github.com/emtm/emtm/services/risk-scoring/internal/chronic"
 	"github.com/emtm/emtm/services/risk-scoring/internal/profile"
 	"github.com/emtm/emtm/services/risk-scoring/pdc"
+	"github.com/emtm/emtm/services/risk-scoring/safety"
 )
 
 // Problem is one finding.
@@ -33,45 +33,82 @@ var Codes = []string{"SUPD", "OHD", "COB", "POLY-ACH", "POLY-CNS", "BEERS", "NON
 
 // Facts are what the rules read.
 type Facts struct {
-	Year       int
-	BirthDate  civil.Date
-	Fills      []profile.Fill
-	Categories map[string]bool // chronic categories active in Year
+	Year      int
+	BirthDate civil.Date
+	Fills     []profile.Fill
+	// Exclusions are the beneficiary's exclusion spans (conditions, hospice).
+	Exclusions []safety.Span
 	PDC        []pdc.Result
 	Ref        *drugref.Reference
 }
 
-// Find runs every rule.
-func Find(f Facts) []Problem {
+// Find runs every rule; it returns the problems and the safety measures
+// whose age and denominator criteria hold (problems or not).
+func Find(f Facts) ([]Problem, []safety.Row) {
+	claims := Claims(f.Ref, f.Fills)
+	rows := safety.Evaluate(f.Year, f.BirthDate, claims, f.Exclusions)
 	var out []Problem
-	for _, rule := range []func(Facts) []Problem{SUPD, OHD, COB, PolyACH, PolyCNS, Beers, NonAdherence} {
-		out = append(out, rule(f)...)
+	for _, r := range rows {
+		if r.Problem() {
+			out = append(out, measureProblem(r, claims))
+		}
+	}
+	out = append(out, Beers(f)...)
+	return append(out, NonAdherence(f)...), rows
+}
+
+// Drugs are a fill's ingredients as the measures see them: as profiled, or,
+// for a fill stored before profiles kept them, the reference applied
+// without dose or route (its MME is the fill's, on its first opioid).
+func Drugs(ref *drugref.Reference, fl profile.Fill) []profile.Drug {
+	if fl.Drugs != nil {
+		return fl.Drugs
+	}
+	out := make([]profile.Drug, 0, len(fl.Ingredients))
+	mme := fl.MME10 > 0
+	for _, d := range ref.Dispense(fl.Ingredients, drugref.Use{}) {
+		pd := profile.Drug{Name: d.Name, Groups: safety.GroupsOf(d), Beers: d.Beers}
+		if mme && pd.Groups.Has(safety.Opioid) {
+			pd.MME, pd.HasMME, mme = int64(fl.MME10)*safety.MMEScale/10, true, false
+		}
+		out = append(out, pd)
 	}
 	return out
 }
 
-// ageAtYearEnd is the age on December 31 of the measurement year (-1 if unknown).
-func (f Facts) ageAtYearEnd() int {
-	if f.BirthDate.IsZero() {
-		return -1
-	}
-	return f.BirthDate.YearsOld(civil.Date{Year: f.Year, Month: 12, Day: 31})
-}
-
-// inYear are the fills dated in the measurement year.
-func (f Facts) inYear() []profile.Fill {
-	var out []profile.Fill
-	for _, fl := range f.Fills {
-		if fl.Date.Year == f.Year {
-			out = append(out, fl)
+// Claims turns fills into the measures' claims: one per ingredient.
+func Claims(ref *drugref.Reference, fills []profile.Fill) []safety.Claim {
+	var out []safety.Claim
+	for _, fl := range fills {
+		for _, d := range Drugs(ref, fl) {
+			out = append(out, safety.Claim{ID: fl.ClaimID, Prescriber: fl.PrescriberNPI, FillDate: fl.Date, Drug: d.Name,
+				DaysSupply: fl.DaysSupply, Groups: d.Groups, MME: d.MME, HasMME: d.HasMME})
 		}
 	}
 	return out
 }
 
-func (f Facts) ingredient(name string) *drugref.Ingredient {
-	ing, _ := f.Ref.Ingredient(name)
-	return ing
+// measureTexts are what a safety problem tells the prescriber, with its source.
+var measureTexts = map[string]struct{ recommendation, source string }{
+	safety.SUPD: {"Consider a moderate- or high-intensity statin, as recommended for adults 40-75 with diabetes",
+		"PQA Statin Use in Persons with Diabetes (SUPD); CMS Part D Star Ratings, age on Jan 1 from MY2024 (CMS-4201-F, 2023)"},
+	safety.COB: {"Avoid concurrent opioids and benzodiazepines where possible; coordinate with the other prescriber and consider naloxone",
+		"PQA Concurrent Use of Opioids and Benzodiazepines (COB), CBE #3389 (2021); CMS Part D Star Ratings from MY2025"},
+	safety.PolyACH: {"Reduce the anticholinergic burden: deprescribe or switch one of the drugs",
+		"PQA Polypharmacy: Use of Multiple Anticholinergic Medications in Older Adults (POLY-ACH); CMS Part D Star Ratings from MY2025"},
+	safety.PolyCNS: {"Review the CNS-active drugs for falls risk; taper or stop one where possible",
+		"PQA Polypharmacy: Use of Multiple CNS-Active Medications in Older Adults (POLY-CNS)"},
+	safety.OHD: {"Reassess the opioid dose against the CDC 2022 guideline; consider tapering and naloxone",
+		"PQA/CMS Use of Opioids at High Dosage in Persons Without Cancer (OHD); MME factors: CDC 2022 and the CMS opioid MME file"},
+}
+
+func measureProblem(r safety.Row, claims []safety.Claim) Problem {
+	ev := newEvidence()
+	for _, i := range r.Evidence {
+		ev.add(claims[i].ID, claims[i].Prescriber)
+	}
+	t := measureTexts[r.Measure]
+	return ev.into(Problem{Code: r.Measure, Key: r.Measure, Description: r.Detail, Recommendation: t.recommendation, Source: t.source})
 }
 
 // evidence collects claims and prescribers.
@@ -79,10 +116,10 @@ type evidence struct{ claims, npis map[string]bool }
 
 func newEvidence() *evidence { return &evidence{claims: map[string]bool{}, npis: map[string]bool{}} }
 
-func (e *evidence) add(fl profile.Fill) {
-	e.claims[fl.ClaimID] = true
-	if fl.PrescriberNPI != "" {
-		e.npis[fl.PrescriberNPI] = true
+func (e *evidence) add(claimID, npi string) {
+	e.claims[claimID] = true
+	if npi != "" {
+		e.npis[npi] = true
 	}
 }
 
@@ -100,271 +137,44 @@ func sorted(m map[string]bool) []string {
 	return out
 }
 
-// coverage marks, per drug, the days of the measurement year a fill's supply
-// covers (from its date, not shifted), through December 31.
-type coverage struct {
-	year  int
-	days  int
-	drugs map[string][]bool
-	fills map[string][]profile.Fill
-}
-
-func newCoverage(year int) *coverage {
-	days := civil.Date{Year: year, Month: 12, Day: 31}.DaysSince(civil.Date{Year: year, Month: 1, Day: 1}) + 1
-	return &coverage{year: year, days: days, drugs: map[string][]bool{}, fills: map[string][]profile.Fill{}}
-}
-
-func (c *coverage) add(drug string, fl profile.Fill) {
-	d := c.drugs[drug]
-	if d == nil {
-		d = make([]bool, c.days)
-		c.drugs[drug] = d
-	}
-	jan1 := civil.Date{Year: c.year, Month: 1, Day: 1}
-	for i := max(fl.Date.DaysSince(jan1), 0); i < c.days && i <= fl.Last().DaysSince(jan1); i++ {
-		d[i] = true
-	}
-	c.fills[drug] = append(c.fills[drug], fl)
-}
-
-// daysWithAtLeast counts the days on which at least n distinct drugs are covered.
-func (c *coverage) daysWithAtLeast(n int) int {
-	count := 0
-	for i := 0; i < c.days; i++ {
-		k := 0
-		for _, d := range c.drugs {
-			if d[i] {
-				k++
-			}
-		}
-		if k >= n {
-			count++
-		}
-	}
-	return count
-}
-
-// SUPD: statin use in persons with diabetes. Age 40 to 75, at least two fills
-// of diabetes drugs (insulin included) in the year, and no statin fill in it.
-// Source: CMS Part D Star Ratings "Statin Use in Persons with Diabetes" (PQA), 2024.
-func SUPD(f Facts) []Problem {
-	age := f.ageAtYearEnd()
-	if age < 40 || age > 75 {
-		return nil
-	}
-	diab := newEvidence()
-	dates := map[civil.Date]bool{}
-	for _, fl := range f.inYear() {
-		for _, n := range fl.Ingredients {
-			ing := f.ingredient(n)
-			if ing == nil {
-				continue
-			}
-			if ing.PDCClass == pdc.STATIN {
-				return nil
-			}
-			if ing.PDCClass == pdc.DIAB || ing.Insulin {
-				diab.add(fl)
-				dates[fl.Date] = true
-			}
-		}
-	}
-	if len(diab.claims) < 2 {
-		return nil
-	}
-	return []Problem{diab.into(Problem{
-		Code: "SUPD", Key: "SUPD",
-		Description:    fmt.Sprintf("%d diabetes medication fills in %d and no statin (age %d)", len(diab.claims), f.Year, age),
-		Recommendation: "Consider a moderate- or high-intensity statin, as recommended for adults 40-75 with diabetes",
-		Source:         "CMS Part D Star Ratings, Statin Use in Persons with Diabetes (PQA), 2024",
-	})}
-}
-
-// OHD: opioids at high dosage. The opioid episode (consecutive days covered by
-// opioid supply in the year) lasts at least 90 days and its average daily dose
-// is at least 90 morphine milligram equivalents. Buprenorphine has no MME
-// factor and does not count; beneficiaries with cancer are excluded (hospice
-// data is not available). Source: PQA "Use of Opioids at High Dosage in
-// Persons Without Cancer"; MME factors CDC 2022.
-func OHD(f Facts) []Problem {
-	if f.Categories[chronic.Cancer] {
-		return nil
-	}
-	c := newCoverage(f.Year)
-	mme := make([]int, c.days) // MME x 10 per day
-	jan1 := civil.Date{Year: f.Year, Month: 1, Day: 1}
-	var opioidFills []profile.Fill
-	for _, fl := range f.inYear() {
-		if fl.MME10 <= 0 {
-			continue
-		}
-		opioidFills = append(opioidFills, fl)
-		for i := max(fl.Date.DaysSince(jan1), 0); i < c.days && i <= fl.Last().DaysSince(jan1); i++ {
-			mme[i] += fl.MME10
-		}
-	}
-	for start := 0; start < c.days; {
-		if mme[start] == 0 {
-			start++
-			continue
-		}
-		end, sum := start, 0
-		for end < c.days && mme[end] > 0 {
-			sum += mme[end]
-			end++
-		}
-		days := end - start
-		if avg := float64(sum) / float64(days) / 10; days >= 90 && avg >= 90 {
-			ev := newEvidence()
-			from, to := jan1.AddDays(start), jan1.AddDays(end-1)
-			for _, fl := range opioidFills {
-				if !fl.Last().Before(from) && !fl.Date.After(to) {
-					ev.add(fl)
-				}
-			}
-			return []Problem{ev.into(Problem{
-				Code: "OHD", Key: "OHD",
-				Description:    fmt.Sprintf("opioids for %d consecutive days (%s to %s) at an average of %.0f MME a day (>= 90)", days, from, to, avg),
-				Recommendation: "Reassess the opioid dose against the CDC 2022 guideline; consider tapering and naloxone",
-				Source:         "PQA Use of Opioids at High Dosage in Persons Without Cancer; CDC 2022 MME factors",
-			})}
-		}
-		start = end
-	}
-	return nil
-}
-
-// COB: at least two opioid fills and at least two benzodiazepine fills in the
-// year with at least 30 cumulative days on which both are covered.
-// Source: PQA "Concurrent Use of Opioids and Benzodiazepines", 2023.
-func COB(f Facts) []Problem {
-	c := newCoverage(f.Year)
-	op, bz := newEvidence(), newEvidence()
-	for _, fl := range f.inYear() {
-		for _, n := range fl.Ingredients {
-			ing := f.ingredient(n)
-			switch {
-			case ing == nil:
-			case ing.Opioid:
-				c.add("opioid", fl)
-				op.add(fl)
-			case ing.Benzodiazepine:
-				c.add("benzodiazepine", fl)
-				bz.add(fl)
-			}
-		}
-	}
-	if len(op.claims) < 2 || len(bz.claims) < 2 {
-		return nil
-	}
-	overlap := c.daysWithAtLeast(2)
-	if overlap < 30 {
-		return nil
-	}
-	for id := range bz.claims {
-		op.claims[id] = true
-	}
-	for n := range bz.npis {
-		op.npis[n] = true
-	}
-	return []Problem{op.into(Problem{
-		Code: "COB", Key: "COB",
-		Description:    fmt.Sprintf("an opioid and a benzodiazepine together on %d days in %d (>= 30)", overlap, f.Year),
-		Recommendation: "Avoid concurrent opioids and benzodiazepines where possible; coordinate with the other prescriber and consider naloxone",
-		Source:         "PQA Concurrent Use of Opioids and Benzodiazepines, 2023",
-	})}
-}
-
-// polypharmacy finds at least n distinct drugs of a kind covered together on at
-// least 30 days, in a beneficiary 65 or older at the end of the year.
-func polypharmacy(f Facts, n int, is func(*drugref.Ingredient) bool) (*evidence, []string, int) {
-	if f.ageAtYearEnd() < 65 {
-		return nil, nil, 0
-	}
-	c := newCoverage(f.Year)
-	ev := newEvidence()
-	for _, fl := range f.inYear() {
-		for _, name := range fl.Ingredients {
-			if ing := f.ingredient(name); ing != nil && is(ing) {
-				c.add(ing.Name, fl)
-			}
-		}
-	}
-	if len(c.drugs) < n {
-		return nil, nil, 0
-	}
-	days := c.daysWithAtLeast(n)
-	if days < 30 {
-		return nil, nil, 0
-	}
-	drugs := make([]string, 0, len(c.drugs))
-	for d, fills := range c.fills {
-		drugs = append(drugs, d)
-		for _, fl := range fills {
-			ev.add(fl)
-		}
-	}
-	sort.Strings(drugs)
-	return ev, drugs, days
-}
-
-// PolyACH: two or more distinct anticholinergic drugs covered together on at
-// least 30 days, age 65 or older. Source: PQA "Polypharmacy: Use of Multiple
-// Anticholinergic Medications in Older Adults", 2023.
-func PolyACH(f Facts) []Problem {
-	ev, drugs, days := polypharmacy(f, 2, func(i *drugref.Ingredient) bool { return i.Anticholinergic })
-	if ev == nil {
-		return nil
-	}
-	return []Problem{ev.into(Problem{
-		Code: "POLY-ACH", Key: "POLY-ACH",
-		Description:    fmt.Sprintf("%d anticholinergic drugs together on %d days in %d (%s)", len(drugs), days, f.Year, strings.Join(drugs, ", ")),
-		Recommendation: "Reduce the anticholinergic burden: deprescribe or switch one of the drugs",
-		Source:         "PQA Polypharmacy: Use of Multiple Anticholinergic Medications in Older Adults, 2023",
-	})}
-}
-
-// PolyCNS: three or more distinct CNS-active drugs (antiepileptics,
-// antipsychotics, benzodiazepines, Z-drugs, opioids, SSRIs, SNRIs, TCAs)
-// covered together on at least 30 days, age 65 or older. Source: PQA
-// "Polypharmacy: Use of Multiple CNS-Active Medications in Older Adults", 2023.
-func PolyCNS(f Facts) []Problem {
-	ev, drugs, days := polypharmacy(f, 3, func(i *drugref.Ingredient) bool { return i.CNSClass != "" })
-	if ev == nil {
-		return nil
-	}
-	return []Problem{ev.into(Problem{
-		Code: "POLY-CNS", Key: "POLY-CNS",
-		Description:    fmt.Sprintf("%d CNS-active drugs together on %d days in %d (%s)", len(drugs), days, f.Year, strings.Join(drugs, ", ")),
-		Recommendation: "Review the CNS-active drugs for falls risk; taper or stop one where possible",
-		Source:         "PQA Polypharmacy: Use of Multiple CNS-Active Medications in Older Adults, 2023",
-	})}
-}
-
-// Beers finds drugs to avoid in adults 65 and older: a fill in the year whose
-// ingredient the reference flags under the AGS Beers Criteria (2023, Table 2),
-// dispensed when the beneficiary was 65 or older. One problem per ingredient.
-// Without a birth date the rule cannot apply.
+// Beers finds drugs to avoid in adults 65 and older (AGS Beers Criteria 2023,
+// Table 2): a fill in the year, dispensed when the beneficiary was 65 or
+// older, of an ingredient whose criterion holds for the fill's dose and route
+// (doxepin above 6 mg/day, estradiol other than vaginal), unless the
+// criterion is lifted by another drug in use in the year (a sulfonylurea
+// beside a GLP-1 agonist or an SGLT2 inhibitor is not first- or second-line
+// therapy). One problem per ingredient. Without a birth date the rule cannot apply.
 func Beers(f Facts) []Problem {
 	if f.BirthDate.IsZero() {
 		return nil
 	}
-	found := map[string]*evidence{}
-	notes := map[string]string{}
-	for _, fl := range f.inYear() {
-		if f.BirthDate.YearsOld(fl.Date) < 65 {
+	classes := map[string]bool{}
+	for _, fl := range f.Fills {
+		if fl.Date.Year != f.Year {
 			continue
 		}
 		for _, name := range fl.Ingredients {
-			ing := f.ingredient(name)
-			if ing == nil || !ing.Beers {
+			if ing, ok := f.Ref.Ingredient(name); ok {
+				classes[ing.TherapeuticClass] = true
+			}
+		}
+	}
+	found := map[string]*evidence{}
+	notes := map[string]string{}
+	for _, fl := range f.Fills {
+		if fl.Date.Year != f.Year || f.BirthDate.YearsOld(fl.Date) < 65 {
+			continue
+		}
+		for _, d := range Drugs(f.Ref, fl) {
+			ing, ok := f.Ref.Ingredient(d.Name)
+			if !d.Beers || !ok || lifted(ing, classes) {
 				continue
 			}
 			if found[ing.Name] == nil {
 				found[ing.Name] = newEvidence()
 				notes[ing.Name] = ing.BeersNote
 			}
-			found[ing.Name].add(fl)
+			found[ing.Name].add(fl.ClaimID, fl.PrescriberNPI)
 		}
 	}
 	names := make([]string, 0, len(found))
@@ -384,6 +194,16 @@ func Beers(f Facts) []Problem {
 	return out
 }
 
+// lifted reports whether a drug of one of the ingredient's lifting classes is in use.
+func lifted(ing *drugref.Ingredient, classes map[string]bool) bool {
+	for _, c := range ing.BeersUnlessClasses {
+		if classes[c] {
+			return true
+		}
+	}
+	return false
+}
+
 // NonAdherence: a PDC class in the measure with PDC below 0.80.
 // Source: CMS Part D Star Ratings D10-D12 (PQA PDC), 2024; docs/domain.md section 3.
 func NonAdherence(f Facts) []Problem {
@@ -398,7 +218,7 @@ func NonAdherence(f Facts) []Problem {
 		}
 		ev := newEvidence()
 		for _, id := range r.ClaimIDs {
-			ev.add(byID[id])
+			ev.add(id, byID[id].PrescriberNPI)
 		}
 		out = append(out, ev.into(Problem{
 			Code: "NONADH", Key: "NONADH:" + r.Class,

@@ -2,30 +2,35 @@ package problems
 
 import (
 	"fmt"
-	"math"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emtm/emtm/libs/civil"
 	"github.com/emtm/emtm/libs/drugref"
-	"github.com/emtm/emtm/services/risk-scoring/internal/chronic"
 	"github.com/emtm/emtm/services/risk-scoring/internal/profile"
 	"github.com/emtm/emtm/services/risk-scoring/pdc"
+	"github.com/emtm/emtm/services/risk-scoring/safety"
 )
 
 func d(m, day int) civil.Date { return civil.Date{Year: 2024, Month: time.Month(m), Day: day} }
 
 var seq int
 
+// fill is a fill stored before profiles kept their drugs (the reference applies without dose or route).
 func fill(date civil.Date, days int, ings ...string) profile.Fill {
 	seq++
 	return profile.Fill{ClaimID: fmt.Sprintf("c%d", seq), Date: date, DaysSupply: days, PrescriberNPI: fmt.Sprintf("npi%d", seq%2), Ingredients: ings}
 }
 
-func opioid(date civil.Date, days, mme int) profile.Fill {
-	f := fill(date, days, "oxycodone")
-	f.MME10 = mme * 10
+// dispensed is a fill profiled as risk-scoring profiles a claim: the reference applied to its description and quantity.
+func dispensed(date civil.Date, days int, desc string, qty int64, ings ...string) profile.Fill {
+	f := fill(date, days, ings...)
+	ref, _ := drugref.Load()
+	f.Drugs = []profile.Drug{}
+	for _, x := range ref.Dispense(ings, drugref.Use{Description: desc, QuantityMilli: qty * 1000, DaysSupply: days}) {
+		f.Drugs = append(f.Drugs, profile.Drug{Name: x.Name, Groups: safety.GroupsOf(x), Beers: x.Beers, MME: x.MME, HasMME: x.HasMME})
+	}
 	return f
 }
 
@@ -35,7 +40,7 @@ func facts(age int, fills ...profile.Fill) Facts {
 	if age >= 0 {
 		birth = civil.Date{Year: 2024 - age, Month: 1, Day: 1}
 	}
-	return Facts{Year: 2024, BirthDate: birth, Fills: fills, Ref: ref, Categories: map[string]bool{}}
+	return Facts{Year: 2024, BirthDate: birth, Fills: fills, Ref: ref}
 }
 
 func keys(ps []Problem) string {
@@ -49,51 +54,84 @@ func keys(ps []Problem) string {
 	return strings.Join(k, ",")
 }
 
-func TestRules(t *testing.T) {
-	withCancer := facts(60, opioid(d(1, 1), 100, 120))
-	withCancer.Categories[chronic.Cancer] = true
+func found(f Facts) string {
+	ps, _ := Find(f)
+	return keys(ps)
+}
+
+// The safety measures are package safety's (tested rule by rule there); these
+// tests show the live path: fills become the measures' claims with the groups
+// the drug reference gives each ingredient for its dose and route.
+func TestTheLiveProfileFeedsTheSafetyMeasures(t *testing.T) {
+	oxy := func(date civil.Date) profile.Fill {
+		return dispensed(date, 30, "Oxycodone Hydrochloride 30 MG Oral Tablet", 60, "oxycodone") // 30 x 2 x 1.5 = 90 MME/day
+	}
+	withCancer := facts(60, oxy(d(1, 5)), oxy(d(2, 4)), oxy(d(3, 5)))
+	withCancer.Exclusions = []safety.Span{{Name: safety.Cancer, Start: civil.Date{Year: 2020, Month: 3, Day: 1}}}
+	inHospice := facts(60, fill(d(1, 1), 30, "metformin"), fill(d(2, 1), 30, "metformin"))
+	inHospice.Exclusions = []safety.Span{{Name: safety.Hospice, Start: d(6, 1)}}
 	tests := []struct {
-		source string
-		rule   func(Facts) []Problem
-		f      Facts
-		want   string
+		name string
+		f    Facts
+		want string
 	}{
-		// SUPD (PQA Statin Use in Persons with Diabetes): age 40-75, >= 2 diabetes fills, no statin.
-		{"SUPD: metformin twice, no statin, age 60", SUPD, facts(60, fill(d(1, 1), 30, "metformin"), fill(d(2, 1), 30, "metformin")), "SUPD"},
-		{"SUPD: insulin counts as a diabetes drug", SUPD, facts(60, fill(d(1, 1), 30, "insulin glargine"), fill(d(2, 1), 30, "metformin")), "SUPD"},
-		{"SUPD: a statin fill in the year", SUPD, facts(60, fill(d(1, 1), 30, "metformin"), fill(d(2, 1), 30, "metformin"), fill(d(6, 1), 30, "atorvastatin")), ""},
-		{"SUPD: one diabetes fill", SUPD, facts(60, fill(d(1, 1), 30, "metformin")), ""},
-		{"SUPD: age 76 is outside 40-75", SUPD, facts(76, fill(d(1, 1), 30, "metformin"), fill(d(2, 1), 30, "metformin")), ""},
-		{"SUPD: age 39 is outside 40-75", SUPD, facts(39, fill(d(1, 1), 30, "metformin"), fill(d(2, 1), 30, "metformin")), ""},
-		// OHD (PQA Use of Opioids at High Dosage): >= 90 consecutive days averaging >= 90 MME.
-		{"OHD: 100 days at 120 MME", OHD, facts(60, opioid(d(1, 1), 50, 120), opioid(d(2, 20), 50, 120)), "OHD"},
-		{"OHD: 89 days at 120 MME", OHD, facts(60, opioid(d(1, 1), 89, 120)), ""},
-		{"OHD: 100 days averaging 85 MME", OHD, facts(60, opioid(d(1, 1), 50, 80), opioid(d(2, 20), 50, 90)), ""},
-		{"OHD: a gap breaks the episode", OHD, facts(60, opioid(d(1, 1), 60, 120), opioid(d(3, 5), 60, 120)), ""},
-		{"OHD: cancer excludes", OHD, withCancer, ""},
-		// COB (PQA Concurrent Use of Opioids and Benzodiazepines): >= 2 fills each, >= 30 overlap days.
-		{"COB: 60 days together", COB, facts(60, fill(d(1, 1), 30, "oxycodone"), fill(d(1, 31), 30, "oxycodone"), fill(d(1, 1), 30, "alprazolam"), fill(d(1, 31), 30, "alprazolam")), "COB"},
-		{"COB: 20 days together", COB, facts(60, fill(d(1, 1), 10, "oxycodone"), fill(d(1, 11), 10, "oxycodone"), fill(d(1, 1), 10, "alprazolam"), fill(d(1, 11), 10, "alprazolam")), ""},
-		{"COB: one benzodiazepine fill", COB, facts(60, fill(d(1, 1), 30, "oxycodone"), fill(d(1, 31), 30, "oxycodone"), fill(d(1, 1), 90, "alprazolam")), ""},
-		// POLY-ACH (PQA): >= 2 anticholinergics together >= 30 days, age >= 65.
-		{"POLY-ACH: two for 60 days at 70", PolyACH, facts(70, fill(d(1, 1), 60, "diphenhydramine"), fill(d(1, 1), 60, "oxybutynin")), "POLY-ACH"},
-		{"POLY-ACH: at 60", PolyACH, facts(60, fill(d(1, 1), 60, "diphenhydramine"), fill(d(1, 1), 60, "oxybutynin")), ""},
-		{"POLY-ACH: 20 days together", PolyACH, facts(70, fill(d(1, 1), 20, "diphenhydramine"), fill(d(1, 1), 60, "oxybutynin")), ""},
-		{"POLY-ACH: one drug twice", PolyACH, facts(70, fill(d(1, 1), 60, "diphenhydramine"), fill(d(1, 15), 60, "diphenhydramine")), ""},
-		// POLY-CNS (PQA): >= 3 CNS-active drugs together >= 30 days, age >= 65.
-		{"POLY-CNS: three for 40 days", PolyCNS, facts(70, fill(d(1, 1), 40, "sertraline"), fill(d(1, 1), 40, "zolpidem"), fill(d(1, 1), 40, "gabapentin")), "POLY-CNS"},
-		{"POLY-CNS: two drugs", PolyCNS, facts(70, fill(d(1, 1), 40, "sertraline"), fill(d(1, 1), 40, "zolpidem")), ""},
-		{"POLY-CNS: unknown age", PolyCNS, facts(-1, fill(d(1, 1), 40, "sertraline"), fill(d(1, 1), 40, "zolpidem"), fill(d(1, 1), 40, "gabapentin")), ""},
-		// BEERS (AGS 2023 Table 2): a drug to avoid, dispensed at 65 or older.
-		{"BEERS: glyburide at 74", Beers, facts(74, fill(d(3, 1), 30, "glyburide")), "BEERS:glyburide"},
-		{"BEERS: glyburide at 60", Beers, facts(60, fill(d(3, 1), 30, "glyburide")), ""},
-		{"BEERS: one finding per drug", Beers, facts(74, fill(d(3, 1), 30, "zolpidem"), fill(d(4, 1), 30, "zolpidem"), fill(d(4, 1), 30, "diphenhydramine")), "BEERS:diphenhydramine,BEERS:zolpidem"},
-		{"BEERS: warfarin is conditional (first-line use) and not flagged", Beers, facts(74, fill(d(3, 1), 30, "warfarin")), ""},
-		{"BEERS: no birth date", Beers, facts(-1, fill(d(3, 1), 30, "glyburide")), ""},
+		{"SUPD: metformin on two dates, no statin, 60", facts(60, fill(d(1, 1), 30, "metformin"), fill(d(2, 1), 30, "metformin")), "SUPD"},
+		{"SUPD: insulin counts as a diabetes drug", facts(60, fill(d(1, 1), 30, "insulin glargine"), fill(d(2, 1), 30, "metformin")), "SUPD"},
+		{"SUPD: a statin in the year", facts(60, fill(d(1, 1), 30, "metformin"), fill(d(2, 1), 30, "metformin"), fill(d(6, 1), 30, "atorvastatin")), ""},
+		{"SUPD: a combination product counts through each ingredient", facts(60, fill(d(1, 1), 30, "metformin", "sitagliptin"), fill(d(1, 1), 30, "metformin")), ""},
+		{"SUPD: hospice excludes", inHospice, ""},
+		{"OHD: 90 MME a day for 90 days, from the claims' strength and quantity", facts(60, oxy(d(1, 5)), oxy(d(2, 4)), oxy(d(3, 5))), "OHD"},
+		{"OHD: cancer excludes (and COB's numerator is 0)", withCancer, ""},
+		{"COB: an opioid and a benzodiazepine 60 days together", facts(60, fill(d(1, 1), 30, "oxycodone"), fill(d(1, 31), 30, "oxycodone"), fill(d(1, 1), 30, "alprazolam"), fill(d(1, 31), 30, "alprazolam")), "COB"}, // 60: no Beers
+		{"POLY-ACH: oxybutynin and diphenhydramine, two dates each, 70", facts(70, fill(d(1, 1), 60, "diphenhydramine"), fill(d(2, 1), 60, "diphenhydramine"), fill(d(1, 1), 60, "oxybutynin"), fill(d(2, 1), 60, "oxybutynin")),
+			"POLY-ACH,BEERS:diphenhydramine"},
+		{"POLY-ACH: doxepin at 3 mg/day is no anticholinergic", facts(70, fill(d(1, 1), 60, "oxybutynin"), fill(d(2, 1), 60, "oxybutynin"),
+			dispensed(d(1, 1), 60, "Doxepin 3 MG Oral Tablet", 60, "doxepin"), dispensed(d(2, 1), 60, "Doxepin 3 MG Oral Tablet", 60, "doxepin")), ""},
+		{"POLY-ACH: doxepin at 50 mg/day is", facts(70, fill(d(1, 1), 60, "oxybutynin"), fill(d(2, 1), 60, "oxybutynin"),
+			dispensed(d(1, 1), 60, "Doxepin Hydrochloride 25 MG Oral Capsule", 120, "doxepin"), dispensed(d(2, 1), 60, "Doxepin Hydrochloride 25 MG Oral Capsule", 120, "doxepin")),
+			"POLY-ACH,BEERS:doxepin"},
+		{"POLY-CNS: three CNS drugs, two dates each, 40 days together", facts(70, fill(d(1, 1), 40, "sertraline"), fill(d(1, 20), 40, "sertraline"), fill(d(1, 1), 40, "zolpidem"),
+			fill(d(1, 20), 40, "zolpidem"), fill(d(1, 1), 40, "gabapentin"), fill(d(1, 20), 40, "gabapentin")), "POLY-CNS,BEERS:zolpidem"},
+		{"unknown age: no measure", facts(-1, fill(d(1, 1), 30, "metformin"), fill(d(2, 1), 30, "metformin")), ""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.source, func(t *testing.T) {
-			if got := keys(tt.rule(tt.f)); got != tt.want {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := found(tt.f); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+	_, rows := Find(withCancer)
+	if len(rows) != 2 || rows[1].Measure != safety.OHD || !rows[1].Numerator || strings.Join(rows[1].ExcludedBy, ",") != "CANCER" {
+		t.Fatalf("rows %+v: OHD's numerator holds and CANCER excludes it", rows)
+	}
+}
+
+// BEERS (AGS Beers Criteria 2023, Table 2): a drug to avoid, dispensed at 65 or older, for this dose and route.
+func TestBeersFollowsTheAGS2023CriteriaForTheDoseAndRoute(t *testing.T) {
+	tests := []struct {
+		name string
+		f    Facts
+		want string
+	}{
+		{"glyburide at 74", facts(74, fill(d(3, 1), 30, "glyburide")), "BEERS:glyburide"},
+		{"glipizide at 74: every sulfonylurea since 2023", facts(74, fill(d(3, 1), 30, "glipizide")), "BEERS:glipizide"},
+		{"a sulfonylurea beside an SGLT2 inhibitor is not first- or second-line therapy", facts(74, fill(d(3, 1), 30, "glimepiride"), fill(d(5, 1), 30, "empagliflozin")), ""},
+		{"a sulfonylurea beside a GLP-1 agonist neither", facts(74, fill(d(3, 1), 30, "glipizide"), fill(d(8, 1), 30, "semaglutide")), ""},
+		{"a sulfonylurea beside metformin only is second-line: flagged", facts(74, fill(d(3, 1), 30, "glipizide"), fill(d(3, 1), 30, "metformin")), "BEERS:glipizide"},
+		{"glyburide at 60", facts(60, fill(d(3, 1), 30, "glyburide")), ""},
+		{"one finding per drug", facts(74, fill(d(3, 1), 30, "zolpidem"), fill(d(4, 1), 30, "zolpidem"), fill(d(4, 1), 30, "diphenhydramine")), "BEERS:diphenhydramine,BEERS:zolpidem"},
+		{"warfarin is conditional (first-line use) and not flagged", facts(74, fill(d(3, 1), 30, "warfarin")), ""},
+		{"urinary antimuscarinics are no Table 2 criterion", facts(74, fill(d(3, 1), 30, "oxybutynin"), fill(d(3, 1), 30, "solifenacin")), ""},
+		{"estradiol by mouth", facts(74, dispensed(d(3, 1), 30, "Estradiol 1 MG Oral Tablet", 30, "estradiol")), "BEERS:estradiol"},
+		{"estradiol vaginal cream", facts(74, dispensed(d(3, 1), 30, "Estradiol 0.1 MG/GM Vaginal Cream", 42, "estradiol")), ""},
+		{"doxepin 3 mg/day", facts(74, dispensed(d(3, 1), 30, "Doxepin 3 MG Oral Tablet", 30, "doxepin")), ""},
+		{"doxepin 25 mg/day", facts(74, dispensed(d(3, 1), 30, "Doxepin Hydrochloride 25 MG Oral Capsule", 30, "doxepin")), "BEERS:doxepin"},
+		{"no birth date", facts(-1, fill(d(3, 1), 30, "glyburide")), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := keys(Beers(tt.f)); got != tt.want {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
 		})
@@ -115,35 +153,12 @@ func TestNonAdherence(t *testing.T) {
 	}
 }
 
-func TestFindRunsEveryRule(t *testing.T) {
-	f := facts(70, fill(d(1, 1), 60, "diphenhydramine"), fill(d(1, 1), 60, "oxybutynin"))
-	if got := keys(Find(f)); got != "POLY-ACH,BEERS:diphenhydramine,BEERS:oxybutynin" {
-		t.Fatalf("got %q", got)
-	}
-}
-
-// MME per day = strength x units a day x CDC 2022 factor.
-func TestMMEPerDay(t *testing.T) {
+func TestALegacyFillKeepsItsMMEOnItsOpioid(t *testing.T) {
 	ref, _ := drugref.Load()
-	tests := []struct {
-		ings      []string
-		desc      string
-		strength  string
-		qty, days int
-		want      float64
-	}{
-		{[]string{"acetaminophen", "oxycodone"}, "Acetaminophen 325 MG / Oxycodone Hydrochloride 10 MG Oral Tablet", "", 60, 30, 30}, // 10 x 2 x 1.5
-		{[]string{"tramadol"}, "tramadol hydrochloride 50 MG Oral Tablet", "", 120, 30, 40},                                          // 50 x 4 x 0.2
-		{[]string{"fentanyl"}, "72 HR Fentanyl 0.025 MG/HR Transdermal System", "", 10, 30, 60},                                      // 25 mcg/hr x 2.4
-		{[]string{"hydromorphone"}, "", "2 MG", 30, 30, 10},                                                                          // strength field, 2 x 1 x 5
-		{[]string{"buprenorphine"}, "buprenorphine 8 MG Sublingual Tablet", "", 30, 30, 0},                                           // no factor
-		{[]string{"atorvastatin"}, "atorvastatin 20 MG Oral Tablet", "", 30, 30, 0},
-		{[]string{"oxycodone"}, "Oxycodone", "", 30, 30, 0}, // no strength known
-	}
-	for _, tt := range tests {
-		got := MMEPerDay(ref, tt.ings, tt.desc, tt.strength, int64(tt.qty)*1000, tt.days)
-		if math.Abs(got-tt.want) > 1e-9 {
-			t.Errorf("%v %q: %.2f MME/day, want %.2f", tt.ings, tt.desc, got, tt.want)
-		}
+	f := fill(d(1, 1), 30, "acetaminophen", "oxycodone")
+	f.MME10 = 905
+	drugs := Drugs(ref, f)
+	if len(drugs) != 2 || drugs[0].HasMME || !drugs[1].HasMME || drugs[1].MME != 905000 || !drugs[1].Groups.Has(safety.Opioid|safety.CNS) {
+		t.Fatalf("%+v", drugs)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/emtm/emtm/libs/civil"
+	"github.com/emtm/emtm/services/risk-scoring/safety"
 )
 
 // Fill is one paid pharmacy claim as the profile keeps it.
@@ -24,6 +25,82 @@ type Fill struct {
 	// ten (0 for a fill with no opioid or an unknown strength).
 	MME10       int
 	Ingredients []string
+	// Drugs are the ingredients as the safety measures see them, the drug
+	// reference applied to this claim's dose and route when it was profiled;
+	// nil for a fill stored before they were kept (the reference is applied
+	// without dose and route then).
+	Drugs []Drug
+}
+
+// Drug is one ingredient of a fill with what the safety measures and the
+// Beers rule need.
+type Drug struct {
+	Name   string
+	Groups safety.Group
+	// Beers: a Beers Table 2 criterion holds for this dose and route.
+	Beers bool
+	// MME per day in ten-thousandths (safety.MMEScale); HasMME false when unknown.
+	MME    int64
+	HasMME bool
+}
+
+// drugFlags are the letters of a stored drug's groups and Beers flag.
+var drugFlags = []struct {
+	letter byte
+	group  safety.Group
+}{{'S', safety.Statin}, {'D', safety.Diabetes}, {'O', safety.Opioid}, {'B', safety.Benzodiazepine}, {'A', safety.ACH}, {'C', safety.CNS}}
+
+// encodeDrug is "name=FLAGS[@mme]": FLAGS are the group letters (S statin,
+// D diabetes, O opioid, B benzodiazepine, A anticholinergic, C CNS) and P
+// for a Beers criterion; mme in ten-thousandths.
+func encodeDrug(d Drug) string {
+	b := []byte(d.Name + "=")
+	for _, f := range drugFlags {
+		if d.Groups.Has(f.group) {
+			b = append(b, f.letter)
+		}
+	}
+	if d.Beers {
+		b = append(b, 'P')
+	}
+	if d.HasMME {
+		b = append(b, '@')
+		b = strconv.AppendInt(b, d.MME, 10)
+	}
+	return string(b)
+}
+
+func decodeDrug(s string) (Drug, bool) {
+	name, rest, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return Drug{}, false
+	}
+	d := Drug{Name: name}
+	flags, mme, hasMME := strings.Cut(rest, "@")
+	seen := 0
+	for i := 0; i < len(flags); i++ {
+		found := false
+		for j, f := range drugFlags {
+			if flags[i] == f.letter && seen < j+1 {
+				d.Groups |= f.group
+				seen, found = j+1, true
+			}
+		}
+		if flags[i] == 'P' && i == len(flags)-1 {
+			d.Beers, found = true, true
+		}
+		if !found {
+			return Drug{}, false
+		}
+	}
+	if hasMME {
+		v, err := strconv.ParseInt(mme, 10, 64)
+		if err != nil || v < 0 || strconv.FormatInt(v, 10) != mme {
+			return Drug{}, false
+		}
+		d.MME, d.HasMME = v, true
+	}
+	return d, true
 }
 
 // Last is the last day of the fill's supply.
@@ -59,6 +136,15 @@ type MedicalEvent struct {
 	CostCents int64
 }
 
+// Span is an exclusion the profile keeps that no diagnosis carries: hospice,
+// from an enrollment or a Parts A/B summary with the hospice setting.
+type Span struct {
+	ID    string // the source: "enrollment/<id>" or "partsab/<summary id>"
+	Name  string // an exclusion of package safety, e.g. HOSPICE
+	Start civil.Date
+	End   civil.Date // zero while it lasts
+}
+
 // Profile is what risk scoring knows about one beneficiary.
 type Profile struct {
 	MemberID   string
@@ -69,6 +155,7 @@ type Profile struct {
 	Fills      []Fill
 	Conditions []Condition
 	Medical    []MedicalEvent
+	Spans      []Span
 	// Reversed counts claims that were reversed (their fills are gone).
 	Reversed int
 	// Fingerprint and Tier describe the last assessment emitted.
@@ -82,15 +169,24 @@ const (
 	ReversedPrefix  = "x:" // x:<claim id>     -> reversal seen (YYYYMMDD of the reversal)
 	ConditionPrefix = "k:" // k:<condition id> -> encoded condition
 	MedicalPrefix   = "h:" // h:<summary id>   -> encoded Parts A/B event
+	SpanPrefix      = "s:" // s:<source>       -> encoded exclusion span
 	FieldBirth      = "dob"
 	FieldPlan       = "plan"
 	FieldPrint      = "fp"
 	FieldTier       = "tier"
 )
 
-// EncodeFill is "YYYYMMDD|days|cents|prescriber|mme10|ingredient;ingredient".
+// EncodeFill is "YYYYMMDD|days|cents|prescriber|mme10|drug;drug", each drug
+// as encodeDrug writes it (a fill without Drugs: its ingredient names).
 func EncodeFill(f Fill) string {
-	return fmt.Sprintf("%s|%d|%d|%s|%d|%s", EncodeDate(f.Date), f.DaysSupply, f.CostCents, f.PrescriberNPI, f.MME10, strings.Join(f.Ingredients, ";"))
+	names := f.Ingredients
+	if f.Drugs != nil {
+		names = make([]string, len(f.Drugs))
+		for i, d := range f.Drugs {
+			names[i] = encodeDrug(d)
+		}
+	}
+	return fmt.Sprintf("%s|%d|%d|%s|%d|%s", EncodeDate(f.Date), f.DaysSupply, f.CostCents, f.PrescriberNPI, f.MME10, strings.Join(names, ";"))
 }
 
 // DecodeFill reverses EncodeFill.
@@ -109,11 +205,25 @@ func DecodeFill(claimID, s string) (Fill, error) {
 	if err1 != nil || err2 != nil || err3 != nil || days < 0 || days > 10000 {
 		return Fill{}, fmt.Errorf("fill %s: malformed numbers in %q", claimID, s)
 	}
-	var ings []string
-	if parts[5] != "" {
-		ings = strings.Split(parts[5], ";")
+	f := Fill{ClaimID: claimID, Date: d, DaysSupply: days, CostCents: cents, PrescriberNPI: parts[3], MME10: mme}
+	if parts[5] == "" {
+		return f, nil
 	}
-	return Fill{ClaimID: claimID, Date: d, DaysSupply: days, CostCents: cents, PrescriberNPI: parts[3], MME10: mme, Ingredients: ings}, nil
+	entries := strings.Split(parts[5], ";")
+	if !strings.Contains(parts[5], "=") {
+		f.Ingredients = entries
+		return f, nil
+	}
+	f.Drugs = make([]Drug, len(entries))
+	f.Ingredients = make([]string, len(entries))
+	for i, e := range entries {
+		var ok bool
+		if f.Drugs[i], ok = decodeDrug(e); !ok {
+			return Fill{}, fmt.Errorf("fill %s: malformed drug %q", claimID, e)
+		}
+		f.Ingredients[i] = f.Drugs[i].Name
+	}
+	return f, nil
 }
 
 // EncodeCondition is "system|code|onset|resolved".
@@ -169,6 +279,28 @@ func DecodeMedical(id, s string) (MedicalEvent, error) {
 	return m, nil
 }
 
+// EncodeSpan is "name|start|end".
+func EncodeSpan(s Span) string { return s.Name + "|" + EncodeDate(s.Start) + "|" + EncodeDate(s.End) }
+
+// DecodeSpan reverses EncodeSpan.
+func DecodeSpan(id, v string) (Span, error) {
+	parts := strings.Split(v, "|")
+	if len(parts) != 3 || parts[0] == "" {
+		return Span{}, fmt.Errorf("span %s: malformed %q", id, v)
+	}
+	s := Span{ID: id, Name: parts[0]}
+	var err error
+	if s.Start, err = DecodeDate(parts[1]); err != nil {
+		return Span{}, fmt.Errorf("span %s: %w", id, err)
+	}
+	if parts[2] != "" {
+		if s.End, err = DecodeDate(parts[2]); err != nil {
+			return Span{}, fmt.Errorf("span %s: %w", id, err)
+		}
+	}
+	return s, nil
+}
+
 // EncodeDate is YYYYMMDD ("" for the zero date).
 func EncodeDate(d civil.Date) string {
 	if d.IsZero() {
@@ -217,6 +349,12 @@ func FromHash(memberID string, h map[string]string) (*Profile, error) {
 				return nil, err
 			}
 			p.Medical = append(p.Medical, m)
+		case strings.HasPrefix(k, SpanPrefix):
+			s, err := DecodeSpan(k[len(SpanPrefix):], v)
+			if err != nil {
+				return nil, err
+			}
+			p.Spans = append(p.Spans, s)
 		case k == FieldBirth:
 			d, err := DecodeDate(v)
 			if err != nil {
@@ -239,6 +377,7 @@ func FromHash(memberID string, h map[string]string) (*Profile, error) {
 	})
 	sort.Slice(p.Conditions, func(i, j int) bool { return p.Conditions[i].ID < p.Conditions[j].ID })
 	sort.Slice(p.Medical, func(i, j int) bool { return p.Medical[i].ID < p.Medical[j].ID })
+	sort.Slice(p.Spans, func(i, j int) bool { return p.Spans[i].ID < p.Spans[j].ID })
 	return p, nil
 }
 
@@ -274,7 +413,7 @@ func KeepFrom(asOf civil.Date) civil.Date {
 }
 
 // Stale lists the hash fields of fills, reversal marks and Parts A/B events
-// dated before KeepFrom(as-of).
+// dated before KeepFrom(as-of), and of spans that ended before it.
 func (p *Profile) Stale(h map[string]string) []string {
 	from := KeepFrom(p.AsOf())
 	if from.IsZero() {
@@ -290,6 +429,11 @@ func (p *Profile) Stale(h map[string]string) []string {
 			parts := strings.Split(v, "|")
 			if len(parts) > 1 {
 				d = parts[1]
+			}
+		case strings.HasPrefix(k, SpanPrefix):
+			parts := strings.Split(v, "|")
+			if len(parts) > 2 {
+				d = parts[2] // the end: an open span is never stale
 			}
 		default:
 			continue

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/emtm/emtm/libs/civil"
+	"github.com/emtm/emtm/services/risk-scoring/safety"
 )
 
 func TestFillRoundTrip(t *testing.T) {
@@ -18,6 +19,28 @@ func TestFillRoundTrip(t *testing.T) {
 	for _, bad := range []string{"2024|1", "2024031x|30|1|n|0|a", "20240310|x|1|n|0|a", "20240310|30|1|n|a"} {
 		if _, err := DecodeFill("x", bad); err == nil {
 			t.Errorf("malformed fill %q decoded", bad)
+		}
+	}
+}
+
+func TestAFillKeepsEachDrugWithItsGroupsBeersFlagAndMME(t *testing.T) {
+	f := Fill{ClaimID: "RX-2", Date: civil.Date{Year: 2024, Month: 3, Day: 10}, DaysSupply: 30, MME10: 300, Ingredients: []string{"acetaminophen", "oxycodone"},
+		Drugs: []Drug{{Name: "acetaminophen"}, {Name: "oxycodone", Groups: safety.Opioid | safety.CNS, MME: 300000, HasMME: true}}}
+	enc := EncodeFill(f)
+	if !strings.HasSuffix(enc, "|acetaminophen=;oxycodone=OC@300000") {
+		t.Fatalf("encoded %q", enc)
+	}
+	got, err := DecodeFill("RX-2", enc)
+	if err != nil || len(got.Drugs) != 2 || got.Drugs[1] != f.Drugs[1] || got.Drugs[0] != f.Drugs[0] || strings.Join(got.Ingredients, ",") != "acetaminophen,oxycodone" {
+		t.Fatalf("%+v %v", got, err)
+	}
+	doxepin := Drug{Name: "doxepin", Groups: safety.ACH | safety.CNS, Beers: true}
+	if d, ok := decodeDrug(encodeDrug(doxepin)); !ok || d != doxepin || encodeDrug(doxepin) != "doxepin=ACP" {
+		t.Fatalf("%q -> %+v %v", encodeDrug(doxepin), d, ok)
+	}
+	for _, bad := range []string{"x=Z", "x=CA", "x=PA", "x=O@-1", "x=O@01", "=O", "x=O@", "x=PP"} {
+		if _, ok := decodeDrug(bad); ok {
+			t.Errorf("malformed drug %q decoded", bad)
 		}
 	}
 }

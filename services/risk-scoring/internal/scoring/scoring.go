@@ -16,6 +16,7 @@ import (
 	"github.com/emtm/emtm/services/risk-scoring/internal/problems"
 	"github.com/emtm/emtm/services/risk-scoring/internal/profile"
 	"github.com/emtm/emtm/services/risk-scoring/pdc"
+	"github.com/emtm/emtm/services/risk-scoring/safety"
 )
 
 // Tier values match emtm.risk.v1.RiskTier.
@@ -56,6 +57,43 @@ type Result struct {
 	Eligibility eligibility.Decision
 	// PDC is the interim PDC of each class, its treatment period ending on the as-of date.
 	PDC []pdc.Result
+	// Safety are the PQA safety measures whose age and denominator criteria
+	// hold in the as-of year (interim: the claims known as of the as-of date).
+	Safety []safety.Row
+	// Exclusions are the profile's exclusion spans, each with its source.
+	Exclusions []Exclusion
+}
+
+// Exclusion is an exclusion span and where it comes from.
+type Exclusion struct {
+	safety.Span
+	Source string // "condition <system> <code>", "enrollment/<id>", "partsab/<id>"
+}
+
+// Exclusions lists a profile's exclusion spans: the conditions whose
+// category is an exclusion (onset to resolution), and the hospice spans.
+func Exclusions(p *profile.Profile, refs References) []Exclusion {
+	var out []Exclusion
+	for _, c := range p.Conditions {
+		cat := refs.Chronic.Category(c.System, c.Code)
+		if cat != "" && safety.IsExclusion(cat) {
+			out = append(out, Exclusion{Span: safety.Span{Name: cat, Start: c.Onset, End: c.Resolved}, Source: "condition " + c.System + " " + c.Code})
+		}
+	}
+	for _, s := range p.Spans {
+		out = append(out, Exclusion{Span: safety.Span{Name: s.Name, Start: s.Start, End: s.End}, Source: s.ID})
+	}
+	return out
+}
+
+// touches reports whether an exclusion of name overlaps year.
+func touches(ex []Exclusion, name string, year int) bool {
+	for _, e := range ex {
+		if e.Name == name && e.Start.Year <= year && (e.End.IsZero() || e.End.Year >= year) {
+			return true
+		}
+	}
+	return false
 }
 
 // References are the data files scoring reads.
@@ -90,10 +128,16 @@ func Assess(p *profile.Profile, refs References, pol Policy) Result {
 			fills = append(fills, pdc.Fill{ClaimID: f.ClaimID, Date: f.Date, DaysSupply: f.DaysSupply, Drugs: drugs})
 		}
 	}
+	r.Exclusions = Exclusions(p, refs)
 	ex := pdc.UserExclusions(refs.Drugs, year, dispensed)
-	ex.ESRD = categories[chronic.ESRD]
+	ex.ESRD = touches(r.Exclusions, safety.ESRD, year)
+	ex.Hospice = touches(r.Exclusions, safety.Hospice, year)
 	r.PDC = pdc.Compute(fills, year, r.AsOf, ex)
-	r.Problems = problems.Find(problems.Facts{Year: year, BirthDate: p.BirthDate, Fills: p.Fills, Categories: categories, PDC: r.PDC, Ref: refs.Drugs})
+	spans := make([]safety.Span, len(r.Exclusions))
+	for i, e := range r.Exclusions {
+		spans[i] = e.Span
+	}
+	r.Problems, r.Safety = problems.Find(problems.Facts{Year: year, BirthDate: p.BirthDate, Fills: p.Fills, Exclusions: spans, PDC: r.PDC, Ref: refs.Drugs})
 
 	// Eligibility: drugs and cost of the year to date.
 	yearDrugs := map[string]bool{}

@@ -91,6 +91,8 @@ const (
 	EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED       EncounterOutcome = 1
 	EncounterOutcome_ENCOUNTER_OUTCOME_DECLINED        EncounterOutcome = 2
 	EncounterOutcome_ENCOUNTER_OUTCOME_UNABLE_TO_REACH EncounterOutcome = 3
+	// OFFERED: the service was offered and the member has not answered yet.
+	EncounterOutcome_ENCOUNTER_OUTCOME_OFFERED EncounterOutcome = 4
 )
 
 // Enum value maps for EncounterOutcome.
@@ -100,12 +102,14 @@ var (
 		1: "ENCOUNTER_OUTCOME_COMPLETED",
 		2: "ENCOUNTER_OUTCOME_DECLINED",
 		3: "ENCOUNTER_OUTCOME_UNABLE_TO_REACH",
+		4: "ENCOUNTER_OUTCOME_OFFERED",
 	}
 	EncounterOutcome_value = map[string]int32{
 		"ENCOUNTER_OUTCOME_UNSPECIFIED":     0,
 		"ENCOUNTER_OUTCOME_COMPLETED":       1,
 		"ENCOUNTER_OUTCOME_DECLINED":        2,
 		"ENCOUNTER_OUTCOME_UNABLE_TO_REACH": 3,
+		"ENCOUNTER_OUTCOME_OFFERED":         4,
 	}
 )
 
@@ -419,12 +423,13 @@ const file_emtm_encounters_v1_encounters_proto_rawDesc = "" +
 	"\x17DELIVERY_MODE_IN_PERSON\x10\x01\x12\x1b\n" +
 	"\x17DELIVERY_MODE_TELEPHONE\x10\x02\x12\x17\n" +
 	"\x13DELIVERY_MODE_VIDEO\x10\x03\x12\x1e\n" +
-	"\x1aDELIVERY_MODE_ASYNCHRONOUS\x10\x04*\x9d\x01\n" +
+	"\x1aDELIVERY_MODE_ASYNCHRONOUS\x10\x04*\xbc\x01\n" +
 	"\x10EncounterOutcome\x12!\n" +
 	"\x1dENCOUNTER_OUTCOME_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bENCOUNTER_OUTCOME_COMPLETED\x10\x01\x12\x1e\n" +
 	"\x1aENCOUNTER_OUTCOME_DECLINED\x10\x02\x12%\n" +
-	"!ENCOUNTER_OUTCOME_UNABLE_TO_REACH\x10\x03B\xd2\x01\n" +
+	"!ENCOUNTER_OUTCOME_UNABLE_TO_REACH\x10\x03\x12\x1d\n" +
+	"\x19ENCOUNTER_OUTCOME_OFFERED\x10\x04B\xd2\x01\n" +
 	"\x16com.emtm.encounters.v1B\x0fEncountersProtoP\x01Z=github.com/emtm/emtm/libs/gen/emtm/encounters/v1;encountersv1\xa2\x02\x03EEX\xaa\x02\x12Emtm.Encounters.V1\xca\x02\x12Emtm\\Encounters\\V1\xe2\x02\x1eEmtm\\Encounters\\V1\\GPBMetadata\xea\x02\x14Emtm::Encounters::V1b\x06proto3"
 
 var (

@@ -87,10 +87,13 @@ type Enrollment struct {
 	ContractId   string                 `protobuf:"bytes,5,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
 	PbpId        string                 `protobuf:"bytes,6,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
 	// start_date and end_date are inclusive; an unset end_date means still enrolled.
-	StartDate     *v1.Date  `protobuf:"bytes,7,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
-	EndDate       *v1.Date  `protobuf:"bytes,8,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
-	EndReason     EndReason `protobuf:"varint,9,opt,name=end_reason,json=endReason,proto3,enum=emtm.enrollment.v1.EndReason" json:"end_reason,omitempty"`
-	BirthDate     *v1.Date  `protobuf:"bytes,10,opt,name=birth_date,json=birthDate,proto3" json:"birth_date,omitempty"`
+	StartDate *v1.Date  `protobuf:"bytes,7,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	EndDate   *v1.Date  `protobuf:"bytes,8,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	EndReason EndReason `protobuf:"varint,9,opt,name=end_reason,json=endReason,proto3,enum=emtm.enrollment.v1.EndReason" json:"end_reason,omitempty"`
+	BirthDate *v1.Date  `protobuf:"bytes,10,opt,name=birth_date,json=birthDate,proto3" json:"birth_date,omitempty"`
+	// hospice_start is the date the member elected the Medicare hospice benefit
+	// during this span (unset: none known); hospice lasts to the span's end.
+	HospiceStart  *v1.Date `protobuf:"bytes,11,opt,name=hospice_start,json=hospiceStart,proto3" json:"hospice_start,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -195,11 +198,18 @@ func (x *Enrollment) GetBirthDate() *v1.Date {
 	return nil
 }
 
+func (x *Enrollment) GetHospiceStart() *v1.Date {
+	if x != nil {
+		return x.HospiceStart
+	}
+	return nil
+}
+
 var File_emtm_enrollment_v1_enrollment_proto protoreflect.FileDescriptor
 
 const file_emtm_enrollment_v1_enrollment_proto_rawDesc = "" +
 	"\n" +
-	"#emtm/enrollment/v1/enrollment.proto\x12\x12emtm.enrollment.v1\x1a\x19emtm/types/v1/types.proto\"\x9c\x03\n" +
+	"#emtm/enrollment/v1/enrollment.proto\x12\x12emtm.enrollment.v1\x1a\x19emtm/types/v1/types.proto\"\xd6\x03\n" +
 	"\n" +
 	"Enrollment\x12,\n" +
 	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12#\n" +
@@ -216,7 +226,8 @@ const file_emtm_enrollment_v1_enrollment_proto_rawDesc = "" +
 	"end_reason\x18\t \x01(\x0e2\x1d.emtm.enrollment.v1.EndReasonR\tendReason\x122\n" +
 	"\n" +
 	"birth_date\x18\n" +
-	" \x01(\v2\x13.emtm.types.v1.DateR\tbirthDate*\\\n" +
+	" \x01(\v2\x13.emtm.types.v1.DateR\tbirthDate\x128\n" +
+	"\rhospice_start\x18\v \x01(\v2\x13.emtm.types.v1.DateR\fhospiceStart*\\\n" +
 	"\tEndReason\x12\x1a\n" +
 	"\x16END_REASON_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16END_REASON_DISENROLLED\x10\x01\x12\x17\n" +
@@ -249,11 +260,12 @@ var file_emtm_enrollment_v1_enrollment_proto_depIdxs = []int32{
 	3, // 2: emtm.enrollment.v1.Enrollment.end_date:type_name -> emtm.types.v1.Date
 	0, // 3: emtm.enrollment.v1.Enrollment.end_reason:type_name -> emtm.enrollment.v1.EndReason
 	3, // 4: emtm.enrollment.v1.Enrollment.birth_date:type_name -> emtm.types.v1.Date
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	3, // 5: emtm.enrollment.v1.Enrollment.hospice_start:type_name -> emtm.types.v1.Date
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_emtm_enrollment_v1_enrollment_proto_init() }

@@ -498,6 +498,9 @@ type Statement struct {
 	SuspenseItems int64            `protobuf:"varint,10,opt,name=suspense_items,json=suspenseItems,proto3" json:"suspense_items,omitempty"`
 	Lines         []*StatementLine `protobuf:"bytes,11,rep,name=lines,proto3" json:"lines,omitempty"`
 	Entries       int64            `protobuf:"varint,12,opt,name=entries,proto3" json:"entries,omitempty"`
+	// notes say why a figure is what it is, e.g. why a month has no prospective
+	// payment and how many enrolled member months that leaves unpaid.
+	Notes         []string `protobuf:"bytes,13,rep,name=notes,proto3" json:"notes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -614,6 +617,13 @@ func (x *Statement) GetEntries() int64 {
 		return x.Entries
 	}
 	return 0
+}
+
+func (x *Statement) GetNotes() []string {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
 }
 
 type GetStatementResponse struct {
@@ -1629,7 +1639,7 @@ const file_emtm_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x05label\x18\x02 \x01(\tR\x05label\x12\x14\n" +
 	"\x05count\x18\x03 \x01(\x03R\x05count\x12!\n" +
 	"\famount_cents\x18\x04 \x01(\x03R\vamountCents\x12\x1b\n" +
-	"\tentry_ids\x18\x05 \x03(\tR\bentryIds\"\xd1\x03\n" +
+	"\tentry_ids\x18\x05 \x03(\tR\bentryIds\"\xe7\x03\n" +
 	"\tStatement\x12\x1f\n" +
 	"\vcontract_id\x18\x01 \x01(\tR\n" +
 	"contractId\x12\x15\n" +
@@ -1645,7 +1655,8 @@ const file_emtm_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x0esuspense_items\x18\n" +
 	" \x01(\x03R\rsuspenseItems\x123\n" +
 	"\x05lines\x18\v \x03(\v2\x1d.emtm.ledger.v1.StatementLineR\x05lines\x12\x18\n" +
-	"\aentries\x18\f \x01(\x03R\aentries\"O\n" +
+	"\aentries\x18\f \x01(\x03R\aentries\x12\x14\n" +
+	"\x05notes\x18\r \x03(\tR\x05notes\"O\n" +
 	"\x14GetStatementResponse\x127\n" +
 	"\tstatement\x18\x01 \x01(\v2\x19.emtm.ledger.v1.StatementR\tstatement\"\xa1\x01\n" +
 	"\x14GetRemittanceRequest\x12\x1f\n" +

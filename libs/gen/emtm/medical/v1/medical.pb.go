@@ -37,6 +37,10 @@ const (
 	CareSetting_CARE_SETTING_INPATIENT   CareSetting = 1
 	CareSetting_CARE_SETTING_EMERGENCY   CareSetting = 2
 	CareSetting_CARE_SETTING_OTHER       CareSetting = 3
+	// CARE_SETTING_HOSPICE is a hospice period (admit_date to discharge_date, or
+	// the service month): it excludes the member from the safety measures and
+	// the PDC classes for the year (PQA; docs/domain.md sections 3 and 4).
+	CareSetting_CARE_SETTING_HOSPICE CareSetting = 4
 )
 
 // Enum value maps for CareSetting.
@@ -46,12 +50,14 @@ var (
 		1: "CARE_SETTING_INPATIENT",
 		2: "CARE_SETTING_EMERGENCY",
 		3: "CARE_SETTING_OTHER",
+		4: "CARE_SETTING_HOSPICE",
 	}
 	CareSetting_value = map[string]int32{
 		"CARE_SETTING_UNSPECIFIED": 0,
 		"CARE_SETTING_INPATIENT":   1,
 		"CARE_SETTING_EMERGENCY":   2,
 		"CARE_SETTING_OTHER":       3,
+		"CARE_SETTING_HOSPICE":     4,
 	}
 )
 
@@ -402,12 +408,13 @@ const file_emtm_medical_v1_medical_proto_rawDesc = "" +
 	"\vdescription\x18\a \x01(\tR\vdescription\x122\n" +
 	"\n" +
 	"onset_date\x18\b \x01(\v2\x13.emtm.types.v1.DateR\tonsetDate\x128\n" +
-	"\rresolved_date\x18\t \x01(\v2\x13.emtm.types.v1.DateR\fresolvedDate*{\n" +
+	"\rresolved_date\x18\t \x01(\v2\x13.emtm.types.v1.DateR\fresolvedDate*\x95\x01\n" +
 	"\vCareSetting\x12\x1c\n" +
 	"\x18CARE_SETTING_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16CARE_SETTING_INPATIENT\x10\x01\x12\x1a\n" +
 	"\x16CARE_SETTING_EMERGENCY\x10\x02\x12\x16\n" +
-	"\x12CARE_SETTING_OTHER\x10\x03*^\n" +
+	"\x12CARE_SETTING_OTHER\x10\x03\x12\x18\n" +
+	"\x14CARE_SETTING_HOSPICE\x10\x04*^\n" +
 	"\n" +
 	"CodeSystem\x12\x1b\n" +
 	"\x17CODE_SYSTEM_UNSPECIFIED\x10\x00\x12\x19\n" +

@@ -328,7 +328,10 @@ type RiskAssessment struct {
 	Eligibility  *Eligibility          `protobuf:"bytes,11,opt,name=eligibility,proto3" json:"eligibility,omitempty"`
 	Problems     []*DrugTherapyProblem `protobuf:"bytes,12,rep,name=problems,proto3" json:"problems,omitempty"`
 	// pdc is the interim PDC of each class, its treatment period ending on as_of.
-	Pdc           []*PdcResult `protobuf:"bytes,13,rep,name=pdc,proto3" json:"pdc,omitempty"`
+	Pdc []*PdcResult `protobuf:"bytes,13,rep,name=pdc,proto3" json:"pdc,omitempty"`
+	// safety lists the PQA safety measures (docs/domain.md section 4) whose age
+	// and denominator criteria hold for the as-of year, interim as of as_of.
+	Safety        []*SafetyMeasure `protobuf:"bytes,14,rep,name=safety,proto3" json:"safety,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -454,6 +457,165 @@ func (x *RiskAssessment) GetPdc() []*PdcResult {
 	return nil
 }
 
+func (x *RiskAssessment) GetSafety() []*SafetyMeasure {
+	if x != nil {
+		return x.Safety
+	}
+	return nil
+}
+
+// SafetyMeasure is one PQA safety measure for one beneficiary and year.
+type SafetyMeasure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// measure is SUPD, COB, POLY-ACH, POLY-CNS or OHD.
+	Measure   string `protobuf:"bytes,1,opt,name=measure,proto3" json:"measure,omitempty"`
+	Numerator bool   `protobuf:"varint,2,opt,name=numerator,proto3" json:"numerator,omitempty"`
+	Excluded  bool   `protobuf:"varint,3,opt,name=excluded,proto3" json:"excluded,omitempty"`
+	// excluded_by names the exclusions that remove the beneficiary (e.g. HOSPICE, CANCER).
+	ExcludedBy []string `protobuf:"bytes,4,rep,name=excluded_by,json=excludedBy,proto3" json:"excluded_by,omitempty"`
+	// detail says what the numerator found.
+	Detail        string `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SafetyMeasure) Reset() {
+	*x = SafetyMeasure{}
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SafetyMeasure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SafetyMeasure) ProtoMessage() {}
+
+func (x *SafetyMeasure) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SafetyMeasure.ProtoReflect.Descriptor instead.
+func (*SafetyMeasure) Descriptor() ([]byte, []int) {
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SafetyMeasure) GetMeasure() string {
+	if x != nil {
+		return x.Measure
+	}
+	return ""
+}
+
+func (x *SafetyMeasure) GetNumerator() bool {
+	if x != nil {
+		return x.Numerator
+	}
+	return false
+}
+
+func (x *SafetyMeasure) GetExcluded() bool {
+	if x != nil {
+		return x.Excluded
+	}
+	return false
+}
+
+func (x *SafetyMeasure) GetExcludedBy() []string {
+	if x != nil {
+		return x.ExcludedBy
+	}
+	return nil
+}
+
+func (x *SafetyMeasure) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+// ExclusionSpan is an exclusion on a beneficiary's record.
+type ExclusionSpan struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is one of the exclusions of docs/domain.md section 4.1 rule 6.
+	Name  string   `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Start *v1.Date `protobuf:"bytes,2,opt,name=start,proto3" json:"start,omitempty"`
+	// end is unset while it lasts.
+	End *v1.Date `protobuf:"bytes,3,opt,name=end,proto3" json:"end,omitempty"`
+	// source says where it comes from: a condition code, an enrollment or a Parts A/B summary.
+	Source        string `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExclusionSpan) Reset() {
+	*x = ExclusionSpan{}
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExclusionSpan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExclusionSpan) ProtoMessage() {}
+
+func (x *ExclusionSpan) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExclusionSpan.ProtoReflect.Descriptor instead.
+func (*ExclusionSpan) Descriptor() ([]byte, []int) {
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ExclusionSpan) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ExclusionSpan) GetStart() *v1.Date {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *ExclusionSpan) GetEnd() *v1.Date {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
+func (x *ExclusionSpan) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
 // PdcResult is a beneficiary's Proportion of Days Covered in one class
 // (CMS Star D10-D12, PQA; docs/domain.md section 3).
 type PdcResult struct {
@@ -476,7 +638,7 @@ type PdcResult struct {
 
 func (x *PdcResult) Reset() {
 	*x = PdcResult{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[4]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -488,7 +650,7 @@ func (x *PdcResult) String() string {
 func (*PdcResult) ProtoMessage() {}
 
 func (x *PdcResult) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[4]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -501,7 +663,7 @@ func (x *PdcResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PdcResult.ProtoReflect.Descriptor instead.
 func (*PdcResult) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{4}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PdcResult) GetClass() string {
@@ -583,14 +745,16 @@ type Profile struct {
 	Conditions        int32    `protobuf:"varint,10,opt,name=conditions,proto3" json:"conditions,omitempty"`
 	PartsAbEvents     int32    `protobuf:"varint,11,opt,name=parts_ab_events,json=partsAbEvents,proto3" json:"parts_ab_events,omitempty"`
 	// stored_bytes is the memory Redis uses for the profile (MEMORY USAGE).
-	StoredBytes   int64 `protobuf:"varint,12,opt,name=stored_bytes,json=storedBytes,proto3" json:"stored_bytes,omitempty"`
+	StoredBytes int64 `protobuf:"varint,12,opt,name=stored_bytes,json=storedBytes,proto3" json:"stored_bytes,omitempty"`
+	// exclusions are the exclusion spans on record (conditions, hospice).
+	Exclusions    []*ExclusionSpan `protobuf:"bytes,13,rep,name=exclusions,proto3" json:"exclusions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Profile) Reset() {
 	*x = Profile{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[5]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -602,7 +766,7 @@ func (x *Profile) String() string {
 func (*Profile) ProtoMessage() {}
 
 func (x *Profile) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[5]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -615,7 +779,7 @@ func (x *Profile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Profile.ProtoReflect.Descriptor instead.
 func (*Profile) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{5}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Profile) GetMemberId() string {
@@ -702,6 +866,13 @@ func (x *Profile) GetStoredBytes() int64 {
 	return 0
 }
 
+func (x *Profile) GetExclusions() []*ExclusionSpan {
+	if x != nil {
+		return x.Exclusions
+	}
+	return nil
+}
+
 type RebuildProfilesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Apply         bool                   `protobuf:"varint,1,opt,name=apply,proto3" json:"apply,omitempty"`
@@ -711,7 +882,7 @@ type RebuildProfilesRequest struct {
 
 func (x *RebuildProfilesRequest) Reset() {
 	*x = RebuildProfilesRequest{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[6]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +894,7 @@ func (x *RebuildProfilesRequest) String() string {
 func (*RebuildProfilesRequest) ProtoMessage() {}
 
 func (x *RebuildProfilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[6]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +907,7 @@ func (x *RebuildProfilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildProfilesRequest.ProtoReflect.Descriptor instead.
 func (*RebuildProfilesRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{6}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RebuildProfilesRequest) GetApply() bool {
@@ -761,7 +932,7 @@ type RebuildProfilesResponse struct {
 
 func (x *RebuildProfilesResponse) Reset() {
 	*x = RebuildProfilesResponse{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[7]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +944,7 @@ func (x *RebuildProfilesResponse) String() string {
 func (*RebuildProfilesResponse) ProtoMessage() {}
 
 func (x *RebuildProfilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[7]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +957,7 @@ func (x *RebuildProfilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildProfilesResponse.ProtoReflect.Descriptor instead.
 func (*RebuildProfilesResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{7}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RebuildProfilesResponse) GetEventsReplayed() int64 {
@@ -839,7 +1010,7 @@ type GetProfileStatsRequest struct {
 
 func (x *GetProfileStatsRequest) Reset() {
 	*x = GetProfileStatsRequest{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[8]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +1022,7 @@ func (x *GetProfileStatsRequest) String() string {
 func (*GetProfileStatsRequest) ProtoMessage() {}
 
 func (x *GetProfileStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[8]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +1035,7 @@ func (x *GetProfileStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetProfileStatsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{8}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{10}
 }
 
 type GetProfileStatsResponse struct {
@@ -883,7 +1054,7 @@ type GetProfileStatsResponse struct {
 
 func (x *GetProfileStatsResponse) Reset() {
 	*x = GetProfileStatsResponse{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[9]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +1066,7 @@ func (x *GetProfileStatsResponse) String() string {
 func (*GetProfileStatsResponse) ProtoMessage() {}
 
 func (x *GetProfileStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[9]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +1079,7 @@ func (x *GetProfileStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetProfileStatsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{9}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetProfileStatsResponse) GetProfiles() int64 {
@@ -962,7 +1133,7 @@ type GetProfileRequest struct {
 
 func (x *GetProfileRequest) Reset() {
 	*x = GetProfileRequest{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[10]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1145,7 @@ func (x *GetProfileRequest) String() string {
 func (*GetProfileRequest) ProtoMessage() {}
 
 func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[10]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1158,7 @@ func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileRequest.ProtoReflect.Descriptor instead.
 func (*GetProfileRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{10}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetProfileRequest) GetMemberId() string {
@@ -1006,7 +1177,7 @@ type GetProfileResponse struct {
 
 func (x *GetProfileResponse) Reset() {
 	*x = GetProfileResponse{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[11]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1018,7 +1189,7 @@ func (x *GetProfileResponse) String() string {
 func (*GetProfileResponse) ProtoMessage() {}
 
 func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[11]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1031,7 +1202,7 @@ func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileResponse.ProtoReflect.Descriptor instead.
 func (*GetProfileResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{11}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetProfileResponse) GetProfile() *Profile {
@@ -1052,7 +1223,7 @@ type ListByTierRequest struct {
 
 func (x *ListByTierRequest) Reset() {
 	*x = ListByTierRequest{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[12]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1064,7 +1235,7 @@ func (x *ListByTierRequest) String() string {
 func (*ListByTierRequest) ProtoMessage() {}
 
 func (x *ListByTierRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[12]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1077,7 +1248,7 @@ func (x *ListByTierRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListByTierRequest.ProtoReflect.Descriptor instead.
 func (*ListByTierRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{12}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListByTierRequest) GetContractId() string {
@@ -1110,7 +1281,7 @@ type ListByTierResponse struct {
 
 func (x *ListByTierResponse) Reset() {
 	*x = ListByTierResponse{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[13]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1122,7 +1293,7 @@ func (x *ListByTierResponse) String() string {
 func (*ListByTierResponse) ProtoMessage() {}
 
 func (x *ListByTierResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[13]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1135,7 +1306,7 @@ func (x *ListByTierResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListByTierResponse.ProtoReflect.Descriptor instead.
 func (*ListByTierResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{13}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListByTierResponse) GetMemberIds() []string {
@@ -1167,7 +1338,7 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\tclaim_ids\x18\x04 \x03(\tR\bclaimIds\x12'\n" +
 	"\x0fprescriber_npis\x18\x05 \x03(\tR\x0eprescriberNpis\x12\x16\n" +
 	"\x06source\x18\x06 \x01(\tR\x06source\x12\x10\n" +
-	"\x03key\x18\a \x01(\tR\x03key\"\xbb\x04\n" +
+	"\x03key\x18\a \x01(\tR\x03key\"\xf0\x04\n" +
 	"\x0eRiskAssessment\x12,\n" +
 	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12#\n" +
 	"\rassessment_id\x18\x02 \x01(\tR\fassessmentId\x12\x1b\n" +
@@ -1183,7 +1354,20 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	" \x03(\v2\x18.emtm.risk.v1.RiskFactorR\afactors\x12;\n" +
 	"\veligibility\x18\v \x01(\v2\x19.emtm.risk.v1.EligibilityR\veligibility\x12<\n" +
 	"\bproblems\x18\f \x03(\v2 .emtm.risk.v1.DrugTherapyProblemR\bproblems\x12)\n" +
-	"\x03pdc\x18\r \x03(\v2\x17.emtm.risk.v1.PdcResultR\x03pdc\"\xa0\x02\n" +
+	"\x03pdc\x18\r \x03(\v2\x17.emtm.risk.v1.PdcResultR\x03pdc\x123\n" +
+	"\x06safety\x18\x0e \x03(\v2\x1b.emtm.risk.v1.SafetyMeasureR\x06safety\"\x9c\x01\n" +
+	"\rSafetyMeasure\x12\x18\n" +
+	"\ameasure\x18\x01 \x01(\tR\ameasure\x12\x1c\n" +
+	"\tnumerator\x18\x02 \x01(\bR\tnumerator\x12\x1a\n" +
+	"\bexcluded\x18\x03 \x01(\bR\bexcluded\x12\x1f\n" +
+	"\vexcluded_by\x18\x04 \x03(\tR\n" +
+	"excludedBy\x12\x16\n" +
+	"\x06detail\x18\x05 \x01(\tR\x06detail\"\x8d\x01\n" +
+	"\rExclusionSpan\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
+	"\x05start\x18\x02 \x01(\v2\x13.emtm.types.v1.DateR\x05start\x12%\n" +
+	"\x03end\x18\x03 \x01(\v2\x13.emtm.types.v1.DateR\x03end\x12\x16\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\"\xa0\x02\n" +
 	"\tPdcResult\x12\x14\n" +
 	"\x05class\x18\x01 \x01(\tR\x05class\x12\x1d\n" +
 	"\n" +
@@ -1194,7 +1378,7 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\x0etreatment_days\x18\x06 \x01(\x05R\rtreatmentDays\x12!\n" +
 	"\fcovered_days\x18\a \x01(\x05R\vcoveredDays\x12\x10\n" +
 	"\x03pdc\x18\b \x01(\x01R\x03pdc\x12\x1a\n" +
-	"\badherent\x18\t \x01(\bR\badherent\"\xdd\x03\n" +
+	"\badherent\x18\t \x01(\bR\badherent\"\x9a\x04\n" +
 	"\aProfile\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1f\n" +
 	"\vcontract_id\x18\x02 \x01(\tR\n" +
@@ -1211,7 +1395,10 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	" \x01(\x05R\n" +
 	"conditions\x12&\n" +
 	"\x0fparts_ab_events\x18\v \x01(\x05R\rpartsAbEvents\x12!\n" +
-	"\fstored_bytes\x18\f \x01(\x03R\vstoredBytes\".\n" +
+	"\fstored_bytes\x18\f \x01(\x03R\vstoredBytes\x12;\n" +
+	"\n" +
+	"exclusions\x18\r \x03(\v2\x1b.emtm.risk.v1.ExclusionSpanR\n" +
+	"exclusions\".\n" +
 	"\x16RebuildProfilesRequest\x12\x14\n" +
 	"\x05apply\x18\x01 \x01(\bR\x05apply\"\xf5\x01\n" +
 	"\x17RebuildProfilesResponse\x12'\n" +
@@ -1276,57 +1463,63 @@ func file_emtm_risk_v1_risk_proto_rawDescGZIP() []byte {
 }
 
 var file_emtm_risk_v1_risk_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_emtm_risk_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_emtm_risk_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_emtm_risk_v1_risk_proto_goTypes = []any{
 	(RiskTier)(0),                   // 0: emtm.risk.v1.RiskTier
 	(*RiskFactor)(nil),              // 1: emtm.risk.v1.RiskFactor
 	(*Eligibility)(nil),             // 2: emtm.risk.v1.Eligibility
 	(*DrugTherapyProblem)(nil),      // 3: emtm.risk.v1.DrugTherapyProblem
 	(*RiskAssessment)(nil),          // 4: emtm.risk.v1.RiskAssessment
-	(*PdcResult)(nil),               // 5: emtm.risk.v1.PdcResult
-	(*Profile)(nil),                 // 6: emtm.risk.v1.Profile
-	(*RebuildProfilesRequest)(nil),  // 7: emtm.risk.v1.RebuildProfilesRequest
-	(*RebuildProfilesResponse)(nil), // 8: emtm.risk.v1.RebuildProfilesResponse
-	(*GetProfileStatsRequest)(nil),  // 9: emtm.risk.v1.GetProfileStatsRequest
-	(*GetProfileStatsResponse)(nil), // 10: emtm.risk.v1.GetProfileStatsResponse
-	(*GetProfileRequest)(nil),       // 11: emtm.risk.v1.GetProfileRequest
-	(*GetProfileResponse)(nil),      // 12: emtm.risk.v1.GetProfileResponse
-	(*ListByTierRequest)(nil),       // 13: emtm.risk.v1.ListByTierRequest
-	(*ListByTierResponse)(nil),      // 14: emtm.risk.v1.ListByTierResponse
-	nil,                             // 15: emtm.risk.v1.GetProfileStatsResponse.ByTierEntry
-	nil,                             // 16: emtm.risk.v1.GetProfileStatsResponse.ByProblemEntry
-	(*v1.EventMeta)(nil),            // 17: emtm.types.v1.EventMeta
-	(*v1.Date)(nil),                 // 18: emtm.types.v1.Date
+	(*SafetyMeasure)(nil),           // 5: emtm.risk.v1.SafetyMeasure
+	(*ExclusionSpan)(nil),           // 6: emtm.risk.v1.ExclusionSpan
+	(*PdcResult)(nil),               // 7: emtm.risk.v1.PdcResult
+	(*Profile)(nil),                 // 8: emtm.risk.v1.Profile
+	(*RebuildProfilesRequest)(nil),  // 9: emtm.risk.v1.RebuildProfilesRequest
+	(*RebuildProfilesResponse)(nil), // 10: emtm.risk.v1.RebuildProfilesResponse
+	(*GetProfileStatsRequest)(nil),  // 11: emtm.risk.v1.GetProfileStatsRequest
+	(*GetProfileStatsResponse)(nil), // 12: emtm.risk.v1.GetProfileStatsResponse
+	(*GetProfileRequest)(nil),       // 13: emtm.risk.v1.GetProfileRequest
+	(*GetProfileResponse)(nil),      // 14: emtm.risk.v1.GetProfileResponse
+	(*ListByTierRequest)(nil),       // 15: emtm.risk.v1.ListByTierRequest
+	(*ListByTierResponse)(nil),      // 16: emtm.risk.v1.ListByTierResponse
+	nil,                             // 17: emtm.risk.v1.GetProfileStatsResponse.ByTierEntry
+	nil,                             // 18: emtm.risk.v1.GetProfileStatsResponse.ByProblemEntry
+	(*v1.EventMeta)(nil),            // 19: emtm.types.v1.EventMeta
+	(*v1.Date)(nil),                 // 20: emtm.types.v1.Date
 }
 var file_emtm_risk_v1_risk_proto_depIdxs = []int32{
-	17, // 0: emtm.risk.v1.RiskAssessment.meta:type_name -> emtm.types.v1.EventMeta
-	18, // 1: emtm.risk.v1.RiskAssessment.as_of:type_name -> emtm.types.v1.Date
+	19, // 0: emtm.risk.v1.RiskAssessment.meta:type_name -> emtm.types.v1.EventMeta
+	20, // 1: emtm.risk.v1.RiskAssessment.as_of:type_name -> emtm.types.v1.Date
 	0,  // 2: emtm.risk.v1.RiskAssessment.tier:type_name -> emtm.risk.v1.RiskTier
 	0,  // 3: emtm.risk.v1.RiskAssessment.previous_tier:type_name -> emtm.risk.v1.RiskTier
 	1,  // 4: emtm.risk.v1.RiskAssessment.factors:type_name -> emtm.risk.v1.RiskFactor
 	2,  // 5: emtm.risk.v1.RiskAssessment.eligibility:type_name -> emtm.risk.v1.Eligibility
 	3,  // 6: emtm.risk.v1.RiskAssessment.problems:type_name -> emtm.risk.v1.DrugTherapyProblem
-	5,  // 7: emtm.risk.v1.RiskAssessment.pdc:type_name -> emtm.risk.v1.PdcResult
-	18, // 8: emtm.risk.v1.PdcResult.ipsd:type_name -> emtm.types.v1.Date
-	18, // 9: emtm.risk.v1.PdcResult.end:type_name -> emtm.types.v1.Date
-	4,  // 10: emtm.risk.v1.Profile.latest_assessment:type_name -> emtm.risk.v1.RiskAssessment
-	15, // 11: emtm.risk.v1.GetProfileStatsResponse.by_tier:type_name -> emtm.risk.v1.GetProfileStatsResponse.ByTierEntry
-	16, // 12: emtm.risk.v1.GetProfileStatsResponse.by_problem:type_name -> emtm.risk.v1.GetProfileStatsResponse.ByProblemEntry
-	6,  // 13: emtm.risk.v1.GetProfileResponse.profile:type_name -> emtm.risk.v1.Profile
-	0,  // 14: emtm.risk.v1.ListByTierRequest.tier:type_name -> emtm.risk.v1.RiskTier
-	11, // 15: emtm.risk.v1.RiskScoringService.GetProfile:input_type -> emtm.risk.v1.GetProfileRequest
-	13, // 16: emtm.risk.v1.RiskScoringService.ListByTier:input_type -> emtm.risk.v1.ListByTierRequest
-	7,  // 17: emtm.risk.v1.RiskScoringService.RebuildProfiles:input_type -> emtm.risk.v1.RebuildProfilesRequest
-	9,  // 18: emtm.risk.v1.RiskScoringService.GetProfileStats:input_type -> emtm.risk.v1.GetProfileStatsRequest
-	12, // 19: emtm.risk.v1.RiskScoringService.GetProfile:output_type -> emtm.risk.v1.GetProfileResponse
-	14, // 20: emtm.risk.v1.RiskScoringService.ListByTier:output_type -> emtm.risk.v1.ListByTierResponse
-	8,  // 21: emtm.risk.v1.RiskScoringService.RebuildProfiles:output_type -> emtm.risk.v1.RebuildProfilesResponse
-	10, // 22: emtm.risk.v1.RiskScoringService.GetProfileStats:output_type -> emtm.risk.v1.GetProfileStatsResponse
-	19, // [19:23] is the sub-list for method output_type
-	15, // [15:19] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	7,  // 7: emtm.risk.v1.RiskAssessment.pdc:type_name -> emtm.risk.v1.PdcResult
+	5,  // 8: emtm.risk.v1.RiskAssessment.safety:type_name -> emtm.risk.v1.SafetyMeasure
+	20, // 9: emtm.risk.v1.ExclusionSpan.start:type_name -> emtm.types.v1.Date
+	20, // 10: emtm.risk.v1.ExclusionSpan.end:type_name -> emtm.types.v1.Date
+	20, // 11: emtm.risk.v1.PdcResult.ipsd:type_name -> emtm.types.v1.Date
+	20, // 12: emtm.risk.v1.PdcResult.end:type_name -> emtm.types.v1.Date
+	4,  // 13: emtm.risk.v1.Profile.latest_assessment:type_name -> emtm.risk.v1.RiskAssessment
+	6,  // 14: emtm.risk.v1.Profile.exclusions:type_name -> emtm.risk.v1.ExclusionSpan
+	17, // 15: emtm.risk.v1.GetProfileStatsResponse.by_tier:type_name -> emtm.risk.v1.GetProfileStatsResponse.ByTierEntry
+	18, // 16: emtm.risk.v1.GetProfileStatsResponse.by_problem:type_name -> emtm.risk.v1.GetProfileStatsResponse.ByProblemEntry
+	8,  // 17: emtm.risk.v1.GetProfileResponse.profile:type_name -> emtm.risk.v1.Profile
+	0,  // 18: emtm.risk.v1.ListByTierRequest.tier:type_name -> emtm.risk.v1.RiskTier
+	13, // 19: emtm.risk.v1.RiskScoringService.GetProfile:input_type -> emtm.risk.v1.GetProfileRequest
+	15, // 20: emtm.risk.v1.RiskScoringService.ListByTier:input_type -> emtm.risk.v1.ListByTierRequest
+	9,  // 21: emtm.risk.v1.RiskScoringService.RebuildProfiles:input_type -> emtm.risk.v1.RebuildProfilesRequest
+	11, // 22: emtm.risk.v1.RiskScoringService.GetProfileStats:input_type -> emtm.risk.v1.GetProfileStatsRequest
+	14, // 23: emtm.risk.v1.RiskScoringService.GetProfile:output_type -> emtm.risk.v1.GetProfileResponse
+	16, // 24: emtm.risk.v1.RiskScoringService.ListByTier:output_type -> emtm.risk.v1.ListByTierResponse
+	10, // 25: emtm.risk.v1.RiskScoringService.RebuildProfiles:output_type -> emtm.risk.v1.RebuildProfilesResponse
+	12, // 26: emtm.risk.v1.RiskScoringService.GetProfileStats:output_type -> emtm.risk.v1.GetProfileStatsResponse
+	23, // [23:27] is the sub-list for method output_type
+	19, // [19:23] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_emtm_risk_v1_risk_proto_init() }
@@ -1340,7 +1533,7 @@ func file_emtm_risk_v1_risk_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_risk_v1_risk_proto_rawDesc), len(file_emtm_risk_v1_risk_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -14,6 +14,7 @@
 package schedulingv1
 
 import (
+	v12 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
 	v11 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	v1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -103,6 +104,8 @@ const (
 	TaskStatus_TASK_STATUS_COMPLETED   TaskStatus = 3
 	TaskStatus_TASK_STATUS_CANCELLED   TaskStatus = 4
 	TaskStatus_TASK_STATUS_EXPIRED     TaskStatus = 5
+	// DECLINED: the member declined the offered service (a CMR offer answered no).
+	TaskStatus_TASK_STATUS_DECLINED TaskStatus = 6
 )
 
 // Enum value maps for TaskStatus.
@@ -114,6 +117,7 @@ var (
 		3: "TASK_STATUS_COMPLETED",
 		4: "TASK_STATUS_CANCELLED",
 		5: "TASK_STATUS_EXPIRED",
+		6: "TASK_STATUS_DECLINED",
 	}
 	TaskStatus_value = map[string]int32{
 		"TASK_STATUS_UNSPECIFIED": 0,
@@ -122,6 +126,7 @@ var (
 		"TASK_STATUS_COMPLETED":   3,
 		"TASK_STATUS_CANCELLED":   4,
 		"TASK_STATUS_EXPIRED":     5,
+		"TASK_STATUS_DECLINED":    6,
 	}
 )
 
@@ -184,7 +189,12 @@ type InterventionTask struct {
 	// expires_on: an open task still open after this date expires.
 	ExpiresOn *v1.Date `protobuf:"bytes,20,opt,name=expires_on,json=expiresOn,proto3" json:"expires_on,omitempty"`
 	// version counts the task's state changes (the event id of a change is task_id@version).
-	Version       int32 `protobuf:"varint,21,opt,name=version,proto3" json:"version,omitempty"`
+	Version int32 `protobuf:"varint,21,opt,name=version,proto3" json:"version,omitempty"`
+	// attempts are the contacts recorded on the task: offers, declines, members not reached.
+	Attempts []*ContactAttempt `protobuf:"bytes,22,rep,name=attempts,proto3" json:"attempts,omitempty"`
+	// offered_on is the first date the service was offered (an encounter offered,
+	// declined or completed), unset while it has not been.
+	OfferedOn     *v1.Date `protobuf:"bytes,23,opt,name=offered_on,json=offeredOn,proto3" json:"offered_on,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -366,6 +376,81 @@ func (x *InterventionTask) GetVersion() int32 {
 	return 0
 }
 
+func (x *InterventionTask) GetAttempts() []*ContactAttempt {
+	if x != nil {
+		return x.Attempts
+	}
+	return nil
+}
+
+func (x *InterventionTask) GetOfferedOn() *v1.Date {
+	if x != nil {
+		return x.OfferedOn
+	}
+	return nil
+}
+
+// ContactAttempt is one encounter recorded on a task that did not complete it.
+type ContactAttempt struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EncounterId   string                 `protobuf:"bytes,1,opt,name=encounter_id,json=encounterId,proto3" json:"encounter_id,omitempty"`
+	Date          *v1.Date               `protobuf:"bytes,2,opt,name=date,proto3" json:"date,omitempty"`
+	Outcome       v12.EncounterOutcome   `protobuf:"varint,3,opt,name=outcome,proto3,enum=emtm.encounters.v1.EncounterOutcome" json:"outcome,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactAttempt) Reset() {
+	*x = ContactAttempt{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactAttempt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactAttempt) ProtoMessage() {}
+
+func (x *ContactAttempt) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactAttempt.ProtoReflect.Descriptor instead.
+func (*ContactAttempt) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ContactAttempt) GetEncounterId() string {
+	if x != nil {
+		return x.EncounterId
+	}
+	return ""
+}
+
+func (x *ContactAttempt) GetDate() *v1.Date {
+	if x != nil {
+		return x.Date
+	}
+	return nil
+}
+
+func (x *ContactAttempt) GetOutcome() v12.EncounterOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return v12.EncounterOutcome(0)
+}
+
 type SweepRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -374,7 +459,7 @@ type SweepRequest struct {
 
 func (x *SweepRequest) Reset() {
 	*x = SweepRequest{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[1]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -386,7 +471,7 @@ func (x *SweepRequest) String() string {
 func (*SweepRequest) ProtoMessage() {}
 
 func (x *SweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[1]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -399,7 +484,7 @@ func (x *SweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SweepRequest.ProtoReflect.Descriptor instead.
 func (*SweepRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{1}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{2}
 }
 
 type SweepResponse struct {
@@ -412,7 +497,7 @@ type SweepResponse struct {
 
 func (x *SweepResponse) Reset() {
 	*x = SweepResponse{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[2]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -424,7 +509,7 @@ func (x *SweepResponse) String() string {
 func (*SweepResponse) ProtoMessage() {}
 
 func (x *SweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[2]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -437,7 +522,7 @@ func (x *SweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SweepResponse.ProtoReflect.Descriptor instead.
 func (*SweepResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{2}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SweepResponse) GetToday() *v1.Date {
@@ -463,7 +548,7 @@ type ListTasksRequest struct {
 
 func (x *ListTasksRequest) Reset() {
 	*x = ListTasksRequest{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[3]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -475,7 +560,7 @@ func (x *ListTasksRequest) String() string {
 func (*ListTasksRequest) ProtoMessage() {}
 
 func (x *ListTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[3]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -488,7 +573,7 @@ func (x *ListTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasksRequest.ProtoReflect.Descriptor instead.
 func (*ListTasksRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{3}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListTasksRequest) GetMemberId() string {
@@ -554,7 +639,7 @@ type LeaseTasksRequest struct {
 
 func (x *LeaseTasksRequest) Reset() {
 	*x = LeaseTasksRequest{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[4]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -566,7 +651,7 @@ func (x *LeaseTasksRequest) String() string {
 func (*LeaseTasksRequest) ProtoMessage() {}
 
 func (x *LeaseTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[4]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -579,7 +664,7 @@ func (x *LeaseTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseTasksRequest.ProtoReflect.Descriptor instead.
 func (*LeaseTasksRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{4}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LeaseTasksRequest) GetWorker() string {
@@ -628,7 +713,7 @@ type LeaseTasksResponse struct {
 
 func (x *LeaseTasksResponse) Reset() {
 	*x = LeaseTasksResponse{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[5]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -640,7 +725,7 @@ func (x *LeaseTasksResponse) String() string {
 func (*LeaseTasksResponse) ProtoMessage() {}
 
 func (x *LeaseTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[5]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -653,7 +738,7 @@ func (x *LeaseTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseTasksResponse.ProtoReflect.Descriptor instead.
 func (*LeaseTasksResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{5}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *LeaseTasksResponse) GetTasks() []*InterventionTask {
@@ -682,7 +767,7 @@ type CompleteTaskRequest struct {
 
 func (x *CompleteTaskRequest) Reset() {
 	*x = CompleteTaskRequest{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[6]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -694,7 +779,7 @@ func (x *CompleteTaskRequest) String() string {
 func (*CompleteTaskRequest) ProtoMessage() {}
 
 func (x *CompleteTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[6]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -707,7 +792,7 @@ func (x *CompleteTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTaskRequest.ProtoReflect.Descriptor instead.
 func (*CompleteTaskRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{6}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CompleteTaskRequest) GetTaskId() string {
@@ -747,7 +832,7 @@ type CompleteTaskResponse struct {
 
 func (x *CompleteTaskResponse) Reset() {
 	*x = CompleteTaskResponse{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[7]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +844,7 @@ func (x *CompleteTaskResponse) String() string {
 func (*CompleteTaskResponse) ProtoMessage() {}
 
 func (x *CompleteTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[7]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +857,7 @@ func (x *CompleteTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTaskResponse.ProtoReflect.Descriptor instead.
 func (*CompleteTaskResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{7}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CompleteTaskResponse) GetTask() *InterventionTask {
@@ -792,7 +877,7 @@ type ReleaseTaskRequest struct {
 
 func (x *ReleaseTaskRequest) Reset() {
 	*x = ReleaseTaskRequest{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[8]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -804,7 +889,7 @@ func (x *ReleaseTaskRequest) String() string {
 func (*ReleaseTaskRequest) ProtoMessage() {}
 
 func (x *ReleaseTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[8]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -817,7 +902,7 @@ func (x *ReleaseTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseTaskRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseTaskRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{8}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ReleaseTaskRequest) GetTaskId() string {
@@ -843,7 +928,7 @@ type ReleaseTaskResponse struct {
 
 func (x *ReleaseTaskResponse) Reset() {
 	*x = ReleaseTaskResponse{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[9]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -855,7 +940,7 @@ func (x *ReleaseTaskResponse) String() string {
 func (*ReleaseTaskResponse) ProtoMessage() {}
 
 func (x *ReleaseTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[9]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -868,7 +953,7 @@ func (x *ReleaseTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseTaskResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseTaskResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{9}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ReleaseTaskResponse) GetTask() *InterventionTask {
@@ -888,7 +973,7 @@ type WatchTasksRequest struct {
 
 func (x *WatchTasksRequest) Reset() {
 	*x = WatchTasksRequest{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[10]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +985,7 @@ func (x *WatchTasksRequest) String() string {
 func (*WatchTasksRequest) ProtoMessage() {}
 
 func (x *WatchTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[10]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +998,7 @@ func (x *WatchTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTasksRequest.ProtoReflect.Descriptor instead.
 func (*WatchTasksRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{10}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WatchTasksRequest) GetContractId() string {
@@ -939,7 +1024,7 @@ type WatchTasksResponse struct {
 
 func (x *WatchTasksResponse) Reset() {
 	*x = WatchTasksResponse{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[11]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1036,7 @@ func (x *WatchTasksResponse) String() string {
 func (*WatchTasksResponse) ProtoMessage() {}
 
 func (x *WatchTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[11]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1049,7 @@ func (x *WatchTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTasksResponse.ProtoReflect.Descriptor instead.
 func (*WatchTasksResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{11}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WatchTasksResponse) GetTask() *InterventionTask {
@@ -985,7 +1070,7 @@ type GetMonitoringMeasuresRequest struct {
 
 func (x *GetMonitoringMeasuresRequest) Reset() {
 	*x = GetMonitoringMeasuresRequest{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[12]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1082,7 @@ func (x *GetMonitoringMeasuresRequest) String() string {
 func (*GetMonitoringMeasuresRequest) ProtoMessage() {}
 
 func (x *GetMonitoringMeasuresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[12]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1095,7 @@ func (x *GetMonitoringMeasuresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMonitoringMeasuresRequest.ProtoReflect.Descriptor instead.
 func (*GetMonitoringMeasuresRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{12}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetMonitoringMeasuresRequest) GetContractId() string {
@@ -1049,7 +1134,7 @@ type Measure struct {
 
 func (x *Measure) Reset() {
 	*x = Measure{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[13]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1061,7 +1146,7 @@ func (x *Measure) String() string {
 func (*Measure) ProtoMessage() {}
 
 func (x *Measure) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[13]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1074,7 +1159,7 @@ func (x *Measure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Measure.ProtoReflect.Descriptor instead.
 func (*Measure) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{13}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Measure) GetName() string {
@@ -1121,7 +1206,7 @@ type GetMonitoringMeasuresResponse struct {
 
 func (x *GetMonitoringMeasuresResponse) Reset() {
 	*x = GetMonitoringMeasuresResponse{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[14]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1218,7 @@ func (x *GetMonitoringMeasuresResponse) String() string {
 func (*GetMonitoringMeasuresResponse) ProtoMessage() {}
 
 func (x *GetMonitoringMeasuresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[14]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1231,7 @@ func (x *GetMonitoringMeasuresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMonitoringMeasuresResponse.ProtoReflect.Descriptor instead.
 func (*GetMonitoringMeasuresResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{14}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetMonitoringMeasuresResponse) GetMeasures() []*Measure {
@@ -1165,7 +1250,7 @@ type ListTasksResponse struct {
 
 func (x *ListTasksResponse) Reset() {
 	*x = ListTasksResponse{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[15]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1177,7 +1262,7 @@ func (x *ListTasksResponse) String() string {
 func (*ListTasksResponse) ProtoMessage() {}
 
 func (x *ListTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[15]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1190,7 +1275,7 @@ func (x *ListTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasksResponse.ProtoReflect.Descriptor instead.
 func (*ListTasksResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{15}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListTasksResponse) GetTasks() []*InterventionTask {
@@ -1208,7 +1293,7 @@ type GetTaskCountsRequest struct {
 
 func (x *GetTaskCountsRequest) Reset() {
 	*x = GetTaskCountsRequest{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[16]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1220,7 +1305,7 @@ func (x *GetTaskCountsRequest) String() string {
 func (*GetTaskCountsRequest) ProtoMessage() {}
 
 func (x *GetTaskCountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[16]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1233,7 +1318,7 @@ func (x *GetTaskCountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskCountsRequest.ProtoReflect.Descriptor instead.
 func (*GetTaskCountsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{16}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{17}
 }
 
 // TaskCount is the number of tasks of a kind in a status.
@@ -1248,7 +1333,7 @@ type TaskCount struct {
 
 func (x *TaskCount) Reset() {
 	*x = TaskCount{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[17]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1260,7 +1345,7 @@ func (x *TaskCount) String() string {
 func (*TaskCount) ProtoMessage() {}
 
 func (x *TaskCount) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[17]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1273,7 +1358,7 @@ func (x *TaskCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskCount.ProtoReflect.Descriptor instead.
 func (*TaskCount) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{17}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TaskCount) GetKind() TaskKind {
@@ -1309,7 +1394,7 @@ type GetTaskCountsResponse struct {
 
 func (x *GetTaskCountsResponse) Reset() {
 	*x = GetTaskCountsResponse{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[18]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1321,7 +1406,7 @@ func (x *GetTaskCountsResponse) String() string {
 func (*GetTaskCountsResponse) ProtoMessage() {}
 
 func (x *GetTaskCountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[18]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1334,7 +1419,7 @@ func (x *GetTaskCountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskCountsResponse.ProtoReflect.Descriptor instead.
 func (*GetTaskCountsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{18}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetTaskCountsResponse) GetCounts() []*TaskCount {
@@ -1355,7 +1440,7 @@ var File_emtm_scheduling_v1_scheduling_proto protoreflect.FileDescriptor
 
 const file_emtm_scheduling_v1_scheduling_proto_rawDesc = "" +
 	"\n" +
-	"#emtm/scheduling/v1/scheduling.proto\x12\x12emtm.scheduling.v1\x1a\x17emtm/risk/v1/risk.proto\x1a\x19emtm/types/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd4\x06\n" +
+	"#emtm/scheduling/v1/scheduling.proto\x12\x12emtm.scheduling.v1\x1a#emtm/encounters/v1/encounters.proto\x1a\x17emtm/risk/v1/risk.proto\x1a\x19emtm/types/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\a\n" +
 	"\x10InterventionTask\x12,\n" +
 	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12\x17\n" +
 	"\atask_id\x18\x02 \x01(\tR\x06taskId\x12\x1b\n" +
@@ -1380,7 +1465,14 @@ const file_emtm_scheduling_v1_scheduling_proto_rawDesc = "" +
 	"\rstatus_reason\x18\x13 \x01(\tR\fstatusReason\x122\n" +
 	"\n" +
 	"expires_on\x18\x14 \x01(\v2\x13.emtm.types.v1.DateR\texpiresOn\x12\x18\n" +
-	"\aversion\x18\x15 \x01(\x05R\aversion\"\x0e\n" +
+	"\aversion\x18\x15 \x01(\x05R\aversion\x12>\n" +
+	"\battempts\x18\x16 \x03(\v2\".emtm.scheduling.v1.ContactAttemptR\battempts\x122\n" +
+	"\n" +
+	"offered_on\x18\x17 \x01(\v2\x13.emtm.types.v1.DateR\tofferedOn\"\x9c\x01\n" +
+	"\x0eContactAttempt\x12!\n" +
+	"\fencounter_id\x18\x01 \x01(\tR\vencounterId\x12'\n" +
+	"\x04date\x18\x02 \x01(\v2\x13.emtm.types.v1.DateR\x04date\x12>\n" +
+	"\aoutcome\x18\x03 \x01(\x0e2$.emtm.encounters.v1.EncounterOutcomeR\aoutcome\"\x0e\n" +
 	"\fSweepRequest\":\n" +
 	"\rSweepResponse\x12)\n" +
 	"\x05today\x18\x01 \x01(\v2\x13.emtm.types.v1.DateR\x05today\"\x8a\x02\n" +
@@ -1452,7 +1544,7 @@ const file_emtm_scheduling_v1_scheduling_proto_rawDesc = "" +
 	"\rTASK_KIND_TMR\x10\x02\x12 \n" +
 	"\x1cTASK_KIND_ADHERENCE_OUTREACH\x10\x03\x12\x1c\n" +
 	"\x18TASK_KIND_POST_DISCHARGE\x10\x04\x12\x17\n" +
-	"\x13TASK_KIND_FOLLOW_UP\x10\x05*\xab\x01\n" +
+	"\x13TASK_KIND_FOLLOW_UP\x10\x05*\xc5\x01\n" +
 	"\n" +
 	"TaskStatus\x12\x1b\n" +
 	"\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
@@ -1460,7 +1552,8 @@ const file_emtm_scheduling_v1_scheduling_proto_rawDesc = "" +
 	"\x12TASK_STATUS_LEASED\x10\x02\x12\x19\n" +
 	"\x15TASK_STATUS_COMPLETED\x10\x03\x12\x19\n" +
 	"\x15TASK_STATUS_CANCELLED\x10\x04\x12\x17\n" +
-	"\x13TASK_STATUS_EXPIRED\x10\x052\xaa\x06\n" +
+	"\x13TASK_STATUS_EXPIRED\x10\x05\x12\x18\n" +
+	"\x14TASK_STATUS_DECLINED\x10\x062\xaa\x06\n" +
 	"\x1dInterventionSchedulingService\x12X\n" +
 	"\tListTasks\x12$.emtm.scheduling.v1.ListTasksRequest\x1a%.emtm.scheduling.v1.ListTasksResponse\x12[\n" +
 	"\n" +
@@ -1487,79 +1580,85 @@ func file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP() []byte {
 }
 
 var file_emtm_scheduling_v1_scheduling_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_emtm_scheduling_v1_scheduling_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_emtm_scheduling_v1_scheduling_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_emtm_scheduling_v1_scheduling_proto_goTypes = []any{
 	(TaskKind)(0),                         // 0: emtm.scheduling.v1.TaskKind
 	(TaskStatus)(0),                       // 1: emtm.scheduling.v1.TaskStatus
 	(*InterventionTask)(nil),              // 2: emtm.scheduling.v1.InterventionTask
-	(*SweepRequest)(nil),                  // 3: emtm.scheduling.v1.SweepRequest
-	(*SweepResponse)(nil),                 // 4: emtm.scheduling.v1.SweepResponse
-	(*ListTasksRequest)(nil),              // 5: emtm.scheduling.v1.ListTasksRequest
-	(*LeaseTasksRequest)(nil),             // 6: emtm.scheduling.v1.LeaseTasksRequest
-	(*LeaseTasksResponse)(nil),            // 7: emtm.scheduling.v1.LeaseTasksResponse
-	(*CompleteTaskRequest)(nil),           // 8: emtm.scheduling.v1.CompleteTaskRequest
-	(*CompleteTaskResponse)(nil),          // 9: emtm.scheduling.v1.CompleteTaskResponse
-	(*ReleaseTaskRequest)(nil),            // 10: emtm.scheduling.v1.ReleaseTaskRequest
-	(*ReleaseTaskResponse)(nil),           // 11: emtm.scheduling.v1.ReleaseTaskResponse
-	(*WatchTasksRequest)(nil),             // 12: emtm.scheduling.v1.WatchTasksRequest
-	(*WatchTasksResponse)(nil),            // 13: emtm.scheduling.v1.WatchTasksResponse
-	(*GetMonitoringMeasuresRequest)(nil),  // 14: emtm.scheduling.v1.GetMonitoringMeasuresRequest
-	(*Measure)(nil),                       // 15: emtm.scheduling.v1.Measure
-	(*GetMonitoringMeasuresResponse)(nil), // 16: emtm.scheduling.v1.GetMonitoringMeasuresResponse
-	(*ListTasksResponse)(nil),             // 17: emtm.scheduling.v1.ListTasksResponse
-	(*GetTaskCountsRequest)(nil),          // 18: emtm.scheduling.v1.GetTaskCountsRequest
-	(*TaskCount)(nil),                     // 19: emtm.scheduling.v1.TaskCount
-	(*GetTaskCountsResponse)(nil),         // 20: emtm.scheduling.v1.GetTaskCountsResponse
-	(*v1.EventMeta)(nil),                  // 21: emtm.types.v1.EventMeta
-	(*v1.Date)(nil),                       // 22: emtm.types.v1.Date
-	(v11.RiskTier)(0),                     // 23: emtm.risk.v1.RiskTier
-	(*timestamppb.Timestamp)(nil),         // 24: google.protobuf.Timestamp
+	(*ContactAttempt)(nil),                // 3: emtm.scheduling.v1.ContactAttempt
+	(*SweepRequest)(nil),                  // 4: emtm.scheduling.v1.SweepRequest
+	(*SweepResponse)(nil),                 // 5: emtm.scheduling.v1.SweepResponse
+	(*ListTasksRequest)(nil),              // 6: emtm.scheduling.v1.ListTasksRequest
+	(*LeaseTasksRequest)(nil),             // 7: emtm.scheduling.v1.LeaseTasksRequest
+	(*LeaseTasksResponse)(nil),            // 8: emtm.scheduling.v1.LeaseTasksResponse
+	(*CompleteTaskRequest)(nil),           // 9: emtm.scheduling.v1.CompleteTaskRequest
+	(*CompleteTaskResponse)(nil),          // 10: emtm.scheduling.v1.CompleteTaskResponse
+	(*ReleaseTaskRequest)(nil),            // 11: emtm.scheduling.v1.ReleaseTaskRequest
+	(*ReleaseTaskResponse)(nil),           // 12: emtm.scheduling.v1.ReleaseTaskResponse
+	(*WatchTasksRequest)(nil),             // 13: emtm.scheduling.v1.WatchTasksRequest
+	(*WatchTasksResponse)(nil),            // 14: emtm.scheduling.v1.WatchTasksResponse
+	(*GetMonitoringMeasuresRequest)(nil),  // 15: emtm.scheduling.v1.GetMonitoringMeasuresRequest
+	(*Measure)(nil),                       // 16: emtm.scheduling.v1.Measure
+	(*GetMonitoringMeasuresResponse)(nil), // 17: emtm.scheduling.v1.GetMonitoringMeasuresResponse
+	(*ListTasksResponse)(nil),             // 18: emtm.scheduling.v1.ListTasksResponse
+	(*GetTaskCountsRequest)(nil),          // 19: emtm.scheduling.v1.GetTaskCountsRequest
+	(*TaskCount)(nil),                     // 20: emtm.scheduling.v1.TaskCount
+	(*GetTaskCountsResponse)(nil),         // 21: emtm.scheduling.v1.GetTaskCountsResponse
+	(*v1.EventMeta)(nil),                  // 22: emtm.types.v1.EventMeta
+	(*v1.Date)(nil),                       // 23: emtm.types.v1.Date
+	(v11.RiskTier)(0),                     // 24: emtm.risk.v1.RiskTier
+	(*timestamppb.Timestamp)(nil),         // 25: google.protobuf.Timestamp
+	(v12.EncounterOutcome)(0),             // 26: emtm.encounters.v1.EncounterOutcome
 }
 var file_emtm_scheduling_v1_scheduling_proto_depIdxs = []int32{
-	21, // 0: emtm.scheduling.v1.InterventionTask.meta:type_name -> emtm.types.v1.EventMeta
+	22, // 0: emtm.scheduling.v1.InterventionTask.meta:type_name -> emtm.types.v1.EventMeta
 	0,  // 1: emtm.scheduling.v1.InterventionTask.kind:type_name -> emtm.scheduling.v1.TaskKind
 	1,  // 2: emtm.scheduling.v1.InterventionTask.status:type_name -> emtm.scheduling.v1.TaskStatus
-	22, // 3: emtm.scheduling.v1.InterventionTask.scheduled_on:type_name -> emtm.types.v1.Date
-	22, // 4: emtm.scheduling.v1.InterventionTask.due_date:type_name -> emtm.types.v1.Date
-	23, // 5: emtm.scheduling.v1.InterventionTask.tier:type_name -> emtm.risk.v1.RiskTier
-	24, // 6: emtm.scheduling.v1.InterventionTask.lease_expires_at:type_name -> google.protobuf.Timestamp
-	22, // 7: emtm.scheduling.v1.InterventionTask.completed_on:type_name -> emtm.types.v1.Date
-	22, // 8: emtm.scheduling.v1.InterventionTask.expires_on:type_name -> emtm.types.v1.Date
-	22, // 9: emtm.scheduling.v1.SweepResponse.today:type_name -> emtm.types.v1.Date
-	1,  // 10: emtm.scheduling.v1.ListTasksRequest.status:type_name -> emtm.scheduling.v1.TaskStatus
-	0,  // 11: emtm.scheduling.v1.ListTasksRequest.kind:type_name -> emtm.scheduling.v1.TaskKind
-	0,  // 12: emtm.scheduling.v1.LeaseTasksRequest.kinds:type_name -> emtm.scheduling.v1.TaskKind
-	2,  // 13: emtm.scheduling.v1.LeaseTasksResponse.tasks:type_name -> emtm.scheduling.v1.InterventionTask
-	22, // 14: emtm.scheduling.v1.CompleteTaskRequest.completed_on:type_name -> emtm.types.v1.Date
-	2,  // 15: emtm.scheduling.v1.CompleteTaskResponse.task:type_name -> emtm.scheduling.v1.InterventionTask
-	2,  // 16: emtm.scheduling.v1.ReleaseTaskResponse.task:type_name -> emtm.scheduling.v1.InterventionTask
-	2,  // 17: emtm.scheduling.v1.WatchTasksResponse.task:type_name -> emtm.scheduling.v1.InterventionTask
-	15, // 18: emtm.scheduling.v1.GetMonitoringMeasuresResponse.measures:type_name -> emtm.scheduling.v1.Measure
-	2,  // 19: emtm.scheduling.v1.ListTasksResponse.tasks:type_name -> emtm.scheduling.v1.InterventionTask
-	0,  // 20: emtm.scheduling.v1.TaskCount.kind:type_name -> emtm.scheduling.v1.TaskKind
-	1,  // 21: emtm.scheduling.v1.TaskCount.status:type_name -> emtm.scheduling.v1.TaskStatus
-	19, // 22: emtm.scheduling.v1.GetTaskCountsResponse.counts:type_name -> emtm.scheduling.v1.TaskCount
-	5,  // 23: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:input_type -> emtm.scheduling.v1.ListTasksRequest
-	6,  // 24: emtm.scheduling.v1.InterventionSchedulingService.LeaseTasks:input_type -> emtm.scheduling.v1.LeaseTasksRequest
-	8,  // 25: emtm.scheduling.v1.InterventionSchedulingService.CompleteTask:input_type -> emtm.scheduling.v1.CompleteTaskRequest
-	10, // 26: emtm.scheduling.v1.InterventionSchedulingService.ReleaseTask:input_type -> emtm.scheduling.v1.ReleaseTaskRequest
-	12, // 27: emtm.scheduling.v1.InterventionSchedulingService.WatchTasks:input_type -> emtm.scheduling.v1.WatchTasksRequest
-	18, // 28: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:input_type -> emtm.scheduling.v1.GetTaskCountsRequest
-	14, // 29: emtm.scheduling.v1.InterventionSchedulingService.GetMonitoringMeasures:input_type -> emtm.scheduling.v1.GetMonitoringMeasuresRequest
-	3,  // 30: emtm.scheduling.v1.InterventionSchedulingService.Sweep:input_type -> emtm.scheduling.v1.SweepRequest
-	17, // 31: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:output_type -> emtm.scheduling.v1.ListTasksResponse
-	7,  // 32: emtm.scheduling.v1.InterventionSchedulingService.LeaseTasks:output_type -> emtm.scheduling.v1.LeaseTasksResponse
-	9,  // 33: emtm.scheduling.v1.InterventionSchedulingService.CompleteTask:output_type -> emtm.scheduling.v1.CompleteTaskResponse
-	11, // 34: emtm.scheduling.v1.InterventionSchedulingService.ReleaseTask:output_type -> emtm.scheduling.v1.ReleaseTaskResponse
-	13, // 35: emtm.scheduling.v1.InterventionSchedulingService.WatchTasks:output_type -> emtm.scheduling.v1.WatchTasksResponse
-	20, // 36: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:output_type -> emtm.scheduling.v1.GetTaskCountsResponse
-	16, // 37: emtm.scheduling.v1.InterventionSchedulingService.GetMonitoringMeasures:output_type -> emtm.scheduling.v1.GetMonitoringMeasuresResponse
-	4,  // 38: emtm.scheduling.v1.InterventionSchedulingService.Sweep:output_type -> emtm.scheduling.v1.SweepResponse
-	31, // [31:39] is the sub-list for method output_type
-	23, // [23:31] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	23, // 3: emtm.scheduling.v1.InterventionTask.scheduled_on:type_name -> emtm.types.v1.Date
+	23, // 4: emtm.scheduling.v1.InterventionTask.due_date:type_name -> emtm.types.v1.Date
+	24, // 5: emtm.scheduling.v1.InterventionTask.tier:type_name -> emtm.risk.v1.RiskTier
+	25, // 6: emtm.scheduling.v1.InterventionTask.lease_expires_at:type_name -> google.protobuf.Timestamp
+	23, // 7: emtm.scheduling.v1.InterventionTask.completed_on:type_name -> emtm.types.v1.Date
+	23, // 8: emtm.scheduling.v1.InterventionTask.expires_on:type_name -> emtm.types.v1.Date
+	3,  // 9: emtm.scheduling.v1.InterventionTask.attempts:type_name -> emtm.scheduling.v1.ContactAttempt
+	23, // 10: emtm.scheduling.v1.InterventionTask.offered_on:type_name -> emtm.types.v1.Date
+	23, // 11: emtm.scheduling.v1.ContactAttempt.date:type_name -> emtm.types.v1.Date
+	26, // 12: emtm.scheduling.v1.ContactAttempt.outcome:type_name -> emtm.encounters.v1.EncounterOutcome
+	23, // 13: emtm.scheduling.v1.SweepResponse.today:type_name -> emtm.types.v1.Date
+	1,  // 14: emtm.scheduling.v1.ListTasksRequest.status:type_name -> emtm.scheduling.v1.TaskStatus
+	0,  // 15: emtm.scheduling.v1.ListTasksRequest.kind:type_name -> emtm.scheduling.v1.TaskKind
+	0,  // 16: emtm.scheduling.v1.LeaseTasksRequest.kinds:type_name -> emtm.scheduling.v1.TaskKind
+	2,  // 17: emtm.scheduling.v1.LeaseTasksResponse.tasks:type_name -> emtm.scheduling.v1.InterventionTask
+	23, // 18: emtm.scheduling.v1.CompleteTaskRequest.completed_on:type_name -> emtm.types.v1.Date
+	2,  // 19: emtm.scheduling.v1.CompleteTaskResponse.task:type_name -> emtm.scheduling.v1.InterventionTask
+	2,  // 20: emtm.scheduling.v1.ReleaseTaskResponse.task:type_name -> emtm.scheduling.v1.InterventionTask
+	2,  // 21: emtm.scheduling.v1.WatchTasksResponse.task:type_name -> emtm.scheduling.v1.InterventionTask
+	16, // 22: emtm.scheduling.v1.GetMonitoringMeasuresResponse.measures:type_name -> emtm.scheduling.v1.Measure
+	2,  // 23: emtm.scheduling.v1.ListTasksResponse.tasks:type_name -> emtm.scheduling.v1.InterventionTask
+	0,  // 24: emtm.scheduling.v1.TaskCount.kind:type_name -> emtm.scheduling.v1.TaskKind
+	1,  // 25: emtm.scheduling.v1.TaskCount.status:type_name -> emtm.scheduling.v1.TaskStatus
+	20, // 26: emtm.scheduling.v1.GetTaskCountsResponse.counts:type_name -> emtm.scheduling.v1.TaskCount
+	6,  // 27: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:input_type -> emtm.scheduling.v1.ListTasksRequest
+	7,  // 28: emtm.scheduling.v1.InterventionSchedulingService.LeaseTasks:input_type -> emtm.scheduling.v1.LeaseTasksRequest
+	9,  // 29: emtm.scheduling.v1.InterventionSchedulingService.CompleteTask:input_type -> emtm.scheduling.v1.CompleteTaskRequest
+	11, // 30: emtm.scheduling.v1.InterventionSchedulingService.ReleaseTask:input_type -> emtm.scheduling.v1.ReleaseTaskRequest
+	13, // 31: emtm.scheduling.v1.InterventionSchedulingService.WatchTasks:input_type -> emtm.scheduling.v1.WatchTasksRequest
+	19, // 32: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:input_type -> emtm.scheduling.v1.GetTaskCountsRequest
+	15, // 33: emtm.scheduling.v1.InterventionSchedulingService.GetMonitoringMeasures:input_type -> emtm.scheduling.v1.GetMonitoringMeasuresRequest
+	4,  // 34: emtm.scheduling.v1.InterventionSchedulingService.Sweep:input_type -> emtm.scheduling.v1.SweepRequest
+	18, // 35: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:output_type -> emtm.scheduling.v1.ListTasksResponse
+	8,  // 36: emtm.scheduling.v1.InterventionSchedulingService.LeaseTasks:output_type -> emtm.scheduling.v1.LeaseTasksResponse
+	10, // 37: emtm.scheduling.v1.InterventionSchedulingService.CompleteTask:output_type -> emtm.scheduling.v1.CompleteTaskResponse
+	12, // 38: emtm.scheduling.v1.InterventionSchedulingService.ReleaseTask:output_type -> emtm.scheduling.v1.ReleaseTaskResponse
+	14, // 39: emtm.scheduling.v1.InterventionSchedulingService.WatchTasks:output_type -> emtm.scheduling.v1.WatchTasksResponse
+	21, // 40: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:output_type -> emtm.scheduling.v1.GetTaskCountsResponse
+	17, // 41: emtm.scheduling.v1.InterventionSchedulingService.GetMonitoringMeasures:output_type -> emtm.scheduling.v1.GetMonitoringMeasuresResponse
+	5,  // 42: emtm.scheduling.v1.InterventionSchedulingService.Sweep:output_type -> emtm.scheduling.v1.SweepResponse
+	35, // [35:43] is the sub-list for method output_type
+	27, // [27:35] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_emtm_scheduling_v1_scheduling_proto_init() }
@@ -1573,7 +1672,7 @@ func file_emtm_scheduling_v1_scheduling_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_scheduling_v1_scheduling_proto_rawDesc), len(file_emtm_scheduling_v1_scheduling_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
