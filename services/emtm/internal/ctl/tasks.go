@@ -43,14 +43,22 @@ func tasksCmd(g *globals) *cobra.Command {
 	var limit int
 	printTasks := func(w io.Writer, ts []*schedulingv1.InterventionTask) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "TASK\tKIND\tSTATUS\tPRIORITY\tDUE\tEXPIRES\tWORKER\tREASON")
+		fmt.Fprintln(tw, "TASK\tKIND\tSTATUS\tPRIORITY\tDUE\tEXPIRES\tOFFERED\tWORKER\tREASON")
 		for _, t := range ts {
 			reason := t.Reason
 			if t.StatusReason != "" {
 				reason = t.StatusReason
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", t.TaskId, strings.TrimPrefix(t.Kind.String(), "TASK_KIND_"),
-				strings.TrimPrefix(t.Status.String(), "TASK_STATUS_"), t.Priority, civil.FromProto(t.DueDate), civil.FromProto(t.ExpiresOn), t.LeaseWorker, reason)
+			if n := len(t.Attempts); n > 0 {
+				reason += fmt.Sprintf(" [%d contact attempt(s), the last %s %s]", n, civil.FromProto(t.Attempts[n-1].Date),
+					strings.ToLower(strings.TrimPrefix(t.Attempts[n-1].Outcome.String(), "ENCOUNTER_OUTCOME_")))
+			}
+			offered := "-"
+			if t.OfferedOn != nil {
+				offered = civil.FromProto(t.OfferedOn).String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", t.TaskId, strings.TrimPrefix(t.Kind.String(), "TASK_KIND_"),
+				strings.TrimPrefix(t.Status.String(), "TASK_STATUS_"), t.Priority, civil.FromProto(t.DueDate), civil.FromProto(t.ExpiresOn), offered, t.LeaseWorker, reason)
 		}
 		return tw.Flush()
 	}
@@ -65,7 +73,7 @@ func tasksCmd(g *globals) *cobra.Command {
 			if statusName != "" {
 				v, ok := schedulingv1.TaskStatus_value["TASK_STATUS_"+strings.ToUpper(statusName)]
 				if !ok {
-					return fmt.Errorf("status %q: use scheduled, leased, completed, cancelled or expired", statusName)
+					return fmt.Errorf("status %q: use scheduled, leased, completed, cancelled, expired or declined", statusName)
 				}
 				req.Status = schedulingv1.TaskStatus(v)
 			}

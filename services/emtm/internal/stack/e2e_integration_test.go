@@ -46,9 +46,12 @@ type env struct {
 	conns map[string]*grpc.ClientConn
 }
 
+// startEnv starts the stack with intervention-scheduling on the event clock:
+// the tests' claims are dated 2024, and by the wall clock the program would
+// schedule (and expire) every quarter since, a number that grows with the date.
 func startEnv(t *testing.T) *env {
 	t.Helper()
-	return startEnvWith(t, nil)
+	return startEnvWith(t, map[string][]string{"intervention-scheduling": {"-clock", "events"}})
 }
 
 // startEnvWith starts the stack with extra flags by service name.
@@ -426,7 +429,7 @@ func TestServicesExportMetrics(t *testing.T) {
 		"ingestion": {`emtm_ingestion_rejections_total{kind="claim",reason="NPI_CHECK_DIGIT"} 1`, `emtm_bus_published_total{duplicate="false",stream="EMTM_CLAIMS"} 2`},
 		"risk-scoring": {`emtm_bus_consumed_total{consumer="risk-scoring-claims",result="ok",stream="EMTM_CLAIMS"} 2`,
 			`emtm_consumer_pending{consumer="risk-scoring-claims-p`, `emtm_bus_handle_duration_seconds_bucket{consumer="risk-scoring-claims"`},
-		"intervention-scheduling": {`emtm_tasks{kind="TMR",status="COMPLETED"} 1`, `emtm_tasks{kind="TMR",status="SCHEDULED"} 1`, `emtm_tasks_backlog{age="overdue_31d_plus",kind="TMR"} 1`}, // due 2024-03-31, by the wall clock,
+		"intervention-scheduling": {`emtm_tasks{kind="TMR",status="COMPLETED"} 1`, `emtm_tasks{kind="TMR",status="SCHEDULED"} 1`, `emtm_tasks_backlog{age="not_due",kind="TMR"} 1`}, // due 2024-03-31, by the event clock,
 		"prescriber-outreach":     {`emtm_outreach_items{problem="BEERS",status="PENDING"} 2`},
 		"payment-reconciliation":  {`emtm_ledger_entries{kind="FEE"} 1`, `emtm_ledger_balance{account="pharmacy_fees_payable"} -4000`},
 	} {
@@ -449,6 +452,7 @@ func TestServicesExportMetrics(t *testing.T) {
 		for _, w := range missing {
 			t.Errorf("%s metrics lack %s", service, w)
 		}
+
 		if strings.Contains(text, "M-0001") || strings.Contains(text, "1EG4TE5MK73") {
 			t.Errorf("%s metrics carry a member id or MBI", service)
 		}

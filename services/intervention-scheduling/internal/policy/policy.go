@@ -57,6 +57,9 @@ type Plan struct {
 	GraceDays      int                       `yaml:"grace_days"`
 	Dispatch       string                    `yaml:"dispatch"`
 	CompletedBy    map[string][]string       `yaml:"completed_by_codes"`
+	// OnDowngrade: stay (default) keeps a member in the program's CMR and TMR
+	// for the rest of the year after a tier downgrade; leave follows the tier.
+	OnDowngrade string `yaml:"on_downgrade"`
 }
 
 type file struct {
@@ -110,6 +113,16 @@ func Parse(name string, data []byte) (*Policies, error) {
 }
 
 func validated(doc *config.Doc, f file) (*Policies, error) {
+	stay := func(p *Plan) {
+		if p.OnDowngrade == "" {
+			p.OnDowngrade = Stay
+		}
+	}
+	stay(&f.Default)
+	for k, p := range f.Plans {
+		stay(&p)
+		f.Plans[k] = p
+	}
 	check := func(at []string, p Plan) error { return validate(doc, at, p) }
 	if err := config.CheckPlans(doc, f.Version, &f.Default, f.Plans, check); err != nil {
 		return nil, err
@@ -175,6 +188,9 @@ func validate(doc *config.Doc, at []string, p Plan) error {
 	if p.GraceDays < 0 || p.GraceDays > 365 {
 		return doc.Errorf(path("grace_days"), "%d must be 0..365", p.GraceDays)
 	}
+	if p.OnDowngrade != Stay && p.OnDowngrade != Leave {
+		return doc.Errorf(path("on_downgrade"), "%q must be stay (CMS: an MTM enrollee stays enrolled for the rest of the year) or leave", p.OnDowngrade)
+	}
 	if p.Dispatch != "grpc" && p.Dispatch != "nats" {
 		return doc.Errorf(path("dispatch"), "%q must be grpc or nats", p.Dispatch)
 	}
@@ -200,6 +216,8 @@ type Spec struct {
 	Expires     civil.Date
 	Priority    int
 	Reason      string
+	// Tier is the tier whose line the spec comes from (recurring specs).
+	Tier string
 }
 
 func (p Plan) line(tier, kind string) (Intervention, bool) {

@@ -145,8 +145,10 @@ func (s *Scheduler) Measures(ctx context.Context, contract, pbp string, year int
 			if err != nil {
 				return Measure{}, err
 			}
-			if len(encs) > 0 {
-				served[d.Member] = true
+			for _, e := range encs {
+				if e.Completed() {
+					served[d.Member] = true
+				}
 			}
 		}
 		return Measure{Numerator: int64(len(served)), Denominator: int64(len(members))}, nil
@@ -164,12 +166,13 @@ func (s *Scheduler) Measures(ctx context.Context, contract, pbp string, year int
 	high.Name = "high_risk_discharged_within_7_days"
 	high.Definition = fmt.Sprintf("of them, those in the HIGH tier when discharged, served within 7 days")
 	out := []Measure{all, high}
+	offered := Measure{Name: "cmr_offered_within_60_days", Definition: fmt.Sprintf("CMR tasks of %d offered (an offer, a decline or the CMR itself) within 60 days of the member's start in the program that year, of those not cancelled (CMS: offered within 60 days of MTM enrollment)", year)}
 	for _, kind := range []string{policy.CMR, policy.TMR} {
 		ids, err := s.store.KindTasks(ctx, pl, kind)
 		if err != nil {
 			return nil, err
 		}
-		m := Measure{Name: "cmr_completion_rate", Definition: fmt.Sprintf("CMR tasks of %d completed, of those not cancelled", year)}
+		m := Measure{Name: "cmr_completion_rate", Definition: fmt.Sprintf("CMR tasks of %d completed, of those not cancelled (a declined CMR counts, as not completed)", year)}
 		if kind == policy.TMR {
 			m = Measure{Name: "tmr_completion_rate", Definition: fmt.Sprintf("TMR tasks of %d completed, of those not cancelled", year)}
 		}
@@ -185,10 +188,16 @@ func (s *Scheduler) Measures(ctx context.Context, contract, pbp string, year int
 			if t.Status == schedulingv1.TaskStatus_TASK_STATUS_COMPLETED {
 				m.Numerator++
 			}
+			if kind == policy.CMR {
+				offered.Denominator++
+				if on := civil.FromProto(t.OfferedOn); !on.IsZero() && !on.After(civil.FromProto(t.ScheduledOn).AddDays(60)) {
+					offered.Numerator++
+				}
+			}
 		}
 		out = append(out, m)
 	}
-	return out, nil
+	return append(out, offered), nil
 }
 
 // Backlog counts open tasks by kind and how far past due they are: "not_due",

@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/emtm/emtm/libs/civil"
+	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/libs/redisx"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
@@ -24,6 +26,8 @@ const (
 	Completed = "COMPLETED"
 	Cancelled = "CANCELLED"
 	Expired   = "EXPIRED"
+	// Declined: the member declined the offered service (a closed CMR, not a missed one).
+	Declined = "DECLINED"
 )
 
 // Open lists the statuses of a task that still has to be done.
@@ -37,6 +41,8 @@ const (
 	keyExpire    = "is:expire"          // zset: open task ids by expiry date (YYYYMMDD)
 	keyUnpub     = "is:unpub"           // set: tasks with a change not yet published
 	keyScheduled = "is:count:scheduled" // tasks ever created
+	keyRecur     = "is:recur"           // zset: members in the program by the next day a recurring task starts (YYYYMMDD)
+	keyRecurVer  = "is:recurv"          // hash: member -> the membership version is:recur was computed from
 )
 
 func taskKey(id string) string         { return "is:task:" + id }
@@ -49,6 +55,8 @@ func tierHistKey(m string) string      { return "is:tiers:" + m }
 func encKey(m string) string           { return "is:enc:" + m }
 func dischKey(plan string) string      { return "is:disch:" + plan }
 func memberDischKey(m string) string   { return "is:dischm:" + m }
+func spansKey(m string) string         { return "is:spans:" + m }
+func membershipVerKey(m string) string { return "is:mv:" + m }
 func countKey(status, kind string) string {
 	return "is:count:" + status + ":" + kind
 }
@@ -72,14 +80,16 @@ func fromYMD(s string) civil.Date {
 func readyScore(priority, due int) float64 { return float64(priority)*1e8 + float64(99999999-due) }
 
 // createScript creates a task unless it exists. ARGV: id, pb, kind, plan,
-// member, priority, due, expires, status, completed_by, completed_on, score.
+// member, priority, due, expires, status, completed_by, completed_on, score,
+// status_reason, then field/value pairs (contact attempts).
 var createScript = redis.NewScript(`
 local id = ARGV[1]
 local tk = 'is:task:' .. id
 if redis.call('EXISTS', tk) == 1 then return 0 end
 local kind, plan, member, status = ARGV[3], ARGV[4], ARGV[5], ARGV[9]
 redis.call('HSET', tk, 'pb', ARGV[2], 'kind', kind, 'plan', plan, 'member', member, 'prio', ARGV[6],
-  'due', ARGV[7], 'expires', ARGV[8], 'status', status, 'cby', ARGV[10], 'con', ARGV[11], 'v', 1, 'pub', 0)
+  'due', ARGV[7], 'expires', ARGV[8], 'status', status, 'cby', ARGV[10], 'con', ARGV[11], 'sreason', ARGV[13], 'v', 1, 'pub', 0)
+for i = 14, #ARGV, 2 do redis.call('HSET', tk, ARGV[i], ARGV[i+1]) end
 redis.call('SADD', 'is:member:' .. member, id)
 redis.call('ZADD', 'is:plan:' .. plan, ARGV[7], id)
 redis.call('SADD', 'is:kind:' .. plan .. ':' .. kind, id)
@@ -191,8 +201,18 @@ type Store struct{ rdb *redis.Client }
 // NewStore returns a Store.
 func NewStore(rdb *redis.Client) *Store { return &Store{rdb: rdb} }
 
+// Initial is a new task's state: its status and, for a task created after
+// the facts that decide it (an encounter, the end of enrollment), why.
+type Initial struct {
+	Status      string
+	CompletedBy string
+	CompletedOn civil.Date
+	Reason      string
+	Attempts    []Attempt
+}
+
 // Create stores a new task; it reports false when the task exists.
-func (s *Store) Create(ctx context.Context, t *schedulingv1.InterventionTask, plan, status, completedBy string, completedOn civil.Date) (bool, error) {
+func (s *Store) Create(ctx context.Context, t *schedulingv1.InterventionTask, plan string, in Initial) (bool, error) {
 	static := proto.Clone(t).(*schedulingv1.InterventionTask)
 	pb, err := proto.Marshal(static)
 	if err != nil {
@@ -200,8 +220,11 @@ func (s *Store) Create(ctx context.Context, t *schedulingv1.InterventionTask, pl
 	}
 	kind := kindName(t.Kind)
 	due, exp := ymd(civil.FromProto(t.DueDate)), ymd(civil.FromProto(t.ExpiresOn))
-	n, err := createScript.Run(ctx, s.rdb, []string{taskKey(t.TaskId)}, t.TaskId, pb, kind, plan, t.MemberId,
-		t.Priority, due, exp, status, completedBy, ymd(completedOn), readyScore(int(t.Priority), due)).Int()
+	args := []any{t.TaskId, pb, kind, plan, t.MemberId, t.Priority, due, exp, in.Status, in.CompletedBy, ymd(in.CompletedOn), readyScore(int(t.Priority), due), in.Reason}
+	for _, a := range in.Attempts {
+		args = append(args, a.field(), a.value())
+	}
+	n, err := createScript.Run(ctx, s.rdb, []string{taskKey(t.TaskId)}, args...).Int()
 	if err != nil {
 		return false, fmt.Errorf("create task: %w", err)
 	}
@@ -272,7 +295,59 @@ func (s *Store) Get(ctx context.Context, id string) (*schedulingv1.InterventionT
 	t.StatusReason = h["sreason"]
 	v, _ := strconv.Atoi(h["v"])
 	t.Version = int32(v)
+	offered := civil.Date{}
+	if t.Status == schedulingv1.TaskStatus_TASK_STATUS_COMPLETED {
+		offered = civil.FromProto(t.CompletedOn)
+	}
+	for k, val := range h {
+		a, ok := parseAttempt(k, val)
+		if !ok {
+			continue
+		}
+		t.Attempts = append(t.Attempts, &schedulingv1.ContactAttempt{EncounterId: a.Encounter, Date: a.Date.Proto(), Outcome: a.Outcome})
+		if a.Offer() && (offered.IsZero() || a.Date.Before(offered)) {
+			offered = a.Date
+		}
+	}
+	sort.Slice(t.Attempts, func(i, j int) bool {
+		a, b := civil.FromProto(t.Attempts[i].Date), civil.FromProto(t.Attempts[j].Date)
+		if a != b {
+			return a.Before(b)
+		}
+		return t.Attempts[i].EncounterId < t.Attempts[j].EncounterId
+	})
+	t.OfferedOn = offered.Proto()
 	return &t, h, nil
+}
+
+// Attempt is an encounter that did not complete a task, recorded on it.
+type Attempt struct {
+	Encounter string
+	Date      civil.Date
+	Outcome   encountersv1.EncounterOutcome
+}
+
+// Offer reports whether the attempt offered the service: offered or declined
+// (an unreached member was not offered it).
+func (a Attempt) Offer() bool {
+	return a.Outcome == encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_OFFERED || a.Outcome == encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_DECLINED
+}
+
+// attemptPrefix is the task hash field of an attempt: att:<encounter id> -> YYYYMMDD|OUTCOME.
+const attemptPrefix = "att:"
+
+func (a Attempt) field() string { return attemptPrefix + a.Encounter }
+func (a Attempt) value() string {
+	return strconv.Itoa(ymd(a.Date)) + "|" + strings.TrimPrefix(a.Outcome.String(), "ENCOUNTER_OUTCOME_")
+}
+
+func parseAttempt(field, value string) (Attempt, bool) {
+	id, ok := strings.CutPrefix(field, attemptPrefix)
+	if !ok {
+		return Attempt{}, false
+	}
+	day, outcome, _ := strings.Cut(value, "|")
+	return Attempt{Encounter: id, Date: fromYMD(day), Outcome: encountersv1.EncounterOutcome(encountersv1.EncounterOutcome_value["ENCOUNTER_OUTCOME_"+outcome])}, true
 }
 
 // MarkPublished records that version v of a task is on the bus.
@@ -325,13 +400,15 @@ func (s *Store) KindTasks(ctx context.Context, plan, kind string) ([]string, err
 	return s.rdb.SMembers(ctx, kindKey(plan, kind)).Result()
 }
 
-// SetTier records a member's tier as of a date (its history) and the member's plan.
+// SetTier records a member's tier as of a date (its history) and the member's
+// plan, and bumps the member's membership version.
 func (s *Store) SetTier(ctx context.Context, member, tier, plan string, on civil.Date) error {
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, tierKey(member), tier+"|"+plan, 0)
 		day := strconv.Itoa(ymd(on))
 		p.ZRemRangeByScore(ctx, tierHistKey(member), day, day)
 		p.ZAdd(ctx, tierHistKey(member), redis.Z{Score: float64(ymd(on)), Member: day + "|" + tier})
+		p.Incr(ctx, membershipVerKey(member))
 		return nil
 	})
 	return err
@@ -377,21 +454,30 @@ func (s *Store) Tier(ctx context.Context, member string) (tier, plan string, err
 	return tier, plan, err
 }
 
-// Encounter is a completed MTM service as scheduling keeps it.
+// Encounter is an MTM encounter as scheduling keeps it.
 type Encounter struct {
 	ID              string
 	Date            civil.Date
 	Codes           []string
 	Found, Resolved int
+	Outcome         encountersv1.EncounterOutcome
 }
 
-// RecordEncounter keeps a member's completed encounter (idempotent).
+// Completed reports whether the encounter delivered its services.
+func (e Encounter) Completed() bool {
+	return e.Outcome == encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED
+}
+
+// RecordEncounter keeps a member's encounter (idempotent).
 func (s *Store) RecordEncounter(ctx context.Context, member string, e Encounter) error {
 	v := fmt.Sprintf("%s|%s|%d|%d", e.ID, strings.Join(e.Codes, ","), e.Found, e.Resolved)
+	if !e.Completed() {
+		v += "|" + strings.TrimPrefix(e.Outcome.String(), "ENCOUNTER_OUTCOME_")
+	}
 	return s.rdb.ZAdd(ctx, encKey(member), redis.Z{Score: float64(ymd(e.Date)), Member: v}).Err()
 }
 
-// Encounters lists a member's completed encounters dated from..to.
+// Encounters lists a member's encounters (of every outcome) dated from..to.
 func (s *Store) Encounters(ctx context.Context, member string, from, to civil.Date) ([]Encounter, error) {
 	vals, err := s.rdb.ZRangeByScoreWithScores(ctx, encKey(member), &redis.ZRangeBy{Min: strconv.Itoa(ymd(from)), Max: strconv.Itoa(ymd(to))}).Result()
 	if err != nil {
@@ -400,12 +486,96 @@ func (s *Store) Encounters(ctx context.Context, member string, from, to civil.Da
 	out := make([]Encounter, 0, len(vals))
 	for _, z := range vals {
 		parts := strings.Split(z.Member.(string), "|")
-		if len(parts) != 4 {
+		if len(parts) != 4 && len(parts) != 5 {
 			continue
 		}
 		f, _ := strconv.Atoi(parts[2])
 		r, _ := strconv.Atoi(parts[3])
-		out = append(out, Encounter{ID: parts[0], Date: fromYMD(strconv.Itoa(int(z.Score))), Codes: strings.Split(parts[1], ","), Found: f, Resolved: r})
+		outcome := encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED
+		if len(parts) == 5 {
+			outcome = encountersv1.EncounterOutcome(encountersv1.EncounterOutcome_value["ENCOUNTER_OUTCOME_"+parts[4]])
+		}
+		out = append(out, Encounter{ID: parts[0], Date: fromYMD(strconv.Itoa(int(z.Score))), Codes: strings.Split(parts[1], ","), Found: f, Resolved: r, Outcome: outcome})
+	}
+	return out, nil
+}
+
+// RecordSpan keeps a span of plan enrollment (a later version of the same
+// enrollment id replaces it).
+func (s *Store) RecordSpan(ctx context.Context, member, id string, sp policy.EnrollmentSpan) error {
+	v := fmt.Sprintf("%d|%d|%s", ymd(sp.Start), ymd(sp.End), sp.Reason)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, spansKey(member), id, v)
+		p.Incr(ctx, membershipVerKey(member))
+		return nil
+	})
+	return err
+}
+
+// Membership reads what the recurring rules need of a member: every tier
+// point, every enrollment span, and the version of the two (one round trip).
+func (s *Store) Membership(ctx context.Context, member string) (policy.Membership, int64, error) {
+	var m policy.Membership
+	var points *redis.StringSliceCmd
+	var spansCmd *redis.MapStringStringCmd
+	var ver *redis.StringCmd
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		points = p.ZRange(ctx, tierHistKey(member), 0, -1)
+		spansCmd = p.HGetAll(ctx, spansKey(member))
+		ver = p.Get(ctx, membershipVerKey(member))
+		return nil
+	}); err != nil && err != redis.Nil {
+		return m, 0, err
+	}
+	version, _ := ver.Int64()
+	for _, v := range points.Val() {
+		day, tier, _ := strings.Cut(v, "|")
+		m.Tiers = append(m.Tiers, policy.TierPoint{On: fromYMD(day), Tier: tier})
+	}
+	for _, v := range spansCmd.Val() {
+		parts := strings.SplitN(v, "|", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		m.Spans = append(m.Spans, policy.EnrollmentSpan{Start: fromYMD(parts[0]), End: fromYMD(parts[1]), Reason: parts[2]})
+	}
+	sort.Slice(m.Spans, func(i, j int) bool { return m.Spans[i].Start.Before(m.Spans[j].Start) })
+	return m, version, nil
+}
+
+// setNextRecurring writes a member's next recurring day unless it was
+// computed from an older membership than the one last written (a handler
+// of another stream, or the sweep, read the member before a change).
+// KEYS: is:recur, is:recurv. ARGV: member, version, next (YYYYMMDD, "" for none).
+var setNextRecurring = redis.NewScript(`
+local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
+if tonumber(ARGV[2]) < cur then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if ARGV[3] == '' then redis.call('ZREM', KEYS[1], ARGV[1]) else redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1]) end
+return 1
+`)
+
+// SetNextRecurring records the next day a recurring task of the member
+// starts (ok false: none; the member leaves the sweep's list), as computed
+// from the membership of the given version.
+func (s *Store) SetNextRecurring(ctx context.Context, member string, version int64, next civil.Date, ok bool) error {
+	day := ""
+	if ok {
+		day = strconv.Itoa(ymd(next))
+	}
+	return setNextRecurring.Run(ctx, s.rdb, []string{keyRecur, keyRecurVer}, member, version, day).Err()
+}
+
+// RecurringDue lists up to limit members whose next recurring task starts by
+// today, with that day.
+func (s *Store) RecurringDue(ctx context.Context, today civil.Date, limit int64) (map[string]civil.Date, error) {
+	zs, err := s.rdb.ZRangeByScoreWithScores(ctx, keyRecur, &redis.ZRangeBy{Min: "-inf", Max: strconv.Itoa(ymd(today)), Count: limit}).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]civil.Date, len(zs))
+	for _, z := range zs {
+		out[z.Member.(string)] = fromYMD(strconv.Itoa(int(z.Score)))
 	}
 	return out, nil
 }
@@ -462,7 +632,7 @@ func (s *Store) Discharges(ctx context.Context, plan string, from, to civil.Date
 
 // Counts returns the number of tasks per status and kind, and ever scheduled.
 func (s *Store) Counts(ctx context.Context) (map[[2]string]int64, int64, error) {
-	statuses := []string{Scheduled, Leased, Completed, Cancelled, Expired}
+	statuses := []string{Scheduled, Leased, Completed, Cancelled, Expired, Declined}
 	keys := []string{keyScheduled}
 	for _, st := range statuses {
 		for _, k := range policy.Kinds {

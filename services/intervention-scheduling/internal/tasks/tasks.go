@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -41,6 +42,10 @@ type Publisher interface {
 
 // Scheduler runs the use case.
 type Scheduler struct {
+	// periodsMu guards periodsOn: the day the program's periods were last
+	// started by an event moving the clock (see saw).
+	periodsMu  sync.Mutex
+	periodsOn  civil.Date
 	store      *Store
 	pub        Publisher
 	policies   *policy.Policies
@@ -53,6 +58,28 @@ type Scheduler struct {
 // New returns a Scheduler.
 func New(store *Store, pub Publisher, policies *policy.Policies, clk clock.Clock, partitions int, hasher *pseudonym.Hasher) *Scheduler {
 	return &Scheduler{store: store, pub: pub, policies: policies, clock: clk, partitions: partitions, hasher: hasher, now: time.Now}
+}
+
+// saw moves the scheduling clock to an event's date and, on the first event
+// of a new day, starts the periods that began by then (one batch; the sweep
+// does any rest). So the program's tasks follow the events that move the
+// clock, not a timer: replaying the same events gives the same tasks.
+func (s *Scheduler) saw(ctx context.Context, d civil.Date) error {
+	if err := s.clock.Saw(ctx, d); err != nil {
+		return err
+	}
+	today, err := s.clock.Today(ctx)
+	if err != nil || today.IsZero() {
+		return err
+	}
+	s.periodsMu.Lock()
+	fresh := today != s.periodsOn
+	s.periodsOn = today
+	s.periodsMu.Unlock()
+	if !fresh {
+		return nil
+	}
+	return s.startPeriods(ctx, today, 1)
 }
 
 // TaskID is deterministic: one task per beneficiary, kind and period.
@@ -83,9 +110,27 @@ func (s *Scheduler) publish(ctx context.Context, id, causeID string) error {
 	return s.store.MarkPublished(ctx, id, t.Version)
 }
 
-// create makes a task from a spec unless it exists; an encounter already
-// recorded in its window completes it at once (events can arrive in any order).
-func (s *Scheduler) create(ctx context.Context, member, contract, pbp, tier, causeID string, p policy.Plan, sp policy.Spec) error {
+// create makes a task from a spec unless it exists. Its first state follows
+// from the facts already recorded, whatever order they arrived in: a
+// completed encounter in its window completes it; for a CMR, offers, declines
+// and unreached attempts in its window are recorded on it and a decline
+// declines it; an enrollment that ends (death, disenrollment) before the due
+// date cancels it; a day the member is not enrolled in the plan schedules
+// nothing. m is the member's membership when the caller has it.
+func (s *Scheduler) create(ctx context.Context, member, contract, pbp, tier, causeID string, p policy.Plan, sp policy.Spec, m *policy.Membership) error {
+	if sp.Tier != "" {
+		tier = sp.Tier
+	}
+	if m == nil {
+		mm, _, err := s.store.Membership(ctx, member)
+		if err != nil {
+			return err
+		}
+		m = &mm
+	}
+	if !m.Enrolled(sp.ScheduledOn) {
+		return nil
+	}
 	id := TaskID(member, sp.Kind, sp.Period)
 	t := &schedulingv1.InterventionTask{
 		TaskId: id, MemberId: member, ContractId: contract, PbpId: pbp, Kind: kindOf(sp.Kind), Status: schedulingv1.TaskStatus_TASK_STATUS_SCHEDULED,
@@ -94,36 +139,53 @@ func (s *Scheduler) create(ctx context.Context, member, contract, pbp, tier, cau
 	}
 	// The task keeps the meta of its creation: the trace of the event that caused it.
 	t.Meta = s.pub.Meta(ctx, id+"@1", causeID)
-	status, by, on := Scheduled, "", civil.Date{}
 	encs, err := s.store.Encounters(ctx, member, sp.ScheduledOn, sp.Expires)
 	if err != nil {
 		return err
 	}
+	in := Initial{Status: Scheduled}
+	var by Encounter
 	for _, e := range encs {
-		if completes(p, e, sp.Kind) {
-			status, by, on = Completed, "encounter/"+e.ID, e.Date
+		if e.Completed() && completes(p, e, sp.Kind) {
+			in.Status, in.CompletedBy, in.CompletedOn, by = Completed, "encounter/"+e.ID, e.Date, e
 			break
 		}
 	}
-	created, err := s.store.Create(ctx, t, plan(contract, pbp), status, by, on)
+	if sp.Kind == policy.CMR {
+		for _, e := range encs {
+			if e.Completed() || !completes(p, e, policy.CMR) {
+				continue
+			}
+			in.Attempts = append(in.Attempts, Attempt{Encounter: e.ID, Date: e.Date, Outcome: e.Outcome})
+			if e.Outcome == encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_DECLINED && in.Status == Scheduled {
+				in.Status, in.Reason = Declined, fmt.Sprintf("declined on %s (encounter %s)", e.Date, e.ID)
+			}
+		}
+	}
+	if in.Status == Scheduled {
+		// Open when the enrollment ended (before its expiry): cancelled, as OnEnrollment does.
+		if end, why, ok := m.Leaves(sp.ScheduledOn, sp.Expires); ok {
+			in.Status, in.Reason = Cancelled, ended(why, end)
+		}
+	}
+	created, err := s.store.Create(ctx, t, plan(contract, pbp), in)
 	if err != nil {
 		return err
 	}
-	if created && status == Completed {
-		if err := s.followUp(ctx, member, contract, pbp, tier, p, sp.Kind, encsByID(encs, strings.TrimPrefix(by, "encounter/"))); err != nil {
+	if created && in.Status == Completed {
+		if err := s.followUp(ctx, member, contract, pbp, tier, p, sp.Kind, by); err != nil {
 			return err
 		}
 	}
 	return s.publish(ctx, id, causeID)
 }
 
-func encsByID(encs []Encounter, id string) Encounter {
-	for _, e := range encs {
-		if e.ID == id {
-			return e
-		}
+// ended says why enrollment ended on a date.
+func ended(why string, on civil.Date) string {
+	if why == "" {
+		why = "enrollment ended"
 	}
-	return Encounter{}
+	return fmt.Sprintf("%s on %s", why, on)
 }
 
 func completes(p policy.Plan, e Encounter, kind string) bool {
@@ -161,15 +223,18 @@ func (s *Scheduler) memberTasks(ctx context.Context, member string, statuses ...
 	return out, nil
 }
 
-// OnAssessment schedules what the tier calls for, upgrades open tasks the new
-// tier wants sooner and cancels those it no longer wants.
+// OnAssessment records the member's tier as of the assessment's date, brings
+// open tasks up to a higher tier (priority, due date), cancels what the tier
+// no longer wants (adherence outreach; CMR and TMR only when the plan's
+// on_downgrade is leave), schedules adherence outreach, and makes sure every
+// CMR and TMR the program calls for from this date to today exists.
 func (s *Scheduler) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) error {
 	s.tag(ctx, a.MemberId)
 	on := civil.FromProto(a.AsOf)
 	if !on.Valid() {
 		return bus.Permanent(fmt.Errorf("assessment %s has no valid as_of date", a.AssessmentId))
 	}
-	if err := s.clock.Saw(ctx, on); err != nil {
+	if err := s.saw(ctx, on); err != nil {
 		return err
 	}
 	tier := strings.TrimPrefix(a.Tier.String(), "RISK_TIER_")
@@ -184,7 +249,7 @@ func (s *Scheduler) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) 
 		}
 	}
 	specs := p.ForAssessment(tier, on, nonAdherent)
-	existing, err := s.memberTasks(ctx, a.MemberId, Scheduled, Leased, Expired)
+	existing, err := s.memberTasks(ctx, a.MemberId, Scheduled, Leased, Expired, Completed, Declined)
 	if err != nil {
 		return err
 	}
@@ -193,12 +258,33 @@ func (s *Scheduler) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) 
 		if kind != policy.CMR && kind != policy.TMR && kind != policy.Adherence {
 			continue // post-discharge and follow-up tasks answer events, not tiers
 		}
+		closed := t.Status == schedulingv1.TaskStatus_TASK_STATUS_COMPLETED || t.Status == schedulingv1.TaskStatus_TASK_STATUS_DECLINED
+		if closed {
+			// A tier dated on or before a CMR's or TMR's start is the tier that
+			// scheduled it, whatever became of the task since (events of two
+			// streams arrive in either order): its priority still follows.
+			if (kind != policy.CMR && kind != policy.TMR) || on.After(civil.FromProto(t.ScheduledOn)) {
+				continue
+			}
+			if prio := p.Priority(tier, kind); int32(prio) > t.Priority {
+				err := s.store.Transition(ctx, t.TaskId, Completed+","+Declined, "", "", false, "prio", prio) // its status reason (a completion note) stays
+				if err != nil && !isNotAllowed(err) {
+					return err
+				}
+				if err := s.publish(ctx, t.TaskId, a.AssessmentId); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		reason := ""
 		switch {
-		case !p.Wants(tier, kind):
+		case kind == policy.Adherence && !p.Wants(tier, kind):
 			reason = fmt.Sprintf("tier %s on %s does not call for %s", tier, on, kind)
 		case kind == policy.Adherence && len(nonAdherent) == 0:
 			reason = fmt.Sprintf("adherence restored by %s", on)
+		case p.OnDowngrade == policy.Leave && !p.Wants(tier, kind):
+			reason = fmt.Sprintf("tier %s on %s does not call for %s", tier, on, kind)
 		}
 		expires := civil.FromProto(t.ExpiresOn)
 		if reason != "" {
@@ -240,9 +326,15 @@ func (s *Scheduler) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) 
 		}
 	}
 	for _, sp := range specs {
-		if err := s.create(ctx, a.MemberId, a.ContractId, a.PbpId, tier, a.AssessmentId, p, sp); err != nil {
+		if sp.Kind != policy.Adherence {
+			continue // CMR and TMR come from the program (ensureRecurring)
+		}
+		if err := s.create(ctx, a.MemberId, a.ContractId, a.PbpId, tier, a.AssessmentId, p, sp, nil); err != nil {
 			return err
 		}
+	}
+	if err := s.ensureRecurring(ctx, a.MemberId, a.ContractId, a.PbpId, on, a.AssessmentId); err != nil {
+		return err
 	}
 	// Discharges whose window this tier point falls in.
 	ds, err := s.store.MemberDischarges(ctx, a.MemberId, on.AddDays(-dischargeAfter), on.AddDays(dischargeBefore))
@@ -253,6 +345,40 @@ func (s *Scheduler) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) 
 		if err := s.ensureDischarge(ctx, a.MemberId, a.ContractId, a.PbpId, d, a.AssessmentId); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// ensureRecurring creates every CMR and TMR the program calls for, scheduled
+// from from to today, and records when the member's next one starts (for
+// the sweep). Creating is idempotent: a period's task exists once.
+func (s *Scheduler) ensureRecurring(ctx context.Context, member, contract, pbp string, from civil.Date, causeID string) error {
+	p := s.policies.For(contract, pbp)
+	// The clock may move on while this runs (other members' events): when the
+	// next period has started by then, go on, so that nothing waits for a sweep.
+	for round := 0; round < 3; round++ {
+		today, err := s.clock.Today(ctx)
+		if err != nil || today.IsZero() {
+			return err
+		}
+		m, version, err := s.store.Membership(ctx, member)
+		if err != nil {
+			return err
+		}
+		for _, sp := range p.Recurring(m, from, today) {
+			if err := s.create(ctx, member, contract, pbp, "", causeID, p, sp, &m); err != nil {
+				return err
+			}
+		}
+		next, ok := p.NextRecurring(m, today)
+		if err := s.store.SetNextRecurring(ctx, member, version, next, ok); err != nil {
+			return err
+		}
+		now, err := s.clock.Today(ctx)
+		if err != nil || !ok || next.After(now) {
+			return err
+		}
+		from = next
 	}
 	return nil
 }
@@ -302,7 +428,7 @@ func (s *Scheduler) ensureDischarge(ctx context.Context, member, contract, pbp s
 		return err
 	}
 	if t == nil {
-		return s.create(ctx, member, contract, pbp, tier, causeID, p, sp)
+		return s.create(ctx, member, contract, pbp, tier, causeID, p, sp, nil)
 	}
 	done := t.Status == schedulingv1.TaskStatus_TASK_STATUS_COMPLETED || t.Status == schedulingv1.TaskStatus_TASK_STATUS_CANCELLED
 	due := civil.FromProto(t.DueDate)
@@ -329,7 +455,7 @@ func (s *Scheduler) OnPartsAB(ctx context.Context, m *medicalv1.PartsAbSummary) 
 	}
 	s.tag(ctx, m.MemberId)
 	d := civil.FromProto(m.DischargeDate)
-	if err := s.clock.Saw(ctx, d); err != nil {
+	if err := s.saw(ctx, d); err != nil {
 		return err
 	}
 	_, pl, err := s.store.Tier(ctx, m.MemberId)
@@ -353,33 +479,36 @@ func (s *Scheduler) OnPartsAB(ctx context.Context, m *medicalv1.PartsAbSummary) 
 	return s.ensureDischarge(ctx, m.MemberId, contract, pbp, d, m.GetMeta().GetEventId())
 }
 
-// OnEncounter completes the open task a completed MTM service fulfils (the one
-// it names, or the earliest due of the kinds its codes complete) and schedules
-// a follow-up when a CMR or TMR leaves problems unresolved.
+// OnEncounter records an MTM encounter. A completed one completes the task
+// it fulfils (the one it names, or the earliest due of the kinds its codes
+// complete) and schedules a follow-up when a CMR or TMR leaves problems
+// unresolved; an offer, a decline or a member not reached is a fact about the
+// CMR (CMS: the CMR is offered within 60 days of enrollment in the program)
+// and is recorded on it; a decline closes it as declined.
 func (s *Scheduler) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounter) error {
-	if e.Outcome != encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED {
-		return nil
-	}
 	s.tag(ctx, e.MemberId)
 	date := civil.FromProto(e.ServiceDate)
-	if err := s.clock.Saw(ctx, date); err != nil {
+	if err := s.saw(ctx, date); err != nil {
 		return err
 	}
-	enc := Encounter{ID: e.EncounterId, Date: date, Codes: e.ServiceCodes, Found: int(e.ProblemsFound), Resolved: int(e.ProblemsResolved)}
+	enc := Encounter{ID: e.EncounterId, Date: date, Codes: e.ServiceCodes, Found: int(e.ProblemsFound), Resolved: int(e.ProblemsResolved), Outcome: e.Outcome}
 	if err := s.store.RecordEncounter(ctx, e.MemberId, enc); err != nil {
 		return err
 	}
 	p := s.policies.For(e.ContractId, e.PbpId)
+	if !enc.Completed() {
+		return s.recordOffer(ctx, e, enc, p)
+	}
 	// A service dated within a task's window completes it, even if the sweep
-	// expired it before the encounter was processed (event time decides).
-	open, err := s.memberTasks(ctx, e.MemberId, Scheduled, Leased, Expired)
+	// expired it (event time decides), or the member declined it before.
+	open, err := s.memberTasks(ctx, e.MemberId, Scheduled, Leased, Expired, Declined)
 	if err != nil {
 		return err
 	}
 	by := "encounter/" + e.EncounterId
 	done := map[string]bool{}
 	complete := func(t *schedulingv1.InterventionTask) error {
-		err := s.store.Transition(ctx, t.TaskId, Open+","+Expired, Completed, "", false, "cby", by, "con", ymd(date))
+		err := s.store.Transition(ctx, t.TaskId, Open+","+Expired+","+Declined, Completed, "", false, "cby", by, "con", ymd(date))
 		if isNotAllowed(err) {
 			return nil
 		}
@@ -410,6 +539,9 @@ func (s *Scheduler) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounte
 				if kindName(t.Kind) != kind || date.Before(civil.FromProto(t.ScheduledOn)) || date.After(civil.FromProto(t.ExpiresOn)) {
 					continue
 				}
+				if t.Status == schedulingv1.TaskStatus_TASK_STATUS_DECLINED && kind != policy.CMR {
+					continue
+				}
 				if best == nil || civil.FromProto(t.DueDate).Before(civil.FromProto(best.DueDate)) {
 					best = t
 				}
@@ -425,40 +557,102 @@ func (s *Scheduler) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounte
 	return nil
 }
 
+// recordOffer records an encounter that did not complete its service on the
+// CMR it offered: the task it names, or the member's CMR of the encounter's
+// year when its codes are a CMR's and its date is in the task's window. A
+// decline declines the CMR; an offer or an unreached member is an attempt.
+// A CMR that does not exist yet finds the encounter when it is created.
+func (s *Scheduler) recordOffer(ctx context.Context, e *encountersv1.MtmEncounter, enc Encounter, p policy.Plan) error {
+	id := e.TaskId
+	if id == "" {
+		if !completes(p, enc, policy.CMR) {
+			return nil
+		}
+		id = TaskID(e.MemberId, policy.CMR, fmt.Sprintf("%d", enc.Date.Year))
+	}
+	t, h, err := s.store.Get(ctx, id)
+	if err != nil || t == nil || t.Kind != schedulingv1.TaskKind_TASK_KIND_CMR || t.MemberId != e.MemberId {
+		return err
+	}
+	if enc.Date.Before(civil.FromProto(t.ScheduledOn)) || enc.Date.After(civil.FromProto(t.ExpiresOn)) {
+		return nil
+	}
+	a := Attempt{Encounter: enc.ID, Date: enc.Date, Outcome: enc.Outcome}
+	if h[a.field()] == a.value() {
+		return s.publish(ctx, id, e.GetMeta().GetEventId()) // recorded before (a redelivery)
+	}
+	to, fields := "", []any{a.field(), a.value()}
+	if enc.Outcome == encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_DECLINED {
+		to, fields = Declined, append(fields, "sreason", fmt.Sprintf("declined on %s (encounter %s)", enc.Date, enc.ID))
+	}
+	if err := s.store.Transition(ctx, id, Open+","+Expired, to, "", true, fields...); err != nil && !isNotAllowed(err) {
+		return err
+	}
+	return s.publish(ctx, id, e.GetMeta().GetEventId())
+}
+
 // followUp schedules a follow-up after a CMR or TMR that left problems unresolved.
 func (s *Scheduler) followUp(ctx context.Context, member, contract, pbp, tier string, p policy.Plan, kind string, e Encounter) error {
 	if (kind != policy.CMR && kind != policy.TMR) || e.Found <= e.Resolved || e.ID == "" {
 		return nil
 	}
-	return s.create(ctx, member, contract, pbp, tier, "encounter/"+e.ID, p, p.ForFollowUp(e.Date, e.ID, e.Found-e.Resolved))
+	return s.create(ctx, member, contract, pbp, tier, "encounter/"+e.ID, p, p.ForFollowUp(e.Date, e.ID, e.Found-e.Resolved), nil)
 }
 
-// OnEnrollment cancels a member's open tasks when enrollment ends by death or disenrollment.
+// OnEnrollment records a span of plan enrollment (the program schedules
+// nothing on a day the member is not enrolled). When the span ends by death
+// or disenrollment and the member is not enrolled the next day, the
+// member's open tasks are cancelled; tasks scheduled on days outside every
+// span too. A span that starts (or re-starts) enrollment brings the
+// program's recurring tasks up to date.
 func (s *Scheduler) OnEnrollment(ctx context.Context, e *enrollmentv1.Enrollment) error {
-	var why string
+	s.tag(ctx, e.MemberId)
+	span := policy.EnrollmentSpan{Start: civil.FromProto(e.StartDate), End: civil.FromProto(e.EndDate)}
 	switch e.EndReason {
 	case enrollmentv1.EndReason_END_REASON_DECEASED:
-		why = "deceased"
+		span.Reason = "deceased"
 	case enrollmentv1.EndReason_END_REASON_DISENROLLED:
-		why = "disenrolled"
-	default:
-		return nil
+		span.Reason = "disenrolled"
 	}
-	s.tag(ctx, e.MemberId)
-	end := civil.FromProto(e.EndDate)
-	open, err := s.memberTasks(ctx, e.MemberId, Scheduled, Leased)
+	if err := s.store.RecordSpan(ctx, e.MemberId, e.EnrollmentId, span); err != nil {
+		return err
+	}
+	m, _, err := s.store.Membership(ctx, e.MemberId)
 	if err != nil {
 		return err
 	}
+	open, err := s.memberTasks(ctx, e.MemberId, Scheduled, Leased, Expired)
+	if err != nil {
+		return err
+	}
+	left := !span.End.IsZero() && !m.Enrolled(span.End.AddDays(1))
 	for _, t := range open {
-		if err := s.store.Transition(ctx, t.TaskId, Open, Cancelled, "", true, "sreason", fmt.Sprintf("%s on %s", why, end)); err != nil && !isNotAllowed(err) {
+		on := civil.FromProto(t.ScheduledOn)
+		var why string
+		switch {
+		case !m.Enrolled(on):
+			why = fmt.Sprintf("not enrolled in the plan on %s", on)
+		case left && !on.After(span.End) && span.End.Before(civil.FromProto(t.ExpiresOn)):
+			// Open on the day enrollment ended, in event time: cancelled even if
+			// the sweep expired it before the end was known. A task that expired
+			// by then stays expired (create applies the same rule).
+			why = ended(span.Reason, span.End)
+		default:
+			continue
+		}
+		if err := s.store.Transition(ctx, t.TaskId, Open+","+Expired, Cancelled, "", true, "sreason", why); err != nil && !isNotAllowed(err) {
 			return err
 		}
 		if err := s.publish(ctx, t.TaskId, e.GetMeta().GetEventId()); err != nil {
 			return err
 		}
 	}
-	return nil
+	_, pl, err := s.store.Tier(ctx, e.MemberId)
+	if err != nil || pl == "" {
+		return err // a member never assessed: no program yet
+	}
+	contract, pbp, _ := strings.Cut(pl, "-")
+	return s.ensureRecurring(ctx, e.MemberId, contract, pbp, span.Start, e.GetMeta().GetEventId())
 }
 
 func isNotAllowed(err error) bool {
@@ -546,6 +740,9 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 		return err
 	}
 	if !today.IsZero() {
+		if err := s.startPeriods(ctx, today, 20); err != nil {
+			return err
+		}
 		ids, err := s.store.ExpiringBefore(ctx, today)
 		if err != nil {
 			return err
@@ -566,6 +763,34 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 		}
 	}
 	return s.dispatch(ctx)
+}
+
+// startPeriods creates the recurring tasks of the members whose next period
+// has started by today, in up to batches batches of 1,000 members (the next
+// sweep goes on).
+func (s *Scheduler) startPeriods(ctx context.Context, today civil.Date, batches int) error {
+	for batch := 0; batch < batches; batch++ {
+		due, err := s.store.RecurringDue(ctx, today, 1000)
+		if err != nil || len(due) == 0 {
+			return err
+		}
+		members := make([]string, 0, len(due))
+		for m := range due {
+			members = append(members, m)
+		}
+		sort.Strings(members)
+		for _, member := range members {
+			_, pl, err := s.store.Tier(ctx, member)
+			if err != nil {
+				return err
+			}
+			contract, pbp, _ := strings.Cut(pl, "-")
+			if err := s.ensureRecurring(ctx, member, contract, pbp, due[member], ""); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // dispatch leases ready tasks of NATS-dispatch plans to the work queue and

@@ -81,7 +81,8 @@ func (f fixture) tasksOf(t *testing.T, member string) string {
 }
 
 func TestTierChangesUpgradeOrCancelInsteadOfDuplicating(t *testing.T) {
-	f := setup(t, nil)
+	// on_downgrade: leave (the stay default is TestADowngradeKeepsTheMemberInTheProgramToTheYearsEnd).
+	f := setup(t, func(s string) string { return strings.Replace(s, "on_downgrade: stay", "on_downgrade: leave", 1) })
 	ctx := context.Background()
 	must := func(err error) {
 		t.Helper()
@@ -342,14 +343,14 @@ func TestDischargeDeathAndExpiry(t *testing.T) {
 		t.Fatalf("after death: %s", got)
 	}
 	// When the clock passes a task's expiry date (due + 30 days), the sweep expires it;
-	// the annual CMR stays open to the year's end.
+	// the annual CMR stays open to the year's end; the third quarter's TMR has started.
 	if err := f.s.OnEncounter(ctx, encounter("E9", "M3", date(2024, 8, 20), 0, 0, "428191000124101")); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.s.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.tasksOf(t, "M1"); got != "CMR/2024:SCHEDULED:p90 POST_DISCHARGE/D2024-05-10:EXPIRED:p100 TMR/2024-Q2:EXPIRED:p70" {
+	if got := f.tasksOf(t, "M1"); got != "CMR/2024:SCHEDULED:p90 POST_DISCHARGE/D2024-05-10:EXPIRED:p100 TMR/2024-Q2:EXPIRED:p70 TMR/2024-Q3:SCHEDULED:p70" {
 		t.Fatalf("after expiry: %s", got)
 	}
 	overdue, _ := f.s.List(ctx, tasks.Filter{OverdueOnly: true})
@@ -502,9 +503,10 @@ func TestTheOrderOfEventsDoesNotChangeTheOutcome(t *testing.T) {
 		if first == "" {
 			first = got
 			// The discharge of May 10 is HIGH's (assessed HIGH two days later): due May 17,
-			// expired by the August clock; the quarter's TMR expired on July 30;
-			// the CMR (due July 11) is open to the year's end: overdue.
-			if got != "CMR/2024:SCHEDULED:p90 POST_DISCHARGE/D2024-05-10:EXPIRED:p100 TMR/2024-Q2:EXPIRED:p70" {
+			// expired by the August clock; the second quarter's TMR expired on July 30;
+			// the CMR (due July 11) is open to the year's end: overdue; the third
+			// quarter's TMR, started on July 1, is completed by the review of August 15.
+			if got != "CMR/2024:SCHEDULED:p90 POST_DISCHARGE/D2024-05-10:EXPIRED:p100 TMR/2024-Q2:EXPIRED:p70 TMR/2024-Q3:COMPLETED:p70" {
 				t.Fatalf("outcome %s", got)
 			}
 			continue
