@@ -161,6 +161,9 @@ func printStatement(w io.Writer, s *ledgerv1.Statement) {
 	fmt.Fprintf(tw, "net\t%s\t\t\n", d(s.NetCents))
 	fmt.Fprintf(tw, "suspense (services without a fee rule)\t%d\titems\t\n", s.SuspenseItems)
 	_ = tw.Flush()
+	for _, n := range s.Notes {
+		fmt.Fprintf(w, "\nnote: %s\n", n)
+	}
 	section := ""
 	titles := map[string]string{"prospective": "Prospective payment", "adjustments": "Adjustments", "performance": "Performance-based payment",
 		"fees_by_pharmacy": "Fees by pharmacy", "fees_by_service": "Fees by service", "suspense": "Suspense (booked at $0.00, to be priced)"}

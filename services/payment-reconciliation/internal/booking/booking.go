@@ -34,6 +34,7 @@ import (
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/membermonths"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/performance"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/policy"
+	"github.com/emtm/emtm/services/payment-reconciliation/internal/statement"
 )
 
 // Publisher publishes to the bus.
@@ -376,6 +377,50 @@ func (b *Booker) SettlePerformance(ctx context.Context, contract, pbp string, ye
 }
 
 func bpText(n int64) string { return fmt.Sprintf("%d.%02d %%", n/100, n%100) }
+
+// Statement is a plan's monthly statement, with a note when the month has
+// no prospective payment: why, and how many enrolled member months that
+// leaves unpaid.
+func (b *Booker) Statement(ctx context.Context, contract, pbp string, month *typesv1.YearMonth) (*ledgerv1.Statement, error) {
+	first := civil.Date{Year: int(month.GetYear()), Month: time.Month(month.GetMonth()), Day: 1}
+	es, err := b.MonthEntries(ctx, contract, pbp, first)
+	if err != nil {
+		return nil, err
+	}
+	st := statement.Build(contract, pbp, month, es)
+	p, ok := b.plan(contract, pbp)
+	if why := p.NoPMPM(first); ok && why != "" {
+		n, err := b.unpaidMemberMonths(ctx, contract+"-"+pbp, p.MemberMonth, first)
+		if err != nil {
+			return nil, err
+		}
+		st.Notes = append(st.Notes, fmt.Sprintf("%s; %d member month(s) enrolled that month are not paid", why, n))
+	}
+	return st, nil
+}
+
+// unpaidMemberMonths counts the member months of a plan in a month that
+// enrollment makes under the plan's member-month rule. It reads every
+// member's spans: a statement's note, not a hot path.
+func (b *Booker) unpaidMemberMonths(ctx context.Context, plan, rule string, first civil.Date) (int64, error) {
+	members, err := b.rdb.SMembers(ctx, keyMembers).Result()
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, m := range members {
+		ss, err := spans(ctx, b.rdb, m)
+		if err != nil {
+			return 0, err
+		}
+		for _, mm := range membermonths.Of(ss, first, func(string) string { return rule }) {
+			if mm.Plan == plan && mm.Month == first {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
 
 // Totals reads the projection's counters.
 func (b *Booker) Totals(ctx context.Context) (Totals, error) { return totals(ctx, b.rdb) }

@@ -36,10 +36,17 @@ type fixture struct {
 	pub *bus.Publisher
 }
 
-func setup(t *testing.T) fixture {
+// setup books with the sample policy, its prospective payment running to
+// lastMonth (YYYY-MM; the sample's own is 2021-12, the model's end; these
+// tests book 2024).
+func setup(t *testing.T, lastMonth ...string) fixture {
 	t.Helper()
 	env := testkit.Start(t)
-	ps, err := policy.Sample()
+	end := "2099-12"
+	if len(lastMonth) > 0 {
+		end = lastMonth[0]
+	}
+	ps, err := policy.Parse("payment.yaml", []byte(strings.Replace(policy.SampleYAML(), "last_month: 2021-12", "last_month: "+end, 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,5 +283,32 @@ func TestPerformanceSettlementAndRebuild(t *testing.T) {
 	must(t, err)
 	if len(res.Differences) != 1 || !strings.Contains(res.Differences[0], "balance mtm_services_expense: live 4001, rebuilt 4000") {
 		t.Fatalf("differences %v", res.Differences)
+	}
+}
+
+// Issue 11 item 6: member months after the prospective payment's last month
+// book nothing, and the month's statement says why and how many.
+func TestMemberMonthsAfterTheLastMonthBookNothingAndTheStatementSaysWhy(t *testing.T) {
+	f := setup(t, "2024-02")
+	ctx := context.Background()
+	must(t, f.b.OnEnrollment(ctx, enrollment(1, "M1", "2024-01-01", "")))
+	must(t, f.b.OnEnrollment(ctx, enrollment(1, "M2", "2024-02-01", "")))
+	must(t, f.b.OnEncounter(ctx, encounter("E1", "2024-03-15", "314530002")))
+	if _, err := f.b.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.ids(t, ledgerv1.EntryKind_ENTRY_KIND_PROSPECTIVE); strings.Count(got, "pp/") != 3 || strings.Contains(got, "2024-03") {
+		t.Fatalf("prospective entries %q: want M1 January and February, M2 February", got)
+	}
+	march, err := f.b.Statement(ctx, "S9925", "001", &typesv1.YearMonth{Year: 2024, Month: 3})
+	must(t, err)
+	want := "no prospective payment for 2024-03: the plan's prospective payment runs 2017-01 to 2024-02 (payment policy: prospective.pmpm and prospective.last_month); 2 member month(s) enrolled that month are not paid"
+	if march.ProspectiveCents != 0 || len(march.Notes) != 1 || march.Notes[0] != want {
+		t.Fatalf("March: %d cents, notes %q", march.ProspectiveCents, march.Notes)
+	}
+	feb, err := f.b.Statement(ctx, "S9925", "001", &typesv1.YearMonth{Year: 2024, Month: 2})
+	must(t, err)
+	if feb.ProspectiveCents != 700 || len(feb.Notes) != 0 {
+		t.Fatalf("February: %d cents, notes %q", feb.ProspectiveCents, feb.Notes)
 	}
 }

@@ -6,6 +6,7 @@ package policy
 
 import (
 	_ "embed"
+	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
@@ -42,19 +43,39 @@ type Performance struct {
 type Plan struct {
 	MemberMonth string // membermonths.FirstDay or AnyDay
 	Rates       []Rate // latest first
+	// LastMonth is the first day of the last month the prospective payment
+	// covers (zero: no end); the model paid it for 2017-01 to 2021-12.
+	LastMonth   civil.Date
 	Performance Performance
 	Fees        *feeschedule.Schedule
 }
 
-// PMPM returns the rate in effect on the first day of a month (false before any).
+// PMPM returns the rate in effect on the first day of a month (false before
+// the first rate and after the last month of the prospective payment).
 func (p Plan) PMPM(month civil.Date) (Rate, bool) {
 	first := civil.Date{Year: month.Year, Month: month.Month, Day: 1}
+	if !p.LastMonth.IsZero() && first.After(p.LastMonth) {
+		return Rate{}, false
+	}
 	for _, r := range p.Rates {
 		if !r.From.After(first) {
 			return r, true
 		}
 	}
 	return Rate{}, false
+}
+
+// NoPMPM says why a month has no prospective payment ("" when it has one).
+func (p Plan) NoPMPM(month civil.Date) string {
+	if _, ok := p.PMPM(month); ok || len(p.Rates) == 0 {
+		return ""
+	}
+	first := p.Rates[len(p.Rates)-1].From
+	period := fmt.Sprintf("from %s", first.String()[:7])
+	if !p.LastMonth.IsZero() {
+		period = fmt.Sprintf("%s to %s", first.String()[:7], p.LastMonth.String()[:7])
+	}
+	return fmt.Sprintf("no prospective payment for %s: the plan's prospective payment runs %s (payment policy: prospective.pmpm and prospective.last_month)", month.String()[:7], period)
 }
 
 // Policies are the payment policies of every plan.
@@ -98,6 +119,7 @@ type planYAML struct {
 	Prospective struct {
 		MemberMonth string     `yaml:"member_month"`
 		PMPM        []rateYAML `yaml:"pmpm"`
+		LastMonth   string     `yaml:"last_month"`
 	} `yaml:"prospective"`
 	Performance struct {
 		ThresholdBP int64         `yaml:"threshold_bp"`
@@ -199,6 +221,16 @@ func plan(doc *config.Doc, at []string, y planYAML) (Plan, error) {
 		p.Rates = append(p.Rates, Rate{From: d, Cents: r.Cents})
 	}
 	sort.Slice(p.Rates, func(i, j int) bool { return p.Rates[i].From.After(p.Rates[j].From) })
+	if lm := y.Prospective.LastMonth; lm != "" {
+		d, err := civil.Parse(lm + "-01")
+		if err != nil || len(lm) != 7 {
+			return p, doc.Errorf(path("prospective", "last_month"), "%q is not a month (YYYY-MM)", lm)
+		}
+		if d.Before(p.Rates[len(p.Rates)-1].From) {
+			return p, doc.Errorf(path("prospective", "last_month"), "%s is before the first rate (%s)", lm, p.Rates[len(p.Rates)-1].From)
+		}
+		p.LastMonth = d
+	}
 
 	pf := y.Performance
 	switch {

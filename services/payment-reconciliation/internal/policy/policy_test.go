@@ -38,7 +38,9 @@ func TestErrorsNameLineAndField(t *testing.T) {
 		{"{from: 2017-01-01, cents: 350}", "{from: 2017-01-15, cents: 350}", ":16: plans.S9925-001.prospective.pmpm.0.from: 2017-01-15: a PMPM rate takes effect on the first day"},
 		{"{from: 2017-01-01, cents: 350}", "{from: 2017-01-01, cents: 35000}", "prospective.pmpm.0.cents: 35000 must be 0..10000 cents"},
 		{"threshold_bp: 200", "threshold_bp: 0", "performance.threshold_bp: 0 must be 1..5000"},
-		{"2019: 1300000", "2019: -5", ":28: plans.S9925-001.performance.benchmark_cents_per_member_year.2019: -5 must be"},
+		{"2019: 1300000", "2019: -5", ":32: plans.S9925-001.performance.benchmark_cents_per_member_year.2019: -5 must be"},
+		{"last_month: 2021-12", "last_month: 2021-13", `prospective.last_month: "2021-13" is not a month (YYYY-MM)`},
+		{"last_month: 2021-12", "last_month: 2016-12", "prospective.last_month: 2016-12 is before the first rate"},
 		{`codes: ["430193006"], cents: 4000`, `codes: ["430193007"], cents: 4000`, "plans.S9925-001.fees.4.codes.0:"},
 		{"task_kind: CMR,", "task_kind: CMRX,", `fees.0.task_kind: "CMRX" must be`},
 		{"outcome: PRESCRIBER_ACCEPTED", "outcome: PRESCRIBER_CALLED", `fees.6.outcome: "PRESCRIBER_CALLED"`},
@@ -78,4 +80,23 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The model's prospective payment ran 2017-01 to 2021-12 (CMS, 2015-09-28):
+// no rate before it or after it, and a reason for each side.
+func TestTheProspectivePaymentHasAStartAndAnEnd(t *testing.T) {
+	ps, err := Sample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := ps.For("S9925", "001")
+	for month, want := range map[string]bool{"2016-12-01": false, "2017-01-01": true, "2021-12-15": true, "2022-01-01": false} {
+		d, _ := civil.Parse(month)
+		if _, ok := p.PMPM(d); ok != want {
+			t.Errorf("%s: paid %v, want %v", month, ok, want)
+		}
+		if why := p.NoPMPM(d); (why == "") != want || (!want && !strings.Contains(why, "runs 2017-01 to 2021-12")) {
+			t.Errorf("%s: %q", month, why)
+		}
+	}
 }

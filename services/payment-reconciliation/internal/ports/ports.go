@@ -25,7 +25,6 @@ import (
 	"github.com/emtm/emtm/libs/identifiers"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/booking"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/performance"
-	"github.com/emtm/emtm/services/payment-reconciliation/internal/statement"
 )
 
 func decode[T proto.Message](m *bus.Msg, v T, what string) error {
@@ -163,15 +162,14 @@ func (g *GRPC) GetStatement(ctx context.Context, req *ledgerv1.GetStatementReque
 	if err := planArgs(req.GetContractId(), req.GetPbpId()); err != nil {
 		return nil, err
 	}
-	m, err := monthArg(req.GetMonth())
-	if err != nil {
+	if _, err := monthArg(req.GetMonth()); err != nil {
 		return nil, err
 	}
-	es, err := g.b.MonthEntries(ctx, req.GetContractId(), req.GetPbpId(), m)
+	st, err := g.b.Statement(ctx, req.GetContractId(), req.GetPbpId(), req.GetMonth())
 	if err != nil {
 		return nil, unavailable("statement", err)
 	}
-	return &ledgerv1.GetStatementResponse{Statement: statement.Build(req.GetContractId(), req.GetPbpId(), req.GetMonth(), es)}, nil
+	return &ledgerv1.GetStatementResponse{Statement: st}, nil
 }
 
 func (g *GRPC) GetRemittance(ctx context.Context, req *ledgerv1.GetRemittanceRequest) (*ledgerv1.GetRemittanceResponse, error) {
