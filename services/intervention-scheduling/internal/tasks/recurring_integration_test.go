@@ -302,3 +302,29 @@ func TestPeriodsStartByTheWallClockToo(t *testing.T) {
 		t.Fatalf("on April 1: %s", got)
 	}
 }
+
+// An encounter completes one task of a kind, whichever was created first: a
+// review on July 10 completes the second quarter's TMR (still in its window,
+// due first), not also the third quarter's, created when the clock passes July 1.
+func TestAnEncounterCompletesOneTaskOfAKindWhateverTheOrder(t *testing.T) {
+	f := setup(t, nil)
+	ctx := context.Background()
+	for _, m := range []string{"A", "B"} {
+		if err := f.s.OnAssessment(ctx, assessment(m, "MODERATE", date(2024, 5, 2))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A: the review arrives while only Q2 exists; B: after the clock passed July 1.
+	if err := f.s.OnEncounter(ctx, encounter("EA", "A", date(2024, 7, 10), 0, 0, "430193006")); err != nil {
+		t.Fatal(err)
+	}
+	f.moveClock(t, date(2024, 7, 12))
+	if err := f.s.OnEncounter(ctx, encounter("EB", "B", date(2024, 7, 10), 0, 0, "430193006")); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"A", "B"} {
+		if got := f.tasksOf(t, m); got != "TMR/2024-Q2:COMPLETED:p50 TMR/2024-Q3:SCHEDULED:p50" {
+			t.Errorf("%s: %s", m, got)
+		}
+	}
+}

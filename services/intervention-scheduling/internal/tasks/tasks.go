@@ -74,12 +74,19 @@ func (s *Scheduler) saw(ctx context.Context, d civil.Date) error {
 	}
 	s.periodsMu.Lock()
 	fresh := today != s.periodsOn
-	s.periodsOn = today
 	s.periodsMu.Unlock()
 	if !fresh {
 		return nil
 	}
-	return s.startPeriods(ctx, today, 1)
+	if err := s.startPeriods(ctx, today, 1); err != nil {
+		return err // the event is retried, and starts the periods again
+	}
+	s.periodsMu.Lock()
+	if today.After(s.periodsOn) {
+		s.periodsOn = today
+	}
+	s.periodsMu.Unlock()
+	return nil
 }
 
 // TaskID is deterministic: one task per beneficiary, kind and period.
@@ -146,7 +153,16 @@ func (s *Scheduler) create(ctx context.Context, member, contract, pbp, tier, cau
 	in := Initial{Status: Scheduled}
 	var by Encounter
 	for _, e := range encs {
-		if e.Completed() && completes(p, e, sp.Kind) {
+		if !e.Completed() || !completes(p, e, sp.Kind) {
+			continue
+		}
+		// An encounter completes one task of a kind: not this one when it
+		// already completed another (an earlier period's, still in its window).
+		used, err := s.completedOther(ctx, member, sp.Kind, "encounter/"+e.ID)
+		if err != nil {
+			return err
+		}
+		if !used {
 			in.Status, in.CompletedBy, in.CompletedOn, by = Completed, "encounter/"+e.ID, e.Date, e
 			break
 		}
@@ -178,6 +194,20 @@ func (s *Scheduler) create(ctx context.Context, member, contract, pbp, tier, cau
 		}
 	}
 	return s.publish(ctx, id, causeID)
+}
+
+// completedOther reports whether a member's task of a kind was completed by.
+func (s *Scheduler) completedOther(ctx context.Context, member, kind, by string) (bool, error) {
+	done, err := s.memberTasks(ctx, member, Completed)
+	if err != nil {
+		return false, err
+	}
+	for _, t := range done {
+		if kindName(t.Kind) == kind && t.CompletedBy == by {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // ended says why enrollment ended on a date.
