@@ -6,6 +6,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
+	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 )
 
 func run(args ...string) (string, error) {
@@ -118,5 +121,27 @@ func TestMeasuresSafetyPrintsCSVOrTheFirstErrorAlone(t *testing.T) {
 	}
 	if out, _, err = exec("measures", "safety", "--claims", claims, "--members", members, "--exclusions", exclusions, "--year", "24"); !errors.As(err, &exit) || out != "" {
 		t.Fatalf("a two-digit year: %v %q", err, out)
+	}
+}
+
+func TestTheProfileSaysWhichExclusionRemovedTheMemberFromWhichMeasure(t *testing.T) {
+	p := &riskv1.Profile{MemberId: "M1", ContractId: "S9925", PbpId: "001",
+		Exclusions: []*riskv1.ExclusionSpan{{Name: "HOSPICE", Start: &typesv1.Date{Year: 2024, Month: 6, Day: 1}, Source: "enrollment/E1"},
+			{Name: "CANCER", Start: &typesv1.Date{Year: 2019, Month: 5, Day: 1}, End: &typesv1.Date{Year: 2020, Month: 1, Day: 1}, Source: "condition ICD10 C50.9"}},
+		LatestAssessment: &riskv1.RiskAssessment{AsOf: &typesv1.Date{Year: 2024, Month: 7, Day: 1}, Safety: []*riskv1.SafetyMeasure{
+			{Measure: "COB", Numerator: true, Excluded: true, ExcludedBy: []string{"HOSPICE"}, Detail: "an opioid and a benzodiazepine together on 38 days in 2024"},
+			{Measure: "SUPD", Detail: "diabetes medication claims on 2 dates in 2024 and no statin claim in the year"}}}}
+	var b bytes.Buffer
+	PrintProfile(&b, p)
+	for _, want := range []string{
+		"SAFETY MEASURES 2024 (PQA, interim to the as-of date)",
+		"COB      numerator 1, EXCLUDED by HOSPICE: an opioid and a benzodiazepine together on 38 days in 2024",
+		"SUPD     numerator 0: diabetes medication claims",
+		"HOSPICE                        2024-06-01 to open  (enrollment/E1)",
+		"CANCER                         2019-05-01 to 2020-01-01  (condition ICD10 C50.9)",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("profile lacks %q:\n%s", want, b.String())
+		}
 	}
 }

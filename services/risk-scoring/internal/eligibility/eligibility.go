@@ -25,8 +25,11 @@ import (
 )
 
 // CMSCostThresholdCents is the MTM annual cost threshold by year, in cents
-// (docs/domain.md section 2: 2023-2025 confirmed in CMS memos, 2017-2022 to
-// confirm; 2026 on is set by CMS each year and must come from configuration).
+// (docs/domain.md section 2: 2023-2025 confirmed in CMS memos; 2017-2022 still
+// to confirm: the stored public sources searched on 2026-11-30 do not state
+// them (docs/domain.md section 7), so a sponsor can override any year with the
+// policy's cost_threshold_cents; 2026 on is set by CMS each year and must come
+// from configuration).
 var CMSCostThresholdCents = map[int]int64{
 	2017: 391900, 2018: 396700, 2019: 404400, 2020: 425500, 2021: 437600,
 	2022: 469600, 2023: 493500, 2024: 533000, 2025: 162300,
