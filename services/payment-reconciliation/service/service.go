@@ -71,7 +71,7 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 	}
 	rt.Log.Info("payment policy", "file", cfg.policies.Name, "plans", cfg.policies.Plans(), "clock", clk.Name())
 	b := booking.New(rt.Redis, rt.Pub, cfg.policies, clk, rt.Log)
-	ledgerv1.RegisterPaymentReconciliationServiceServer(rt.GRPC.GRPC, ports.NewGRPC(b, rt.JS, rt.Cfg.RedisURL))
+	ledgerv1.RegisterPaymentReconciliationServiceServer(rt.GRPC.GRPC, ports.NewGRPC(b, rt.JS))
 	if err := observeLedger(rt, b); err != nil {
 		return err
 	}

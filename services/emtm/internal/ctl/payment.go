@@ -343,11 +343,10 @@ func ledgerCmd(g *globals) *cobra.Command {
 		},
 	}
 	suspense.PreRun = func(*cobra.Command, []string) { kind, limit = "suspense", 10000 }
-	var into string
 	var replace bool
 	rebuild := &cobra.Command{
-		Use:   "rebuild [--into REDIS_URL] [--replace]",
-		Short: "Replay the ledger, enrollment and Parts A/B streams into an empty Redis and compare with the live ledger",
+		Use:   "rebuild [--replace]",
+		Short: "Replay the ledger, enrollment and Parts A/B streams into a shadow of the ledger and compare it with the live one (--replace: make it the live one)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			api, done, err := g.payment()
@@ -355,14 +354,17 @@ func ledgerCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer done()
-			r, err := api.RebuildLedger(cmd.Context(), &ledgerv1.RebuildLedgerRequest{TargetRedisUrl: into, Replace: replace})
+			r, err := api.RebuildLedger(cmd.Context(), &ledgerv1.RebuildLedgerRequest{Replace: replace})
 			if err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "replayed %d ledger entries, %d enrollment events, %d medical events into %s\n", r.LedgerMessages, r.EnrollmentMessages, r.MedicalMessages, r.TargetRedis)
+			fmt.Fprintf(w, "replayed %d ledger entries, %d enrollment events, %d medical events into a shadow of the ledger\n", r.LedgerMessages, r.EnrollmentMessages, r.MedicalMessages)
 			fmt.Fprintf(w, "live     %d entries, total %s\nrebuilt  %d entries, total %s\n", r.Live.Entries, summary.Dollars(r.Live.TotalCents),
 				r.Rebuilt.Entries, summary.Dollars(r.Rebuilt.TotalCents))
+			if r.Replaced {
+				fmt.Fprintln(w, "replaced: the rebuilt ledger is now the live one")
+			}
 			if r.Equal {
 				fmt.Fprintf(w, "equal to the cent: every balance, member-month count and Parts A/B total (%d balances)\n", len(r.Live.Balances))
 				return nil
@@ -373,8 +375,7 @@ func ledgerCmd(g *globals) *cobra.Command {
 			return ExitError{Code: 1}
 		},
 	}
-	rebuild.Flags().StringVar(&into, "into", "", "the empty Redis to rebuild into (default: database 15 of the service's Redis server)")
-	rebuild.Flags().BoolVar(&replace, "replace", false, "empty the target first")
+	rebuild.Flags().BoolVar(&replace, "replace", false, "make the rebuilt ledger the live one (only the ledger's keys change)")
 	sweep := &cobra.Command{
 		Use:   "sweep",
 		Short: "Book member months through the payment clock's month now",

@@ -46,6 +46,7 @@ type Publisher interface {
 // Booker runs the use case.
 type Booker struct {
 	rdb      *redis.Client
+	k        keys
 	pub      Publisher // nil when rebuilding: entries are already on the stream
 	policies *policy.Policies
 	clock    clock.Clock
@@ -54,7 +55,7 @@ type Booker struct {
 
 // New returns a Booker.
 func New(rdb *redis.Client, pub Publisher, policies *policy.Policies, clk clock.Clock, log *slog.Logger) *Booker {
-	return &Booker{rdb: rdb, pub: pub, policies: policies, clock: clk, log: log}
+	return &Booker{rdb: rdb, k: keys{prefix: LivePrefix}, pub: pub, policies: policies, clock: clk, log: log}
 }
 
 // book publishes entries, then applies each to the projection.
@@ -75,7 +76,7 @@ func (b *Booker) book(ctx context.Context, xs []ledger.Entry) ([]*ledgerv1.Ledge
 		return nil, err
 	}
 	for _, m := range msgs {
-		if _, err := applyEntry(ctx, b.rdb, m); err != nil {
+		if _, err := b.k.applyEntry(ctx, b.rdb, m); err != nil {
 			return nil, err
 		}
 	}
@@ -83,7 +84,7 @@ func (b *Booker) book(ctx context.Context, xs []ledger.Entry) ([]*ledgerv1.Ledge
 }
 
 func (b *Booker) done(ctx context.Context, src string) (bool, error) {
-	n, err := b.rdb.Exists(ctx, doneKey(src)).Result()
+	n, err := b.rdb.Exists(ctx, b.k.done(src)).Result()
 	return n == 1, err
 }
 
@@ -118,7 +119,7 @@ func (b *Booker) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounter) 
 	if _, err := b.book(ctx, xs); err != nil {
 		return err
 	}
-	return b.rdb.Set(ctx, doneKey(src), "1", 0).Err()
+	return b.rdb.Set(ctx, b.k.done(src), "1", 0).Err()
 }
 
 // OnOutreach books the PRESCRIBER_ACCEPTED fee of an accepted outreach item.
@@ -139,7 +140,7 @@ func (b *Booker) OnOutreach(ctx context.Context, it *outreachv1.OutreachItem) er
 	if !ok {
 		return nil
 	}
-	if done, err := b.rdb.Exists(ctx, entryDoneKey(x.ID)).Result(); err != nil || done == 1 {
+	if done, err := b.rdb.Exists(ctx, b.k.entryDone(x.ID)).Result(); err != nil || done == 1 {
 		return err
 	}
 	_, err := b.book(ctx, []ledger.Entry{x})
@@ -155,9 +156,9 @@ func (b *Booker) OnEnrollment(ctx context.Context, e *enrollmentv1.Enrollment) e
 	}
 	v := spanValue(e.ContractId+"-"+e.PbpId, start, civil.FromProto(e.EndDate), e.GetMeta().GetEventId())
 	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, spanKey(e.MemberId), e.EnrollmentId, v)
-		p.SAdd(ctx, keyMembers, e.MemberId)
-		p.SAdd(ctx, keyDirty, e.MemberId)
+		p.HSet(ctx, b.k.span(e.MemberId), e.EnrollmentId, v)
+		p.SAdd(ctx, b.k.members(), e.MemberId)
+		p.SAdd(ctx, b.k.dirty(), e.MemberId)
 		return nil
 	})
 	return err
@@ -177,9 +178,9 @@ func (b *Booker) OnPartsAB(ctx context.Context, s *medicalv1.PartsAbSummary) err
 	if s.ContractId == "" {
 		plan = "unattributed"
 	}
-	_, err := redisx.Apply(ctx, b.rdb, doneKey(src), 0,
-		redisx.HIncrBy(abKey(plan, y), "cents", s.CostCents), redisx.HIncrBy(abKey(plan, y), "summaries", 1),
-		redisx.SAdd(abYearsKey(plan), strconv.Itoa(y)), redisx.SAdd(keyPlans, plan))
+	_, err := redisx.Apply(ctx, b.rdb, b.k.done(src), 0,
+		redisx.HIncrBy(b.k.ab(plan, y), "cents", s.CostCents), redisx.HIncrBy(b.k.ab(plan, y), "summaries", 1),
+		redisx.SAdd(b.k.abYears(plan), strconv.Itoa(y)), redisx.SAdd(b.k.plans(), plan))
 	return err
 }
 
@@ -199,13 +200,13 @@ func (b *Booker) Sweep(ctx context.Context) (SweepResult, error) {
 	}
 	res.Today = today
 	through := civil.Date{Year: today.Year, Month: today.Month, Day: 1}
-	last, err := b.rdb.Get(ctx, keySwept).Result()
+	last, err := b.rdb.Get(ctx, b.k.swept()).Result()
 	if err != nil && err != redis.Nil {
 		return res, err
 	}
-	set := keyDirty
+	set := b.k.dirty()
 	if last != ym(through) {
-		set = keyMembers
+		set = b.k.members()
 	}
 	members, err := b.rdb.SMembers(ctx, set).Result()
 	if err != nil {
@@ -219,16 +220,16 @@ func (b *Booker) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 		res.Booked += booked
 		res.Reversed += reversed
-		if err := b.rdb.SRem(ctx, keyDirty, m).Err(); err != nil {
+		if err := b.rdb.SRem(ctx, b.k.dirty(), m).Err(); err != nil {
 			return res, err
 		}
 	}
-	return res, b.rdb.Set(ctx, keySwept, ym(through), 0).Err()
+	return res, b.rdb.Set(ctx, b.k.swept(), ym(through), 0).Err()
 }
 
 // reconcile makes a member's booked member months (through a month) agree with the spans.
 func (b *Booker) reconcile(ctx context.Context, member string, through civil.Date) (booked, reversed int, err error) {
-	ss, err := spans(ctx, b.rdb, member)
+	ss, err := b.k.spans(ctx, b.rdb, member)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -241,7 +242,7 @@ func (b *Booker) reconcile(ctx context.Context, member string, through civil.Dat
 		return p.MemberMonth
 	}
 	want := membermonths.Of(ss, through, rule)
-	cur, err := b.rdb.HGetAll(ctx, mmKey(member)).Result()
+	cur, err := b.rdb.HGetAll(ctx, b.k.mm(member)).Result()
 	if err != nil {
 		return 0, 0, err
 	}
@@ -288,7 +289,7 @@ func (b *Booker) reconcile(ctx context.Context, member string, through civil.Dat
 	}
 	sort.Strings(stale)
 	for _, id := range stale {
-		orig, err := entry(ctx, b.rdb, id)
+		orig, err := b.k.entry(ctx, b.rdb, id)
 		if err != nil || orig == nil {
 			return 0, 0, fmt.Errorf("member month %s: %v", id, err)
 		}
@@ -298,7 +299,7 @@ func (b *Booker) reconcile(ctx context.Context, member string, through civil.Dat
 	}
 	var fresh []ledger.Entry
 	for _, x := range xs {
-		if n, err := b.rdb.Exists(ctx, entryDoneKey(x.ID)).Result(); err != nil {
+		if n, err := b.rdb.Exists(ctx, b.k.entryDone(x.ID)).Result(); err != nil {
 			return 0, 0, err
 		} else if n == 0 {
 			fresh = append(fresh, x)
@@ -316,24 +317,24 @@ func (b *Booker) Performance(ctx context.Context, contract, pbp string, year int
 		return performance.Result{}, nil, ErrNoPolicy{Plan: contract + "-" + pbp}
 	}
 	plan := contract + "-" + pbp
-	ab, err := b.rdb.HGetAll(ctx, abKey(plan, year)).Result()
+	ab, err := b.rdb.HGetAll(ctx, b.k.ab(plan, year)).Result()
 	if err != nil {
 		return performance.Result{}, nil, err
 	}
-	mm, err := b.rdb.HGet(ctx, mmCountKey(plan), strconv.Itoa(year)).Int64()
+	mm, err := b.rdb.HGet(ctx, b.k.mmCount(plan), strconv.Itoa(year)).Int64()
 	if err != nil && err != redis.Nil {
 		return performance.Result{}, nil, err
 	}
 	cents, _ := strconv.ParseInt(ab["cents"], 10, 64)
 	n, _ := strconv.ParseInt(ab["summaries"], 10, 64)
 	r := performance.Calculate(performance.Inputs{Plan: plan, Year: year, ABCents: cents, ABSummaries: n, MemberMonths: mm, Config: p.Performance})
-	id, err := b.rdb.HGet(ctx, perfKey(plan), strconv.Itoa(year)).Result()
+	id, err := b.rdb.HGet(ctx, b.k.perf(plan), strconv.Itoa(year)).Result()
 	if err != nil && err != redis.Nil {
 		return r, nil, err
 	}
 	var booked *ledgerv1.LedgerEntry
 	if id != "" {
-		if booked, err = entry(ctx, b.rdb, id); err != nil {
+		if booked, err = b.k.entry(ctx, b.rdb, id); err != nil {
 			return r, nil, err
 		}
 	}
@@ -363,7 +364,7 @@ func (b *Booker) SettlePerformance(ctx context.Context, contract, pbp string, ye
 			fmt.Sprintf("performance payment of %d recalculated: %s", year, performance.Dollars(r.PaymentCents))))
 	}
 	if r.PaymentCents > 0 {
-		gen, err := b.rdb.HGet(ctx, perfKey(plan), strconv.Itoa(year)+":g").Int()
+		gen, err := b.rdb.HGet(ctx, b.k.perf(plan), strconv.Itoa(year)+":g").Int()
 		if err != nil && err != redis.Nil {
 			return r, nil, err
 		}
@@ -403,13 +404,13 @@ func (b *Booker) Statement(ctx context.Context, contract, pbp string, month *typ
 // enrollment makes under the plan's member-month rule. It reads every
 // member's spans: a statement's note, not a hot path.
 func (b *Booker) unpaidMemberMonths(ctx context.Context, plan, rule string, first civil.Date) (int64, error) {
-	members, err := b.rdb.SMembers(ctx, keyMembers).Result()
+	members, err := b.rdb.SMembers(ctx, b.k.members()).Result()
 	if err != nil {
 		return 0, err
 	}
 	var n int64
 	for _, m := range members {
-		ss, err := spans(ctx, b.rdb, m)
+		ss, err := b.k.spans(ctx, b.rdb, m)
 		if err != nil {
 			return 0, err
 		}
@@ -423,17 +424,17 @@ func (b *Booker) unpaidMemberMonths(ctx context.Context, plan, rule string, firs
 }
 
 // Totals reads the projection's counters.
-func (b *Booker) Totals(ctx context.Context) (Totals, error) { return totals(ctx, b.rdb) }
+func (b *Booker) Totals(ctx context.Context) (Totals, error) { return b.k.totalsOf(ctx, b.rdb) }
 
 // Entries lists booked entries in booking order, optionally for one contract and kind.
 func (b *Booker) Entries(ctx context.Context, contract string, kind ledgerv1.EntryKind, limit int) ([]*ledgerv1.LedgerEntry, error) {
-	ids, err := b.rdb.LRange(ctx, keyEntries, 0, -1).Result()
+	ids, err := b.rdb.LRange(ctx, b.k.entries(), 0, -1).Result()
 	if err != nil {
 		return nil, err
 	}
 	var out []*ledgerv1.LedgerEntry
 	for start := 0; start < len(ids) && len(out) < limit; start += 500 {
-		es, err := entries(ctx, b.rdb, ids[start:min(start+500, len(ids))])
+		es, err := b.k.entriesByID(ctx, b.rdb, ids[start:min(start+500, len(ids))])
 		if err != nil {
 			return nil, err
 		}
@@ -451,9 +452,9 @@ func (b *Booker) Entries(ctx context.Context, contract string, kind ledgerv1.Ent
 
 // MonthEntries lists a plan's entries of a service month, in booking order.
 func (b *Booker) MonthEntries(ctx context.Context, contract, pbp string, month civil.Date) ([]*ledgerv1.LedgerEntry, error) {
-	ids, err := b.rdb.LRange(ctx, monthKey(contract+"-"+pbp, month), 0, -1).Result()
+	ids, err := b.rdb.LRange(ctx, b.k.month(contract+"-"+pbp, month), 0, -1).Result()
 	if err != nil {
 		return nil, err
 	}
-	return entries(ctx, b.rdb, ids)
+	return b.k.entriesByID(ctx, b.rdb, ids)
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
@@ -264,25 +263,42 @@ func TestPerformanceSettlementAndRebuild(t *testing.T) {
 	}
 	must(t, f.b.OnEncounter(ctx, encounter("E1", "2019-06-01", "430193006", "410620009")))
 
-	// Rebuild into an empty Redis: equal to the cent.
-	url, _ := testkit.StartRedis(t)
-	opt, _ := redis.ParseURL(url)
-	target := redis.NewClient(opt)
-	defer target.Close()
-	res, err := f.b.Rebuild(ctx, f.env.JS, target, false)
+	// Rebuild into a shadow of the ledger on the same Redis: equal to the cent, and nothing
+	// outside the ledger's keys is read or changed; the shadow is gone afterwards.
+	must(t, f.env.Redis.Set(ctx, "other:service:key", "kept", 0).Err())
+	liveKeys, _ := f.env.Redis.Keys(ctx, "pr:*").Result()
+	res, err := f.b.Rebuild(ctx, f.env.JS, false)
 	must(t, err)
-	if len(res.Differences) != 0 || res.Live.Entries != 124 || res.LedgerMessages != 124 || res.EnrollmentMessages != 10 || res.MedicalMessages != 3 {
+	if len(res.Differences) != 0 || res.Replaced || res.Live.Entries != 124 || res.LedgerMessages != 124 || res.EnrollmentMessages != 10 || res.MedicalMessages != 3 {
 		t.Fatalf("rebuild %+v", res)
 	}
-	// A non-empty target is refused unless replaced; a tampered live ledger is caught.
-	if _, err := f.b.Rebuild(ctx, f.env.JS, target, false); err == nil || !strings.Contains(err.Error(), "empty") {
-		t.Fatalf("second rebuild into a used target: %v", err)
+	if shadow, _ := f.env.Redis.Keys(ctx, "prrb:*").Result(); len(shadow) != 0 {
+		t.Fatalf("the rebuild left %d shadow keys", len(shadow))
 	}
+	// A tampered live ledger is caught; replace repairs it, and only the ledger's keys change.
 	must(t, f.env.Redis.HIncrBy(ctx, "pr:balances", "mtm_services_expense", 1).Err())
-	res, err = f.b.Rebuild(ctx, f.env.JS, target, true)
+	res, err = f.b.Rebuild(ctx, f.env.JS, false)
 	must(t, err)
 	if len(res.Differences) != 1 || !strings.Contains(res.Differences[0], "balance mtm_services_expense: live 4001, rebuilt 4000") {
 		t.Fatalf("differences %v", res.Differences)
+	}
+	res, err = f.b.Rebuild(ctx, f.env.JS, true)
+	must(t, err)
+	if !res.Replaced {
+		t.Fatalf("not replaced: %+v", res)
+	}
+	res, err = f.b.Rebuild(ctx, f.env.JS, false)
+	must(t, err)
+	if len(res.Differences) != 0 {
+		t.Fatalf("after replace: %v", res.Differences)
+	}
+	if v, _ := f.env.Redis.Get(ctx, "other:service:key").Result(); v != "kept" {
+		t.Fatalf("a key outside the ledger changed: %q", v)
+	}
+	if after, _ := f.env.Redis.Keys(ctx, "pr:*").Result(); len(after) != len(liveKeys) {
+		sort.Strings(after)
+		sort.Strings(liveKeys)
+		t.Fatalf("%d ledger keys after replace, %d before:\n%v\n%v", len(after), len(liveKeys), after, liveKeys)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
@@ -16,6 +15,7 @@ import (
 	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
+	"github.com/emtm/emtm/libs/redisx"
 )
 
 // RebuildResult compares a rebuilt projection with the live one.
@@ -23,30 +23,32 @@ type RebuildResult struct {
 	LedgerMessages, EnrollmentMessages, MedicalMessages int64
 	Live, Rebuilt                                       Totals
 	Differences                                         []string
+	Replaced                                            bool
 }
 
+// shadowPrefix is where a rebuild builds (keys under it are the rebuild's alone).
+func shadowPrefix() string { return fmt.Sprintf("prrb:%d:", time.Now().UnixNano()) }
+
 // Rebuild replays EMTM_LEDGER (the entries), EMTM_ENROLLMENT (the spans) and
-// EMTM_MEDICAL (the Parts A/B summaries) into target, an empty Redis, and
-// compares its totals with the live projection's, to the cent. With replace,
-// target is emptied first. Run it when the pipeline is quiet: entries booked
-// during the rebuild show up as differences.
-func (b *Booker) Rebuild(ctx context.Context, js jetstream.JetStream, target *redis.Client, replace bool) (RebuildResult, error) {
-	var res RebuildResult
-	n, err := target.DBSize(ctx).Result()
-	if err != nil {
-		return res, fmt.Errorf("target redis: %w", err)
-	}
-	if n > 0 && !replace {
-		return res, fmt.Errorf("target redis holds %d keys: rebuild needs an empty database (or replace)", n)
-	}
-	if n > 0 {
-		if err := target.FlushDB(ctx).Err(); err != nil {
-			return res, err
+// EMTM_MEDICAL (the Parts A/B summaries) into a shadow namespace of the
+// service's own Redis and compares its totals with the live ledger's, to the
+// cent. With replace, the rebuilt keys become the live ledger's (every key
+// under LivePrefix); otherwise the shadow is removed. It dials nothing, and
+// changes no key outside the ledger's: no database is flushed. Run it when
+// the pipeline is quiet: entries booked during the rebuild show up as
+// differences.
+func (b *Booker) Rebuild(ctx context.Context, js jetstream.JetStream, replace bool) (res RebuildResult, err error) {
+	shadow := keys{prefix: shadowPrefix()}
+	defer func() {
+		if !res.Replaced {
+			if derr := redisx.DropNamespace(context.WithoutCancel(ctx), b.rdb, shadow.prefix); derr != nil && err == nil {
+				err = derr
+			}
 		}
-	}
-	tb := &Booker{rdb: target, policies: b.policies, clock: clock.Wall{Loc: time.UTC}, log: b.log}
-	if ev, ok := b.clock.(clock.Events); ok {
-		tb.clock = clock.Events{RDB: target, Key: ev.Key}
+	}()
+	tb := &Booker{rdb: b.rdb, k: shadow, policies: b.policies, clock: clock.Wall{Loc: time.UTC}, log: b.log}
+	if _, ok := b.clock.(clock.Events); ok {
+		tb.clock = clock.Events{RDB: b.rdb, Key: shadow.clock()}
 		today, err := b.clock.Today(ctx)
 		if err != nil {
 			return res, err
@@ -55,12 +57,13 @@ func (b *Booker) Rebuild(ctx context.Context, js jetstream.JetStream, target *re
 			return res, err
 		}
 	}
+	target := b.rdb
 	if res.LedgerMessages, err = bus.Replay(ctx, js, bus.StreamLedger, func(_ string, data []byte) error {
 		var e ledgerv1.LedgerEntry
 		if err := proto.Unmarshal(data, &e); err != nil {
 			return fmt.Errorf("ledger entry unreadable: %w", err)
 		}
-		_, err := applyEntry(ctx, target, &e)
+		_, err := shadow.applyEntry(ctx, target, &e)
 		return err
 	}); err != nil {
 		return res, fmt.Errorf("replay %s: %w", bus.StreamLedger, err)
@@ -86,19 +89,32 @@ func (b *Booker) Rebuild(ctx context.Context, js jetstream.JetStream, target *re
 	}); err != nil {
 		return res, fmt.Errorf("replay %s: %w", bus.StreamMedical, err)
 	}
-	// The rebuilt store has booked what the live one had through the same month.
-	if swept, err := b.rdb.Get(ctx, keySwept).Result(); err == nil {
-		if err := target.Set(ctx, keySwept, swept, 0).Err(); err != nil {
+	// The rebuilt store has booked what the live one had through the same
+	// month, and has the same members' spans left to sweep.
+	if swept, err := b.rdb.Get(ctx, b.k.swept()).Result(); err == nil {
+		if err := target.Set(ctx, shadow.swept(), swept, 0).Err(); err != nil {
 			return res, err
 		}
 	}
-	if res.Live, err = totals(ctx, b.rdb); err != nil {
+	if err := target.Del(ctx, shadow.dirty()).Err(); err != nil {
 		return res, err
 	}
-	if res.Rebuilt, err = totals(ctx, target); err != nil {
+	if err := target.SUnionStore(ctx, shadow.dirty(), b.k.dirty()).Err(); err != nil {
+		return res, err
+	}
+	if res.Live, err = b.k.totalsOf(ctx, b.rdb); err != nil {
+		return res, err
+	}
+	if res.Rebuilt, err = shadow.totalsOf(ctx, target); err != nil {
 		return res, err
 	}
 	res.Differences = compare(res.Live, res.Rebuilt)
+	if replace {
+		if err := redisx.ReplaceNamespace(ctx, b.rdb, shadow.prefix, b.k.prefix); err != nil {
+			return res, err
+		}
+		res.Replaced = true
+	}
 	return res, nil
 }
 

@@ -21,32 +21,39 @@ import (
 
 // Redis keys. The ledger projection (entries, balances, indexes, member-month
 // and performance state) is a function of the entries alone, so it can be
-// rebuilt from EMTM_LEDGER; spans and Parts A/B totals come from their streams.
-const (
-	keyEntries  = "pr:entries"  // list: entry ids in booking order
-	keyEntryPB  = "pr:entry"    // hash: entry id -> LedgerEntry
-	keyTotals   = "pr:totals"   // hash: entries, cents
-	keyBalances = "pr:balances" // hash: account -> cents (debits positive, credits negative)
-	keySuspense = "pr:suspense" // list: suspense entry ids
-	keyMembers  = "pr:members"  // set: members with enrollment spans
-	keyDirty    = "pr:dirty"    // set: members whose spans changed since the last sweep
-	keySwept    = "pr:swept"    // the month (YYYY-MM) the last sweep booked through
-	keyPlans    = "pr:plans"    // set: plans with entries or Parts A/B summaries
-	// ClockKey is the payment clock (the latest service date seen, on the event clock).
-	ClockKey = "pr:clock"
-)
+// rebuilt from EMTM_LEDGER; spans and Parts A/B totals come from their
+// streams. Every key is under one prefix: LivePrefix for the live ledger, a
+// shadow prefix for a rebuild (on the same Redis, never another).
+type keys struct{ prefix string }
 
-func doneKey(eventID string) string { return "pr:done:" + eventID }
-func entryDoneKey(id string) string { return "pr:e:" + id }
-func monthKey(plan string, m civil.Date) string {
-	return fmt.Sprintf("pr:month:%s:%04d-%02d", plan, m.Year, int(m.Month))
+// LivePrefix prefixes every key of the live ledger.
+const LivePrefix = "pr:"
+
+// ClockKey is the payment clock (the latest service date seen, on the event clock).
+const ClockKey = LivePrefix + "clock"
+
+func (k keys) entries() string  { return k.prefix + "entries" }  // list: entry ids in booking order
+func (k keys) entryPB() string  { return k.prefix + "entry" }    // hash: entry id -> LedgerEntry
+func (k keys) totals() string   { return k.prefix + "totals" }   // hash: entries, cents
+func (k keys) balances() string { return k.prefix + "balances" } // hash: account -> cents (debits positive, credits negative)
+func (k keys) suspense() string { return k.prefix + "suspense" } // list: suspense entry ids
+func (k keys) members() string  { return k.prefix + "members" }  // set: members with enrollment spans
+func (k keys) dirty() string    { return k.prefix + "dirty" }    // set: members whose spans changed since the last sweep
+func (k keys) swept() string    { return k.prefix + "swept" }    // the month (YYYY-MM) the last sweep booked through
+func (k keys) plans() string    { return k.prefix + "plans" }    // set: plans with entries or Parts A/B summaries
+func (k keys) clock() string    { return k.prefix + "clock" }
+
+func (k keys) done(eventID string) string { return k.prefix + "done:" + eventID }
+func (k keys) entryDone(id string) string { return k.prefix + "e:" + id }
+func (k keys) month(plan string, m civil.Date) string {
+	return fmt.Sprintf("%smonth:%s:%04d-%02d", k.prefix, plan, m.Year, int(m.Month))
 }
-func spanKey(member string) string       { return "pr:span:" + member }
-func mmKey(member string) string         { return "pr:mm:" + member }
-func mmCountKey(plan string) string      { return "pr:mmcount:" + plan }
-func abKey(plan string, year int) string { return fmt.Sprintf("pr:ab:%s:%d", plan, year) }
-func perfKey(plan string) string         { return "pr:perf:" + plan }
-func abYearsKey(plan string) string      { return "pr:abyears:" + plan }
+func (k keys) span(member string) string       { return k.prefix + "span:" + member }
+func (k keys) mm(member string) string         { return k.prefix + "mm:" + member }
+func (k keys) mmCount(plan string) string      { return k.prefix + "mmcount:" + plan }
+func (k keys) ab(plan string, year int) string { return fmt.Sprintf("%sab:%s:%d", k.prefix, plan, year) }
+func (k keys) perf(plan string) string         { return k.prefix + "perf:" + plan }
+func (k keys) abYears(plan string) string      { return k.prefix + "abyears:" + plan }
 
 func monthOf(m int32) time.Month { return time.Month(m) }
 
@@ -91,55 +98,55 @@ func perfYear(id string) string {
 // projectionOps are what one entry does to the projection. They are applied
 // under the entry's own marker, live and when rebuilding, so an entry seen
 // twice (a redelivery, a stream duplicate) counts once.
-func projectionOps(e *ledgerv1.LedgerEntry, pb []byte) []redisx.Op {
+func (k keys) projectionOps(e *ledgerv1.LedgerEntry, pb []byte) []redisx.Op {
 	plan := e.ContractId + "-" + e.PbpId
 	m := civil.Date{Year: int(e.GetServiceMonth().GetYear()), Month: monthOf(e.GetServiceMonth().GetMonth()), Day: 1}
 	ops := []redisx.Op{
-		redisx.RPush(keyEntries, e.EntryId),
-		redisx.HSet(keyEntryPB, e.EntryId, pb),
-		redisx.HIncrBy(keyBalances, e.DebitAccount, e.AmountCents),
-		redisx.HIncrBy(keyBalances, e.CreditAccount, -e.AmountCents),
-		redisx.HIncrBy(keyTotals, "entries", 1),
-		redisx.HIncrBy(keyTotals, "cents", e.AmountCents),
-		redisx.HIncrBy(keyTotals, "kind:"+strings.TrimPrefix(e.Kind.String(), "ENTRY_KIND_"), 1),
-		redisx.RPush(monthKey(plan, m), e.EntryId),
-		redisx.SAdd(keyPlans, plan),
+		redisx.RPush(k.entries(), e.EntryId),
+		redisx.HSet(k.entryPB(), e.EntryId, pb),
+		redisx.HIncrBy(k.balances(), e.DebitAccount, e.AmountCents),
+		redisx.HIncrBy(k.balances(), e.CreditAccount, -e.AmountCents),
+		redisx.HIncrBy(k.totals(), "entries", 1),
+		redisx.HIncrBy(k.totals(), "cents", e.AmountCents),
+		redisx.HIncrBy(k.totals(), "kind:"+strings.TrimPrefix(e.Kind.String(), "ENTRY_KIND_"), 1),
+		redisx.RPush(k.month(plan, m), e.EntryId),
+		redisx.SAdd(k.plans(), plan),
 	}
 	if e.SourceEventId != "" && (e.Kind == ledgerv1.EntryKind_ENTRY_KIND_FEE || e.Kind == ledgerv1.EntryKind_ENTRY_KIND_SUSPENSE) {
-		ops = append(ops, redisx.Set(doneKey(e.SourceEventId), "1"))
+		ops = append(ops, redisx.Set(k.done(e.SourceEventId), "1"))
 	}
 	field := plan + "|" + ym(m)
 	switch e.Kind {
 	case ledgerv1.EntryKind_ENTRY_KIND_SUSPENSE:
-		ops = append(ops, redisx.RPush(keySuspense, e.EntryId))
+		ops = append(ops, redisx.RPush(k.suspense(), e.EntryId))
 	case ledgerv1.EntryKind_ENTRY_KIND_PROSPECTIVE:
-		ops = append(ops, redisx.HSet(mmKey(e.MemberId), field, e.EntryId), redisx.HIncrBy(mmKey(e.MemberId), "g:"+field, 1),
-			redisx.HIncrBy(mmCountKey(plan), strconv.Itoa(m.Year), 1))
+		ops = append(ops, redisx.HSet(k.mm(e.MemberId), field, e.EntryId), redisx.HIncrBy(k.mm(e.MemberId), "g:"+field, 1),
+			redisx.HIncrBy(k.mmCount(plan), strconv.Itoa(m.Year), 1))
 	case ledgerv1.EntryKind_ENTRY_KIND_PROSPECTIVE_ADJUSTMENT:
-		ops = append(ops, redisx.Op{Cmd: "HDEL", Key: mmKey(e.MemberId), Args: []any{field}},
-			redisx.HIncrBy(mmCountKey(plan), strconv.Itoa(m.Year), -1))
+		ops = append(ops, redisx.Op{Cmd: "HDEL", Key: k.mm(e.MemberId), Args: []any{field}},
+			redisx.HIncrBy(k.mmCount(plan), strconv.Itoa(m.Year), -1))
 	case ledgerv1.EntryKind_ENTRY_KIND_PERFORMANCE:
 		y := perfYear(e.EntryId)
-		ops = append(ops, redisx.HSet(perfKey(plan), y, e.EntryId, y+":cents", e.AmountCents), redisx.HIncrBy(perfKey(plan), y+":g", 1))
+		ops = append(ops, redisx.HSet(k.perf(plan), y, e.EntryId, y+":cents", e.AmountCents), redisx.HIncrBy(k.perf(plan), y+":g", 1))
 	case ledgerv1.EntryKind_ENTRY_KIND_PERFORMANCE_ADJUSTMENT:
 		y := perfYear(e.ReversesEntryId)
-		ops = append(ops, redisx.HSet(perfKey(plan), y, "", y+":cents", 0))
+		ops = append(ops, redisx.HSet(k.perf(plan), y, "", y+":cents", 0))
 	}
 	return ops
 }
 
 // applyEntry adds an entry to the projection unless it is there already.
-func applyEntry(ctx context.Context, rdb *redis.Client, e *ledgerv1.LedgerEntry) (bool, error) {
+func (k keys) applyEntry(ctx context.Context, rdb *redis.Client, e *ledgerv1.LedgerEntry) (bool, error) {
 	pb, err := proto.Marshal(e)
 	if err != nil {
 		return false, err
 	}
-	return redisx.Apply(ctx, rdb, entryDoneKey(e.EntryId), 0, projectionOps(e, pb)...)
+	return redisx.Apply(ctx, rdb, k.entryDone(e.EntryId), 0, k.projectionOps(e, pb)...)
 }
 
 // entry reads one entry (nil when unknown).
-func entry(ctx context.Context, rdb *redis.Client, id string) (*ledgerv1.LedgerEntry, error) {
-	s, err := rdb.HGet(ctx, keyEntryPB, id).Result()
+func (k keys) entry(ctx context.Context, rdb *redis.Client, id string) (*ledgerv1.LedgerEntry, error) {
+	s, err := rdb.HGet(ctx, k.entryPB(), id).Result()
 	if err == redis.Nil {
 		return nil, nil
 	}
@@ -154,11 +161,11 @@ func entry(ctx context.Context, rdb *redis.Client, id string) (*ledgerv1.LedgerE
 }
 
 // entries reads entries by id, in order.
-func entries(ctx context.Context, rdb *redis.Client, ids []string) ([]*ledgerv1.LedgerEntry, error) {
+func (k keys) entriesByID(ctx context.Context, rdb *redis.Client, ids []string) ([]*ledgerv1.LedgerEntry, error) {
 	out := make([]*ledgerv1.LedgerEntry, 0, len(ids))
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
-		vals, err := rdb.HMGet(ctx, keyEntryPB, chunk...).Result()
+		vals, err := rdb.HMGet(ctx, k.entryPB(), chunk...).Result()
 		if err != nil {
 			return nil, err
 		}
@@ -178,8 +185,8 @@ func entries(ctx context.Context, rdb *redis.Client, ids []string) ([]*ledgerv1.
 }
 
 // spans reads a member's enrollment spans, ordered by start.
-func spans(ctx context.Context, rdb *redis.Client, member string) ([]membermonths.Span, error) {
-	h, err := rdb.HGetAll(ctx, spanKey(member)).Result()
+func (k keys) spans(ctx context.Context, rdb *redis.Client, member string) ([]membermonths.Span, error) {
+	h, err := rdb.HGetAll(ctx, k.span(member)).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -221,9 +228,9 @@ type Totals struct {
 }
 
 // totals reads the counters.
-func totals(ctx context.Context, rdb *redis.Client) (Totals, error) {
+func (k keys) totalsOf(ctx context.Context, rdb *redis.Client) (Totals, error) {
 	t := Totals{Balances: map[string]int64{}, ByKind: map[string]int64{}, MemberMonths: map[string]int64{}, AB: map[string]int64{}}
-	h, err := rdb.HGetAll(ctx, keyTotals).Result()
+	h, err := rdb.HGetAll(ctx, k.totals()).Result()
 	if err != nil {
 		return t, err
 	}
@@ -248,23 +255,23 @@ func totals(ctx context.Context, rdb *redis.Client) (Totals, error) {
 		}
 		return nil
 	}
-	if err := readInto(keyBalances, "", t.Balances); err != nil {
+	if err := readInto(k.balances(), "", t.Balances); err != nil {
 		return t, err
 	}
-	plans, err := rdb.SMembers(ctx, keyPlans).Result()
+	plans, err := rdb.SMembers(ctx, k.plans()).Result()
 	if err != nil {
 		return t, err
 	}
 	for _, p := range plans {
-		if err := readInto(mmCountKey(p), p+"|", t.MemberMonths); err != nil {
+		if err := readInto(k.mmCount(p), p+"|", t.MemberMonths); err != nil {
 			return t, err
 		}
-		years, err := rdb.SMembers(ctx, abYearsKey(p)).Result()
+		years, err := rdb.SMembers(ctx, k.abYears(p)).Result()
 		if err != nil {
 			return t, err
 		}
 		for _, y := range years {
-			if err := readInto("pr:ab:"+p+":"+y, p+":"+y+"|", t.AB); err != nil {
+			if err := readInto(k.prefix+"ab:"+p+":"+y, p+":"+y+"|", t.AB); err != nil {
 				return t, err
 			}
 		}

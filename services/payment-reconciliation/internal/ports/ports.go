@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/v9"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -84,14 +83,13 @@ func OutreachHandler(b *booking.Booker) bus.Handler {
 // GRPC serves emtm.ledger.v1.PaymentReconciliationService.
 type GRPC struct {
 	ledgerv1.UnimplementedPaymentReconciliationServiceServer
-	b        *booking.Booker
-	js       jetstream.JetStream
-	redisURL string
+	b  *booking.Booker
+	js jetstream.JetStream
 }
 
-// NewGRPC returns the gRPC port; redisURL is the live Redis (a rebuild's default target is its database 15).
-func NewGRPC(b *booking.Booker, js jetstream.JetStream, redisURL string) *GRPC {
-	return &GRPC{b: b, js: js, redisURL: redisURL}
+// NewGRPC returns the gRPC port.
+func NewGRPC(b *booking.Booker, js jetstream.JetStream) *GRPC {
+	return &GRPC{b: b, js: js}
 }
 
 func badField(field, msg string) error {
@@ -256,44 +254,13 @@ func (g *GRPC) SettlePerformance(ctx context.Context, req *ledgerv1.SettlePerfor
 	return &ledgerv1.SettlePerformanceResponse{Calculation: calcProto(req.GetContractId(), req.GetPbpId(), r, booked), Entries: es}, nil
 }
 
-// rebuildTarget is the live Redis server's database 15 unless a URL is given.
-func (g *GRPC) rebuildTarget(url string) (*redis.Options, error) {
-	if url == "" {
-		opt, err := redis.ParseURL(g.redisURL)
-		if err != nil {
-			return nil, err
-		}
-		if opt.DB == 15 {
-			return nil, badField("target_redis_url", "the live ledger is in database 15: name another target")
-		}
-		opt.DB = 15
-		return opt, nil
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, badField("target_redis_url", err.Error())
-	}
-	live, _ := redis.ParseURL(g.redisURL)
-	if live != nil && live.Addr == opt.Addr && live.DB == opt.DB {
-		return nil, badField("target_redis_url", "is the live ledger's database: name an empty one")
-	}
-	return opt, nil
-}
-
 func (g *GRPC) RebuildLedger(ctx context.Context, req *ledgerv1.RebuildLedgerRequest) (*ledgerv1.RebuildLedgerResponse, error) {
-	opt, err := g.rebuildTarget(req.GetTargetRedisUrl())
-	if err != nil {
-		return nil, err
-	}
-	target := redis.NewClient(opt)
-	defer target.Close()
-	res, err := g.b.Rebuild(ctx, g.js, target, req.GetReplace())
+	res, err := g.b.Rebuild(ctx, g.js, req.GetReplace())
 	if err != nil {
 		return nil, status.Errorf(codes.FailedPrecondition, "rebuild: %v", err)
 	}
 	return &ledgerv1.RebuildLedgerResponse{LedgerMessages: res.LedgerMessages, EnrollmentMessages: res.EnrollmentMessages, MedicalMessages: res.MedicalMessages,
-		Live: totalsProto(res.Live), Rebuilt: totalsProto(res.Rebuilt), Equal: len(res.Differences) == 0, Differences: res.Differences,
-		TargetRedis: fmt.Sprintf("%s/%d", opt.Addr, opt.DB)}, nil
+		Live: totalsProto(res.Live), Rebuilt: totalsProto(res.Rebuilt), Equal: len(res.Differences) == 0, Differences: res.Differences, Replaced: res.Replaced}, nil
 }
 
 func (g *GRPC) Sweep(ctx context.Context, _ *ledgerv1.SweepRequest) (*ledgerv1.SweepResponse, error) {

@@ -9,10 +9,10 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/emtm/emtm/libs/redisx"
 	"github.com/emtm/emtm/services/risk-scoring/internal/profile"
 )
 
@@ -30,9 +30,6 @@ func NewStore(rdb *redis.Client, prefix string) *Store { return &Store{rdb: rdb,
 
 // Client is the store's Redis client.
 func (s *Store) Client() *redis.Client { return s.rdb }
-
-// Prefix is the store's key prefix.
-func (s *Store) Prefix() string { return s.prefix }
 
 // ProfileKey is the hash of a beneficiary's profile.
 func (s *Store) ProfileKey(member string) string { return s.prefix + "p:" + member }
@@ -240,56 +237,11 @@ func (s *Store) MembersByTier(ctx context.Context, contract, pbp string, tier in
 	return s.rdb.SMembers(ctx, s.TierKey(contract, pbp, tier)).Result()
 }
 
-// Keys lists every key under the store's prefix.
-func (s *Store) Keys(ctx context.Context) ([]string, error) {
-	var out []string
-	iter := s.rdb.Scan(ctx, 0, s.prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		out = append(out, iter.Val())
-	}
-	return out, iter.Err()
-}
-
-// ReplaceFrom makes this store's keys those of other: every key of other is
-// renamed over the matching key here, and keys here that other lacks are
-// deleted. Used to apply a rebuild.
+// ReplaceFrom makes this store's keys those of other (a rebuild's shadow):
+// redisx.ReplaceNamespace.
 func (s *Store) ReplaceFrom(ctx context.Context, other *Store) error {
-	theirs, err := other.Keys(ctx)
-	if err != nil {
-		return err
-	}
-	mine, err := s.Keys(ctx)
-	if err != nil {
-		return err
-	}
-	keep := map[string]bool{}
-	for _, k := range theirs {
-		target := s.prefix + strings.TrimPrefix(k, other.prefix)
-		keep[target] = true
-		if err := s.rdb.Rename(ctx, k, target).Err(); err != nil {
-			return fmt.Errorf("apply rebuild: %w", err)
-		}
-	}
-	for _, k := range mine {
-		if !keep[k] && !strings.HasPrefix(k, other.prefix) {
-			if err := s.rdb.Del(ctx, k).Err(); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return redisx.ReplaceNamespace(ctx, s.rdb, other.prefix, s.prefix)
 }
 
 // Drop deletes every key of the store.
-func (s *Store) Drop(ctx context.Context) error {
-	keys, err := s.Keys(ctx)
-	if err != nil || len(keys) == 0 {
-		return err
-	}
-	for i := 0; i < len(keys); i += 500 {
-		if err := s.rdb.Unlink(ctx, keys[i:min(i+500, len(keys))]...).Err(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func (s *Store) Drop(ctx context.Context) error { return redisx.DropNamespace(ctx, s.rdb, s.prefix) }

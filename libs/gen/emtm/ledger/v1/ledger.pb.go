@@ -1197,11 +1197,12 @@ func (x *SettlePerformanceResponse) GetEntries() []*LedgerEntry {
 	return nil
 }
 
+// RebuildLedgerRequest rebuilds the ledger into a shadow namespace of the
+// service's own Redis and compares it with the live ledger. It names no
+// address: the service dials nothing a request names.
 type RebuildLedgerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// target_redis_url is an empty Redis to rebuild into (default: database 15 of the live Redis server).
-	TargetRedisUrl string `protobuf:"bytes,1,opt,name=target_redis_url,json=targetRedisUrl,proto3" json:"target_redis_url,omitempty"`
-	// replace empties the target first.
+	// replace makes the rebuilt ledger the live one (only the ledger's own keys change).
 	Replace       bool `protobuf:"varint,2,opt,name=replace,proto3" json:"replace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1237,13 +1238,6 @@ func (*RebuildLedgerRequest) Descriptor() ([]byte, []int) {
 	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
 }
 
-func (x *RebuildLedgerRequest) GetTargetRedisUrl() string {
-	if x != nil {
-		return x.TargetRedisUrl
-	}
-	return ""
-}
-
 func (x *RebuildLedgerRequest) GetReplace() bool {
 	if x != nil {
 		return x.Replace
@@ -1260,8 +1254,8 @@ type RebuildLedgerResponse struct {
 	Rebuilt            *GetLedgerTotalsResponse `protobuf:"bytes,5,opt,name=rebuilt,proto3" json:"rebuilt,omitempty"`
 	Equal              bool                     `protobuf:"varint,6,opt,name=equal,proto3" json:"equal,omitempty"`
 	Differences        []string                 `protobuf:"bytes,7,rep,name=differences,proto3" json:"differences,omitempty"`
-	// target_redis is the address and database rebuilt into.
-	TargetRedis   string `protobuf:"bytes,8,opt,name=target_redis,json=targetRedis,proto3" json:"target_redis,omitempty"`
+	// replaced: the rebuilt ledger is now the live one.
+	Replaced      bool `protobuf:"varint,9,opt,name=replaced,proto3" json:"replaced,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1345,11 +1339,11 @@ func (x *RebuildLedgerResponse) GetDifferences() []string {
 	return nil
 }
 
-func (x *RebuildLedgerResponse) GetTargetRedis() string {
+func (x *RebuildLedgerResponse) GetReplaced() bool {
 	if x != nil {
-		return x.TargetRedis
+		return x.Replaced
 	}
-	return ""
+	return false
 }
 
 type SweepRequest struct {
@@ -1705,10 +1699,9 @@ const file_emtm_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x04year\x18\x03 \x01(\x05R\x04year\"\x9c\x01\n" +
 	"\x19SettlePerformanceResponse\x12H\n" +
 	"\vcalculation\x18\x01 \x01(\v2&.emtm.ledger.v1.PerformanceCalculationR\vcalculation\x125\n" +
-	"\aentries\x18\x02 \x03(\v2\x1b.emtm.ledger.v1.LedgerEntryR\aentries\"Z\n" +
-	"\x14RebuildLedgerRequest\x12(\n" +
-	"\x10target_redis_url\x18\x01 \x01(\tR\x0etargetRedisUrl\x12\x18\n" +
-	"\areplace\x18\x02 \x01(\bR\areplace\"\xf7\x02\n" +
+	"\aentries\x18\x02 \x03(\v2\x1b.emtm.ledger.v1.LedgerEntryR\aentries\"H\n" +
+	"\x14RebuildLedgerRequest\x12\x18\n" +
+	"\areplace\x18\x02 \x01(\bR\areplaceJ\x04\b\x01\x10\x02R\x10target_redis_url\"\x84\x03\n" +
 	"\x15RebuildLedgerResponse\x12'\n" +
 	"\x0fledger_messages\x18\x01 \x01(\x03R\x0eledgerMessages\x12/\n" +
 	"\x13enrollment_messages\x18\x02 \x01(\x03R\x12enrollmentMessages\x12)\n" +
@@ -1716,8 +1709,8 @@ const file_emtm_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x04live\x18\x04 \x01(\v2'.emtm.ledger.v1.GetLedgerTotalsResponseR\x04live\x12A\n" +
 	"\arebuilt\x18\x05 \x01(\v2'.emtm.ledger.v1.GetLedgerTotalsResponseR\arebuilt\x12\x14\n" +
 	"\x05equal\x18\x06 \x01(\bR\x05equal\x12 \n" +
-	"\vdifferences\x18\a \x03(\tR\vdifferences\x12!\n" +
-	"\ftarget_redis\x18\b \x01(\tR\vtargetRedis\"\x0e\n" +
+	"\vdifferences\x18\a \x03(\tR\vdifferences\x12\x1a\n" +
+	"\breplaced\x18\t \x01(\bR\breplacedJ\x04\b\b\x10\tR\ftarget_redis\"\x0e\n" +
 	"\fSweepRequest\"\xa2\x01\n" +
 	"\rSweepResponse\x12)\n" +
 	"\x05today\x18\x01 \x01(\v2\x13.emtm.types.v1.DateR\x05today\x120\n" +

@@ -50,7 +50,8 @@ type PaymentReconciliationServiceClient interface {
 	GetPerformance(ctx context.Context, in *GetPerformanceRequest, opts ...grpc.CallOption) (*GetPerformanceResponse, error)
 	// SettlePerformance books the computed payment (a changed result reverses the earlier entry).
 	SettlePerformance(ctx context.Context, in *SettlePerformanceRequest, opts ...grpc.CallOption) (*SettlePerformanceResponse, error)
-	// RebuildLedger replays the streams into an empty Redis and compares it with the live ledger.
+	// RebuildLedger replays the streams into a shadow namespace of the ledger's
+	// own Redis and compares it with the live ledger; with replace it becomes the live one.
 	RebuildLedger(ctx context.Context, in *RebuildLedgerRequest, opts ...grpc.CallOption) (*RebuildLedgerResponse, error)
 	// Sweep books member months up to the payment clock's month now.
 	Sweep(ctx context.Context, in *SweepRequest, opts ...grpc.CallOption) (*SweepResponse, error)
@@ -161,7 +162,8 @@ type PaymentReconciliationServiceServer interface {
 	GetPerformance(context.Context, *GetPerformanceRequest) (*GetPerformanceResponse, error)
 	// SettlePerformance books the computed payment (a changed result reverses the earlier entry).
 	SettlePerformance(context.Context, *SettlePerformanceRequest) (*SettlePerformanceResponse, error)
-	// RebuildLedger replays the streams into an empty Redis and compares it with the live ledger.
+	// RebuildLedger replays the streams into a shadow namespace of the ledger's
+	// own Redis and compares it with the live ledger; with replace it becomes the live one.
 	RebuildLedger(context.Context, *RebuildLedgerRequest) (*RebuildLedgerResponse, error)
 	// Sweep books member months up to the payment clock's month now.
 	Sweep(context.Context, *SweepRequest) (*SweepResponse, error)
