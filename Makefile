@@ -48,9 +48,10 @@ test: fmt-check vet $(JAEGER) ## unit and integration tests (real NATS in-proces
 	go test -race -count=1 $(PKGS)
 
 .PHONY: certs
-certs: build ## write a development CA, server and client certificates into var/certs (gRPC TLS and mTLS)
-	bin/emtmctl certs --dir var/certs
-	@# development keys only: readable by the non-root user of docker compose's containers
+certs: build ## write a development CA (key in var/ca, 0600), server and client certificates into var/certs (gRPC TLS and mTLS)
+	bin/emtmctl certs --dir var/certs --ca-key-dir var/ca
+	@# development service and client keys only: readable by the non-root user of docker compose's
+	@# containers. The CA key stays in var/ca, mode 0600, and is never mounted.
 	chmod 0644 var/certs/*-key.pem
 
 .PHONY: deploy-check

@@ -19,9 +19,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/genproto/googleapis/rpc/code"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/config"
+	auditv1 "github.com/emtm/emtm/libs/gen/emtm/audit/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/libs/pseudonym"
@@ -103,6 +106,7 @@ func Start(ctx context.Context, name string, cfg config.Common, tel *otelx.Telem
 	rt.GRPC, err = grpcx.NewServer(cfg.GRPCAddr, "emtm."+name, tel, grpcx.ServerOptions{
 		TLS:   grpcx.TLS{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey, CAFile: cfg.TLSClientCA},
 		Limit: grpcx.RateLimit{Rate: cfg.RateLimit, Burst: cfg.RateBurst},
+		Audit: rt.audit,
 	})
 	if err != nil {
 		return rt, err
@@ -113,6 +117,30 @@ func Start(ctx context.Context, name string, cfg config.Common, tel *otelx.Telem
 		return rt, fmt.Errorf("metrics listen on %s: %w", cfg.MetricsAddr, err)
 	}
 	return rt, nil
+}
+
+// audit publishes one record of a privileged call on EMTM_AUDIT and waits for
+// the stream's acknowledgement. A REQUESTED record that cannot be kept refuses
+// the call (grpcx); a FINISHED one is logged as an error.
+func (rt *Runtime) audit(ctx context.Context, r grpcx.AuditRecord) error {
+	phase := auditv1.Phase_PHASE_FINISHED
+	if r.Requested {
+		phase = auditv1.Phase_PHASE_REQUESTED
+	}
+	id := fmt.Sprintf("audit/%s/%s/%s", rt.Name, r.CallID, phase)
+	rec := &auditv1.AuditRecord{RecordId: id, CallId: r.CallID, Phase: phase, Service: rt.Name, At: timestamppb.New(r.At),
+		Caller: r.Caller, Method: r.Method, Request: r.Request, Error: r.Error}
+	if !r.Requested {
+		rec.Code = code.Code(r.Code).String() // PERMISSION_DENIED, as google.rpc.Code spells it
+	}
+	err := errors.New("no publisher yet")
+	if rt.Pub != nil {
+		_, err = rt.Pub.Publish(ctx, bus.Out{Subject: bus.AuditSubject(rt.Name), MsgID: id, Msg: rec})
+	}
+	if err != nil {
+		rt.Log.Error("audit record not written", "phase", phase.String(), "method", r.Method, "caller", r.Caller, "err", err)
+	}
+	return err
 }
 
 // GRPCAddr is the bound gRPC address.

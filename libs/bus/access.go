@@ -59,13 +59,14 @@ var Grants = []Grant{
 	{
 		User: "ingestion",
 		Publish: []string{"emtm.raw.api.>", "emtm.raw.resubmit.>", "emtm.rejections.>", "emtm.claims.>",
-			"emtm.encounters.>", "emtm.enrollment.>", "emtm.medical.>"},
-		Durables: []Durable{{Stream: StreamRaw, Name: "ingestion-pharmacy", Subject: RawPharmacyWildcard, Partitioned: false}},
-		Reads:    []string{StreamRaw, StreamRejections},
+			"emtm.encounters.>", "emtm.enrollment.>", "emtm.medical.>", "emtm.audit.ingestion"},
+		Durables: []Durable{{Stream: StreamRaw, Name: "ingestion-pharmacy", Subject: RawPharmacyWildcard, Partitioned: false},
+			{Stream: StreamRaw, Name: "ingestion-feed", Subject: RawFeedWildcard, Partitioned: false}},
+		Reads: []string{StreamRaw, StreamRejections},
 	},
 	{
 		User:    "risk-scoring",
-		Publish: []string{"emtm.assessments.>"},
+		Publish: []string{"emtm.assessments.>", "emtm.audit.risk-scoring"},
 		Durables: []Durable{{Stream: StreamClaims, Name: "risk-scoring-claims", Subject: "emtm.claims.{p}.>", Partitioned: true},
 			{Stream: StreamMedical, Name: "risk-scoring-medical", Subject: "emtm.medical.{p}.>", Partitioned: true},
 			{Stream: StreamEnrollment, Name: "risk-scoring-enrollment", Subject: "emtm.enrollment.{p}", Partitioned: true}},
@@ -73,7 +74,7 @@ var Grants = []Grant{
 	},
 	{
 		User:    "intervention-scheduling",
-		Publish: []string{"emtm.tasks.>", "emtm.work.>"},
+		Publish: []string{"emtm.tasks.>", "emtm.work.>", "emtm.audit.intervention-scheduling"},
 		Durables: []Durable{{Stream: StreamAssessments, Name: "scheduling-assessments", Subject: "emtm.assessments.{p}", Partitioned: true},
 			{Stream: StreamMedical, Name: "scheduling-medical", Subject: "emtm.medical.{p}.partsab", Partitioned: true},
 			{Stream: StreamEncounters, Name: "scheduling-encounters", Subject: "emtm.encounters.{p}", Partitioned: true},
@@ -82,14 +83,14 @@ var Grants = []Grant{
 	},
 	{
 		User:    "prescriber-outreach",
-		Publish: []string{"emtm.outreach.>"},
+		Publish: []string{"emtm.outreach.>", "emtm.audit.prescriber-outreach"},
 		Durables: []Durable{{Stream: StreamAssessments, Name: "outreach-assessments", Subject: "emtm.assessments.{p}", Partitioned: true},
 			{Stream: StreamEncounters, Name: "outreach-encounters", Subject: "emtm.encounters.{p}", Partitioned: true}},
 		Reads: []string{StreamAssessments, StreamEncounters},
 	},
 	{
 		User:    "payment-reconciliation",
-		Publish: []string{"emtm.ledger.>"},
+		Publish: []string{"emtm.ledger.>", "emtm.audit.payment-reconciliation"},
 		Durables: []Durable{{Stream: StreamEncounters, Name: "payment-encounters", Subject: "emtm.encounters.{p}", Partitioned: true},
 			{Stream: StreamEnrollment, Name: "payment-enrollment", Subject: "emtm.enrollment.{p}", Partitioned: true},
 			{Stream: StreamMedical, Name: "payment-medical", Subject: "emtm.medical.{p}.partsab", Partitioned: true},
@@ -152,6 +153,15 @@ func ServicePermissions(g Grant, partitions int) Permissions {
 	return p
 }
 
+// FeedPermissions lets the sponsor's feed for a contract publish only its
+// own submissions (enrollment, Parts A/B summaries, conditions).
+func FeedPermissions(contract string) Permissions {
+	return Permissions{
+		PublishAllow:   []string{"emtm.raw.feed." + token(contract) + ".>"},
+		SubscribeAllow: []string{InboxPrefix("feed-"+contract) + ".>"},
+	}
+}
+
 // PharmacyPermissions lets a pharmacy publish only its own submissions.
 func PharmacyPermissions(npi string) Permissions {
 	return Permissions{
@@ -170,9 +180,10 @@ type AuthUser struct {
 	Perms *Permissions
 }
 
-// AuthUsers lists the users of a deployment: the admin, the five services and
-// one per pharmacy NPI. Passwords are referenced by environment variable.
-func AuthUsers(partitions int, pharmacies []string) []AuthUser {
+// AuthUsers lists the users of a deployment: the admin, the five services,
+// one per pharmacy NPI and one per contract's feed. Passwords are referenced
+// by environment variable.
+func AuthUsers(partitions int, pharmacies []string, feeds ...string) []AuthUser {
 	users := []AuthUser{{User: "admin", PasswordRef: "$" + PasswordEnv("admin")}}
 	for _, g := range Grants {
 		p := ServicePermissions(g, partitions)
@@ -181,6 +192,10 @@ func AuthUsers(partitions int, pharmacies []string) []AuthUser {
 	for _, npi := range pharmacies {
 		p := PharmacyPermissions(npi)
 		users = append(users, AuthUser{User: "pharmacy-" + npi, PasswordRef: "$" + PasswordEnv("pharmacy-"+npi), Perms: &p})
+	}
+	for _, contract := range feeds {
+		p := FeedPermissions(contract)
+		users = append(users, AuthUser{User: "feed-" + contract, PasswordRef: "$" + PasswordEnv("feed-"+contract), Perms: &p})
 	}
 	return users
 }

@@ -49,6 +49,7 @@ var Streams = []StreamSpec{
 	{Name: StreamLedger, Subjects: []string{"emtm.ledger.>"}, Description: "append-only payment ledger", Duplicates: 24 * time.Hour, Immutable: true},
 	{Name: StreamDLQ, Subjects: []string{"emtm.dlq.>"}, Description: "messages a consumer gave up on, for an operator", Duplicates: 2 * time.Minute},
 	{Name: StreamWork, Subjects: []string{"emtm.work.>"}, Description: "tasks ready for schedulers that take work over NATS", Duplicates: 2 * time.Minute, WorkQueue: true},
+	{Name: StreamAudit, Subjects: []string{"emtm.audit.>"}, Description: "privileged actions: who, what, when, outcome", Duplicates: 2 * time.Minute, Immutable: true},
 }
 
 // EnsureStreams creates or updates every stream (idempotent; each service calls

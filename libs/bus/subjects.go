@@ -25,6 +25,7 @@ const (
 	StreamLedger      = "EMTM_LEDGER"
 	StreamDLQ         = "EMTM_DLQ"
 	StreamWork        = "EMTM_WORK"
+	StreamAudit       = "EMTM_AUDIT"
 )
 
 // Submission kinds, as used in raw and rejection subjects.
@@ -87,6 +88,7 @@ func OutreachSubject(p string) string         { return "emtm.outreach." + p }
 func RejectionSubject(kind string) string     { return "emtm.rejections." + kind }
 func LedgerSubject(contract string) string    { return "emtm.ledger." + token(contract) }
 func DeadLetterSubject(durable string) string { return "emtm.dlq." + token(durable) }
+func AuditSubject(service string) string      { return "emtm.audit." + token(service) }
 
 // CommunicationSubject carries the letters to one prescriber (an NPI names a
 // provider, not a beneficiary, so it may appear in a subject).
@@ -109,6 +111,25 @@ func RawResubmitSubject(kind string) string { return "emtm.raw.resubmit." + kind
 
 // RawPharmacyWildcard matches every pharmacy submission.
 const RawPharmacyWildcard = "emtm.raw.pharmacy.>"
+
+// RawFeedSubject is where the sponsor's enrollment and Parts A/B feed for a
+// contract publishes: emtm.raw.feed.<contract>.<kind> (a subject space of its
+// own: no pharmacy may publish there).
+func RawFeedSubject(contract, kind string) string {
+	return "emtm.raw.feed." + token(contract) + "." + kind
+}
+
+// RawFeedWildcard matches every feed submission.
+const RawFeedWildcard = "emtm.raw.feed.>"
+
+// ParseRawFeedSubject returns the contract and kind of a feed subject.
+func ParseRawFeedSubject(subject string) (contract, kind string, ok bool) {
+	parts := strings.Split(subject, ".")
+	if len(parts) != 5 || parts[0] != "emtm" || parts[1] != "raw" || parts[2] != "feed" {
+		return "", "", false
+	}
+	return parts[3], parts[4], true
+}
 
 // ParseRawPharmacySubject returns the sender NPI and kind of a pharmacy subject.
 func ParseRawPharmacySubject(subject string) (npi, kind string, ok bool) {

@@ -71,7 +71,7 @@ func RegisterCommon(s *Set, defaultGRPC string) *Common {
 	lf := s.String("log-format", "text", "log format: text or json")
 	tlsCert := s.String("tls-cert", "", "serve gRPC over TLS with this certificate (PEM; make certs writes local ones)")
 	tlsKey := s.String("tls-key", "", "the TLS certificate's private key (PEM)")
-	tlsCA := s.String("tls-client-ca", "", "require client certificates signed by this CA (mTLS); their OU lists the contracts a caller may act on")
+	tlsCA := s.String("tls-client-ca", "", "require client certificates signed by this CA (mTLS); their OUs say who the caller is: * (operator), a contract, pharmacy:<NPI>, feed:<contract> (docs/security.md)")
 	rl := s.Float64("rate-limit", 0, "gRPC requests a second per caller (client certificate, else address); 0: no limit")
 	rb := s.Int("rate-burst", 0, "burst of -rate-limit (default: twice the rate)")
 	s.AfterParse(func() error {

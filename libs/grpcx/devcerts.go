@@ -15,8 +15,9 @@ import (
 	"time"
 )
 
-// Client is a client certificate to issue: its name (CN) and the contracts
-// (OU) it may act on; "*" makes an operator.
+// Client is a client certificate to issue: its name (CN) and its roles (OUs):
+// contracts a sponsor's staff works on, "*" for an operator, pharmacy:<NPI>,
+// feed:<contract>; none for a caller that may only check health.
 type Client struct {
 	Name      string
 	Contracts []string
@@ -26,14 +27,18 @@ type Client struct {
 type DevCerts struct {
 	Dir                       string
 	CA, ServerCert, ServerKey string
+	// CAKey is the CA's private key ("" when not kept).
+	CAKey string
 	// Clients maps a client's name to its certificate and key files.
 	Clients map[string][2]string
 }
 
 // WriteDevCerts writes a local CA, a server certificate for hosts and a
 // client certificate per client into dir (make certs): for development and
-// tests. Production certificates come from the sponsor's own CA.
-func WriteDevCerts(dir string, hosts []string, clients []Client, validFor time.Duration) (DevCerts, error) {
+// tests. The CA's private key goes to caKeyDir (mode 0600, never beside the
+// certificates that are mounted into containers); none is kept when caKeyDir
+// is empty. Production certificates come from the sponsor's own CA.
+func WriteDevCerts(dir, caKeyDir string, hosts []string, clients []Client, validFor time.Duration) (DevCerts, error) {
 	out := DevCerts{Dir: dir, Clients: map[string][2]string{}}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return out, err
@@ -58,8 +63,14 @@ func WriteDevCerts(dir string, hosts []string, clients []Client, validFor time.D
 	if err := writePEM(out.CA, "CERTIFICATE", caDER, 0o644); err != nil {
 		return out, err
 	}
-	if err := writeKey(filepath.Join(dir, "ca-key.pem"), caKey); err != nil {
-		return out, err
+	if caKeyDir != "" {
+		if err := os.MkdirAll(caKeyDir, 0o700); err != nil {
+			return out, err
+		}
+		out.CAKey = filepath.Join(caKeyDir, "ca-key.pem")
+		if err := writeKey(out.CAKey, caKey); err != nil {
+			return out, err
+		}
 	}
 	issue := func(name string, tmpl *x509.Certificate) (string, string, error) {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -90,8 +101,8 @@ func WriteDevCerts(dir string, hosts []string, clients []Client, validFor time.D
 		return out, err
 	}
 	for _, c := range clients {
-		if c.Name == "" || len(c.Contracts) == 0 {
-			return out, fmt.Errorf("client %q: a name and at least one contract (or *) are needed", c.Name)
+		if c.Name == "" {
+			return out, fmt.Errorf("a client certificate needs a name")
 		}
 		tmpl := &x509.Certificate{Subject: pkix.Name{CommonName: c.Name, OrganizationalUnit: c.Contracts},
 			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}

@@ -40,6 +40,8 @@ type ServerOptions struct {
 	TLS TLS
 	// Limit bounds each caller's requests (zero Rate: no limit).
 	Limit RateLimit
+	// Audit keeps a record of every call of an audited method (nil: none).
+	Audit Auditor
 }
 
 // NewServer listens on addr and builds the server; register services on s.GRPC,
@@ -71,6 +73,9 @@ func NewServer(addr, serviceName string, tel *otelx.Telemetry, so ...ServerOptio
 		}
 		opts = append(opts, grpc.ChainUnaryInterceptor(l.unary), grpc.ChainStreamInterceptor(l.stream))
 	}
+	// Every method's declared permission (Permissions), after the rate limit.
+	a := access{audit: o.Audit}
+	opts = append(opts, grpc.ChainUnaryInterceptor(a.unary), grpc.ChainStreamInterceptor(a.stream))
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("grpc listen on %s: %w", addr, err)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 
 	"golang.org/x/time/rate"
@@ -85,20 +86,63 @@ func (t TLS) ClientConfig() (*tls.Config, error) {
 // AllContracts in a client certificate's OU makes the caller an operator.
 const AllContracts = "*"
 
+// Organizational-unit prefixes of the other roles a client certificate can hold.
+const (
+	PharmacyOU = "pharmacy:" // pharmacy:<NPI>: a pharmacy system, for its own NPI
+	FeedOU     = "feed:"     // feed:<contract>: the sponsor's data feed (enrollment, Parts A/B, conditions)
+)
+
 // Caller is who made a request. With mTLS it is the verified client
-// certificate: its common name, and as organizational units the Part D
-// contracts (sponsor's plans, e.g. S9925) it may act on, or "*" for an
-// operator. Without a client certificate the caller is its address and is
-// not restricted (plaintext or server-only TLS: a trusted network).
+// certificate: its common name, and as organizational units its roles: the
+// Part D contracts (sponsor's plans, e.g. S9925) its holder works on, "*" for
+// an operator, pharmacy:<NPI> for a pharmacy system, feed:<contract> for the
+// sponsor's enrollment and Parts A/B feed. Without a client certificate the
+// caller is its address and is not restricted (plaintext or server-only TLS:
+// a trusted network, such as make run's loopback).
 type Caller struct {
 	Name       string
 	Contracts  []string
+	Pharmacies []string
+	Feeds      []string
 	Restricted bool
+}
+
+// callerOf reads a verified certificate's roles from its organizational units.
+func callerOf(name string, ous []string) Caller {
+	c := Caller{Name: name, Restricted: true}
+	for _, ou := range ous {
+		switch {
+		case strings.HasPrefix(ou, PharmacyOU):
+			c.Pharmacies = append(c.Pharmacies, strings.TrimPrefix(ou, PharmacyOU))
+		case strings.HasPrefix(ou, FeedOU):
+			c.Feeds = append(c.Feeds, strings.TrimPrefix(ou, FeedOU))
+		case ou != "":
+			c.Contracts = append(c.Contracts, ou)
+		}
+	}
+	return c
+}
+
+// Pharmacy reports whether the caller may submit for the pharmacy npi.
+func (c Caller) Pharmacy(npi string) bool {
+	return !c.Restricted || slices.Contains(c.Pharmacies, npi)
+}
+
+// Feed reports whether the caller may feed enrollment and Parts A/B data for contract.
+func (c Caller) Feed(contract string) bool {
+	return !c.Restricted || slices.Contains(c.Feeds, AllContracts) || slices.Contains(c.Feeds, contract)
 }
 
 // MayActOn reports whether the caller may see and change contract's data.
 func (c Caller) MayActOn(contract string) bool {
 	return !c.Restricted || slices.Contains(c.Contracts, AllContracts) || (contract != "" && slices.Contains(c.Contracts, contract))
+}
+
+// MayActOnContract reports whether the caller of ctx may see and change a
+// contract's data (a resource of another contract is reported as missing by
+// the services, so that ids cannot be probed).
+func MayActOnContract(ctx context.Context, contract string) bool {
+	return CallerOf(ctx).MayActOn(contract)
 }
 
 // Operator reports whether the caller may act on every contract.
@@ -112,7 +156,7 @@ func CallerOf(ctx context.Context) Caller {
 	}
 	if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.VerifiedChains) > 0 && len(ti.State.VerifiedChains[0]) > 0 {
 		leaf := ti.State.VerifiedChains[0][0]
-		return Caller{Name: "cert:" + leaf.Subject.CommonName, Contracts: leaf.Subject.OrganizationalUnit, Restricted: true}
+		return callerOf("cert:"+leaf.Subject.CommonName, leaf.Subject.OrganizationalUnit)
 	}
 	host, _, err := net.SplitHostPort(p.Addr.String())
 	if err != nil {

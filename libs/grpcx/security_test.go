@@ -1,6 +1,7 @@
 package grpcx
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,7 +34,7 @@ func TestCallerMayActOn(t *testing.T) {
 
 func TestTLSConfigErrors(t *testing.T) {
 	dir := t.TempDir()
-	certs, err := WriteDevCerts(dir, []string{"localhost"}, []Client{{Name: "a", Contracts: []string{"S9925"}}}, time.Hour)
+	certs, err := WriteDevCerts(dir, filepath.Join(dir, "ca"), []string{"localhost"}, []Client{{Name: "a", Contracts: []string{"S9925"}}}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,17 @@ func TestTLSConfigErrors(t *testing.T) {
 	if err != nil || cfg.ClientCAs == nil || cfg.ClientAuth.String() != "RequireAndVerifyClientCert" {
 		t.Fatalf("mTLS server config %v: %v", cfg, err)
 	}
-	if _, err := WriteDevCerts(t.TempDir(), nil, []Client{{Name: "nobody"}}, time.Hour); err == nil {
-		t.Fatal("a client certificate without contracts was issued")
+	if _, err := WriteDevCerts(t.TempDir(), "", nil, []Client{{Contracts: []string{"S9925"}}}, time.Hour); err == nil {
+		t.Fatal("a client certificate without a name was issued")
+	}
+	// The CA key is kept apart from the certificates (which are mounted into containers), readable by its owner only.
+	if filepath.Dir(certs.CAKey) == filepath.Dir(certs.CA) {
+		t.Fatalf("the CA key %s sits beside the certificates", certs.CAKey)
+	}
+	if fi, err := os.Stat(certs.CAKey); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the CA key: %v %v, want mode 0600", fi, err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(certs.CA), "ca-key.pem")); !os.IsNotExist(err) {
+		t.Fatalf("a CA key in the certificates' directory: %v", err)
 	}
 }

@@ -117,6 +117,9 @@ func CheckKustomize(dir string) (int, error) {
 	if common == nil || common.Data["EMTM_STREAM_REPLICAS"] != "3" {
 		errs = append(errs, errors.New("ConfigMap emtm-common: EMTM_STREAM_REPLICAS=3 is required"))
 	}
+	if common == nil || common.Data["EMTM_TLS_CLIENT_CA"] == "" || common.Data["EMTM_TLS_CERT"] == "" {
+		errs = append(errs, errors.New("ConfigMap emtm-common: EMTM_TLS_CERT and EMTM_TLS_CLIENT_CA are required (mTLS on every service)"))
+	}
 	if deployments != 5 {
 		errs = append(errs, fmt.Errorf("%d Deployments, want the five services", deployments))
 	}
@@ -171,6 +174,11 @@ func CheckCompose(file string) (int, error) {
 		}
 		if s.HealthCheck == nil || len(s.HealthCheck.Test) == 0 {
 			errs = append(errs, fmt.Errorf("service %s: a healthcheck is required", name))
+		}
+		if name != "nats" && name != "redis" {
+			if ca := s.Environment["EMTM_TLS_CLIENT_CA"]; ca == nil || *ca == "" {
+				errs = append(errs, fmt.Errorf("service %s: EMTM_TLS_CLIENT_CA is required (mTLS on every service)", name))
+			}
 		}
 	}
 	if r := p.Services["redis"]; !slices.Contains(r.Command, "always") {

@@ -74,3 +74,21 @@ func TestBrokenComposeFails(t *testing.T) {
 		t.Fatalf("got %v, want the misspelt key named", err)
 	}
 }
+
+// Every service requires client certificates: a compose file whose service
+// drops EMTM_TLS_CLIENT_CA fails.
+func TestAServiceWithoutClientCertificatesFails(t *testing.T) {
+	b, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	text := strings.Replace(string(b), "    EMTM_TLS_CLIENT_CA: /etc/emtm/certs/ca.pem\n", "", 1)
+	write(t, dir, map[string]string{"docker-compose.yml": text})
+	if err := os.MkdirAll(filepath.Join(dir, "deploy", "docker"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CheckCompose(filepath.Join(dir, "docker-compose.yml")); err == nil || !strings.Contains(err.Error(), "EMTM_TLS_CLIENT_CA is required") {
+		t.Fatalf("got %v, want every service to require client certificates", err)
+	}
+}

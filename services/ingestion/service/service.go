@@ -79,7 +79,8 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		}
 		return err
 	})
-	return rt.ConsumeGranted(ctx, bus.ConsumerSpec{Key: ports.PharmacyKey}, map[string]bus.Handler{
-		"ingestion-pharmacy": ports.PharmacyHandler(in, rt.Log),
+	return rt.ConsumeGranted(ctx, bus.ConsumerSpec{Key: ports.RawKey}, map[string]bus.Handler{
+		"ingestion-pharmacy": ports.RawHandler(in, rt.Log),
+		"ingestion-feed":     ports.RawHandler(in, rt.Log),
 	})
 }

@@ -3,6 +3,7 @@ package ctl
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,17 +14,20 @@ import (
 
 // natsAuthCmd writes the NATS authorization block: a user per service with
 // only its grant, one per pharmacy, and the admin.
+var contractPattern = regexp.MustCompile(`^[A-Z][0-9]{4}$`)
+
 func natsAuthCmd() *cobra.Command {
 	var partitions int
-	var pharmacies []string
+	var pharmacies, feeds []string
 	cmd := &cobra.Command{
-		Use:   "nats-auth [--pharmacy NPI]...",
+		Use:   "nats-auth [--pharmacy NPI]... [--feed CONTRACT]...",
 		Short: "Print the NATS users and permissions (least privilege) for nats-server's configuration",
 		Long: `Print a nats-server authorization block: the admin (creates streams; emtmctl), one user per
 service that may publish only its own events and pull only from its own durable consumers, and one
-user per pharmacy that may publish only under emtm.raw.pharmacy.<its NPI>. Each password is read by
-nats-server from an environment variable (EMTM_NATS_PASSWORD_<USER>). deploy/nats/auth.conf is its
-output for 4 partitions and the sample pharmacy.`,
+user per pharmacy that may publish only under emtm.raw.pharmacy.<its NPI>, and one per contract's
+enrollment and Parts A/B feed that may publish only under emtm.raw.feed.<contract>. Each password is
+read by nats-server from an environment variable (EMTM_NATS_PASSWORD_<USER>). deploy/nats/auth.conf is
+its output for 4 partitions, the sample pharmacy and the sample plan's feed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if partitions < 1 || partitions > 256 {
@@ -34,12 +38,18 @@ output for 4 partitions and the sample pharmacy.`,
 					return fmt.Errorf("--pharmacy %s: %w", npi, err)
 				}
 			}
-			_, err := fmt.Fprint(cmd.OutOrStdout(), bus.AuthConfig(bus.AuthUsers(partitions, pharmacies)))
+			for _, c := range feeds {
+				if !contractPattern.MatchString(c) {
+					return fmt.Errorf("--feed %q: a Part D contract is a letter and four digits, e.g. S9925", c)
+				}
+			}
+			_, err := fmt.Fprint(cmd.OutOrStdout(), bus.AuthConfig(bus.AuthUsers(partitions, pharmacies, feeds...)))
 			return err
 		},
 	}
 	cmd.Flags().IntVar(&partitions, "partitions", 4, "beneficiary partitions of the deployment (durables per partition)")
 	cmd.Flags().StringSliceVar(&pharmacies, "pharmacy", nil, "a pharmacy NPI to give a user (repeatable)")
+	cmd.Flags().StringSliceVar(&feeds, "feed", nil, "a contract whose enrollment and Parts A/B feed gets a user (repeatable)")
 	return cmd
 }
 

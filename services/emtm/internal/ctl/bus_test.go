@@ -14,9 +14,9 @@ import (
 const authConf = "../../../../deploy/nats/auth.conf"
 
 // The committed NATS users are what nats-auth writes today: regenerate with
-// bin/emtmctl nats-auth --pharmacy 1245319599 > deploy/nats/auth.conf
+// bin/emtmctl nats-auth --pharmacy 1245319599 --feed S9925 > deploy/nats/auth.conf
 func TestCommittedNATSAuthIsCurrent(t *testing.T) {
-	out, err := run("nats-auth", "--pharmacy", "1245319599")
+	out, err := run("nats-auth", "--pharmacy", "1245319599", "--feed", "S9925")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func TestCommittedNATSAuthIsCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if string(b) != out {
-		t.Fatal("deploy/nats/auth.conf differs from `bin/emtmctl nats-auth --pharmacy 1245319599`: regenerate it")
+		t.Fatal("deploy/nats/auth.conf differs from `bin/emtmctl nats-auth --pharmacy 1245319599 --feed S9925`: regenerate it")
 	}
 	if _, err := run("nats-auth", "--pharmacy", "1245319590"); err == nil || !strings.Contains(err.Error(), "check digit") {
 		t.Fatalf("an invalid pharmacy NPI: %v", err)
@@ -35,7 +35,7 @@ func TestCommittedNATSAuthIsCurrent(t *testing.T) {
 // nats-server reads deploy/nats/nats.conf with its users, passwords from the
 // environment and subjects taken literally.
 func TestNATSConfigParses(t *testing.T) {
-	users := bus.AuthUsers(4, []string{"1245319599"})
+	users := bus.AuthUsers(4, []string{"1245319599"}, "S9925")
 	for _, u := range users {
 		t.Setenv(bus.PasswordEnv(u.User), "pw-"+u.User)
 	}
@@ -62,6 +62,10 @@ func TestNATSConfigParses(t *testing.T) {
 		case "pharmacy-1245319599":
 			if !slices.Equal(u.Permissions.Publish.Allow, []string{"emtm.raw.pharmacy.1245319599.>"}) {
 				t.Errorf("the pharmacy may publish %v", u.Permissions.Publish.Allow)
+			}
+		case "feed-S9925":
+			if !slices.Equal(u.Permissions.Publish.Allow, []string{"emtm.raw.feed.S9925.>"}) {
+				t.Errorf("the feed may publish %v", u.Permissions.Publish.Allow)
 			}
 		}
 	}

@@ -31,7 +31,7 @@ func wantCode(t *testing.T, what string, err error, code codes.Code, text string
 // callers are refused; a caller over its rate limit and a request over the
 // size limit get clear errors.
 func TestTLSAuthorizationAndLimits(t *testing.T) {
-	certs, err := grpcx.WriteDevCerts(t.TempDir(), []string{"127.0.0.1", "localhost"}, []grpcx.Client{
+	certs, err := grpcx.WriteDevCerts(t.TempDir(), "", []string{"127.0.0.1", "localhost"}, []grpcx.Client{
 		{Name: "operator", Contracts: []string{grpcx.AllContracts}},
 		{Name: "sponsor-a", Contracts: []string{"S9925"}},
 		{Name: "busy", Contracts: []string{"S9925"}},
@@ -104,11 +104,11 @@ func TestTLSAuthorizationAndLimits(t *testing.T) {
 		}
 	}
 	_, err = sponsor.ListTasks(ctx, &schedulingv1.ListTasksRequest{ContractId: "S4321", PbpId: "001"})
-	wantCode(t, "list another sponsor's tasks", err, codes.PermissionDenied, "may not act on contract S4321")
+	wantCode(t, "list another sponsor's tasks", err, codes.PermissionDenied, "contract S4321 is not one of [S9925]")
 	_, err = sponsor.ListTasks(ctx, &schedulingv1.ListTasksRequest{})
 	wantCode(t, "list every contract's tasks", err, codes.PermissionDenied, "name one in contract_id")
 	_, err = sponsor.LeaseTasks(ctx, &schedulingv1.LeaseTasksRequest{Worker: "w1", ContractId: "S4321", PbpId: "001"})
-	wantCode(t, "lease another sponsor's tasks", err, codes.PermissionDenied, "may not act on contract S4321")
+	wantCode(t, "lease another sponsor's tasks", err, codes.PermissionDenied, "contract S4321 is not one of [S9925]")
 	_, err = sponsor.CompleteTask(ctx, &schedulingv1.CompleteTaskRequest{TaskId: other.TaskId, Worker: "w1"})
 	wantCode(t, "complete another sponsor's task", err, codes.NotFound, "no such task")
 	_, err = sponsor.ReleaseTask(ctx, &schedulingv1.ReleaseTaskRequest{TaskId: other.TaskId, Worker: "w1"})
@@ -119,7 +119,7 @@ func TestTLSAuthorizationAndLimits(t *testing.T) {
 	if err == nil {
 		_, err = w.Recv()
 	}
-	wantCode(t, "watch another sponsor's tasks", err, codes.PermissionDenied, "may not act on contract S4321")
+	wantCode(t, "watch another sponsor's tasks", err, codes.PermissionDenied, "contract S4321 is not one of [S9925]")
 	leased, err := sponsor.LeaseTasks(ctx, &schedulingv1.LeaseTasksRequest{Worker: "w1", ContractId: "S9925", PbpId: "001"})
 	if err != nil || len(leased.Tasks) == 0 {
 		t.Fatalf("sponsor-a leasing its own tasks: %v %v", leased, err)

@@ -80,6 +80,8 @@ type Options struct {
 	LeastPrivilege bool
 	// Pharmacies are NPIs that get a NATS user each with LeastPrivilege.
 	Pharmacies []string
+	// Feeds are contracts whose enrollment and Parts A/B feed gets a NATS user each with LeastPrivilege.
+	Feeds []string
 	// GRPCAddrs by service name; a missing entry listens on a free loopback port.
 	GRPCAddrs map[string]string
 	// InstallRedis installs redis-server with apt-get when it is missing and the process runs as root.
@@ -139,7 +141,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		nopts := natsembed.Options{StoreDir: filepath.Join(o.DataDir, "nats"), Port: o.NATSPort, SyncAlways: o.SyncAlways}
 		if o.LeastPrivilege {
 			s.Passwords = map[string]string{}
-			users := bus.AuthUsers(o.Partitions, o.Pharmacies)
+			users := bus.AuthUsers(o.Partitions, o.Pharmacies, o.Feeds...)
 			for i := range users {
 				s.Passwords[users[i].User] = rand.Text()
 				users[i].PasswordRef = strconv.Quote(s.Passwords[users[i].User])

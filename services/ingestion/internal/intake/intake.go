@@ -11,6 +11,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -49,12 +51,33 @@ const MaxSubmissionBytes = 64 << 10
 const (
 	HeaderChannel = "Emtm-Channel"
 	HeaderKind    = "Emtm-Kind"
+	HeaderSender  = "Emtm-Sender" // who submitted over the API (a certificate's name)
 )
+
+// Roles of a sender that is not trusted with everything.
+const (
+	// RolePharmacy: a pharmacy system, for the NPIs in Allowed: claims,
+	// reversals and MTM encounters that name one of them.
+	RolePharmacy = "pharmacy"
+	// RoleFeed: the sponsor's enrollment and Parts A/B feed, for the contracts
+	// in Allowed ("*": all): enrollment, Parts A/B summaries, conditions.
+	RoleFeed = "feed"
+)
+
+// kindsOf are the kinds each role may submit.
+var kindsOf = map[string][]string{
+	RolePharmacy: {bus.KindClaim, bus.KindReversal, bus.KindEncounter},
+	RoleFeed:     {bus.KindEnrollment, bus.KindMedical, bus.KindCondition},
+}
 
 // Source is where a submission came from and its raw form.
 type Source struct {
-	Channel     string
-	Sender      string // pharmacy NPI from the subject, when published by a pharmacy
+	Channel string
+	// Role and Allowed say who may have sent it (empty Role: a trusted
+	// channel, such as an operator's import or make run's loopback).
+	Role        string
+	Allowed     []string
+	Sender      string // who sent it: a pharmacy NPI, feed:<contract>, or a certificate name
 	RawSubject  string
 	RawSeq      uint64
 	ContentType string
@@ -181,8 +204,21 @@ func NewMessage(kind string) proto.Message {
 	return nil
 }
 
-// SubmitAPI stores msg raw on EMTM_RAW (emtm.raw.api.<kind>), then submits it.
-func (in *Intake) SubmitAPI(ctx context.Context, kind string, msg proto.Message) (Outcome, error) {
+// From is who submitted over the API: a role with what it may name (none:
+// a trusted caller), and its name for the record.
+type From struct {
+	Role    string
+	Allowed []string
+	Name    string
+}
+
+// SubmitAPI stores msg raw on EMTM_RAW (emtm.raw.api.<kind>), then submits it
+// as from.
+func (in *Intake) SubmitAPI(ctx context.Context, kind string, msg proto.Message, from ...From) (Outcome, error) {
+	var f From
+	if len(from) > 0 {
+		f = from[0]
+	}
 	if msg == nil || !msg.ProtoReflect().IsValid() {
 		msg = NewMessage(kind)
 	}
@@ -195,12 +231,15 @@ func (in *Intake) SubmitAPI(ctx context.Context, kind string, msg proto.Message)
 	hdr.Set(bus.HeaderContentType, bus.ContentProtobuf)
 	hdr.Set(HeaderChannel, ChannelGRPC)
 	hdr.Set(HeaderKind, kind)
+	if f.Name != "" {
+		hdr.Set(HeaderSender, f.Name)
+	}
 	subject := bus.RawAPISubject(kind)
 	acks, err := in.pub.Publish(ctx, bus.Out{Subject: subject, MsgID: "raw/api/" + kind + "/" + hex.EncodeToString(sum[:16]), Data: data, Header: hdr})
 	if err != nil {
 		return Outcome{}, fmt.Errorf("store raw submission: %w", err)
 	}
-	src := Source{Channel: ChannelGRPC, RawSubject: subject, RawSeq: acks[0].Sequence, ContentType: bus.ContentProtobuf, Payload: data}
+	src := Source{Channel: ChannelGRPC, Role: f.Role, Allowed: f.Allowed, Sender: f.Name, RawSubject: subject, RawSeq: acks[0].Sequence, ContentType: bus.ContentProtobuf, Payload: data}
 	if v := oversized(src); v != nil {
 		return in.reject(ctx, kind, src, []validate.Violation{*v})
 	}
@@ -373,14 +412,48 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 	default:
 		return Outcome{}, fmt.Errorf("intake: unsupported message %T", msg)
 	}
-	if src.Sender != "" && npi != "" && npi != src.Sender {
-		v = append(v, validate.Violation{Field: "pharmacy_npi", Reason: "SENDER_MISMATCH",
-			Description: fmt.Sprintf("pharmacy_npi %s differs from the sender %s in the subject: a pharmacy submits only its own events", npi, src.Sender)})
-	}
+	v = append(v, roleViolations(kind, msg, npi, src)...)
 	if len(v) > 0 {
 		return in.reject(ctx, kind, src, v)
 	}
 	return in.accept(ctx, kind, src, c)
+}
+
+// roleViolations checks a submission against its sender's role: a pharmacy
+// submits claims, reversals and encounters naming its own NPI; the sponsor's
+// feed submits enrollment, Parts A/B summaries and conditions of its contracts.
+func roleViolations(kind string, msg proto.Message, npi string, src Source) []validate.Violation {
+	if src.Role == "" {
+		return nil
+	}
+	if !slices.Contains(kindsOf[src.Role], kind) {
+		who := map[string]string{RolePharmacy: "a pharmacy submits claims, reversals and MTM encounters; enrollment, Parts A/B summaries and conditions come from the sponsor's feed",
+			RoleFeed: "the sponsor's feed submits enrollment, Parts A/B summaries and conditions; claims, reversals and encounters come from pharmacies"}[src.Role]
+		return []validate.Violation{{Field: "kind", Reason: "NOT_ALLOWED_FOR_SENDER", Description: fmt.Sprintf("%s may not submit a %s: %s", src.Sender, kind, who)}}
+	}
+	switch src.Role {
+	case RolePharmacy:
+		if npi != "" && !slices.Contains(src.Allowed, npi) {
+			return []validate.Violation{{Field: "pharmacy_npi", Reason: "SENDER_MISMATCH",
+				Description: fmt.Sprintf("pharmacy_npi %s is not the sender's (%s): a pharmacy submits only its own events", npi, strings.Join(src.Allowed, ", "))}}
+		}
+	case RoleFeed:
+		if slices.Contains(src.Allowed, "*") {
+			return nil
+		}
+		contract := ""
+		switch m := msg.(type) {
+		case *enrollmentv1.Enrollment:
+			contract = strings.ToUpper(strings.TrimSpace(m.ContractId))
+		case *medicalv1.PartsAbSummary:
+			contract = strings.ToUpper(strings.TrimSpace(m.ContractId))
+		}
+		if contract != "" && !slices.Contains(src.Allowed, contract) {
+			return []validate.Violation{{Field: "contract_id", Reason: "SENDER_MISMATCH",
+				Description: fmt.Sprintf("contract_id %s is not one of the feed's contracts (%s)", contract, strings.Join(src.Allowed, ", "))}}
+		}
+	}
+	return nil
 }
 
 func contentHash(m proto.Message) string {

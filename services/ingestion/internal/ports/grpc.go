@@ -15,6 +15,7 @@ import (
 
 	"github.com/emtm/emtm/libs/bus"
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
+	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/services/ingestion/internal/adapters"
 	"github.com/emtm/emtm/services/ingestion/internal/intake"
 )
@@ -32,8 +33,23 @@ func NewGRPC(in *intake.Intake, store *adapters.Store, js jetstream.JetStream) *
 	return &GRPC{intake: in, store: store, js: js}
 }
 
+// fromCaller is the role a caller submits kind in: with mTLS, a pharmacy for
+// the NPIs of its certificate, or the sponsor's feed for its contracts; an
+// operator (or a caller without a client certificate) is trusted.
+func fromCaller(ctx context.Context, kind string) intake.From {
+	c := grpcx.CallerOf(ctx)
+	if !c.Restricted || c.Operator() {
+		return intake.From{Name: c.Name}
+	}
+	switch kind {
+	case bus.KindClaim, bus.KindReversal, bus.KindEncounter:
+		return intake.From{Role: intake.RolePharmacy, Allowed: c.Pharmacies, Name: c.Name}
+	}
+	return intake.From{Role: intake.RoleFeed, Allowed: c.Feeds, Name: c.Name}
+}
+
 func (g *GRPC) submit(ctx context.Context, kind string, msg proto.Message) (*ingestionv1.Accepted, error) {
-	out, err := g.intake.SubmitAPI(ctx, kind, msg)
+	out, err := g.intake.SubmitAPI(ctx, kind, msg, fromCaller(ctx, kind))
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "submission not stored, retry: %v", err)
 	}

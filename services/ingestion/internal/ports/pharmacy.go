@@ -2,31 +2,38 @@ package ports
 
 import (
 	"context"
-	"github.com/nats-io/nats.go"
 	"log/slog"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/services/ingestion/internal/intake"
 )
 
-// PharmacyHandler consumes raw submissions that pharmacy systems publish on
-// emtm.raw.pharmacy.<npi>.<kind> (already stored on EMTM_RAW by JetStream).
-// Every message ends as a canonical event or a stored rejection; only a
-// failure to store either is retried.
-func PharmacyHandler(in *intake.Intake, log *slog.Logger) bus.Handler {
+// rawSender reads who published a raw submission from its subject: a
+// pharmacy (emtm.raw.pharmacy.<npi>.<kind>) or the sponsor's feed for a
+// contract (emtm.raw.feed.<contract>.<kind>). NATS permissions let each
+// publish only under its own token, so the subject is the sender's identity.
+func rawSender(subject string) (src intake.Source, kind string) {
+	if npi, k, ok := bus.ParseRawPharmacySubject(subject); ok {
+		return intake.Source{Role: intake.RolePharmacy, Allowed: []string{npi}, Sender: npi}, k
+	}
+	if contract, k, ok := bus.ParseRawFeedSubject(subject); ok {
+		return intake.Source{Role: intake.RoleFeed, Allowed: []string{contract}, Sender: "feed:" + contract}, k
+	}
+	return intake.Source{}, bus.KindUnknown
+}
+
+// RawHandler consumes raw submissions that pharmacy systems (and the
+// sponsor's feeds) publish (already stored on EMTM_RAW by JetStream). Every
+// message ends as a canonical event or a stored rejection; only a failure to
+// store either is retried.
+func RawHandler(in *intake.Intake, log *slog.Logger) bus.Handler {
 	return func(ctx context.Context, m *bus.Msg) error {
-		npi, kind, ok := bus.ParseRawPharmacySubject(m.Subject)
-		if !ok {
-			kind = bus.KindUnknown
-		}
-		src := intake.Source{
-			Channel:     intake.ChannelNATS,
-			Sender:      npi,
-			RawSubject:  m.Subject,
-			RawSeq:      m.StreamSeq,
-			ContentType: m.Header.Get(bus.HeaderContentType),
-			Payload:     m.Data,
-		}
+		src, kind := rawSender(m.Subject)
+		src.Channel = intake.ChannelNATS
+		src.RawSubject, src.RawSeq = m.Subject, m.StreamSeq
+		src.ContentType, src.Payload = m.Header.Get(bus.HeaderContentType), m.Data
 		out, err := in.SubmitRaw(ctx, kind, src)
 		if err != nil {
 			return err
@@ -45,11 +52,11 @@ func PharmacyHandler(in *intake.Intake, log *slog.Logger) bus.Handler {
 	}
 }
 
-// PharmacyKey keys a raw pharmacy submission by the member it names, so that
-// one beneficiary's claims, reversals and enrollment are handled in order.
-func PharmacyKey(subject string, hdr nats.Header, data []byte) string {
-	_, kind, ok := bus.ParseRawPharmacySubject(subject)
-	if !ok {
+// RawKey keys a raw submission by the member it names, so that one
+// beneficiary's claims, reversals and enrollment are handled in order.
+func RawKey(subject string, hdr nats.Header, data []byte) string {
+	_, kind := rawSender(subject)
+	if kind == bus.KindUnknown {
 		return ""
 	}
 	return intake.MemberKey(kind, hdr.Get(bus.HeaderContentType), data)

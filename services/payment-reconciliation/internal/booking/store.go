@@ -48,12 +48,14 @@ func (k keys) entryDone(id string) string { return k.prefix + "e:" + id }
 func (k keys) month(plan string, m civil.Date) string {
 	return fmt.Sprintf("%smonth:%s:%04d-%02d", k.prefix, plan, m.Year, int(m.Month))
 }
-func (k keys) span(member string) string       { return k.prefix + "span:" + member }
-func (k keys) mm(member string) string         { return k.prefix + "mm:" + member }
-func (k keys) mmCount(plan string) string      { return k.prefix + "mmcount:" + plan }
-func (k keys) ab(plan string, year int) string { return fmt.Sprintf("%sab:%s:%d", k.prefix, plan, year) }
-func (k keys) perf(plan string) string         { return k.prefix + "perf:" + plan }
-func (k keys) abYears(plan string) string      { return k.prefix + "abyears:" + plan }
+func (k keys) span(member string) string  { return k.prefix + "span:" + member }
+func (k keys) mm(member string) string    { return k.prefix + "mm:" + member }
+func (k keys) mmCount(plan string) string { return k.prefix + "mmcount:" + plan }
+func (k keys) ab(plan string, year int) string {
+	return fmt.Sprintf("%sab:%s:%d", k.prefix, plan, year)
+}
+func (k keys) perf(plan string) string    { return k.prefix + "perf:" + plan }
+func (k keys) abYears(plan string) string { return k.prefix + "abyears:" + plan }
 
 func monthOf(m int32) time.Month { return time.Month(m) }
 

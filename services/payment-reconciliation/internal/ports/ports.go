@@ -21,6 +21,7 @@ import (
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
+	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/identifiers"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/booking"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/performance"
@@ -136,6 +137,9 @@ func (g *GRPC) ListLedgerEntries(ctx context.Context, req *ledgerv1.ListLedgerEn
 		limit = 100
 	case limit < 0 || limit > 10000:
 		return nil, badField("limit", fmt.Sprintf("must be 1..10000, got %d", limit))
+	}
+	if req.GetContractId() == "" && !grpcx.CallerOf(ctx).Operator() {
+		return nil, status.Error(codes.PermissionDenied, "name your contract in contract_id: every contract's entries are for operators")
 	}
 	es, err := g.b.Entries(ctx, req.GetContractId(), req.GetKind(), limit)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
+	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/identifiers"
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/outreach"
 )
@@ -97,7 +98,13 @@ func (g *GRPC) ListOutreach(ctx context.Context, req *outreachv1.ListOutreachReq
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "list outreach: %v", err)
 	}
-	return &outreachv1.ListOutreachResponse{Items: items}, nil
+	visible := items[:0]
+	for _, it := range items {
+		if grpcx.MayActOnContract(ctx, it.ContractId) { // a sponsor sees its own contracts' items
+			visible = append(visible, it)
+		}
+	}
+	return &outreachv1.ListOutreachResponse{Items: visible}, nil
 }
 
 func (g *GRPC) GetOutreachCounts(ctx context.Context, _ *outreachv1.GetOutreachCountsRequest) (*outreachv1.GetOutreachCountsResponse, error) {
@@ -133,6 +140,11 @@ func (g *GRPC) RecordResponse(ctx context.Context, req *outreachv1.RecordRespons
 			return nil, badField("pharmacy_npi", err.Error())
 		}
 	}
+	if it, err := g.o.Item(ctx, req.GetItemId()); err != nil {
+		return nil, status.Errorf(codes.Unavailable, "record response: %v", err)
+	} else if it == nil || !grpcx.MayActOnContract(ctx, it.ContractId) {
+		return nil, status.Errorf(codes.NotFound, "item %q: no such item", req.GetItemId())
+	}
 	it, err := g.o.Respond(ctx, req.GetItemId(), st, on, req.GetNote(), "api", req.GetPharmacyNpi())
 	var na outreach.ErrNotAllowed
 	switch {
@@ -158,7 +170,13 @@ func (g *GRPC) ListCommunications(ctx context.Context, req *outreachv1.ListCommu
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "list communications: %v", err)
 	}
-	return &outreachv1.ListCommunicationsResponse{Communications: cs}, nil
+	visible := cs[:0]
+	for _, c := range cs {
+		if len(c.Items) > 0 && grpcx.MayActOnContract(ctx, c.Items[0].ContractId) { // a letter is one plan's
+			visible = append(visible, c)
+		}
+	}
+	return &outreachv1.ListCommunicationsResponse{Communications: visible}, nil
 }
 
 // responseCounts turns status counters into ResponseCounts.

@@ -17,6 +17,7 @@ import (
 	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
+	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/services/risk-scoring/internal/adapters"
 	"github.com/emtm/emtm/services/risk-scoring/internal/assess"
 	"github.com/emtm/emtm/services/risk-scoring/internal/scoring"
@@ -104,7 +105,7 @@ func (g *GRPC) GetProfile(ctx context.Context, req *riskv1.GetProfileRequest) (*
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "%v", err)
 	}
-	if !found {
+	if !found || !grpcx.MayActOnContract(ctx, snap.Profile.ContractID) { // another sponsor's member is missing
 		return nil, status.Errorf(codes.NotFound, "no profile for member_id %q", req.GetMemberId())
 	}
 	p := snap.Profile
