@@ -63,16 +63,17 @@ type Permission struct {
 // keeps the table complete).
 var Permissions = map[string]Permission{
 	// ingestion
-	ingestionv1.IngestionService_SubmitClaim_FullMethodName:          {Access: Pharmacy},
-	ingestionv1.IngestionService_SubmitReversal_FullMethodName:       {Access: Pharmacy},
-	ingestionv1.IngestionService_SubmitEncounter_FullMethodName:      {Access: Pharmacy},
-	ingestionv1.IngestionService_SubmitEnrollment_FullMethodName:     {Access: Feed},
-	ingestionv1.IngestionService_SubmitPartsAbSummary_FullMethodName: {Access: Feed},
-	ingestionv1.IngestionService_SubmitCondition_FullMethodName:      {Access: Feed},
-	ingestionv1.IngestionService_GetRejection_FullMethodName:         {Access: Operator},
-	ingestionv1.IngestionService_ListRejections_FullMethodName:       {Access: Operator},
-	ingestionv1.IngestionService_ResubmitRejection_FullMethodName:    {Access: Operator, Audited: true},
-	ingestionv1.IngestionService_ListHeldReversals_FullMethodName:    {Access: Operator},
+	ingestionv1.IngestionService_SubmitClaim_FullMethodName:            {Access: Pharmacy},
+	ingestionv1.IngestionService_SubmitReversal_FullMethodName:         {Access: Pharmacy},
+	ingestionv1.IngestionService_SubmitEncounter_FullMethodName:        {Access: Pharmacy},
+	ingestionv1.IngestionService_SubmitEnrollment_FullMethodName:       {Access: Feed},
+	ingestionv1.IngestionService_SubmitPartsAbSummary_FullMethodName:   {Access: Feed},
+	ingestionv1.IngestionService_SubmitCondition_FullMethodName:        {Access: Feed},
+	ingestionv1.IngestionService_GetRejection_FullMethodName:           {Access: Operator},
+	ingestionv1.IngestionService_ListRejections_FullMethodName:         {Access: Operator},
+	ingestionv1.IngestionService_ResubmitRejection_FullMethodName:      {Access: Operator, Audited: true},
+	ingestionv1.IngestionService_ListHeldReversals_FullMethodName:      {Access: Operator},
+	ingestionv1.IngestionService_ListAwaitingEnrollment_FullMethodName: {Access: Operator},
 	// risk-scoring
 	riskv1.RiskScoringService_GetProfile_FullMethodName:      {Access: Sponsor},
 	riskv1.RiskScoringService_ListByTier_FullMethodName:      {Access: Sponsor},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/emtm/emtm/libs/bus"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/testkit"
@@ -25,6 +26,21 @@ func claim(id string) *claimsv1.PharmacyClaim {
 		ClaimId: id, MemberId: "M1", ContractId: "S9925", PbpId: "001",
 		DateOfService: &typesv1.Date{Year: 2024, Month: 3, Day: 10}, Ndc11: "00002322730",
 		QuantityMilli: 30000, DaysSupply: 30, PrescriberNpi: "1234567893", PharmacyNpi: pharmacyNPI, TotalCents: 1350,
+	}
+}
+
+// enrollM1 sends member M1's enrollment (S9925-001 from 2024) on the
+// sponsor's feed and waits until ingestion has it: claims of a member without
+// enrollment on file wait for it.
+func enrollM1(t *testing.T, js jetstream.JetStream) {
+	t.Helper()
+	e, _ := protojson.Marshal(&enrollmentv1.Enrollment{EnrollmentId: "E-M1", MemberId: "M1", ContractId: "S9925", PbpId: "001",
+		StartDate: &typesv1.Date{Year: 2024, Month: 1, Day: 1}})
+	publishRaw(t, js, bus.RawFeedSubject("S9925", bus.KindEnrollment), "application/json", e)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := bus.WaitIdle(ctx, js, 20*time.Millisecond); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -43,6 +59,7 @@ func TestPharmacySubmissionsOverNATS(t *testing.T) {
 	env := testkit.Start(t)
 	env.RunService(t, service.Definition)
 	js := env.JS
+	enrollM1(t, js)
 	subject := bus.RawPharmacySubject(pharmacyNPI, bus.KindClaim)
 
 	asJSON, _ := protojson.Marshal(claim("RX-JSON"))
@@ -70,7 +87,7 @@ func TestPharmacySubmissionsOverNATS(t *testing.T) {
 			t.Fatal(err)
 		}
 		got[c.ClaimId] = true
-		if c.Meta.GetEventId() != "claim/"+c.ClaimId || c.Meta.GetProducer() != "ingestion" {
+		if c.Meta.GetEventId() != "claim/"+pharmacyNPI+"/"+c.ClaimId || c.Meta.GetProducer() != "ingestion" {
 			t.Errorf("claim meta %+v", c.Meta)
 		}
 	}
@@ -98,7 +115,7 @@ func TestPharmacySubmissionsOverNATS(t *testing.T) {
 		}
 	}
 	// Every raw submission is kept, the bad ones included.
-	if n := len(testkit.StreamMessages(t, js, bus.StreamRaw)); n != 6 {
-		t.Fatalf("%d raw submissions stored, want 6", n)
+	if n := len(testkit.StreamMessages(t, js, bus.StreamRaw)); n != 7 {
+		t.Fatalf("%d raw submissions stored, want 7 (the enrollment and 6 from the pharmacy)", n)
 	}
 }

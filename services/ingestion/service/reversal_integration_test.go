@@ -49,9 +49,13 @@ func TestAReversalBeforeItsClaimIsHeldUntilTheClaimArrives(t *testing.T) {
 	env := testkit.Start(t)
 	ing := client(t, env.RunService(t, service.Definition))
 	ctx := context.Background()
+	if _, err := ing.SubmitEnrollment(ctx, &ingestionv1.SubmitEnrollmentRequest{Enrollment: &enrollmentv1.Enrollment{EnrollmentId: "E1",
+		MemberId: "M1", ContractId: "S9925", PbpId: "001", StartDate: &typesv1.Date{Year: 2024, Month: 1, Day: 1}}}); err != nil {
+		t.Fatal(err)
+	}
 
 	r, err := ing.SubmitReversal(ctx, &ingestionv1.SubmitReversalRequest{Reversal: reversal("RX-9")})
-	if err != nil || !r.Accepted.Held || r.Accepted.EventId != "reversal/RX-9" {
+	if err != nil || !r.Accepted.Held || r.Accepted.EventId != "reversal/1245319599/RX-9" {
 		t.Fatalf("early reversal: %v %v", r, err)
 	}
 	// The same reversal again is still held, not published.
@@ -96,24 +100,32 @@ func TestEnrollmentDecidesWhichDatesOfServiceAreAcceptedAndAFixedRejectionResubm
 	ing := client(t, env.RunService(t, service.Definition))
 	ctx := context.Background()
 
-	// Enrollment unknown: accepted.
-	if _, err := ing.SubmitClaim(ctx, &ingestionv1.SubmitClaimRequest{Claim: claim("RX-A")}); err != nil {
-		t.Fatal(err)
+	// Enrollment unknown: the claim waits for it.
+	a, err := ing.SubmitClaim(ctx, &ingestionv1.SubmitClaimRequest{Claim: claim("RX-A")})
+	if err != nil || !a.Accepted.AwaitingEnrollment {
+		t.Fatalf("a claim before any enrollment: %v %v, want it awaiting enrollment", a, err)
+	}
+	waiting, err := ing.ListAwaitingEnrollment(ctx, &ingestionv1.ListAwaitingEnrollmentRequest{})
+	if err != nil || len(waiting.Submissions) != 1 || waiting.Submissions[0].MemberId != "M1" || waiting.Submissions[0].Kind != "claim" {
+		t.Fatalf("awaiting enrollment: %v %v", waiting, err)
 	}
 	enr := &enrollmentv1.Enrollment{EnrollmentId: "E1", MemberId: "M1", ContractId: "S9925", PbpId: "001",
 		StartDate: &typesv1.Date{Year: 2024, Month: 4, Day: 1}}
 	if _, err := ing.SubmitEnrollment(ctx, &ingestionv1.SubmitEnrollmentRequest{Enrollment: enr}); err != nil {
 		t.Fatal(err)
 	}
-	// Enrollment known from April: a March claim is rejected.
-	_, err := ing.SubmitClaim(ctx, &ingestionv1.SubmitClaimRequest{Claim: claim("RX-B")})
+	// Enrollment known from April: the waiting March claim and a new one are rejected.
+	_, err = ing.SubmitClaim(ctx, &ingestionv1.SubmitClaimRequest{Claim: claim("RX-B")})
 	st := status.Convert(err)
 	if st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "outside the member's enrollment") {
 		t.Fatalf("claim outside enrollment: %v", err)
 	}
 	list, err := ing.ListRejections(ctx, &ingestionv1.ListRejectionsRequest{})
-	if err != nil || len(list.Rejections) != 1 || list.Rejections[0].Violations[0].Reason != "NOT_ENROLLED" {
+	if err != nil || len(list.Rejections) != 2 || list.Rejections[0].Violations[0].Reason != "NOT_ENROLLED" || list.Rejections[1].Violations[0].Reason != "NOT_ENROLLED" {
 		t.Fatalf("rejections: %v %v", list, err)
+	}
+	if waiting, _ := ing.ListAwaitingEnrollment(ctx, &ingestionv1.ListAwaitingEnrollmentRequest{}); len(waiting.Submissions) != 0 {
+		t.Fatalf("still awaiting after the enrollment came: %v", waiting)
 	}
 	rejID := list.Rejections[0].RejectionId
 	// Resubmitting before the fix: rejected again, naming the original.
@@ -127,7 +139,7 @@ func TestEnrollmentDecidesWhichDatesOfServiceAreAcceptedAndAFixedRejectionResubm
 		t.Fatal(err)
 	}
 	fixed, err := ing.ResubmitRejection(ctx, &ingestionv1.ResubmitRejectionRequest{RejectionId: rejID})
-	if err != nil || fixed.Accepted == nil || fixed.Accepted.EventId != "claim/RX-B" {
+	if err != nil || fixed.Accepted == nil || fixed.Accepted.EventId != "claim/1245319599/RX-B" {
 		t.Fatalf("resubmission after the fix: %v %v", fixed, err)
 	}
 	list, _ = ing.ListRejections(ctx, &ingestionv1.ListRejectionsRequest{Limit: 10})
@@ -137,7 +149,7 @@ func TestEnrollmentDecidesWhichDatesOfServiceAreAcceptedAndAFixedRejectionResubm
 			st0 = s
 		}
 	}
-	if st0 == nil || st0.ResolvedEventId != "claim/RX-B" || st0.Resubmissions != 2 || st0.LastRejectionId == "" {
+	if st0 == nil || st0.ResolvedEventId != "claim/1245319599/RX-B" || st0.Resubmissions != 2 || st0.LastRejectionId == "" {
 		t.Fatalf("status of %s: %+v", rejID, st0)
 	}
 	if _, err := ing.ResubmitRejection(ctx, &ingestionv1.ResubmitRejectionRequest{RejectionId: "rej-999999"}); status.Code(err) != codes.NotFound {
@@ -148,7 +160,7 @@ func TestEnrollmentDecidesWhichDatesOfServiceAreAcceptedAndAFixedRejectionResubm
 	if err := bus.WaitIdle(ctxT, env.JS, 20*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	if got := subjects(t, env); len(got) != 2 {
-		t.Fatalf("claims published %v, want RX-A and RX-B", got)
+	if got := subjects(t, env); len(got) != 1 {
+		t.Fatalf("claims published %v, want RX-B only (RX-A stays rejected)", got)
 	}
 }

@@ -66,7 +66,7 @@ func New(getenv func(string) string) *cobra.Command {
 		flag := name + "-addr"
 		g.addrs[name] = pf.String(flag, def(config.EnvName(flag), stack.DefaultAddrs[name]), name+" gRPC address (env "+config.EnvName(flag)+")")
 	}
-	root.AddCommand(checkCmd(), statusCmd(g), summaryCmd(g), outreachCmd(g), statementCmd(g), remittanceCmd(g), performanceCmd(g), ledgerCmd(g), rejectsCmd(g), importCmd(g), syntheaCmd(), reversalsCmd(g),
+	root.AddCommand(checkCmd(), statusCmd(g), summaryCmd(g), outreachCmd(g), statementCmd(g), remittanceCmd(g), performanceCmd(g), ledgerCmd(g), rejectsCmd(g), importCmd(g), syntheaCmd(), reversalsCmd(g), awaitingCmd(g),
 		pdcCmd(), profileCmd(g), profilesCmd(g), tasksCmd(g), measuresCmd(g), encountersCmd(g), natsAuthCmd(), streamsCmd(g), certsCmd(), permissionsCmd())
 	return root
 }

@@ -13,7 +13,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	"github.com/emtm/emtm/libs/bus"
+	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
+	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
+	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/testkit"
 	"github.com/emtm/emtm/services/emtm/internal/stack"
 )
@@ -56,10 +62,30 @@ func TestImportsAndRejectionsThroughEmtmctl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"read        claim 2, reversal 1, unreadable 1", "accepted    2", "rejected    1 (claim:NPI_CHECK_DIGIT 1)", "not sent    1 (unreadable:CSV_DATE 1)"} {
+	// M-1 has no enrollment on file yet: the claim waits for it, its reversal for the claim.
+	for _, want := range []string{"read        claim 2, reversal 1, unreadable 1", "accepted    0", "held        1", "waiting     1", "rejected    1 (claim:NPI_CHECK_DIGIT 1)", "not sent    1 (unreadable:CSV_DATE 1)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("import claims output lacks %q:\n%s", want, out)
 		}
+	}
+	out, err = runAt(t, st, "awaiting")
+	if err != nil || !strings.Contains(out, "claim  M-1") {
+		t.Fatalf("awaiting: %v\n%s", err, out)
+	}
+	// The sponsor's feed sends M-1's enrollment: the claim, then its reversal, go through.
+	cc, err := grpc.NewClient(st.Addrs["ingestion"], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if _, err := ingestionv1.NewIngestionServiceClient(cc).SubmitEnrollment(context.Background(), &ingestionv1.SubmitEnrollmentRequest{
+		Enrollment: &enrollmentv1.Enrollment{EnrollmentId: "E-M-1", MemberId: "M-1", ContractId: "S9925", PbpId: "001",
+			StartDate: &typesv1.Date{Year: 2024, Month: 1, Day: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runAt(t, st, "awaiting")
+	if err != nil || strings.Count(out, "\n") != 1 {
+		t.Fatalf("awaiting after the enrollment: %v\n%s", err, out)
 	}
 	// Importing the same file again changes nothing.
 	out, err = runAt(t, st, "import", "claims", csvPath)

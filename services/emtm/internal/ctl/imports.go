@@ -189,3 +189,33 @@ func reversalsCmd(g *globals) *cobra.Command {
 	root.AddCommand(held)
 	return root
 }
+
+func awaitingCmd(g *globals) *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "awaiting",
+		Short: "Claims and encounters waiting for their member's enrollment, oldest first (rejected NOT_ENROLLED when overdue)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cc, err := g.dial("ingestion")
+			if err != nil {
+				return err
+			}
+			defer cc.Close()
+			resp, err := ingestionv1.NewIngestionServiceClient(cc).ListAwaitingEnrollment(cmd.Context(), &ingestionv1.ListAwaitingEnrollmentRequest{Limit: int32(limit)})
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "KIND\tMEMBER\tSENDER\tWAITING SINCE\tWAITING\tRAW SEQ")
+			for _, a := range resp.Submissions {
+				since := a.Since.AsTime()
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", a.Kind, a.MemberId, a.Sender, since.Format(time.RFC3339),
+					time.Since(since).Round(time.Minute), a.RawSequence)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many")
+	return cmd
+}

@@ -16,11 +16,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
 	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
+	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
@@ -95,6 +97,8 @@ type system struct {
 	procs     map[string]*exec.Cmd
 	logs      map[string]*syncbuf.Buffer
 	mu        sync.Mutex
+	// enrolled: the members' enrollment has been loaded (load does it first).
+	enrolled bool
 }
 
 // newLog keeps the first MiB of a process's output, for a failure's report.
@@ -293,6 +297,48 @@ func (s *system) kill(name string) {
 // input is the same for every run: members' fills, a drug to avoid at 65+
 // among them (so assessments, tasks and outreach follow), and one MTM
 // encounter per member (a fee in the ledger).
+// waitServing waits until every service reports SERVING (its consumers exist).
+func (s *system) waitServing() {
+	s.t.Helper()
+	tel, _ := otelx.Setup(context.Background(), "faults-test", nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for _, name := range services {
+		cc, err := grpcx.Dial(s.addrs[name], tel)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			r, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{})
+			cancel()
+			if err == nil && r.Status == healthpb.HealthCheckResponse_SERVING {
+				break
+			}
+			if time.Now().After(deadline) {
+				s.t.Fatalf("%s not serving within 30s: %v %v", name, r, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		_ = cc.Close()
+	}
+}
+
+// enrollments are the members' enrollment, as the sponsor's feed sends it.
+func enrollments() []*nats.Msg {
+	var out []*nats.Msg
+	for m := 0; m < members; m++ {
+		id := fmt.Sprintf("F-E-%03d", m)
+		b, _ := proto.Marshal(&enrollmentv1.Enrollment{EnrollmentId: id, MemberId: fmt.Sprintf("F-M-%03d", m), ContractId: "S9925", PbpId: "001",
+			StartDate: &typesv1.Date{Year: 2024, Month: 1, Day: 1}})
+		msg := nats.NewMsg(bus.RawFeedSubject("S9925", bus.KindEnrollment))
+		msg.Data = b
+		msg.Header.Set(bus.HeaderContentType, bus.ContentProtobuf)
+		msg.Header.Set(jetstream.MsgIDHeader, "enrollment/"+id)
+		out = append(out, msg)
+	}
+	return out
+}
+
 func input() []*nats.Msg {
 	drugs := []struct{ rxnorm, ingredient, desc string }{
 		{"310534", "glyburide", "glyBURIDE 5 MG Oral Tablet"},
@@ -357,6 +403,24 @@ func (s *system) load(msgs []*nats.Msg, perSecond int, faults map[int]func()) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
+	// The members' enrollment is on file before the load: claims of a member
+	// without it would wait for it and be released in another order, and the
+	// count of assessments depends on the order of fills.
+	if !s.enrolled {
+		s.waitServing()
+		for _, m := range enrollments() {
+			if _, err := js.PublishMsg(context.Background(), m); err != nil {
+				s.t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := bus.WaitIdle(ctx, js, 50*time.Millisecond)
+		cancel()
+		if err != nil {
+			s.t.Fatalf("enrollments not taken in within 30s: %v", err)
+		}
+		s.enrolled = true
+	}
 	interval := time.Second / time.Duration(perSecond)
 	for i, m := range msgs {
 		if f := faults[i]; f != nil {

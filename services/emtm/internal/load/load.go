@@ -44,7 +44,9 @@ type Result struct {
 	Accepted   int            `json:"accepted"`
 	Duplicates int            `json:"duplicates"`
 	// Held counts reversals kept until their claims arrive.
-	Held     int            `json:"held"`
+	Held int `json:"held"`
+	// Awaiting counts claims and encounters kept until their member's enrollment arrives.
+	Awaiting int            `json:"awaiting_enrollment"`
 	Rejected map[string]int `json:"rejected_by_reason"`
 	// Skipped are records not sent (for the sample: outside the members'
 	// Medicare enrollment, which a Part D plan never receives).
@@ -184,6 +186,8 @@ func Submit(ctx context.Context, client ingestionv1.IngestionServiceClient, w Wo
 			}
 		case err != nil:
 			return err
+		case out.GetAwaitingEnrollment():
+			res.Awaiting++
 		case out.GetHeld():
 			res.Held++
 		case out.GetDuplicate():
@@ -355,7 +359,10 @@ func (r Result) Print(w io.Writer) {
 	fmt.Fprintf(w, "accepted    %d\n", r.Accepted)
 	fmt.Fprintf(w, "duplicates  %d (already accepted: nothing changed)\n", r.Duplicates)
 	if r.Held > 0 {
-		fmt.Fprintf(w, "held        %d (reversals waiting for their claims)\n", r.Held)
+		fmt.Fprintf(w, "held        %d (reversals waiting for their claims: bin/emtmctl reversals held)\n", r.Held)
+	}
+	if r.Awaiting > 0 {
+		fmt.Fprintf(w, "waiting     %d (claims and encounters waiting for their member's enrollment: bin/emtmctl awaiting)\n", r.Awaiting)
 	}
 	fmt.Fprintf(w, "rejected    %d %s\n", total(r.Rejected), paren(counts(r.Rejected)))
 	if len(r.Skipped) > 0 {

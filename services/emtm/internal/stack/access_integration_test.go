@@ -72,6 +72,8 @@ func TestLeastPrivilegeOnTheBus(t *testing.T) {
 	t.Cleanup(admin.Close)
 	ajs, _ := jetstream.New(admin)
 
+	enrollVia(t, st.Addrs["ingestion"], "S9925", "M-0001")
+
 	// A pharmacy publishes its own claim with JetStream acknowledgement.
 	pnc, perrs := user(t, st, "pharmacy-"+pharmacy)
 	pjs, _ := jetstream.New(pnc)

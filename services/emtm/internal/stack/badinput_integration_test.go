@@ -46,6 +46,11 @@ func TestBadInputAtScale(t *testing.T) {
 		c.RxnormCode, c.Ingredients, c.DrugDescription = "617312", []string{"atorvastatin"}, "atorvastatin 40 MG Oral Tablet"
 		return c
 	}
+	ms := make([]string, members)
+	for i := range ms {
+		ms[i] = fmt.Sprintf("BAD-M-%03d", i)
+	}
+	enroll(t, ingestionv1.NewIngestionServiceClient(e.conns["ingestion"]), "S9925", ms...)
 	subject := func(kind string) string { return bus.RawPharmacySubject(pharmacy, kind) }
 	type sent struct {
 		subject, contentType string

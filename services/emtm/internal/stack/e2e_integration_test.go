@@ -16,12 +16,14 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
 	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
+	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
@@ -85,7 +87,34 @@ func startEnvWith(t *testing.T, serviceArgs map[string][]string) *env {
 		t.Cleanup(func() { _ = cc.Close() })
 		e.conns[name] = cc
 	}
+	// The members of testClaim and testEncounter are enrolled.
+	enroll(t, ingestionv1.NewIngestionServiceClient(e.conns["ingestion"]), "S9925", "M-0001", "M-0002")
+	e.idle(t)
 	return e
+}
+
+// enroll sends the members' enrollment in contract's plan 001 from 2024-01-01
+// (after the model's last prospective month: it books no payment): a claim or
+// encounter of a member with no enrollment on file waits for it.
+func enroll(t *testing.T, ing ingestionv1.IngestionServiceClient, contract string, members ...string) {
+	t.Helper()
+	for _, m := range members {
+		if _, err := ing.SubmitEnrollment(context.Background(), &ingestionv1.SubmitEnrollmentRequest{Enrollment: &enrollmentv1.Enrollment{
+			EnrollmentId: "E-" + m, MemberId: m, ContractId: contract, PbpId: "001", StartDate: &typesv1.Date{Year: 2024, Month: 1, Day: 1}}}); err != nil {
+			t.Fatalf("enrollment of %s: %v", m, err)
+		}
+	}
+}
+
+// enrollVia enrolls members through ingestion at addr (plaintext loopback).
+func enrollVia(t *testing.T, addr, contract string, members ...string) {
+	t.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	enroll(t, ingestionv1.NewIngestionServiceClient(cc), contract, members...)
 }
 
 func (e *env) idle(t *testing.T) {
@@ -164,7 +193,7 @@ func TestClaimAndEncounterFlowThroughAllFiveServicesInOneTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	root.End()
-	if cr.Accepted.EventId != "claim/RX-1001" || cr.Accepted.Duplicate || cr.Accepted.RawSequence == 0 {
+	if cr.Accepted.EventId != "claim/"+pharmacy+"/RX-1001" || cr.Accepted.Duplicate || cr.Accepted.RawSequence == 0 {
 		t.Fatalf("accepted %+v", cr.Accepted)
 	}
 	e.idle(t)
@@ -230,7 +259,7 @@ func TestClaimAndEncounterFlowThroughAllFiveServicesInOneTrace(t *testing.T) {
 	// API (an idempotent resubmission) ...
 	before := e.counts(t)
 	again, err := ing.SubmitClaim(context.Background(), &ingestionv1.SubmitClaimRequest{Claim: testClaim()})
-	if err != nil || !again.Accepted.Duplicate || again.Accepted.EventId != "claim/RX-1001" {
+	if err != nil || !again.Accepted.Duplicate || again.Accepted.EventId != "claim/"+pharmacy+"/RX-1001" {
 		t.Fatalf("resubmission: %v %v", again, err)
 	}
 	if r, err := ing.SubmitEncounter(context.Background(), &ingestionv1.SubmitEncounterRequest{Encounter: testEncounter()}); err != nil || !r.Accepted.Duplicate {
@@ -240,7 +269,7 @@ func TestClaimAndEncounterFlowThroughAllFiveServicesInOneTrace(t *testing.T) {
 	// duplicate window would deliver them.
 	pub := bus.NewPublisher(e.js, e.tel, "e2e-replay")
 	claim, enc := testClaim(), testEncounter()
-	claim.Meta = &typesv1.EventMeta{EventId: "claim/RX-1001"}
+	claim.Meta = &typesv1.EventMeta{EventId: "claim/" + pharmacy + "/RX-1001"}
 	enc.Meta = &typesv1.EventMeta{EventId: "encounter/ENC-1"}
 	if _, err := pub.Publish(context.Background(),
 		bus.Out{Subject: bus.ClaimPaidSubject(bus.Partition("M-0001", 4)), MsgID: "replay-claim", Msg: claim},

@@ -122,6 +122,7 @@ func TestOneClaimIsOneTraceInJaeger(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cc.Close()
+	enroll(t, ingestionv1.NewIngestionServiceClient(cc), "S9925", "M-0001")
 	sctx, root := tel.Tracer("e2e").Start(ctx, "pharmacy submits")
 	traceID := root.SpanContext().TraceID().String()
 	ing := ingestionv1.NewIngestionServiceClient(cc)

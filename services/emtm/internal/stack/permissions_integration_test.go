@@ -51,6 +51,7 @@ func TestEveryClassOfCallerGetsOnlyWhatItsPermissionAllows(t *testing.T) {
 		args[d.ServiceName()] = []string{"-tls-cert", certs.ServerCert, "-tls-key", certs.ServerKey, "-tls-client-ca", certs.CA}
 	}
 	args["intervention-scheduling"] = append(args["intervention-scheduling"], "-clock", "events")
+	args["ingestion"] = append(args["ingestion"], "-plans", "S9925-001,S4321-001")
 	st, err := Start(ctx, Options{DataDir: t.TempDir(), RedisURL: redisURL, Partitions: 4, Log: io.Discard, ServiceArgs: args})
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +107,11 @@ func TestEveryClassOfCallerGetsOnlyWhatItsPermissionAllows(t *testing.T) {
 		wantCode(t, what, err, codes.InvalidArgument, reason)
 	}
 
+	// The members are enrolled (the feed's own contract; the operator's for the other).
+	_, err = ing("feed").SubmitEnrollment(ctx, enrollment("S9925"))
+	ok("the feed's own enrollment", err)
+	enroll(t, ing("operator"), "S4321", "PERM-M-S4321")
+
 	// The pharmacy submits its own claims (two contracts' members: a pharmacy
 	// fills for any plan), never another pharmacy's, never the feed's events.
 	_, err = ing("pharmacy").SubmitClaim(ctx, claim("PERM-RX-1", "S9925", pharmacy))
@@ -117,8 +123,6 @@ func TestEveryClassOfCallerGetsOnlyWhatItsPermissionAllows(t *testing.T) {
 	_, err = ing("pharmacy").SubmitEnrollment(ctx, enrollment("S9925"))
 	refused("a pharmacy sending enrollment", err, "names no feed")
 	// The feed sends its own contract's enrollment only, and no claims.
-	_, err = ing("feed").SubmitEnrollment(ctx, enrollment("S9925"))
-	ok("the feed's own enrollment", err)
 	_, err = ing("feed").SubmitEnrollment(ctx, enrollment("S4321"))
 	rejected("the feed sending another contract's enrollment", err, "is not one of the feed's contracts")
 	_, err = ing("feed").SubmitClaim(ctx, claim("PERM-RX-4", "S9925", pharmacy))

@@ -44,7 +44,7 @@ func TestTLSAuthorizationAndLimits(t *testing.T) {
 	tlsArgs := []string{"-tls-cert", certs.ServerCert, "-tls-key", certs.ServerKey, "-tls-client-ca", certs.CA, "-rate-limit", "20", "-rate-burst", "20",
 		"-clock", "events"} // the claims' dates are "today": their tasks are open
 	st, err := Start(ctx, Options{DataDir: t.TempDir(), RedisURL: redisURL, Partitions: 4, Log: io.Discard,
-		ServiceArgs: map[string][]string{"intervention-scheduling": tlsArgs}})
+		ServiceArgs: map[string][]string{"intervention-scheduling": tlsArgs, "ingestion": {"-plans", "S9925-001,S4321-001"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +66,7 @@ func TestTLSAuthorizationAndLimits(t *testing.T) {
 	// Two sponsors' tasks: a drug to avoid at 65+ for a member of each contract.
 	ing := ingestionv1.NewIngestionServiceClient(dial(st.Addrs["ingestion"], grpcx.TLS{}))
 	for i, contract := range []string{"S9925", "S4321"} {
+		enroll(t, ing, contract, "SEC-M-"+contract)
 		c := testClaim()
 		c.ClaimId, c.MemberId, c.ContractId, c.Mbi = "SEC-RX-"+contract, "SEC-M-"+contract, contract, ""
 		if _, err := ing.SubmitClaim(ctx, &ingestionv1.SubmitClaimRequest{Claim: c}); err != nil {

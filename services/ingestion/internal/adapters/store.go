@@ -4,7 +4,9 @@ package adapters
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -32,9 +34,14 @@ const (
 	rejectionFixed = "ing:rejections:resolved" // hash: rejection id -> event id of the accepted resubmission
 	rejectionLast  = "ing:rejections:last"     // hash: rejection id -> rejection id of the latest failed resubmission
 	rejectionTries = "ing:rejections:tries"    // hash: rejection id -> resubmissions
-	heldKey        = "ing:held"                // hash: claim id -> held reversal
-	heldSinceKey   = "ing:held:since"          // zset: claim id by the unix time it was held
+	heldKey        = "ing:held"                // hash: claim ref (npi:claim id) -> held reversal
+	heldSinceKey   = "ing:held:since"          // zset: claim ref by the unix time it was held
+	awaitKey       = "ing:await"               // hash: raw seq -> submission awaiting its member's enrollment (JSON)
+	awaitSinceKey  = "ing:await:since"         // zset: raw seq by the unix time it began waiting
 )
+
+func claimKey(ref string) string          { return "ing:claim:" + ref }    // "member|contract|pbp|date of service"
+func awaitMemberKey(member string) string { return "ing:await:m:" + member } // set: raw seqs of the member's awaiting submissions
 
 func spansKey(member string) string { return "ing:enr:" + member }
 
@@ -165,23 +172,54 @@ func (s *Store) RecordSpan(ctx context.Context, member, enrollmentID string, sp 
 	return nil
 }
 
-// ClaimKnown implements intake.Store: the claim id was accepted and published.
-func (s *Store) ClaimKnown(ctx context.Context, claimID string) (bool, error) {
-	v, err := s.rdb.Get(ctx, idemKey("claim:"+claimID)).Result()
+// unreserveScript deletes a reservation only while it is pending with the given hash.
+var unreserveScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == 'p:' .. ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// Unreserve implements intake.Store.
+func (s *Store) Unreserve(ctx context.Context, key, hash string) error {
+	if err := unreserveScript.Run(ctx, s.rdb, []string{idemKey(key)}, hash).Err(); err != nil {
+		return fmt.Errorf("idempotency unreserve: %w", err)
+	}
+	return nil
+}
+
+// RecordClaim implements intake.Store.
+func (s *Store) RecordClaim(ctx context.Context, ref string, f intake.ClaimFacts) error {
+	v := f.Member + "|" + f.Contract + "|" + f.PBP + "|" + f.Date.String()
+	if err := s.rdb.Set(ctx, claimKey(ref), v, 0).Err(); err != nil {
+		return fmt.Errorf("record claim: %w", err)
+	}
+	return nil
+}
+
+// Claim implements intake.Store: the facts of a published claim.
+func (s *Store) Claim(ctx context.Context, ref string) (intake.ClaimFacts, bool, error) {
+	v, err := s.rdb.Get(ctx, claimKey(ref)).Result()
 	if err == redis.Nil {
-		return false, nil
+		return intake.ClaimFacts{}, false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("claim state: %w", err)
+		return intake.ClaimFacts{}, false, fmt.Errorf("claim facts: %w", err)
 	}
-	return strings.HasPrefix(v, "d:"), nil
+	parts := strings.Split(v, "|")
+	if len(parts) != 4 {
+		return intake.ClaimFacts{}, false, fmt.Errorf("claim facts of %s malformed", ref)
+	}
+	d, err := civil.Parse(parts[3])
+	if err != nil {
+		return intake.ClaimFacts{}, false, fmt.Errorf("claim facts of %s: %w", ref, err)
+	}
+	return intake.ClaimFacts{Member: parts[0], Contract: parts[1], PBP: parts[2], Date: d}, true, nil
 }
 
 // Hold implements intake.Store (idempotent: a held reversal stays as first held).
 func (s *Store) Hold(ctx context.Context, h intake.Held) error {
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSetNX(ctx, heldKey, h.ClaimID, encodeHeld(h))
-		p.ZAddNX(ctx, heldSinceKey, redis.Z{Score: float64(h.Since.Unix()), Member: h.ClaimID})
+		p.HSetNX(ctx, heldKey, h.Ref(), encodeHeld(h))
+		p.ZAddNX(ctx, heldSinceKey, redis.Z{Score: float64(h.Since.Unix()), Member: h.Ref()})
 		return nil
 	})
 	if err != nil {
@@ -191,27 +229,107 @@ func (s *Store) Hold(ctx context.Context, h intake.Held) error {
 }
 
 // TakeHeld implements intake.Store: the held reversal of a claim, if any (not removed).
-func (s *Store) TakeHeld(ctx context.Context, claimID string) (intake.Held, bool, error) {
-	v, err := s.rdb.HGet(ctx, heldKey, claimID).Result()
+func (s *Store) TakeHeld(ctx context.Context, ref string) (intake.Held, bool, error) {
+	v, err := s.rdb.HGet(ctx, heldKey, ref).Result()
 	if err == redis.Nil {
 		return intake.Held{}, false, nil
 	}
 	if err != nil {
 		return intake.Held{}, false, fmt.Errorf("held reversal: %w", err)
 	}
-	h, err := decodeHeld(claimID, v)
+	h, err := decodeHeld(ref, v)
 	return h, err == nil, err
 }
 
 // Release implements intake.Store.
-func (s *Store) Release(ctx context.Context, claimID string) error {
+func (s *Store) Release(ctx context.Context, ref string) error {
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HDel(ctx, heldKey, claimID)
-		p.ZRem(ctx, heldSinceKey, claimID)
+		p.HDel(ctx, heldKey, ref)
+		p.ZRem(ctx, heldSinceKey, ref)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("release reversal: %w", err)
+	}
+	return nil
+}
+
+// Await implements intake.Store.
+func (s *Store) Await(ctx context.Context, a intake.Awaiting) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	seq := strconv.FormatUint(a.RawSeq, 10)
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSetNX(ctx, awaitKey, seq, b)
+		p.ZAddNX(ctx, awaitSinceKey, redis.Z{Score: float64(a.Since.Unix()), Member: seq})
+		p.SAdd(ctx, awaitMemberKey(a.Member), seq)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("keep submission awaiting enrollment: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) awaiting(ctx context.Context, seqs []string) ([]intake.Awaiting, error) {
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	vals, err := s.rdb.HMGet(ctx, awaitKey, seqs...).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]intake.Awaiting, 0, len(vals))
+	for i, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			continue
+		}
+		var a intake.Awaiting
+		if err := json.Unmarshal([]byte(str), &a); err != nil {
+			return nil, fmt.Errorf("awaiting submission %s malformed: %w", seqs[i], err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// AwaitingOf implements intake.Store: the member's awaiting submissions, in raw order.
+func (s *Store) AwaitingOf(ctx context.Context, member string) ([]intake.Awaiting, error) {
+	seqs, err := s.rdb.SMembers(ctx, awaitMemberKey(member)).Result()
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(seqs, func(i, j int) bool {
+		a, _ := strconv.ParseUint(seqs[i], 10, 64)
+		b, _ := strconv.ParseUint(seqs[j], 10, 64)
+		return a < b
+	})
+	return s.awaiting(ctx, seqs)
+}
+
+// ListAwaiting implements intake.Store: awaiting submissions, oldest first.
+func (s *Store) ListAwaiting(ctx context.Context, limit int) ([]intake.Awaiting, error) {
+	seqs, err := s.rdb.ZRange(ctx, awaitSinceKey, 0, int64(limit)-1).Result()
+	if err != nil {
+		return nil, err
+	}
+	return s.awaiting(ctx, seqs)
+}
+
+// Unawait implements intake.Store.
+func (s *Store) Unawait(ctx context.Context, a intake.Awaiting) error {
+	seq := strconv.FormatUint(a.RawSeq, 10)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HDel(ctx, awaitKey, seq)
+		p.ZRem(ctx, awaitSinceKey, seq)
+		p.SRem(ctx, awaitMemberKey(a.Member), seq)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("release awaiting submission: %w", err)
 	}
 	return nil
 }
@@ -246,7 +364,8 @@ func encodeHeld(h intake.Held) string {
 	return fmt.Sprintf("%d|%d|%s|%s|%s", h.Since.Unix(), h.RawSeq, h.Hash, h.PharmacyNPI, h.Reversal)
 }
 
-func decodeHeld(claimID, v string) (intake.Held, error) {
+func decodeHeld(ref, v string) (intake.Held, error) {
+	_, claimID, _ := strings.Cut(ref, ":")
 	parts := strings.SplitN(v, "|", 5)
 	if len(parts) != 5 {
 		return intake.Held{}, fmt.Errorf("held reversal of %s malformed", claimID)

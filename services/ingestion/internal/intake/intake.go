@@ -90,9 +90,12 @@ type Source struct {
 type Outcome struct {
 	EventID   string
 	Duplicate bool
-	// Held is true for a reversal kept until its claim arrives.
-	Held   bool
-	RawSeq uint64
+	// Held is true for a reversal kept until its claim arrives, and for a
+	// claim or encounter kept until its member's enrollment arrives
+	// (AwaitingEnrollment).
+	Held               bool
+	AwaitingEnrollment bool
+	RawSeq             uint64
 	// Rejection is set when the submission was not accepted.
 	Rejection *ingestionv1.Rejection
 }
@@ -108,6 +111,33 @@ const (
 	StateConflict                     // the id was accepted with other content
 )
 
+// ClaimRef is a claim's identity: a claim id is unique only within the
+// pharmacy that assigned it (NCPDP 402-D2, prescription/service reference
+// number), so emtm identifies a claim by (pharmacy NPI, claim id).
+func ClaimRef(pharmacyNPI, claimID string) string { return pharmacyNPI + ":" + claimID }
+
+// ClaimFacts are what a reversal is checked against: the claim's member, plan
+// and date of service.
+type ClaimFacts struct {
+	Member, Contract, PBP string
+	Date                  civil.Date
+}
+
+// Awaiting is a claim or encounter kept until its member's enrollment is on
+// file (raw form and sender, as first submitted).
+type Awaiting struct {
+	Member      string
+	Kind        string
+	Since       time.Time
+	Channel     string
+	Sender      string
+	RawSubject  string
+	RawSeq      uint64
+	ContentType string
+	Payload     []byte
+	Resubmits   string
+}
+
 // Held is a reversal kept until the claim it reverses has been published.
 type Held struct {
 	ClaimID     string
@@ -118,19 +148,32 @@ type Held struct {
 	Reversal    []byte // the canonical ClaimReversal, meta included
 }
 
+// Ref is the identity of the held reversal's claim.
+func (h Held) Ref() string { return ClaimRef(h.PharmacyNPI, h.ClaimID) }
+
 // Store keeps ingestion's state: idempotency keys, the rejection index,
 // members' enrollment spans and held reversals.
 type Store interface {
 	Reserve(ctx context.Context, key, hash string) (ReserveState, error)
 	Complete(ctx context.Context, key, hash string) error
+	// Unreserve forgets a reservation still pending with hash (a held event
+	// that was rejected), so that a corrected one can be accepted.
+	Unreserve(ctx context.Context, key, hash string) error
 	IndexRejection(ctx context.Context, rejectionID, kind string, rejectionSeq uint64) error
 	Spans(ctx context.Context, member string) ([]validate.Span, error)
 	RecordSpan(ctx context.Context, member, enrollmentID string, sp validate.Span) error
-	ClaimKnown(ctx context.Context, claimID string) (bool, error)
+	// RecordClaim keeps a published claim's facts under its ClaimRef; Claim reads them.
+	RecordClaim(ctx context.Context, ref string, f ClaimFacts) error
+	Claim(ctx context.Context, ref string) (ClaimFacts, bool, error)
 	Hold(ctx context.Context, h Held) error
-	TakeHeld(ctx context.Context, claimID string) (Held, bool, error)
-	Release(ctx context.Context, claimID string) error
+	TakeHeld(ctx context.Context, ref string) (Held, bool, error)
+	Release(ctx context.Context, ref string) error
 	ListHeld(ctx context.Context, limit int) ([]Held, error)
+	// Await keeps a submission until its member's enrollment arrives (idempotent by raw sequence).
+	Await(ctx context.Context, a Awaiting) error
+	AwaitingOf(ctx context.Context, member string) ([]Awaiting, error)
+	ListAwaiting(ctx context.Context, limit int) ([]Awaiting, error)
+	Unawait(ctx context.Context, a Awaiting) error
 	NextResubmission(ctx context.Context, rejectionID string) (int64, error)
 	ResolveRejection(ctx context.Context, rejectionID, eventID string) error
 	ReRejected(ctx context.Context, rejectionID, newRejectionID string) error
@@ -150,10 +193,25 @@ type Intake struct {
 	loc        *time.Location
 	now        func() time.Time
 	rejections metric.Int64Counter
+	// enrollmentRequired holds claims and encounters of members without enrollment on file.
+	enrollmentRequired bool
+	plans              []string
+	limits             validate.Limits
 }
 
 // Option adjusts an Intake.
 type Option func(*Intake)
+
+// WithoutEnrollmentHold accepts claims and encounters of members with no
+// enrollment on file instead of holding them (unit tests of other rules).
+func WithoutEnrollmentHold() Option { return func(in *Intake) { in.enrollmentRequired = false } }
+
+// WithPlans names the plans (contract-pbp) the sponsor runs; events naming
+// another are rejected (UNKNOWN_PLAN).
+func WithPlans(plans []string) Option { return func(in *Intake) { in.plans = plans } }
+
+// WithLimits sets the ranges of amounts and quantities.
+func WithLimits(l validate.Limits) Option { return func(in *Intake) { in.limits = l } }
 
 // WithClock replaces the wall clock (tests of dates and overdue reversals).
 func WithClock(now func() time.Time) Option { return func(in *Intake) { in.now = now } }
@@ -168,7 +226,7 @@ func WithMeter(m metric.Meter) Option {
 
 // New returns an Intake. loc is the plan's time zone (it decides "today").
 func New(pub Publisher, store Store, partitions int, loc *time.Location, opts ...Option) *Intake {
-	in := &Intake{pub: pub, store: store, partitions: partitions, loc: loc, now: time.Now}
+	in := &Intake{pub: pub, store: store, partitions: partitions, loc: loc, now: time.Now, enrollmentRequired: true}
 	for _, o := range opts {
 		o(in)
 	}
@@ -176,7 +234,7 @@ func New(pub Publisher, store Store, partitions int, loc *time.Location, opts ..
 }
 
 func (in *Intake) rules(ctx context.Context, member string) (validate.Rules, error) {
-	r := validate.Rules{Today: civil.Of(in.now().In(in.loc))}
+	r := validate.Rules{Today: civil.Of(in.now().In(in.loc)), Plans: in.plans, Limits: in.limits}
 	if member == "" {
 		return r, nil
 	}
@@ -313,6 +371,12 @@ type canonical struct {
 	setMeta func(*typesv1.EventMeta)
 	// holdIf may keep the event back instead of publishing it (a reversal before its claim).
 	holdIf func(ctx context.Context, hash string) (bool, error)
+	// check adds what needs the store once the event is otherwise valid (a
+	// reversal against its claim).
+	check func(ctx context.Context) ([]validate.Violation, error)
+	// member and needsEnrollment: the event waits for the member's enrollment when none is on file.
+	member          string
+	needsEnrollment bool
 	// after runs once the event is published, and again when it comes back as a
 	// duplicate, so that a crash between the two is mended by a resubmission.
 	after func(ctx context.Context) error
@@ -361,17 +425,33 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 		out, v = validate.Claim(m, r)
 		if out != nil {
 			npi = out.PharmacyNpi
-			c = canonical{key: "claim:" + out.ClaimId, eventID: "claim/" + out.ClaimId, subject: bus.ClaimPaidSubject(p(out.MemberId)),
+			ref := ClaimRef(out.PharmacyNpi, out.ClaimId)
+			facts := ClaimFacts{Member: out.MemberId, Contract: out.ContractId, PBP: out.PbpId, Date: civil.FromProto(out.DateOfService)}
+			c = canonical{key: "claim:" + ref, eventID: ClaimEventID(out.PharmacyNpi, out.ClaimId), subject: bus.ClaimPaidSubject(p(out.MemberId)),
 				idField: "claim_id", msg: out, setMeta: func(md *typesv1.EventMeta) { out.Meta = md },
-				after: func(ctx context.Context) error { return in.releaseHeld(ctx, out.ClaimId) }}
+				member: out.MemberId, needsEnrollment: true,
+				after: func(ctx context.Context) error {
+					if err := in.store.RecordClaim(ctx, ref, facts); err != nil {
+						return err
+					}
+					return in.releaseHeld(ctx, ref)
+				}}
 		}
 	case *claimsv1.ClaimReversal:
 		var out *claimsv1.ClaimReversal
 		out, v = validate.Reversal(m, r)
 		if out != nil {
 			npi = out.PharmacyNpi
-			c = canonical{key: "reversal:" + out.ClaimId, eventID: "reversal/" + out.ClaimId, subject: bus.ClaimReversedSubject(p(out.MemberId)),
+			ref := ClaimRef(out.PharmacyNpi, out.ClaimId)
+			c = canonical{key: "reversal:" + ref, eventID: ReversalEventID(out.PharmacyNpi, out.ClaimId), subject: bus.ClaimReversedSubject(p(out.MemberId)),
 				idField: "claim_id", msg: out, setMeta: func(md *typesv1.EventMeta) { out.Meta = md },
+				check: func(ctx context.Context) ([]validate.Violation, error) {
+					f, known, err := in.store.Claim(ctx, ref)
+					if err != nil || !known {
+						return nil, err
+					}
+					return ReversalViolations(out, f), nil
+				},
 				holdIf: func(ctx context.Context, hash string) (bool, error) { return in.holdIfEarly(ctx, out, hash, src) }}
 		}
 	case *encountersv1.MtmEncounter:
@@ -380,7 +460,8 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 		if out != nil {
 			npi = out.PharmacyNpi
 			c = canonical{key: "encounter:" + out.EncounterId, eventID: "encounter/" + out.EncounterId, subject: bus.EncounterSubject(p(out.MemberId)),
-				idField: "encounter_id", msg: out, setMeta: func(md *typesv1.EventMeta) { out.Meta = md }}
+				idField: "encounter_id", msg: out, setMeta: func(md *typesv1.EventMeta) { out.Meta = md },
+				member: out.MemberId, needsEnrollment: true}
 		}
 	case *enrollmentv1.Enrollment:
 		var out *enrollmentv1.Enrollment
@@ -393,7 +474,12 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 			c = canonical{key: "enrollment:" + out.EnrollmentId + ":" + ver, eventID: "enrollment/" + out.EnrollmentId + "/" + ver,
 				subject: bus.EnrollmentSubject(p(out.MemberId)), idField: "enrollment_id", msg: out,
 				setMeta: func(md *typesv1.EventMeta) { out.Meta = md },
-				after:   func(ctx context.Context) error { return in.store.RecordSpan(ctx, out.MemberId, out.EnrollmentId, span) }}
+				after: func(ctx context.Context) error {
+					if err := in.store.RecordSpan(ctx, out.MemberId, out.EnrollmentId, span); err != nil {
+						return err
+					}
+					return in.releaseAwaiting(ctx, out.MemberId)
+				}}
 		}
 	case *medicalv1.PartsAbSummary:
 		var out *medicalv1.PartsAbSummary
@@ -413,10 +499,48 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 		return Outcome{}, fmt.Errorf("intake: unsupported message %T", msg)
 	}
 	v = append(v, roleViolations(kind, msg, npi, src)...)
+	if len(v) == 0 && c.check != nil {
+		more, err := c.check(ctx)
+		if err != nil {
+			return Outcome{}, err
+		}
+		v = more
+	}
 	if len(v) > 0 {
 		return in.reject(ctx, kind, src, v)
 	}
+	if c.needsEnrollment && in.enrollmentRequired && len(r.Enrollment) == 0 {
+		return in.await(ctx, kind, c, src)
+	}
 	return in.accept(ctx, kind, src, c)
+}
+
+// ClaimEventID is the event id of a paid claim; ReversalEventID of its reversal.
+func ClaimEventID(pharmacyNPI, claimID string) string { return "claim/" + pharmacyNPI + "/" + claimID }
+
+// ReversalEventID is the event id of the reversal of a claim.
+func ReversalEventID(pharmacyNPI, claimID string) string {
+	return "reversal/" + pharmacyNPI + "/" + claimID
+}
+
+// ReversalViolations checks a reversal against the claim it reverses (the
+// same pharmacy's, by ClaimRef): it must name the claim's member and plan and
+// may not predate the claim.
+func ReversalViolations(r *claimsv1.ClaimReversal, f ClaimFacts) []validate.Violation {
+	var v []validate.Violation
+	if r.MemberId != f.Member {
+		v = append(v, validate.Violation{Field: "member_id", Reason: "REVERSAL_MISMATCH",
+			Description: fmt.Sprintf("member_id is not the member of claim %s; a reversal names the claim's own member", r.ClaimId)})
+	}
+	if r.ContractId != f.Contract || r.PbpId != f.PBP {
+		v = append(v, validate.Violation{Field: "contract_id", Reason: "REVERSAL_MISMATCH",
+			Description: fmt.Sprintf("plan %s-%s is not the plan of claim %s (%s-%s)", r.ContractId, r.PbpId, r.ClaimId, f.Contract, f.PBP)})
+	}
+	if d := civil.FromProto(r.ReversalDate); d.Valid() && d.Before(f.Date) {
+		v = append(v, validate.Violation{Field: "reversal_date", Reason: "REVERSAL_BEFORE_CLAIM",
+			Description: fmt.Sprintf("reversal_date %s is before claim %s's date of service %s", d, r.ClaimId, f.Date)})
+	}
+	return v
 }
 
 // roleViolations checks a submission against its sender's role: a pharmacy
@@ -512,7 +636,7 @@ func (in *Intake) accept(ctx context.Context, kind string, src Source, c canonic
 // holdIfEarly keeps a reversal whose claim has not been published yet, so that
 // no consumer ever sees a reversal before its claim (domain.md section 5).
 func (in *Intake) holdIfEarly(ctx context.Context, r *claimsv1.ClaimReversal, hash string, src Source) (bool, error) {
-	known, err := in.store.ClaimKnown(ctx, r.ClaimId)
+	_, known, err := in.store.Claim(ctx, ClaimRef(r.PharmacyNpi, r.ClaimId))
 	if err != nil || known {
 		return false, err
 	}
@@ -523,9 +647,17 @@ func (in *Intake) holdIfEarly(ctx context.Context, r *claimsv1.ClaimReversal, ha
 	return true, in.store.Hold(ctx, Held{ClaimID: r.ClaimId, PharmacyNPI: r.PharmacyNpi, Since: in.now().UTC(), RawSeq: src.RawSeq, Hash: hash, Reversal: b})
 }
 
-// releaseHeld publishes the held reversal of a claim that has been published.
-func (in *Intake) releaseHeld(ctx context.Context, claimID string) error {
-	h, ok, err := in.store.TakeHeld(ctx, claimID)
+// heldSource is the source a held reversal is rejected under: its raw
+// submission's sequence, so the rejection has the id it would have had.
+func heldSource(h Held) Source {
+	return Source{Channel: ChannelHeld, Sender: h.PharmacyNPI, RawSeq: h.RawSeq,
+		RawSubject: bus.RawPharmacySubject(h.PharmacyNPI, bus.KindReversal), ContentType: bus.ContentProtobuf, Payload: h.Reversal}
+}
+
+// releaseHeld publishes the held reversal of a claim that has been published,
+// or rejects it when it does not match the claim (member, plan, date).
+func (in *Intake) releaseHeld(ctx context.Context, ref string) error {
+	h, ok, err := in.store.TakeHeld(ctx, ref)
 	if err != nil || !ok {
 		return err
 	}
@@ -533,14 +665,113 @@ func (in *Intake) releaseHeld(ctx context.Context, claimID string) error {
 	if err := proto.Unmarshal(h.Reversal, &r); err != nil {
 		return fmt.Errorf("held reversal of a claim is unreadable: %w", err)
 	}
-	id := "reversal/" + r.ClaimId
-	if _, err := in.pub.Publish(ctx, bus.Out{Subject: bus.ClaimReversedSubject(bus.Partition(r.MemberId, in.partitions)), MsgID: id, Msg: &r}); err != nil {
+	key := "reversal:" + ref
+	f, known, err := in.store.Claim(ctx, ref)
+	if err != nil || !known {
 		return err
 	}
-	if err := in.store.Complete(ctx, "reversal:"+r.ClaimId, h.Hash); err != nil {
+	if v := ReversalViolations(&r, f); len(v) > 0 {
+		if _, err := in.reject(ctx, bus.KindReversal, heldSource(h), v); err != nil {
+			return err
+		}
+		if err := in.store.Unreserve(ctx, key, h.Hash); err != nil {
+			return err
+		}
+		return in.store.Release(ctx, ref)
+	}
+	if _, err := in.pub.Publish(ctx, bus.Out{Subject: bus.ClaimReversedSubject(bus.Partition(r.MemberId, in.partitions)),
+		MsgID: ReversalEventID(r.PharmacyNpi, r.ClaimId), Msg: &r}); err != nil {
 		return err
 	}
-	return in.store.Release(ctx, claimID)
+	if err := in.store.Complete(ctx, key, h.Hash); err != nil {
+		return err
+	}
+	return in.store.Release(ctx, ref)
+}
+
+// await keeps a claim or encounter of a member with no enrollment on file.
+func (in *Intake) await(ctx context.Context, kind string, c canonical, src Source) (Outcome, error) {
+	a := Awaiting{Member: c.member, Kind: kind, Since: in.now().UTC(), Channel: src.Channel, Sender: src.Sender,
+		RawSubject: src.RawSubject, RawSeq: src.RawSeq, ContentType: src.ContentType, Payload: src.Payload, Resubmits: src.Resubmits}
+	if err := in.store.Await(ctx, a); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{EventID: c.eventID, Held: true, AwaitingEnrollment: true, RawSeq: src.RawSeq}, nil
+}
+
+// releaseAwaiting submits again what waited for the member's enrollment (now
+// on file): each is validated against the enrollment and accepted or rejected
+// under its first raw sequence.
+func (in *Intake) releaseAwaiting(ctx context.Context, member string) error {
+	as, err := in.store.AwaitingOf(ctx, member)
+	if err != nil {
+		return err
+	}
+	for _, a := range as {
+		if err := in.releaseOne(ctx, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (in *Intake) releaseOne(ctx context.Context, a Awaiting) error {
+	// The sender's role was checked when it arrived; it is not checked again.
+	out, err := in.SubmitRaw(ctx, a.Kind, Source{Channel: a.Channel, Sender: a.Sender, RawSubject: a.RawSubject, RawSeq: a.RawSeq,
+		ContentType: a.ContentType, Payload: a.Payload, Resubmits: a.Resubmits})
+	if err != nil || out.AwaitingEnrollment {
+		return err
+	}
+	if err := in.resolved(ctx, a.Resubmits, out); err != nil {
+		return err
+	}
+	return in.store.Unawait(ctx, a)
+}
+
+// SweepAwaiting submits again what waits for an enrollment that has arrived
+// since (the two can cross), and rejects (NOT_ENROLLED) what has waited longer
+// than overdue. It returns how many still wait and how many it rejected.
+func (in *Intake) SweepAwaiting(ctx context.Context, overdue time.Duration) (waiting, rejected int, err error) {
+	as, err := in.store.ListAwaiting(ctx, 10000)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, a := range as {
+		spans, err := in.store.Spans(ctx, a.Member)
+		if err != nil {
+			return waiting, rejected, err
+		}
+		if len(spans) > 0 {
+			if err := in.releaseOne(ctx, a); err != nil {
+				return waiting, rejected, err
+			}
+			continue
+		}
+		if in.now().Sub(a.Since) <= overdue {
+			waiting++
+			continue
+		}
+		src := Source{Channel: a.Channel, Sender: a.Sender, RawSubject: a.RawSubject, RawSeq: a.RawSeq, ContentType: a.ContentType, Payload: a.Payload, Resubmits: a.Resubmits}
+		out, err := in.reject(ctx, a.Kind, src, []validate.Violation{{Field: "member_id", Reason: "NOT_ENROLLED",
+			Description: fmt.Sprintf("no enrollment of the member arrived within %s (waiting since %s); resubmit once the sponsor's feed has sent it",
+				overdue, a.Since.Format(time.RFC3339))}})
+		if err != nil {
+			return waiting, rejected, err
+		}
+		if err := in.resolved(ctx, a.Resubmits, out); err != nil {
+			return waiting, rejected, err
+		}
+		if err := in.store.Unawait(ctx, a); err != nil {
+			return waiting, rejected, err
+		}
+		rejected++
+	}
+	return waiting, rejected, nil
+}
+
+// ListAwaiting lists submissions waiting for their member's enrollment, oldest first.
+func (in *Intake) ListAwaiting(ctx context.Context, limit int) ([]Awaiting, error) {
+	return in.store.ListAwaiting(ctx, limit)
 }
 
 // SweepHeld releases held reversals whose claims have been published since
@@ -554,12 +785,12 @@ func (in *Intake) SweepHeld(ctx context.Context, overdue time.Duration) (held, r
 		return 0, 0, err
 	}
 	for _, h := range hs {
-		known, err := in.store.ClaimKnown(ctx, h.ClaimID)
+		_, known, err := in.store.Claim(ctx, h.Ref())
 		if err != nil {
 			return held, rejected, err
 		}
 		if known {
-			if err := in.releaseHeld(ctx, h.ClaimID); err != nil {
+			if err := in.releaseHeld(ctx, h.Ref()); err != nil {
 				return held, rejected, err
 			}
 			continue
@@ -568,14 +799,15 @@ func (in *Intake) SweepHeld(ctx context.Context, overdue time.Duration) (held, r
 			held++
 			continue
 		}
-		src := Source{Channel: ChannelHeld, Sender: h.PharmacyNPI, RawSeq: h.RawSeq,
-			RawSubject: bus.RawPharmacySubject(h.PharmacyNPI, bus.KindReversal), ContentType: bus.ContentProtobuf, Payload: h.Reversal}
-		if _, err := in.reject(ctx, bus.KindReversal, src, []validate.Violation{{Field: "claim_id", Reason: "UNKNOWN_CLAIM",
-			Description: fmt.Sprintf("no claim %s arrived within %s of its reversal (held since %s); resubmit the reversal once the claim is in",
-				h.ClaimID, overdue, h.Since.Format(time.RFC3339))}}); err != nil {
+		if _, err := in.reject(ctx, bus.KindReversal, heldSource(h), []validate.Violation{{Field: "claim_id", Reason: "UNKNOWN_CLAIM",
+			Description: fmt.Sprintf("no claim %s of pharmacy %s arrived within %s of its reversal (held since %s); resubmit the reversal once the claim is in",
+				h.ClaimID, h.PharmacyNPI, overdue, h.Since.Format(time.RFC3339))}}); err != nil {
 			return held, rejected, err
 		}
-		if err := in.store.Release(ctx, h.ClaimID); err != nil {
+		if err := in.store.Unreserve(ctx, "reversal:"+h.Ref(), h.Hash); err != nil {
+			return held, rejected, err
+		}
+		if err := in.store.Release(ctx, h.Ref()); err != nil {
 			return held, rejected, err
 		}
 		rejected++
@@ -618,10 +850,19 @@ func (in *Intake) Resubmit(ctx context.Context, rej *ingestionv1.Rejection) (Out
 	if err != nil {
 		return out, err
 	}
-	if out.Rejection != nil {
-		return out, in.store.ReRejected(ctx, rej.RejectionId, out.Rejection.RejectionId)
+	return out, in.resolved(ctx, rej.RejectionId, out)
+}
+
+// resolved records what became of a resubmission of rejectionID (none when
+// empty or still waiting for an enrollment).
+func (in *Intake) resolved(ctx context.Context, rejectionID string, out Outcome) error {
+	switch {
+	case rejectionID == "" || out.AwaitingEnrollment:
+		return nil
+	case out.Rejection != nil:
+		return in.store.ReRejected(ctx, rejectionID, out.Rejection.RejectionId)
 	}
-	return out, in.store.ResolveRejection(ctx, rej.RejectionId, out.EventID)
+	return in.store.ResolveRejection(ctx, rejectionID, out.EventID)
 }
 
 // RejectionID is derived from the raw submission's stream sequence, so a

@@ -2,6 +2,7 @@ package intake_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -9,7 +10,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/civil"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/otelx"
@@ -39,9 +42,14 @@ func newIntake(t *testing.T) (*intake.Intake, *adapters.Store, *testkit.Env, *cl
 	return intake.New(bus.NewPublisher(env.JS, tel, "ingestion"), store, 4, time.UTC, intake.WithClock(clk.Now)), store, env, clk
 }
 
+const pharmacy = "1245319599"
+
+// facts are those of the claims the reversals of rev reverse.
+var facts = intake.ClaimFacts{Member: "M1", Contract: "S9925", PBP: "001", Date: civil.Date{Year: 2024, Month: 4, Day: 20}}
+
 func rev(id string) *claimsv1.ClaimReversal {
 	return &claimsv1.ClaimReversal{ClaimId: id, MemberId: "M1", ContractId: "S9925", PbpId: "001",
-		PharmacyNpi: "1245319599", ReversalDate: &typesv1.Date{Year: 2024, Month: 5, Day: 2}}
+		PharmacyNpi: pharmacy, ReversalDate: &typesv1.Date{Year: 2024, Month: 5, Day: 2}}
 }
 
 func TestHeldReversalsAreSweptAndOverdueOnesRejected(t *testing.T) {
@@ -58,7 +66,7 @@ func TestHeldReversalsAreSweptAndOverdueOnesRejected(t *testing.T) {
 	}
 	// The race: RX-RACE's claim was published and completed while its reversal
 	// was being held, so the claim's own release found nothing to release.
-	if err := store.Complete(ctx, "claim:RX-RACE", "h"); err != nil {
+	if err := store.RecordClaim(ctx, intake.ClaimRef(pharmacy, "RX-RACE"), facts); err != nil {
 		t.Fatal(err)
 	}
 	clk.Add(2 * 24 * time.Hour)
@@ -70,7 +78,7 @@ func TestHeldReversalsAreSweptAndOverdueOnesRejected(t *testing.T) {
 		t.Fatalf("held %d, rejected %d; want 1 (RX-WAIT) and 1 (RX-LATE)", held, rejected)
 	}
 	msgs := testkit.Decode(t, env.JS, bus.StreamClaims, func() *claimsv1.ClaimReversal { return &claimsv1.ClaimReversal{} })
-	if len(msgs) != 1 || msgs[0].ClaimId != "RX-RACE" || msgs[0].GetMeta().GetEventId() != "reversal/RX-RACE" {
+	if len(msgs) != 1 || msgs[0].ClaimId != "RX-RACE" || msgs[0].GetMeta().GetEventId() != "reversal/1245319599/RX-RACE" {
 		t.Fatalf("released %v", msgs)
 	}
 	rejs := testkit.Decode(t, env.JS, bus.StreamRejections, func() *ingestionv1.Rejection { return &ingestionv1.Rejection{} })
@@ -97,11 +105,172 @@ func TestHeldReversalsAreSweptAndOverdueOnesRejected(t *testing.T) {
 		t.Fatalf("%d rejections after a second sweep, want 1", n)
 	}
 	// Once the claim is in, the rejected reversal is resubmitted and published.
-	if err := store.Complete(ctx, "claim:RX-LATE", "h"); err != nil {
+	if err := store.RecordClaim(ctx, intake.ClaimRef(pharmacy, "RX-LATE"), facts); err != nil {
 		t.Fatal(err)
 	}
 	out, err := in.Resubmit(ctx, rejs[0])
-	if err != nil || out.Rejection != nil || out.Held || out.EventID != "reversal/RX-LATE" {
+	if err != nil || out.Rejection != nil || out.Held || out.EventID != "reversal/1245319599/RX-LATE" {
 		t.Fatalf("resubmit: %+v %v", out, err)
+	}
+}
+
+func claimOf(id, npi, member string) *claimsv1.PharmacyClaim {
+	return &claimsv1.PharmacyClaim{ClaimId: id, MemberId: member, ContractId: "S9925", PbpId: "001",
+		DateOfService: &typesv1.Date{Year: 2024, Month: 4, Day: 20}, RxnormCode: "310534", Ingredients: []string{"glyburide"},
+		QuantityMilli: 60000, DaysSupply: 30, PrescriberNpi: "1234567893", PharmacyNpi: npi, TotalCents: 1000}
+}
+
+func enrollmentOf(member string, from civil.Date) *enrollmentv1.Enrollment {
+	return &enrollmentv1.Enrollment{EnrollmentId: "E-" + member, MemberId: member, ContractId: "S9925", PbpId: "001", StartDate: from.Proto()}
+}
+
+func reasons(out intake.Outcome) string {
+	var r []string
+	for _, v := range out.Rejection.GetViolations() {
+		r = append(r, v.Field+":"+v.Reason)
+	}
+	return strings.Join(r, " ")
+}
+
+// TestAClaimIsItsPharmacysAndOnlyAMatchingReversalReversesIt: a claim id is
+// unique within its pharmacy only; a reversal must come from the claim's
+// pharmacy, name its member and plan, and not predate it.
+func TestAClaimIsItsPharmacysAndOnlyAMatchingReversalReversesIt(t *testing.T) {
+	in, _, env, _ := newIntake(t)
+	ctx := context.Background()
+	const other = "1003000126"
+	if _, err := in.SubmitAPI(ctx, bus.KindEnrollment, enrollmentOf("M1", civil.Date{Year: 2024, Month: 1, Day: 1})); err != nil {
+		t.Fatal(err)
+	}
+	a, err := in.SubmitAPI(ctx, bus.KindClaim, claimOf("RX-7", pharmacy, "M1"))
+	if err != nil || a.Rejection != nil || a.EventID != "claim/1245319599/RX-7" {
+		t.Fatalf("pharmacy A's claim: %+v %v", a, err)
+	}
+	// The same claim id from another pharmacy is another claim, not a conflict.
+	b, err := in.SubmitAPI(ctx, bus.KindClaim, claimOf("RX-7", other, "M1"))
+	if err != nil || b.Rejection != nil || b.Duplicate || b.EventID != "claim/1003000126/RX-7" {
+		t.Fatalf("pharmacy B's claim with the same id: %+v %v", b, err)
+	}
+	cases := []struct {
+		name   string
+		mutate func(*claimsv1.ClaimReversal)
+		want   string
+	}{
+		{"another member", func(r *claimsv1.ClaimReversal) { r.MemberId = "M2" }, "member_id:REVERSAL_MISMATCH"},
+		{"another plan", func(r *claimsv1.ClaimReversal) { r.PbpId = "002" }, "contract_id:REVERSAL_MISMATCH"},
+		{"dated before the claim", func(r *claimsv1.ClaimReversal) { r.ReversalDate = &typesv1.Date{Year: 2024, Month: 4, Day: 19} }, "reversal_date:REVERSAL_BEFORE_CLAIM"},
+	}
+	for _, c := range cases {
+		r := rev("RX-7")
+		c.mutate(r)
+		out, err := in.SubmitAPI(ctx, bus.KindReversal, r)
+		if err != nil || out.Rejection == nil || reasons(out) != c.want {
+			t.Fatalf("a reversal naming %s: %+v %v, want %s", c.name, out, err, c.want)
+		}
+	}
+	// A reversal of pharmacy B's RX-7 by B reverses B's claim only.
+	r := rev("RX-7")
+	r.PharmacyNpi = other
+	out, err := in.SubmitAPI(ctx, bus.KindReversal, r)
+	if err != nil || out.Rejection != nil || out.Held || out.EventID != "reversal/1003000126/RX-7" {
+		t.Fatalf("B's reversal: %+v %v", out, err)
+	}
+	// After the mismatches were rejected, a correct reversal of A's claim is accepted.
+	out, err = in.SubmitAPI(ctx, bus.KindReversal, rev("RX-7"))
+	if err != nil || out.Rejection != nil || out.EventID != "reversal/1245319599/RX-7" {
+		t.Fatalf("A's own reversal: %+v %v", out, err)
+	}
+	revs := testkit.Decode(t, env.JS, bus.StreamClaims, func() *claimsv1.ClaimReversal { return &claimsv1.ClaimReversal{} })
+	var ids []string
+	for _, m := range revs {
+		if strings.HasPrefix(m.GetMeta().GetEventId(), "reversal/") {
+			ids = append(ids, m.GetMeta().GetEventId())
+		}
+	}
+	if strings.Join(ids, ",") != "reversal/1003000126/RX-7,reversal/1245319599/RX-7" {
+		t.Fatalf("published reversals %v", ids)
+	}
+}
+
+// TestAHeldReversalThatDoesNotMatchItsClaimIsRejectedWhenTheClaimArrives:
+// the checks apply when a reversal came first, and its rejection frees the
+// claim for a correct reversal.
+func TestAHeldReversalThatDoesNotMatchItsClaimIsRejectedWhenTheClaimArrives(t *testing.T) {
+	in, _, env, _ := newIntake(t)
+	ctx := context.Background()
+	if _, err := in.SubmitAPI(ctx, bus.KindEnrollment, enrollmentOf("M1", civil.Date{Year: 2024, Month: 1, Day: 1})); err != nil {
+		t.Fatal(err)
+	}
+	wrong := rev("RX-8")
+	wrong.MemberId = "M2"
+	if out, err := in.SubmitAPI(ctx, bus.KindReversal, wrong); err != nil || !out.Held {
+		t.Fatalf("early reversal: %+v %v", out, err)
+	}
+	if out, err := in.SubmitAPI(ctx, bus.KindClaim, claimOf("RX-8", pharmacy, "M1")); err != nil || out.Rejection != nil {
+		t.Fatalf("claim: %+v %v", out, err)
+	}
+	rejs := testkit.Decode(t, env.JS, bus.StreamRejections, func() *ingestionv1.Rejection { return &ingestionv1.Rejection{} })
+	if len(rejs) != 1 || rejs[0].Violations[0].Reason != "REVERSAL_MISMATCH" || rejs[0].Channel != intake.ChannelHeld {
+		t.Fatalf("rejections %v, want the held reversal's REVERSAL_MISMATCH", rejs)
+	}
+	if held, _ := in.ListHeld(ctx, 10); len(held) != 0 {
+		t.Fatalf("still held: %+v", held)
+	}
+	if out, err := in.SubmitAPI(ctx, bus.KindReversal, rev("RX-8")); err != nil || out.Rejection != nil || out.Held {
+		t.Fatalf("the correct reversal after the rejected one: %+v %v", out, err)
+	}
+}
+
+// TestAClaimOfAMemberWithoutEnrollmentWaitsForItOrIsRejectedWhenOverdue.
+func TestAClaimOfAMemberWithoutEnrollmentWaitsForItOrIsRejectedWhenOverdue(t *testing.T) {
+	in, _, env, clk := newIntake(t)
+	ctx := context.Background()
+	for _, m := range []string{"M1", "M2", "M3"} {
+		out, err := in.SubmitAPI(ctx, bus.KindClaim, claimOf("RX-"+m, pharmacy, m))
+		if err != nil || !out.AwaitingEnrollment || out.Rejection != nil {
+			t.Fatalf("%s's claim: %+v %v, want it awaiting enrollment", m, out, err)
+		}
+	}
+	if n := len(testkit.StreamMessages(t, env.JS, bus.StreamClaims)); n != 0 {
+		t.Fatalf("%d claims published before any enrollment", n)
+	}
+	// M1's enrollment covers the claim: it is published at once.
+	if _, err := in.SubmitAPI(ctx, bus.KindEnrollment, enrollmentOf("M1", civil.Date{Year: 2024, Month: 1, Day: 1})); err != nil {
+		t.Fatal(err)
+	}
+	// M2's starts after the claim's date: the claim is rejected as it would have been.
+	if _, err := in.SubmitAPI(ctx, bus.KindEnrollment, enrollmentOf("M2", civil.Date{Year: 2024, Month: 5, Day: 1})); err != nil {
+		t.Fatal(err)
+	}
+	claims := testkit.Decode(t, env.JS, bus.StreamClaims, func() *claimsv1.PharmacyClaim { return &claimsv1.PharmacyClaim{} })
+	if len(claims) != 1 || claims[0].ClaimId != "RX-M1" {
+		t.Fatalf("published %v, want RX-M1 only", claims)
+	}
+	left, _ := in.ListAwaiting(ctx, 10)
+	if len(left) != 1 || left[0].Member != "M3" {
+		t.Fatalf("still waiting %+v, want M3's claim", left)
+	}
+	// M3's never comes: after the overdue time the claim is rejected, once.
+	if w, r, err := in.SweepAwaiting(ctx, 72*time.Hour); err != nil || w != 1 || r != 0 {
+		t.Fatalf("early sweep: %d %d %v", w, r, err)
+	}
+	clk.Add(73 * time.Hour)
+	for i := 0; i < 2; i++ {
+		if _, _, err := in.SweepAwaiting(ctx, 72*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rejs := testkit.Decode(t, env.JS, bus.StreamRejections, func() *ingestionv1.Rejection { return &ingestionv1.Rejection{} })
+	got := map[string]string{}
+	for _, r := range rejs {
+		var c claimsv1.PharmacyClaim
+		_ = proto.Unmarshal(r.Payload, &c)
+		got[c.ClaimId] += r.Violations[0].Reason
+	}
+	if len(rejs) != 2 || got["RX-M2"] != "NOT_ENROLLED" || got["RX-M3"] != "NOT_ENROLLED" {
+		t.Fatalf("rejections %v, want RX-M2 (outside its enrollment) and RX-M3 (none came) once each", got)
+	}
+	if left, _ := in.ListAwaiting(ctx, 10); len(left) != 0 {
+		t.Fatalf("still waiting %+v", left)
 	}
 }

@@ -60,7 +60,7 @@ func (g *GRPC) submit(ctx context.Context, kind string, msg proto.Message) (*ing
 }
 
 func accepted(out intake.Outcome) *ingestionv1.Accepted {
-	return &ingestionv1.Accepted{EventId: out.EventID, Duplicate: out.Duplicate, RawSequence: out.RawSeq, Held: out.Held}
+	return &ingestionv1.Accepted{EventId: out.EventID, Duplicate: out.Duplicate, RawSequence: out.RawSeq, Held: out.Held, AwaitingEnrollment: out.AwaitingEnrollment}
 }
 
 // RejectionStatus is INVALID_ARGUMENT with google.rpc.BadRequest field violations.
@@ -200,6 +200,27 @@ func (g *GRPC) ListHeldReversals(ctx context.Context, req *ingestionv1.ListHeldR
 	for _, h := range hs {
 		resp.Reversals = append(resp.Reversals, &ingestionv1.HeldReversal{ClaimId: h.ClaimID, PharmacyNpi: h.PharmacyNPI,
 			HeldSince: timestamppb.New(h.Since), RawSequence: h.RawSeq})
+	}
+	return resp, nil
+}
+
+// ListAwaitingEnrollment lists claims and encounters waiting for their member's enrollment.
+func (g *GRPC) ListAwaitingEnrollment(ctx context.Context, req *ingestionv1.ListAwaitingEnrollmentRequest) (*ingestionv1.ListAwaitingEnrollmentResponse, error) {
+	limit := int(req.GetLimit())
+	switch {
+	case limit == 0:
+		limit = 100
+	case limit < 0 || limit > 10000:
+		return nil, status.Errorf(codes.InvalidArgument, "limit must be 1..10000, got %d", limit)
+	}
+	as, err := g.intake.ListAwaiting(ctx, limit)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "submissions awaiting enrollment: %v", err)
+	}
+	resp := &ingestionv1.ListAwaitingEnrollmentResponse{}
+	for _, a := range as {
+		resp.Submissions = append(resp.Submissions, &ingestionv1.AwaitingEnrollment{Kind: a.Kind, MemberId: a.Member, Sender: a.Sender,
+			Since: timestamppb.New(a.Since), RawSequence: a.RawSeq})
 	}
 	return resp, nil
 }

@@ -8,6 +8,7 @@ package validate
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/identifiers"
+	"github.com/emtm/emtm/libs/money"
 )
 
 // Violation is one field's problem.
@@ -35,8 +37,47 @@ type Rules struct {
 	Today civil.Date
 	// Enrollment lists the member's known enrollment spans. When it is not
 	// empty, a claim's date of service (an encounter's service date) must fall
-	// in a span of the same plan; when it is empty the check does not apply.
+	// in a span of the same plan; when it is empty the check does not apply
+	// (intake holds such a claim until the member's enrollment arrives).
 	Enrollment []Span
+	// Plans are the plans (contract-pbp, e.g. S9925-001) the sponsor runs: an
+	// event naming another is rejected (UNKNOWN_PLAN). Empty: not checked.
+	Plans []string
+	// Limits bound amounts and quantities (zero fields: DefaultLimits').
+	Limits Limits
+}
+
+// Limits are the sane ranges of amounts and quantities; a value outside is
+// rejected before it reaches a sum. Readings (domain.md section 7):
+//   - claim amounts: NCPDP Telecommunication Standard D.0 dollar fields
+//     (ingredient cost 409-D9, dispensing fee 412-DC, patient pay 505-F5, gross
+//     amount due 430-DU) are s9(6)v99: at most $999,999.99 each;
+//   - quantity: NCPDP 442-E7 quantity dispensed is 9(7)v999: at most
+//     9,999,999.999 units;
+//   - a Parts A/B summary is one member's month in one setting; no source
+//     bounds it, and $10,000,000.00 is far above any month CMS has paid for one
+//     beneficiary, yet keeps a member-year sum millions of times below int64.
+type Limits struct {
+	MaxClaimCents    int64
+	MaxQuantityMilli int64
+	MaxMedicalCents  int64
+}
+
+// DefaultLimits are the limits above.
+var DefaultLimits = Limits{MaxClaimCents: 99_999_999, MaxQuantityMilli: 9_999_999_999, MaxMedicalCents: 1_000_000_000}
+
+func (r Rules) limits() Limits {
+	l := r.Limits
+	if l.MaxClaimCents <= 0 {
+		l.MaxClaimCents = DefaultLimits.MaxClaimCents
+	}
+	if l.MaxQuantityMilli <= 0 {
+		l.MaxQuantityMilli = DefaultLimits.MaxQuantityMilli
+	}
+	if l.MaxMedicalCents <= 0 {
+		l.MaxMedicalCents = DefaultLimits.MaxMedicalCents
+	}
+	return l
 }
 
 // Span is one enrollment span of a member in a plan.
@@ -171,9 +212,23 @@ func (c *checker) date(field string, d *typesv1.Date, required bool, r Rules) ci
 	return cd
 }
 
-func (c *checker) money(field string, cents int64) {
-	if cents < 0 {
+func (c *checker) money(field string, cents, max int64) {
+	switch {
+	case cents < 0:
 		c.add(field, "MONEY_NEGATIVE", "%s must not be negative, got %d cents", field, cents)
+	case cents > max:
+		c.add(field, "MONEY_RANGE", "%s must be at most %d cents (%s), got %d", field, max, money.Dollars(max), cents)
+	}
+}
+
+// known checks that the sponsor runs the plan (after plan normalised it).
+func (c *checker) known(contract, pbp string, r Rules) {
+	if len(r.Plans) == 0 || !contractPattern.MatchString(contract) || !pbpPattern.MatchString(pbp) {
+		return
+	}
+	if !slices.Contains(r.Plans, contract+"-"+pbp) {
+		c.add("contract_id", "UNKNOWN_PLAN", "plan %s-%s is not one this sponsor runs (%s); send it to that plan's sponsor",
+			contract, pbp, strings.Join(r.Plans, ", "))
 	}
 }
 
@@ -189,6 +244,8 @@ func Claim(in *claimsv1.PharmacyClaim, r Rules) (*claimsv1.PharmacyClaim, []Viol
 	k.id("member_id", c.MemberId)
 	k.mbi(&c.Mbi)
 	k.plan(&c.ContractId, &c.PbpId)
+	k.known(c.ContractId, c.PbpId, r)
+	lim := r.limits()
 	dos := k.date("date_of_service", c.DateOfService, true, r)
 	if dos.Valid() && dos.Before(partDStart) {
 		k.add("date_of_service", "DATE_BEFORE_PART_D", "date_of_service %s is before Part D began (2006-01-01)", dos)
@@ -208,14 +265,17 @@ func Claim(in *claimsv1.PharmacyClaim, r Rules) (*claimsv1.PharmacyClaim, []Viol
 	if c.RxnormCode != "" && !rxnormPattern.MatchString(c.RxnormCode) {
 		k.add("rxnorm_code", "RXNORM_FORMAT", "rxnorm_code must be 1-10 digits (an RXCUI), got %q", c.RxnormCode)
 	}
+	if len(c.Ingredients) > MaxIngredients {
+		k.add("ingredients", "TOO_MANY", "at most %d ingredients per drug, got %d", MaxIngredients, len(c.Ingredients))
+	}
 	for i, ing := range c.Ingredients {
 		c.Ingredients[i] = strings.ToLower(strings.TrimSpace(ing))
 		if c.Ingredients[i] == "" {
 			k.add(fmt.Sprintf("ingredients[%d]", i), "REQUIRED", "ingredient %d is empty", i)
 		}
 	}
-	if c.QuantityMilli <= 0 {
-		k.add("quantity_milli", "QUANTITY_RANGE", "quantity_milli must be positive, got %d", c.QuantityMilli)
+	if c.QuantityMilli <= 0 || c.QuantityMilli > lim.MaxQuantityMilli {
+		k.add("quantity_milli", "QUANTITY_RANGE", "quantity_milli must be 1..%d (thousandths of a unit), got %d", lim.MaxQuantityMilli, c.QuantityMilli)
 	}
 	if c.DaysSupply < 1 || c.DaysSupply > 365 {
 		k.add("days_supply", "DAYS_SUPPLY_RANGE", "days_supply must be 1..365, got %d", c.DaysSupply)
@@ -225,10 +285,10 @@ func Claim(in *claimsv1.PharmacyClaim, r Rules) (*claimsv1.PharmacyClaim, []Viol
 	}
 	k.npi("prescriber_npi", &c.PrescriberNpi)
 	k.npi("pharmacy_npi", &c.PharmacyNpi)
-	k.money("ingredient_cost_cents", c.IngredientCostCents)
-	k.money("dispensing_fee_cents", c.DispensingFeeCents)
-	k.money("patient_pay_cents", c.PatientPayCents)
-	k.money("total_cents", c.TotalCents)
+	k.money("ingredient_cost_cents", c.IngredientCostCents, lim.MaxClaimCents)
+	k.money("dispensing_fee_cents", c.DispensingFeeCents, lim.MaxClaimCents)
+	k.money("patient_pay_cents", c.PatientPayCents, lim.MaxClaimCents)
+	k.money("total_cents", c.TotalCents, lim.MaxClaimCents)
 	switch c.Status {
 	case claimsv1.ClaimStatus_CLAIM_STATUS_UNSPECIFIED:
 		c.Status = claimsv1.ClaimStatus_CLAIM_STATUS_PAID
@@ -236,6 +296,7 @@ func Claim(in *claimsv1.PharmacyClaim, r Rules) (*claimsv1.PharmacyClaim, []Viol
 		k.add("status", "STATUS_REVERSED", "a reversed claim is sent as a ClaimReversal naming the claim_id")
 	}
 	k.date("birth_date", c.BirthDate, false, r)
+	k.text(c.ProtoReflect(), "")
 	return c, k.v
 }
 
@@ -250,8 +311,12 @@ func Reversal(in *claimsv1.ClaimReversal, r Rules) (*claimsv1.ClaimReversal, []V
 	k.id("claim_id", c.ClaimId)
 	k.id("member_id", c.MemberId)
 	k.plan(&c.ContractId, &c.PbpId)
+	k.known(c.ContractId, c.PbpId, r)
 	k.npi("pharmacy_npi", &c.PharmacyNpi)
-	k.date("reversal_date", c.ReversalDate, true, r)
+	if rd := k.date("reversal_date", c.ReversalDate, true, r); rd.Valid() && rd.Before(partDStart) {
+		k.add("reversal_date", "DATE_BEFORE_PART_D", "reversal_date %s is before Part D began (2006-01-01)", rd)
+	}
+	k.text(c.ProtoReflect(), "")
 	return c, k.v
 }
 
@@ -267,11 +332,14 @@ func Encounter(in *encountersv1.MtmEncounter, r Rules) (*encountersv1.MtmEncount
 	k.id("member_id", e.MemberId)
 	k.mbi(&e.Mbi)
 	k.plan(&e.ContractId, &e.PbpId)
+	k.known(e.ContractId, e.PbpId, r)
 	if sd := k.date("service_date", e.ServiceDate, true, r); !sd.After(r.Today) {
 		k.enrolled("service_date", sd, e.ContractId, e.PbpId, r)
 	}
 	if len(e.ServiceCodes) == 0 {
 		k.add("service_codes", "REQUIRED", "at least one SNOMED CT service code is required")
+	} else if len(e.ServiceCodes) > MaxServiceCodes {
+		k.add("service_codes", "TOO_MANY", "at most %d service codes per encounter, got %d", MaxServiceCodes, len(e.ServiceCodes))
 	}
 	for i, sc := range e.ServiceCodes {
 		code, err := identifiers.SNOMED(sc)
@@ -307,6 +375,7 @@ func Encounter(in *encountersv1.MtmEncounter, r Rules) (*encountersv1.MtmEncount
 			k.add(at+".note", "TOO_LONG", "at most 2000 characters, got %d", len(r.Note))
 		}
 	}
+	k.text(e.ProtoReflect(), "")
 	return e, k.v
 }
 
@@ -322,6 +391,7 @@ func Enrollment(in *enrollmentv1.Enrollment, r Rules) (*enrollmentv1.Enrollment,
 	k.id("member_id", e.MemberId)
 	k.mbi(&e.Mbi)
 	k.plan(&e.ContractId, &e.PbpId)
+	k.known(e.ContractId, e.PbpId, r)
 	start := k.date("start_date", e.StartDate, true, r)
 	if e.EndDate != nil {
 		end := civil.FromProto(e.EndDate)
@@ -339,6 +409,7 @@ func Enrollment(in *enrollmentv1.Enrollment, r Rules) (*enrollmentv1.Enrollment,
 			k.add("hospice_start", "DATE_ORDER", "hospice_start %s is outside the enrollment span (%s to %s)", h, start, orOpen(end))
 		}
 	}
+	k.text(e.ProtoReflect(), "")
 	return e, k.v
 }
 
@@ -362,6 +433,7 @@ func PartsAbSummary(in *medicalv1.PartsAbSummary, r Rules) (*medicalv1.PartsAbSu
 	k.mbi(&s.Mbi)
 	if s.ContractId != "" || s.PbpId != "" {
 		k.plan(&s.ContractId, &s.PbpId)
+		k.known(s.ContractId, s.PbpId, r)
 	}
 	m := s.ServiceMonth
 	switch {
@@ -375,9 +447,10 @@ func PartsAbSummary(in *medicalv1.PartsAbSummary, r Rules) (*medicalv1.PartsAbSu
 	if s.Setting == medicalv1.CareSetting_CARE_SETTING_UNSPECIFIED {
 		k.add("setting", "REQUIRED", "setting is required (inpatient, emergency, other or hospice)")
 	}
-	k.money("cost_cents", s.CostCents)
+	k.money("cost_cents", s.CostCents, r.limits().MaxMedicalCents)
 	k.date("admit_date", s.AdmitDate, false, r)
 	k.date("discharge_date", s.DischargeDate, false, r)
+	k.text(s.ProtoReflect(), "")
 	return s, k.v
 }
 
@@ -414,5 +487,6 @@ func Condition(in *medicalv1.Condition, r Rules) (*medicalv1.Condition, []Violat
 			k.add("resolved_date", "DATE_ORDER", "resolved_date %s is before onset_date %s", res, onset)
 		}
 	}
+	k.text(c.ProtoReflect(), "")
 	return c, k.v
 }

@@ -15,7 +15,7 @@ import (
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 )
 
-var rules = Rules{Today: civil.Date{Year: 2024, Month: time.June, Day: 30}}
+var rules = Rules{Today: civil.Date{Year: 2024, Month: time.June, Day: 30}, Plans: []string{"S1234-001"}}
 
 func goodClaim() *claimsv1.PharmacyClaim {
 	return &claimsv1.PharmacyClaim{
@@ -68,6 +68,21 @@ func TestClaimViolations(t *testing.T) {
 		{"reversed status", func(c *claimsv1.PharmacyClaim) { c.Status = claimsv1.ClaimStatus_CLAIM_STATUS_REVERSED }, "status", "STATUS_REVERSED"},
 		{"empty ingredient", func(c *claimsv1.PharmacyClaim) { c.Ingredients = []string{" "} }, "ingredients[0]", "REQUIRED"},
 		{"future birth date", func(c *claimsv1.PharmacyClaim) { c.BirthDate = &typesv1.Date{Year: 2030, Month: 1, Day: 1} }, "birth_date", "DATE_FUTURE"},
+		{"a cost of 2^63-1 cents", func(c *claimsv1.PharmacyClaim) { c.IngredientCostCents = 1<<63 - 1 }, "ingredient_cost_cents", "MONEY_RANGE"},
+		{"a total over NCPDP's $999,999.99", func(c *claimsv1.PharmacyClaim) { c.TotalCents = 100_000_000 }, "total_cents", "MONEY_RANGE"},
+		{"a quantity over NCPDP's 9,999,999.999", func(c *claimsv1.PharmacyClaim) { c.QuantityMilli = 10_000_000_000 }, "quantity_milli", "QUANTITY_RANGE"},
+		{"3,000 ingredients", func(c *claimsv1.PharmacyClaim) {
+			c.Ingredients = make([]string, 3000)
+			for i := range c.Ingredients {
+				c.Ingredients[i] = "made-up"
+			}
+		}, "ingredients", "TOO_MANY"},
+		{"a 60,000-character ingredient", func(c *claimsv1.PharmacyClaim) { c.Ingredients = []string{strings.Repeat("x", 60000)} }, "ingredients[0]", "TOO_LONG"},
+		{"an ingredient with a terminal escape", func(c *claimsv1.PharmacyClaim) { c.Ingredients = []string{"atorvastatin\x1b[2J"} }, "ingredients[0]", "CONTROL_CHARACTER"},
+		{"a description with a newline", func(c *claimsv1.PharmacyClaim) { c.DrugDescription = "Atorvastatin 20 MG\nPAID IN FULL" }, "drug_description", "CONTROL_CHARACTER"},
+		{"a description with a right-to-left override", func(c *claimsv1.PharmacyClaim) { c.DrugDescription = "Atorvastatin \u202e02 GM" }, "drug_description", "CONTROL_CHARACTER"},
+		{"a 300-character description", func(c *claimsv1.PharmacyClaim) { c.DrugDescription = strings.Repeat("a", 300) }, "drug_description", "TOO_LONG"},
+		{"a plan the sponsor does not run", func(c *claimsv1.PharmacyClaim) { c.ContractId = "H9999" }, "contract_id", "UNKNOWN_PLAN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -213,3 +228,39 @@ func TestEnrollmentHospiceStartFallsInTheSpan(t *testing.T) {
 		t.Errorf("hospice_start that is no date: %+v", v)
 	}
 }
+
+func TestAmountsDatesAndPlansOfTheOtherKindsAreBounded(t *testing.T) {
+	summary := func(cents int64) *medicalv1.PartsAbSummary {
+		return &medicalv1.PartsAbSummary{SummaryId: "AB-1", MemberId: "M1", ContractId: "S1234", PbpId: "001",
+			ServiceMonth: &typesv1.YearMonth{Year: 2024, Month: 2}, Setting: medicalv1.CareSetting_CARE_SETTING_INPATIENT, CostCents: cents}
+	}
+	reversal := func(y int32, contract string) *claimsv1.ClaimReversal {
+		return &claimsv1.ClaimReversal{ClaimId: "RX-1", MemberId: "M1", ContractId: contract, PbpId: "001", PharmacyNpi: "1245319599",
+			ReversalDate: &typesv1.Date{Year: y, Month: 1, Day: 5}}
+	}
+	cases := []struct {
+		name          string
+		v             []Violation
+		field, reason string
+	}{
+		{"a Parts A/B month of $10,000,000.00 is within range", second(PartsAbSummary(summary(1_000_000_000), rules)), "", ""},
+		{"a Parts A/B month of 2^63-1 cents is not", second(PartsAbSummary(summary(1<<63-1), rules)), "cost_cents", "MONEY_RANGE"},
+		{"a reversal dated before Part D", second(Reversal(reversal(2005, "S1234"), rules)), "reversal_date", "DATE_BEFORE_PART_D"},
+		{"a reversal under a plan the sponsor does not run", second(Reversal(reversal(2024, "H9999"), rules)), "contract_id", "UNKNOWN_PLAN"},
+		{"an enrollment in a plan the sponsor does not run", second(Enrollment(&enrollmentv1.Enrollment{EnrollmentId: "E1", MemberId: "M1",
+			ContractId: "S4321", PbpId: "001", StartDate: &typesv1.Date{Year: 2024, Month: 1, Day: 1}}, rules)), "contract_id", "UNKNOWN_PLAN"},
+	}
+	for _, c := range cases {
+		if c.reason == "" {
+			if len(c.v) != 0 {
+				t.Errorf("%s: %+v", c.name, c.v)
+			}
+			continue
+		}
+		if len(c.v) != 1 || c.v[0].Field != c.field || c.v[0].Reason != c.reason {
+			t.Errorf("%s: %+v, want one %s on %s", c.name, c.v, c.reason, c.field)
+		}
+	}
+}
+
+func second[T any](_ T, v []Violation) []Violation { return v }

@@ -37,9 +37,13 @@ type Accepted struct {
 	RawSequence uint64 `protobuf:"varint,3,opt,name=raw_sequence,json=rawSequence,proto3" json:"raw_sequence,omitempty"`
 	// held is true for a reversal whose claim has not arrived: it is kept and
 	// published right after the claim, so downstream never sees it first.
-	Held          bool `protobuf:"varint,4,opt,name=held,proto3" json:"held,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Held bool `protobuf:"varint,4,opt,name=held,proto3" json:"held,omitempty"`
+	// awaiting_enrollment is true for a claim or encounter of a member with no
+	// enrollment on file: it is kept and submitted again when the member's
+	// enrollment arrives, or rejected (NOT_ENROLLED) after -enrollment-overdue.
+	AwaitingEnrollment bool `protobuf:"varint,5,opt,name=awaiting_enrollment,json=awaitingEnrollment,proto3" json:"awaiting_enrollment,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Accepted) Reset() {
@@ -96,6 +100,13 @@ func (x *Accepted) GetRawSequence() uint64 {
 func (x *Accepted) GetHeld() bool {
 	if x != nil {
 		return x.Held
+	}
+	return false
+}
+
+func (x *Accepted) GetAwaitingEnrollment() bool {
+	if x != nil {
+		return x.AwaitingEnrollment
 	}
 	return false
 }
@@ -1148,16 +1159,182 @@ func (x *ListHeldReversalsResponse) GetReversals() []*HeldReversal {
 	return nil
 }
 
+type ListAwaitingEnrollmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Limit         int32                  `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAwaitingEnrollmentRequest) Reset() {
+	*x = ListAwaitingEnrollmentRequest{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAwaitingEnrollmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAwaitingEnrollmentRequest) ProtoMessage() {}
+
+func (x *ListAwaitingEnrollmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAwaitingEnrollmentRequest.ProtoReflect.Descriptor instead.
+func (*ListAwaitingEnrollmentRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListAwaitingEnrollmentRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// AwaitingEnrollment is a submission waiting for its member's enrollment.
+type AwaitingEnrollment struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	MemberId      string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Sender        string                 `protobuf:"bytes,3,opt,name=sender,proto3" json:"sender,omitempty"`
+	Since         *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=since,proto3" json:"since,omitempty"`
+	RawSequence   uint64                 `protobuf:"varint,5,opt,name=raw_sequence,json=rawSequence,proto3" json:"raw_sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AwaitingEnrollment) Reset() {
+	*x = AwaitingEnrollment{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AwaitingEnrollment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AwaitingEnrollment) ProtoMessage() {}
+
+func (x *AwaitingEnrollment) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AwaitingEnrollment.ProtoReflect.Descriptor instead.
+func (*AwaitingEnrollment) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *AwaitingEnrollment) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *AwaitingEnrollment) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *AwaitingEnrollment) GetSender() string {
+	if x != nil {
+		return x.Sender
+	}
+	return ""
+}
+
+func (x *AwaitingEnrollment) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *AwaitingEnrollment) GetRawSequence() uint64 {
+	if x != nil {
+		return x.RawSequence
+	}
+	return 0
+}
+
+type ListAwaitingEnrollmentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Submissions   []*AwaitingEnrollment  `protobuf:"bytes,1,rep,name=submissions,proto3" json:"submissions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAwaitingEnrollmentResponse) Reset() {
+	*x = ListAwaitingEnrollmentResponse{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAwaitingEnrollmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAwaitingEnrollmentResponse) ProtoMessage() {}
+
+func (x *ListAwaitingEnrollmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAwaitingEnrollmentResponse.ProtoReflect.Descriptor instead.
+func (*ListAwaitingEnrollmentResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListAwaitingEnrollmentResponse) GetSubmissions() []*AwaitingEnrollment {
+	if x != nil {
+		return x.Submissions
+	}
+	return nil
+}
+
 var File_emtm_ingestion_v1_ingestion_service_proto protoreflect.FileDescriptor
 
 const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"\n" +
-	")emtm/ingestion/v1/ingestion_service.proto\x12\x11emtm.ingestion.v1\x1a\x1bemtm/claims/v1/claims.proto\x1a#emtm/encounters/v1/encounters.proto\x1a#emtm/enrollment/v1/enrollment.proto\x1a!emtm/ingestion/v1/rejection.proto\x1a\x1demtm/medical/v1/medical.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"z\n" +
+	")emtm/ingestion/v1/ingestion_service.proto\x12\x11emtm.ingestion.v1\x1a\x1bemtm/claims/v1/claims.proto\x1a#emtm/encounters/v1/encounters.proto\x1a#emtm/enrollment/v1/enrollment.proto\x1a!emtm/ingestion/v1/rejection.proto\x1a\x1demtm/medical/v1/medical.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xab\x01\n" +
 	"\bAccepted\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1c\n" +
 	"\tduplicate\x18\x02 \x01(\bR\tduplicate\x12!\n" +
 	"\fraw_sequence\x18\x03 \x01(\x04R\vrawSequence\x12\x12\n" +
-	"\x04held\x18\x04 \x01(\bR\x04held\"I\n" +
+	"\x04held\x18\x04 \x01(\bR\x04held\x12/\n" +
+	"\x13awaiting_enrollment\x18\x05 \x01(\bR\x12awaitingEnrollment\"I\n" +
 	"\x12SubmitClaimRequest\x123\n" +
 	"\x05claim\x18\x01 \x01(\v2\x1d.emtm.claims.v1.PharmacyClaimR\x05claim\"N\n" +
 	"\x13SubmitClaimResponse\x127\n" +
@@ -1215,7 +1392,17 @@ const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"held_since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\theldSince\x12!\n" +
 	"\fraw_sequence\x18\x04 \x01(\x04R\vrawSequence\"Z\n" +
 	"\x19ListHeldReversalsResponse\x12=\n" +
-	"\treversals\x18\x01 \x03(\v2\x1f.emtm.ingestion.v1.HeldReversalR\treversals2\xb9\b\n" +
+	"\treversals\x18\x01 \x03(\v2\x1f.emtm.ingestion.v1.HeldReversalR\treversals\"5\n" +
+	"\x1dListAwaitingEnrollmentRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\"\xb2\x01\n" +
+	"\x12AwaitingEnrollment\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12\x16\n" +
+	"\x06sender\x18\x03 \x01(\tR\x06sender\x120\n" +
+	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12!\n" +
+	"\fraw_sequence\x18\x05 \x01(\x04R\vrawSequence\"i\n" +
+	"\x1eListAwaitingEnrollmentResponse\x12G\n" +
+	"\vsubmissions\x18\x01 \x03(\v2%.emtm.ingestion.v1.AwaitingEnrollmentR\vsubmissions2\xb8\t\n" +
 	"\x10IngestionService\x12\\\n" +
 	"\vSubmitClaim\x12%.emtm.ingestion.v1.SubmitClaimRequest\x1a&.emtm.ingestion.v1.SubmitClaimResponse\x12e\n" +
 	"\x0eSubmitReversal\x12(.emtm.ingestion.v1.SubmitReversalRequest\x1a).emtm.ingestion.v1.SubmitReversalResponse\x12h\n" +
@@ -1226,7 +1413,8 @@ const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"\fGetRejection\x12&.emtm.ingestion.v1.GetRejectionRequest\x1a'.emtm.ingestion.v1.GetRejectionResponse\x12e\n" +
 	"\x0eListRejections\x12(.emtm.ingestion.v1.ListRejectionsRequest\x1a).emtm.ingestion.v1.ListRejectionsResponse\x12n\n" +
 	"\x11ResubmitRejection\x12+.emtm.ingestion.v1.ResubmitRejectionRequest\x1a,.emtm.ingestion.v1.ResubmitRejectionResponse\x12n\n" +
-	"\x11ListHeldReversals\x12+.emtm.ingestion.v1.ListHeldReversalsRequest\x1a,.emtm.ingestion.v1.ListHeldReversalsResponseB\xd1\x01\n" +
+	"\x11ListHeldReversals\x12+.emtm.ingestion.v1.ListHeldReversalsRequest\x1a,.emtm.ingestion.v1.ListHeldReversalsResponse\x12}\n" +
+	"\x16ListAwaitingEnrollment\x120.emtm.ingestion.v1.ListAwaitingEnrollmentRequest\x1a1.emtm.ingestion.v1.ListAwaitingEnrollmentResponseB\xd1\x01\n" +
 	"\x15com.emtm.ingestion.v1B\x15IngestionServiceProtoP\x01Z;github.com/emtm/emtm/libs/gen/emtm/ingestion/v1;ingestionv1\xa2\x02\x03EIX\xaa\x02\x11Emtm.Ingestion.V1\xca\x02\x11Emtm\\Ingestion\\V1\xe2\x02\x1dEmtm\\Ingestion\\V1\\GPBMetadata\xea\x02\x13Emtm::Ingestion::V1b\x06proto3"
 
 var (
@@ -1241,85 +1429,92 @@ func file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP() []byte {
 	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescData
 }
 
-var file_emtm_ingestion_v1_ingestion_service_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_emtm_ingestion_v1_ingestion_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_emtm_ingestion_v1_ingestion_service_proto_goTypes = []any{
-	(*Accepted)(nil),                     // 0: emtm.ingestion.v1.Accepted
-	(*SubmitClaimRequest)(nil),           // 1: emtm.ingestion.v1.SubmitClaimRequest
-	(*SubmitClaimResponse)(nil),          // 2: emtm.ingestion.v1.SubmitClaimResponse
-	(*SubmitReversalRequest)(nil),        // 3: emtm.ingestion.v1.SubmitReversalRequest
-	(*SubmitReversalResponse)(nil),       // 4: emtm.ingestion.v1.SubmitReversalResponse
-	(*SubmitEncounterRequest)(nil),       // 5: emtm.ingestion.v1.SubmitEncounterRequest
-	(*SubmitEncounterResponse)(nil),      // 6: emtm.ingestion.v1.SubmitEncounterResponse
-	(*SubmitEnrollmentRequest)(nil),      // 7: emtm.ingestion.v1.SubmitEnrollmentRequest
-	(*SubmitEnrollmentResponse)(nil),     // 8: emtm.ingestion.v1.SubmitEnrollmentResponse
-	(*SubmitPartsAbSummaryRequest)(nil),  // 9: emtm.ingestion.v1.SubmitPartsAbSummaryRequest
-	(*SubmitPartsAbSummaryResponse)(nil), // 10: emtm.ingestion.v1.SubmitPartsAbSummaryResponse
-	(*SubmitConditionRequest)(nil),       // 11: emtm.ingestion.v1.SubmitConditionRequest
-	(*SubmitConditionResponse)(nil),      // 12: emtm.ingestion.v1.SubmitConditionResponse
-	(*GetRejectionRequest)(nil),          // 13: emtm.ingestion.v1.GetRejectionRequest
-	(*GetRejectionResponse)(nil),         // 14: emtm.ingestion.v1.GetRejectionResponse
-	(*ListRejectionsRequest)(nil),        // 15: emtm.ingestion.v1.ListRejectionsRequest
-	(*ListRejectionsResponse)(nil),       // 16: emtm.ingestion.v1.ListRejectionsResponse
-	(*RejectionStatus)(nil),              // 17: emtm.ingestion.v1.RejectionStatus
-	(*ResubmitRejectionRequest)(nil),     // 18: emtm.ingestion.v1.ResubmitRejectionRequest
-	(*ResubmitRejectionResponse)(nil),    // 19: emtm.ingestion.v1.ResubmitRejectionResponse
-	(*ListHeldReversalsRequest)(nil),     // 20: emtm.ingestion.v1.ListHeldReversalsRequest
-	(*HeldReversal)(nil),                 // 21: emtm.ingestion.v1.HeldReversal
-	(*ListHeldReversalsResponse)(nil),    // 22: emtm.ingestion.v1.ListHeldReversalsResponse
-	(*v1.PharmacyClaim)(nil),             // 23: emtm.claims.v1.PharmacyClaim
-	(*v1.ClaimReversal)(nil),             // 24: emtm.claims.v1.ClaimReversal
-	(*v11.MtmEncounter)(nil),             // 25: emtm.encounters.v1.MtmEncounter
-	(*v12.Enrollment)(nil),               // 26: emtm.enrollment.v1.Enrollment
-	(*v13.PartsAbSummary)(nil),           // 27: emtm.medical.v1.PartsAbSummary
-	(*v13.Condition)(nil),                // 28: emtm.medical.v1.Condition
-	(*Rejection)(nil),                    // 29: emtm.ingestion.v1.Rejection
-	(*timestamppb.Timestamp)(nil),        // 30: google.protobuf.Timestamp
+	(*Accepted)(nil),                       // 0: emtm.ingestion.v1.Accepted
+	(*SubmitClaimRequest)(nil),             // 1: emtm.ingestion.v1.SubmitClaimRequest
+	(*SubmitClaimResponse)(nil),            // 2: emtm.ingestion.v1.SubmitClaimResponse
+	(*SubmitReversalRequest)(nil),          // 3: emtm.ingestion.v1.SubmitReversalRequest
+	(*SubmitReversalResponse)(nil),         // 4: emtm.ingestion.v1.SubmitReversalResponse
+	(*SubmitEncounterRequest)(nil),         // 5: emtm.ingestion.v1.SubmitEncounterRequest
+	(*SubmitEncounterResponse)(nil),        // 6: emtm.ingestion.v1.SubmitEncounterResponse
+	(*SubmitEnrollmentRequest)(nil),        // 7: emtm.ingestion.v1.SubmitEnrollmentRequest
+	(*SubmitEnrollmentResponse)(nil),       // 8: emtm.ingestion.v1.SubmitEnrollmentResponse
+	(*SubmitPartsAbSummaryRequest)(nil),    // 9: emtm.ingestion.v1.SubmitPartsAbSummaryRequest
+	(*SubmitPartsAbSummaryResponse)(nil),   // 10: emtm.ingestion.v1.SubmitPartsAbSummaryResponse
+	(*SubmitConditionRequest)(nil),         // 11: emtm.ingestion.v1.SubmitConditionRequest
+	(*SubmitConditionResponse)(nil),        // 12: emtm.ingestion.v1.SubmitConditionResponse
+	(*GetRejectionRequest)(nil),            // 13: emtm.ingestion.v1.GetRejectionRequest
+	(*GetRejectionResponse)(nil),           // 14: emtm.ingestion.v1.GetRejectionResponse
+	(*ListRejectionsRequest)(nil),          // 15: emtm.ingestion.v1.ListRejectionsRequest
+	(*ListRejectionsResponse)(nil),         // 16: emtm.ingestion.v1.ListRejectionsResponse
+	(*RejectionStatus)(nil),                // 17: emtm.ingestion.v1.RejectionStatus
+	(*ResubmitRejectionRequest)(nil),       // 18: emtm.ingestion.v1.ResubmitRejectionRequest
+	(*ResubmitRejectionResponse)(nil),      // 19: emtm.ingestion.v1.ResubmitRejectionResponse
+	(*ListHeldReversalsRequest)(nil),       // 20: emtm.ingestion.v1.ListHeldReversalsRequest
+	(*HeldReversal)(nil),                   // 21: emtm.ingestion.v1.HeldReversal
+	(*ListHeldReversalsResponse)(nil),      // 22: emtm.ingestion.v1.ListHeldReversalsResponse
+	(*ListAwaitingEnrollmentRequest)(nil),  // 23: emtm.ingestion.v1.ListAwaitingEnrollmentRequest
+	(*AwaitingEnrollment)(nil),             // 24: emtm.ingestion.v1.AwaitingEnrollment
+	(*ListAwaitingEnrollmentResponse)(nil), // 25: emtm.ingestion.v1.ListAwaitingEnrollmentResponse
+	(*v1.PharmacyClaim)(nil),               // 26: emtm.claims.v1.PharmacyClaim
+	(*v1.ClaimReversal)(nil),               // 27: emtm.claims.v1.ClaimReversal
+	(*v11.MtmEncounter)(nil),               // 28: emtm.encounters.v1.MtmEncounter
+	(*v12.Enrollment)(nil),                 // 29: emtm.enrollment.v1.Enrollment
+	(*v13.PartsAbSummary)(nil),             // 30: emtm.medical.v1.PartsAbSummary
+	(*v13.Condition)(nil),                  // 31: emtm.medical.v1.Condition
+	(*Rejection)(nil),                      // 32: emtm.ingestion.v1.Rejection
+	(*timestamppb.Timestamp)(nil),          // 33: google.protobuf.Timestamp
 }
 var file_emtm_ingestion_v1_ingestion_service_proto_depIdxs = []int32{
-	23, // 0: emtm.ingestion.v1.SubmitClaimRequest.claim:type_name -> emtm.claims.v1.PharmacyClaim
+	26, // 0: emtm.ingestion.v1.SubmitClaimRequest.claim:type_name -> emtm.claims.v1.PharmacyClaim
 	0,  // 1: emtm.ingestion.v1.SubmitClaimResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	24, // 2: emtm.ingestion.v1.SubmitReversalRequest.reversal:type_name -> emtm.claims.v1.ClaimReversal
+	27, // 2: emtm.ingestion.v1.SubmitReversalRequest.reversal:type_name -> emtm.claims.v1.ClaimReversal
 	0,  // 3: emtm.ingestion.v1.SubmitReversalResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	25, // 4: emtm.ingestion.v1.SubmitEncounterRequest.encounter:type_name -> emtm.encounters.v1.MtmEncounter
+	28, // 4: emtm.ingestion.v1.SubmitEncounterRequest.encounter:type_name -> emtm.encounters.v1.MtmEncounter
 	0,  // 5: emtm.ingestion.v1.SubmitEncounterResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	26, // 6: emtm.ingestion.v1.SubmitEnrollmentRequest.enrollment:type_name -> emtm.enrollment.v1.Enrollment
+	29, // 6: emtm.ingestion.v1.SubmitEnrollmentRequest.enrollment:type_name -> emtm.enrollment.v1.Enrollment
 	0,  // 7: emtm.ingestion.v1.SubmitEnrollmentResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	27, // 8: emtm.ingestion.v1.SubmitPartsAbSummaryRequest.summary:type_name -> emtm.medical.v1.PartsAbSummary
+	30, // 8: emtm.ingestion.v1.SubmitPartsAbSummaryRequest.summary:type_name -> emtm.medical.v1.PartsAbSummary
 	0,  // 9: emtm.ingestion.v1.SubmitPartsAbSummaryResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	28, // 10: emtm.ingestion.v1.SubmitConditionRequest.condition:type_name -> emtm.medical.v1.Condition
+	31, // 10: emtm.ingestion.v1.SubmitConditionRequest.condition:type_name -> emtm.medical.v1.Condition
 	0,  // 11: emtm.ingestion.v1.SubmitConditionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	29, // 12: emtm.ingestion.v1.GetRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
-	29, // 13: emtm.ingestion.v1.ListRejectionsResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
+	32, // 12: emtm.ingestion.v1.GetRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
+	32, // 13: emtm.ingestion.v1.ListRejectionsResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
 	17, // 14: emtm.ingestion.v1.ListRejectionsResponse.statuses:type_name -> emtm.ingestion.v1.RejectionStatus
 	0,  // 15: emtm.ingestion.v1.ResubmitRejectionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	29, // 16: emtm.ingestion.v1.ResubmitRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
-	30, // 17: emtm.ingestion.v1.HeldReversal.held_since:type_name -> google.protobuf.Timestamp
+	32, // 16: emtm.ingestion.v1.ResubmitRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
+	33, // 17: emtm.ingestion.v1.HeldReversal.held_since:type_name -> google.protobuf.Timestamp
 	21, // 18: emtm.ingestion.v1.ListHeldReversalsResponse.reversals:type_name -> emtm.ingestion.v1.HeldReversal
-	1,  // 19: emtm.ingestion.v1.IngestionService.SubmitClaim:input_type -> emtm.ingestion.v1.SubmitClaimRequest
-	3,  // 20: emtm.ingestion.v1.IngestionService.SubmitReversal:input_type -> emtm.ingestion.v1.SubmitReversalRequest
-	5,  // 21: emtm.ingestion.v1.IngestionService.SubmitEncounter:input_type -> emtm.ingestion.v1.SubmitEncounterRequest
-	7,  // 22: emtm.ingestion.v1.IngestionService.SubmitEnrollment:input_type -> emtm.ingestion.v1.SubmitEnrollmentRequest
-	9,  // 23: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:input_type -> emtm.ingestion.v1.SubmitPartsAbSummaryRequest
-	11, // 24: emtm.ingestion.v1.IngestionService.SubmitCondition:input_type -> emtm.ingestion.v1.SubmitConditionRequest
-	13, // 25: emtm.ingestion.v1.IngestionService.GetRejection:input_type -> emtm.ingestion.v1.GetRejectionRequest
-	15, // 26: emtm.ingestion.v1.IngestionService.ListRejections:input_type -> emtm.ingestion.v1.ListRejectionsRequest
-	18, // 27: emtm.ingestion.v1.IngestionService.ResubmitRejection:input_type -> emtm.ingestion.v1.ResubmitRejectionRequest
-	20, // 28: emtm.ingestion.v1.IngestionService.ListHeldReversals:input_type -> emtm.ingestion.v1.ListHeldReversalsRequest
-	2,  // 29: emtm.ingestion.v1.IngestionService.SubmitClaim:output_type -> emtm.ingestion.v1.SubmitClaimResponse
-	4,  // 30: emtm.ingestion.v1.IngestionService.SubmitReversal:output_type -> emtm.ingestion.v1.SubmitReversalResponse
-	6,  // 31: emtm.ingestion.v1.IngestionService.SubmitEncounter:output_type -> emtm.ingestion.v1.SubmitEncounterResponse
-	8,  // 32: emtm.ingestion.v1.IngestionService.SubmitEnrollment:output_type -> emtm.ingestion.v1.SubmitEnrollmentResponse
-	10, // 33: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:output_type -> emtm.ingestion.v1.SubmitPartsAbSummaryResponse
-	12, // 34: emtm.ingestion.v1.IngestionService.SubmitCondition:output_type -> emtm.ingestion.v1.SubmitConditionResponse
-	14, // 35: emtm.ingestion.v1.IngestionService.GetRejection:output_type -> emtm.ingestion.v1.GetRejectionResponse
-	16, // 36: emtm.ingestion.v1.IngestionService.ListRejections:output_type -> emtm.ingestion.v1.ListRejectionsResponse
-	19, // 37: emtm.ingestion.v1.IngestionService.ResubmitRejection:output_type -> emtm.ingestion.v1.ResubmitRejectionResponse
-	22, // 38: emtm.ingestion.v1.IngestionService.ListHeldReversals:output_type -> emtm.ingestion.v1.ListHeldReversalsResponse
-	29, // [29:39] is the sub-list for method output_type
-	19, // [19:29] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	33, // 19: emtm.ingestion.v1.AwaitingEnrollment.since:type_name -> google.protobuf.Timestamp
+	24, // 20: emtm.ingestion.v1.ListAwaitingEnrollmentResponse.submissions:type_name -> emtm.ingestion.v1.AwaitingEnrollment
+	1,  // 21: emtm.ingestion.v1.IngestionService.SubmitClaim:input_type -> emtm.ingestion.v1.SubmitClaimRequest
+	3,  // 22: emtm.ingestion.v1.IngestionService.SubmitReversal:input_type -> emtm.ingestion.v1.SubmitReversalRequest
+	5,  // 23: emtm.ingestion.v1.IngestionService.SubmitEncounter:input_type -> emtm.ingestion.v1.SubmitEncounterRequest
+	7,  // 24: emtm.ingestion.v1.IngestionService.SubmitEnrollment:input_type -> emtm.ingestion.v1.SubmitEnrollmentRequest
+	9,  // 25: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:input_type -> emtm.ingestion.v1.SubmitPartsAbSummaryRequest
+	11, // 26: emtm.ingestion.v1.IngestionService.SubmitCondition:input_type -> emtm.ingestion.v1.SubmitConditionRequest
+	13, // 27: emtm.ingestion.v1.IngestionService.GetRejection:input_type -> emtm.ingestion.v1.GetRejectionRequest
+	15, // 28: emtm.ingestion.v1.IngestionService.ListRejections:input_type -> emtm.ingestion.v1.ListRejectionsRequest
+	18, // 29: emtm.ingestion.v1.IngestionService.ResubmitRejection:input_type -> emtm.ingestion.v1.ResubmitRejectionRequest
+	20, // 30: emtm.ingestion.v1.IngestionService.ListHeldReversals:input_type -> emtm.ingestion.v1.ListHeldReversalsRequest
+	23, // 31: emtm.ingestion.v1.IngestionService.ListAwaitingEnrollment:input_type -> emtm.ingestion.v1.ListAwaitingEnrollmentRequest
+	2,  // 32: emtm.ingestion.v1.IngestionService.SubmitClaim:output_type -> emtm.ingestion.v1.SubmitClaimResponse
+	4,  // 33: emtm.ingestion.v1.IngestionService.SubmitReversal:output_type -> emtm.ingestion.v1.SubmitReversalResponse
+	6,  // 34: emtm.ingestion.v1.IngestionService.SubmitEncounter:output_type -> emtm.ingestion.v1.SubmitEncounterResponse
+	8,  // 35: emtm.ingestion.v1.IngestionService.SubmitEnrollment:output_type -> emtm.ingestion.v1.SubmitEnrollmentResponse
+	10, // 36: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:output_type -> emtm.ingestion.v1.SubmitPartsAbSummaryResponse
+	12, // 37: emtm.ingestion.v1.IngestionService.SubmitCondition:output_type -> emtm.ingestion.v1.SubmitConditionResponse
+	14, // 38: emtm.ingestion.v1.IngestionService.GetRejection:output_type -> emtm.ingestion.v1.GetRejectionResponse
+	16, // 39: emtm.ingestion.v1.IngestionService.ListRejections:output_type -> emtm.ingestion.v1.ListRejectionsResponse
+	19, // 40: emtm.ingestion.v1.IngestionService.ResubmitRejection:output_type -> emtm.ingestion.v1.ResubmitRejectionResponse
+	22, // 41: emtm.ingestion.v1.IngestionService.ListHeldReversals:output_type -> emtm.ingestion.v1.ListHeldReversalsResponse
+	25, // 42: emtm.ingestion.v1.IngestionService.ListAwaitingEnrollment:output_type -> emtm.ingestion.v1.ListAwaitingEnrollmentResponse
+	32, // [32:43] is the sub-list for method output_type
+	21, // [21:32] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_emtm_ingestion_v1_ingestion_service_proto_init() }
@@ -1334,7 +1529,7 @@ func file_emtm_ingestion_v1_ingestion_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_ingestion_v1_ingestion_service_proto_rawDesc), len(file_emtm_ingestion_v1_ingestion_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,16 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	IngestionService_SubmitClaim_FullMethodName          = "/emtm.ingestion.v1.IngestionService/SubmitClaim"
-	IngestionService_SubmitReversal_FullMethodName       = "/emtm.ingestion.v1.IngestionService/SubmitReversal"
-	IngestionService_SubmitEncounter_FullMethodName      = "/emtm.ingestion.v1.IngestionService/SubmitEncounter"
-	IngestionService_SubmitEnrollment_FullMethodName     = "/emtm.ingestion.v1.IngestionService/SubmitEnrollment"
-	IngestionService_SubmitPartsAbSummary_FullMethodName = "/emtm.ingestion.v1.IngestionService/SubmitPartsAbSummary"
-	IngestionService_SubmitCondition_FullMethodName      = "/emtm.ingestion.v1.IngestionService/SubmitCondition"
-	IngestionService_GetRejection_FullMethodName         = "/emtm.ingestion.v1.IngestionService/GetRejection"
-	IngestionService_ListRejections_FullMethodName       = "/emtm.ingestion.v1.IngestionService/ListRejections"
-	IngestionService_ResubmitRejection_FullMethodName    = "/emtm.ingestion.v1.IngestionService/ResubmitRejection"
-	IngestionService_ListHeldReversals_FullMethodName    = "/emtm.ingestion.v1.IngestionService/ListHeldReversals"
+	IngestionService_SubmitClaim_FullMethodName            = "/emtm.ingestion.v1.IngestionService/SubmitClaim"
+	IngestionService_SubmitReversal_FullMethodName         = "/emtm.ingestion.v1.IngestionService/SubmitReversal"
+	IngestionService_SubmitEncounter_FullMethodName        = "/emtm.ingestion.v1.IngestionService/SubmitEncounter"
+	IngestionService_SubmitEnrollment_FullMethodName       = "/emtm.ingestion.v1.IngestionService/SubmitEnrollment"
+	IngestionService_SubmitPartsAbSummary_FullMethodName   = "/emtm.ingestion.v1.IngestionService/SubmitPartsAbSummary"
+	IngestionService_SubmitCondition_FullMethodName        = "/emtm.ingestion.v1.IngestionService/SubmitCondition"
+	IngestionService_GetRejection_FullMethodName           = "/emtm.ingestion.v1.IngestionService/GetRejection"
+	IngestionService_ListRejections_FullMethodName         = "/emtm.ingestion.v1.IngestionService/ListRejections"
+	IngestionService_ResubmitRejection_FullMethodName      = "/emtm.ingestion.v1.IngestionService/ResubmitRejection"
+	IngestionService_ListHeldReversals_FullMethodName      = "/emtm.ingestion.v1.IngestionService/ListHeldReversals"
+	IngestionService_ListAwaitingEnrollment_FullMethodName = "/emtm.ingestion.v1.IngestionService/ListAwaitingEnrollment"
 )
 
 // IngestionServiceClient is the client API for IngestionService service.
@@ -52,6 +53,8 @@ type IngestionServiceClient interface {
 	ResubmitRejection(ctx context.Context, in *ResubmitRejectionRequest, opts ...grpc.CallOption) (*ResubmitRejectionResponse, error)
 	// ListHeldReversals lists reversals waiting for the claim they reverse.
 	ListHeldReversals(ctx context.Context, in *ListHeldReversalsRequest, opts ...grpc.CallOption) (*ListHeldReversalsResponse, error)
+	// ListAwaitingEnrollment lists claims and encounters waiting for their member's enrollment.
+	ListAwaitingEnrollment(ctx context.Context, in *ListAwaitingEnrollmentRequest, opts ...grpc.CallOption) (*ListAwaitingEnrollmentResponse, error)
 }
 
 type ingestionServiceClient struct {
@@ -162,6 +165,16 @@ func (c *ingestionServiceClient) ListHeldReversals(ctx context.Context, in *List
 	return out, nil
 }
 
+func (c *ingestionServiceClient) ListAwaitingEnrollment(ctx context.Context, in *ListAwaitingEnrollmentRequest, opts ...grpc.CallOption) (*ListAwaitingEnrollmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAwaitingEnrollmentResponse)
+	err := c.cc.Invoke(ctx, IngestionService_ListAwaitingEnrollment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IngestionServiceServer is the server API for IngestionService service.
 // All implementations must embed UnimplementedIngestionServiceServer
 // for forward compatibility.
@@ -183,6 +196,8 @@ type IngestionServiceServer interface {
 	ResubmitRejection(context.Context, *ResubmitRejectionRequest) (*ResubmitRejectionResponse, error)
 	// ListHeldReversals lists reversals waiting for the claim they reverse.
 	ListHeldReversals(context.Context, *ListHeldReversalsRequest) (*ListHeldReversalsResponse, error)
+	// ListAwaitingEnrollment lists claims and encounters waiting for their member's enrollment.
+	ListAwaitingEnrollment(context.Context, *ListAwaitingEnrollmentRequest) (*ListAwaitingEnrollmentResponse, error)
 	mustEmbedUnimplementedIngestionServiceServer()
 }
 
@@ -222,6 +237,9 @@ func (UnimplementedIngestionServiceServer) ResubmitRejection(context.Context, *R
 }
 func (UnimplementedIngestionServiceServer) ListHeldReversals(context.Context, *ListHeldReversalsRequest) (*ListHeldReversalsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListHeldReversals not implemented")
+}
+func (UnimplementedIngestionServiceServer) ListAwaitingEnrollment(context.Context, *ListAwaitingEnrollmentRequest) (*ListAwaitingEnrollmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAwaitingEnrollment not implemented")
 }
 func (UnimplementedIngestionServiceServer) mustEmbedUnimplementedIngestionServiceServer() {}
 func (UnimplementedIngestionServiceServer) testEmbeddedByValue()                          {}
@@ -424,6 +442,24 @@ func _IngestionService_ListHeldReversals_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IngestionService_ListAwaitingEnrollment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAwaitingEnrollmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IngestionServiceServer).ListAwaitingEnrollment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IngestionService_ListAwaitingEnrollment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IngestionServiceServer).ListAwaitingEnrollment(ctx, req.(*ListAwaitingEnrollmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // IngestionService_ServiceDesc is the grpc.ServiceDesc for IngestionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -470,6 +506,10 @@ var IngestionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListHeldReversals",
 			Handler:    _IngestionService_ListHeldReversals_Handler,
+		},
+		{
+			MethodName: "ListAwaitingEnrollment",
+			Handler:    _IngestionService_ListAwaitingEnrollment_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -143,7 +143,7 @@ func (x *YearMonth) GetMonth() int32 {
 type EventMeta struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// event_id is deterministic, derived from the business identity of the event
-	// (for example "claim/RX123" or "asmt/<member>/<cause>"). It is the
+	// (for example "claim/<pharmacy NPI>/RX123" or "asmt/<member>/<cause>"). It is the
 	// Nats-Msg-Id of the message, so a retried publish is dropped by the stream.
 	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// producer names the service (or import) that produced the event.
