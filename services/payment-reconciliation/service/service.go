@@ -19,6 +19,7 @@ import (
 	"github.com/emtm/emtm/libs/clock"
 	"github.com/emtm/emtm/libs/config"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
+	"github.com/emtm/emtm/libs/money"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/booking"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/policy"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/ports"
@@ -118,7 +119,11 @@ func observeLedger(rt *app.Runtime, b *booking.Booker) error {
 			if strings.HasPrefix(account, "adjustments:") || strings.HasPrefix(account, "suspense:") {
 				class = account
 			}
-			classes[class] += cents
+			v, err := money.Add(classes[class], cents)
+			if err != nil {
+				return fmt.Errorf("balance of %s: %w", class, err)
+			}
+			classes[class] = v
 		}
 		for class, cents := range classes {
 			o.ObserveInt64(balance, cents, metric.WithAttributes(attribute.String("account", class)))

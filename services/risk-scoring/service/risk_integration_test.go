@@ -63,7 +63,7 @@ func TestRebuiltProfilesEqualTheLiveOnesAndRepairThem(t *testing.T) {
 			c := claim(member, fmt.Sprintf("%s-RX%d", member, i), 1+i, 5, int64(20000*(m+1)), ing)
 			outs = append(outs, bus.Out{Subject: bus.ClaimPaidSubject(p), MsgID: c.Meta.EventId, Msg: c})
 		}
-		rev := &claimsv1.ClaimReversal{Meta: &typesv1.EventMeta{EventId: "reversal/" + member + "-RX1"}, ClaimId: member + "-RX1", MemberId: member,
+		rev := &claimsv1.ClaimReversal{Meta: &typesv1.EventMeta{EventId: "reversal/" + member + "-RX1"}, ClaimId: member + "-RX1", MemberId: member, PharmacyNpi: "1245319599",
 			ContractId: "S9925", PbpId: "001", ReversalDate: &typesv1.Date{Year: 2024, Month: 3, Day: 1}}
 		cond := &medicalv1.Condition{Meta: &typesv1.EventMeta{EventId: "condition/" + member}, ConditionId: member + "-C", MemberId: member,
 			CodeSystem: medicalv1.CodeSystem_CODE_SYSTEM_ICD10_CM, Code: "E11.9", OnsetDate: &typesv1.Date{Year: 2015, Month: 1, Day: 1}}
@@ -88,7 +88,7 @@ func TestRebuiltProfilesEqualTheLiveOnesAndRepairThem(t *testing.T) {
 	}
 	// Damage a live profile (a lost fill, a wrong tier), as a lost Redis write would.
 	store := adapters.NewStore(env.Redis, adapters.LivePrefix)
-	if err := env.Redis.HDel(ctx, store.ProfileKey("M2"), profile.FillPrefix+"M2-RX0").Err(); err != nil {
+	if err := env.Redis.HDel(ctx, store.ProfileKey("M2"), profile.FillPrefix+"1245319599/M2-RX0").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := env.Redis.HSet(ctx, store.ProfileKey("M3"), profile.FieldTier, "1").Err(); err != nil {
@@ -250,5 +250,50 @@ func TestExclusionsReachTheProfileAndSayWhichMeasureTheyRemove(t *testing.T) {
 	r, err := risk.RebuildProfiles(ctx, &riskv1.RebuildProfilesRequest{})
 	if err != nil || r.ProfilesEqual != 4 || len(r.Differences) != 0 {
 		t.Fatalf("rebuild %+v %v", r, err)
+	}
+}
+
+// Issue 12: two pharmacies' claims with the same claim id are two fills; a
+// reversal reverses its own pharmacy's; an ingredient the drug reference
+// does not know is reported and not counted as a drug.
+func TestClaimsAreKeptByPharmacyAndUnknownDrugsAreReportedNotCounted(t *testing.T) {
+	env, risk, pub := start(t)
+	ctx := context.Background()
+	p := bus.Partition("M1", 4)
+	a := claim("M1", "RX-7", 2, 1, 1000, "atorvastatin")
+	b := claim("M1", "RX-7", 2, 3, 2000, "lisinopril")
+	b.PharmacyNpi, b.Meta.EventId = "1003000126", "claim/1003000126/RX-7"
+	a.Meta.EventId = "claim/1245319599/RX-7"
+	made := claim("M1", "RX-8", 2, 5, 500, "zorblaxin")
+	made.Ingredients = []string{"zorblaxin", "Metformin Hydrochloride"}
+	made.Meta.EventId = "claim/1245319599/RX-8"
+	rev := &claimsv1.ClaimReversal{Meta: &typesv1.EventMeta{EventId: "reversal/1003000126/RX-7"}, ClaimId: "RX-7", MemberId: "M1",
+		PharmacyNpi: "1003000126", ContractId: "S9925", PbpId: "001", ReversalDate: &typesv1.Date{Year: 2024, Month: 2, Day: 10}}
+	if _, err := pub.Publish(ctx, bus.Out{Subject: bus.ClaimPaidSubject(p), MsgID: a.Meta.EventId, Msg: a},
+		bus.Out{Subject: bus.ClaimPaidSubject(p), MsgID: b.Meta.EventId, Msg: b},
+		bus.Out{Subject: bus.ClaimPaidSubject(p), MsgID: made.Meta.EventId, Msg: made}); err != nil {
+		t.Fatal(err)
+	}
+	idle(t, env)
+	got, err := risk.GetProfile(ctx, &riskv1.GetProfileRequest{MemberId: "M1"})
+	if err != nil || got.Profile.ActiveClaims != 3 || got.Profile.TotalCostCents != 3500 {
+		t.Fatalf("two pharmacies' RX-7 and RX-8: %+v %v, want 3 fills of $35.00", got.GetProfile(), err)
+	}
+	if strings.Join(got.Profile.Ingredients, ",") != "atorvastatin,lisinopril,metformin" || strings.Join(got.Profile.UnknownDrugs, ",") != "zorblaxin" {
+		t.Fatalf("drugs %v, unknown %v; want the three known (metformin by its salt name) and zorblaxin unknown", got.Profile.Ingredients, got.Profile.UnknownDrugs)
+	}
+	for _, f := range got.Profile.LatestAssessment.GetFactors() {
+		if f.Code == "DRUG_COUNT" && strings.Contains(f.Description, "zorblaxin") {
+			t.Fatalf("an unknown drug was counted: %s", f.Description)
+		}
+	}
+	if _, err := pub.Publish(ctx, bus.Out{Subject: bus.ClaimReversedSubject(p), MsgID: rev.Meta.EventId, Msg: rev}); err != nil {
+		t.Fatal(err)
+	}
+	idle(t, env)
+	got, err = risk.GetProfile(ctx, &riskv1.GetProfileRequest{MemberId: "M1"})
+	if err != nil || got.Profile.ActiveClaims != 2 || got.Profile.ReversedClaims != 1 || got.Profile.TotalCostCents != 1500 ||
+		strings.Join(got.Profile.Ingredients, ",") != "atorvastatin,metformin" {
+		t.Fatalf("after pharmacy B reversed its RX-7: %+v %v, want A's RX-7 and RX-8 left", got.GetProfile(), err)
 	}
 }

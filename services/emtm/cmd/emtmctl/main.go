@@ -21,7 +21,7 @@ func main() {
 	case errors.As(err, &exit):
 		os.Exit(exit.Code)
 	case err != nil:
-		fmt.Fprintln(os.Stderr, "emtmctl:", err)
+		fmt.Fprintln(ctl.TerminalSafe(os.Stderr), "emtmctl:", err) // an error may quote data
 		os.Exit(1)
 	}
 }

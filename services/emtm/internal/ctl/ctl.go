@@ -48,6 +48,11 @@ func New(getenv func(string) string) *cobra.Command {
 		Short:         "Operate emtm: check identifiers, inspect streams, summaries and rejections",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// What emtmctl prints comes partly from data: it cannot drive the terminal.
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			cmd.Root().SetOut(TerminalSafe(cmd.Root().OutOrStdout()))
+			cmd.Root().SetErr(TerminalSafe(cmd.Root().ErrOrStderr()))
+		},
 	}
 	def := func(env, fallback string) string {
 		if v := getenv(env); v != "" {

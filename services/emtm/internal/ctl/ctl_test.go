@@ -32,6 +32,7 @@ func TestCheck(t *testing.T) {
 		{[]string{"check", "mbi", "1EG4-TE5-MK73"}, "1EG4-TE5-MK73\tok\n", 0},
 		{[]string{"check", "ndc", "0002322730"}, "0002322730\terror: 10-digit NDC \"0002322730\" without dashes is ambiguous (4-4-2, 5-3-2 or 5-4-1?): send it with dashes or as 11 digits\n", 1},
 		{[]string{"check", "SNOMED", "430193006", "430193007"}, "430193006\tok\n430193007\terror: SNOMED CT code 430193007 fails its Verhoeff check digit\n", 1},
+		{[]string{"check", "npi", "12\x1b[2J"}, `12\x1b[2J	error: NPI must be 10 digits, got "12\x1b[2J"` + "\n", 1},
 	}
 	for _, tt := range tests {
 		out, err := run(tt.args...)

@@ -93,6 +93,9 @@ func PrintProfile(w io.Writer, p *riskv1.Profile) {
 	fmt.Fprintf(w, "claims       %d active, %d reversed, %s in total; %d conditions, %d Parts A/B events; %d bytes stored\n",
 		p.ActiveClaims, p.ReversedClaims, summary.Dollars(p.TotalCostCents), p.Conditions, p.PartsAbEvents, p.StoredBytes)
 	fmt.Fprintf(w, "drugs        %s\n", strings.Join(p.Ingredients, ", "))
+	if len(p.UnknownDrugs) > 0 {
+		fmt.Fprintf(w, "unknown      %s (not in the drug reference: not counted as drugs)\n", strings.Join(p.UnknownDrugs, ", "))
+	}
 	fmt.Fprintf(w, "chronic      %s\n", orDash(strings.Join(p.ChronicConditions, ", ")))
 	fmt.Fprintf(w, "\nRISK  score %d, tier %s\n", a.GetScore(), strings.TrimPrefix(a.GetTier().String(), "RISK_TIER_"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -40,7 +40,7 @@ const (
 	awaitSinceKey  = "ing:await:since"         // zset: raw seq by the unix time it began waiting
 )
 
-func claimKey(ref string) string          { return "ing:claim:" + ref }    // "member|contract|pbp|date of service"
+func claimKey(ref string) string          { return "ing:claim:" + ref }      // "member|contract|pbp|date of service"
 func awaitMemberKey(member string) string { return "ing:await:m:" + member } // set: raw seqs of the member's awaiting submissions
 
 func spansKey(member string) string { return "ing:enr:" + member }

@@ -388,7 +388,10 @@ func (b *Booker) Statement(ctx context.Context, contract, pbp string, month *typ
 	if err != nil {
 		return nil, err
 	}
-	st := statement.Build(contract, pbp, month, es)
+	st, err := statement.Build(contract, pbp, month, es)
+	if err != nil {
+		return nil, err
+	}
 	p, ok := b.plan(contract, pbp)
 	if why := p.NoPMPM(first); ok && why != "" {
 		n, err := b.unpaidMemberMonths(ctx, contract+"-"+pbp, p.MemberMonth, first)

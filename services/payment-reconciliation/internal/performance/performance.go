@@ -63,15 +63,29 @@ func Calculate(in Inputs) Result {
 		step("3. No member months: no expenditure per member-year, no payment")
 		return r
 	}
-	// Half up: (2 x cents x 12 + months) / (2 x months).
-	r.PerMemberYearCents = (2*in.ABCents*12 + in.MemberMonths) / (2 * in.MemberMonths)
+	// Half up: (2 x cents x 12 + months) / (2 x months), in big integers (no
+	// product can overflow); a result past int64 cents is reported, not wrapped.
+	pmy := new(big.Int).Mul(big.NewInt(in.ABCents), big.NewInt(24))
+	pmy.Add(pmy, big.NewInt(in.MemberMonths))
+	pmy.Quo(pmy, new(big.Int).Mul(big.NewInt(2), big.NewInt(in.MemberMonths)))
+	if !pmy.IsInt64() {
+		step("3. Expenditure per member-year does not fit int64 cents: no payment can be computed")
+		return r
+	}
+	r.PerMemberYearCents = pmy.Int64()
 	step("3. Expenditure per member-year: %s x 12 / %d = %s", Dollars(in.ABCents), in.MemberMonths, Dollars(r.PerMemberYearCents))
 	if !r.HasBenchmark {
 		step("4. No benchmark for %d in the payment policy: no payment can be computed", in.Year)
 		return r
 	}
 	step("4. Benchmark for %d: %s per member-year", in.Year, Dollars(r.BenchmarkCents))
-	r.ReductionBP = (r.BenchmarkCents - r.PerMemberYearCents) * 10000 / r.BenchmarkCents
+	red := new(big.Int).Sub(big.NewInt(r.BenchmarkCents), big.NewInt(r.PerMemberYearCents))
+	red.Mul(red, big.NewInt(10000)).Quo(red, big.NewInt(r.BenchmarkCents))
+	if !red.IsInt64() {
+		step("5. The reduction below the benchmark does not fit int64: no payment can be computed")
+		return r
+	}
+	r.ReductionBP = red.Int64()
 	// Exactly: (benchmark - cents x 12 / months) / benchmark >= threshold / 10000
 	//   <=> (benchmark x months - cents x 12) x 10000 >= threshold x benchmark x months.
 	b, m := big.NewInt(r.BenchmarkCents), big.NewInt(in.MemberMonths)
@@ -86,7 +100,13 @@ func Calculate(in Inputs) Result {
 		step("6. Below the threshold: no performance-based payment for %d", in.Year)
 		return r
 	}
-	r.PaymentCents = in.Config.PMPMCents * in.MemberMonths
+	pay, err := money.Mul(in.Config.PMPMCents, in.MemberMonths)
+	if err != nil {
+		step("6. Qualifies, but %s x %d member months does not fit int64 cents: no payment can be computed", Dollars(in.Config.PMPMCents), in.MemberMonths)
+		r.Qualifies = false
+		return r
+	}
+	r.PaymentCents = pay
 	step("6. Qualifies: %s x %d member months = %s, payable in %d (%d years later)", Dollars(in.Config.PMPMCents), in.MemberMonths,
 		Dollars(r.PaymentCents), r.PayableYear, in.Config.LagYears)
 	return r

@@ -1,6 +1,7 @@
 package performance
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -42,5 +43,12 @@ func TestPerformancePayment(t *testing.T) {
 	}
 	if r := Calculate(Inputs{Plan: "S9925-001", Year: 2019, Config: model}); r.Qualifies || r.PaymentCents != 0 {
 		t.Errorf("no member months: %+v", r)
+	}
+}
+
+func TestExpenditureBeyondInt64IsReportedNotWrapped(t *testing.T) {
+	r := Calculate(Inputs{Plan: "S9925-001", Year: 2019, ABCents: math.MaxInt64, ABSummaries: 1, MemberMonths: 1, Config: model})
+	if r.Qualifies || r.PaymentCents != 0 || r.PerMemberYearCents != 0 || !strings.Contains(strings.Join(r.Steps, "\n"), "does not fit int64") {
+		t.Fatalf("%+v", r)
 	}
 }

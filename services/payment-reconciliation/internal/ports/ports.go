@@ -23,6 +23,7 @@ import (
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/identifiers"
+	"github.com/emtm/emtm/libs/money"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/booking"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/performance"
 )
@@ -196,7 +197,9 @@ func (g *GRPC) GetRemittance(ctx context.Context, req *ledgerv1.GetRemittanceReq
 		}
 		switch e.Kind {
 		case ledgerv1.EntryKind_ENTRY_KIND_FEE:
-			out.TotalCents += e.AmountCents
+			if out.TotalCents, err = money.Add(out.TotalCents, e.AmountCents); err != nil {
+				return nil, status.Errorf(codes.DataLoss, "the remittance's total: %v", err)
+			}
 		case ledgerv1.EntryKind_ENTRY_KIND_SUSPENSE:
 			out.SuspenseItems++
 		default:

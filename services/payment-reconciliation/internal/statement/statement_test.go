@@ -11,7 +11,7 @@ func TestStatementAddsUpAndTraces(t *testing.T) {
 	e := func(id string, k ledgerv1.EntryKind, cents int64, service, npi string) *ledgerv1.LedgerEntry {
 		return &ledgerv1.LedgerEntry{EntryId: id, Kind: k, AmountCents: cents, Service: service, PharmacyNpi: npi, Rule: "pmpm:2017-01-01"}
 	}
-	s := Build("S9925", "001", &typesv1.YearMonth{Year: 2020, Month: 3}, []*ledgerv1.LedgerEntry{
+	s, err := Build("S9925", "001", &typesv1.YearMonth{Year: 2020, Month: 3}, []*ledgerv1.LedgerEntry{
 		e("pp/1", ledgerv1.EntryKind_ENTRY_KIND_PROSPECTIVE, 350, "PMPM", ""),
 		e("pp/2", ledgerv1.EntryKind_ENTRY_KIND_PROSPECTIVE, 350, "PMPM", ""),
 		e("pp/3", ledgerv1.EntryKind_ENTRY_KIND_PROSPECTIVE, 350, "PMPM", ""),
@@ -21,6 +21,9 @@ func TestStatementAddsUpAndTraces(t *testing.T) {
 		e("le/c", ledgerv1.EntryKind_ENTRY_KIND_FEE, 4000, "MEDREC", "1234567893"),
 		e("sus/d", ledgerv1.EntryKind_ENTRY_KIND_SUSPENSE, 0, "SNOMED 410620009", "1234567893"),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if s.ProspectiveCents != 1050 || s.AdjustmentsCents != -350 || s.MemberMonths != 2 || s.FeesCents != 15500 || s.SuspenseItems != 1 ||
 		s.NetCents != 1050-350-15500 || s.Entries != 8 {
 		t.Fatalf("statement %+v", s)
@@ -48,5 +51,14 @@ func TestStatementAddsUpAndTraces(t *testing.T) {
 	}
 	if s.Lines[0].Section != Prospective || s.Lines[len(s.Lines)-1].Section != Suspense {
 		t.Errorf("sections out of order: %v", s.Lines)
+	}
+}
+
+func TestAStatementThatCannotBeAddedUpIsAnErrorNotAWrappedFigure(t *testing.T) {
+	big := func(id string) *ledgerv1.LedgerEntry {
+		return &ledgerv1.LedgerEntry{EntryId: id, Kind: ledgerv1.EntryKind_ENTRY_KIND_FEE, AmountCents: 1<<62 + 1, Service: "CMR", PharmacyNpi: "1245319599"}
+	}
+	if s, err := Build("S9925", "001", &typesv1.YearMonth{Year: 2020, Month: 3}, []*ledgerv1.LedgerEntry{big("a"), big("b")}); err == nil {
+		t.Fatalf("fees of 2 x (2^62+1) cents added up to %d", s.FeesCents)
 	}
 }

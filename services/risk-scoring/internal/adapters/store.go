@@ -141,12 +141,12 @@ func (s *Store) run(ctx context.Context, script *redis.Script, member string, ar
 
 // ApplyClaim stores a fill.
 func (s *Store) ApplyClaim(ctx context.Context, member string, f profile.Fill, birth, plan string) (Snapshot, error) {
-	return s.run(ctx, applyClaim, member, f.ClaimID, profile.EncodeFill(f), birth, plan, member)
+	return s.run(ctx, applyClaim, member, f.Key(), profile.EncodeFill(f), birth, plan, member)
 }
 
 // ApplyReversal reverses a claim (on is the reversal date).
-func (s *Store) ApplyReversal(ctx context.Context, member, claimID, on, plan string) (Snapshot, error) {
-	return s.run(ctx, applyReversal, member, claimID, on, plan, member)
+func (s *Store) ApplyReversal(ctx context.Context, member, fillKey, on, plan string) (Snapshot, error) {
+	return s.run(ctx, applyReversal, member, fillKey, on, plan, member)
 }
 
 // ApplyCondition stores a condition.

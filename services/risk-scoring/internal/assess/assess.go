@@ -65,17 +65,44 @@ func (a *Assessor) FillOf(c *claimsv1.PharmacyClaim) profile.Fill {
 	if len(ings) == 0 {
 		ings, _ = a.refs.Drugs.Resolve(c.RxnormCode, c.DrugDescription)
 	}
+	ings = a.canonical(ings)
 	f := profile.Fill{
-		ClaimID: c.ClaimId, Date: civil.FromProto(c.DateOfService), DaysSupply: int(c.DaysSupply),
+		ClaimID: c.ClaimId, PharmacyNPI: c.PharmacyNpi, Date: civil.FromProto(c.DateOfService), DaysSupply: int(c.DaysSupply),
 		CostCents: c.TotalCents, PrescriberNPI: c.PrescriberNpi, Ingredients: ings, Drugs: []profile.Drug{},
 	}
 	var mme int64
 	for _, d := range a.refs.Drugs.Dispense(ings, drugref.Use{Description: c.DrugDescription, Strength: c.Strength, QuantityMilli: c.QuantityMilli, DaysSupply: int(c.DaysSupply)}) {
+		if d.Ingredient == nil {
+			f.Drugs = append(f.Drugs, profile.Drug{Name: d.Name, Unknown: true})
+			continue
+		}
 		f.Drugs = append(f.Drugs, profile.Drug{Name: d.Name, Groups: safety.GroupsOf(d), Beers: d.Beers, MME: d.MME, HasMME: d.HasMME})
 		mme += d.MME
 	}
 	f.MME10 = int((mme + safety.MMEScale/20) / (safety.MMEScale / 10))
 	return f
+}
+
+// canonical names each ingredient as the drug reference does: by name or
+// synonym, else the one known ingredient its words name ("metformin
+// hydrochloride" is metformin); a name the reference does not know stays as
+// sent and is kept as unknown (reported, never counted as a drug).
+func (a *Assessor) canonical(ings []string) []string {
+	out := make([]string, 0, len(ings))
+	seen := map[string]bool{}
+	for _, name := range ings {
+		n := strings.ToLower(strings.TrimSpace(name))
+		if ing, ok := a.refs.Drugs.Ingredient(n); ok {
+			n = ing.Name
+		} else if found := a.refs.Drugs.ParseDescription(n); len(found) == 1 {
+			n = found[0]
+		}
+		if n != "" && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // OnClaim applies a paid claim.
@@ -91,7 +118,7 @@ func (a *Assessor) OnClaim(ctx context.Context, c *claimsv1.PharmacyClaim) error
 // OnReversal applies a claim reversal.
 func (a *Assessor) OnReversal(ctx context.Context, r *claimsv1.ClaimReversal) error {
 	a.tag(ctx, r.MemberId)
-	snap, err := a.store.ApplyReversal(ctx, r.MemberId, r.ClaimId, profile.EncodeDate(civil.FromProto(r.ReversalDate)), r.ContractId+"-"+r.PbpId)
+	snap, err := a.store.ApplyReversal(ctx, r.MemberId, profile.FillKey(r.PharmacyNpi, r.ClaimId), profile.EncodeDate(civil.FromProto(r.ReversalDate)), r.ContractId+"-"+r.PbpId)
 	if err != nil {
 		return err
 	}
@@ -251,7 +278,7 @@ func prune(p *profile.Profile, stale []string) {
 	}
 	fills := p.Fills[:0]
 	for _, f := range p.Fills {
-		if !gone[profile.FillPrefix+f.ClaimID] {
+		if !gone[profile.FillPrefix+f.Key()] {
 			fills = append(fills, f)
 		}
 	}

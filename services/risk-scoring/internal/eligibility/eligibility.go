@@ -17,10 +17,12 @@ package eligibility
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
 	"github.com/emtm/emtm/libs/civil"
+	"github.com/emtm/emtm/libs/money"
 	"github.com/emtm/emtm/services/risk-scoring/internal/chronic"
 )
 
@@ -107,7 +109,11 @@ func Decide(c Criteria, f Facts) Decision {
 		d.Reasons = append(d.Reasons, fmt.Sprintf("annual drug cost: no MTM cost threshold is configured for %d (CMS sets it each year): not met", c.Year))
 	} else if !f.AsOf.IsZero() {
 		months := int64(f.AsOf.Month)
-		d.ProjectedCostCents = f.YTDCostCents * 12 / months
+		annual, err := money.Mul(f.YTDCostCents, 12)
+		if err != nil {
+			annual = math.MaxInt64 // past any threshold: the cost is met, and the reason says how
+		}
+		d.ProjectedCostCents = annual / months
 		metCost = d.ProjectedCostCents >= c.CostThresholdCents
 		d.Reasons = append(d.Reasons, fmt.Sprintf("annual drug cost: projected %s = year-to-date %s / %d month(s) x 12; threshold for %d %s: %s",
 			dollars(d.ProjectedCostCents), dollars(f.YTDCostCents), months, c.Year, dollars(c.CostThresholdCents), met(metCost)))

@@ -18,6 +18,7 @@ import (
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	"github.com/emtm/emtm/libs/grpcx"
+	"github.com/emtm/emtm/libs/money"
 	"github.com/emtm/emtm/services/risk-scoring/internal/adapters"
 	"github.com/emtm/emtm/services/risk-scoring/internal/assess"
 	"github.com/emtm/emtm/services/risk-scoring/internal/scoring"
@@ -117,17 +118,28 @@ func (g *GRPC) GetProfile(ctx context.Context, req *riskv1.GetProfileRequest) (*
 		ActiveClaims: int32(len(p.Fills)), ReversedClaims: int32(p.Reversed), LatestAssessment: g.a.Current(p),
 		ChronicConditions: g.a.Categories(p), Conditions: int32(len(p.Conditions)), PartsAbEvents: int32(len(p.Medical)), StoredBytes: size,
 		Exclusions: g.a.Exclusions(p)}
-	ings := map[string]bool{}
+	ings, unknown := map[string]bool{}, map[string]bool{}
+	var total money.Sum
 	for _, f := range p.Fills {
-		out.TotalCostCents += f.CostCents
-		for _, i := range f.Ingredients {
+		total.Add(f.CostCents)
+		for _, i := range f.Known() {
 			ings[i] = true
 		}
+		for _, i := range f.Unknown() {
+			unknown[i] = true
+		}
+	}
+	if out.TotalCostCents, err = total.Total(); err != nil {
+		return nil, status.Errorf(codes.DataLoss, "the profile's total cost: %v", err)
 	}
 	for i := range ings {
 		out.Ingredients = append(out.Ingredients, i)
 	}
+	for i := range unknown {
+		out.UnknownDrugs = append(out.UnknownDrugs, i)
+	}
 	sort.Strings(out.Ingredients)
+	sort.Strings(out.UnknownDrugs)
 	sort.Strings(out.ChronicConditions)
 	return &riskv1.GetProfileResponse{Profile: out}, nil
 }

@@ -207,9 +207,9 @@ func lifted(ing *drugref.Ingredient, classes map[string]bool) bool {
 // NonAdherence: a PDC class in the measure with PDC below 0.80.
 // Source: CMS Part D Star Ratings D10-D12 (PQA PDC), 2024; docs/domain.md section 3.
 func NonAdherence(f Facts) []Problem {
-	byID := map[string]profile.Fill{}
+	byKey := map[string]profile.Fill{} // the PDC names fills by key (pharmacy and claim id)
 	for _, fl := range f.Fills {
-		byID[fl.ClaimID] = fl
+		byKey[fl.Key()] = fl
 	}
 	var out []Problem
 	for _, r := range f.PDC {
@@ -217,8 +217,8 @@ func NonAdherence(f Facts) []Problem {
 			continue
 		}
 		ev := newEvidence()
-		for _, id := range r.ClaimIDs {
-			ev.add(id, byID[id].PrescriberNPI)
+		for _, key := range r.ClaimIDs {
+			ev.add(byKey[key].ClaimID, byKey[key].PrescriberNPI)
 		}
 		out = append(out, ev.into(Problem{
 			Code: "NONADH", Key: "NONADH:" + r.Class,

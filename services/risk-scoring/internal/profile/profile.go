@@ -16,7 +16,10 @@ import (
 
 // Fill is one paid pharmacy claim as the profile keeps it.
 type Fill struct {
-	ClaimID       string
+	ClaimID string
+	// PharmacyNPI: with ClaimID, the claim's identity (a claim id is unique
+	// within its pharmacy only); empty for a fill stored before it was kept.
+	PharmacyNPI   string
 	Date          civil.Date
 	DaysSupply    int
 	CostCents     int64
@@ -32,11 +35,59 @@ type Fill struct {
 	Drugs []Drug
 }
 
+// Key is the fill's identity in the profile: FillKey of its pharmacy and claim id.
+func (f Fill) Key() string { return FillKey(f.PharmacyNPI, f.ClaimID) }
+
+// FillKey is "<pharmacy NPI>/<claim id>", or the claim id alone without a pharmacy.
+func FillKey(pharmacyNPI, claimID string) string {
+	if pharmacyNPI == "" {
+		return claimID
+	}
+	return pharmacyNPI + "/" + claimID
+}
+
+// splitFillKey reverses FillKey (an NPI is ten digits).
+func splitFillKey(key string) (npi, claimID string) {
+	if n, id, ok := strings.Cut(key, "/"); ok && len(n) == 10 && strings.Trim(n, "0123456789") == "" {
+		return n, id
+	}
+	return "", key
+}
+
+// Known are the fill's ingredients found in the drug reference (all of them
+// for a fill stored before unknown ones were marked); Unknown the others,
+// which are reported and never counted as distinct drugs.
+func (f Fill) Known() []string {
+	if f.Drugs == nil {
+		return f.Ingredients
+	}
+	out := make([]string, 0, len(f.Drugs))
+	for _, d := range f.Drugs {
+		if !d.Unknown {
+			out = append(out, d.Name)
+		}
+	}
+	return out
+}
+
+// Unknown are the fill's ingredients not in the drug reference.
+func (f Fill) Unknown() []string {
+	var out []string
+	for _, d := range f.Drugs {
+		if d.Unknown {
+			out = append(out, d.Name)
+		}
+	}
+	return out
+}
+
 // Drug is one ingredient of a fill with what the safety measures and the
 // Beers rule need.
 type Drug struct {
-	Name   string
-	Groups safety.Group
+	Name string
+	// Unknown: not in the drug reference (stored as "name=U").
+	Unknown bool
+	Groups  safety.Group
 	// Beers: a Beers Table 2 criterion holds for this dose and route.
 	Beers bool
 	// MME per day in ten-thousandths (safety.MMEScale); HasMME false when unknown.
@@ -54,6 +105,9 @@ var drugFlags = []struct {
 // D diabetes, O opioid, B benzodiazepine, A anticholinergic, C CNS) and P
 // for a Beers criterion; mme in ten-thousandths.
 func encodeDrug(d Drug) string {
+	if d.Unknown {
+		return d.Name + "=U"
+	}
 	b := []byte(d.Name + "=")
 	for _, f := range drugFlags {
 		if d.Groups.Has(f.group) {
@@ -76,6 +130,10 @@ func decodeDrug(s string) (Drug, bool) {
 		return Drug{}, false
 	}
 	d := Drug{Name: name}
+	if rest == "U" {
+		d.Unknown = true
+		return d, true
+	}
 	flags, mme, hasMME := strings.Cut(rest, "@")
 	seen := 0
 	for i := 0; i < len(flags); i++ {
@@ -165,8 +223,8 @@ type Profile struct {
 
 // Stored-form field names in the profile hash.
 const (
-	FillPrefix      = "c:" // c:<claim id>     -> encoded fill
-	ReversedPrefix  = "x:" // x:<claim id>     -> reversal seen (YYYYMMDD of the reversal)
+	FillPrefix      = "c:" // c:<fill key>     -> encoded fill (Fill.Key: <pharmacy NPI>/<claim id>)
+	ReversedPrefix  = "x:" // x:<fill key>     -> reversal seen (YYYYMMDD of the reversal)
 	ConditionPrefix = "k:" // k:<condition id> -> encoded condition
 	MedicalPrefix   = "h:" // h:<summary id>   -> encoded Parts A/B event
 	SpanPrefix      = "s:" // s:<source>       -> encoded exclusion span
@@ -189,8 +247,9 @@ func EncodeFill(f Fill) string {
 	return fmt.Sprintf("%s|%d|%d|%s|%d|%s", EncodeDate(f.Date), f.DaysSupply, f.CostCents, f.PrescriberNPI, f.MME10, strings.Join(names, ";"))
 }
 
-// DecodeFill reverses EncodeFill.
-func DecodeFill(claimID, s string) (Fill, error) {
+// DecodeFill reverses EncodeFill; key is the fill's field name (Fill.Key).
+func DecodeFill(key, s string) (Fill, error) {
+	npi, claimID := splitFillKey(key)
 	parts := strings.SplitN(s, "|", 6)
 	if len(parts) != 6 {
 		return Fill{}, fmt.Errorf("fill %s: malformed %q", claimID, s)
@@ -205,7 +264,7 @@ func DecodeFill(claimID, s string) (Fill, error) {
 	if err1 != nil || err2 != nil || err3 != nil || days < 0 || days > 10000 {
 		return Fill{}, fmt.Errorf("fill %s: malformed numbers in %q", claimID, s)
 	}
-	f := Fill{ClaimID: claimID, Date: d, DaysSupply: days, CostCents: cents, PrescriberNPI: parts[3], MME10: mme}
+	f := Fill{ClaimID: claimID, PharmacyNPI: npi, Date: d, DaysSupply: days, CostCents: cents, PrescriberNPI: parts[3], MME10: mme}
 	if parts[5] == "" {
 		return f, nil
 	}
@@ -373,7 +432,7 @@ func FromHash(memberID string, h map[string]string) (*Profile, error) {
 		if c := p.Fills[i].Date.Compare(p.Fills[j].Date); c != 0 {
 			return c < 0
 		}
-		return p.Fills[i].ClaimID < p.Fills[j].ClaimID
+		return p.Fills[i].Key() < p.Fills[j].Key()
 	})
 	sort.Slice(p.Conditions, func(i, j int) bool { return p.Conditions[i].ID < p.Conditions[j].ID })
 	sort.Slice(p.Medical, func(i, j int) bool { return p.Medical[i].ID < p.Medical[j].ID })

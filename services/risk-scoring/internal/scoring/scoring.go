@@ -11,6 +11,7 @@ import (
 
 	"github.com/emtm/emtm/libs/civil"
 	"github.com/emtm/emtm/libs/drugref"
+	"github.com/emtm/emtm/libs/money"
 	"github.com/emtm/emtm/services/risk-scoring/internal/chronic"
 	"github.com/emtm/emtm/services/risk-scoring/internal/eligibility"
 	"github.com/emtm/emtm/services/risk-scoring/internal/problems"
@@ -62,6 +63,11 @@ type Result struct {
 	Safety []safety.Row
 	// Exclusions are the profile's exclusion spans, each with its source.
 	Exclusions []Exclusion
+	// UnknownDrugs are ingredients of the profile's fills that the drug
+	// reference does not know: reported, not counted as drugs.
+	UnknownDrugs []string
+	// CostOverflow: the year's drug cost does not fit int64 cents (not projected).
+	CostOverflow bool
 }
 
 // Exclusion is an exclusion span and where it comes from.
@@ -123,9 +129,10 @@ func Assess(p *profile.Profile, refs References, pol Policy) Result {
 	var fills []pdc.Fill
 	var dispensed []pdc.Dispensing
 	for _, f := range p.Fills {
-		dispensed = append(dispensed, pdc.Dispensing{Date: f.Date, Ingredients: f.Ingredients})
-		if drugs, _ := pdc.Classify(refs.Drugs, f.Ingredients); drugs != nil {
-			fills = append(fills, pdc.Fill{ClaimID: f.ClaimID, Date: f.Date, DaysSupply: f.DaysSupply, Drugs: drugs})
+		dispensed = append(dispensed, pdc.Dispensing{Date: f.Date, Ingredients: f.Known()})
+		if drugs, _ := pdc.Classify(refs.Drugs, f.Known()); drugs != nil {
+			// The fill's key: claim ids are unique within a pharmacy only.
+			fills = append(fills, pdc.Fill{ClaimID: f.Key(), Date: f.Date, DaysSupply: f.DaysSupply, Drugs: drugs})
 		}
 	}
 	r.Exclusions = Exclusions(p, refs)
@@ -140,15 +147,30 @@ func Assess(p *profile.Profile, refs References, pol Policy) Result {
 	r.Problems, r.Safety = problems.Find(problems.Facts{Year: year, BirthDate: p.BirthDate, Fills: p.Fills, Exclusions: spans, PDC: r.PDC, Ref: refs.Drugs})
 
 	// Eligibility: drugs and cost of the year to date.
+	// A drug the reference does not know is reported (r.UnknownDrugs), never
+	// counted as a distinct drug; its cost counts (the plan paid it).
 	yearDrugs := map[string]bool{}
-	var ytd int64
+	var ytdSum money.Sum
 	var ytdClaims []string
+	unknown := map[string]bool{}
 	for _, f := range p.Fills {
+		for _, u := range f.Unknown() {
+			unknown[u] = true
+		}
 		if f.Date.Year == year && !f.Date.After(r.AsOf) {
-			yearDrugs[strings.Join(f.Ingredients, " / ")] = true
-			ytd += f.CostCents
+			if known := f.Known(); len(known) > 0 {
+				yearDrugs[strings.Join(known, " / ")] = true
+			}
+			ytdSum.Add(f.CostCents)
 			ytdClaims = append(ytdClaims, f.ClaimID)
 		}
+	}
+	r.UnknownDrugs = sortedKeys(unknown)
+	ytd, err := ytdSum.Total()
+	if err != nil {
+		// Ingestion bounds every claim's amounts, so this cannot happen with its
+		// events; were it to, the cost is not projected rather than wrong.
+		ytd, r.CostOverflow = 0, true
 	}
 	crit := pol.Criteria(year)
 	r.Eligibility = eligibility.Decide(crit, eligibility.Facts{AsOf: r.AsOf, Categories: categories, Drugs: sortedKeys(yearDrugs), YTDCostCents: ytd})
@@ -178,7 +200,7 @@ func Assess(p *profile.Profile, refs References, pol Policy) Result {
 			continue
 		}
 		drugClaims = append(drugClaims, f.ClaimID)
-		for _, ing := range f.Ingredients {
+		for _, ing := range f.Known() {
 			drugs[ing] = true
 		}
 	}

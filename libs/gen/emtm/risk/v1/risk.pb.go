@@ -747,7 +747,10 @@ type Profile struct {
 	// stored_bytes is the memory Redis uses for the profile (MEMORY USAGE).
 	StoredBytes int64 `protobuf:"varint,12,opt,name=stored_bytes,json=storedBytes,proto3" json:"stored_bytes,omitempty"`
 	// exclusions are the exclusion spans on record (conditions, hospice).
-	Exclusions    []*ExclusionSpan `protobuf:"bytes,13,rep,name=exclusions,proto3" json:"exclusions,omitempty"`
+	Exclusions []*ExclusionSpan `protobuf:"bytes,13,rep,name=exclusions,proto3" json:"exclusions,omitempty"`
+	// unknown_drugs are ingredients on the member's claims that the drug
+	// reference does not know: reported here, never counted as distinct drugs.
+	UnknownDrugs  []string `protobuf:"bytes,14,rep,name=unknown_drugs,json=unknownDrugs,proto3" json:"unknown_drugs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -869,6 +872,13 @@ func (x *Profile) GetStoredBytes() int64 {
 func (x *Profile) GetExclusions() []*ExclusionSpan {
 	if x != nil {
 		return x.Exclusions
+	}
+	return nil
+}
+
+func (x *Profile) GetUnknownDrugs() []string {
+	if x != nil {
+		return x.UnknownDrugs
 	}
 	return nil
 }
@@ -1378,7 +1388,7 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\x0etreatment_days\x18\x06 \x01(\x05R\rtreatmentDays\x12!\n" +
 	"\fcovered_days\x18\a \x01(\x05R\vcoveredDays\x12\x10\n" +
 	"\x03pdc\x18\b \x01(\x01R\x03pdc\x12\x1a\n" +
-	"\badherent\x18\t \x01(\bR\badherent\"\x9a\x04\n" +
+	"\badherent\x18\t \x01(\bR\badherent\"\xbf\x04\n" +
 	"\aProfile\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1f\n" +
 	"\vcontract_id\x18\x02 \x01(\tR\n" +
@@ -1398,7 +1408,8 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\fstored_bytes\x18\f \x01(\x03R\vstoredBytes\x12;\n" +
 	"\n" +
 	"exclusions\x18\r \x03(\v2\x1b.emtm.risk.v1.ExclusionSpanR\n" +
-	"exclusions\".\n" +
+	"exclusions\x12#\n" +
+	"\runknown_drugs\x18\x0e \x03(\tR\funknownDrugs\".\n" +
 	"\x16RebuildProfilesRequest\x12\x14\n" +
 	"\x05apply\x18\x01 \x01(\bR\x05apply\"\xf5\x01\n" +
 	"\x17RebuildProfilesResponse\x12'\n" +
