@@ -12,11 +12,13 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/emtm/emtm/libs/dirlock"
 	"github.com/emtm/emtm/libs/syncbuf"
 )
 
@@ -42,6 +44,9 @@ type Options struct {
 	Port int
 	// Log receives the server's output; nil discards it.
 	Log io.Writer
+	// Say receives messages for the person running emtm (an orphaned server
+	// stopped); nil discards them.
+	Say func(string)
 }
 
 // Server is a running redis-server.
@@ -51,6 +56,8 @@ type Server struct {
 	done chan struct{}
 	once sync.Once
 	out  *syncbuf.Buffer
+	lock *dirlock.Lock // the data directory's lock, held while the server runs
+	dir  string
 }
 
 // URL is the go-redis URL of the server.
@@ -110,10 +117,36 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("redisproc: data dir: %w", err)
 	}
-	var lastErr error
+	lock, err := claim(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	say := o.Say
+	if say == nil {
+		say = func(string) {}
+	}
+	if err := stopOrphan(o.Dir, say); err != nil {
+		lock.Release()
+		return nil, err
+	}
+	s, err := startPort(ctx, bin, o)
+	if err != nil {
+		lock.Release()
+		return nil, err
+	}
+	s.lock, s.dir = lock, o.Dir
+	if err := os.WriteFile(filepath.Join(o.Dir, pidName), []byte(strconv.Itoa(s.cmd.Process.Pid)+"\n"), 0o600); err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("redisproc: record the server's pid: %w", err)
+	}
+	return s, nil
+}
+
+func startPort(ctx context.Context, bin string, o Options) (*Server, error) {
 	if o.Port != 0 {
 		return start(ctx, bin, o.Port, o)
 	}
+	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		port, err := freePort()
 		if err != nil {
@@ -155,6 +188,7 @@ func start(ctx context.Context, bin string, port int, o Options) (*Server, error
 		w = io.MultiWriter(out, o.Log)
 	}
 	cmd.Stdout, cmd.Stderr = w, w
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("redisproc: start %s: %w", bin, err)
 	}
@@ -190,7 +224,16 @@ func (s *Server) Stop() {
 			_ = s.cmd.Process.Kill()
 			<-s.done
 		}
+		s.disown()
 	})
+}
+
+// disown removes the pid file and releases the directory once the server has exited.
+func (s *Server) disown() {
+	if s.dir != "" {
+		_ = os.Remove(filepath.Join(s.dir, pidName))
+	}
+	s.lock.Release()
 }
 
 // Kill stops the server abruptly (kill -9), as a crash would.
@@ -198,6 +241,7 @@ func (s *Server) Kill() {
 	s.once.Do(func() {
 		_ = s.cmd.Process.Kill()
 		<-s.done
+		s.disown()
 	})
 }
 

@@ -3,6 +3,7 @@ package stack
 import (
 	"bytes"
 	"context"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -112,4 +113,23 @@ func waitServing(t *testing.T, cc *grpc.ClientConn, exited chan error, stderr *b
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("not SERVING within 30s\n%s", stderr.String())
+}
+
+func TestOneEmtmPerDataDirectory(t *testing.T) {
+	dir := t.TempDir()
+	redisURL, _ := testkit.StartRedis(t)
+	st, err := Start(context.Background(), Options{DataDir: dir, RedisURL: redisURL, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Start(context.Background(), Options{DataDir: dir, RedisURL: redisURL, Log: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "in use by another emtm") {
+		t.Fatalf("a second emtm on the same data directory: %v", err)
+	}
+	st.Stop()
+	st2, err := Start(context.Background(), Options{DataDir: dir, RedisURL: redisURL, Log: io.Discard})
+	if err != nil {
+		t.Fatalf("a start after the first stopped: %v", err)
+	}
+	st2.Stop()
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/emtm/emtm/libs/app"
 	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/dirlock"
 	"github.com/emtm/emtm/libs/natsembed"
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/libs/pseudonym"
@@ -114,6 +115,7 @@ type Stack struct {
 	errc   chan error
 	tels   []*otelx.Telemetry
 	once   sync.Once
+	lock   *dirlock.Lock // the data directory, while the embedded servers run
 }
 
 // Start starts everything and returns when every service serves.
@@ -136,6 +138,15 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 			s.Stop()
 		}
 	}()
+	if o.DataDir != "" && (o.NATSURL == "" || o.RedisURL == "") {
+		// One emtm per data directory: its NATS store and Redis files are not shared.
+		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+			return s, fmt.Errorf("data directory: %w", err)
+		}
+		if s.lock, err = dirlock.Take(o.DataDir, "emtm.lock", "its NATS and redis-server"); err != nil {
+			return s, err
+		}
+	}
 	serviceURL := o.NATSURL
 	if s.NATSURL = o.NATSURL; s.NATSURL == "" {
 		nopts := natsembed.Options{StoreDir: filepath.Join(o.DataDir, "nats"), Port: o.NATSPort, SyncAlways: o.SyncAlways}
@@ -168,7 +179,8 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 				return s, err
 			}
 		}
-		s.rs, err = redisproc.Start(ctx, redisproc.Options{Dir: filepath.Join(o.DataDir, "redis"), AppendOnly: true, FsyncAlways: o.SyncAlways, Log: o.Log})
+		s.rs, err = redisproc.Start(ctx, redisproc.Options{Dir: filepath.Join(o.DataDir, "redis"), AppendOnly: true, FsyncAlways: o.SyncAlways, Log: o.Log,
+			Say: func(m string) { fmt.Fprintln(o.Out, "emtm:", m) }})
 		if err != nil {
 			return s, err
 		}
@@ -261,6 +273,7 @@ func (s *Stack) Stop() {
 			s.ns.Shutdown()
 			s.ns.WaitForShutdown()
 		}
+		s.lock.Release()
 	})
 }
 

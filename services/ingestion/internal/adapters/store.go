@@ -92,6 +92,23 @@ func (s *Store) IndexRejection(ctx context.Context, id, kind string, seq uint64)
 	return nil
 }
 
+// FirstRejection implements intake.Store.
+func (s *Store) FirstRejection(ctx context.Context, key, id string) (string, error) {
+	k := "ing:rejected:" + key
+	ok, err := s.rdb.SetNX(ctx, k, id, 0).Result()
+	if err != nil {
+		return "", fmt.Errorf("rejection identity: %w", err)
+	}
+	if ok {
+		return id, nil
+	}
+	first, err := s.rdb.Get(ctx, k).Result()
+	if err != nil {
+		return "", fmt.Errorf("rejection identity: %w", err)
+	}
+	return first, nil
+}
+
 // RejectionSeq returns the EMTM_REJECTIONS sequence of a rejection (0 if unknown).
 func (s *Store) RejectionSeq(ctx context.Context, id string) (uint64, error) {
 	v, err := s.rdb.HGet(ctx, rejectionSeqs, id).Uint64()

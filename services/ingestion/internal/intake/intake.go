@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -88,7 +89,10 @@ type Source struct {
 
 // Outcome is what became of a submission.
 type Outcome struct {
-	EventID   string
+	EventID string
+	// Duplicate: the same submission was accepted before (nothing changed), or,
+	// with Rejection, was refused before for the same reasons (the earlier
+	// rejection is returned; none is stored again).
 	Duplicate bool
 	// Held is true for a reversal kept until its claim arrives, and for a
 	// claim or encounter kept until its member's enrollment arrives
@@ -160,6 +164,11 @@ type Store interface {
 	// that was rejected), so that a corrected one can be accepted.
 	Unreserve(ctx context.Context, key, hash string) error
 	IndexRejection(ctx context.Context, rejectionID, kind string, rejectionSeq uint64) error
+	// FirstRejection records id as the rejection of the submission key unless
+	// one is recorded already, and returns the recorded one.
+	FirstRejection(ctx context.Context, key, id string) (string, error)
+	// RejectionSeq is the EMTM_REJECTIONS sequence of a stored rejection (0: not stored).
+	RejectionSeq(ctx context.Context, id string) (uint64, error)
 	Spans(ctx context.Context, member string) ([]validate.Span, error)
 	RecordSpan(ctx context.Context, member, enrollmentID string, sp validate.Span) error
 	// RecordClaim keeps a published claim's facts under its ClaimRef; Claim reads them.
@@ -874,6 +883,38 @@ func (in *Intake) reject(ctx context.Context, kind string, src Source, v []valid
 		return Outcome{}, errors.New("intake: a rejection needs its stored raw submission")
 	}
 	id := RejectionID(src.RawSeq)
+	if src.Resubmits == "" {
+		// The same submission (sender, kind, content) refused for the same
+		// reasons is one rejection: a re-run import or a pharmacy's retry stores
+		// no second one. A resubmission is always its own record.
+		first, err := in.store.FirstRejection(ctx, rejectionKey(kind, src, v), id)
+		if err != nil {
+			return Outcome{}, err
+		}
+		seq, err := in.store.RejectionSeq(ctx, first)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if seq != 0 {
+			return Outcome{RawSeq: src.RawSeq, Rejection: in.rejection(ctx, first, kind, src, v), Duplicate: true}, nil
+		}
+		id = first // reserved but not yet stored (new, or a crash in between): store it now
+	}
+	rej := in.rejection(ctx, id, kind, src, v)
+	acks, err := in.pub.Publish(ctx, bus.Out{Subject: bus.RejectionSubject(kind), MsgID: id, Msg: rej})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("store rejection: %w", err)
+	}
+	if err := in.store.IndexRejection(ctx, id, kind, acks[0].Sequence); err != nil {
+		return Outcome{}, err
+	}
+	if in.rejections != nil && !acks[0].Duplicate && len(v) > 0 {
+		in.rejections.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", kind), attribute.String("reason", v[0].Reason)))
+	}
+	return Outcome{RawSeq: src.RawSeq, Rejection: rej}, nil
+}
+
+func (in *Intake) rejection(ctx context.Context, id, kind string, src Source, v []validate.Violation) *ingestionv1.Rejection {
 	rej := &ingestionv1.Rejection{
 		Meta:        in.pub.Meta(ctx, id, fmt.Sprintf("raw-%d", src.RawSeq)),
 		RejectionId: id,
@@ -891,15 +932,24 @@ func (in *Intake) reject(ctx context.Context, kind string, src Source, v []valid
 	for _, x := range v {
 		rej.Violations = append(rej.Violations, &ingestionv1.FieldViolation{Field: x.Field, Description: x.Description, Reason: x.Reason})
 	}
-	acks, err := in.pub.Publish(ctx, bus.Out{Subject: bus.RejectionSubject(kind), MsgID: id, Msg: rej})
-	if err != nil {
-		return Outcome{}, fmt.Errorf("store rejection: %w", err)
+	return rej
+}
+
+// rejectionKey identifies a submission and its verdict: sender, kind,
+// content type, payload and the fields and reasons refused.
+func rejectionKey(kind string, src Source, v []validate.Violation) string {
+	h := sha256.New()
+	for _, part := range []string{kind, src.Sender, src.ContentType} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
 	}
-	if err := in.store.IndexRejection(ctx, id, kind, acks[0].Sequence); err != nil {
-		return Outcome{}, err
+	h.Write(src.Payload)
+	reasons := make([]string, len(v))
+	for i, x := range v {
+		reasons[i] = x.Field + ":" + x.Reason
 	}
-	if in.rejections != nil && !acks[0].Duplicate && len(v) > 0 {
-		in.rejections.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", kind), attribute.String("reason", v[0].Reason)))
-	}
-	return Outcome{RawSeq: src.RawSeq, Rejection: rej}, nil
+	sort.Strings(reasons)
+	h.Write([]byte{0})
+	h.Write([]byte(strings.Join(reasons, ",")))
+	return hex.EncodeToString(h.Sum(nil))
 }

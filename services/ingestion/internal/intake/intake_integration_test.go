@@ -274,3 +274,43 @@ func TestAClaimOfAMemberWithoutEnrollmentWaitsForItOrIsRejectedWhenOverdue(t *te
 		t.Fatalf("still waiting %+v", left)
 	}
 }
+
+// TestTheSameRefusedSubmissionIsOneRejection: a re-run import or a retry
+// stores no second rejection; a resubmission is its own record.
+func TestTheSameRefusedSubmissionIsOneRejection(t *testing.T) {
+	in, _, env, _ := newIntake(t)
+	ctx := context.Background()
+	bad := claimOf("RX-BAD", pharmacy, "M1")
+	bad.DaysSupply = 0
+	first, err := in.SubmitAPI(ctx, bus.KindClaim, bad)
+	if err != nil || first.Rejection == nil {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	again, err := in.SubmitAPI(ctx, bus.KindClaim, bad)
+	if err != nil || again.Rejection == nil || !again.Duplicate || again.Rejection.RejectionId != first.Rejection.RejectionId {
+		t.Fatalf("the same submission again: %+v %v, want the first rejection back", again, err)
+	}
+	// Sent again after the bus's duplicate window (a restart hours later): a
+	// new raw message, the same submission.
+	later, err := in.SubmitRaw(ctx, bus.KindClaim, intake.Source{Channel: first.Rejection.Channel, Sender: first.Rejection.Sender,
+		RawSubject: first.Rejection.RawSubject, RawSeq: first.RawSeq + 1000, ContentType: first.Rejection.ContentType, Payload: first.Rejection.Payload})
+	if err != nil || later.Rejection == nil || !later.Duplicate || later.Rejection.RejectionId != first.Rejection.RejectionId {
+		t.Fatalf("the same submission as a new raw message: %+v %v, want the first rejection back", later, err)
+	}
+	other := claimOf("RX-BAD", pharmacy, "M1")
+	other.DaysSupply = 400 // the same claim id, other content: its own rejection
+	third, err := in.SubmitAPI(ctx, bus.KindClaim, other)
+	if err != nil || third.Rejection == nil || third.Duplicate || third.Rejection.RejectionId == first.Rejection.RejectionId {
+		t.Fatalf("other content: %+v %v", third, err)
+	}
+	if n := len(testkit.StreamMessages(t, env.JS, bus.StreamRejections)); n != 2 {
+		t.Fatalf("%d rejections stored, want 2", n)
+	}
+	re, err := in.Resubmit(ctx, first.Rejection)
+	if err != nil || re.Rejection == nil || re.Rejection.ResubmitsRejectionId != first.Rejection.RejectionId {
+		t.Fatalf("resubmission: %+v %v", re, err)
+	}
+	if n := len(testkit.StreamMessages(t, env.JS, bus.StreamRejections)); n != 3 {
+		t.Fatalf("%d rejections stored after a resubmission, want 3", n)
+	}
+}
