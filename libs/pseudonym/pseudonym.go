@@ -10,9 +10,20 @@ import (
 	"errors"
 )
 
-// DevelopmentKey is used when no key is configured (local runs and tests only).
-// Production sets EMTM_TELEMETRY_HASH_KEY to a secret of at least 16 bytes.
+// DevelopmentKey is public: it is used only by a service that listens on
+// loopback alone and has no key configured (tests, one person's machine).
+// Beyond loopback a service refuses it (libs/app), and emtm run generates a
+// key per data directory. Production sets EMTM_TELEMETRY_HASH_KEY to a secret
+// of at least 16 bytes.
 const DevelopmentKey = "emtm-development-key-not-secret"
+
+// publicKeys are keys published in this repository (the development key and
+// docker-compose.yml's former default): pseudonyms made with them can be
+// reversed by anyone who guesses an identifier.
+var publicKeys = map[string]bool{DevelopmentKey: true, "compose-development-key-change-me": true}
+
+// IsPublic reports whether key is one anyone can read in emtm's sources.
+func IsPublic(key string) bool { return publicKeys[key] }
 
 // Hasher computes keyed hashes.
 type Hasher struct{ key []byte }

@@ -1,6 +1,8 @@
 package pseudonym
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -20,5 +22,30 @@ func TestOf(t *testing.T) {
 	}
 	if _, err := New("short"); err == nil {
 		t.Fatal("a short key was accepted")
+	}
+}
+
+func TestAKeyIsGeneratedOncePerDirectoryAndKeptPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "telemetry-hash.key")
+	k1, created, err := LoadOrCreateKey(path)
+	if err != nil || !created || len(k1) != 64 || IsPublic(k1) {
+		t.Fatalf("first use: %q %v %v", k1, created, err)
+	}
+	st, _ := os.Stat(path)
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %04o, want 0600", st.Mode().Perm())
+	}
+	k2, created, err := LoadOrCreateKey(path)
+	if err != nil || created || k2 != k1 {
+		t.Fatalf("second use: %q %v %v, want the same key", k2, created, err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreateKey(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("a world-readable key file: %v", err)
+	}
+	if !IsPublic(DevelopmentKey) {
+		t.Fatal("the development key is not known to be public")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -143,6 +144,9 @@ func checkContainers(p corev1.PodSpec, longRunning bool) error {
 	return errors.Join(errs...)
 }
 
+// RequiredSecrets are the variables docker-compose.yml must require, not default.
+var RequiredSecrets = []string{"EMTM_TELEMETRY_HASH_KEY"}
+
 // CheckCompose loads file with the Compose specification's loader (schema,
 // interpolation, references) and checks emtm's services; it returns their count.
 func CheckCompose(file string) (int, error) {
@@ -153,15 +157,34 @@ func CheckCompose(file string) (int, error) {
 	if _, err := os.Stat(abs); err != nil {
 		return 0, err
 	}
-	opts, err := cli.NewProjectOptions([]string{abs}, cli.WithName("emtm"), cli.WithWorkingDirectory(filepath.Dir(abs)), cli.WithOsEnv)
-	if err != nil {
-		return 0, err
+	load := func(env ...string) (*types.Project, error) {
+		opts, err := cli.NewProjectOptions([]string{abs}, cli.WithName("emtm"), cli.WithWorkingDirectory(filepath.Dir(abs)), cli.WithOsEnv, cli.WithEnv(env))
+		if err != nil {
+			return nil, err
+		}
+		return opts.LoadProject(context.Background())
 	}
-	p, err := opts.LoadProject(context.Background())
-	if err != nil {
-		return 0, err
-	}
+	// Secrets have no default in the file: loading without them must fail,
+	// naming them (a public default would make pseudonyms reversible).
 	var errs []error
+	for _, secret := range RequiredSecrets {
+		if os.Getenv(secret) != "" {
+			continue
+		}
+		if _, err := load(); err == nil || !strings.Contains(err.Error(), secret) {
+			errs = append(errs, fmt.Errorf("%s must be required (${%s:?...}), not defaulted: loading without it gave %v", secret, secret, err))
+		}
+	}
+	var placeholders []string
+	for _, secret := range RequiredSecrets {
+		if os.Getenv(secret) == "" {
+			placeholders = append(placeholders, secret+"=deploycheck-placeholder-secret")
+		}
+	}
+	p, err := load(placeholders...)
+	if err != nil {
+		return 0, err
+	}
 	for _, name := range []string{"nats", "redis", "jaeger", "streams", "ingestion", "risk-scoring",
 		"intervention-scheduling", "prescriber-outreach", "payment-reconciliation"} {
 		s, ok := p.Services[name]

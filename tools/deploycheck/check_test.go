@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -90,5 +91,27 @@ func TestAServiceWithoutClientCertificatesFails(t *testing.T) {
 	}
 	if _, err := CheckCompose(filepath.Join(dir, "docker-compose.yml")); err == nil || !strings.Contains(err.Error(), "EMTM_TLS_CLIENT_CA is required") {
 		t.Fatalf("got %v, want every service to require client certificates", err)
+	}
+}
+
+// The telemetry hash key has no default in the compose file.
+func TestADefaultedTelemetryHashKeyFails(t *testing.T) {
+	b, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	re := regexp.MustCompile(`\$\{EMTM_TELEMETRY_HASH_KEY:\?[^}]*\}`)
+	if !re.Match(b) {
+		t.Fatal("docker-compose.yml does not require EMTM_TELEMETRY_HASH_KEY")
+	}
+	text := re.ReplaceAllString(string(b), "${EMTM_TELEMETRY_HASH_KEY:-a-default-anyone-can-read}")
+	write(t, dir, map[string]string{"docker-compose.yml": text})
+	if err := os.MkdirAll(filepath.Join(dir, "deploy", "docker"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("EMTM_TELEMETRY_HASH_KEY", "")
+	if _, err := CheckCompose(filepath.Join(dir, "docker-compose.yml")); err == nil || !strings.Contains(err.Error(), "EMTM_TELEMETRY_HASH_KEY must be required") {
+		t.Fatalf("got %v, want a defaulted key refused", err)
 	}
 }

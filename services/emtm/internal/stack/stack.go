@@ -186,7 +186,20 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		}
 		s.RedisURL = s.rs.URL()
 	}
-	hasher, err := pseudonym.New(o.Getenv(app.HashKeyEnv))
+	key := o.Getenv(app.HashKeyEnv)
+	if key == "" && o.DataDir != "" {
+		// A key of this data directory's own, made on first run (0600): the
+		// pseudonyms in its logs and traces cannot be reversed with a public key.
+		var created bool
+		path := filepath.Join(o.DataDir, "telemetry-hash.key")
+		if key, created, err = pseudonym.LoadOrCreateKey(path); err != nil {
+			return s, err
+		}
+		if created {
+			fmt.Fprintf(o.Out, "emtm: generated the telemetry hash key %s (set %s to use your own)\n", path, app.HashKeyEnv)
+		}
+	}
+	hasher, err := pseudonym.New(orDevelopment(key))
 	if err != nil {
 		return s, err
 	}
@@ -289,4 +302,13 @@ func ensureStreams(ctx context.Context, adminURL string) error {
 		return err
 	}
 	return bus.EnsureStreams(ctx, js, 1)
+}
+
+// orDevelopment is key, or the public development key when none is set (a
+// stack without a data directory: tests, all on loopback).
+func orDevelopment(key string) string {
+	if key == "" {
+		return pseudonym.DevelopmentKey
+	}
+	return key
 }
