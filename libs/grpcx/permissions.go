@@ -74,6 +74,7 @@ var Permissions = map[string]Permission{
 	ingestionv1.IngestionService_ResubmitRejection_FullMethodName:      {Access: Operator, Audited: true},
 	ingestionv1.IngestionService_ListHeldReversals_FullMethodName:      {Access: Operator},
 	ingestionv1.IngestionService_ListAwaitingEnrollment_FullMethodName: {Access: Operator},
+	ingestionv1.IngestionService_MarkRejectionHandled_FullMethodName:   {Access: Operator, Audited: true},
 	// risk-scoring
 	riskv1.RiskScoringService_GetProfile_FullMethodName:      {Access: Sponsor},
 	riskv1.RiskScoringService_ListByTier_FullMethodName:      {Access: Sponsor},

@@ -72,7 +72,7 @@ func New(getenv func(string) string) *cobra.Command {
 		g.addrs[name] = pf.String(flag, def(config.EnvName(flag), stack.DefaultAddrs[name]), name+" gRPC address (env "+config.EnvName(flag)+")")
 	}
 	root.AddCommand(checkCmd(), statusCmd(g), summaryCmd(g), outreachCmd(g), statementCmd(g), remittanceCmd(g), performanceCmd(g), ledgerCmd(g), rejectsCmd(g), importCmd(g), syntheaCmd(), reversalsCmd(g), awaitingCmd(g),
-		pdcCmd(), profileCmd(g), profilesCmd(g), tasksCmd(g), measuresCmd(g), encountersCmd(g), natsAuthCmd(), streamsCmd(g), certsCmd(), permissionsCmd())
+		pdcCmd(), profileCmd(g), profilesCmd(g), tasksCmd(g), measuresCmd(g), encountersCmd(g), natsAuthCmd(), streamsCmd(g), certsCmd(), permissionsCmd(), dlqCmd(g), auditCmd(g))
 	return root
 }
 
@@ -239,21 +239,18 @@ func rejectsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "REJECTION\tKIND\tCHANNEL\tRECEIVED\tSTATUS\tFIELD\tREASON\tDESCRIPTION")
+			fmt.Fprintln(tw, "REJECTION\tKIND\tID\tMEMBER\tSENDER\tSUBJECT\tRECEIVED\tSTATUS\tFIELD\tREASON\tDESCRIPTION")
 			for i, r := range resp.Rejections {
-				state := "open"
+				var st *ingestionv1.RejectionStatus
 				if i < len(resp.Statuses) {
-					switch st := resp.Statuses[i]; {
-					case st.ResolvedEventId != "":
-						state = "resolved as " + st.ResolvedEventId
-					case st.LastRejectionId != "":
-						state = fmt.Sprintf("open (resubmitted %d, last %s)", st.Resubmissions, st.LastRejectionId)
-					}
+					st = resp.Statuses[i]
 				}
+				id, member := idAndMember(r)
 				for j, v := range r.Violations {
-					head := "\t\t\t\t"
+					head := "\t\t\t\t\t\t\t"
 					if j == 0 {
-						head = fmt.Sprintf("%s\t%s\t%s\t%s\t%s", r.RejectionId, r.Kind, r.Channel, r.ReceivedAt.AsTime().UTC().Format(time.RFC3339), state)
+						head = fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", r.RejectionId, r.Kind, orDash(id), orDash(member), orDash(r.Sender), r.RawSubject,
+							r.ReceivedAt.AsTime().UTC().Format(time.RFC3339), rejectionState(st))
 					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", head, v.Field, v.Reason, v.Description)
 				}
@@ -296,6 +293,44 @@ func rejectsCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	root.AddCommand(list, resubmit)
+	show := &cobra.Command{
+		Use:   "show REJECTION_ID",
+		Short: "One rejection in full: sender, subject, id, member, every reason, the decoded payload and what became of it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cc, err := g.dial("ingestion")
+			if err != nil {
+				return err
+			}
+			defer cc.Close()
+			resp, err := ingestionv1.NewIngestionServiceClient(cc).GetRejection(cmd.Context(), &ingestionv1.GetRejectionRequest{RejectionId: args[0]})
+			if err != nil {
+				return err
+			}
+			printRejection(cmd.OutOrStdout(), resp.Rejection, resp.Status)
+			return nil
+		},
+	}
+	var note string
+	handle := &cobra.Command{
+		Use:   "handle REJECTION_ID --note TEXT",
+		Short: "Mark a rejection as needing nothing more, saying what was done (audited)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cc, err := g.dial("ingestion")
+			if err != nil {
+				return err
+			}
+			defer cc.Close()
+			resp, err := ingestionv1.NewIngestionServiceClient(cc).MarkRejectionHandled(cmd.Context(), &ingestionv1.MarkRejectionHandledRequest{RejectionId: args[0], Note: note})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s handled: %s\n", args[0], resp.Status.Handled)
+			return nil
+		},
+	}
+	handle.Flags().StringVar(&note, "note", "", "what was done (required)")
+	root.AddCommand(list, show, resubmit, handle)
 	return root
 }

@@ -102,6 +102,23 @@ func TestImportsAndRejectionsThroughEmtmctl(t *testing.T) {
 	if !asExit(err, &exit) || exit.Code != 1 || !strings.Contains(out, "rejected again") {
 		t.Fatalf("resubmitting an unfixable rejection: %v\n%s", err, out)
 	}
+	out, err = runAt(t, st, "rejects", "show", id)
+	for _, want := range []string{"id           RX-2", "member       M-1", "sender       ", "subject      emtm.raw.", "NPI_CHECK_DIGIT", `"claimId": "RX-2"`, "status       open (resubmitted 1"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("rejects show lacks %q (%v):\n%s", want, err, out)
+		}
+	}
+	if _, err = runAt(t, st, "rejects", "handle", id); err == nil {
+		t.Error("a rejection was marked handled without a note")
+	}
+	out, err = runAt(t, st, "rejects", "handle", id, "--note", "the pharmacy fixed the prescriber NPI and sent RX-2 again")
+	if err != nil || !strings.Contains(out, "the pharmacy fixed the prescriber NPI") {
+		t.Fatalf("rejects handle: %v\n%s", err, out)
+	}
+	out, err = runAt(t, st, "rejects", "show", id)
+	if err != nil || !strings.Contains(out, "status       handled") || !strings.Contains(out, "handled      ") {
+		t.Fatalf("a handled rejection: %v\n%s", err, out)
+	}
 
 	// The bundled Synthea sample through `import synthea` (plus M-1 of the CSV: 10 profiles).
 	out, err = runAt(t, st, "import", "synthea", "../sampledata/synthea-ca-50")
@@ -231,5 +248,74 @@ func TestOutreachAndPaymentThroughEmtmctl(t *testing.T) {
 	out, err = runAt(t, st, "ledger", "rebuild")
 	if err != nil || !strings.Contains(out, "replayed 442 ledger entries") || !strings.Contains(out, "equal to the cent") {
 		t.Errorf("rebuild (%v):\n%s", err, out)
+	}
+}
+
+// Dead letters are read, redelivered and marked handled through emtmctl, and
+// each of these actions is in the audit list.
+func TestDeadLettersAreHandledThroughEmtmctlAndAudited(t *testing.T) {
+	redisURL, _ := testkit.StartRedis(t)
+	st, err := stack.Start(context.Background(), stack.Options{DataDir: t.TempDir(), RedisURL: redisURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Stop)
+	nc, err := nats.Connect(st.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// A claim event no consumer can read: risk-scoring gives up on it at once.
+	poison := &nats.Msg{Subject: bus.ClaimPaidSubject("p0"), Data: []byte("\x0f not a claim \x1b[2J"), Header: nats.Header{}}
+	poison.Header.Set(jetstream.MsgIDHeader, "poison-1")
+	if _, err := js.PublishMsg(ctx, poison); err != nil {
+		t.Fatal(err)
+	}
+	var out string
+	for {
+		out, err = runAt(t, st, "dlq", "list")
+		if err == nil && strings.Contains(out, "risk-scoring-claims") {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no dead letter within 30s: %v\n%s", err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	seq := strings.Fields(strings.Split(out, "\n")[1])[0]
+	if !strings.Contains(out, "open") {
+		t.Fatalf("dlq list: %s", out)
+	}
+	out, err = runAt(t, st, "dlq", "show", seq)
+	if err != nil || !strings.Contains(out, "consumer     risk-scoring-claims") || !strings.Contains(out, "subject emtm.claims.p0.paid") ||
+		strings.Contains(out, "\x1b") {
+		t.Fatalf("dlq show: %v\n%q", err, out)
+	}
+	before, _ := js.Stream(ctx, bus.StreamClaims)
+	info, _ := before.Info(ctx)
+	out, err = runAt(t, st, "dlq", "redeliver", seq)
+	if err != nil || !strings.Contains(out, "published again on emtm.claims.p0.paid") {
+		t.Fatalf("dlq redeliver: %v\n%s", err, out)
+	}
+	after, _ := before.Info(ctx)
+	if after.State.Msgs != info.State.Msgs+1 {
+		t.Fatalf("claims stream %d -> %d messages, want one more", info.State.Msgs, after.State.Msgs)
+	}
+	if _, err := runAt(t, st, "dlq", "handle", seq); err == nil {
+		t.Fatal("a dead letter was marked handled without a note")
+	}
+	if _, err := runAt(t, st, "dlq", "handle", seq, "--note", "a test's poison message"); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runAt(t, st, "dlq", "list")
+	if err != nil || !strings.Contains(out, "handled: a test's poison message") {
+		t.Fatalf("dlq list after handling: %v\n%s", err, out)
+	}
+	out, err = runAt(t, st, "audit", "list", "--method", "emtmctl/dlq")
+	if err != nil || strings.Count(out, "REQUESTED") != 2 || strings.Count(out, "FINISHED") != 2 || !strings.Contains(out, `"dlq_sequence":`+seq) {
+		t.Fatalf("audit list: %v\n%s", err, out)
 	}
 }

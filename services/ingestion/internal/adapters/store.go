@@ -34,6 +34,7 @@ const (
 	rejectionFixed = "ing:rejections:resolved" // hash: rejection id -> event id of the accepted resubmission
 	rejectionLast  = "ing:rejections:last"     // hash: rejection id -> rejection id of the latest failed resubmission
 	rejectionTries = "ing:rejections:tries"    // hash: rejection id -> resubmissions
+	rejectionDone  = "ing:rejections:handled"  // hash: rejection id -> "<when> by <caller>: <note>"
 	heldKey        = "ing:held"                // hash: claim ref (npi:claim id) -> held reversal
 	heldSinceKey   = "ing:held:since"          // zset: claim ref by the unix time it was held
 	awaitKey       = "ing:await"               // hash: raw seq -> submission awaiting its member's enrollment (JSON)
@@ -410,11 +411,23 @@ func (s *Store) ReRejected(ctx context.Context, rejectionID, newRejectionID stri
 	return s.rdb.HSet(ctx, rejectionLast, rejectionID, newRejectionID).Err()
 }
 
+// MarkHandled records an operator's mark on a rejection (the latest wins).
+func (s *Store) MarkHandled(ctx context.Context, rejectionID, mark string) error {
+	return s.rdb.HSet(ctx, rejectionDone, rejectionID, mark).Err()
+}
+
 // Statuses returns what became of each rejection.
-func (s *Store) Statuses(ctx context.Context, ids []string) (resolved, last []string, tries []int64, err error) {
-	resolved, last, tries = make([]string, len(ids)), make([]string, len(ids)), make([]int64, len(ids))
+func (s *Store) Statuses(ctx context.Context, ids []string) (resolved, last, handled []string, tries []int64, err error) {
+	resolved, last, handled, tries = make([]string, len(ids)), make([]string, len(ids)), make([]string, len(ids)), make([]int64, len(ids))
 	if len(ids) == 0 {
 		return
+	}
+	var done []any
+	if done, err = s.rdb.HMGet(ctx, rejectionDone, ids...).Result(); err != nil {
+		return
+	}
+	for i := range ids {
+		handled[i], _ = done[i].(string)
 	}
 	var fixed, lastRej, n []any
 	if fixed, err = s.rdb.HMGet(ctx, rejectionFixed, ids...).Result(); err != nil {

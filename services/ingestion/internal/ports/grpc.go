@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
+	"unicode"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -133,7 +136,48 @@ func (g *GRPC) GetRejection(ctx context.Context, req *ingestionv1.GetRejectionRe
 	if err != nil {
 		return nil, err
 	}
-	return &ingestionv1.GetRejectionResponse{Rejection: r}, nil
+	st, err := g.statuses(ctx, []string{r.RejectionId})
+	if err != nil {
+		return nil, err
+	}
+	return &ingestionv1.GetRejectionResponse{Rejection: r, Status: st[0]}, nil
+}
+
+func (g *GRPC) statuses(ctx context.Context, ids []string) ([]*ingestionv1.RejectionStatus, error) {
+	resolved, last, handled, tries, err := g.store.Statuses(ctx, ids)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "rejection statuses: %v", err)
+	}
+	out := make([]*ingestionv1.RejectionStatus, len(ids))
+	for i, id := range ids {
+		out[i] = &ingestionv1.RejectionStatus{RejectionId: id, ResolvedEventId: resolved[i], Resubmissions: int32(tries[i]),
+			LastRejectionId: last[i], Handled: handled[i]}
+	}
+	return out, nil
+}
+
+// MarkRejectionHandled records an operator's note that a rejection needs nothing more.
+func (g *GRPC) MarkRejectionHandled(ctx context.Context, req *ingestionv1.MarkRejectionHandledRequest) (*ingestionv1.MarkRejectionHandledResponse, error) {
+	note := strings.TrimSpace(req.GetNote())
+	switch {
+	case note == "":
+		return nil, status.Error(codes.InvalidArgument, "note: say what was done (an auditor reads it)")
+	case len(note) > 500 || strings.ContainsFunc(note, unicode.IsControl):
+		return nil, status.Error(codes.InvalidArgument, "note: at most 500 printable characters")
+	}
+	r, err := g.load(ctx, req.GetRejectionId())
+	if err != nil {
+		return nil, err
+	}
+	mark := fmt.Sprintf("%s by %s: %s", time.Now().UTC().Format(time.RFC3339), grpcx.CallerOf(ctx).Name, note)
+	if err := g.store.MarkHandled(ctx, r.RejectionId, mark); err != nil {
+		return nil, status.Errorf(codes.Unavailable, "mark handled: %v", err)
+	}
+	st, err := g.statuses(ctx, []string{r.RejectionId})
+	if err != nil {
+		return nil, err
+	}
+	return &ingestionv1.MarkRejectionHandledResponse{Status: st[0]}, nil
 }
 
 func (g *GRPC) ListRejections(ctx context.Context, req *ingestionv1.ListRejectionsRequest) (*ingestionv1.ListRejectionsResponse, error) {
@@ -156,13 +200,8 @@ func (g *GRPC) ListRejections(ctx context.Context, req *ingestionv1.ListRejectio
 		}
 		resp.Rejections = append(resp.Rejections, r)
 	}
-	resolved, last, tries, err := g.store.Statuses(ctx, ids)
-	if err != nil {
-		return nil, status.Errorf(codes.Unavailable, "rejection statuses: %v", err)
-	}
-	for i, id := range ids {
-		resp.Statuses = append(resp.Statuses, &ingestionv1.RejectionStatus{
-			RejectionId: id, ResolvedEventId: resolved[i], Resubmissions: int32(tries[i]), LastRejectionId: last[i]})
+	if resp.Statuses, err = g.statuses(ctx, ids); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }

@@ -686,6 +686,7 @@ func (x *GetRejectionRequest) GetRejectionId() string {
 type GetRejectionResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Rejection     *Rejection             `protobuf:"bytes,1,opt,name=rejection,proto3" json:"rejection,omitempty"`
+	Status        *RejectionStatus       `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -723,6 +724,13 @@ func (*GetRejectionResponse) Descriptor() ([]byte, []int) {
 func (x *GetRejectionResponse) GetRejection() *Rejection {
 	if x != nil {
 		return x.Rejection
+	}
+	return nil
+}
+
+func (x *GetRejectionResponse) GetStatus() *RejectionStatus {
+	if x != nil {
+		return x.Status
 	}
 	return nil
 }
@@ -843,8 +851,11 @@ type RejectionStatus struct {
 	// resubmissions counts the attempts; last_rejection_id is the latest one's rejection, if rejected again.
 	Resubmissions   int32  `protobuf:"varint,3,opt,name=resubmissions,proto3" json:"resubmissions,omitempty"`
 	LastRejectionId string `protobuf:"bytes,4,opt,name=last_rejection_id,json=lastRejectionId,proto3" json:"last_rejection_id,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// handled is an operator's mark that the rejection needs nothing more
+	// ("<when> by <caller>: <note>"); empty while open.
+	Handled       string `protobuf:"bytes,5,opt,name=handled,proto3" json:"handled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RejectionStatus) Reset() {
@@ -905,6 +916,110 @@ func (x *RejectionStatus) GetLastRejectionId() string {
 	return ""
 }
 
+func (x *RejectionStatus) GetHandled() string {
+	if x != nil {
+		return x.Handled
+	}
+	return ""
+}
+
+type MarkRejectionHandledRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	RejectionId string                 `protobuf:"bytes,1,opt,name=rejection_id,json=rejectionId,proto3" json:"rejection_id,omitempty"`
+	// note says what was done (required: an auditor reads it).
+	Note          string `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkRejectionHandledRequest) Reset() {
+	*x = MarkRejectionHandledRequest{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkRejectionHandledRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkRejectionHandledRequest) ProtoMessage() {}
+
+func (x *MarkRejectionHandledRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkRejectionHandledRequest.ProtoReflect.Descriptor instead.
+func (*MarkRejectionHandledRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *MarkRejectionHandledRequest) GetRejectionId() string {
+	if x != nil {
+		return x.RejectionId
+	}
+	return ""
+}
+
+func (x *MarkRejectionHandledRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type MarkRejectionHandledResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        *RejectionStatus       `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkRejectionHandledResponse) Reset() {
+	*x = MarkRejectionHandledResponse{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkRejectionHandledResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkRejectionHandledResponse) ProtoMessage() {}
+
+func (x *MarkRejectionHandledResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkRejectionHandledResponse.ProtoReflect.Descriptor instead.
+func (*MarkRejectionHandledResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *MarkRejectionHandledResponse) GetStatus() *RejectionStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
 type ResubmitRejectionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RejectionId   string                 `protobuf:"bytes,1,opt,name=rejection_id,json=rejectionId,proto3" json:"rejection_id,omitempty"`
@@ -914,7 +1029,7 @@ type ResubmitRejectionRequest struct {
 
 func (x *ResubmitRejectionRequest) Reset() {
 	*x = ResubmitRejectionRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -926,7 +1041,7 @@ func (x *ResubmitRejectionRequest) String() string {
 func (*ResubmitRejectionRequest) ProtoMessage() {}
 
 func (x *ResubmitRejectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -939,7 +1054,7 @@ func (x *ResubmitRejectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResubmitRejectionRequest.ProtoReflect.Descriptor instead.
 func (*ResubmitRejectionRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{18}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ResubmitRejectionRequest) GetRejectionId() string {
@@ -960,7 +1075,7 @@ type ResubmitRejectionResponse struct {
 
 func (x *ResubmitRejectionResponse) Reset() {
 	*x = ResubmitRejectionResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1087,7 @@ func (x *ResubmitRejectionResponse) String() string {
 func (*ResubmitRejectionResponse) ProtoMessage() {}
 
 func (x *ResubmitRejectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1100,7 @@ func (x *ResubmitRejectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResubmitRejectionResponse.ProtoReflect.Descriptor instead.
 func (*ResubmitRejectionResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{19}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ResubmitRejectionResponse) GetAccepted() *Accepted {
@@ -1011,7 +1126,7 @@ type ListHeldReversalsRequest struct {
 
 func (x *ListHeldReversalsRequest) Reset() {
 	*x = ListHeldReversalsRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1023,7 +1138,7 @@ func (x *ListHeldReversalsRequest) String() string {
 func (*ListHeldReversalsRequest) ProtoMessage() {}
 
 func (x *ListHeldReversalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1036,7 +1151,7 @@ func (x *ListHeldReversalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHeldReversalsRequest.ProtoReflect.Descriptor instead.
 func (*ListHeldReversalsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{20}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListHeldReversalsRequest) GetLimit() int32 {
@@ -1059,7 +1174,7 @@ type HeldReversal struct {
 
 func (x *HeldReversal) Reset() {
 	*x = HeldReversal{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[21]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +1186,7 @@ func (x *HeldReversal) String() string {
 func (*HeldReversal) ProtoMessage() {}
 
 func (x *HeldReversal) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[21]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +1199,7 @@ func (x *HeldReversal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeldReversal.ProtoReflect.Descriptor instead.
 func (*HeldReversal) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{21}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *HeldReversal) GetClaimId() string {
@@ -1124,7 +1239,7 @@ type ListHeldReversalsResponse struct {
 
 func (x *ListHeldReversalsResponse) Reset() {
 	*x = ListHeldReversalsResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[22]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1136,7 +1251,7 @@ func (x *ListHeldReversalsResponse) String() string {
 func (*ListHeldReversalsResponse) ProtoMessage() {}
 
 func (x *ListHeldReversalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[22]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1149,7 +1264,7 @@ func (x *ListHeldReversalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHeldReversalsResponse.ProtoReflect.Descriptor instead.
 func (*ListHeldReversalsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{22}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListHeldReversalsResponse) GetReversals() []*HeldReversal {
@@ -1168,7 +1283,7 @@ type ListAwaitingEnrollmentRequest struct {
 
 func (x *ListAwaitingEnrollmentRequest) Reset() {
 	*x = ListAwaitingEnrollmentRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[23]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1180,7 +1295,7 @@ func (x *ListAwaitingEnrollmentRequest) String() string {
 func (*ListAwaitingEnrollmentRequest) ProtoMessage() {}
 
 func (x *ListAwaitingEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[23]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1193,7 +1308,7 @@ func (x *ListAwaitingEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAwaitingEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*ListAwaitingEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{23}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListAwaitingEnrollmentRequest) GetLimit() int32 {
@@ -1217,7 +1332,7 @@ type AwaitingEnrollment struct {
 
 func (x *AwaitingEnrollment) Reset() {
 	*x = AwaitingEnrollment{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[24]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1344,7 @@ func (x *AwaitingEnrollment) String() string {
 func (*AwaitingEnrollment) ProtoMessage() {}
 
 func (x *AwaitingEnrollment) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[24]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1357,7 @@ func (x *AwaitingEnrollment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AwaitingEnrollment.ProtoReflect.Descriptor instead.
 func (*AwaitingEnrollment) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{24}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AwaitingEnrollment) GetKind() string {
@@ -1289,7 +1404,7 @@ type ListAwaitingEnrollmentResponse struct {
 
 func (x *ListAwaitingEnrollmentResponse) Reset() {
 	*x = ListAwaitingEnrollmentResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[25]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1301,7 +1416,7 @@ func (x *ListAwaitingEnrollmentResponse) String() string {
 func (*ListAwaitingEnrollmentResponse) ProtoMessage() {}
 
 func (x *ListAwaitingEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[25]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1314,7 +1429,7 @@ func (x *ListAwaitingEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAwaitingEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*ListAwaitingEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{25}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListAwaitingEnrollmentResponse) GetSubmissions() []*AwaitingEnrollment {
@@ -1362,9 +1477,10 @@ const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"\x17SubmitConditionResponse\x127\n" +
 	"\baccepted\x18\x01 \x01(\v2\x1b.emtm.ingestion.v1.AcceptedR\baccepted\"8\n" +
 	"\x13GetRejectionRequest\x12!\n" +
-	"\frejection_id\x18\x01 \x01(\tR\vrejectionId\"R\n" +
+	"\frejection_id\x18\x01 \x01(\tR\vrejectionId\"\x8e\x01\n" +
 	"\x14GetRejectionResponse\x12:\n" +
-	"\trejection\x18\x01 \x01(\v2\x1c.emtm.ingestion.v1.RejectionR\trejection\"A\n" +
+	"\trejection\x18\x01 \x01(\v2\x1c.emtm.ingestion.v1.RejectionR\trejection\x12:\n" +
+	"\x06status\x18\x02 \x01(\v2\".emtm.ingestion.v1.RejectionStatusR\x06status\"A\n" +
 	"\x15ListRejectionsRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"\x96\x01\n" +
@@ -1372,12 +1488,18 @@ const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"\n" +
 	"rejections\x18\x01 \x03(\v2\x1c.emtm.ingestion.v1.RejectionR\n" +
 	"rejections\x12>\n" +
-	"\bstatuses\x18\x02 \x03(\v2\".emtm.ingestion.v1.RejectionStatusR\bstatuses\"\xb2\x01\n" +
+	"\bstatuses\x18\x02 \x03(\v2\".emtm.ingestion.v1.RejectionStatusR\bstatuses\"\xcc\x01\n" +
 	"\x0fRejectionStatus\x12!\n" +
 	"\frejection_id\x18\x01 \x01(\tR\vrejectionId\x12*\n" +
 	"\x11resolved_event_id\x18\x02 \x01(\tR\x0fresolvedEventId\x12$\n" +
 	"\rresubmissions\x18\x03 \x01(\x05R\rresubmissions\x12*\n" +
-	"\x11last_rejection_id\x18\x04 \x01(\tR\x0flastRejectionId\"=\n" +
+	"\x11last_rejection_id\x18\x04 \x01(\tR\x0flastRejectionId\x12\x18\n" +
+	"\ahandled\x18\x05 \x01(\tR\ahandled\"T\n" +
+	"\x1bMarkRejectionHandledRequest\x12!\n" +
+	"\frejection_id\x18\x01 \x01(\tR\vrejectionId\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\"Z\n" +
+	"\x1cMarkRejectionHandledResponse\x12:\n" +
+	"\x06status\x18\x01 \x01(\v2\".emtm.ingestion.v1.RejectionStatusR\x06status\"=\n" +
 	"\x18ResubmitRejectionRequest\x12!\n" +
 	"\frejection_id\x18\x01 \x01(\tR\vrejectionId\"\x90\x01\n" +
 	"\x19ResubmitRejectionResponse\x127\n" +
@@ -1402,7 +1524,8 @@ const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12!\n" +
 	"\fraw_sequence\x18\x05 \x01(\x04R\vrawSequence\"i\n" +
 	"\x1eListAwaitingEnrollmentResponse\x12G\n" +
-	"\vsubmissions\x18\x01 \x03(\v2%.emtm.ingestion.v1.AwaitingEnrollmentR\vsubmissions2\xb8\t\n" +
+	"\vsubmissions\x18\x01 \x03(\v2%.emtm.ingestion.v1.AwaitingEnrollmentR\vsubmissions2\xb1\n" +
+	"\n" +
 	"\x10IngestionService\x12\\\n" +
 	"\vSubmitClaim\x12%.emtm.ingestion.v1.SubmitClaimRequest\x1a&.emtm.ingestion.v1.SubmitClaimResponse\x12e\n" +
 	"\x0eSubmitReversal\x12(.emtm.ingestion.v1.SubmitReversalRequest\x1a).emtm.ingestion.v1.SubmitReversalResponse\x12h\n" +
@@ -1413,7 +1536,8 @@ const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"\fGetRejection\x12&.emtm.ingestion.v1.GetRejectionRequest\x1a'.emtm.ingestion.v1.GetRejectionResponse\x12e\n" +
 	"\x0eListRejections\x12(.emtm.ingestion.v1.ListRejectionsRequest\x1a).emtm.ingestion.v1.ListRejectionsResponse\x12n\n" +
 	"\x11ResubmitRejection\x12+.emtm.ingestion.v1.ResubmitRejectionRequest\x1a,.emtm.ingestion.v1.ResubmitRejectionResponse\x12n\n" +
-	"\x11ListHeldReversals\x12+.emtm.ingestion.v1.ListHeldReversalsRequest\x1a,.emtm.ingestion.v1.ListHeldReversalsResponse\x12}\n" +
+	"\x11ListHeldReversals\x12+.emtm.ingestion.v1.ListHeldReversalsRequest\x1a,.emtm.ingestion.v1.ListHeldReversalsResponse\x12w\n" +
+	"\x14MarkRejectionHandled\x12..emtm.ingestion.v1.MarkRejectionHandledRequest\x1a/.emtm.ingestion.v1.MarkRejectionHandledResponse\x12}\n" +
 	"\x16ListAwaitingEnrollment\x120.emtm.ingestion.v1.ListAwaitingEnrollmentRequest\x1a1.emtm.ingestion.v1.ListAwaitingEnrollmentResponseB\xd1\x01\n" +
 	"\x15com.emtm.ingestion.v1B\x15IngestionServiceProtoP\x01Z;github.com/emtm/emtm/libs/gen/emtm/ingestion/v1;ingestionv1\xa2\x02\x03EIX\xaa\x02\x11Emtm.Ingestion.V1\xca\x02\x11Emtm\\Ingestion\\V1\xe2\x02\x1dEmtm\\Ingestion\\V1\\GPBMetadata\xea\x02\x13Emtm::Ingestion::V1b\x06proto3"
 
@@ -1429,7 +1553,7 @@ func file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP() []byte {
 	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescData
 }
 
-var file_emtm_ingestion_v1_ingestion_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_emtm_ingestion_v1_ingestion_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_emtm_ingestion_v1_ingestion_service_proto_goTypes = []any{
 	(*Accepted)(nil),                       // 0: emtm.ingestion.v1.Accepted
 	(*SubmitClaimRequest)(nil),             // 1: emtm.ingestion.v1.SubmitClaimRequest
@@ -1449,72 +1573,78 @@ var file_emtm_ingestion_v1_ingestion_service_proto_goTypes = []any{
 	(*ListRejectionsRequest)(nil),          // 15: emtm.ingestion.v1.ListRejectionsRequest
 	(*ListRejectionsResponse)(nil),         // 16: emtm.ingestion.v1.ListRejectionsResponse
 	(*RejectionStatus)(nil),                // 17: emtm.ingestion.v1.RejectionStatus
-	(*ResubmitRejectionRequest)(nil),       // 18: emtm.ingestion.v1.ResubmitRejectionRequest
-	(*ResubmitRejectionResponse)(nil),      // 19: emtm.ingestion.v1.ResubmitRejectionResponse
-	(*ListHeldReversalsRequest)(nil),       // 20: emtm.ingestion.v1.ListHeldReversalsRequest
-	(*HeldReversal)(nil),                   // 21: emtm.ingestion.v1.HeldReversal
-	(*ListHeldReversalsResponse)(nil),      // 22: emtm.ingestion.v1.ListHeldReversalsResponse
-	(*ListAwaitingEnrollmentRequest)(nil),  // 23: emtm.ingestion.v1.ListAwaitingEnrollmentRequest
-	(*AwaitingEnrollment)(nil),             // 24: emtm.ingestion.v1.AwaitingEnrollment
-	(*ListAwaitingEnrollmentResponse)(nil), // 25: emtm.ingestion.v1.ListAwaitingEnrollmentResponse
-	(*v1.PharmacyClaim)(nil),               // 26: emtm.claims.v1.PharmacyClaim
-	(*v1.ClaimReversal)(nil),               // 27: emtm.claims.v1.ClaimReversal
-	(*v11.MtmEncounter)(nil),               // 28: emtm.encounters.v1.MtmEncounter
-	(*v12.Enrollment)(nil),                 // 29: emtm.enrollment.v1.Enrollment
-	(*v13.PartsAbSummary)(nil),             // 30: emtm.medical.v1.PartsAbSummary
-	(*v13.Condition)(nil),                  // 31: emtm.medical.v1.Condition
-	(*Rejection)(nil),                      // 32: emtm.ingestion.v1.Rejection
-	(*timestamppb.Timestamp)(nil),          // 33: google.protobuf.Timestamp
+	(*MarkRejectionHandledRequest)(nil),    // 18: emtm.ingestion.v1.MarkRejectionHandledRequest
+	(*MarkRejectionHandledResponse)(nil),   // 19: emtm.ingestion.v1.MarkRejectionHandledResponse
+	(*ResubmitRejectionRequest)(nil),       // 20: emtm.ingestion.v1.ResubmitRejectionRequest
+	(*ResubmitRejectionResponse)(nil),      // 21: emtm.ingestion.v1.ResubmitRejectionResponse
+	(*ListHeldReversalsRequest)(nil),       // 22: emtm.ingestion.v1.ListHeldReversalsRequest
+	(*HeldReversal)(nil),                   // 23: emtm.ingestion.v1.HeldReversal
+	(*ListHeldReversalsResponse)(nil),      // 24: emtm.ingestion.v1.ListHeldReversalsResponse
+	(*ListAwaitingEnrollmentRequest)(nil),  // 25: emtm.ingestion.v1.ListAwaitingEnrollmentRequest
+	(*AwaitingEnrollment)(nil),             // 26: emtm.ingestion.v1.AwaitingEnrollment
+	(*ListAwaitingEnrollmentResponse)(nil), // 27: emtm.ingestion.v1.ListAwaitingEnrollmentResponse
+	(*v1.PharmacyClaim)(nil),               // 28: emtm.claims.v1.PharmacyClaim
+	(*v1.ClaimReversal)(nil),               // 29: emtm.claims.v1.ClaimReversal
+	(*v11.MtmEncounter)(nil),               // 30: emtm.encounters.v1.MtmEncounter
+	(*v12.Enrollment)(nil),                 // 31: emtm.enrollment.v1.Enrollment
+	(*v13.PartsAbSummary)(nil),             // 32: emtm.medical.v1.PartsAbSummary
+	(*v13.Condition)(nil),                  // 33: emtm.medical.v1.Condition
+	(*Rejection)(nil),                      // 34: emtm.ingestion.v1.Rejection
+	(*timestamppb.Timestamp)(nil),          // 35: google.protobuf.Timestamp
 }
 var file_emtm_ingestion_v1_ingestion_service_proto_depIdxs = []int32{
-	26, // 0: emtm.ingestion.v1.SubmitClaimRequest.claim:type_name -> emtm.claims.v1.PharmacyClaim
+	28, // 0: emtm.ingestion.v1.SubmitClaimRequest.claim:type_name -> emtm.claims.v1.PharmacyClaim
 	0,  // 1: emtm.ingestion.v1.SubmitClaimResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	27, // 2: emtm.ingestion.v1.SubmitReversalRequest.reversal:type_name -> emtm.claims.v1.ClaimReversal
+	29, // 2: emtm.ingestion.v1.SubmitReversalRequest.reversal:type_name -> emtm.claims.v1.ClaimReversal
 	0,  // 3: emtm.ingestion.v1.SubmitReversalResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	28, // 4: emtm.ingestion.v1.SubmitEncounterRequest.encounter:type_name -> emtm.encounters.v1.MtmEncounter
+	30, // 4: emtm.ingestion.v1.SubmitEncounterRequest.encounter:type_name -> emtm.encounters.v1.MtmEncounter
 	0,  // 5: emtm.ingestion.v1.SubmitEncounterResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	29, // 6: emtm.ingestion.v1.SubmitEnrollmentRequest.enrollment:type_name -> emtm.enrollment.v1.Enrollment
+	31, // 6: emtm.ingestion.v1.SubmitEnrollmentRequest.enrollment:type_name -> emtm.enrollment.v1.Enrollment
 	0,  // 7: emtm.ingestion.v1.SubmitEnrollmentResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	30, // 8: emtm.ingestion.v1.SubmitPartsAbSummaryRequest.summary:type_name -> emtm.medical.v1.PartsAbSummary
+	32, // 8: emtm.ingestion.v1.SubmitPartsAbSummaryRequest.summary:type_name -> emtm.medical.v1.PartsAbSummary
 	0,  // 9: emtm.ingestion.v1.SubmitPartsAbSummaryResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	31, // 10: emtm.ingestion.v1.SubmitConditionRequest.condition:type_name -> emtm.medical.v1.Condition
+	33, // 10: emtm.ingestion.v1.SubmitConditionRequest.condition:type_name -> emtm.medical.v1.Condition
 	0,  // 11: emtm.ingestion.v1.SubmitConditionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	32, // 12: emtm.ingestion.v1.GetRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
-	32, // 13: emtm.ingestion.v1.ListRejectionsResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
-	17, // 14: emtm.ingestion.v1.ListRejectionsResponse.statuses:type_name -> emtm.ingestion.v1.RejectionStatus
-	0,  // 15: emtm.ingestion.v1.ResubmitRejectionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	32, // 16: emtm.ingestion.v1.ResubmitRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
-	33, // 17: emtm.ingestion.v1.HeldReversal.held_since:type_name -> google.protobuf.Timestamp
-	21, // 18: emtm.ingestion.v1.ListHeldReversalsResponse.reversals:type_name -> emtm.ingestion.v1.HeldReversal
-	33, // 19: emtm.ingestion.v1.AwaitingEnrollment.since:type_name -> google.protobuf.Timestamp
-	24, // 20: emtm.ingestion.v1.ListAwaitingEnrollmentResponse.submissions:type_name -> emtm.ingestion.v1.AwaitingEnrollment
-	1,  // 21: emtm.ingestion.v1.IngestionService.SubmitClaim:input_type -> emtm.ingestion.v1.SubmitClaimRequest
-	3,  // 22: emtm.ingestion.v1.IngestionService.SubmitReversal:input_type -> emtm.ingestion.v1.SubmitReversalRequest
-	5,  // 23: emtm.ingestion.v1.IngestionService.SubmitEncounter:input_type -> emtm.ingestion.v1.SubmitEncounterRequest
-	7,  // 24: emtm.ingestion.v1.IngestionService.SubmitEnrollment:input_type -> emtm.ingestion.v1.SubmitEnrollmentRequest
-	9,  // 25: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:input_type -> emtm.ingestion.v1.SubmitPartsAbSummaryRequest
-	11, // 26: emtm.ingestion.v1.IngestionService.SubmitCondition:input_type -> emtm.ingestion.v1.SubmitConditionRequest
-	13, // 27: emtm.ingestion.v1.IngestionService.GetRejection:input_type -> emtm.ingestion.v1.GetRejectionRequest
-	15, // 28: emtm.ingestion.v1.IngestionService.ListRejections:input_type -> emtm.ingestion.v1.ListRejectionsRequest
-	18, // 29: emtm.ingestion.v1.IngestionService.ResubmitRejection:input_type -> emtm.ingestion.v1.ResubmitRejectionRequest
-	20, // 30: emtm.ingestion.v1.IngestionService.ListHeldReversals:input_type -> emtm.ingestion.v1.ListHeldReversalsRequest
-	23, // 31: emtm.ingestion.v1.IngestionService.ListAwaitingEnrollment:input_type -> emtm.ingestion.v1.ListAwaitingEnrollmentRequest
-	2,  // 32: emtm.ingestion.v1.IngestionService.SubmitClaim:output_type -> emtm.ingestion.v1.SubmitClaimResponse
-	4,  // 33: emtm.ingestion.v1.IngestionService.SubmitReversal:output_type -> emtm.ingestion.v1.SubmitReversalResponse
-	6,  // 34: emtm.ingestion.v1.IngestionService.SubmitEncounter:output_type -> emtm.ingestion.v1.SubmitEncounterResponse
-	8,  // 35: emtm.ingestion.v1.IngestionService.SubmitEnrollment:output_type -> emtm.ingestion.v1.SubmitEnrollmentResponse
-	10, // 36: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:output_type -> emtm.ingestion.v1.SubmitPartsAbSummaryResponse
-	12, // 37: emtm.ingestion.v1.IngestionService.SubmitCondition:output_type -> emtm.ingestion.v1.SubmitConditionResponse
-	14, // 38: emtm.ingestion.v1.IngestionService.GetRejection:output_type -> emtm.ingestion.v1.GetRejectionResponse
-	16, // 39: emtm.ingestion.v1.IngestionService.ListRejections:output_type -> emtm.ingestion.v1.ListRejectionsResponse
-	19, // 40: emtm.ingestion.v1.IngestionService.ResubmitRejection:output_type -> emtm.ingestion.v1.ResubmitRejectionResponse
-	22, // 41: emtm.ingestion.v1.IngestionService.ListHeldReversals:output_type -> emtm.ingestion.v1.ListHeldReversalsResponse
-	25, // 42: emtm.ingestion.v1.IngestionService.ListAwaitingEnrollment:output_type -> emtm.ingestion.v1.ListAwaitingEnrollmentResponse
-	32, // [32:43] is the sub-list for method output_type
-	21, // [21:32] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	34, // 12: emtm.ingestion.v1.GetRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
+	17, // 13: emtm.ingestion.v1.GetRejectionResponse.status:type_name -> emtm.ingestion.v1.RejectionStatus
+	34, // 14: emtm.ingestion.v1.ListRejectionsResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
+	17, // 15: emtm.ingestion.v1.ListRejectionsResponse.statuses:type_name -> emtm.ingestion.v1.RejectionStatus
+	17, // 16: emtm.ingestion.v1.MarkRejectionHandledResponse.status:type_name -> emtm.ingestion.v1.RejectionStatus
+	0,  // 17: emtm.ingestion.v1.ResubmitRejectionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	34, // 18: emtm.ingestion.v1.ResubmitRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
+	35, // 19: emtm.ingestion.v1.HeldReversal.held_since:type_name -> google.protobuf.Timestamp
+	23, // 20: emtm.ingestion.v1.ListHeldReversalsResponse.reversals:type_name -> emtm.ingestion.v1.HeldReversal
+	35, // 21: emtm.ingestion.v1.AwaitingEnrollment.since:type_name -> google.protobuf.Timestamp
+	26, // 22: emtm.ingestion.v1.ListAwaitingEnrollmentResponse.submissions:type_name -> emtm.ingestion.v1.AwaitingEnrollment
+	1,  // 23: emtm.ingestion.v1.IngestionService.SubmitClaim:input_type -> emtm.ingestion.v1.SubmitClaimRequest
+	3,  // 24: emtm.ingestion.v1.IngestionService.SubmitReversal:input_type -> emtm.ingestion.v1.SubmitReversalRequest
+	5,  // 25: emtm.ingestion.v1.IngestionService.SubmitEncounter:input_type -> emtm.ingestion.v1.SubmitEncounterRequest
+	7,  // 26: emtm.ingestion.v1.IngestionService.SubmitEnrollment:input_type -> emtm.ingestion.v1.SubmitEnrollmentRequest
+	9,  // 27: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:input_type -> emtm.ingestion.v1.SubmitPartsAbSummaryRequest
+	11, // 28: emtm.ingestion.v1.IngestionService.SubmitCondition:input_type -> emtm.ingestion.v1.SubmitConditionRequest
+	13, // 29: emtm.ingestion.v1.IngestionService.GetRejection:input_type -> emtm.ingestion.v1.GetRejectionRequest
+	15, // 30: emtm.ingestion.v1.IngestionService.ListRejections:input_type -> emtm.ingestion.v1.ListRejectionsRequest
+	20, // 31: emtm.ingestion.v1.IngestionService.ResubmitRejection:input_type -> emtm.ingestion.v1.ResubmitRejectionRequest
+	22, // 32: emtm.ingestion.v1.IngestionService.ListHeldReversals:input_type -> emtm.ingestion.v1.ListHeldReversalsRequest
+	18, // 33: emtm.ingestion.v1.IngestionService.MarkRejectionHandled:input_type -> emtm.ingestion.v1.MarkRejectionHandledRequest
+	25, // 34: emtm.ingestion.v1.IngestionService.ListAwaitingEnrollment:input_type -> emtm.ingestion.v1.ListAwaitingEnrollmentRequest
+	2,  // 35: emtm.ingestion.v1.IngestionService.SubmitClaim:output_type -> emtm.ingestion.v1.SubmitClaimResponse
+	4,  // 36: emtm.ingestion.v1.IngestionService.SubmitReversal:output_type -> emtm.ingestion.v1.SubmitReversalResponse
+	6,  // 37: emtm.ingestion.v1.IngestionService.SubmitEncounter:output_type -> emtm.ingestion.v1.SubmitEncounterResponse
+	8,  // 38: emtm.ingestion.v1.IngestionService.SubmitEnrollment:output_type -> emtm.ingestion.v1.SubmitEnrollmentResponse
+	10, // 39: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:output_type -> emtm.ingestion.v1.SubmitPartsAbSummaryResponse
+	12, // 40: emtm.ingestion.v1.IngestionService.SubmitCondition:output_type -> emtm.ingestion.v1.SubmitConditionResponse
+	14, // 41: emtm.ingestion.v1.IngestionService.GetRejection:output_type -> emtm.ingestion.v1.GetRejectionResponse
+	16, // 42: emtm.ingestion.v1.IngestionService.ListRejections:output_type -> emtm.ingestion.v1.ListRejectionsResponse
+	21, // 43: emtm.ingestion.v1.IngestionService.ResubmitRejection:output_type -> emtm.ingestion.v1.ResubmitRejectionResponse
+	24, // 44: emtm.ingestion.v1.IngestionService.ListHeldReversals:output_type -> emtm.ingestion.v1.ListHeldReversalsResponse
+	19, // 45: emtm.ingestion.v1.IngestionService.MarkRejectionHandled:output_type -> emtm.ingestion.v1.MarkRejectionHandledResponse
+	27, // 46: emtm.ingestion.v1.IngestionService.ListAwaitingEnrollment:output_type -> emtm.ingestion.v1.ListAwaitingEnrollmentResponse
+	35, // [35:47] is the sub-list for method output_type
+	23, // [23:35] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_emtm_ingestion_v1_ingestion_service_proto_init() }
@@ -1529,7 +1659,7 @@ func file_emtm_ingestion_v1_ingestion_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_ingestion_v1_ingestion_service_proto_rawDesc), len(file_emtm_ingestion_v1_ingestion_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	IngestionService_ListRejections_FullMethodName         = "/emtm.ingestion.v1.IngestionService/ListRejections"
 	IngestionService_ResubmitRejection_FullMethodName      = "/emtm.ingestion.v1.IngestionService/ResubmitRejection"
 	IngestionService_ListHeldReversals_FullMethodName      = "/emtm.ingestion.v1.IngestionService/ListHeldReversals"
+	IngestionService_MarkRejectionHandled_FullMethodName   = "/emtm.ingestion.v1.IngestionService/MarkRejectionHandled"
 	IngestionService_ListAwaitingEnrollment_FullMethodName = "/emtm.ingestion.v1.IngestionService/ListAwaitingEnrollment"
 )
 
@@ -53,6 +54,8 @@ type IngestionServiceClient interface {
 	ResubmitRejection(ctx context.Context, in *ResubmitRejectionRequest, opts ...grpc.CallOption) (*ResubmitRejectionResponse, error)
 	// ListHeldReversals lists reversals waiting for the claim they reverse.
 	ListHeldReversals(ctx context.Context, in *ListHeldReversalsRequest, opts ...grpc.CallOption) (*ListHeldReversalsResponse, error)
+	// MarkRejectionHandled records that a rejection needs nothing more, and why.
+	MarkRejectionHandled(ctx context.Context, in *MarkRejectionHandledRequest, opts ...grpc.CallOption) (*MarkRejectionHandledResponse, error)
 	// ListAwaitingEnrollment lists claims and encounters waiting for their member's enrollment.
 	ListAwaitingEnrollment(ctx context.Context, in *ListAwaitingEnrollmentRequest, opts ...grpc.CallOption) (*ListAwaitingEnrollmentResponse, error)
 }
@@ -165,6 +168,16 @@ func (c *ingestionServiceClient) ListHeldReversals(ctx context.Context, in *List
 	return out, nil
 }
 
+func (c *ingestionServiceClient) MarkRejectionHandled(ctx context.Context, in *MarkRejectionHandledRequest, opts ...grpc.CallOption) (*MarkRejectionHandledResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MarkRejectionHandledResponse)
+	err := c.cc.Invoke(ctx, IngestionService_MarkRejectionHandled_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *ingestionServiceClient) ListAwaitingEnrollment(ctx context.Context, in *ListAwaitingEnrollmentRequest, opts ...grpc.CallOption) (*ListAwaitingEnrollmentResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListAwaitingEnrollmentResponse)
@@ -196,6 +209,8 @@ type IngestionServiceServer interface {
 	ResubmitRejection(context.Context, *ResubmitRejectionRequest) (*ResubmitRejectionResponse, error)
 	// ListHeldReversals lists reversals waiting for the claim they reverse.
 	ListHeldReversals(context.Context, *ListHeldReversalsRequest) (*ListHeldReversalsResponse, error)
+	// MarkRejectionHandled records that a rejection needs nothing more, and why.
+	MarkRejectionHandled(context.Context, *MarkRejectionHandledRequest) (*MarkRejectionHandledResponse, error)
 	// ListAwaitingEnrollment lists claims and encounters waiting for their member's enrollment.
 	ListAwaitingEnrollment(context.Context, *ListAwaitingEnrollmentRequest) (*ListAwaitingEnrollmentResponse, error)
 	mustEmbedUnimplementedIngestionServiceServer()
@@ -237,6 +252,9 @@ func (UnimplementedIngestionServiceServer) ResubmitRejection(context.Context, *R
 }
 func (UnimplementedIngestionServiceServer) ListHeldReversals(context.Context, *ListHeldReversalsRequest) (*ListHeldReversalsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListHeldReversals not implemented")
+}
+func (UnimplementedIngestionServiceServer) MarkRejectionHandled(context.Context, *MarkRejectionHandledRequest) (*MarkRejectionHandledResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MarkRejectionHandled not implemented")
 }
 func (UnimplementedIngestionServiceServer) ListAwaitingEnrollment(context.Context, *ListAwaitingEnrollmentRequest) (*ListAwaitingEnrollmentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAwaitingEnrollment not implemented")
@@ -442,6 +460,24 @@ func _IngestionService_ListHeldReversals_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IngestionService_MarkRejectionHandled_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MarkRejectionHandledRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IngestionServiceServer).MarkRejectionHandled(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IngestionService_MarkRejectionHandled_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IngestionServiceServer).MarkRejectionHandled(ctx, req.(*MarkRejectionHandledRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _IngestionService_ListAwaitingEnrollment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListAwaitingEnrollmentRequest)
 	if err := dec(in); err != nil {
@@ -506,6 +542,10 @@ var IngestionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListHeldReversals",
 			Handler:    _IngestionService_ListHeldReversals_Handler,
+		},
+		{
+			MethodName: "MarkRejectionHandled",
+			Handler:    _IngestionService_MarkRejectionHandled_Handler,
 		},
 		{
 			MethodName: "ListAwaitingEnrollment",
