@@ -58,6 +58,10 @@ certs: build ## write a development CA (key in var/ca, 0600), server and client 
 deploy-check: ## validate deploy/ (kustomize, strict Kubernetes types, emtm's rules) and docker-compose.yml (Compose loader)
 	cd tools/deploycheck && gofmt -l . | (! grep .) && GOWORK=off go vet ./ && GOWORK=off go test -count=1 ./ && GOWORK=off go run . -root ../..
 
+.PHONY: test-adversarial
+test-adversarial: ## only the attacks of issue 12 (A1-A12) against the services as processes with mTLS; each refused, nothing changed (also in make test)
+	go test -count=1 -v -run . ./services/emtm/internal/adversarial
+
 .PHONY: test-faults
 test-faults: ## only the fault tests: services, redis-server and NATS crash mid-load; nothing lost or doubled (also in make test)
 	go test -count=1 -v -run . ./services/emtm/internal/faults

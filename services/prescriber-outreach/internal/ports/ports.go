@@ -145,6 +145,13 @@ func (g *GRPC) RecordResponse(ctx context.Context, req *outreachv1.RecordRespons
 	} else if it == nil || !grpcx.MayActOnContract(ctx, it.ContractId) {
 		return nil, status.Errorf(codes.NotFound, "item %q: no such item", req.GetItemId())
 	}
+	// The pharmacy named earns the fee of an accepted recommendation: a
+	// sponsor's staff does not choose it. A pharmacy reports an answer it
+	// obtained in its MTM encounter (prescriber_responses), in its own name.
+	if c := grpcx.CallerOf(ctx); req.GetPharmacyNpi() != "" && c.Restricted && !c.Operator() {
+		return nil, status.Error(codes.PermissionDenied, "pharmacy_npi: only an operator may name the pharmacy that earns the fee; "+
+			"a pharmacy reports an answer it obtained in its MTM encounter (prescriber_responses)")
+	}
 	it, err := g.o.Respond(ctx, req.GetItemId(), st, on, req.GetNote(), "api", req.GetPharmacyNpi())
 	var na outreach.ErrNotAllowed
 	switch {
