@@ -27,6 +27,7 @@ import (
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/otelx"
@@ -114,6 +115,33 @@ func publishMsg(c *claimsv1.PharmacyClaim) (*nats.Msg, error) {
 	return m, nil
 }
 
+func latencyMember(i int) string { return fmt.Sprintf("lat-%07d", i) }
+
+// enroll publishes the members' enrollment in S9925-001 from 2024 on the
+// sponsor's feed and waits until every consumer has taken it in.
+func enroll(ctx context.Context, js jetstream.JetStream, members []string) error {
+	for _, m := range members {
+		b, err := proto.Marshal(&enrollmentv1.Enrollment{EnrollmentId: "E-" + m, MemberId: m, ContractId: "S9925", PbpId: "001",
+			StartDate: civil.Date{Year: 2024, Month: 1, Day: 1}.Proto()})
+		if err != nil {
+			return err
+		}
+		msg := nats.NewMsg(bus.RawFeedSubject("S9925", bus.KindEnrollment))
+		msg.Data = b
+		msg.Header.Set(bus.HeaderContentType, bus.ContentProtobuf)
+		msg.Header.Set(jetstream.MsgIDHeader, "bench/enrollment/"+m)
+		if _, err := js.PublishMsgAsync(msg, stall); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return bus.WaitIdle(ctx, js, 100*time.Millisecond)
+}
+
 // Run runs the benchmark.
 func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Claims <= 0 || o.Members <= 0 || o.Rate <= 0 || o.Seconds <= 0 {
@@ -170,6 +198,20 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, fmt.Errorf("raw publish: %w", err)
 	}
 	res.RawPerSec = float64(o.Claims) / res.RawSeconds
+
+	// The members' enrollment is on file first (the sponsor's feed; a claim of a
+	// member without it would wait for it): the bench members and the latency
+	// phase's new members. Not timed.
+	var members []string
+	for m := 0; m < o.Members; m++ {
+		members = append(members, fmt.Sprintf("bench-%06d", m))
+	}
+	for i := 0; i < o.Rate*o.Seconds; i++ {
+		members = append(members, latencyMember(i))
+	}
+	if err := enroll(ctx, js, members); err != nil {
+		return res, fmt.Errorf("enrollment: %w", err)
+	}
 
 	// 2. The pipeline: publish every claim as pharmacy systems do, wait until every effect is stored.
 	start := time.Now()
@@ -314,7 +356,7 @@ func latency(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o Optio
 		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
 			time.Sleep(d)
 		}
-		member := fmt.Sprintf("lat-%07d", i)
+		member := latencyMember(i)
 		c := claim("L-"+member, member, i, 0, 0)
 		c.RxnormCode, c.Ingredients, c.DrugDescription = "310534", []string{"glyburide"}, "glyBURIDE 5 MG Oral Tablet"
 		m, err := publishMsg(c)
