@@ -7,14 +7,12 @@ package adversarial
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,32 +40,10 @@ const (
 
 var services = []string{"ingestion", "risk-scoring", "intervention-scheduling", "prescriber-outreach", "payment-reconciliation"}
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
 // binaries builds the five services and emtm once per test binary.
 func binaries(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "emtm-adversarial-bin")
-		if buildErr != nil {
-			return
-		}
-		for _, s := range append(append([]string{}, services...), "emtm") {
-			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, s), "github.com/emtm/emtm/services/"+s+"/cmd/"+s).CombinedOutput()
-			if err != nil {
-				buildErr = fmt.Errorf("build %s: %v\n%s", s, err, out)
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binDir
+	return testkit.Binaries(t, testkit.ServicePackages("emtm"))
 }
 
 // system is NATS with a user per service, pharmacy and feed (in process),

@@ -229,12 +229,12 @@ func rejectsCmd(g *globals) *cobra.Command {
 		Short: "List rejections, newest first, with their field-level reasons",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, err := g.dial("ingestion")
+			ing, done, err := g.ingestion()
 			if err != nil {
 				return err
 			}
-			defer cc.Close()
-			resp, err := ingestionv1.NewIngestionServiceClient(cc).ListRejections(cmd.Context(), &ingestionv1.ListRejectionsRequest{Kind: kind, Limit: int32(limit)})
+			defer done()
+			resp, err := ing.ListRejections(cmd.Context(), &ingestionv1.ListRejectionsRequest{Kind: kind, Limit: int32(limit)})
 			if err != nil {
 				return err
 			}
@@ -265,12 +265,12 @@ func rejectsCmd(g *globals) *cobra.Command {
 		Short: "Submit a rejected payload again, after a fix upstream (e.g. the enrollment arrived)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, err := g.dial("ingestion")
+			ing, done, err := g.ingestion()
 			if err != nil {
 				return err
 			}
-			defer cc.Close()
-			resp, err := ingestionv1.NewIngestionServiceClient(cc).ResubmitRejection(cmd.Context(), &ingestionv1.ResubmitRejectionRequest{RejectionId: args[0]})
+			defer done()
+			resp, err := ing.ResubmitRejection(cmd.Context(), &ingestionv1.ResubmitRejectionRequest{RejectionId: args[0]})
 			if err != nil {
 				return err
 			}
@@ -298,12 +298,12 @@ func rejectsCmd(g *globals) *cobra.Command {
 		Short: "One rejection in full: sender, subject, id, member, every reason, the decoded payload and what became of it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, err := g.dial("ingestion")
+			ing, done, err := g.ingestion()
 			if err != nil {
 				return err
 			}
-			defer cc.Close()
-			resp, err := ingestionv1.NewIngestionServiceClient(cc).GetRejection(cmd.Context(), &ingestionv1.GetRejectionRequest{RejectionId: args[0]})
+			defer done()
+			resp, err := ing.GetRejection(cmd.Context(), &ingestionv1.GetRejectionRequest{RejectionId: args[0]})
 			if err != nil {
 				return err
 			}
@@ -317,12 +317,12 @@ func rejectsCmd(g *globals) *cobra.Command {
 		Short: "Mark a rejection as needing nothing more, saying what was done (audited)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, err := g.dial("ingestion")
+			ing, done, err := g.ingestion()
 			if err != nil {
 				return err
 			}
-			defer cc.Close()
-			resp, err := ingestionv1.NewIngestionServiceClient(cc).MarkRejectionHandled(cmd.Context(), &ingestionv1.MarkRejectionHandledRequest{RejectionId: args[0], Note: note})
+			defer done()
+			resp, err := ing.MarkRejectionHandled(cmd.Context(), &ingestionv1.MarkRejectionHandledRequest{RejectionId: args[0], Note: note})
 			if err != nil {
 				return err
 			}
@@ -333,4 +333,12 @@ func rejectsCmd(g *globals) *cobra.Command {
 	handle.Flags().StringVar(&note, "note", "", "what was done (required)")
 	root.AddCommand(list, show, resubmit, handle)
 	return root
+}
+
+func (g *globals) ingestion() (ingestionv1.IngestionServiceClient, func(), error) {
+	cc, err := g.dial("ingestion")
+	if err != nil {
+		return nil, nil, err
+	}
+	return ingestionv1.NewIngestionServiceClient(cc), func() { _ = cc.Close() }, nil
 }

@@ -117,12 +117,12 @@ func readClaimsCSV(path string) (load.Work, []*claimscsv.Error, error) {
 }
 
 func (g *globals) submit(cmd *cobra.Command, w load.Work, label string) error {
-	cc, err := g.dial("ingestion")
+	ing, done, err := g.ingestion()
 	if err != nil {
 		return err
 	}
-	defer cc.Close()
-	res, err := load.Submit(cmd.Context(), ingestionv1.NewIngestionServiceClient(cc), w, label, cmd.ErrOrStderr())
+	defer done()
+	res, err := load.Submit(cmd.Context(), ing, w, label, cmd.ErrOrStderr())
 	if err != nil {
 		return fmt.Errorf("%w (is emtm running? `make run` starts it)", err)
 	}
@@ -166,12 +166,12 @@ func reversalsCmd(g *globals) *cobra.Command {
 		Short: "Reversals waiting for the claim they reverse, oldest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, err := g.dial("ingestion")
+			ing, done, err := g.ingestion()
 			if err != nil {
 				return err
 			}
-			defer cc.Close()
-			resp, err := ingestionv1.NewIngestionServiceClient(cc).ListHeldReversals(cmd.Context(), &ingestionv1.ListHeldReversalsRequest{Limit: int32(limit)})
+			defer done()
+			resp, err := ing.ListHeldReversals(cmd.Context(), &ingestionv1.ListHeldReversalsRequest{Limit: int32(limit)})
 			if err != nil {
 				return err
 			}
@@ -197,12 +197,12 @@ func awaitingCmd(g *globals) *cobra.Command {
 		Short: "Claims and encounters waiting for their member's enrollment, oldest first (rejected NOT_ENROLLED when overdue)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, err := g.dial("ingestion")
+			ing, done, err := g.ingestion()
 			if err != nil {
 				return err
 			}
-			defer cc.Close()
-			resp, err := ingestionv1.NewIngestionServiceClient(cc).ListAwaitingEnrollment(cmd.Context(), &ingestionv1.ListAwaitingEnrollmentRequest{Limit: int32(limit)})
+			defer done()
+			resp, err := ing.ListAwaitingEnrollment(cmd.Context(), &ingestionv1.ListAwaitingEnrollmentRequest{Limit: int32(limit)})
 			if err != nil {
 				return err
 			}

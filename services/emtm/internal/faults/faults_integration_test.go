@@ -51,37 +51,13 @@ var serviceArgs = map[string][]string{
 	"payment-reconciliation":  {"-clock", "events", "-sweep-interval", "24h"},
 }
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// binaries builds the five services once per test binary.
+// binaries builds the five services and nats-server (at the version this
+// module uses, as a process of its own) once per test binary.
 func binaries(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "emtm-faults-bin")
-		if buildErr != nil {
-			return
-		}
-		// nats-server at the version this module uses, as a process of its own.
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "nats-server"), "github.com/nats-io/nats-server/v2").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build nats-server: %v\n%s", err, out)
-			return
-		}
-		for _, s := range services {
-			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, s), "github.com/emtm/emtm/services/"+s+"/cmd/"+s).CombinedOutput()
-			if err != nil {
-				buildErr = fmt.Errorf("build %s: %v\n%s", s, err, out)
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binDir
+	pkgs := testkit.ServicePackages()
+	pkgs["nats-server"] = "github.com/nats-io/nats-server/v2"
+	return testkit.Binaries(t, pkgs)
 }
 
 // system is NATS (in process, synced before acknowledging), redis-server

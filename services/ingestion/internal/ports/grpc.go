@@ -181,12 +181,9 @@ func (g *GRPC) MarkRejectionHandled(ctx context.Context, req *ingestionv1.MarkRe
 }
 
 func (g *GRPC) ListRejections(ctx context.Context, req *ingestionv1.ListRejectionsRequest) (*ingestionv1.ListRejectionsResponse, error) {
-	limit := int(req.GetLimit())
-	switch {
-	case limit == 0:
-		limit = 100
-	case limit < 0 || limit > 1000:
-		return nil, status.Errorf(codes.InvalidArgument, "limit must be 1..1000, got %d", limit)
+	limit, err := limitOf(req.GetLimit(), 1000)
+	if err != nil {
+		return nil, err
 	}
 	ids, err := g.store.RecentRejections(ctx, req.GetKind(), limit)
 	if err != nil {
@@ -224,12 +221,9 @@ func (g *GRPC) ResubmitRejection(ctx context.Context, req *ingestionv1.ResubmitR
 }
 
 func (g *GRPC) ListHeldReversals(ctx context.Context, req *ingestionv1.ListHeldReversalsRequest) (*ingestionv1.ListHeldReversalsResponse, error) {
-	limit := int(req.GetLimit())
-	switch {
-	case limit == 0:
-		limit = 100
-	case limit < 0 || limit > 10000:
-		return nil, status.Errorf(codes.InvalidArgument, "limit must be 1..10000, got %d", limit)
+	limit, err := limitOf(req.GetLimit(), 10000)
+	if err != nil {
+		return nil, err
 	}
 	hs, err := g.intake.ListHeld(ctx, limit)
 	if err != nil {
@@ -245,12 +239,9 @@ func (g *GRPC) ListHeldReversals(ctx context.Context, req *ingestionv1.ListHeldR
 
 // ListAwaitingEnrollment lists claims and encounters waiting for their member's enrollment.
 func (g *GRPC) ListAwaitingEnrollment(ctx context.Context, req *ingestionv1.ListAwaitingEnrollmentRequest) (*ingestionv1.ListAwaitingEnrollmentResponse, error) {
-	limit := int(req.GetLimit())
-	switch {
-	case limit == 0:
-		limit = 100
-	case limit < 0 || limit > 10000:
-		return nil, status.Errorf(codes.InvalidArgument, "limit must be 1..10000, got %d", limit)
+	limit, err := limitOf(req.GetLimit(), 10000)
+	if err != nil {
+		return nil, err
 	}
 	as, err := g.intake.ListAwaiting(ctx, limit)
 	if err != nil {
@@ -288,4 +279,15 @@ func (g *GRPC) load(ctx context.Context, id string) (*ingestionv1.Rejection, err
 		return nil, status.Errorf(codes.DataLoss, "rejection %s is unreadable: %v", id, err)
 	}
 	return &r, nil
+}
+
+// limitOf is a request's limit: 100 when unset, else 1..max.
+func limitOf(limit int32, max int) (int, error) {
+	switch {
+	case limit == 0:
+		return 100, nil
+	case limit < 0 || int(limit) > max:
+		return 0, status.Errorf(codes.InvalidArgument, "limit must be 1..%d, got %d", max, limit)
+	}
+	return int(limit), nil
 }

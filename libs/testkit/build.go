@@ -1,0 +1,59 @@
+package testkit
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var builds sync.Map // the joined packages -> *build
+
+type build struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// Binaries builds each package (name -> import path) into one directory, once
+// per test binary, and returns the directory; tests that run emtm as processes
+// use it. The directory lives as long as the test binary's temporary files.
+func Binaries(t testing.TB, pkgs map[string]string) string {
+	t.Helper()
+	names := make([]string, 0, len(pkgs))
+	for n := range pkgs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	key := strings.Join(names, ",")
+	v, _ := builds.LoadOrStore(key, &build{})
+	b := v.(*build)
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", "emtm-bin-"); b.err != nil {
+			return
+		}
+		for _, n := range names {
+			if out, err := exec.Command("go", "build", "-o", filepath.Join(b.dir, n), pkgs[n]).CombinedOutput(); err != nil {
+				b.err = fmt.Errorf("build %s: %v\n%s", pkgs[n], err, out)
+				return
+			}
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.dir
+}
+
+// ServicePackages are the five services' commands (and, with extra, more).
+func ServicePackages(extra ...string) map[string]string {
+	out := map[string]string{}
+	for _, s := range append([]string{"ingestion", "risk-scoring", "intervention-scheduling", "prescriber-outreach", "payment-reconciliation"}, extra...) {
+		out[s] = "github.com/emtm/emtm/services/" + s + "/cmd/" + s
+	}
+	return out
+}
