@@ -1,6 +1,7 @@
 package synthea
 
 import (
+	"sort"
 	"testing"
 	"testing/fstest"
 
@@ -177,6 +178,57 @@ func FuzzLoadMedications(f *testing.F) {
 		for _, c := range ds.Claims {
 			if c.DaysSupply < 1 || c.DaysSupply > 30 || c.CostCents < 0 {
 				t.Fatalf("claim %+v", c)
+			}
+		}
+	})
+}
+
+// FuzzLoadAnyTable: any one of the export's CSV files (the first byte picks
+// which), the others well formed, loads or fails with an error, never
+// panics; what loads keeps its invariants (enrollment spans in order, no
+// negative cost).
+func FuzzLoadAnyTable(f *testing.F) {
+	good := map[string]string{
+		"patients.csv":          "Id,BIRTHDATE,DEATHDATE,GENDER\np1,1950-01-01,,F\n",
+		"encounters.csv":        "Id,START,STOP,PATIENT,PROVIDER,ENCOUNTERCLASS,TOTAL_CLAIM_COST\ne1,2020-01-01T10:00:00Z,2020-01-02T10:00:00Z,p1,pr1,inpatient,1000.00\n",
+		"medications.csv":       "START,STOP,PATIENT,PAYER,ENCOUNTER,CODE,DESCRIPTION,BASE_COST,PAYER_COVERAGE,DISPENSES,TOTALCOST,REASONCODE,REASONDESCRIPTION\n",
+		"payers.csv":            "Id,NAME\nm,Medicare\n",
+		"payer_transitions.csv": "PATIENT,START_YEAR,END_YEAR,PAYER\np1,2015,2022,m\n",
+		"procedures.csv":        "START,STOP,PATIENT,ENCOUNTER,CODE\n",
+		"conditions.csv":        "START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION\n2016-01-01,,p1,e1,44054006,Diabetes\n",
+	}
+	names := make([]string, 0, len(good))
+	for n := range good {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for i, n := range names {
+		f.Add(byte(i), good[n])
+		f.Add(byte(i), good[n]+"\"unterminated,\n")
+	}
+	f.Add(byte(4), "PATIENT,START_YEAR,END_YEAR,PAYER\np1,2030,2010,m\np1,-5,99999999999,m\n")
+	ref, err := drugref.Load()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, pick byte, data string) {
+		fsys := fstest.MapFS{}
+		for n, d := range good {
+			fsys[n] = &fstest.MapFile{Data: []byte(d)}
+		}
+		fsys[names[int(pick)%len(names)]] = &fstest.MapFile{Data: []byte(data)}
+		ds, err := Load(fsys, ref)
+		if err != nil {
+			return
+		}
+		for _, e := range ds.Enrollment {
+			if !e.End.IsZero() && e.End.Before(e.Start) {
+				t.Fatalf("an enrollment span ends before it starts: %+v", e)
+			}
+		}
+		for _, m := range ds.Medical {
+			if m.CostCents < 0 {
+				t.Fatalf("a negative Parts A/B cost: %+v", m)
 			}
 		}
 	})
