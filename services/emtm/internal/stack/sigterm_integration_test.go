@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -132,4 +133,28 @@ func TestOneEmtmPerDataDirectory(t *testing.T) {
 		t.Fatalf("a start after the first stopped: %v", err)
 	}
 	st2.Stop()
+}
+
+func TestADataDirectoryOfAnotherDataFormatIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	redisURL, _ := testkit.StartRedis(t)
+	if err := os.MkdirAll(filepath.Join(dir, "nats"), 0o700); err != nil { // an earlier emtm's data, unmarked
+		t.Fatal(err)
+	}
+	_, err := Start(context.Background(), Options{DataDir: dir, RedisURL: redisURL, Log: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "data of an earlier emtm") {
+		t.Fatalf("an unmarked data directory with data: %v", err)
+	}
+	fresh := t.TempDir()
+	st, err := Start(context.Background(), Options{DataDir: fresh, RedisURL: redisURL, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Stop()
+	if err := os.WriteFile(filepath.Join(fresh, dataFormatFile), []byte("1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Start(context.Background(), Options{DataDir: fresh, RedisURL: redisURL, Log: io.Discard}); err == nil || !strings.Contains(err.Error(), "format 1") {
+		t.Fatalf("a format-1 directory: %v", err)
+	}
 }

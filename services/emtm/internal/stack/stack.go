@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -144,6 +145,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 			return s, fmt.Errorf("data directory: %w", err)
 		}
 		if s.lock, err = dirlock.Take(o.DataDir, "emtm.lock", "its NATS and redis-server"); err != nil {
+			return s, err
+		}
+		if err := checkDataFormat(o.DataDir); err != nil {
 			return s, err
 		}
 	}
@@ -311,4 +315,33 @@ func orDevelopment(key string) string {
 		return pseudonym.DevelopmentKey
 	}
 	return key
+}
+
+// DataFormat is the version of what the embedded servers keep. 2 (issue 12):
+// a claim is identified by its pharmacy and claim id, in event ids and in the
+// services' keys; data of format 1 would count its claims again.
+const DataFormat = 2
+
+const dataFormatFile = "emtm-data-format"
+
+// checkDataFormat refuses a data directory written by an emtm whose data
+// format differs, and marks a new one with the current format.
+func checkDataFormat(dir string) error {
+	path := filepath.Join(dir, dataFormatFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if v, _ := strconv.Atoi(strings.TrimSpace(string(b))); v != DataFormat {
+			return fmt.Errorf("the data directory %s holds emtm data of format %s, this emtm writes format %d: move it aside or remove it (make clean-var), or use another --data-dir", dir, strings.TrimSpace(string(b)), DataFormat)
+		}
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("data format: %w", err)
+	}
+	for _, sub := range []string{"nats", "redis"} {
+		if _, err := os.Stat(filepath.Join(dir, sub)); err == nil {
+			return fmt.Errorf("the data directory %s holds data of an earlier emtm (before data format %d: claims are now identified by pharmacy and claim id): move it aside or remove it (make clean-var), or use another --data-dir", dir, DataFormat)
+		}
+	}
+	return os.WriteFile(path, []byte(strconv.Itoa(DataFormat)+"\n"), 0o600)
 }
