@@ -218,9 +218,11 @@ func (s *Store) Fingerprint(ctx context.Context, member string) (string, error) 
 	return fp, err
 }
 
-// Size is the memory Redis uses for a profile, in bytes.
+// Size is the memory Redis uses for a profile, in bytes, counted over every
+// field (SAMPLES 0): Redis's default estimate from 5 random fields of a large
+// hash differs from one call to the next.
 func (s *Store) Size(ctx context.Context, member string) (int64, error) {
-	n, err := s.rdb.MemoryUsage(ctx, s.ProfileKey(member)).Result()
+	n, err := s.rdb.MemoryUsage(ctx, s.ProfileKey(member), 0).Result()
 	if err == redis.Nil {
 		return 0, nil
 	}
