@@ -83,6 +83,10 @@ type Source struct {
 	RawSeq      uint64
 	ContentType string
 	Payload     []byte
+	// Content, when set, identifies the submission's content for the
+	// de-duplication of rejections instead of Payload: a held reversal's
+	// payload is its canonical form, whose meta differs from copy to copy.
+	Content string
 	// Resubmits names the rejection this submission resubmits.
 	Resubmits string
 }
@@ -660,7 +664,8 @@ func (in *Intake) holdIfEarly(ctx context.Context, r *claimsv1.ClaimReversal, ha
 // submission's sequence, so the rejection has the id it would have had.
 func heldSource(h Held) Source {
 	return Source{Channel: ChannelHeld, Sender: h.PharmacyNPI, RawSeq: h.RawSeq,
-		RawSubject: bus.RawPharmacySubject(h.PharmacyNPI, bus.KindReversal), ContentType: bus.ContentProtobuf, Payload: h.Reversal}
+		RawSubject: bus.RawPharmacySubject(h.PharmacyNPI, bus.KindReversal), ContentType: bus.ContentProtobuf, Payload: h.Reversal,
+		Content: "held:" + h.Hash}
 }
 
 // releaseHeld publishes the held reversal of a claim that has been published,
@@ -943,7 +948,11 @@ func rejectionKey(kind string, src Source, v []validate.Violation) string {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
-	h.Write(src.Payload)
+	if src.Content != "" {
+		h.Write([]byte(src.Content))
+	} else {
+		h.Write(src.Payload)
+	}
 	reasons := make([]string, len(v))
 	for i, x := range v {
 		reasons[i] = x.Field + ":" + x.Reason

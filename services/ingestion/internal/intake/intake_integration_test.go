@@ -314,3 +314,46 @@ func TestTheSameRefusedSubmissionIsOneRejection(t *testing.T) {
 		t.Fatalf("%d rejections stored after a resubmission, want 3", n)
 	}
 }
+
+// A pharmacy's retry of a reversal whose claim never came is held again once
+// the first copy has been rejected; rejected again for the same reason, it is
+// the same rejection, not a second one (the held copies' canonical payloads
+// differ in their meta, their content does not).
+func TestAReversalRetriedAfterItsRejectionIsOneRejection(t *testing.T) {
+	in, _, env, clk := newIntake(t)
+	ctx := context.Background()
+	payload, err := proto.Marshal(rev("RX-NEVER"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for copy := range 2 {
+		// Two copies on the pharmacy's raw subject: two raw sequences.
+		out, err := in.SubmitRaw(ctx, bus.KindReversal, intake.Source{Channel: "pharmacy", Sender: pharmacy,
+			RawSubject: bus.RawPharmacySubject(pharmacy, bus.KindReversal), RawSeq: uint64(100 + copy),
+			ContentType: bus.ContentProtobuf, Payload: payload})
+		if err != nil || !out.Held {
+			t.Fatalf("copy %d: %+v %v", copy, out, err)
+		}
+		clk.Add(4 * 24 * time.Hour)
+		if held, rejected, err := in.SweepHeld(ctx, 72*time.Hour); err != nil || held != 0 || rejected != 1 {
+			t.Fatalf("copy %d: held %d, rejected %d (%v); want 0 and 1", copy, held, rejected, err)
+		}
+	}
+	rejs := testkit.Decode(t, env.JS, bus.StreamRejections, func() *ingestionv1.Rejection { return &ingestionv1.Rejection{} })
+	if len(rejs) != 1 || rejs[0].Violations[0].Reason != "UNKNOWN_CLAIM" {
+		t.Fatalf("%d rejections %v, want one UNKNOWN_CLAIM", len(rejs), rejs)
+	}
+	// A corrected reversal (another date) is another submission: its own rejection.
+	r := rev("RX-NEVER")
+	r.ReversalDate.Day = 3
+	if out, err := in.SubmitAPI(ctx, bus.KindReversal, r); err != nil || !out.Held {
+		t.Fatalf("corrected: %+v %v", out, err)
+	}
+	clk.Add(4 * 24 * time.Hour)
+	if _, rejected, err := in.SweepHeld(ctx, 72*time.Hour); err != nil || rejected != 1 {
+		t.Fatalf("corrected: rejected %d (%v)", rejected, err)
+	}
+	if n := len(testkit.StreamMessages(t, env.JS, bus.StreamRejections)); n != 2 {
+		t.Fatalf("%d rejections, want 2", n)
+	}
+}
