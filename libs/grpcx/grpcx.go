@@ -125,19 +125,29 @@ func (s *Server) Serve(ctx context.Context, timeout time.Duration) error {
 // Dial connects a client with tracing: over TLS when tlsOpt names a CA or a
 // client certificate, else over plaintext (loopback, the embedded default).
 func Dial(target string, tel *otelx.Telemetry, tlsOpt ...TLS) (*grpc.ClientConn, error) {
+	var t TLS
+	if len(tlsOpt) > 0 {
+		t = tlsOpt[0]
+	}
+	return DialWith(target, tel, t)
+}
+
+// DialWith is Dial with more dial options (a client's own interceptors).
+func DialWith(target string, tel *otelx.Telemetry, t TLS, more ...grpc.DialOption) (*grpc.ClientConn, error) {
 	creds := insecure.NewCredentials()
-	if len(tlsOpt) > 0 && tlsOpt[0].Enabled() {
-		cfg, err := tlsOpt[0].ClientConfig()
+	if t.Enabled() {
+		cfg, err := t.ClientConfig()
 		if err != nil {
 			return nil, err
 		}
 		creds = credentials.NewTLS(cfg)
 	}
-	return grpc.NewClient(target,
+	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
 			otelgrpc.WithTracerProvider(tel.TracerProvider),
 			otelgrpc.WithPropagators(otel.GetTextMapPropagator()))),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
-	)
+	}
+	return grpc.NewClient(target, append(opts, more...)...)
 }

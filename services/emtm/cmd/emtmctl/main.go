@@ -21,7 +21,7 @@ func main() {
 	case errors.As(err, &exit):
 		os.Exit(exit.Code)
 	case err != nil:
-		fmt.Fprintln(ctl.TerminalSafe(os.Stderr), "emtmctl:", err) // an error may quote data
+		fmt.Fprintln(ctl.TerminalSafe(os.Stderr), "emtmctl:", ctl.ErrorText(err)) // an error may quote data
 		os.Exit(1)
 	}
 }

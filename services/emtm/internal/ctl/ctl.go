@@ -4,6 +4,7 @@ package ctl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -15,6 +16,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/status"
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/config"
@@ -128,7 +132,37 @@ func (g *globals) dial(name string) (*grpc.ClientConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return grpcx.Dial(*g.addrs[name], tel, g.tls)
+	addr := *g.addrs[name]
+	return grpcx.DialWith(addr, tel, g.tls,
+		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			return notAnswering(name, addr, cc, invoker(ctx, method, req, reply, cc, opts...))
+		}),
+		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			s, err := streamer(ctx, desc, cc, method, opts...)
+			return s, notAnswering(name, addr, cc, err)
+		}))
+}
+
+// ErrorText is how emtmctl prints an error: a service's answer as its code
+// and message, without gRPC's "rpc error: code = ... desc =" framing.
+func ErrorText(err error) string {
+	var se interface{ GRPCStatus() *status.Status }
+	if !errors.As(err, &se) {
+		return err.Error()
+	}
+	st := se.GRPCStatus()
+	return strings.Replace(err.Error(), st.Err().Error(), st.Code().String()+": "+st.Message(), 1)
+}
+
+// notAnswering turns the error of a call that reached no server (the
+// connection is not up: nothing listens, or TLS failed) into one that says
+// what to do; a service's own Unavailable answers pass unchanged.
+func notAnswering(name, addr string, cc *grpc.ClientConn, err error) error {
+	if status.Code(err) != codes.Unavailable || cc.GetState() == connectivity.Ready {
+		return err
+	}
+	return status.Errorf(codes.Unavailable, "%s does not answer at %s (is emtm running? start it with `make run`, or give --%s-addr): %s",
+		name, addr, name, status.Convert(err).Message())
 }
 
 func statusCmd(g *globals) *cobra.Command {

@@ -124,7 +124,7 @@ func (g *globals) submit(cmd *cobra.Command, w load.Work, label string) error {
 	defer done()
 	res, err := load.Submit(cmd.Context(), ing, w, label, cmd.ErrOrStderr())
 	if err != nil {
-		return fmt.Errorf("%w (is emtm running? `make run` starts it)", err)
+		return err // when ingestion does not answer, the error says how to start it
 	}
 	res.Print(cmd.OutOrStdout())
 	return nil

@@ -37,11 +37,12 @@ func decodePayload(r *ingestionv1.Rejection) (proto.Message, error) {
 	default:
 		return nil, fmt.Errorf("kind %q has no message type", r.Kind)
 	}
-	var err error
-	switch r.ContentType {
-	case bus.ContentJSON:
+	media, err := bus.MediaType(r.ContentType)
+	switch {
+	case err != nil:
+	case media == bus.ContentJSON:
 		err = protojson.Unmarshal(r.Payload, m)
-	case bus.ContentProtobuf, "application/x-protobuf", "":
+	case media == bus.ContentProtobuf || media == "":
 		err = proto.Unmarshal(r.Payload, m)
 	default:
 		err = fmt.Errorf("content type %q", r.ContentType)

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -353,11 +354,14 @@ func Decode(kind, contentType string, payload []byte) (proto.Message, *validate.
 		return nil, &validate.Violation{Reason: "UNKNOWN_KIND",
 			Description: fmt.Sprintf("unknown submission kind %q; use one of %v", kind, bus.Kinds)}
 	}
-	var err error
-	switch contentType {
+	media, err := bus.MediaType(contentType)
+	if err != nil {
+		return nil, &validate.Violation{Reason: "UNSUPPORTED_CONTENT_TYPE", Description: err.Error()}
+	}
+	switch media {
 	case bus.ContentJSON:
 		err = protojson.Unmarshal(payload, msg)
-	case bus.ContentProtobuf, "application/x-protobuf", "":
+	case bus.ContentProtobuf, "":
 		err = proto.Unmarshal(payload, msg)
 	default:
 		return nil, &validate.Violation{Reason: "UNSUPPORTED_CONTENT_TYPE",
@@ -368,10 +372,36 @@ func Decode(kind, contentType string, payload []byte) (proto.Message, *validate.
 		if ct == "" {
 			ct = bus.ContentProtobuf + " (no Content-Type header)"
 		}
-		return nil, &validate.Violation{Reason: "MALFORMED_PAYLOAD",
+		v := &validate.Violation{Reason: "MALFORMED_PAYLOAD",
 			Description: fmt.Sprintf("payload is not a valid %s in %s: %v", msg.ProtoReflect().Descriptor().FullName(), ct, err)}
+		if media == bus.ContentJSON {
+			v.Field = jsonField(msg, err)
+		}
+		return nil, v
 	}
 	return msg, nil
+}
+
+// jsonFieldPattern finds the field protojson names in its errors ("unknown
+// field", "duplicate field", "invalid value for int32 field daysSupply").
+var jsonFieldPattern = regexp.MustCompile(`(?:unknown|duplicate) field "([^"]+)"|invalid value for \w+ field (\w+)`)
+
+// jsonField is the field a JSON decoding error names, by its proto name when
+// it is one of msg's own fields ("" when the error names none: a syntax error).
+func jsonField(msg proto.Message, err error) string {
+	m := jsonFieldPattern.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	name := m[1] + m[2]
+	fields := msg.ProtoReflect().Descriptor().Fields()
+	if fd := fields.ByJSONName(name); fd != nil {
+		return string(fd.Name())
+	}
+	if fd := fields.ByTextName(name); fd != nil {
+		return string(fd.Name())
+	}
+	return name
 }
 
 // canonical is a validated event ready to publish.
