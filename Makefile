@@ -34,9 +34,11 @@ help: ## list the targets
 .PHONY: build
 build: ## build every binary into bin/
 	@mkdir -p bin
-	@for s in $(SERVICES); do go build -o bin/$$s ./services/$$s/cmd/$$s || exit 1; done
-	go build -o bin/emtm ./services/emtm/cmd/emtm
-	go build -o bin/emtmctl ./services/emtm/cmd/emtmctl
+	@echo "building into bin/: $(SERVICES) emtm emtmctl (the first build takes a minute or two; later ones seconds)"
+	@for s in $(SERVICES) emtm emtmctl; do \
+	  pkg=./services/$$s/cmd/$$s; case $$s in emtm|emtmctl) pkg=./services/emtm/cmd/$$s;; esac; \
+	  printf '  %-24s' "$$s"; start=$$(date +%s); go build -o bin/$$s $$pkg || exit 1; echo "$$(( $$(date +%s) - start )) s"; \
+	done
 	@echo "built: $$(ls bin | tr '\n' ' ')"
 
 .PHONY: run

@@ -6,6 +6,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/emtm/emtm/libs/app"
 	"github.com/emtm/emtm/libs/bus"
@@ -70,6 +71,10 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		return err
 	}
 	rt.Log.Info("risk policy", "file", cfg.policies.Name, "plans", cfg.policies.Plans(), "default", cfg.policies.For("", "").Describe())
+	if year := time.Now().Year(); len(cfg.policies.WithoutCostThreshold(year)) > 0 {
+		rt.Log.Warn("the risk policy has no MTM cost threshold for this year: no member meets the cost criterion until one is set "+
+			"(eligibility.cost_threshold_cents, from CMS's annual MTM program memo)", "year", year, "policies", cfg.policies.WithoutCostThreshold(year))
+	}
 	store := adapters.NewStore(rt.Redis, adapters.LivePrefix)
 	a := assess.New(store, rt.Pub, scoring.References{Drugs: drugs, Chronic: cm}, cfg.policies, rt.Cfg.Partitions, rt.Hasher)
 	riskv1.RegisterRiskScoringServiceServer(rt.GRPC.GRPC, ports.NewGRPC(a, store, rt.JS))

@@ -230,8 +230,14 @@ func loadSample(ctx context.Context, o Options, ing *grpc.ClientConn, stdout, st
 		return err
 	}
 	first, last := load.DateRange(ds)
-	fmt.Fprintf(stdout, "emtm: loading %s: %d patients, %d Medicare members, claims %s .. %s, plan %s-%s\n",
-		name, len(ds.Patients), countMembers(ds), first, last, load.SamplePlan.Contract, load.SamplePlan.PBP)
+	deceased := 0
+	for _, p := range ds.Patients {
+		if p.Death.Valid() {
+			deceased++
+		}
+	}
+	fmt.Fprintf(stdout, "emtm: loading %s: %d synthetic patients (%d living, %d deceased), of whom %d had Medicare coverage: the plan's members; claims %s .. %s, plan %s-%s\n",
+		name, len(ds.Patients), len(ds.Patients)-deceased, deceased, countMembers(ds), first, last, load.SamplePlan.Contract, load.SamplePlan.PBP)
 	res, err := load.Synthea(ctx, ds, ingestionv1.NewIngestionServiceClient(ing), load.SamplePlan, stderr)
 	if err != nil {
 		return err

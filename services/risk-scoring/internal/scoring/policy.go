@@ -92,6 +92,24 @@ func (ps *Policies) Plans() []string {
 	return out
 }
 
+// WithoutCostThreshold lists the policies ("default" and plans) that have no
+// MTM cost threshold for year, neither CMS's known one nor their own: for
+// them the cost criterion cannot be met that year (CMS publishes each year's
+// threshold in its annual MTM memo; a sponsor sets it as
+// eligibility.cost_threshold_cents).
+func (ps *Policies) WithoutCostThreshold(year int) []string {
+	var out []string
+	if ps.def.Criteria(year).CostThresholdCents == 0 {
+		out = append(out, "default")
+	}
+	for _, name := range ps.Plans() {
+		if ps.plans[name].Criteria(year).CostThresholdCents == 0 {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // DefaultPolicies is the embedded sample policy.
 func DefaultPolicies() (*Policies, error) {
 	return ParsePolicies("policy.yaml (built in)", defaultPolicyYAML)

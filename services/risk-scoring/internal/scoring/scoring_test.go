@@ -160,3 +160,34 @@ func TestPolicyFileErrorsNameLineAndField(t *testing.T) {
 		}
 	}
 }
+
+// A year CMS has published (built in) or the sponsor has set has a cost
+// threshold; a later year has none until the policy sets it, and risk-scoring
+// warns at start.
+func TestThePoliciesWithoutACostThresholdForAYearAreNamed(t *testing.T) {
+	builtin, err := DefaultPolicies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := ParsePolicies("p.yaml", []byte(strings.Replace(string(defaultPolicyYAML), "cost_threshold_cents: {}", "cost_threshold_cents: {2026: 170000}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		ps   *Policies
+		year int
+		want string
+	}{
+		{"a year CMS published", builtin, 2024, ""},
+		{"the last built-in year", builtin, 2025, ""},
+		{"a year after the built-in ones", builtin, 2026, "default " + strings.Join(builtin.Plans(), " ")},
+		{"a year the sponsor set", set, 2026, ""},
+		{"a year nobody set", set, 2027, "default " + strings.Join(set.Plans(), " ")},
+	}
+	for _, tt := range tests {
+		if got := strings.TrimSpace(strings.Join(tt.ps.WithoutCostThreshold(tt.year), " ")); got != strings.TrimSpace(tt.want) {
+			t.Errorf("%s (%d): %q, want %q", tt.name, tt.year, got, tt.want)
+		}
+	}
+}
