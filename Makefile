@@ -42,12 +42,50 @@ build: ## build every binary into bin/
 	@echo "built: $$(ls bin | tr '\n' ' ')"
 
 .PHONY: run
-run: build ## run everything locally: embedded NATS, redis-server, five services, sample population
+run: need-redis build ## run everything locally: embedded NATS, redis-server, five services, sample population
 	bin/emtm run $(RUN_ARGS)
 
 .PHONY: test
-test: fmt-check vet $(JAEGER) ## unit and integration tests (real NATS in-process, real redis-server, Jaeger)
+test: need-redis fmt-check vet $(JAEGER) ## unit and integration tests (real NATS in-process, real redis-server, Jaeger)
 	go test -race -count=1 $(PKGS)
+
+.PHONY: test-short
+test-short: ## the edit-test loop: unit and pure domain tests only (-short skips every test that starts servers; under a minute)
+	go test -short -count=1 $(PKGS)
+
+# What the tests need from the machine: installed when missing and root, otherwise the command to run.
+.PHONY: need-redis
+need-redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" -ne 0 ]; then echo "emtm and its tests need redis-server: run  sudo apt-get install -y redis-server  and then this make command again"; exit 1; fi; \
+	  echo "installing redis-server (apt-get)"; export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends redis-server >/dev/null 2>&1 \
+	    || { apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server; }; }
+
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+
+$(STATICCHECK):
+	@mkdir -p $(dir $@)
+	@echo "building staticcheck $(STATICCHECK_VERSION) (once; it is cached in $(dir $@))"
+	GOBIN=$(dir $@) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+.PHONY: lint
+lint: $(STATICCHECK) ## staticcheck (pinned) over every module
+	$(STATICCHECK) $(PKGS)
+
+# buf breaking: on a branch, against main; on main itself (CI), against the commit before.
+BREAKING_AGAINST ?=
+.PHONY: breaking
+breaking: $(BUF) ## the protobuf contracts stay wire- and source-compatible (buf breaking, FILE rules)
+	@against='$(BREAKING_AGAINST)'; \
+	if [ -z "$$against" ]; then \
+	  main=$$(git rev-parse -q --verify refs/heads/main || true); \
+	  if [ -n "$$main" ] && [ "$$main" != "$$(git rev-parse HEAD)" ]; then against='.git#branch=main'; \
+	  elif git rev-parse -q --verify HEAD~1 >/dev/null; then against='.git#ref=HEAD~1'; \
+	  else echo "buf breaking: no earlier commit to compare with"; exit 0; fi; \
+	fi; \
+	echo "buf breaking against $$against"; $(BUF) breaking --against "$$against"
 
 .PHONY: certs
 certs: build ## write a development CA (key in var/ca, 0600), server and client certificates into var/certs (gRPC TLS and mTLS)

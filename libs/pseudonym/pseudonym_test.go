@@ -11,7 +11,7 @@ func TestOf(t *testing.T) {
 	a, _ := New("0123456789abcdef")
 	b, _ := New("fedcba9876543210")
 	id := "1EG4TE5MK73"
-	if a.Of(id) != a.Of(id) {
+	if first, again := a.Of(id), a.Of(id); first != again {
 		t.Fatal("not stable")
 	}
 	if a.Of(id) == b.Of(id) {

@@ -24,6 +24,7 @@ type build struct {
 // use it. The directory lives as long as the test binary's temporary files.
 func Binaries(t testing.TB, pkgs map[string]string) string {
 	t.Helper()
+	Integration(t)
 	names := make([]string, 0, len(pkgs))
 	for n := range pkgs {
 		names = append(names, n)

@@ -50,6 +50,7 @@ func Start(t testing.TB) *Env { return StartWith(t, Options{}) }
 // StartWith is Start with options.
 func StartWith(t testing.TB, o Options) *Env {
 	t.Helper()
+	Integration(t)
 	e := &Env{}
 	e.startNATS(t, o)
 	e.RedisURL, e.RedisKind = StartRedis(t)
@@ -90,10 +91,21 @@ func (e *Env) startNATS(t testing.TB, o Options) {
 	e.JS = js
 }
 
+// Integration marks t as an integration test (real servers, processes or a
+// browser): `go test -short` (make test-short, the edit-test loop) skips it;
+// make test runs it. Every starter of this package calls it.
+func Integration(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test (real servers): skipped with -short; make test runs it")
+	}
+}
+
 // StartRedis starts a real Redis for t and returns its URL and kind.
 // EMTM_TESTKIT_REDIS=local or =docker forces the choice.
 func StartRedis(t testing.TB) (url, kind string) {
 	t.Helper()
+	Integration(t)
 	mode := os.Getenv("EMTM_TESTKIT_REDIS")
 	if mode == "docker" || (mode == "" && dockerAnswers()) {
 		return startRedisContainer(t), "docker"

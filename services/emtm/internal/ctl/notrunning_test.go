@@ -89,6 +89,7 @@ func TestEveryCommandThatTalksToEmtmSaysHowToStartIt(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
+			t.Parallel() // the imports retry for 6 s before they give up
 			_, err := run(append(append(strings.Fields(name), args...), nowhere...)...)
 			if err == nil || !strings.Contains(ErrorText(err), "is emtm running? start it with `make run`") {
 				t.Errorf("emtmctl %s with nothing running: %v; want the hint to start emtm", name, err)

@@ -520,6 +520,7 @@ const rate = 150 // submissions a second
 // faultFree is the outcome of the input without faults (once per test binary).
 func faultFree(t *testing.T) outcome {
 	t.Helper()
+	testkit.Integration(t) // before the Once: a skip inside it would leave a zero baseline
 	baselineOnce.Do(func() {
 		s := start(t)
 		s.load(input(), rate, nil)

@@ -152,7 +152,7 @@ func TestOneClaimIsOneTraceInJaeger(t *testing.T) {
 
 	var tr jaegerTrace
 	deadline := time.Now().Add(20 * time.Second)
-	services := map[string]bool{}
+	var services map[string]bool
 	for {
 		resp, err := http.Get(fmt.Sprintf("http://%s/api/traces/%s", query, traceID))
 		if err == nil {

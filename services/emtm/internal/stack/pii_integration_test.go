@@ -148,16 +148,16 @@ func TestNoPersonalDataInTelemetry(t *testing.T) {
 		scan(where, s.Name())
 		scan(where+" status", s.Status().Description)
 		for _, kv := range s.Attributes() {
-			scan(where+" attribute "+string(kv.Key), kv.Value.Emit())
+			scan(where+" attribute "+string(kv.Key), kv.Value.String())
 		}
 		for _, ev := range s.Events() {
 			scan(where+" event "+ev.Name, ev.Name)
 			for _, kv := range ev.Attributes {
-				scan(where+" event "+ev.Name+" attribute "+string(kv.Key), kv.Value.Emit())
+				scan(where+" event "+ev.Name+" attribute "+string(kv.Key), kv.Value.String())
 			}
 		}
 		for _, kv := range s.Resource().Attributes() {
-			scan(where+" resource", kv.Value.Emit())
+			scan(where+" resource", kv.Value.String())
 		}
 	}
 	lines := strings.Split(logs.String(), "\n")

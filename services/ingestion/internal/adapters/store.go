@@ -124,7 +124,7 @@ func (s *Store) RecentRejections(ctx context.Context, kind string, limit int) ([
 	var out []string
 	var start int64
 	for len(out) < limit {
-		ids, err := s.rdb.ZRevRange(ctx, rejectionsKey, start, start+int64(limit)-1).Result()
+		ids, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: rejectionsKey, Start: start, Stop: start + int64(limit) - 1, Rev: true}).Result()
 		if err != nil {
 			return nil, err
 		}

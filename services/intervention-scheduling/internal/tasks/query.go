@@ -164,7 +164,7 @@ func (s *Scheduler) Measures(ctx context.Context, contract, pbp string, year int
 		return nil, err
 	}
 	high.Name = "high_risk_discharged_within_7_days"
-	high.Definition = fmt.Sprintf("of them, those in the HIGH tier when discharged, served within 7 days")
+	high.Definition = "of them, those in the HIGH tier when discharged, served within 7 days"
 	out := []Measure{all, high}
 	offered := Measure{Name: "cmr_offered_within_60_days", Definition: fmt.Sprintf("CMR tasks of %d offered (an offer, a decline or the CMR itself) within 60 days of the member's start in the program that year, of those not cancelled (CMS: offered within 60 days of MTM enrollment)", year)}
 	for _, kind := range []string{policy.CMR, policy.TMR} {

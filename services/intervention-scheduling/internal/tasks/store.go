@@ -367,17 +367,17 @@ func (s *Store) MemberTasks(ctx context.Context, member string) ([]string, error
 
 // LeasesExpiredBy lists leased tasks whose lease ended before t.
 func (s *Store) LeasesExpiredBy(ctx context.Context, t time.Time) ([]string, error) {
-	return s.rdb.ZRangeByScore(ctx, keyLeased, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(t.UnixMilli(), 10), Count: 1000}).Result()
+	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: keyLeased, ByScore: true, Start: "-inf", Stop: strconv.FormatInt(t.UnixMilli(), 10), Count: 1000}).Result()
 }
 
 // ExpiringBefore lists open tasks whose expiry date is before d.
 func (s *Store) ExpiringBefore(ctx context.Context, d civil.Date) ([]string, error) {
-	return s.rdb.ZRangeByScore(ctx, keyExpire, &redis.ZRangeBy{Min: "-inf", Max: "(" + strconv.Itoa(ymd(d)), Count: 1000}).Result()
+	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: keyExpire, ByScore: true, Start: "-inf", Stop: "(" + strconv.Itoa(ymd(d)), Count: 1000}).Result()
 }
 
 // OverdueBefore lists open tasks due before d.
 func (s *Store) OverdueBefore(ctx context.Context, d civil.Date) ([]string, error) {
-	return s.rdb.ZRangeByScore(ctx, keyDue, &redis.ZRangeBy{Min: "-inf", Max: "(" + strconv.Itoa(ymd(d))}).Result()
+	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: keyDue, ByScore: true, Start: "-inf", Stop: "(" + strconv.Itoa(ymd(d))}).Result()
 }
 
 // PlanTasks lists a plan's task ids by due date.
@@ -423,10 +423,11 @@ type TierPoint struct {
 // TierHistory lists the tier points dated from..to, with the last point before from.
 func (s *Store) TierHistory(ctx context.Context, member string, from, to civil.Date) ([]TierPoint, error) {
 	read := func(by *redis.ZRangeBy, rev bool) ([]string, error) {
-		if rev {
-			return s.rdb.ZRevRangeByScore(ctx, tierHistKey(member), by).Result()
+		args := redis.ZRangeArgs{Key: tierHistKey(member), ByScore: true, Start: by.Min, Stop: by.Max, Offset: by.Offset, Count: by.Count}
+		if rev { // ZRANGE key max min BYSCORE REV
+			args.Rev, args.Start, args.Stop = true, by.Max, by.Min
 		}
-		return s.rdb.ZRangeByScore(ctx, tierHistKey(member), by).Result()
+		return s.rdb.ZRangeArgs(ctx, args).Result()
 	}
 	before, err := read(&redis.ZRangeBy{Min: "-inf", Max: "(" + strconv.Itoa(ymd(from)), Count: 1}, true)
 	if err != nil {
@@ -592,7 +593,7 @@ func (s *Store) RecordDischarge(ctx context.Context, plan, member string, d civi
 
 // MemberDischarges lists a member's discharge dates from..to.
 func (s *Store) MemberDischarges(ctx context.Context, member string, from, to civil.Date) ([]civil.Date, error) {
-	vals, err := s.rdb.ZRangeByScore(ctx, memberDischKey(member), &redis.ZRangeBy{Min: strconv.Itoa(ymd(from)), Max: strconv.Itoa(ymd(to))}).Result()
+	vals, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: memberDischKey(member), ByScore: true, Start: strconv.Itoa(ymd(from)), Stop: strconv.Itoa(ymd(to))}).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -614,7 +615,7 @@ type Discharge struct {
 
 // Discharges lists a plan's discharges dated from..to.
 func (s *Store) Discharges(ctx context.Context, plan string, from, to civil.Date) ([]Discharge, error) {
-	vals, err := s.rdb.ZRangeByScore(ctx, dischKey(plan), &redis.ZRangeBy{Min: strconv.Itoa(ymd(from)), Max: strconv.Itoa(ymd(to))}).Result()
+	vals, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: dischKey(plan), ByScore: true, Start: strconv.Itoa(ymd(from)), Stop: strconv.Itoa(ymd(to))}).Result()
 	if err != nil {
 		return nil, err
 	}

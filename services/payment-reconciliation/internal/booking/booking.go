@@ -10,6 +10,7 @@ package booking
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -168,7 +169,7 @@ func (b *Booker) OnEnrollment(ctx context.Context, e *enrollmentv1.Enrollment) e
 func (b *Booker) OnPartsAB(ctx context.Context, s *medicalv1.PartsAbSummary) error {
 	src := s.GetMeta().GetEventId()
 	if src == "" {
-		return bus.Permanent(fmt.Errorf("Parts A/B summary without an event id"))
+		return bus.Permanent(errors.New("a Parts A/B summary without an event id"))
 	}
 	y, m := int(s.GetServiceMonth().GetYear()), monthOf(s.GetServiceMonth().GetMonth())
 	if err := b.clock.Saw(ctx, civil.Date{Year: y, Month: m, Day: 1}); err != nil {

@@ -83,7 +83,7 @@ func (b *Booker) Rebuild(ctx context.Context, js jetstream.JetStream, replace bo
 		}
 		var s medicalv1.PartsAbSummary
 		if err := proto.Unmarshal(data, &s); err != nil {
-			return fmt.Errorf("Parts A/B summary unreadable: %w", err)
+			return fmt.Errorf("a Parts A/B summary unreadable: %w", err)
 		}
 		return tb.OnPartsAB(ctx, &s)
 	}); err != nil {

@@ -291,7 +291,7 @@ func (s *Store) MarkNoResponse(ctx context.Context, id string, today civil.Date)
 
 // PastDeadline lists sent items whose response deadline is before d.
 func (s *Store) PastDeadline(ctx context.Context, d civil.Date, limit int64) ([]string, error) {
-	return s.rdb.ZRangeByScore(ctx, keySent, &redis.ZRangeBy{Min: "-inf", Max: "(" + strconv.Itoa(ymd(d)), Count: limit}).Result()
+	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: keySent, ByScore: true, Start: "-inf", Stop: "(" + strconv.Itoa(ymd(d)), Count: limit}).Result()
 }
 
 // Get reads an item: its static part as raised and its current state.
@@ -368,7 +368,7 @@ func (s *Store) Comm(ctx context.Context, id string) (*outreachv1.Communication,
 
 // Comms lists a prescriber's communication ids, newest first.
 func (s *Store) Comms(ctx context.Context, npi string, limit int) ([]string, error) {
-	return s.rdb.ZRevRange(ctx, prefixComms+npi, 0, int64(limit)-1).Result()
+	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: prefixComms + npi, Start: 0, Stop: int64(limit) - 1, Rev: true}).Result()
 }
 
 // PendingQueues lists the (plan, prescriber) pairs with pending items.
@@ -396,7 +396,7 @@ func (s *Store) Oldest(ctx context.Context, plan, npi string) (civil.Date, error
 
 // PendingBefore lists up to limit pending items of a queue created before d, oldest first.
 func (s *Store) PendingBefore(ctx context.Context, plan, npi string, d civil.Date, limit int64) ([]string, error) {
-	return s.rdb.ZRangeByScore(ctx, pendingKey(plan, npi), &redis.ZRangeBy{Min: "-inf", Max: "(" + strconv.Itoa(ymd(d)), Count: limit}).Result()
+	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: pendingKey(plan, npi), ByScore: true, Start: "-inf", Stop: "(" + strconv.Itoa(ymd(d)), Count: limit}).Result()
 }
 
 // CommsInPeriod counts the communications a queue got in a period.
@@ -424,7 +424,7 @@ func (s *Store) Unmatched(ctx context.Context, key string) error {
 
 // ItemsOf lists a prescriber's items, newest first.
 func (s *Store) ItemsOf(ctx context.Context, npi string, limit int) ([]*outreachv1.OutreachItem, error) {
-	ids, err := s.rdb.ZRevRange(ctx, prefixNPIItems+npi, 0, int64(limit)-1).Result()
+	ids, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: prefixNPIItems + npi, Start: 0, Stop: int64(limit) - 1, Rev: true}).Result()
 	if err != nil {
 		return nil, err
 	}
