@@ -99,11 +99,11 @@ func limit(n int32, def, most int) (int, error) {
 }
 
 func transitionError(err error) error {
-	var na tasks.ErrNotAllowed
-	if errors.As(err, &na) {
-		if na.Reason == "no such task" {
-			return status.Error(codes.NotFound, na.Reason)
-		}
+	var na tasks.NotAllowedError
+	switch {
+	case errors.Is(err, tasks.ErrNotFound):
+		return status.Error(codes.NotFound, tasks.ErrNotFound.Error())
+	case errors.As(err, &na):
 		return status.Error(codes.FailedPrecondition, na.Reason)
 	}
 	return status.Errorf(codes.Unavailable, "%v", err)
@@ -141,7 +141,7 @@ func (g *GRPC) authorizeTask(ctx context.Context, id string) error {
 		return status.Errorf(codes.Unavailable, "task: %v", err)
 	}
 	if t == nil || authorize(ctx, t.ContractId) != nil {
-		return status.Error(codes.NotFound, "no such task")
+		return status.Error(codes.NotFound, tasks.ErrNotFound.Error())
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -107,12 +108,13 @@ return 1
 // transitionScript moves an open task. ARGV: id, allowed from (comma list),
 // to (” keeps the status), worker that must hold a lease (” none), give back
 // capacity ('1' or '0'), then field/value pairs. It keeps the indexes and the
-// counters, bumps the version and returns {1, version} or {0, reason}.
+// counters, bumps the version and returns {1, version}, {-1, _} when there
+// is no such task, or {0, reason}.
 var transitionScript = redis.NewScript(`
 local id = ARGV[1]
 local tk = 'is:task:' .. id
 local st = redis.call('HGET', tk, 'status')
-if not st then return {0, 'no such task'} end
+if not st then return {-1, 'no such task'} end
 local ok = false
 for s in string.gmatch(ARGV[2], '[^,]+') do if s == st then ok = true end end
 if not ok then return {0, 'the task is ' .. st} end
@@ -231,10 +233,13 @@ func (s *Store) Create(ctx context.Context, t *schedulingv1.InterventionTask, pl
 	return n == 1, nil
 }
 
-// ErrNotAllowed is a transition the task's state does not allow.
-type ErrNotAllowed struct{ Reason string }
+// ErrNotFound: no task has the id.
+var ErrNotFound = errors.New("no such task")
 
-func (e ErrNotAllowed) Error() string { return e.Reason }
+// NotAllowedError is a transition the task's state does not allow.
+type NotAllowedError struct{ Reason string }
+
+func (e NotAllowedError) Error() string { return e.Reason }
 
 // Transition changes an open task (see transitionScript).
 func (s *Store) Transition(ctx context.Context, id, from, to, worker string, giveBack bool, fields ...any) error {
@@ -247,11 +252,14 @@ func (s *Store) Transition(ctx context.Context, id, from, to, worker string, giv
 	if err != nil {
 		return fmt.Errorf("task transition: %w", err)
 	}
-	if n, _ := res[0].(int64); n != 1 {
-		reason, _ := res[1].(string)
-		return ErrNotAllowed{Reason: reason}
+	switch n, _ := res[0].(int64); n {
+	case 1:
+		return nil
+	case -1:
+		return ErrNotFound
 	}
-	return nil
+	reason, _ := res[1].(string)
+	return NotAllowedError{Reason: reason}
 }
 
 // Lease leases up to max ready tasks of plan; it returns their ids and how many stay queued.

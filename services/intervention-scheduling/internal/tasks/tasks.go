@@ -298,7 +298,7 @@ func (s *Scheduler) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) 
 			}
 			if prio := p.Priority(tier, kind); int32(prio) > t.Priority {
 				err := s.store.Transition(ctx, t.TaskId, Completed+","+Declined, "", "", false, "prio", prio) // its status reason (a completion note) stays
-				if err != nil && !isNotAllowed(err) {
+				if err != nil && !refused(err) {
 					return err
 				}
 				if err := s.publish(ctx, t.TaskId, a.AssessmentId); err != nil {
@@ -324,7 +324,7 @@ func (s *Scheduler) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) 
 			if on.After(expires) {
 				from, to, reason = Open, Expired, "not completed by its expiry date"
 			}
-			if err := s.store.Transition(ctx, t.TaskId, from, to, "", true, "sreason", reason); err != nil && !isNotAllowed(err) {
+			if err := s.store.Transition(ctx, t.TaskId, from, to, "", true, "sreason", reason); err != nil && !refused(err) {
 				return err
 			}
 			if err := s.publish(ctx, t.TaskId, a.AssessmentId); err != nil {
@@ -347,7 +347,7 @@ func (s *Scheduler) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) 
 			// An upgrade dated before the expiry applies even if the task has expired since.
 			err := s.store.Transition(ctx, t.TaskId, Open+","+Expired, "", "", false,
 				"prio", max(prio, int(t.Priority)), "due", ymd(due), "sreason", fmt.Sprintf("upgraded: tier %s on %s", tier, on))
-			if err != nil && !isNotAllowed(err) {
+			if err != nil && !refused(err) {
 				return err
 			}
 			if err := s.publish(ctx, t.TaskId, a.AssessmentId); err != nil {
@@ -471,7 +471,7 @@ func (s *Scheduler) ensureDischarge(ctx context.Context, member, contract, pbp s
 	// The discharge's tier is a fact of dates: it applies to an expired task too.
 	err = s.store.Transition(ctx, id, Open+","+Expired, "", "", false,
 		"prio", max(sp.Priority, int(t.Priority)), "due", ymd(due), "sreason", fmt.Sprintf("upgraded: %s around the discharge", tier))
-	if err != nil && !isNotAllowed(err) {
+	if err != nil && !refused(err) {
 		return err
 	}
 	return s.publish(ctx, id, causeID)
@@ -539,7 +539,7 @@ func (s *Scheduler) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounte
 	done := map[string]bool{}
 	complete := func(t *schedulingv1.InterventionTask) error {
 		err := s.store.Transition(ctx, t.TaskId, Open+","+Expired+","+Declined, Completed, "", false, "cby", by, "con", ymd(date))
-		if isNotAllowed(err) {
+		if refused(err) {
 			return nil
 		}
 		if err != nil {
@@ -615,7 +615,7 @@ func (s *Scheduler) recordOffer(ctx context.Context, e *encountersv1.MtmEncounte
 	if enc.Outcome == encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_DECLINED {
 		to, fields = Declined, append(fields, "sreason", fmt.Sprintf("declined on %s (encounter %s)", enc.Date, enc.ID))
 	}
-	if err := s.store.Transition(ctx, id, Open+","+Expired, to, "", true, fields...); err != nil && !isNotAllowed(err) {
+	if err := s.store.Transition(ctx, id, Open+","+Expired, to, "", true, fields...); err != nil && !refused(err) {
 		return err
 	}
 	return s.publish(ctx, id, e.GetMeta().GetEventId())
@@ -670,7 +670,7 @@ func (s *Scheduler) OnEnrollment(ctx context.Context, e *enrollmentv1.Enrollment
 		default:
 			continue
 		}
-		if err := s.store.Transition(ctx, t.TaskId, Open+","+Expired, Cancelled, "", true, "sreason", why); err != nil && !isNotAllowed(err) {
+		if err := s.store.Transition(ctx, t.TaskId, Open+","+Expired, Cancelled, "", true, "sreason", why); err != nil && !refused(err) {
 			return err
 		}
 		if err := s.publish(ctx, t.TaskId, e.GetMeta().GetEventId()); err != nil {
@@ -685,9 +685,11 @@ func (s *Scheduler) OnEnrollment(ctx context.Context, e *enrollmentv1.Enrollment
 	return s.ensureRecurring(ctx, e.MemberId, contract, pbp, span.Start, e.GetMeta().GetEventId())
 }
 
-func isNotAllowed(err error) bool {
-	var na ErrNotAllowed
-	return errors.As(err, &na)
+// refused is a transition the store turned down: no such task, or one its
+// state does not allow (the caller moves on).
+func refused(err error) bool {
+	var na NotAllowedError
+	return errors.Is(err, ErrNotFound) || errors.As(err, &na)
 }
 
 // ISOWeek names the week of t, e.g. "2024-W07" (capacity is counted per ISO week).
@@ -761,7 +763,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 		return err
 	}
 	for _, id := range ids {
-		if err := s.store.Transition(ctx, id, Leased, Scheduled, "", true, "sreason", "lease expired"); err != nil && !isNotAllowed(err) {
+		if err := s.store.Transition(ctx, id, Leased, Scheduled, "", true, "sreason", "lease expired"); err != nil && !refused(err) {
 			return err
 		}
 	}
@@ -778,7 +780,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			return err
 		}
 		for _, id := range ids {
-			if err := s.store.Transition(ctx, id, Open, Expired, "", true, "sreason", "not completed by its expiry date"); err != nil && !isNotAllowed(err) {
+			if err := s.store.Transition(ctx, id, Open, Expired, "", true, "sreason", "not completed by its expiry date"); err != nil && !refused(err) {
 				return err
 			}
 		}

@@ -147,7 +147,7 @@ func (o *Outreach) publishComm(ctx context.Context, id string) error {
 // pharmacy whose pharmacist obtained the answer. The same answer twice is one answer.
 func (o *Outreach) Respond(ctx context.Context, id, status string, on civil.Date, note, by, pharmacy string) (*outreachv1.OutreachItem, error) {
 	if status != Accepted && status != Declined {
-		return nil, ErrNotAllowed{Reason: "a response is ACCEPTED or DECLINED"}
+		return nil, NotAllowedError{Reason: "a response is ACCEPTED or DECLINED"}
 	}
 	if on.IsZero() {
 		var err error
@@ -187,7 +187,7 @@ func (o *Outreach) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounter
 			return err
 		}
 		if id == "" {
-			if err := o.store.Unmatched(ctx, key+"|no such item"); err != nil {
+			if err := o.store.Unmatched(ctx, key+"|"+ErrNotFound.Error()); err != nil {
 				return err
 			}
 			continue
@@ -197,9 +197,16 @@ func (o *Outreach) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounter
 			status = Accepted
 		}
 		_, err = o.Respond(ctx, id, status, on, r.Note, "encounter "+e.EncounterId, e.PharmacyNpi)
-		var na ErrNotAllowed
-		if errors.As(err, &na) {
-			if err := o.store.Unmatched(ctx, key+"|"+na.Reason); err != nil {
+		var na NotAllowedError
+		refusal := ""
+		switch {
+		case errors.Is(err, ErrNotFound):
+			refusal = ErrNotFound.Error()
+		case errors.As(err, &na):
+			refusal = na.Reason
+		}
+		if refusal != "" {
+			if err := o.store.Unmatched(ctx, key+"|"+refusal); err != nil {
 				return err
 			}
 			continue

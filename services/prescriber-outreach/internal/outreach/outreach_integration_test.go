@@ -217,12 +217,12 @@ func TestResponsesViaAPIAndEncounterAndNoResponse(t *testing.T) {
 	if d1.Version != d2.Version || civil.FromProto(d2.RespondedOn) != day("2024-03-02") {
 		t.Fatalf("a repeated answer changed the item: v%d then v%d, answered %v", d1.Version, d2.Version, d2.RespondedOn)
 	}
-	var na outreach.ErrNotAllowed
+	var na outreach.NotAllowedError
 	if _, err := f.o.Respond(ctx, id("M1", "NONADH:STATIN"), outreach.Accepted, civil.Date{}, "", "api", ""); !errors.As(err, &na) ||
 		na.Reason != "the item was already answered DECLINED on 2024-03-02" {
 		t.Fatalf("contradicting answer: %v", err)
 	}
-	if _, err := f.o.Respond(ctx, "out/none", outreach.Accepted, civil.Date{}, "", "api", ""); !errors.As(err, &na) || na.Reason != "no such item" {
+	if _, err := f.o.Respond(ctx, "out/none", outreach.Accepted, civil.Date{}, "", "api", ""); !errors.Is(err, outreach.ErrNotFound) {
 		t.Fatalf("unknown item: %v", err)
 	}
 	if _, err := f.o.Respond(ctx, id("M2", "COB"), outreach.Accepted, day("2024-01-01"), "", "api", ""); !errors.As(err, &na) {
@@ -286,7 +286,7 @@ func TestStillPendingIsSupersededAfterTheWindow(t *testing.T) {
 	if it.SupersededBy != outreach.ItemID(drA, "M1", "NONADH:RASA", day("2024-08-01")) {
 		t.Fatalf("superseded by %q", it.SupersededBy)
 	}
-	var na outreach.ErrNotAllowed
+	var na outreach.NotAllowedError
 	if _, err := f.o.Respond(ctx, old, outreach.Accepted, civil.Date{}, "", "api", ""); !errors.As(err, &na) || !strings.Contains(na.Reason, "superseded") {
 		t.Fatalf("answer to a superseded item: %v", err)
 	}

@@ -2,6 +2,7 @@ package outreach
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -138,12 +139,12 @@ return {1, superseded}
 
 // respondScript records an answer. ARGV: id, to (ACCEPTED or DECLINED),
 // responded on, note, by, pharmacy NPI. Returns {1, version}, {2, status} when the same
-// answer is already recorded, or {0, reason}.
+// answer is already recorded, {-1, _} when there is no such item, or {0, reason}.
 var respondScript = redis.NewScript(luaMove + `
 local id, to = ARGV[1], ARGV[2]
 local ik = 'po:item:' .. id
 local st = redis.call('HGET', ik, 'status')
-if not st then return {0, 'no such item'} end
+if not st then return {-1, 'no such item'} end
 if st == to then return {2, st} end
 if st == 'ACCEPTED' or st == 'DECLINED' then
   return {0, 'answered', st, redis.call('HGET', ik, 'resp') or ''}
@@ -226,10 +227,13 @@ func (s *Store) Create(ctx context.Context, it *outreachv1.OutreachItem, plan st
 	return CreateResult(n), id, nil
 }
 
-// ErrNotAllowed is a change the item's state does not allow.
-type ErrNotAllowed struct{ Reason string }
+// ErrNotFound: no outreach item has the id.
+var ErrNotFound = errors.New("no such item")
 
-func (e ErrNotAllowed) Error() string { return e.Reason }
+// NotAllowedError is a change the item's state does not allow.
+type NotAllowedError struct{ Reason string }
+
+func (e NotAllowedError) Error() string { return e.Reason }
 
 // Respond records an answer; it reports false when the same answer was already recorded.
 func (s *Store) Respond(ctx context.Context, id, to string, on civil.Date, note, by, pharmacy string) (bool, error) {
@@ -242,6 +246,8 @@ func (s *Store) Respond(ctx context.Context, id, to string, on civil.Date, note,
 		return true, nil
 	case 2:
 		return false, nil
+	case -1:
+		return false, ErrNotFound
 	}
 	reason, _ := res[1].(string)
 	switch reason {
@@ -253,7 +259,7 @@ func (s *Store) Respond(ctx context.Context, id, to string, on civil.Date, note,
 		by, _ := res[3].(string)
 		reason = fmt.Sprintf("the item was never sent: %s superseded it; answer that one", by)
 	}
-	return false, ErrNotAllowed{Reason: reason}
+	return false, NotAllowedError{Reason: reason}
 }
 
 // errStale means an item of a communication is no longer pending.

@@ -153,10 +153,10 @@ func (g *GRPC) RecordResponse(ctx context.Context, req *outreachv1.RecordRespons
 			"a pharmacy reports an answer it obtained in its MTM encounter (prescriber_responses)")
 	}
 	it, err := g.o.Respond(ctx, req.GetItemId(), st, on, req.GetNote(), "api", req.GetPharmacyNpi())
-	var na outreach.ErrNotAllowed
+	var na outreach.NotAllowedError
 	switch {
-	case errors.As(err, &na) && na.Reason == "no such item":
-		return nil, status.Errorf(codes.NotFound, "item %q: no such item", req.GetItemId())
+	case errors.Is(err, outreach.ErrNotFound):
+		return nil, status.Errorf(codes.NotFound, "item %q: %v", req.GetItemId(), outreach.ErrNotFound)
 	case errors.As(err, &na):
 		return nil, status.Error(codes.FailedPrecondition, na.Reason)
 	case err != nil:
