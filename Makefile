@@ -172,10 +172,10 @@ $(GEN_GO_GRPC):
 tools: $(BUF) $(GEN_GO) $(GEN_GO_GRPC) ## install the pinned code generators into TOOLS_DIR
 
 .PHONY: generate
-generate: tools ## buf lint, then regenerate libs/gen from proto/ with local plugins
+generate: tools ## buf lint, then regenerate libs/gen from proto/ with local plugins (libs/gen/enums is written by hand and kept)
 	$(BUF) lint
 	@bin=$$(mktemp -d); ln -s $(GEN_GO) $$bin/protoc-gen-go; ln -s $(GEN_GO_GRPC) $$bin/protoc-gen-go-grpc; \
-	rm -rf libs/gen && PATH=$$bin:$$PATH $(BUF) generate && rm -rf $$bin
+	find libs/gen -name '*.pb.go' -delete && PATH=$$bin:$$PATH $(BUF) generate && rm -rf $$bin
 
 .PHONY: check-generate
 check-generate: generate ## fail when the committed generated code differs from proto/

@@ -7,7 +7,6 @@ package service
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -18,6 +17,7 @@ import (
 	"github.com/emtm/emtm/libs/clock"
 	"github.com/emtm/emtm/libs/config"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
+	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/ports"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/tasks"
@@ -107,8 +107,8 @@ func observeTasks(rt *app.Runtime, s *tasks.Scheduler) error {
 			return err
 		}
 		for _, c := range counts {
-			o.ObserveInt64(byStatus, c.Count, metric.WithAttributes(attribute.String("kind", strings.TrimPrefix(c.Kind.String(), "TASK_KIND_")),
-				attribute.String("status", strings.TrimPrefix(c.Status.String(), "TASK_STATUS_"))))
+			o.ObserveInt64(byStatus, c.Count, metric.WithAttributes(attribute.String("kind", enums.Name(c.Kind)),
+				attribute.String("status", enums.Name(c.Status))))
 		}
 		return nil
 	}, backlog, byStatus)

@@ -30,6 +30,7 @@ import (
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
+	"github.com/emtm/emtm/libs/gen/enums"
 )
 
 // Operator actions of emtmctl on the bus, written to EMTM_AUDIT like the
@@ -420,7 +421,7 @@ func auditCmd(g *globals) *cobra.Command {
 					outcome += ": " + shorten(r.Error, 80)
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.At.AsTime().UTC().Format(time.RFC3339), r.Service, r.Caller, r.Method,
-					strings.TrimPrefix(r.Phase.String(), "PHASE_"), orDash(outcome), shorten(r.Request, 100))
+					enums.Name(r.Phase), orDash(outcome), shorten(r.Request, 100))
 			}
 			return tw.Flush()
 		},

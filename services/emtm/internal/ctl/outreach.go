@@ -10,6 +10,7 @@ import (
 
 	"github.com/emtm/emtm/libs/civil"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
+	"github.com/emtm/emtm/libs/gen/enums"
 )
 
 func (g *globals) outreach() (outreachv1.PrescriberOutreachServiceClient, func(), error) {
@@ -18,10 +19,6 @@ func (g *globals) outreach() (outreachv1.PrescriberOutreachServiceClient, func()
 		return nil, nil, err
 	}
 	return outreachv1.NewPrescriberOutreachServiceClient(cc), func() { _ = cc.Close() }, nil
-}
-
-func statusName(s outreachv1.OutreachStatus) string {
-	return strings.TrimPrefix(s.String(), "OUTREACH_STATUS_")
 }
 
 func printItems(w io.Writer, items []*outreachv1.OutreachItem) error {
@@ -34,7 +31,7 @@ func printItems(w io.Writer, items []*outreachv1.OutreachItem) error {
 			}
 			return d.String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ItemId, it.ProblemCode, statusName(it.Status), dash(civil.FromProto(it.CreatedOn)),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ItemId, it.ProblemCode, enums.Name(it.Status), dash(civil.FromProto(it.CreatedOn)),
 			dash(civil.FromProto(it.SentOn)), dash(civil.FromProto(it.RespondedOn)), it.CommunicationId, it.ResponseNote)
 	}
 	return tw.Flush()
@@ -101,11 +98,11 @@ func outreachCmd(g *globals) *cobra.Command {
 		Short: "Record a prescriber's answer to an outreach item",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, ok := outreachv1.OutreachStatus_value["OUTREACH_STATUS_"+strings.ToUpper(args[1])]
-			if !ok || (st != int32(outreachv1.OutreachStatus_OUTREACH_STATUS_ACCEPTED) && st != int32(outreachv1.OutreachStatus_OUTREACH_STATUS_DECLINED)) {
+			st, ok := enums.Parse[outreachv1.OutreachStatus](args[1])
+			if !ok || (st != outreachv1.OutreachStatus_OUTREACH_STATUS_ACCEPTED && st != outreachv1.OutreachStatus_OUTREACH_STATUS_DECLINED) {
 				return fmt.Errorf("answer %q: use accepted or declined", args[1])
 			}
-			req := &outreachv1.RecordResponseRequest{ItemId: args[0], Status: outreachv1.OutreachStatus(st), Note: note, PharmacyNpi: pharmacy}
+			req := &outreachv1.RecordResponseRequest{ItemId: args[0], Status: st, Note: note, PharmacyNpi: pharmacy}
 			if on != "" {
 				d, err := civil.Parse(on)
 				if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/emtm/emtm/libs/civil"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
+	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/services/emtm/internal/load"
 	"github.com/emtm/emtm/services/emtm/internal/summary"
 )
@@ -35,8 +36,6 @@ func parseMonth(s string) (*typesv1.YearMonth, error) {
 	return &typesv1.YearMonth{Year: int32(t.Year()), Month: int32(t.Month())}, nil
 }
 
-func kindName(k ledgerv1.EntryKind) string { return strings.TrimPrefix(k.String(), "ENTRY_KIND_") }
-
 var samplePlan = load.SamplePlan.Contract + "-" + load.SamplePlan.PBP
 
 // writeEntriesCSV writes entries as CSV, one row each: the trace from a figure to its postings.
@@ -45,7 +44,7 @@ func writeEntriesCSV(w io.Writer, figure func(*ledgerv1.LedgerEntry) string, es 
 	_ = cw.Write([]string{"figure", "entry_id", "kind", "service_month", "service_date", "debit_account", "credit_account", "amount_cents",
 		"service", "pharmacy_npi", "rule", "source_event_id", "reverses_entry_id", "trace_id", "memo"})
 	for _, e := range es {
-		_ = cw.Write([]string{figure(e), e.EntryId, kindName(e.Kind), fmt.Sprintf("%04d-%02d", e.GetServiceMonth().GetYear(), e.GetServiceMonth().GetMonth()),
+		_ = cw.Write([]string{figure(e), e.EntryId, enums.Name(e.Kind), fmt.Sprintf("%04d-%02d", e.GetServiceMonth().GetYear(), e.GetServiceMonth().GetMonth()),
 			dateText(civil.FromProto(e.ServiceDate)), e.DebitAccount, e.CreditAccount, strconv.FormatInt(e.AmountCents, 10), e.Service, e.PharmacyNpi,
 			e.Rule, e.SourceEventId, e.ReversesEntryId, e.GetMeta().GetTraceId(), e.Memo})
 	}
@@ -284,7 +283,7 @@ func performanceCmd(g *globals) *cobra.Command {
 				fmt.Fprintln(w, "booked: nothing yet (--settle books the result)")
 			}
 			for _, e := range booked {
-				fmt.Fprintf(w, "  new entry %s  %s  %s -> %s  %s\n", e.EntryId, kindName(e.Kind), e.CreditAccount, e.DebitAccount, summary.Dollars(e.AmountCents))
+				fmt.Fprintf(w, "  new entry %s  %s  %s -> %s  %s\n", e.EntryId, enums.Name(e.Kind), e.CreditAccount, e.DebitAccount, summary.Dollars(e.AmountCents))
 			}
 			return nil
 		},
@@ -307,11 +306,11 @@ func ledgerCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req := &ledgerv1.ListLedgerEntriesRequest{ContractId: contract, Limit: int32(limit)}
 			if kind != "" {
-				v, ok := ledgerv1.EntryKind_value["ENTRY_KIND_"+strings.ToUpper(kind)]
+				v, ok := enums.Parse[ledgerv1.EntryKind](kind)
 				if !ok {
-					return fmt.Errorf("kind %q: use fee, suspense, prospective, prospective_adjustment, performance or performance_adjustment", kind)
+					return fmt.Errorf("kind %q: use one of %s", kind, strings.ToLower(strings.Join(enums.Names[ledgerv1.EntryKind](), ", ")))
 				}
-				req.Kind = ledgerv1.EntryKind(v)
+				req.Kind = v
 			}
 			api, done, err := g.payment()
 			if err != nil {
@@ -325,7 +324,7 @@ func ledgerCmd(g *globals) *cobra.Command {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ENTRY\tKIND\tMONTH\tDEBIT\tCREDIT\tAMOUNT\tRULE\tMEMO")
 			for _, e := range resp.Entries {
-				fmt.Fprintf(tw, "%s\t%s\t%04d-%02d\t%s\t%s\t%s\t%s\t%s\n", e.EntryId, kindName(e.Kind), e.GetServiceMonth().GetYear(), e.GetServiceMonth().GetMonth(),
+				fmt.Fprintf(tw, "%s\t%s\t%04d-%02d\t%s\t%s\t%s\t%s\t%s\n", e.EntryId, enums.Name(e.Kind), e.GetServiceMonth().GetYear(), e.GetServiceMonth().GetMonth(),
 					e.DebitAccount, e.CreditAccount, summary.Dollars(e.AmountCents), e.Rule, e.Memo)
 			}
 			return tw.Flush()

@@ -18,6 +18,7 @@ import (
 	"github.com/emtm/emtm/libs/civil"
 	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
+	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/services/emtm/internal/load"
 )
 
@@ -51,14 +52,14 @@ func tasksCmd(g *globals) *cobra.Command {
 			}
 			if n := len(t.Attempts); n > 0 {
 				reason += fmt.Sprintf(" [%d contact attempt(s), the last %s %s]", n, civil.FromProto(t.Attempts[n-1].Date),
-					strings.ToLower(strings.TrimPrefix(t.Attempts[n-1].Outcome.String(), "ENCOUNTER_OUTCOME_")))
+					strings.ToLower(enums.Name(t.Attempts[n-1].Outcome)))
 			}
 			offered := "-"
 			if t.OfferedOn != nil {
 				offered = civil.FromProto(t.OfferedOn).String()
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", t.TaskId, strings.TrimPrefix(t.Kind.String(), "TASK_KIND_"),
-				strings.TrimPrefix(t.Status.String(), "TASK_STATUS_"), t.Priority, civil.FromProto(t.DueDate), civil.FromProto(t.ExpiresOn), offered, t.LeaseWorker, reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", t.TaskId, enums.Name(t.Kind),
+				enums.Name(t.Status), t.Priority, civil.FromProto(t.DueDate), civil.FromProto(t.ExpiresOn), offered, t.LeaseWorker, reason)
 		}
 		return tw.Flush()
 	}
@@ -71,18 +72,18 @@ func tasksCmd(g *globals) *cobra.Command {
 			defer done()
 			req := &schedulingv1.ListTasksRequest{MemberId: member, Limit: int32(limit), OverdueOnly: overdue}
 			if statusName != "" {
-				v, ok := schedulingv1.TaskStatus_value["TASK_STATUS_"+strings.ToUpper(statusName)]
+				v, ok := enums.Parse[schedulingv1.TaskStatus](statusName)
 				if !ok {
-					return fmt.Errorf("status %q: use scheduled, leased, completed, cancelled, expired or declined", statusName)
+					return fmt.Errorf("status %q: use one of %s", statusName, strings.ToLower(strings.Join(enums.Names[schedulingv1.TaskStatus](), ", ")))
 				}
-				req.Status = schedulingv1.TaskStatus(v)
+				req.Status = v
 			}
 			if kindName != "" {
-				v, ok := schedulingv1.TaskKind_value["TASK_KIND_"+strings.ToUpper(kindName)]
+				v, ok := enums.Parse[schedulingv1.TaskKind](kindName)
 				if !ok {
-					return fmt.Errorf("kind %q: use CMR, TMR, ADHERENCE_OUTREACH, POST_DISCHARGE or FOLLOW_UP", kindName)
+					return fmt.Errorf("kind %q: use one of %s", kindName, strings.Join(enums.Names[schedulingv1.TaskKind](), ", "))
 				}
-				req.Kind = schedulingv1.TaskKind(v)
+				req.Kind = v
 			}
 			if plan != "" {
 				if req.ContractId, req.PbpId, err = splitPlan(plan); err != nil {
@@ -263,8 +264,8 @@ func ExportEncounters(ctx context.Context, js jetstream.JetStream, from, to civi
 		}
 		for _, code := range e.ServiceCodes {
 			_ = cw.Write([]string{e.EncounterId, e.MemberId, e.Mbi, e.ContractId, e.PbpId, d.String(), code, e.PharmacistNpi, e.PharmacyNpi,
-				strconv.Itoa(int(e.Minutes)), strings.TrimPrefix(e.DeliveryMode.String(), "DELIVERY_MODE_"),
-				strings.TrimPrefix(e.Outcome.String(), "ENCOUNTER_OUTCOME_"), strconv.Itoa(int(e.ProblemsFound)), strconv.Itoa(int(e.ProblemsResolved)), e.TaskId})
+				strconv.Itoa(int(e.Minutes)), enums.Name(e.DeliveryMode),
+				enums.Name(e.Outcome), strconv.Itoa(int(e.ProblemsFound)), strconv.Itoa(int(e.ProblemsResolved)), e.TaskId})
 			rows++
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
+	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/money"
 )
 
@@ -125,7 +126,7 @@ func Collect(ctx context.Context, js jetstream.JetStream, conns Conns, contract,
 		if err != nil {
 			return s, fmt.Errorf("risk-scoring: %w", err)
 		}
-		s.MembersByTier[strings.TrimPrefix(t.String(), "RISK_TIER_")] = int64(len(r.MemberIds))
+		s.MembersByTier[enums.Name(t)] = int64(len(r.MemberIds))
 	}
 	ps, err := risk.GetProfileStats(ctx, &riskv1.GetProfileStatsRequest{})
 	if err != nil {
@@ -144,7 +145,7 @@ func Collect(ctx context.Context, js jetstream.JetStream, conns Conns, contract,
 	}
 	s.TasksScheduled = tc.Scheduled
 	for _, c := range tc.Counts {
-		s.TasksByKindStatus[strings.TrimPrefix(c.Kind.String(), "TASK_KIND_")+"/"+strings.TrimPrefix(c.Status.String(), "TASK_STATUS_")] = c.Count
+		s.TasksByKindStatus[enums.Name(c.Kind)+"/"+enums.Name(c.Status)] = c.Count
 	}
 	oc, err := outreachv1.NewPrescriberOutreachServiceClient(conns["prescriber-outreach"]).GetOutreachCounts(ctx, &outreachv1.GetOutreachCountsRequest{})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
+	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/tasks"
 )
@@ -178,7 +179,7 @@ func (g *GRPC) LeaseTasks(ctx context.Context, req *schedulingv1.LeaseTasksReque
 	}
 	var kinds []string
 	for _, k := range req.GetKinds() {
-		kinds = append(kinds, strings.TrimPrefix(k.String(), "TASK_KIND_"))
+		kinds = append(kinds, enums.Name(k))
 	}
 	out, queued, err := g.s.Lease(ctx, req.GetWorker(), req.GetContractId(), req.GetPbpId(), n, kinds)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/emtm/emtm/libs/civil"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
+	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
 )
 
@@ -98,7 +99,7 @@ func (s *Scheduler) Counts(ctx context.Context) ([]*schedulingv1.TaskCount, int6
 	}
 	var out []*schedulingv1.TaskCount
 	for k, n := range m {
-		out = append(out, &schedulingv1.TaskCount{Kind: kindOf(k[1]), Status: schedulingv1.TaskStatus(schedulingv1.TaskStatus_value["TASK_STATUS_"+k[0]]), Count: n})
+		out = append(out, &schedulingv1.TaskCount{Kind: enums.Of[schedulingv1.TaskKind](k[1]), Status: enums.Of[schedulingv1.TaskStatus](k[0]), Count: n})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Kind != out[j].Kind {

@@ -14,6 +14,7 @@ import (
 	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
+	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/libs/testkit"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
@@ -29,7 +30,7 @@ func (f fixture) tasksWithDue(t *testing.T, member string) string {
 	}
 	var out []string
 	for _, x := range ts {
-		out = append(out, strings.TrimPrefix(x.Kind.String(), "TASK_KIND_")+"/"+x.Period+":"+strings.TrimPrefix(x.Status.String(), "TASK_STATUS_")+":"+civil.FromProto(x.DueDate).String())
+		out = append(out, enums.Name(x.Kind)+"/"+x.Period+":"+enums.Name(x.Status)+":"+civil.FromProto(x.DueDate).String())
 	}
 	sortStrings(out)
 	return strings.Join(out, " ")
@@ -283,7 +284,7 @@ func TestPeriodsStartByTheWallClockToo(t *testing.T) {
 		ts, _ := s.List(ctx, tasks.Filter{Member: "W"})
 		var out []string
 		for _, x := range ts {
-			out = append(out, strings.TrimPrefix(x.Kind.String(), "TASK_KIND_")+"/"+x.Period)
+			out = append(out, enums.Name(x.Kind)+"/"+x.Period)
 		}
 		sortStrings(out)
 		return strings.Join(out, " ")

@@ -16,6 +16,7 @@ import (
 	"github.com/emtm/emtm/libs/civil"
 	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
+	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/redisx"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
 )
@@ -220,7 +221,7 @@ func (s *Store) Create(ctx context.Context, t *schedulingv1.InterventionTask, pl
 	if err != nil {
 		return false, err
 	}
-	kind := kindName(t.Kind)
+	kind := enums.Name(t.Kind)
 	due, exp := ymd(civil.FromProto(t.DueDate)), ymd(civil.FromProto(t.ExpiresOn))
 	args := []any{t.TaskId, pb, kind, plan, t.MemberId, t.Priority, due, exp, in.Status, in.CompletedBy, ymd(in.CompletedOn), readyScore(int(t.Priority), due), in.Reason}
 	for _, a := range in.Attempts {
@@ -289,7 +290,7 @@ func (s *Store) Get(ctx context.Context, id string) (*schedulingv1.InterventionT
 	if err := proto.Unmarshal([]byte(h["pb"]), &t); err != nil {
 		return nil, nil, fmt.Errorf("task %s unreadable: %w", id, err)
 	}
-	t.Status = schedulingv1.TaskStatus(schedulingv1.TaskStatus_value["TASK_STATUS_"+h["status"]])
+	t.Status = enums.Of[schedulingv1.TaskStatus](h["status"])
 	p, _ := strconv.Atoi(h["prio"])
 	t.Priority = int32(p)
 	t.DueDate = fromYMD(h["due"]).Proto()
@@ -346,7 +347,7 @@ const attemptPrefix = "att:"
 
 func (a Attempt) field() string { return attemptPrefix + a.Encounter }
 func (a Attempt) value() string {
-	return strconv.Itoa(ymd(a.Date)) + "|" + strings.TrimPrefix(a.Outcome.String(), "ENCOUNTER_OUTCOME_")
+	return strconv.Itoa(ymd(a.Date)) + "|" + enums.Name(a.Outcome)
 }
 
 func parseAttempt(field, value string) (Attempt, bool) {
@@ -355,7 +356,7 @@ func parseAttempt(field, value string) (Attempt, bool) {
 		return Attempt{}, false
 	}
 	day, outcome, _ := strings.Cut(value, "|")
-	return Attempt{Encounter: id, Date: fromYMD(day), Outcome: encountersv1.EncounterOutcome(encountersv1.EncounterOutcome_value["ENCOUNTER_OUTCOME_"+outcome])}, true
+	return Attempt{Encounter: id, Date: fromYMD(day), Outcome: enums.Of[encountersv1.EncounterOutcome](outcome)}, true
 }
 
 // MarkPublished records that version v of a task is on the bus.
@@ -481,7 +482,7 @@ func (e Encounter) Completed() bool {
 func (s *Store) RecordEncounter(ctx context.Context, member string, e Encounter) error {
 	v := fmt.Sprintf("%s|%s|%d|%d", e.ID, strings.Join(e.Codes, ","), e.Found, e.Resolved)
 	if !e.Completed() {
-		v += "|" + strings.TrimPrefix(e.Outcome.String(), "ENCOUNTER_OUTCOME_")
+		v += "|" + enums.Name(e.Outcome)
 	}
 	return s.rdb.ZAdd(ctx, encKey(member), redis.Z{Score: float64(ymd(e.Date)), Member: v}).Err()
 }
@@ -502,7 +503,7 @@ func (s *Store) Encounters(ctx context.Context, member string, from, to civil.Da
 		r, _ := strconv.Atoi(parts[3])
 		outcome := encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED
 		if len(parts) == 5 {
-			outcome = encountersv1.EncounterOutcome(encountersv1.EncounterOutcome_value["ENCOUNTER_OUTCOME_"+parts[4]])
+			outcome = enums.Of[encountersv1.EncounterOutcome](parts[4])
 		}
 		out = append(out, Encounter{ID: parts[0], Date: fromYMD(strconv.Itoa(int(z.Score))), Codes: strings.Split(parts[1], ","), Found: f, Resolved: r, Outcome: outcome})
 	}
@@ -668,10 +669,4 @@ func (s *Store) Counts(ctx context.Context) (map[[2]string]int64, int64, error) 
 		}
 	}
 	return out, num(vals[0]), nil
-}
-
-func kindName(k schedulingv1.TaskKind) string { return strings.TrimPrefix(k.String(), "TASK_KIND_") }
-
-func kindOf(name string) schedulingv1.TaskKind {
-	return schedulingv1.TaskKind(schedulingv1.TaskKind_value["TASK_KIND_"+name])
 }

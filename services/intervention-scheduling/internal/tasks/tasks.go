@@ -30,6 +30,7 @@ import (
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
+	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/pseudonym"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
 )
@@ -140,9 +141,9 @@ func (s *Scheduler) create(ctx context.Context, member, contract, pbp, tier, cau
 	}
 	id := TaskID(member, sp.Kind, sp.Period)
 	t := &schedulingv1.InterventionTask{
-		TaskId: id, MemberId: member, ContractId: contract, PbpId: pbp, Kind: kindOf(sp.Kind), Status: schedulingv1.TaskStatus_TASK_STATUS_SCHEDULED,
+		TaskId: id, MemberId: member, ContractId: contract, PbpId: pbp, Kind: enums.Of[schedulingv1.TaskKind](sp.Kind), Status: schedulingv1.TaskStatus_TASK_STATUS_SCHEDULED,
 		Priority: int32(sp.Priority), ScheduledOn: sp.ScheduledOn.Proto(), DueDate: sp.Due.Proto(), ExpiresOn: sp.Expires.Proto(),
-		Tier: riskv1.RiskTier(riskv1.RiskTier_value["RISK_TIER_"+tier]), Reason: sp.Reason, AssessmentId: causeID, Period: sp.Period,
+		Tier: enums.Of[riskv1.RiskTier](tier), Reason: sp.Reason, AssessmentId: causeID, Period: sp.Period,
 	}
 	// The task keeps the meta of its creation: the trace of the event that caused it.
 	t.Meta = s.pub.Meta(ctx, id+"@1", causeID)
@@ -203,7 +204,7 @@ func (s *Scheduler) completedOther(ctx context.Context, member, kind, by string)
 		return false, err
 	}
 	for _, t := range done {
-		if kindName(t.Kind) == kind && t.CompletedBy == by {
+		if enums.Name(t.Kind) == kind && t.CompletedBy == by {
 			return true, nil
 		}
 	}
@@ -237,7 +238,7 @@ func (s *Scheduler) memberTasks(ctx context.Context, member string, statuses ...
 	}
 	want := map[schedulingv1.TaskStatus]bool{}
 	for _, st := range statuses {
-		want[schedulingv1.TaskStatus(schedulingv1.TaskStatus_value["TASK_STATUS_"+st])] = true
+		want[enums.Of[schedulingv1.TaskStatus](st)] = true
 	}
 	var out []*schedulingv1.InterventionTask
 	for _, id := range ids {
@@ -267,7 +268,7 @@ func (s *Scheduler) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) 
 	if err := s.saw(ctx, on); err != nil {
 		return err
 	}
-	tier := strings.TrimPrefix(a.Tier.String(), "RISK_TIER_")
+	tier := enums.Name(a.Tier)
 	p := s.policies.For(a.ContractId, a.PbpId)
 	if err := s.store.SetTier(ctx, a.MemberId, tier, plan(a.ContractId, a.PbpId), on); err != nil {
 		return err
@@ -284,7 +285,7 @@ func (s *Scheduler) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) 
 		return err
 	}
 	for _, t := range existing {
-		kind := kindName(t.Kind)
+		kind := enums.Name(t.Kind)
 		if kind != policy.CMR && kind != policy.TMR && kind != policy.Adherence {
 			continue // post-discharge and follow-up tasks answer events, not tiers
 		}
@@ -545,12 +546,12 @@ func (s *Scheduler) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounte
 		if err != nil {
 			return err
 		}
-		done[kindName(t.Kind)] = true
+		done[enums.Name(t.Kind)] = true
 		if err := s.publish(ctx, t.TaskId, e.GetMeta().GetEventId()); err != nil {
 			return err
 		}
-		tier := strings.TrimPrefix(t.Tier.String(), "RISK_TIER_")
-		return s.followUp(ctx, e.MemberId, e.ContractId, e.PbpId, tier, p, kindName(t.Kind), enc)
+		tier := enums.Name(t.Tier)
+		return s.followUp(ctx, e.MemberId, e.ContractId, e.PbpId, tier, p, enums.Name(t.Kind), enc)
 	}
 	if e.TaskId != "" {
 		for _, t := range open {
@@ -566,7 +567,7 @@ func (s *Scheduler) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounte
 			}
 			var best *schedulingv1.InterventionTask
 			for _, t := range open {
-				if kindName(t.Kind) != kind || date.Before(civil.FromProto(t.ScheduledOn)) || date.After(civil.FromProto(t.ExpiresOn)) {
+				if enums.Name(t.Kind) != kind || date.Before(civil.FromProto(t.ScheduledOn)) || date.After(civil.FromProto(t.ExpiresOn)) {
 					continue
 				}
 				if t.Status == schedulingv1.TaskStatus_TASK_STATUS_DECLINED && kind != policy.CMR {
@@ -849,7 +850,7 @@ func (s *Scheduler) dispatch(ctx context.Context) error {
 				return err
 			}
 			msg := fmt.Sprintf("%s@work@%d", id, t.Version)
-			if _, err := s.pub.Publish(ctx, bus.Out{Subject: bus.WorkSubject(pl, kindName(t.Kind)), MsgID: msg, Msg: t}); err != nil {
+			if _, err := s.pub.Publish(ctx, bus.Out{Subject: bus.WorkSubject(pl, enums.Name(t.Kind)), MsgID: msg, Msg: t}); err != nil {
 				_ = s.store.Transition(ctx, id, Leased, Scheduled, WorkQueueWorker, true, "sreason", "work queue unavailable")
 				return err
 			}

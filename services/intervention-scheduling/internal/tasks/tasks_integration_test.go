@@ -20,6 +20,7 @@ import (
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
+	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/libs/testkit"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
@@ -58,7 +59,7 @@ var seq int
 func assessment(member, tier string, on *typesv1.Date, problems ...string) *riskv1.RiskAssessment {
 	seq++
 	a := &riskv1.RiskAssessment{Meta: &typesv1.EventMeta{EventId: fmt.Sprintf("asmt/%d", seq)}, AssessmentId: fmt.Sprintf("asmt/%d", seq),
-		MemberId: member, ContractId: "S9925", PbpId: "001", AsOf: on, Tier: riskv1.RiskTier(riskv1.RiskTier_value["RISK_TIER_"+tier])}
+		MemberId: member, ContractId: "S9925", PbpId: "001", AsOf: on, Tier: enums.Of[riskv1.RiskTier](tier)}
 	for _, p := range problems {
 		code, _, _ := strings.Cut(p, ":")
 		a.Problems = append(a.Problems, &riskv1.DrugTherapyProblem{Code: code, Key: p})
@@ -74,7 +75,7 @@ func (f fixture) tasksOf(t *testing.T, member string) string {
 	}
 	var out []string
 	for _, x := range ts {
-		out = append(out, fmt.Sprintf("%s/%s:%s:p%d", strings.TrimPrefix(x.Kind.String(), "TASK_KIND_"), x.Period, strings.TrimPrefix(x.Status.String(), "TASK_STATUS_"), x.Priority))
+		out = append(out, fmt.Sprintf("%s/%s:%s:p%d", enums.Name(x.Kind), x.Period, enums.Name(x.Status), x.Priority))
 	}
 	sort.Strings(out)
 	return strings.Join(out, " ")

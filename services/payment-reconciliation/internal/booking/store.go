@@ -14,6 +14,7 @@ import (
 	"github.com/emtm/emtm/libs/civil"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
+	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/redisx"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/ledger"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/membermonths"
@@ -110,7 +111,7 @@ func (k keys) projectionOps(e *ledgerv1.LedgerEntry, pb []byte) []redisx.Op {
 		redisx.HIncrBy(k.balances(), e.CreditAccount, -e.AmountCents),
 		redisx.HIncrBy(k.totals(), "entries", 1),
 		redisx.HIncrBy(k.totals(), "cents", e.AmountCents),
-		redisx.HIncrBy(k.totals(), "kind:"+strings.TrimPrefix(e.Kind.String(), "ENTRY_KIND_"), 1),
+		redisx.HIncrBy(k.totals(), "kind:"+enums.Name(e.Kind), 1),
 		redisx.RPush(k.month(plan, m), e.EntryId),
 		redisx.SAdd(k.plans(), plan),
 	}

@@ -16,6 +16,7 @@ import (
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
+	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/libs/pseudonym"
 	"github.com/emtm/emtm/libs/testkit"
@@ -100,7 +101,7 @@ func (f fixture) items(t *testing.T, npi string) string {
 	f.must(t, err)
 	var out []string
 	for _, it := range its {
-		s := fmt.Sprintf("%s/%s:%s", it.MemberId, it.ProblemKey, strings.TrimPrefix(it.Status.String(), "OUTREACH_STATUS_"))
+		s := fmt.Sprintf("%s/%s:%s", it.MemberId, it.ProblemKey, enums.Name(it.Status))
 		if it.CommunicationId != "" {
 			parts := strings.Split(it.CommunicationId, "/")
 			s += ":" + parts[3] + "#" + parts[4]

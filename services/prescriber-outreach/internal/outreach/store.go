@@ -13,6 +13,7 @@ import (
 
 	"github.com/emtm/emtm/libs/civil"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
+	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/redisx"
 )
 
@@ -313,7 +314,7 @@ func (s *Store) Get(ctx context.Context, id string) (*outreachv1.OutreachItem, e
 	if err := proto.Unmarshal([]byte(h["pb"]), &it); err != nil {
 		return nil, fmt.Errorf("item %s unreadable: %w", id, err)
 	}
-	it.Status = outreachv1.OutreachStatus(outreachv1.OutreachStatus_value["OUTREACH_STATUS_"+h["status"]])
+	it.Status = enums.Of[outreachv1.OutreachStatus](h["status"])
 	it.CommunicationId = h["comm"]
 	it.SentOn = fromYMD(h["sent"]).Proto()
 	it.RespondedOn = fromYMD(h["resp"]).Proto()
