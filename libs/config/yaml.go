@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/emtm/emtm/libs/planid"
 )
 
 // Doc is a decoded YAML configuration file, kept to point errors at lines.
@@ -132,8 +133,6 @@ func LoadWith[F, P any](path string, validate func(*Doc, F) (P, error)) (P, erro
 	return ParseWith(path, b, validate)
 }
 
-var planKey = regexp.MustCompile(`^[A-Z][0-9]{4}-[0-9]{3}$`)
-
 // CheckPlans checks what every per-plan policy file shares: version 1, the
 // default (when def is not nil) and each plan, named contract-pbp, in key
 // order so that the first error is the same every time. check validates one
@@ -153,7 +152,7 @@ func CheckPlans[P any](doc *Doc, version int, def *P, plans map[string]P, check 
 	}
 	sort.Strings(keys)
 	for _, key := range keys {
-		if !planKey.MatchString(key) {
+		if !planid.IsKey(key) {
 			return doc.Errorf([]string{"plans", key}, "a plan is named contract-pbp, e.g. S9925-001")
 		}
 		if err := check([]string{"plans", key}, plans[key]); err != nil {

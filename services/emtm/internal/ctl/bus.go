@@ -3,18 +3,17 @@ package ctl
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/identifiers"
+	"github.com/emtm/emtm/libs/planid"
 )
 
 // natsAuthCmd writes the NATS authorization block: a user per service with
 // only its grant, one per pharmacy, and the admin.
-var contractPattern = regexp.MustCompile(`^[A-Z][0-9]{4}$`)
 
 func natsAuthCmd() *cobra.Command {
 	var partitions int
@@ -39,7 +38,7 @@ its output for 4 partitions, the sample pharmacy and the sample plan's feed.`,
 				}
 			}
 			for _, c := range feeds {
-				if !contractPattern.MatchString(c) {
+				if !planid.ContractPattern.MatchString(c) {
 					return fmt.Errorf("--feed %q: a Part D contract is a letter and four digits, e.g. S9925", c)
 				}
 			}

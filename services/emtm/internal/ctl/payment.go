@@ -16,6 +16,7 @@ import (
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/gen/enums"
+	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/services/emtm/internal/load"
 	"github.com/emtm/emtm/services/emtm/internal/summary"
 )
@@ -36,7 +37,7 @@ func parseMonth(s string) (*typesv1.YearMonth, error) {
 	return &typesv1.YearMonth{Year: int32(t.Year()), Month: int32(t.Month())}, nil
 }
 
-var samplePlan = load.SamplePlan.Contract + "-" + load.SamplePlan.PBP
+var samplePlan = planid.Key(load.SamplePlan.Contract, load.SamplePlan.PBP)
 
 // writeEntriesCSV writes entries as CSV, one row each: the trace from a figure to its postings.
 func writeEntriesCSV(w io.Writer, figure func(*ledgerv1.LedgerEntry) string, es []*ledgerv1.LedgerEntry) error {

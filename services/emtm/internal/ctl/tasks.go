@@ -19,15 +19,13 @@ import (
 	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/libs/gen/enums"
+	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/services/emtm/internal/load"
 )
 
 func splitPlan(plan string) (string, string, error) {
-	c, p, ok := strings.Cut(plan, "-")
-	if !ok || c == "" || p == "" {
-		return "", "", fmt.Errorf("plan %q: write it contract-pbp, e.g. S9925-001", plan)
-	}
-	return c, p, nil
+	p, err := planid.Parse(plan)
+	return p.Contract, p.PBP, err
 }
 
 func (g *globals) scheduling(cmd *cobra.Command) (schedulingv1.InterventionSchedulingServiceClient, func(), error) {
@@ -225,7 +223,7 @@ func measuresCmd(g *globals) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	c.Flags().StringVar(&plan, "plan", load.SamplePlan.Contract+"-"+load.SamplePlan.PBP, "contract-pbp")
+	c.Flags().StringVar(&plan, "plan", planid.Key(load.SamplePlan.Contract, load.SamplePlan.PBP), "contract-pbp")
 	c.Flags().IntVar(&year, "year", time.Now().Year(), "measurement year")
 	c.AddCommand(safetyCmd())
 	return c

@@ -22,6 +22,7 @@ import (
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/identifiers"
 	"github.com/emtm/emtm/libs/money"
+	"github.com/emtm/emtm/libs/planid"
 )
 
 // Violation is one field's problem.
@@ -128,8 +129,8 @@ var partDStart = civil.Date{Year: 2006, Month: time.January, Day: 1}
 
 var (
 	idPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$`)
-	contractPattern = regexp.MustCompile(`^[A-Z][0-9]{4}$`)
-	pbpPattern      = regexp.MustCompile(`^[0-9]{3}$`)
+	contractPattern = planid.ContractPattern
+	pbpPattern      = planid.PBPPattern
 	rxnormPattern   = regexp.MustCompile(`^[0-9]{1,10}$`)
 	// ICD-10-CM: a letter (not U), a digit, a digit or letter, then up to four more after an optional dot.
 	icd10Pattern = regexp.MustCompile(`^[A-TV-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$`)
@@ -226,7 +227,7 @@ func (c *checker) known(contract, pbp string, r Rules) {
 	if len(r.Plans) == 0 || !contractPattern.MatchString(contract) || !pbpPattern.MatchString(pbp) {
 		return
 	}
-	if !slices.Contains(r.Plans, contract+"-"+pbp) {
+	if !slices.Contains(r.Plans, planid.Key(contract, pbp)) {
 		c.add("contract_id", "UNKNOWN_PLAN", "plan %s-%s is not one this sponsor runs (%s); send it to that plan's sponsor",
 			contract, pbp, strings.Join(r.Plans, ", "))
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/emtm/emtm/libs/civil"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/libs/gen/enums"
+	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
 )
 
@@ -44,7 +45,7 @@ func (s *Scheduler) List(ctx context.Context, f Filter) ([]*schedulingv1.Interve
 	case f.OverdueOnly:
 		ids, err = s.store.OverdueBefore(ctx, today)
 	case f.Contract != "":
-		ids, err = s.store.PlanTasks(ctx, plan(f.Contract, f.PBP))
+		ids, err = s.store.PlanTasks(ctx, planid.Key(f.Contract, f.PBP))
 	default:
 		plans, perr := s.store.AllPlans(ctx)
 		err = perr
@@ -129,7 +130,7 @@ func (m Measure) Rate() float64 {
 // service within 30 days, high-risk ones within 7 days, and the CMR and TMR
 // completion rates of the year's tasks.
 func (s *Scheduler) Measures(ctx context.Context, contract, pbp string, year int) ([]Measure, error) {
-	pl := plan(contract, pbp)
+	pl := planid.Key(contract, pbp)
 	from, to := civil.Date{Year: year, Month: 1, Day: 1}, civil.Date{Year: year, Month: 12, Day: 31}
 	ds, err := s.store.Discharges(ctx, pl, from, to)
 	if err != nil {

@@ -31,6 +31,7 @@ import (
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/gen/enums"
+	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/pseudonym"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
 )
@@ -92,8 +93,6 @@ func (s *Scheduler) saw(ctx context.Context, d civil.Date) error {
 
 // TaskID is deterministic: one task per beneficiary, kind and period.
 func TaskID(member, kind, period string) string { return "task/" + member + "/" + kind + "/" + period }
-
-func plan(contract, pbp string) string { return contract + "-" + pbp }
 
 func (s *Scheduler) tag(ctx context.Context, member string) {
 	if s.hasher != nil {
@@ -185,7 +184,7 @@ func (s *Scheduler) create(ctx context.Context, member, contract, pbp, tier, cau
 			in.Status, in.Reason = Cancelled, ended(why, end)
 		}
 	}
-	created, err := s.store.Create(ctx, t, plan(contract, pbp), in)
+	created, err := s.store.Create(ctx, t, planid.Key(contract, pbp), in)
 	if err != nil {
 		return err
 	}
@@ -270,7 +269,7 @@ func (s *Scheduler) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) 
 	}
 	tier := enums.Name(a.Tier)
 	p := s.policies.For(a.ContractId, a.PbpId)
-	if err := s.store.SetTier(ctx, a.MemberId, tier, plan(a.ContractId, a.PbpId), on); err != nil {
+	if err := s.store.SetTier(ctx, a.MemberId, tier, planid.Key(a.ContractId, a.PbpId), on); err != nil {
 		return err
 	}
 	var nonAdherent []string
@@ -494,7 +493,7 @@ func (s *Scheduler) OnPartsAB(ctx context.Context, m *medicalv1.PartsAbSummary) 
 		return err
 	}
 	if m.ContractId != "" {
-		pl = plan(m.ContractId, m.PbpId)
+		pl = planid.Key(m.ContractId, m.PbpId)
 	}
 	if pl == "" {
 		return nil // a member the plan has not assessed and whose plan is unknown: nothing to schedule
@@ -506,7 +505,7 @@ func (s *Scheduler) OnPartsAB(ctx context.Context, m *medicalv1.PartsAbSummary) 
 	if err := s.store.RecordDischarge(ctx, pl, m.MemberId, d, tier); err != nil {
 		return err
 	}
-	contract, pbp, _ := strings.Cut(pl, "-")
+	contract, pbp := planid.Split(pl)
 	return s.ensureDischarge(ctx, m.MemberId, contract, pbp, d, m.GetMeta().GetEventId())
 }
 
@@ -682,7 +681,7 @@ func (s *Scheduler) OnEnrollment(ctx context.Context, e *enrollmentv1.Enrollment
 	if err != nil || pl == "" {
 		return err // a member never assessed: no program yet
 	}
-	contract, pbp, _ := strings.Cut(pl, "-")
+	contract, pbp := planid.Split(pl)
 	return s.ensureRecurring(ctx, e.MemberId, contract, pbp, span.Start, e.GetMeta().GetEventId())
 }
 
@@ -703,7 +702,7 @@ func ISOWeek(t time.Time) string {
 func (s *Scheduler) Lease(ctx context.Context, worker, contract, pbp string, max int, kinds []string) ([]*schedulingv1.InterventionTask, int64, error) {
 	p := s.policies.For(contract, pbp)
 	now := s.now()
-	ids, queued, err := s.store.Lease(ctx, plan(contract, pbp), worker, now.Add(time.Duration(p.LeaseMinutes)*time.Minute), max, ISOWeek(now), kinds, p.WeeklyCapacity)
+	ids, queued, err := s.store.Lease(ctx, planid.Key(contract, pbp), worker, now.Add(time.Duration(p.LeaseMinutes)*time.Minute), max, ISOWeek(now), kinds, p.WeeklyCapacity)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -817,7 +816,7 @@ func (s *Scheduler) startPeriods(ctx context.Context, today civil.Date, batches 
 			if err != nil {
 				return err
 			}
-			contract, pbp, _ := strings.Cut(pl, "-")
+			contract, pbp := planid.Split(pl)
 			if err := s.ensureRecurring(ctx, member, contract, pbp, due[member], ""); err != nil {
 				return err
 			}
@@ -835,7 +834,7 @@ func (s *Scheduler) dispatch(ctx context.Context) error {
 		return err
 	}
 	for _, pl := range plans {
-		contract, pbp, _ := strings.Cut(pl, "-")
+		contract, pbp := planid.Split(pl)
 		if s.policies.For(contract, pbp).Dispatch != "nats" {
 			continue
 		}

@@ -30,6 +30,7 @@ import (
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
+	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/redisx"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/ledger"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/membermonths"
@@ -155,7 +156,7 @@ func (b *Booker) OnEnrollment(ctx context.Context, e *enrollmentv1.Enrollment) e
 	if !start.Valid() || e.MemberId == "" || e.EnrollmentId == "" {
 		return bus.Permanent(fmt.Errorf("enrollment without a member, an id or a start date"))
 	}
-	v := spanValue(e.ContractId+"-"+e.PbpId, start, civil.FromProto(e.EndDate), e.GetMeta().GetEventId())
+	v := spanValue(planid.Of(e).String(), start, civil.FromProto(e.EndDate), e.GetMeta().GetEventId())
 	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, b.k.span(e.MemberId), e.EnrollmentId, v)
 		p.SAdd(ctx, b.k.members(), e.MemberId)
@@ -175,7 +176,7 @@ func (b *Booker) OnPartsAB(ctx context.Context, s *medicalv1.PartsAbSummary) err
 	if err := b.clock.Saw(ctx, civil.Date{Year: y, Month: m, Day: 1}); err != nil {
 		return err
 	}
-	plan := s.ContractId + "-" + s.PbpId
+	plan := planid.Of(s).String()
 	if s.ContractId == "" {
 		plan = "unattributed"
 	}
@@ -235,7 +236,7 @@ func (b *Booker) reconcile(ctx context.Context, member string, through civil.Dat
 		return 0, 0, err
 	}
 	rule := func(plan string) string {
-		c, pbp, _ := strings.Cut(plan, "-")
+		c, pbp := planid.Split(plan)
 		p, ok := b.plan(c, pbp)
 		if !ok {
 			return ""
@@ -264,7 +265,7 @@ func (b *Booker) reconcile(ctx context.Context, member string, through civil.Dat
 		if cur[k] != "" {
 			continue
 		}
-		c, pbp, _ := strings.Cut(mm.Plan, "-")
+		c, pbp := planid.Split(mm.Plan)
 		p, _ := b.plan(c, pbp)
 		rate, ok := p.PMPM(mm.Month)
 		if !ok {
@@ -315,9 +316,9 @@ func (b *Booker) reconcile(ctx context.Context, member string, through civil.Dat
 func (b *Booker) Performance(ctx context.Context, contract, pbp string, year int) (performance.Result, *ledgerv1.LedgerEntry, error) {
 	p, ok := b.plan(contract, pbp)
 	if !ok {
-		return performance.Result{}, nil, ErrNoPolicy{Plan: contract + "-" + pbp}
+		return performance.Result{}, nil, ErrNoPolicy{Plan: planid.Key(contract, pbp)}
 	}
-	plan := contract + "-" + pbp
+	plan := planid.Key(contract, pbp)
 	ab, err := b.rdb.HGetAll(ctx, b.k.ab(plan, year)).Result()
 	if err != nil {
 		return performance.Result{}, nil, err
@@ -355,7 +356,7 @@ func (b *Booker) SettlePerformance(ctx context.Context, contract, pbp string, ye
 	if err != nil {
 		return r, nil, err
 	}
-	plan := contract + "-" + pbp
+	plan := planid.Key(contract, pbp)
 	if booked != nil && booked.AmountCents == r.PaymentCents {
 		return r, nil, nil
 	}
@@ -395,7 +396,7 @@ func (b *Booker) Statement(ctx context.Context, contract, pbp string, month *typ
 	}
 	p, ok := b.plan(contract, pbp)
 	if why := p.NoPMPM(first); ok && why != "" {
-		n, err := b.unpaidMemberMonths(ctx, contract+"-"+pbp, p.MemberMonth, first)
+		n, err := b.unpaidMemberMonths(ctx, planid.Key(contract, pbp), p.MemberMonth, first)
 		if err != nil {
 			return nil, err
 		}
@@ -456,7 +457,7 @@ func (b *Booker) Entries(ctx context.Context, contract string, kind ledgerv1.Ent
 
 // MonthEntries lists a plan's entries of a service month, in booking order.
 func (b *Booker) MonthEntries(ctx context.Context, contract, pbp string, month civil.Date) ([]*ledgerv1.LedgerEntry, error) {
-	ids, err := b.rdb.LRange(ctx, b.k.month(contract+"-"+pbp, month), 0, -1).Result()
+	ids, err := b.rdb.LRange(ctx, b.k.month(planid.Key(contract, pbp), month), 0, -1).Result()
 	if err != nil {
 		return nil, err
 	}

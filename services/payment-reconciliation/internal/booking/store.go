@@ -15,6 +15,7 @@ import (
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/gen/enums"
+	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/redisx"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/ledger"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/membermonths"
@@ -102,7 +103,7 @@ func perfYear(id string) string {
 // under the entry's own marker, live and when rebuilding, so an entry seen
 // twice (a redelivery, a stream duplicate) counts once.
 func (k keys) projectionOps(e *ledgerv1.LedgerEntry, pb []byte) []redisx.Op {
-	plan := e.ContractId + "-" + e.PbpId
+	plan := planid.Of(e).String()
 	m := civil.Date{Year: int(e.GetServiceMonth().GetYear()), Month: monthOf(e.GetServiceMonth().GetMonth()), Day: 1}
 	ops := []redisx.Op{
 		redisx.RPush(k.entries(), e.EntryId),

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/emtm/emtm/libs/civil"
+	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/feeschedule"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/policy"
 )
@@ -61,7 +62,7 @@ type Entry struct {
 }
 
 // Plan returns "contract-pbp".
-func (e Entry) Plan() string { return e.ContractID + "-" + e.PbpID }
+func (e Entry) Plan() string { return planid.Key(e.ContractID, e.PbpID) }
 
 func monthOf(d civil.Date) civil.Date { return civil.Date{Year: d.Year, Month: d.Month, Day: 1} }
 
@@ -127,7 +128,7 @@ func ForEncounter(e Encounter, p policy.Plan, hasPolicy bool, policyName string)
 			x.Rule = "suspense:no-fee-rule"
 			why := fmt.Sprintf("no fee rule in %s for service %s on %s", policyName, code, e.ServiceDate)
 			if !hasPolicy {
-				why = fmt.Sprintf("no payment policy in %s for plan %s", policyName, e.ContractID+"-"+e.PbpID)
+				why = fmt.Sprintf("no payment policy in %s for plan %s", policyName, planid.Key(e.ContractID, e.PbpID))
 			}
 			x.Memo = why
 			out = append(out, x)
@@ -180,7 +181,7 @@ func MemberMonthID(plan, member string, month civil.Date, generation int) string
 // prospective payment receivable, credit its revenue.
 func ForMemberMonth(contract, pbp, member string, month civil.Date, generation int, rate policy.Rate, source string) Entry {
 	return Entry{
-		ID: MemberMonthID(contract+"-"+pbp, member, month, generation), Kind: Prospective,
+		ID: MemberMonthID(planid.Key(contract, pbp), member, month, generation), Kind: Prospective,
 		Debit: AccountProspectiveReceivable, Credit: AccountProspectiveRevenue, AmountCents: rate.Cents,
 		ContractID: contract, PbpID: pbp, Month: month, Rule: fmt.Sprintf("pmpm:%s", rate.From), SourceEvent: source,
 		Service: "PMPM", MemberID: member,
@@ -211,7 +212,7 @@ func PerformanceID(plan string, year, generation int) string {
 // ForPerformance books a performance-based payment, in January of the year it is payable.
 func ForPerformance(contract, pbp string, year, payableYear, generation int, cents int64, rule, memo string) Entry {
 	return Entry{
-		ID: PerformanceID(contract+"-"+pbp, year, generation), Kind: Performance,
+		ID: PerformanceID(planid.Key(contract, pbp), year, generation), Kind: Performance,
 		Debit: AccountPerformanceReceivable, Credit: AccountPerformanceRevenue, AmountCents: cents,
 		ContractID: contract, PbpID: pbp, Month: civil.Date{Year: payableYear, Month: 1, Day: 1},
 		Rule: rule, SourceEvent: fmt.Sprintf("performance/%s-%s/%d", contract, pbp, year), Service: "PERFORMANCE", Memo: memo,

@@ -14,6 +14,7 @@ import (
 	"github.com/emtm/emtm/libs/civil"
 	"github.com/emtm/emtm/libs/config"
 	"github.com/emtm/emtm/libs/identifiers"
+	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/feeschedule"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/membermonths"
 )
@@ -86,7 +87,7 @@ type Policies struct {
 
 // For returns a plan's policy.
 func (ps *Policies) For(contract, pbp string) (Plan, bool) {
-	p, ok := ps.plans[contract+"-"+pbp]
+	p, ok := ps.plans[planid.Key(contract, pbp)]
 	return p, ok
 }
 

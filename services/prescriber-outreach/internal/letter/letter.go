@@ -16,6 +16,7 @@ import (
 
 	"github.com/emtm/emtm/libs/civil"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
+	"github.com/emtm/emtm/libs/planid"
 )
 
 // Problem names per code (docs/domain.md section 4).
@@ -63,7 +64,7 @@ func build(h Header, c *outreachv1.Communication) view {
 	for i, it := range c.Items {
 		v.Items = append(v.Items, itemView{N: i + 1, Ref: it.ItemId, Member: it.MemberId, Code: it.ProblemCode,
 			Name: ProblemName(it.ProblemCode), Finding: it.Description, Recommend: it.Recommendation,
-			Claims: strings.Join(it.ClaimIds, ", "), Source: it.Source, Plan: it.ContractId + "-" + it.PbpId})
+			Claims: strings.Join(it.ClaimIds, ", "), Source: it.Source, Plan: planid.Of(it).String()})
 	}
 	return v
 }

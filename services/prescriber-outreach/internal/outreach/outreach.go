@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
@@ -24,6 +23,7 @@ import (
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
+	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/pseudonym"
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/letter"
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/policy"
@@ -69,8 +69,6 @@ func New(store *Store, pub Publisher, policies *policy.Policies, clk clock.Clock
 	return &Outreach{store: store, pub: pub, policies: policies, clock: clk, backfill: backfill, partitions: partitions, hasher: hasher}
 }
 
-func planOf(contract, pbp string) string { return contract + "-" + pbp }
-
 // OnAssessment raises an item for each problem and each prescriber who can act on it.
 func (o *Outreach) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) error {
 	trace.SpanFromContext(ctx).SetAttributes(attribute.String("emtm.beneficiary", o.hasher.Of(a.MemberId)))
@@ -93,7 +91,7 @@ func (o *Outreach) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) e
 				SuppressedUntil: until.Proto(),
 			}
 			item.Meta = o.pub.Meta(ctx, id+"@1", a.GetMeta().GetEventId())
-			res, other, err := o.store.Create(ctx, item, planOf(a.ContractId, a.PbpId), until)
+			res, other, err := o.store.Create(ctx, item, planid.Key(a.ContractId, a.PbpId), until)
 			if err != nil {
 				return err
 			}
@@ -290,7 +288,7 @@ func (o *Outreach) Sweep(ctx context.Context) (SweepResult, error) {
 
 // letters builds a queue's due communications (see New for which periods and dates).
 func (o *Outreach) letters(ctx context.Context, plan, npi string, today civil.Date) (int, error) {
-	contract, pbp, _ := strings.Cut(plan, "-")
+	contract, pbp := planid.Split(plan)
 	pol := o.policies.For(contract, pbp)
 	_, current := pol.PeriodOf(today)
 	oldest, err := o.store.Oldest(ctx, plan, npi)

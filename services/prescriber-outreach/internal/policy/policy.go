@@ -9,6 +9,7 @@ import (
 
 	"github.com/emtm/emtm/libs/civil"
 	"github.com/emtm/emtm/libs/config"
+	"github.com/emtm/emtm/libs/planid"
 )
 
 //go:embed outreach.yaml
@@ -43,7 +44,7 @@ type Policies struct {
 
 // For returns a plan's policy (the default for a plan not listed).
 func (ps *Policies) For(contract, pbp string) Plan {
-	if p, ok := ps.plans[contract+"-"+pbp]; ok {
+	if p, ok := ps.plans[planid.Key(contract, pbp)]; ok {
 		return p
 	}
 	return ps.def

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/redisx"
 	"github.com/emtm/emtm/services/risk-scoring/internal/profile"
 )
@@ -39,7 +40,7 @@ func (s *Store) MembersKey() string { return s.prefix + "members" }
 
 // TierKey is the set of beneficiaries of a plan in a tier.
 func (s *Store) TierKey(contract, pbp string, tier int) string {
-	return s.prefix + "tier:" + contract + "-" + pbp + ":" + strconv.Itoa(tier)
+	return s.prefix + "tier:" + planid.Key(contract, pbp) + ":" + strconv.Itoa(tier)
 }
 
 // Version counts the changes to a profile (for optimistic concurrency).

@@ -26,6 +26,7 @@ import (
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
+	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/pseudonym"
 	"github.com/emtm/emtm/services/risk-scoring/internal/adapters"
 	"github.com/emtm/emtm/services/risk-scoring/internal/chronic"
@@ -108,7 +109,7 @@ func (a *Assessor) canonical(ings []string) []string {
 // OnClaim applies a paid claim.
 func (a *Assessor) OnClaim(ctx context.Context, c *claimsv1.PharmacyClaim) error {
 	a.tag(ctx, c.MemberId)
-	snap, err := a.store.ApplyClaim(ctx, c.MemberId, a.FillOf(c), profile.EncodeDate(civil.FromProto(c.BirthDate)), c.ContractId+"-"+c.PbpId)
+	snap, err := a.store.ApplyClaim(ctx, c.MemberId, a.FillOf(c), profile.EncodeDate(civil.FromProto(c.BirthDate)), planid.Of(c).String())
 	if err != nil {
 		return err
 	}
@@ -118,7 +119,7 @@ func (a *Assessor) OnClaim(ctx context.Context, c *claimsv1.PharmacyClaim) error
 // OnReversal applies a claim reversal.
 func (a *Assessor) OnReversal(ctx context.Context, r *claimsv1.ClaimReversal) error {
 	a.tag(ctx, r.MemberId)
-	snap, err := a.store.ApplyReversal(ctx, r.MemberId, profile.FillKey(r.PharmacyNpi, r.ClaimId), profile.EncodeDate(civil.FromProto(r.ReversalDate)), r.ContractId+"-"+r.PbpId)
+	snap, err := a.store.ApplyReversal(ctx, r.MemberId, profile.FillKey(r.PharmacyNpi, r.ClaimId), profile.EncodeDate(civil.FromProto(r.ReversalDate)), planid.Of(r).String())
 	if err != nil {
 		return err
 	}
@@ -179,7 +180,7 @@ func (a *Assessor) OnPartsAB(ctx context.Context, s *medicalv1.PartsAbSummary) e
 	}
 	plan := ""
 	if s.ContractId != "" {
-		plan = s.ContractId + "-" + s.PbpId
+		plan = planid.Of(s).String()
 	}
 	snap, err := a.store.ApplyMedical(ctx, s.MemberId, profile.MedicalEvent{ID: s.SummaryId, Setting: setting, Admit: admit,
 		Discharge: civil.FromProto(s.DischargeDate), CostCents: s.CostCents}, plan)

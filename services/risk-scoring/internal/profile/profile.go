@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/emtm/emtm/libs/civil"
+	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/services/risk-scoring/safety"
 )
 
@@ -421,7 +422,7 @@ func FromHash(memberID string, h map[string]string) (*Profile, error) {
 			}
 			p.BirthDate = d
 		case k == FieldPlan:
-			p.ContractID, p.PbpID, _ = strings.Cut(v, "-")
+			p.ContractID, p.PbpID = planid.Split(v)
 		case k == FieldPrint:
 			p.Fingerprint = v
 		case k == FieldTier:

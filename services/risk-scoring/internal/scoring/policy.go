@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/emtm/emtm/libs/config"
+	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/services/risk-scoring/internal/eligibility"
 	"github.com/emtm/emtm/services/risk-scoring/internal/problems"
 )
@@ -76,7 +77,7 @@ type Policies struct {
 
 // For returns the policy of a plan (the default for a plan not listed).
 func (ps *Policies) For(contract, pbp string) Policy {
-	if p, ok := ps.plans[contract+"-"+pbp]; ok {
+	if p, ok := ps.plans[planid.Key(contract, pbp)]; ok {
 		return p
 	}
 	return ps.def
