@@ -19,10 +19,13 @@ import (
 	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
 	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
+	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
+	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/identifiers"
 	"github.com/emtm/emtm/libs/money"
 	"github.com/emtm/emtm/libs/planid"
+	"github.com/emtm/emtm/libs/taskid"
 )
 
 // Violation is one field's problem.
@@ -363,6 +366,7 @@ func Encounter(in *encountersv1.MtmEncounter, r Rules) (*encountersv1.MtmEncount
 	if e.ProblemsFound < 0 || e.ProblemsResolved < 0 || e.ProblemsResolved > e.ProblemsFound {
 		k.add("problems_resolved", "PROBLEMS_RANGE", "problems found and resolved must be non-negative, resolved <= found (got %d of %d)", e.ProblemsResolved, e.ProblemsFound)
 	}
+	k.taskKind(e)
 	if len(e.PrescriberResponses) > 100 {
 		k.add("prescriber_responses", "TOO_MANY", "at most 100 prescriber responses per encounter, got %d", len(e.PrescriberResponses))
 	}
@@ -378,6 +382,22 @@ func Encounter(in *encountersv1.MtmEncounter, r Rules) (*encountersv1.MtmEncount
 	}
 	k.text(e.ProtoReflect(), "")
 	return e, k.v
+}
+
+// taskKind checks the kind of the task an encounter fulfils, and fills it
+// from task_id when the pharmacy did not send it: downstream (fees) reads the
+// field, never the id.
+func (c *checker) taskKind(e *encountersv1.MtmEncounter) {
+	e.TaskKind = strings.ToUpper(strings.TrimSpace(e.TaskKind))
+	named := taskid.Kind(e.TaskId)
+	switch {
+	case e.TaskKind == "":
+		e.TaskKind = named
+	case !taskid.IsKind(e.TaskKind):
+		c.add("task_kind", "TASK_KIND", "task_kind %q is not a task kind; use one of %s", e.TaskKind, strings.Join(enums.Names[schedulingv1.TaskKind](), ", "))
+	case named != "" && named != e.TaskKind:
+		c.add("task_kind", "TASK_KIND_MISMATCH", "task_kind %s is not the kind of task %s (%s)", e.TaskKind, e.TaskId, named)
+	}
 }
 
 // Enrollment validates an enrollment span.

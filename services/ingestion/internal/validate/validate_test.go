@@ -144,6 +144,45 @@ func TestEncounter(t *testing.T) {
 	}
 }
 
+// The kind of the task an encounter fulfils travels as a field: filled from
+// the task id when the pharmacy did not send it, checked when it did.
+func TestAnEncounterCarriesTheKindOfItsTask(t *testing.T) {
+	tests := []struct {
+		name, taskID, kind string
+		want, reason       string
+	}{
+		{"no task", "", "", "", ""},
+		{"the kind from the id", "task/M1/CMR/2024", "", "CMR", ""},
+		{"an id with a slash in the member", "task/org/M1/TMR/2024-Q2", "", "TMR", ""},
+		{"the kind sent, no id", "", "tmr", "TMR", ""},
+		{"both, agreeing", "task/M1/POST_DISCHARGE/D2024-04-01", "POST_DISCHARGE", "POST_DISCHARGE", ""},
+		{"an id of no known form", "visit-42", "", "", ""},
+		{"an unknown kind", "", "MEDREC", "", "task_kind:TASK_KIND"},
+		{"both, disagreeing", "task/M1/CMR/2024", "TMR", "", "task_kind:TASK_KIND_MISMATCH"},
+	}
+	for _, tt := range tests {
+		e := &encountersv1.MtmEncounter{
+			EncounterId: "E1", MemberId: "M1", ContractId: "S1234", PbpId: "001",
+			ServiceDate:  &typesv1.Date{Year: 2024, Month: 4, Day: 2},
+			ServiceCodes: []string{"430193006"}, PharmacistNpi: "1234567893", PharmacyNpi: "1245319599",
+			DeliveryMode: encountersv1.DeliveryMode_DELIVERY_MODE_TELEPHONE,
+			Outcome:      encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED, TaskId: tt.taskID, TaskKind: tt.kind,
+		}
+		out, v := Encounter(e, rules)
+		var got []string
+		for _, x := range v {
+			got = append(got, x.Field+":"+x.Reason)
+		}
+		if strings.Join(got, " ") != tt.reason {
+			t.Errorf("%s: violations %v, want %q", tt.name, got, tt.reason)
+			continue
+		}
+		if tt.reason == "" && out.TaskKind != tt.want {
+			t.Errorf("%s: task_kind %q, want %q", tt.name, out.TaskKind, tt.want)
+		}
+	}
+}
+
 func TestDateOfServiceMustBeInEnrollmentWhenKnown(t *testing.T) {
 	span := Span{Contract: "S1234", PBP: "001", Start: civil.Date{Year: 2024, Month: 1, Day: 1}, End: civil.Date{Year: 2024, Month: 2, Day: 29}}
 	open := Span{Contract: "S1234", PBP: "001", Start: civil.Date{Year: 2024, Month: 3, Day: 5}}

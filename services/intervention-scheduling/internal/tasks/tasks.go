@@ -33,6 +33,7 @@ import (
 	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/pseudonym"
+	"github.com/emtm/emtm/libs/taskid"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
 )
 
@@ -91,8 +92,8 @@ func (s *Scheduler) saw(ctx context.Context, d civil.Date) error {
 	return nil
 }
 
-// TaskID is deterministic: one task per beneficiary, kind and period.
-func TaskID(member, kind, period string) string { return "task/" + member + "/" + kind + "/" + period }
+// TaskID is deterministic: one task per beneficiary, kind and period (libs/taskid).
+func TaskID(member, kind, period string) string { return taskid.ID(member, kind, period) }
 
 func (s *Scheduler) tag(ctx context.Context, member string) {
 	if s.hasher != nil {

@@ -220,7 +220,7 @@ func TestConcurrentLeasesNeverShareATask(t *testing.T) {
 		return strings.Replace(s, "weekly_capacity: {CMR: 40, TMR: 150, ADHERENCE_OUTREACH: 300, POST_DISCHARGE: 60, FOLLOW_UP: 100}", "weekly_capacity: {}", 1)
 	})
 	ctx := context.Background()
-	const members = 150 // HIGH: a CMR and a TMR each
+	const members = 300 // HIGH: a CMR and a TMR each
 	for i := 0; i < members; i++ {
 		if err := f.s.OnAssessment(ctx, assessment(fmt.Sprintf("M%03d", i), "HIGH", date(2024, 2, 10))); err != nil {
 			t.Fatal(err)
@@ -515,5 +515,53 @@ func TestTheOrderOfEventsDoesNotChangeTheOutcome(t *testing.T) {
 		if got != first {
 			t.Fatalf("order %v gives %s, order %v gave %s", order, got, orders[0], first)
 		}
+	}
+}
+
+// The assessment that creates a member's TMR and the encounter that delivers
+// it come on two streams, handled at the same time: whichever finishes last,
+// the task ends completed by the encounter (neither may read before the
+// other has written and both miss each other).
+func TestAnEncounterAndTheTaskItCompletesArrivingAtOnceEndCompleted(t *testing.T) {
+	f := setup(t, nil)
+	ctx := context.Background()
+	const members = 300
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*members)
+	start := make(chan struct{})
+	for i := range members {
+		m := fmt.Sprintf("RACE-%03d", i)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs <- f.s.OnAssessment(ctx, assessment(m, "MODERATE", date(2024, 2, 10)))
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			errs <- f.s.OnEncounter(ctx, encounter("E-"+m, m, date(2024, 2, 12), 0, 0, "430193006"))
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := 0
+	for i := range members {
+		m := fmt.Sprintf("RACE-%03d", i)
+		if got := f.tasksOf(t, m); !strings.HasPrefix(got, "TMR/2024-Q1:COMPLETED:") || strings.Contains(got, " ") {
+			open++
+			if open <= 3 {
+				t.Errorf("%s: %s, want the TMR completed by its encounter", m, got)
+			}
+		}
+	}
+	if open > 0 {
+		t.Errorf("%d of %d members' TMRs missed their encounter", open, members)
 	}
 }

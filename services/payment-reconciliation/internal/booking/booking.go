@@ -32,6 +32,7 @@ import (
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/redisx"
+	"github.com/emtm/emtm/libs/taskid"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/ledger"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/membermonths"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/performance"
@@ -110,7 +111,7 @@ func (b *Booker) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounter) 
 	p, ok := b.plan(e.ContractId, e.PbpId)
 	xs := ledger.ForEncounter(ledger.Encounter{
 		EventID: src, EncounterID: e.EncounterId, ContractID: e.ContractId, PbpID: e.PbpId, PharmacyNPI: e.PharmacyNpi,
-		ServiceDate: civil.FromProto(e.ServiceDate), ServiceCodes: e.ServiceCodes, TaskID: e.TaskId,
+		ServiceDate: civil.FromProto(e.ServiceDate), ServiceCodes: e.ServiceCodes, TaskKind: taskKind(e),
 		Completed: e.Outcome == encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED,
 	}, p, ok, b.policies.Name)
 	for _, x := range xs {
@@ -462,4 +463,14 @@ func (b *Booker) MonthEntries(ctx context.Context, contract, pbp string, month c
 		return nil, err
 	}
 	return b.k.entriesByID(ctx, b.rdb, ids)
+}
+
+// taskKind is the kind of the task an encounter fulfils: its task_kind field
+// (ingestion fills it); an encounter stored before the field existed names
+// the kind only in its task id, read by the one grammar of task ids.
+func taskKind(e *encountersv1.MtmEncounter) string {
+	if e.GetTaskKind() != "" {
+		return e.GetTaskKind()
+	}
+	return taskid.Kind(e.GetTaskId())
 }

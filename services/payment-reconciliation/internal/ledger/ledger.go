@@ -6,7 +6,6 @@ package ledger
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/emtm/emtm/libs/civil"
 	"github.com/emtm/emtm/libs/planid"
@@ -75,25 +74,9 @@ type Encounter struct {
 	PharmacyNPI  string
 	ServiceDate  civil.Date
 	ServiceCodes []string
-	// TaskID is the task the encounter names ("task/<member>/<KIND>/<period>"), if any.
-	TaskID    string
+	// TaskKind is the kind of the task the encounter fulfils ("CMR"), if any.
+	TaskKind  string
 	Completed bool
-}
-
-var taskKinds = map[string]bool{"CMR": true, "TMR": true, "ADHERENCE_OUTREACH": true, "POST_DISCHARGE": true, "FOLLOW_UP": true}
-
-// TaskKind is the kind named in a task id, "task/<member>/<KIND>/<period>" ("" when none).
-func TaskKind(taskID string) string {
-	parts := strings.Split(taskID, "/")
-	if len(parts) < 4 || parts[0] != "task" {
-		return ""
-	}
-	for _, p := range parts[2:] {
-		if taskKinds[p] {
-			return p
-		}
-	}
-	return ""
 }
 
 // ForEncounter books the pharmacy's fee for each completed service: debit
@@ -107,7 +90,7 @@ func ForEncounter(e Encounter, p policy.Plan, hasPolicy bool, policyName string)
 	}
 	var out []Entry
 	seen := map[string]bool{}
-	kind := TaskKind(e.TaskID)
+	kind := e.TaskKind
 	for _, code := range e.ServiceCodes {
 		if seen[code] {
 			continue

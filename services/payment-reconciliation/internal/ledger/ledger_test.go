@@ -42,8 +42,8 @@ func TestForEncounter(t *testing.T) {
 		!strings.Contains(s.Memo, "no fee rule in payment.yaml for service 410620009 on 2024-04-02") {
 		t.Fatalf("suspense %+v", s)
 	}
-	// Naming a CMR task: the CMR fee.
-	e.TaskID, e.ServiceCodes = "task/M1/CMR/2024", []string{"314530002"}
+	// For a CMR task: the CMR fee.
+	e.TaskKind, e.ServiceCodes = "CMR", []string{"314530002"}
 	if x := ForEncounter(e, p, true, "payment.yaml"); len(x) != 1 || x[0].Service != "CMR" || x[0].AmountCents != 7500 {
 		t.Fatalf("CMR: %+v", x)
 	}
@@ -78,14 +78,6 @@ func TestMemberMonthsAndReversals(t *testing.T) {
 	perf := ForPerformance("S9925", "001", 2019, 2021, 1, 24000, "performance:200bp:200c", "")
 	if rp := Reverse(perf, "x", ""); rp.Kind != PerformanceAdjustment || rp.Credit != AccountPerformanceReceivable || perf.Month.Year != 2021 {
 		t.Fatalf("performance reversal %+v of %+v", rp, perf)
-	}
-}
-
-func TestTaskKind(t *testing.T) {
-	for id, want := range map[string]string{"task/M1/CMR/2024": "CMR", "task/M-1/POST_DISCHARGE/D2024-01-02": "POST_DISCHARGE", "task/M1/FOLLOW_UP/Eenc/1": "FOLLOW_UP", "": "", "x/y": "", "task/M1/XYZ/2024": ""} {
-		if got := TaskKind(id); got != want {
-			t.Errorf("%q: %q", id, got)
-		}
 	}
 }
 

@@ -164,8 +164,14 @@ type MtmEncounter struct {
 	// prescriber_responses record what prescribers answered to outreach, as the
 	// pharmacist learned it during the encounter.
 	PrescriberResponses []*PrescriberResponse `protobuf:"bytes,17,rep,name=prescriber_responses,json=prescriberResponses,proto3" json:"prescriber_responses,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// task_kind is the kind of the task this encounter fulfils, as the
+	// scheduler names it without its prefix (CMR, TMR, ADHERENCE_OUTREACH,
+	// POST_DISCHARGE, FOLLOW_UP: emtm.scheduling.v1.TaskKind, which this file
+	// cannot import). A pharmacy may send it; ingestion fills it from task_id
+	// when it is missing and checks that the two agree. Fees read it.
+	TaskKind      string `protobuf:"bytes,18,opt,name=task_kind,json=taskKind,proto3" json:"task_kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MtmEncounter) Reset() {
@@ -317,6 +323,13 @@ func (x *MtmEncounter) GetPrescriberResponses() []*PrescriberResponse {
 	return nil
 }
 
+func (x *MtmEncounter) GetTaskKind() string {
+	if x != nil {
+		return x.TaskKind
+	}
+	return ""
+}
+
 // PrescriberResponse is a prescriber's answer about one drug therapy problem.
 type PrescriberResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -391,7 +404,7 @@ var File_emtm_encounters_v1_encounters_proto protoreflect.FileDescriptor
 
 const file_emtm_encounters_v1_encounters_proto_rawDesc = "" +
 	"\n" +
-	"#emtm/encounters/v1/encounters.proto\x12\x12emtm.encounters.v1\x1a\x19emtm/types/v1/types.proto\"\xd6\x05\n" +
+	"#emtm/encounters/v1/encounters.proto\x12\x12emtm.encounters.v1\x1a\x19emtm/types/v1/types.proto\"\xf3\x05\n" +
 	"\fMtmEncounter\x12,\n" +
 	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12!\n" +
 	"\fencounter_id\x18\x02 \x01(\tR\vencounterId\x12\x1b\n" +
@@ -411,7 +424,8 @@ const file_emtm_encounters_v1_encounters_proto_rawDesc = "" +
 	"\x0eproblems_found\x18\x0e \x01(\x05R\rproblemsFound\x12+\n" +
 	"\x11problems_resolved\x18\x0f \x01(\x05R\x10problemsResolved\x12\x17\n" +
 	"\atask_id\x18\x10 \x01(\tR\x06taskId\x12Y\n" +
-	"\x14prescriber_responses\x18\x11 \x03(\v2&.emtm.encounters.v1.PrescriberResponseR\x13prescriberResponses\"\x8c\x01\n" +
+	"\x14prescriber_responses\x18\x11 \x03(\v2&.emtm.encounters.v1.PrescriberResponseR\x13prescriberResponses\x12\x1b\n" +
+	"\ttask_kind\x18\x12 \x01(\tR\btaskKind\"\x8c\x01\n" +
 	"\x12PrescriberResponse\x12%\n" +
 	"\x0eprescriber_npi\x18\x01 \x01(\tR\rprescriberNpi\x12\x1f\n" +
 	"\vproblem_key\x18\x02 \x01(\tR\n" +
