@@ -5,18 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/emtm/emtm/libs/civil"
 	"github.com/emtm/emtm/libs/clock"
 	"github.com/emtm/emtm/libs/testkit"
 )
 
 func TestEventClockOnlyMovesForward(t *testing.T) {
-	url, _ := testkit.StartRedis(t)
-	opt, _ := redis.ParseURL(url)
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
+	rdb := testkit.RedisClient(t)
 	ctx := context.Background()
 	c, err := clock.New("events", time.UTC, rdb, "test:clock")
 	if err != nil {

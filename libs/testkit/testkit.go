@@ -130,6 +130,20 @@ func StartRedis(t testing.TB) (url, kind string) {
 	return rs.URL(), "local"
 }
 
+// RedisClient starts a real Redis for t (StartRedis) and returns a client of
+// it, closed when the test ends: for tests that need Redis alone.
+func RedisClient(t testing.TB) *redis.Client {
+	t.Helper()
+	url, _ := StartRedis(t)
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("testkit: redis url: %v", err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
 // FreePort is a TCP port free on loopback now (another process may take it
 // before it is used; tests bind it at once).
 func FreePort(t testing.TB) int {

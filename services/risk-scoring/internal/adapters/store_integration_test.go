@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/emtm/emtm/libs/testkit"
 )
 
@@ -17,13 +15,7 @@ import (
 // size of a profile counts every field, so a replay or a rebuild of the same
 // fills reports the same figure give or take the table's own allocation.
 func TestTheSizeOfALargeProfileCountsEveryField(t *testing.T) {
-	url, _ := testkit.StartRedis(t)
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb := testkit.RedisClient(t)
 	ctx := context.Background()
 	s := NewStore(rdb, LivePrefix)
 	// 399 small fields and one large one: an estimate from 5 fields is either
