@@ -139,9 +139,6 @@ func (c *Consumer) Infos(ctx context.Context) ([]*jetstream.ConsumerInfo, error)
 	return out, nil
 }
 
-// Spec is the consumer's specification.
-func (c *Consumer) Spec() ConsumerSpec { return c.spec }
-
 // NewConsumer creates (or updates) the durable consumers of spec.
 func NewConsumer(ctx context.Context, js jetstream.JetStream, tel *otelx.Telemetry, log *slog.Logger, pub *Publisher, spec ConsumerSpec, h Handler) (*Consumer, error) {
 	spec.defaults()

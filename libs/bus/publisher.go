@@ -23,7 +23,9 @@ import (
 // Header names emtm sets on every message.
 const (
 	HeaderContentType = "Content-Type"
-	HeaderEventType   = "Emtm-Event-Type"
+	// HeaderEventType names an event's protobuf message (emtm.claims.v1.PharmacyClaim):
+	// emtmctl dlq show decodes a dead letter by it.
+	HeaderEventType = "Emtm-Event-Type"
 	// HeaderOrderKey is a hash of the beneficiary an event is about: consumers
 	// with several workers keep events of one key in order (ConsumerSpec.Workers).
 	// A hash, not the member id, so that it says nothing on its own.

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
+	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 )
@@ -144,5 +147,25 @@ func TestTheProfileSaysWhichExclusionRemovedTheMemberFromWhichMeasure(t *testing
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("profile lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// A dead letter is decoded by the event type its headers name, whatever its subject.
+func TestADeadLetterIsDecodedByItsEventTypeHeader(t *testing.T) {
+	data, err := proto.Marshal(&claimsv1.PharmacyClaim{ClaimId: "RX-1", MemberId: "M1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := decodeEvent("emtm.claims.v1.PharmacyClaim", data)
+	if c, isClaim := m.(*claimsv1.PharmacyClaim); !ok || !isClaim || c.ClaimId != "RX-1" {
+		t.Fatalf("decoded %v, %v", m, ok)
+	}
+	for _, typ := range []string{"", "emtm.claims.v1.NoSuchEvent", "not a name"} {
+		if _, ok := decodeEvent(typ, data); ok {
+			t.Errorf("%q decoded", typ)
+		}
+	}
+	if _, ok := decodeEvent("emtm.claims.v1.PharmacyClaim", []byte("\x0f not a claim")); ok {
+		t.Error("bytes that are no claim decoded as one")
 	}
 }

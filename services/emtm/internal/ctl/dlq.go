@@ -18,19 +18,23 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/emtm/emtm/libs/bus"
 	auditv1 "github.com/emtm/emtm/libs/gen/emtm/audit/v1"
-	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
-	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
-	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
-	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
-	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
-	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
-	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
-	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/libs/gen/enums"
+
+	// Every event type, registered for decodeEvent (dlq show).
+	_ "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	_ "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
+	_ "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
+	_ "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
+	_ "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
+	_ "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
+	_ "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
+	_ "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 )
 
 // Operator actions of emtmctl on the bus, written to EMTM_AUDIT like the
@@ -117,35 +121,15 @@ func dlqMarks(ctx context.Context, js jetstream.JetStream) (map[uint64]string, e
 	return marks, nil
 }
 
-// decodeEvent reads a dead letter's data as the event its subject carries, when it can.
-func decodeEvent(subject string, data []byte) (proto.Message, bool) {
-	var m proto.Message
-	switch {
-	case strings.HasPrefix(subject, "emtm.claims.") && strings.HasSuffix(subject, ".paid"):
-		m = &claimsv1.PharmacyClaim{}
-	case strings.HasPrefix(subject, "emtm.claims.") && strings.HasSuffix(subject, ".reversed"):
-		m = &claimsv1.ClaimReversal{}
-	case strings.HasPrefix(subject, "emtm.encounters."):
-		m = &encountersv1.MtmEncounter{}
-	case strings.HasPrefix(subject, "emtm.enrollment."):
-		m = &enrollmentv1.Enrollment{}
-	case strings.HasPrefix(subject, "emtm.medical.") && strings.HasSuffix(subject, ".partsab"):
-		m = &medicalv1.PartsAbSummary{}
-	case strings.HasPrefix(subject, "emtm.medical.") && strings.HasSuffix(subject, ".condition"):
-		m = &medicalv1.Condition{}
-	case strings.HasPrefix(subject, "emtm.assessments."):
-		m = &riskv1.RiskAssessment{}
-	case strings.HasPrefix(subject, "emtm.tasks."):
-		m = &schedulingv1.InterventionTask{}
-	case strings.HasPrefix(subject, "emtm.outreach.communications."):
-		m = &outreachv1.Communication{}
-	case strings.HasPrefix(subject, "emtm.outreach."):
-		m = &outreachv1.OutreachItem{}
-	case strings.HasPrefix(subject, "emtm.ledger."):
-		m = &ledgerv1.LedgerEntry{}
-	default:
+// decodeEvent reads a dead letter's data as the event its Emtm-Event-Type
+// header names (every emtm event carries it; the dead letter keeps the
+// original headers), when it can.
+func decodeEvent(eventType string, data []byte) (proto.Message, bool) {
+	mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(eventType))
+	if eventType == "" || err != nil {
 		return nil, false
 	}
+	m := mt.New().Interface()
 	if proto.Unmarshal(data, m) != nil {
 		return nil, false
 	}
@@ -367,7 +351,7 @@ func printDeadLetter(w io.Writer, seq uint64, m *jetstream.RawStreamMsg, mark st
 		fmt.Fprintf(w, "header       %s: %s\n", k, strings.Join(h[k], ", "))
 	}
 	fmt.Fprintf(w, "DATA (%d bytes)\n", len(m.Data))
-	if ev, ok := decodeEvent(h.Get(bus.HeaderDLQSubject), m.Data); ok {
+	if ev, ok := decodeEvent(h.Get(bus.HeaderEventType), m.Data); ok {
 		b, _ := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(ev)
 		fmt.Fprintf(w, "%s\n", b)
 	} else {
