@@ -4,10 +4,14 @@
 package pseudonym
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DevelopmentKey is public: it is used only by a service that listens on
@@ -44,4 +48,16 @@ func (h *Hasher) Of(id string) string {
 	m := hmac.New(sha256.New, h.key)
 	m.Write([]byte(id))
 	return "b_" + hex.EncodeToString(m.Sum(nil)[:8])
+}
+
+// SpanAttribute is the span attribute that carries a beneficiary's pseudonym.
+const SpanAttribute = "emtm.beneficiary"
+
+// Tag puts the pseudonym of member (never the id) on ctx's span; nothing
+// when h is nil (no key configured, as in pure unit tests).
+func (h *Hasher) Tag(ctx context.Context, member string, more ...attribute.KeyValue) {
+	if h == nil {
+		return
+	}
+	trace.SpanFromContext(ctx).SetAttributes(append(more, attribute.String(SpanAttribute, h.Of(member)))...)
 }

@@ -1,6 +1,11 @@
 package pseudonym
 
 import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,5 +52,25 @@ func TestAKeyIsGeneratedOncePerDirectoryAndKeptPrivate(t *testing.T) {
 	}
 	if !IsPublic(DevelopmentKey) {
 		t.Fatal("the development key is not known to be public")
+	}
+}
+
+// The span of a beneficiary's event carries the pseudonym, never the id; a
+// missing hasher tags nothing and does not fail.
+func TestTagPutsThePseudonymOnTheSpanAndANilHasherNothing(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	h, _ := New("0123456789abcdef")
+	ctx, span := tp.Tracer("test").Start(context.Background(), "event")
+	h.Tag(ctx, "1EG4TE5MK73", attribute.Int("emtm.extra", 2))
+	var none *Hasher
+	none.Tag(ctx, "1EG4TE5MK73")
+	span.End()
+	got := map[string]string{}
+	for _, kv := range rec.Ended()[0].Attributes() {
+		got[string(kv.Key)] = kv.Value.String()
+	}
+	if got[SpanAttribute] != h.Of("1EG4TE5MK73") || got["emtm.extra"] != "2" || len(got) != 2 {
+		t.Fatalf("span attributes %v", got)
 	}
 }

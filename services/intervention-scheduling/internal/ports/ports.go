@@ -4,7 +4,6 @@ package ports
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -25,18 +24,11 @@ import (
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/tasks"
 )
 
-func decode[T proto.Message](m *bus.Msg, v T, what string) error {
-	if err := proto.Unmarshal(m.Data, v); err != nil {
-		return bus.Permanent(fmt.Errorf("decode %s: %w", what, err))
-	}
-	return nil
-}
-
 // AssessmentsHandler consumes EMTM_ASSESSMENTS.
 func AssessmentsHandler(s *tasks.Scheduler) bus.Handler {
 	return func(ctx context.Context, m *bus.Msg) error {
 		var a riskv1.RiskAssessment
-		if err := decode(m, &a, "assessment"); err != nil {
+		if err := bus.Decode(m, &a, "assessment"); err != nil {
 			return err
 		}
 		return s.OnAssessment(ctx, &a)
@@ -50,7 +42,7 @@ func MedicalHandler(s *tasks.Scheduler) bus.Handler {
 			return nil
 		}
 		var p medicalv1.PartsAbSummary
-		if err := decode(m, &p, "Parts A/B summary"); err != nil {
+		if err := bus.Decode(m, &p, "Parts A/B summary"); err != nil {
 			return err
 		}
 		return s.OnPartsAB(ctx, &p)
@@ -61,7 +53,7 @@ func MedicalHandler(s *tasks.Scheduler) bus.Handler {
 func EncountersHandler(s *tasks.Scheduler) bus.Handler {
 	return func(ctx context.Context, m *bus.Msg) error {
 		var e encountersv1.MtmEncounter
-		if err := decode(m, &e, "encounter"); err != nil {
+		if err := bus.Decode(m, &e, "encounter"); err != nil {
 			return err
 		}
 		return s.OnEncounter(ctx, &e)
@@ -72,7 +64,7 @@ func EncountersHandler(s *tasks.Scheduler) bus.Handler {
 func EnrollmentHandler(s *tasks.Scheduler) bus.Handler {
 	return func(ctx context.Context, m *bus.Msg) error {
 		var e enrollmentv1.Enrollment
-		if err := decode(m, &e, "enrollment"); err != nil {
+		if err := bus.Decode(m, &e, "enrollment"); err != nil {
 			return err
 		}
 		return s.OnEnrollment(ctx, &e)
@@ -88,16 +80,6 @@ type GRPC struct {
 
 // NewGRPC returns the gRPC port.
 func NewGRPC(s *tasks.Scheduler, js jetstream.JetStream) *GRPC { return &GRPC{s: s, js: js} }
-
-func limit(n int32, def, most int) (int, error) {
-	switch {
-	case n == 0:
-		return def, nil
-	case n < 0 || int(n) > most:
-		return 0, status.Errorf(codes.InvalidArgument, "limit must be 1..%d, got %d", most, n)
-	}
-	return int(n), nil
-}
 
 func transitionError(err error) error {
 	var na tasks.NotAllowedError
@@ -151,7 +133,7 @@ func (g *GRPC) ListTasks(ctx context.Context, req *schedulingv1.ListTasksRequest
 	if err := authorize(ctx, req.GetContractId()); err != nil {
 		return nil, err
 	}
-	n, err := limit(req.GetLimit(), 100, 1000)
+	n, err := grpcx.Limit(req.GetLimit(), 100, 1000)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +155,7 @@ func (g *GRPC) LeaseTasks(ctx context.Context, req *schedulingv1.LeaseTasksReque
 	if req.GetWorker() == tasks.WorkQueueWorker {
 		return nil, status.Errorf(codes.InvalidArgument, "worker %q is reserved for the NATS work queue", req.GetWorker())
 	}
-	n, err := limit(req.GetMax(), 10, 500)
+	n, err := grpcx.Limit(req.GetMax(), 10, 500)
 	if err != nil {
 		return nil, err
 	}

@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
@@ -96,9 +94,7 @@ func (s *Scheduler) saw(ctx context.Context, d civil.Date) error {
 func TaskID(member, kind, period string) string { return taskid.ID(member, kind, period) }
 
 func (s *Scheduler) tag(ctx context.Context, member string) {
-	if s.hasher != nil {
-		trace.SpanFromContext(ctx).SetAttributes(attribute.String("emtm.beneficiary", s.hasher.Of(member)))
-	}
+	s.hasher.Tag(ctx, member)
 }
 
 // publish puts the current version of a task on the bus and records it.

@@ -9,10 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
@@ -28,18 +26,11 @@ import (
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/performance"
 )
 
-func decode[T proto.Message](m *bus.Msg, v T, what string) error {
-	if err := proto.Unmarshal(m.Data, v); err != nil {
-		return bus.Permanent(fmt.Errorf("decode %s: %w", what, err))
-	}
-	return nil
-}
-
 // EncountersHandler consumes EMTM_ENCOUNTERS.
 func EncountersHandler(b *booking.Booker) bus.Handler {
 	return func(ctx context.Context, m *bus.Msg) error {
 		var e encountersv1.MtmEncounter
-		if err := decode(m, &e, "encounter"); err != nil {
+		if err := bus.Decode(m, &e, "encounter"); err != nil {
 			return err
 		}
 		return b.OnEncounter(ctx, &e)
@@ -50,7 +41,7 @@ func EncountersHandler(b *booking.Booker) bus.Handler {
 func EnrollmentHandler(b *booking.Booker) bus.Handler {
 	return func(ctx context.Context, m *bus.Msg) error {
 		var e enrollmentv1.Enrollment
-		if err := decode(m, &e, "enrollment"); err != nil {
+		if err := bus.Decode(m, &e, "enrollment"); err != nil {
 			return err
 		}
 		return b.OnEnrollment(ctx, &e)
@@ -64,7 +55,7 @@ func MedicalHandler(b *booking.Booker) bus.Handler {
 			return nil
 		}
 		var s medicalv1.PartsAbSummary
-		if err := decode(m, &s, "Parts A/B summary"); err != nil {
+		if err := bus.Decode(m, &s, "Parts A/B summary"); err != nil {
 			return err
 		}
 		return b.OnPartsAB(ctx, &s)
@@ -75,7 +66,7 @@ func MedicalHandler(b *booking.Booker) bus.Handler {
 func OutreachHandler(b *booking.Booker) bus.Handler {
 	return func(ctx context.Context, m *bus.Msg) error {
 		var it outreachv1.OutreachItem
-		if err := decode(m, &it, "outreach item"); err != nil {
+		if err := bus.Decode(m, &it, "outreach item"); err != nil {
 			return err
 		}
 		return b.OnOutreach(ctx, &it)
@@ -94,20 +85,12 @@ func NewGRPC(b *booking.Booker, js jetstream.JetStream) *GRPC {
 	return &GRPC{b: b, js: js}
 }
 
-func badField(field, msg string) error {
-	st := status.New(codes.InvalidArgument, field+": "+msg)
-	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: msg}}}); err == nil {
-		return d.Err()
-	}
-	return st.Err()
-}
-
 func planArgs(contract, pbp string) error {
 	if contract == "" {
-		return badField("contract_id", "required")
+		return grpcx.BadField("contract_id", "required")
 	}
 	if pbp == "" {
-		return badField("pbp_id", "required")
+		return grpcx.BadField("pbp_id", "required")
 	}
 	return nil
 }
@@ -118,7 +101,7 @@ func monthArg(m interface {
 }) (civil.Date, error) {
 	d := civil.Date{Year: int(m.GetYear()), Month: time.Month(m.GetMonth()), Day: 1}
 	if m.GetYear() < 2006 || m.GetYear() > 2100 || !d.Valid() {
-		return d, badField("month", fmt.Sprintf("%04d-%02d is not a month from 2006", m.GetYear(), m.GetMonth()))
+		return d, grpcx.BadField("month", fmt.Sprintf("%04d-%02d is not a month from 2006", m.GetYear(), m.GetMonth()))
 	}
 	return d, nil
 }
@@ -137,7 +120,7 @@ func (g *GRPC) ListLedgerEntries(ctx context.Context, req *ledgerv1.ListLedgerEn
 	case limit == 0:
 		limit = 100
 	case limit < 0 || limit > 10000:
-		return nil, badField("limit", fmt.Sprintf("must be 1..10000, got %d", limit))
+		return nil, grpcx.BadField("limit", fmt.Sprintf("must be 1..10000, got %d", limit))
 	}
 	if req.GetContractId() == "" && !grpcx.CallerOf(ctx).Operator() {
 		return nil, status.Error(codes.PermissionDenied, "name your contract in contract_id: every contract's entries are for operators")
@@ -180,7 +163,7 @@ func (g *GRPC) GetRemittance(ctx context.Context, req *ledgerv1.GetRemittanceReq
 		return nil, err
 	}
 	if _, err := identifiers.NPI(req.GetPharmacyNpi()); err != nil {
-		return nil, badField("pharmacy_npi", err.Error())
+		return nil, grpcx.BadField("pharmacy_npi", err.Error())
 	}
 	m, err := monthArg(req.GetMonth())
 	if err != nil {
@@ -224,7 +207,7 @@ func calcProto(contract, pbp string, r performance.Result, booked *ledgerv1.Ledg
 
 func yearArg(y int32) error {
 	if y < 2006 || y > 2100 {
-		return badField("year", fmt.Sprintf("%d is not a performance year", y))
+		return grpcx.BadField("year", fmt.Sprintf("%d is not a performance year", y))
 	}
 	return nil
 }

@@ -71,7 +71,7 @@ func New(store *Store, pub Publisher, policies *policy.Policies, clk clock.Clock
 
 // OnAssessment raises an item for each problem and each prescriber who can act on it.
 func (o *Outreach) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) error {
-	trace.SpanFromContext(ctx).SetAttributes(attribute.String("emtm.beneficiary", o.hasher.Of(a.MemberId)))
+	o.hasher.Tag(ctx, a.MemberId)
 	on := civil.FromProto(a.AsOf)
 	if !on.Valid() {
 		return bus.Permanent(fmt.Errorf("assessment %s: as_of is not a date", a.AssessmentId))
@@ -175,8 +175,7 @@ func (o *Outreach) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounter
 		return err
 	}
 	if len(e.PrescriberResponses) > 0 {
-		trace.SpanFromContext(ctx).SetAttributes(attribute.String("emtm.beneficiary", o.hasher.Of(e.MemberId)),
-			attribute.Int("emtm.prescriber_responses", len(e.PrescriberResponses)))
+		o.hasher.Tag(ctx, e.MemberId, attribute.Int("emtm.prescriber_responses", len(e.PrescriberResponses)))
 	}
 	for _, r := range e.PrescriberResponses {
 		key := e.EncounterId + "|" + r.PrescriberNpi + "|" + r.ProblemKey

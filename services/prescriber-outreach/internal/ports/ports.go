@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"sort"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
@@ -22,18 +20,11 @@ import (
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/outreach"
 )
 
-func decode[T proto.Message](m *bus.Msg, v T, what string) error {
-	if err := proto.Unmarshal(m.Data, v); err != nil {
-		return bus.Permanent(fmt.Errorf("decode %s: %w", what, err))
-	}
-	return nil
-}
-
 // AssessmentsHandler consumes EMTM_ASSESSMENTS.
 func AssessmentsHandler(o *outreach.Outreach) bus.Handler {
 	return func(ctx context.Context, m *bus.Msg) error {
 		var a riskv1.RiskAssessment
-		if err := decode(m, &a, "assessment"); err != nil {
+		if err := bus.Decode(m, &a, "assessment"); err != nil {
 			return err
 		}
 		return o.OnAssessment(ctx, &a)
@@ -44,7 +35,7 @@ func AssessmentsHandler(o *outreach.Outreach) bus.Handler {
 func EncountersHandler(o *outreach.Outreach) bus.Handler {
 	return func(ctx context.Context, m *bus.Msg) error {
 		var e encountersv1.MtmEncounter
-		if err := decode(m, &e, "encounter"); err != nil {
+		if err := bus.Decode(m, &e, "encounter"); err != nil {
 			return err
 		}
 		return o.OnEncounter(ctx, &e)
@@ -60,28 +51,9 @@ type GRPC struct {
 // NewGRPC returns the gRPC port.
 func NewGRPC(o *outreach.Outreach) *GRPC { return &GRPC{o: o} }
 
-func limit(n int32, def, most int) (int, error) {
-	switch {
-	case n == 0:
-		return def, nil
-	case n < 0 || int(n) > most:
-		return 0, badField("limit", fmt.Sprintf("must be 1..%d, got %d", most, n))
-	}
-	return int(n), nil
-}
-
-// badField is InvalidArgument with a field violation, as ingestion reports them.
-func badField(field, msg string) error {
-	st := status.New(codes.InvalidArgument, field+": "+msg)
-	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: msg}}}); err == nil {
-		return d.Err()
-	}
-	return st.Err()
-}
-
 func npiArg(npi string) error {
 	if _, err := identifiers.NPI(npi); err != nil {
-		return badField("prescriber_npi", err.Error())
+		return grpcx.BadField("prescriber_npi", err.Error())
 	}
 	return nil
 }
@@ -90,7 +62,7 @@ func (g *GRPC) ListOutreach(ctx context.Context, req *outreachv1.ListOutreachReq
 	if err := npiArg(req.GetPrescriberNpi()); err != nil {
 		return nil, err
 	}
-	n, err := limit(req.GetLimit(), 100, 1000)
+	n, err := grpcx.Limit(req.GetLimit(), 100, 1000)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +89,7 @@ func (g *GRPC) GetOutreachCounts(ctx context.Context, _ *outreachv1.GetOutreachC
 
 func (g *GRPC) RecordResponse(ctx context.Context, req *outreachv1.RecordResponseRequest) (*outreachv1.RecordResponseResponse, error) {
 	if req.GetItemId() == "" {
-		return nil, badField("item_id", "required")
+		return nil, grpcx.BadField("item_id", "required")
 	}
 	var st string
 	switch req.GetStatus() {
@@ -126,18 +98,18 @@ func (g *GRPC) RecordResponse(ctx context.Context, req *outreachv1.RecordRespons
 	case outreachv1.OutreachStatus_OUTREACH_STATUS_DECLINED:
 		st = outreach.Declined
 	default:
-		return nil, badField("status", fmt.Sprintf("%s is not a response: use ACCEPTED or DECLINED", req.GetStatus()))
+		return nil, grpcx.BadField("status", fmt.Sprintf("%s is not a response: use ACCEPTED or DECLINED", req.GetStatus()))
 	}
 	on := civil.FromProto(req.GetRespondedOn())
 	if !on.IsZero() && !on.Valid() {
-		return nil, badField("responded_on", "not a calendar date")
+		return nil, grpcx.BadField("responded_on", "not a calendar date")
 	}
 	if len(req.GetNote()) > 2000 {
-		return nil, badField("note", "at most 2000 characters")
+		return nil, grpcx.BadField("note", "at most 2000 characters")
 	}
 	if req.GetPharmacyNpi() != "" {
 		if _, err := identifiers.NPI(req.GetPharmacyNpi()); err != nil {
-			return nil, badField("pharmacy_npi", err.Error())
+			return nil, grpcx.BadField("pharmacy_npi", err.Error())
 		}
 	}
 	if it, err := g.o.Item(ctx, req.GetItemId()); err != nil {
@@ -169,7 +141,7 @@ func (g *GRPC) ListCommunications(ctx context.Context, req *outreachv1.ListCommu
 	if err := npiArg(req.GetPrescriberNpi()); err != nil {
 		return nil, err
 	}
-	n, err := limit(req.GetLimit(), 20, 500)
+	n, err := grpcx.Limit(req.GetLimit(), 20, 500)
 	if err != nil {
 		return nil, err
 	}

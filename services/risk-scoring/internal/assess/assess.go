@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
@@ -213,9 +211,7 @@ func (a *Assessor) applySpan(ctx context.Context, member string, span profile.Sp
 
 // tag puts the keyed hash of the beneficiary (never the id) on the span.
 func (a *Assessor) tag(ctx context.Context, member string) {
-	if a.hasher != nil {
-		trace.SpanFromContext(ctx).SetAttributes(attribute.String("emtm.beneficiary", a.hasher.Of(member)))
-	}
+	a.hasher.Tag(ctx, member)
 }
 
 // errBusy means a profile kept changing under the assessment.
