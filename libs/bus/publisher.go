@@ -34,6 +34,20 @@ const (
 	ContentJSON     = "application/json"
 )
 
+// Ack is the stream's acknowledgement of one published message.
+type Ack struct {
+	Stream    string
+	Sequence  uint64
+	Duplicate bool // the stream had it already (the same Nats-Msg-Id): stored once
+}
+
+// Events is what a use case needs of the bus: publish its events and stamp
+// their meta. *Publisher implements it; a use case takes an Events.
+type Events interface {
+	Publish(ctx context.Context, outs ...Out) ([]Ack, error)
+	Meta(ctx context.Context, eventID, causationID string) *typesv1.EventMeta
+}
+
 // Out is one message to publish.
 type Out struct {
 	Subject string
@@ -82,7 +96,7 @@ func NewMeta(ctx context.Context, producer, eventID, causationID string) *typesv
 // stored each one (a duplicate Nats-Msg-Id counts as stored). It returns the
 // acknowledgements in order. Callers acknowledge their input only after Publish
 // returns nil, so an output is never lost.
-func (p *Publisher) Publish(ctx context.Context, outs ...Out) ([]*jetstream.PubAck, error) {
+func (p *Publisher) Publish(ctx context.Context, outs ...Out) ([]Ack, error) {
 	type pending struct {
 		fut  jetstream.PubAckFuture
 		span trace.Span
@@ -139,12 +153,12 @@ func (p *Publisher) Publish(ctx context.Context, outs ...Out) ([]*jetstream.PubA
 	}
 	timer := time.NewTimer(p.timeout)
 	defer timer.Stop()
-	acks := make([]*jetstream.PubAck, len(pend))
+	acks := make([]Ack, len(pend))
 	var errs []error
 	for i, pd := range pend {
 		select {
 		case ack := <-pd.fut.Ok():
-			acks[i] = ack
+			acks[i] = Ack{Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}
 			p.published.Add(ctx, 1, metric.WithAttributes(attribute.String("stream", ack.Stream), attribute.Bool("duplicate", ack.Duplicate)))
 			pd.span.SetAttributes(attribute.Int64("messaging.nats.stream_sequence", int64(ack.Sequence)),
 				attribute.Bool("messaging.nats.duplicate", ack.Duplicate))

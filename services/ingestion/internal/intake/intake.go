@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -193,15 +192,9 @@ type Store interface {
 	ReRejected(ctx context.Context, rejectionID, newRejectionID string) error
 }
 
-// Publisher publishes to the bus.
-type Publisher interface {
-	Publish(ctx context.Context, outs ...bus.Out) ([]*jetstream.PubAck, error)
-	Meta(ctx context.Context, eventID, causationID string) *typesv1.EventMeta
-}
-
 // Intake runs submissions.
 type Intake struct {
-	pub        Publisher
+	pub        bus.Events
 	store      Store
 	partitions int
 	loc        *time.Location
@@ -239,7 +232,7 @@ func WithMeter(m metric.Meter) Option {
 }
 
 // New returns an Intake. loc is the plan's time zone (it decides "today").
-func New(pub Publisher, store Store, partitions int, loc *time.Location, opts ...Option) *Intake {
+func New(pub bus.Events, store Store, partitions int, loc *time.Location, opts ...Option) *Intake {
 	in := &Intake{pub: pub, store: store, partitions: partitions, loc: loc, now: time.Now, enrollmentRequired: true}
 	for _, o := range opts {
 		o(in)

@@ -17,8 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
 	"github.com/emtm/emtm/libs/clock"
@@ -27,19 +25,12 @@ import (
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
-	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/pseudonym"
 	"github.com/emtm/emtm/libs/taskid"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
 )
-
-// Publisher publishes to the bus.
-type Publisher interface {
-	Publish(ctx context.Context, outs ...bus.Out) ([]*jetstream.PubAck, error)
-	Meta(ctx context.Context, eventID, causationID string) *typesv1.EventMeta
-}
 
 // Scheduler runs the use case.
 type Scheduler struct {
@@ -48,7 +39,7 @@ type Scheduler struct {
 	periodsMu  sync.Mutex
 	periodsOn  civil.Date
 	store      *Store
-	pub        Publisher
+	pub        bus.Events
 	policies   *policy.Policies
 	clock      clock.Clock
 	partitions int
@@ -57,7 +48,7 @@ type Scheduler struct {
 }
 
 // New returns a Scheduler.
-func New(store *Store, pub Publisher, policies *policy.Policies, clk clock.Clock, partitions int, hasher *pseudonym.Hasher) *Scheduler {
+func New(store *Store, pub bus.Events, policies *policy.Policies, clk clock.Clock, partitions int, hasher *pseudonym.Hasher) *Scheduler {
 	return &Scheduler{store: store, pub: pub, policies: policies, clock: clk, partitions: partitions, hasher: hasher, now: time.Now}
 }
 

@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/emtm/emtm/libs/bus"
@@ -40,24 +39,18 @@ import (
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/statement"
 )
 
-// Publisher publishes to the bus.
-type Publisher interface {
-	Publish(ctx context.Context, outs ...bus.Out) ([]*jetstream.PubAck, error)
-	Meta(ctx context.Context, eventID, causationID string) *typesv1.EventMeta
-}
-
 // Booker runs the use case.
 type Booker struct {
 	rdb      *redis.Client
 	k        keys
-	pub      Publisher // nil when rebuilding: entries are already on the stream
+	pub      bus.Events // nil when rebuilding: entries are already on the stream
 	policies *policy.Policies
 	clock    clock.Clock
 	log      *slog.Logger
 }
 
 // New returns a Booker.
-func New(rdb *redis.Client, pub Publisher, policies *policy.Policies, clk clock.Clock, log *slog.Logger) *Booker {
+func New(rdb *redis.Client, pub bus.Events, policies *policy.Policies, clk clock.Clock, log *slog.Logger) *Booker {
 	return &Booker{rdb: rdb, k: keys{prefix: LivePrefix}, pub: pub, policies: policies, clock: clk, log: log}
 }
 

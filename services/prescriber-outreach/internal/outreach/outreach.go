@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
@@ -22,18 +21,11 @@ import (
 	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
-	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/pseudonym"
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/letter"
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/policy"
 )
-
-// Publisher publishes to the bus.
-type Publisher interface {
-	Publish(ctx context.Context, outs ...bus.Out) ([]*jetstream.PubAck, error)
-	Meta(ctx context.Context, eventID, causationID string) *typesv1.EventMeta
-}
 
 // ClockKey is the Redis key of outreach's event clock.
 const ClockKey = keyClock
@@ -52,7 +44,7 @@ func CommID(plan, npi, period string, n int) string {
 // Outreach runs the use case.
 type Outreach struct {
 	store      *Store
-	pub        Publisher
+	pub        bus.Events
 	policies   *policy.Policies
 	clock      clock.Clock
 	backfill   bool
@@ -64,7 +56,7 @@ type Outreach struct {
 // ended gets its communications, dated at the period's start, as if the
 // service had been running then; on the wall clock only the current period
 // does, dated today.
-func New(store *Store, pub Publisher, policies *policy.Policies, clk clock.Clock, partitions int, hasher *pseudonym.Hasher) *Outreach {
+func New(store *Store, pub bus.Events, policies *policy.Policies, clk clock.Clock, partitions int, hasher *pseudonym.Hasher) *Outreach {
 	_, backfill := clk.(clock.Events)
 	return &Outreach{store: store, pub: pub, policies: policies, clock: clk, backfill: backfill, partitions: partitions, hasher: hasher}
 }

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
 	"github.com/emtm/emtm/libs/drugref"
@@ -23,7 +21,6 @@ import (
 	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
-	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/pseudonym"
 	"github.com/emtm/emtm/services/risk-scoring/internal/adapters"
@@ -33,16 +30,10 @@ import (
 	"github.com/emtm/emtm/services/risk-scoring/safety"
 )
 
-// Publisher publishes to the bus.
-type Publisher interface {
-	Publish(ctx context.Context, outs ...bus.Out) ([]*jetstream.PubAck, error)
-	Meta(ctx context.Context, eventID, causationID string) *typesv1.EventMeta
-}
-
 // Assessor runs the use case.
 type Assessor struct {
 	store      *adapters.Store
-	pub        Publisher // nil: assess and save, never publish (a rebuild)
+	pub        bus.Events // nil: assess and save, never publish (a rebuild)
 	refs       scoring.References
 	policies   *scoring.Policies
 	partitions int
@@ -50,7 +41,7 @@ type Assessor struct {
 }
 
 // New returns an Assessor.
-func New(store *adapters.Store, pub Publisher, refs scoring.References, policies *scoring.Policies, partitions int, hasher *pseudonym.Hasher) *Assessor {
+func New(store *adapters.Store, pub bus.Events, refs scoring.References, policies *scoring.Policies, partitions int, hasher *pseudonym.Hasher) *Assessor {
 	return &Assessor{store: store, pub: pub, refs: refs, policies: policies, partitions: partitions, hasher: hasher}
 }
 
