@@ -12,6 +12,7 @@ import (
 	"github.com/emtm/emtm/libs/app"
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/config"
+	"github.com/emtm/emtm/libs/directory"
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
 	"github.com/emtm/emtm/services/ingestion/internal/adapters"
 	"github.com/emtm/emtm/services/ingestion/internal/intake"
@@ -22,10 +23,10 @@ import (
 var planPattern = regexp.MustCompile(`^[A-Z][0-9]{4}-[0-9]{3}$`)
 
 // Name is the service name in telemetry and on the bus.
-const Name = "ingestion"
+var Name = directory.Ingestion.Name
 
 // DefaultGRPCAddr is where ingestion listens by default.
-const DefaultGRPCAddr = "127.0.0.1:7101"
+var DefaultGRPCAddr = directory.Ingestion.GRPCAddr
 
 // Definition is what the service's main and the all-in-one runner run.
 var Definition app.Definition = app.Def[*Config]{

@@ -16,6 +16,7 @@ import (
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/clock"
 	"github.com/emtm/emtm/libs/config"
+	"github.com/emtm/emtm/libs/directory"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
@@ -24,10 +25,10 @@ import (
 )
 
 // Name is the service name.
-const Name = "intervention-scheduling"
+var Name = directory.InterventionScheduling.Name
 
 // DefaultGRPCAddr is where intervention-scheduling listens by default.
-const DefaultGRPCAddr = "127.0.0.1:7103"
+var DefaultGRPCAddr = directory.InterventionScheduling.GRPCAddr
 
 // Definition is what the service's main and the all-in-one runner run.
 var Definition app.Definition = app.Def[*Config]{

@@ -18,6 +18,7 @@ import (
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/clock"
 	"github.com/emtm/emtm/libs/config"
+	"github.com/emtm/emtm/libs/directory"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
 	"github.com/emtm/emtm/libs/money"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/booking"
@@ -26,10 +27,10 @@ import (
 )
 
 // Name is the service name.
-const Name = "payment-reconciliation"
+var Name = directory.PaymentReconciliation.Name
 
 // DefaultGRPCAddr is where payment-reconciliation listens by default.
-const DefaultGRPCAddr = "127.0.0.1:7105"
+var DefaultGRPCAddr = directory.PaymentReconciliation.GRPCAddr
 
 // Definition is what the service's main and the all-in-one runner run.
 var Definition app.Definition = app.Def[*Config]{

@@ -16,6 +16,7 @@ import (
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/clock"
 	"github.com/emtm/emtm/libs/config"
+	"github.com/emtm/emtm/libs/directory"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/outreach"
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/policy"
@@ -23,10 +24,10 @@ import (
 )
 
 // Name is the service name.
-const Name = "prescriber-outreach"
+var Name = directory.PrescriberOutreach.Name
 
 // DefaultGRPCAddr is where prescriber-outreach listens by default.
-const DefaultGRPCAddr = "127.0.0.1:7104"
+var DefaultGRPCAddr = directory.PrescriberOutreach.GRPCAddr
 
 // Definition is what the service's main and the all-in-one runner run.
 var Definition app.Definition = app.Def[*Config]{

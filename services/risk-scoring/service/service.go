@@ -11,6 +11,7 @@ import (
 	"github.com/emtm/emtm/libs/app"
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/config"
+	"github.com/emtm/emtm/libs/directory"
 	"github.com/emtm/emtm/libs/drugref"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	"github.com/emtm/emtm/services/risk-scoring/internal/adapters"
@@ -21,10 +22,10 @@ import (
 )
 
 // Name is the service name.
-const Name = "risk-scoring"
+var Name = directory.RiskScoring.Name
 
 // DefaultGRPCAddr is where risk-scoring listens by default.
-const DefaultGRPCAddr = "127.0.0.1:7102"
+var DefaultGRPCAddr = directory.RiskScoring.GRPCAddr
 
 // Definition is what the service's main and the all-in-one runner run.
 var Definition app.Definition = app.Def[*Config]{

@@ -22,12 +22,12 @@ import (
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/config"
+	"github.com/emtm/emtm/libs/directory"
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/identifiers"
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/services/emtm/internal/load"
-	"github.com/emtm/emtm/services/emtm/internal/stack"
 	"github.com/emtm/emtm/services/emtm/internal/summary"
 )
 
@@ -70,10 +70,9 @@ func New(getenv func(string) string) *cobra.Command {
 	pf.StringVar(&g.tls.CAFile, "tls-ca", def(config.EnvName("tls-ca"), ""), "talk gRPC over TLS, trusting this CA (env EMTM_TLS_CA)")
 	pf.StringVar(&g.tls.CertFile, "tls-cert", def(config.EnvName("tls-cert"), ""), "client certificate for mTLS (env EMTM_TLS_CERT)")
 	pf.StringVar(&g.tls.KeyFile, "tls-key", def(config.EnvName("tls-key"), ""), "its private key (env EMTM_TLS_KEY)")
-	for _, d := range stack.Services {
-		name := d.ServiceName()
-		flag := name + "-addr"
-		g.addrs[name] = pf.String(flag, def(config.EnvName(flag), stack.DefaultAddrs[name]), name+" gRPC address (env "+config.EnvName(flag)+")")
+	for _, d := range directory.All {
+		flag := d.Name + "-addr"
+		g.addrs[d.Name] = pf.String(flag, def(config.EnvName(flag), d.GRPCAddr), d.Name+" gRPC address (env "+config.EnvName(flag)+")")
 	}
 	root.AddCommand(checkCmd(), statusCmd(g), summaryCmd(g), outreachCmd(g), statementCmd(g), remittanceCmd(g), performanceCmd(g), ledgerCmd(g), rejectsCmd(g), importCmd(g), syntheaCmd(), reversalsCmd(g), awaitingCmd(g),
 		pdcCmd(), profileCmd(g), profilesCmd(g), tasksCmd(g), measuresCmd(g), encountersCmd(g), natsAuthCmd(), streamsCmd(g), certsCmd(), permissionsCmd(), dlqCmd(g), auditCmd(g))

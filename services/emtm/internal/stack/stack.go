@@ -24,6 +24,7 @@ import (
 
 	"github.com/emtm/emtm/libs/app"
 	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/directory"
 	"github.com/emtm/emtm/libs/dirlock"
 	"github.com/emtm/emtm/libs/natsembed"
 	"github.com/emtm/emtm/libs/otelx"
@@ -52,14 +53,14 @@ var Services = []app.Definition{
 	ingestion.Definition, risk.Definition, scheduling.Definition, outreach.Definition, payment.Definition,
 }
 
-// DefaultAddrs are the gRPC addresses `emtm run` uses, so emtmctl finds them.
-var DefaultAddrs = map[string]string{
-	ingestion.Name:  ingestion.DefaultGRPCAddr,
-	risk.Name:       risk.DefaultGRPCAddr,
-	scheduling.Name: scheduling.DefaultGRPCAddr,
-	outreach.Name:   outreach.DefaultGRPCAddr,
-	payment.Name:    payment.DefaultGRPCAddr,
-}
+// DefaultAddrs are the gRPC addresses `emtm run` uses (libs/directory), so emtmctl finds them.
+var DefaultAddrs = func() map[string]string {
+	m := map[string]string{}
+	for _, d := range directory.All {
+		m[d.Name] = d.GRPCAddr
+	}
+	return m
+}()
 
 // Options configure a stack.
 type Options struct {
