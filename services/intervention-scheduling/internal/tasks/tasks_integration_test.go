@@ -531,16 +531,17 @@ func TestAnEncounterAndTheTaskItCompletesArrivingAtOnceEndCompleted(t *testing.T
 	start := make(chan struct{})
 	for i := range members {
 		m := fmt.Sprintf("RACE-%03d", i)
+		a, e := assessment(m, "MODERATE", date(2024, 2, 10)), encounter("E-"+m, m, date(2024, 2, 12), 0, 0, "430193006")
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			<-start
-			errs <- f.s.OnAssessment(ctx, assessment(m, "MODERATE", date(2024, 2, 10)))
+			errs <- f.s.OnAssessment(ctx, a)
 		}()
 		go func() {
 			defer wg.Done()
 			<-start
-			errs <- f.s.OnEncounter(ctx, encounter("E-"+m, m, date(2024, 2, 12), 0, 0, "430193006"))
+			errs <- f.s.OnEncounter(ctx, e)
 		}()
 	}
 	close(start)
