@@ -32,6 +32,7 @@ import (
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
+	"github.com/emtm/emtm/libs/taskid"
 	"github.com/emtm/emtm/services/ingestion/internal/validate"
 )
 
@@ -404,7 +405,10 @@ type canonical struct {
 	subject string
 	idField string // the field to blame on a conflict
 	msg     proto.Message
-	setMeta func(*typesv1.EventMeta)
+	// identity, when set, is what the duplicate check hashes instead of msg:
+	// msg without the fields ingestion derives from others.
+	identity proto.Message
+	setMeta  func(*typesv1.EventMeta)
 	// holdIf may keep the event back instead of publishing it (a reversal before its claim).
 	holdIf func(ctx context.Context, hash string) (bool, error)
 	// check adds what needs the store once the event is otherwise valid (a
@@ -496,7 +500,7 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 		if out != nil {
 			npi = out.PharmacyNpi
 			c = canonical{key: "encounter:" + out.EncounterId, eventID: "encounter/" + out.EncounterId, subject: bus.EncounterSubject(p(out.MemberId)),
-				idField: "encounter_id", msg: out, setMeta: func(md *typesv1.EventMeta) { out.Meta = md },
+				idField: "encounter_id", msg: out, identity: EncounterIdentity(out), setMeta: func(md *typesv1.EventMeta) { out.Meta = md },
 				member: out.MemberId, needsEnrollment: true}
 		}
 	case *enrollmentv1.Enrollment:
@@ -549,6 +553,19 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 		return in.await(ctx, kind, c, src)
 	}
 	return in.accept(ctx, kind, src, c)
+}
+
+// EncounterIdentity is what makes two submissions of an encounter the same:
+// its content without a task_kind that ingestion derived from task_id (an
+// encounter sent before task_kind existed, sent again, is the same one; so
+// is one that states the kind its task id already names).
+func EncounterIdentity(e *encountersv1.MtmEncounter) proto.Message {
+	if e.TaskKind == "" || e.TaskKind != taskid.Kind(e.TaskId) {
+		return e
+	}
+	id := proto.Clone(e).(*encountersv1.MtmEncounter)
+	id.TaskKind = ""
+	return id
 }
 
 // ClaimEventID is the event id of a paid claim; ReversalEventID of its reversal.
@@ -627,7 +644,11 @@ func contentHash(m proto.Message) string {
 }
 
 func (in *Intake) accept(ctx context.Context, kind string, src Source, c canonical) (Outcome, error) {
-	hash := contentHash(c.msg)
+	identity := c.identity
+	if identity == nil {
+		identity = c.msg
+	}
+	hash := contentHash(identity)
 	state, err := in.store.Reserve(ctx, c.key, hash)
 	if err != nil {
 		return Outcome{}, err

@@ -2,6 +2,8 @@ package intake_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
 	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
@@ -19,6 +22,7 @@ import (
 	"github.com/emtm/emtm/libs/testkit"
 	"github.com/emtm/emtm/services/ingestion/internal/adapters"
 	"github.com/emtm/emtm/services/ingestion/internal/intake"
+	"github.com/emtm/emtm/services/ingestion/internal/validate"
 )
 
 type clock struct {
@@ -355,5 +359,50 @@ func TestAReversalRetriedAfterItsRejectionIsOneRejection(t *testing.T) {
 	}
 	if n := len(testkit.StreamMessages(t, env.JS, bus.StreamRejections)); n != 2 {
 		t.Fatalf("%d rejections, want 2", n)
+	}
+}
+
+// An encounter naming its task by id is the same submission whether or not it
+// also states the kind the id names (ingestion derives it), so a pharmacy's
+// retry, or a re-run of an import made before task_kind existed, is a
+// duplicate, never a conflict; a kind that disagrees is refused.
+func TestAnEncounterIsTheSameWithOrWithoutTheTaskKindItsTaskIdNames(t *testing.T) {
+	in, store, _, _ := newIntake(t)
+	ctx := context.Background()
+	if _, err := in.SubmitAPI(ctx, bus.KindEnrollment, enrollmentOf("M1", civil.Date{Year: 2024, Month: 1, Day: 1})); err != nil {
+		t.Fatal(err)
+	}
+	enc := func(kind string) *encountersv1.MtmEncounter {
+		return &encountersv1.MtmEncounter{EncounterId: "ENC-9", MemberId: "M1", ContractId: "S9925", PbpId: "001",
+			ServiceDate: &typesv1.Date{Year: 2024, Month: 4, Day: 2}, ServiceCodes: []string{"314530002"},
+			PharmacistNpi: "1234567893", PharmacyNpi: pharmacy, DeliveryMode: encountersv1.DeliveryMode_DELIVERY_MODE_TELEPHONE,
+			Outcome: encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED, TaskId: "task/M1/CMR/2024", TaskKind: kind}
+	}
+	// The version before task_kind accepted ENC-9: its duplicate check holds
+	// the hash of the canonical encounter, which had no task_kind.
+	old, _ := validate.Encounter(enc(""), validate.Rules{Today: civil.Date{Year: 2024, Month: 6, Day: 1}})
+	old.TaskKind = ""
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	if _, err := store.Reserve(ctx, "encounter:ENC-9", hex.EncodeToString(sum[:])); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Complete(ctx, "encounter:ENC-9", hex.EncodeToString(sum[:])); err != nil {
+		t.Fatal(err)
+	}
+	first, err := in.SubmitAPI(ctx, bus.KindEncounter, enc(""))
+	if err != nil || first.Rejection != nil || !first.Duplicate {
+		t.Fatalf("sent again after the upgrade: %+v %v; want a duplicate", first, err)
+	}
+	again, err := in.SubmitAPI(ctx, bus.KindEncounter, enc("CMR"))
+	if err != nil || again.Rejection != nil || !again.Duplicate {
+		t.Fatalf("the same with its kind stated: %+v %v; want a duplicate", again, err)
+	}
+	bad, err := in.SubmitAPI(ctx, bus.KindEncounter, enc("TMR"))
+	if err != nil || bad.Rejection == nil || reasons(bad) != "task_kind:TASK_KIND_MISMATCH" {
+		t.Fatalf("a disagreeing kind: %+v %v", bad, err)
 	}
 }
