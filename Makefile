@@ -53,14 +53,11 @@ test: need-redis fmt-check vet $(JAEGER) ## unit and integration tests (real NAT
 test-short: ## the edit-test loop: unit and pure domain tests only (-short skips every test that starts servers; under a minute)
 	go test -short -count=1 $(PKGS)
 
-# What the tests need from the machine: installed when missing and root, otherwise the command to run.
+# What the tests need from the machine: installed when missing and root, otherwise the command to run
+# (libs/redisproc.EnsureInstalled, the same code as `emtm run`; built only when redis-server is missing).
 .PHONY: need-redis
 need-redis:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" -ne 0 ]; then echo "emtm and its tests need redis-server: run  sudo apt-get install -y redis-server  and then this make command again"; exit 1; fi; \
-	  echo "installing redis-server (apt-get)"; export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y -qq --no-install-recommends redis-server >/dev/null 2>&1 \
-	    || { apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server; }; }
+	@command -v redis-server >/dev/null 2>&1 || go run ./libs/redisproc/cmd/need-redis
 
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
