@@ -72,9 +72,10 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		return err
 	}
 	rt.Log.Info("risk policy", "file", cfg.policies.Name, "plans", cfg.policies.Plans(), "default", cfg.policies.For("", "").Describe())
-	if year := time.Now().Year(); len(cfg.policies.WithoutCostThreshold(year)) > 0 {
+	year := time.Now().Year()
+	if missing := cfg.policies.WithoutCostThreshold(year); len(missing) > 0 {
 		rt.Log.Warn("the risk policy has no MTM cost threshold for this year: no member meets the cost criterion until one is set "+
-			"(eligibility.cost_threshold_cents, from CMS's annual MTM program memo)", "year", year, "policies", cfg.policies.WithoutCostThreshold(year))
+			"(eligibility.cost_threshold_cents, from CMS's annual MTM program memo)", "year", year, "policies", missing)
 	}
 	store := adapters.NewStore(rt.Redis, adapters.LivePrefix)
 	a := assess.New(store, rt.Pub, scoring.References{Drugs: drugs, Chronic: cm}, cfg.policies, rt.Cfg.Partitions, rt.Hasher)
