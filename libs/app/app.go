@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -44,9 +45,10 @@ type Runtime struct {
 	Pub    *bus.Publisher
 	Hasher *pseudonym.Hasher
 
-	consumers []*bus.Consumer
-	loops     []func(context.Context) error
-	metricsLn net.Listener
+	consumers  []*bus.Consumer
+	subscribed []string
+	loops      []func(context.Context) error
+	metricsLn  net.Listener
 }
 
 // NewLogger returns a slog logger writing text or JSON to w, tagged with the service.
@@ -162,32 +164,44 @@ func (rt *Runtime) Consume(ctx context.Context, spec bus.ConsumerSpec, h bus.Han
 	return nil
 }
 
-// ConsumeGranted registers the service's durable consumers as bus.Grants
-// lists them (stream, name, subject filter, partitioned), each with its
-// handler by durable name; spec holds what they share (DoubleAck, Key).
-func (rt *Runtime) ConsumeGranted(ctx context.Context, spec bus.ConsumerSpec, handlers map[string]bus.Handler) error {
+// Subscribe runs each subscription's durable consumer with the service. A
+// durable must be one bus.Grants gives the service, and its handlers must
+// cover its topics exactly (bus.Subscription.Check); Run refuses to start
+// while a granted durable has no subscription.
+func (rt *Runtime) Subscribe(ctx context.Context, subs ...bus.Subscription) error {
 	g, ok := bus.GrantFor(rt.Name)
 	if !ok {
 		return fmt.Errorf("bus.Grants lists no access for %s", rt.Name)
 	}
-	if len(handlers) != len(g.Durables) {
-		return fmt.Errorf("%s: %d handlers for the %d durables bus.Grants lists", rt.Name, len(handlers), len(g.Durables))
-	}
-	for _, d := range g.Durables {
-		h, ok := handlers[d.Name]
-		if !ok {
-			return fmt.Errorf("%s: no handler for durable %s", rt.Name, d.Name)
+	for _, s := range subs {
+		if !slices.ContainsFunc(g.Durables, func(d bus.Durable) bool { return d.Name == s.Durable.Name }) {
+			return fmt.Errorf("%s: bus.Grants does not give it durable %s", rt.Name, s.Durable.Name)
 		}
-		s := spec
-		s.Stream, s.Durable, s.Subjects = d.Stream, d.Name, []string{d.Subject}
-		if d.Partitioned {
-			s.Partitions = rt.Cfg.Partitions
+		if slices.Contains(rt.subscribed, s.Durable.Name) {
+			return fmt.Errorf("%s: durable %s subscribed twice", rt.Name, s.Durable.Name)
 		}
-		if err := rt.Consume(ctx, s, h); err != nil {
+		if err := s.Check(); err != nil {
+			return fmt.Errorf("%s: %w", rt.Name, err)
+		}
+		if err := rt.Consume(ctx, s.Spec(rt.Cfg.Partitions), s.Routes.Handle); err != nil {
 			return err
 		}
+		rt.subscribed = append(rt.subscribed, s.Durable.Name)
 	}
 	return nil
+}
+
+// unsubscribed lists the durables bus.Grants gives the service that it has
+// not subscribed: their events would wait forever.
+func (rt *Runtime) unsubscribed() []string {
+	g, _ := bus.GrantFor(rt.Name)
+	var out []string
+	for _, d := range g.Durables {
+		if !slices.Contains(rt.subscribed, d.Name) {
+			out = append(out, d.Name)
+		}
+	}
+	return out
 }
 
 // Every runs f at start and then every interval while the service runs; it
@@ -211,6 +225,10 @@ func (rt *Runtime) Every(name string, interval time.Duration, f func(context.Con
 
 // Run serves gRPC and runs the consumers until ctx is done, then shuts down in order.
 func (rt *Runtime) Run(ctx context.Context) error {
+	if missing := rt.unsubscribed(); len(missing) > 0 {
+		rt.Close()
+		return fmt.Errorf("%s: no handlers subscribed to the durables %v that bus.Grants gives it", rt.Name, missing)
+	}
 	metricsAt := "off"
 	if a := rt.MetricsAddr(); a != nil {
 		metricsAt = a.String()

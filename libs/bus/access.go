@@ -17,34 +17,13 @@ import (
 // but the others' durables" is an allow of the stream's tokens plus a deny of
 // every other service's durables (deny wins).
 
-// Durable is one durable consumer a service owns.
-type Durable struct {
-	Stream string
-	Name   string
-	// Subject filters the stream; "{p}" in it stands for the partition token.
-	Subject string
-	// Partitioned durables exist once per partition, as Name-p<n>.
-	Partitioned bool
-}
-
-// Names lists the durable's consumer names for partitions.
-func (d Durable) Names(partitions int) []string {
-	if !d.Partitioned {
-		return []string{d.Name}
-	}
-	out := make([]string, 0, partitions)
-	for _, p := range PartitionTokens(partitions) {
-		out = append(out, d.Name+"-"+p)
-	}
-	return out
-}
-
 // Grant is what one service may do on the bus.
 type Grant struct {
 	// User is the NATS user: the service's name.
 	User string
-	// Publish lists the subjects of the events it produces.
-	Publish []string
+	// Publish lists the topics of the events it produces. A "{service}"
+	// variable is the service itself (it audits only as itself).
+	Publish []TopicSpec
 	// Durables are its durable consumers.
 	Durables []Durable
 	// Reads are the streams it consumes, replays or reads single messages from.
@@ -58,44 +37,34 @@ type Grant struct {
 var Grants = []Grant{
 	{
 		User: "ingestion",
-		Publish: []string{"emtm.raw.api.>", "emtm.raw.resubmit.>", "emtm.rejections.>", "emtm.claims.>",
-			"emtm.encounters.>", "emtm.enrollment.>", "emtm.medical.>", "emtm.audit.ingestion"},
-		Durables: []Durable{{Stream: StreamRaw, Name: "ingestion-pharmacy", Subject: RawPharmacyWildcard, Partitioned: false},
-			{Stream: StreamRaw, Name: "ingestion-feed", Subject: RawFeedWildcard, Partitioned: false}},
-		Reads: []string{StreamRaw, StreamRejections},
+		Publish: []TopicSpec{RawAPI.TopicSpec, RawResubmit.TopicSpec, Rejection.TopicSpec, ClaimPaid.TopicSpec, ClaimReversed.TopicSpec,
+			Encounter.TopicSpec, Enrollment.TopicSpec, PartsAB.TopicSpec, Condition.TopicSpec, Audit.TopicSpec},
+		Durables: []Durable{IngestionPharmacy, IngestionFeed},
+		Reads:    []string{StreamRaw, StreamRejections},
 	},
 	{
-		User:    "risk-scoring",
-		Publish: []string{"emtm.assessments.>", "emtm.audit.risk-scoring"},
-		Durables: []Durable{{Stream: StreamClaims, Name: "risk-scoring-claims", Subject: "emtm.claims.{p}.>", Partitioned: true},
-			{Stream: StreamMedical, Name: "risk-scoring-medical", Subject: "emtm.medical.{p}.>", Partitioned: true},
-			{Stream: StreamEnrollment, Name: "risk-scoring-enrollment", Subject: "emtm.enrollment.{p}", Partitioned: true}},
-		Reads: []string{StreamClaims, StreamMedical, StreamEnrollment},
+		User:     "risk-scoring",
+		Publish:  []TopicSpec{Assessment.TopicSpec, Audit.TopicSpec},
+		Durables: []Durable{RiskScoringClaims, RiskScoringMedical, RiskScoringEnrollment},
+		Reads:    []string{StreamClaims, StreamMedical, StreamEnrollment},
 	},
 	{
-		User:    "intervention-scheduling",
-		Publish: []string{"emtm.tasks.>", "emtm.work.>", "emtm.audit.intervention-scheduling"},
-		Durables: []Durable{{Stream: StreamAssessments, Name: "scheduling-assessments", Subject: "emtm.assessments.{p}", Partitioned: true},
-			{Stream: StreamMedical, Name: "scheduling-medical", Subject: "emtm.medical.{p}.partsab", Partitioned: true},
-			{Stream: StreamEncounters, Name: "scheduling-encounters", Subject: "emtm.encounters.{p}", Partitioned: true},
-			{Stream: StreamEnrollment, Name: "scheduling-enrollment", Subject: "emtm.enrollment.{p}", Partitioned: true}},
-		Reads: []string{StreamAssessments, StreamMedical, StreamEncounters, StreamEnrollment, StreamTasks},
+		User:     "intervention-scheduling",
+		Publish:  []TopicSpec{Task.TopicSpec, Work.TopicSpec, Audit.TopicSpec},
+		Durables: []Durable{SchedulingAssessments, SchedulingMedical, SchedulingEncounters, SchedulingEnrollment},
+		Reads:    []string{StreamAssessments, StreamMedical, StreamEncounters, StreamEnrollment, StreamTasks},
 	},
 	{
-		User:    "prescriber-outreach",
-		Publish: []string{"emtm.outreach.>", "emtm.audit.prescriber-outreach"},
-		Durables: []Durable{{Stream: StreamAssessments, Name: "outreach-assessments", Subject: "emtm.assessments.{p}", Partitioned: true},
-			{Stream: StreamEncounters, Name: "outreach-encounters", Subject: "emtm.encounters.{p}", Partitioned: true}},
-		Reads: []string{StreamAssessments, StreamEncounters},
+		User:     "prescriber-outreach",
+		Publish:  []TopicSpec{OutreachItem.TopicSpec, Communication.TopicSpec, Audit.TopicSpec},
+		Durables: []Durable{OutreachAssessments, OutreachEncounters},
+		Reads:    []string{StreamAssessments, StreamEncounters},
 	},
 	{
-		User:    "payment-reconciliation",
-		Publish: []string{"emtm.ledger.>", "emtm.audit.payment-reconciliation"},
-		Durables: []Durable{{Stream: StreamEncounters, Name: "payment-encounters", Subject: "emtm.encounters.{p}", Partitioned: true},
-			{Stream: StreamEnrollment, Name: "payment-enrollment", Subject: "emtm.enrollment.{p}", Partitioned: true},
-			{Stream: StreamMedical, Name: "payment-medical", Subject: "emtm.medical.{p}.partsab", Partitioned: true},
-			{Stream: StreamOutreach, Name: "payment-outreach", Subject: "emtm.outreach.{p}", Partitioned: true}},
-		Reads: []string{StreamEncounters, StreamEnrollment, StreamMedical, StreamOutreach, StreamLedger},
+		User:     "payment-reconciliation",
+		Publish:  []TopicSpec{LedgerEntry.TopicSpec, Audit.TopicSpec},
+		Durables: []Durable{PaymentEncounters, PaymentEnrollment, PaymentMedical, PaymentOutreach},
+		Reads:    []string{StreamEncounters, StreamEnrollment, StreamMedical, StreamOutreach, StreamLedger},
 	},
 }
 
@@ -120,7 +89,9 @@ type Permissions struct {
 // ServicePermissions derives a service's NATS permissions from its grant.
 func ServicePermissions(g Grant, partitions int) Permissions {
 	p := Permissions{SubscribeAllow: []string{InboxPrefix(g.User) + ".>"}}
-	p.PublishAllow = append(p.PublishAllow, g.Publish...)
+	for _, t := range g.Publish {
+		p.PublishAllow = append(p.PublishAllow, publishFilter(t, g.User))
+	}
 	for _, d := range g.Durables {
 		for _, n := range d.Names(partitions) {
 			p.PublishAllow = append(p.PublishAllow, DeadLetterSubject(n))
@@ -153,11 +124,17 @@ func ServicePermissions(g Grant, partitions int) Permissions {
 	return p
 }
 
+// publishFilter is the subject filter a user may publish a topic's events
+// on: every variable a wildcard, but "{service}" the user itself.
+func publishFilter(t TopicSpec, user string) string {
+	return TopicSpec{Pattern: strings.ReplaceAll(t.Pattern, "{service}", token(user))}.Filter()
+}
+
 // FeedPermissions lets the sponsor's feed for a contract publish only its
 // own submissions (enrollment, Parts A/B summaries, conditions).
 func FeedPermissions(contract string) Permissions {
 	return Permissions{
-		PublishAllow:   []string{"emtm.raw.feed." + token(contract) + ".>"},
+		PublishAllow:   []string{RawFeed.Filter(contract, "")},
 		SubscribeAllow: []string{InboxPrefix("feed-"+contract) + ".>"},
 	}
 }
@@ -165,7 +142,7 @@ func FeedPermissions(contract string) Permissions {
 // PharmacyPermissions lets a pharmacy publish only its own submissions.
 func PharmacyPermissions(npi string) Permissions {
 	return Permissions{
-		PublishAllow:   []string{"emtm.raw.pharmacy." + token(npi) + ".>"},
+		PublishAllow:   []string{RawPharmacy.Filter(npi, "")},
 		SubscribeAllow: []string{InboxPrefix(npi) + ".>"},
 	}
 }

@@ -17,7 +17,7 @@ func TestServicePermissions(t *testing.T) {
 		what string
 		ok   bool
 	}{
-		{"its events may be published", allow("emtm.assessments.>")},
+		{"its events may be published", allow("emtm.assessments.*") && !allow("emtm.claims.*.paid")},
 		{"its dead letters, per partition", allow("emtm.dlq.risk-scoring-claims-p3") && !allow("emtm.dlq.ingestion-pharmacy")},
 		{"it pulls from streams it reads", allow("$JS.API.CONSUMER.MSG.NEXT.EMTM_CLAIMS.*")},
 		{"not from streams it does not read", !allow("$JS.API.CONSUMER.MSG.NEXT.EMTM_LEDGER.*")},
@@ -35,7 +35,7 @@ func TestServicePermissions(t *testing.T) {
 		t.Fatal("a grant for an unknown service")
 	}
 	ph := PharmacyPermissions("1245319599")
-	if !slices.Equal(ph.PublishAllow, []string{"emtm.raw.pharmacy.1245319599.>"}) || len(ph.PublishDeny) != 0 {
+	if !slices.Equal(ph.PublishAllow, []string{"emtm.raw.pharmacy.1245319599.*"}) || len(ph.PublishDeny) != 0 {
 		t.Fatalf("pharmacy permissions %+v", ph)
 	}
 	if PasswordEnv("pharmacy-1245319599") != "EMTM_NATS_PASSWORD_PHARMACY_1245319599" {

@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/otelx"
 )
@@ -447,14 +446,4 @@ func backoff(delivered uint64) time.Duration {
 	}
 	d := time.Second << min(delivered-1, 5)
 	return min(d, 30*time.Second)
-}
-
-// Decode reads a message's data into v; data that is not a v can never be
-// handled, so its error is permanent (the message goes to the dead letters
-// at once). what names the event in the error.
-func Decode[T proto.Message](m *Msg, v T, what string) error {
-	if err := proto.Unmarshal(m.Data, v); err != nil {
-		return Permanent(fmt.Errorf("decode %s: %w", what, err))
-	}
-	return nil
 }

@@ -10,9 +10,10 @@ import (
 )
 
 // Replay reads a stream from its first message to the last one present when
-// it starts, in order, through an ordered consumer, calling fn for each. It
-// is how a service rebuilds its Redis state from the record.
-func Replay(ctx context.Context, js jetstream.JetStream, stream string, fn func(subject string, data []byte) error) (int64, error) {
+// it starts, in order, through an ordered consumer, handing each to h. It is
+// how a service rebuilds its Redis state from the record (see also
+// Subscription.Replay, which replays what one durable receives).
+func Replay(ctx context.Context, js jetstream.JetStream, stream string, h Handler) (int64, error) {
 	st, err := js.Stream(ctx, stream)
 	if err != nil {
 		return 0, err
@@ -42,7 +43,9 @@ func Replay(ctx context.Context, js jetstream.JetStream, stream string, fn func(
 			if err != nil {
 				return n, err
 			}
-			if err := fn(m.Subject(), m.Data()); err != nil {
+			msg := &Msg{Subject: m.Subject(), Data: m.Data(), Header: m.Headers(), Stream: stream,
+				StreamSeq: md.Sequence.Stream, NumDelivered: md.NumDelivered}
+			if err := h(ctx, msg); err != nil {
 				return n, err
 			}
 			n++

@@ -75,69 +75,59 @@ func PartitionTokens(n int) []string {
 	return out
 }
 
-// Subject builders. <p> is a partition token.
-func ClaimPaidSubject(p string) string        { return "emtm.claims." + p + ".paid" }
-func ClaimReversedSubject(p string) string    { return "emtm.claims." + p + ".reversed" }
-func EncounterSubject(p string) string        { return "emtm.encounters." + p }
-func EnrollmentSubject(p string) string       { return "emtm.enrollment." + p }
-func MedicalSubject(p string) string          { return "emtm.medical." + p + ".partsab" }
-func ConditionSubject(p string) string        { return "emtm.medical." + p + ".condition" }
-func AssessmentSubject(p string) string       { return "emtm.assessments." + p }
-func TaskSubject(p string) string             { return "emtm.tasks." + p }
-func OutreachSubject(p string) string         { return "emtm.outreach." + p }
-func RejectionSubject(kind string) string     { return "emtm.rejections." + kind }
-func LedgerSubject(contract string) string    { return "emtm.ledger." + token(contract) }
-func DeadLetterSubject(durable string) string { return "emtm.dlq." + token(durable) }
-func AuditSubject(service string) string      { return "emtm.audit." + token(service) }
+// Subject builders (see the topics in topology.go). <p> is a partition token.
+func ClaimPaidSubject(p string) string        { return ClaimPaid.Subject(p) }
+func ClaimReversedSubject(p string) string    { return ClaimReversed.Subject(p) }
+func EncounterSubject(p string) string        { return Encounter.Subject(p) }
+func EnrollmentSubject(p string) string       { return Enrollment.Subject(p) }
+func MedicalSubject(p string) string          { return PartsAB.Subject(p) }
+func ConditionSubject(p string) string        { return Condition.Subject(p) }
+func AssessmentSubject(p string) string       { return Assessment.Subject(p) }
+func TaskSubject(p string) string             { return Task.Subject(p) }
+func OutreachSubject(p string) string         { return OutreachItem.Subject(p) }
+func RejectionSubject(kind string) string     { return Rejection.Subject(kind) }
+func LedgerSubject(contract string) string    { return LedgerEntry.Subject(contract) }
+func DeadLetterSubject(durable string) string { return DeadLetter.Subject(durable) }
+func AuditSubject(service string) string      { return Audit.Subject(service) }
 
 // CommunicationSubject carries the letters to one prescriber (an NPI names a
 // provider, not a beneficiary, so it may appear in a subject).
-func CommunicationSubject(npi string) string { return "emtm.outreach.communications." + token(npi) }
+func CommunicationSubject(npi string) string { return Communication.Subject(npi) }
 
 // WorkSubject is where ready tasks wait for schedulers that take work over NATS:
 // emtm.work.<contract>-<pbp>.<kind>.
-func WorkSubject(plan, kind string) string { return "emtm.work." + token(plan) + "." + token(kind) }
+func WorkSubject(plan, kind string) string { return Work.Subject(plan, kind) }
 
 // RawPharmacySubject is where a pharmacy system publishes: emtm.raw.pharmacy.<npi>.<kind>.
-func RawPharmacySubject(npi, kind string) string {
-	return "emtm.raw.pharmacy." + token(npi) + "." + kind
-}
+func RawPharmacySubject(npi, kind string) string { return RawPharmacy.Subject(npi, kind) }
 
 // RawAPISubject keeps submissions received over gRPC: emtm.raw.api.<kind>.
-func RawAPISubject(kind string) string { return "emtm.raw.api." + kind }
+func RawAPISubject(kind string) string { return RawAPI.Subject(kind) }
 
 // RawResubmitSubject keeps resubmissions of rejected submissions: emtm.raw.resubmit.<kind>.
-func RawResubmitSubject(kind string) string { return "emtm.raw.resubmit." + kind }
-
-// RawPharmacyWildcard matches every pharmacy submission.
-const RawPharmacyWildcard = "emtm.raw.pharmacy.>"
+func RawResubmitSubject(kind string) string { return RawResubmit.Subject(kind) }
 
 // RawFeedSubject is where the sponsor's enrollment and Parts A/B feed for a
 // contract publishes: emtm.raw.feed.<contract>.<kind> (a subject space of its
 // own: no pharmacy may publish there).
-func RawFeedSubject(contract, kind string) string {
-	return "emtm.raw.feed." + token(contract) + "." + kind
-}
-
-// RawFeedWildcard matches every feed submission.
-const RawFeedWildcard = "emtm.raw.feed.>"
+func RawFeedSubject(contract, kind string) string { return RawFeed.Subject(contract, kind) }
 
 // ParseRawFeedSubject returns the contract and kind of a feed subject.
 func ParseRawFeedSubject(subject string) (contract, kind string, ok bool) {
-	parts := strings.Split(subject, ".")
-	if len(parts) != 5 || parts[0] != "emtm" || parts[1] != "raw" || parts[2] != "feed" {
+	v, ok := RawFeed.Parse(subject)
+	if !ok {
 		return "", "", false
 	}
-	return parts[3], parts[4], true
+	return v[0], v[1], true
 }
 
 // ParseRawPharmacySubject returns the sender NPI and kind of a pharmacy subject.
 func ParseRawPharmacySubject(subject string) (npi, kind string, ok bool) {
-	parts := strings.Split(subject, ".")
-	if len(parts) != 5 || parts[0] != "emtm" || parts[1] != "raw" || parts[2] != "pharmacy" {
+	v, ok := RawPharmacy.Parse(subject)
+	if !ok {
 		return "", "", false
 	}
-	return parts[3], parts[4], true
+	return v[0], v[1], true
 }
 
 // token makes s safe as one subject token (no dots, spaces or wildcards).

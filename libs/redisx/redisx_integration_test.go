@@ -39,34 +39,3 @@ func TestApplyIsExactlyOnce(t *testing.T) {
 		t.Fatal("a refused apply left its marker")
 	}
 }
-
-func TestMarkPublishedCountsOnlyTheCurrentVersion(t *testing.T) {
-	url, _ := testkit.StartRedis(t)
-	ctx := context.Background()
-	rdb, err := redisx.Connect(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
-	rdb.HSet(ctx, "task:t1", "v", 2, "pub", 1)
-	rdb.SAdd(ctx, "unpub", "t1")
-	// The event of version 1 arrives late: version 2 is still unpublished.
-	if err := redisx.MarkPublished(ctx, rdb, "task:t1", "unpub", "t1", 1); err != nil {
-		t.Fatal(err)
-	}
-	if pub, _ := rdb.HGet(ctx, "task:t1", "pub").Result(); pub != "1" {
-		t.Fatalf("pub %q after an old version's event, want 1", pub)
-	}
-	if in, _ := rdb.SIsMember(ctx, "unpub", "t1").Result(); !in {
-		t.Fatal("the record left the unpublished set before its current version was out")
-	}
-	if err := redisx.MarkPublished(ctx, rdb, "task:t1", "unpub", "t1", 2); err != nil {
-		t.Fatal(err)
-	}
-	if pub, _ := rdb.HGet(ctx, "task:t1", "pub").Result(); pub != "2" {
-		t.Fatalf("pub %q, want 2", pub)
-	}
-	if in, _ := rdb.SIsMember(ctx, "unpub", "t1").Result(); in {
-		t.Fatal("the record is still in the unpublished set")
-	}
-}

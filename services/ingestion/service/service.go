@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/emtm/emtm/libs/app"
-	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/config"
 	"github.com/emtm/emtm/libs/directory"
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
@@ -121,8 +120,5 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		}
 		return err
 	})
-	return rt.ConsumeGranted(ctx, bus.ConsumerSpec{Key: ports.RawKey}, map[string]bus.Handler{
-		"ingestion-pharmacy": ports.RawHandler(in, rt.Log),
-		"ingestion-feed":     ports.RawHandler(in, rt.Log),
-	})
+	return rt.Subscribe(ctx, ports.Subscriptions(in, rt.Log)...)
 }

@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/emtm/emtm/libs/app"
-	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/clock"
 	"github.com/emtm/emtm/libs/config"
 	"github.com/emtm/emtm/libs/directory"
@@ -76,12 +75,7 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 	if err := observeTasks(rt, s); err != nil {
 		return err
 	}
-	return rt.ConsumeGranted(ctx, bus.ConsumerSpec{}, map[string]bus.Handler{
-		"scheduling-assessments": ports.AssessmentsHandler(s),
-		"scheduling-medical":     ports.MedicalHandler(s),
-		"scheduling-encounters":  ports.EncountersHandler(s),
-		"scheduling-enrollment":  ports.EnrollmentHandler(s),
-	})
+	return rt.Subscribe(ctx, ports.Subscriptions(s)...)
 }
 
 // observeTasks reports the task backlog by kind and age, and tasks by kind and status.

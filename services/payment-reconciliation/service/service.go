@@ -15,12 +15,12 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/emtm/emtm/libs/app"
-	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/clock"
 	"github.com/emtm/emtm/libs/config"
 	"github.com/emtm/emtm/libs/directory"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
 	"github.com/emtm/emtm/libs/money"
+	"github.com/emtm/emtm/services/payment-reconciliation/internal/adapters"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/booking"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/policy"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/ports"
@@ -67,12 +67,12 @@ func RegisterFlags(s *config.Set) *Config {
 
 // Register adds the API, consumers and the sweep to rt.
 func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
-	clk, err := cfg.Clock.New(rt.Redis, booking.ClockKey)
+	clk, err := cfg.Clock.New(rt.Redis, adapters.ClockKey)
 	if err != nil {
 		return err
 	}
 	rt.Log.Info("payment policy", "file", cfg.policies.Name, "plans", cfg.policies.Plans(), "clock", clk.Name())
-	b := booking.New(rt.Redis, rt.Pub, cfg.policies, clk, rt.Log)
+	b := booking.New(adapters.NewStore(rt.Redis), rt.Pub, cfg.policies, clk, rt.Log)
 	ledgerv1.RegisterPaymentReconciliationServiceServer(rt.GRPC.GRPC, ports.NewGRPC(b, rt.JS))
 	if err := observeLedger(rt, b); err != nil {
 		return err
@@ -84,13 +84,7 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		}
 		return err
 	})
-	// Money paths wait for the server to confirm each acknowledgement.
-	return rt.ConsumeGranted(ctx, bus.ConsumerSpec{DoubleAck: true}, map[string]bus.Handler{
-		"payment-encounters": ports.EncountersHandler(b),
-		"payment-enrollment": ports.EnrollmentHandler(b),
-		"payment-medical":    ports.MedicalHandler(b),
-		"payment-outreach":   ports.OutreachHandler(b),
-	})
+	return rt.Subscribe(ctx, ports.Subscriptions(b)...)
 }
 
 // observeLedger reports the ledger's entries by kind and balances by account

@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/emtm/emtm/libs/app"
-	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/clock"
 	"github.com/emtm/emtm/libs/config"
 	"github.com/emtm/emtm/libs/directory"
@@ -81,10 +80,7 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		}
 		return err
 	})
-	return rt.ConsumeGranted(ctx, bus.ConsumerSpec{}, map[string]bus.Handler{
-		"outreach-assessments": ports.AssessmentsHandler(o),
-		"outreach-encounters":  ports.EncountersHandler(o),
-	})
+	return rt.Subscribe(ctx, ports.Subscriptions(o)...)
 }
 
 // observeOutreach reports outreach items by problem type and status, and the letters built.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/emtm/emtm/libs/app"
-	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/config"
 	"github.com/emtm/emtm/libs/directory"
 	"github.com/emtm/emtm/libs/drugref"
@@ -79,10 +78,6 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 	}
 	store := adapters.NewStore(rt.Redis, adapters.LivePrefix)
 	a := assess.New(store, rt.Pub, scoring.References{Drugs: drugs, Chronic: cm}, cfg.policies, rt.Cfg.Partitions, rt.Hasher)
-	riskv1.RegisterRiskScoringServiceServer(rt.GRPC.GRPC, ports.NewGRPC(a, store, rt.JS))
-	return rt.ConsumeGranted(ctx, bus.ConsumerSpec{}, map[string]bus.Handler{
-		"risk-scoring-claims":     ports.ClaimsHandler(a),
-		"risk-scoring-medical":    ports.MedicalHandler(a),
-		"risk-scoring-enrollment": ports.EnrollmentHandler(a),
-	})
+	riskv1.RegisterRiskScoringServiceServer(rt.GRPC.GRPC, ports.NewGRPC(a, rt.JS))
+	return rt.Subscribe(ctx, ports.Subscriptions(a)...)
 }

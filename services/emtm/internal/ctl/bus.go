@@ -52,6 +52,19 @@ its output for 4 partitions, the sample pharmacy and the sample plan's feed.`,
 	return cmd
 }
 
+// topologyCmd prints the event topology: what docs/architecture.md shows.
+func topologyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "topology",
+		Short: "Print emtm's events and durable consumers as declared in libs/bus (the tables of docs/architecture.md)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprint(cmd.OutOrStdout(), bus.TopologyMarkdown())
+			return err
+		},
+	}
+}
+
 // streamsCmd creates emtm's streams, as the admin, before the services start
 // under least privilege (they may only check that the streams exist).
 func streamsCmd(g *globals) *cobra.Command {

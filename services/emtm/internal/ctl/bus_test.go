@@ -56,15 +56,15 @@ func TestNATSConfigParses(t *testing.T) {
 				t.Error("the admin is restricted")
 			}
 		case "ingestion":
-			if !slices.Contains(u.Permissions.Publish.Allow, "$JS.API.INFO") || !slices.Contains(u.Permissions.Publish.Allow, "emtm.claims.>") {
+			if !slices.Contains(u.Permissions.Publish.Allow, "$JS.API.INFO") || !slices.Contains(u.Permissions.Publish.Allow, "emtm.claims.*.paid") {
 				t.Errorf("ingestion may publish %v", u.Permissions.Publish.Allow)
 			}
 		case "pharmacy-1245319599":
-			if !slices.Equal(u.Permissions.Publish.Allow, []string{"emtm.raw.pharmacy.1245319599.>"}) {
+			if !slices.Equal(u.Permissions.Publish.Allow, []string{"emtm.raw.pharmacy.1245319599.*"}) {
 				t.Errorf("the pharmacy may publish %v", u.Permissions.Publish.Allow)
 			}
 		case "feed-S9925":
-			if !slices.Equal(u.Permissions.Publish.Allow, []string{"emtm.raw.feed.S9925.>"}) {
+			if !slices.Equal(u.Permissions.Publish.Allow, []string{"emtm.raw.feed.S9925.*"}) {
 				t.Errorf("the feed may publish %v", u.Permissions.Publish.Allow)
 			}
 		}

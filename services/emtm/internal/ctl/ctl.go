@@ -75,7 +75,7 @@ func New(getenv func(string) string) *cobra.Command {
 		g.addrs[d.Name] = pf.String(flag, def(config.EnvName(flag), d.GRPCAddr), d.Name+" gRPC address (env "+config.EnvName(flag)+")")
 	}
 	root.AddCommand(checkCmd(), statusCmd(g), summaryCmd(g), outreachCmd(g), statementCmd(g), remittanceCmd(g), performanceCmd(g), ledgerCmd(g), rejectsCmd(g), importCmd(g), syntheaCmd(), reversalsCmd(g), awaitingCmd(g),
-		pdcCmd(), profileCmd(g), profilesCmd(g), tasksCmd(g), measuresCmd(g), encountersCmd(g), natsAuthCmd(), streamsCmd(g), certsCmd(), permissionsCmd(), dlqCmd(g), auditCmd(g))
+		pdcCmd(), profileCmd(g), profilesCmd(g), tasksCmd(g), measuresCmd(g), encountersCmd(g), natsAuthCmd(), topologyCmd(), streamsCmd(g), certsCmd(), permissionsCmd(), dlqCmd(g), auditCmd(g))
 	return root
 }
 

@@ -61,7 +61,7 @@ func TestEveryCommandThatTalksToEmtmSaysHowToStartIt(t *testing.T) {
 		"tasks release":     {"task/M1/CMR/2024", "--worker", "w"},
 		"tasks sweep":       nil,
 	}
-	offline := map[string]bool{"certs": true, "check": true, "measures safety": true, "nats-auth": true, "pdc": true,
+	offline := map[string]bool{"certs": true, "check": true, "measures safety": true, "nats-auth": true, "topology": true, "pdc": true,
 		"permissions": true, "synthea claims": true}
 	nowhere := []string{"--nats-url", "nats://127.0.0.1:1"}
 	for _, name := range []string{"ingestion", "risk-scoring", "intervention-scheduling", "prescriber-outreach", "payment-reconciliation"} {

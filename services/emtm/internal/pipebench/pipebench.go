@@ -330,7 +330,7 @@ func latency(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o Optio
 	var mu sync.Mutex
 	sent := map[string]time.Time{}
 	got := map[string]time.Time{}
-	sub, err := nc.Subscribe("emtm.assessments.>", func(m *nats.Msg) {
+	sub, err := nc.Subscribe(bus.Assessment.Filter(), func(m *nats.Msg) {
 		at := time.Now()
 		var a riskv1.RiskAssessment
 		if proto.Unmarshal(m.Data, &a) != nil {

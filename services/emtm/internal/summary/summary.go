@@ -70,37 +70,40 @@ func Collect(ctx context.Context, js jetstream.JetStream, conns Conns, contract,
 		}
 		return info.State.Subjects, info.State.Msgs, nil
 	}
-	claims, _, err := subjects(bus.StreamClaims, "emtm.claims.>")
+	claims, _, err := subjects(bus.StreamClaims, bus.ClaimPaid.Filter())
 	if err != nil {
 		return s, err
 	}
-	for subj, n := range claims {
-		switch {
-		case strings.HasSuffix(subj, ".paid"):
-			s.ClaimsIngested += int64(n)
-		case strings.HasSuffix(subj, ".reversed"):
-			s.ClaimsReversed += int64(n)
-		}
+	for _, n := range claims {
+		s.ClaimsIngested += int64(n)
 	}
-	rej, _, err := subjects(bus.StreamRejections, "emtm.rejections.>")
+	reversed, _, err := subjects(bus.StreamClaims, bus.ClaimReversed.Filter())
+	if err != nil {
+		return s, err
+	}
+	for _, n := range reversed {
+		s.ClaimsReversed += int64(n)
+	}
+	rej, _, err := subjects(bus.StreamRejections, bus.Rejection.Filter())
 	if err != nil {
 		return s, err
 	}
 	for subj, n := range rej {
-		kind := strings.TrimPrefix(subj, "emtm.rejections.")
-		s.RejectedByKind[kind] += int64(n)
+		if kind, ok := bus.Rejection.Parse(subj); ok {
+			s.RejectedByKind[kind[0]] += int64(n)
+		}
 	}
 	s.ClaimsRejected = s.RejectedByKind[bus.KindClaim]
-	medical, _, err := subjects(bus.StreamMedical, "emtm.medical.>")
-	if err != nil {
-		return s, err
-	}
-	for subj, n := range medical {
-		switch {
-		case strings.HasSuffix(subj, ".partsab"):
-			s.PartsAB += int64(n)
-		case strings.HasSuffix(subj, ".condition"):
-			s.Conditions += int64(n)
+	for _, c := range []struct {
+		topic bus.TopicSpec
+		dst   *int64
+	}{{bus.PartsAB.TopicSpec, &s.PartsAB}, {bus.Condition.TopicSpec, &s.Conditions}} {
+		counts, _, err := subjects(c.topic.Stream, c.topic.Filter())
+		if err != nil {
+			return s, err
+		}
+		for _, n := range counts {
+			*c.dst += int64(n)
 		}
 	}
 	for _, c := range []struct {

@@ -24,11 +24,20 @@ func rawSender(subject string) (src intake.Source, kind string) {
 	return intake.Source{}, bus.KindUnknown
 }
 
-// RawHandler consumes raw submissions that pharmacy systems (and the
-// sponsor's feeds) publish (already stored on EMTM_RAW by JetStream). Every
-// message ends as a canonical event or a stored rejection; only a failure to
-// store either is retried.
-func RawHandler(in *intake.Intake, log *slog.Logger) bus.Handler {
+// Subscriptions are ingestion's durables: raw submissions that pharmacy
+// systems and the sponsor's feeds publish (already stored on EMTM_RAW by
+// JetStream), each beneficiary's in order (RawKey).
+func Subscriptions(in *intake.Intake, log *slog.Logger) []bus.Subscription {
+	h := rawHandler(in, log)
+	return []bus.Subscription{
+		bus.Subscribe(bus.IngestionPharmacy, bus.On(bus.RawPharmacy, h)).KeyedBy(RawKey),
+		bus.Subscribe(bus.IngestionFeed, bus.On(bus.RawFeed, h)).KeyedBy(RawKey),
+	}
+}
+
+// rawHandler handles one raw submission. Every message ends as a canonical
+// event or a stored rejection; only a failure to store either is retried.
+func rawHandler(in *intake.Intake, log *slog.Logger) func(context.Context, *bus.Msg) error {
 	return func(ctx context.Context, m *bus.Msg) error {
 		src, kind := rawSender(m.Subject)
 		src.Channel = intake.ChannelNATS

@@ -4,7 +4,6 @@ package ports
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
@@ -14,60 +13,19 @@ import (
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
-	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
-	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
-	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
-	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/tasks"
 )
 
-// AssessmentsHandler consumes EMTM_ASSESSMENTS.
-func AssessmentsHandler(s *tasks.Scheduler) bus.Handler {
-	return func(ctx context.Context, m *bus.Msg) error {
-		var a riskv1.RiskAssessment
-		if err := bus.Decode(m, &a, "assessment"); err != nil {
-			return err
-		}
-		return s.OnAssessment(ctx, &a)
-	}
-}
-
-// MedicalHandler consumes the Parts A/B summaries of EMTM_MEDICAL (inpatient discharges).
-func MedicalHandler(s *tasks.Scheduler) bus.Handler {
-	return func(ctx context.Context, m *bus.Msg) error {
-		if !strings.HasSuffix(m.Subject, ".partsab") {
-			return nil
-		}
-		var p medicalv1.PartsAbSummary
-		if err := bus.Decode(m, &p, "Parts A/B summary"); err != nil {
-			return err
-		}
-		return s.OnPartsAB(ctx, &p)
-	}
-}
-
-// EncountersHandler consumes EMTM_ENCOUNTERS.
-func EncountersHandler(s *tasks.Scheduler) bus.Handler {
-	return func(ctx context.Context, m *bus.Msg) error {
-		var e encountersv1.MtmEncounter
-		if err := bus.Decode(m, &e, "encounter"); err != nil {
-			return err
-		}
-		return s.OnEncounter(ctx, &e)
-	}
-}
-
-// EnrollmentHandler consumes EMTM_ENROLLMENT.
-func EnrollmentHandler(s *tasks.Scheduler) bus.Handler {
-	return func(ctx context.Context, m *bus.Msg) error {
-		var e enrollmentv1.Enrollment
-		if err := bus.Decode(m, &e, "enrollment"); err != nil {
-			return err
-		}
-		return s.OnEnrollment(ctx, &e)
+// Subscriptions are intervention-scheduling's durables with the use case's handlers.
+func Subscriptions(s *tasks.Scheduler) []bus.Subscription {
+	return []bus.Subscription{
+		bus.Subscribe(bus.SchedulingAssessments, bus.On(bus.Assessment, s.OnAssessment)),
+		bus.Subscribe(bus.SchedulingMedical, bus.On(bus.PartsAB, s.OnPartsAB)),
+		bus.Subscribe(bus.SchedulingEncounters, bus.On(bus.Encounter, s.OnEncounter)),
+		bus.Subscribe(bus.SchedulingEnrollment, bus.On(bus.Enrollment, s.OnEnrollment)),
 	}
 }
 

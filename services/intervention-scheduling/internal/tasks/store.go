@@ -17,7 +17,7 @@ import (
 	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/libs/gen/enums"
-	"github.com/emtm/emtm/libs/redisx"
+	"github.com/emtm/emtm/libs/outbox"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
 )
 
@@ -199,10 +199,15 @@ return out
 `)
 
 // Store keeps tasks in Redis.
-type Store struct{ rdb *redis.Client }
+type Store struct {
+	rdb *redis.Client
+	box outbox.Outbox // tasks with a change not yet on the bus
+}
 
 // NewStore returns a Store.
-func NewStore(rdb *redis.Client) *Store { return &Store{rdb: rdb} }
+func NewStore(rdb *redis.Client) *Store {
+	return &Store{rdb: rdb, box: outbox.New(rdb, keyUnpub, taskKey)}
+}
 
 // Initial is a new task's state: its status and, for a task created after
 // the facts that decide it (an encounter, the end of enrollment), why.
@@ -361,12 +366,12 @@ func parseAttempt(field, value string) (Attempt, bool) {
 
 // MarkPublished records that version v of a task is on the bus.
 func (s *Store) MarkPublished(ctx context.Context, id string, v int32) error {
-	return redisx.MarkPublished(ctx, s.rdb, taskKey(id), keyUnpub, id, v)
+	return s.box.MarkPublished(ctx, id, v)
 }
 
-// Unpublished lists tasks with a change not yet on the bus.
-func (s *Store) Unpublished(ctx context.Context, limit int64) ([]string, error) {
-	return s.rdb.SRandMemberN(ctx, keyUnpub, limit).Result()
+// Relay hands up to limit tasks with a change not yet on the bus to publish.
+func (s *Store) Relay(ctx context.Context, limit int64, publish func(ctx context.Context, id string) error) error {
+	return s.box.Relay(ctx, limit, publish)
 }
 
 // MemberTasks lists a member's task ids.

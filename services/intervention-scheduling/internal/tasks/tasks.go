@@ -773,14 +773,8 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			}
 		}
 	}
-	unpub, err := s.store.Unpublished(ctx, 1000)
-	if err != nil {
+	if err := s.store.Relay(ctx, 1000, func(ctx context.Context, id string) error { return s.publish(ctx, id, "") }); err != nil {
 		return err
-	}
-	for _, id := range unpub {
-		if err := s.publish(ctx, id, ""); err != nil {
-			return err
-		}
 	}
 	return s.dispatch(ctx)
 }

@@ -18,8 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
 	"github.com/emtm/emtm/libs/clock"
@@ -30,7 +28,6 @@ import (
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/planid"
-	"github.com/emtm/emtm/libs/redisx"
 	"github.com/emtm/emtm/libs/taskid"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/ledger"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/membermonths"
@@ -39,10 +36,67 @@ import (
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/statement"
 )
 
+// Store keeps the ledger's projection, the enrollment spans, the Parts A/B
+// totals and the markers of the events handled.
+type Store interface {
+	// ApplyEntry adds an entry to the projection unless it is there (false).
+	ApplyEntry(ctx context.Context, e *ledgerv1.LedgerEntry) (bool, error)
+	EntryBooked(ctx context.Context, id string) (bool, error)
+	// Entry reads one entry (nil when unknown); Entries several, in order.
+	Entry(ctx context.Context, id string) (*ledgerv1.LedgerEntry, error)
+	Entries(ctx context.Context, ids []string) ([]*ledgerv1.LedgerEntry, error)
+	// EntryIDs lists every entry in booking order; MonthEntryIDs a plan's of a service month.
+	EntryIDs(ctx context.Context) ([]string, error)
+	MonthEntryIDs(ctx context.Context, plan string, month civil.Date) ([]string, error)
+	Totals(ctx context.Context) (Totals, error)
+
+	// Handled reports whether an event's effect is stored; MarkHandled records it.
+	Handled(ctx context.Context, eventID string) (bool, error)
+	MarkHandled(ctx context.Context, eventID string) error
+
+	// RecordSpan keeps the latest version of an enrollment span and leaves the member to the next sweep.
+	RecordSpan(ctx context.Context, member string, s membermonths.Span) error
+	// Spans are a member's spans, ordered by start.
+	Spans(ctx context.Context, member string) ([]membermonths.Span, error)
+	// Members lists the members with spans, or only those changed since the last sweep.
+	Members(ctx context.Context, changedOnly bool) ([]string, error)
+	// Swept is the month (YYYY-MM) the last sweep booked through ("" before the first).
+	Swept(ctx context.Context) (string, error)
+	Reconciled(ctx context.Context, member string) error
+	SweptThrough(ctx context.Context, month string) error
+	// MemberMonths are a member's booked member months: plan|YYYY-MM -> entry id, and g:plan|YYYY-MM -> generation.
+	MemberMonths(ctx context.Context, member string) (map[string]string, error)
+
+	// AddPartsAB adds a summary's cost to its plan-year, once per event.
+	AddPartsAB(ctx context.Context, eventID, plan string, year int, cents int64) error
+	PartsAB(ctx context.Context, plan string, year int) (cents, summaries int64, err error)
+	MemberMonthCount(ctx context.Context, plan string, year int) (int64, error)
+	// PerformanceEntry is the plan-year's booked performance entry ("" for none) and how many were booked.
+	PerformanceEntry(ctx context.Context, plan string, year int) (id string, generation int, err error)
+
+	// EventClock is the event clock kept beside the ledger (a rebuild's own).
+	EventClock() clock.Events
+	// Shadow is an empty store beside this one, for a rebuild; CopySweepStateTo
+	// gives it this store's sweep state; ReplaceFrom makes it the live one; Drop removes it.
+	Shadow() Store
+	CopySweepStateTo(ctx context.Context, shadow Store) error
+	ReplaceFrom(ctx context.Context, shadow Store) error
+	Drop(ctx context.Context) error
+}
+
+// Totals are the projection's counters.
+type Totals struct {
+	Entries, Cents int64
+	Balances       map[string]int64
+	ByKind         map[string]int64
+	// MemberMonths by plan and year; AB by plan and year: cents and summaries.
+	MemberMonths map[string]int64
+	AB           map[string]int64
+}
+
 // Booker runs the use case.
 type Booker struct {
-	rdb      *redis.Client
-	k        keys
+	store    Store
 	pub      bus.Events // nil when rebuilding: entries are already on the stream
 	policies *policy.Policies
 	clock    clock.Clock
@@ -50,8 +104,8 @@ type Booker struct {
 }
 
 // New returns a Booker.
-func New(rdb *redis.Client, pub bus.Events, policies *policy.Policies, clk clock.Clock, log *slog.Logger) *Booker {
-	return &Booker{rdb: rdb, k: keys{prefix: LivePrefix}, pub: pub, policies: policies, clock: clk, log: log}
+func New(store Store, pub bus.Events, policies *policy.Policies, clk clock.Clock, log *slog.Logger) *Booker {
+	return &Booker{store: store, pub: pub, policies: policies, clock: clk, log: log}
 }
 
 // book publishes entries, then applies each to the projection.
@@ -72,16 +126,11 @@ func (b *Booker) book(ctx context.Context, xs []ledger.Entry) ([]*ledgerv1.Ledge
 		return nil, err
 	}
 	for _, m := range msgs {
-		if _, err := b.k.applyEntry(ctx, b.rdb, m); err != nil {
+		if _, err := b.store.ApplyEntry(ctx, m); err != nil {
 			return nil, err
 		}
 	}
 	return msgs, nil
-}
-
-func (b *Booker) done(ctx context.Context, src string) (bool, error) {
-	n, err := b.rdb.Exists(ctx, b.k.done(src)).Result()
-	return n == 1, err
 }
 
 func (b *Booker) plan(contract, pbp string) (policy.Plan, bool) {
@@ -98,7 +147,7 @@ func (b *Booker) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounter) 
 	if err := b.clock.Saw(ctx, civil.FromProto(e.ServiceDate)); err != nil {
 		return err
 	}
-	if done, err := b.done(ctx, src); err != nil || done {
+	if done, err := b.store.Handled(ctx, src); err != nil || done {
 		return err
 	}
 	p, ok := b.plan(e.ContractId, e.PbpId)
@@ -115,7 +164,7 @@ func (b *Booker) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounter) 
 	if _, err := b.book(ctx, xs); err != nil {
 		return err
 	}
-	return b.rdb.Set(ctx, b.k.done(src), "1", 0).Err()
+	return b.store.MarkHandled(ctx, src)
 }
 
 // OnOutreach books the PRESCRIBER_ACCEPTED fee of an accepted outreach item.
@@ -136,7 +185,7 @@ func (b *Booker) OnOutreach(ctx context.Context, it *outreachv1.OutreachItem) er
 	if !ok {
 		return nil
 	}
-	if done, err := b.rdb.Exists(ctx, b.k.entryDone(x.ID)).Result(); err != nil || done == 1 {
+	if done, err := b.store.EntryBooked(ctx, x.ID); err != nil || done {
 		return err
 	}
 	_, err := b.book(ctx, []ledger.Entry{x})
@@ -150,14 +199,8 @@ func (b *Booker) OnEnrollment(ctx context.Context, e *enrollmentv1.Enrollment) e
 	if !start.Valid() || e.MemberId == "" || e.EnrollmentId == "" {
 		return bus.Permanent(fmt.Errorf("enrollment without a member, an id or a start date"))
 	}
-	v := spanValue(planid.Of(e).String(), start, civil.FromProto(e.EndDate), e.GetMeta().GetEventId())
-	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, b.k.span(e.MemberId), e.EnrollmentId, v)
-		p.SAdd(ctx, b.k.members(), e.MemberId)
-		p.SAdd(ctx, b.k.dirty(), e.MemberId)
-		return nil
-	})
-	return err
+	return b.store.RecordSpan(ctx, e.MemberId, membermonths.Span{ID: e.EnrollmentId, Plan: planid.Of(e).String(),
+		Start: start, End: civil.FromProto(e.EndDate), EventID: e.GetMeta().GetEventId()})
 }
 
 // OnPartsAB adds a Parts A/B summary to its plan-year's expenditure.
@@ -174,10 +217,7 @@ func (b *Booker) OnPartsAB(ctx context.Context, s *medicalv1.PartsAbSummary) err
 	if s.ContractId == "" {
 		plan = "unattributed"
 	}
-	_, err := redisx.Apply(ctx, b.rdb, b.k.done(src), 0,
-		redisx.HIncrBy(b.k.ab(plan, y), "cents", s.CostCents), redisx.HIncrBy(b.k.ab(plan, y), "summaries", 1),
-		redisx.SAdd(b.k.abYears(plan), strconv.Itoa(y)), redisx.SAdd(b.k.plans(), plan))
-	return err
+	return b.store.AddPartsAB(ctx, src, plan, y, s.CostCents)
 }
 
 // SweepResult says what a sweep did.
@@ -196,15 +236,11 @@ func (b *Booker) Sweep(ctx context.Context) (SweepResult, error) {
 	}
 	res.Today = today
 	through := civil.Date{Year: today.Year, Month: today.Month, Day: 1}
-	last, err := b.rdb.Get(ctx, b.k.swept()).Result()
-	if err != nil && err != redis.Nil {
+	last, err := b.store.Swept(ctx)
+	if err != nil {
 		return res, err
 	}
-	set := b.k.dirty()
-	if last != ym(through) {
-		set = b.k.members()
-	}
-	members, err := b.rdb.SMembers(ctx, set).Result()
+	members, err := b.store.Members(ctx, last == ym(through))
 	if err != nil {
 		return res, err
 	}
@@ -216,16 +252,16 @@ func (b *Booker) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 		res.Booked += booked
 		res.Reversed += reversed
-		if err := b.rdb.SRem(ctx, b.k.dirty(), m).Err(); err != nil {
+		if err := b.store.Reconciled(ctx, m); err != nil {
 			return res, err
 		}
 	}
-	return res, b.rdb.Set(ctx, b.k.swept(), ym(through), 0).Err()
+	return res, b.store.SweptThrough(ctx, ym(through))
 }
 
 // reconcile makes a member's booked member months (through a month) agree with the spans.
 func (b *Booker) reconcile(ctx context.Context, member string, through civil.Date) (booked, reversed int, err error) {
-	ss, err := b.k.spans(ctx, b.rdb, member)
+	ss, err := b.store.Spans(ctx, member)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -238,7 +274,7 @@ func (b *Booker) reconcile(ctx context.Context, member string, through civil.Dat
 		return p.MemberMonth
 	}
 	want := membermonths.Of(ss, through, rule)
-	cur, err := b.rdb.HGetAll(ctx, b.k.mm(member)).Result()
+	cur, err := b.store.MemberMonths(ctx, member)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -285,7 +321,7 @@ func (b *Booker) reconcile(ctx context.Context, member string, through civil.Dat
 	}
 	sort.Strings(stale)
 	for _, id := range stale {
-		orig, err := b.k.entry(ctx, b.rdb, id)
+		orig, err := b.store.Entry(ctx, id)
 		if err != nil || orig == nil {
 			return 0, 0, fmt.Errorf("member month %s: %v", id, err)
 		}
@@ -295,9 +331,9 @@ func (b *Booker) reconcile(ctx context.Context, member string, through civil.Dat
 	}
 	var fresh []ledger.Entry
 	for _, x := range xs {
-		if n, err := b.rdb.Exists(ctx, b.k.entryDone(x.ID)).Result(); err != nil {
+		if booked, err := b.store.EntryBooked(ctx, x.ID); err != nil {
 			return 0, 0, err
-		} else if n == 0 {
+		} else if !booked {
 			fresh = append(fresh, x)
 		}
 	}
@@ -313,24 +349,22 @@ func (b *Booker) Performance(ctx context.Context, contract, pbp string, year int
 		return performance.Result{}, nil, ErrNoPolicy{Plan: planid.Key(contract, pbp)}
 	}
 	plan := planid.Key(contract, pbp)
-	ab, err := b.rdb.HGetAll(ctx, b.k.ab(plan, year)).Result()
+	cents, n, err := b.store.PartsAB(ctx, plan, year)
 	if err != nil {
 		return performance.Result{}, nil, err
 	}
-	mm, err := b.rdb.HGet(ctx, b.k.mmCount(plan), strconv.Itoa(year)).Int64()
-	if err != nil && err != redis.Nil {
+	mm, err := b.store.MemberMonthCount(ctx, plan, year)
+	if err != nil {
 		return performance.Result{}, nil, err
 	}
-	cents, _ := strconv.ParseInt(ab["cents"], 10, 64)
-	n, _ := strconv.ParseInt(ab["summaries"], 10, 64)
 	r := performance.Calculate(performance.Inputs{Plan: plan, Year: year, ABCents: cents, ABSummaries: n, MemberMonths: mm, Config: p.Performance})
-	id, err := b.rdb.HGet(ctx, b.k.perf(plan), strconv.Itoa(year)).Result()
-	if err != nil && err != redis.Nil {
+	id, _, err := b.store.PerformanceEntry(ctx, plan, year)
+	if err != nil {
 		return r, nil, err
 	}
 	var booked *ledgerv1.LedgerEntry
 	if id != "" {
-		if booked, err = b.k.entry(ctx, b.rdb, id); err != nil {
+		if booked, err = b.store.Entry(ctx, id); err != nil {
 			return r, nil, err
 		}
 	}
@@ -360,8 +394,8 @@ func (b *Booker) SettlePerformance(ctx context.Context, contract, pbp string, ye
 			fmt.Sprintf("performance payment of %d recalculated: %s", year, performance.Dollars(r.PaymentCents))))
 	}
 	if r.PaymentCents > 0 {
-		gen, err := b.rdb.HGet(ctx, b.k.perf(plan), strconv.Itoa(year)+":g").Int()
-		if err != nil && err != redis.Nil {
+		_, gen, err := b.store.PerformanceEntry(ctx, plan, year)
+		if err != nil {
 			return r, nil, err
 		}
 		rule := fmt.Sprintf("performance:%dbp:%dc-pmpm:lag%d", r.Config.ThresholdBP, r.Config.PMPMCents, r.Config.LagYears)
@@ -403,13 +437,13 @@ func (b *Booker) Statement(ctx context.Context, contract, pbp string, month *typ
 // enrollment makes under the plan's member-month rule. It reads every
 // member's spans: a statement's note, not a hot path.
 func (b *Booker) unpaidMemberMonths(ctx context.Context, plan, rule string, first civil.Date) (int64, error) {
-	members, err := b.rdb.SMembers(ctx, b.k.members()).Result()
+	members, err := b.store.Members(ctx, false)
 	if err != nil {
 		return 0, err
 	}
 	var n int64
 	for _, m := range members {
-		ss, err := b.k.spans(ctx, b.rdb, m)
+		ss, err := b.store.Spans(ctx, m)
 		if err != nil {
 			return 0, err
 		}
@@ -423,17 +457,17 @@ func (b *Booker) unpaidMemberMonths(ctx context.Context, plan, rule string, firs
 }
 
 // Totals reads the projection's counters.
-func (b *Booker) Totals(ctx context.Context) (Totals, error) { return b.k.totalsOf(ctx, b.rdb) }
+func (b *Booker) Totals(ctx context.Context) (Totals, error) { return b.store.Totals(ctx) }
 
 // Entries lists booked entries in booking order, optionally for one contract and kind.
 func (b *Booker) Entries(ctx context.Context, contract string, kind ledgerv1.EntryKind, limit int) ([]*ledgerv1.LedgerEntry, error) {
-	ids, err := b.rdb.LRange(ctx, b.k.entries(), 0, -1).Result()
+	ids, err := b.store.EntryIDs(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []*ledgerv1.LedgerEntry
 	for start := 0; start < len(ids) && len(out) < limit; start += 500 {
-		es, err := b.k.entriesByID(ctx, b.rdb, ids[start:min(start+500, len(ids))])
+		es, err := b.store.Entries(ctx, ids[start:min(start+500, len(ids))])
 		if err != nil {
 			return nil, err
 		}
@@ -451,11 +485,11 @@ func (b *Booker) Entries(ctx context.Context, contract string, kind ledgerv1.Ent
 
 // MonthEntries lists a plan's entries of a service month, in booking order.
 func (b *Booker) MonthEntries(ctx context.Context, contract, pbp string, month civil.Date) ([]*ledgerv1.LedgerEntry, error) {
-	ids, err := b.rdb.LRange(ctx, b.k.month(planid.Key(contract, pbp), month), 0, -1).Result()
+	ids, err := b.store.MonthEntryIDs(ctx, planid.Key(contract, pbp), month)
 	if err != nil {
 		return nil, err
 	}
-	return b.k.entriesByID(ctx, b.rdb, ids)
+	return b.store.Entries(ctx, ids)
 }
 
 // taskKind is the kind of the task an encounter fulfils: its task_kind field
@@ -466,4 +500,35 @@ func taskKind(e *encountersv1.MtmEncounter) string {
 		return e.GetTaskKind()
 	}
 	return taskid.Kind(e.GetTaskId())
+}
+
+func monthOf(m int32) time.Month { return time.Month(m) }
+
+func ym(m civil.Date) string { return fmt.Sprintf("%04d-%02d", m.Year, int(m.Month)) }
+
+// toProto turns an entry into its event.
+func toProto(x ledger.Entry) *ledgerv1.LedgerEntry {
+	return &ledgerv1.LedgerEntry{
+		EntryId: x.ID, Kind: ledgerv1.EntryKind(x.Kind), DebitAccount: x.Debit, CreditAccount: x.Credit, AmountCents: x.AmountCents,
+		ContractId: x.ContractID, PbpId: x.PbpID, ServiceMonth: &typesv1.YearMonth{Year: int32(x.Month.Year), Month: int32(x.Month.Month)},
+		ServiceDate: protoDate(x.ServiceDate), Rule: x.Rule, SourceEventId: x.SourceEvent, ReversesEntryId: x.Reverses,
+		Service: x.Service, PharmacyNpi: x.PharmacyNPI, MemberId: x.MemberID, Memo: x.Memo,
+	}
+}
+
+func protoDate(d civil.Date) *typesv1.Date {
+	if d.IsZero() {
+		return nil
+	}
+	return d.Proto()
+}
+
+// fromProto turns an event back into an entry.
+func fromProto(e *ledgerv1.LedgerEntry) ledger.Entry {
+	return ledger.Entry{
+		ID: e.EntryId, Kind: ledger.Kind(e.Kind), Debit: e.DebitAccount, Credit: e.CreditAccount, AmountCents: e.AmountCents,
+		ContractID: e.ContractId, PbpID: e.PbpId, Month: civil.Date{Year: int(e.GetServiceMonth().GetYear()), Month: monthOf(e.GetServiceMonth().GetMonth()), Day: 1},
+		ServiceDate: civil.FromProto(e.ServiceDate), Rule: e.Rule, SourceEvent: e.SourceEventId, Reverses: e.ReversesEntryId,
+		Service: e.Service, PharmacyNPI: e.PharmacyNpi, MemberID: e.MemberId, Memo: e.Memo,
+	}
 }

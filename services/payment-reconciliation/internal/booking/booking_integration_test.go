@@ -23,8 +23,10 @@ import (
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/libs/testkit"
+	"github.com/emtm/emtm/services/payment-reconciliation/internal/adapters"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/booking"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/policy"
+	"github.com/emtm/emtm/services/payment-reconciliation/internal/ports"
 )
 
 const pharmacy = "1245319599"
@@ -50,9 +52,9 @@ func setup(t *testing.T, lastMonth ...string) fixture {
 		t.Fatal(err)
 	}
 	tel, _ := otelx.Setup(context.Background(), "test", nil)
-	clk, _ := clock.New("events", time.UTC, env.Redis, booking.ClockKey)
+	clk, _ := clock.New("events", time.UTC, env.Redis, adapters.ClockKey)
 	pub := bus.NewPublisher(env.JS, tel, "payment")
-	return fixture{env: env, pub: pub, b: booking.New(env.Redis, pub, ps, clk, slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	return fixture{env: env, pub: pub, b: booking.New(adapters.NewStore(env.Redis), pub, ps, clk, slog.New(slog.NewTextHandler(io.Discard, nil)))}
 }
 
 func must(t *testing.T, err error) {
@@ -267,7 +269,7 @@ func TestPerformanceSettlementAndRebuild(t *testing.T) {
 	// outside the ledger's keys is read or changed; the shadow is gone afterwards.
 	must(t, f.env.Redis.Set(ctx, "other:service:key", "kept", 0).Err())
 	liveKeys, _ := f.env.Redis.Keys(ctx, "pr:*").Result()
-	res, err := f.b.Rebuild(ctx, f.env.JS, false)
+	res, err := f.b.Rebuild(ctx, ports.Replay(f.env.JS), false)
 	must(t, err)
 	if len(res.Differences) != 0 || res.Replaced || res.Live.Entries != 124 || res.LedgerMessages != 124 || res.EnrollmentMessages != 10 || res.MedicalMessages != 3 {
 		t.Fatalf("rebuild %+v", res)
@@ -277,17 +279,17 @@ func TestPerformanceSettlementAndRebuild(t *testing.T) {
 	}
 	// A tampered live ledger is caught; replace repairs it, and only the ledger's keys change.
 	must(t, f.env.Redis.HIncrBy(ctx, "pr:balances", "mtm_services_expense", 1).Err())
-	res, err = f.b.Rebuild(ctx, f.env.JS, false)
+	res, err = f.b.Rebuild(ctx, ports.Replay(f.env.JS), false)
 	must(t, err)
 	if len(res.Differences) != 1 || !strings.Contains(res.Differences[0], "balance mtm_services_expense: live 4001, rebuilt 4000") {
 		t.Fatalf("differences %v", res.Differences)
 	}
-	res, err = f.b.Rebuild(ctx, f.env.JS, true)
+	res, err = f.b.Rebuild(ctx, ports.Replay(f.env.JS), true)
 	must(t, err)
 	if !res.Replaced {
 		t.Fatalf("not replaced: %+v", res)
 	}
-	res, err = f.b.Rebuild(ctx, f.env.JS, false)
+	res, err = f.b.Rebuild(ctx, ports.Replay(f.env.JS), false)
 	must(t, err)
 	if len(res.Differences) != 0 {
 		t.Fatalf("after replace: %v", res.Differences)

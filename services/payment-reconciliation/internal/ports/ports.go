@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -14,11 +14,7 @@ import (
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
-	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
-	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
-	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
-	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/identifiers"
 	"github.com/emtm/emtm/libs/money"
@@ -26,50 +22,37 @@ import (
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/performance"
 )
 
-// EncountersHandler consumes EMTM_ENCOUNTERS.
-func EncountersHandler(b *booking.Booker) bus.Handler {
-	return func(ctx context.Context, m *bus.Msg) error {
-		var e encountersv1.MtmEncounter
-		if err := bus.Decode(m, &e, "encounter"); err != nil {
-			return err
-		}
-		return b.OnEncounter(ctx, &e)
+// Subscriptions are payment-reconciliation's durables with the use case's
+// handlers (the durables wait for the server to confirm each acknowledgement:
+// money paths).
+func Subscriptions(b *booking.Booker) []bus.Subscription {
+	return []bus.Subscription{
+		bus.Subscribe(bus.PaymentEncounters, bus.On(bus.Encounter, b.OnEncounter)),
+		bus.Subscribe(bus.PaymentEnrollment, bus.On(bus.Enrollment, b.OnEnrollment)),
+		bus.Subscribe(bus.PaymentMedical, bus.On(bus.PartsAB, b.OnPartsAB)),
+		bus.Subscribe(bus.PaymentOutreach, bus.On(bus.OutreachItem, b.OnOutreach)), // accepted answers
 	}
 }
 
-// EnrollmentHandler consumes EMTM_ENROLLMENT.
-func EnrollmentHandler(b *booking.Booker) bus.Handler {
-	return func(ctx context.Context, m *bus.Msg) error {
-		var e enrollmentv1.Enrollment
-		if err := bus.Decode(m, &e, "enrollment"); err != nil {
-			return err
+// Replay replays the ledger, then what the enrollment and Parts A/B
+// durables received, into a rebuilding booker.
+func Replay(js jetstream.JetStream) booking.Replayer {
+	return func(ctx context.Context, to *booking.Booker) (r booking.Replayed, err error) {
+		// An unreadable ledger entry stops the rebuild: the ledger is payment's own record.
+		if r.LedgerMessages, err = bus.Replay(ctx, js, bus.StreamLedger, bus.Routes{bus.On(bus.LedgerEntry, to.RestoreEntry)}.Handle); err != nil {
+			return r, fmt.Errorf("replay %s: %w", bus.StreamLedger, err)
 		}
-		return b.OnEnrollment(ctx, &e)
-	}
-}
-
-// MedicalHandler consumes the Parts A/B summaries of EMTM_MEDICAL.
-func MedicalHandler(b *booking.Booker) bus.Handler {
-	return func(ctx context.Context, m *bus.Msg) error {
-		if !strings.HasSuffix(m.Subject, ".partsab") {
-			return nil
+		subs := Subscriptions(to)
+		for _, x := range []struct {
+			d bus.Durable
+			n *int64
+		}{{bus.PaymentEnrollment, &r.EnrollmentMessages}, {bus.PaymentMedical, &r.MedicalMessages}} {
+			i := slices.IndexFunc(subs, func(s bus.Subscription) bool { return s.Durable.Name == x.d.Name })
+			if *x.n, err = subs[i].Replay(ctx, js); err != nil {
+				return r, fmt.Errorf("replay %s: %w", x.d.Stream, err)
+			}
 		}
-		var s medicalv1.PartsAbSummary
-		if err := bus.Decode(m, &s, "Parts A/B summary"); err != nil {
-			return err
-		}
-		return b.OnPartsAB(ctx, &s)
-	}
-}
-
-// OutreachHandler consumes the outreach item events of EMTM_OUTREACH (accepted answers).
-func OutreachHandler(b *booking.Booker) bus.Handler {
-	return func(ctx context.Context, m *bus.Msg) error {
-		var it outreachv1.OutreachItem
-		if err := bus.Decode(m, &it, "outreach item"); err != nil {
-			return err
-		}
-		return b.OnOutreach(ctx, &it)
+		return r, nil
 	}
 }
 
@@ -245,7 +228,7 @@ func (g *GRPC) SettlePerformance(ctx context.Context, req *ledgerv1.SettlePerfor
 }
 
 func (g *GRPC) RebuildLedger(ctx context.Context, req *ledgerv1.RebuildLedgerRequest) (*ledgerv1.RebuildLedgerResponse, error) {
-	res, err := g.b.Rebuild(ctx, g.js, req.GetReplace())
+	res, err := g.b.Rebuild(ctx, Replay(g.js), req.GetReplace())
 	if err != nil {
 		return nil, status.Errorf(codes.FailedPrecondition, "rebuild: %v", err)
 	}

@@ -256,25 +256,10 @@ func (o *Outreach) Sweep(ctx context.Context) (SweepResult, error) {
 			}
 		}
 	}
-	comms, err := o.store.UnpublishedComms(ctx, 1000)
-	if err != nil {
+	if err := o.store.RelayComms(ctx, 1000, o.publishComm); err != nil {
 		return res, err
 	}
-	for _, id := range comms {
-		if err := o.publishComm(ctx, id); err != nil {
-			return res, err
-		}
-	}
-	items, err := o.store.UnpublishedItems(ctx, 1000)
-	if err != nil {
-		return res, err
-	}
-	for _, id := range items {
-		if err := o.publishItem(ctx, id, "sweep"); err != nil {
-			return res, err
-		}
-	}
-	return res, nil
+	return res, o.store.RelayItems(ctx, 1000, func(ctx context.Context, id string) error { return o.publishItem(ctx, id, "sweep") })
 }
 
 // letters builds a queue's due communications (see New for which periods and dates).

@@ -14,7 +14,7 @@ import (
 	"github.com/emtm/emtm/libs/civil"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	"github.com/emtm/emtm/libs/gen/enums"
-	"github.com/emtm/emtm/libs/redisx"
+	"github.com/emtm/emtm/libs/outbox"
 )
 
 // Statuses as stored.
@@ -195,10 +195,16 @@ return {1, ''}
 `)
 
 // Store keeps outreach items and communications in Redis.
-type Store struct{ rdb *redis.Client }
+type Store struct {
+	rdb   *redis.Client
+	items outbox.Outbox // items with a change not yet on the bus
+	comms outbox.Outbox // letters not yet on the bus (a letter never changes)
+}
 
 // NewStore returns a Store.
-func NewStore(rdb *redis.Client) *Store { return &Store{rdb: rdb} }
+func NewStore(rdb *redis.Client) *Store {
+	return &Store{rdb: rdb, items: outbox.New(rdb, keyUnpub, itemKey), comms: outbox.New(rdb, keyUnpubComm, nil)}
+}
 
 // CreateResult says what Create did.
 type CreateResult int
@@ -330,31 +336,27 @@ func (s *Store) Get(ctx context.Context, id string) (*outreachv1.OutreachItem, e
 
 // Published reports whether the item's current version is on the bus.
 func (s *Store) Published(ctx context.Context, id string) (bool, error) {
-	vals, err := s.rdb.HMGet(ctx, itemKey(id), "v", "pub").Result()
-	if err != nil {
-		return false, err
-	}
-	return vals[0] != nil && vals[0] == vals[1], nil
+	return s.items.Published(ctx, id)
 }
 
 // MarkItemPublished records that version v of an item is on the bus.
 func (s *Store) MarkItemPublished(ctx context.Context, id string, v int32) error {
-	return redisx.MarkPublished(ctx, s.rdb, itemKey(id), keyUnpub, id, v)
+	return s.items.MarkPublished(ctx, id, v)
 }
 
-// UnpublishedItems lists items with a change not yet on the bus.
-func (s *Store) UnpublishedItems(ctx context.Context, limit int64) ([]string, error) {
-	return s.rdb.SRandMemberN(ctx, keyUnpub, limit).Result()
+// RelayItems hands up to limit items with a change not yet on the bus to publish.
+func (s *Store) RelayItems(ctx context.Context, limit int64, publish func(ctx context.Context, id string) error) error {
+	return s.items.Relay(ctx, limit, publish)
 }
 
-// UnpublishedComms lists communications not yet on the bus.
-func (s *Store) UnpublishedComms(ctx context.Context, limit int64) ([]string, error) {
-	return s.rdb.SRandMemberN(ctx, keyUnpubComm, limit).Result()
+// RelayComms hands up to limit letters not yet on the bus to publish.
+func (s *Store) RelayComms(ctx context.Context, limit int64, publish func(ctx context.Context, id string) error) error {
+	return s.comms.Relay(ctx, limit, publish)
 }
 
 // MarkCommPublished records that a communication is on the bus.
 func (s *Store) MarkCommPublished(ctx context.Context, id string) error {
-	return s.rdb.SRem(ctx, keyUnpubComm, id).Err()
+	return s.comms.MarkPublished(ctx, id, 0)
 }
 
 // Comm reads a communication.

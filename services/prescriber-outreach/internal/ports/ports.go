@@ -12,33 +12,17 @@ import (
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
-	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
-	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/identifiers"
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/outreach"
 )
 
-// AssessmentsHandler consumes EMTM_ASSESSMENTS.
-func AssessmentsHandler(o *outreach.Outreach) bus.Handler {
-	return func(ctx context.Context, m *bus.Msg) error {
-		var a riskv1.RiskAssessment
-		if err := bus.Decode(m, &a, "assessment"); err != nil {
-			return err
-		}
-		return o.OnAssessment(ctx, &a)
-	}
-}
-
-// EncountersHandler consumes EMTM_ENCOUNTERS (prescriber responses).
-func EncountersHandler(o *outreach.Outreach) bus.Handler {
-	return func(ctx context.Context, m *bus.Msg) error {
-		var e encountersv1.MtmEncounter
-		if err := bus.Decode(m, &e, "encounter"); err != nil {
-			return err
-		}
-		return o.OnEncounter(ctx, &e)
+// Subscriptions are prescriber-outreach's durables with the use case's handlers.
+func Subscriptions(o *outreach.Outreach) []bus.Subscription {
+	return []bus.Subscription{
+		bus.Subscribe(bus.OutreachAssessments, bus.On(bus.Assessment, o.OnAssessment)),
+		bus.Subscribe(bus.OutreachEncounters, bus.On(bus.Encounter, o.OnEncounter)), // prescriber responses
 	}
 }
 

@@ -9,18 +9,20 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/redisx"
+	"github.com/emtm/emtm/services/risk-scoring/internal/assess"
 	"github.com/emtm/emtm/services/risk-scoring/internal/profile"
 )
 
 // LivePrefix is the key prefix of the live profiles.
 const LivePrefix = "rs:"
 
-// Store implements the profile store on Redis under a key prefix.
+// Store implements assess.Store on Redis under a key prefix.
 type Store struct {
 	rdb    *redis.Client
 	prefix string
@@ -28,9 +30,6 @@ type Store struct {
 
 // NewStore returns a Store for keys under prefix (LivePrefix for the live profiles).
 func NewStore(rdb *redis.Client, prefix string) *Store { return &Store{rdb: rdb, prefix: prefix} }
-
-// Client is the store's Redis client.
-func (s *Store) Client() *redis.Client { return s.rdb }
 
 // ProfileKey is the hash of a beneficiary's profile.
 func (s *Store) ProfileKey(member string) string { return s.prefix + "p:" + member }
@@ -107,18 +106,10 @@ end
 return 1
 `)
 
-// Snapshot is a profile as one script left it.
-type Snapshot struct {
-	Applied bool
-	Profile *profile.Profile
-	Hash    map[string]string
-	Version string
-}
-
-func decode(member string, v any) (Snapshot, error) {
+func decode(member string, v any) (profile.Snapshot, error) {
 	arr, ok := v.([]any)
 	if !ok || len(arr) != 2 {
-		return Snapshot{}, fmt.Errorf("profile script: unexpected reply %T", v)
+		return profile.Snapshot{}, fmt.Errorf("profile script: unexpected reply %T", v)
 	}
 	applied, _ := arr[0].(int64)
 	flat, _ := arr[1].([]any)
@@ -129,39 +120,39 @@ func decode(member string, v any) (Snapshot, error) {
 		h[k] = val
 	}
 	p, err := profile.FromHash(member, h)
-	return Snapshot{Applied: applied == 1, Profile: p, Hash: h, Version: h[fieldVersion]}, err
+	return profile.Snapshot{Applied: applied == 1, Profile: p, Hash: h, Version: h[fieldVersion]}, err
 }
 
-func (s *Store) run(ctx context.Context, script *redis.Script, member string, args ...any) (Snapshot, error) {
+func (s *Store) run(ctx context.Context, script *redis.Script, member string, args ...any) (profile.Snapshot, error) {
 	v, err := script.Run(ctx, s.rdb, []string{s.ProfileKey(member), s.MembersKey()}, args...).Result()
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("profile update: %w", err)
+		return profile.Snapshot{}, fmt.Errorf("profile update: %w", err)
 	}
 	return decode(member, v)
 }
 
 // ApplyClaim stores a fill.
-func (s *Store) ApplyClaim(ctx context.Context, member string, f profile.Fill, birth, plan string) (Snapshot, error) {
+func (s *Store) ApplyClaim(ctx context.Context, member string, f profile.Fill, birth, plan string) (profile.Snapshot, error) {
 	return s.run(ctx, applyClaim, member, f.Key(), profile.EncodeFill(f), birth, plan, member)
 }
 
 // ApplyReversal reverses a claim (on is the reversal date).
-func (s *Store) ApplyReversal(ctx context.Context, member, fillKey, on, plan string) (Snapshot, error) {
+func (s *Store) ApplyReversal(ctx context.Context, member, fillKey, on, plan string) (profile.Snapshot, error) {
 	return s.run(ctx, applyReversal, member, fillKey, on, plan, member)
 }
 
 // ApplyCondition stores a condition.
-func (s *Store) ApplyCondition(ctx context.Context, member string, c profile.Condition) (Snapshot, error) {
+func (s *Store) ApplyCondition(ctx context.Context, member string, c profile.Condition) (profile.Snapshot, error) {
 	return s.run(ctx, applyField, member, profile.ConditionPrefix+c.ID, profile.EncodeCondition(c), "", member)
 }
 
 // ApplyMedical stores a Parts A/B event.
-func (s *Store) ApplyMedical(ctx context.Context, member string, m profile.MedicalEvent, plan string) (Snapshot, error) {
+func (s *Store) ApplyMedical(ctx context.Context, member string, m profile.MedicalEvent, plan string) (profile.Snapshot, error) {
 	return s.run(ctx, applyField, member, profile.MedicalPrefix+m.ID, profile.EncodeMedical(m), plan, member)
 }
 
 // ApplySpan stores an exclusion span (a span without a name removes it).
-func (s *Store) ApplySpan(ctx context.Context, member string, sp profile.Span) (Snapshot, error) {
+func (s *Store) ApplySpan(ctx context.Context, member string, sp profile.Span) (profile.Snapshot, error) {
 	value := ""
 	if sp.Name != "" {
 		value = profile.EncodeSpan(sp)
@@ -172,7 +163,7 @@ func (s *Store) ApplySpan(ctx context.Context, member string, sp profile.Span) (
 // Save records an emitted assessment (fingerprint "" keeps the last one) and
 // removes stale fields, if the profile is still at version. It reports false
 // when another event changed the profile meanwhile.
-func (s *Store) Save(ctx context.Context, snap Snapshot, fingerprint string, tier int, stale []string) (bool, error) {
+func (s *Store) Save(ctx context.Context, snap profile.Snapshot, fingerprint string, tier int, stale []string) (bool, error) {
 	p := snap.Profile
 	oldTier := p.Tier
 	if oldTier == 0 {
@@ -190,16 +181,16 @@ func (s *Store) Save(ctx context.Context, snap Snapshot, fingerprint string, tie
 }
 
 // Load reads a profile; found is false when the beneficiary is unknown.
-func (s *Store) Load(ctx context.Context, member string) (Snapshot, bool, error) {
+func (s *Store) Load(ctx context.Context, member string) (profile.Snapshot, bool, error) {
 	h, err := s.rdb.HGetAll(ctx, s.ProfileKey(member)).Result()
 	if err != nil {
-		return Snapshot{}, false, fmt.Errorf("load profile: %w", err)
+		return profile.Snapshot{}, false, fmt.Errorf("load profile: %w", err)
 	}
 	if len(h) == 0 {
-		return Snapshot{}, false, nil
+		return profile.Snapshot{}, false, nil
 	}
 	p, err := profile.FromHash(member, h)
-	return Snapshot{Profile: p, Hash: h, Version: h[fieldVersion]}, err == nil, err
+	return profile.Snapshot{Profile: p, Hash: h, Version: h[fieldVersion]}, err == nil, err
 }
 
 // Fields returns the stored fields of a profile without the version counter
@@ -240,11 +231,23 @@ func (s *Store) MembersByTier(ctx context.Context, contract, pbp string, tier in
 	return s.rdb.SMembers(ctx, s.TierKey(contract, pbp, tier)).Result()
 }
 
-// ReplaceFrom makes this store's keys those of other (a rebuild's shadow):
+// Shadow is an empty store in a fresh namespace of the same Redis, for a
+// rebuild; the caller drops it or makes it the live one (ReplaceFrom).
+func (s *Store) Shadow() assess.Store {
+	return NewStore(s.rdb, fmt.Sprintf("rsrb:%d:", time.Now().UnixNano()))
+}
+
+// ReplaceFrom makes this store's keys those of other, a Shadow of it:
 // redisx.ReplaceNamespace.
-func (s *Store) ReplaceFrom(ctx context.Context, other *Store) error {
-	return redisx.ReplaceNamespace(ctx, s.rdb, other.prefix, s.prefix)
+func (s *Store) ReplaceFrom(ctx context.Context, other assess.Store) error {
+	o, ok := other.(*Store)
+	if !ok || o.rdb != s.rdb {
+		return fmt.Errorf("replace profiles: %T is not a shadow of this store", other)
+	}
+	return redisx.ReplaceNamespace(ctx, s.rdb, o.prefix, s.prefix)
 }
 
 // Drop deletes every key of the store.
 func (s *Store) Drop(ctx context.Context) error { return redisx.DropNamespace(ctx, s.rdb, s.prefix) }
+
+var _ assess.Store = (*Store)(nil)

@@ -23,16 +23,42 @@ import (
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/pseudonym"
-	"github.com/emtm/emtm/services/risk-scoring/internal/adapters"
 	"github.com/emtm/emtm/services/risk-scoring/internal/chronic"
 	"github.com/emtm/emtm/services/risk-scoring/internal/profile"
 	"github.com/emtm/emtm/services/risk-scoring/internal/scoring"
 	"github.com/emtm/emtm/services/risk-scoring/safety"
 )
 
+// Store keeps the profiles. Each Apply is one atomic change that returns the
+// profile as it left it; Save is conditional on the snapshot's version
+// (false: another event changed the profile meanwhile).
+type Store interface {
+	ApplyClaim(ctx context.Context, member string, f profile.Fill, birth, plan string) (profile.Snapshot, error)
+	ApplyReversal(ctx context.Context, member, fillKey, on, plan string) (profile.Snapshot, error)
+	ApplyCondition(ctx context.Context, member string, c profile.Condition) (profile.Snapshot, error)
+	ApplyMedical(ctx context.Context, member string, m profile.MedicalEvent, plan string) (profile.Snapshot, error)
+	ApplySpan(ctx context.Context, member string, sp profile.Span) (profile.Snapshot, error)
+	Save(ctx context.Context, snap profile.Snapshot, fingerprint string, tier int, stale []string) (bool, error)
+	// Load reads a profile; found is false when the beneficiary is unknown.
+	Load(ctx context.Context, member string) (snap profile.Snapshot, found bool, err error)
+	// Fields are the stored fields without the version (what two stores are compared by).
+	Fields(ctx context.Context, member string) (map[string]string, error)
+	Fingerprint(ctx context.Context, member string) (string, error)
+	// Size is the bytes the profile takes in the store.
+	Size(ctx context.Context, member string) (int64, error)
+	Members(ctx context.Context) ([]string, error)
+	MembersByTier(ctx context.Context, contract, pbp string, tier int) ([]string, error)
+	// Shadow is an empty store beside this one, for a rebuild.
+	Shadow() Store
+	// ReplaceFrom makes a shadow's profiles the live ones.
+	ReplaceFrom(ctx context.Context, shadow Store) error
+	// Drop deletes every profile of the store.
+	Drop(ctx context.Context) error
+}
+
 // Assessor runs the use case.
 type Assessor struct {
-	store      *adapters.Store
+	store      Store
 	pub        bus.Events // nil: assess and save, never publish (a rebuild)
 	refs       scoring.References
 	policies   *scoring.Policies
@@ -41,7 +67,7 @@ type Assessor struct {
 }
 
 // New returns an Assessor.
-func New(store *adapters.Store, pub bus.Events, refs scoring.References, policies *scoring.Policies, partitions int, hasher *pseudonym.Hasher) *Assessor {
+func New(store Store, pub bus.Events, refs scoring.References, policies *scoring.Policies, partitions int, hasher *pseudonym.Hasher) *Assessor {
 	return &Assessor{store: store, pub: pub, refs: refs, policies: policies, partitions: partitions, hasher: hasher}
 }
 
@@ -212,7 +238,7 @@ var errBusy = errors.New("the profile kept changing while it was assessed; will 
 // changed and saves, retrying on a concurrent change. A redelivered event
 // derives the same assessment id, so a crash between publishing and saving
 // cannot emit it twice (the stream drops the duplicate).
-func (a *Assessor) settle(ctx context.Context, snap adapters.Snapshot, causeID string) error {
+func (a *Assessor) settle(ctx context.Context, snap profile.Snapshot, causeID string) error {
 	if causeID == "" {
 		return bus.Permanent(errors.New("event without an event id"))
 	}
@@ -337,6 +363,63 @@ func ToProto(p *profile.Profile, r scoring.Result) *riskv1.RiskAssessment {
 			Pdc: x.Rounded(), Adherent: x.IsAdherent()})
 	}
 	return out
+}
+
+// Profile reads a beneficiary's profile and the bytes it takes in the store.
+func (a *Assessor) Profile(ctx context.Context, member string) (p *profile.Profile, size int64, found bool, err error) {
+	snap, found, err := a.store.Load(ctx, member)
+	if err != nil || !found {
+		return nil, 0, found, err
+	}
+	size, err = a.store.Size(ctx, member)
+	return snap.Profile, size, true, err
+}
+
+// MembersByTier lists the beneficiaries of a plan in a tier.
+func (a *Assessor) MembersByTier(ctx context.Context, contract, pbp string, tier int) ([]string, error) {
+	return a.store.MembersByTier(ctx, contract, pbp, tier)
+}
+
+// Stats describe every profile: how many, their size, and the last
+// assessments by tier and problem (a profile without fills has none).
+type Stats struct {
+	Profiles, TotalBytes, MaxBytes, Eligible int64
+	ByTier                                   map[int]int64
+	ByProblem                                map[string]int64
+}
+
+// Stats reads the statistics of every profile.
+func (a *Assessor) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{ByTier: map[int]int64{}, ByProblem: map[string]int64{}}
+	members, err := a.store.Members(ctx)
+	if err != nil {
+		return st, err
+	}
+	for _, m := range members {
+		size, err := a.store.Size(ctx, m)
+		if err != nil {
+			return st, err
+		}
+		fp, err := a.store.Fingerprint(ctx, m)
+		if err != nil {
+			return st, err
+		}
+		st.Profiles++
+		st.TotalBytes += size
+		st.MaxBytes = max(st.MaxBytes, size)
+		if fp == "" {
+			continue // no assessment yet (no fills)
+		}
+		tier, eligible, codes := ParseFingerprint(fp)
+		st.ByTier[tier]++
+		if eligible {
+			st.Eligible++
+		}
+		for _, c := range codes {
+			st.ByProblem[c]++
+		}
+	}
+	return st, nil
 }
 
 // ParseFingerprint reads tier, eligibility and problem codes back from a stored fingerprint.

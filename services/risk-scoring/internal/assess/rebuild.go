@@ -5,18 +5,11 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
-
-	"google.golang.org/protobuf/proto"
-
-	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
-	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
-	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
-	"github.com/emtm/emtm/services/risk-scoring/internal/adapters"
 )
 
-// Replayer delivers every message of a stream in order.
-type Replayer func(ctx context.Context, stream string, fn func(subject string, data []byte) error) (int64, error)
+// Replayer hands every recorded event the live consumers received to the
+// given assessor's handlers, in order, and says how many it read.
+type Replayer func(ctx context.Context, to *Assessor) (int64, error)
 
 // Report is the outcome of a rebuild.
 type Report struct {
@@ -29,8 +22,8 @@ type Report struct {
 // assessment is published), compares every profile with the live one, and,
 // with apply, makes the rebuilt profiles the live ones. Run it while the
 // pipeline is quiet: events that arrive meanwhile show up as differences.
-func (a *Assessor) Rebuild(ctx context.Context, replay Replayer, streams []string, apply bool) (Report, error) {
-	shadow := adapters.NewStore(a.store.Client(), fmt.Sprintf("rsrb:%d:", time.Now().UnixNano()))
+func (a *Assessor) Rebuild(ctx context.Context, replay Replayer, apply bool) (Report, error) {
+	shadow := a.store.Shadow()
 	rb := &Assessor{store: shadow, refs: a.refs, policies: a.policies, partitions: a.partitions}
 	var rep Report
 	defer func() {
@@ -38,12 +31,10 @@ func (a *Assessor) Rebuild(ctx context.Context, replay Replayer, streams []strin
 			_ = shadow.Drop(context.WithoutCancel(ctx))
 		}
 	}()
-	for _, stream := range streams {
-		n, err := replay(ctx, stream, func(subject string, data []byte) error { return rb.apply(ctx, subject, data) })
-		rep.Events += n
-		if err != nil {
-			return rep, fmt.Errorf("replay %s: %w", stream, err)
-		}
+	n, err := replay(ctx, rb)
+	rep.Events = n
+	if err != nil {
+		return rep, fmt.Errorf("replay: %w", err)
 	}
 	rebuilt, err := shadow.Members(ctx)
 	if err != nil {
@@ -94,43 +85,6 @@ func (a *Assessor) hasherOf(member string) string {
 		return member
 	}
 	return a.hasher.Of(member)
-}
-
-// apply handles one replayed message like the live consumers, without publishing.
-func (a *Assessor) apply(ctx context.Context, subject string, data []byte) error {
-	switch {
-	case strings.HasSuffix(subject, ".paid"):
-		var c claimsv1.PharmacyClaim
-		if err := proto.Unmarshal(data, &c); err != nil {
-			return nil // a message the live consumer dead-lettered too
-		}
-		return a.OnClaim(ctx, &c)
-	case strings.HasSuffix(subject, ".reversed"):
-		var r claimsv1.ClaimReversal
-		if err := proto.Unmarshal(data, &r); err != nil {
-			return nil
-		}
-		return a.OnReversal(ctx, &r)
-	case strings.HasSuffix(subject, ".condition"):
-		var c medicalv1.Condition
-		if err := proto.Unmarshal(data, &c); err != nil {
-			return nil
-		}
-		return a.OnCondition(ctx, &c)
-	case strings.HasSuffix(subject, ".partsab"):
-		var s medicalv1.PartsAbSummary
-		if err := proto.Unmarshal(data, &s); err != nil {
-			return nil
-		}
-		return a.OnPartsAB(ctx, &s)
-	case strings.HasPrefix(subject, "emtm.enrollment."):
-		var e enrollmentv1.Enrollment
-		if err := proto.Unmarshal(data, &e); err != nil {
-			return nil
-		}
-		return a.OnEnrollment(ctx, &e)
-	}
-	return nil
 }
 
 // compare describes how two stored profiles differ ("" when equal).

@@ -505,3 +505,13 @@ func (p *Profile) Stale(h map[string]string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Snapshot is a profile as the store holds it after one atomic change.
+type Snapshot struct {
+	// Applied is false when the change was already in the profile (a redelivery).
+	Applied bool
+	Profile *Profile
+	// Hash is the stored fields, Version the change counter they are at.
+	Hash    map[string]string
+	Version string
+}

@@ -1,4 +1,11 @@
-package booking
+// Package adapters keeps payment-reconciliation's state in Redis: the ledger
+// projection (entries, balances, indexes, member-month and performance state,
+// a function of the entries alone, so it can be rebuilt from EMTM_LEDGER), the
+// enrollment spans and the Parts A/B totals (from their streams), and the
+// markers of the events handled. Every key is under one prefix: LivePrefix for
+// the live ledger, a shadow prefix for a rebuild (on the same Redis, never
+// another). It implements booking.Store.
+package adapters
 
 import (
 	"context"
@@ -12,20 +19,16 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/civil"
+	"github.com/emtm/emtm/libs/clock"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
-	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/redisx"
-	"github.com/emtm/emtm/services/payment-reconciliation/internal/ledger"
+	"github.com/emtm/emtm/services/payment-reconciliation/internal/booking"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/membermonths"
 )
 
-// Redis keys. The ledger projection (entries, balances, indexes, member-month
-// and performance state) is a function of the entries alone, so it can be
-// rebuilt from EMTM_LEDGER; spans and Parts A/B totals come from their
-// streams. Every key is under one prefix: LivePrefix for the live ledger, a
-// shadow prefix for a rebuild (on the same Redis, never another).
+// keys are the Redis keys under one prefix, each built by one function.
 type keys struct{ prefix string }
 
 // LivePrefix prefixes every key of the live ledger.
@@ -62,33 +65,6 @@ func (k keys) abYears(plan string) string { return k.prefix + "abyears:" + plan 
 func monthOf(m int32) time.Month { return time.Month(m) }
 
 func ym(m civil.Date) string { return fmt.Sprintf("%04d-%02d", m.Year, int(m.Month)) }
-
-// toProto turns an entry into its event.
-func toProto(x ledger.Entry) *ledgerv1.LedgerEntry {
-	return &ledgerv1.LedgerEntry{
-		EntryId: x.ID, Kind: ledgerv1.EntryKind(x.Kind), DebitAccount: x.Debit, CreditAccount: x.Credit, AmountCents: x.AmountCents,
-		ContractId: x.ContractID, PbpId: x.PbpID, ServiceMonth: &typesv1.YearMonth{Year: int32(x.Month.Year), Month: int32(x.Month.Month)},
-		ServiceDate: protoDate(x.ServiceDate), Rule: x.Rule, SourceEventId: x.SourceEvent, ReversesEntryId: x.Reverses,
-		Service: x.Service, PharmacyNpi: x.PharmacyNPI, MemberId: x.MemberID, Memo: x.Memo,
-	}
-}
-
-func protoDate(d civil.Date) *typesv1.Date {
-	if d.IsZero() {
-		return nil
-	}
-	return d.Proto()
-}
-
-// fromProto turns an event back into an entry.
-func fromProto(e *ledgerv1.LedgerEntry) ledger.Entry {
-	return ledger.Entry{
-		ID: e.EntryId, Kind: ledger.Kind(e.Kind), Debit: e.DebitAccount, Credit: e.CreditAccount, AmountCents: e.AmountCents,
-		ContractID: e.ContractId, PbpID: e.PbpId, Month: civil.Date{Year: int(e.GetServiceMonth().GetYear()), Month: monthOf(e.GetServiceMonth().GetMonth()), Day: 1},
-		ServiceDate: civil.FromProto(e.ServiceDate), Rule: e.Rule, SourceEvent: e.SourceEventId, Reverses: e.ReversesEntryId,
-		Service: e.Service, PharmacyNPI: e.PharmacyNpi, MemberID: e.MemberId, Memo: e.Memo,
-	}
-}
 
 // perfYear is the performance year of a performance entry ("perf/<plan>/<year>/<n>").
 func perfYear(id string) string {
@@ -221,19 +197,9 @@ func spanValue(plan string, start, end civil.Date, eventID string) string {
 	return plan + "|" + start.String() + "|" + e + "|" + eventID
 }
 
-// Totals are the projection's counters.
-type Totals struct {
-	Entries, Cents int64
-	Balances       map[string]int64
-	ByKind         map[string]int64
-	// MemberMonths by plan and year; AB by plan and year: cents and summaries.
-	MemberMonths map[string]int64
-	AB           map[string]int64
-}
-
 // totals reads the counters.
-func (k keys) totalsOf(ctx context.Context, rdb *redis.Client) (Totals, error) {
-	t := Totals{Balances: map[string]int64{}, ByKind: map[string]int64{}, MemberMonths: map[string]int64{}, AB: map[string]int64{}}
+func (k keys) totalsOf(ctx context.Context, rdb *redis.Client) (booking.Totals, error) {
+	t := booking.Totals{Balances: map[string]int64{}, ByKind: map[string]int64{}, MemberMonths: map[string]int64{}, AB: map[string]int64{}}
 	h, err := rdb.HGetAll(ctx, k.totals()).Result()
 	if err != nil {
 		return t, err
@@ -282,3 +248,199 @@ func (k keys) totalsOf(ctx context.Context, rdb *redis.Client) (Totals, error) {
 	}
 	return t, nil
 }
+
+// Store implements booking.Store on Redis.
+type Store struct {
+	rdb *redis.Client
+	k   keys
+}
+
+// NewStore returns the live ledger's store.
+func NewStore(rdb *redis.Client) *Store { return &Store{rdb: rdb, k: keys{prefix: LivePrefix}} }
+
+var _ booking.Store = (*Store)(nil)
+
+// ApplyEntry implements booking.Store.
+func (s *Store) ApplyEntry(ctx context.Context, e *ledgerv1.LedgerEntry) (bool, error) {
+	return s.k.applyEntry(ctx, s.rdb, e)
+}
+
+// EntryBooked implements booking.Store.
+func (s *Store) EntryBooked(ctx context.Context, id string) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.k.entryDone(id)).Result()
+	return n == 1, err
+}
+
+// Entry implements booking.Store.
+func (s *Store) Entry(ctx context.Context, id string) (*ledgerv1.LedgerEntry, error) {
+	return s.k.entry(ctx, s.rdb, id)
+}
+
+// Entries implements booking.Store.
+func (s *Store) Entries(ctx context.Context, ids []string) ([]*ledgerv1.LedgerEntry, error) {
+	return s.k.entriesByID(ctx, s.rdb, ids)
+}
+
+// EntryIDs implements booking.Store.
+func (s *Store) EntryIDs(ctx context.Context) ([]string, error) {
+	return s.rdb.LRange(ctx, s.k.entries(), 0, -1).Result()
+}
+
+// MonthEntryIDs implements booking.Store.
+func (s *Store) MonthEntryIDs(ctx context.Context, plan string, month civil.Date) ([]string, error) {
+	return s.rdb.LRange(ctx, s.k.month(plan, month), 0, -1).Result()
+}
+
+// Totals implements booking.Store.
+func (s *Store) Totals(ctx context.Context) (booking.Totals, error) { return s.k.totalsOf(ctx, s.rdb) }
+
+// Handled implements booking.Store.
+func (s *Store) Handled(ctx context.Context, eventID string) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.k.done(eventID)).Result()
+	return n == 1, err
+}
+
+// MarkHandled implements booking.Store.
+func (s *Store) MarkHandled(ctx context.Context, eventID string) error {
+	return s.rdb.Set(ctx, s.k.done(eventID), "1", 0).Err()
+}
+
+// RecordSpan implements booking.Store: the span replaces the version under
+// its id, and the member is left for the next sweep, in one transaction.
+func (s *Store) RecordSpan(ctx context.Context, member string, sp membermonths.Span) error {
+	v := spanValue(sp.Plan, sp.Start, sp.End, sp.EventID)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.k.span(member), sp.ID, v)
+		p.SAdd(ctx, s.k.members(), member)
+		p.SAdd(ctx, s.k.dirty(), member)
+		return nil
+	})
+	return err
+}
+
+// Spans implements booking.Store.
+func (s *Store) Spans(ctx context.Context, member string) ([]membermonths.Span, error) {
+	return s.k.spans(ctx, s.rdb, member)
+}
+
+// Members implements booking.Store.
+func (s *Store) Members(ctx context.Context, changedOnly bool) ([]string, error) {
+	if changedOnly {
+		return s.rdb.SMembers(ctx, s.k.dirty()).Result()
+	}
+	return s.rdb.SMembers(ctx, s.k.members()).Result()
+}
+
+// Swept implements booking.Store.
+func (s *Store) Swept(ctx context.Context) (string, error) {
+	v, err := s.rdb.Get(ctx, s.k.swept()).Result()
+	if err == redis.Nil {
+		return "", nil
+	}
+	return v, err
+}
+
+// Reconciled implements booking.Store.
+func (s *Store) Reconciled(ctx context.Context, member string) error {
+	return s.rdb.SRem(ctx, s.k.dirty(), member).Err()
+}
+
+// SweptThrough implements booking.Store.
+func (s *Store) SweptThrough(ctx context.Context, month string) error {
+	return s.rdb.Set(ctx, s.k.swept(), month, 0).Err()
+}
+
+// MemberMonths implements booking.Store.
+func (s *Store) MemberMonths(ctx context.Context, member string) (map[string]string, error) {
+	return s.rdb.HGetAll(ctx, s.k.mm(member)).Result()
+}
+
+// AddPartsAB implements booking.Store: once per event (its marker and the
+// sums in one atomic step).
+func (s *Store) AddPartsAB(ctx context.Context, eventID, plan string, year int, cents int64) error {
+	_, err := redisx.Apply(ctx, s.rdb, s.k.done(eventID), 0,
+		redisx.HIncrBy(s.k.ab(plan, year), "cents", cents), redisx.HIncrBy(s.k.ab(plan, year), "summaries", 1),
+		redisx.SAdd(s.k.abYears(plan), strconv.Itoa(year)), redisx.SAdd(s.k.plans(), plan))
+	return err
+}
+
+// PartsAB implements booking.Store.
+func (s *Store) PartsAB(ctx context.Context, plan string, year int) (cents, summaries int64, err error) {
+	ab, err := s.rdb.HGetAll(ctx, s.k.ab(plan, year)).Result()
+	if err != nil {
+		return 0, 0, err
+	}
+	cents, _ = strconv.ParseInt(ab["cents"], 10, 64)
+	summaries, _ = strconv.ParseInt(ab["summaries"], 10, 64)
+	return cents, summaries, nil
+}
+
+// MemberMonthCount implements booking.Store.
+func (s *Store) MemberMonthCount(ctx context.Context, plan string, year int) (int64, error) {
+	n, err := s.rdb.HGet(ctx, s.k.mmCount(plan), strconv.Itoa(year)).Int64()
+	if err == redis.Nil {
+		return 0, nil
+	}
+	return n, err
+}
+
+// PerformanceEntry implements booking.Store.
+func (s *Store) PerformanceEntry(ctx context.Context, plan string, year int) (id string, generation int, err error) {
+	vals, err := s.rdb.HMGet(ctx, s.k.perf(plan), strconv.Itoa(year), strconv.Itoa(year)+":g").Result()
+	if err != nil {
+		return "", 0, err
+	}
+	id, _ = vals[0].(string)
+	if g, ok := vals[1].(string); ok {
+		if generation, err = strconv.Atoi(g); err != nil {
+			return "", 0, fmt.Errorf("performance generation of %s %d: %w", plan, year, err)
+		}
+	}
+	return id, generation, nil
+}
+
+// EventClock implements booking.Store: the event clock kept beside the ledger.
+func (s *Store) EventClock() clock.Events { return clock.Events{RDB: s.rdb, Key: s.k.clock()} }
+
+// Shadow implements booking.Store.
+func (s *Store) Shadow() booking.Store {
+	return &Store{rdb: s.rdb, k: keys{prefix: fmt.Sprintf("prrb:%d:", time.Now().UnixNano())}}
+}
+
+// shadowOf checks that other is a Shadow of s.
+func (s *Store) shadowOf(other booking.Store) (*Store, error) {
+	o, ok := other.(*Store)
+	if !ok || o.rdb != s.rdb {
+		return nil, fmt.Errorf("%T is not a shadow of the ledger's store", other)
+	}
+	return o, nil
+}
+
+// CopySweepStateTo implements booking.Store.
+func (s *Store) CopySweepStateTo(ctx context.Context, shadow booking.Store) error {
+	o, err := s.shadowOf(shadow)
+	if err != nil {
+		return err
+	}
+	if swept, err := s.rdb.Get(ctx, s.k.swept()).Result(); err == nil {
+		if err := s.rdb.Set(ctx, o.k.swept(), swept, 0).Err(); err != nil {
+			return err
+		}
+	}
+	if err := s.rdb.Del(ctx, o.k.dirty()).Err(); err != nil {
+		return err
+	}
+	return s.rdb.SUnionStore(ctx, o.k.dirty(), s.k.dirty()).Err()
+}
+
+// ReplaceFrom implements booking.Store: redisx.ReplaceNamespace.
+func (s *Store) ReplaceFrom(ctx context.Context, shadow booking.Store) error {
+	o, err := s.shadowOf(shadow)
+	if err != nil {
+		return err
+	}
+	return redisx.ReplaceNamespace(ctx, s.rdb, o.k.prefix, s.k.prefix)
+}
+
+// Drop implements booking.Store.
+func (s *Store) Drop(ctx context.Context) error { return redisx.DropNamespace(ctx, s.rdb, s.k.prefix) }
