@@ -56,6 +56,7 @@ func runConsumer(t *testing.T, env *testkit.Env, tel *otelx.Telemetry, pub *bus.
 }
 
 func TestPublishDropsARetriedMessage(t *testing.T) {
+	t.Parallel()
 	env, _, pub := setup(t)
 	ctx := context.Background()
 	ev := &typesv1.Date{Year: 2024, Month: 1, Day: 2}
@@ -81,6 +82,7 @@ func TestPublishDropsARetriedMessage(t *testing.T) {
 }
 
 func TestConsumerContinuesTheTraceAndAcks(t *testing.T) {
+	t.Parallel()
 	env, tel, pub := setup(t)
 	ctx, span := tel.Tracer("test").Start(context.Background(), "root")
 	wantTrace := span.SpanContext().TraceID().String()
@@ -110,6 +112,7 @@ func TestConsumerContinuesTheTraceAndAcks(t *testing.T) {
 }
 
 func TestFailingMessagesAreDeadLetteredAfterBoundedRedelivery(t *testing.T) {
+	t.Parallel()
 	env, tel, pub := setup(t)
 	var mu sync.Mutex
 	calls := map[string]int{}
@@ -159,6 +162,7 @@ func TestFailingMessagesAreDeadLetteredAfterBoundedRedelivery(t *testing.T) {
 }
 
 func TestPartitionedConsumersKeepEachMembersOrder(t *testing.T) {
+	t.Parallel()
 	env, tel, pub := setup(t)
 	const members, perMember, parts = 12, 20, 4
 	var mu sync.Mutex
@@ -215,6 +219,7 @@ func waitIdle(t *testing.T, env *testkit.Env) {
 // Workers handle different beneficiaries at once but one beneficiary's events
 // in the order they were stored, each exactly once.
 func TestWorkersKeepEachMembersOrder(t *testing.T) {
+	t.Parallel()
 	env, tel, pub := setup(t)
 	ctx := context.Background()
 	const members, perMember = 12, 15
@@ -287,6 +292,7 @@ func TestWorkersKeepEachMembersOrder(t *testing.T) {
 }
 
 func TestWorkerOf(t *testing.T) {
+	t.Parallel()
 	if got := bus.WorkerOf("", 8); got != 0 {
 		t.Fatalf("empty key went to worker %d, want 0", got)
 	}
@@ -309,6 +315,7 @@ func TestWorkerOf(t *testing.T) {
 // A transient failure is retried on the spot, so a beneficiary's later events
 // wait for it instead of overtaking it (as a redelivery would let them).
 func TestTransientFailureKeepsOrder(t *testing.T) {
+	t.Parallel()
 	env, tel, pub := setup(t)
 	ctx := context.Background()
 	var outs []bus.Out

@@ -11,6 +11,7 @@ import (
 )
 
 func TestEventClockOnlyMovesForward(t *testing.T) {
+	t.Parallel()
 	rdb := testkit.RedisClient(t)
 	ctx := context.Background()
 	c, err := clock.New("events", time.UTC, rdb, "test:clock")

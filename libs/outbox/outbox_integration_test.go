@@ -11,6 +11,7 @@ import (
 )
 
 func TestOnlyTheCurrentVersionLeavesTheOutbox(t *testing.T) {
+	t.Parallel()
 	rdb := testkit.RedisClient(t)
 	ctx := context.Background()
 	box := outbox.New(rdb, "unpub", func(id string) string { return "task:" + id })
@@ -41,6 +42,7 @@ func TestOnlyTheCurrentVersionLeavesTheOutbox(t *testing.T) {
 }
 
 func TestRelayHandsEveryPendingRecordToThePublisherAndStopsAtAFailure(t *testing.T) {
+	t.Parallel()
 	rdb := testkit.RedisClient(t)
 	ctx := context.Background()
 	letters := outbox.New(rdb, "unpub-letters", nil) // letters never change: no version

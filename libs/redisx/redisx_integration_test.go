@@ -9,6 +9,7 @@ import (
 )
 
 func TestApplyIsExactlyOnce(t *testing.T) {
+	t.Parallel()
 	url, _ := testkit.StartRedis(t)
 	ctx := context.Background()
 	rdb, err := redisx.Connect(ctx, url, nil)

@@ -56,6 +56,7 @@ func publishRaw(t *testing.T, js jetstream.JetStream, subject, contentType strin
 }
 
 func TestPharmacySubmissionsOverNATS(t *testing.T) {
+	t.Parallel()
 	env := testkit.Start(t)
 	env.RunService(t, service.Definition)
 	js := env.JS

@@ -46,6 +46,7 @@ func subjects(t *testing.T, env *testkit.Env) []string {
 }
 
 func TestAReversalBeforeItsClaimIsHeldUntilTheClaimArrives(t *testing.T) {
+	t.Parallel()
 	env := testkit.Start(t)
 	ing := client(t, env.RunService(t, service.Definition))
 	ctx := context.Background()
@@ -96,6 +97,7 @@ func TestAReversalBeforeItsClaimIsHeldUntilTheClaimArrives(t *testing.T) {
 }
 
 func TestEnrollmentDecidesWhichDatesOfServiceAreAcceptedAndAFixedRejectionResubmits(t *testing.T) {
+	t.Parallel()
 	env := testkit.Start(t)
 	ing := client(t, env.RunService(t, service.Definition))
 	ctx := context.Background()

@@ -20,6 +20,7 @@ import (
 )
 
 func TestSchedulerAPI(t *testing.T) {
+	t.Parallel()
 	env := testkit.Start(t)
 	addr := env.RunService(t, service.Definition, "-clock", "events")
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))

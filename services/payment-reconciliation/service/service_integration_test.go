@@ -46,6 +46,7 @@ func fieldOf(err error) string {
 // some twice, stops the service while it is booking and starts it again: the
 // ledger holds each fee once, on the stream and in the totals.
 func TestLedgerExactlyOnceAcrossDuplicatesAndARestart(t *testing.T) {
+	t.Parallel()
 	env := testkit.StartWith(t, testkit.Options{SyncAlways: true}) // the ledger is synced before it is acknowledged
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

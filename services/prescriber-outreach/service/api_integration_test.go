@@ -34,6 +34,7 @@ func fieldOf(err error) string {
 }
 
 func TestOutreachAPIOverTheBus(t *testing.T) {
+	t.Parallel()
 	env := testkit.Start(t)
 	addr := env.RunService(t, service.Definition, "-clock", "events", "-sweep-interval", "1h")
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))

@@ -53,6 +53,7 @@ func idle(t *testing.T, env *testkit.Env) {
 }
 
 func TestRebuiltProfilesEqualTheLiveOnesAndRepairThem(t *testing.T) {
+	t.Parallel()
 	env, risk, pub := start(t)
 	ctx := context.Background()
 	var outs []bus.Out
@@ -124,6 +125,7 @@ func TestRebuiltProfilesEqualTheLiveOnesAndRepairThem(t *testing.T) {
 }
 
 func TestASaveFromAStaleSnapshotIsRefused(t *testing.T) {
+	t.Parallel()
 	env := testkit.Start(t)
 	ctx := context.Background()
 	store := adapters.NewStore(env.Redis, adapters.LivePrefix)
@@ -152,6 +154,7 @@ func TestASaveFromAStaleSnapshotIsRefused(t *testing.T) {
 // and excluding diagnoses reach the profile, and the assessment says which
 // exclusion removed the member from which measure.
 func TestExclusionsReachTheProfileAndSayWhichMeasureTheyRemove(t *testing.T) {
+	t.Parallel()
 	env, risk, pub := start(t)
 	ctx := context.Background()
 	opioidsAndBenzos := func(member string) []bus.Out {
@@ -257,6 +260,7 @@ func TestExclusionsReachTheProfileAndSayWhichMeasureTheyRemove(t *testing.T) {
 // reversal reverses its own pharmacy's; an ingredient the drug reference
 // does not know is reported and not counted as a drug.
 func TestClaimsAreKeptByPharmacyAndUnknownDrugsAreReportedNotCounted(t *testing.T) {
+	t.Parallel()
 	env, risk, pub := start(t)
 	ctx := context.Background()
 	p := bus.Partition("M1", 4)

@@ -41,6 +41,7 @@ func runAt(t *testing.T, st *stack.Stack, args ...string) (string, error) {
 }
 
 func TestImportsAndRejectionsThroughEmtmctl(t *testing.T) {
+	t.Parallel()
 	redisURL, _ := testkit.StartRedis(t)
 	st, err := stack.Start(context.Background(), stack.Options{DataDir: t.TempDir(), RedisURL: redisURL})
 	if err != nil {
@@ -166,6 +167,7 @@ func asExit(err error, e *ExitError) bool {
 }
 
 func TestOutreachAndPaymentThroughEmtmctl(t *testing.T) {
+	t.Parallel()
 	redisURL, _ := testkit.StartRedis(t)
 	st, err := stack.Start(context.Background(), stack.Options{DataDir: t.TempDir(), RedisURL: redisURL, ServiceArgs: stack.ReplayArgs})
 	if err != nil {
@@ -256,6 +258,7 @@ func TestOutreachAndPaymentThroughEmtmctl(t *testing.T) {
 // Dead letters are read, redelivered and marked handled through emtmctl, and
 // each of these actions is in the audit list.
 func TestDeadLettersAreHandledThroughEmtmctlAndAudited(t *testing.T) {
+	t.Parallel()
 	redisURL, _ := testkit.StartRedis(t)
 	st, err := stack.Start(context.Background(), stack.Options{DataDir: t.TempDir(), RedisURL: redisURL})
 	if err != nil {

@@ -57,6 +57,7 @@ func denied(t *testing.T, nc *nats.Conn, errs chan error, subject string) {
 // that a pharmacy cannot publish as another and a service cannot publish
 // another's events, take another's messages or touch a stream.
 func TestLeastPrivilegeOnTheBus(t *testing.T) {
+	t.Parallel()
 	redisURL, _ := testkit.StartRedis(t)
 	ctx := context.Background()
 	st, err := Start(ctx, Options{DataDir: t.TempDir(), RedisURL: redisURL, Partitions: 4, Log: io.Discard,
@@ -143,6 +144,7 @@ func TestLeastPrivilegeOnTheBus(t *testing.T) {
 // TestDurablesAreGranted: the durables a running stack creates are exactly
 // those bus.Grants lists, so that each is protected from the other services.
 func TestDurablesAreGranted(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t)
 	want := map[string]bool{}
 	for _, g := range bus.Grants {

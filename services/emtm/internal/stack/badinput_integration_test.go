@@ -24,6 +24,7 @@ import (
 // bad input the bus can carry, and checks that each valid event is processed
 // exactly once and each invalid one is a stored rejection with its reason.
 func TestBadInputAtScale(t *testing.T) {
+	t.Parallel()
 	e := startEnvWith(t, map[string][]string{
 		"ingestion": {"-reversal-overdue", "1s", "-sweep-interval", "200ms"},
 	})

@@ -181,6 +181,7 @@ func (e *env) counts(t *testing.T) counts {
 }
 
 func TestClaimAndEncounterFlowThroughAllFiveServicesInOneTrace(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t)
 	ctx, root := e.tel.Tracer("e2e").Start(context.Background(), "pharmacy submits")
 	traceID := root.SpanContext().TraceID().String()
@@ -291,6 +292,7 @@ func TestClaimAndEncounterFlowThroughAllFiveServicesInOneTrace(t *testing.T) {
 // learns in an encounter that the prescriber accepted the BEERS change;
 // outreach records the answer and payment owes the pharmacy the fee for it.
 func TestPrescriberAnswerInAnEncounterReachesOutreachAndPayment(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t)
 	ing := ingestionv1.NewIngestionServiceClient(e.conns["ingestion"])
 	if _, err := ing.SubmitClaim(context.Background(), &ingestionv1.SubmitClaimRequest{Claim: testClaim()}); err != nil {
@@ -325,6 +327,7 @@ func TestPrescriberAnswerInAnEncounterReachesOutreachAndPayment(t *testing.T) {
 }
 
 func TestInvalidClaimIsRejectedWithFieldViolationsAndStored(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t)
 	bad := testClaim()
 	bad.PrescriberNpi = "1234567890" // wrong check digit
@@ -369,6 +372,7 @@ func TestInvalidClaimIsRejectedWithFieldViolationsAndStored(t *testing.T) {
 }
 
 func TestAReversalCancelsItsClaimDownstreamEvenWhenItComesFirst(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t)
 	ctx := context.Background()
 	ing := ingestionv1.NewIngestionServiceClient(e.conns["ingestion"])
@@ -420,6 +424,7 @@ func TestAReversalCancelsItsClaimDownstreamEvenWhenItComesFirst(t *testing.T) {
 // TestServicesExportMetrics scrapes each service's /metrics after a valid
 // claim, an encounter and an invalid claim.
 func TestServicesExportMetrics(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t)
 	ing := ingestionv1.NewIngestionServiceClient(e.conns["ingestion"])
 	if _, err := ing.SubmitClaim(context.Background(), &ingestionv1.SubmitClaimRequest{Claim: testClaim()}); err != nil {

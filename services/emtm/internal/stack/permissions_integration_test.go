@@ -34,6 +34,7 @@ import (
 // whose certificate names nothing. Each gets what docs/security.md says and
 // nothing more; the privileged calls leave audit records on EMTM_AUDIT.
 func TestEveryClassOfCallerGetsOnlyWhatItsPermissionAllows(t *testing.T) {
+	t.Parallel()
 	certs, err := grpcx.WriteDevCerts(t.TempDir(), t.TempDir(), []string{"127.0.0.1", "localhost"}, []grpcx.Client{
 		{Name: "operator", Contracts: []string{grpcx.AllContracts}},
 		{Name: "sponsor", Contracts: []string{"S9925"}},

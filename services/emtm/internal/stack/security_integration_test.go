@@ -31,6 +31,7 @@ func wantCode(t *testing.T, what string, err error, code codes.Code, text string
 // callers are refused; a caller over its rate limit and a request over the
 // size limit get clear errors.
 func TestTLSAuthorizationAndLimits(t *testing.T) {
+	t.Parallel()
 	certs, err := grpcx.WriteDevCerts(t.TempDir(), "", []string{"127.0.0.1", "localhost"}, []grpcx.Client{
 		{Name: "operator", Contracts: []string{grpcx.AllContracts}},
 		{Name: "sponsor-a", Contracts: []string{"S9925"}},

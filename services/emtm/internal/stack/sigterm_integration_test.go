@@ -23,6 +23,7 @@ import (
 // Every service binary serves grpc.health.v1 and reflection, and on SIGTERM
 // stops gracefully (exit 0) after draining.
 func TestServiceBinariesServeHealthAndReflectionAndStopOnSIGTERM(t *testing.T) {
+	t.Parallel()
 	env := testkit.Start(t)
 	bin := t.TempDir()
 	apis := map[string]string{
@@ -117,6 +118,7 @@ func waitServing(t *testing.T, cc *grpc.ClientConn, exited chan error, stderr *b
 }
 
 func TestOneEmtmPerDataDirectory(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	redisURL, _ := testkit.StartRedis(t)
 	st, err := Start(context.Background(), Options{DataDir: dir, RedisURL: redisURL, Log: io.Discard})
@@ -136,6 +138,7 @@ func TestOneEmtmPerDataDirectory(t *testing.T) {
 }
 
 func TestADataDirectoryOfAnotherDataFormatIsRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	redisURL, _ := testkit.StartRedis(t)
 	if err := os.MkdirAll(filepath.Join(dir, "nats"), 0o700); err != nil { // an earlier emtm's data, unmarked

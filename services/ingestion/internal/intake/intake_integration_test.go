@@ -57,6 +57,7 @@ func rev(id string) *claimsv1.ClaimReversal {
 }
 
 func TestHeldReversalsAreSweptAndOverdueOnesRejected(t *testing.T) {
+	t.Parallel()
 	in, store, env, clk := newIntake(t)
 	ctx := context.Background()
 	for _, id := range []string{"RX-LATE", "RX-RACE", "RX-WAIT"} {
@@ -140,6 +141,7 @@ func reasons(out intake.Outcome) string {
 // unique within its pharmacy only; a reversal must come from the claim's
 // pharmacy, name its member and plan, and not predate it.
 func TestAClaimIsItsPharmacysAndOnlyAMatchingReversalReversesIt(t *testing.T) {
+	t.Parallel()
 	in, _, env, _ := newIntake(t)
 	ctx := context.Background()
 	const other = "1003000126"
@@ -200,6 +202,7 @@ func TestAClaimIsItsPharmacysAndOnlyAMatchingReversalReversesIt(t *testing.T) {
 // the checks apply when a reversal came first, and its rejection frees the
 // claim for a correct reversal.
 func TestAHeldReversalThatDoesNotMatchItsClaimIsRejectedWhenTheClaimArrives(t *testing.T) {
+	t.Parallel()
 	in, _, env, _ := newIntake(t)
 	ctx := context.Background()
 	if _, err := in.SubmitAPI(ctx, bus.KindEnrollment, enrollmentOf("M1", civil.Date{Year: 2024, Month: 1, Day: 1})); err != nil {
@@ -227,6 +230,7 @@ func TestAHeldReversalThatDoesNotMatchItsClaimIsRejectedWhenTheClaimArrives(t *t
 
 // TestAClaimOfAMemberWithoutEnrollmentWaitsForItOrIsRejectedWhenOverdue.
 func TestAClaimOfAMemberWithoutEnrollmentWaitsForItOrIsRejectedWhenOverdue(t *testing.T) {
+	t.Parallel()
 	in, _, env, clk := newIntake(t)
 	ctx := context.Background()
 	for _, m := range []string{"M1", "M2", "M3"} {
@@ -282,6 +286,7 @@ func TestAClaimOfAMemberWithoutEnrollmentWaitsForItOrIsRejectedWhenOverdue(t *te
 // TestTheSameRefusedSubmissionIsOneRejection: a re-run import or a retry
 // stores no second rejection; a resubmission is its own record.
 func TestTheSameRefusedSubmissionIsOneRejection(t *testing.T) {
+	t.Parallel()
 	in, _, env, _ := newIntake(t)
 	ctx := context.Background()
 	bad := claimOf("RX-BAD", pharmacy, "M1")
@@ -324,6 +329,7 @@ func TestTheSameRefusedSubmissionIsOneRejection(t *testing.T) {
 // the same rejection, not a second one (the held copies' canonical payloads
 // differ in their meta, their content does not).
 func TestAReversalRetriedAfterItsRejectionIsOneRejection(t *testing.T) {
+	t.Parallel()
 	in, _, env, clk := newIntake(t)
 	ctx := context.Background()
 	payload, err := proto.Marshal(rev("RX-NEVER"))
@@ -367,6 +373,7 @@ func TestAReversalRetriedAfterItsRejectionIsOneRejection(t *testing.T) {
 // retry, or a re-run of an import made before task_kind existed, is a
 // duplicate, never a conflict; a kind that disagrees is refused.
 func TestAnEncounterIsTheSameWithOrWithoutTheTaskKindItsTaskIdNames(t *testing.T) {
+	t.Parallel()
 	in, store, _, _ := newIntake(t)
 	ctx := context.Background()
 	if _, err := in.SubmitAPI(ctx, bus.KindEnrollment, enrollmentOf("M1", civil.Date{Year: 2024, Month: 1, Day: 1})); err != nil {

@@ -61,6 +61,7 @@ func (f fixture) moveClock(t *testing.T, to *typesv1.Date) {
 // when the period starts, by the scheduling clock, whatever the assessments
 // do; each once, also after a restart and a replay.
 func TestAMemberInTheProgramGetsEveryPeriodsTaskWhateverTheAssessmentsDo(t *testing.T) {
+	t.Parallel()
 	f := setup(t, nil)
 	ctx := context.Background()
 	placed := assessment("M1", "HIGH", date(2024, 1, 15))
@@ -118,6 +119,7 @@ func enrollmentEnd(member string, end *typesv1.Date, reason enrollmentv1.EndReas
 // Disenrollment or death on 2024-08-10 stops everything after it, whether the
 // end arrives before the clock passes the later periods or after.
 func TestDeathOrDisenrollmentStopsEverythingAfterIt(t *testing.T) {
+	t.Parallel()
 	f := setup(t, nil)
 	ctx := context.Background()
 	for _, m := range []string{"EARLY", "LATE"} {
@@ -166,6 +168,7 @@ func TestDeathOrDisenrollmentStopsEverythingAfterIt(t *testing.T) {
 // Issue 11 item 2: a member stays in the program to the year's end after a
 // downgrade (on_downgrade: stay, the default), and leaves it at the year's end.
 func TestADowngradeKeepsTheMemberInTheProgramToTheYearsEnd(t *testing.T) {
+	t.Parallel()
 	f := setup(t, nil)
 	ctx := context.Background()
 	if err := f.s.OnAssessment(ctx, assessment("M1", "HIGH", date(2024, 1, 15))); err != nil {
@@ -192,6 +195,7 @@ func offer(id, member string, on *typesv1.Date, outcome encountersv1.EncounterOu
 // Issue 11 item 2: the CMR offer and the member's answer are facts on the CMR,
 // in either order of events; a decline closes it as declined.
 func TestCMROffersAndAnswersAreRecordedOnTheCMR(t *testing.T) {
+	t.Parallel()
 	f := setup(t, nil)
 	ctx := context.Background()
 	must := func(err error) {
@@ -268,6 +272,7 @@ func (w *wall) Name() string                              { return "test wall cl
 
 // By the wall clock the periods start on the calendar, whatever the events' dates.
 func TestPeriodsStartByTheWallClockToo(t *testing.T) {
+	t.Parallel()
 	env := testkit.Start(t)
 	ctx := context.Background()
 	ps, _ := policy.Sample()
@@ -308,6 +313,7 @@ func TestPeriodsStartByTheWallClockToo(t *testing.T) {
 // review on July 10 completes the second quarter's TMR (still in its window,
 // due first), not also the third quarter's, created when the clock passes July 1.
 func TestAnEncounterCompletesOneTaskOfAKindWhateverTheOrder(t *testing.T) {
+	t.Parallel()
 	f := setup(t, nil)
 	ctx := context.Background()
 	for _, m := range []string{"A", "B"} {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,11 +55,11 @@ func date(y, m, d int) *typesv1.Date {
 	return &typesv1.Date{Year: int32(y), Month: int32(m), Day: int32(d)}
 }
 
-var seq int
+var seq atomic.Int64 // tests run in parallel
 
 func assessment(member, tier string, on *typesv1.Date, problems ...string) *riskv1.RiskAssessment {
-	seq++
-	a := &riskv1.RiskAssessment{Meta: &typesv1.EventMeta{EventId: fmt.Sprintf("asmt/%d", seq)}, AssessmentId: fmt.Sprintf("asmt/%d", seq),
+	n := seq.Add(1)
+	a := &riskv1.RiskAssessment{Meta: &typesv1.EventMeta{EventId: fmt.Sprintf("asmt/%d", n)}, AssessmentId: fmt.Sprintf("asmt/%d", n),
 		MemberId: member, ContractId: "S9925", PbpId: "001", AsOf: on, Tier: enums.Of[riskv1.RiskTier](tier)}
 	for _, p := range problems {
 		code, _, _ := strings.Cut(p, ":")
@@ -82,6 +83,7 @@ func (f fixture) tasksOf(t *testing.T, member string) string {
 }
 
 func TestTierChangesUpgradeOrCancelInsteadOfDuplicating(t *testing.T) {
+	t.Parallel()
 	// on_downgrade: leave (the stay default is TestADowngradeKeepsTheMemberInTheProgramToTheYearsEnd).
 	f := setup(t, func(s string) string { return strings.Replace(s, "on_downgrade: stay", "on_downgrade: leave", 1) })
 	ctx := context.Background()
@@ -134,6 +136,7 @@ func (f fixture) idle(t *testing.T) {
 }
 
 func TestLeaseCompleteReleaseAndLeaseExpiry(t *testing.T) {
+	t.Parallel()
 	f := setup(t, nil)
 	ctx := context.Background()
 	if err := f.s.OnAssessment(ctx, assessment("M1", "HIGH", date(2024, 2, 10))); err != nil {
@@ -182,6 +185,7 @@ func TestLeaseCompleteReleaseAndLeaseExpiry(t *testing.T) {
 }
 
 func TestCapacityOverflowWaitsInPriorityOrder(t *testing.T) {
+	t.Parallel()
 	f := setup(t, func(s string) string { return strings.Replace(s, "TMR: 150,", "TMR: 3,", 1) })
 	ctx := context.Background()
 	for i := 0; i < 5; i++ {
@@ -216,6 +220,7 @@ func TestCapacityOverflowWaitsInPriorityOrder(t *testing.T) {
 
 // Many workers leasing at once never get the same task.
 func TestConcurrentLeasesNeverShareATask(t *testing.T) {
+	t.Parallel()
 	f := setup(t, func(s string) string {
 		return strings.Replace(s, "weekly_capacity: {CMR: 40, TMR: 150, ADHERENCE_OUTREACH: 300, POST_DISCHARGE: 60, FOLLOW_UP: 100}", "weekly_capacity: {}", 1)
 	})
@@ -267,6 +272,7 @@ func encounter(id, member string, on *typesv1.Date, found, resolved int32, codes
 }
 
 func TestEncountersCompleteTasksInEitherOrderAndLeaveFollowUps(t *testing.T) {
+	t.Parallel()
 	f := setup(t, nil)
 	ctx := context.Background()
 	// The task first, then the encounter: a medication review completes the CMR
@@ -295,6 +301,7 @@ func TestEncountersCompleteTasksInEitherOrderAndLeaveFollowUps(t *testing.T) {
 }
 
 func TestDischargeDeathAndExpiry(t *testing.T) {
+	t.Parallel()
 	f := setup(t, nil)
 	ctx := context.Background()
 	inpatient := func(member string, d *typesv1.Date) *medicalv1.PartsAbSummary {
@@ -361,6 +368,7 @@ func TestDischargeDeathAndExpiry(t *testing.T) {
 }
 
 func TestMonitoringMeasures(t *testing.T) {
+	t.Parallel()
 	f := setup(t, nil)
 	ctx := context.Background()
 	disch := func(member string, d *typesv1.Date) {
@@ -403,6 +411,7 @@ func TestMonitoringMeasures(t *testing.T) {
 }
 
 func TestPlansThatDispatchOverNATSFillTheWorkQueue(t *testing.T) {
+	t.Parallel()
 	f := setup(t, func(s string) string { return strings.Replace(s, "dispatch: grpc", "dispatch: nats", 1) })
 	ctx := context.Background()
 	if err := f.s.OnAssessment(ctx, assessment("M1", "HIGH", date(2024, 2, 10))); err != nil {
@@ -437,6 +446,7 @@ func TestPlansThatDispatchOverNATSFillTheWorkQueue(t *testing.T) {
 // events (assessments in their stream's order, which the bus keeps), with a
 // sweep after each, ends in the same tasks.
 func TestTheOrderOfEventsDoesNotChangeTheOutcome(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	type event func(f fixture) error
 	events := []event{
@@ -523,6 +533,7 @@ func TestTheOrderOfEventsDoesNotChangeTheOutcome(t *testing.T) {
 // the task ends completed by the encounter (neither may read before the
 // other has written and both miss each other).
 func TestAnEncounterAndTheTaskItCompletesArrivingAtOnceEndCompleted(t *testing.T) {
+	t.Parallel()
 	f := setup(t, nil)
 	ctx := context.Background()
 	const members = 300

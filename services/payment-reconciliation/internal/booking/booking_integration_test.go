@@ -100,6 +100,7 @@ func (f fixture) ids(t *testing.T, kind ledgerv1.EntryKind) string {
 }
 
 func TestMemberMonthsFollowEnrollmentIncludingRetroactiveChanges(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	ctx := context.Background()
 	must(t, f.b.OnEnrollment(ctx, enrollment(1, "M1", "2024-01-01", "")))
@@ -162,6 +163,7 @@ func TestMemberMonthsFollowEnrollmentIncludingRetroactiveChanges(t *testing.T) {
 }
 
 func TestFeesSuspenseAndOutcomeFeesAreBookedOnce(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	ctx := context.Background()
 	e := encounter("E1", "2024-03-15", "430193006", "410620009", "430193006")
@@ -227,6 +229,7 @@ func (f fixture) published(t *testing.T, subject, id string, m proto.Message) {
 }
 
 func TestPerformanceSettlementAndRebuild(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	ctx := context.Background()
 	// Ten members enrolled all 2019: 120 member months.
@@ -307,6 +310,7 @@ func TestPerformanceSettlementAndRebuild(t *testing.T) {
 // Issue 11 item 6: member months after the prospective payment's last month
 // book nothing, and the month's statement says why and how many.
 func TestMemberMonthsAfterTheLastMonthBookNothingAndTheStatementSaysWhy(t *testing.T) {
+	t.Parallel()
 	f := setup(t, "2024-02")
 	ctx := context.Background()
 	must(t, f.b.OnEnrollment(ctx, enrollment(1, "M1", "2024-01-01", "")))

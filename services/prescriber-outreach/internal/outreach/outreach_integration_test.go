@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,12 +65,12 @@ func day(s string) civil.Date {
 	return d
 }
 
-var seq int
+var seq atomic.Int64 // tests run in parallel
 
 // assessment finds problems ("BEERS:glyburide@drA") for a member on a date.
 func assessment(member, on string, problems ...string) *riskv1.RiskAssessment {
-	seq++
-	a := &riskv1.RiskAssessment{Meta: &typesv1.EventMeta{EventId: fmt.Sprintf("asmt/%d", seq)}, AssessmentId: fmt.Sprintf("asmt/%d", seq),
+	n := seq.Add(1)
+	a := &riskv1.RiskAssessment{Meta: &typesv1.EventMeta{EventId: fmt.Sprintf("asmt/%d", n)}, AssessmentId: fmt.Sprintf("asmt/%d", n),
 		MemberId: member, ContractId: "S9925", PbpId: "001", AsOf: day(on).Proto()}
 	for _, p := range problems {
 		key, npis, _ := strings.Cut(p, "@")
@@ -113,6 +114,7 @@ func (f fixture) items(t *testing.T, npi string) string {
 }
 
 func TestBatchingRateLimitAndRepeatWindow(t *testing.T) {
+	t.Parallel()
 	// At most two problems per letter and one letter per week: the rest waits.
 	f := setup(t, "events", func(s string) string {
 		return strings.Replace(s, "max_items_per_communication: 25", "max_items_per_communication: 2", 1)
@@ -184,6 +186,7 @@ func TestBatchingRateLimitAndRepeatWindow(t *testing.T) {
 }
 
 func TestResponsesViaAPIAndEncounterAndNoResponse(t *testing.T) {
+	t.Parallel()
 	f := setup(t, "events", nil)
 	ctx := context.Background()
 	f.must(t, f.o.OnAssessment(ctx, assessment("M1", "2024-02-12", "BEERS:glyburide@"+drA, "NONADH:STATIN@"+drA)))
@@ -274,6 +277,7 @@ func TestResponsesViaAPIAndEncounterAndNoResponse(t *testing.T) {
 }
 
 func TestStillPendingIsSupersededAfterTheWindow(t *testing.T) {
+	t.Parallel()
 	f := setup(t, "events", nil)
 	ctx := context.Background()
 	f.must(t, f.o.OnAssessment(ctx, assessment("M1", "2024-01-10", "NONADH:RASA@"+drA)))
@@ -304,6 +308,7 @@ func TestStillPendingIsSupersededAfterTheWindow(t *testing.T) {
 }
 
 func TestReplayCatchesUpPerPeriodButWallClockSendsOneLetterNow(t *testing.T) {
+	t.Parallel()
 	raise := func(f fixture) {
 		// One problem per week for ten weeks, for one prescriber.
 		for w := range 10 {

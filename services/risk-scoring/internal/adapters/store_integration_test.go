@@ -15,6 +15,7 @@ import (
 // size of a profile counts every field, so a replay or a rebuild of the same
 // fills reports the same figure give or take the table's own allocation.
 func TestTheSizeOfALargeProfileCountsEveryField(t *testing.T) {
+	t.Parallel()
 	rdb := testkit.RedisClient(t)
 	ctx := context.Background()
 	s := NewStore(rdb, LivePrefix)
