@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -50,7 +51,7 @@ type Op struct {
 
 var allowed = map[string]bool{
 	"SET": true, "INCRBY": true, "HSET": true, "HINCRBY": true, "HDEL": true,
-	"SADD": true, "SREM": true, "ZADD": true, "ZREM": true, "RPUSH": true, "DEL": true,
+	"SADD": true, "SREM": true, "ZADD": true, "ZREM": true, "RPUSH": true, "DEL": true, "PEXPIRE": true,
 }
 
 // HSet, HIncrBy, SAdd, ZAdd, RPush, IncrBy, Set and SRem build Ops.
@@ -64,6 +65,11 @@ func ZAdd(key string, score float64, member string) Op {
 func RPush(key string, values ...any) Op { return Op{"RPUSH", key, values} }
 func IncrBy(key string, n int64) Op      { return Op{"INCRBY", key, []any{n}} }
 func Set(key string, value any) Op       { return Op{"SET", key, []any{value}} }
+func HDel(key string, fields ...any) Op  { return Op{"HDEL", key, fields} }
+func ZRem(key string, members ...any) Op { return Op{"ZREM", key, members} }
+func PExpire(key string, ttl time.Duration) Op {
+	return Op{"PEXPIRE", key, []any{ttl.Milliseconds()}}
+}
 
 // applyScript: KEYS[1] is the marker, KEYS[2..] the keys of the ops in order.
 // ARGV: marker ttl in ms (0 keeps it), marker value, then per op: command, arg count, args.
@@ -115,4 +121,95 @@ func Apply(ctx context.Context, rdb redis.Scripter, marker string, ttl time.Dura
 		return false, fmt.Errorf("redis apply: %w", err)
 	}
 	return n == 1, nil
+}
+
+// Guard is a condition a Commit checks before it writes: the state a change
+// was decided on still holds. It never decides anything else.
+type Guard struct {
+	kind  string // "field": HGET Key Field == Value; "value": GET Key == Value; "count": GET Key (0 if missing) == Value; "absent": EXISTS Key == 0
+	Key   string
+	Field string
+	Value string
+}
+
+// FieldIs guards that hash key's field holds value ("" for a missing field).
+func FieldIs(key, field, value string) Guard {
+	return Guard{kind: "field", Key: key, Field: field, Value: value}
+}
+
+// ValueIs guards that string key holds value ("" for a missing key).
+func ValueIs(key, value string) Guard { return Guard{kind: "value", Key: key, Value: value} }
+
+// CountIs guards that counter key holds n (a missing key counts 0).
+func CountIs(key string, n int64) Guard {
+	return Guard{kind: "count", Key: key, Value: strconv.FormatInt(n, 10)}
+}
+
+// Absent guards that key does not exist.
+func Absent(key string) Guard { return Guard{kind: "absent", Key: key} }
+
+// commitScript: KEYS are the guards' keys, then the ops' keys. ARGV: the
+// number of guards, per guard its kind, field and value, then per op:
+// command, arg count, args. Returns 0 (written) or the 1-based index of the
+// first guard that failed (nothing written).
+var commitScript = redis.NewScript(`
+local g = tonumber(ARGV[1])
+local a = 2
+for i = 1, g do
+  local kind, field, want = ARGV[a], ARGV[a+1], ARGV[a+2]
+  local have
+  if kind == 'field' then have = redis.call('HGET', KEYS[i], field) or ''
+  elseif kind == 'value' then have = redis.call('GET', KEYS[i]) or ''
+  elseif kind == 'count' then have = tostring(tonumber(redis.call('GET', KEYS[i]) or '0'))
+  else if redis.call('EXISTS', KEYS[i]) == 0 then have = want else have = false end end
+  if have ~= want then return i end
+  a = a + 3
+end
+for k = g + 1, #KEYS do
+  local cmd = ARGV[a]
+  local n = tonumber(ARGV[a+1])
+  local args = {}
+  for j = 1, n do args[j] = ARGV[a+1+j] end
+  redis.call(cmd, KEYS[k], unpack(args))
+  a = a + 2 + n
+end
+return 0
+`)
+
+// ErrGuard is a Commit whose guard no longer held: the state changed after
+// the change was decided; read again and decide again.
+var ErrGuard = errors.New("the state changed since it was read")
+
+// Commit writes ops atomically if every guard holds, else nothing (ErrGuard).
+// Every key is built by the caller and passed in KEYS; the script decides
+// nothing but whether the state it was decided on is still there.
+func Commit(ctx context.Context, rdb redis.Scripter, guards []Guard, ops ...Op) error {
+	keys := make([]string, 0, len(guards)+len(ops))
+	argv := []any{len(guards)}
+	for _, g := range guards {
+		if g.Key == "" || g.kind == "" {
+			return errors.New("redisx.Commit: a guard without a key")
+		}
+		keys = append(keys, g.Key)
+		argv = append(argv, g.kind, g.Field, g.Value)
+	}
+	for _, op := range ops {
+		if !allowed[op.Cmd] {
+			return fmt.Errorf("redisx.Commit: command %q is not allowed", op.Cmd)
+		}
+		if op.Key == "" {
+			return fmt.Errorf("redisx.Commit: %s with an empty key", op.Cmd)
+		}
+		keys = append(keys, op.Key)
+		argv = append(argv, op.Cmd, len(op.Args))
+		argv = append(argv, op.Args...)
+	}
+	n, err := commitScript.Run(ctx, rdb, keys, argv...).Int()
+	if err != nil {
+		return fmt.Errorf("redis commit: %w", err)
+	}
+	if n != 0 {
+		return fmt.Errorf("%w (%s)", ErrGuard, guards[n-1].Key)
+	}
+	return nil
 }

@@ -2,7 +2,9 @@ package redisx_test
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/emtm/emtm/libs/redisx"
 	"github.com/emtm/emtm/libs/testkit"
@@ -38,5 +40,43 @@ func TestApplyIsExactlyOnce(t *testing.T) {
 	}
 	if ok, _ := rdb.Exists(ctx, "done:event-2").Result(); ok != 0 {
 		t.Fatal("a refused apply left its marker")
+	}
+}
+
+func TestCommitWritesOnlyWhileTheStateItWasDecidedOnHolds(t *testing.T) {
+	t.Parallel()
+	rdb := testkit.RedisClient(t)
+	ctx := context.Background()
+	rdb.HSet(ctx, "task:t1", "v", 3, "status", "SCHEDULED")
+	rdb.Set(ctx, "cap:week", 2, 0)
+	move := []redisx.Op{redisx.HSet("task:t1", "status", "LEASED"), redisx.HIncrBy("task:t1", "v", 1), redisx.IncrBy("cap:week", 1),
+		redisx.ZAdd("leased", 5, "t1"), redisx.PExpire("cap:week", time.Hour)}
+	tests := []struct {
+		name   string
+		guards []redisx.Guard
+		wrote  bool
+	}{
+		{"a stale version writes nothing", []redisx.Guard{redisx.FieldIs("task:t1", "v", "2")}, false},
+		{"a used capacity that moved writes nothing", []redisx.Guard{redisx.FieldIs("task:t1", "v", "3"), redisx.ValueIs("cap:week", "1")}, false},
+		{"a count read as another number writes nothing", []redisx.Guard{redisx.CountIs("cap:week", 1)}, false},
+		{"a missing counter counts zero", []redisx.Guard{redisx.CountIs("cap:other", 1)}, false},
+		{"a record that should not exist yet writes nothing", []redisx.Guard{redisx.Absent("task:t1")}, false},
+		{"the state as read writes the change", []redisx.Guard{redisx.FieldIs("task:t1", "v", "3"), redisx.ValueIs("cap:week", "2"), redisx.CountIs("cap:week", 2), redisx.CountIs("cap:none", 0), redisx.Absent("task:t2"), redisx.FieldIs("task:t1", "worker", "")}, true},
+		{"the same change again finds the version moved", []redisx.Guard{redisx.FieldIs("task:t1", "v", "3")}, false},
+	}
+	for _, tt := range tests {
+		err := redisx.Commit(ctx, rdb, tt.guards, move...)
+		if tt.wrote != (err == nil) || (err != nil && !errors.Is(err, redisx.ErrGuard)) {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+	}
+	h, _ := rdb.HGetAll(ctx, "task:t1").Result()
+	used, _ := rdb.Get(ctx, "cap:week").Int()
+	ttl, _ := rdb.PTTL(ctx, "cap:week").Result()
+	if h["status"] != "LEASED" || h["v"] != "4" || used != 3 || ttl <= 0 {
+		t.Fatalf("after one commit: %v, capacity used %d, ttl %v", h, used, ttl)
+	}
+	if err := redisx.Commit(ctx, rdb, nil, redisx.Op{Cmd: "FLUSHALL", Key: "x"}); err == nil || errors.Is(err, redisx.ErrGuard) {
+		t.Fatalf("a command outside the allow-list: %v", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/emtm/emtm/libs/directory"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/libs/gen/enums"
+	"github.com/emtm/emtm/services/intervention-scheduling/internal/adapters"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/ports"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/tasks"
@@ -69,7 +70,7 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		return err
 	}
 	rt.Log.Info("program policy", "file", cfg.policies.Name, "plans", cfg.policies.Plans(), "clock", clk.Name())
-	s := tasks.New(tasks.NewStore(rt.Redis), rt.Pub, cfg.policies, clk, rt.Cfg.Partitions, rt.Hasher)
+	s := tasks.New(adapters.NewStore(rt.Redis), rt.Pub, cfg.policies, clk, rt.Cfg.Partitions, rt.Hasher)
 	schedulingv1.RegisterInterventionSchedulingServiceServer(rt.GRPC.GRPC, ports.NewGRPC(s, rt.JS))
 	rt.Every("sweep", cfg.Clock.SweepInterval, s.Sweep)
 	if err := observeTasks(rt, s); err != nil {

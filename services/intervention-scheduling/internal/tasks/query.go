@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/emtm/emtm/libs/civil"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/planid"
+	"github.com/emtm/emtm/libs/taskid"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
 )
 
@@ -209,20 +209,18 @@ func (s *Scheduler) Backlog(ctx context.Context) (map[[2]string]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids, err := s.store.rdb.ZRangeWithScores(ctx, keyDue, 0, 199_999).Result()
+	open, err := s.store.OpenByDue(ctx, 200_000)
 	if err != nil {
 		return nil, err
 	}
 	out := map[[2]string]int64{}
-	for _, z := range ids {
-		id, _ := z.Member.(string)
-		parts := strings.Split(id, "/")
-		kind := "UNKNOWN"
-		if len(parts) >= 4 { // task/<member>/<kind>/<period>
-			kind = parts[2]
+	for _, o := range open {
+		kind := taskid.Kind(o.ID)
+		if kind == "" {
+			kind = "UNKNOWN"
 		}
 		bucket := "not_due"
-		if due := fromYMD(strconv.Itoa(int(z.Score))); !today.IsZero() && due.Before(today) {
+		if due := o.Due; !today.IsZero() && due.Before(today) {
 			switch late := today.DaysSince(due); {
 			case late <= 7:
 				bucket = "overdue_1_7d"

@@ -38,7 +38,7 @@ type Scheduler struct {
 	// started by an event moving the clock (see saw).
 	periodsMu  sync.Mutex
 	periodsOn  civil.Date
-	store      *Store
+	store      Store
 	pub        bus.Events
 	policies   *policy.Policies
 	clock      clock.Clock
@@ -48,7 +48,7 @@ type Scheduler struct {
 }
 
 // New returns a Scheduler.
-func New(store *Store, pub bus.Events, policies *policy.Policies, clk clock.Clock, partitions int, hasher *pseudonym.Hasher) *Scheduler {
+func New(store Store, pub bus.Events, policies *policy.Policies, clk clock.Clock, partitions int, hasher *pseudonym.Hasher) *Scheduler {
 	return &Scheduler{store: store, pub: pub, policies: policies, clock: clk, partitions: partitions, hasher: hasher, now: time.Now}
 }
 
@@ -90,12 +90,9 @@ func (s *Scheduler) tag(ctx context.Context, member string) {
 
 // publish puts the current version of a task on the bus and records it.
 func (s *Scheduler) publish(ctx context.Context, id, causeID string) error {
-	t, h, err := s.store.Get(ctx, id)
-	if err != nil || t == nil {
+	t, published, err := s.store.Get(ctx, id)
+	if err != nil || t == nil || published {
 		return err
-	}
-	if h["pub"] == h["v"] {
-		return nil
 	}
 	eventID := fmt.Sprintf("%s@%d", id, t.Version)
 	t.Meta = s.pub.Meta(ctx, eventID, causeID)
@@ -285,7 +282,7 @@ func (s *Scheduler) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) 
 				continue
 			}
 			if prio := p.Priority(tier, kind); int32(prio) > t.Priority {
-				err := s.store.Transition(ctx, t.TaskId, Completed+","+Declined, "", "", false, "prio", prio) // its status reason (a completion note) stays
+				err := s.transition(ctx, t.TaskId, Completed+","+Declined, "", "", false, Edit{Priority: prio}) // its status reason (a completion note) stays
 				if err != nil && !refused(err) {
 					return err
 				}
@@ -312,7 +309,7 @@ func (s *Scheduler) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) 
 			if on.After(expires) {
 				from, to, reason = Open, Expired, "not completed by its expiry date"
 			}
-			if err := s.store.Transition(ctx, t.TaskId, from, to, "", true, "sreason", reason); err != nil && !refused(err) {
+			if err := s.transition(ctx, t.TaskId, from, to, "", true, Edit{Reason: Reason(reason)}); err != nil && !refused(err) {
 				return err
 			}
 			if err := s.publish(ctx, t.TaskId, a.AssessmentId); err != nil {
@@ -333,8 +330,8 @@ func (s *Scheduler) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) 
 		}
 		if int32(prio) > t.Priority || due.Before(civil.FromProto(t.DueDate)) {
 			// An upgrade dated before the expiry applies even if the task has expired since.
-			err := s.store.Transition(ctx, t.TaskId, Open+","+Expired, "", "", false,
-				"prio", max(prio, int(t.Priority)), "due", ymd(due), "sreason", fmt.Sprintf("upgraded: tier %s on %s", tier, on))
+			err := s.transition(ctx, t.TaskId, Open+","+Expired, "", "", false,
+				Edit{Priority: max(prio, int(t.Priority)), Due: due, Reason: Reason(fmt.Sprintf("upgraded: tier %s on %s", tier, on))})
 			if err != nil && !refused(err) {
 				return err
 			}
@@ -457,8 +454,8 @@ func (s *Scheduler) ensureDischarge(ctx context.Context, member, contract, pbp s
 		due = sp.Due
 	}
 	// The discharge's tier is a fact of dates: it applies to an expired task too.
-	err = s.store.Transition(ctx, id, Open+","+Expired, "", "", false,
-		"prio", max(sp.Priority, int(t.Priority)), "due", ymd(due), "sreason", fmt.Sprintf("upgraded: %s around the discharge", tier))
+	err = s.transition(ctx, id, Open+","+Expired, "", "", false,
+		Edit{Priority: max(sp.Priority, int(t.Priority)), Due: due, Reason: Reason(fmt.Sprintf("upgraded: %s around the discharge", tier))})
 	if err != nil && !refused(err) {
 		return err
 	}
@@ -526,7 +523,7 @@ func (s *Scheduler) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounte
 	by := "encounter/" + e.EncounterId
 	done := map[string]bool{}
 	complete := func(t *schedulingv1.InterventionTask) error {
-		err := s.store.Transition(ctx, t.TaskId, Open+","+Expired+","+Declined, Completed, "", false, "cby", by, "con", ymd(date))
+		err := s.transition(ctx, t.TaskId, Open+","+Expired+","+Declined, Completed, "", false, Edit{CompletedBy: by, CompletedOn: date})
 		if refused(err) {
 			return nil
 		}
@@ -588,7 +585,7 @@ func (s *Scheduler) recordOffer(ctx context.Context, e *encountersv1.MtmEncounte
 		}
 		id = TaskID(e.MemberId, policy.CMR, fmt.Sprintf("%d", enc.Date.Year))
 	}
-	t, h, err := s.store.Get(ctx, id)
+	t, _, err := s.store.Get(ctx, id)
 	if err != nil || t == nil || t.Kind != schedulingv1.TaskKind_TASK_KIND_CMR || t.MemberId != e.MemberId {
 		return err
 	}
@@ -596,14 +593,14 @@ func (s *Scheduler) recordOffer(ctx context.Context, e *encountersv1.MtmEncounte
 		return nil
 	}
 	a := Attempt{Encounter: enc.ID, Date: enc.Date, Outcome: enc.Outcome}
-	if h[a.field()] == a.value() {
+	if recorded(t, a) {
 		return s.publish(ctx, id, e.GetMeta().GetEventId()) // recorded before (a redelivery)
 	}
-	to, fields := "", []any{a.field(), a.value()}
+	to, edit := "", Edit{Attempt: &a}
 	if enc.Outcome == encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_DECLINED {
-		to, fields = Declined, append(fields, "sreason", fmt.Sprintf("declined on %s (encounter %s)", enc.Date, enc.ID))
+		to, edit.Reason = Declined, Reason(fmt.Sprintf("declined on %s (encounter %s)", enc.Date, enc.ID))
 	}
-	if err := s.store.Transition(ctx, id, Open+","+Expired, to, "", true, fields...); err != nil && !refused(err) {
+	if err := s.transition(ctx, id, Open+","+Expired, to, "", true, edit); err != nil && !refused(err) {
 		return err
 	}
 	return s.publish(ctx, id, e.GetMeta().GetEventId())
@@ -658,7 +655,7 @@ func (s *Scheduler) OnEnrollment(ctx context.Context, e *enrollmentv1.Enrollment
 		default:
 			continue
 		}
-		if err := s.store.Transition(ctx, t.TaskId, Open+","+Expired, Cancelled, "", true, "sreason", why); err != nil && !refused(err) {
+		if err := s.transition(ctx, t.TaskId, Open+","+Expired, Cancelled, "", true, Edit{Reason: Reason(why)}); err != nil && !refused(err) {
 			return err
 		}
 		if err := s.publish(ctx, t.TaskId, e.GetMeta().GetEventId()); err != nil {
@@ -671,6 +668,91 @@ func (s *Scheduler) OnEnrollment(ctx context.Context, e *enrollmentv1.Enrollment
 	}
 	contract, pbp := planid.Split(pl)
 	return s.ensureRecurring(ctx, e.MemberId, contract, pbp, span.Start, e.GetMeta().GetEventId())
+}
+
+// maxConflicts bounds how often a change is decided again because its task
+// changed between the read and the write (another event, worker or sweep).
+const maxConflicts = 20
+
+// transition decides a move of a task by its lifecycle rules (State.Move)
+// and writes it; when the task changed in between, it reads and decides again.
+func (s *Scheduler) transition(ctx context.Context, id, from, to, worker string, giveBack bool, e Edit) error {
+	for attempt := 1; ; attempt++ {
+		st, found, err := s.store.State(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return ErrNotFound
+		}
+		c, err := st.Move(from, to, worker, giveBack, e)
+		if err != nil {
+			return err
+		}
+		if err = s.store.Apply(ctx, c); !errors.Is(err, ErrConflict) || attempt == maxConflicts {
+			return err
+		}
+	}
+}
+
+// lease hands up to max ready tasks of a plan to worker, highest ReadyScore
+// first, skipping kinds not asked for and kinds whose weekly capacity is used
+// up (State.MayLease). Each lease is written only while its task is still
+// ready and its kind's capacity is as read; a task another worker took is
+// skipped. It returns the ids leased and how many stay queued.
+func (s *Scheduler) lease(ctx context.Context, plan, worker string, until time.Time, max int, week string, kinds []string, capacity map[string]int) ([]string, int64, error) {
+	var out []string
+	used := map[string]int64{}
+	// A leased task leaves the queue, so the next page starts after the tasks skipped so far.
+	const page, deepest = 200, 5000
+	for skipped, read := int64(0), int64(0); len(out) < max && read < deepest; {
+		ready, err := s.store.Ready(ctx, plan, skipped, page)
+		if err != nil {
+			return nil, 0, err
+		}
+		read += int64(len(ready))
+		for _, st := range ready {
+			if len(out) >= max {
+				break
+			}
+			if _, ok := used[st.Kind]; !ok {
+				if used[st.Kind], err = s.store.CapacityUsed(ctx, plan, week, st.Kind); err != nil {
+					return nil, 0, err
+				}
+			}
+			if !st.MayLease(kinds, capacity, used[st.Kind]) {
+				skipped++
+				continue
+			}
+			err := s.store.ApplyLease(ctx, Lease{From: st, Worker: worker, Until: until.UnixMilli(), Week: week, Used: used[st.Kind]})
+			if errors.Is(err, ErrConflict) {
+				// Another worker took this task or some of the kind's capacity: read the capacity again.
+				delete(used, st.Kind)
+				skipped++
+				continue
+			}
+			if err != nil {
+				return nil, 0, err
+			}
+			used[st.Kind]++
+			out = append(out, st.ID)
+		}
+		if len(ready) < page {
+			break
+		}
+	}
+	queued, err := s.store.Queued(ctx, plan)
+	return out, queued, err
+}
+
+// recorded reports whether an attempt is on the task already.
+func recorded(t *schedulingv1.InterventionTask, a Attempt) bool {
+	for _, x := range t.Attempts {
+		if x.EncounterId == a.Encounter && civil.FromProto(x.Date) == a.Date && x.Outcome == a.Outcome {
+			return true
+		}
+	}
+	return false
 }
 
 // refused is a transition the store turned down: no such task, or one its
@@ -690,7 +772,7 @@ func ISOWeek(t time.Time) string {
 func (s *Scheduler) Lease(ctx context.Context, worker, contract, pbp string, max int, kinds []string) ([]*schedulingv1.InterventionTask, int64, error) {
 	p := s.policies.For(contract, pbp)
 	now := s.now()
-	ids, queued, err := s.store.Lease(ctx, planid.Key(contract, pbp), worker, now.Add(time.Duration(p.LeaseMinutes)*time.Minute), max, ISOWeek(now), kinds, p.WeeklyCapacity)
+	ids, queued, err := s.lease(ctx, planid.Key(contract, pbp), worker, now.Add(time.Duration(p.LeaseMinutes)*time.Minute), max, ISOWeek(now), kinds, p.WeeklyCapacity)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -720,7 +802,7 @@ func (s *Scheduler) Complete(ctx context.Context, id, worker string, on civil.Da
 	if worker != "" {
 		by = "api:" + worker
 	}
-	if err := s.store.Transition(ctx, id, Open, Completed, worker, false, "cby", by, "con", ymd(on), "sreason", note); err != nil {
+	if err := s.transition(ctx, id, Open, Completed, worker, false, Edit{CompletedBy: by, CompletedOn: on, Reason: Reason(note)}); err != nil {
 		return nil, err
 	}
 	return s.after(ctx, id)
@@ -728,7 +810,7 @@ func (s *Scheduler) Complete(ctx context.Context, id, worker string, on civil.Da
 
 // Release gives a leased task back to the queue (and its capacity back to the week).
 func (s *Scheduler) Release(ctx context.Context, id, worker string) (*schedulingv1.InterventionTask, error) {
-	if err := s.store.Transition(ctx, id, Leased, Scheduled, worker, true, "sreason", "released by "+worker); err != nil {
+	if err := s.transition(ctx, id, Leased, Scheduled, worker, true, Edit{Reason: Reason("released by " + worker)}); err != nil {
 		return nil, err
 	}
 	return s.after(ctx, id)
@@ -751,7 +833,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 		return err
 	}
 	for _, id := range ids {
-		if err := s.store.Transition(ctx, id, Leased, Scheduled, "", true, "sreason", "lease expired"); err != nil && !refused(err) {
+		if err := s.transition(ctx, id, Leased, Scheduled, "", true, Edit{Reason: Reason("lease expired")}); err != nil && !refused(err) {
 			return err
 		}
 	}
@@ -768,7 +850,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			return err
 		}
 		for _, id := range ids {
-			if err := s.store.Transition(ctx, id, Open, Expired, "", true, "sreason", "not completed by its expiry date"); err != nil && !refused(err) {
+			if err := s.transition(ctx, id, Open, Expired, "", true, Edit{Reason: Reason("not completed by its expiry date")}); err != nil && !refused(err) {
 				return err
 			}
 		}
@@ -821,7 +903,7 @@ func (s *Scheduler) dispatch(ctx context.Context) error {
 			continue
 		}
 		now := s.now()
-		ids, _, err := s.store.Lease(ctx, pl, WorkQueueWorker, now.AddDate(1, 0, 0), 500, ISOWeek(now), nil, s.policies.For(contract, pbp).WeeklyCapacity)
+		ids, _, err := s.lease(ctx, pl, WorkQueueWorker, now.AddDate(1, 0, 0), 500, ISOWeek(now), nil, s.policies.For(contract, pbp).WeeklyCapacity)
 		if err != nil {
 			return err
 		}
@@ -832,7 +914,7 @@ func (s *Scheduler) dispatch(ctx context.Context) error {
 			}
 			msg := fmt.Sprintf("%s@work@%d", id, t.Version)
 			if _, err := s.pub.Publish(ctx, bus.Out{Subject: bus.WorkSubject(pl, enums.Name(t.Kind)), MsgID: msg, Msg: t}); err != nil {
-				_ = s.store.Transition(ctx, id, Leased, Scheduled, WorkQueueWorker, true, "sreason", "work queue unavailable")
+				_ = s.transition(ctx, id, Leased, Scheduled, WorkQueueWorker, true, Edit{Reason: Reason("work queue unavailable")})
 				return err
 			}
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/libs/testkit"
+	"github.com/emtm/emtm/services/intervention-scheduling/internal/adapters"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/tasks"
 )
@@ -31,7 +32,7 @@ import (
 type fixture struct {
 	env   *testkit.Env
 	s     *tasks.Scheduler
-	store *tasks.Store
+	store *adapters.Store
 }
 
 // setup runs a Scheduler on the event clock with the sample program, changed by edit.
@@ -46,7 +47,7 @@ func setup(t *testing.T, edit func(string) string) fixture {
 		t.Fatal(err)
 	}
 	tel, _ := otelx.Setup(context.Background(), "test", nil)
-	store := tasks.NewStore(env.Redis)
+	store := adapters.NewStore(env.Redis)
 	clk, _ := clock.New("events", time.UTC, env.Redis, "is:clock")
 	return fixture{env: env, store: store, s: tasks.New(store, bus.NewPublisher(env.JS, tel, "scheduling"), ps, clk, 4, nil)}
 }
