@@ -145,6 +145,11 @@ func CountIs(key string, n int64) Guard {
 	return Guard{kind: "count", Key: key, Value: strconv.FormatInt(n, 10)}
 }
 
+// ZCardIs guards that sorted set key has n members.
+func ZCardIs(key string, n int64) Guard {
+	return Guard{kind: "zcard", Key: key, Value: strconv.FormatInt(n, 10)}
+}
+
 // Absent guards that key does not exist.
 func Absent(key string) Guard { return Guard{kind: "absent", Key: key} }
 
@@ -160,6 +165,7 @@ for i = 1, g do
   local have
   if kind == 'field' then have = redis.call('HGET', KEYS[i], field) or ''
   elseif kind == 'value' then have = redis.call('GET', KEYS[i]) or ''
+  elseif kind == 'zcard' then have = tostring(redis.call('ZCARD', KEYS[i]))
   elseif kind == 'count' then have = tostring(tonumber(redis.call('GET', KEYS[i]) or '0'))
   else if redis.call('EXISTS', KEYS[i]) == 0 then have = want else have = false end end
   if have ~= want then return i end
@@ -177,8 +183,22 @@ return 0
 `)
 
 // ErrGuard is a Commit whose guard no longer held: the state changed after
-// the change was decided; read again and decide again.
+// the change was decided; read again and decide again. The error is a
+// *GuardError naming the guard.
 var ErrGuard = errors.New("the state changed since it was read")
+
+// GuardError names the guard of a Commit that failed (Index into its guards).
+type GuardError struct {
+	Index int
+	Key   string
+}
+
+func (e *GuardError) Error() string {
+	return fmt.Sprintf("%v (guard %d, %s)", ErrGuard, e.Index, e.Key)
+}
+
+// Is makes errors.Is(err, ErrGuard) hold.
+func (e *GuardError) Is(target error) bool { return target == ErrGuard }
 
 // Commit writes ops atomically if every guard holds, else nothing (ErrGuard).
 // Every key is built by the caller and passed in KEYS; the script decides
@@ -209,7 +229,7 @@ func Commit(ctx context.Context, rdb redis.Scripter, guards []Guard, ops ...Op) 
 		return fmt.Errorf("redis commit: %w", err)
 	}
 	if n != 0 {
-		return fmt.Errorf("%w (%s)", ErrGuard, guards[n-1].Key)
+		return &GuardError{Index: n - 1, Key: guards[n-1].Key}
 	}
 	return nil
 }

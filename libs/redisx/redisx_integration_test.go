@@ -60,9 +60,14 @@ func TestCommitWritesOnlyWhileTheStateItWasDecidedOnHolds(t *testing.T) {
 		{"a used capacity that moved writes nothing", []redisx.Guard{redisx.FieldIs("task:t1", "v", "3"), redisx.ValueIs("cap:week", "1")}, false},
 		{"a count read as another number writes nothing", []redisx.Guard{redisx.CountIs("cap:week", 1)}, false},
 		{"a missing counter counts zero", []redisx.Guard{redisx.CountIs("cap:other", 1)}, false},
+		{"a queue that is not empty as read writes nothing", []redisx.Guard{redisx.ZCardIs("leased", 1)}, false},
 		{"a record that should not exist yet writes nothing", []redisx.Guard{redisx.Absent("task:t1")}, false},
-		{"the state as read writes the change", []redisx.Guard{redisx.FieldIs("task:t1", "v", "3"), redisx.ValueIs("cap:week", "2"), redisx.CountIs("cap:week", 2), redisx.CountIs("cap:none", 0), redisx.Absent("task:t2"), redisx.FieldIs("task:t1", "worker", "")}, true},
+		{"the state as read writes the change", []redisx.Guard{redisx.FieldIs("task:t1", "v", "3"), redisx.ValueIs("cap:week", "2"), redisx.CountIs("cap:week", 2), redisx.CountIs("cap:none", 0), redisx.ZCardIs("leased", 0), redisx.Absent("task:t2"), redisx.FieldIs("task:t1", "worker", "")}, true},
 		{"the same change again finds the version moved", []redisx.Guard{redisx.FieldIs("task:t1", "v", "3")}, false},
+	}
+	var ge *redisx.GuardError
+	if err := redisx.Commit(ctx, rdb, []redisx.Guard{redisx.Absent("cap:none"), redisx.FieldIs("task:t1", "v", "0")}); !errors.As(err, &ge) || ge.Index != 1 || ge.Key != "task:t1" {
+		t.Fatalf("the failing guard is not named: %v", err)
 	}
 	for _, tt := range tests {
 		err := redisx.Commit(ctx, rdb, tt.guards, move...)

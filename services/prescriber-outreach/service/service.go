@@ -17,6 +17,7 @@ import (
 	"github.com/emtm/emtm/libs/config"
 	"github.com/emtm/emtm/libs/directory"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
+	"github.com/emtm/emtm/services/prescriber-outreach/internal/adapters"
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/outreach"
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/policy"
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/ports"
@@ -63,12 +64,12 @@ func RegisterFlags(s *config.Set) *Config {
 
 // Register adds the API, consumers and the sweep to rt.
 func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
-	clk, err := cfg.Clock.New(rt.Redis, outreach.ClockKey)
+	clk, err := cfg.Clock.New(rt.Redis, adapters.ClockKey)
 	if err != nil {
 		return err
 	}
 	rt.Log.Info("outreach policy", "file", cfg.policies.Name, "clock", clk.Name())
-	o := outreach.New(outreach.NewStore(rt.Redis), rt.Pub, cfg.policies, clk, rt.Cfg.Partitions, rt.Hasher)
+	o := outreach.New(adapters.NewStore(rt.Redis), rt.Pub, cfg.policies, clk, rt.Cfg.Partitions, rt.Hasher)
 	outreachv1.RegisterPrescriberOutreachServiceServer(rt.GRPC.GRPC, ports.NewGRPC(o))
 	if err := observeOutreach(rt, o); err != nil {
 		return err

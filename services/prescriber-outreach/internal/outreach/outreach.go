@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -27,13 +28,10 @@ import (
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/policy"
 )
 
-// ClockKey is the Redis key of outreach's event clock.
-const ClockKey = keyClock
-
 // ItemID is deterministic: one problem of one patient raised with one
 // prescriber on one date.
 func ItemID(npi, member, problemKey string, on civil.Date) string {
-	return fmt.Sprintf("out/%s/%s/%s/%d", npi, member, problemKey, ymd(on))
+	return fmt.Sprintf("out/%s/%s/%s/%d", npi, member, problemKey, YMD(on))
 }
 
 // CommID is deterministic: the n-th communication of a plan to a prescriber in a period.
@@ -43,7 +41,7 @@ func CommID(plan, npi, period string, n int) string {
 
 // Outreach runs the use case.
 type Outreach struct {
-	store      *Store
+	store      Store
 	pub        bus.Events
 	policies   *policy.Policies
 	clock      clock.Clock
@@ -56,7 +54,7 @@ type Outreach struct {
 // ended gets its communications, dated at the period's start, as if the
 // service had been running then; on the wall clock only the current period
 // does, dated today.
-func New(store *Store, pub bus.Events, policies *policy.Policies, clk clock.Clock, partitions int, hasher *pseudonym.Hasher) *Outreach {
+func New(store Store, pub bus.Events, policies *policy.Policies, clk clock.Clock, partitions int, hasher *pseudonym.Hasher) *Outreach {
 	_, backfill := clk.(clock.Events)
 	return &Outreach{store: store, pub: pub, policies: policies, clock: clk, backfill: backfill, partitions: partitions, hasher: hasher}
 }
@@ -83,7 +81,7 @@ func (o *Outreach) OnAssessment(ctx context.Context, a *riskv1.RiskAssessment) e
 				SuppressedUntil: until.Proto(),
 			}
 			item.Meta = o.pub.Meta(ctx, id+"@1", a.GetMeta().GetEventId())
-			res, other, err := o.store.Create(ctx, item, planid.Key(a.ContractId, a.PbpId), until)
+			res, other, err := o.raise(ctx, item, planid.Key(a.ContractId, a.PbpId), until)
 			if err != nil {
 				return err
 			}
@@ -145,7 +143,7 @@ func (o *Outreach) Respond(ctx context.Context, id, status string, on civil.Date
 			return nil, err
 		}
 	}
-	changed, err := o.store.Respond(ctx, id, status, on, note, by, pharmacy)
+	changed, err := o.respond(ctx, id, status, on, note, by, pharmacy)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +241,7 @@ func (o *Outreach) Sweep(ctx context.Context) (SweepResult, error) {
 				return res, err
 			}
 			for _, id := range ids {
-				ok, err := o.store.MarkNoResponse(ctx, id, today)
+				ok, err := o.noResponse(ctx, id, today)
 				if err != nil {
 					return res, err
 				}
@@ -298,7 +296,7 @@ func (o *Outreach) letters(ctx context.Context, plan, npi string, today civil.Da
 				break
 			}
 			ok, err := o.send(ctx, pol, plan, npi, period, n+1, on, ids)
-			if errors.Is(err, errStale) {
+			if errors.Is(err, ErrConflict) {
 				continue // an item was answered meanwhile: read again
 			}
 			if err != nil {
@@ -326,14 +324,17 @@ func (o *Outreach) send(ctx context.Context, pol policy.Plan, plan, npi, period 
 	id := CommID(plan, npi, period, n)
 	deadline := on.AddDays(pol.NoResponseAfterDays)
 	c := &outreachv1.Communication{CommunicationId: id, PrescriberNpi: npi, Period: period, CreatedOn: on.Proto()}
+	var states []Item
 	for _, itemID := range ids {
 		it, err := o.store.Get(ctx, itemID)
 		if err != nil {
 			return false, err
 		}
 		if it == nil || it.Status != outreachv1.OutreachStatus_OUTREACH_STATUS_PENDING {
-			return false, errStale
+			return false, ErrConflict // only pending items are sent
 		}
+		states = append(states, Item{ID: it.ItemId, NPI: it.PrescriberNpi, Code: it.ProblemCode, Plan: plan, Status: Pending,
+			Version: strconv.Itoa(int(it.Version))})
 		it.Meta = nil
 		it.Status = outreachv1.OutreachStatus_OUTREACH_STATUS_SENT
 		it.CommunicationId, it.SentOn, it.Version = id, on.Proto(), it.Version+1
@@ -344,7 +345,7 @@ func (o *Outreach) send(ctx context.Context, pol policy.Plan, plan, npi, period 
 		return false, fmt.Errorf("render %s: %w", id, err)
 	}
 	c.Meta = o.pub.Meta(ctx, id, "")
-	ok, err := o.store.Send(ctx, c, plan, deadline)
+	ok, err := o.store.Send(ctx, c, plan, deadline, states)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -359,6 +360,69 @@ func (o *Outreach) send(ctx context.Context, pol policy.Plan, plan, npi, period 
 		}
 	}
 	return true, nil
+}
+
+// maxConflicts bounds how often a change is decided again because its item
+// changed between the read and the write (another event, an answer, a sweep).
+const maxConflicts = 20
+
+// raise raises an item unless it exists, deciding the repeat window and
+// supersession on the standing item (DecideRaise), again when it changed meanwhile.
+func (o *Outreach) raise(ctx context.Context, item *outreachv1.OutreachItem, plan string, until civil.Date) (CreateResult, string, error) {
+	for attempt := 1; ; attempt++ {
+		if _, found, err := o.store.Item(ctx, item.ItemId); err != nil || found {
+			return Exists, "", err
+		}
+		standing, err := o.store.Standing(ctx, item.PrescriberNpi, item.MemberId, item.ProblemKey)
+		if err != nil {
+			return 0, "", err
+		}
+		res, other, err := o.store.Create(ctx, item, plan, until, DecideRaise(standing, civil.FromProto(item.CreatedOn)), standing)
+		if !errors.Is(err, ErrConflict) || attempt == maxConflicts {
+			return res, other, err
+		}
+	}
+}
+
+// respond records an answer as Item.Respond decides; false when the same
+// answer was recorded before.
+func (o *Outreach) respond(ctx context.Context, id, to string, on civil.Date, note, by, pharmacy string) (bool, error) {
+	for attempt := 1; ; attempt++ {
+		it, found, err := o.store.Item(ctx, id)
+		if err != nil {
+			return false, err
+		}
+		if !found {
+			return false, ErrNotFound
+		}
+		a, same, err := it.Respond(to, on, note, by, pharmacy)
+		if err != nil || same {
+			return false, err
+		}
+		if err = o.store.Respond(ctx, a); !errors.Is(err, ErrConflict) || attempt == maxConflicts {
+			return err == nil, err
+		}
+	}
+}
+
+// noResponse marks a sent item past its deadline (Item.NoResponseBy); an item
+// no longer sent leaves the index of sent items. It reports whether it marked one.
+func (o *Outreach) noResponse(ctx context.Context, id string, today civil.Date) (bool, error) {
+	it, found, err := o.store.Item(ctx, id)
+	if err != nil || !found {
+		return false, err
+	}
+	if it.Status != Sent {
+		return false, o.store.Unsent(ctx, it)
+	}
+	if !it.NoResponseBy(today) {
+		return false, nil
+	}
+	err = o.store.MarkNoResponse(ctx, it)
+	if errors.Is(err, ErrConflict) {
+		return false, nil // answered meanwhile: the next sweep reads it again
+	}
+	return err == nil, err
 }
 
 // Item reads one item (nil when unknown).

@@ -21,6 +21,7 @@ import (
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/libs/pseudonym"
 	"github.com/emtm/emtm/libs/testkit"
+	"github.com/emtm/emtm/services/prescriber-outreach/internal/adapters"
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/outreach"
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/policy"
 )
@@ -49,12 +50,12 @@ func setup(t *testing.T, clk string, edit func(string) string) fixture {
 		t.Fatal(err)
 	}
 	tel, _ := otelx.Setup(context.Background(), "test", nil)
-	c, err := clock.New(clk, time.UTC, env.Redis, outreach.ClockKey)
+	c, err := clock.New(clk, time.UTC, env.Redis, adapters.ClockKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h, _ := pseudonym.New("")
-	return fixture{env: env, o: outreach.New(outreach.NewStore(env.Redis), bus.NewPublisher(env.JS, tel, "outreach"), ps, c, 4, h)}
+	return fixture{env: env, o: outreach.New(adapters.NewStore(env.Redis), bus.NewPublisher(env.JS, tel, "outreach"), ps, c, 4, h)}
 }
 
 func day(s string) civil.Date {

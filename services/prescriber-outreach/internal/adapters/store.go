@@ -1,0 +1,477 @@
+// Package adapters keeps prescriber-outreach's state in Redis and implements
+// outreach.Store. An item's state is one hash; sets and sorted sets index it.
+// Every key is built by one function below and passed to Redis in KEYS; the
+// rules (the repeat window, supersession, which answers are allowed, the
+// response deadline) are decided in package outreach, and a change is written
+// by redisx.Commit only while the items are at the versions it was decided on.
+package adapters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/emtm/emtm/libs/civil"
+	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
+	"github.com/emtm/emtm/libs/gen/enums"
+	"github.com/emtm/emtm/libs/outbox"
+	"github.com/emtm/emtm/libs/redisx"
+	"github.com/emtm/emtm/services/prescriber-outreach/internal/outreach"
+)
+
+// Redis keys. An item's state is one hash; sets and sorted sets index it.
+// The scripts derive keys from their arguments (one Redis, not a cluster).
+const (
+	keyItems       = "po:count:items"    // items ever raised
+	keyComms       = "po:count:comms"    // communications ever built
+	keyNPIs        = "po:npis"           // set: prescribers with items
+	keyCodes       = "po:codes"          // set: problem codes with items
+	keyPendSet     = "po:pendset"        // set: "<plan>|<npi>" with pending items
+	keySent        = "po:sent"           // zset: sent item ids by response deadline (YYYYMMDD)
+	keyUnpub       = "po:unpub"          // set: items with a change not yet published
+	keyUnpubComm   = "po:unpubc"         // set: communications not yet published
+	keySuppressed  = "po:suppressed"     // set: problems found again and not raised (per prescriber, patient, problem, date)
+	keyUnmatched   = "po:unmatched"      // set: encounter responses that named no item
+	keyClock       = "po:clock"          // the event clock
+	prefixProblem  = "po:count:problem:" // items per problem code
+	prefixStatNPI  = "po:stats:npi:"     // hash: status -> items, per prescriber
+	prefixStatCod  = "po:stats:code:"    // hash: status -> items, per problem code
+	prefixPending  = "po:pending:"       // zset per "<plan>|<npi>": pending item ids by creation date
+	prefixComms    = "po:comms:"         // zset per prescriber: communication ids by date
+	prefixCommN    = "po:commcount:"     // per "<plan>|<npi>|<period>": communications built
+	prefixLast     = "po:last:"          // hash per "<npi>|<member>|<problem key>": id, until
+	prefixItem     = "po:item:"          // hash per item
+	prefixComm     = "po:comm:"          // hash per communication
+	prefixNPIItems = "po:prescriber:"    // zset per prescriber: item ids by creation date
+)
+
+func itemKey(id string) string           { return prefixItem + id }
+func commKey(id string) string           { return prefixComm + id }
+func pendingKey(plan, npi string) string { return prefixPending + plan + "|" + npi }
+
+func ymd(d civil.Date) int { return outreach.YMD(d) }
+
+func fromYMD(s string) civil.Date {
+	n, err := strconv.Atoi(s)
+	if err != nil || n == 0 {
+		return civil.Date{}
+	}
+	return civil.Date{Year: n / 10000, Month: time.Month(n / 100 % 100), Day: n % 100}
+}
+
+// Store keeps outreach items and communications in Redis.
+type Store struct {
+	rdb   *redis.Client
+	items outbox.Outbox // items with a change not yet on the bus
+	comms outbox.Outbox // letters not yet on the bus (a letter never changes)
+}
+
+// NewStore returns a Store.
+func NewStore(rdb *redis.Client) *Store {
+	return &Store{rdb: rdb, items: outbox.New(rdb, keyUnpub, itemKey), comms: outbox.New(rdb, keyUnpubComm, nil)}
+}
+
+// ClockKey is the Redis key of outreach's event clock.
+const ClockKey = keyClock
+
+func lastKey(npi, member, problemKey string) string {
+	return prefixLast + npi + "|" + member + "|" + problemKey
+}
+func queue(plan, npi string) string  { return plan + "|" + npi }
+func statNPIKey(npi string) string   { return prefixStatNPI + npi }
+func statCodeKey(code string) string { return prefixStatCod + code }
+func problemKey(code string) string  { return prefixProblem + code }
+func commsKey(npi string) string     { return prefixComms + npi }
+func commCountKey(plan, npi, period string) string {
+	return prefixCommN + plan + "|" + npi + "|" + period
+}
+func prescriberKey(npi string) string { return prefixNPIItems + npi }
+
+// Item implements outreach.Store.
+func (s *Store) Item(ctx context.Context, id string) (outreach.Item, bool, error) {
+	h, err := s.rdb.HGetAll(ctx, itemKey(id)).Result()
+	if err != nil || len(h) == 0 {
+		return outreach.Item{}, false, err
+	}
+	return outreach.Item{ID: id, NPI: h["npi"], Member: h["member"], ProblemKey: h["pkey"], Code: h["code"], Plan: h["plan"],
+		Status: h["status"], Created: fromYMD(h["created"]), Deadline: fromYMD(h["deadline"]), Responded: fromYMD(h["resp"]),
+		SupersededBy: h["sby"], Version: h["v"]}, true, nil
+}
+
+// Standing implements outreach.Store.
+func (s *Store) Standing(ctx context.Context, npi, member, pkey string) (outreach.Standing, error) {
+	h, err := s.rdb.HGetAll(ctx, lastKey(npi, member, pkey)).Result()
+	if err != nil || h["id"] == "" {
+		return outreach.Standing{}, err
+	}
+	it, found, err := s.Item(ctx, h["id"])
+	if err != nil || !found {
+		return outreach.Standing{}, err
+	}
+	return outreach.Standing{Item: &it, Until: fromYMD(h["until"])}, nil
+}
+
+// move is what a status change does to an item's indexes and counters: the
+// version bumped and the change queued for publishing.
+func move(it outreach.Item, to string, deadline civil.Date) []redisx.Op {
+	id, ik := it.ID, itemKey(it.ID)
+	var ops []redisx.Op
+	if it.Status == outreach.Pending && to != outreach.Pending {
+		ops = append(ops, redisx.ZRem(pendingKey(it.Plan, it.NPI), id))
+	}
+	if it.Status == outreach.Sent && to != outreach.Sent {
+		ops = append(ops, redisx.ZRem(keySent, id))
+	}
+	if to == outreach.Sent {
+		ops = append(ops, redisx.ZAdd(keySent, float64(outreach.YMD(deadline)), id))
+	}
+	if it.Status != to {
+		ops = append(ops, redisx.HIncrBy(statNPIKey(it.NPI), it.Status, -1), redisx.HIncrBy(statNPIKey(it.NPI), to, 1),
+			redisx.HIncrBy(statCodeKey(it.Code), it.Status, -1), redisx.HIncrBy(statCodeKey(it.Code), to, 1))
+	}
+	return append(ops, redisx.HSet(ik, "status", to), redisx.HIncrBy(ik, "v", 1), redisx.SAdd(keyUnpub, id))
+}
+
+// leftPending drops a prescriber's queue from the queues with pending items
+// once its last pending item left (only while it is still empty).
+func (s *Store) leftPending(ctx context.Context, it outreach.Item) error {
+	if it.Status != outreach.Pending {
+		return nil
+	}
+	err := redisx.Commit(ctx, s.rdb, []redisx.Guard{redisx.ZCardIs(pendingKey(it.Plan, it.NPI), 0)}, redisx.SRem(keyPendSet, queue(it.Plan, it.NPI)))
+	if errors.Is(err, redisx.ErrGuard) {
+		return nil // still has pending items
+	}
+	return err
+}
+
+// guarded writes ops under guards; a guard that no longer holds is outreach.ErrConflict.
+func (s *Store) guarded(ctx context.Context, guards []redisx.Guard, ops ...redisx.Op) error {
+	err := redisx.Commit(ctx, s.rdb, guards, ops...)
+	if errors.Is(err, redisx.ErrGuard) {
+		return fmt.Errorf("%w: %w", outreach.ErrConflict, err)
+	}
+	return err
+}
+
+// Create implements outreach.Store: it raises the item as r decided on the
+// standing item, unless the item exists (Exists), while the standing item is
+// the one it was decided on (else ErrConflict).
+func (s *Store) Create(ctx context.Context, it *outreachv1.OutreachItem, plan string, until civil.Date, r outreach.Raise, standing outreach.Standing) (outreach.CreateResult, string, error) {
+	id, ik, lk := it.ItemId, itemKey(it.ItemId), lastKey(it.PrescriberNpi, it.MemberId, it.ProblemKey)
+	standingID := ""
+	if standing.Item != nil {
+		standingID = standing.Item.ID
+	}
+	guards := []redisx.Guard{redisx.Absent(ik), redisx.FieldIs(lk, "id", standingID)}
+	if r.Suppressed {
+		return created(s.guarded(ctx, guards, redisx.SAdd(keySuppressed, id)), outreach.NotRaised, standingID)
+	}
+	pb, err := proto.Marshal(it)
+	if err != nil {
+		return 0, "", err
+	}
+	var ops []redisx.Op
+	superseded := ""
+	if sup := r.Supersedes; sup != nil {
+		superseded = sup.ID
+		guards = append(guards, redisx.FieldIs(itemKey(sup.ID), "v", sup.Version))
+		ops = append(ops, redisx.HSet(itemKey(sup.ID), "sby", id))
+		ops = append(ops, move(*sup, outreach.Superseded, civil.Date{})...)
+	}
+	on := outreach.YMD(civil.FromProto(it.CreatedOn))
+	ops = append(ops,
+		redisx.HSet(ik, "pb", pb, "npi", it.PrescriberNpi, "member", it.MemberId, "pkey", it.ProblemKey, "code", it.ProblemCode, "plan", plan,
+			"created", on, "supp", outreach.YMD(until), "status", outreach.Pending, "v", 1, "pub", 0),
+		redisx.HSet(lk, "id", id, "until", outreach.YMD(until)),
+		redisx.ZAdd(pendingKey(plan, it.PrescriberNpi), float64(on), id), redisx.SAdd(keyPendSet, queue(plan, it.PrescriberNpi)),
+		redisx.SAdd(keyNPIs, it.PrescriberNpi), redisx.SAdd(keyCodes, it.ProblemCode), redisx.ZAdd(prescriberKey(it.PrescriberNpi), float64(on), id),
+		redisx.HIncrBy(statNPIKey(it.PrescriberNpi), outreach.Pending, 1), redisx.HIncrBy(statCodeKey(it.ProblemCode), outreach.Pending, 1),
+		redisx.IncrBy(keyItems, 1), redisx.IncrBy(problemKey(it.ProblemCode), 1), redisx.SAdd(keyUnpub, id))
+	if err := s.guarded(ctx, guards, ops...); err != nil {
+		return created(err, outreach.Created, superseded)
+	}
+	if r.Supersedes != nil {
+		if err := s.leftPending(ctx, *r.Supersedes); err != nil {
+			return outreach.Created, superseded, err
+		}
+	}
+	return outreach.Created, superseded, nil
+}
+
+// created reads a Create's outcome: the item exists already (its guard 0), a
+// conflict to decide again, or done.
+func created(err error, res outreach.CreateResult, other string) (outreach.CreateResult, string, error) {
+	var ge *redisx.GuardError
+	if errors.As(err, &ge) && ge.Index == 0 {
+		return outreach.Exists, "", nil
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	return res, other, nil
+}
+
+// Respond implements outreach.Store.
+func (s *Store) Respond(ctx context.Context, a outreach.Answer) error {
+	ik := itemKey(a.From.ID)
+	ops := append([]redisx.Op{redisx.HSet(ik, "resp", outreach.YMD(a.On), "note", a.Note, "rby", a.By, "rph", a.Pharmacy)}, move(a.From, a.To, civil.Date{})...)
+	if err := s.guarded(ctx, []redisx.Guard{redisx.FieldIs(ik, "v", a.From.Version)}, ops...); err != nil {
+		return err
+	}
+	return s.leftPending(ctx, a.From)
+}
+
+// Send implements outreach.Store: the letter, and each of its items moved
+// from PENDING to SENT, unless the letter exists (false), while every item
+// is at the version it was read at (else ErrConflict).
+func (s *Store) Send(ctx context.Context, c *outreachv1.Communication, plan string, deadline civil.Date, items []outreach.Item) (bool, error) {
+	pb, err := proto.Marshal(c)
+	if err != nil {
+		return false, err
+	}
+	sent := outreach.YMD(civil.FromProto(c.CreatedOn))
+	guards := []redisx.Guard{redisx.Absent(commKey(c.CommunicationId))}
+	var ops []redisx.Op
+	for _, it := range items {
+		guards = append(guards, redisx.FieldIs(itemKey(it.ID), "v", it.Version))
+		ops = append(ops, redisx.HSet(itemKey(it.ID), "comm", c.CommunicationId, "sent", sent, "deadline", outreach.YMD(deadline)))
+		ops = append(ops, move(it, outreach.Sent, deadline)...)
+	}
+	ops = append(ops, redisx.HSet(commKey(c.CommunicationId), "pb", pb, "npi", c.PrescriberNpi, "plan", plan, "period", c.Period, "sent", sent),
+		redisx.ZAdd(commsKey(c.PrescriberNpi), float64(sent), c.CommunicationId), redisx.IncrBy(commCountKey(plan, c.PrescriberNpi, c.Period), 1),
+		redisx.IncrBy(keyComms, 1), redisx.SAdd(keyUnpubComm, c.CommunicationId))
+	err = s.guarded(ctx, guards, ops...)
+	var ge *redisx.GuardError
+	if errors.As(err, &ge) && ge.Index == 0 {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, it := range items {
+		if err := s.leftPending(ctx, it); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// MarkNoResponse implements outreach.Store.
+func (s *Store) MarkNoResponse(ctx context.Context, it outreach.Item) error {
+	return s.guarded(ctx, []redisx.Guard{redisx.FieldIs(itemKey(it.ID), "v", it.Version)}, move(it, outreach.NoResponse, civil.Date{})...)
+}
+
+// Unsent implements outreach.Store: an item no longer SENT leaves the index of sent items.
+func (s *Store) Unsent(ctx context.Context, it outreach.Item) error {
+	return s.guarded(ctx, []redisx.Guard{redisx.FieldIs(itemKey(it.ID), "status", it.Status)}, redisx.ZRem(keySent, it.ID))
+}
+
+// PastDeadline lists sent items whose response deadline is before d.
+func (s *Store) PastDeadline(ctx context.Context, d civil.Date, limit int64) ([]string, error) {
+	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: keySent, ByScore: true, Start: "-inf", Stop: "(" + strconv.Itoa(ymd(d)), Count: limit}).Result()
+}
+
+// Get reads an item: its static part as raised and its current state.
+func (s *Store) Get(ctx context.Context, id string) (*outreachv1.OutreachItem, error) {
+	h, err := s.rdb.HGetAll(ctx, itemKey(id)).Result()
+	if err != nil {
+		return nil, err
+	}
+	if len(h) == 0 {
+		return nil, nil
+	}
+	var it outreachv1.OutreachItem
+	if err := proto.Unmarshal([]byte(h["pb"]), &it); err != nil {
+		return nil, fmt.Errorf("item %s unreadable: %w", id, err)
+	}
+	it.Status = enums.Of[outreachv1.OutreachStatus](h["status"])
+	it.CommunicationId = h["comm"]
+	it.SentOn = fromYMD(h["sent"]).Proto()
+	it.RespondedOn = fromYMD(h["resp"]).Proto()
+	it.ResponseNote = h["note"]
+	it.RespondedBy = h["rby"]
+	it.RespondedPharmacyNpi = h["rph"]
+	it.SuppressedUntil = fromYMD(h["supp"]).Proto()
+	it.SupersededBy = h["sby"]
+	v, _ := strconv.Atoi(h["v"])
+	it.Version = int32(v)
+	return &it, nil
+}
+
+// Published reports whether the item's current version is on the bus.
+func (s *Store) Published(ctx context.Context, id string) (bool, error) {
+	return s.items.Published(ctx, id)
+}
+
+// MarkItemPublished records that version v of an item is on the bus.
+func (s *Store) MarkItemPublished(ctx context.Context, id string, v int32) error {
+	return s.items.MarkPublished(ctx, id, v)
+}
+
+// RelayItems hands up to limit items with a change not yet on the bus to publish.
+func (s *Store) RelayItems(ctx context.Context, limit int64, publish func(ctx context.Context, id string) error) error {
+	return s.items.Relay(ctx, limit, publish)
+}
+
+// RelayComms hands up to limit letters not yet on the bus to publish.
+func (s *Store) RelayComms(ctx context.Context, limit int64, publish func(ctx context.Context, id string) error) error {
+	return s.comms.Relay(ctx, limit, publish)
+}
+
+// MarkCommPublished records that a communication is on the bus.
+func (s *Store) MarkCommPublished(ctx context.Context, id string) error {
+	return s.comms.MarkPublished(ctx, id, 0)
+}
+
+// Comm reads a communication.
+func (s *Store) Comm(ctx context.Context, id string) (*outreachv1.Communication, error) {
+	pb, err := s.rdb.HGet(ctx, commKey(id), "pb").Result()
+	if err == redis.Nil {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c outreachv1.Communication
+	if err := proto.Unmarshal([]byte(pb), &c); err != nil {
+		return nil, fmt.Errorf("communication %s unreadable: %w", id, err)
+	}
+	return &c, nil
+}
+
+// Comms lists a prescriber's communication ids, newest first.
+func (s *Store) Comms(ctx context.Context, npi string, limit int) ([]string, error) {
+	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: prefixComms + npi, Start: 0, Stop: int64(limit) - 1, Rev: true}).Result()
+}
+
+// PendingQueues lists the (plan, prescriber) pairs with pending items.
+func (s *Store) PendingQueues(ctx context.Context) ([][2]string, error) {
+	vals, err := s.rdb.SMembers(ctx, keyPendSet).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([][2]string, 0, len(vals))
+	for _, v := range vals {
+		plan, npi, _ := strings.Cut(v, "|")
+		out = append(out, [2]string{plan, npi})
+	}
+	return out, nil
+}
+
+// Oldest returns the creation date of a queue's oldest pending item (zero when none).
+func (s *Store) Oldest(ctx context.Context, plan, npi string) (civil.Date, error) {
+	zs, err := s.rdb.ZRangeWithScores(ctx, pendingKey(plan, npi), 0, 0).Result()
+	if err != nil || len(zs) == 0 {
+		return civil.Date{}, err
+	}
+	return fromYMD(strconv.Itoa(int(zs[0].Score))), nil
+}
+
+// PendingBefore lists up to limit pending items of a queue created before d, oldest first.
+func (s *Store) PendingBefore(ctx context.Context, plan, npi string, d civil.Date, limit int64) ([]string, error) {
+	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: pendingKey(plan, npi), ByScore: true, Start: "-inf", Stop: "(" + strconv.Itoa(ymd(d)), Count: limit}).Result()
+}
+
+// CommsInPeriod counts the communications a queue got in a period.
+func (s *Store) CommsInPeriod(ctx context.Context, plan, npi, period string) (int, error) {
+	n, err := s.rdb.Get(ctx, prefixCommN+plan+"|"+npi+"|"+period).Int()
+	if err == redis.Nil {
+		return 0, nil
+	}
+	return n, err
+}
+
+// LastItem returns the id of the latest item raised for a problem of a patient with a prescriber.
+func (s *Store) LastItem(ctx context.Context, npi, member, problemKey string) (string, error) {
+	id, err := s.rdb.HGet(ctx, lastKey(npi, member, problemKey), "id").Result()
+	if err == redis.Nil {
+		return "", nil
+	}
+	return id, err
+}
+
+// Unmatched records an encounter response that named no item.
+func (s *Store) Unmatched(ctx context.Context, key string) error {
+	return s.rdb.SAdd(ctx, keyUnmatched, key).Err()
+}
+
+// ItemsOf lists a prescriber's items, newest first.
+func (s *Store) ItemsOf(ctx context.Context, npi string, limit int) ([]*outreachv1.OutreachItem, error) {
+	ids, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: prefixNPIItems + npi, Start: 0, Stop: int64(limit) - 1, Rev: true}).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*outreachv1.OutreachItem, 0, len(ids))
+	for _, id := range ids {
+		it, err := s.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if it != nil {
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}
+
+// Counts reads every counter.
+func (s *Store) Counts(ctx context.Context) (*outreach.Counts, error) {
+	c := &outreach.Counts{ByProblem: map[string]int64{}, ByNPI: map[string]map[string]int64{}, ByCode: map[string]map[string]int64{}}
+	vals, err := s.rdb.MGet(ctx, keyItems, keyComms).Result()
+	if err != nil {
+		return nil, err
+	}
+	num := func(v any) int64 {
+		str, _ := v.(string)
+		n, _ := strconv.ParseInt(str, 10, 64)
+		return n
+	}
+	c.Items, c.Comms = num(vals[0]), num(vals[1])
+	if c.Suppressed, err = s.rdb.SCard(ctx, keySuppressed).Result(); err != nil {
+		return nil, err
+	}
+	if c.Unmatched, err = s.rdb.SCard(ctx, keyUnmatched).Result(); err != nil {
+		return nil, err
+	}
+	hashes := func(set, prefix string, into map[string]map[string]int64) error {
+		keys, err := s.rdb.SMembers(ctx, set).Result()
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			h, err := s.rdb.HGetAll(ctx, prefix+k).Result()
+			if err != nil {
+				return err
+			}
+			m := map[string]int64{}
+			for st, v := range h {
+				m[st], _ = strconv.ParseInt(v, 10, 64)
+			}
+			into[k] = m
+		}
+		return nil
+	}
+	if err := hashes(keyNPIs, prefixStatNPI, c.ByNPI); err != nil {
+		return nil, err
+	}
+	if err := hashes(keyCodes, prefixStatCod, c.ByCode); err != nil {
+		return nil, err
+	}
+	for code := range c.ByCode {
+		n, err := s.rdb.Get(ctx, prefixProblem+code).Int64()
+		if err != nil && err != redis.Nil {
+			return nil, err
+		}
+		c.ByProblem[code] = n
+	}
+	return c, nil
+}
+
+var _ outreach.Store = (*Store)(nil)
