@@ -105,7 +105,7 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 	store := adapters.NewStore(rt.Redis)
 	in := intake.New(rt.Pub, store, rt.Cfg.Partitions, loc, intake.WithMeter(rt.Tel.Meter("emtm/ingestion")),
 		intake.WithPlans(cfg.Plans), intake.WithLimits(cfg.Limits))
-	ingestionv1.RegisterIngestionServiceServer(rt.GRPC.GRPC, ports.NewGRPC(in, store, rt.JS))
+	ingestionv1.RegisterIngestionServiceServer(rt.GRPC.GRPC, ports.NewGRPC(in, rt.JS))
 	rt.Every("held-reversals", cfg.SweepInterval, func(ctx context.Context) error {
 		held, rejected, err := in.SweepHeld(ctx, cfg.ReversalOverdue)
 		if err == nil && rejected > 0 {

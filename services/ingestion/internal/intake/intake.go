@@ -191,6 +191,50 @@ type Store interface {
 	NextResubmission(ctx context.Context, rejectionID string) (int64, error)
 	ResolveRejection(ctx context.Context, rejectionID, eventID string) error
 	ReRejected(ctx context.Context, rejectionID, newRejectionID string) error
+	// RecentRejections lists up to limit rejection ids, newest first, of kind (all when empty).
+	RecentRejections(ctx context.Context, kind string, limit int) ([]string, error)
+	// Statuses says what became of each rejection: the event that resolved it,
+	// its latest re-rejection, an operator's mark, and how many resubmissions were tried.
+	Statuses(ctx context.Context, ids []string) (resolved, last, handled []string, tries []int64, err error)
+	// MarkHandled records an operator's mark on a rejection (the latest wins).
+	MarkHandled(ctx context.Context, rejectionID, mark string) error
+}
+
+// RejectionStatus is what became of a rejection.
+type RejectionStatus struct {
+	// ResolvedBy is the event a resubmission published; LastRejection its latest re-rejection.
+	ResolvedBy, LastRejection string
+	// Handled is an operator's mark ("" for none); Resubmissions how many were tried.
+	Handled       string
+	Resubmissions int64
+}
+
+// RejectionStatuses reads what became of each rejection, in the order of ids.
+func (in *Intake) RejectionStatuses(ctx context.Context, ids []string) ([]RejectionStatus, error) {
+	resolved, last, handled, tries, err := in.store.Statuses(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RejectionStatus, len(ids))
+	for i := range ids {
+		out[i] = RejectionStatus{ResolvedBy: resolved[i], LastRejection: last[i], Handled: handled[i], Resubmissions: tries[i]}
+	}
+	return out, nil
+}
+
+// RecentRejections lists up to limit rejection ids, newest first, of kind (all when empty).
+func (in *Intake) RecentRejections(ctx context.Context, kind string, limit int) ([]string, error) {
+	return in.store.RecentRejections(ctx, kind, limit)
+}
+
+// MarkHandled records an operator's mark on a rejection (the latest wins).
+func (in *Intake) MarkHandled(ctx context.Context, rejectionID, mark string) error {
+	return in.store.MarkHandled(ctx, rejectionID, mark)
+}
+
+// RejectionSeq is the EMTM_REJECTIONS sequence of a stored rejection (0: not stored).
+func (in *Intake) RejectionSeq(ctx context.Context, id string) (uint64, error) {
+	return in.store.RejectionSeq(ctx, id)
 }
 
 // Intake runs submissions.

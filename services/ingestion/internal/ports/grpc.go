@@ -19,7 +19,6 @@ import (
 	"github.com/emtm/emtm/libs/bus"
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
 	"github.com/emtm/emtm/libs/grpcx"
-	"github.com/emtm/emtm/services/ingestion/internal/adapters"
 	"github.com/emtm/emtm/services/ingestion/internal/intake"
 )
 
@@ -27,13 +26,12 @@ import (
 type GRPC struct {
 	ingestionv1.UnimplementedIngestionServiceServer
 	intake *intake.Intake
-	store  *adapters.Store
 	js     jetstream.JetStream
 }
 
 // NewGRPC returns the gRPC port.
-func NewGRPC(in *intake.Intake, store *adapters.Store, js jetstream.JetStream) *GRPC {
-	return &GRPC{intake: in, store: store, js: js}
+func NewGRPC(in *intake.Intake, js jetstream.JetStream) *GRPC {
+	return &GRPC{intake: in, js: js}
 }
 
 // fromCaller is the role a caller submits kind in: with mTLS, a pharmacy for
@@ -144,14 +142,14 @@ func (g *GRPC) GetRejection(ctx context.Context, req *ingestionv1.GetRejectionRe
 }
 
 func (g *GRPC) statuses(ctx context.Context, ids []string) ([]*ingestionv1.RejectionStatus, error) {
-	resolved, last, handled, tries, err := g.store.Statuses(ctx, ids)
+	sts, err := g.intake.RejectionStatuses(ctx, ids)
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "rejection statuses: %v", err)
 	}
 	out := make([]*ingestionv1.RejectionStatus, len(ids))
 	for i, id := range ids {
-		out[i] = &ingestionv1.RejectionStatus{RejectionId: id, ResolvedEventId: resolved[i], Resubmissions: int32(tries[i]),
-			LastRejectionId: last[i], Handled: handled[i]}
+		out[i] = &ingestionv1.RejectionStatus{RejectionId: id, ResolvedEventId: sts[i].ResolvedBy, Resubmissions: int32(sts[i].Resubmissions),
+			LastRejectionId: sts[i].LastRejection, Handled: sts[i].Handled}
 	}
 	return out, nil
 }
@@ -170,7 +168,7 @@ func (g *GRPC) MarkRejectionHandled(ctx context.Context, req *ingestionv1.MarkRe
 		return nil, err
 	}
 	mark := fmt.Sprintf("%s by %s: %s", time.Now().UTC().Format(time.RFC3339), grpcx.CallerOf(ctx).Name, note)
-	if err := g.store.MarkHandled(ctx, r.RejectionId, mark); err != nil {
+	if err := g.intake.MarkHandled(ctx, r.RejectionId, mark); err != nil {
 		return nil, status.Errorf(codes.Unavailable, "mark handled: %v", err)
 	}
 	st, err := g.statuses(ctx, []string{r.RejectionId})
@@ -185,7 +183,7 @@ func (g *GRPC) ListRejections(ctx context.Context, req *ingestionv1.ListRejectio
 	if err != nil {
 		return nil, err
 	}
-	ids, err := g.store.RecentRejections(ctx, req.GetKind(), limit)
+	ids, err := g.intake.RecentRejections(ctx, req.GetKind(), limit)
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "list rejections: %v", err)
 	}
@@ -256,7 +254,7 @@ func (g *GRPC) ListAwaitingEnrollment(ctx context.Context, req *ingestionv1.List
 }
 
 func (g *GRPC) load(ctx context.Context, id string) (*ingestionv1.Rejection, error) {
-	seq, err := g.store.RejectionSeq(ctx, id)
+	seq, err := g.intake.RejectionSeq(ctx, id)
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "look up rejection: %v", err)
 	}
