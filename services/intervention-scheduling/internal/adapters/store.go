@@ -195,10 +195,12 @@ func (s *Store) Ready(ctx context.Context, plan string, offset, n int64) ([]task
 	if err != nil || len(ids) == 0 {
 		return nil, err
 	}
-	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	// The lifecycle fields only: a ready task's attempts and payload do not decide a lease.
+	fields := []string{"kind", "plan", "status", "prio", "due", "expires", "worker", "capkey", "v"}
+	cmds := make([]*redis.SliceCmd, len(ids))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.HGetAll(ctx, taskKey(id))
+			cmds[i] = p.HMGet(ctx, taskKey(id), fields...)
 		}
 		return nil
 	}); err != nil {
@@ -206,7 +208,13 @@ func (s *Store) Ready(ctx context.Context, plan string, offset, n int64) ([]task
 	}
 	out := make([]tasks.State, 0, len(ids))
 	for i, id := range ids {
-		if h := cmds[i].Val(); len(h) > 0 {
+		h := map[string]string{}
+		for j, v := range cmds[i].Val() {
+			if str, ok := v.(string); ok {
+				h[fields[j]] = str
+			}
+		}
+		if h["v"] != "" {
 			out = append(out, stateOf(id, h))
 		}
 	}
