@@ -4,6 +4,7 @@ package civil
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
@@ -104,4 +105,22 @@ func (d Date) YearsOld(on Date) int {
 		age--
 	}
 	return age
+}
+
+// YMD is the date as the number YYYYMMDD (0 for the zero date): a score that
+// orders dates in a Redis sorted set, and a compact stored form.
+func (d Date) YMD() int {
+	if d.IsZero() {
+		return 0
+	}
+	return d.Year*10000 + int(d.Month)*100 + d.Day
+}
+
+// FromYMD reverses YMD; anything that is not a number YYYYMMDD is the zero date.
+func FromYMD(s string) Date {
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return Date{}
+	}
+	return Date{Year: n / 10000, Month: time.Month(n / 100 % 100), Day: n % 100}
 }

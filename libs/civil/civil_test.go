@@ -46,3 +46,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestYMDOrdersDatesAndReadsBack(t *testing.T) {
+	d := Date{Year: 2024, Month: 2, Day: 29}
+	if d.YMD() != 20240229 || FromYMD("20240229") != d || (Date{}).YMD() != 0 {
+		t.Fatalf("YMD %d, FromYMD %v", d.YMD(), FromYMD("20240229"))
+	}
+	if !(d.YMD() < d.AddDays(1).YMD()) {
+		t.Fatal("YMD does not order dates")
+	}
+	for _, bad := range []string{"", "x", "0", "-20240101"} {
+		if !FromYMD(bad).IsZero() {
+			t.Errorf("FromYMD(%q) = %v", bad, FromYMD(bad))
+		}
+	}
+}

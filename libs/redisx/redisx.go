@@ -71,29 +71,6 @@ func PExpire(key string, ttl time.Duration) Op {
 	return Op{"PEXPIRE", key, []any{ttl.Milliseconds()}}
 }
 
-// applyScript: KEYS[1] is the marker, KEYS[2..] the keys of the ops in order.
-// ARGV: marker ttl in ms (0 keeps it), marker value, then per op: command, arg count, args.
-// Returns 1 when applied, 0 when the marker existed (a duplicate).
-var applyScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local a = 3
-for k = 2, #KEYS do
-  local cmd = ARGV[a]
-  local n = tonumber(ARGV[a+1])
-  local args = {}
-  for j = 1, n do args[j] = ARGV[a+1+j] end
-  redis.call(cmd, KEYS[k], unpack(args))
-  a = a + 2 + n
-end
-local ttl = tonumber(ARGV[1])
-if ttl > 0 then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
-else
-  redis.call('SET', KEYS[1], ARGV[2])
-end
-return 1
-`)
-
 // Apply writes ops and the marker key atomically unless the marker exists.
 // It returns applied=false (and writes nothing) for an event already applied.
 // ttl 0 keeps the marker for as long as Redis keeps data: markers must outlive
@@ -102,25 +79,18 @@ func Apply(ctx context.Context, rdb redis.Scripter, marker string, ttl time.Dura
 	if marker == "" {
 		return false, errors.New("redisx.Apply: empty marker key")
 	}
-	keys := make([]string, 0, len(ops)+1)
-	keys = append(keys, marker)
-	argv := []any{ttl.Milliseconds(), time.Now().UTC().Format(time.RFC3339)}
-	for _, op := range ops {
-		if !allowed[op.Cmd] {
-			return false, fmt.Errorf("redisx.Apply: command %q is not allowed", op.Cmd)
-		}
-		if op.Key == "" {
-			return false, fmt.Errorf("redisx.Apply: %s with an empty key", op.Cmd)
-		}
-		keys = append(keys, op.Key)
-		argv = append(argv, op.Cmd, len(op.Args))
-		argv = append(argv, op.Args...)
+	mark := Op{"SET", marker, []any{time.Now().UTC().Format(time.RFC3339)}}
+	if ttl > 0 {
+		mark.Args = append(mark.Args, "PX", ttl.Milliseconds())
 	}
-	n, err := applyScript.Run(ctx, rdb, keys, argv...).Int()
+	err = Commit(ctx, rdb, []Guard{Absent(marker)}, append(ops[:len(ops):len(ops)], mark)...)
+	if errors.Is(err, ErrGuard) {
+		return false, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("redis apply: %w", err)
 	}
-	return n == 1, nil
+	return true, nil
 }
 
 // Guard is a condition a Commit checks before it writes: the state a change

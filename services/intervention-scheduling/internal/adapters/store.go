@@ -58,15 +58,8 @@ func countKey(status, kind string) string {
 }
 func capacityKey(plan, week, kind string) string { return "is:cap:" + plan + ":" + week + ":" + kind }
 
-func ymd(d civil.Date) int { return tasks.YMD(d) }
-
-func fromYMD(s string) civil.Date {
-	n, err := strconv.Atoi(s)
-	if err != nil || n == 0 {
-		return civil.Date{}
-	}
-	return civil.Date{Year: n / 10000, Month: time.Month(n / 100 % 100), Day: n % 100}
-}
+func ymd(d civil.Date) int        { return d.YMD() }
+func fromYMD(s string) civil.Date { return civil.FromYMD(s) }
 
 // Store keeps tasks in Redis.
 type Store struct {
@@ -89,16 +82,16 @@ func (s *Store) Create(ctx context.Context, t *schedulingv1.InterventionTask, pl
 	due, exp := civil.FromProto(t.DueDate), civil.FromProto(t.ExpiresOn)
 	tk := taskKey(t.TaskId)
 	fields := []any{"pb", pb, "kind", kind, "plan", plan, "member", t.MemberId, "prio", t.Priority,
-		"due", tasks.YMD(due), "expires", tasks.YMD(exp), "status", in.Status, "cby", in.CompletedBy, "con", tasks.YMD(in.CompletedOn),
+		"due", ymd(due), "expires", ymd(exp), "status", in.Status, "cby", in.CompletedBy, "con", ymd(in.CompletedOn),
 		"sreason", in.Reason, "v", 1, "pub", 0}
 	for _, a := range in.Attempts {
 		fields = append(fields, attemptField(a), attemptValue(a))
 	}
 	ops := []redisx.Op{redisx.HSet(tk, fields...), redisx.SAdd(memberKey(t.MemberId), t.TaskId),
-		redisx.ZAdd(planKey(plan), float64(tasks.YMD(due)), t.TaskId), redisx.SAdd(kindKey(plan, kind), t.TaskId)}
+		redisx.ZAdd(planKey(plan), float64(ymd(due)), t.TaskId), redisx.SAdd(kindKey(plan, kind), t.TaskId)}
 	if in.Status == tasks.Scheduled {
 		ops = append(ops, redisx.ZAdd(readyKey(plan), tasks.ReadyScore(int(t.Priority), due), t.TaskId),
-			redisx.ZAdd(keyDue, float64(tasks.YMD(due)), t.TaskId), redisx.ZAdd(keyExpire, float64(tasks.YMD(exp)), t.TaskId))
+			redisx.ZAdd(keyDue, float64(ymd(due)), t.TaskId), redisx.ZAdd(keyExpire, float64(ymd(exp)), t.TaskId))
 	}
 	ops = append(ops, redisx.IncrBy(countKey(in.Status, kind), 1), redisx.IncrBy(keyScheduled, 1), redisx.SAdd(keyUnpub, t.TaskId))
 	err = redisx.Commit(ctx, s.rdb, []redisx.Guard{redisx.Absent(tk)}, ops...)
@@ -149,20 +142,20 @@ func (s *Store) Apply(ctx context.Context, c tasks.Change) error {
 	if st.Status == tasks.Scheduled {
 		ops = append(ops, redisx.ZRem(readyKey(st.Plan), id))
 	}
-	fields := []any{"prio", c.Priority, "due", tasks.YMD(c.Due), "status", c.To}
+	fields := []any{"prio", c.Priority, "due", ymd(c.Due), "status", c.To}
 	if c.Edit.Reason != nil {
 		fields = append(fields, "sreason", *c.Edit.Reason)
 	}
 	if c.Edit.CompletedBy != "" {
-		fields = append(fields, "cby", c.Edit.CompletedBy, "con", tasks.YMD(c.Edit.CompletedOn))
+		fields = append(fields, "cby", c.Edit.CompletedBy, "con", ymd(c.Edit.CompletedOn))
 	}
 	if a := c.Edit.Attempt; a != nil {
 		fields = append(fields, attemptField(*a), attemptValue(*a))
 	}
 	ops = append(ops, redisx.HSet(tk, fields...))
-	due := float64(tasks.YMD(c.Due))
+	due := float64(ymd(c.Due))
 	if tasks.IsOpen(c.To) {
-		ops = append(ops, redisx.ZAdd(keyDue, due, id), redisx.ZAdd(keyExpire, float64(tasks.YMD(st.Expires)), id), redisx.ZAdd(planKey(st.Plan), due, id))
+		ops = append(ops, redisx.ZAdd(keyDue, due, id), redisx.ZAdd(keyExpire, float64(ymd(st.Expires)), id), redisx.ZAdd(planKey(st.Plan), due, id))
 		if c.To == tasks.Scheduled {
 			ops = append(ops, redisx.ZAdd(readyKey(st.Plan), tasks.ReadyScore(c.Priority, c.Due), id))
 		}
@@ -306,7 +299,7 @@ const attemptPrefix = "att:"
 
 func attemptField(a tasks.Attempt) string { return attemptPrefix + a.Encounter }
 func attemptValue(a tasks.Attempt) string {
-	return strconv.Itoa(tasks.YMD(a.Date)) + "|" + enums.Name(a.Outcome)
+	return strconv.Itoa(ymd(a.Date)) + "|" + enums.Name(a.Outcome)
 }
 
 func parseAttempt(field, value string) (tasks.Attempt, bool) {

@@ -84,15 +84,7 @@ type Discharge struct {
 
 // ReadyScore orders ready tasks: higher priority first, then earlier due date.
 func ReadyScore(priority int, due civil.Date) float64 {
-	return float64(priority)*1e8 + float64(99999999-YMD(due))
-}
-
-// YMD is a date as the number YYYYMMDD (0 for none): how dates are ordered in the indexes.
-func YMD(d civil.Date) int {
-	if d.IsZero() {
-		return 0
-	}
-	return d.Year*10000 + int(d.Month)*100 + d.Day
+	return float64(priority)*1e8 + float64(99999999-due.YMD())
 }
 
 // State is a task's lifecycle state as stored: what the rules decide on.

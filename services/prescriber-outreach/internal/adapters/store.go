@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/proto"
@@ -55,15 +54,8 @@ func itemKey(id string) string           { return prefixItem + id }
 func commKey(id string) string           { return prefixComm + id }
 func pendingKey(plan, npi string) string { return prefixPending + plan + "|" + npi }
 
-func ymd(d civil.Date) int { return outreach.YMD(d) }
-
-func fromYMD(s string) civil.Date {
-	n, err := strconv.Atoi(s)
-	if err != nil || n == 0 {
-		return civil.Date{}
-	}
-	return civil.Date{Year: n / 10000, Month: time.Month(n / 100 % 100), Day: n % 100}
-}
+func ymd(d civil.Date) int        { return d.YMD() }
+func fromYMD(s string) civil.Date { return civil.FromYMD(s) }
 
 // Store keeps outreach items and communications in Redis.
 type Store struct {
@@ -129,7 +121,7 @@ func move(it outreach.Item, to string, deadline civil.Date) []redisx.Op {
 		ops = append(ops, redisx.ZRem(keySent, id))
 	}
 	if to == outreach.Sent {
-		ops = append(ops, redisx.ZAdd(keySent, float64(outreach.YMD(deadline)), id))
+		ops = append(ops, redisx.ZAdd(keySent, float64(ymd(deadline)), id))
 	}
 	if it.Status != to {
 		ops = append(ops, redisx.HIncrBy(statNPIKey(it.NPI), it.Status, -1), redisx.HIncrBy(statNPIKey(it.NPI), to, 1),
@@ -185,11 +177,11 @@ func (s *Store) Create(ctx context.Context, it *outreachv1.OutreachItem, plan st
 		ops = append(ops, redisx.HSet(itemKey(sup.ID), "sby", id))
 		ops = append(ops, move(*sup, outreach.Superseded, civil.Date{})...)
 	}
-	on := outreach.YMD(civil.FromProto(it.CreatedOn))
+	on := ymd(civil.FromProto(it.CreatedOn))
 	ops = append(ops,
 		redisx.HSet(ik, "pb", pb, "npi", it.PrescriberNpi, "member", it.MemberId, "pkey", it.ProblemKey, "code", it.ProblemCode, "plan", plan,
-			"created", on, "supp", outreach.YMD(until), "status", outreach.Pending, "v", 1, "pub", 0),
-		redisx.HSet(lk, "id", id, "until", outreach.YMD(until)),
+			"created", on, "supp", ymd(until), "status", outreach.Pending, "v", 1, "pub", 0),
+		redisx.HSet(lk, "id", id, "until", ymd(until)),
 		redisx.ZAdd(pendingKey(plan, it.PrescriberNpi), float64(on), id), redisx.SAdd(keyPendSet, queue(plan, it.PrescriberNpi)),
 		redisx.SAdd(keyNPIs, it.PrescriberNpi), redisx.SAdd(keyCodes, it.ProblemCode), redisx.ZAdd(prescriberKey(it.PrescriberNpi), float64(on), id),
 		redisx.HIncrBy(statNPIKey(it.PrescriberNpi), outreach.Pending, 1), redisx.HIncrBy(statCodeKey(it.ProblemCode), outreach.Pending, 1),
@@ -221,7 +213,7 @@ func created(err error, res outreach.CreateResult, other string) (outreach.Creat
 // Respond implements outreach.Store.
 func (s *Store) Respond(ctx context.Context, a outreach.Answer) error {
 	ik := itemKey(a.From.ID)
-	ops := append([]redisx.Op{redisx.HSet(ik, "resp", outreach.YMD(a.On), "note", a.Note, "rby", a.By, "rph", a.Pharmacy)}, move(a.From, a.To, civil.Date{})...)
+	ops := append([]redisx.Op{redisx.HSet(ik, "resp", ymd(a.On), "note", a.Note, "rby", a.By, "rph", a.Pharmacy)}, move(a.From, a.To, civil.Date{})...)
 	if err := s.guarded(ctx, []redisx.Guard{redisx.FieldIs(ik, "v", a.From.Version)}, ops...); err != nil {
 		return err
 	}
@@ -236,12 +228,12 @@ func (s *Store) Send(ctx context.Context, c *outreachv1.Communication, plan stri
 	if err != nil {
 		return false, err
 	}
-	sent := outreach.YMD(civil.FromProto(c.CreatedOn))
+	sent := ymd(civil.FromProto(c.CreatedOn))
 	guards := []redisx.Guard{redisx.Absent(commKey(c.CommunicationId))}
 	var ops []redisx.Op
 	for _, it := range items {
 		guards = append(guards, redisx.FieldIs(itemKey(it.ID), "v", it.Version))
-		ops = append(ops, redisx.HSet(itemKey(it.ID), "comm", c.CommunicationId, "sent", sent, "deadline", outreach.YMD(deadline)))
+		ops = append(ops, redisx.HSet(itemKey(it.ID), "comm", c.CommunicationId, "sent", sent, "deadline", ymd(deadline)))
 		ops = append(ops, move(it, outreach.Sent, deadline)...)
 	}
 	ops = append(ops, redisx.HSet(commKey(c.CommunicationId), "pb", pb, "npi", c.PrescriberNpi, "plan", plan, "period", c.Period, "sent", sent),

@@ -46,14 +46,6 @@ type Counts struct {
 	ByNPI, ByCode                       map[string]map[string]int64
 }
 
-// YMD is a date as the number YYYYMMDD (0 for none): how dates are ordered in the indexes and ids.
-func YMD(d civil.Date) int {
-	if d.IsZero() {
-		return 0
-	}
-	return d.Year*10000 + int(d.Month)*100 + d.Day
-}
-
 // Item is an outreach item's state as stored: what the rules decide on.
 type Item struct {
 	ID, NPI, Member, ProblemKey, Code, Plan string

@@ -31,7 +31,7 @@ import (
 // ItemID is deterministic: one problem of one patient raised with one
 // prescriber on one date.
 func ItemID(npi, member, problemKey string, on civil.Date) string {
-	return fmt.Sprintf("out/%s/%s/%s/%d", npi, member, problemKey, YMD(on))
+	return fmt.Sprintf("out/%s/%s/%s/%d", npi, member, problemKey, on.YMD())
 }
 
 // CommID is deterministic: the n-th communication of a plan to a prescriber in a period.
