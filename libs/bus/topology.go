@@ -66,17 +66,19 @@ func protoTopic[T proto.Message](name, stream, pattern string) Topic[T] {
 }
 
 // rawTopic declares a topic whose handlers read the message as delivered.
-func rawTopic(name, stream, pattern string) Topic[*Msg] {
-	return Topic[*Msg]{TopicSpec: TopicSpec{Name: name, Stream: stream, Pattern: pattern, Carries: "raw bytes (JSON or protobuf, by Content-Type)"},
+func rawTopic(name, stream, pattern, carries string) Topic[*Msg] {
+	return Topic[*Msg]{TopicSpec: TopicSpec{Name: name, Stream: stream, Pattern: pattern, Carries: carries},
 		decode: func(m *Msg) (*Msg, error) { return m, nil }}
 }
 
+const submission = "a submission as sent (JSON or protobuf, by Content-Type)"
+
 // The topics.
 var (
-	RawPharmacy = rawTopic("pharmacy submission", StreamRaw, "emtm.raw.pharmacy.{npi}.{kind}")
-	RawFeed     = rawTopic("feed submission", StreamRaw, "emtm.raw.feed.{contract}.{kind}")
-	RawAPI      = rawTopic("gRPC submission", StreamRaw, "emtm.raw.api.{kind}")
-	RawResubmit = rawTopic("resubmission", StreamRaw, "emtm.raw.resubmit.{kind}")
+	RawPharmacy = rawTopic("pharmacy submission", StreamRaw, "emtm.raw.pharmacy.{npi}.{kind}", submission)
+	RawFeed     = rawTopic("feed submission", StreamRaw, "emtm.raw.feed.{contract}.{kind}", submission)
+	RawAPI      = rawTopic("gRPC submission", StreamRaw, "emtm.raw.api.{kind}", submission)
+	RawResubmit = rawTopic("resubmission", StreamRaw, "emtm.raw.resubmit.{kind}", submission)
 
 	Rejection = protoTopic[*ingestionv1.Rejection]("rejection", StreamRejections, "emtm.rejections.{kind}")
 
@@ -94,7 +96,7 @@ var (
 	Communication = protoTopic[*outreachv1.Communication]("letter to a prescriber", StreamOutreach, "emtm.outreach.communications.{npi}")
 	LedgerEntry   = protoTopic[*ledgerv1.LedgerEntry]("ledger entry", StreamLedger, "emtm.ledger.{contract}")
 
-	DeadLetter = rawTopic("dead letter", StreamDLQ, "emtm.dlq.{durable}")
+	DeadLetter = rawTopic("dead letter", StreamDLQ, "emtm.dlq.{durable}", "the failed message as it was, with Emtm-Dlq-* headers (the error, the consumer, the original subject)")
 	Audit      = protoTopic[*auditv1.AuditRecord]("audit record", StreamAudit, "emtm.audit.{service}")
 )
 

@@ -1,6 +1,7 @@
 package civil
 
 import (
+	"strconv"
 	"testing"
 	"time"
 )
@@ -60,4 +61,20 @@ func TestYMDOrdersDatesAndReadsBack(t *testing.T) {
 			t.Errorf("FromYMD(%q) = %v", bad, FromYMD(bad))
 		}
 	}
+}
+
+// FuzzFromYMD: no input panics; a date read back writes the same number.
+func FuzzFromYMD(f *testing.F) {
+	for _, s := range []string{"20240229", "0", "", "x", "99999999", "-1", "20241399"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d := FromYMD(s)
+		if d.IsZero() {
+			return
+		}
+		if FromYMD(strconv.Itoa(d.YMD())) != d {
+			t.Fatalf("%q read as %v, which writes %d", s, d, d.YMD())
+		}
+	})
 }

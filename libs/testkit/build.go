@@ -21,7 +21,8 @@ type build struct {
 
 // Binaries builds each package (name -> import path) into one directory, once
 // per test binary, and returns the directory; tests that run emtm as processes
-// use it. The directory lives as long as the test binary's temporary files.
+// use it. A package that calls it removes the directories in its TestMain
+// (RemoveBinaries): they hold about 250 MB each.
 func Binaries(t testing.TB, pkgs map[string]string) string {
 	t.Helper()
 	Integration(t)
@@ -57,4 +58,14 @@ func ServicePackages(extra ...string) map[string]string {
 		out[s] = "github.com/emtm/emtm/services/" + s + "/cmd/" + s
 	}
 	return out
+}
+
+// RemoveBinaries deletes the directories Binaries built (call it from TestMain after m.Run).
+func RemoveBinaries() {
+	builds.Range(func(_, v any) bool {
+		if b := v.(*build); b.dir != "" {
+			_ = os.RemoveAll(b.dir)
+		}
+		return true
+	})
 }
