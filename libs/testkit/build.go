@@ -21,8 +21,8 @@ type build struct {
 
 // Binaries builds each package (name -> import path) into one directory, once
 // per test binary, and returns the directory; tests that run emtm as processes
-// use it. A package that calls it removes the directories in its TestMain
-// (RemoveBinaries): they hold about 250 MB each.
+// use it. A package that calls it removes the directories with TestMain =
+// testkit.Main: they hold about 250 MB each.
 func Binaries(t testing.TB, pkgs map[string]string) string {
 	t.Helper()
 	Integration(t)
@@ -60,7 +60,15 @@ func ServicePackages(extra ...string) map[string]string {
 	return out
 }
 
-// RemoveBinaries deletes the directories Binaries built (call it from TestMain after m.Run).
+// Main runs a package's tests and then removes the directories Binaries
+// built: the TestMain of a package that runs emtm as processes.
+func Main(m *testing.M) {
+	code := m.Run()
+	RemoveBinaries()
+	os.Exit(code)
+}
+
+// RemoveBinaries deletes the directories Binaries built.
 func RemoveBinaries() {
 	builds.Range(func(_, v any) bool {
 		if b := v.(*build); b.dir != "" {
