@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -180,5 +179,3 @@ func (st State) MayLease(kinds []string, capacity map[string]int, used int64) bo
 	c, capped := capacity[st.Kind]
 	return !capped || used < int64(c)
 }
-
-func (st State) String() string { return fmt.Sprintf("%s %s v%s", st.ID, st.Status, st.Version) }
