@@ -85,7 +85,7 @@ func (d Durable) Names(partitions int) []string {
 
 // Lets reports whether the durable's filter lets subject through, in any partition.
 func (d Durable) Lets(subject string) bool {
-	_, ok := match(d.Filter, subject)
+	_, ok := match(d.Filter, subject, false)
 	return ok
 }
 

@@ -130,12 +130,12 @@ func (t TopicSpec) Subject(values ...string) string {
 
 // Parse returns the values of the pattern's variables in subject, in order.
 func (t TopicSpec) Parse(subject string) ([]string, bool) {
-	return match(t.Pattern, subject)
+	return match(t.Pattern, subject, true)
 }
 
 // Matches reports whether subject is one of the topic's.
 func (t TopicSpec) Matches(subject string) bool {
-	_, ok := match(t.Pattern, subject)
+	_, ok := match(t.Pattern, subject, false)
 	return ok
 }
 
@@ -170,31 +170,44 @@ func (t TopicSpec) vars() int {
 func isVar(tok string) bool { return len(tok) > 2 && tok[0] == '{' && tok[len(tok)-1] == '}' }
 
 // match matches subject against a pattern that may hold variables and the
-// NATS wildcards * and >; it returns the variables' values.
-func match(pattern, subject string) ([]string, bool) {
-	pt, st := strings.Split(pattern, "."), strings.Split(subject, ".")
+// NATS wildcards * and >; with collect it returns the variables' values. It
+// walks both strings without splitting them: it runs for every delivered
+// message (Routes.Handle).
+func match(pattern, subject string, collect bool) ([]string, bool) {
 	var vals []string
-	for i, p := range pt {
+	ps, ss := pattern, subject
+	pmore, smore := true, true // a pattern token, a subject token left to read
+	for pmore {
+		var p, s string
+		p, ps, pmore = strings.Cut(ps, ".")
 		if p == ">" {
-			return vals, i < len(st)
+			return vals, smore
 		}
-		if i >= len(st) || st[i] == "" {
+		if !smore {
+			return nil, false
+		}
+		s, ss, smore = strings.Cut(ss, ".")
+		if s == "" {
 			return nil, false
 		}
 		switch {
 		case p == "{p}":
-			if !isPartition(st[i]) {
+			if !isPartition(s) {
 				return nil, false
 			}
-			vals = append(vals, st[i])
+			if collect {
+				vals = append(vals, s)
+			}
 		case isVar(p):
-			vals = append(vals, st[i])
+			if collect {
+				vals = append(vals, s)
+			}
 		case p == "*":
-		case p != st[i]:
+		case p != s:
 			return nil, false
 		}
 	}
-	if len(pt) != len(st) {
+	if smore {
 		return nil, false
 	}
 	return vals, true
