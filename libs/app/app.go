@@ -44,6 +44,8 @@ type Runtime struct {
 	GRPC   *grpcx.Server
 	Pub    *bus.Publisher
 	Hasher *pseudonym.Hasher
+	// Members counts the service's live instances; each holds its share of the partitions.
+	Members *bus.Members
 
 	consumers  []*bus.Consumer
 	subscribed []string
@@ -114,6 +116,9 @@ func Start(ctx context.Context, name string, cfg config.Common, tel *otelx.Telem
 		return rt, err
 	}
 	rt.Pub = bus.NewPublisher(rt.JS, tel, name)
+	if rt.Members, err = bus.NewMembers(rt.NC, name, time.Second); err != nil {
+		return rt, err
+	}
 	if err = rt.listenMetrics(); err != nil {
 		_ = rt.GRPC.Close()
 		return rt, fmt.Errorf("metrics listen on %s: %w", cfg.MetricsAddr, err)
@@ -155,6 +160,12 @@ func (rt *Runtime) Consume(ctx context.Context, spec bus.ConsumerSpec, h bus.Han
 	}
 	if spec.AckWait == 0 {
 		spec.AckWait = rt.Cfg.AckWait
+	}
+	if spec.PinnedTTL == 0 {
+		spec.PinnedTTL = rt.Cfg.PinTTL
+	}
+	if spec.Instances == nil && rt.Members != nil {
+		spec.Instances = rt.Members.Count
 	}
 	c, err := bus.NewConsumer(ctx, rt.JS, rt.Tel, rt.Log, rt.Pub, spec, h)
 	if err != nil {
@@ -233,7 +244,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	if a := rt.MetricsAddr(); a != nil {
 		metricsAt = a.String()
 	}
-	rt.Log.Info("serving", "grpc", rt.GRPC.Addr().String(), "metrics", metricsAt, "consumers", len(rt.consumers))
+	rt.Log.Info("serving", "grpc", rt.GRPC.Addr().String(), "metrics", metricsAt, "consumers", len(rt.consumers), "instance", rt.Members.ID())
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return rt.serveMetrics(gctx) })
 	grpcDone := make(chan struct{})
@@ -262,6 +273,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	for _, l := range rt.loops {
 		g.Go(afterGRPC(l))
 	}
+	g.Go(afterGRPC(rt.Members.Run))
 	err := g.Wait()
 	rt.Close()
 	rt.Log.Info("stopped")

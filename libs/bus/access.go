@@ -88,7 +88,9 @@ type Permissions struct {
 
 // ServicePermissions derives a service's NATS permissions from its grant.
 func ServicePermissions(g Grant, partitions int) Permissions {
-	p := Permissions{SubscribeAllow: []string{InboxPrefix(g.User) + ".>"}}
+	// Its instances count one another (Members) on a subject of their own.
+	p := Permissions{SubscribeAllow: []string{InboxPrefix(g.User) + ".>", MembersSubject(g.User, "*")},
+		PublishAllow: []string{MembersSubject(g.User, "*")}}
 	for _, t := range g.Publish {
 		p.PublishAllow = append(p.PublishAllow, publishFilter(t, g.User))
 	}
@@ -104,6 +106,7 @@ func ServicePermissions(g Grant, partitions int) Permissions {
 			"$JS.API.CONSUMER.CREATE."+s, "$JS.API.CONSUMER.CREATE."+s+".>",
 			"$JS.API.CONSUMER.INFO."+s+".*", "$JS.API.CONSUMER.MSG.NEXT."+s+".*",
 			"$JS.API.CONSUMER.DELETE."+s+".*", "$JS.API.CONSUMER.LIST."+s, "$JS.API.CONSUMER.NAMES."+s,
+			"$JS.API.CONSUMER.UNPIN."+s+".*",
 			"$JS.ACK."+s+".>")
 	}
 	// Never another service's durables, never a stream's data or definition.
@@ -116,7 +119,7 @@ func ServicePermissions(g Grant, partitions int) Permissions {
 				at := d.Stream + "." + n
 				p.PublishDeny = append(p.PublishDeny,
 					"$JS.API.CONSUMER.CREATE."+at, "$JS.API.CONSUMER.CREATE."+at+".>",
-					"$JS.API.CONSUMER.MSG.NEXT."+at, "$JS.API.CONSUMER.DELETE."+at, "$JS.ACK."+at+".>")
+					"$JS.API.CONSUMER.MSG.NEXT."+at, "$JS.API.CONSUMER.DELETE."+at, "$JS.API.CONSUMER.UNPIN."+at, "$JS.ACK."+at+".>")
 			}
 		}
 	}

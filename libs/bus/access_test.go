@@ -24,7 +24,9 @@ func TestServicePermissions(t *testing.T) {
 		{"others' durables are denied", deny("$JS.API.CONSUMER.MSG.NEXT.EMTM_MEDICAL.scheduling-medical-p0") && deny("$JS.ACK.EMTM_MEDICAL.payment-medical-p2.>")},
 		{"its own durables are not denied", !deny("$JS.API.CONSUMER.MSG.NEXT.EMTM_CLAIMS.risk-scoring-claims-p0")},
 		{"streams cannot be deleted", deny("$JS.API.STREAM.DELETE.>") && !allow("$JS.API.STREAM.UPDATE.*")},
-		{"replies only under its own inbox", slices.Equal(p.SubscribeAllow, []string{"_INBOX_risk-scoring.>"})},
+		{"replies only under its own inbox; hears only its own instances", slices.Equal(p.SubscribeAllow, []string{"_INBOX_risk-scoring.>", "emtm.instances.risk-scoring.*"})},
+		{"says it is alive only as itself", allow("emtm.instances.risk-scoring.*") && !allow("emtm.instances.*.*")},
+		{"unpins its own durables, not others'", allow("$JS.API.CONSUMER.UNPIN.EMTM_CLAIMS.*") && deny("$JS.API.CONSUMER.UNPIN.EMTM_MEDICAL.payment-medical-p1")},
 	}
 	for _, tt := range tests {
 		if !tt.ok {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -97,7 +98,26 @@ type ConsumerSpec struct {
 	// block; a message it cannot read is keyed "". nil reads the
 	// Emtm-Order-Key header that the Publisher sets on events about a member.
 	Key func(subject string, hdr nats.Header, data []byte) string
+	// PinnedTTL is how long an instance that stopped pulling keeps its
+	// partitions before JetStream pins them to another instance (default 10s;
+	// at least 3s: the instance pulls again every third of it).
+	PinnedTTL time.Duration
+	// Instances counts the service's live instances (Members.Count); each
+	// instance then holds at most its share of the partitions and hands the
+	// rest over. nil: one instance, no rebalancing.
+	Instances func() int
+	// RebalanceEvery is how often an instance compares what it holds with its
+	// share (default 2s).
+	RebalanceEvery time.Duration
 }
+
+// PriorityGroup is the one priority group of every emtm consumer: its
+// consumers are pinned, each to one instance at a time.
+const PriorityGroup = "emtm"
+
+// headerPinID is set by the server on every message it delivers to the
+// pinned client of a consumer.
+const headerPinID = "Nats-Pin-Id"
 
 func (s *ConsumerSpec) defaults() {
 	if s.MaxDeliver == 0 {
@@ -109,7 +129,18 @@ func (s *ConsumerSpec) defaults() {
 	if s.RetryInPlace == 0 {
 		s.RetryInPlace = 30 * time.Second
 	}
+	if s.PinnedTTL == 0 {
+		s.PinnedTTL = 10 * time.Second
+	}
+	s.PinnedTTL = max(s.PinnedTTL, 3*time.Second)
+	if s.RebalanceEvery == 0 {
+		s.RebalanceEvery = 2 * time.Second
+	}
 }
+
+// pullExpiry is how long one pull request waits: a third of the pin's TTL,
+// so that the pinned instance renews its pin well before it lapses.
+func (s *ConsumerSpec) pullExpiry() time.Duration { return max(s.PinnedTTL/3, time.Second) }
 
 // Consumer runs a handler over a ConsumerSpec.
 type Consumer struct {
@@ -119,18 +150,19 @@ type Consumer struct {
 	log     *slog.Logger
 	spec    ConsumerSpec
 	handler Handler
-	cons    []jetstream.Consumer
+	parts   []*part
 	handled metric.Int64Counter
 	latency metric.Float64Histogram
+	handovr metric.Float64Histogram
 	// running is Run's context: retries in place stop when it is done.
 	running context.Context
 }
 
 // Infos reads the server's view of each durable: pending, waiting for an ack, redelivered.
 func (c *Consumer) Infos(ctx context.Context) ([]*jetstream.ConsumerInfo, error) {
-	out := make([]*jetstream.ConsumerInfo, 0, len(c.cons))
-	for _, cons := range c.cons {
-		ci, err := cons.Info(ctx)
+	out := make([]*jetstream.ConsumerInfo, 0, len(c.parts))
+	for _, p := range c.parts {
+		ci, err := p.cons.Info(ctx)
 		if err != nil {
 			return out, err
 		}
@@ -149,6 +181,9 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, tel *otelx.Telemet
 	c.latency, _ = meter.Float64Histogram("emtm.bus.handle.duration", metric.WithUnit("s"),
 		metric.WithDescription("time to handle one event, until its effect is stored"),
 		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+	c.handovr, _ = meter.Float64Histogram("emtm.bus.handover.wait", metric.WithUnit("s"),
+		metric.WithDescription("time an instance that was just pinned a partition waited for the previous holder's events before handling any"),
+		metric.WithExplicitBucketBoundaries(0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120))
 	type one struct {
 		name     string
 		subjects []string
@@ -173,6 +208,11 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, tel *otelx.Telemet
 			MaxDeliver:    spec.MaxDeliver,
 			AckWait:       spec.AckWait,
 			MaxAckPending: 1000,
+			// One instance at a time receives a partition's events (JetStream
+			// 2.11+ priority groups): order per beneficiary holds across instances.
+			PriorityPolicy: jetstream.PriorityPolicyPinned,
+			PriorityGroups: []string{PriorityGroup},
+			PinnedTTL:      spec.PinnedTTL,
 		}
 		if len(o.subjects) == 1 {
 			cfg.FilterSubject = o.subjects[0]
@@ -183,7 +223,7 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, tel *otelx.Telemet
 		if err != nil {
 			return nil, fmt.Errorf("consumer %s on %s: %w", o.name, spec.Stream, err)
 		}
-		c.cons = append(c.cons, cons)
+		c.parts = append(c.parts, &part{name: o.name, cons: cons})
 	}
 	return c, nil
 }
@@ -201,17 +241,51 @@ func replacePartition(s, p string) string {
 	return string(out)
 }
 
+// part is one durable consumer of the spec (one partition) as this instance
+// pulls it: the pin JetStream gave this instance on it, and whether the
+// instance has stepped back from it for a while to let another hold it.
+type part struct {
+	name string
+	cons jetstream.Consumer
+
+	mu         sync.Mutex
+	pin        string             // the pin id of the messages last received; "" none
+	yieldUntil time.Time          // not pulled before this
+	stop       context.CancelFunc // ends the current pull (to yield)
+}
+
+func (p *part) pinned() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pin
+}
+
+func (p *part) setPin(pin string) {
+	p.mu.Lock()
+	p.pin = pin
+	p.mu.Unlock()
+}
+
 // Run handles messages until ctx is done, then drains what was already pulled
-// (handling it with a context that is not cancelled) and returns.
+// (handling it with a context that is not cancelled) and returns. With
+// spec.Instances, it also hands partitions beyond this instance's share over
+// to the other instances.
 func (c *Consumer) Run(ctx context.Context) error {
 	c.running = ctx
 	var wg sync.WaitGroup
-	errs := make([]error, len(c.cons))
-	for i, cons := range c.cons {
+	errs := make([]error, len(c.parts))
+	for i, p := range c.parts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = c.runOne(ctx, cons)
+			errs[i] = c.runOne(ctx, p)
+		}()
+	}
+	if c.spec.Instances != nil && len(c.parts) > 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.rebalance(ctx)
 		}()
 	}
 	wg.Wait()
@@ -222,32 +296,50 @@ func (c *Consumer) Run(ctx context.Context) error {
 // bus (a missed heartbeat when a cluster node dies, a reconnect) is resumed
 // after a pause, once what was pulled is finished; only a consumer that no
 // longer exists ends it with an error (the service stops, and its restart
-// creates the durable again).
-func (c *Consumer) runOne(ctx context.Context, cons jetstream.Consumer) error {
-	name := cons.CachedInfo().Name
-	// Events a crashed instance had pulled but not finished are redelivered
-	// only after the ack wait. Pulling at once would hand this instance the
-	// beneficiaries' later events first; waiting lets the redeliveries come
-	// first, so that each beneficiary's events keep their order.
-	if ci, err := cons.Info(ctx); err == nil && ci.NumAckPending > 0 {
-		c.log.Warn("events of a previous instance await redelivery; waiting for them before pulling new ones",
-			"consumer", name, "pending", ci.NumAckPending, "wait", ci.Config.AckWait.String())
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(ci.Config.AckWait):
-		}
-	}
+// creates the durable again). A yielded partition is unpinned once what was
+// pulled is finished, and pulled again (as a standby) after the yield.
+func (c *Consumer) runOne(ctx context.Context, p *part) error {
 	pause := 250 * time.Millisecond
 	for {
-		err := c.consume(ctx, cons)
-		if err == nil || ctx.Err() != nil {
+		p.mu.Lock()
+		wait := time.Until(p.yieldUntil)
+		p.mu.Unlock()
+		if wait > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
+		}
+		pctx, stop := context.WithCancel(ctx)
+		p.mu.Lock()
+		p.stop = stop
+		p.mu.Unlock()
+		err := c.consume(pctx, p)
+		stop()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if pctx.Err() != nil { // yielded: finished what it had; now let another instance be pinned
+			uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			st, uerr := c.js.Stream(uctx, c.spec.Stream)
+			if uerr == nil {
+				uerr = st.UnpinConsumer(uctx, p.name, PriorityGroup)
+			}
+			cancel()
+			if uerr != nil {
+				c.log.Warn("unpin after yielding failed; the pin lapses by itself", "consumer", p.name, "err", uerr)
+			}
+			p.setPin("")
+			continue
+		}
+		if err == nil {
 			return nil
 		}
 		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return fmt.Errorf("consume %s: %w", name, err)
+			return fmt.Errorf("consume %s: %w", p.name, err)
 		}
-		c.log.Warn("consuming interrupted; resuming", "consumer", name, "pause", pause.String(), "err", err)
+		c.log.Warn("consuming interrupted; resuming", "consumer", p.name, "pause", pause.String(), "err", err)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -258,8 +350,13 @@ func (c *Consumer) runOne(ctx context.Context, cons jetstream.Consumer) error {
 }
 
 // consume pulls and handles messages until ctx is done (nil) or the pull fails.
-func (c *Consumer) consume(ctx context.Context, cons jetstream.Consumer) error {
-	it, err := cons.Messages(jetstream.PullMaxMessages(64))
+// JetStream delivers a partition to one pinned instance at a time; when this
+// instance is newly pinned (a message carries a pin id it has not seen), it
+// first takes the partition over (takeOver), so that the events the previous
+// holder had received but not finished are handled before any later one.
+func (c *Consumer) consume(ctx context.Context, p *part) error {
+	it, err := p.cons.Messages(jetstream.PullMaxMessages(64), jetstream.PullPriorityGroup(PriorityGroup),
+		jetstream.PullExpiry(c.spec.pullExpiry()))
 	if err != nil {
 		return err
 	}
@@ -275,8 +372,8 @@ func (c *Consumer) consume(ctx context.Context, cons jetstream.Consumer) error {
 	}()
 	// Work already pulled is finished even while shutting down.
 	hctx := context.WithoutCancel(ctx)
-	dispatch, wait := c.workers(hctx, cons.CachedInfo().Name)
-	defer wait()
+	dispatch, wait := c.workers(hctx, p.name)
+	defer func() { wait() }()
 	for {
 		m, err := it.Next()
 		if err != nil {
@@ -285,7 +382,143 @@ func (c *Consumer) consume(ctx context.Context, cons jetstream.Consumer) error {
 			}
 			return err
 		}
+		if pin := m.Headers().Get(headerPinID); pin != p.pinned() {
+			wait() // what was received under an earlier pin is finished first
+			batch, err := c.takeOver(ctx, p, it, m)
+			dispatch, wait = c.workers(hctx, p.name)
+			if err != nil {
+				// Nothing of the batch is handled or acknowledged: it is
+				// redelivered, and the next pull takes the partition over again.
+				p.setPin("")
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			p.setPin(pin)
+			for _, b := range batch {
+				dispatch(b)
+			}
+			continue
+		}
 		dispatch(m)
+	}
+}
+
+// takeOver holds the messages of a newly pinned partition, without handling
+// any, until no other instance has one outstanding: the consumer's count of
+// delivered, unacknowledged messages is down to those held here. The previous
+// holder either finished its own (acknowledged them) or died, and then its
+// messages come here when their ack wait runs out. The held messages are
+// returned in stream order, so that each beneficiary's events keep their
+// order across the hand-over. The wait is bounded (twice the ack wait plus the
+// pin's TTL); a consumer that still counts others' messages after it is
+// logged and handled as it stands.
+func (c *Consumer) takeOver(ctx context.Context, p *part, it jetstream.MessagesContext, first jetstream.Msg) ([]jetstream.Msg, error) {
+	started := time.Now()
+	held := map[uint64]jetstream.Msg{}
+	hold := func(m jetstream.Msg) {
+		md, err := m.Metadata()
+		if err != nil {
+			c.log.Error("message without metadata", "consumer", p.name, "err", err)
+			_ = m.Term()
+			return
+		}
+		held[md.Sequence.Stream] = m // a redelivery of one held replaces it
+	}
+	hold(first)
+	deadline := started.Add(2*c.spec.AckWait + c.spec.PinnedTTL)
+	touched := started
+	for polls := 0; ; polls++ {
+		ci, err := p.cons.Info(ctx)
+		if err == nil && ci.NumAckPending <= len(held) {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			c.log.Warn("taking a partition over: events of another instance are still outstanding; handling on",
+				"consumer", p.name, "held", len(held), "waited", time.Since(started).String())
+			break
+		}
+		if time.Since(touched) > c.spec.AckWait/3 {
+			for _, m := range held {
+				_ = m.InProgress() // held here, not redelivered meanwhile
+			}
+			touched = time.Now()
+		}
+		m, err := it.Next(jetstream.NextMaxWait(100 * time.Millisecond))
+		switch {
+		case err == nil:
+			hold(m)
+		case errors.Is(err, nats.ErrTimeout):
+		default:
+			return nil, err
+		}
+	}
+	seqs := make([]uint64, 0, len(held))
+	for s := range held {
+		seqs = append(seqs, s)
+	}
+	slices.Sort(seqs)
+	out := make([]jetstream.Msg, len(seqs))
+	for i, s := range seqs {
+		out[i] = held[s]
+	}
+	waited := time.Since(started)
+	c.handovr.Record(ctx, waited.Seconds(), metric.WithAttributes(attribute.String("stream", c.spec.Stream), attribute.String("consumer", c.spec.Durable)))
+	c.log.Info("partition taken over", "consumer", p.name, "waited", waited.String(), "events", len(out))
+	return out, nil
+}
+
+// rebalance compares, every spec.RebalanceEvery, how many partitions this
+// instance holds with its share (the partitions over the live instances,
+// rounded up) and yields those beyond it: it stops pulling them, finishes
+// what it received, unpins them, and stays away for a while so that another
+// instance's waiting pull is pinned instead. An instance that joins thus gets
+// partitions from the others; one that dies loses its pins when they lapse.
+func (c *Consumer) rebalance(ctx context.Context) {
+	t := time.NewTicker(c.spec.RebalanceEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n := max(c.spec.Instances(), 1)
+		share := (len(c.parts) + n - 1) / n
+		var held []*part
+		for _, p := range c.parts {
+			pin := p.pinned()
+			if pin == "" {
+				continue
+			}
+			ci, err := p.cons.Info(ctx)
+			if err != nil {
+				continue
+			}
+			for _, g := range ci.PriorityGroups {
+				if g.Group == PriorityGroup && g.PinnedClientID == pin {
+					held = append(held, p)
+				}
+			}
+		}
+		if len(held) <= share {
+			continue
+		}
+		away := 2*c.spec.PinnedTTL + c.spec.RebalanceEvery
+		for _, p := range held[share:] {
+			p.mu.Lock()
+			p.yieldUntil = time.Now().Add(away)
+			if p.stop != nil {
+				p.stop()
+			}
+			p.mu.Unlock()
+		}
+		c.log.Info("handing partitions over to other instances", "durable", c.spec.Durable,
+			"instances", n, "held", len(held), "share", share, "yielded", len(held)-share)
 	}
 }
 

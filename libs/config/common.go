@@ -29,6 +29,9 @@ type Common struct {
 	// AckWait is how long a delivered event may go unacknowledged before it is
 	// redelivered (e.g. after a crash of the service that had it).
 	AckWait time.Duration
+	// PinTTL is how long a partition stays pinned to an instance that stopped
+	// pulling (it died) before JetStream pins it to another instance.
+	PinTTL time.Duration
 	// StreamReplicas is the replica count of emtm's streams (1 single server, 3 in a cluster).
 	StreamReplicas int
 	// ShutdownTimeout bounds graceful shutdown.
@@ -66,6 +69,7 @@ func RegisterCommon(s *Set, defaultGRPC string) *Common {
 	parts := s.Int("partitions", 4, "beneficiary partitions in subjects (fixed per deployment)")
 	workers := s.Int("workers", 16, "events handled in parallel per durable consumer (1..256); one beneficiary's always in order")
 	ackWait := s.Duration("ack-wait", 30*time.Second, "redeliver an event not acknowledged within this long (a crashed consumer's events)")
+	pinTTL := s.Duration("pin-ttl", 10*time.Second, "a partition moves to another instance this long after its instance stopped pulling (3s..10m; docs/scaling.md)")
 	repl := s.Int("stream-replicas", 1, "replicas of emtm's JetStream streams (3 in a cluster)")
 	st := s.Duration("shutdown-timeout", 15*time.Second, "bound on graceful shutdown")
 	lf := s.String("log-format", "text", "log format: text or json")
@@ -80,7 +84,7 @@ func RegisterCommon(s *Set, defaultGRPC string) *Common {
 		if c.MetricsAddr == "auto" {
 			c.MetricsAddr = DefaultMetricsAddr(c.GRPCAddr)
 		}
-		c.Workers, c.AckWait = *workers, *ackWait
+		c.Workers, c.AckWait, c.PinTTL = *workers, *ackWait, *pinTTL
 		c.TLSCert, c.TLSKey, c.TLSClientCA, c.RateLimit, c.RateBurst = *tlsCert, *tlsKey, *tlsCA, *rl, *rb
 		if c.RateBurst == 0 {
 			c.RateBurst = int(2*c.RateLimit) + 1
@@ -108,6 +112,8 @@ func (c *Common) Validate() error {
 		return fmt.Errorf("rate-limit and rate-burst: must not be negative")
 	case c.AckWait < time.Second:
 		return fmt.Errorf("ack-wait: %s is shorter than a second", c.AckWait)
+	case c.PinTTL < 3*time.Second || c.PinTTL > 10*time.Minute:
+		return fmt.Errorf("pin-ttl: %s is out of range 3s..10m", c.PinTTL)
 	case c.Workers < 1 || c.Workers > 256:
 		return fmt.Errorf("workers: %d is out of range 1..256", c.Workers)
 	case c.StreamReplicas != 1 && c.StreamReplicas != 3 && c.StreamReplicas != 5:
