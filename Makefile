@@ -103,6 +103,10 @@ test-adversarial: ## only the attacks of issue 12 (A1-A12) against the services 
 test-faults: ## only the fault tests: services, redis-server and NATS crash mid-load; nothing lost or doubled (also in make test)
 	go test -count=1 -v -run . ./services/emtm/internal/faults
 
+.PHONY: test-scale
+test-scale: ## only the scale-out tests: three NATS nodes, two instances of each service; one of each killed -9, a third added; same outcome, order kept, hand-over times printed (also in make test)
+	go test -count=1 -v -run 'TestScale|TestFaultFreeBaseline' ./services/emtm/internal/faults
+
 .PHONY: vet
 vet: ## go vet every module
 	go vet $(PKGS)

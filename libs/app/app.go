@@ -164,8 +164,8 @@ func (rt *Runtime) Consume(ctx context.Context, spec bus.ConsumerSpec, h bus.Han
 	if spec.PinnedTTL == 0 {
 		spec.PinnedTTL = rt.Cfg.PinTTL
 	}
-	if spec.Instances == nil && rt.Members != nil {
-		spec.Instances = rt.Members.Count
+	if spec.Peers == nil && rt.Members != nil {
+		spec.Peers = rt.Members
 	}
 	c, err := bus.NewConsumer(ctx, rt.JS, rt.Tel, rt.Log, rt.Pub, spec, h)
 	if err != nil {

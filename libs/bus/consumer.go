@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -102,13 +103,23 @@ type ConsumerSpec struct {
 	// partitions before JetStream pins them to another instance (default 10s;
 	// at least 3s: the instance pulls again every third of it).
 	PinnedTTL time.Duration
-	// Instances counts the service's live instances (Members.Count); each
-	// instance then holds at most its share of the partitions and hands the
-	// rest over. nil: one instance, no rebalancing.
-	Instances func() int
+	// Peers tells how many partitions the service's live instances hold
+	// (Members); each instance then holds its share and hands the rest over.
+	// nil: no rebalancing.
+	Peers Peers
 	// RebalanceEvery is how often an instance compares what it holds with its
 	// share (default 2s).
 	RebalanceEvery time.Duration
+}
+
+// Peers is what a consumer learns of the other instances of its service.
+type Peers interface {
+	// ID names this instance.
+	ID() string
+	// Report says how many partitions of durable this instance holds.
+	Report(durable string, held int)
+	// Holdings is how many partitions of durable each live instance holds.
+	Holdings(durable string) map[string]int
 }
 
 // PriorityGroup is the one priority group of every emtm consumer: its
@@ -281,7 +292,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			errs[i] = c.runOne(ctx, p)
 		}()
 	}
-	if c.spec.Instances != nil && len(c.parts) > 1 {
+	if c.spec.Peers != nil && len(c.parts) > 1 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -318,19 +329,13 @@ func (c *Consumer) runOne(ctx context.Context, p *part) error {
 		err := c.consume(pctx, p)
 		stop()
 		if ctx.Err() != nil {
+			// Shutting down with everything received finished: another
+			// instance may have the partition at once, not after the pin lapses.
+			c.unpin(p, "shutting down")
 			return nil
 		}
 		if pctx.Err() != nil { // yielded: finished what it had; now let another instance be pinned
-			uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			st, uerr := c.js.Stream(uctx, c.spec.Stream)
-			if uerr == nil {
-				uerr = st.UnpinConsumer(uctx, p.name, PriorityGroup)
-			}
-			cancel()
-			if uerr != nil {
-				c.log.Warn("unpin after yielding failed; the pin lapses by itself", "consumer", p.name, "err", uerr)
-			}
-			p.setPin("")
+			c.unpin(p, "yielding")
 			continue
 		}
 		if err == nil {
@@ -347,6 +352,30 @@ func (c *Consumer) runOne(ctx context.Context, p *part) error {
 		}
 		pause = min(2*pause, 5*time.Second)
 	}
+}
+
+// unpin releases the partition this instance holds (if it does), once what it
+// received is finished. Should it fail, the pin lapses after spec.PinnedTTL.
+func (c *Consumer) unpin(p *part, why string) {
+	if p.pinned() == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Only while the pin is still this instance's: unpinning another
+	// instance's pin would move the partition for nothing.
+	if ci, err := p.cons.Info(ctx); err != nil || !pinnedTo(ci, p.pinned()) {
+		p.setPin("")
+		return
+	}
+	st, err := c.js.Stream(ctx, c.spec.Stream)
+	if err == nil {
+		err = st.UnpinConsumer(ctx, p.name, PriorityGroup)
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		c.log.Warn("unpin failed; the pin lapses by itself", "consumer", p.name, "why", why, "err", err)
+	}
+	p.setPin("")
 }
 
 // consume pulls and handles messages until ctx is done (nil) or the pull fails.
@@ -473,43 +502,40 @@ func (c *Consumer) takeOver(ctx context.Context, p *part, it jetstream.MessagesC
 }
 
 // rebalance compares, every spec.RebalanceEvery, how many partitions this
-// instance holds with its share (the partitions over the live instances,
-// rounded up) and yields those beyond it: it stops pulling them, finishes
-// what it received, unpins them, and stays away for a while so that another
-// instance's waiting pull is pinned instead. An instance that joins thus gets
-// partitions from the others; one that dies loses its pins when they lapse.
+// instance holds with what the other instances hold (spec.Peers) and yields
+// what it should not hold: it stops pulling a partition, finishes what it
+// received, unpins it and stays away for a while, so that another instance's
+// waiting pull is pinned instead. An instance that joins thus gets partitions
+// from the others; one that dies loses its pins when they lapse.
 func (c *Consumer) rebalance(ctx context.Context) {
 	t := time.NewTicker(c.spec.RebalanceEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			c.spec.Peers.Report(c.spec.Durable, 0)
 			return
 		case <-t.C:
 		}
-		n := max(c.spec.Instances(), 1)
-		share := (len(c.parts) + n - 1) / n
 		var held []*part
 		for _, p := range c.parts {
 			pin := p.pinned()
 			if pin == "" {
 				continue
 			}
-			ci, err := p.cons.Info(ctx)
-			if err != nil {
-				continue
-			}
-			for _, g := range ci.PriorityGroups {
-				if g.Group == PriorityGroup && g.PinnedClientID == pin {
-					held = append(held, p)
-				}
+			if ci, err := p.cons.Info(ctx); err == nil && pinnedTo(ci, pin) {
+				held = append(held, p)
 			}
 		}
-		if len(held) <= share {
+		c.spec.Peers.Report(c.spec.Durable, len(held))
+		holdings := c.spec.Peers.Holdings(c.spec.Durable)
+		holdings[c.spec.Peers.ID()] = len(held)
+		n := toYield(c.spec.Peers.ID(), holdings, len(c.parts))
+		if n == 0 {
 			continue
 		}
 		away := 2*c.spec.PinnedTTL + c.spec.RebalanceEvery
-		for _, p := range held[share:] {
+		for _, p := range held[len(held)-n:] {
 			p.mu.Lock()
 			p.yieldUntil = time.Now().Add(away)
 			if p.stop != nil {
@@ -517,9 +543,54 @@ func (c *Consumer) rebalance(ctx context.Context) {
 			}
 			p.mu.Unlock()
 		}
+		c.spec.Peers.Report(c.spec.Durable, len(held)-n)
 		c.log.Info("handing partitions over to other instances", "durable", c.spec.Durable,
-			"instances", n, "held", len(held), "share", share, "yielded", len(held)-share)
+			"instances", len(holdings), "held", len(held), "yielded", n)
 	}
+}
+
+// pinnedTo reports whether the consumer's partition is pinned to pin.
+func pinnedTo(ci *jetstream.ConsumerInfo, pin string) bool {
+	for _, g := range ci.PriorityGroups {
+		if g.Group == PriorityGroup && pin != "" && g.PinnedClientID == pin {
+			return true
+		}
+	}
+	return false
+}
+
+// toYield is how many of its partitions instance self should hand over, given
+// what each live instance holds of a durable with parts partitions. Each
+// instance should hold floor(parts/n) or one more. One holding more than that
+// yields the excess; while an instance holds fewer than floor(parts/n), the
+// instance holding the most (the smallest id among equals) yields one, so
+// that instances do not all yield at once.
+func toYield(self string, holdings map[string]int, parts int) int {
+	n := len(holdings)
+	if n <= 1 {
+		return 0
+	}
+	floor := parts / n
+	ceil := (parts + n - 1) / n
+	mine := holdings[self]
+	if mine > ceil {
+		return mine - ceil
+	}
+	lacking := false
+	donor, most := "", -1
+	for _, id := range slices.Sorted(maps.Keys(holdings)) {
+		h := holdings[id]
+		if h < floor {
+			lacking = true
+		}
+		if h > most {
+			donor, most = id, h
+		}
+	}
+	if lacking && donor == self && mine > floor {
+		return 1
+	}
+	return 0
 }
 
 // workers returns how a pulled message is handled: at once, or, with

@@ -228,7 +228,7 @@ func TestAJoiningInstanceIsHandedPartitions(t *testing.T) {
 		t.Cleanup(cancel)
 		go func() { _ = ms.Run(ctx) }()
 		return bus.ConsumerSpec{Stream: bus.StreamClaims, Durable: "join", Subjects: []string{"emtm.claims.{p}.>"}, Partitions: parts,
-			Workers: 4, AckWait: 2 * time.Second, PinnedTTL: 3 * time.Second, Instances: ms.Count, RebalanceEvery: 300 * time.Millisecond}
+			Workers: 4, AckWait: 2 * time.Second, PinnedTTL: 3 * time.Second, Peers: ms, RebalanceEvery: 300 * time.Millisecond}
 	}
 	startInstance(t, env, tel, "a", spec("a"), handler)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -50,6 +50,14 @@ func CheckKustomize(dir string) (int, error) {
 			}
 			pod = &d.Spec.Template.Spec
 			deployments++
+			// Every service runs as several instances (partitions pinned to one
+			// at a time, docs/scaling.md): losing a pod moves its partitions.
+			if d.Spec.Replicas == nil || *d.Spec.Replicas < 2 {
+				fail("at least two replicas are required: one pod's loss moves its partitions to the other")
+			}
+			if d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
+				fail("strategy Recreate stops every instance at once; use RollingUpdate")
+			}
 		case "StatefulSet":
 			var s appsv1.StatefulSet
 			if err := yaml.UnmarshalStrict(b, &s); err != nil {

@@ -52,7 +52,9 @@ func TestBrokenManifestsFail(t *testing.T) {
 	}{
 		{"misspelt field", "replica: 1", probes, `unknown field "replica"`},
 		{"wrong type", "replicas: one", probes, "Deployment/x"},
-		{"no probes", "replicas: 1", "", "readiness and liveness probes are required"},
+		{"no probes", "replicas: 2", "", "readiness and liveness probes are required"},
+		{"one replica", "replicas: 1", probes, "at least two replicas"},
+		{"recreate", "replicas: 2\n  strategy: {type: Recreate}", probes, "strategy Recreate"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -3,10 +3,12 @@ package faults
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,20 +82,32 @@ type system struct {
 // newLog keeps the first MiB of a process's output, for a failure's report.
 func newLog() *syncbuf.Buffer { return &syncbuf.Buffer{Limit: 1 << 20} }
 
-func start(t *testing.T) *system { return startWith(t, false) }
+func start(t *testing.T) *system { return startWith(t, setup{}) }
 
-func startWith(t *testing.T, cluster bool) *system {
+// setup is what a run starts with.
+type setup struct {
+	// cluster: three nats-servers with R3 streams (else one).
+	cluster bool
+	// instances of each service (default 1).
+	instances int
+}
+
+func startWith(t *testing.T, o setup) *system {
 	t.Helper()
 	s := &system{t: t, dir: t.TempDir(), bin: binaries(t), addrs: map[string]string{}, procs: map[string]*exec.Cmd{}, logs: map[string]*syncbuf.Buffer{}}
-	s.startNATS(map[bool]int{false: 1, true: 3}[cluster])
+	s.startNATS(map[bool]int{false: 1, true: 3}[o.cluster])
 	s.startRedis()
 	for _, name := range services {
-		s.addrs[name] = testkit.FreeAddr(t)
-		s.startService(name)
+		for i := 0; i < max(o.instances, 1); i++ {
+			s.startService(instanceKey(name, i))
+		}
 	}
 	t.Cleanup(func() {
-		for _, name := range services {
-			s.kill(name)
+		s.mu.Lock()
+		keys := slices.Collect(maps.Keys(s.procs))
+		s.mu.Unlock()
+		for _, key := range keys {
+			s.kill(key)
 		}
 		if s.rs != nil {
 			s.rs.Stop()
@@ -108,6 +122,23 @@ func startWith(t *testing.T, cluster bool) *system {
 		}
 	})
 	return s
+}
+
+// instanceKey names instance i of a service: the service itself for the
+// first, "<service>#<i>" for the others.
+func instanceKey(name string, i int) string {
+	if i == 0 {
+		return name
+	}
+	return name + "#" + strconv.Itoa(i)
+}
+
+// serviceOf is the service an instance key names.
+func serviceOf(key string) string {
+	if i := strings.IndexByte(key, '#'); i >= 0 {
+		return key[:i]
+	}
+	return key
 }
 
 func tail(s string, n int) string {
@@ -239,23 +270,43 @@ func (s *system) crashRedis() {
 	s.startRedis()
 }
 
-func (s *system) startService(name string) {
-	args := append([]string{"-nats-url", s.natsURL(), "-redis-url", s.redisURL(), "-grpc-addr", s.addrs[name],
-		"-metrics-addr", "off", "-partitions", "4", "-ack-wait", "2s", "-shutdown-timeout", "5s"}, serviceArgs[name]...)
+// startService starts (or restarts, on its address) the instance key names.
+func (s *system) startService(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := key
+	key, name = name, serviceOf(name)
+	if s.addrs[key] == "" {
+		s.addrs[key] = testkit.FreeAddr(s.t)
+	}
+	args := append([]string{"-nats-url", s.natsURL(), "-redis-url", s.redisURL(), "-grpc-addr", s.addrs[key],
+		"-metrics-addr", "off", "-partitions", "4", "-ack-wait", "2s", "-pin-ttl", "3s", "-shutdown-timeout", "5s"}, serviceArgs[name]...)
 	if len(s.nats) > 1 {
 		args = append(args, "-stream-replicas", "3")
 	}
 	cmd := exec.Command(filepath.Join(s.bin, name), args...)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.logs[name] == nil {
-		s.logs[name] = newLog()
+	if s.logs[key] == nil {
+		s.logs[key] = newLog()
 	}
-	cmd.Stdout, cmd.Stderr = s.logs[name], s.logs[name]
+	cmd.Stdout, cmd.Stderr = s.logs[key], s.logs[key]
 	if err := cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
-	s.procs[name] = cmd
+	s.procs[key] = cmd
+}
+
+// running lists the instance keys of a service that run now.
+func (s *system) running(name string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for key := range s.procs {
+		if serviceOf(key) == name {
+			out = append(out, key)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // kill stops a service with SIGKILL, as a crash would.
@@ -278,8 +329,12 @@ func (s *system) waitServing() {
 	s.t.Helper()
 	tel, _ := otelx.Setup(context.Background(), "faults-test", nil)
 	deadline := time.Now().Add(30 * time.Second)
-	for _, name := range services {
-		cc, err := grpcx.Dial(s.addrs[name], tel)
+	s.mu.Lock()
+	keys := slices.Sorted(maps.Keys(s.procs))
+	s.mu.Unlock()
+	for _, key := range keys {
+		name := key
+		cc, err := grpcx.Dial(s.addrs[key], tel)
 		if err != nil {
 			s.t.Fatal(err)
 		}
@@ -432,7 +487,11 @@ func (s *system) settle() outcome {
 	tel, _ := otelx.Setup(context.Background(), "faults-test", nil)
 	conns := map[string]*grpc.ClientConn{}
 	for _, name := range []string{"intervention-scheduling", "prescriber-outreach", "payment-reconciliation"} {
-		cc, err := grpcx.Dial(s.addrs[name], tel)
+		run := s.running(name)
+		if len(run) == 0 {
+			s.t.Fatalf("no instance of %s runs", name)
+		}
+		cc, err := grpcx.Dial(s.addrs[run[0]], tel)
 		if err != nil {
 			s.t.Fatal(err)
 		}
@@ -561,6 +620,7 @@ func TestKillEachServiceMidLoad(t *testing.T) {
 	}
 	s.load(msgs, rate, faults)
 	check(t, "kill -9 each service", s.settle(), want)
+	s.checkOrder()
 }
 
 // (b) redis-server is killed -9 mid-load (AOF, appendfsync always) and restarted.
@@ -570,6 +630,7 @@ func TestKillRedisMidLoad(t *testing.T) {
 	msgs := input()
 	s.load(msgs, rate, map[int]func(){len(msgs) / 3: s.crashRedis, 2 * len(msgs) / 3: s.crashRedis})
 	check(t, "kill -9 redis-server", s.settle(), want)
+	s.checkOrder()
 }
 
 // (c) nats-server is killed -9 mid-load and started again on its store.
@@ -579,13 +640,15 @@ func TestRestartNATSMidLoad(t *testing.T) {
 	msgs := input()
 	s.load(msgs, rate, map[int]func(){len(msgs) / 2: func() { s.crashNATS(0, true) }})
 	check(t, "kill -9 and restart nats-server", s.settle(), want)
+	s.checkOrder()
 }
 
 // (d) a three-node NATS cluster with R3 streams loses one node (kill -9) mid-load.
 func TestKillOneNodeOfThreeMidLoad(t *testing.T) {
 	want := faultFree(t)
-	s := startWith(t, true)
+	s := startWith(t, setup{cluster: true})
 	msgs := input()
 	s.load(msgs, rate, map[int]func(){len(msgs) / 2: func() { s.crashNATS(1, false) }})
 	check(t, "kill -9 one of three nats-servers", s.settle(), want)
+	s.checkOrder()
 }
