@@ -40,7 +40,7 @@ type Runtime struct {
 	Log    *slog.Logger
 	NC     *nats.Conn
 	JS     jetstream.JetStream
-	Redis  *redis.Client
+	Redis  redis.UniversalClient
 	GRPC   *grpcx.Server
 	Pub    *bus.Publisher
 	Hasher *pseudonym.Hasher
@@ -103,7 +103,7 @@ func Start(ctx context.Context, name string, cfg config.Common, tel *otelx.Telem
 	if err = bus.EnsureStreams(sctx, rt.JS, cfg.StreamReplicas); err != nil {
 		return rt, err
 	}
-	rt.Redis, err = redisx.Connect(ctx, cfg.RedisURL, tel)
+	rt.Redis, err = redisx.Connect(ctx, cfg.RedisURL, cfg.RedisCluster, tel)
 	if err != nil {
 		return rt, err
 	}

@@ -38,7 +38,7 @@ func (w Wall) Name() string { return "wall (" + w.Loc.String() + ")" }
 
 // Events is the event clock, kept in a Redis key.
 type Events struct {
-	RDB *redis.Client
+	RDB redis.UniversalClient
 	Key string
 }
 
@@ -75,7 +75,7 @@ func (e Events) Saw(ctx context.Context, d civil.Date) error {
 func (Events) Name() string { return "events (the latest date of service seen)" }
 
 // New returns the clock named by kind: "wall" or "events".
-func New(kind string, loc *time.Location, rdb *redis.Client, key string) (Clock, error) {
+func New(kind string, loc *time.Location, rdb redis.UniversalClient, key string) (Clock, error) {
 	switch kind {
 	case "wall":
 		return Wall{Loc: loc}, nil

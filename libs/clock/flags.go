@@ -43,6 +43,6 @@ func RegisterFlags(s *config.Set, today string, defaultSweep time.Duration, swee
 }
 
 // New returns the clock the flags name; an event clock keeps its date in key.
-func (f *Flags) New(rdb *redis.Client, key string) (Clock, error) {
+func (f *Flags) New(rdb redis.UniversalClient, key string) (Clock, error) {
 	return New(f.Kind, f.Loc, rdb, key)
 }

@@ -15,8 +15,11 @@ type Common struct {
 	// NATSUser and NATSPassword authenticate to NATS (empty user: none). Each
 	// service is its own user with least privilege (deploy/nats/auth.conf).
 	NATSUser, NATSPassword string
-	// RedisURL is the Redis server, e.g. redis://127.0.0.1:6379/0.
+	// RedisURL is the Redis server, e.g. redis://127.0.0.1:6379/0, or the
+	// masters of a Redis Cluster, comma-separated.
 	RedisURL string
+	// RedisCluster treats a single RedisURL as a seed of a Redis Cluster.
+	RedisCluster bool
 	// GRPCAddr is where the service's gRPC API listens.
 	GRPCAddr string
 	// MetricsAddr is where /metrics is served for Prometheus ("off": not served).
@@ -63,7 +66,8 @@ func RegisterCommon(s *Set, defaultGRPC string) *Common {
 	nats := s.String("nats-url", "nats://127.0.0.1:4222", "NATS server URL (JetStream enabled)")
 	natsUser := s.String("nats-user", "", "NATS user (each service its own; see deploy/nats/auth.conf); empty: no authentication")
 	natsPassword := s.String("nats-password", "", "NATS password; set it in the environment (EMTM_NATS_PASSWORD), not on the command line")
-	redis := s.String("redis-url", "redis://127.0.0.1:6379/0", "Redis URL")
+	redis := s.String("redis-url", "redis://127.0.0.1:6379/0", "Redis URL; several, comma-separated, are the masters of a Redis Cluster")
+	redisCluster := s.Bool("redis-cluster", false, "-redis-url is one node of a Redis Cluster (implied by several URLs)")
 	grpcAddr := s.String("grpc-addr", defaultGRPC, "gRPC listen address")
 	metrics := s.String("metrics-addr", "auto", "where /metrics is served for Prometheus (auto: gRPC port 71NN -> 91NN; off: not served)")
 	parts := s.Int("partitions", 4, "beneficiary partitions in subjects (fixed per deployment)")
@@ -80,6 +84,7 @@ func RegisterCommon(s *Set, defaultGRPC string) *Common {
 	rb := s.Int("rate-burst", 0, "burst of -rate-limit (default: twice the rate)")
 	s.AfterParse(func() error {
 		c.NATSURL, c.RedisURL, c.GRPCAddr, c.MetricsAddr = *nats, *redis, *grpcAddr, *metrics
+		c.RedisCluster = *redisCluster || strings.Contains(c.RedisURL, ",")
 		c.NATSUser, c.NATSPassword = *natsUser, *natsPassword
 		if c.MetricsAddr == "auto" {
 			c.MetricsAddr = DefaultMetricsAddr(c.GRPCAddr)

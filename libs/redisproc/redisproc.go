@@ -47,6 +47,9 @@ type Options struct {
 	// Say receives messages for the person running emtm (an orphaned server
 	// stopped); nil discards them.
 	Say func(string)
+	// ClusterPort > 0 starts the server in cluster mode, its cluster bus on
+	// this port (StartCluster joins such servers into a Redis Cluster).
+	ClusterPort int
 }
 
 // Server is a running redis-server.
@@ -180,6 +183,10 @@ func start(ctx context.Context, bin string, port int, o Options) (*Server, error
 		args = append(args, "--appendonly", "yes", "--appendfsync", "everysec")
 	default:
 		args = append(args, "--appendonly", "no")
+	}
+	if o.ClusterPort > 0 {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(o.ClusterPort),
+			"--cluster-config-file", filepath.Join(o.Dir, "nodes.conf"), "--cluster-node-timeout", "2000")
 	}
 	cmd := exec.Command(bin, args...)
 	out := &syncbuf.Buffer{Limit: 64 << 10}

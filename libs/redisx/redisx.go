@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -16,14 +17,16 @@ import (
 	"github.com/emtm/emtm/libs/otelx"
 )
 
-// Connect parses url (redis://host:port/db or unix:///path), instruments the
-// client with OpenTelemetry tracing and checks it answers PING.
-func Connect(ctx context.Context, url string, tel *otelx.Telemetry) (*redis.Client, error) {
-	opt, err := redis.ParseURL(url)
+// Connect parses url, instruments the client with OpenTelemetry tracing and
+// checks it answers PING. url is one server (redis://host:port/db or
+// unix:///path), or a Redis Cluster: several redis:// URLs separated by
+// commas (any of its masters; the rest are discovered), or one with cluster
+// set. In a cluster only database 0 exists.
+func Connect(ctx context.Context, url string, cluster bool, tel *otelx.Telemetry) (redis.UniversalClient, error) {
+	rdb, addr, err := newClient(url, cluster)
 	if err != nil {
-		return nil, fmt.Errorf("redis url: %w", err)
+		return nil, err
 	}
-	rdb := redis.NewClient(opt)
 	if tel != nil {
 		// Statements are not recorded: arguments may carry member ids.
 		if err := redisotel.InstrumentTracing(rdb,
@@ -37,9 +40,37 @@ func Connect(ctx context.Context, url string, tel *otelx.Telemetry) (*redis.Clie
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		_ = rdb.Close()
-		return nil, fmt.Errorf("redis at %s does not answer PING: %w", opt.Addr, err)
+		return nil, fmt.Errorf("redis at %s does not answer PING: %w", addr, err)
 	}
 	return rdb, nil
+}
+
+// newClient builds the client url names; addr says where, for messages.
+func newClient(url string, cluster bool) (redis.UniversalClient, string, error) {
+	urls := strings.Split(url, ",")
+	if len(urls) == 1 && !cluster {
+		opt, err := redis.ParseURL(url)
+		if err != nil {
+			return nil, "", fmt.Errorf("redis url: %w", err)
+		}
+		return redis.NewClient(opt), opt.Addr, nil
+	}
+	copt := &redis.ClusterOptions{}
+	for i, u := range urls {
+		opt, err := redis.ParseURL(strings.TrimSpace(u))
+		if err != nil {
+			return nil, "", fmt.Errorf("redis url %d of the cluster: %w", i+1, err)
+		}
+		if opt.DB != 0 {
+			return nil, "", fmt.Errorf("redis url %d of the cluster: database %d: a cluster has only database 0", i+1, opt.DB)
+		}
+		if opt.Network == "unix" {
+			return nil, "", fmt.Errorf("redis url %d of the cluster: a cluster is reached over TCP, not a unix socket", i+1)
+		}
+		copt.Addrs = append(copt.Addrs, opt.Addr)
+		copt.Username, copt.Password, copt.TLSConfig = opt.Username, opt.Password, opt.TLSConfig
+	}
+	return redis.NewClusterClient(copt), "the cluster of " + strings.Join(copt.Addrs, ", "), nil
 }
 
 // Op is one write of an effect. Only the commands in allowed are accepted.
@@ -193,6 +224,11 @@ func Commit(ctx context.Context, rdb redis.Scripter, guards []Guard, ops ...Op) 
 		keys = append(keys, op.Key)
 		argv = append(argv, op.Cmd, len(op.Args))
 		argv = append(argv, op.Args...)
+	}
+	if _, cluster := rdb.(*redis.ClusterClient); cluster {
+		if err := SameSlot(keys...); err != nil {
+			return fmt.Errorf("redis commit: %w", err) // Redis would say CROSSSLOT without naming the keys
+		}
 	}
 	n, err := commitScript.Run(ctx, rdb, keys, argv...).Int()
 	if err != nil {

@@ -14,7 +14,7 @@ func TestApplyIsExactlyOnce(t *testing.T) {
 	t.Parallel()
 	url, _ := testkit.StartRedis(t)
 	ctx := context.Background()
-	rdb, err := redisx.Connect(ctx, url, nil)
+	rdb, err := redisx.Connect(ctx, url, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ type Env struct {
 	NC       *nats.Conn
 	JS       jetstream.JetStream
 	RedisURL string
-	Redis    *redis.Client
+	Redis    redis.UniversalClient
 	// RedisKind says where Redis runs: "local" or "docker".
 	RedisKind string
 	natsDir   string
@@ -130,9 +130,34 @@ func StartRedis(t testing.TB) (url, kind string) {
 	return rs.URL(), "local"
 }
 
+// StartRedisCluster starts a Redis Cluster of three masters for t
+// (redis-server processes in cluster mode on loopback ports, joined by
+// redisproc.StartCluster) and returns its -redis-url: the masters' URLs,
+// comma-separated.
+func StartRedisCluster(t testing.TB) string {
+	t.Helper()
+	Integration(t)
+	if _, err := redisproc.LookPath(""); err != nil {
+		t.Fatalf("testkit: a Redis Cluster needs redis-server: %v", err)
+	}
+	dir, err := os.MkdirTemp("", "emtm-rc-")
+	if err != nil {
+		t.Fatalf("testkit: %v", err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	c, err := redisproc.StartCluster(ctx, dir, 3, redisproc.Options{})
+	if err != nil {
+		t.Fatalf("testkit: start a Redis Cluster: %v", err)
+	}
+	t.Cleanup(c.Stop)
+	return c.URL()
+}
+
 // RedisClient starts a real Redis for t (StartRedis) and returns a client of
 // it, closed when the test ends: for tests that need Redis alone.
-func RedisClient(t testing.TB) *redis.Client {
+func RedisClient(t testing.TB) redis.UniversalClient {
 	t.Helper()
 	url, _ := StartRedis(t)
 	opt, err := redis.ParseURL(url)

@@ -19,10 +19,10 @@ import (
 )
 
 // Store implements intake.Store on Redis.
-type Store struct{ rdb *redis.Client }
+type Store struct{ rdb redis.UniversalClient }
 
 // NewStore returns a Store.
-func NewStore(rdb *redis.Client) *Store { return &Store{rdb: rdb} }
+func NewStore(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
 
 // Keys.
 func idemKey(key string) string { return "ing:idem:" + key }

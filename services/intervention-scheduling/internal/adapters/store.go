@@ -63,12 +63,12 @@ func fromYMD(s string) civil.Date { return civil.FromYMD(s) }
 
 // Store keeps tasks in Redis.
 type Store struct {
-	rdb *redis.Client
+	rdb redis.UniversalClient
 	box outbox.Outbox // tasks with a change not yet on the bus
 }
 
 // NewStore returns a Store.
-func NewStore(rdb *redis.Client) *Store {
+func NewStore(rdb redis.UniversalClient) *Store {
 	return &Store{rdb: rdb, box: outbox.New(rdb, keyUnpub, taskKey)}
 }
 
@@ -170,7 +170,7 @@ func (s *Store) Apply(ctx context.Context, c tasks.Change) error {
 }
 
 // commit writes ops under guards; a guard that no longer holds is tasks.ErrConflict.
-func commit(ctx context.Context, rdb *redis.Client, guards []redisx.Guard, ops ...redisx.Op) error {
+func commit(ctx context.Context, rdb redis.UniversalClient, guards []redisx.Guard, ops ...redisx.Op) error {
 	err := redisx.Commit(ctx, rdb, guards, ops...)
 	if errors.Is(err, redisx.ErrGuard) {
 		return fmt.Errorf("%w: %v", tasks.ErrConflict, err)

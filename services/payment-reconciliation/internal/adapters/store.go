@@ -116,7 +116,7 @@ func (k keys) projectionOps(e *ledgerv1.LedgerEntry, pb []byte) []redisx.Op {
 }
 
 // applyEntry adds an entry to the projection unless it is there already.
-func (k keys) applyEntry(ctx context.Context, rdb *redis.Client, e *ledgerv1.LedgerEntry) (bool, error) {
+func (k keys) applyEntry(ctx context.Context, rdb redis.UniversalClient, e *ledgerv1.LedgerEntry) (bool, error) {
 	pb, err := proto.Marshal(e)
 	if err != nil {
 		return false, err
@@ -125,7 +125,7 @@ func (k keys) applyEntry(ctx context.Context, rdb *redis.Client, e *ledgerv1.Led
 }
 
 // entry reads one entry (nil when unknown).
-func (k keys) entry(ctx context.Context, rdb *redis.Client, id string) (*ledgerv1.LedgerEntry, error) {
+func (k keys) entry(ctx context.Context, rdb redis.UniversalClient, id string) (*ledgerv1.LedgerEntry, error) {
 	s, err := rdb.HGet(ctx, k.entryPB(), id).Result()
 	if err == redis.Nil {
 		return nil, nil
@@ -141,7 +141,7 @@ func (k keys) entry(ctx context.Context, rdb *redis.Client, id string) (*ledgerv
 }
 
 // entries reads entries by id, in order.
-func (k keys) entriesByID(ctx context.Context, rdb *redis.Client, ids []string) ([]*ledgerv1.LedgerEntry, error) {
+func (k keys) entriesByID(ctx context.Context, rdb redis.UniversalClient, ids []string) ([]*ledgerv1.LedgerEntry, error) {
 	out := make([]*ledgerv1.LedgerEntry, 0, len(ids))
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
@@ -165,7 +165,7 @@ func (k keys) entriesByID(ctx context.Context, rdb *redis.Client, ids []string) 
 }
 
 // spans reads a member's enrollment spans, ordered by start.
-func (k keys) spans(ctx context.Context, rdb *redis.Client, member string) ([]membermonths.Span, error) {
+func (k keys) spans(ctx context.Context, rdb redis.UniversalClient, member string) ([]membermonths.Span, error) {
 	h, err := rdb.HGetAll(ctx, k.span(member)).Result()
 	if err != nil {
 		return nil, err
@@ -198,7 +198,7 @@ func spanValue(plan string, start, end civil.Date, eventID string) string {
 }
 
 // totals reads the counters.
-func (k keys) totalsOf(ctx context.Context, rdb *redis.Client) (booking.Totals, error) {
+func (k keys) totalsOf(ctx context.Context, rdb redis.UniversalClient) (booking.Totals, error) {
 	t := booking.Totals{Balances: map[string]int64{}, ByKind: map[string]int64{}, MemberMonths: map[string]int64{}, AB: map[string]int64{}}
 	h, err := rdb.HGetAll(ctx, k.totals()).Result()
 	if err != nil {
@@ -251,12 +251,12 @@ func (k keys) totalsOf(ctx context.Context, rdb *redis.Client) (booking.Totals, 
 
 // Store implements booking.Store on Redis.
 type Store struct {
-	rdb *redis.Client
+	rdb redis.UniversalClient
 	k   keys
 }
 
 // NewStore returns the live ledger's store.
-func NewStore(rdb *redis.Client) *Store { return &Store{rdb: rdb, k: keys{prefix: LivePrefix}} }
+func NewStore(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb, k: keys{prefix: LivePrefix}} }
 
 var _ booking.Store = (*Store)(nil)
 

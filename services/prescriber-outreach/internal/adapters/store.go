@@ -59,13 +59,13 @@ func fromYMD(s string) civil.Date { return civil.FromYMD(s) }
 
 // Store keeps outreach items and communications in Redis.
 type Store struct {
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	items outbox.Outbox // items with a change not yet on the bus
 	comms outbox.Outbox // letters not yet on the bus (a letter never changes)
 }
 
 // NewStore returns a Store.
-func NewStore(rdb *redis.Client) *Store {
+func NewStore(rdb redis.UniversalClient) *Store {
 	return &Store{rdb: rdb, items: outbox.New(rdb, keyUnpub, itemKey), comms: outbox.New(rdb, keyUnpubComm, nil)}
 }
 

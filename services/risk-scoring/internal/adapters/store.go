@@ -24,12 +24,14 @@ const LivePrefix = "rs:"
 
 // Store implements assess.Store on Redis under a key prefix.
 type Store struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 }
 
 // NewStore returns a Store for keys under prefix (LivePrefix for the live profiles).
-func NewStore(rdb *redis.Client, prefix string) *Store { return &Store{rdb: rdb, prefix: prefix} }
+func NewStore(rdb redis.UniversalClient, prefix string) *Store {
+	return &Store{rdb: rdb, prefix: prefix}
+}
 
 // ProfileKey is the hash of a beneficiary's profile.
 func (s *Store) ProfileKey(member string) string { return s.prefix + "p:" + member }
