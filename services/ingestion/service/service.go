@@ -102,7 +102,7 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("time-zone: %w", err)
 	}
-	store := adapters.NewStore(rt.Redis)
+	store := adapters.NewStore(rt.Redis, rt.Cfg.Partitions)
 	in := intake.New(rt.Pub, store, rt.Cfg.Partitions, loc, intake.WithMeter(rt.Tel.Meter("emtm/ingestion")),
 		intake.WithPlans(cfg.Plans), intake.WithLimits(cfg.Limits))
 	ingestionv1.RegisterIngestionServiceServer(rt.GRPC.GRPC, ports.NewGRPC(in, rt.JS))

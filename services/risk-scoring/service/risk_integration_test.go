@@ -88,7 +88,7 @@ func TestRebuiltProfilesEqualTheLiveOnesAndRepairThem(t *testing.T) {
 		t.Fatalf("rebuild: %+v", r)
 	}
 	// Damage a live profile (a lost fill, a wrong tier), as a lost Redis write would.
-	store := adapters.NewStore(env.Redis, adapters.LivePrefix)
+	store := adapters.NewStore(env.Redis, adapters.LivePrefix, 4)
 	if err := env.Redis.HDel(ctx, store.ProfileKey("M2"), profile.FillPrefix+"1245319599/M2-RX0").Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestASaveFromAStaleSnapshotIsRefused(t *testing.T) {
 	t.Parallel()
 	env := testkit.Start(t)
 	ctx := context.Background()
-	store := adapters.NewStore(env.Redis, adapters.LivePrefix)
+	store := adapters.NewStore(env.Redis, adapters.LivePrefix, 4)
 	f := profile.Fill{ClaimID: "a", Date: civil.Date{Year: 2024, Month: 1, Day: 2}, DaysSupply: 30, Ingredients: []string{"lisinopril"}}
 	first, err := store.ApplyClaim(ctx, "M", f, "", "S9925-001")
 	if err != nil {

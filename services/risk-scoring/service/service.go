@@ -76,7 +76,7 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		rt.Log.Warn("the risk policy has no MTM cost threshold for this year: no member meets the cost criterion until one is set "+
 			"(eligibility.cost_threshold_cents, from CMS's annual MTM program memo)", "year", year, "policies", missing)
 	}
-	store := adapters.NewStore(rt.Redis, adapters.LivePrefix)
+	store := adapters.NewStore(rt.Redis, adapters.LivePrefix, rt.Cfg.Partitions)
 	a := assess.New(store, rt.Pub, scoring.References{Drugs: drugs, Chronic: cm}, cfg.policies, rt.Cfg.Partitions, rt.Hasher)
 	riskv1.RegisterRiskScoringServiceServer(rt.GRPC.GRPC, ports.NewGRPC(a, rt.JS))
 	return rt.Subscribe(ctx, ports.Subscriptions(a)...)

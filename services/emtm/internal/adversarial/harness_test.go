@@ -251,8 +251,8 @@ func (s *system) state() state {
 	}
 	iter := s.rdb.Scan(ctx, 0, "*", 1000).Iterator()
 	for iter.Next(ctx) {
-		if !strings.HasPrefix(iter.Val(), "ing:rejected:") && !strings.HasPrefix(iter.Val(), "ing:rejections") &&
-			!strings.HasPrefix(iter.Val(), "ing:held") && !strings.HasPrefix(iter.Val(), "ing:idem:reversal:") {
+		if !strings.HasPrefix(iter.Val(), "ing:rejected:") && !strings.HasPrefix(iter.Val(), "ing:{rej}:") &&
+			!strings.HasPrefix(iter.Val(), "ing:{held}:") && !strings.HasPrefix(iter.Val(), "ing:idem:reversal:") {
 			st.Keys++
 		}
 	}

@@ -14,35 +14,50 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/emtm/emtm/libs/civil"
+	"github.com/emtm/emtm/libs/redisx"
 	"github.com/emtm/emtm/services/ingestion/internal/intake"
 	"github.com/emtm/emtm/services/ingestion/internal/validate"
 )
 
-// Store implements intake.Store on Redis.
-type Store struct{ rdb redis.UniversalClient }
+// Store implements intake.Store on Redis. Keys changed together share a
+// Redis Cluster hash tag: a member's awaiting submissions and the indexes of
+// its partition carry the partition's; the rejection index and the held
+// reversals (rare, and about no one member) have a tag of their own each.
+type Store struct {
+	rdb   redis.UniversalClient
+	parts redisx.Partitions
+}
 
-// NewStore returns a Store.
-func NewStore(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
+// NewStore returns a Store for a deployment of partitions partitions.
+func NewStore(rdb redis.UniversalClient, partitions int) *Store {
+	return &Store{rdb: rdb, parts: redisx.Partitions(partitions)}
+}
 
 // Keys.
 func idemKey(key string) string { return "ing:idem:" + key }
 
 const (
-	rejectionsKey  = "ing:rejections"          // zset: raw seq -> rejection id
-	rejectionSeqs  = "ing:rejections:seq"      // hash: rejection id -> EMTM_REJECTIONS sequence
-	rejectionKind  = "ing:rejections:kind"     // hash: rejection id -> kind
-	rejectionFixed = "ing:rejections:resolved" // hash: rejection id -> event id of the accepted resubmission
-	rejectionLast  = "ing:rejections:last"     // hash: rejection id -> rejection id of the latest failed resubmission
-	rejectionTries = "ing:rejections:tries"    // hash: rejection id -> resubmissions
-	rejectionDone  = "ing:rejections:handled"  // hash: rejection id -> "<when> by <caller>: <note>"
-	heldKey        = "ing:held"                // hash: claim ref (npi:claim id) -> held reversal
-	heldSinceKey   = "ing:held:since"          // zset: claim ref by the unix time it was held
-	awaitKey       = "ing:await"               // hash: raw seq -> submission awaiting its member's enrollment (JSON)
-	awaitSinceKey  = "ing:await:since"         // zset: raw seq by the unix time it began waiting
+	rejectionsKey  = "ing:{rej}:rejections" // zset: raw seq -> rejection id
+	rejectionSeqs  = "ing:{rej}:seq"        // hash: rejection id -> EMTM_REJECTIONS sequence
+	rejectionKind  = "ing:{rej}:kind"       // hash: rejection id -> kind
+	rejectionFixed = "ing:{rej}:resolved"   // hash: rejection id -> event id of the accepted resubmission
+	rejectionLast  = "ing:{rej}:last"       // hash: rejection id -> rejection id of the latest failed resubmission
+	rejectionTries = "ing:{rej}:tries"      // hash: rejection id -> resubmissions
+	rejectionDone  = "ing:{rej}:handled"    // hash: rejection id -> "<when> by <caller>: <note>"
+	heldKey        = "ing:{held}:held"      // hash: claim ref (npi:claim id) -> held reversal
+	heldSinceKey   = "ing:{held}:since"     // zset: claim ref by the unix time it was held
 )
 
-func claimKey(ref string) string          { return "ing:claim:" + ref }      // "member|contract|pbp|date of service"
-func awaitMemberKey(member string) string { return "ing:await:m:" + member } // set: raw seqs of the member's awaiting submissions
+func claimKey(ref string) string { return "ing:claim:" + ref } // "member|contract|pbp|date of service"
+
+// Of a partition (tag): submissions awaiting their member's enrollment.
+func awaitKey(tag string) string      { return "ing:" + tag + ":await" }       // hash: raw seq -> submission (JSON)
+func awaitSinceKey(tag string) string { return "ing:" + tag + ":await:since" } // zset: raw seq by the unix time it began waiting
+
+// awaitMemberKey is the set of raw seqs of the member's awaiting submissions.
+func (s *Store) awaitMemberKey(member string) string {
+	return "ing:" + s.parts.Of(member) + ":await:m:" + member
+}
 
 func spansKey(member string) string { return "ing:enr:" + member }
 
@@ -278,11 +293,11 @@ func (s *Store) Await(ctx context.Context, a intake.Awaiting) error {
 	if err != nil {
 		return err
 	}
-	seq := strconv.FormatUint(a.RawSeq, 10)
+	seq, tag := strconv.FormatUint(a.RawSeq, 10), s.parts.Of(a.Member)
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSetNX(ctx, awaitKey, seq, b)
-		p.ZAddNX(ctx, awaitSinceKey, redis.Z{Score: float64(a.Since.Unix()), Member: seq})
-		p.SAdd(ctx, awaitMemberKey(a.Member), seq)
+		p.HSetNX(ctx, awaitKey(tag), seq, b)
+		p.ZAddNX(ctx, awaitSinceKey(tag), redis.Z{Score: float64(a.Since.Unix()), Member: seq})
+		p.SAdd(ctx, s.awaitMemberKey(a.Member), seq)
 		return nil
 	})
 	if err != nil {
@@ -291,11 +306,12 @@ func (s *Store) Await(ctx context.Context, a intake.Awaiting) error {
 	return nil
 }
 
-func (s *Store) awaiting(ctx context.Context, seqs []string) ([]intake.Awaiting, error) {
+// awaiting reads the awaiting submissions seqs of one partition (tag).
+func (s *Store) awaiting(ctx context.Context, tag string, seqs []string) ([]intake.Awaiting, error) {
 	if len(seqs) == 0 {
 		return nil, nil
 	}
-	vals, err := s.rdb.HMGet(ctx, awaitKey, seqs...).Result()
+	vals, err := s.rdb.HMGet(ctx, awaitKey(tag), seqs...).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +332,7 @@ func (s *Store) awaiting(ctx context.Context, seqs []string) ([]intake.Awaiting,
 
 // AwaitingOf implements intake.Store: the member's awaiting submissions, in raw order.
 func (s *Store) AwaitingOf(ctx context.Context, member string) ([]intake.Awaiting, error) {
-	seqs, err := s.rdb.SMembers(ctx, awaitMemberKey(member)).Result()
+	seqs, err := s.rdb.SMembers(ctx, s.awaitMemberKey(member)).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -325,25 +341,40 @@ func (s *Store) AwaitingOf(ctx context.Context, member string) ([]intake.Awaitin
 		b, _ := strconv.ParseUint(seqs[j], 10, 64)
 		return a < b
 	})
-	return s.awaiting(ctx, seqs)
+	return s.awaiting(ctx, s.parts.Of(member), seqs)
 }
 
-// ListAwaiting implements intake.Store: awaiting submissions, oldest first.
+// ListAwaiting implements intake.Store: awaiting submissions, oldest first
+// (by when they began waiting, then by raw sequence), over every partition.
 func (s *Store) ListAwaiting(ctx context.Context, limit int) ([]intake.Awaiting, error) {
-	seqs, err := s.rdb.ZRange(ctx, awaitSinceKey, 0, int64(limit)-1).Result()
-	if err != nil {
-		return nil, err
+	var out []intake.Awaiting
+	for _, tag := range s.parts.All() {
+		seqs, err := s.rdb.ZRange(ctx, awaitSinceKey(tag), 0, int64(limit)-1).Result()
+		if err != nil {
+			return nil, err
+		}
+		as, err := s.awaiting(ctx, tag, seqs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, as...)
 	}
-	return s.awaiting(ctx, seqs)
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].Since.Equal(out[j].Since) {
+			return out[i].Since.Before(out[j].Since)
+		}
+		return out[i].RawSeq < out[j].RawSeq
+	})
+	return out[:min(len(out), limit)], nil
 }
 
 // Unawait implements intake.Store.
 func (s *Store) Unawait(ctx context.Context, a intake.Awaiting) error {
-	seq := strconv.FormatUint(a.RawSeq, 10)
+	seq, tag := strconv.FormatUint(a.RawSeq, 10), s.parts.Of(a.Member)
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HDel(ctx, awaitKey, seq)
-		p.ZRem(ctx, awaitSinceKey, seq)
-		p.SRem(ctx, awaitMemberKey(a.Member), seq)
+		p.HDel(ctx, awaitKey(tag), seq)
+		p.ZRem(ctx, awaitSinceKey(tag), seq)
+		p.SRem(ctx, s.awaitMemberKey(a.Member), seq)
 		return nil
 	})
 	if err != nil {

@@ -55,7 +55,7 @@ func BenchmarkIngestVersusRawPublish(b *testing.B) {
 			}
 			defer nc.Close()
 			js, _ := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
-			store := adapters.NewStore(env.Redis)
+			store := adapters.NewStore(env.Redis, 4)
 			in := intake.New(bus.NewPublisher(js, tel, "ingestion"), store, 4, time.UTC)
 			payload, _ := proto.Marshal(benchClaim(0))
 			ctx := context.Background()

@@ -42,7 +42,7 @@ func newIntake(t *testing.T) (*intake.Intake, *adapters.Store, *testkit.Env, *cl
 	env := testkit.Start(t)
 	tel, _ := otelx.Setup(context.Background(), "intake-test", nil)
 	clk := &clock{now: time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)}
-	store := adapters.NewStore(env.Redis)
+	store := adapters.NewStore(env.Redis, 4)
 	return intake.New(bus.NewPublisher(env.JS, tel, "ingestion"), store, 4, time.UTC, intake.WithClock(clk.Now)), store, env, clk
 }
 

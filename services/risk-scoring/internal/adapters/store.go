@@ -22,26 +22,53 @@ import (
 // LivePrefix is the key prefix of the live profiles.
 const LivePrefix = "rs:"
 
-// Store implements assess.Store on Redis under a key prefix.
+// Store implements assess.Store on Redis under a key prefix. A beneficiary's
+// profile and the per-partition sets it belongs to carry the hash tag of its
+// partition, so a script changes one Redis Cluster slot; the sets are read
+// over every partition.
 type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
+	parts  redisx.Partitions
 }
 
-// NewStore returns a Store for keys under prefix (LivePrefix for the live profiles).
-func NewStore(rdb redis.UniversalClient, prefix string) *Store {
-	return &Store{rdb: rdb, prefix: prefix}
+// NewStore returns a Store for keys under prefix (LivePrefix for the live
+// profiles) in a deployment of partitions partitions.
+func NewStore(rdb redis.UniversalClient, prefix string, partitions int) *Store {
+	return &Store{rdb: rdb, prefix: prefix, parts: redisx.Partitions(partitions)}
 }
 
 // ProfileKey is the hash of a beneficiary's profile.
-func (s *Store) ProfileKey(member string) string { return s.prefix + "p:" + member }
+func (s *Store) ProfileKey(member string) string {
+	return s.prefix + s.parts.Of(member) + ":p:" + member
+}
 
-// MembersKey is the set of every beneficiary with a profile.
-func (s *Store) MembersKey() string { return s.prefix + "members" }
+// membersKey is the set of every beneficiary with a profile, of one partition (tag).
+func (s *Store) membersKey(tag string) string { return s.prefix + tag + ":members" }
 
-// TierKey is the set of beneficiaries of a plan in a tier.
-func (s *Store) TierKey(contract, pbp string, tier int) string {
-	return s.prefix + "tier:" + planid.Key(contract, pbp) + ":" + strconv.Itoa(tier)
+// tierKey is the set of beneficiaries of a plan in a tier, of one partition (tag).
+func (s *Store) tierKey(tag, contract, pbp string, tier int) string {
+	return s.prefix + tag + ":tier:" + planid.Key(contract, pbp) + ":" + strconv.Itoa(tier)
+}
+
+// union reads the set key(tag) of every partition.
+func (s *Store) union(ctx context.Context, key func(tag string) string) ([]string, error) {
+	tags := s.parts.All()
+	cmds := make([]*redis.StringSliceCmd, len(tags))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, t := range tags {
+			cmds[i] = p.SMembers(ctx, key(t))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, c := range cmds {
+		out = append(out, c.Val()...)
+	}
+	return out, nil
 }
 
 // Version counts the changes to a profile (for optimistic concurrency).
@@ -126,7 +153,7 @@ func decode(member string, v any) (profile.Snapshot, error) {
 }
 
 func (s *Store) run(ctx context.Context, script *redis.Script, member string, args ...any) (profile.Snapshot, error) {
-	v, err := script.Run(ctx, s.rdb, []string{s.ProfileKey(member), s.MembersKey()}, args...).Result()
+	v, err := script.Run(ctx, s.rdb, []string{s.ProfileKey(member), s.membersKey(s.parts.Of(member))}, args...).Result()
 	if err != nil {
 		return profile.Snapshot{}, fmt.Errorf("profile update: %w", err)
 	}
@@ -175,7 +202,8 @@ func (s *Store) Save(ctx context.Context, snap profile.Snapshot, fingerprint str
 	for _, f := range stale {
 		args = append(args, f)
 	}
-	n, err := save.Run(ctx, s.rdb, []string{s.ProfileKey(p.MemberID), s.TierKey(p.ContractID, p.PbpID, oldTier), s.TierKey(p.ContractID, p.PbpID, tier)}, args...).Int()
+	tag := s.parts.Of(p.MemberID)
+	n, err := save.Run(ctx, s.rdb, []string{s.ProfileKey(p.MemberID), s.tierKey(tag, p.ContractID, p.PbpID, oldTier), s.tierKey(tag, p.ContractID, p.PbpID, tier)}, args...).Int()
 	if err != nil {
 		return false, fmt.Errorf("save assessment: %w", err)
 	}
@@ -225,18 +253,18 @@ func (s *Store) Size(ctx context.Context, member string) (int64, error) {
 
 // Members lists every beneficiary with a profile.
 func (s *Store) Members(ctx context.Context) ([]string, error) {
-	return s.rdb.SMembers(ctx, s.MembersKey()).Result()
+	return s.union(ctx, s.membersKey)
 }
 
 // MembersByTier lists the beneficiaries of a plan in a tier.
 func (s *Store) MembersByTier(ctx context.Context, contract, pbp string, tier int) ([]string, error) {
-	return s.rdb.SMembers(ctx, s.TierKey(contract, pbp, tier)).Result()
+	return s.union(ctx, func(tag string) string { return s.tierKey(tag, contract, pbp, tier) })
 }
 
 // Shadow is an empty store in a fresh namespace of the same Redis, for a
 // rebuild; the caller drops it or makes it the live one (ReplaceFrom).
 func (s *Store) Shadow() assess.Store {
-	return NewStore(s.rdb, fmt.Sprintf("rsrb:%d:", time.Now().UnixNano()))
+	return NewStore(s.rdb, fmt.Sprintf("rsrb:%d:", time.Now().UnixNano()), int(s.parts))
 }
 
 // ReplaceFrom makes this store's keys those of other, a Shadow of it:

@@ -18,7 +18,7 @@ func TestTheSizeOfALargeProfileCountsEveryField(t *testing.T) {
 	t.Parallel()
 	rdb := testkit.RedisClient(t)
 	ctx := context.Background()
-	s := NewStore(rdb, LivePrefix)
+	s := NewStore(rdb, LivePrefix, 4)
 	// 399 small fields and one large one: an estimate from 5 fields is either
 	// far below the content (the large one not sampled) or far above it.
 	const fields = 400

@@ -63,7 +63,7 @@ func BenchmarkScoreClaims(b *testing.B) {
 	d, _ := drugref.Load()
 	cm, _ := chronic.Load()
 	ps, _ := scoring.DefaultPolicies()
-	a := assess.New(adapters.NewStore(env.Redis, adapters.LivePrefix), bus.NewPublisher(env.JS, tel, "risk-scoring"),
+	a := assess.New(adapters.NewStore(env.Redis, adapters.LivePrefix, 4), bus.NewPublisher(env.JS, tel, "risk-scoring"),
 		scoring.References{Drugs: d, Chronic: cm}, ps, 4, nil)
 	ctx := context.Background()
 	claims := make([]*claimsv1.PharmacyClaim, b.N)
