@@ -98,12 +98,18 @@ type Route struct {
 // On binds fn to the events of topic t: each delivered message is decoded
 // once, as T; one that cannot be decoded is dead-lettered (Permanent).
 func On[T any](t Topic[T], fn func(ctx context.Context, v T) error) Route {
+	return OnMsg(t, func(ctx context.Context, v T, _ *Msg) error { return fn(ctx, v) })
+}
+
+// OnMsg is On for a handler that also reads the delivered message (its
+// stream sequence, say).
+func OnMsg[T any](t Topic[T], fn func(ctx context.Context, v T, m *Msg) error) Route {
 	return Route{Topic: t.TopicSpec, handle: func(ctx context.Context, m *Msg) error {
 		v, err := t.Decode(m)
 		if err != nil {
 			return Permanent(fmt.Errorf("decode %s: %w", t.Name, err))
 		}
-		return fn(ctx, v)
+		return fn(ctx, v, m)
 	}}
 }
 

@@ -72,7 +72,7 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		return err
 	}
 	rt.Log.Info("payment policy", "file", cfg.policies.Name, "plans", cfg.policies.Plans(), "clock", clk.Name())
-	b := booking.New(adapters.NewStore(rt.Redis), rt.Pub, cfg.policies, clk, rt.Log)
+	b := booking.New(adapters.NewStore(rt.Redis, rt.Cfg.Partitions), rt.Pub, cfg.policies, clk, rt.Log)
 	ledgerv1.RegisterPaymentReconciliationServiceServer(rt.GRPC.GRPC, ports.NewGRPC(b, rt.JS))
 	if err := observeLedger(rt, b); err != nil {
 		return err

@@ -22,45 +22,64 @@ import (
 	"github.com/emtm/emtm/libs/clock"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
 	"github.com/emtm/emtm/libs/gen/enums"
+	"github.com/emtm/emtm/libs/money"
 	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/redisx"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/booking"
+	"github.com/emtm/emtm/services/payment-reconciliation/internal/ledger"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/membermonths"
 )
 
-// keys are the Redis keys under one prefix, each built by one function.
-type keys struct{ prefix string }
+// keys are the Redis keys under one prefix, each built by one function. The
+// projection is kept per partition: an entry's keys, and the aggregates it
+// updates, carry the hash tag of its owner's partition (ledger.Owner), so
+// booking an entry changes one Redis Cluster slot; reads merge or sum the
+// partitions. Entries are ordered by their sequence on EMTM_LEDGER.
+type keys struct {
+	prefix string
+	parts  redisx.Partitions
+}
 
 // LivePrefix prefixes every key of the live ledger.
 const LivePrefix = "pr:"
 
 // ClockKey is the payment clock (the latest service date seen, on the event clock).
-const ClockKey = LivePrefix + "clock"
+const ClockKey = LivePrefix + ledgerTag + ":clock"
 
-func (k keys) entries() string  { return k.prefix + "entries" }  // list: entry ids in booking order
-func (k keys) entryPB() string  { return k.prefix + "entry" }    // hash: entry id -> LedgerEntry
-func (k keys) totals() string   { return k.prefix + "totals" }   // hash: entries, cents
-func (k keys) balances() string { return k.prefix + "balances" } // hash: account -> cents (debits positive, credits negative)
-func (k keys) suspense() string { return k.prefix + "suspense" } // list: suspense entry ids
-func (k keys) members() string  { return k.prefix + "members" }  // set: members with enrollment spans
-func (k keys) dirty() string    { return k.prefix + "dirty" }    // set: members whose spans changed since the last sweep
-func (k keys) swept() string    { return k.prefix + "swept" }    // the month (YYYY-MM) the last sweep booked through
-func (k keys) plans() string    { return k.prefix + "plans" }    // set: plans with entries or Parts A/B summaries
-func (k keys) clock() string    { return k.prefix + "clock" }
+// ledgerTag tags the keys of the whole ledger: one slot, whatever the prefix,
+// so that a rebuild's shadow key and its live twin can be renamed into each other.
+const ledgerTag = "{ledger}"
 
-func (k keys) done(eventID string) string { return k.prefix + "done:" + eventID }
-func (k keys) entryDone(id string) string { return k.prefix + "e:" + id }
-func (k keys) month(plan string, m civil.Date) string {
-	return fmt.Sprintf("%smonth:%s:%04d-%02d", k.prefix, plan, m.Year, int(m.Month))
+// Of one partition (tag):
+func (k keys) entries(tag string) string  { return k.prefix + tag + ":entries" }  // zset: entry id by ledger sequence
+func (k keys) entryPB(tag string) string  { return k.prefix + tag + ":entry" }    // hash: entry id -> LedgerEntry
+func (k keys) totals(tag string) string   { return k.prefix + tag + ":totals" }   // hash: entries, cents, kind:<kind>
+func (k keys) balances(tag string) string { return k.prefix + tag + ":balances" } // hash: account -> cents (debits positive, credits negative)
+func (k keys) suspense(tag string) string { return k.prefix + tag + ":suspense" } // list: suspense entry ids
+func (k keys) members(tag string) string  { return k.prefix + tag + ":members" }  // set: members with enrollment spans
+func (k keys) dirty(tag string) string    { return k.prefix + tag + ":dirty" }    // set: members whose spans changed since the last sweep
+func (k keys) plans(tag string) string    { return k.prefix + tag + ":plans" }    // set: plans with entries or Parts A/B summaries
+func (k keys) month(tag, plan string, m civil.Date) string {
+	return fmt.Sprintf("%s%s:month:%s:%04d-%02d", k.prefix, tag, plan, m.Year, int(m.Month)) // zset: entry id by ledger sequence
 }
-func (k keys) span(member string) string  { return k.prefix + "span:" + member }
-func (k keys) mm(member string) string    { return k.prefix + "mm:" + member }
-func (k keys) mmCount(plan string) string { return k.prefix + "mmcount:" + plan }
-func (k keys) ab(plan string, year int) string {
-	return fmt.Sprintf("%sab:%s:%d", k.prefix, plan, year)
+func (k keys) mmCount(tag, plan string) string { return k.prefix + tag + ":mmcount:" + plan } // hash: year -> member months
+func (k keys) ab(tag, plan string, year int) string {
+	return fmt.Sprintf("%s%s:ab:%s:%d", k.prefix, tag, plan, year) // hash: cents, summaries
 }
-func (k keys) perf(plan string) string    { return k.prefix + "perf:" + plan }
-func (k keys) abYears(plan string) string { return k.prefix + "abyears:" + plan }
+func (k keys) abYears(tag, plan string) string { return k.prefix + tag + ":abyears:" + plan }
+func (k keys) perf(tag, plan string) string    { return k.prefix + tag + ":perf:" + plan } // hash: year -> entry id, year:cents, year:g
+
+// Of one owner (a member, a source event), in its partition:
+func (k keys) done(eventID string) string { return k.prefix + k.parts.Of(eventID) + ":done:" + eventID }
+func (k keys) entryDone(owner, id string) string {
+	return k.prefix + k.parts.Of(owner) + ":e:" + id
+}
+func (k keys) span(member string) string { return k.prefix + k.parts.Of(member) + ":span:" + member }
+func (k keys) mm(member string) string   { return k.prefix + k.parts.Of(member) + ":mm:" + member }
+
+// Of the whole ledger (one key each, never changed with another):
+func (k keys) swept() string { return k.prefix + ledgerTag + ":swept" } // the month (YYYY-MM) the last sweep booked through
+func (k keys) clock() string { return k.prefix + ledgerTag + ":clock" }
 
 func monthOf(m int32) time.Month { return time.Month(m) }
 
@@ -75,58 +94,75 @@ func perfYear(id string) string {
 	return ""
 }
 
-// projectionOps are what one entry does to the projection. They are applied
-// under the entry's own marker, live and when rebuilding, so an entry seen
-// twice (a redelivery, a stream duplicate) counts once.
-func (k keys) projectionOps(e *ledgerv1.LedgerEntry, pb []byte) []redisx.Op {
+// ownerOf is the entry's owner (ledger.Owner).
+func ownerOf(e *ledgerv1.LedgerEntry) string {
+	return ledger.Owner(ledger.Kind(e.Kind), e.EntryId, e.MemberId, e.SourceEventId)
+}
+
+// projectionOps are what one entry, the seq-th on EMTM_LEDGER, does to the
+// projection: all in its owner's partition. They are applied under the
+// entry's own marker, live and when rebuilding, so an entry seen twice (a
+// redelivery, a stream duplicate) counts once.
+func (k keys) projectionOps(e *ledgerv1.LedgerEntry, pb []byte, seq uint64) []redisx.Op {
 	plan := planid.Of(e).String()
+	tag := k.parts.Of(ownerOf(e))
 	m := civil.Date{Year: int(e.GetServiceMonth().GetYear()), Month: monthOf(e.GetServiceMonth().GetMonth()), Day: 1}
 	ops := []redisx.Op{
-		redisx.RPush(k.entries(), e.EntryId),
-		redisx.HSet(k.entryPB(), e.EntryId, pb),
-		redisx.HIncrBy(k.balances(), e.DebitAccount, e.AmountCents),
-		redisx.HIncrBy(k.balances(), e.CreditAccount, -e.AmountCents),
-		redisx.HIncrBy(k.totals(), "entries", 1),
-		redisx.HIncrBy(k.totals(), "cents", e.AmountCents),
-		redisx.HIncrBy(k.totals(), "kind:"+enums.Name(e.Kind), 1),
-		redisx.RPush(k.month(plan, m), e.EntryId),
-		redisx.SAdd(k.plans(), plan),
-	}
-	if e.SourceEventId != "" && (e.Kind == ledgerv1.EntryKind_ENTRY_KIND_FEE || e.Kind == ledgerv1.EntryKind_ENTRY_KIND_SUSPENSE) {
-		ops = append(ops, redisx.Set(k.done(e.SourceEventId), "1"))
+		redisx.ZAdd(k.entries(tag), float64(seq), e.EntryId),
+		redisx.HSet(k.entryPB(tag), e.EntryId, pb),
+		redisx.HIncrBy(k.balances(tag), e.DebitAccount, e.AmountCents),
+		redisx.HIncrBy(k.balances(tag), e.CreditAccount, -e.AmountCents),
+		redisx.HIncrBy(k.totals(tag), "entries", 1),
+		redisx.HIncrBy(k.totals(tag), "cents", e.AmountCents),
+		redisx.HIncrBy(k.totals(tag), "kind:"+enums.Name(e.Kind), 1),
+		redisx.ZAdd(k.month(tag, plan, m), float64(seq), e.EntryId),
+		redisx.SAdd(k.plans(tag), plan),
 	}
 	field := plan + "|" + ym(m)
 	switch e.Kind {
 	case ledgerv1.EntryKind_ENTRY_KIND_SUSPENSE:
-		ops = append(ops, redisx.RPush(k.suspense(), e.EntryId))
+		ops = append(ops, redisx.RPush(k.suspense(tag), e.EntryId))
 	case ledgerv1.EntryKind_ENTRY_KIND_PROSPECTIVE:
 		ops = append(ops, redisx.HSet(k.mm(e.MemberId), field, e.EntryId), redisx.HIncrBy(k.mm(e.MemberId), "g:"+field, 1),
-			redisx.HIncrBy(k.mmCount(plan), strconv.Itoa(m.Year), 1))
+			redisx.HIncrBy(k.mmCount(tag, plan), strconv.Itoa(m.Year), 1))
 	case ledgerv1.EntryKind_ENTRY_KIND_PROSPECTIVE_ADJUSTMENT:
 		ops = append(ops, redisx.Op{Cmd: "HDEL", Key: k.mm(e.MemberId), Args: []any{field}},
-			redisx.HIncrBy(k.mmCount(plan), strconv.Itoa(m.Year), -1))
+			redisx.HIncrBy(k.mmCount(tag, plan), strconv.Itoa(m.Year), -1))
 	case ledgerv1.EntryKind_ENTRY_KIND_PERFORMANCE:
 		y := perfYear(e.EntryId)
-		ops = append(ops, redisx.HSet(k.perf(plan), y, e.EntryId, y+":cents", e.AmountCents), redisx.HIncrBy(k.perf(plan), y+":g", 1))
+		ops = append(ops, redisx.HSet(k.perf(tag, plan), y, e.EntryId, y+":cents", e.AmountCents), redisx.HIncrBy(k.perf(tag, plan), y+":g", 1))
 	case ledgerv1.EntryKind_ENTRY_KIND_PERFORMANCE_ADJUSTMENT:
 		y := perfYear(e.ReversesEntryId)
-		ops = append(ops, redisx.HSet(k.perf(plan), y, "", y+":cents", 0))
+		ops = append(ops, redisx.HSet(k.perf(tag, plan), y, "", y+":cents", 0))
 	}
 	return ops
 }
 
 // applyEntry adds an entry to the projection unless it is there already.
-func (k keys) applyEntry(ctx context.Context, rdb redis.UniversalClient, e *ledgerv1.LedgerEntry) (bool, error) {
+func (k keys) applyEntry(ctx context.Context, rdb redis.UniversalClient, e *ledgerv1.LedgerEntry, seq uint64) (bool, error) {
 	pb, err := proto.Marshal(e)
 	if err != nil {
 		return false, err
 	}
-	return redisx.Apply(ctx, rdb, k.entryDone(e.EntryId), 0, k.projectionOps(e, pb)...)
+	applied, err := redisx.Apply(ctx, rdb, k.entryDone(ownerOf(e), e.EntryId), 0, k.projectionOps(e, pb, seq)...)
+	if err != nil {
+		return false, err
+	}
+	// A fee's source event is handled once its entries are booked. Its marker
+	// is in the event's partition, not the entry's, so it is written on its
+	// own (and again for every entry of the event: a SET is idempotent); the
+	// entry's marker keeps the entry from being counted twice meanwhile.
+	if e.SourceEventId != "" && (e.Kind == ledgerv1.EntryKind_ENTRY_KIND_FEE || e.Kind == ledgerv1.EntryKind_ENTRY_KIND_SUSPENSE) {
+		if err := rdb.Set(ctx, k.done(e.SourceEventId), "1", 0).Err(); err != nil {
+			return applied, err
+		}
+	}
+	return applied, nil
 }
 
-// entry reads one entry (nil when unknown).
-func (k keys) entry(ctx context.Context, rdb redis.UniversalClient, id string) (*ledgerv1.LedgerEntry, error) {
-	s, err := rdb.HGet(ctx, k.entryPB(), id).Result()
+// entry reads one entry of owner (nil when unknown).
+func (k keys) entry(ctx context.Context, rdb redis.UniversalClient, owner, id string) (*ledgerv1.LedgerEntry, error) {
+	s, err := rdb.HGet(ctx, k.entryPB(k.parts.Of(owner)), id).Result()
 	if err == redis.Nil {
 		return nil, nil
 	}
@@ -140,26 +176,63 @@ func (k keys) entry(ctx context.Context, rdb redis.UniversalClient, id string) (
 	return &e, nil
 }
 
-// entries reads entries by id, in order.
+// entriesByID reads entries by id, in order, looking in every partition.
 func (k keys) entriesByID(ctx context.Context, rdb redis.UniversalClient, ids []string) ([]*ledgerv1.LedgerEntry, error) {
 	out := make([]*ledgerv1.LedgerEntry, 0, len(ids))
+	tags := k.parts.All()
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
-		vals, err := rdb.HMGet(ctx, k.entryPB(), chunk...).Result()
-		if err != nil {
+		cmds := make([]*redis.SliceCmd, len(tags))
+		if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, t := range tags {
+				cmds[i] = p.HMGet(ctx, k.entryPB(t), chunk...)
+			}
+			return nil
+		}); err != nil {
 			return nil, err
 		}
-		for i, v := range vals {
-			s, ok := v.(string)
-			if !ok {
-				return nil, fmt.Errorf("entry %s is indexed but missing", chunk[i])
+		for i, id := range chunk {
+			var found string
+			for _, c := range cmds {
+				if s, ok := c.Val()[i].(string); ok {
+					found = s
+					break
+				}
+			}
+			if found == "" {
+				return nil, fmt.Errorf("entry %s is indexed but missing", id)
 			}
 			var e ledgerv1.LedgerEntry
-			if err := proto.Unmarshal([]byte(s), &e); err != nil {
-				return nil, fmt.Errorf("entry %s unreadable: %w", chunk[i], err)
+			if err := proto.Unmarshal([]byte(found), &e); err != nil {
+				return nil, fmt.Errorf("entry %s unreadable: %w", id, err)
 			}
 			out = append(out, &e)
 		}
+	}
+	return out, nil
+}
+
+// merged reads the sorted set key(tag) of every partition and merges them by
+// score (the ledger sequence): the ids in booking order.
+func (k keys) merged(ctx context.Context, rdb redis.UniversalClient, key func(tag string) string) ([]string, error) {
+	tags := k.parts.All()
+	cmds := make([]*redis.ZSliceCmd, len(tags))
+	if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, t := range tags {
+			cmds[i] = p.ZRangeWithScores(ctx, key(t), 0, -1)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	var all []redis.Z
+	for _, c := range cmds {
+		all = append(all, c.Val()...)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Score < all[j].Score })
+	out := make([]string, len(all))
+	for i, z := range all {
+		out[i], _ = z.Member.(string)
 	}
 	return out, nil
 }
@@ -197,53 +270,63 @@ func spanValue(plan string, start, end civil.Date, eventID string) string {
 	return plan + "|" + start.String() + "|" + e + "|" + eventID
 }
 
-// totals reads the counters.
+// totalsOf sums the counters of every partition.
 func (k keys) totalsOf(ctx context.Context, rdb redis.UniversalClient) (booking.Totals, error) {
 	t := booking.Totals{Balances: map[string]int64{}, ByKind: map[string]int64{}, MemberMonths: map[string]int64{}, AB: map[string]int64{}}
-	h, err := rdb.HGetAll(ctx, k.totals()).Result()
-	if err != nil {
-		return t, err
-	}
-	t.Entries, _ = strconv.ParseInt(h["entries"], 10, 64)
-	t.Cents, _ = strconv.ParseInt(h["cents"], 10, 64)
-	for k, v := range h {
-		if kind, ok := strings.CutPrefix(k, "kind:"); ok {
-			t.ByKind[kind], _ = strconv.ParseInt(v, 10, 64)
-		}
-	}
-	readInto := func(key, prefix string, into map[string]int64) error {
+	// addInto adds hash key's counters to into, under prefix, overflow-checked.
+	addInto := func(key, prefix string, into map[string]int64) error {
 		h, err := rdb.HGetAll(ctx, key).Result()
 		if err != nil {
 			return err
 		}
-		for k, v := range h {
+		for f, v := range h {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
-				return fmt.Errorf("%s %s: %w", key, k, err)
+				return fmt.Errorf("%s %s: %w", key, f, err)
 			}
-			into[prefix+k] = n
+			sum, err := money.Add(into[prefix+f], n)
+			if err != nil {
+				return fmt.Errorf("%s %s: the sum over partitions: %w", key, f, err)
+			}
+			into[prefix+f] = sum
 		}
 		return nil
 	}
-	if err := readInto(k.balances(), "", t.Balances); err != nil {
-		return t, err
-	}
-	plans, err := rdb.SMembers(ctx, k.plans()).Result()
-	if err != nil {
-		return t, err
-	}
-	for _, p := range plans {
-		if err := readInto(k.mmCount(p), p+"|", t.MemberMonths); err != nil {
+	counters := map[string]int64{}
+	for _, tag := range k.parts.All() {
+		if err := addInto(k.totals(tag), "", counters); err != nil {
 			return t, err
 		}
-		years, err := rdb.SMembers(ctx, k.abYears(p)).Result()
+		if err := addInto(k.balances(tag), "", t.Balances); err != nil {
+			return t, err
+		}
+		plans, err := rdb.SMembers(ctx, k.plans(tag)).Result()
 		if err != nil {
 			return t, err
 		}
-		for _, y := range years {
-			if err := readInto(k.prefix+"ab:"+p+":"+y, p+":"+y+"|", t.AB); err != nil {
+		for _, p := range plans {
+			if err := addInto(k.mmCount(tag, p), p+"|", t.MemberMonths); err != nil {
 				return t, err
 			}
+			years, err := rdb.SMembers(ctx, k.abYears(tag, p)).Result()
+			if err != nil {
+				return t, err
+			}
+			for _, y := range years {
+				yr, err := strconv.Atoi(y)
+				if err != nil {
+					return t, fmt.Errorf("%s: year %q: %w", k.abYears(tag, p), y, err)
+				}
+				if err := addInto(k.ab(tag, p, yr), p+":"+y+"|", t.AB); err != nil {
+					return t, err
+				}
+			}
+		}
+	}
+	t.Entries, t.Cents = counters["entries"], counters["cents"]
+	for f, v := range counters {
+		if kind, ok := strings.CutPrefix(f, "kind:"); ok {
+			t.ByKind[kind] = v
 		}
 	}
 	return t, nil
@@ -255,25 +338,27 @@ type Store struct {
 	k   keys
 }
 
-// NewStore returns the live ledger's store.
-func NewStore(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb, k: keys{prefix: LivePrefix}} }
+// NewStore returns the live ledger's store in a deployment of partitions partitions.
+func NewStore(rdb redis.UniversalClient, partitions int) *Store {
+	return &Store{rdb: rdb, k: keys{prefix: LivePrefix, parts: redisx.Partitions(partitions)}}
+}
 
 var _ booking.Store = (*Store)(nil)
 
 // ApplyEntry implements booking.Store.
-func (s *Store) ApplyEntry(ctx context.Context, e *ledgerv1.LedgerEntry) (bool, error) {
-	return s.k.applyEntry(ctx, s.rdb, e)
+func (s *Store) ApplyEntry(ctx context.Context, e *ledgerv1.LedgerEntry, seq uint64) (bool, error) {
+	return s.k.applyEntry(ctx, s.rdb, e, seq)
 }
 
 // EntryBooked implements booking.Store.
-func (s *Store) EntryBooked(ctx context.Context, id string) (bool, error) {
-	n, err := s.rdb.Exists(ctx, s.k.entryDone(id)).Result()
+func (s *Store) EntryBooked(ctx context.Context, owner, id string) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.k.entryDone(owner, id)).Result()
 	return n == 1, err
 }
 
 // Entry implements booking.Store.
-func (s *Store) Entry(ctx context.Context, id string) (*ledgerv1.LedgerEntry, error) {
-	return s.k.entry(ctx, s.rdb, id)
+func (s *Store) Entry(ctx context.Context, owner, id string) (*ledgerv1.LedgerEntry, error) {
+	return s.k.entry(ctx, s.rdb, owner, id)
 }
 
 // Entries implements booking.Store.
@@ -283,12 +368,12 @@ func (s *Store) Entries(ctx context.Context, ids []string) ([]*ledgerv1.LedgerEn
 
 // EntryIDs implements booking.Store.
 func (s *Store) EntryIDs(ctx context.Context) ([]string, error) {
-	return s.rdb.LRange(ctx, s.k.entries(), 0, -1).Result()
+	return s.k.merged(ctx, s.rdb, s.k.entries)
 }
 
 // MonthEntryIDs implements booking.Store.
 func (s *Store) MonthEntryIDs(ctx context.Context, plan string, month civil.Date) ([]string, error) {
-	return s.rdb.LRange(ctx, s.k.month(plan, month), 0, -1).Result()
+	return s.k.merged(ctx, s.rdb, func(tag string) string { return s.k.month(tag, plan, month) })
 }
 
 // Totals implements booking.Store.
@@ -306,13 +391,15 @@ func (s *Store) MarkHandled(ctx context.Context, eventID string) error {
 }
 
 // RecordSpan implements booking.Store: the span replaces the version under
-// its id, and the member is left for the next sweep, in one transaction.
+// its id, and the member is left for the next sweep, in one transaction (in
+// the member's partition).
 func (s *Store) RecordSpan(ctx context.Context, member string, sp membermonths.Span) error {
 	v := spanValue(sp.Plan, sp.Start, sp.End, sp.EventID)
+	tag := s.k.parts.Of(member)
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, s.k.span(member), sp.ID, v)
-		p.SAdd(ctx, s.k.members(), member)
-		p.SAdd(ctx, s.k.dirty(), member)
+		p.SAdd(ctx, s.k.members(tag), member)
+		p.SAdd(ctx, s.k.dirty(tag), member)
 		return nil
 	})
 	return err
@@ -323,12 +410,21 @@ func (s *Store) Spans(ctx context.Context, member string) ([]membermonths.Span, 
 	return s.k.spans(ctx, s.rdb, member)
 }
 
-// Members implements booking.Store.
+// Members implements booking.Store: over every partition.
 func (s *Store) Members(ctx context.Context, changedOnly bool) ([]string, error) {
+	key := s.k.members
 	if changedOnly {
-		return s.rdb.SMembers(ctx, s.k.dirty()).Result()
+		key = s.k.dirty
 	}
-	return s.rdb.SMembers(ctx, s.k.members()).Result()
+	var out []string
+	for _, tag := range s.k.parts.All() {
+		ms, err := s.rdb.SMembers(ctx, key(tag)).Result()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
 }
 
 // Swept implements booking.Store.
@@ -342,7 +438,7 @@ func (s *Store) Swept(ctx context.Context) (string, error) {
 
 // Reconciled implements booking.Store.
 func (s *Store) Reconciled(ctx context.Context, member string) error {
-	return s.rdb.SRem(ctx, s.k.dirty(), member).Err()
+	return s.rdb.SRem(ctx, s.k.dirty(s.k.parts.Of(member)), member).Err()
 }
 
 // SweptThrough implements booking.Store.
@@ -356,37 +452,49 @@ func (s *Store) MemberMonths(ctx context.Context, member string) (map[string]str
 }
 
 // AddPartsAB implements booking.Store: once per event (its marker and the
-// sums in one atomic step).
+// sums in one atomic step, in the event's partition).
 func (s *Store) AddPartsAB(ctx context.Context, eventID, plan string, year int, cents int64) error {
+	tag := s.k.parts.Of(eventID)
 	_, err := redisx.Apply(ctx, s.rdb, s.k.done(eventID), 0,
-		redisx.HIncrBy(s.k.ab(plan, year), "cents", cents), redisx.HIncrBy(s.k.ab(plan, year), "summaries", 1),
-		redisx.SAdd(s.k.abYears(plan), strconv.Itoa(year)), redisx.SAdd(s.k.plans(), plan))
+		redisx.HIncrBy(s.k.ab(tag, plan, year), "cents", cents), redisx.HIncrBy(s.k.ab(tag, plan, year), "summaries", 1),
+		redisx.SAdd(s.k.abYears(tag, plan), strconv.Itoa(year)), redisx.SAdd(s.k.plans(tag), plan))
 	return err
 }
 
-// PartsAB implements booking.Store.
+// PartsAB implements booking.Store: summed over every partition.
 func (s *Store) PartsAB(ctx context.Context, plan string, year int) (cents, summaries int64, err error) {
-	ab, err := s.rdb.HGetAll(ctx, s.k.ab(plan, year)).Result()
-	if err != nil {
-		return 0, 0, err
+	for _, tag := range s.k.parts.All() {
+		ab, err := s.rdb.HGetAll(ctx, s.k.ab(tag, plan, year)).Result()
+		if err != nil {
+			return 0, 0, err
+		}
+		c, _ := strconv.ParseInt(ab["cents"], 10, 64)
+		n, _ := strconv.ParseInt(ab["summaries"], 10, 64)
+		if cents, err = money.Add(cents, c); err != nil {
+			return 0, 0, fmt.Errorf("Parts A/B of %s %d: %w", plan, year, err)
+		}
+		summaries += n
 	}
-	cents, _ = strconv.ParseInt(ab["cents"], 10, 64)
-	summaries, _ = strconv.ParseInt(ab["summaries"], 10, 64)
 	return cents, summaries, nil
 }
 
-// MemberMonthCount implements booking.Store.
+// MemberMonthCount implements booking.Store: summed over every partition.
 func (s *Store) MemberMonthCount(ctx context.Context, plan string, year int) (int64, error) {
-	n, err := s.rdb.HGet(ctx, s.k.mmCount(plan), strconv.Itoa(year)).Int64()
-	if err == redis.Nil {
-		return 0, nil
+	var total int64
+	for _, tag := range s.k.parts.All() {
+		n, err := s.rdb.HGet(ctx, s.k.mmCount(tag, plan), strconv.Itoa(year)).Int64()
+		if err != nil && err != redis.Nil {
+			return 0, err
+		}
+		total += n
 	}
-	return n, err
+	return total, nil
 }
 
 // PerformanceEntry implements booking.Store.
 func (s *Store) PerformanceEntry(ctx context.Context, plan string, year int) (id string, generation int, err error) {
-	vals, err := s.rdb.HMGet(ctx, s.k.perf(plan), strconv.Itoa(year), strconv.Itoa(year)+":g").Result()
+	key := s.k.perf(s.k.parts.Of(ledger.PerformanceSource(plan, year)), plan)
+	vals, err := s.rdb.HMGet(ctx, key, strconv.Itoa(year), strconv.Itoa(year)+":g").Result()
 	if err != nil {
 		return "", 0, err
 	}
@@ -404,7 +512,7 @@ func (s *Store) EventClock() clock.Events { return clock.Events{RDB: s.rdb, Key:
 
 // Shadow implements booking.Store.
 func (s *Store) Shadow() booking.Store {
-	return &Store{rdb: s.rdb, k: keys{prefix: fmt.Sprintf("prrb:%d:", time.Now().UnixNano())}}
+	return &Store{rdb: s.rdb, k: keys{prefix: fmt.Sprintf("prrb:%d:", time.Now().UnixNano()), parts: s.k.parts}}
 }
 
 // shadowOf checks that other is a Shadow of s.
@@ -427,10 +535,15 @@ func (s *Store) CopySweepStateTo(ctx context.Context, shadow booking.Store) erro
 			return err
 		}
 	}
-	if err := s.rdb.Del(ctx, o.k.dirty()).Err(); err != nil {
-		return err
+	for _, tag := range s.k.parts.All() { // the two sets of a partition share its tag
+		if err := s.rdb.Del(ctx, o.k.dirty(tag)).Err(); err != nil {
+			return err
+		}
+		if err := s.rdb.SUnionStore(ctx, o.k.dirty(tag), s.k.dirty(tag)).Err(); err != nil {
+			return err
+		}
 	}
-	return s.rdb.SUnionStore(ctx, o.k.dirty(), s.k.dirty()).Err()
+	return nil
 }
 
 // ReplaceFrom implements booking.Store: redisx.ReplaceNamespace.

@@ -39,11 +39,13 @@ import (
 // Store keeps the ledger's projection, the enrollment spans, the Parts A/B
 // totals and the markers of the events handled.
 type Store interface {
-	// ApplyEntry adds an entry to the projection unless it is there (false).
-	ApplyEntry(ctx context.Context, e *ledgerv1.LedgerEntry) (bool, error)
-	EntryBooked(ctx context.Context, id string) (bool, error)
+	// ApplyEntry adds an entry, the seq-th on EMTM_LEDGER, to the projection
+	// unless it is there (false).
+	ApplyEntry(ctx context.Context, e *ledgerv1.LedgerEntry, seq uint64) (bool, error)
+	// EntryBooked and Entry find an entry under its owner (ledger.Owner).
+	EntryBooked(ctx context.Context, owner, id string) (bool, error)
 	// Entry reads one entry (nil when unknown); Entries several, in order.
-	Entry(ctx context.Context, id string) (*ledgerv1.LedgerEntry, error)
+	Entry(ctx context.Context, owner, id string) (*ledgerv1.LedgerEntry, error)
 	Entries(ctx context.Context, ids []string) ([]*ledgerv1.LedgerEntry, error)
 	// EntryIDs lists every entry in booking order; MonthEntryIDs a plan's of a service month.
 	EntryIDs(ctx context.Context) ([]string, error)
@@ -122,11 +124,16 @@ func (b *Booker) book(ctx context.Context, xs []ledger.Entry) ([]*ledgerv1.Ledge
 		msgs = append(msgs, msg)
 		outs = append(outs, bus.Out{Subject: bus.LedgerSubject(x.ContractID), MsgID: x.ID, Msg: msg})
 	}
-	if _, err := b.pub.Publish(ctx, outs...); err != nil {
+	acks, err := b.pub.Publish(ctx, outs...)
+	if err != nil {
 		return nil, err
 	}
-	for _, m := range msgs {
-		if _, err := b.store.ApplyEntry(ctx, m); err != nil {
+	if len(acks) != len(msgs) {
+		return nil, fmt.Errorf("ledger: %d entries published, %d acknowledged", len(msgs), len(acks))
+	}
+	for i, m := range msgs {
+		// The stream's sequence (a duplicate's is the original's) orders the projection.
+		if _, err := b.store.ApplyEntry(ctx, m, acks[i].Sequence); err != nil {
 			return nil, err
 		}
 	}
@@ -185,7 +192,7 @@ func (b *Booker) OnOutreach(ctx context.Context, it *outreachv1.OutreachItem) er
 	if !ok {
 		return nil
 	}
-	if done, err := b.store.EntryBooked(ctx, x.ID); err != nil || done {
+	if done, err := b.store.EntryBooked(ctx, x.Owner(), x.ID); err != nil || done {
 		return err
 	}
 	_, err := b.book(ctx, []ledger.Entry{x})
@@ -321,7 +328,7 @@ func (b *Booker) reconcile(ctx context.Context, member string, through civil.Dat
 	}
 	sort.Strings(stale)
 	for _, id := range stale {
-		orig, err := b.store.Entry(ctx, id)
+		orig, err := b.store.Entry(ctx, member, id) // a member month's owner is its member
 		if err != nil || orig == nil {
 			return 0, 0, fmt.Errorf("member month %s: %v", id, err)
 		}
@@ -331,7 +338,7 @@ func (b *Booker) reconcile(ctx context.Context, member string, through civil.Dat
 	}
 	var fresh []ledger.Entry
 	for _, x := range xs {
-		if booked, err := b.store.EntryBooked(ctx, x.ID); err != nil {
+		if booked, err := b.store.EntryBooked(ctx, x.Owner(), x.ID); err != nil {
 			return 0, 0, err
 		} else if !booked {
 			fresh = append(fresh, x)
@@ -364,7 +371,7 @@ func (b *Booker) Performance(ctx context.Context, contract, pbp string, year int
 	}
 	var booked *ledgerv1.LedgerEntry
 	if id != "" {
-		if booked, err = b.store.Entry(ctx, id); err != nil {
+		if booked, err = b.store.Entry(ctx, ledger.PerformanceSource(plan, year), id); err != nil {
 			return r, nil, err
 		}
 	}
@@ -390,7 +397,7 @@ func (b *Booker) SettlePerformance(ctx context.Context, contract, pbp string, ye
 	}
 	var xs []ledger.Entry
 	if booked != nil {
-		xs = append(xs, ledger.Reverse(fromProto(booked), fmt.Sprintf("performance/%s/%d", plan, year),
+		xs = append(xs, ledger.Reverse(fromProto(booked), ledger.PerformanceSource(plan, year),
 			fmt.Sprintf("performance payment of %d recalculated: %s", year, performance.Dollars(r.PaymentCents))))
 	}
 	if r.PaymentCents > 0 {

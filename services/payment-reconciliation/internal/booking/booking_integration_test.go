@@ -54,7 +54,7 @@ func setup(t *testing.T, lastMonth ...string) fixture {
 	tel, _ := otelx.Setup(context.Background(), "test", nil)
 	clk, _ := clock.New("events", time.UTC, env.Redis, adapters.ClockKey)
 	pub := bus.NewPublisher(env.JS, tel, "payment")
-	return fixture{env: env, pub: pub, b: booking.New(adapters.NewStore(env.Redis), pub, ps, clk, slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	return fixture{env: env, pub: pub, b: booking.New(adapters.NewStore(env.Redis, 4), pub, ps, clk, slog.New(slog.NewTextHandler(io.Discard, nil)))}
 }
 
 func must(t *testing.T, err error) {
@@ -281,7 +281,18 @@ func TestPerformanceSettlementAndRebuild(t *testing.T) {
 		t.Fatalf("the rebuild left %d shadow keys", len(shadow))
 	}
 	// A tampered live ledger is caught; replace repairs it, and only the ledger's keys change.
-	must(t, f.env.Redis.HIncrBy(ctx, "pr:balances", "mtm_services_expense", 1).Err())
+	balances, _ := f.env.Redis.Keys(ctx, "pr:*:balances").Result() // one per partition holding entries
+	tampered := ""
+	for _, k := range balances {
+		if n, _ := f.env.Redis.HGet(ctx, k, "mtm_services_expense").Int64(); n != 0 {
+			tampered = k
+			break
+		}
+	}
+	if tampered == "" {
+		t.Fatalf("no partition's balances hold mtm_services_expense (keys %v)", balances)
+	}
+	must(t, f.env.Redis.HIncrBy(ctx, tampered, "mtm_services_expense", 1).Err())
 	res, err = f.b.Rebuild(ctx, ports.Replay(f.env.JS), false)
 	must(t, err)
 	if len(res.Differences) != 1 || !strings.Contains(res.Differences[0], "balance mtm_services_expense: live 4001, rebuilt 4000") {

@@ -28,10 +28,11 @@ type Replayed struct {
 // live consumers received (OnEnrollment, OnPartsAB).
 type Replayer func(ctx context.Context, to *Booker) (Replayed, error)
 
-// RestoreEntry writes a recorded ledger entry into the booker's projection,
-// as booking it did (a rebuild replays the ledger through it).
-func (b *Booker) RestoreEntry(ctx context.Context, e *ledgerv1.LedgerEntry) error {
-	_, err := b.store.ApplyEntry(ctx, e)
+// RestoreEntry writes a recorded ledger entry, the seq-th on EMTM_LEDGER,
+// into the booker's projection, as booking it did (a rebuild replays the
+// ledger through it).
+func (b *Booker) RestoreEntry(ctx context.Context, e *ledgerv1.LedgerEntry, seq uint64) error {
+	_, err := b.store.ApplyEntry(ctx, e, seq)
 	return err
 }
 

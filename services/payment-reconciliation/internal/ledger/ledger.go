@@ -63,6 +63,31 @@ type Entry struct {
 // Plan returns "contract-pbp".
 func (e Entry) Plan() string { return planid.Key(e.ContractID, e.PbpID) }
 
+// Owner is whose partition the projection keeps an entry under (adapters
+// tag its keys with it, so that booking an entry changes one Redis Cluster
+// slot). It must not change between two bookings of the same entry: a member
+// month's is its member (whose member-month record it changes); a performance
+// payment's, and its reversal's, the plan-year (PerformanceSource, whose
+// performance record they change); any other entry's, the entry itself (a
+// fee's source event is no owner: an accepted outreach item's fee is booked
+// from whichever version of the item comes first).
+func Owner(k Kind, id, member, source string) string {
+	switch {
+	case (k == Prospective || k == ProspectiveAdjustment) && member != "":
+		return member
+	case (k == Performance || k == PerformanceAdjustment) && source != "":
+		return source
+	}
+	return id
+}
+
+// Owner is the entry's owner (Owner).
+func (e Entry) Owner() string { return Owner(e.Kind, e.ID, e.MemberID, e.SourceEvent) }
+
+// PerformanceSource is the source event of a plan-year's performance
+// entries and of their reversals: the owner of the plan-year's performance state.
+func PerformanceSource(plan string, year int) string { return fmt.Sprintf("performance/%s/%d", plan, year) }
+
 func monthOf(d civil.Date) civil.Date { return civil.Date{Year: d.Year, Month: d.Month, Day: 1} }
 
 // Encounter is what fees are computed from.
@@ -198,6 +223,6 @@ func ForPerformance(contract, pbp string, year, payableYear, generation int, cen
 		ID: PerformanceID(planid.Key(contract, pbp), year, generation), Kind: Performance,
 		Debit: AccountPerformanceReceivable, Credit: AccountPerformanceRevenue, AmountCents: cents,
 		ContractID: contract, PbpID: pbp, Month: civil.Date{Year: payableYear, Month: 1, Day: 1},
-		Rule: rule, SourceEvent: fmt.Sprintf("performance/%s-%s/%d", contract, pbp, year), Service: "PERFORMANCE", Memo: memo,
+		Rule: rule, SourceEvent: PerformanceSource(planid.Key(contract, pbp), year), Service: "PERFORMANCE", Memo: memo,
 	}
 }

@@ -39,7 +39,9 @@ func Subscriptions(b *booking.Booker) []bus.Subscription {
 func Replay(js jetstream.JetStream) booking.Replayer {
 	return func(ctx context.Context, to *booking.Booker) (r booking.Replayed, err error) {
 		// An unreadable ledger entry stops the rebuild: the ledger is payment's own record.
-		if r.LedgerMessages, err = bus.Replay(ctx, js, bus.StreamLedger, bus.Routes{bus.On(bus.LedgerEntry, to.RestoreEntry)}.Handle); err != nil {
+		if r.LedgerMessages, err = bus.Replay(ctx, js, bus.StreamLedger, bus.Routes{bus.OnMsg(bus.LedgerEntry, func(ctx context.Context, e *ledgerv1.LedgerEntry, m *bus.Msg) error {
+			return to.RestoreEntry(ctx, e, m.StreamSeq)
+		})}.Handle); err != nil {
 			return r, fmt.Errorf("replay %s: %w", bus.StreamLedger, err)
 		}
 		subs := Subscriptions(to)
