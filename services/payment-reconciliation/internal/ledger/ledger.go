@@ -86,7 +86,9 @@ func (e Entry) Owner() string { return Owner(e.Kind, e.ID, e.MemberID, e.SourceE
 
 // PerformanceSource is the source event of a plan-year's performance
 // entries and of their reversals: the owner of the plan-year's performance state.
-func PerformanceSource(plan string, year int) string { return fmt.Sprintf("performance/%s/%d", plan, year) }
+func PerformanceSource(plan string, year int) string {
+	return fmt.Sprintf("performance/%s/%d", plan, year)
+}
 
 func monthOf(d civil.Date) civil.Date { return civil.Date{Year: d.Year, Month: d.Month, Day: 1} }
 
