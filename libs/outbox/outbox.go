@@ -13,6 +13,7 @@ package outbox
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -26,22 +27,25 @@ const (
 // Outbox is one kind of record's outbox.
 type Outbox struct {
 	rdb redis.Cmdable
-	// unpublished is the set of ids with a change not yet on the bus.
-	unpublished string
+	// unpublished is the set holding id while it has a change not yet on the
+	// bus: one of sets, in the same Redis Cluster slot as the record.
+	unpublished func(id string) string
+	sets        []string
 	// key is the record hash of an id; nil: records are not versioned (a
 	// letter never changes once built), and publishing one removes it from the set.
 	key func(id string) string
 }
 
 // New returns the outbox of records at key(id) whose pending ids are kept in
-// the set unpublished; key nil for records that never change.
-func New(rdb redis.Cmdable, unpublished string, key func(id string) string) Outbox {
-	return Outbox{rdb: rdb, unpublished: unpublished, key: key}
+// the set unpublished(id), one of sets (one per partition, each with the
+// partition's hash tag, as the records); key nil for records that never change.
+func New(rdb redis.Cmdable, unpublished func(id string) string, sets []string, key func(id string) string) Outbox {
+	return Outbox{rdb: rdb, unpublished: unpublished, sets: sets, key: key}
 }
 
-// Unpublished is the key of the set of pending ids (for the script that
-// writes a change and adds its id atomically).
-func (o Outbox) Unpublished() string { return o.unpublished }
+// Unpublished is the key of the set that holds id while it is pending (for
+// the change that writes the record and adds its id atomically).
+func (o Outbox) Unpublished(id string) string { return o.unpublished(id) }
 
 // markPublished: KEYS[1] record hash, KEYS[2] unpublished set; ARGV[1] id,
 // ARGV[2] version. Only the current version counts: a later change keeps the
@@ -58,9 +62,9 @@ return 1
 func (o Outbox) MarkPublished(ctx context.Context, id string, v int32) error {
 	var err error
 	if o.key == nil {
-		err = o.rdb.SRem(ctx, o.unpublished, id).Err()
+		err = o.rdb.SRem(ctx, o.unpublished(id), id).Err()
 	} else {
-		err = markPublished.Run(ctx, o.rdb, []string{o.key(id), o.unpublished}, id, v).Err()
+		err = markPublished.Run(ctx, o.rdb, []string{o.key(id), o.unpublished(id)}, id, v).Err()
 	}
 	if err != nil {
 		return fmt.Errorf("mark %s published: %w", id, err)
@@ -71,7 +75,7 @@ func (o Outbox) MarkPublished(ctx context.Context, id string, v int32) error {
 // Published reports whether the record's current version is on the bus.
 func (o Outbox) Published(ctx context.Context, id string) (bool, error) {
 	if o.key == nil {
-		pending, err := o.rdb.SIsMember(ctx, o.unpublished, id).Result()
+		pending, err := o.rdb.SIsMember(ctx, o.unpublished(id), id).Result()
 		return !pending, err
 	}
 	vals, err := o.rdb.HMGet(ctx, o.key(id), FieldVersion, FieldPublished).Result()
@@ -81,9 +85,27 @@ func (o Outbox) Published(ctx context.Context, id string) (bool, error) {
 	return vals[0] != nil && vals[0] == vals[1], nil
 }
 
-// Pending lists up to limit ids with a change not yet on the bus.
+// Pending lists up to limit ids with a change not yet on the bus, from
+// every set in turn, starting at a random one (a backlog in one partition
+// does not starve the others).
 func (o Outbox) Pending(ctx context.Context, limit int64) ([]string, error) {
-	return o.rdb.SRandMemberN(ctx, o.unpublished, limit).Result()
+	var out []string
+	first := 0
+	if len(o.sets) > 1 {
+		first = rand.IntN(len(o.sets))
+	}
+	for i := range o.sets {
+		if int64(len(out)) >= limit {
+			break
+		}
+		set := o.sets[(first+i)%len(o.sets)]
+		ids, err := o.rdb.SRandMemberN(ctx, set, limit-int64(len(out))).Result()
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ids...)
+	}
+	return out, nil
 }
 
 // Relay hands up to limit pending ids to publish, one by one, stopping at

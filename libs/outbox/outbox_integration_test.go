@@ -14,7 +14,7 @@ func TestOnlyTheCurrentVersionLeavesTheOutbox(t *testing.T) {
 	t.Parallel()
 	rdb := testkit.RedisClient(t)
 	ctx := context.Background()
-	box := outbox.New(rdb, "unpub", func(id string) string { return "task:" + id })
+	box := outbox.New(rdb, func(string) string { return "unpub" }, []string{"unpub"}, func(id string) string { return "task:" + id })
 	rdb.HSet(ctx, "task:t1", "v", 2, "pub", 1)
 	rdb.SAdd(ctx, "unpub", "t1")
 	// The event of version 1 arrives late: version 2 is still unpublished.
@@ -45,7 +45,7 @@ func TestRelayHandsEveryPendingRecordToThePublisherAndStopsAtAFailure(t *testing
 	t.Parallel()
 	rdb := testkit.RedisClient(t)
 	ctx := context.Background()
-	letters := outbox.New(rdb, "unpub-letters", nil) // letters never change: no version
+	letters := outbox.New(rdb, func(string) string { return "unpub-letters" }, []string{"unpub-letters"}, nil) // letters never change: no version
 	rdb.SAdd(ctx, "unpub-letters", "l1", "l2", "l3")
 	var got []string
 	err := letters.Relay(ctx, 10, func(ctx context.Context, id string) error {

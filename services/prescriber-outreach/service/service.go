@@ -69,7 +69,7 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		return err
 	}
 	rt.Log.Info("outreach policy", "file", cfg.policies.Name, "clock", clk.Name())
-	o := outreach.New(adapters.NewStore(rt.Redis), rt.Pub, cfg.policies, clk, rt.Cfg.Partitions, rt.Hasher)
+	o := outreach.New(adapters.NewStore(rt.Redis, rt.Cfg.Partitions), rt.Pub, cfg.policies, clk, rt.Cfg.Partitions, rt.Hasher)
 	outreachv1.RegisterPrescriberOutreachServiceServer(rt.GRPC.GRPC, ports.NewGRPC(o))
 	if err := observeOutreach(rt, o); err != nil {
 		return err

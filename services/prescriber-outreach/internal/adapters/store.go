@@ -25,69 +25,81 @@ import (
 )
 
 // Redis keys. An item's state is one hash; sets and sorted sets index it.
-// The scripts derive keys from their arguments (one Redis, not a cluster).
+// A prescriber's letters gather items of many patients, so outreach's keys
+// are tagged by the prescriber's partition (Partitions.Of(npi)): an item, its
+// queue, its letter and the counters and indexes they update are in one
+// Redis Cluster slot. Counters and indexes exist per partition and are summed
+// or merged on read. Item and letter ids name their prescriber
+// (outreach.ItemNPI, outreach.CommNPI), so an id alone finds its keys.
 const (
-	keyItems       = "po:count:items"    // items ever raised
-	keyComms       = "po:count:comms"    // communications ever built
-	keyNPIs        = "po:npis"           // set: prescribers with items
-	keyCodes       = "po:codes"          // set: problem codes with items
-	keyPendSet     = "po:pendset"        // set: "<plan>|<npi>" with pending items
-	keySent        = "po:sent"           // zset: sent item ids by response deadline (YYYYMMDD)
-	keyUnpub       = "po:unpub"          // set: items with a change not yet published
-	keyUnpubComm   = "po:unpubc"         // set: communications not yet published
-	keySuppressed  = "po:suppressed"     // set: problems found again and not raised (per prescriber, patient, problem, date)
-	keyUnmatched   = "po:unmatched"      // set: encounter responses that named no item
-	keyClock       = "po:clock"          // the event clock
-	prefixProblem  = "po:count:problem:" // items per problem code
-	prefixStatNPI  = "po:stats:npi:"     // hash: status -> items, per prescriber
-	prefixStatCod  = "po:stats:code:"    // hash: status -> items, per problem code
-	prefixPending  = "po:pending:"       // zset per "<plan>|<npi>": pending item ids by creation date
-	prefixComms    = "po:comms:"         // zset per prescriber: communication ids by date
-	prefixCommN    = "po:commcount:"     // per "<plan>|<npi>|<period>": communications built
-	prefixLast     = "po:last:"          // hash per "<npi>|<member>|<problem key>": id, until
-	prefixItem     = "po:item:"          // hash per item
-	prefixComm     = "po:comm:"          // hash per communication
-	prefixNPIItems = "po:prescriber:"    // zset per prescriber: item ids by creation date
+	keyClock     = "po:clock"     // the event clock
+	keyUnmatched = "po:unmatched" // set: encounter responses that named no item (changed alone)
 )
 
-func itemKey(id string) string           { return prefixItem + id }
-func commKey(id string) string           { return prefixComm + id }
-func pendingKey(plan, npi string) string { return prefixPending + plan + "|" + npi }
-
-func ymd(d civil.Date) int        { return d.YMD() }
-func fromYMD(s string) civil.Date { return civil.FromYMD(s) }
+// Of a partition (tag):
+func countItemsKey(tag string) string     { return "po:" + tag + ":count:items" }           // items ever raised
+func countCommsKey(tag string) string     { return "po:" + tag + ":count:comms" }           // communications ever built
+func npisKey(tag string) string           { return "po:" + tag + ":npis" }                  // set: prescribers with items
+func codesKey(tag string) string          { return "po:" + tag + ":codes" }                 // set: problem codes with items
+func pendSetKey(tag string) string        { return "po:" + tag + ":pendset" }               // set: "<plan>|<npi>" with pending items
+func sentKey(tag string) string           { return "po:" + tag + ":sent" }                  // zset: sent item ids by response deadline (YYYYMMDD)
+func unpubKey(tag string) string          { return "po:" + tag + ":unpub" }                 // set: items with a change not yet published
+func unpubCommKey(tag string) string      { return "po:" + tag + ":unpubc" }                // set: communications not yet published
+func suppressedKey(tag string) string     { return "po:" + tag + ":suppressed" }            // set: problems found again and not raised
+func problemKey(tag, code string) string  { return "po:" + tag + ":count:problem:" + code } // items per problem code
+func statCodeKey(tag, code string) string { return "po:" + tag + ":stats:code:" + code }    // hash: status -> items, per problem code
 
 // Store keeps outreach items and communications in Redis.
 type Store struct {
 	rdb   redis.UniversalClient
+	parts redisx.Partitions
 	items outbox.Outbox // items with a change not yet on the bus
 	comms outbox.Outbox // letters not yet on the bus (a letter never changes)
 }
 
-// NewStore returns a Store.
-func NewStore(rdb redis.UniversalClient) *Store {
-	return &Store{rdb: rdb, items: outbox.New(rdb, keyUnpub, itemKey), comms: outbox.New(rdb, keyUnpubComm, nil)}
+// NewStore returns a Store for a deployment of partitions partitions.
+func NewStore(rdb redis.UniversalClient, partitions int) *Store {
+	s := &Store{rdb: rdb, parts: redisx.Partitions(partitions)}
+	var items, comms []string
+	for _, tag := range s.parts.All() {
+		items, comms = append(items, unpubKey(tag)), append(comms, unpubCommKey(tag))
+	}
+	s.items = outbox.New(rdb, func(id string) string { return unpubKey(s.itemTag(id)) }, items, s.itemKey)
+	s.comms = outbox.New(rdb, func(id string) string { return unpubCommKey(s.commTag(id)) }, comms, nil)
+	return s
 }
 
 // ClockKey is the Redis key of outreach's event clock.
 const ClockKey = keyClock
 
-func lastKey(npi, member, problemKey string) string {
-	return prefixLast + npi + "|" + member + "|" + problemKey
+// tag is the hash tag of a prescriber's partition; itemTag and commTag find
+// it from an id.
+func (s *Store) tag(npi string) string    { return s.parts.Of(npi) }
+func (s *Store) itemTag(id string) string { return s.tag(outreach.ItemNPI(id)) }
+func (s *Store) commTag(id string) string { return s.tag(outreach.CommNPI(id)) }
+func (s *Store) itemKey(id string) string { return "po:" + s.itemTag(id) + ":item:" + id }
+func (s *Store) commKey(id string) string { return "po:" + s.commTag(id) + ":comm:" + id }
+func (s *Store) pendingKey(plan, npi string) string {
+	return "po:" + s.tag(npi) + ":pending:" + plan + "|" + npi // zset: pending item ids by creation date
 }
-func queue(plan, npi string) string  { return plan + "|" + npi }
-func statNPIKey(npi string) string   { return prefixStatNPI + npi }
-func statCodeKey(code string) string { return prefixStatCod + code }
-func problemKey(code string) string  { return prefixProblem + code }
-func commsKey(npi string) string     { return prefixComms + npi }
-func commCountKey(plan, npi, period string) string {
-	return prefixCommN + plan + "|" + npi + "|" + period
+func (s *Store) lastKey(npi, member, problemKey string) string {
+	return "po:" + s.tag(npi) + ":last:" + npi + "|" + member + "|" + problemKey // hash: id, until
 }
-func prescriberKey(npi string) string { return prefixNPIItems + npi }
+func (s *Store) statNPIKey(npi string) string { return "po:" + s.tag(npi) + ":stats:npi:" + npi } // hash: status -> items
+func (s *Store) commsKey(npi string) string   { return "po:" + s.tag(npi) + ":comms:" + npi }     // zset: communication ids by date
+func (s *Store) commCountKey(plan, npi, period string) string {
+	return "po:" + s.tag(npi) + ":commcount:" + plan + "|" + npi + "|" + period // communications built
+}
+func (s *Store) prescriberKey(npi string) string { return "po:" + s.tag(npi) + ":prescriber:" + npi } // zset: item ids by creation date
+
+func queue(plan, npi string) string { return plan + "|" + npi }
+
+func ymd(d civil.Date) int        { return d.YMD() }
+func fromYMD(s string) civil.Date { return civil.FromYMD(s) }
 
 // Item implements outreach.Store.
 func (s *Store) Item(ctx context.Context, id string) (outreach.Item, bool, error) {
-	h, err := s.rdb.HGetAll(ctx, itemKey(id)).Result()
+	h, err := s.rdb.HGetAll(ctx, s.itemKey(id)).Result()
 	if err != nil || len(h) == 0 {
 		return outreach.Item{}, false, err
 	}
@@ -98,7 +110,7 @@ func (s *Store) Item(ctx context.Context, id string) (outreach.Item, bool, error
 
 // Standing implements outreach.Store.
 func (s *Store) Standing(ctx context.Context, npi, member, pkey string) (outreach.Standing, error) {
-	h, err := s.rdb.HGetAll(ctx, lastKey(npi, member, pkey)).Result()
+	h, err := s.rdb.HGetAll(ctx, s.lastKey(npi, member, pkey)).Result()
 	if err != nil || h["id"] == "" {
 		return outreach.Standing{}, err
 	}
@@ -110,24 +122,25 @@ func (s *Store) Standing(ctx context.Context, npi, member, pkey string) (outreac
 }
 
 // move is what a status change does to an item's indexes and counters: the
-// version bumped and the change queued for publishing.
-func move(it outreach.Item, to string, deadline civil.Date) []redisx.Op {
-	id, ik := it.ID, itemKey(it.ID)
+// version bumped and the change queued for publishing; all in the
+// prescriber's partition.
+func (s *Store) move(it outreach.Item, to string, deadline civil.Date) []redisx.Op {
+	id, ik, tag := it.ID, s.itemKey(it.ID), s.tag(it.NPI)
 	var ops []redisx.Op
 	if it.Status == outreach.Pending && to != outreach.Pending {
-		ops = append(ops, redisx.ZRem(pendingKey(it.Plan, it.NPI), id))
+		ops = append(ops, redisx.ZRem(s.pendingKey(it.Plan, it.NPI), id))
 	}
 	if it.Status == outreach.Sent && to != outreach.Sent {
-		ops = append(ops, redisx.ZRem(keySent, id))
+		ops = append(ops, redisx.ZRem(sentKey(tag), id))
 	}
 	if to == outreach.Sent {
-		ops = append(ops, redisx.ZAdd(keySent, float64(ymd(deadline)), id))
+		ops = append(ops, redisx.ZAdd(sentKey(tag), float64(ymd(deadline)), id))
 	}
 	if it.Status != to {
-		ops = append(ops, redisx.HIncrBy(statNPIKey(it.NPI), it.Status, -1), redisx.HIncrBy(statNPIKey(it.NPI), to, 1),
-			redisx.HIncrBy(statCodeKey(it.Code), it.Status, -1), redisx.HIncrBy(statCodeKey(it.Code), to, 1))
+		ops = append(ops, redisx.HIncrBy(s.statNPIKey(it.NPI), it.Status, -1), redisx.HIncrBy(s.statNPIKey(it.NPI), to, 1),
+			redisx.HIncrBy(statCodeKey(tag, it.Code), it.Status, -1), redisx.HIncrBy(statCodeKey(tag, it.Code), to, 1))
 	}
-	return append(ops, redisx.HSet(ik, "status", to), redisx.HIncrBy(ik, "v", 1), redisx.SAdd(keyUnpub, id))
+	return append(ops, redisx.HSet(ik, "status", to), redisx.HIncrBy(ik, "v", 1), redisx.SAdd(unpubKey(tag), id))
 }
 
 // leftPending drops a prescriber's queue from the queues with pending items
@@ -136,7 +149,7 @@ func (s *Store) leftPending(ctx context.Context, it outreach.Item) error {
 	if it.Status != outreach.Pending {
 		return nil
 	}
-	err := redisx.Commit(ctx, s.rdb, []redisx.Guard{redisx.ZCardIs(pendingKey(it.Plan, it.NPI), 0)}, redisx.SRem(keyPendSet, queue(it.Plan, it.NPI)))
+	err := redisx.Commit(ctx, s.rdb, []redisx.Guard{redisx.ZCardIs(s.pendingKey(it.Plan, it.NPI), 0)}, redisx.SRem(pendSetKey(s.tag(it.NPI)), queue(it.Plan, it.NPI)))
 	if errors.Is(err, redisx.ErrGuard) {
 		return nil // still has pending items
 	}
@@ -156,14 +169,15 @@ func (s *Store) guarded(ctx context.Context, guards []redisx.Guard, ops ...redis
 // standing item, unless the item exists (Exists), while the standing item is
 // the one it was decided on (else ErrConflict).
 func (s *Store) Create(ctx context.Context, it *outreachv1.OutreachItem, plan string, until civil.Date, r outreach.Raise, standing outreach.Standing) (outreach.CreateResult, string, error) {
-	id, ik, lk := it.ItemId, itemKey(it.ItemId), lastKey(it.PrescriberNpi, it.MemberId, it.ProblemKey)
+	id, ik, lk := it.ItemId, s.itemKey(it.ItemId), s.lastKey(it.PrescriberNpi, it.MemberId, it.ProblemKey)
+	npi, tag := it.PrescriberNpi, s.tag(it.PrescriberNpi)
 	standingID := ""
 	if standing.Item != nil {
 		standingID = standing.Item.ID
 	}
 	guards := []redisx.Guard{redisx.Absent(ik), redisx.FieldIs(lk, "id", standingID)}
 	if r.Suppressed {
-		return created(s.guarded(ctx, guards, redisx.SAdd(keySuppressed, id)), outreach.NotRaised, standingID)
+		return created(s.guarded(ctx, guards, redisx.SAdd(suppressedKey(tag), id)), outreach.NotRaised, standingID)
 	}
 	pb, err := proto.Marshal(it)
 	if err != nil {
@@ -173,19 +187,19 @@ func (s *Store) Create(ctx context.Context, it *outreachv1.OutreachItem, plan st
 	superseded := ""
 	if sup := r.Supersedes; sup != nil {
 		superseded = sup.ID
-		guards = append(guards, redisx.FieldIs(itemKey(sup.ID), "v", sup.Version))
-		ops = append(ops, redisx.HSet(itemKey(sup.ID), "sby", id))
-		ops = append(ops, move(*sup, outreach.Superseded, civil.Date{})...)
+		guards = append(guards, redisx.FieldIs(s.itemKey(sup.ID), "v", sup.Version))
+		ops = append(ops, redisx.HSet(s.itemKey(sup.ID), "sby", id))
+		ops = append(ops, s.move(*sup, outreach.Superseded, civil.Date{})...)
 	}
 	on := ymd(civil.FromProto(it.CreatedOn))
 	ops = append(ops,
 		redisx.HSet(ik, "pb", pb, "npi", it.PrescriberNpi, "member", it.MemberId, "pkey", it.ProblemKey, "code", it.ProblemCode, "plan", plan,
 			"created", on, "supp", ymd(until), "status", outreach.Pending, "v", 1, "pub", 0),
 		redisx.HSet(lk, "id", id, "until", ymd(until)),
-		redisx.ZAdd(pendingKey(plan, it.PrescriberNpi), float64(on), id), redisx.SAdd(keyPendSet, queue(plan, it.PrescriberNpi)),
-		redisx.SAdd(keyNPIs, it.PrescriberNpi), redisx.SAdd(keyCodes, it.ProblemCode), redisx.ZAdd(prescriberKey(it.PrescriberNpi), float64(on), id),
-		redisx.HIncrBy(statNPIKey(it.PrescriberNpi), outreach.Pending, 1), redisx.HIncrBy(statCodeKey(it.ProblemCode), outreach.Pending, 1),
-		redisx.IncrBy(keyItems, 1), redisx.IncrBy(problemKey(it.ProblemCode), 1), redisx.SAdd(keyUnpub, id))
+		redisx.ZAdd(s.pendingKey(plan, npi), float64(on), id), redisx.SAdd(pendSetKey(tag), queue(plan, npi)),
+		redisx.SAdd(npisKey(tag), npi), redisx.SAdd(codesKey(tag), it.ProblemCode), redisx.ZAdd(s.prescriberKey(npi), float64(on), id),
+		redisx.HIncrBy(s.statNPIKey(npi), outreach.Pending, 1), redisx.HIncrBy(statCodeKey(tag, it.ProblemCode), outreach.Pending, 1),
+		redisx.IncrBy(countItemsKey(tag), 1), redisx.IncrBy(problemKey(tag, it.ProblemCode), 1), redisx.SAdd(unpubKey(tag), id))
 	if err := s.guarded(ctx, guards, ops...); err != nil {
 		return created(err, outreach.Created, superseded)
 	}
@@ -212,8 +226,8 @@ func created(err error, res outreach.CreateResult, other string) (outreach.Creat
 
 // Respond implements outreach.Store.
 func (s *Store) Respond(ctx context.Context, a outreach.Answer) error {
-	ik := itemKey(a.From.ID)
-	ops := append([]redisx.Op{redisx.HSet(ik, "resp", ymd(a.On), "note", a.Note, "rby", a.By, "rph", a.Pharmacy)}, move(a.From, a.To, civil.Date{})...)
+	ik := s.itemKey(a.From.ID)
+	ops := append([]redisx.Op{redisx.HSet(ik, "resp", ymd(a.On), "note", a.Note, "rby", a.By, "rph", a.Pharmacy)}, s.move(a.From, a.To, civil.Date{})...)
 	if err := s.guarded(ctx, []redisx.Guard{redisx.FieldIs(ik, "v", a.From.Version)}, ops...); err != nil {
 		return err
 	}
@@ -229,16 +243,20 @@ func (s *Store) Send(ctx context.Context, c *outreachv1.Communication, plan stri
 		return false, err
 	}
 	sent := ymd(civil.FromProto(c.CreatedOn))
-	guards := []redisx.Guard{redisx.Absent(commKey(c.CommunicationId))}
+	tag := s.tag(c.PrescriberNpi)
+	guards := []redisx.Guard{redisx.Absent(s.commKey(c.CommunicationId))}
 	var ops []redisx.Op
 	for _, it := range items {
-		guards = append(guards, redisx.FieldIs(itemKey(it.ID), "v", it.Version))
-		ops = append(ops, redisx.HSet(itemKey(it.ID), "comm", c.CommunicationId, "sent", sent, "deadline", ymd(deadline)))
-		ops = append(ops, move(it, outreach.Sent, deadline)...)
+		if it.NPI != c.PrescriberNpi {
+			return false, fmt.Errorf("letter %s to one prescriber carries item %s of another", c.CommunicationId, it.ID)
+		}
+		guards = append(guards, redisx.FieldIs(s.itemKey(it.ID), "v", it.Version))
+		ops = append(ops, redisx.HSet(s.itemKey(it.ID), "comm", c.CommunicationId, "sent", sent, "deadline", ymd(deadline)))
+		ops = append(ops, s.move(it, outreach.Sent, deadline)...)
 	}
-	ops = append(ops, redisx.HSet(commKey(c.CommunicationId), "pb", pb, "npi", c.PrescriberNpi, "plan", plan, "period", c.Period, "sent", sent),
-		redisx.ZAdd(commsKey(c.PrescriberNpi), float64(sent), c.CommunicationId), redisx.IncrBy(commCountKey(plan, c.PrescriberNpi, c.Period), 1),
-		redisx.IncrBy(keyComms, 1), redisx.SAdd(keyUnpubComm, c.CommunicationId))
+	ops = append(ops, redisx.HSet(s.commKey(c.CommunicationId), "pb", pb, "npi", c.PrescriberNpi, "plan", plan, "period", c.Period, "sent", sent),
+		redisx.ZAdd(s.commsKey(c.PrescriberNpi), float64(sent), c.CommunicationId), redisx.IncrBy(s.commCountKey(plan, c.PrescriberNpi, c.Period), 1),
+		redisx.IncrBy(countCommsKey(tag), 1), redisx.SAdd(unpubCommKey(tag), c.CommunicationId))
 	err = s.guarded(ctx, guards, ops...)
 	var ge *redisx.GuardError
 	if errors.As(err, &ge) && ge.Index == 0 {
@@ -257,22 +275,34 @@ func (s *Store) Send(ctx context.Context, c *outreachv1.Communication, plan stri
 
 // MarkNoResponse implements outreach.Store.
 func (s *Store) MarkNoResponse(ctx context.Context, it outreach.Item) error {
-	return s.guarded(ctx, []redisx.Guard{redisx.FieldIs(itemKey(it.ID), "v", it.Version)}, move(it, outreach.NoResponse, civil.Date{})...)
+	return s.guarded(ctx, []redisx.Guard{redisx.FieldIs(s.itemKey(it.ID), "v", it.Version)}, s.move(it, outreach.NoResponse, civil.Date{})...)
 }
 
 // Unsent implements outreach.Store: an item no longer SENT leaves the index of sent items.
 func (s *Store) Unsent(ctx context.Context, it outreach.Item) error {
-	return s.guarded(ctx, []redisx.Guard{redisx.FieldIs(itemKey(it.ID), "status", it.Status)}, redisx.ZRem(keySent, it.ID))
+	return s.guarded(ctx, []redisx.Guard{redisx.FieldIs(s.itemKey(it.ID), "status", it.Status)}, redisx.ZRem(sentKey(s.itemTag(it.ID)), it.ID))
 }
 
-// PastDeadline lists sent items whose response deadline is before d.
+// PastDeadline lists up to limit sent items whose response deadline is
+// before d, from every partition.
 func (s *Store) PastDeadline(ctx context.Context, d civil.Date, limit int64) ([]string, error) {
-	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: keySent, ByScore: true, Start: "-inf", Stop: "(" + strconv.Itoa(ymd(d)), Count: limit}).Result()
+	var out []string
+	for _, tag := range s.parts.All() {
+		if int64(len(out)) >= limit {
+			break
+		}
+		ids, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: sentKey(tag), ByScore: true, Start: "-inf", Stop: "(" + strconv.Itoa(ymd(d)), Count: limit - int64(len(out))}).Result()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ids...)
+	}
+	return out, nil
 }
 
 // Get reads an item: its static part as raised and its current state.
 func (s *Store) Get(ctx context.Context, id string) (*outreachv1.OutreachItem, error) {
-	h, err := s.rdb.HGetAll(ctx, itemKey(id)).Result()
+	h, err := s.rdb.HGetAll(ctx, s.itemKey(id)).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +354,7 @@ func (s *Store) MarkCommPublished(ctx context.Context, id string) error {
 
 // Comm reads a communication.
 func (s *Store) Comm(ctx context.Context, id string) (*outreachv1.Communication, error) {
-	pb, err := s.rdb.HGet(ctx, commKey(id), "pb").Result()
+	pb, err := s.rdb.HGet(ctx, s.commKey(id), "pb").Result()
 	if err == redis.Nil {
 		return nil, nil
 	}
@@ -340,14 +370,18 @@ func (s *Store) Comm(ctx context.Context, id string) (*outreachv1.Communication,
 
 // Comms lists a prescriber's communication ids, newest first.
 func (s *Store) Comms(ctx context.Context, npi string, limit int) ([]string, error) {
-	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: prefixComms + npi, Start: 0, Stop: int64(limit) - 1, Rev: true}).Result()
+	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.commsKey(npi), Start: 0, Stop: int64(limit) - 1, Rev: true}).Result()
 }
 
 // PendingQueues lists the (plan, prescriber) pairs with pending items.
 func (s *Store) PendingQueues(ctx context.Context) ([][2]string, error) {
-	vals, err := s.rdb.SMembers(ctx, keyPendSet).Result()
-	if err != nil {
-		return nil, err
+	var vals []string
+	for _, tag := range s.parts.All() {
+		v, err := s.rdb.SMembers(ctx, pendSetKey(tag)).Result()
+		if err != nil {
+			return nil, err
+		}
+		vals = append(vals, v...)
 	}
 	out := make([][2]string, 0, len(vals))
 	for _, v := range vals {
@@ -359,7 +393,7 @@ func (s *Store) PendingQueues(ctx context.Context) ([][2]string, error) {
 
 // Oldest returns the creation date of a queue's oldest pending item (zero when none).
 func (s *Store) Oldest(ctx context.Context, plan, npi string) (civil.Date, error) {
-	zs, err := s.rdb.ZRangeWithScores(ctx, pendingKey(plan, npi), 0, 0).Result()
+	zs, err := s.rdb.ZRangeWithScores(ctx, s.pendingKey(plan, npi), 0, 0).Result()
 	if err != nil || len(zs) == 0 {
 		return civil.Date{}, err
 	}
@@ -368,12 +402,12 @@ func (s *Store) Oldest(ctx context.Context, plan, npi string) (civil.Date, error
 
 // PendingBefore lists up to limit pending items of a queue created before d, oldest first.
 func (s *Store) PendingBefore(ctx context.Context, plan, npi string, d civil.Date, limit int64) ([]string, error) {
-	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: pendingKey(plan, npi), ByScore: true, Start: "-inf", Stop: "(" + strconv.Itoa(ymd(d)), Count: limit}).Result()
+	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.pendingKey(plan, npi), ByScore: true, Start: "-inf", Stop: "(" + strconv.Itoa(ymd(d)), Count: limit}).Result()
 }
 
 // CommsInPeriod counts the communications a queue got in a period.
 func (s *Store) CommsInPeriod(ctx context.Context, plan, npi, period string) (int, error) {
-	n, err := s.rdb.Get(ctx, prefixCommN+plan+"|"+npi+"|"+period).Int()
+	n, err := s.rdb.Get(ctx, s.commCountKey(plan, npi, period)).Int()
 	if err == redis.Nil {
 		return 0, nil
 	}
@@ -382,7 +416,7 @@ func (s *Store) CommsInPeriod(ctx context.Context, plan, npi, period string) (in
 
 // LastItem returns the id of the latest item raised for a problem of a patient with a prescriber.
 func (s *Store) LastItem(ctx context.Context, npi, member, problemKey string) (string, error) {
-	id, err := s.rdb.HGet(ctx, lastKey(npi, member, problemKey), "id").Result()
+	id, err := s.rdb.HGet(ctx, s.lastKey(npi, member, problemKey), "id").Result()
 	if err == redis.Nil {
 		return "", nil
 	}
@@ -396,7 +430,7 @@ func (s *Store) Unmatched(ctx context.Context, key string) error {
 
 // ItemsOf lists a prescriber's items, newest first.
 func (s *Store) ItemsOf(ctx context.Context, npi string, limit int) ([]*outreachv1.OutreachItem, error) {
-	ids, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: prefixNPIItems + npi, Start: 0, Stop: int64(limit) - 1, Rev: true}).Result()
+	ids, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.prescriberKey(npi), Start: 0, Stop: int64(limit) - 1, Rev: true}).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -413,55 +447,72 @@ func (s *Store) ItemsOf(ctx context.Context, npi string, limit int) ([]*outreach
 	return out, nil
 }
 
-// Counts reads every counter.
+// Counts reads every counter, summed over the partitions.
 func (s *Store) Counts(ctx context.Context) (*outreach.Counts, error) {
 	c := &outreach.Counts{ByProblem: map[string]int64{}, ByNPI: map[string]map[string]int64{}, ByCode: map[string]map[string]int64{}}
-	vals, err := s.rdb.MGet(ctx, keyItems, keyComms).Result()
-	if err != nil {
-		return nil, err
-	}
 	num := func(v any) int64 {
 		str, _ := v.(string)
 		n, _ := strconv.ParseInt(str, 10, 64)
 		return n
 	}
-	c.Items, c.Comms = num(vals[0]), num(vals[1])
-	if c.Suppressed, err = s.rdb.SCard(ctx, keySuppressed).Result(); err != nil {
-		return nil, err
-	}
-	if c.Unmatched, err = s.rdb.SCard(ctx, keyUnmatched).Result(); err != nil {
-		return nil, err
-	}
-	hashes := func(set, prefix string, into map[string]map[string]int64) error {
-		keys, err := s.rdb.SMembers(ctx, set).Result()
+	// add sums hash key's counters into into[name].
+	add := func(key, name string, into map[string]map[string]int64) error {
+		h, err := s.rdb.HGetAll(ctx, key).Result()
 		if err != nil {
 			return err
 		}
-		for _, k := range keys {
-			h, err := s.rdb.HGetAll(ctx, prefix+k).Result()
-			if err != nil {
-				return err
-			}
-			m := map[string]int64{}
-			for st, v := range h {
-				m[st], _ = strconv.ParseInt(v, 10, 64)
-			}
-			into[k] = m
+		if into[name] == nil {
+			into[name] = map[string]int64{}
+		}
+		for st, v := range h {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			into[name][st] += n
 		}
 		return nil
 	}
-	if err := hashes(keyNPIs, prefixStatNPI, c.ByNPI); err != nil {
+	var err error
+	if c.Unmatched, err = s.rdb.SCard(ctx, keyUnmatched).Result(); err != nil {
 		return nil, err
 	}
-	if err := hashes(keyCodes, prefixStatCod, c.ByCode); err != nil {
-		return nil, err
-	}
-	for code := range c.ByCode {
-		n, err := s.rdb.Get(ctx, prefixProblem+code).Int64()
+	for _, tag := range s.parts.All() {
+		// Each is one key: a cluster answers them wherever they are.
+		items, err := s.rdb.Get(ctx, countItemsKey(tag)).Result()
 		if err != nil && err != redis.Nil {
 			return nil, err
 		}
-		c.ByProblem[code] = n
+		comms, err := s.rdb.Get(ctx, countCommsKey(tag)).Result()
+		if err != nil && err != redis.Nil {
+			return nil, err
+		}
+		c.Items, c.Comms = c.Items+num(items), c.Comms+num(comms)
+		n, err := s.rdb.SCard(ctx, suppressedKey(tag)).Result()
+		if err != nil {
+			return nil, err
+		}
+		c.Suppressed += n
+		npis, err := s.rdb.SMembers(ctx, npisKey(tag)).Result()
+		if err != nil {
+			return nil, err
+		}
+		for _, npi := range npis {
+			if err := add(s.statNPIKey(npi), npi, c.ByNPI); err != nil {
+				return nil, err
+			}
+		}
+		codes, err := s.rdb.SMembers(ctx, codesKey(tag)).Result()
+		if err != nil {
+			return nil, err
+		}
+		for _, code := range codes {
+			if err := add(statCodeKey(tag, code), code, c.ByCode); err != nil {
+				return nil, err
+			}
+			n, err := s.rdb.Get(ctx, problemKey(tag, code)).Int64()
+			if err != nil && err != redis.Nil {
+				return nil, err
+			}
+			c.ByProblem[code] += n
+		}
 	}
 	return c, nil
 }

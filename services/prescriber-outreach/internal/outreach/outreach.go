@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -37,6 +38,21 @@ func ItemID(npi, member, problemKey string, on civil.Date) string {
 // CommID is deterministic: the n-th communication of a plan to a prescriber in a period.
 func CommID(plan, npi, period string, n int) string {
 	return fmt.Sprintf("comm/%s/%s/%s/%d", plan, npi, period, n)
+}
+
+// ItemNPI is the prescriber an ItemID names ("" for another string).
+func ItemNPI(id string) string { return segment(id, "out", 1) }
+
+// CommNPI is the prescriber a CommID names ("" for another string).
+func CommNPI(id string) string { return segment(id, "comm", 2) }
+
+// segment is the i-th "/"-separated segment of id after its kind.
+func segment(id, kind string, i int) string {
+	parts := strings.SplitN(id, "/", i+2)
+	if len(parts) < i+2 || parts[0] != kind {
+		return ""
+	}
+	return parts[i]
 }
 
 // Outreach runs the use case.

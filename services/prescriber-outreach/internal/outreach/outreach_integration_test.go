@@ -55,7 +55,7 @@ func setup(t *testing.T, clk string, edit func(string) string) fixture {
 		t.Fatal(err)
 	}
 	h, _ := pseudonym.New("")
-	return fixture{env: env, o: outreach.New(adapters.NewStore(env.Redis), bus.NewPublisher(env.JS, tel, "outreach"), ps, c, 4, h)}
+	return fixture{env: env, o: outreach.New(adapters.NewStore(env.Redis, 4), bus.NewPublisher(env.JS, tel, "outreach"), ps, c, 4, h)}
 }
 
 func day(s string) civil.Date {
