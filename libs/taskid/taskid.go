@@ -36,3 +36,19 @@ func IsKind(name string) bool {
 	k, ok := enums.Parse[schedulingv1.TaskKind](name)
 	return ok && k != schedulingv1.TaskKind_TASK_KIND_UNSPECIFIED && enums.Name(k) == name
 }
+
+// Member is the beneficiary an id names ("" when it names none): what lies
+// between "task/" and the kind Kind finds (a member id may contain "/", and
+// so may a period: a follow-up's names its encounter).
+func Member(id string) string {
+	parts := strings.Split(id, "/")
+	if len(parts) < 4 || parts[0] != "task" {
+		return ""
+	}
+	for i := 2; i < len(parts); i++ {
+		if IsKind(parts[i]) {
+			return strings.Join(parts[1:i], "/")
+		}
+	}
+	return ""
+}

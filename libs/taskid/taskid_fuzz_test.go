@@ -20,5 +20,9 @@ func FuzzKind(f *testing.F) {
 		if !IsKind(k) || parts[0] != "task" || len(parts) < 4 || !slices.Contains(parts[2:], k) {
 			t.Fatalf("%q: kind %q", id, k)
 		}
+		// The member and the kind found are the id's own: rebuilt, they lead the id.
+		if m := Member(id); id != "task/"+m+"/"+k && !strings.HasPrefix(id, "task/"+m+"/"+k+"/") {
+			t.Fatalf("%q: member %q and kind %q do not lead it", id, m, k)
+		}
 	})
 }

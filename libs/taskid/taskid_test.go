@@ -22,3 +22,19 @@ func TestATaskIdNamesItsKind(t *testing.T) {
 		}
 	}
 }
+
+func TestATaskIdNamesItsMember(t *testing.T) {
+	tests := []struct{ id, want string }{
+		{ID("M1", "CMR", "2024"), "M1"},
+		{ID("synthea/abc/1", "TMR", "2024-Q2"), "synthea/abc/1"},
+		{ID("M1", "FOLLOW_UP", "Eenc/1"), "M1"},
+		{"task/M1/NOTAKIND/2024", ""},
+		{"task/M1", ""},
+		{"other/M1/CMR/2024", ""},
+	}
+	for _, tt := range tests {
+		if got := Member(tt.id); got != tt.want {
+			t.Errorf("Member(%q) = %q, want %q", tt.id, got, tt.want)
+		}
+	}
+}

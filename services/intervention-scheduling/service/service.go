@@ -70,7 +70,7 @@ func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
 		return err
 	}
 	rt.Log.Info("program policy", "file", cfg.policies.Name, "plans", cfg.policies.Plans(), "clock", clk.Name())
-	s := tasks.New(adapters.NewStore(rt.Redis), rt.Pub, cfg.policies, clk, rt.Cfg.Partitions, rt.Hasher)
+	s := tasks.New(adapters.NewStore(rt.Redis, rt.Cfg.Partitions), rt.Pub, cfg.policies, clk, rt.Cfg.Partitions, rt.Hasher)
 	schedulingv1.RegisterInterventionSchedulingServiceServer(rt.GRPC.GRPC, ports.NewGRPC(s, rt.JS))
 	rt.Every("sweep", cfg.Clock.SweepInterval, s.Sweep)
 	if err := observeTasks(rt, s); err != nil {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,51 +26,75 @@ import (
 	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/outbox"
 	"github.com/emtm/emtm/libs/redisx"
+	"github.com/emtm/emtm/libs/taskid"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/policy"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/tasks"
 )
 
 // Redis keys. Every task's state is one hash; the sets and sorted sets index
-// it. The scripts derive keys from their arguments (one Redis, not a cluster).
-const (
-	keyLeased    = "is:leased"          // zset: task id by lease expiry (unix ms)
-	keyDue       = "is:due"             // zset: open task ids by due date (YYYYMMDD)
-	keyExpire    = "is:expire"          // zset: open task ids by expiry date (YYYYMMDD)
-	keyUnpub     = "is:unpub"           // set: tasks with a change not yet published
-	keyScheduled = "is:count:scheduled" // tasks ever created
-	keyRecur     = "is:recur"           // zset: members in the program by the next day a recurring task starts (YYYYMMDD)
-	keyRecurVer  = "is:recurv"          // hash: member -> the membership version is:recur was computed from
-)
+// it. A task's keys, its member's, and the indexes and counters a change of
+// them updates carry the hash tag of the member's partition, so that a
+// change is written in one Redis Cluster slot; indexes and counters exist per
+// partition and are merged or summed on read. A task id names its member
+// (taskid.Member), so an id alone finds its keys. A plan's weekly capacity is
+// shared by every partition: it is counted in a slot of its own, reserved
+// before a lease is written and given back after (see ApplyLease).
+func (s *Store) tag(member string) string { return s.parts.Of(member) }
+func (s *Store) taskTag(id string) string { return s.tag(taskid.Member(id)) }
 
-func taskKey(id string) string         { return "is:task:" + id }
-func memberKey(m string) string        { return "is:member:" + m }
-func planKey(plan string) string       { return "is:plan:" + plan }
-func readyKey(plan string) string      { return "is:ready:" + plan }
-func kindKey(plan, kind string) string { return "is:kind:" + plan + ":" + kind }
-func tierKey(m string) string          { return "is:tier:" + m }
-func tierHistKey(m string) string      { return "is:tiers:" + m }
-func encKey(m string) string           { return "is:enc:" + m }
-func dischKey(plan string) string      { return "is:disch:" + plan }
-func memberDischKey(m string) string   { return "is:dischm:" + m }
-func spansKey(m string) string         { return "is:spans:" + m }
-func membershipVerKey(m string) string { return "is:mv:" + m }
-func countKey(status, kind string) string {
-	return "is:count:" + status + ":" + kind
+// Of a partition (tag):
+func leasedKey(tag string) string           { return "is:" + tag + ":leased" }          // zset: task id by lease expiry (unix ms)
+func dueKey(tag string) string              { return "is:" + tag + ":due" }             // zset: open task ids by due date (YYYYMMDD)
+func expireKey(tag string) string           { return "is:" + tag + ":expire" }          // zset: open task ids by expiry date (YYYYMMDD)
+func unpubKey(tag string) string            { return "is:" + tag + ":unpub" }           // set: tasks with a change not yet published
+func scheduledKey(tag string) string        { return "is:" + tag + ":count:scheduled" } // tasks ever created
+func recurKey(tag string) string            { return "is:" + tag + ":recur" }           // zset: members by the next day a recurring task starts (YYYYMMDD)
+func recurVerKey(tag string) string         { return "is:" + tag + ":recurv" }          // hash: member -> the membership version recur was computed from
+func plansKey(tag string) string            { return "is:" + tag + ":plans" }           // set: plans with tasks
+func planKey(tag, plan string) string       { return "is:" + tag + ":plan:" + plan }    // zset: a plan's task ids by due date
+func readyKey(tag, plan string) string      { return "is:" + tag + ":ready:" + plan }   // zset: ready task ids by ReadyScore
+func kindKey(tag, plan, kind string) string { return "is:" + tag + ":kind:" + plan + ":" + kind }
+func dischKey(tag, plan string) string      { return "is:" + tag + ":disch:" + plan }
+func countKey(tag, status, kind string) string {
+	return "is:" + tag + ":count:" + status + ":" + kind
 }
-func capacityKey(plan, week, kind string) string { return "is:cap:" + plan + ":" + week + ":" + kind }
+
+// Of a task or a member, in the member's partition:
+func (s *Store) taskKey(id string) string         { return "is:" + s.taskTag(id) + ":task:" + id }
+func (s *Store) memberKey(m string) string        { return "is:" + s.tag(m) + ":member:" + m }
+func (s *Store) tierKey(m string) string          { return "is:" + s.tag(m) + ":tier:" + m }
+func (s *Store) tierHistKey(m string) string      { return "is:" + s.tag(m) + ":tiers:" + m }
+func (s *Store) encKey(m string) string           { return "is:" + s.tag(m) + ":enc:" + m }
+func (s *Store) memberDischKey(m string) string   { return "is:" + s.tag(m) + ":dischm:" + m }
+func (s *Store) spansKey(m string) string         { return "is:" + s.tag(m) + ":spans:" + m }
+func (s *Store) membershipVerKey(m string) string { return "is:" + s.tag(m) + ":mv:" + m }
+
+// Of a plan's weekly capacity, in the plan's own slot: the count of a kind's
+// leases in a week, and the tasks holding a part of it (task id -> "leased").
+func capacityKey(plan, week, kind string) string {
+	return "is:{cap:" + plan + "}:cap:" + week + ":" + kind
+}
+func reservedKey(capacityKey string) string { return capacityKey + ":held" }
 
 func ymd(d civil.Date) int        { return d.YMD() }
 func fromYMD(s string) civil.Date { return civil.FromYMD(s) }
 
 // Store keeps tasks in Redis.
 type Store struct {
-	rdb redis.UniversalClient
-	box outbox.Outbox // tasks with a change not yet on the bus
+	rdb   redis.UniversalClient
+	parts redisx.Partitions
+	box   outbox.Outbox // tasks with a change not yet on the bus
 }
 
-// NewStore returns a Store.
-func NewStore(rdb redis.UniversalClient) *Store {
-	return &Store{rdb: rdb, box: outbox.New(rdb, keyUnpub, taskKey)}
+// NewStore returns a Store for a deployment of partitions partitions.
+func NewStore(rdb redis.UniversalClient, partitions int) *Store {
+	s := &Store{rdb: rdb, parts: redisx.Partitions(partitions)}
+	var sets []string
+	for _, tag := range s.parts.All() {
+		sets = append(sets, unpubKey(tag))
+	}
+	s.box = outbox.New(rdb, func(id string) string { return unpubKey(s.taskTag(id)) }, sets, s.taskKey)
+	return s
 }
 
 // Create implements tasks.Store: the task and its indexes, unless it exists.
@@ -80,20 +105,23 @@ func (s *Store) Create(ctx context.Context, t *schedulingv1.InterventionTask, pl
 	}
 	kind := enums.Name(t.Kind)
 	due, exp := civil.FromProto(t.DueDate), civil.FromProto(t.ExpiresOn)
-	tk := taskKey(t.TaskId)
+	tk, tag := s.taskKey(t.TaskId), s.tag(t.MemberId)
+	if s.taskTag(t.TaskId) != tag {
+		return false, errors.New("create task: the task id does not name the task's member") // ids carry member ids: not in errors
+	}
 	fields := []any{"pb", pb, "kind", kind, "plan", plan, "member", t.MemberId, "prio", t.Priority,
 		"due", ymd(due), "expires", ymd(exp), "status", in.Status, "cby", in.CompletedBy, "con", ymd(in.CompletedOn),
 		"sreason", in.Reason, "v", 1, "pub", 0}
 	for _, a := range in.Attempts {
 		fields = append(fields, attemptField(a), attemptValue(a))
 	}
-	ops := []redisx.Op{redisx.HSet(tk, fields...), redisx.SAdd(memberKey(t.MemberId), t.TaskId),
-		redisx.ZAdd(planKey(plan), float64(ymd(due)), t.TaskId), redisx.SAdd(kindKey(plan, kind), t.TaskId)}
+	ops := []redisx.Op{redisx.HSet(tk, fields...), redisx.SAdd(s.memberKey(t.MemberId), t.TaskId), redisx.SAdd(plansKey(tag), plan),
+		redisx.ZAdd(planKey(tag, plan), float64(ymd(due)), t.TaskId), redisx.SAdd(kindKey(tag, plan, kind), t.TaskId)}
 	if in.Status == tasks.Scheduled {
-		ops = append(ops, redisx.ZAdd(readyKey(plan), tasks.ReadyScore(int(t.Priority), due), t.TaskId),
-			redisx.ZAdd(keyDue, float64(ymd(due)), t.TaskId), redisx.ZAdd(keyExpire, float64(ymd(exp)), t.TaskId))
+		ops = append(ops, redisx.ZAdd(readyKey(tag, plan), tasks.ReadyScore(int(t.Priority), due), t.TaskId),
+			redisx.ZAdd(dueKey(tag), float64(ymd(due)), t.TaskId), redisx.ZAdd(expireKey(tag), float64(ymd(exp)), t.TaskId))
 	}
-	ops = append(ops, redisx.IncrBy(countKey(in.Status, kind), 1), redisx.IncrBy(keyScheduled, 1), redisx.SAdd(keyUnpub, t.TaskId))
+	ops = append(ops, redisx.IncrBy(countKey(tag, in.Status, kind), 1), redisx.IncrBy(scheduledKey(tag), 1), redisx.SAdd(unpubKey(tag), t.TaskId))
 	err = redisx.Commit(ctx, s.rdb, []redisx.Guard{redisx.Absent(tk)}, ops...)
 	if errors.Is(err, redisx.ErrGuard) {
 		return false, nil
@@ -106,7 +134,7 @@ func (s *Store) Create(ctx context.Context, t *schedulingv1.InterventionTask, pl
 
 // State implements tasks.Store.
 func (s *Store) State(ctx context.Context, id string) (tasks.State, bool, error) {
-	h, err := s.rdb.HGetAll(ctx, taskKey(id)).Result()
+	h, err := s.rdb.HGetAll(ctx, s.taskKey(id)).Result()
 	if err != nil || len(h) == 0 {
 		return tasks.State{}, false, err
 	}
@@ -127,20 +155,18 @@ func stateOf(id string, h map[string]string) tasks.State {
 
 // Apply implements tasks.Store: it writes a decided transition with its
 // indexes and counters, the version bumped and the task queued for
-// publishing, if the task is still at the version it was decided on.
+// publishing, if the task is still at the version it was decided on; then,
+// if the change gives the lease's capacity back, it gives it back.
 func (s *Store) Apply(ctx context.Context, c tasks.Change) error {
 	st, id := c.From, c.From.ID
-	tk := taskKey(id)
+	tk, tag := s.taskKey(id), s.taskTag(id)
 	var ops []redisx.Op
 	if c.EndsLease {
-		ops = append(ops, redisx.ZRem(keyLeased, id))
-		if c.ReturnsCapacity {
-			ops = append(ops, redisx.IncrBy(st.Capacity, -1))
-		}
+		ops = append(ops, redisx.ZRem(leasedKey(tag), id))
 		ops = append(ops, redisx.HSet(tk, "worker", "", "lease_exp", 0, "capkey", ""))
 	}
 	if st.Status == tasks.Scheduled {
-		ops = append(ops, redisx.ZRem(readyKey(st.Plan), id))
+		ops = append(ops, redisx.ZRem(readyKey(tag, st.Plan), id))
 	}
 	fields := []any{"prio", c.Priority, "due", ymd(c.Due), "status", c.To}
 	if c.Edit.Reason != nil {
@@ -155,19 +181,41 @@ func (s *Store) Apply(ctx context.Context, c tasks.Change) error {
 	ops = append(ops, redisx.HSet(tk, fields...))
 	due := float64(ymd(c.Due))
 	if tasks.IsOpen(c.To) {
-		ops = append(ops, redisx.ZAdd(keyDue, due, id), redisx.ZAdd(keyExpire, float64(ymd(st.Expires)), id), redisx.ZAdd(planKey(st.Plan), due, id))
+		ops = append(ops, redisx.ZAdd(dueKey(tag), due, id), redisx.ZAdd(expireKey(tag), float64(ymd(st.Expires)), id), redisx.ZAdd(planKey(tag, st.Plan), due, id))
 		if c.To == tasks.Scheduled {
-			ops = append(ops, redisx.ZAdd(readyKey(st.Plan), tasks.ReadyScore(c.Priority, c.Due), id))
+			ops = append(ops, redisx.ZAdd(readyKey(tag, st.Plan), tasks.ReadyScore(c.Priority, c.Due), id))
 		}
 	} else {
-		ops = append(ops, redisx.ZRem(keyDue, id), redisx.ZRem(keyExpire, id))
+		ops = append(ops, redisx.ZRem(dueKey(tag), id), redisx.ZRem(expireKey(tag), id))
 	}
 	if st.Status != c.To {
-		ops = append(ops, redisx.IncrBy(countKey(st.Status, st.Kind), -1), redisx.IncrBy(countKey(c.To, st.Kind), 1))
+		ops = append(ops, redisx.IncrBy(countKey(tag, st.Status, st.Kind), -1), redisx.IncrBy(countKey(tag, c.To, st.Kind), 1))
 	}
-	ops = append(ops, redisx.HIncrBy(tk, "v", 1), redisx.SAdd(keyUnpub, id))
-	return commit(ctx, s.rdb, []redisx.Guard{redisx.FieldIs(tk, "v", st.Version)}, ops...)
+	ops = append(ops, redisx.HIncrBy(tk, "v", 1), redisx.SAdd(unpubKey(tag), id))
+	if err := commit(ctx, s.rdb, []redisx.Guard{redisx.FieldIs(tk, "v", st.Version)}, ops...); err != nil {
+		return err
+	}
+	if c.ReturnsCapacity {
+		return s.giveBack(ctx, st.Capacity, id)
+	}
+	return nil
 }
+
+// giveBack returns the part of a week's capacity task id held, once: only
+// while the task is still listed as holding it. A crash between a change and
+// its give-back leaves the part held until the counter expires (two weeks):
+// capacity is then under-used, never over-used.
+func (s *Store) giveBack(ctx context.Context, capacityKey, id string) error {
+	err := redisx.Commit(ctx, s.rdb, []redisx.Guard{redisx.FieldIs(reservedKey(capacityKey), id, held)},
+		redisx.IncrBy(capacityKey, -1), redisx.HDel(reservedKey(capacityKey), id))
+	if errors.Is(err, redisx.ErrGuard) {
+		return nil // given back already
+	}
+	return err
+}
+
+// held marks a task holding a part of a week's capacity.
+const held = "leased"
 
 // commit writes ops under guards; a guard that no longer holds is tasks.ErrConflict.
 func commit(ctx context.Context, rdb redis.UniversalClient, guards []redisx.Guard, ops ...redisx.Op) error {
@@ -182,18 +230,45 @@ func commit(ctx context.Context, rdb redis.UniversalClient, guards []redisx.Guar
 const capacityTTL = 14 * 24 * time.Hour
 
 // Ready implements tasks.Store: ready tasks of a plan in lease order
-// (highest ReadyScore first), from offset, up to n.
+// (highest ReadyScore first, then the highest id, as one sorted set would
+// give them), from offset, up to n, merged from every partition.
 func (s *Store) Ready(ctx context.Context, plan string, offset, n int64) ([]tasks.State, error) {
-	ids, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: readyKey(plan), Start: offset, Stop: offset + n - 1, Rev: true}).Result()
-	if err != nil || len(ids) == 0 {
+	tags := s.parts.All()
+	zcmds := make([]*redis.ZSliceCmd, len(tags))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, t := range tags {
+			zcmds[i] = p.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: readyKey(t, plan), Start: 0, Stop: offset + n - 1, Rev: true})
+		}
+		return nil
+	}); err != nil {
 		return nil, err
+	}
+	var all []redis.Z
+	for _, c := range zcmds {
+		all = append(all, c.Val()...)
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].Score != all[j].Score {
+			return all[i].Score > all[j].Score
+		}
+		a, _ := all[i].Member.(string)
+		b, _ := all[j].Member.(string)
+		return a > b
+	})
+	if offset >= int64(len(all)) {
+		return nil, nil
+	}
+	all = all[offset:min(int64(len(all)), offset+n)]
+	ids := make([]string, len(all))
+	for i, z := range all {
+		ids[i], _ = z.Member.(string)
 	}
 	// The lifecycle fields only: a ready task's attempts and payload do not decide a lease.
 	fields := []string{"kind", "plan", "status", "prio", "due", "expires", "worker", "capkey", "v"}
 	cmds := make([]*redis.SliceCmd, len(ids))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.HMGet(ctx, taskKey(id), fields...)
+			cmds[i] = p.HMGet(ctx, s.taskKey(id), fields...)
 		}
 		return nil
 	}); err != nil {
@@ -214,9 +289,17 @@ func (s *Store) Ready(ctx context.Context, plan string, offset, n int64) ([]task
 	return out, nil
 }
 
-// Queued implements tasks.Store.
+// Queued implements tasks.Store: summed over every partition.
 func (s *Store) Queued(ctx context.Context, plan string) (int64, error) {
-	return s.rdb.ZCard(ctx, readyKey(plan)).Result()
+	var n int64
+	for _, tag := range s.parts.All() {
+		c, err := s.rdb.ZCard(ctx, readyKey(tag, plan)).Result()
+		if err != nil {
+			return 0, err
+		}
+		n += c
+	}
+	return n, nil
 }
 
 // CapacityUsed implements tasks.Store.
@@ -230,21 +313,35 @@ func (s *Store) CapacityUsed(ctx context.Context, plan, week, kind string) (int6
 
 // ApplyLease implements tasks.Store: the task leaves the ready queue for the
 // worker, and its kind's weekly capacity counts it, if neither the task nor
-// the capacity used changed since they were read.
+// the capacity used changed since they were read. The capacity (the plan's
+// slot) is reserved first, only while it is as read; then the lease (the
+// member's slot) is written, only while the task is as read; a lease that
+// cannot be written gives its reservation back.
 func (s *Store) ApplyLease(ctx context.Context, l tasks.Lease) error {
 	st, id := l.From, l.From.ID
-	tk, ck := taskKey(id), capacityKey(st.Plan, l.Week, st.Kind)
-	return commit(ctx, s.rdb, []redisx.Guard{redisx.FieldIs(tk, "v", st.Version), redisx.FieldIs(tk, "status", tasks.Scheduled), redisx.CountIs(ck, l.Used)},
-		redisx.ZRem(readyKey(st.Plan), id), redisx.ZAdd(keyLeased, float64(l.Until), id),
-		redisx.HSet(tk, "status", tasks.Leased, "worker", l.Worker, "lease_exp", l.Until, "capkey", ck),
+	tk, tag, ck := s.taskKey(id), s.taskTag(id), capacityKey(st.Plan, l.Week, st.Kind)
+	if err := commit(ctx, s.rdb, []redisx.Guard{redisx.CountIs(ck, l.Used), redisx.FieldIs(reservedKey(ck), id, "")},
 		redisx.IncrBy(ck, 1), redisx.PExpire(ck, capacityTTL),
-		redisx.IncrBy(countKey(tasks.Scheduled, st.Kind), -1), redisx.IncrBy(countKey(tasks.Leased, st.Kind), 1),
-		redisx.HIncrBy(tk, "v", 1), redisx.SAdd(keyUnpub, id))
+		redisx.HSet(reservedKey(ck), id, held), redisx.PExpire(reservedKey(ck), capacityTTL)); err != nil {
+		return err
+	}
+	err := commit(ctx, s.rdb, []redisx.Guard{redisx.FieldIs(tk, "v", st.Version), redisx.FieldIs(tk, "status", tasks.Scheduled)},
+		redisx.ZRem(readyKey(tag, st.Plan), id), redisx.ZAdd(leasedKey(tag), float64(l.Until), id),
+		redisx.HSet(tk, "status", tasks.Leased, "worker", l.Worker, "lease_exp", l.Until, "capkey", ck),
+		redisx.IncrBy(countKey(tag, tasks.Scheduled, st.Kind), -1), redisx.IncrBy(countKey(tag, tasks.Leased, st.Kind), 1),
+		redisx.HIncrBy(tk, "v", 1), redisx.SAdd(unpubKey(tag), id))
+	if err != nil {
+		if gerr := s.giveBack(ctx, ck, id); gerr != nil {
+			return errors.Join(err, gerr)
+		}
+		return err
+	}
+	return nil
 }
 
 // Get reads a task: its static part and its current state.
 func (s *Store) Get(ctx context.Context, id string) (t *schedulingv1.InterventionTask, published bool, err error) {
-	h, err := s.rdb.HGetAll(ctx, taskKey(id)).Result()
+	h, err := s.rdb.HGetAll(ctx, s.taskKey(id)).Result()
 	if err != nil {
 		return nil, false, err
 	}
@@ -323,53 +420,102 @@ func (s *Store) Relay(ctx context.Context, limit int64, publish func(ctx context
 
 // MemberTasks lists a member's task ids.
 func (s *Store) MemberTasks(ctx context.Context, member string) ([]string, error) {
-	return s.rdb.SMembers(ctx, memberKey(member)).Result()
+	return s.rdb.SMembers(ctx, s.memberKey(member)).Result()
+}
+
+// byScore reads, from every partition, up to limit members of the sorted set
+// key(tag) scored from min to max, merged in score order (limit 0: all).
+func (s *Store) byScore(ctx context.Context, key func(tag string) string, min, max string, limit int64) ([]redis.Z, error) {
+	tags := s.parts.All()
+	cmds := make([]*redis.ZSliceCmd, len(tags))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, t := range tags {
+			cmds[i] = p.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: key(t), ByScore: true, Start: min, Stop: max, Count: limit})
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	var all []redis.Z
+	for _, c := range cmds {
+		all = append(all, c.Val()...)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Score < all[j].Score })
+	if limit > 0 && int64(len(all)) > limit {
+		all = all[:limit]
+	}
+	return all, nil
+}
+
+func members(zs []redis.Z) []string {
+	out := make([]string, len(zs))
+	for i, z := range zs {
+		out[i], _ = z.Member.(string)
+	}
+	return out
 }
 
 // LeasesExpiredBy lists leased tasks whose lease ended before t.
 func (s *Store) LeasesExpiredBy(ctx context.Context, t time.Time) ([]string, error) {
-	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: keyLeased, ByScore: true, Start: "-inf", Stop: strconv.FormatInt(t.UnixMilli(), 10), Count: 1000}).Result()
+	zs, err := s.byScore(ctx, leasedKey, "-inf", strconv.FormatInt(t.UnixMilli(), 10), 1000)
+	return members(zs), err
 }
 
 // ExpiringBefore lists open tasks whose expiry date is before d.
 func (s *Store) ExpiringBefore(ctx context.Context, d civil.Date) ([]string, error) {
-	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: keyExpire, ByScore: true, Start: "-inf", Stop: "(" + strconv.Itoa(ymd(d)), Count: 1000}).Result()
+	zs, err := s.byScore(ctx, expireKey, "-inf", "("+strconv.Itoa(ymd(d)), 1000)
+	return members(zs), err
 }
 
 // OverdueBefore lists open tasks due before d.
 func (s *Store) OverdueBefore(ctx context.Context, d civil.Date) ([]string, error) {
-	return s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: keyDue, ByScore: true, Start: "-inf", Stop: "(" + strconv.Itoa(ymd(d))}).Result()
+	zs, err := s.byScore(ctx, dueKey, "-inf", "("+strconv.Itoa(ymd(d)), 0)
+	return members(zs), err
 }
 
 // PlanTasks lists a plan's task ids by due date.
 func (s *Store) PlanTasks(ctx context.Context, plan string) ([]string, error) {
-	return s.rdb.ZRange(ctx, planKey(plan), 0, -1).Result()
+	zs, err := s.byScore(ctx, func(tag string) string { return planKey(tag, plan) }, "-inf", "+inf", 0)
+	return members(zs), err
+}
+
+// union reads the set key(tag) of every partition.
+func (s *Store) union(ctx context.Context, key func(tag string) string) ([]string, error) {
+	var out []string
+	for _, tag := range s.parts.All() {
+		ms, err := s.rdb.SMembers(ctx, key(tag)).Result()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
 }
 
 // AllPlans lists the plans with tasks.
 func (s *Store) AllPlans(ctx context.Context) ([]string, error) {
-	var out []string
-	iter := s.rdb.Scan(ctx, 0, "is:plan:*", 100).Iterator()
-	for iter.Next(ctx) {
-		out = append(out, strings.TrimPrefix(iter.Val(), "is:plan:"))
+	all, err := s.union(ctx, plansKey)
+	if err != nil {
+		return nil, err
 	}
-	return out, iter.Err()
+	slices.Sort(all)
+	return slices.Compact(all), nil
 }
 
 // KindTasks lists a plan's task ids of a kind.
 func (s *Store) KindTasks(ctx context.Context, plan, kind string) ([]string, error) {
-	return s.rdb.SMembers(ctx, kindKey(plan, kind)).Result()
+	return s.union(ctx, func(tag string) string { return kindKey(tag, plan, kind) })
 }
 
 // SetTier records a member's tier as of a date (its history) and the member's
 // plan, and bumps the member's membership version.
 func (s *Store) SetTier(ctx context.Context, member, tier, plan string, on civil.Date) error {
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, tierKey(member), tier+"|"+plan, 0)
+		p.Set(ctx, s.tierKey(member), tier+"|"+plan, 0)
 		day := strconv.Itoa(ymd(on))
-		p.ZRemRangeByScore(ctx, tierHistKey(member), day, day)
-		p.ZAdd(ctx, tierHistKey(member), redis.Z{Score: float64(ymd(on)), Member: day + "|" + tier})
-		p.Incr(ctx, membershipVerKey(member))
+		p.ZRemRangeByScore(ctx, s.tierHistKey(member), day, day)
+		p.ZAdd(ctx, s.tierHistKey(member), redis.Z{Score: float64(ymd(on)), Member: day + "|" + tier})
+		p.Incr(ctx, s.membershipVerKey(member))
 		return nil
 	})
 	return err
@@ -378,7 +524,7 @@ func (s *Store) SetTier(ctx context.Context, member, tier, plan string, on civil
 // TierHistory lists the tier points dated from..to, with the last point before from.
 func (s *Store) TierHistory(ctx context.Context, member string, from, to civil.Date) ([]tasks.TierPoint, error) {
 	read := func(by *redis.ZRangeBy, rev bool) ([]string, error) {
-		args := redis.ZRangeArgs{Key: tierHistKey(member), ByScore: true, Start: by.Min, Stop: by.Max, Offset: by.Offset, Count: by.Count}
+		args := redis.ZRangeArgs{Key: s.tierHistKey(member), ByScore: true, Start: by.Min, Stop: by.Max, Offset: by.Offset, Count: by.Count}
 		if rev { // ZRANGE key max min BYSCORE REV
 			args.Rev, args.Start, args.Stop = true, by.Max, by.Min
 		}
@@ -402,7 +548,7 @@ func (s *Store) TierHistory(ctx context.Context, member string, from, to civil.D
 
 // Tier reads a member's current tier and plan ("" when unknown).
 func (s *Store) Tier(ctx context.Context, member string) (tier, plan string, err error) {
-	v, err := s.rdb.Get(ctx, tierKey(member)).Result()
+	v, err := s.rdb.Get(ctx, s.tierKey(member)).Result()
 	if err == redis.Nil {
 		return "", "", nil
 	}
@@ -416,12 +562,12 @@ func (s *Store) RecordEncounter(ctx context.Context, member string, e tasks.Enco
 	if !e.Completed() {
 		v += "|" + enums.Name(e.Outcome)
 	}
-	return s.rdb.ZAdd(ctx, encKey(member), redis.Z{Score: float64(ymd(e.Date)), Member: v}).Err()
+	return s.rdb.ZAdd(ctx, s.encKey(member), redis.Z{Score: float64(ymd(e.Date)), Member: v}).Err()
 }
 
 // Encounters lists a member's encounters (of every outcome) dated from..to.
 func (s *Store) Encounters(ctx context.Context, member string, from, to civil.Date) ([]tasks.Encounter, error) {
-	vals, err := s.rdb.ZRangeByScoreWithScores(ctx, encKey(member), &redis.ZRangeBy{Min: strconv.Itoa(ymd(from)), Max: strconv.Itoa(ymd(to))}).Result()
+	vals, err := s.rdb.ZRangeByScoreWithScores(ctx, s.encKey(member), &redis.ZRangeBy{Min: strconv.Itoa(ymd(from)), Max: strconv.Itoa(ymd(to))}).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -447,8 +593,8 @@ func (s *Store) Encounters(ctx context.Context, member string, from, to civil.Da
 func (s *Store) RecordSpan(ctx context.Context, member, id string, sp policy.EnrollmentSpan) error {
 	v := fmt.Sprintf("%d|%d|%s", ymd(sp.Start), ymd(sp.End), sp.Reason)
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, spansKey(member), id, v)
-		p.Incr(ctx, membershipVerKey(member))
+		p.HSet(ctx, s.spansKey(member), id, v)
+		p.Incr(ctx, s.membershipVerKey(member))
 		return nil
 	})
 	return err
@@ -462,9 +608,9 @@ func (s *Store) Membership(ctx context.Context, member string) (policy.Membershi
 	var spansCmd *redis.MapStringStringCmd
 	var ver *redis.StringCmd
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		points = p.ZRange(ctx, tierHistKey(member), 0, -1)
-		spansCmd = p.HGetAll(ctx, spansKey(member))
-		ver = p.Get(ctx, membershipVerKey(member))
+		points = p.ZRange(ctx, s.tierHistKey(member), 0, -1)
+		spansCmd = p.HGetAll(ctx, s.spansKey(member))
+		ver = p.Get(ctx, s.membershipVerKey(member))
 		return nil
 	}); err != nil && err != redis.Nil {
 		return m, 0, err
@@ -488,7 +634,7 @@ func (s *Store) Membership(ctx context.Context, member string) (policy.Membershi
 // setNextRecurring writes a member's next recurring day unless it was
 // computed from an older membership than the one last written (a handler
 // of another stream, or the sweep, read the member before a change).
-// KEYS: is:recur, is:recurv. ARGV: member, version, next (YYYYMMDD, "" for none).
+// KEYS: the member's partition's recur and recurv. ARGV: member, version, next (YYYYMMDD, "" for none).
 var setNextRecurring = redis.NewScript(`
 local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
 if tonumber(ARGV[2]) < cur then return 0 end
@@ -505,13 +651,14 @@ func (s *Store) SetNextRecurring(ctx context.Context, member string, version int
 	if ok {
 		day = strconv.Itoa(ymd(next))
 	}
-	return setNextRecurring.Run(ctx, s.rdb, []string{keyRecur, keyRecurVer}, member, version, day).Err()
+	tag := s.tag(member)
+	return setNextRecurring.Run(ctx, s.rdb, []string{recurKey(tag), recurVerKey(tag)}, member, version, day).Err()
 }
 
 // RecurringDue lists up to limit members whose next recurring task starts by
 // today, with that day.
 func (s *Store) RecurringDue(ctx context.Context, today civil.Date, limit int64) (map[string]civil.Date, error) {
-	zs, err := s.rdb.ZRangeByScoreWithScores(ctx, keyRecur, &redis.ZRangeBy{Min: "-inf", Max: strconv.Itoa(ymd(today)), Count: limit}).Result()
+	zs, err := s.byScore(ctx, recurKey, "-inf", strconv.Itoa(ymd(today)), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -525,8 +672,8 @@ func (s *Store) RecurringDue(ctx context.Context, today civil.Date, limit int64)
 // RecordDischarge keeps an inpatient discharge of a plan with the member's tier then.
 func (s *Store) RecordDischarge(ctx context.Context, plan, member string, d civil.Date, tier string) error {
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZAdd(ctx, dischKey(plan), redis.Z{Score: float64(ymd(d)), Member: member + "|" + d.String() + "|" + tier})
-		p.ZAdd(ctx, memberDischKey(member), redis.Z{Score: float64(ymd(d)), Member: d.String()})
+		p.ZAdd(ctx, dischKey(s.tag(member), plan), redis.Z{Score: float64(ymd(d)), Member: member + "|" + d.String() + "|" + tier})
+		p.ZAdd(ctx, s.memberDischKey(member), redis.Z{Score: float64(ymd(d)), Member: d.String()})
 		return nil
 	})
 	return err
@@ -534,7 +681,7 @@ func (s *Store) RecordDischarge(ctx context.Context, plan, member string, d civi
 
 // MemberDischarges lists a member's discharge dates from..to.
 func (s *Store) MemberDischarges(ctx context.Context, member string, from, to civil.Date) ([]civil.Date, error) {
-	vals, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: memberDischKey(member), ByScore: true, Start: strconv.Itoa(ymd(from)), Stop: strconv.Itoa(ymd(to))}).Result()
+	vals, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.memberDischKey(member), ByScore: true, Start: strconv.Itoa(ymd(from)), Stop: strconv.Itoa(ymd(to))}).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -549,10 +696,11 @@ func (s *Store) MemberDischarges(ctx context.Context, member string, from, to ci
 
 // Discharges lists a plan's discharges dated from..to.
 func (s *Store) Discharges(ctx context.Context, plan string, from, to civil.Date) ([]tasks.Discharge, error) {
-	vals, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: dischKey(plan), ByScore: true, Start: strconv.Itoa(ymd(from)), Stop: strconv.Itoa(ymd(to))}).Result()
+	zs, err := s.byScore(ctx, func(tag string) string { return dischKey(tag, plan) }, strconv.Itoa(ymd(from)), strconv.Itoa(ymd(to)), 0)
 	if err != nil {
 		return nil, err
 	}
+	vals := members(zs)
 	out := make([]tasks.Discharge, 0, len(vals))
 	for _, v := range vals {
 		parts := strings.Split(v, "|")
@@ -567,7 +715,7 @@ func (s *Store) Discharges(ctx context.Context, plan string, from, to civil.Date
 
 // OpenByDue implements tasks.Store.
 func (s *Store) OpenByDue(ctx context.Context, limit int64) ([]tasks.Due, error) {
-	zs, err := s.rdb.ZRangeWithScores(ctx, keyDue, 0, limit-1).Result()
+	zs, err := s.byScore(ctx, dueKey, "-inf", "+inf", limit)
 	if err != nil {
 		return nil, err
 	}
@@ -579,35 +727,40 @@ func (s *Store) OpenByDue(ctx context.Context, limit int64) ([]tasks.Due, error)
 	return out, nil
 }
 
-// Counts returns the number of tasks per status and kind, and ever scheduled.
+// Counts returns the number of tasks per status and kind, and ever
+// scheduled, summed over the partitions.
 func (s *Store) Counts(ctx context.Context) (map[[2]string]int64, int64, error) {
 	statuses := []string{tasks.Scheduled, tasks.Leased, tasks.Completed, tasks.Cancelled, tasks.Expired, tasks.Declined}
-	keys := []string{keyScheduled}
-	for _, st := range statuses {
-		for _, k := range policy.Kinds {
-			keys = append(keys, countKey(st, k))
-		}
-	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
-	if err != nil {
-		return nil, 0, err
-	}
 	num := func(v any) int64 {
 		str, _ := v.(string)
 		n, _ := strconv.ParseInt(str, 10, 64)
 		return n
 	}
 	out := map[[2]string]int64{}
-	i := 1
-	for _, st := range statuses {
-		for _, k := range policy.Kinds {
-			if n := num(vals[i]); n != 0 {
-				out[[2]string{st, k}] = n
+	var scheduled int64
+	for _, tag := range s.parts.All() {
+		keys := []string{scheduledKey(tag)}
+		for _, st := range statuses {
+			for _, k := range policy.Kinds {
+				keys = append(keys, countKey(tag, st, k))
 			}
-			i++
+		}
+		vals, err := s.rdb.MGet(ctx, keys...).Result() // one partition's keys: one slot
+		if err != nil {
+			return nil, 0, err
+		}
+		scheduled += num(vals[0])
+		i := 1
+		for _, st := range statuses {
+			for _, k := range policy.Kinds {
+				if n := num(vals[i]); n != 0 {
+					out[[2]string{st, k}] += n
+				}
+				i++
+			}
 		}
 	}
-	return out, num(vals[0]), nil
+	return out, scheduled, nil
 }
 
 var _ tasks.Store = (*Store)(nil)

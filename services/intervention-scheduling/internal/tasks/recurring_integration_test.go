@@ -94,7 +94,7 @@ func TestAMemberInTheProgramGetsEveryPeriodsTaskWhateverTheAssessmentsDo(t *test
 	ps, _ := policy.Sample()
 	tel, _ := otelx.Setup(ctx, "test", nil)
 	clk, _ := clock.New("events", time.UTC, f.env.Redis, "is:clock")
-	restarted := tasks.New(adapters.NewStore(f.env.Redis), bus.NewPublisher(f.env.JS, tel, "scheduling"), ps, clk, 4, nil)
+	restarted := tasks.New(adapters.NewStore(f.env.Redis, 4), bus.NewPublisher(f.env.JS, tel, "scheduling"), ps, clk, 4, nil)
 	for i := 0; i < 2; i++ {
 		if err := restarted.Sweep(ctx); err != nil {
 			t.Fatal(err)
@@ -279,7 +279,7 @@ func TestPeriodsStartByTheWallClockToo(t *testing.T) {
 	ps, _ := policy.Sample()
 	tel, _ := otelx.Setup(ctx, "test", nil)
 	w := &wall{today: civil.Date{Year: 2024, Month: 2, Day: 1}}
-	s := tasks.New(adapters.NewStore(env.Redis), bus.NewPublisher(env.JS, tel, "scheduling"), ps, w, 4, nil)
+	s := tasks.New(adapters.NewStore(env.Redis, 4), bus.NewPublisher(env.JS, tel, "scheduling"), ps, w, 4, nil)
 	if err := s.OnAssessment(ctx, assessment("W", "HIGH", date(2024, 1, 15))); err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func setup(t *testing.T, edit func(string) string) fixture {
 		t.Fatal(err)
 	}
 	tel, _ := otelx.Setup(context.Background(), "test", nil)
-	store := adapters.NewStore(env.Redis)
+	store := adapters.NewStore(env.Redis, 4)
 	clk, _ := clock.New("events", time.UTC, env.Redis, "is:clock")
 	return fixture{env: env, store: store, s: tasks.New(store, bus.NewPublisher(env.JS, tel, "scheduling"), ps, clk, 4, nil)}
 }
@@ -173,8 +173,19 @@ func TestLeaseCompleteReleaseAndLeaseExpiry(t *testing.T) {
 	if tmr.TaskId == cmr.TaskId {
 		tmr = got[1]
 	}
-	if err := f.env.Redis.ZAdd(ctx, "is:leased", redis.Z{Score: float64(time.Now().Add(-time.Minute).UnixMilli()), Member: tmr.TaskId}).Err(); err != nil {
-		t.Fatal(err)
+	// Its lease ends a minute ago: in the index of leases of its member's partition.
+	leased, _ := f.env.Redis.Keys(ctx, "is:*:leased").Result()
+	moved := false
+	for _, k := range leased {
+		if _, err := f.env.Redis.ZScore(ctx, k, tmr.TaskId).Result(); err == nil {
+			if err := f.env.Redis.ZAdd(ctx, k, redis.Z{Score: float64(time.Now().Add(-time.Minute).UnixMilli()), Member: tmr.TaskId}).Err(); err != nil {
+				t.Fatal(err)
+			}
+			moved = true
+		}
+	}
+	if !moved {
+		t.Fatalf("the leased task is in no index of leases (%v)", leased)
 	}
 	if err := f.s.Sweep(ctx); err != nil {
 		t.Fatal(err)
