@@ -104,7 +104,7 @@ test-faults: ## only the fault tests: services, redis-server and NATS crash mid-
 	go test -count=1 -v -run . ./services/emtm/internal/faults
 
 .PHONY: test-scale
-test-scale: ## only the scale-out tests: three NATS nodes, two instances of each service; one of each killed -9, a third added; same outcome, order kept, hand-over times printed (also in make test)
+test-scale: ## only the scale-out tests: three NATS nodes, a three-master Redis Cluster, two instances of each service; one of each killed -9, a third added; same outcome, order kept, hand-over times printed (also in make test)
 	go test -count=1 -v -run 'TestScale|TestFaultFreeBaseline' ./services/emtm/internal/faults
 
 .PHONY: vet

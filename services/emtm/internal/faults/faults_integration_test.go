@@ -71,6 +71,8 @@ type system struct {
 	nats      []*natsNode
 	rs        *redisproc.Server
 	redisPort int
+	// rc is the Redis Cluster, when the run has one instead of rs.
+	rc *redisproc.Cluster
 	addrs     map[string]string
 	procs     map[string]*exec.Cmd
 	logs      map[string]*syncbuf.Buffer
@@ -90,13 +92,19 @@ type setup struct {
 	cluster bool
 	// instances of each service (default 1).
 	instances int
+	// redisCluster: a Redis Cluster of three masters (else one redis-server).
+	redisCluster bool
 }
 
 func startWith(t *testing.T, o setup) *system {
 	t.Helper()
 	s := &system{t: t, dir: t.TempDir(), bin: binaries(t), addrs: map[string]string{}, procs: map[string]*exec.Cmd{}, logs: map[string]*syncbuf.Buffer{}}
 	s.startNATS(map[bool]int{false: 1, true: 3}[o.cluster])
-	s.startRedis()
+	if o.redisCluster {
+		s.startRedisCluster()
+	} else {
+		s.startRedis()
+	}
 	for _, name := range services {
 		for i := 0; i < max(o.instances, 1); i++ {
 			s.startService(instanceKey(name, i))
@@ -111,6 +119,9 @@ func startWith(t *testing.T, o setup) *system {
 		}
 		if s.rs != nil {
 			s.rs.Stop()
+		}
+		if s.rc != nil {
+			s.rc.Stop()
 		}
 		for _, n := range s.nats {
 			n.kill()
@@ -251,7 +262,24 @@ func (s *system) crashNATS(i int, restart bool) {
 	}
 }
 
-func (s *system) redisURL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.redisPort) }
+func (s *system) redisURL() string {
+	if s.rc != nil {
+		return s.rc.URL()
+	}
+	return fmt.Sprintf("redis://127.0.0.1:%d/0", s.redisPort)
+}
+
+// startRedisCluster starts three redis-servers in cluster mode (AOF,
+// appendfsync always) and joins them into a Redis Cluster.
+func (s *system) startRedisCluster() {
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	rc, err := redisproc.StartCluster(ctx, filepath.Join(s.dir, "rc"), 3, redisproc.Options{FsyncAlways: true})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.rc = rc
+}
 
 func (s *system) startRedis() {
 	rs, err := redisproc.Start(context.Background(), redisproc.Options{Dir: filepath.Join(s.dir, "redis"), FsyncAlways: true, Port: s.redisPort})

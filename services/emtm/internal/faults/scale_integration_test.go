@@ -2,6 +2,7 @@ package faults
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"regexp"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/redis/go-redis/v9"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/emtm/emtm/libs/bus"
@@ -90,9 +92,27 @@ func (s *system) report(what string, at time.Time) {
 }
 
 // scale starts two instances of every service over a three-node NATS
-// cluster (R3 streams).
+// cluster (R3 streams) and a three-master Redis Cluster.
 func scale(t *testing.T) *system {
-	return startWith(t, setup{cluster: true, instances: 2})
+	return startWith(t, setup{cluster: true, instances: 2, redisCluster: true})
+}
+
+// The pipeline against a three-master Redis Cluster, one instance each,
+// ends exactly as against one redis-server: every key a change touches is in
+// one slot, and what is read across partitions adds up.
+func TestScalePipelineOnARedisCluster(t *testing.T) {
+	want := faultFree(t)
+	s := startWith(t, setup{redisCluster: true})
+	s.load(input(), rate, nil)
+	check(t, "one instance each on a Redis Cluster", s.settle(), want)
+	s.checkOrder()
+	// The data is spread: every master holds keys.
+	for i, m := range s.rc.Masters {
+		n, err := redisKeys(m.Addr)
+		if err != nil || n == 0 {
+			t.Fatalf("Redis Cluster master %d holds %d keys (%v): the hash tags do not spread the data", i, n, err)
+		}
+	}
 }
 
 // (a) Two instances of every service; one instance of each is killed -9 mid-load.
@@ -139,4 +159,13 @@ func TestScaleAddAnInstanceOfEachMidLoad(t *testing.T) {
 			t.Errorf("%s: no partition moved after a third instance joined", name)
 		}
 	}
+}
+
+// redisKeys counts the keys one Redis server holds.
+func redisKeys(addr string) (int64, error) {
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return rdb.DBSize(ctx).Result()
 }
