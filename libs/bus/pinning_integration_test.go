@@ -66,6 +66,17 @@ func (l *ledger) check(t *testing.T, members, n int) {
 	}
 }
 
+// total is how many effects were stored.
+func (l *ledger) total() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, fs := range l.fills {
+		n += len(fs)
+	}
+	return n
+}
+
 func (l *ledger) handledBy(instance string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -179,15 +190,7 @@ func TestAnInstanceThatDiesHandsItsPartitionsOverInOrder(t *testing.T) {
 	}
 	killed := time.Now()
 	a.nc.Close() // its connection is gone, as with kill -9; its pulled events are outstanding
-	waitFor(t, "instance b stores every member's fills", 40*time.Second, func() bool {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		n := 0
-		for _, fs := range l.fills {
-			n += len(fs)
-		}
-		return n == members*fills
-	})
+	waitFor(t, "instance b stores every member's fills", 40*time.Second, func() bool { return l.total() == members*fills })
 	t.Logf("every fill stored %s after instance a died (pin TTL %s, ack wait %s); a stored %d, b %d",
 		time.Since(killed).Round(10*time.Millisecond), spec.PinnedTTL, spec.AckWait, l.handledBy("a"), l.handledBy("b"))
 	l.check(t, members, fills)
@@ -244,15 +247,7 @@ func TestAJoiningInstanceIsHandedPartitions(t *testing.T) {
 	waitFor(t, "instance b is handed partitions", 30*time.Second, func() bool { return l.handledBy("b") > 0 })
 	t.Logf("instance b stored its first event %s after it joined", time.Since(joined).Round(10*time.Millisecond))
 	<-published
-	waitFor(t, "every fill stored", 40*time.Second, func() bool {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		n := 0
-		for _, fs := range l.fills {
-			n += len(fs)
-		}
-		return n == members*fills
-	})
+	waitFor(t, "every fill stored", 40*time.Second, func() bool { return l.total() == members*fills })
 	l.check(t, members, fills)
 	if a, b := l.handledBy("a"), l.handledBy("b"); a == 0 || b == 0 {
 		t.Fatalf("a stored %d events, b %d: one instance had every partition", a, b)

@@ -72,11 +72,11 @@ type system struct {
 	rs        *redisproc.Server
 	redisPort int
 	// rc is the Redis Cluster, when the run has one instead of rs.
-	rc *redisproc.Cluster
-	addrs     map[string]string
-	procs     map[string]*exec.Cmd
-	logs      map[string]*syncbuf.Buffer
-	mu        sync.Mutex
+	rc    *redisproc.Cluster
+	addrs map[string]string
+	procs map[string]*exec.Cmd
+	logs  map[string]*syncbuf.Buffer
+	mu    sync.Mutex
 	// enrolled: the members' enrollment has been loaded (load does it first).
 	enrolled bool
 }

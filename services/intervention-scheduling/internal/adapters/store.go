@@ -423,78 +423,33 @@ func (s *Store) MemberTasks(ctx context.Context, member string) ([]string, error
 	return s.rdb.SMembers(ctx, s.memberKey(member)).Result()
 }
 
-// byScore reads, from every partition, up to limit members of the sorted set
-// key(tag) scored from min to max, merged in score order (limit 0: all).
-func (s *Store) byScore(ctx context.Context, key func(tag string) string, min, max string, limit int64) ([]redis.Z, error) {
-	tags := s.parts.All()
-	cmds := make([]*redis.ZSliceCmd, len(tags))
-	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, t := range tags {
-			cmds[i] = p.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: key(t), ByScore: true, Start: min, Stop: max, Count: limit})
-		}
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	var all []redis.Z
-	for _, c := range cmds {
-		all = append(all, c.Val()...)
-	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].Score < all[j].Score })
-	if limit > 0 && int64(len(all)) > limit {
-		all = all[:limit]
-	}
-	return all, nil
-}
-
-func members(zs []redis.Z) []string {
-	out := make([]string, len(zs))
-	for i, z := range zs {
-		out[i], _ = z.Member.(string)
-	}
-	return out
-}
-
 // LeasesExpiredBy lists leased tasks whose lease ended before t.
 func (s *Store) LeasesExpiredBy(ctx context.Context, t time.Time) ([]string, error) {
-	zs, err := s.byScore(ctx, leasedKey, "-inf", strconv.FormatInt(t.UnixMilli(), 10), 1000)
-	return members(zs), err
+	zs, err := s.parts.ByScore(ctx, s.rdb, leasedKey, "-inf", strconv.FormatInt(t.UnixMilli(), 10), 1000)
+	return redisx.Members(zs), err
 }
 
 // ExpiringBefore lists open tasks whose expiry date is before d.
 func (s *Store) ExpiringBefore(ctx context.Context, d civil.Date) ([]string, error) {
-	zs, err := s.byScore(ctx, expireKey, "-inf", "("+strconv.Itoa(ymd(d)), 1000)
-	return members(zs), err
+	zs, err := s.parts.ByScore(ctx, s.rdb, expireKey, "-inf", "("+strconv.Itoa(ymd(d)), 1000)
+	return redisx.Members(zs), err
 }
 
 // OverdueBefore lists open tasks due before d.
 func (s *Store) OverdueBefore(ctx context.Context, d civil.Date) ([]string, error) {
-	zs, err := s.byScore(ctx, dueKey, "-inf", "("+strconv.Itoa(ymd(d)), 0)
-	return members(zs), err
+	zs, err := s.parts.ByScore(ctx, s.rdb, dueKey, "-inf", "("+strconv.Itoa(ymd(d)), 0)
+	return redisx.Members(zs), err
 }
 
 // PlanTasks lists a plan's task ids by due date.
 func (s *Store) PlanTasks(ctx context.Context, plan string) ([]string, error) {
-	zs, err := s.byScore(ctx, func(tag string) string { return planKey(tag, plan) }, "-inf", "+inf", 0)
-	return members(zs), err
-}
-
-// union reads the set key(tag) of every partition.
-func (s *Store) union(ctx context.Context, key func(tag string) string) ([]string, error) {
-	var out []string
-	for _, tag := range s.parts.All() {
-		ms, err := s.rdb.SMembers(ctx, key(tag)).Result()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ms...)
-	}
-	return out, nil
+	zs, err := s.parts.ByScore(ctx, s.rdb, func(tag string) string { return planKey(tag, plan) }, "-inf", "+inf", 0)
+	return redisx.Members(zs), err
 }
 
 // AllPlans lists the plans with tasks.
 func (s *Store) AllPlans(ctx context.Context) ([]string, error) {
-	all, err := s.union(ctx, plansKey)
+	all, err := s.parts.Union(ctx, s.rdb, plansKey)
 	if err != nil {
 		return nil, err
 	}
@@ -504,7 +459,7 @@ func (s *Store) AllPlans(ctx context.Context) ([]string, error) {
 
 // KindTasks lists a plan's task ids of a kind.
 func (s *Store) KindTasks(ctx context.Context, plan, kind string) ([]string, error) {
-	return s.union(ctx, func(tag string) string { return kindKey(tag, plan, kind) })
+	return s.parts.Union(ctx, s.rdb, func(tag string) string { return kindKey(tag, plan, kind) })
 }
 
 // SetTier records a member's tier as of a date (its history) and the member's
@@ -658,7 +613,7 @@ func (s *Store) SetNextRecurring(ctx context.Context, member string, version int
 // RecurringDue lists up to limit members whose next recurring task starts by
 // today, with that day.
 func (s *Store) RecurringDue(ctx context.Context, today civil.Date, limit int64) (map[string]civil.Date, error) {
-	zs, err := s.byScore(ctx, recurKey, "-inf", strconv.Itoa(ymd(today)), limit)
+	zs, err := s.parts.ByScore(ctx, s.rdb, recurKey, "-inf", strconv.Itoa(ymd(today)), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -696,11 +651,11 @@ func (s *Store) MemberDischarges(ctx context.Context, member string, from, to ci
 
 // Discharges lists a plan's discharges dated from..to.
 func (s *Store) Discharges(ctx context.Context, plan string, from, to civil.Date) ([]tasks.Discharge, error) {
-	zs, err := s.byScore(ctx, func(tag string) string { return dischKey(tag, plan) }, strconv.Itoa(ymd(from)), strconv.Itoa(ymd(to)), 0)
+	zs, err := s.parts.ByScore(ctx, s.rdb, func(tag string) string { return dischKey(tag, plan) }, strconv.Itoa(ymd(from)), strconv.Itoa(ymd(to)), 0)
 	if err != nil {
 		return nil, err
 	}
-	vals := members(zs)
+	vals := redisx.Members(zs)
 	out := make([]tasks.Discharge, 0, len(vals))
 	for _, v := range vals {
 		parts := strings.Split(v, "|")
@@ -715,7 +670,7 @@ func (s *Store) Discharges(ctx context.Context, plan string, from, to civil.Date
 
 // OpenByDue implements tasks.Store.
 func (s *Store) OpenByDue(ctx context.Context, limit int64) ([]tasks.Due, error) {
-	zs, err := s.byScore(ctx, dueKey, "-inf", "+inf", limit)
+	zs, err := s.parts.ByScore(ctx, s.rdb, dueKey, "-inf", "+inf", limit)
 	if err != nil {
 		return nil, err
 	}

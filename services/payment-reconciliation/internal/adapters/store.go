@@ -212,31 +212,6 @@ func (k keys) entriesByID(ctx context.Context, rdb redis.UniversalClient, ids []
 	return out, nil
 }
 
-// merged reads the sorted set key(tag) of every partition and merges them by
-// score (the ledger sequence): the ids in booking order.
-func (k keys) merged(ctx context.Context, rdb redis.UniversalClient, key func(tag string) string) ([]string, error) {
-	tags := k.parts.All()
-	cmds := make([]*redis.ZSliceCmd, len(tags))
-	if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, t := range tags {
-			cmds[i] = p.ZRangeWithScores(ctx, key(t), 0, -1)
-		}
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	var all []redis.Z
-	for _, c := range cmds {
-		all = append(all, c.Val()...)
-	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].Score < all[j].Score })
-	out := make([]string, len(all))
-	for i, z := range all {
-		out[i], _ = z.Member.(string)
-	}
-	return out, nil
-}
-
 // spans reads a member's enrollment spans, ordered by start.
 func (k keys) spans(ctx context.Context, rdb redis.UniversalClient, member string) ([]membermonths.Span, error) {
 	h, err := rdb.HGetAll(ctx, k.span(member)).Result()
@@ -368,12 +343,14 @@ func (s *Store) Entries(ctx context.Context, ids []string) ([]*ledgerv1.LedgerEn
 
 // EntryIDs implements booking.Store.
 func (s *Store) EntryIDs(ctx context.Context) ([]string, error) {
-	return s.k.merged(ctx, s.rdb, s.k.entries)
+	zs, err := s.k.parts.ByScore(ctx, s.rdb, s.k.entries, "-inf", "+inf", 0) // in ledger order
+	return redisx.Members(zs), err
 }
 
 // MonthEntryIDs implements booking.Store.
 func (s *Store) MonthEntryIDs(ctx context.Context, plan string, month civil.Date) ([]string, error) {
-	return s.k.merged(ctx, s.rdb, func(tag string) string { return s.k.month(tag, plan, month) })
+	zs, err := s.k.parts.ByScore(ctx, s.rdb, func(tag string) string { return s.k.month(tag, plan, month) }, "-inf", "+inf", 0)
+	return redisx.Members(zs), err
 }
 
 // Totals implements booking.Store.
@@ -412,19 +389,10 @@ func (s *Store) Spans(ctx context.Context, member string) ([]membermonths.Span, 
 
 // Members implements booking.Store: over every partition.
 func (s *Store) Members(ctx context.Context, changedOnly bool) ([]string, error) {
-	key := s.k.members
 	if changedOnly {
-		key = s.k.dirty
+		return s.k.parts.Union(ctx, s.rdb, s.k.dirty)
 	}
-	var out []string
-	for _, tag := range s.k.parts.All() {
-		ms, err := s.rdb.SMembers(ctx, key(tag)).Result()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ms...)
-	}
-	return out, nil
+	return s.k.parts.Union(ctx, s.rdb, s.k.members)
 }
 
 // Swept implements booking.Store.
@@ -471,7 +439,7 @@ func (s *Store) PartsAB(ctx context.Context, plan string, year int) (cents, summ
 		c, _ := strconv.ParseInt(ab["cents"], 10, 64)
 		n, _ := strconv.ParseInt(ab["summaries"], 10, 64)
 		if cents, err = money.Add(cents, c); err != nil {
-			return 0, 0, fmt.Errorf("Parts A/B of %s %d: %w", plan, year, err)
+			return 0, 0, fmt.Errorf("the Parts A/B sums of %s %d: %w", plan, year, err)
 		}
 		summaries += n
 	}

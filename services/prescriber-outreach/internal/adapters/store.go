@@ -284,20 +284,10 @@ func (s *Store) Unsent(ctx context.Context, it outreach.Item) error {
 }
 
 // PastDeadline lists up to limit sent items whose response deadline is
-// before d, from every partition.
+// before d, earliest first, from every partition.
 func (s *Store) PastDeadline(ctx context.Context, d civil.Date, limit int64) ([]string, error) {
-	var out []string
-	for _, tag := range s.parts.All() {
-		if int64(len(out)) >= limit {
-			break
-		}
-		ids, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: sentKey(tag), ByScore: true, Start: "-inf", Stop: "(" + strconv.Itoa(ymd(d)), Count: limit - int64(len(out))}).Result()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ids...)
-	}
-	return out, nil
+	zs, err := s.parts.ByScore(ctx, s.rdb, sentKey, "-inf", "("+strconv.Itoa(ymd(d)), limit)
+	return redisx.Members(zs), err
 }
 
 // Get reads an item: its static part as raised and its current state.
@@ -375,13 +365,9 @@ func (s *Store) Comms(ctx context.Context, npi string, limit int) ([]string, err
 
 // PendingQueues lists the (plan, prescriber) pairs with pending items.
 func (s *Store) PendingQueues(ctx context.Context) ([][2]string, error) {
-	var vals []string
-	for _, tag := range s.parts.All() {
-		v, err := s.rdb.SMembers(ctx, pendSetKey(tag)).Result()
-		if err != nil {
-			return nil, err
-		}
-		vals = append(vals, v...)
+	vals, err := s.parts.Union(ctx, s.rdb, pendSetKey)
+	if err != nil {
+		return nil, err
 	}
 	out := make([][2]string, 0, len(vals))
 	for _, v := range vals {

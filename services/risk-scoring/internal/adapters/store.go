@@ -51,26 +51,6 @@ func (s *Store) tierKey(tag, contract, pbp string, tier int) string {
 	return s.prefix + tag + ":tier:" + planid.Key(contract, pbp) + ":" + strconv.Itoa(tier)
 }
 
-// union reads the set key(tag) of every partition.
-func (s *Store) union(ctx context.Context, key func(tag string) string) ([]string, error) {
-	tags := s.parts.All()
-	cmds := make([]*redis.StringSliceCmd, len(tags))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, t := range tags {
-			cmds[i] = p.SMembers(ctx, key(t))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, c := range cmds {
-		out = append(out, c.Val()...)
-	}
-	return out, nil
-}
-
 // Version counts the changes to a profile (for optimistic concurrency).
 const fieldVersion = "v"
 
@@ -253,12 +233,12 @@ func (s *Store) Size(ctx context.Context, member string) (int64, error) {
 
 // Members lists every beneficiary with a profile.
 func (s *Store) Members(ctx context.Context) ([]string, error) {
-	return s.union(ctx, s.membersKey)
+	return s.parts.Union(ctx, s.rdb, s.membersKey)
 }
 
 // MembersByTier lists the beneficiaries of a plan in a tier.
 func (s *Store) MembersByTier(ctx context.Context, contract, pbp string, tier int) ([]string, error) {
-	return s.union(ctx, func(tag string) string { return s.tierKey(tag, contract, pbp, tier) })
+	return s.parts.Union(ctx, s.rdb, func(tag string) string { return s.tierKey(tag, contract, pbp, tier) })
 }
 
 // Shadow is an empty store in a fresh namespace of the same Redis, for a
