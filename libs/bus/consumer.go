@@ -279,8 +279,8 @@ func (p *part) setPin(pin string) {
 
 // Run handles messages until ctx is done, then drains what was already pulled
 // (handling it with a context that is not cancelled) and returns. With
-// spec.Instances, it also hands partitions beyond this instance's share over
-// to the other instances.
+// spec.Peers, it also hands partitions beyond this instance's share over to
+// the other instances.
 func (c *Consumer) Run(ctx context.Context) error {
 	c.running = ctx
 	var wg sync.WaitGroup
@@ -458,7 +458,7 @@ func (c *Consumer) takeOver(ctx context.Context, p *part, it jetstream.MessagesC
 	hold(first)
 	deadline := started.Add(2*c.spec.AckWait + c.spec.PinnedTTL)
 	touched := started
-	for polls := 0; ; polls++ {
+	for {
 		ci, err := p.cons.Info(ctx)
 		if err == nil && ci.NumAckPending <= len(held) {
 			break
