@@ -425,7 +425,11 @@ func TestAReversalCancelsItsClaimDownstreamEvenWhenItComesFirst(t *testing.T) {
 // claim, an encounter and an invalid claim.
 func TestServicesExportMetrics(t *testing.T) {
 	t.Parallel()
-	e := startEnv(t)
+	// Outreach sweeps only at start: a sweep on the wall clock (every 5s by
+	// default) would put the pending items in a letter whenever the test runs
+	// longer than that on a busy machine, and the figures below would change.
+	e := startEnvWith(t, map[string][]string{"intervention-scheduling": {"-clock", "events"},
+		"prescriber-outreach": {"-sweep-interval", "24h"}})
 	ing := ingestionv1.NewIngestionServiceClient(e.conns["ingestion"])
 	if _, err := ing.SubmitClaim(context.Background(), &ingestionv1.SubmitClaimRequest{Claim: testClaim()}); err != nil {
 		t.Fatal(err)
