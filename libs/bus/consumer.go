@@ -230,13 +230,46 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, tel *otelx.Telemet
 		} else {
 			cfg.FilterSubjects = o.subjects
 		}
-		cons, err := js.CreateOrUpdateConsumer(ctx, spec.Stream, cfg)
+		cons, err := createConsumer(ctx, js, spec.Stream, cfg, log)
 		if err != nil {
 			return nil, fmt.Errorf("consumer %s on %s: %w", o.name, spec.Stream, err)
 		}
 		c.parts = append(c.parts, &part{name: o.name, cons: cons})
 	}
 	return c, nil
+}
+
+// createConsumer creates or updates a durable, retrying for up to a minute
+// while the JetStream cluster answers late or not at all (a meta leader busy
+// with many instances creating their consumers at once, an election): a
+// service that gave up at once would stop at start-up for a passing reason.
+// Any other refusal (a bad configuration, a permission) is returned at once.
+func createConsumer(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.ConsumerConfig, log *slog.Logger) (jetstream.Consumer, error) {
+	deadline := time.Now().Add(time.Minute)
+	pause := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		cons, err := js.CreateOrUpdateConsumer(actx, stream, cfg)
+		cancel()
+		if err == nil || !transientAPIError(err) || ctx.Err() != nil || time.Now().After(deadline) {
+			return cons, err
+		}
+		log.Warn("creating a consumer: JetStream did not answer; trying again", "consumer", cfg.Durable, "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
+}
+
+// transientAPIError reports whether a JetStream API call failed for a
+// passing reason: no answer in time, no responder, or a cluster unavailable (503).
+func transientAPIError(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
+		(errors.As(err, &apiErr) && apiErr.Code == 503)
 }
 
 func replacePartition(s, p string) string {
