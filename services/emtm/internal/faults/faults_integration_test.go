@@ -356,7 +356,10 @@ func (s *system) kill(name string) {
 func (s *system) waitServing() {
 	s.t.Helper()
 	tel, _ := otelx.Setup(context.Background(), "faults-test", nil)
-	deadline := time.Now().Add(30 * time.Second)
+	// Ten processes creating their R3 consumers on a three-node cluster at
+	// once can take a while on a busy machine (each creation is retried for
+	// up to a minute).
+	deadline := time.Now().Add(90 * time.Second)
 	s.mu.Lock()
 	keys := slices.Sorted(maps.Keys(s.procs))
 	s.mu.Unlock()
@@ -374,7 +377,7 @@ func (s *system) waitServing() {
 				break
 			}
 			if time.Now().After(deadline) {
-				s.t.Fatalf("%s not serving within 30s: %v %v", name, r, err)
+				s.t.Fatalf("%s not serving within 90s: %v %v", name, r, err)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
