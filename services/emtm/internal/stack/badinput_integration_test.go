@@ -156,7 +156,7 @@ func TestBadInputAtScale(t *testing.T) {
 	// Wait until every rejection is stored (the unknown-claim reversals wait 1s).
 	ing := ingestionv1.NewIngestionServiceClient(e.conns["ingestion"])
 	var rejs []*ingestionv1.Rejection
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		e.idle(t)
 		rejs = testkit.Decode(t, e.js, bus.StreamRejections, func() *ingestionv1.Rejection { return &ingestionv1.Rejection{} })

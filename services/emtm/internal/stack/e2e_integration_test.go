@@ -119,7 +119,9 @@ func enrollVia(t *testing.T, addr, contract string, members ...string) {
 
 func (e *env) idle(t *testing.T) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// A bound, not a speed: make test runs the fault and scale tests' dozens
+	// of processes beside this package on the same cores.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	if err := bus.WaitIdle(ctx, e.js, 25*time.Millisecond); err != nil {
 		t.Fatal(err)
