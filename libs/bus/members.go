@@ -125,11 +125,6 @@ func (m *Members) Run(ctx context.Context) error {
 	}
 }
 
-// Count is how many instances of the service are alive, this one included.
-func (m *Members) Count() int {
-	return len(m.Holdings(""))
-}
-
 // Report records how many partitions of durable this instance holds; the
 // next beat tells the others.
 func (m *Members) Report(durable string, held int) {

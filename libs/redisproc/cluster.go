@@ -18,7 +18,6 @@ import (
 // test of emtm's keys, not of Redis's failover).
 type Cluster struct {
 	Masters []*Server
-	opts    []Options
 }
 
 // URL is the -redis-url of the cluster: every master's address, comma-separated.
@@ -39,20 +38,6 @@ func (c *Cluster) Stop() {
 	}
 }
 
-// Kill kills master i with SIGKILL, as a crash would; Restart brings it back
-// on its data and its place in the cluster.
-func (c *Cluster) Kill(i int) { c.Masters[i].Kill() }
-
-// Restart starts master i again on its port, data and nodes.conf.
-func (c *Cluster) Restart(ctx context.Context, i int) error {
-	s, err := Start(ctx, c.opts[i])
-	if err != nil {
-		return err
-	}
-	c.Masters[i] = s
-	return waitClusterOK(ctx, c.Masters)
-}
-
 // StartCluster starts masters redis-servers in cluster mode under dir (one
 // subdirectory each), gives each an equal range of slots, introduces them to
 // one another and waits until every one reports the cluster ok.
@@ -61,6 +46,7 @@ func StartCluster(ctx context.Context, dir string, masters int, base Options) (c
 		return nil, fmt.Errorf("redisproc: a cluster needs at least one master, not %d", masters)
 	}
 	c = &Cluster{}
+	var busPorts []int
 	defer func() {
 		if err != nil {
 			c.Stop()
@@ -80,7 +66,7 @@ func StartCluster(ctx context.Context, dir string, masters int, base Options) (c
 			return c, fmt.Errorf("redisproc: cluster master %d: %w", i, err)
 		}
 		c.Masters = append(c.Masters, s)
-		c.opts = append(c.opts, o)
+		busPorts = append(busPorts, o.ClusterPort)
 	}
 	const slots = 16384
 	first := redis.NewClient(&redis.Options{Addr: c.Masters[0].Addr})
@@ -95,7 +81,7 @@ func StartCluster(ctx context.Context, dir string, masters int, base Options) (c
 		}
 		if i > 0 {
 			host, port, _ := net.SplitHostPort(m.Addr)
-			if err := first.Do(ctx, "CLUSTER", "MEET", host, port, strconv.Itoa(c.opts[i].ClusterPort)).Err(); err != nil {
+			if err := first.Do(ctx, "CLUSTER", "MEET", host, port, strconv.Itoa(busPorts[i])).Err(); err != nil {
 				return c, fmt.Errorf("redisproc: cluster meet %s: %w", m.Addr, err)
 			}
 		}

@@ -121,7 +121,7 @@ func (s *Store) Create(ctx context.Context, t *schedulingv1.InterventionTask, pl
 		ops = append(ops, redisx.ZAdd(readyKey(tag, plan), tasks.ReadyScore(int(t.Priority), due), t.TaskId),
 			redisx.ZAdd(dueKey(tag), float64(ymd(due)), t.TaskId), redisx.ZAdd(expireKey(tag), float64(ymd(exp)), t.TaskId))
 	}
-	ops = append(ops, redisx.IncrBy(countKey(tag, in.Status, kind), 1), redisx.IncrBy(scheduledKey(tag), 1), redisx.SAdd(unpubKey(tag), t.TaskId))
+	ops = append(ops, redisx.IncrBy(countKey(tag, in.Status, kind), 1), redisx.IncrBy(scheduledKey(tag), 1), redisx.SAdd(s.box.Unpublished(t.TaskId), t.TaskId))
 	err = redisx.Commit(ctx, s.rdb, []redisx.Guard{redisx.Absent(tk)}, ops...)
 	if errors.Is(err, redisx.ErrGuard) {
 		return false, nil
@@ -191,7 +191,7 @@ func (s *Store) Apply(ctx context.Context, c tasks.Change) error {
 	if st.Status != c.To {
 		ops = append(ops, redisx.IncrBy(countKey(tag, st.Status, st.Kind), -1), redisx.IncrBy(countKey(tag, c.To, st.Kind), 1))
 	}
-	ops = append(ops, redisx.HIncrBy(tk, "v", 1), redisx.SAdd(unpubKey(tag), id))
+	ops = append(ops, redisx.HIncrBy(tk, "v", 1), redisx.SAdd(s.box.Unpublished(id), id))
 	if err := commit(ctx, s.rdb, []redisx.Guard{redisx.FieldIs(tk, "v", st.Version)}, ops...); err != nil {
 		return err
 	}
@@ -329,7 +329,7 @@ func (s *Store) ApplyLease(ctx context.Context, l tasks.Lease) error {
 		redisx.ZRem(readyKey(tag, st.Plan), id), redisx.ZAdd(leasedKey(tag), float64(l.Until), id),
 		redisx.HSet(tk, "status", tasks.Leased, "worker", l.Worker, "lease_exp", l.Until, "capkey", ck),
 		redisx.IncrBy(countKey(tag, tasks.Scheduled, st.Kind), -1), redisx.IncrBy(countKey(tag, tasks.Leased, st.Kind), 1),
-		redisx.HIncrBy(tk, "v", 1), redisx.SAdd(unpubKey(tag), id))
+		redisx.HIncrBy(tk, "v", 1), redisx.SAdd(s.box.Unpublished(id), id))
 	if err != nil {
 		if gerr := s.giveBack(ctx, ck, id); gerr != nil {
 			return errors.Join(err, gerr)

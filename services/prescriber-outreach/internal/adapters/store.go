@@ -140,7 +140,7 @@ func (s *Store) move(it outreach.Item, to string, deadline civil.Date) []redisx.
 		ops = append(ops, redisx.HIncrBy(s.statNPIKey(it.NPI), it.Status, -1), redisx.HIncrBy(s.statNPIKey(it.NPI), to, 1),
 			redisx.HIncrBy(statCodeKey(tag, it.Code), it.Status, -1), redisx.HIncrBy(statCodeKey(tag, it.Code), to, 1))
 	}
-	return append(ops, redisx.HSet(ik, "status", to), redisx.HIncrBy(ik, "v", 1), redisx.SAdd(unpubKey(tag), id))
+	return append(ops, redisx.HSet(ik, "status", to), redisx.HIncrBy(ik, "v", 1), redisx.SAdd(s.items.Unpublished(id), id))
 }
 
 // leftPending drops a prescriber's queue from the queues with pending items
@@ -199,7 +199,7 @@ func (s *Store) Create(ctx context.Context, it *outreachv1.OutreachItem, plan st
 		redisx.ZAdd(s.pendingKey(plan, npi), float64(on), id), redisx.SAdd(pendSetKey(tag), queue(plan, npi)),
 		redisx.SAdd(npisKey(tag), npi), redisx.SAdd(codesKey(tag), it.ProblemCode), redisx.ZAdd(s.prescriberKey(npi), float64(on), id),
 		redisx.HIncrBy(s.statNPIKey(npi), outreach.Pending, 1), redisx.HIncrBy(statCodeKey(tag, it.ProblemCode), outreach.Pending, 1),
-		redisx.IncrBy(countItemsKey(tag), 1), redisx.IncrBy(problemKey(tag, it.ProblemCode), 1), redisx.SAdd(unpubKey(tag), id))
+		redisx.IncrBy(countItemsKey(tag), 1), redisx.IncrBy(problemKey(tag, it.ProblemCode), 1), redisx.SAdd(s.items.Unpublished(id), id))
 	if err := s.guarded(ctx, guards, ops...); err != nil {
 		return created(err, outreach.Created, superseded)
 	}
@@ -256,7 +256,7 @@ func (s *Store) Send(ctx context.Context, c *outreachv1.Communication, plan stri
 	}
 	ops = append(ops, redisx.HSet(s.commKey(c.CommunicationId), "pb", pb, "npi", c.PrescriberNpi, "plan", plan, "period", c.Period, "sent", sent),
 		redisx.ZAdd(s.commsKey(c.PrescriberNpi), float64(sent), c.CommunicationId), redisx.IncrBy(s.commCountKey(plan, c.PrescriberNpi, c.Period), 1),
-		redisx.IncrBy(countCommsKey(tag), 1), redisx.SAdd(unpubCommKey(tag), c.CommunicationId))
+		redisx.IncrBy(countCommsKey(tag), 1), redisx.SAdd(s.comms.Unpublished(c.CommunicationId), c.CommunicationId))
 	err = s.guarded(ctx, guards, ops...)
 	var ge *redisx.GuardError
 	if errors.As(err, &ge) && ge.Index == 0 {
