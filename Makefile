@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Go modules of the workspace (go.work has no root module, so ./... does not work here).
-MODULES := libs services/ingestion services/risk-scoring services/intervention-scheduling \
+MODULES := libs services/ingestion services/risk-scoring services/intervention-scheduling services/console \
            services/prescriber-outreach services/payment-reconciliation services/emtm
 PKGS = $(addsuffix /...,$(addprefix ./,$(MODULES)))
 SERVICES := ingestion risk-scoring intervention-scheduling prescriber-outreach payment-reconciliation
@@ -34,19 +34,19 @@ help: ## list the targets
 .PHONY: build
 build: ## build every binary into bin/
 	@mkdir -p bin
-	@echo "building into bin/: $(SERVICES) emtm emtmctl (the first build takes a minute or two; later ones seconds)"
-	@for s in $(SERVICES) emtm emtmctl; do \
+	@echo "building into bin/: $(SERVICES) console emtm emtmctl (the first build takes a minute or two; later ones seconds)"
+	@for s in $(SERVICES) console emtm emtmctl; do \
 	  pkg=./services/$$s/cmd/$$s; case $$s in emtm|emtmctl) pkg=./services/emtm/cmd/$$s;; esac; \
 	  printf '  %-24s' "$$s"; start=$$(date +%s); go build -o bin/$$s $$pkg || exit 1; echo "$$(( $$(date +%s) - start )) s"; \
 	done
 	@echo "built: $$(ls bin | tr '\n' ' ')"
 
 .PHONY: run
-run: need-redis build ## run everything locally: embedded NATS, redis-server, five services, sample population
+run: need-redis build ## run everything locally: embedded NATS, redis-server, five services, the console on http://127.0.0.1:8080, sample population
 	bin/emtm run $(RUN_ARGS)
 
 .PHONY: test
-test: need-redis fmt-check vet $(JAEGER) ## unit and integration tests (real NATS in-process, real redis-server, Jaeger)
+test: need-redis need-chromium fmt-check vet $(JAEGER) ## unit and integration tests (real NATS in-process, real redis-server, Jaeger, headless chromium)
 	go test -race -count=1 $(PKGS)
 
 .PHONY: test-short
@@ -58,6 +58,27 @@ test-short: ## the edit-test loop: unit and pure domain tests only (-short skips
 .PHONY: need-redis
 need-redis:
 	@command -v redis-server >/dev/null 2>&1 || go run ./libs/redisproc/cmd/need-redis
+
+# The console's browser tests drive Debian's chromium headless (chromedp); installed when missing and root.
+.PHONY: need-chromium
+need-chromium:
+	@command -v chromium >/dev/null 2>&1 || [ -n "$$EMTM_CHROMIUM" ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (Debian's package; the console's browser tests drive it headless)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null \
+	      || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null; } \
+	      || { echo "could not install chromium: run  apt-get install -y chromium"; exit 1; }; \
+	  else \
+	    echo "the console's browser tests need chromium: run  sudo apt-get install -y chromium  (or set EMTM_CHROMIUM to a Chromium binary)"; exit 1; \
+	  fi; }
+
+.PHONY: console-assets
+console-assets: ## re-vendor the console's htmx and uPlot from npm (versions pinned in services/console/package.json) with their licenses and checksums
+	services/console/vendor-assets.sh
+
+.PHONY: console-screenshots
+console-screenshots: need-redis need-chromium $(JAEGER) ## retake docs/console/*.png: the console in headless chromium against the stack with the sample loaded
+	EMTM_SCREENSHOT_DIR=$(CURDIR)/docs/console go test -count=1 -run TestScreenshotsOfEveryPage ./services/emtm/internal/consoletest
 
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
@@ -119,11 +140,14 @@ fmt-check: ## fail when gofmt would change a file
 BENCH ?= .
 BENCHTIME ?= 3000x
 .PHONY: bench
-bench: bench-pipeline bench-units ## the pipeline benchmark, then the unit benchmarks (minutes; not part of make test)
+bench: bench-pipeline bench-units bench-console ## the pipeline benchmark, then the unit benchmarks (minutes; not part of make test)
 
 BENCH_CLAIMS ?= 200000
 BENCH_RATE ?= 5000
 .PHONY: bench-pipeline
+bench-console: need-redis ## every console page rendered for 10,000 members (loaded first, about a minute) against one gRPC call of the same run
+	go test -run='^$$' -bench=BenchmarkConsolePages -benchtime=20x ./services/emtm/internal/consoletest
+
 bench-pipeline: build ## BENCH_CLAIMS claims through the whole pipeline vs the raw bus rate; latency at BENCH_RATE claims/s
 	bin/emtm bench --claims $(BENCH_CLAIMS) --rate $(BENCH_RATE)
 

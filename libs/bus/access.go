@@ -150,6 +150,20 @@ func PharmacyPermissions(npi string) Permissions {
 	}
 }
 
+// ConsoleUser is the web console's NATS user: monitoring only.
+const ConsoleUser = "console"
+
+// ConsolePermissions let the console read stream and consumer info (the
+// backlog of every durable) and nothing else: no message, no consumer of its
+// own, no publish of any event.
+func ConsolePermissions() Permissions {
+	return Permissions{
+		PublishAllow: []string{"$JS.API.INFO", "$JS.API.STREAM.INFO.*", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST",
+			"$JS.API.CONSUMER.INFO.*.*", "$JS.API.CONSUMER.LIST.*", "$JS.API.CONSUMER.NAMES.*"},
+		SubscribeAllow: []string{InboxPrefix(ConsoleUser) + ".>"},
+	}
+}
+
 // AuthUser is one user of the generated NATS authorization block.
 type AuthUser struct {
 	User string
@@ -160,7 +174,7 @@ type AuthUser struct {
 	Perms *Permissions
 }
 
-// AuthUsers lists the users of a deployment: the admin, the five services,
+// AuthUsers lists the users of a deployment: the admin, the five services, the console,
 // one per pharmacy NPI and one per contract's feed. Passwords are referenced
 // by environment variable.
 func AuthUsers(partitions int, pharmacies []string, feeds ...string) []AuthUser {
@@ -169,6 +183,8 @@ func AuthUsers(partitions int, pharmacies []string, feeds ...string) []AuthUser 
 		p := ServicePermissions(g, partitions)
 		users = append(users, AuthUser{User: g.User, PasswordRef: "$" + PasswordEnv(g.User), Perms: &p})
 	}
+	cp := ConsolePermissions()
+	users = append(users, AuthUser{User: ConsoleUser, PasswordRef: "$" + PasswordEnv(ConsoleUser), Perms: &cp})
 	for _, npi := range pharmacies {
 		p := PharmacyPermissions(npi)
 		users = append(users, AuthUser{User: "pharmacy-" + npi, PasswordRef: "$" + PasswordEnv("pharmacy-"+npi), Perms: &p})

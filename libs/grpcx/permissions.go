@@ -75,18 +75,20 @@ var Permissions = map[string]Permission{
 	ingestionv1.IngestionService_ListHeldReversals_FullMethodName:      {Access: Operator},
 	ingestionv1.IngestionService_ListAwaitingEnrollment_FullMethodName: {Access: Operator},
 	ingestionv1.IngestionService_MarkRejectionHandled_FullMethodName:   {Access: Operator, Audited: true},
+	ingestionv1.IngestionService_FindClaim_FullMethodName:              {Access: Sponsor},
 	// risk-scoring
 	riskv1.RiskScoringService_GetProfile_FullMethodName:      {Access: Sponsor},
 	riskv1.RiskScoringService_ListByTier_FullMethodName:      {Access: Sponsor},
 	riskv1.RiskScoringService_RebuildProfiles_FullMethodName: {Access: Operator, Audited: true},
-	riskv1.RiskScoringService_GetProfileStats_FullMethodName: {Access: Operator},
+	riskv1.RiskScoringService_GetProfileStats_FullMethodName: {Access: Sponsor},
+	riskv1.RiskScoringService_ListAssessments_FullMethodName: {Access: Sponsor},
 	// intervention-scheduling
 	schedulingv1.InterventionSchedulingService_ListTasks_FullMethodName:             {Access: Sponsor},
 	schedulingv1.InterventionSchedulingService_LeaseTasks_FullMethodName:            {Access: Sponsor},
 	schedulingv1.InterventionSchedulingService_CompleteTask_FullMethodName:          {Access: Sponsor},
 	schedulingv1.InterventionSchedulingService_ReleaseTask_FullMethodName:           {Access: Sponsor},
 	schedulingv1.InterventionSchedulingService_WatchTasks_FullMethodName:            {Access: Sponsor},
-	schedulingv1.InterventionSchedulingService_GetTaskCounts_FullMethodName:         {Access: Operator},
+	schedulingv1.InterventionSchedulingService_GetTaskCounts_FullMethodName:         {Access: Sponsor},
 	schedulingv1.InterventionSchedulingService_GetMonitoringMeasures_FullMethodName: {Access: Sponsor},
 	schedulingv1.InterventionSchedulingService_Sweep_FullMethodName:                 {Access: Operator, Audited: true},
 	// prescriber-outreach
@@ -94,7 +96,7 @@ var Permissions = map[string]Permission{
 	outreachv1.PrescriberOutreachService_GetOutreachCounts_FullMethodName:  {Access: Operator},
 	outreachv1.PrescriberOutreachService_RecordResponse_FullMethodName:     {Access: Sponsor},
 	outreachv1.PrescriberOutreachService_ListCommunications_FullMethodName: {Access: Sponsor},
-	outreachv1.PrescriberOutreachService_GetOutreachStats_FullMethodName:   {Access: Operator},
+	outreachv1.PrescriberOutreachService_GetOutreachStats_FullMethodName:   {Access: Sponsor},
 	outreachv1.PrescriberOutreachService_Sweep_FullMethodName:              {Access: Operator, Audited: true},
 	// payment-reconciliation
 	ledgerv1.PaymentReconciliationService_ListLedgerEntries_FullMethodName: {Access: Sponsor},

@@ -123,6 +123,12 @@ func callerOf(name string, ous []string) Caller {
 	return c
 }
 
+// CallerOfCert is the caller a verified client certificate names (the
+// console applies the services' rule to its own HTTPS clients with it).
+func CallerOfCert(leaf *x509.Certificate) Caller {
+	return callerOf("cert:"+leaf.Subject.CommonName, leaf.Subject.OrganizationalUnit)
+}
+
 // Pharmacy reports whether the caller may submit for the pharmacy npi.
 func (c Caller) Pharmacy(npi string) bool {
 	return !c.Restricted || slices.Contains(c.Pharmacies, npi)
@@ -155,8 +161,7 @@ func CallerOf(ctx context.Context) Caller {
 		return Caller{Name: "unknown"}
 	}
 	if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.VerifiedChains) > 0 && len(ti.State.VerifiedChains[0]) > 0 {
-		leaf := ti.State.VerifiedChains[0][0]
-		return callerOf("cert:"+leaf.Subject.CommonName, leaf.Subject.OrganizationalUnit)
+		return CallerOfCert(ti.State.VerifiedChains[0][0])
 	}
 	host, _, err := net.SplitHostPort(p.Addr.String())
 	if err != nil {

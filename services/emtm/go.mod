@@ -3,7 +3,10 @@ module github.com/emtm/emtm/services/emtm
 go 1.26.0
 
 require (
+	github.com/chromedp/cdproto v0.159.0
+	github.com/chromedp/chromedp v0.23.0
 	github.com/emtm/emtm/libs v0.0.0
+	github.com/emtm/emtm/services/console v0.0.0-00010101000000-000000000000
 	github.com/emtm/emtm/services/ingestion v0.0.0-00010101000000-000000000000
 	github.com/emtm/emtm/services/intervention-scheduling v0.0.0-00010101000000-000000000000
 	github.com/emtm/emtm/services/payment-reconciliation v0.0.0-00010101000000-000000000000
@@ -11,6 +14,7 @@ require (
 	github.com/emtm/emtm/services/risk-scoring v0.0.0-00010101000000-000000000000
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
+	github.com/redis/go-redis/v9 v9.23.0
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/spf13/cobra v1.10.2
 	go.opentelemetry.io/otel/sdk v1.47.0
@@ -38,6 +42,7 @@ require (
 	github.com/docker/go-units v0.5.0 // indirect
 	github.com/ebitengine/purego v0.10.1 // indirect
 	github.com/felixge/httpsnoop v1.1.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/go-ole/go-ole v1.3.0 // indirect
@@ -73,7 +78,6 @@ require (
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/redis/go-redis/extra/rediscmd/v9 v9.23.0 // indirect
 	github.com/redis/go-redis/extra/redisotel/v9 v9.23.0 // indirect
-	github.com/redis/go-redis/v9 v9.23.0 // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect
 	github.com/shirou/gopsutil/v4 v4.26.6 // indirect
 	github.com/sirupsen/logrus v1.9.4 // indirect
@@ -109,6 +113,7 @@ require (
 
 replace (
 	github.com/emtm/emtm/libs => ../../libs
+	github.com/emtm/emtm/services/console => ../console
 	github.com/emtm/emtm/services/ingestion => ../ingestion
 	github.com/emtm/emtm/services/intervention-scheduling => ../intervention-scheduling
 	github.com/emtm/emtm/services/payment-reconciliation => ../payment-reconciliation

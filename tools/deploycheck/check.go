@@ -129,8 +129,8 @@ func CheckKustomize(dir string) (int, error) {
 	if common == nil || common.Data["EMTM_TLS_CLIENT_CA"] == "" || common.Data["EMTM_TLS_CERT"] == "" {
 		errs = append(errs, errors.New("ConfigMap emtm-common: EMTM_TLS_CERT and EMTM_TLS_CLIENT_CA are required (mTLS on every service)"))
 	}
-	if deployments != 5 {
-		errs = append(errs, fmt.Errorf("%d Deployments, want the five services", deployments))
+	if deployments != 6 {
+		errs = append(errs, fmt.Errorf("%d Deployments, want the five services and the console", deployments))
 	}
 	return len(m.Resources()), errors.Join(errs...)
 }

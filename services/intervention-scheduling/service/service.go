@@ -91,14 +91,14 @@ func observeTasks(rt *app.Runtime, s *tasks.Scheduler) error {
 		return err
 	}
 	_, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
-		b, err := s.Backlog(ctx)
+		b, err := s.Backlog(ctx, "")
 		if err != nil {
 			return err
 		}
 		for k, n := range b {
 			o.ObserveInt64(backlog, n, metric.WithAttributes(attribute.String("kind", k[0]), attribute.String("age", k[1])))
 		}
-		counts, _, err := s.Counts(ctx)
+		counts, _, err := s.Counts(ctx, "")
 		if err != nil {
 			return err
 		}

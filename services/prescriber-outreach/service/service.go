@@ -96,7 +96,7 @@ func observeOutreach(rt *app.Runtime, o *outreach.Outreach) error {
 		return err
 	}
 	_, err = m.RegisterCallback(func(ctx context.Context, ob metric.Observer) error {
-		c, err := o.Counts(ctx)
+		c, err := o.Counts(ctx, "")
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	console "github.com/emtm/emtm/services/console/service"
 	"github.com/emtm/emtm/services/emtm/internal/pipebench"
 	"github.com/emtm/emtm/services/emtm/internal/runner"
 )
@@ -56,6 +57,7 @@ func newRoot() *cobra.Command {
 	f.StringVar(&o.NATSURL, "nats-url", "", "use this NATS server (JetStream enabled) instead of the embedded one")
 	f.StringVar(&o.RedisURL, "redis-url", "", "use this Redis instead of starting redis-server")
 	f.BoolVar(&o.FixedPorts, "fixed-ports", true, "serve gRPC on 127.0.0.1:7101..7105 (where emtmctl looks); false picks free ports")
+	f.StringVar(&o.ConsoleAddr, "console-addr", console.DefaultAddr, "serve the web console here (off: not served)")
 	var b pipebench.Options
 	var cpuProfile string
 	bench := &cobra.Command{

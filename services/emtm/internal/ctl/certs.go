@@ -55,9 +55,9 @@ an operator. For development and tests: production certificates come from the sp
 	cmd.Flags().StringVar(&dir, "dir", "var/certs", "where to write the certificates and the services' and clients' keys")
 	cmd.Flags().StringVar(&caKeyDir, "ca-key-dir", "var/ca", "where to keep the CA's private key (never mounted into containers)")
 	cmd.Flags().StringSliceVar(&hosts, "host", []string{"localhost", "127.0.0.1", "ingestion", "risk-scoring",
-		"intervention-scheduling", "prescriber-outreach", "payment-reconciliation"}, "names and addresses the server certificate is valid for")
+		"intervention-scheduling", "prescriber-outreach", "payment-reconciliation", "console"}, "names and addresses the server certificate is valid for")
 	cmd.Flags().StringArrayVar(&clients, "client", []string{"operator=*", "sponsor-s9925=S9925", "pharmacy-1245319599=pharmacy:1245319599",
-		"feed-s9925=feed:S9925", "probe="}, "a client certificate NAME=ROLE[+ROLE] (repeatable; ROLE: a contract, *, pharmacy:NPI, feed:CONTRACT)")
+		"feed-s9925=feed:S9925", "console=*", "probe="}, "a client certificate NAME=ROLE[+ROLE] (repeatable; ROLE: a contract, *, pharmacy:NPI, feed:CONTRACT)")
 	cmd.Flags().IntVar(&days, "days", 365, "validity in days")
 	return cmd
 }

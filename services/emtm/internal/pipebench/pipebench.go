@@ -426,3 +426,42 @@ func (r Result) Print(w io.Writer, durable bool) {
 		r.LatencyOffered, r.LatencyAchievedPerSec, r.LatencyMeasured, r.LatencySent, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond))
 	fmt.Fprintf(w, "Redis              %d bytes per beneficiary over %d profiles (goal <= 2048)\n", r.BytesPerBeneficiary, r.Profiles)
 }
+
+// Populate loads members beneficiaries with claimsPerMember claims each (the
+// benchmark's population: three chronic drugs refilled every 30 days from
+// 2024) into a running stack through ingestion, as pharmacy systems send
+// them, and waits until every effect is stored. The console's page
+// benchmark measures its pages against it.
+func Populate(ctx context.Context, natsURL string, members, claimsPerMember int) error {
+	nc, err := nats.Connect(natsURL, nats.Name("emtm-populate"))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return err
+	}
+	ids := make([]string, members)
+	for m := range ids {
+		ids[m] = fmt.Sprintf("bench-%06d", m)
+	}
+	if err := enroll(ctx, js, ids); err != nil {
+		return fmt.Errorf("enrollment: %w", err)
+	}
+	for i, c := range population(members*claimsPerMember, members) {
+		m, err := publishMsg(c)
+		if err != nil {
+			return err
+		}
+		if _, err := js.PublishMsgAsync(m, stall); err != nil {
+			return fmt.Errorf("publish claim %d: %w", i, err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return bus.WaitIdle(ctx, js, 200*time.Millisecond)
+}

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/config"
 	"github.com/emtm/emtm/libs/drugref"
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
@@ -24,6 +25,7 @@ import (
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/otelx"
+	console "github.com/emtm/emtm/services/console/service"
 	"github.com/emtm/emtm/services/emtm/internal/load"
 	"github.com/emtm/emtm/services/emtm/internal/sampledata"
 	"github.com/emtm/emtm/services/emtm/internal/stack"
@@ -51,7 +53,9 @@ type Options struct {
 	// NATSURL and RedisURL use existing servers instead of the embedded ones.
 	NATSURL  string
 	RedisURL string
-	Getenv   func(string) string
+	// ConsoleAddr serves the web console ("" or "off": not served).
+	ConsoleAddr string
+	Getenv      func(string) string
 }
 
 // serviceArgs: a sample or a replay runs on the event clock unless WallClock is set.
@@ -134,6 +138,19 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "      %-24s gRPC %-16s metrics http://%s/metrics\n", def.ServiceName(), st.Addrs[def.ServiceName()], st.MetricsAddrs[def.ServiceName()])
 	}
 
+	if o.ConsoleAddr != "" && o.ConsoleAddr != "off" {
+		jaegerURL := ""
+		if jaeger {
+			jaegerURL = LocalJaegerUI
+		}
+		url, stop, err := startConsole(ctx, o, st, jaegerURL, logf)
+		if err != nil {
+			return err
+		}
+		defer stop() // before the stack stops: the console's calls end first
+		fmt.Fprintf(stdout, "      console                  %s  (open: no client certificates, loopback only)\n", url)
+	}
+
 	tel, err := otelx.Setup(ctx, "emtm-runner", o.Getenv)
 	if err != nil {
 		return err
@@ -159,12 +176,12 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	}
 
 	if !o.NoSample {
-		if err := loadSample(ctx, o, conns["ingestion"], stdout, stderr); err != nil {
+		if err := LoadSample(ctx, o.SampleDir, conns["ingestion"], stdout, stderr); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintln(stdout, "emtm: waiting for the pipeline to finish ...")
-	if err := settle(ctx, js, conns); err != nil {
+	if err := Settle(ctx, js, conns); err != nil {
 		return err
 	}
 	s, err := summary.Collect(ctx, js, conns, load.SamplePlan.Contract, load.SamplePlan.PBP)
@@ -192,10 +209,10 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	}
 }
 
-// settle waits until every consumer is idle, runs the scheduling, outreach
+// Settle waits until every consumer is idle, runs the scheduling, outreach
 // and payment sweeps (so that expiry, letters and member months reflect the
 // final clocks), and waits again for what they published.
-func settle(ctx context.Context, js jetstream.JetStream, conns summary.Conns) error {
+func Settle(ctx context.Context, js jetstream.JetStream, conns summary.Conns) error {
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	if err := bus.WaitIdle(wctx, js, 50*time.Millisecond); err != nil {
@@ -216,14 +233,15 @@ func settle(ctx context.Context, js jetstream.JetStream, conns summary.Conns) er
 	return bus.WaitIdle(wctx, js, 50*time.Millisecond)
 }
 
-func loadSample(ctx context.Context, o Options, ing *grpc.ClientConn, stdout, stderr io.Writer) error {
+// LoadSample loads the Synthea CSV directory dir ("": the bundled sample) through ingestion.
+func LoadSample(ctx context.Context, dir string, ing *grpc.ClientConn, stdout, stderr io.Writer) error {
 	ref, err := drugref.Load()
 	if err != nil {
 		return err
 	}
 	src, name := sampledata.SyntheaCA50(), "bundled synthea-ca-50"
-	if o.SampleDir != "" {
-		src, name = os.DirFS(o.SampleDir), o.SampleDir
+	if dir != "" {
+		src, name = os.DirFS(dir), dir
 	}
 	ds, err := synthea.Load(src, ref)
 	if err != nil {
@@ -244,6 +262,31 @@ func loadSample(ctx context.Context, o Options, ing *grpc.ClientConn, stdout, st
 	}
 	res.Print(stdout)
 	return nil
+}
+
+// startConsole serves the console beside the stack; stop ends it and waits.
+func startConsole(ctx context.Context, o Options, st *stack.Stack, jaegerURL string, log io.Writer) (url string, stop func(), err error) {
+	set := config.New(console.Name, func(string) string { return "" })
+	set.SetOutput(io.Discard)
+	c := console.Flags(set)
+	if err := set.Parse([]string{"-addr", o.ConsoleAddr, "-nats-url", st.NATSURL}); err != nil {
+		return "", nil, err
+	}
+	for name, addr := range st.Addrs {
+		c.Services[name] = addr
+	}
+	c.JaegerURL = jaegerURL
+	cctx, cancel := context.WithCancel(ctx)
+	started := make(chan *console.Server, 1)
+	errc := make(chan error, 1)
+	go func() { errc <- console.Run(cctx, *c, o.Getenv, log, func(s *console.Server) { started <- s }) }()
+	select {
+	case s := <-started:
+		return s.URL, func() { cancel(); <-errc }, nil
+	case err := <-errc:
+		cancel()
+		return "", nil, fmt.Errorf("console: %w", err)
+	}
 }
 
 func countMembers(ds *synthea.Dataset) int {

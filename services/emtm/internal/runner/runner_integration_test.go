@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/emtm/emtm/libs/testkit"
@@ -20,14 +21,20 @@ import (
 func TestRunOnceWritesTheSummaryAndARestartChangesNothing(t *testing.T) {
 	redisURL, _ := testkit.StartRedis(t)
 	dir := t.TempDir()
+	consoleAddr := testkit.FreeAddr(t)
 	run := func(name string) map[string]any {
 		path := filepath.Join(dir, name)
+		var out strings.Builder
 		err := Run(context.Background(), Options{
 			DataDir: filepath.Join(dir, "var"), Once: true, SummaryJSON: path, Partitions: 4,
-			RedisURL: redisURL, NATSPort: 0, Getenv: func(string) string { return "" },
-		}, io.Discard, io.Discard)
+			RedisURL: redisURL, NATSPort: 0, Getenv: func(string) string { return "" }, ConsoleAddr: consoleAddr,
+		}, &out, io.Discard)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The banner names the console's address (and says it is open).
+		if !strings.Contains(out.String(), "console                  http://"+consoleAddr+"  (open:") {
+			t.Fatalf("the banner does not name the console at %s:\n%s", consoleAddr, out.String())
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {

@@ -326,6 +326,12 @@ func TestPrescriberAnswerInAnEncounterReachesOutreachAndPayment(t *testing.T) {
 	if accepted == nil || accepted.AmountCents != 2500 || accepted.CreditAccount != "pharmacy_fees_payable:"+pharmacy || accepted.EntryId != "le/accepted/"+items.Items[0].ItemId {
 		t.Fatalf("ledger %v", entries.Entries)
 	}
+	// By id (the console's journey and statement links): those that exist, none other.
+	byID, err := ledgerv1.NewPaymentReconciliationServiceClient(e.conns["payment-reconciliation"]).ListLedgerEntries(context.Background(),
+		&ledgerv1.ListLedgerEntriesRequest{EntryIds: []string{"le/accepted/no-such-item", accepted.EntryId}})
+	if err != nil || len(byID.Entries) != 1 || !proto.Equal(byID.Entries[0], accepted) {
+		t.Fatalf("entries by id: %v %v", byID, err)
+	}
 }
 
 func TestInvalidClaimIsRejectedWithFieldViolationsAndStored(t *testing.T) {

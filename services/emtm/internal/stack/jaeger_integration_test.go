@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,53 +21,10 @@ import (
 	"github.com/emtm/emtm/libs/testkit"
 )
 
-// jaegerBinary finds the pinned Jaeger all-in-one (make jaeger builds it).
-func jaegerBinary(t *testing.T) string {
-	t.Helper()
-	path := os.Getenv("EMTM_JAEGER")
-	if path == "" {
-		home, _ := os.UserHomeDir()
-		path = filepath.Join(home, ".cache", "emtm", "tools", "jaeger-v1.76.0", "jaeger")
-	}
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("Jaeger is not built (%s): run `make jaeger` (it builds github.com/jaegertracing/jaeger/cmd/jaeger v1.76.0 once), or set EMTM_JAEGER", path)
-	}
-	return path
-}
-
 // startJaeger runs Jaeger on free loopback ports; it returns the OTLP and query addresses.
 func startJaeger(t *testing.T) (otlp, query string) {
 	t.Helper()
-	otlp, query = testkit.FreeAddr(t), testkit.FreeAddr(t)
-	cmd := exec.Command(jaegerBinary(t), "--config=file:"+filepath.Join("..", "..", "..", "..", "deploy", "jaeger", "jaeger.yaml"))
-	cmd.Env = append(os.Environ(), "JAEGER_OTLP_GRPC_ADDR="+otlp, "JAEGER_UI_ADDR="+query, "JAEGER_QUERY_GRPC_ADDR="+testkit.FreeAddr(t))
-	logf, err := os.Create(filepath.Join(t.TempDir(), "jaeger.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + query + "/api/services")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return otlp, query
-			}
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("Jaeger did not answer on %s within 30s:\n%s", query, b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return testkit.StartJaeger(t, filepath.Join("..", "..", "..", "..", "deploy", "jaeger", "jaeger.yaml"))
 }
 
 type jaegerTrace struct {

@@ -44,11 +44,29 @@ const (
 	rejectionLast  = "ing:{rej}:last"       // hash: rejection id -> rejection id of the latest failed resubmission
 	rejectionTries = "ing:{rej}:tries"      // hash: rejection id -> resubmissions
 	rejectionDone  = "ing:{rej}:handled"    // hash: rejection id -> "<when> by <caller>: <note>"
+	rejectionClaim = "ing:{rej}:byclaim"    // zset (all scores 0): "<claim id>\x00<rejection id>" of rejected claims, read by lexical range
 	heldKey        = "ing:{held}:held"      // hash: claim ref (npi:claim id) -> held reversal
 	heldSinceKey   = "ing:{held}:since"     // zset: claim ref by the unix time it was held
 )
 
 func claimKey(ref string) string { return "ing:claim:" + ref } // "member|contract|pbp|date of service"
+
+// journeyKey holds where the claims of one claim id went, by pharmacy NPI
+// (hash: npi -> journeyRecord in JSON; two pharmacies may use one claim id).
+func journeyKey(claimID string) string { return "ing:journey:" + claimID }
+
+// journeyRecord is a ClaimRecord as stored.
+type journeyRecord struct {
+	Member     string    `json:"member"`
+	Contract   string    `json:"contract"`
+	PBP        string    `json:"pbp"`
+	Date       string    `json:"date"`
+	EventID    string    `json:"event"`
+	TraceID    string    `json:"trace,omitempty"`
+	RawSeq     uint64    `json:"raw_seq"`
+	ClaimSeq   uint64    `json:"claim_seq"`
+	RecordedAt time.Time `json:"at"`
+}
 
 // Of a partition (tag): submissions awaiting their member's enrollment.
 func awaitKey(tag string) string      { return "ing:" + tag + ":await" }       // hash: raw seq -> submission (JSON)
@@ -217,6 +235,62 @@ func (s *Store) Unreserve(ctx context.Context, key, hash string) error {
 		return fmt.Errorf("idempotency unreserve: %w", err)
 	}
 	return nil
+}
+
+// RecordClaimJourney implements intake.Store (the first record of a claim stays).
+func (s *Store) RecordClaimJourney(ctx context.Context, r intake.ClaimRecord) error {
+	b, err := json.Marshal(journeyRecord{Member: r.Facts.Member, Contract: r.Facts.Contract, PBP: r.Facts.PBP, Date: r.Facts.Date.String(),
+		EventID: r.EventID, TraceID: r.TraceID, RawSeq: r.RawSeq, ClaimSeq: r.ClaimSeq, RecordedAt: r.RecordedAt.UTC()})
+	if err != nil {
+		return err
+	}
+	if err := s.rdb.HSetNX(ctx, journeyKey(r.ClaimID), r.PharmacyNPI, b).Err(); err != nil {
+		return fmt.Errorf("record claim journey: %w", err)
+	}
+	return nil
+}
+
+// RecordClaimRejection implements intake.Store.
+func (s *Store) RecordClaimRejection(ctx context.Context, claimID, rejectionID string) error {
+	if err := s.rdb.ZAddNX(ctx, rejectionClaim, redis.Z{Member: claimID + "\x00" + rejectionID}).Err(); err != nil {
+		return fmt.Errorf("record claim rejection: %w", err)
+	}
+	return nil
+}
+
+// ClaimJourneys implements intake.Store, by pharmacy NPI.
+func (s *Store) ClaimJourneys(ctx context.Context, claimID string) ([]intake.ClaimRecord, []string, error) {
+	h, err := s.rdb.HGetAll(ctx, journeyKey(claimID)).Result()
+	if err != nil {
+		return nil, nil, fmt.Errorf("claim journeys: %w", err)
+	}
+	npis := make([]string, 0, len(h))
+	for f := range h {
+		npis = append(npis, f)
+	}
+	sort.Strings(npis)
+	rej, err := s.rdb.ZRangeByLex(ctx, rejectionClaim, &redis.ZRangeBy{Min: "[" + claimID + "\x00", Max: "(" + claimID + "\x01"}).Result()
+	if err != nil {
+		return nil, nil, fmt.Errorf("claim rejections: %w", err)
+	}
+	rejections := make([]string, 0, len(rej))
+	for _, m := range rej {
+		rejections = append(rejections, strings.TrimPrefix(m, claimID+"\x00"))
+	}
+	out := make([]intake.ClaimRecord, 0, len(npis))
+	for _, npi := range npis {
+		var j journeyRecord
+		if err := json.Unmarshal([]byte(h[npi]), &j); err != nil {
+			return nil, nil, fmt.Errorf("claim journey record malformed: %w", err)
+		}
+		d, err := civil.Parse(j.Date)
+		if err != nil {
+			return nil, nil, fmt.Errorf("claim journey record: %w", err)
+		}
+		out = append(out, intake.ClaimRecord{PharmacyNPI: npi, ClaimID: claimID, Facts: intake.ClaimFacts{Member: j.Member, Contract: j.Contract, PBP: j.PBP, Date: d},
+			EventID: j.EventID, TraceID: j.TraceID, RawSeq: j.RawSeq, ClaimSeq: j.ClaimSeq, RecordedAt: j.RecordedAt})
+	}
+	return out, rejections, nil
 }
 
 // RecordClaim implements intake.Store.

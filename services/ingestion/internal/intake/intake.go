@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/attribute"
@@ -147,6 +148,27 @@ type Awaiting struct {
 	Resubmits   string
 }
 
+// ClaimJourneys are where the claims of a claim id went, and the rejections that named it.
+func (in *Intake) ClaimJourneys(ctx context.Context, claimID string) ([]ClaimRecord, []string, error) {
+	return in.store.ClaimJourneys(ctx, claimID)
+}
+
+// journeyID says whether a rejected claim's claim id is worth indexing (a
+// rejection of a claim without a sensible id is found among the rejections).
+func journeyID(id string) bool {
+	return id != "" && len(id) <= 64 && utf8.ValidString(id) && !strings.ContainsRune(id, 0)
+}
+
+// ClaimRecord is where an accepted claim went: the raw submission, the
+// published event and its trace, so that a claim can be followed by its id.
+type ClaimRecord struct {
+	PharmacyNPI, ClaimID string
+	Facts                ClaimFacts
+	EventID, TraceID     string
+	RawSeq, ClaimSeq     uint64
+	RecordedAt           time.Time
+}
+
 // Held is a reversal kept until the claim it reverses has been published.
 type Held struct {
 	ClaimID     string
@@ -176,6 +198,12 @@ type Store interface {
 	RejectionSeq(ctx context.Context, id string) (uint64, error)
 	Spans(ctx context.Context, member string) ([]validate.Span, error)
 	RecordSpan(ctx context.Context, member, enrollmentID string, sp validate.Span) error
+	// RecordClaimJourney keeps where a claim first published went (its first
+	// record stays), indexed by claim id; ClaimJourneys reads them back.
+	RecordClaimJourney(ctx context.Context, r ClaimRecord) error
+	// RecordClaimRejection adds a rejection of a claim to its claim id's journeys.
+	RecordClaimRejection(ctx context.Context, claimID, rejectionID string) error
+	ClaimJourneys(ctx context.Context, claimID string) (records []ClaimRecord, rejectionIDs []string, err error)
 	// RecordClaim keeps a published claim's facts under its ClaimRef; Claim reads them.
 	RecordClaim(ctx context.Context, ref string, f ClaimFacts) error
 	Claim(ctx context.Context, ref string) (ClaimFacts, bool, error)
@@ -464,6 +492,9 @@ type canonical struct {
 	// after runs once the event is published, and again when it comes back as a
 	// duplicate, so that a crash between the two is mended by a resubmission.
 	after func(ctx context.Context) error
+	// published runs once, right after the event was first published, with
+	// its meta (trace id) and its stream sequence.
+	published func(ctx context.Context, meta *typesv1.EventMeta, seq uint64) error
 }
 
 // memberOf is the member id of a submission before validation ("" if none).
@@ -514,6 +545,10 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 			c = canonical{key: "claim:" + ref, eventID: ClaimEventID(out.PharmacyNpi, out.ClaimId), subject: bus.ClaimPaidSubject(p(out.MemberId)),
 				idField: "claim_id", msg: out, setMeta: func(md *typesv1.EventMeta) { out.Meta = md },
 				member: out.MemberId, needsEnrollment: true,
+				published: func(ctx context.Context, meta *typesv1.EventMeta, seq uint64) error {
+					return in.store.RecordClaimJourney(ctx, ClaimRecord{PharmacyNPI: out.PharmacyNpi, ClaimID: out.ClaimId, Facts: facts,
+						EventID: meta.GetEventId(), TraceID: meta.GetTraceId(), RawSeq: src.RawSeq, ClaimSeq: seq, RecordedAt: meta.GetRecordedAt().AsTime()})
+				},
 				after: func(ctx context.Context) error {
 					if err := in.store.RecordClaim(ctx, ref, facts); err != nil {
 						return err
@@ -591,7 +626,11 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 		v = more
 	}
 	if len(v) > 0 {
-		return in.reject(ctx, kind, src, v)
+		out, err := in.reject(ctx, kind, src, v)
+		if cl, ok := msg.(*claimsv1.PharmacyClaim); ok && err == nil && out.Rejection != nil && journeyID(cl.GetClaimId()) {
+			err = in.store.RecordClaimRejection(ctx, cl.GetClaimId(), out.Rejection.GetRejectionId())
+		}
+		return out, err
 	}
 	if c.needsEnrollment && in.enrollmentRequired && len(r.Enrollment) == 0 {
 		return in.await(ctx, kind, c, src)
@@ -709,7 +748,8 @@ func (in *Intake) accept(ctx context.Context, kind string, src Source, c canonic
 		return in.reject(ctx, kind, src, []validate.Violation{{Field: c.idField, Reason: "DUPLICATE_CONFLICT",
 			Description: fmt.Sprintf("%s was accepted before with different content; reverse or correct it under a new %s", c.idField, c.idField)}})
 	}
-	c.setMeta(in.pub.Meta(ctx, c.eventID, fmt.Sprintf("raw-%d", src.RawSeq)))
+	meta := in.pub.Meta(ctx, c.eventID, fmt.Sprintf("raw-%d", src.RawSeq))
+	c.setMeta(meta)
 	if c.holdIf != nil {
 		held, err := c.holdIf(ctx, hash)
 		if err != nil {
@@ -725,6 +765,11 @@ func (in *Intake) accept(ctx context.Context, kind string, src Source, c canonic
 	}
 	if err := in.store.Complete(ctx, c.key, hash); err != nil {
 		return Outcome{}, err
+	}
+	if c.published != nil && !acks[0].Duplicate {
+		if err := c.published(ctx, meta, acks[0].Sequence); err != nil {
+			return Outcome{}, err
+		}
 	}
 	if c.after != nil {
 		if err := c.after(ctx); err != nil {

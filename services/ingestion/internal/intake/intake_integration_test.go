@@ -413,3 +413,65 @@ func TestAnEncounterIsTheSameWithOrWithoutTheTaskKindItsTaskIdNames(t *testing.T
 		t.Fatalf("a disagreeing kind: %+v %v", bad, err)
 	}
 }
+
+// TestAClaimIdLeadsToEveryPharmacysClaimAndItsRejections: what the console's
+// claim journey starts from. Each pharmacy's claim keeps its first record
+// (the trace it was accepted in and its sequences); a duplicate does not
+// overwrite it, and a refused submission with the claim id is listed too.
+func TestAClaimIdLeadsToEveryPharmacysClaimAndItsRejections(t *testing.T) {
+	t.Parallel()
+	in, _, env, _ := newIntake(t)
+	ctx := context.Background()
+	const other = "1003000126"
+	if _, err := in.SubmitAPI(ctx, bus.KindEnrollment, enrollmentOf("M1", civil.Date{Year: 2024, Month: 1, Day: 1})); err != nil {
+		t.Fatal(err)
+	}
+	tel, _ := otelx.Setup(ctx, "pharmacy", nil)
+	tctx, span := tel.Tracer("test").Start(ctx, "submit")
+	trace := span.SpanContext().TraceID().String()
+	a, err := in.SubmitAPI(tctx, bus.KindClaim, claimOf("RX-9", pharmacy, "M1"))
+	span.End()
+	if err != nil || a.Rejection != nil {
+		t.Fatalf("%+v %v", a, err)
+	}
+	if again, err := in.SubmitAPI(ctx, bus.KindClaim, claimOf("RX-9", pharmacy, "M1")); err != nil || !again.Duplicate {
+		t.Fatalf("the duplicate: %+v %v", again, err)
+	}
+	if _, err := in.SubmitAPI(ctx, bus.KindClaim, claimOf("RX-9", other, "M1")); err != nil {
+		t.Fatal(err)
+	}
+	bad := claimOf("RX-9", pharmacy, "M1")
+	bad.DaysSupply = 0
+	refused, err := in.SubmitAPI(ctx, bus.KindClaim, bad)
+	if err != nil || refused.Rejection == nil {
+		t.Fatalf("the bad claim: %+v %v", refused, err)
+	}
+	recs, rejections, err := in.ClaimJourneys(ctx, "RX-9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].PharmacyNPI != other || recs[1].PharmacyNPI != pharmacy {
+		t.Fatalf("records %+v", recs)
+	}
+	mine := recs[1]
+	if mine.TraceID != trace || mine.EventID != "claim/1245319599/RX-9" || mine.RawSeq != a.RawSeq || mine.ClaimSeq == 0 ||
+		mine.Facts != (intake.ClaimFacts{Member: "M1", Contract: "S9925", PBP: "001", Date: civil.Date{Year: 2024, Month: 4, Day: 20}}) {
+		t.Fatalf("the first record %+v (trace %s, raw %d)", mine, trace, a.RawSeq)
+	}
+	claims := testkit.StreamMessages(t, env.JS, bus.StreamClaims)
+	found := false
+	for _, m := range claims {
+		if m.Header.Get("Nats-Msg-Id") == mine.EventID && m.Sequence == mine.ClaimSeq {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("EMTM_CLAIMS has no message %s at sequence %d", mine.EventID, mine.ClaimSeq)
+	}
+	if len(rejections) != 1 || rejections[0] != refused.Rejection.RejectionId {
+		t.Fatalf("rejections %v, want %s", rejections, refused.Rejection.RejectionId)
+	}
+	if none, rej, err := in.ClaimJourneys(ctx, "RX-404"); err != nil || len(none) != 0 || len(rej) != 0 {
+		t.Fatalf("an unknown claim id: %v %v %v", none, rej, err)
+	}
+}

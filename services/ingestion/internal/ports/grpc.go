@@ -289,3 +289,37 @@ func limitOf(limit int32, max int) (int, error) {
 	}
 	return int(limit), nil
 }
+
+func (g *GRPC) FindClaim(ctx context.Context, req *ingestionv1.FindClaimRequest) (*ingestionv1.FindClaimResponse, error) {
+	id := req.GetClaimId()
+	if id == "" || len(id) > 64 {
+		return nil, grpcx.BadField("claim_id", "required, at most 64 characters")
+	}
+	recs, rejections, err := g.intake.ClaimJourneys(ctx, id)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "claim journeys: %v", err)
+	}
+	out := &ingestionv1.FindClaimResponse{}
+	for _, r := range recs {
+		if !grpcx.MayActOnContract(ctx, r.Facts.Contract) {
+			continue // another sponsor's claim is missing, as its members are
+		}
+		out.Claims = append(out.Claims, &ingestionv1.ClaimRecord{PharmacyNpi: r.PharmacyNPI, ClaimId: r.ClaimID, MemberId: r.Facts.Member,
+			ContractId: r.Facts.Contract, PbpId: r.Facts.PBP, DateOfService: r.Facts.Date.Proto(), EventId: r.EventID, TraceId: r.TraceID,
+			RawSequence: r.RawSeq, ClaimSequence: r.ClaimSeq, RecordedAt: timestamppb.New(r.RecordedAt)})
+	}
+	// A rejection names no verified contract: operators only.
+	if grpcx.CallerOf(ctx).Operator() {
+		for _, rid := range rejections {
+			r, err := g.load(ctx, rid)
+			if err != nil {
+				return nil, err
+			}
+			out.Rejections = append(out.Rejections, r)
+		}
+	}
+	if len(out.Claims) == 0 && len(out.Rejections) == 0 {
+		return nil, status.Errorf(codes.NotFound, "no claim with claim_id %q", id)
+	}
+	return out, nil
+}

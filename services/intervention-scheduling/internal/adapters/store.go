@@ -45,6 +45,7 @@ func (s *Store) taskTag(id string) string { return s.tag(taskid.Member(id)) }
 // Of a partition (tag):
 func leasedKey(tag string) string           { return "is:" + tag + ":leased" }          // zset: task id by lease expiry (unix ms)
 func dueKey(tag string) string              { return "is:" + tag + ":due" }             // zset: open task ids by due date (YYYYMMDD)
+func planDueKey(tag, plan string) string    { return "is:" + tag + ":pdue:" + plan }    // zset: a plan's open task ids by due date
 func expireKey(tag string) string           { return "is:" + tag + ":expire" }          // zset: open task ids by expiry date (YYYYMMDD)
 func unpubKey(tag string) string            { return "is:" + tag + ":unpub" }           // set: tasks with a change not yet published
 func scheduledKey(tag string) string        { return "is:" + tag + ":count:scheduled" } // tasks ever created
@@ -57,6 +58,19 @@ func kindKey(tag, plan, kind string) string { return "is:" + tag + ":kind:" + pl
 func dischKey(tag, plan string) string      { return "is:" + tag + ":disch:" + plan }
 func countKey(tag, status, kind string) string {
 	return "is:" + tag + ":count:" + status + ":" + kind
+}
+func planCountKey(tag, plan string) string { return "is:" + tag + ":pcount:" + plan } // hash: "<status>:<kind>" -> tasks, and "created"
+
+// counted moves one task of kind from status from (none: a new task) to
+// status to, in the partition's and the plan's counters.
+func counted(tag, plan, kind, from, to string) []redisx.Op {
+	var ops []redisx.Op
+	if from == "" {
+		ops = append(ops, redisx.IncrBy(scheduledKey(tag), 1), redisx.HIncrBy(planCountKey(tag, plan), "created", 1))
+	} else {
+		ops = append(ops, redisx.IncrBy(countKey(tag, from, kind), -1), redisx.HIncrBy(planCountKey(tag, plan), from+":"+kind, -1))
+	}
+	return append(ops, redisx.IncrBy(countKey(tag, to, kind), 1), redisx.HIncrBy(planCountKey(tag, plan), to+":"+kind, 1))
 }
 
 // Of a task or a member, in the member's partition:
@@ -119,9 +133,11 @@ func (s *Store) Create(ctx context.Context, t *schedulingv1.InterventionTask, pl
 		redisx.ZAdd(planKey(tag, plan), float64(ymd(due)), t.TaskId), redisx.SAdd(kindKey(tag, plan, kind), t.TaskId)}
 	if in.Status == tasks.Scheduled {
 		ops = append(ops, redisx.ZAdd(readyKey(tag, plan), tasks.ReadyScore(int(t.Priority), due), t.TaskId),
-			redisx.ZAdd(dueKey(tag), float64(ymd(due)), t.TaskId), redisx.ZAdd(expireKey(tag), float64(ymd(exp)), t.TaskId))
+			redisx.ZAdd(dueKey(tag), float64(ymd(due)), t.TaskId), redisx.ZAdd(planDueKey(tag, plan), float64(ymd(due)), t.TaskId),
+			redisx.ZAdd(expireKey(tag), float64(ymd(exp)), t.TaskId))
 	}
-	ops = append(ops, redisx.IncrBy(countKey(tag, in.Status, kind), 1), redisx.IncrBy(scheduledKey(tag), 1), redisx.SAdd(s.box.Unpublished(t.TaskId), t.TaskId))
+	ops = append(ops, counted(tag, plan, kind, "", in.Status)...)
+	ops = append(ops, redisx.SAdd(s.box.Unpublished(t.TaskId), t.TaskId))
 	err = redisx.Commit(ctx, s.rdb, []redisx.Guard{redisx.Absent(tk)}, ops...)
 	if errors.Is(err, redisx.ErrGuard) {
 		return false, nil
@@ -181,15 +197,16 @@ func (s *Store) Apply(ctx context.Context, c tasks.Change) error {
 	ops = append(ops, redisx.HSet(tk, fields...))
 	due := float64(ymd(c.Due))
 	if tasks.IsOpen(c.To) {
-		ops = append(ops, redisx.ZAdd(dueKey(tag), due, id), redisx.ZAdd(expireKey(tag), float64(ymd(st.Expires)), id), redisx.ZAdd(planKey(tag, st.Plan), due, id))
+		ops = append(ops, redisx.ZAdd(dueKey(tag), due, id), redisx.ZAdd(planDueKey(tag, st.Plan), due, id),
+			redisx.ZAdd(expireKey(tag), float64(ymd(st.Expires)), id), redisx.ZAdd(planKey(tag, st.Plan), due, id))
 		if c.To == tasks.Scheduled {
 			ops = append(ops, redisx.ZAdd(readyKey(tag, st.Plan), tasks.ReadyScore(c.Priority, c.Due), id))
 		}
 	} else {
-		ops = append(ops, redisx.ZRem(dueKey(tag), id), redisx.ZRem(expireKey(tag), id))
+		ops = append(ops, redisx.ZRem(dueKey(tag), id), redisx.ZRem(planDueKey(tag, st.Plan), id), redisx.ZRem(expireKey(tag), id))
 	}
 	if st.Status != c.To {
-		ops = append(ops, redisx.IncrBy(countKey(tag, st.Status, st.Kind), -1), redisx.IncrBy(countKey(tag, c.To, st.Kind), 1))
+		ops = append(ops, counted(tag, st.Plan, st.Kind, st.Status, c.To)...)
 	}
 	ops = append(ops, redisx.HIncrBy(tk, "v", 1), redisx.SAdd(s.box.Unpublished(id), id))
 	if err := commit(ctx, s.rdb, []redisx.Guard{redisx.FieldIs(tk, "v", st.Version)}, ops...); err != nil {
@@ -325,11 +342,11 @@ func (s *Store) ApplyLease(ctx context.Context, l tasks.Lease) error {
 		redisx.HSet(reservedKey(ck), id, held), redisx.PExpire(reservedKey(ck), capacityTTL)); err != nil {
 		return err
 	}
+	ops := append([]redisx.Op{redisx.ZRem(readyKey(tag, st.Plan), id), redisx.ZAdd(leasedKey(tag), float64(l.Until), id),
+		redisx.HSet(tk, "status", tasks.Leased, "worker", l.Worker, "lease_exp", l.Until, "capkey", ck)},
+		counted(tag, st.Plan, st.Kind, tasks.Scheduled, tasks.Leased)...)
 	err := commit(ctx, s.rdb, []redisx.Guard{redisx.FieldIs(tk, "v", st.Version), redisx.FieldIs(tk, "status", tasks.Scheduled)},
-		redisx.ZRem(readyKey(tag, st.Plan), id), redisx.ZAdd(leasedKey(tag), float64(l.Until), id),
-		redisx.HSet(tk, "status", tasks.Leased, "worker", l.Worker, "lease_exp", l.Until, "capkey", ck),
-		redisx.IncrBy(countKey(tag, tasks.Scheduled, st.Kind), -1), redisx.IncrBy(countKey(tag, tasks.Leased, st.Kind), 1),
-		redisx.HIncrBy(tk, "v", 1), redisx.SAdd(s.box.Unpublished(id), id))
+		append(ops, redisx.HIncrBy(tk, "v", 1), redisx.SAdd(s.box.Unpublished(id), id))...)
 	if err != nil {
 		if gerr := s.giveBack(ctx, ck, id); gerr != nil {
 			return errors.Join(err, gerr)
@@ -669,8 +686,12 @@ func (s *Store) Discharges(ctx context.Context, plan string, from, to civil.Date
 }
 
 // OpenByDue implements tasks.Store.
-func (s *Store) OpenByDue(ctx context.Context, limit int64) ([]tasks.Due, error) {
-	zs, err := s.parts.ByScore(ctx, s.rdb, dueKey, "-inf", "+inf", limit)
+func (s *Store) OpenByDue(ctx context.Context, plan string, limit int64) ([]tasks.Due, error) {
+	key := dueKey
+	if plan != "" {
+		key = func(tag string) string { return planDueKey(tag, plan) }
+	}
+	zs, err := s.parts.ByScore(ctx, s.rdb, key, "-inf", "+inf", limit)
 	if err != nil {
 		return nil, err
 	}
@@ -684,7 +705,10 @@ func (s *Store) OpenByDue(ctx context.Context, limit int64) ([]tasks.Due, error)
 
 // Counts returns the number of tasks per status and kind, and ever
 // scheduled, summed over the partitions.
-func (s *Store) Counts(ctx context.Context) (map[[2]string]int64, int64, error) {
+func (s *Store) Counts(ctx context.Context, plan string) (map[[2]string]int64, int64, error) {
+	if plan != "" {
+		return s.planCounts(ctx, plan)
+	}
 	statuses := []string{tasks.Scheduled, tasks.Leased, tasks.Completed, tasks.Cancelled, tasks.Expired, tasks.Declined}
 	num := func(v any) int64 {
 		str, _ := v.(string)
@@ -716,6 +740,32 @@ func (s *Store) Counts(ctx context.Context) (map[[2]string]int64, int64, error) 
 		}
 	}
 	return out, scheduled, nil
+}
+
+// planCounts sums a plan's counters over the partitions.
+func (s *Store) planCounts(ctx context.Context, plan string) (map[[2]string]int64, int64, error) {
+	out := map[[2]string]int64{}
+	var created int64
+	for _, tag := range s.parts.All() {
+		h, err := s.rdb.HGetAll(ctx, planCountKey(tag, plan)).Result()
+		if err != nil {
+			return nil, 0, err
+		}
+		for f, v := range h {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, 0, fmt.Errorf("task counter %s of a plan: %w", f, err)
+			}
+			if f == "created" {
+				created += n
+				continue
+			}
+			if st, kind, ok := strings.Cut(f, ":"); ok && n != 0 {
+				out[[2]string{st, kind}] += n
+			}
+		}
+	}
+	return out, created, nil
 }
 
 var _ tasks.Store = (*Store)(nil)

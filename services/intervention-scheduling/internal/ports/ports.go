@@ -4,6 +4,7 @@ package ports
 import (
 	"context"
 	"errors"
+	"sort"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
@@ -16,6 +17,7 @@ import (
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/grpcx"
+	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/tasks"
 )
 
@@ -204,15 +206,42 @@ func (g *GRPC) WatchTasks(req *schedulingv1.WatchTasksRequest, stream grpc.Serve
 	}
 }
 
-func (g *GRPC) GetTaskCounts(ctx context.Context, _ *schedulingv1.GetTaskCountsRequest) (*schedulingv1.GetTaskCountsResponse, error) {
-	if err := operatorOnly(ctx); err != nil {
-		return nil, err
+func (g *GRPC) GetTaskCounts(ctx context.Context, req *schedulingv1.GetTaskCountsRequest) (*schedulingv1.GetTaskCountsResponse, error) {
+	plan := ""
+	switch {
+	case (req.GetContractId() == "") != (req.GetPbpId() == ""):
+		return nil, status.Error(codes.InvalidArgument, "contract_id and pbp_id go together: both (one plan) or neither (every plan)")
+	case req.GetContractId() == "":
+		if err := operatorOnly(ctx); err != nil {
+			return nil, err
+		}
+	default:
+		if err := authorize(ctx, req.GetContractId()); err != nil {
+			return nil, err
+		}
+		plan = planid.Key(req.GetContractId(), req.GetPbpId())
 	}
-	counts, scheduled, err := g.s.Counts(ctx)
+	counts, scheduled, err := g.s.Counts(ctx, plan)
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "task counts: %v", err)
 	}
-	return &schedulingv1.GetTaskCountsResponse{Counts: counts, Scheduled: scheduled}, nil
+	backlog, err := g.s.Backlog(ctx, plan)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "task backlog: %v", err)
+	}
+	today, err := g.s.Today(ctx)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "clock: %v", err)
+	}
+	out := &schedulingv1.GetTaskCountsResponse{Counts: counts, Scheduled: scheduled, Today: today.Proto()}
+	for k, n := range backlog {
+		out.Backlog = append(out.Backlog, &schedulingv1.BacklogCount{Kind: k[0], Age: k[1], Count: n})
+	}
+	sort.Slice(out.Backlog, func(i, j int) bool {
+		a, b := out.Backlog[i], out.Backlog[j]
+		return a.Kind < b.Kind || a.Kind == b.Kind && a.Age < b.Age
+	})
+	return out, nil
 }
 
 func (g *GRPC) GetMonitoringMeasures(ctx context.Context, req *schedulingv1.GetMonitoringMeasuresRequest) (*schedulingv1.GetMonitoringMeasuresResponse, error) {

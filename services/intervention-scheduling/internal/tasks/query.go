@@ -93,8 +93,8 @@ func (s *Scheduler) List(ctx context.Context, f Filter) ([]*schedulingv1.Interve
 func (s *Scheduler) Today(ctx context.Context) (civil.Date, error) { return s.clock.Today(ctx) }
 
 // Counts returns the non-zero task counts by kind and status, and the number of tasks ever scheduled.
-func (s *Scheduler) Counts(ctx context.Context) ([]*schedulingv1.TaskCount, int64, error) {
-	m, total, err := s.store.Counts(ctx)
+func (s *Scheduler) Counts(ctx context.Context, plan string) ([]*schedulingv1.TaskCount, int64, error) {
+	m, total, err := s.store.Counts(ctx, plan)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -204,12 +204,12 @@ func (s *Scheduler) Measures(ctx context.Context, contract, pbp string, year int
 
 // Backlog counts open tasks by kind and how far past due they are: "not_due",
 // "overdue_1_7d", "overdue_8_30d", "overdue_31d_plus" (days by the scheduling clock).
-func (s *Scheduler) Backlog(ctx context.Context) (map[[2]string]int64, error) {
+func (s *Scheduler) Backlog(ctx context.Context, plan string) (map[[2]string]int64, error) {
 	today, err := s.clock.Today(ctx)
 	if err != nil {
 		return nil, err
 	}
-	open, err := s.store.OpenByDue(ctx, 200_000)
+	open, err := s.store.OpenByDue(ctx, plan, 200_000)
 	if err != nil {
 		return nil, err
 	}

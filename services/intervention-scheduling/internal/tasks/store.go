@@ -45,11 +45,13 @@ type Store interface {
 	LeasesExpiredBy(ctx context.Context, t time.Time) ([]string, error)
 	ExpiringBefore(ctx context.Context, d civil.Date) ([]string, error)
 	OverdueBefore(ctx context.Context, d civil.Date) ([]string, error)
-	OpenByDue(ctx context.Context, limit int64) ([]Due, error)
+	// OpenByDue lists open tasks by due date: a plan's ("<contract>-<pbp>"), or every plan's ("").
+	OpenByDue(ctx context.Context, plan string, limit int64) ([]Due, error)
 	PlanTasks(ctx context.Context, plan string) ([]string, error)
 	AllPlans(ctx context.Context) ([]string, error)
 	KindTasks(ctx context.Context, plan, kind string) ([]string, error)
-	Counts(ctx context.Context) (map[[2]string]int64, int64, error)
+	// Counts are the tasks by status and kind, and how many were ever created: of a plan ("<contract>-<pbp>", planid.Key), or of every plan ("").
+	Counts(ctx context.Context, plan string) (map[[2]string]int64, int64, error)
 
 	SetTier(ctx context.Context, member, tier, plan string, on civil.Date) error
 	TierHistory(ctx context.Context, member string, from, to civil.Date) ([]TierPoint, error)

@@ -589,3 +589,82 @@ func TestAnEncounterAndTheTaskItCompletesArrivingAtOnceEndCompleted(t *testing.T
 		t.Errorf("%d of %d members' TMRs missed their encounter", open, members)
 	}
 }
+
+// TestAPlansCountsAndBacklogAreItsOwnAndSumToEveryPlans: two plans' tasks
+// through creation, lease, completion and cancellation; each plan's counters
+// and open-task backlog hold its own tasks only, and together they are the
+// counters of every plan.
+func TestAPlansCountsAndBacklogAreItsOwnAndSumToEveryPlans(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	ctx := context.Background()
+	other := func(a *riskv1.RiskAssessment) *riskv1.RiskAssessment {
+		a.ContractId = "H1234"
+		return a
+	}
+	for _, a := range []*riskv1.RiskAssessment{
+		assessment("M1", "HIGH", date(2024, 2, 10)), assessment("M2", "MODERATE", date(2024, 2, 11)),
+		other(assessment("M3", "HIGH", date(2024, 2, 12))), assessment("M2", "LOW", date(2024, 3, 1)),
+	} {
+		if err := f.s.OnAssessment(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leased, _, err := f.s.Lease(ctx, "alice", "H1234", "001", 1, nil)
+	if err != nil || len(leased) != 1 {
+		t.Fatalf("lease %v %v", leased, err)
+	}
+	if _, err := f.s.Complete(ctx, leased[0].TaskId, "alice", civil.Date{Year: 2024, Month: 3, Day: 2}, ""); err != nil {
+		t.Fatal(err)
+	}
+	flat := func(cs []*schedulingv1.TaskCount) map[string]int64 {
+		m := map[string]int64{}
+		for _, c := range cs {
+			m[enums.Name(c.Kind)+"/"+enums.Name(c.Status)] += c.Count
+		}
+		return m
+	}
+	s9925, created1, err := f.s.Counts(ctx, "S9925-001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1234, created2, err := f.s.Counts(ctx, "H1234-001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, createdAll, err := f.s.Counts(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// S9925: M1's CMR and TMR open, M2's TMR too (a downgrade stays in the
+	// program to the year's end); H1234: M3's CMR completed, its TMR open.
+	want1 := map[string]int64{"CMR/SCHEDULED": 1, "TMR/SCHEDULED": 2}
+	want2 := map[string]int64{"CMR/COMPLETED": 1, "TMR/SCHEDULED": 1}
+	if got := flat(s9925); fmt.Sprint(got) != fmt.Sprint(want1) || created1 != 3 {
+		t.Errorf("S9925-001: %v created %d, want %v and 3", got, created1, want1)
+	}
+	if got := flat(h1234); fmt.Sprint(got) != fmt.Sprint(want2) || created2 != 2 {
+		t.Errorf("H1234-001: %v created %d, want %v and 2", got, created2, want2)
+	}
+	sum := flat(s9925)
+	for k, n := range flat(h1234) {
+		sum[k] += n
+	}
+	if fmt.Sprint(flat(all)) != fmt.Sprint(sum) || createdAll != created1+created2 {
+		t.Errorf("every plan's %v (created %d) is not the sum %v (created %d)", flat(all), createdAll, sum, created1+created2)
+	}
+	open := func(plan string) int64 {
+		b, err := f.s.Backlog(ctx, plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, c := range b {
+			n += c
+		}
+		return n
+	}
+	if a, b, c := open("S9925-001"), open("H1234-001"), open(""); a != 3 || b != 1 || c != 4 {
+		t.Errorf("open tasks: S9925 %d, H1234 %d, all %d; want 3, 1, 4", a, b, c)
+	}
+}

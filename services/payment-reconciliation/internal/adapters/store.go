@@ -177,7 +177,8 @@ func (k keys) entry(ctx context.Context, rdb redis.UniversalClient, owner, id st
 }
 
 // entriesByID reads entries by id, in order, looking in every partition.
-func (k keys) entriesByID(ctx context.Context, rdb redis.UniversalClient, ids []string) ([]*ledgerv1.LedgerEntry, error) {
+// entriesByID reads entries by id; a missing one is an error unless missingOK (then it is left out).
+func (k keys) entriesByID(ctx context.Context, rdb redis.UniversalClient, ids []string, missingOK bool) ([]*ledgerv1.LedgerEntry, error) {
 	out := make([]*ledgerv1.LedgerEntry, 0, len(ids))
 	tags := k.parts.All()
 	for start := 0; start < len(ids); start += 500 {
@@ -200,6 +201,9 @@ func (k keys) entriesByID(ctx context.Context, rdb redis.UniversalClient, ids []
 				}
 			}
 			if found == "" {
+				if missingOK {
+					continue
+				}
 				return nil, fmt.Errorf("entry %s is indexed but missing", id)
 			}
 			var e ledgerv1.LedgerEntry
@@ -218,6 +222,11 @@ func (k keys) spans(ctx context.Context, rdb redis.UniversalClient, member strin
 	if err != nil {
 		return nil, err
 	}
+	return spansOf(h)
+}
+
+// spansOf reads a member's stored spans, by start date.
+func spansOf(h map[string]string) ([]membermonths.Span, error) {
 	out := make([]membermonths.Span, 0, len(h))
 	for id, v := range h {
 		parts := strings.SplitN(v, "|", 4)
@@ -234,6 +243,28 @@ func (k keys) spans(ctx context.Context, rdb redis.UniversalClient, member strin
 		}
 		return out[i].ID < out[j].ID
 	})
+	return out, nil
+}
+
+// spansOfMany reads many members' spans in one pipeline (a Redis Cluster client splits it by node).
+func (k keys) spansOfMany(ctx context.Context, rdb redis.UniversalClient, members []string) ([][]membermonths.Span, error) {
+	cmds := make([]*redis.MapStringStringCmd, len(members))
+	if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, m := range members {
+			cmds[i] = p.HGetAll(ctx, k.span(m))
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	out := make([][]membermonths.Span, len(members))
+	for i, c := range cmds {
+		ss, err := spansOf(c.Val())
+		if err != nil {
+			return nil, err
+		}
+		out[i] = ss
+	}
 	return out, nil
 }
 
@@ -338,7 +369,12 @@ func (s *Store) Entry(ctx context.Context, owner, id string) (*ledgerv1.LedgerEn
 
 // Entries implements booking.Store.
 func (s *Store) Entries(ctx context.Context, ids []string) ([]*ledgerv1.LedgerEntry, error) {
-	return s.k.entriesByID(ctx, s.rdb, ids)
+	return s.k.entriesByID(ctx, s.rdb, ids, false)
+}
+
+// FindEntries implements booking.Store.
+func (s *Store) FindEntries(ctx context.Context, ids []string) ([]*ledgerv1.LedgerEntry, error) {
+	return s.k.entriesByID(ctx, s.rdb, ids, true)
 }
 
 // EntryIDs implements booking.Store.
@@ -385,6 +421,11 @@ func (s *Store) RecordSpan(ctx context.Context, member string, sp membermonths.S
 // Spans implements booking.Store.
 func (s *Store) Spans(ctx context.Context, member string) ([]membermonths.Span, error) {
 	return s.k.spans(ctx, s.rdb, member)
+}
+
+// SpansOf implements booking.Store: many members' spans in one round trip.
+func (s *Store) SpansOf(ctx context.Context, members []string) ([][]membermonths.Span, error) {
+	return s.k.spansOfMany(ctx, s.rdb, members)
 }
 
 // Members implements booking.Store: over every partition.

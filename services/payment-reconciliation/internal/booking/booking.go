@@ -47,6 +47,8 @@ type Store interface {
 	// Entry reads one entry (nil when unknown); Entries several, in order.
 	Entry(ctx context.Context, owner, id string) (*ledgerv1.LedgerEntry, error)
 	Entries(ctx context.Context, ids []string) ([]*ledgerv1.LedgerEntry, error)
+	// FindEntries reads the entries of ids that exist (the others are left out).
+	FindEntries(ctx context.Context, ids []string) ([]*ledgerv1.LedgerEntry, error)
 	// EntryIDs lists every entry in booking order; MonthEntryIDs a plan's of a service month.
 	EntryIDs(ctx context.Context) ([]string, error)
 	MonthEntryIDs(ctx context.Context, plan string, month civil.Date) ([]string, error)
@@ -60,6 +62,8 @@ type Store interface {
 	RecordSpan(ctx context.Context, member string, s membermonths.Span) error
 	// Spans are a member's spans, ordered by start.
 	Spans(ctx context.Context, member string) ([]membermonths.Span, error)
+	// SpansOf reads many members' spans at once, in their order.
+	SpansOf(ctx context.Context, members []string) ([][]membermonths.Span, error)
 	// Members lists the members with spans, or only those changed since the last sweep.
 	Members(ctx context.Context, changedOnly bool) ([]string, error)
 	// Swept is the month (YYYY-MM) the last sweep booked through ("" before the first).
@@ -442,21 +446,23 @@ func (b *Booker) Statement(ctx context.Context, contract, pbp string, month *typ
 
 // unpaidMemberMonths counts the member months of a plan in a month that
 // enrollment makes under the plan's member-month rule. It reads every
-// member's spans: a statement's note, not a hot path.
+// member's spans, 500 members a round trip: a statement's note.
 func (b *Booker) unpaidMemberMonths(ctx context.Context, plan, rule string, first civil.Date) (int64, error) {
 	members, err := b.store.Members(ctx, false)
 	if err != nil {
 		return 0, err
 	}
 	var n int64
-	for _, m := range members {
-		ss, err := b.store.Spans(ctx, m)
+	for start := 0; start < len(members); start += 500 {
+		all, err := b.store.SpansOf(ctx, members[start:min(start+500, len(members))])
 		if err != nil {
 			return 0, err
 		}
-		for _, mm := range membermonths.Of(ss, first, func(string) string { return rule }) {
-			if mm.Plan == plan && mm.Month == first {
-				n++
+		for _, ss := range all {
+			for _, mm := range membermonths.Of(ss, first, func(string) string { return rule }) {
+				if mm.Plan == plan && mm.Month == first {
+					n++
+				}
 			}
 		}
 	}
@@ -488,6 +494,11 @@ func (b *Booker) Entries(ctx context.Context, contract string, kind ledgerv1.Ent
 		}
 	}
 	return out, nil
+}
+
+// EntriesByID reads the entries of ids that exist, in the order asked.
+func (b *Booker) EntriesByID(ctx context.Context, ids []string) ([]*ledgerv1.LedgerEntry, error) {
+	return b.store.FindEntries(ctx, ids)
 }
 
 // MonthEntries lists a plan's entries of a service month, in booking order.

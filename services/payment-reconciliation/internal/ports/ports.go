@@ -107,6 +107,22 @@ func (g *GRPC) ListLedgerEntries(ctx context.Context, req *ledgerv1.ListLedgerEn
 	case limit < 0 || limit > 10000:
 		return nil, grpcx.BadField("limit", fmt.Sprintf("must be 1..10000, got %d", limit))
 	}
+	if ids := req.GetEntryIds(); len(ids) > 0 {
+		if len(ids) > 1000 {
+			return nil, grpcx.BadField("entry_ids", fmt.Sprintf("at most 1000, got %d", len(ids)))
+		}
+		es, err := g.b.EntriesByID(ctx, ids)
+		if err != nil {
+			return nil, unavailable("list entries", err)
+		}
+		out := &ledgerv1.ListLedgerEntriesResponse{}
+		for _, e := range es {
+			if e != nil && grpcx.MayActOnContract(ctx, e.ContractId) {
+				out.Entries = append(out.Entries, e)
+			}
+		}
+		return out, nil
+	}
 	if req.GetContractId() == "" && !grpcx.CallerOf(ctx).Operator() {
 		return nil, status.Error(codes.PermissionDenied, "name your contract in contract_id: every contract's entries are for operators")
 	}

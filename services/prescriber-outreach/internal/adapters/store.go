@@ -48,6 +48,7 @@ func unpubCommKey(tag string) string      { return "po:" + tag + ":unpubc" }    
 func suppressedKey(tag string) string     { return "po:" + tag + ":suppressed" }            // set: problems found again and not raised
 func problemKey(tag, code string) string  { return "po:" + tag + ":count:problem:" + code } // items per problem code
 func statCodeKey(tag, code string) string { return "po:" + tag + ":stats:code:" + code }    // hash: status -> items, per problem code
+func statPlanKey(tag, plan string) string { return "po:" + tag + ":stats:plan:" + plan }    // hash: a plan's "npi|<npi>|<status>", "code|<code>|<status>", "comms" and "items" counts
 
 // Store keeps outreach items and communications in Redis.
 type Store struct {
@@ -139,6 +140,11 @@ func (s *Store) move(it outreach.Item, to string, deadline civil.Date) []redisx.
 	if it.Status != to {
 		ops = append(ops, redisx.HIncrBy(s.statNPIKey(it.NPI), it.Status, -1), redisx.HIncrBy(s.statNPIKey(it.NPI), to, 1),
 			redisx.HIncrBy(statCodeKey(tag, it.Code), it.Status, -1), redisx.HIncrBy(statCodeKey(tag, it.Code), to, 1))
+		if it.Plan != "" {
+			pk := statPlanKey(tag, it.Plan)
+			ops = append(ops, redisx.HIncrBy(pk, "npi|"+it.NPI+"|"+it.Status, -1), redisx.HIncrBy(pk, "npi|"+it.NPI+"|"+to, 1),
+				redisx.HIncrBy(pk, "code|"+it.Code+"|"+it.Status, -1), redisx.HIncrBy(pk, "code|"+it.Code+"|"+to, 1))
+		}
 	}
 	return append(ops, redisx.HSet(ik, "status", to), redisx.HIncrBy(ik, "v", 1), redisx.SAdd(s.items.Unpublished(id), id))
 }
@@ -199,7 +205,9 @@ func (s *Store) Create(ctx context.Context, it *outreachv1.OutreachItem, plan st
 		redisx.ZAdd(s.pendingKey(plan, npi), float64(on), id), redisx.SAdd(pendSetKey(tag), queue(plan, npi)),
 		redisx.SAdd(npisKey(tag), npi), redisx.SAdd(codesKey(tag), it.ProblemCode), redisx.ZAdd(s.prescriberKey(npi), float64(on), id),
 		redisx.HIncrBy(s.statNPIKey(npi), outreach.Pending, 1), redisx.HIncrBy(statCodeKey(tag, it.ProblemCode), outreach.Pending, 1),
-		redisx.IncrBy(countItemsKey(tag), 1), redisx.IncrBy(problemKey(tag, it.ProblemCode), 1), redisx.SAdd(s.items.Unpublished(id), id))
+		redisx.IncrBy(countItemsKey(tag), 1), redisx.IncrBy(problemKey(tag, it.ProblemCode), 1), redisx.SAdd(s.items.Unpublished(id), id),
+		redisx.HIncrBy(statPlanKey(tag, plan), "npi|"+npi+"|"+outreach.Pending, 1), redisx.HIncrBy(statPlanKey(tag, plan), "code|"+it.ProblemCode+"|"+outreach.Pending, 1),
+		redisx.HIncrBy(statPlanKey(tag, plan), "items", 1))
 	if err := s.guarded(ctx, guards, ops...); err != nil {
 		return created(err, outreach.Created, superseded)
 	}
@@ -256,7 +264,8 @@ func (s *Store) Send(ctx context.Context, c *outreachv1.Communication, plan stri
 	}
 	ops = append(ops, redisx.HSet(s.commKey(c.CommunicationId), "pb", pb, "npi", c.PrescriberNpi, "plan", plan, "period", c.Period, "sent", sent),
 		redisx.ZAdd(s.commsKey(c.PrescriberNpi), float64(sent), c.CommunicationId), redisx.IncrBy(s.commCountKey(plan, c.PrescriberNpi, c.Period), 1),
-		redisx.IncrBy(countCommsKey(tag), 1), redisx.SAdd(s.comms.Unpublished(c.CommunicationId), c.CommunicationId))
+		redisx.IncrBy(countCommsKey(tag), 1), redisx.HIncrBy(statPlanKey(tag, plan), "comms", 1),
+		redisx.SAdd(s.comms.Unpublished(c.CommunicationId), c.CommunicationId))
 	err = s.guarded(ctx, guards, ops...)
 	var ge *redisx.GuardError
 	if errors.As(err, &ge) && ge.Index == 0 {
@@ -434,8 +443,11 @@ func (s *Store) ItemsOf(ctx context.Context, npi string, limit int) ([]*outreach
 }
 
 // Counts reads every counter, summed over the partitions.
-func (s *Store) Counts(ctx context.Context) (*outreach.Counts, error) {
+func (s *Store) Counts(ctx context.Context, plan string) (*outreach.Counts, error) {
 	c := &outreach.Counts{ByProblem: map[string]int64{}, ByNPI: map[string]map[string]int64{}, ByCode: map[string]map[string]int64{}}
+	if plan != "" {
+		return s.planCounts(ctx, plan, c)
+	}
 	num := func(v any) int64 {
 		str, _ := v.(string)
 		n, _ := strconv.ParseInt(str, 10, 64)
@@ -497,6 +509,46 @@ func (s *Store) Counts(ctx context.Context) (*outreach.Counts, error) {
 			if err != nil && err != redis.Nil {
 				return nil, err
 			}
+			c.ByProblem[code] += n
+		}
+	}
+	return c, nil
+}
+
+// planCounts are a plan's counters summed over the partitions (suppressed
+// and unmatched responses are counted for every plan only).
+func (s *Store) planCounts(ctx context.Context, plan string, c *outreach.Counts) (*outreach.Counts, error) {
+	for _, tag := range s.parts.All() {
+		h, err := s.rdb.HGetAll(ctx, statPlanKey(tag, plan)).Result()
+		if err != nil {
+			return nil, err
+		}
+		for f, v := range h {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("outreach counter %s of a plan: %w", f, err)
+			}
+			parts := strings.Split(f, "|")
+			switch {
+			case f == "items":
+				c.Items += n
+			case f == "comms":
+				c.Comms += n
+			case len(parts) == 3 && parts[0] == "npi":
+				if c.ByNPI[parts[1]] == nil {
+					c.ByNPI[parts[1]] = map[string]int64{}
+				}
+				c.ByNPI[parts[1]][parts[2]] += n
+			case len(parts) == 3 && parts[0] == "code":
+				if c.ByCode[parts[1]] == nil {
+					c.ByCode[parts[1]] = map[string]int64{}
+				}
+				c.ByCode[parts[1]][parts[2]] += n
+			}
+		}
+	}
+	for code, by := range c.ByCode {
+		for _, n := range by {
 			c.ByProblem[code] += n
 		}
 	}

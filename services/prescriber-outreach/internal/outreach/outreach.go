@@ -471,4 +471,6 @@ func (o *Outreach) Communications(ctx context.Context, npi string, limit int) ([
 }
 
 // Counts reads the counters.
-func (o *Outreach) Counts(ctx context.Context) (*Counts, error) { return o.store.Counts(ctx) }
+func (o *Outreach) Counts(ctx context.Context, plan string) (*Counts, error) {
+	return o.store.Counts(ctx, plan)
+}

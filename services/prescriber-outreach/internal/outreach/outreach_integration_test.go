@@ -156,7 +156,7 @@ func TestBatchingRateLimitAndRepeatWindow(t *testing.T) {
 	again := assessment("M1", "2024-03-01", "BEERS:glyburide@"+drA)
 	f.must(t, f.o.OnAssessment(ctx, again))
 	f.must(t, f.o.OnAssessment(ctx, again))
-	c, err := f.o.Counts(ctx)
+	c, err := f.o.Counts(ctx, "")
 	f.must(t, err)
 	if c.Items != 5 || c.Suppressed != 1 || c.Comms != 3 {
 		t.Fatalf("counts %+v: 5 items, 1 suppressed (counted once), 3 letters", c)
@@ -245,13 +245,23 @@ func TestResponsesViaAPIAndEncounterAndNoResponse(t *testing.T) {
 	if got := f.items(t, drA); got != "M1/BEERS:glyburide:ACCEPTED:2024-W08#1 M1/NONADH:STATIN:DECLINED:2024-W08#1 M2/COB:NO_RESPONSE:2024-W08#1" {
 		t.Fatalf("items %s", got)
 	}
-	c, err := f.o.Counts(ctx)
+	c, err := f.o.Counts(ctx, "")
 	f.must(t, err)
 	if got := c.ByNPI[drA]; got[outreach.Accepted] != 1 || got[outreach.Declined] != 1 || got[outreach.NoResponse] != 1 || got[outreach.Pending] != 0 || got[outreach.Sent] != 0 {
 		t.Fatalf("drA counts %v", got)
 	}
 	if c.ByCode["BEERS"][outreach.Accepted] != 1 || c.ByCode["COB"][outreach.NoResponse] != 1 || c.Unmatched != 1 {
 		t.Fatalf("by code %v, unmatched %d", c.ByCode, c.Unmatched)
+	}
+	// Every item is the plan's: its own counters, kept through every move, are the same.
+	pc, err := f.o.Counts(ctx, "S9925-001")
+	f.must(t, err)
+	if fmt.Sprint(pc.ByNPI) != fmt.Sprint(c.ByNPI) || fmt.Sprint(pc.ByCode) != fmt.Sprint(c.ByCode) || fmt.Sprint(pc.ByProblem) != fmt.Sprint(c.ByProblem) ||
+		pc.Items != c.Items || pc.Comms != c.Comms || pc.Items == 0 {
+		t.Fatalf("the plan's counts %+v differ from every plan's %+v", pc, c)
+	}
+	if none, err := f.o.Counts(ctx, "H1234-001"); err != nil || none.Items != 0 || len(none.ByNPI) != 0 {
+		t.Fatalf("another plan counts %+v %v", none, err)
 	}
 	// A late answer still counts.
 	late, err := f.o.Respond(ctx, id("M2", "COB"), outreach.Accepted, day("2024-04-02"), "tapering", "api", "")

@@ -41,5 +41,6 @@ type Store interface {
 	Unmatched(ctx context.Context, key string) error
 	ItemsOf(ctx context.Context, npi string, limit int) ([]*outreachv1.OutreachItem, error)
 	Comms(ctx context.Context, npi string, limit int) ([]string, error)
-	Counts(ctx context.Context) (*Counts, error)
+	// Counts are the items and letters of a plan ("<contract>-<pbp>"), or of every plan ("").
+	Counts(ctx context.Context, plan string) (*Counts, error)
 }

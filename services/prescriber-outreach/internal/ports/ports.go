@@ -15,6 +15,7 @@ import (
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/identifiers"
+	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/outreach"
 )
 
@@ -64,7 +65,7 @@ func (g *GRPC) ListOutreach(ctx context.Context, req *outreachv1.ListOutreachReq
 }
 
 func (g *GRPC) GetOutreachCounts(ctx context.Context, _ *outreachv1.GetOutreachCountsRequest) (*outreachv1.GetOutreachCountsResponse, error) {
-	c, err := g.o.Counts(ctx)
+	c, err := g.o.Counts(ctx, "")
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "outreach counts: %v", err)
 	}
@@ -152,8 +153,19 @@ func responseCounts(key string, m map[string]int64) *outreachv1.ResponseCounts {
 	return r
 }
 
-func (g *GRPC) GetOutreachStats(ctx context.Context, _ *outreachv1.GetOutreachStatsRequest) (*outreachv1.GetOutreachStatsResponse, error) {
-	c, err := g.o.Counts(ctx)
+func (g *GRPC) GetOutreachStats(ctx context.Context, req *outreachv1.GetOutreachStatsRequest) (*outreachv1.GetOutreachStatsResponse, error) {
+	plan := ""
+	switch {
+	case (req.GetContractId() == "") != (req.GetPbpId() == ""):
+		return nil, status.Error(codes.InvalidArgument, "contract_id and pbp_id go together: both (one plan) or neither (every plan)")
+	case req.GetContractId() == "":
+		if !grpcx.CallerOf(ctx).Operator() {
+			return nil, status.Error(codes.PermissionDenied, "every plan's outreach statistics are for operators; name your contract_id and pbp_id")
+		}
+	default:
+		plan = planid.Key(req.GetContractId(), req.GetPbpId())
+	}
+	c, err := g.o.Counts(ctx, plan)
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "outreach stats: %v", err)
 	}

@@ -8,11 +8,15 @@ package adapters
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/emtm/emtm/libs/civil"
+	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/redisx"
 	"github.com/emtm/emtm/services/risk-scoring/internal/assess"
@@ -229,6 +233,79 @@ func (s *Store) Size(ctx context.Context, member string) (int64, error) {
 		return 0, nil
 	}
 	return n, err
+}
+
+// assessmentsKey is the hash of the assessments emitted for a member (id -> RiskAssessment).
+func (s *Store) assessmentsKey(member string) string {
+	return s.prefix + s.parts.Of(member) + ":a:" + member
+}
+
+// RecordAssessment implements assess.Store.
+func (s *Store) RecordAssessment(ctx context.Context, member string, a *riskv1.RiskAssessment) error {
+	b, err := proto.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return s.rdb.HSet(ctx, s.assessmentsKey(member), a.AssessmentId, b).Err()
+}
+
+// Assessments implements assess.Store: by date, then by when they were made.
+func (s *Store) Assessments(ctx context.Context, member string) ([]*riskv1.RiskAssessment, error) {
+	h, err := s.rdb.HGetAll(ctx, s.assessmentsKey(member)).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*riskv1.RiskAssessment, 0, len(h))
+	for id, v := range h {
+		a := &riskv1.RiskAssessment{}
+		if err := proto.Unmarshal([]byte(v), a); err != nil {
+			return nil, fmt.Errorf("assessment %s: %w", id, err)
+		}
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if c := civil.FromProto(out[i].AsOf).Compare(civil.FromProto(out[j].AsOf)); c != 0 {
+			return c < 0
+		}
+		if ti, tj := out[i].GetMeta().GetRecordedAt().AsTime(), out[j].GetMeta().GetRecordedAt().AsTime(); !ti.Equal(tj) {
+			return ti.Before(tj)
+		}
+		return out[i].AssessmentId < out[j].AssessmentId
+	})
+	return out, nil
+}
+
+// Summaries reads the sizes and fingerprints of many profiles in one
+// pipeline (a Redis Cluster client splits it by node).
+func (s *Store) Summaries(ctx context.Context, members []string, withBytes bool) ([]assess.Summary, error) {
+	pipe := s.rdb.Pipeline()
+	sizes := make([]*redis.IntCmd, len(members))
+	prints := make([]*redis.StringCmd, len(members))
+	for i, m := range members {
+		if withBytes {
+			sizes[i] = pipe.MemoryUsage(ctx, s.ProfileKey(m), 0)
+		}
+		prints[i] = pipe.HGet(ctx, s.ProfileKey(m), profile.FieldPrint)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, err
+	}
+	out := make([]assess.Summary, len(members))
+	for i := range members {
+		if withBytes {
+			if n, err := sizes[i].Result(); err == nil {
+				out[i].Bytes = n
+			} else if err != redis.Nil {
+				return nil, err
+			}
+		}
+		if fp, err := prints[i].Result(); err == nil {
+			out[i].Fingerprint = fp
+		} else if err != redis.Nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Members lists every beneficiary with a profile.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
+	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/testkit"
 )
 
@@ -39,5 +41,81 @@ func TestTheSizeOfALargeProfileCountsEveryField(t *testing.T) {
 	}
 	if size < content || size > 2*content {
 		t.Errorf("size %d bytes for %d bytes of fields and values; want between 1 and 2 times as much", size, content)
+	}
+}
+
+// TestAMembersAssessmentsAreKeptOnceEachInDateOrder: recording the same
+// assessment twice (a redelivery) keeps one; the list is by as-of date.
+func TestAMembersAssessmentsAreKeptOnceEachInDateOrder(t *testing.T) {
+	t.Parallel()
+	rdb := testkit.RedisClient(t)
+	ctx := context.Background()
+	s := NewStore(rdb, LivePrefix, 4)
+	at := func(id string, month int32) *riskv1.RiskAssessment {
+		return &riskv1.RiskAssessment{AssessmentId: id, MemberId: "M1", AsOf: &typesv1.Date{Year: 2024, Month: month, Day: 1},
+			Meta: &typesv1.EventMeta{EventId: id, CausationId: "claim/" + id}}
+	}
+	for _, a := range []*riskv1.RiskAssessment{at("asmt/b", 3), at("asmt/a", 1), at("asmt/b", 3), at("asmt/c", 2)} {
+		if err := s.RecordAssessment(ctx, "M1", a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Assessments(ctx, "M1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, a := range got {
+		ids = append(ids, a.AssessmentId+"<-"+a.GetMeta().GetCausationId())
+	}
+	if strings.Join(ids, " ") != "asmt/a<-claim/asmt/a asmt/c<-claim/asmt/c asmt/b<-claim/asmt/b" {
+		t.Fatalf("assessments %v", ids)
+	}
+	if none, err := s.Assessments(ctx, "M2"); err != nil || len(none) != 0 {
+		t.Fatalf("another member's: %v %v", none, err)
+	}
+	// The assessments live in the store's namespace: a rebuild's shadow has none, and dropping it keeps the live ones.
+	if err := s.Shadow().Drop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.Assessments(ctx, "M1"); len(again) != 3 {
+		t.Fatalf("%d after dropping a shadow", len(again))
+	}
+}
+
+// TestSummariesReadManyProfilesInOneRoundTripAsOneAtATime: Stats reads
+// profiles in batches; each summary is what Size and Fingerprint say.
+func TestSummariesReadManyProfilesInOneRoundTripAsOneAtATime(t *testing.T) {
+	t.Parallel()
+	rdb := testkit.RedisClient(t)
+	ctx := context.Background()
+	s := NewStore(rdb, LivePrefix, 4)
+	for i, m := range []string{"M1", "M2", "M3"} {
+		fields := []any{"c:x", strings.Repeat("y", 10*(i+1))}
+		if i != 1 {
+			fields = append(fields, "fp", fmt.Sprintf("t%d|e0|", i+1))
+		}
+		if err := rdb.HSet(ctx, s.ProfileKey(m), fields...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	members := []string{"M1", "M2", "M3", "M-none"}
+	sums, err := s.Summaries(ctx, members, true)
+	if err != nil || len(sums) != 4 {
+		t.Fatalf("%v %v", sums, err)
+	}
+	light, err := s.Summaries(ctx, members, false)
+	if err != nil || light[0].Bytes != 0 || light[0].Fingerprint != sums[0].Fingerprint || light[2].Fingerprint != sums[2].Fingerprint {
+		t.Fatalf("without sizes: %v %v", light, err)
+	}
+	for i, m := range members {
+		size, _ := s.Size(ctx, m)
+		fp, _ := s.Fingerprint(ctx, m)
+		if sums[i].Bytes != size || sums[i].Fingerprint != fp {
+			t.Errorf("%s: summary %+v, one at a time %d %q", m, sums[i], size, fp)
+		}
+	}
+	if sums[3].Bytes != 0 || sums[1].Fingerprint != "" || sums[0].Fingerprint != "t1|e0|" {
+		t.Errorf("summaries %+v", sums)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
+	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/pseudonym"
 	"github.com/emtm/emtm/services/risk-scoring/internal/chronic"
@@ -46,6 +47,13 @@ type Store interface {
 	Fingerprint(ctx context.Context, member string) (string, error)
 	// Size is the bytes the profile takes in the store.
 	Size(ctx context.Context, member string) (int64, error)
+	// RecordAssessment keeps an assessment emitted for a member (idempotent by
+	// its id); Assessments lists them, oldest first.
+	RecordAssessment(ctx context.Context, member string, a *riskv1.RiskAssessment) error
+	Assessments(ctx context.Context, member string) ([]*riskv1.RiskAssessment, error)
+	// Summaries are the fingerprints of many profiles, read together, and
+	// their sizes when withBytes (Redis's MEMORY USAGE of every field: slow).
+	Summaries(ctx context.Context, members []string, withBytes bool) ([]Summary, error)
 	Members(ctx context.Context) ([]string, error)
 	MembersByTier(ctx context.Context, contract, pbp string, tier int) ([]string, error)
 	// Shadow is an empty store beside this one, for a rebuild.
@@ -255,18 +263,24 @@ func (a *Assessor) settle(ctx context.Context, snap profile.Snapshot, causeID st
 		save := ""
 		if changed {
 			save = fp
+			id := "asmt/" + causeID
+			if attempt > 0 {
+				id = fmt.Sprintf("asmt/%s/%d", causeID, attempt)
+			}
+			msg := ToProto(p, r)
+			msg.Meta = &typesv1.EventMeta{EventId: id, CausationId: causeID} // a rebuild publishes nothing
+			msg.AssessmentId = id
+			msg.PreviousTier = riskv1.RiskTier(p.Tier)
 			if a.pub != nil {
-				id := "asmt/" + causeID
-				if attempt > 0 {
-					id = fmt.Sprintf("asmt/%s/%d", causeID, attempt)
-				}
-				msg := ToProto(p, r)
 				msg.Meta = a.pub.Meta(ctx, id, causeID)
-				msg.AssessmentId = id
-				msg.PreviousTier = riskv1.RiskTier(p.Tier)
 				if _, err := a.pub.Publish(ctx, bus.Out{Subject: bus.AssessmentSubject(bus.Partition(p.MemberID, a.partitions)), MsgID: id, Msg: msg}); err != nil {
 					return err
 				}
+			}
+			// Kept before the profile is saved: a crash between the two
+			// redelivers the event, which records the same id again.
+			if err := a.store.RecordAssessment(ctx, p.MemberID, Compact(msg)); err != nil {
+				return err
 			}
 		}
 		ok, err := a.store.Save(ctx, snap, save, r.Tier, stale)
@@ -304,6 +318,31 @@ func prune(p *profile.Profile, stale []string) {
 		}
 	}
 	p.Medical = med
+}
+
+// Compact is what is kept of an emitted assessment for its member's history
+// (ListAssessments, the console's claim journey): its ids, causation and
+// trace, date, score, tier, eligibility, each factor's code and points and
+// each problem's code, key, claims and prescribers. The texts, PDC and safety
+// measures of the moment are in the stream's copy (EMTM_ASSESSMENTS).
+func Compact(a *riskv1.RiskAssessment) *riskv1.RiskAssessment {
+	out := &riskv1.RiskAssessment{Meta: a.Meta, AssessmentId: a.AssessmentId, MemberId: a.MemberId, ContractId: a.ContractId, PbpId: a.PbpId,
+		AsOf: a.AsOf, Score: a.Score, Tier: a.Tier, PreviousTier: a.PreviousTier}
+	if e := a.Eligibility; e != nil {
+		out.Eligibility = &riskv1.Eligibility{Eligible: e.Eligible, Year: e.Year}
+	}
+	for _, f := range a.Factors {
+		out.Factors = append(out.Factors, &riskv1.RiskFactor{Code: f.Code, Points: f.Points})
+	}
+	for _, p := range a.Problems {
+		out.Problems = append(out.Problems, &riskv1.DrugTherapyProblem{Code: p.Code, Key: p.Key, ClaimIds: p.ClaimIds, PrescriberNpis: p.PrescriberNpis})
+	}
+	return out
+}
+
+// Assessments are the assessments emitted for a member, oldest first.
+func (a *Assessor) Assessments(ctx context.Context, member string) ([]*riskv1.RiskAssessment, error) {
+	return a.store.Assessments(ctx, member)
 }
 
 // Current scores a stored profile now (for the API).
@@ -388,38 +427,60 @@ type Stats struct {
 	ByProblem                                map[string]int64
 }
 
-// Stats reads the statistics of every profile.
-func (a *Assessor) Stats(ctx context.Context) (Stats, error) {
+// Stats reads the statistics of every profile (contract ""), with their
+// sizes, or of a plan's assessed members, without them.
+func (a *Assessor) Stats(ctx context.Context, contract, pbp string) (Stats, error) {
 	st := Stats{ByTier: map[int]int64{}, ByProblem: map[string]int64{}}
-	members, err := a.store.Members(ctx)
-	if err != nil {
-		return st, err
+	var members []string
+	if contract == "" {
+		all, err := a.store.Members(ctx)
+		if err != nil {
+			return st, err
+		}
+		members = all
+	} else {
+		// A plan's members are those its tier indexes hold: every assessed profile.
+		for _, t := range []int{scoring.TierLow, scoring.TierModerate, scoring.TierHigh} {
+			ids, err := a.store.MembersByTier(ctx, contract, pbp, t)
+			if err != nil {
+				return st, err
+			}
+			members = append(members, ids...)
+		}
 	}
-	for _, m := range members {
-		size, err := a.store.Size(ctx, m)
+	for start := 0; start < len(members); start += statsBatch {
+		batch := members[start:min(start+statsBatch, len(members))]
+		sums, err := a.store.Summaries(ctx, batch, contract == "")
 		if err != nil {
 			return st, err
 		}
-		fp, err := a.store.Fingerprint(ctx, m)
-		if err != nil {
-			return st, err
-		}
-		st.Profiles++
-		st.TotalBytes += size
-		st.MaxBytes = max(st.MaxBytes, size)
-		if fp == "" {
-			continue // no assessment yet (no fills)
-		}
-		tier, eligible, codes := ParseFingerprint(fp)
-		st.ByTier[tier]++
-		if eligible {
-			st.Eligible++
-		}
-		for _, c := range codes {
-			st.ByProblem[c]++
+		for _, s := range sums {
+			st.Profiles++
+			st.TotalBytes += s.Bytes
+			st.MaxBytes = max(st.MaxBytes, s.Bytes)
+			if s.Fingerprint == "" {
+				continue // no assessment yet (no fills)
+			}
+			tier, eligible, codes := ParseFingerprint(s.Fingerprint)
+			st.ByTier[tier]++
+			if eligible {
+				st.Eligible++
+			}
+			for _, c := range codes {
+				st.ByProblem[c]++
+			}
 		}
 	}
 	return st, nil
+}
+
+// statsBatch is how many profiles Stats reads in one round trip.
+const statsBatch = 500
+
+// Summary is what Stats reads of one stored profile.
+type Summary struct {
+	Bytes       int64
+	Fingerprint string
 }
 
 // ParseFingerprint reads tier, eligibility and problem codes back from a stored fingerprint.

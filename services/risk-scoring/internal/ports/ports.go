@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/civil"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/money"
@@ -73,6 +74,9 @@ func (g *GRPC) GetProfile(ctx context.Context, req *riskv1.GetProfileRequest) (*
 	ings, unknown := map[string]bool{}, map[string]bool{}
 	var total money.Sum
 	for _, f := range p.Fills {
+		out.Fills = append(out.Fills, &riskv1.Fill{ClaimId: f.ClaimID, PharmacyNpi: f.PharmacyNPI, DateOfService: f.Date.Proto(),
+			DaysSupply: int32(f.DaysSupply), CostCents: f.CostCents, PrescriberNpi: f.PrescriberNPI,
+			Ingredients: append([]string(nil), f.Ingredients...), MmePerDay: float64(f.MME10) / 10})
 		total.Add(f.CostCents)
 		for _, i := range f.Known() {
 			ings[i] = true
@@ -90,6 +94,9 @@ func (g *GRPC) GetProfile(ctx context.Context, req *riskv1.GetProfileRequest) (*
 	for i := range unknown {
 		out.UnknownDrugs = append(out.UnknownDrugs, i)
 	}
+	sort.SliceStable(out.Fills, func(i, j int) bool {
+		return civil.FromProto(out.Fills[i].DateOfService).Before(civil.FromProto(out.Fills[j].DateOfService))
+	})
 	sort.Strings(out.Ingredients)
 	sort.Strings(out.UnknownDrugs)
 	sort.Strings(out.ChronicConditions)
@@ -117,8 +124,14 @@ func (g *GRPC) RebuildProfiles(ctx context.Context, req *riskv1.RebuildProfilesR
 		ProfilesEqual: rep.Equal, Differences: rep.Differences, Applied: rep.Applied}, nil
 }
 
-func (g *GRPC) GetProfileStats(ctx context.Context, _ *riskv1.GetProfileStatsRequest) (*riskv1.GetProfileStatsResponse, error) {
-	st, err := g.a.Stats(ctx)
+func (g *GRPC) GetProfileStats(ctx context.Context, req *riskv1.GetProfileStatsRequest) (*riskv1.GetProfileStatsResponse, error) {
+	if (req.GetContractId() == "") != (req.GetPbpId() == "") {
+		return nil, status.Error(codes.InvalidArgument, "contract_id and pbp_id go together: both (one plan) or neither (every profile)")
+	}
+	if req.GetContractId() == "" && !grpcx.CallerOf(ctx).Operator() {
+		return nil, status.Error(codes.PermissionDenied, "every profile's statistics are for operators; name your contract_id and pbp_id")
+	}
+	st, err := g.a.Stats(ctx, req.GetContractId(), req.GetPbpId())
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "%v", err)
 	}
@@ -128,4 +141,22 @@ func (g *GRPC) GetProfileStats(ctx context.Context, _ *riskv1.GetProfileStatsReq
 		out.ByTier[scoring.TierName(tier)] = n
 	}
 	return out, nil
+}
+
+func (g *GRPC) ListAssessments(ctx context.Context, req *riskv1.ListAssessmentsRequest) (*riskv1.ListAssessmentsResponse, error) {
+	if req.GetMemberId() == "" {
+		return nil, grpcx.BadField("member_id", "required")
+	}
+	p, _, found, err := g.a.Profile(ctx, req.GetMemberId())
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "%v", err)
+	}
+	if !found || !grpcx.MayActOnContract(ctx, p.ContractID) { // another sponsor's member is missing
+		return nil, status.Errorf(codes.NotFound, "no profile for member_id %q", req.GetMemberId())
+	}
+	as, err := g.a.Assessments(ctx, req.GetMemberId())
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "assessments: %v", err)
+	}
+	return &riskv1.ListAssessmentsResponse{Assessments: as}, nil
 }

@@ -7,10 +7,11 @@
 package ingestionv1
 
 import (
-	v1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
-	v11 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
-	v12 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
-	v13 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
+	v11 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	v12 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
+	v13 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
+	v14 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
+	v1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -25,6 +26,230 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+type FindClaimRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClaimId       string                 `protobuf:"bytes,1,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindClaimRequest) Reset() {
+	*x = FindClaimRequest{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindClaimRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindClaimRequest) ProtoMessage() {}
+
+func (x *FindClaimRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindClaimRequest.ProtoReflect.Descriptor instead.
+func (*FindClaimRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *FindClaimRequest) GetClaimId() string {
+	if x != nil {
+		return x.ClaimId
+	}
+	return ""
+}
+
+// ClaimRecord is where one accepted claim went.
+type ClaimRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PharmacyNpi   string                 `protobuf:"bytes,1,opt,name=pharmacy_npi,json=pharmacyNpi,proto3" json:"pharmacy_npi,omitempty"`
+	ClaimId       string                 `protobuf:"bytes,2,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+	MemberId      string                 `protobuf:"bytes,3,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	ContractId    string                 `protobuf:"bytes,4,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
+	PbpId         string                 `protobuf:"bytes,5,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
+	DateOfService *v1.Date               `protobuf:"bytes,6,opt,name=date_of_service,json=dateOfService,proto3" json:"date_of_service,omitempty"`
+	// event_id is the canonical claim's event (emtm.claims.<p>.paid).
+	EventId string `protobuf:"bytes,7,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// trace_id is the trace the claim was accepted in (W3C, hex; empty when not traced).
+	TraceId string `protobuf:"bytes,8,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	// raw_sequence is the submission's EMTM_RAW sequence; claim_sequence the event's EMTM_CLAIMS one.
+	RawSequence   uint64                 `protobuf:"varint,9,opt,name=raw_sequence,json=rawSequence,proto3" json:"raw_sequence,omitempty"`
+	ClaimSequence uint64                 `protobuf:"varint,10,opt,name=claim_sequence,json=claimSequence,proto3" json:"claim_sequence,omitempty"`
+	RecordedAt    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=recorded_at,json=recordedAt,proto3" json:"recorded_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimRecord) Reset() {
+	*x = ClaimRecord{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimRecord) ProtoMessage() {}
+
+func (x *ClaimRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimRecord.ProtoReflect.Descriptor instead.
+func (*ClaimRecord) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ClaimRecord) GetPharmacyNpi() string {
+	if x != nil {
+		return x.PharmacyNpi
+	}
+	return ""
+}
+
+func (x *ClaimRecord) GetClaimId() string {
+	if x != nil {
+		return x.ClaimId
+	}
+	return ""
+}
+
+func (x *ClaimRecord) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *ClaimRecord) GetContractId() string {
+	if x != nil {
+		return x.ContractId
+	}
+	return ""
+}
+
+func (x *ClaimRecord) GetPbpId() string {
+	if x != nil {
+		return x.PbpId
+	}
+	return ""
+}
+
+func (x *ClaimRecord) GetDateOfService() *v1.Date {
+	if x != nil {
+		return x.DateOfService
+	}
+	return nil
+}
+
+func (x *ClaimRecord) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *ClaimRecord) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
+}
+
+func (x *ClaimRecord) GetRawSequence() uint64 {
+	if x != nil {
+		return x.RawSequence
+	}
+	return 0
+}
+
+func (x *ClaimRecord) GetClaimSequence() uint64 {
+	if x != nil {
+		return x.ClaimSequence
+	}
+	return 0
+}
+
+func (x *ClaimRecord) GetRecordedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecordedAt
+	}
+	return nil
+}
+
+type FindClaimResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Claims        []*ClaimRecord         `protobuf:"bytes,1,rep,name=claims,proto3" json:"claims,omitempty"`
+	Rejections    []*Rejection           `protobuf:"bytes,2,rep,name=rejections,proto3" json:"rejections,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindClaimResponse) Reset() {
+	*x = FindClaimResponse{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindClaimResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindClaimResponse) ProtoMessage() {}
+
+func (x *FindClaimResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindClaimResponse.ProtoReflect.Descriptor instead.
+func (*FindClaimResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *FindClaimResponse) GetClaims() []*ClaimRecord {
+	if x != nil {
+		return x.Claims
+	}
+	return nil
+}
+
+func (x *FindClaimResponse) GetRejections() []*Rejection {
+	if x != nil {
+		return x.Rejections
+	}
+	return nil
+}
 
 // Accepted describes the outcome of an accepted submission.
 type Accepted struct {
@@ -48,7 +273,7 @@ type Accepted struct {
 
 func (x *Accepted) Reset() {
 	*x = Accepted{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[0]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -60,7 +285,7 @@ func (x *Accepted) String() string {
 func (*Accepted) ProtoMessage() {}
 
 func (x *Accepted) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[0]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -73,7 +298,7 @@ func (x *Accepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Accepted.ProtoReflect.Descriptor instead.
 func (*Accepted) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{0}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Accepted) GetEventId() string {
@@ -113,14 +338,14 @@ func (x *Accepted) GetAwaitingEnrollment() bool {
 
 type SubmitClaimRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Claim         *v1.PharmacyClaim      `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim,omitempty"`
+	Claim         *v11.PharmacyClaim     `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitClaimRequest) Reset() {
 	*x = SubmitClaimRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[1]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -132,7 +357,7 @@ func (x *SubmitClaimRequest) String() string {
 func (*SubmitClaimRequest) ProtoMessage() {}
 
 func (x *SubmitClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[1]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -145,10 +370,10 @@ func (x *SubmitClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitClaimRequest.ProtoReflect.Descriptor instead.
 func (*SubmitClaimRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{1}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{4}
 }
 
-func (x *SubmitClaimRequest) GetClaim() *v1.PharmacyClaim {
+func (x *SubmitClaimRequest) GetClaim() *v11.PharmacyClaim {
 	if x != nil {
 		return x.Claim
 	}
@@ -164,7 +389,7 @@ type SubmitClaimResponse struct {
 
 func (x *SubmitClaimResponse) Reset() {
 	*x = SubmitClaimResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[2]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -176,7 +401,7 @@ func (x *SubmitClaimResponse) String() string {
 func (*SubmitClaimResponse) ProtoMessage() {}
 
 func (x *SubmitClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[2]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -189,7 +414,7 @@ func (x *SubmitClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitClaimResponse.ProtoReflect.Descriptor instead.
 func (*SubmitClaimResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{2}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SubmitClaimResponse) GetAccepted() *Accepted {
@@ -201,14 +426,14 @@ func (x *SubmitClaimResponse) GetAccepted() *Accepted {
 
 type SubmitReversalRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Reversal      *v1.ClaimReversal      `protobuf:"bytes,1,opt,name=reversal,proto3" json:"reversal,omitempty"`
+	Reversal      *v11.ClaimReversal     `protobuf:"bytes,1,opt,name=reversal,proto3" json:"reversal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitReversalRequest) Reset() {
 	*x = SubmitReversalRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[3]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -220,7 +445,7 @@ func (x *SubmitReversalRequest) String() string {
 func (*SubmitReversalRequest) ProtoMessage() {}
 
 func (x *SubmitReversalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[3]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -233,10 +458,10 @@ func (x *SubmitReversalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReversalRequest.ProtoReflect.Descriptor instead.
 func (*SubmitReversalRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{3}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{6}
 }
 
-func (x *SubmitReversalRequest) GetReversal() *v1.ClaimReversal {
+func (x *SubmitReversalRequest) GetReversal() *v11.ClaimReversal {
 	if x != nil {
 		return x.Reversal
 	}
@@ -252,7 +477,7 @@ type SubmitReversalResponse struct {
 
 func (x *SubmitReversalResponse) Reset() {
 	*x = SubmitReversalResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[4]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -264,7 +489,7 @@ func (x *SubmitReversalResponse) String() string {
 func (*SubmitReversalResponse) ProtoMessage() {}
 
 func (x *SubmitReversalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[4]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -277,7 +502,7 @@ func (x *SubmitReversalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReversalResponse.ProtoReflect.Descriptor instead.
 func (*SubmitReversalResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{4}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SubmitReversalResponse) GetAccepted() *Accepted {
@@ -289,14 +514,14 @@ func (x *SubmitReversalResponse) GetAccepted() *Accepted {
 
 type SubmitEncounterRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Encounter     *v11.MtmEncounter      `protobuf:"bytes,1,opt,name=encounter,proto3" json:"encounter,omitempty"`
+	Encounter     *v12.MtmEncounter      `protobuf:"bytes,1,opt,name=encounter,proto3" json:"encounter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitEncounterRequest) Reset() {
 	*x = SubmitEncounterRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[5]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -308,7 +533,7 @@ func (x *SubmitEncounterRequest) String() string {
 func (*SubmitEncounterRequest) ProtoMessage() {}
 
 func (x *SubmitEncounterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[5]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -321,10 +546,10 @@ func (x *SubmitEncounterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitEncounterRequest.ProtoReflect.Descriptor instead.
 func (*SubmitEncounterRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{5}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{8}
 }
 
-func (x *SubmitEncounterRequest) GetEncounter() *v11.MtmEncounter {
+func (x *SubmitEncounterRequest) GetEncounter() *v12.MtmEncounter {
 	if x != nil {
 		return x.Encounter
 	}
@@ -340,7 +565,7 @@ type SubmitEncounterResponse struct {
 
 func (x *SubmitEncounterResponse) Reset() {
 	*x = SubmitEncounterResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[6]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -352,7 +577,7 @@ func (x *SubmitEncounterResponse) String() string {
 func (*SubmitEncounterResponse) ProtoMessage() {}
 
 func (x *SubmitEncounterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[6]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -365,7 +590,7 @@ func (x *SubmitEncounterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitEncounterResponse.ProtoReflect.Descriptor instead.
 func (*SubmitEncounterResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{6}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SubmitEncounterResponse) GetAccepted() *Accepted {
@@ -377,14 +602,14 @@ func (x *SubmitEncounterResponse) GetAccepted() *Accepted {
 
 type SubmitEnrollmentRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Enrollment    *v12.Enrollment        `protobuf:"bytes,1,opt,name=enrollment,proto3" json:"enrollment,omitempty"`
+	Enrollment    *v13.Enrollment        `protobuf:"bytes,1,opt,name=enrollment,proto3" json:"enrollment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitEnrollmentRequest) Reset() {
 	*x = SubmitEnrollmentRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[7]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -396,7 +621,7 @@ func (x *SubmitEnrollmentRequest) String() string {
 func (*SubmitEnrollmentRequest) ProtoMessage() {}
 
 func (x *SubmitEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[7]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -409,10 +634,10 @@ func (x *SubmitEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*SubmitEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{7}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{10}
 }
 
-func (x *SubmitEnrollmentRequest) GetEnrollment() *v12.Enrollment {
+func (x *SubmitEnrollmentRequest) GetEnrollment() *v13.Enrollment {
 	if x != nil {
 		return x.Enrollment
 	}
@@ -428,7 +653,7 @@ type SubmitEnrollmentResponse struct {
 
 func (x *SubmitEnrollmentResponse) Reset() {
 	*x = SubmitEnrollmentResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[8]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -440,7 +665,7 @@ func (x *SubmitEnrollmentResponse) String() string {
 func (*SubmitEnrollmentResponse) ProtoMessage() {}
 
 func (x *SubmitEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[8]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -453,7 +678,7 @@ func (x *SubmitEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*SubmitEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{8}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SubmitEnrollmentResponse) GetAccepted() *Accepted {
@@ -465,14 +690,14 @@ func (x *SubmitEnrollmentResponse) GetAccepted() *Accepted {
 
 type SubmitPartsAbSummaryRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Summary       *v13.PartsAbSummary    `protobuf:"bytes,1,opt,name=summary,proto3" json:"summary,omitempty"`
+	Summary       *v14.PartsAbSummary    `protobuf:"bytes,1,opt,name=summary,proto3" json:"summary,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitPartsAbSummaryRequest) Reset() {
 	*x = SubmitPartsAbSummaryRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[9]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -484,7 +709,7 @@ func (x *SubmitPartsAbSummaryRequest) String() string {
 func (*SubmitPartsAbSummaryRequest) ProtoMessage() {}
 
 func (x *SubmitPartsAbSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[9]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -497,10 +722,10 @@ func (x *SubmitPartsAbSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitPartsAbSummaryRequest.ProtoReflect.Descriptor instead.
 func (*SubmitPartsAbSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{9}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{12}
 }
 
-func (x *SubmitPartsAbSummaryRequest) GetSummary() *v13.PartsAbSummary {
+func (x *SubmitPartsAbSummaryRequest) GetSummary() *v14.PartsAbSummary {
 	if x != nil {
 		return x.Summary
 	}
@@ -516,7 +741,7 @@ type SubmitPartsAbSummaryResponse struct {
 
 func (x *SubmitPartsAbSummaryResponse) Reset() {
 	*x = SubmitPartsAbSummaryResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[10]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -528,7 +753,7 @@ func (x *SubmitPartsAbSummaryResponse) String() string {
 func (*SubmitPartsAbSummaryResponse) ProtoMessage() {}
 
 func (x *SubmitPartsAbSummaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[10]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -541,7 +766,7 @@ func (x *SubmitPartsAbSummaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitPartsAbSummaryResponse.ProtoReflect.Descriptor instead.
 func (*SubmitPartsAbSummaryResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{10}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SubmitPartsAbSummaryResponse) GetAccepted() *Accepted {
@@ -553,14 +778,14 @@ func (x *SubmitPartsAbSummaryResponse) GetAccepted() *Accepted {
 
 type SubmitConditionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Condition     *v13.Condition         `protobuf:"bytes,1,opt,name=condition,proto3" json:"condition,omitempty"`
+	Condition     *v14.Condition         `protobuf:"bytes,1,opt,name=condition,proto3" json:"condition,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitConditionRequest) Reset() {
 	*x = SubmitConditionRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[11]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -572,7 +797,7 @@ func (x *SubmitConditionRequest) String() string {
 func (*SubmitConditionRequest) ProtoMessage() {}
 
 func (x *SubmitConditionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[11]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -585,10 +810,10 @@ func (x *SubmitConditionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitConditionRequest.ProtoReflect.Descriptor instead.
 func (*SubmitConditionRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{11}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{14}
 }
 
-func (x *SubmitConditionRequest) GetCondition() *v13.Condition {
+func (x *SubmitConditionRequest) GetCondition() *v14.Condition {
 	if x != nil {
 		return x.Condition
 	}
@@ -604,7 +829,7 @@ type SubmitConditionResponse struct {
 
 func (x *SubmitConditionResponse) Reset() {
 	*x = SubmitConditionResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[12]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -616,7 +841,7 @@ func (x *SubmitConditionResponse) String() string {
 func (*SubmitConditionResponse) ProtoMessage() {}
 
 func (x *SubmitConditionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[12]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -629,7 +854,7 @@ func (x *SubmitConditionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitConditionResponse.ProtoReflect.Descriptor instead.
 func (*SubmitConditionResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{12}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SubmitConditionResponse) GetAccepted() *Accepted {
@@ -648,7 +873,7 @@ type GetRejectionRequest struct {
 
 func (x *GetRejectionRequest) Reset() {
 	*x = GetRejectionRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[13]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -660,7 +885,7 @@ func (x *GetRejectionRequest) String() string {
 func (*GetRejectionRequest) ProtoMessage() {}
 
 func (x *GetRejectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[13]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -673,7 +898,7 @@ func (x *GetRejectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRejectionRequest.ProtoReflect.Descriptor instead.
 func (*GetRejectionRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{13}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetRejectionRequest) GetRejectionId() string {
@@ -693,7 +918,7 @@ type GetRejectionResponse struct {
 
 func (x *GetRejectionResponse) Reset() {
 	*x = GetRejectionResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[14]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +930,7 @@ func (x *GetRejectionResponse) String() string {
 func (*GetRejectionResponse) ProtoMessage() {}
 
 func (x *GetRejectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[14]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -718,7 +943,7 @@ func (x *GetRejectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRejectionResponse.ProtoReflect.Descriptor instead.
 func (*GetRejectionResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{14}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetRejectionResponse) GetRejection() *Rejection {
@@ -747,7 +972,7 @@ type ListRejectionsRequest struct {
 
 func (x *ListRejectionsRequest) Reset() {
 	*x = ListRejectionsRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[15]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +984,7 @@ func (x *ListRejectionsRequest) String() string {
 func (*ListRejectionsRequest) ProtoMessage() {}
 
 func (x *ListRejectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[15]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +997,7 @@ func (x *ListRejectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRejectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListRejectionsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{15}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListRejectionsRequest) GetKind() string {
@@ -800,7 +1025,7 @@ type ListRejectionsResponse struct {
 
 func (x *ListRejectionsResponse) Reset() {
 	*x = ListRejectionsResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[16]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +1037,7 @@ func (x *ListRejectionsResponse) String() string {
 func (*ListRejectionsResponse) ProtoMessage() {}
 
 func (x *ListRejectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[16]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +1050,7 @@ func (x *ListRejectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRejectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListRejectionsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{16}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListRejectionsResponse) GetRejections() []*Rejection {
@@ -860,7 +1085,7 @@ type RejectionStatus struct {
 
 func (x *RejectionStatus) Reset() {
 	*x = RejectionStatus{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[17]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -872,7 +1097,7 @@ func (x *RejectionStatus) String() string {
 func (*RejectionStatus) ProtoMessage() {}
 
 func (x *RejectionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[17]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -885,7 +1110,7 @@ func (x *RejectionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectionStatus.ProtoReflect.Descriptor instead.
 func (*RejectionStatus) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{17}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RejectionStatus) GetRejectionId() string {
@@ -934,7 +1159,7 @@ type MarkRejectionHandledRequest struct {
 
 func (x *MarkRejectionHandledRequest) Reset() {
 	*x = MarkRejectionHandledRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1171,7 @@ func (x *MarkRejectionHandledRequest) String() string {
 func (*MarkRejectionHandledRequest) ProtoMessage() {}
 
 func (x *MarkRejectionHandledRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1184,7 @@ func (x *MarkRejectionHandledRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkRejectionHandledRequest.ProtoReflect.Descriptor instead.
 func (*MarkRejectionHandledRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{18}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *MarkRejectionHandledRequest) GetRejectionId() string {
@@ -985,7 +1210,7 @@ type MarkRejectionHandledResponse struct {
 
 func (x *MarkRejectionHandledResponse) Reset() {
 	*x = MarkRejectionHandledResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1222,7 @@ func (x *MarkRejectionHandledResponse) String() string {
 func (*MarkRejectionHandledResponse) ProtoMessage() {}
 
 func (x *MarkRejectionHandledResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1235,7 @@ func (x *MarkRejectionHandledResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkRejectionHandledResponse.ProtoReflect.Descriptor instead.
 func (*MarkRejectionHandledResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{19}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *MarkRejectionHandledResponse) GetStatus() *RejectionStatus {
@@ -1029,7 +1254,7 @@ type ResubmitRejectionRequest struct {
 
 func (x *ResubmitRejectionRequest) Reset() {
 	*x = ResubmitRejectionRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1041,7 +1266,7 @@ func (x *ResubmitRejectionRequest) String() string {
 func (*ResubmitRejectionRequest) ProtoMessage() {}
 
 func (x *ResubmitRejectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1054,7 +1279,7 @@ func (x *ResubmitRejectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResubmitRejectionRequest.ProtoReflect.Descriptor instead.
 func (*ResubmitRejectionRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{20}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ResubmitRejectionRequest) GetRejectionId() string {
@@ -1075,7 +1300,7 @@ type ResubmitRejectionResponse struct {
 
 func (x *ResubmitRejectionResponse) Reset() {
 	*x = ResubmitRejectionResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[21]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1087,7 +1312,7 @@ func (x *ResubmitRejectionResponse) String() string {
 func (*ResubmitRejectionResponse) ProtoMessage() {}
 
 func (x *ResubmitRejectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[21]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1100,7 +1325,7 @@ func (x *ResubmitRejectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResubmitRejectionResponse.ProtoReflect.Descriptor instead.
 func (*ResubmitRejectionResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{21}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ResubmitRejectionResponse) GetAccepted() *Accepted {
@@ -1126,7 +1351,7 @@ type ListHeldReversalsRequest struct {
 
 func (x *ListHeldReversalsRequest) Reset() {
 	*x = ListHeldReversalsRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[22]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1138,7 +1363,7 @@ func (x *ListHeldReversalsRequest) String() string {
 func (*ListHeldReversalsRequest) ProtoMessage() {}
 
 func (x *ListHeldReversalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[22]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1151,7 +1376,7 @@ func (x *ListHeldReversalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHeldReversalsRequest.ProtoReflect.Descriptor instead.
 func (*ListHeldReversalsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{22}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListHeldReversalsRequest) GetLimit() int32 {
@@ -1174,7 +1399,7 @@ type HeldReversal struct {
 
 func (x *HeldReversal) Reset() {
 	*x = HeldReversal{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[23]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1186,7 +1411,7 @@ func (x *HeldReversal) String() string {
 func (*HeldReversal) ProtoMessage() {}
 
 func (x *HeldReversal) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[23]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1199,7 +1424,7 @@ func (x *HeldReversal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeldReversal.ProtoReflect.Descriptor instead.
 func (*HeldReversal) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{23}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *HeldReversal) GetClaimId() string {
@@ -1239,7 +1464,7 @@ type ListHeldReversalsResponse struct {
 
 func (x *ListHeldReversalsResponse) Reset() {
 	*x = ListHeldReversalsResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[24]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1476,7 @@ func (x *ListHeldReversalsResponse) String() string {
 func (*ListHeldReversalsResponse) ProtoMessage() {}
 
 func (x *ListHeldReversalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[24]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1489,7 @@ func (x *ListHeldReversalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHeldReversalsResponse.ProtoReflect.Descriptor instead.
 func (*ListHeldReversalsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{24}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListHeldReversalsResponse) GetReversals() []*HeldReversal {
@@ -1283,7 +1508,7 @@ type ListAwaitingEnrollmentRequest struct {
 
 func (x *ListAwaitingEnrollmentRequest) Reset() {
 	*x = ListAwaitingEnrollmentRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[25]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1295,7 +1520,7 @@ func (x *ListAwaitingEnrollmentRequest) String() string {
 func (*ListAwaitingEnrollmentRequest) ProtoMessage() {}
 
 func (x *ListAwaitingEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[25]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1308,7 +1533,7 @@ func (x *ListAwaitingEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAwaitingEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*ListAwaitingEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{25}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListAwaitingEnrollmentRequest) GetLimit() int32 {
@@ -1332,7 +1557,7 @@ type AwaitingEnrollment struct {
 
 func (x *AwaitingEnrollment) Reset() {
 	*x = AwaitingEnrollment{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[26]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +1569,7 @@ func (x *AwaitingEnrollment) String() string {
 func (*AwaitingEnrollment) ProtoMessage() {}
 
 func (x *AwaitingEnrollment) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[26]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1357,7 +1582,7 @@ func (x *AwaitingEnrollment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AwaitingEnrollment.ProtoReflect.Descriptor instead.
 func (*AwaitingEnrollment) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{26}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AwaitingEnrollment) GetKind() string {
@@ -1404,7 +1629,7 @@ type ListAwaitingEnrollmentResponse struct {
 
 func (x *ListAwaitingEnrollmentResponse) Reset() {
 	*x = ListAwaitingEnrollmentResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[27]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1641,7 @@ func (x *ListAwaitingEnrollmentResponse) String() string {
 func (*ListAwaitingEnrollmentResponse) ProtoMessage() {}
 
 func (x *ListAwaitingEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[27]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +1654,7 @@ func (x *ListAwaitingEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAwaitingEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*ListAwaitingEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{27}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListAwaitingEnrollmentResponse) GetSubmissions() []*AwaitingEnrollment {
@@ -1443,7 +1668,29 @@ var File_emtm_ingestion_v1_ingestion_service_proto protoreflect.FileDescriptor
 
 const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"\n" +
-	")emtm/ingestion/v1/ingestion_service.proto\x12\x11emtm.ingestion.v1\x1a\x1bemtm/claims/v1/claims.proto\x1a#emtm/encounters/v1/encounters.proto\x1a#emtm/enrollment/v1/enrollment.proto\x1a!emtm/ingestion/v1/rejection.proto\x1a\x1demtm/medical/v1/medical.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xab\x01\n" +
+	")emtm/ingestion/v1/ingestion_service.proto\x12\x11emtm.ingestion.v1\x1a\x1bemtm/claims/v1/claims.proto\x1a#emtm/encounters/v1/encounters.proto\x1a#emtm/enrollment/v1/enrollment.proto\x1a!emtm/ingestion/v1/rejection.proto\x1a\x1demtm/medical/v1/medical.proto\x1a\x19emtm/types/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"-\n" +
+	"\x10FindClaimRequest\x12\x19\n" +
+	"\bclaim_id\x18\x01 \x01(\tR\aclaimId\"\x9a\x03\n" +
+	"\vClaimRecord\x12!\n" +
+	"\fpharmacy_npi\x18\x01 \x01(\tR\vpharmacyNpi\x12\x19\n" +
+	"\bclaim_id\x18\x02 \x01(\tR\aclaimId\x12\x1b\n" +
+	"\tmember_id\x18\x03 \x01(\tR\bmemberId\x12\x1f\n" +
+	"\vcontract_id\x18\x04 \x01(\tR\n" +
+	"contractId\x12\x15\n" +
+	"\x06pbp_id\x18\x05 \x01(\tR\x05pbpId\x12;\n" +
+	"\x0fdate_of_service\x18\x06 \x01(\v2\x13.emtm.types.v1.DateR\rdateOfService\x12\x19\n" +
+	"\bevent_id\x18\a \x01(\tR\aeventId\x12\x19\n" +
+	"\btrace_id\x18\b \x01(\tR\atraceId\x12!\n" +
+	"\fraw_sequence\x18\t \x01(\x04R\vrawSequence\x12%\n" +
+	"\x0eclaim_sequence\x18\n" +
+	" \x01(\x04R\rclaimSequence\x12;\n" +
+	"\vrecorded_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"recordedAt\"\x89\x01\n" +
+	"\x11FindClaimResponse\x126\n" +
+	"\x06claims\x18\x01 \x03(\v2\x1e.emtm.ingestion.v1.ClaimRecordR\x06claims\x12<\n" +
+	"\n" +
+	"rejections\x18\x02 \x03(\v2\x1c.emtm.ingestion.v1.RejectionR\n" +
+	"rejections\"\xab\x01\n" +
 	"\bAccepted\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1c\n" +
 	"\tduplicate\x18\x02 \x01(\bR\tduplicate\x12!\n" +
@@ -1524,8 +1771,7 @@ const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12!\n" +
 	"\fraw_sequence\x18\x05 \x01(\x04R\vrawSequence\"i\n" +
 	"\x1eListAwaitingEnrollmentResponse\x12G\n" +
-	"\vsubmissions\x18\x01 \x03(\v2%.emtm.ingestion.v1.AwaitingEnrollmentR\vsubmissions2\xb1\n" +
-	"\n" +
+	"\vsubmissions\x18\x01 \x03(\v2%.emtm.ingestion.v1.AwaitingEnrollmentR\vsubmissions2\x89\v\n" +
 	"\x10IngestionService\x12\\\n" +
 	"\vSubmitClaim\x12%.emtm.ingestion.v1.SubmitClaimRequest\x1a&.emtm.ingestion.v1.SubmitClaimResponse\x12e\n" +
 	"\x0eSubmitReversal\x12(.emtm.ingestion.v1.SubmitReversalRequest\x1a).emtm.ingestion.v1.SubmitReversalResponse\x12h\n" +
@@ -1538,7 +1784,8 @@ const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"\x11ResubmitRejection\x12+.emtm.ingestion.v1.ResubmitRejectionRequest\x1a,.emtm.ingestion.v1.ResubmitRejectionResponse\x12n\n" +
 	"\x11ListHeldReversals\x12+.emtm.ingestion.v1.ListHeldReversalsRequest\x1a,.emtm.ingestion.v1.ListHeldReversalsResponse\x12w\n" +
 	"\x14MarkRejectionHandled\x12..emtm.ingestion.v1.MarkRejectionHandledRequest\x1a/.emtm.ingestion.v1.MarkRejectionHandledResponse\x12}\n" +
-	"\x16ListAwaitingEnrollment\x120.emtm.ingestion.v1.ListAwaitingEnrollmentRequest\x1a1.emtm.ingestion.v1.ListAwaitingEnrollmentResponseB\xd1\x01\n" +
+	"\x16ListAwaitingEnrollment\x120.emtm.ingestion.v1.ListAwaitingEnrollmentRequest\x1a1.emtm.ingestion.v1.ListAwaitingEnrollmentResponse\x12V\n" +
+	"\tFindClaim\x12#.emtm.ingestion.v1.FindClaimRequest\x1a$.emtm.ingestion.v1.FindClaimResponseB\xd1\x01\n" +
 	"\x15com.emtm.ingestion.v1B\x15IngestionServiceProtoP\x01Z;github.com/emtm/emtm/libs/gen/emtm/ingestion/v1;ingestionv1\xa2\x02\x03EIX\xaa\x02\x11Emtm.Ingestion.V1\xca\x02\x11Emtm\\Ingestion\\V1\xe2\x02\x1dEmtm\\Ingestion\\V1\\GPBMetadata\xea\x02\x13Emtm::Ingestion::V1b\x06proto3"
 
 var (
@@ -1553,98 +1800,108 @@ func file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP() []byte {
 	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescData
 }
 
-var file_emtm_ingestion_v1_ingestion_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_emtm_ingestion_v1_ingestion_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_emtm_ingestion_v1_ingestion_service_proto_goTypes = []any{
-	(*Accepted)(nil),                       // 0: emtm.ingestion.v1.Accepted
-	(*SubmitClaimRequest)(nil),             // 1: emtm.ingestion.v1.SubmitClaimRequest
-	(*SubmitClaimResponse)(nil),            // 2: emtm.ingestion.v1.SubmitClaimResponse
-	(*SubmitReversalRequest)(nil),          // 3: emtm.ingestion.v1.SubmitReversalRequest
-	(*SubmitReversalResponse)(nil),         // 4: emtm.ingestion.v1.SubmitReversalResponse
-	(*SubmitEncounterRequest)(nil),         // 5: emtm.ingestion.v1.SubmitEncounterRequest
-	(*SubmitEncounterResponse)(nil),        // 6: emtm.ingestion.v1.SubmitEncounterResponse
-	(*SubmitEnrollmentRequest)(nil),        // 7: emtm.ingestion.v1.SubmitEnrollmentRequest
-	(*SubmitEnrollmentResponse)(nil),       // 8: emtm.ingestion.v1.SubmitEnrollmentResponse
-	(*SubmitPartsAbSummaryRequest)(nil),    // 9: emtm.ingestion.v1.SubmitPartsAbSummaryRequest
-	(*SubmitPartsAbSummaryResponse)(nil),   // 10: emtm.ingestion.v1.SubmitPartsAbSummaryResponse
-	(*SubmitConditionRequest)(nil),         // 11: emtm.ingestion.v1.SubmitConditionRequest
-	(*SubmitConditionResponse)(nil),        // 12: emtm.ingestion.v1.SubmitConditionResponse
-	(*GetRejectionRequest)(nil),            // 13: emtm.ingestion.v1.GetRejectionRequest
-	(*GetRejectionResponse)(nil),           // 14: emtm.ingestion.v1.GetRejectionResponse
-	(*ListRejectionsRequest)(nil),          // 15: emtm.ingestion.v1.ListRejectionsRequest
-	(*ListRejectionsResponse)(nil),         // 16: emtm.ingestion.v1.ListRejectionsResponse
-	(*RejectionStatus)(nil),                // 17: emtm.ingestion.v1.RejectionStatus
-	(*MarkRejectionHandledRequest)(nil),    // 18: emtm.ingestion.v1.MarkRejectionHandledRequest
-	(*MarkRejectionHandledResponse)(nil),   // 19: emtm.ingestion.v1.MarkRejectionHandledResponse
-	(*ResubmitRejectionRequest)(nil),       // 20: emtm.ingestion.v1.ResubmitRejectionRequest
-	(*ResubmitRejectionResponse)(nil),      // 21: emtm.ingestion.v1.ResubmitRejectionResponse
-	(*ListHeldReversalsRequest)(nil),       // 22: emtm.ingestion.v1.ListHeldReversalsRequest
-	(*HeldReversal)(nil),                   // 23: emtm.ingestion.v1.HeldReversal
-	(*ListHeldReversalsResponse)(nil),      // 24: emtm.ingestion.v1.ListHeldReversalsResponse
-	(*ListAwaitingEnrollmentRequest)(nil),  // 25: emtm.ingestion.v1.ListAwaitingEnrollmentRequest
-	(*AwaitingEnrollment)(nil),             // 26: emtm.ingestion.v1.AwaitingEnrollment
-	(*ListAwaitingEnrollmentResponse)(nil), // 27: emtm.ingestion.v1.ListAwaitingEnrollmentResponse
-	(*v1.PharmacyClaim)(nil),               // 28: emtm.claims.v1.PharmacyClaim
-	(*v1.ClaimReversal)(nil),               // 29: emtm.claims.v1.ClaimReversal
-	(*v11.MtmEncounter)(nil),               // 30: emtm.encounters.v1.MtmEncounter
-	(*v12.Enrollment)(nil),                 // 31: emtm.enrollment.v1.Enrollment
-	(*v13.PartsAbSummary)(nil),             // 32: emtm.medical.v1.PartsAbSummary
-	(*v13.Condition)(nil),                  // 33: emtm.medical.v1.Condition
-	(*Rejection)(nil),                      // 34: emtm.ingestion.v1.Rejection
-	(*timestamppb.Timestamp)(nil),          // 35: google.protobuf.Timestamp
+	(*FindClaimRequest)(nil),               // 0: emtm.ingestion.v1.FindClaimRequest
+	(*ClaimRecord)(nil),                    // 1: emtm.ingestion.v1.ClaimRecord
+	(*FindClaimResponse)(nil),              // 2: emtm.ingestion.v1.FindClaimResponse
+	(*Accepted)(nil),                       // 3: emtm.ingestion.v1.Accepted
+	(*SubmitClaimRequest)(nil),             // 4: emtm.ingestion.v1.SubmitClaimRequest
+	(*SubmitClaimResponse)(nil),            // 5: emtm.ingestion.v1.SubmitClaimResponse
+	(*SubmitReversalRequest)(nil),          // 6: emtm.ingestion.v1.SubmitReversalRequest
+	(*SubmitReversalResponse)(nil),         // 7: emtm.ingestion.v1.SubmitReversalResponse
+	(*SubmitEncounterRequest)(nil),         // 8: emtm.ingestion.v1.SubmitEncounterRequest
+	(*SubmitEncounterResponse)(nil),        // 9: emtm.ingestion.v1.SubmitEncounterResponse
+	(*SubmitEnrollmentRequest)(nil),        // 10: emtm.ingestion.v1.SubmitEnrollmentRequest
+	(*SubmitEnrollmentResponse)(nil),       // 11: emtm.ingestion.v1.SubmitEnrollmentResponse
+	(*SubmitPartsAbSummaryRequest)(nil),    // 12: emtm.ingestion.v1.SubmitPartsAbSummaryRequest
+	(*SubmitPartsAbSummaryResponse)(nil),   // 13: emtm.ingestion.v1.SubmitPartsAbSummaryResponse
+	(*SubmitConditionRequest)(nil),         // 14: emtm.ingestion.v1.SubmitConditionRequest
+	(*SubmitConditionResponse)(nil),        // 15: emtm.ingestion.v1.SubmitConditionResponse
+	(*GetRejectionRequest)(nil),            // 16: emtm.ingestion.v1.GetRejectionRequest
+	(*GetRejectionResponse)(nil),           // 17: emtm.ingestion.v1.GetRejectionResponse
+	(*ListRejectionsRequest)(nil),          // 18: emtm.ingestion.v1.ListRejectionsRequest
+	(*ListRejectionsResponse)(nil),         // 19: emtm.ingestion.v1.ListRejectionsResponse
+	(*RejectionStatus)(nil),                // 20: emtm.ingestion.v1.RejectionStatus
+	(*MarkRejectionHandledRequest)(nil),    // 21: emtm.ingestion.v1.MarkRejectionHandledRequest
+	(*MarkRejectionHandledResponse)(nil),   // 22: emtm.ingestion.v1.MarkRejectionHandledResponse
+	(*ResubmitRejectionRequest)(nil),       // 23: emtm.ingestion.v1.ResubmitRejectionRequest
+	(*ResubmitRejectionResponse)(nil),      // 24: emtm.ingestion.v1.ResubmitRejectionResponse
+	(*ListHeldReversalsRequest)(nil),       // 25: emtm.ingestion.v1.ListHeldReversalsRequest
+	(*HeldReversal)(nil),                   // 26: emtm.ingestion.v1.HeldReversal
+	(*ListHeldReversalsResponse)(nil),      // 27: emtm.ingestion.v1.ListHeldReversalsResponse
+	(*ListAwaitingEnrollmentRequest)(nil),  // 28: emtm.ingestion.v1.ListAwaitingEnrollmentRequest
+	(*AwaitingEnrollment)(nil),             // 29: emtm.ingestion.v1.AwaitingEnrollment
+	(*ListAwaitingEnrollmentResponse)(nil), // 30: emtm.ingestion.v1.ListAwaitingEnrollmentResponse
+	(*v1.Date)(nil),                        // 31: emtm.types.v1.Date
+	(*timestamppb.Timestamp)(nil),          // 32: google.protobuf.Timestamp
+	(*Rejection)(nil),                      // 33: emtm.ingestion.v1.Rejection
+	(*v11.PharmacyClaim)(nil),              // 34: emtm.claims.v1.PharmacyClaim
+	(*v11.ClaimReversal)(nil),              // 35: emtm.claims.v1.ClaimReversal
+	(*v12.MtmEncounter)(nil),               // 36: emtm.encounters.v1.MtmEncounter
+	(*v13.Enrollment)(nil),                 // 37: emtm.enrollment.v1.Enrollment
+	(*v14.PartsAbSummary)(nil),             // 38: emtm.medical.v1.PartsAbSummary
+	(*v14.Condition)(nil),                  // 39: emtm.medical.v1.Condition
 }
 var file_emtm_ingestion_v1_ingestion_service_proto_depIdxs = []int32{
-	28, // 0: emtm.ingestion.v1.SubmitClaimRequest.claim:type_name -> emtm.claims.v1.PharmacyClaim
-	0,  // 1: emtm.ingestion.v1.SubmitClaimResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	29, // 2: emtm.ingestion.v1.SubmitReversalRequest.reversal:type_name -> emtm.claims.v1.ClaimReversal
-	0,  // 3: emtm.ingestion.v1.SubmitReversalResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	30, // 4: emtm.ingestion.v1.SubmitEncounterRequest.encounter:type_name -> emtm.encounters.v1.MtmEncounter
-	0,  // 5: emtm.ingestion.v1.SubmitEncounterResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	31, // 6: emtm.ingestion.v1.SubmitEnrollmentRequest.enrollment:type_name -> emtm.enrollment.v1.Enrollment
-	0,  // 7: emtm.ingestion.v1.SubmitEnrollmentResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	32, // 8: emtm.ingestion.v1.SubmitPartsAbSummaryRequest.summary:type_name -> emtm.medical.v1.PartsAbSummary
-	0,  // 9: emtm.ingestion.v1.SubmitPartsAbSummaryResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	33, // 10: emtm.ingestion.v1.SubmitConditionRequest.condition:type_name -> emtm.medical.v1.Condition
-	0,  // 11: emtm.ingestion.v1.SubmitConditionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	34, // 12: emtm.ingestion.v1.GetRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
-	17, // 13: emtm.ingestion.v1.GetRejectionResponse.status:type_name -> emtm.ingestion.v1.RejectionStatus
-	34, // 14: emtm.ingestion.v1.ListRejectionsResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
-	17, // 15: emtm.ingestion.v1.ListRejectionsResponse.statuses:type_name -> emtm.ingestion.v1.RejectionStatus
-	17, // 16: emtm.ingestion.v1.MarkRejectionHandledResponse.status:type_name -> emtm.ingestion.v1.RejectionStatus
-	0,  // 17: emtm.ingestion.v1.ResubmitRejectionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	34, // 18: emtm.ingestion.v1.ResubmitRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
-	35, // 19: emtm.ingestion.v1.HeldReversal.held_since:type_name -> google.protobuf.Timestamp
-	23, // 20: emtm.ingestion.v1.ListHeldReversalsResponse.reversals:type_name -> emtm.ingestion.v1.HeldReversal
-	35, // 21: emtm.ingestion.v1.AwaitingEnrollment.since:type_name -> google.protobuf.Timestamp
-	26, // 22: emtm.ingestion.v1.ListAwaitingEnrollmentResponse.submissions:type_name -> emtm.ingestion.v1.AwaitingEnrollment
-	1,  // 23: emtm.ingestion.v1.IngestionService.SubmitClaim:input_type -> emtm.ingestion.v1.SubmitClaimRequest
-	3,  // 24: emtm.ingestion.v1.IngestionService.SubmitReversal:input_type -> emtm.ingestion.v1.SubmitReversalRequest
-	5,  // 25: emtm.ingestion.v1.IngestionService.SubmitEncounter:input_type -> emtm.ingestion.v1.SubmitEncounterRequest
-	7,  // 26: emtm.ingestion.v1.IngestionService.SubmitEnrollment:input_type -> emtm.ingestion.v1.SubmitEnrollmentRequest
-	9,  // 27: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:input_type -> emtm.ingestion.v1.SubmitPartsAbSummaryRequest
-	11, // 28: emtm.ingestion.v1.IngestionService.SubmitCondition:input_type -> emtm.ingestion.v1.SubmitConditionRequest
-	13, // 29: emtm.ingestion.v1.IngestionService.GetRejection:input_type -> emtm.ingestion.v1.GetRejectionRequest
-	15, // 30: emtm.ingestion.v1.IngestionService.ListRejections:input_type -> emtm.ingestion.v1.ListRejectionsRequest
-	20, // 31: emtm.ingestion.v1.IngestionService.ResubmitRejection:input_type -> emtm.ingestion.v1.ResubmitRejectionRequest
-	22, // 32: emtm.ingestion.v1.IngestionService.ListHeldReversals:input_type -> emtm.ingestion.v1.ListHeldReversalsRequest
-	18, // 33: emtm.ingestion.v1.IngestionService.MarkRejectionHandled:input_type -> emtm.ingestion.v1.MarkRejectionHandledRequest
-	25, // 34: emtm.ingestion.v1.IngestionService.ListAwaitingEnrollment:input_type -> emtm.ingestion.v1.ListAwaitingEnrollmentRequest
-	2,  // 35: emtm.ingestion.v1.IngestionService.SubmitClaim:output_type -> emtm.ingestion.v1.SubmitClaimResponse
-	4,  // 36: emtm.ingestion.v1.IngestionService.SubmitReversal:output_type -> emtm.ingestion.v1.SubmitReversalResponse
-	6,  // 37: emtm.ingestion.v1.IngestionService.SubmitEncounter:output_type -> emtm.ingestion.v1.SubmitEncounterResponse
-	8,  // 38: emtm.ingestion.v1.IngestionService.SubmitEnrollment:output_type -> emtm.ingestion.v1.SubmitEnrollmentResponse
-	10, // 39: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:output_type -> emtm.ingestion.v1.SubmitPartsAbSummaryResponse
-	12, // 40: emtm.ingestion.v1.IngestionService.SubmitCondition:output_type -> emtm.ingestion.v1.SubmitConditionResponse
-	14, // 41: emtm.ingestion.v1.IngestionService.GetRejection:output_type -> emtm.ingestion.v1.GetRejectionResponse
-	16, // 42: emtm.ingestion.v1.IngestionService.ListRejections:output_type -> emtm.ingestion.v1.ListRejectionsResponse
-	21, // 43: emtm.ingestion.v1.IngestionService.ResubmitRejection:output_type -> emtm.ingestion.v1.ResubmitRejectionResponse
-	24, // 44: emtm.ingestion.v1.IngestionService.ListHeldReversals:output_type -> emtm.ingestion.v1.ListHeldReversalsResponse
-	19, // 45: emtm.ingestion.v1.IngestionService.MarkRejectionHandled:output_type -> emtm.ingestion.v1.MarkRejectionHandledResponse
-	27, // 46: emtm.ingestion.v1.IngestionService.ListAwaitingEnrollment:output_type -> emtm.ingestion.v1.ListAwaitingEnrollmentResponse
-	35, // [35:47] is the sub-list for method output_type
-	23, // [23:35] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	31, // 0: emtm.ingestion.v1.ClaimRecord.date_of_service:type_name -> emtm.types.v1.Date
+	32, // 1: emtm.ingestion.v1.ClaimRecord.recorded_at:type_name -> google.protobuf.Timestamp
+	1,  // 2: emtm.ingestion.v1.FindClaimResponse.claims:type_name -> emtm.ingestion.v1.ClaimRecord
+	33, // 3: emtm.ingestion.v1.FindClaimResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
+	34, // 4: emtm.ingestion.v1.SubmitClaimRequest.claim:type_name -> emtm.claims.v1.PharmacyClaim
+	3,  // 5: emtm.ingestion.v1.SubmitClaimResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	35, // 6: emtm.ingestion.v1.SubmitReversalRequest.reversal:type_name -> emtm.claims.v1.ClaimReversal
+	3,  // 7: emtm.ingestion.v1.SubmitReversalResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	36, // 8: emtm.ingestion.v1.SubmitEncounterRequest.encounter:type_name -> emtm.encounters.v1.MtmEncounter
+	3,  // 9: emtm.ingestion.v1.SubmitEncounterResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	37, // 10: emtm.ingestion.v1.SubmitEnrollmentRequest.enrollment:type_name -> emtm.enrollment.v1.Enrollment
+	3,  // 11: emtm.ingestion.v1.SubmitEnrollmentResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	38, // 12: emtm.ingestion.v1.SubmitPartsAbSummaryRequest.summary:type_name -> emtm.medical.v1.PartsAbSummary
+	3,  // 13: emtm.ingestion.v1.SubmitPartsAbSummaryResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	39, // 14: emtm.ingestion.v1.SubmitConditionRequest.condition:type_name -> emtm.medical.v1.Condition
+	3,  // 15: emtm.ingestion.v1.SubmitConditionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	33, // 16: emtm.ingestion.v1.GetRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
+	20, // 17: emtm.ingestion.v1.GetRejectionResponse.status:type_name -> emtm.ingestion.v1.RejectionStatus
+	33, // 18: emtm.ingestion.v1.ListRejectionsResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
+	20, // 19: emtm.ingestion.v1.ListRejectionsResponse.statuses:type_name -> emtm.ingestion.v1.RejectionStatus
+	20, // 20: emtm.ingestion.v1.MarkRejectionHandledResponse.status:type_name -> emtm.ingestion.v1.RejectionStatus
+	3,  // 21: emtm.ingestion.v1.ResubmitRejectionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	33, // 22: emtm.ingestion.v1.ResubmitRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
+	32, // 23: emtm.ingestion.v1.HeldReversal.held_since:type_name -> google.protobuf.Timestamp
+	26, // 24: emtm.ingestion.v1.ListHeldReversalsResponse.reversals:type_name -> emtm.ingestion.v1.HeldReversal
+	32, // 25: emtm.ingestion.v1.AwaitingEnrollment.since:type_name -> google.protobuf.Timestamp
+	29, // 26: emtm.ingestion.v1.ListAwaitingEnrollmentResponse.submissions:type_name -> emtm.ingestion.v1.AwaitingEnrollment
+	4,  // 27: emtm.ingestion.v1.IngestionService.SubmitClaim:input_type -> emtm.ingestion.v1.SubmitClaimRequest
+	6,  // 28: emtm.ingestion.v1.IngestionService.SubmitReversal:input_type -> emtm.ingestion.v1.SubmitReversalRequest
+	8,  // 29: emtm.ingestion.v1.IngestionService.SubmitEncounter:input_type -> emtm.ingestion.v1.SubmitEncounterRequest
+	10, // 30: emtm.ingestion.v1.IngestionService.SubmitEnrollment:input_type -> emtm.ingestion.v1.SubmitEnrollmentRequest
+	12, // 31: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:input_type -> emtm.ingestion.v1.SubmitPartsAbSummaryRequest
+	14, // 32: emtm.ingestion.v1.IngestionService.SubmitCondition:input_type -> emtm.ingestion.v1.SubmitConditionRequest
+	16, // 33: emtm.ingestion.v1.IngestionService.GetRejection:input_type -> emtm.ingestion.v1.GetRejectionRequest
+	18, // 34: emtm.ingestion.v1.IngestionService.ListRejections:input_type -> emtm.ingestion.v1.ListRejectionsRequest
+	23, // 35: emtm.ingestion.v1.IngestionService.ResubmitRejection:input_type -> emtm.ingestion.v1.ResubmitRejectionRequest
+	25, // 36: emtm.ingestion.v1.IngestionService.ListHeldReversals:input_type -> emtm.ingestion.v1.ListHeldReversalsRequest
+	21, // 37: emtm.ingestion.v1.IngestionService.MarkRejectionHandled:input_type -> emtm.ingestion.v1.MarkRejectionHandledRequest
+	28, // 38: emtm.ingestion.v1.IngestionService.ListAwaitingEnrollment:input_type -> emtm.ingestion.v1.ListAwaitingEnrollmentRequest
+	0,  // 39: emtm.ingestion.v1.IngestionService.FindClaim:input_type -> emtm.ingestion.v1.FindClaimRequest
+	5,  // 40: emtm.ingestion.v1.IngestionService.SubmitClaim:output_type -> emtm.ingestion.v1.SubmitClaimResponse
+	7,  // 41: emtm.ingestion.v1.IngestionService.SubmitReversal:output_type -> emtm.ingestion.v1.SubmitReversalResponse
+	9,  // 42: emtm.ingestion.v1.IngestionService.SubmitEncounter:output_type -> emtm.ingestion.v1.SubmitEncounterResponse
+	11, // 43: emtm.ingestion.v1.IngestionService.SubmitEnrollment:output_type -> emtm.ingestion.v1.SubmitEnrollmentResponse
+	13, // 44: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:output_type -> emtm.ingestion.v1.SubmitPartsAbSummaryResponse
+	15, // 45: emtm.ingestion.v1.IngestionService.SubmitCondition:output_type -> emtm.ingestion.v1.SubmitConditionResponse
+	17, // 46: emtm.ingestion.v1.IngestionService.GetRejection:output_type -> emtm.ingestion.v1.GetRejectionResponse
+	19, // 47: emtm.ingestion.v1.IngestionService.ListRejections:output_type -> emtm.ingestion.v1.ListRejectionsResponse
+	24, // 48: emtm.ingestion.v1.IngestionService.ResubmitRejection:output_type -> emtm.ingestion.v1.ResubmitRejectionResponse
+	27, // 49: emtm.ingestion.v1.IngestionService.ListHeldReversals:output_type -> emtm.ingestion.v1.ListHeldReversalsResponse
+	22, // 50: emtm.ingestion.v1.IngestionService.MarkRejectionHandled:output_type -> emtm.ingestion.v1.MarkRejectionHandledResponse
+	30, // 51: emtm.ingestion.v1.IngestionService.ListAwaitingEnrollment:output_type -> emtm.ingestion.v1.ListAwaitingEnrollmentResponse
+	2,  // 52: emtm.ingestion.v1.IngestionService.FindClaim:output_type -> emtm.ingestion.v1.FindClaimResponse
+	40, // [40:53] is the sub-list for method output_type
+	27, // [27:40] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_emtm_ingestion_v1_ingestion_service_proto_init() }
@@ -1659,7 +1916,7 @@ func file_emtm_ingestion_v1_ingestion_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_ingestion_v1_ingestion_service_proto_rawDesc), len(file_emtm_ingestion_v1_ingestion_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

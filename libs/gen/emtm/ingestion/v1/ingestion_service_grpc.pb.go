@@ -31,6 +31,7 @@ const (
 	IngestionService_ListHeldReversals_FullMethodName      = "/emtm.ingestion.v1.IngestionService/ListHeldReversals"
 	IngestionService_MarkRejectionHandled_FullMethodName   = "/emtm.ingestion.v1.IngestionService/MarkRejectionHandled"
 	IngestionService_ListAwaitingEnrollment_FullMethodName = "/emtm.ingestion.v1.IngestionService/ListAwaitingEnrollment"
+	IngestionService_FindClaim_FullMethodName              = "/emtm.ingestion.v1.IngestionService/FindClaim"
 )
 
 // IngestionServiceClient is the client API for IngestionService service.
@@ -58,6 +59,11 @@ type IngestionServiceClient interface {
 	MarkRejectionHandled(ctx context.Context, in *MarkRejectionHandledRequest, opts ...grpc.CallOption) (*MarkRejectionHandledResponse, error)
 	// ListAwaitingEnrollment lists claims and encounters waiting for their member's enrollment.
 	ListAwaitingEnrollment(ctx context.Context, in *ListAwaitingEnrollmentRequest, opts ...grpc.CallOption) (*ListAwaitingEnrollmentResponse, error)
+	// FindClaim says where the claims of a claim id went: each pharmacy's
+	// accepted claim (its raw submission, event and trace) and, for
+	// operators, the rejections of submissions that carried the claim id.
+	// A sponsor's staff see the claims of their contracts only.
+	FindClaim(ctx context.Context, in *FindClaimRequest, opts ...grpc.CallOption) (*FindClaimResponse, error)
 }
 
 type ingestionServiceClient struct {
@@ -188,6 +194,16 @@ func (c *ingestionServiceClient) ListAwaitingEnrollment(ctx context.Context, in 
 	return out, nil
 }
 
+func (c *ingestionServiceClient) FindClaim(ctx context.Context, in *FindClaimRequest, opts ...grpc.CallOption) (*FindClaimResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FindClaimResponse)
+	err := c.cc.Invoke(ctx, IngestionService_FindClaim_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IngestionServiceServer is the server API for IngestionService service.
 // All implementations must embed UnimplementedIngestionServiceServer
 // for forward compatibility.
@@ -213,6 +229,11 @@ type IngestionServiceServer interface {
 	MarkRejectionHandled(context.Context, *MarkRejectionHandledRequest) (*MarkRejectionHandledResponse, error)
 	// ListAwaitingEnrollment lists claims and encounters waiting for their member's enrollment.
 	ListAwaitingEnrollment(context.Context, *ListAwaitingEnrollmentRequest) (*ListAwaitingEnrollmentResponse, error)
+	// FindClaim says where the claims of a claim id went: each pharmacy's
+	// accepted claim (its raw submission, event and trace) and, for
+	// operators, the rejections of submissions that carried the claim id.
+	// A sponsor's staff see the claims of their contracts only.
+	FindClaim(context.Context, *FindClaimRequest) (*FindClaimResponse, error)
 	mustEmbedUnimplementedIngestionServiceServer()
 }
 
@@ -258,6 +279,9 @@ func (UnimplementedIngestionServiceServer) MarkRejectionHandled(context.Context,
 }
 func (UnimplementedIngestionServiceServer) ListAwaitingEnrollment(context.Context, *ListAwaitingEnrollmentRequest) (*ListAwaitingEnrollmentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAwaitingEnrollment not implemented")
+}
+func (UnimplementedIngestionServiceServer) FindClaim(context.Context, *FindClaimRequest) (*FindClaimResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FindClaim not implemented")
 }
 func (UnimplementedIngestionServiceServer) mustEmbedUnimplementedIngestionServiceServer() {}
 func (UnimplementedIngestionServiceServer) testEmbeddedByValue()                          {}
@@ -496,6 +520,24 @@ func _IngestionService_ListAwaitingEnrollment_Handler(srv interface{}, ctx conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IngestionService_FindClaim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FindClaimRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IngestionServiceServer).FindClaim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IngestionService_FindClaim_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IngestionServiceServer).FindClaim(ctx, req.(*FindClaimRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // IngestionService_ServiceDesc is the grpc.ServiceDesc for IngestionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -550,6 +592,10 @@ var IngestionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListAwaitingEnrollment",
 			Handler:    _IngestionService_ListAwaitingEnrollment_Handler,
+		},
+		{
+			MethodName: "FindClaim",
+			Handler:    _IngestionService_FindClaim_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

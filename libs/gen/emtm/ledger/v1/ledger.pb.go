@@ -285,10 +285,13 @@ func (x *LedgerEntry) GetServiceDate() *v1.Date {
 }
 
 type ListLedgerEntriesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ContractId    string                 `protobuf:"bytes,1,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
-	Limit         int32                  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
-	Kind          EntryKind              `protobuf:"varint,3,opt,name=kind,proto3,enum=emtm.ledger.v1.EntryKind" json:"kind,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ContractId string                 `protobuf:"bytes,1,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
+	Limit      int32                  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Kind       EntryKind              `protobuf:"varint,3,opt,name=kind,proto3,enum=emtm.ledger.v1.EntryKind" json:"kind,omitempty"`
+	// entry_ids, when set (at most 1000), lists those entries (the others'
+	// filters do not apply; entries of a contract the caller may not see are left out).
+	EntryIds      []string `protobuf:"bytes,4,rep,name=entry_ids,json=entryIds,proto3" json:"entry_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -342,6 +345,13 @@ func (x *ListLedgerEntriesRequest) GetKind() EntryKind {
 		return x.Kind
 	}
 	return EntryKind_ENTRY_KIND_UNSPECIFIED
+}
+
+func (x *ListLedgerEntriesRequest) GetEntryIds() []string {
+	if x != nil {
+		return x.EntryIds
+	}
+	return nil
 }
 
 type GetStatementRequest struct {
@@ -1617,12 +1627,13 @@ const file_emtm_ledger_v1_ledger_proto_rawDesc = "" +
 	"\aservice\x18\x0f \x01(\tR\aservice\x12!\n" +
 	"\fpharmacy_npi\x18\x10 \x01(\tR\vpharmacyNpi\x12\x1b\n" +
 	"\tmember_id\x18\x11 \x01(\tR\bmemberId\x126\n" +
-	"\fservice_date\x18\x12 \x01(\v2\x13.emtm.types.v1.DateR\vserviceDate\"\x80\x01\n" +
+	"\fservice_date\x18\x12 \x01(\v2\x13.emtm.types.v1.DateR\vserviceDate\"\x9d\x01\n" +
 	"\x18ListLedgerEntriesRequest\x12\x1f\n" +
 	"\vcontract_id\x18\x01 \x01(\tR\n" +
 	"contractId\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12-\n" +
-	"\x04kind\x18\x03 \x01(\x0e2\x19.emtm.ledger.v1.EntryKindR\x04kind\"}\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x19.emtm.ledger.v1.EntryKindR\x04kind\x12\x1b\n" +
+	"\tentry_ids\x18\x04 \x03(\tR\bentryIds\"}\n" +
 	"\x13GetStatementRequest\x12\x1f\n" +
 	"\vcontract_id\x18\x01 \x01(\tR\n" +
 	"contractId\x12\x15\n" +

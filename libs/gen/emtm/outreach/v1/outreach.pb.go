@@ -749,8 +749,12 @@ func (x *ListCommunicationsResponse) GetCommunications() []*Communication {
 	return nil
 }
 
+// GetOutreachStatsRequest: without contract_id, every plan's items (operators
+// only); with contract_id and pbp_id, the plan's (a sponsor's staff for it).
 type GetOutreachStatsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContractId    string                 `protobuf:"bytes,1,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
+	PbpId         string                 `protobuf:"bytes,2,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -783,6 +787,20 @@ func (x *GetOutreachStatsRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use GetOutreachStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetOutreachStatsRequest) Descriptor() ([]byte, []int) {
 	return file_emtm_outreach_v1_outreach_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetOutreachStatsRequest) GetContractId() string {
+	if x != nil {
+		return x.ContractId
+	}
+	return ""
+}
+
+func (x *GetOutreachStatsRequest) GetPbpId() string {
+	if x != nil {
+		return x.PbpId
+	}
+	return ""
 }
 
 // ResponseCounts are the answers for one prescriber or problem type.
@@ -1220,8 +1238,11 @@ const file_emtm_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x0eprescriber_npi\x18\x01 \x01(\tR\rprescriberNpi\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"e\n" +
 	"\x1aListCommunicationsResponse\x12G\n" +
-	"\x0ecommunications\x18\x01 \x03(\v2\x1f.emtm.outreach.v1.CommunicationR\x0ecommunications\"\x19\n" +
-	"\x17GetOutreachStatsRequest\"\xf2\x01\n" +
+	"\x0ecommunications\x18\x01 \x03(\v2\x1f.emtm.outreach.v1.CommunicationR\x0ecommunications\"Q\n" +
+	"\x17GetOutreachStatsRequest\x12\x1f\n" +
+	"\vcontract_id\x18\x01 \x01(\tR\n" +
+	"contractId\x12\x15\n" +
+	"\x06pbp_id\x18\x02 \x01(\tR\x05pbpId\"\xf2\x01\n" +
 	"\x0eResponseCounts\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x18\n" +
 	"\apending\x18\x02 \x01(\x03R\apending\x12\x12\n" +

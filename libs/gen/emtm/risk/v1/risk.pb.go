@@ -750,7 +750,9 @@ type Profile struct {
 	Exclusions []*ExclusionSpan `protobuf:"bytes,13,rep,name=exclusions,proto3" json:"exclusions,omitempty"`
 	// unknown_drugs are ingredients on the member's claims that the drug
 	// reference does not know: reported here, never counted as distinct drugs.
-	UnknownDrugs  []string `protobuf:"bytes,14,rep,name=unknown_drugs,json=unknownDrugs,proto3" json:"unknown_drugs,omitempty"`
+	UnknownDrugs []string `protobuf:"bytes,14,rep,name=unknown_drugs,json=unknownDrugs,proto3" json:"unknown_drugs,omitempty"`
+	// fills are the claims in the profile (reversed ones are gone), by date of service.
+	Fills         []*Fill `protobuf:"bytes,15,rep,name=fills,proto3" json:"fills,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -883,6 +885,203 @@ func (x *Profile) GetUnknownDrugs() []string {
 	return nil
 }
 
+func (x *Profile) GetFills() []*Fill {
+	if x != nil {
+		return x.Fills
+	}
+	return nil
+}
+
+// Fill is one claim as the profile keeps it.
+type Fill struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClaimId       string                 `protobuf:"bytes,1,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+	PharmacyNpi   string                 `protobuf:"bytes,2,opt,name=pharmacy_npi,json=pharmacyNpi,proto3" json:"pharmacy_npi,omitempty"`
+	DateOfService *v1.Date               `protobuf:"bytes,3,opt,name=date_of_service,json=dateOfService,proto3" json:"date_of_service,omitempty"`
+	DaysSupply    int32                  `protobuf:"varint,4,opt,name=days_supply,json=daysSupply,proto3" json:"days_supply,omitempty"`
+	CostCents     int64                  `protobuf:"varint,5,opt,name=cost_cents,json=costCents,proto3" json:"cost_cents,omitempty"`
+	PrescriberNpi string                 `protobuf:"bytes,6,opt,name=prescriber_npi,json=prescriberNpi,proto3" json:"prescriber_npi,omitempty"`
+	Ingredients   []string               `protobuf:"bytes,7,rep,name=ingredients,proto3" json:"ingredients,omitempty"`
+	// mme_per_day is the opioid dose in morphine milligram equivalents a day (0: none or unknown).
+	MmePerDay     float64 `protobuf:"fixed64,8,opt,name=mme_per_day,json=mmePerDay,proto3" json:"mme_per_day,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Fill) Reset() {
+	*x = Fill{}
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Fill) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Fill) ProtoMessage() {}
+
+func (x *Fill) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Fill.ProtoReflect.Descriptor instead.
+func (*Fill) Descriptor() ([]byte, []int) {
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Fill) GetClaimId() string {
+	if x != nil {
+		return x.ClaimId
+	}
+	return ""
+}
+
+func (x *Fill) GetPharmacyNpi() string {
+	if x != nil {
+		return x.PharmacyNpi
+	}
+	return ""
+}
+
+func (x *Fill) GetDateOfService() *v1.Date {
+	if x != nil {
+		return x.DateOfService
+	}
+	return nil
+}
+
+func (x *Fill) GetDaysSupply() int32 {
+	if x != nil {
+		return x.DaysSupply
+	}
+	return 0
+}
+
+func (x *Fill) GetCostCents() int64 {
+	if x != nil {
+		return x.CostCents
+	}
+	return 0
+}
+
+func (x *Fill) GetPrescriberNpi() string {
+	if x != nil {
+		return x.PrescriberNpi
+	}
+	return ""
+}
+
+func (x *Fill) GetIngredients() []string {
+	if x != nil {
+		return x.Ingredients
+	}
+	return nil
+}
+
+func (x *Fill) GetMmePerDay() float64 {
+	if x != nil {
+		return x.MmePerDay
+	}
+	return 0
+}
+
+type ListAssessmentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAssessmentsRequest) Reset() {
+	*x = ListAssessmentsRequest{}
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAssessmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAssessmentsRequest) ProtoMessage() {}
+
+func (x *ListAssessmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAssessmentsRequest.ProtoReflect.Descriptor instead.
+func (*ListAssessmentsRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListAssessmentsRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+type ListAssessmentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Assessments   []*RiskAssessment      `protobuf:"bytes,1,rep,name=assessments,proto3" json:"assessments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAssessmentsResponse) Reset() {
+	*x = ListAssessmentsResponse{}
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAssessmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAssessmentsResponse) ProtoMessage() {}
+
+func (x *ListAssessmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAssessmentsResponse.ProtoReflect.Descriptor instead.
+func (*ListAssessmentsResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListAssessmentsResponse) GetAssessments() []*RiskAssessment {
+	if x != nil {
+		return x.Assessments
+	}
+	return nil
+}
+
 type RebuildProfilesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Apply         bool                   `protobuf:"varint,1,opt,name=apply,proto3" json:"apply,omitempty"`
@@ -892,7 +1091,7 @@ type RebuildProfilesRequest struct {
 
 func (x *RebuildProfilesRequest) Reset() {
 	*x = RebuildProfilesRequest{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[8]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -904,7 +1103,7 @@ func (x *RebuildProfilesRequest) String() string {
 func (*RebuildProfilesRequest) ProtoMessage() {}
 
 func (x *RebuildProfilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[8]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -917,7 +1116,7 @@ func (x *RebuildProfilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildProfilesRequest.ProtoReflect.Descriptor instead.
 func (*RebuildProfilesRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{8}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RebuildProfilesRequest) GetApply() bool {
@@ -942,7 +1141,7 @@ type RebuildProfilesResponse struct {
 
 func (x *RebuildProfilesResponse) Reset() {
 	*x = RebuildProfilesResponse{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[9]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -954,7 +1153,7 @@ func (x *RebuildProfilesResponse) String() string {
 func (*RebuildProfilesResponse) ProtoMessage() {}
 
 func (x *RebuildProfilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[9]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -967,7 +1166,7 @@ func (x *RebuildProfilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildProfilesResponse.ProtoReflect.Descriptor instead.
 func (*RebuildProfilesResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{9}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RebuildProfilesResponse) GetEventsReplayed() int64 {
@@ -1012,15 +1211,20 @@ func (x *RebuildProfilesResponse) GetApplied() bool {
 	return false
 }
 
+// GetProfileStatsRequest: without contract_id, every profile with the bytes
+// they take (operators only); with contract_id and pbp_id, the plan's
+// assessed members, without their bytes (a sponsor's staff for the contract).
 type GetProfileStatsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContractId    string                 `protobuf:"bytes,1,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
+	PbpId         string                 `protobuf:"bytes,2,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetProfileStatsRequest) Reset() {
 	*x = GetProfileStatsRequest{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[10]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +1236,7 @@ func (x *GetProfileStatsRequest) String() string {
 func (*GetProfileStatsRequest) ProtoMessage() {}
 
 func (x *GetProfileStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[10]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,7 +1249,21 @@ func (x *GetProfileStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetProfileStatsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{10}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetProfileStatsRequest) GetContractId() string {
+	if x != nil {
+		return x.ContractId
+	}
+	return ""
+}
+
+func (x *GetProfileStatsRequest) GetPbpId() string {
+	if x != nil {
+		return x.PbpId
+	}
+	return ""
 }
 
 type GetProfileStatsResponse struct {
@@ -1064,7 +1282,7 @@ type GetProfileStatsResponse struct {
 
 func (x *GetProfileStatsResponse) Reset() {
 	*x = GetProfileStatsResponse{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[11]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1294,7 @@ func (x *GetProfileStatsResponse) String() string {
 func (*GetProfileStatsResponse) ProtoMessage() {}
 
 func (x *GetProfileStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[11]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1307,7 @@ func (x *GetProfileStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetProfileStatsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{11}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetProfileStatsResponse) GetProfiles() int64 {
@@ -1143,7 +1361,7 @@ type GetProfileRequest struct {
 
 func (x *GetProfileRequest) Reset() {
 	*x = GetProfileRequest{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[12]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1155,7 +1373,7 @@ func (x *GetProfileRequest) String() string {
 func (*GetProfileRequest) ProtoMessage() {}
 
 func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[12]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1168,7 +1386,7 @@ func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileRequest.ProtoReflect.Descriptor instead.
 func (*GetProfileRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{12}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetProfileRequest) GetMemberId() string {
@@ -1187,7 +1405,7 @@ type GetProfileResponse struct {
 
 func (x *GetProfileResponse) Reset() {
 	*x = GetProfileResponse{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[13]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1199,7 +1417,7 @@ func (x *GetProfileResponse) String() string {
 func (*GetProfileResponse) ProtoMessage() {}
 
 func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[13]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1212,7 +1430,7 @@ func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileResponse.ProtoReflect.Descriptor instead.
 func (*GetProfileResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{13}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetProfileResponse) GetProfile() *Profile {
@@ -1233,7 +1451,7 @@ type ListByTierRequest struct {
 
 func (x *ListByTierRequest) Reset() {
 	*x = ListByTierRequest{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[14]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1245,7 +1463,7 @@ func (x *ListByTierRequest) String() string {
 func (*ListByTierRequest) ProtoMessage() {}
 
 func (x *ListByTierRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[14]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1258,7 +1476,7 @@ func (x *ListByTierRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListByTierRequest.ProtoReflect.Descriptor instead.
 func (*ListByTierRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{14}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListByTierRequest) GetContractId() string {
@@ -1291,7 +1509,7 @@ type ListByTierResponse struct {
 
 func (x *ListByTierResponse) Reset() {
 	*x = ListByTierResponse{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[15]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1303,7 +1521,7 @@ func (x *ListByTierResponse) String() string {
 func (*ListByTierResponse) ProtoMessage() {}
 
 func (x *ListByTierResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[15]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1316,7 +1534,7 @@ func (x *ListByTierResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListByTierResponse.ProtoReflect.Descriptor instead.
 func (*ListByTierResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{15}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListByTierResponse) GetMemberIds() []string {
@@ -1388,7 +1606,7 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\x0etreatment_days\x18\x06 \x01(\x05R\rtreatmentDays\x12!\n" +
 	"\fcovered_days\x18\a \x01(\x05R\vcoveredDays\x12\x10\n" +
 	"\x03pdc\x18\b \x01(\x01R\x03pdc\x12\x1a\n" +
-	"\badherent\x18\t \x01(\bR\badherent\"\xbf\x04\n" +
+	"\badherent\x18\t \x01(\bR\badherent\"\xe9\x04\n" +
 	"\aProfile\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1f\n" +
 	"\vcontract_id\x18\x02 \x01(\tR\n" +
@@ -1409,7 +1627,23 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\n" +
 	"exclusions\x18\r \x03(\v2\x1b.emtm.risk.v1.ExclusionSpanR\n" +
 	"exclusions\x12#\n" +
-	"\runknown_drugs\x18\x0e \x03(\tR\funknownDrugs\".\n" +
+	"\runknown_drugs\x18\x0e \x03(\tR\funknownDrugs\x12(\n" +
+	"\x05fills\x18\x0f \x03(\v2\x12.emtm.risk.v1.FillR\x05fills\"\xaa\x02\n" +
+	"\x04Fill\x12\x19\n" +
+	"\bclaim_id\x18\x01 \x01(\tR\aclaimId\x12!\n" +
+	"\fpharmacy_npi\x18\x02 \x01(\tR\vpharmacyNpi\x12;\n" +
+	"\x0fdate_of_service\x18\x03 \x01(\v2\x13.emtm.types.v1.DateR\rdateOfService\x12\x1f\n" +
+	"\vdays_supply\x18\x04 \x01(\x05R\n" +
+	"daysSupply\x12\x1d\n" +
+	"\n" +
+	"cost_cents\x18\x05 \x01(\x03R\tcostCents\x12%\n" +
+	"\x0eprescriber_npi\x18\x06 \x01(\tR\rprescriberNpi\x12 \n" +
+	"\vingredients\x18\a \x03(\tR\vingredients\x12\x1e\n" +
+	"\vmme_per_day\x18\b \x01(\x01R\tmmePerDay\"5\n" +
+	"\x16ListAssessmentsRequest\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\"Y\n" +
+	"\x17ListAssessmentsResponse\x12>\n" +
+	"\vassessments\x18\x01 \x03(\v2\x1c.emtm.risk.v1.RiskAssessmentR\vassessments\".\n" +
 	"\x16RebuildProfilesRequest\x12\x14\n" +
 	"\x05apply\x18\x01 \x01(\bR\x05apply\"\xf5\x01\n" +
 	"\x17RebuildProfilesResponse\x12'\n" +
@@ -1418,8 +1652,11 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\rprofiles_live\x18\x03 \x01(\x03R\fprofilesLive\x12%\n" +
 	"\x0eprofiles_equal\x18\x04 \x01(\x03R\rprofilesEqual\x12 \n" +
 	"\vdifferences\x18\x05 \x03(\tR\vdifferences\x12\x18\n" +
-	"\aapplied\x18\x06 \x01(\bR\aapplied\"\x18\n" +
-	"\x16GetProfileStatsRequest\"\xa9\x03\n" +
+	"\aapplied\x18\x06 \x01(\bR\aapplied\"P\n" +
+	"\x16GetProfileStatsRequest\x12\x1f\n" +
+	"\vcontract_id\x18\x01 \x01(\tR\n" +
+	"contractId\x12\x15\n" +
+	"\x06pbp_id\x18\x02 \x01(\tR\x05pbpId\"\xa9\x03\n" +
 	"\x17GetProfileStatsResponse\x12\x1a\n" +
 	"\bprofiles\x18\x01 \x01(\x03R\bprofiles\x12\x1f\n" +
 	"\vtotal_bytes\x18\x02 \x01(\x03R\n" +
@@ -1451,14 +1688,15 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\x15RISK_TIER_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rRISK_TIER_LOW\x10\x01\x12\x16\n" +
 	"\x12RISK_TIER_MODERATE\x10\x02\x12\x12\n" +
-	"\x0eRISK_TIER_HIGH\x10\x032\xf6\x02\n" +
+	"\x0eRISK_TIER_HIGH\x10\x032\xd6\x03\n" +
 	"\x12RiskScoringService\x12O\n" +
 	"\n" +
 	"GetProfile\x12\x1f.emtm.risk.v1.GetProfileRequest\x1a .emtm.risk.v1.GetProfileResponse\x12O\n" +
 	"\n" +
 	"ListByTier\x12\x1f.emtm.risk.v1.ListByTierRequest\x1a .emtm.risk.v1.ListByTierResponse\x12^\n" +
 	"\x0fRebuildProfiles\x12$.emtm.risk.v1.RebuildProfilesRequest\x1a%.emtm.risk.v1.RebuildProfilesResponse\x12^\n" +
-	"\x0fGetProfileStats\x12$.emtm.risk.v1.GetProfileStatsRequest\x1a%.emtm.risk.v1.GetProfileStatsResponseB\xa2\x01\n" +
+	"\x0fGetProfileStats\x12$.emtm.risk.v1.GetProfileStatsRequest\x1a%.emtm.risk.v1.GetProfileStatsResponse\x12^\n" +
+	"\x0fListAssessments\x12$.emtm.risk.v1.ListAssessmentsRequest\x1a%.emtm.risk.v1.ListAssessmentsResponseB\xa2\x01\n" +
 	"\x10com.emtm.risk.v1B\tRiskProtoP\x01Z1github.com/emtm/emtm/libs/gen/emtm/risk/v1;riskv1\xa2\x02\x03ERX\xaa\x02\fEmtm.Risk.V1\xca\x02\fEmtm\\Risk\\V1\xe2\x02\x18Emtm\\Risk\\V1\\GPBMetadata\xea\x02\x0eEmtm::Risk::V1b\x06proto3"
 
 var (
@@ -1474,7 +1712,7 @@ func file_emtm_risk_v1_risk_proto_rawDescGZIP() []byte {
 }
 
 var file_emtm_risk_v1_risk_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_emtm_risk_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_emtm_risk_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_emtm_risk_v1_risk_proto_goTypes = []any{
 	(RiskTier)(0),                   // 0: emtm.risk.v1.RiskTier
 	(*RiskFactor)(nil),              // 1: emtm.risk.v1.RiskFactor
@@ -1485,22 +1723,25 @@ var file_emtm_risk_v1_risk_proto_goTypes = []any{
 	(*ExclusionSpan)(nil),           // 6: emtm.risk.v1.ExclusionSpan
 	(*PdcResult)(nil),               // 7: emtm.risk.v1.PdcResult
 	(*Profile)(nil),                 // 8: emtm.risk.v1.Profile
-	(*RebuildProfilesRequest)(nil),  // 9: emtm.risk.v1.RebuildProfilesRequest
-	(*RebuildProfilesResponse)(nil), // 10: emtm.risk.v1.RebuildProfilesResponse
-	(*GetProfileStatsRequest)(nil),  // 11: emtm.risk.v1.GetProfileStatsRequest
-	(*GetProfileStatsResponse)(nil), // 12: emtm.risk.v1.GetProfileStatsResponse
-	(*GetProfileRequest)(nil),       // 13: emtm.risk.v1.GetProfileRequest
-	(*GetProfileResponse)(nil),      // 14: emtm.risk.v1.GetProfileResponse
-	(*ListByTierRequest)(nil),       // 15: emtm.risk.v1.ListByTierRequest
-	(*ListByTierResponse)(nil),      // 16: emtm.risk.v1.ListByTierResponse
-	nil,                             // 17: emtm.risk.v1.GetProfileStatsResponse.ByTierEntry
-	nil,                             // 18: emtm.risk.v1.GetProfileStatsResponse.ByProblemEntry
-	(*v1.EventMeta)(nil),            // 19: emtm.types.v1.EventMeta
-	(*v1.Date)(nil),                 // 20: emtm.types.v1.Date
+	(*Fill)(nil),                    // 9: emtm.risk.v1.Fill
+	(*ListAssessmentsRequest)(nil),  // 10: emtm.risk.v1.ListAssessmentsRequest
+	(*ListAssessmentsResponse)(nil), // 11: emtm.risk.v1.ListAssessmentsResponse
+	(*RebuildProfilesRequest)(nil),  // 12: emtm.risk.v1.RebuildProfilesRequest
+	(*RebuildProfilesResponse)(nil), // 13: emtm.risk.v1.RebuildProfilesResponse
+	(*GetProfileStatsRequest)(nil),  // 14: emtm.risk.v1.GetProfileStatsRequest
+	(*GetProfileStatsResponse)(nil), // 15: emtm.risk.v1.GetProfileStatsResponse
+	(*GetProfileRequest)(nil),       // 16: emtm.risk.v1.GetProfileRequest
+	(*GetProfileResponse)(nil),      // 17: emtm.risk.v1.GetProfileResponse
+	(*ListByTierRequest)(nil),       // 18: emtm.risk.v1.ListByTierRequest
+	(*ListByTierResponse)(nil),      // 19: emtm.risk.v1.ListByTierResponse
+	nil,                             // 20: emtm.risk.v1.GetProfileStatsResponse.ByTierEntry
+	nil,                             // 21: emtm.risk.v1.GetProfileStatsResponse.ByProblemEntry
+	(*v1.EventMeta)(nil),            // 22: emtm.types.v1.EventMeta
+	(*v1.Date)(nil),                 // 23: emtm.types.v1.Date
 }
 var file_emtm_risk_v1_risk_proto_depIdxs = []int32{
-	19, // 0: emtm.risk.v1.RiskAssessment.meta:type_name -> emtm.types.v1.EventMeta
-	20, // 1: emtm.risk.v1.RiskAssessment.as_of:type_name -> emtm.types.v1.Date
+	22, // 0: emtm.risk.v1.RiskAssessment.meta:type_name -> emtm.types.v1.EventMeta
+	23, // 1: emtm.risk.v1.RiskAssessment.as_of:type_name -> emtm.types.v1.Date
 	0,  // 2: emtm.risk.v1.RiskAssessment.tier:type_name -> emtm.risk.v1.RiskTier
 	0,  // 3: emtm.risk.v1.RiskAssessment.previous_tier:type_name -> emtm.risk.v1.RiskTier
 	1,  // 4: emtm.risk.v1.RiskAssessment.factors:type_name -> emtm.risk.v1.RiskFactor
@@ -1508,29 +1749,34 @@ var file_emtm_risk_v1_risk_proto_depIdxs = []int32{
 	3,  // 6: emtm.risk.v1.RiskAssessment.problems:type_name -> emtm.risk.v1.DrugTherapyProblem
 	7,  // 7: emtm.risk.v1.RiskAssessment.pdc:type_name -> emtm.risk.v1.PdcResult
 	5,  // 8: emtm.risk.v1.RiskAssessment.safety:type_name -> emtm.risk.v1.SafetyMeasure
-	20, // 9: emtm.risk.v1.ExclusionSpan.start:type_name -> emtm.types.v1.Date
-	20, // 10: emtm.risk.v1.ExclusionSpan.end:type_name -> emtm.types.v1.Date
-	20, // 11: emtm.risk.v1.PdcResult.ipsd:type_name -> emtm.types.v1.Date
-	20, // 12: emtm.risk.v1.PdcResult.end:type_name -> emtm.types.v1.Date
+	23, // 9: emtm.risk.v1.ExclusionSpan.start:type_name -> emtm.types.v1.Date
+	23, // 10: emtm.risk.v1.ExclusionSpan.end:type_name -> emtm.types.v1.Date
+	23, // 11: emtm.risk.v1.PdcResult.ipsd:type_name -> emtm.types.v1.Date
+	23, // 12: emtm.risk.v1.PdcResult.end:type_name -> emtm.types.v1.Date
 	4,  // 13: emtm.risk.v1.Profile.latest_assessment:type_name -> emtm.risk.v1.RiskAssessment
 	6,  // 14: emtm.risk.v1.Profile.exclusions:type_name -> emtm.risk.v1.ExclusionSpan
-	17, // 15: emtm.risk.v1.GetProfileStatsResponse.by_tier:type_name -> emtm.risk.v1.GetProfileStatsResponse.ByTierEntry
-	18, // 16: emtm.risk.v1.GetProfileStatsResponse.by_problem:type_name -> emtm.risk.v1.GetProfileStatsResponse.ByProblemEntry
-	8,  // 17: emtm.risk.v1.GetProfileResponse.profile:type_name -> emtm.risk.v1.Profile
-	0,  // 18: emtm.risk.v1.ListByTierRequest.tier:type_name -> emtm.risk.v1.RiskTier
-	13, // 19: emtm.risk.v1.RiskScoringService.GetProfile:input_type -> emtm.risk.v1.GetProfileRequest
-	15, // 20: emtm.risk.v1.RiskScoringService.ListByTier:input_type -> emtm.risk.v1.ListByTierRequest
-	9,  // 21: emtm.risk.v1.RiskScoringService.RebuildProfiles:input_type -> emtm.risk.v1.RebuildProfilesRequest
-	11, // 22: emtm.risk.v1.RiskScoringService.GetProfileStats:input_type -> emtm.risk.v1.GetProfileStatsRequest
-	14, // 23: emtm.risk.v1.RiskScoringService.GetProfile:output_type -> emtm.risk.v1.GetProfileResponse
-	16, // 24: emtm.risk.v1.RiskScoringService.ListByTier:output_type -> emtm.risk.v1.ListByTierResponse
-	10, // 25: emtm.risk.v1.RiskScoringService.RebuildProfiles:output_type -> emtm.risk.v1.RebuildProfilesResponse
-	12, // 26: emtm.risk.v1.RiskScoringService.GetProfileStats:output_type -> emtm.risk.v1.GetProfileStatsResponse
-	23, // [23:27] is the sub-list for method output_type
-	19, // [19:23] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	9,  // 15: emtm.risk.v1.Profile.fills:type_name -> emtm.risk.v1.Fill
+	23, // 16: emtm.risk.v1.Fill.date_of_service:type_name -> emtm.types.v1.Date
+	4,  // 17: emtm.risk.v1.ListAssessmentsResponse.assessments:type_name -> emtm.risk.v1.RiskAssessment
+	20, // 18: emtm.risk.v1.GetProfileStatsResponse.by_tier:type_name -> emtm.risk.v1.GetProfileStatsResponse.ByTierEntry
+	21, // 19: emtm.risk.v1.GetProfileStatsResponse.by_problem:type_name -> emtm.risk.v1.GetProfileStatsResponse.ByProblemEntry
+	8,  // 20: emtm.risk.v1.GetProfileResponse.profile:type_name -> emtm.risk.v1.Profile
+	0,  // 21: emtm.risk.v1.ListByTierRequest.tier:type_name -> emtm.risk.v1.RiskTier
+	16, // 22: emtm.risk.v1.RiskScoringService.GetProfile:input_type -> emtm.risk.v1.GetProfileRequest
+	18, // 23: emtm.risk.v1.RiskScoringService.ListByTier:input_type -> emtm.risk.v1.ListByTierRequest
+	12, // 24: emtm.risk.v1.RiskScoringService.RebuildProfiles:input_type -> emtm.risk.v1.RebuildProfilesRequest
+	14, // 25: emtm.risk.v1.RiskScoringService.GetProfileStats:input_type -> emtm.risk.v1.GetProfileStatsRequest
+	10, // 26: emtm.risk.v1.RiskScoringService.ListAssessments:input_type -> emtm.risk.v1.ListAssessmentsRequest
+	17, // 27: emtm.risk.v1.RiskScoringService.GetProfile:output_type -> emtm.risk.v1.GetProfileResponse
+	19, // 28: emtm.risk.v1.RiskScoringService.ListByTier:output_type -> emtm.risk.v1.ListByTierResponse
+	13, // 29: emtm.risk.v1.RiskScoringService.RebuildProfiles:output_type -> emtm.risk.v1.RebuildProfilesResponse
+	15, // 30: emtm.risk.v1.RiskScoringService.GetProfileStats:output_type -> emtm.risk.v1.GetProfileStatsResponse
+	11, // 31: emtm.risk.v1.RiskScoringService.ListAssessments:output_type -> emtm.risk.v1.ListAssessmentsResponse
+	27, // [27:32] is the sub-list for method output_type
+	22, // [22:27] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_emtm_risk_v1_risk_proto_init() }
@@ -1544,7 +1790,7 @@ func file_emtm_risk_v1_risk_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_risk_v1_risk_proto_rawDesc), len(file_emtm_risk_v1_risk_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

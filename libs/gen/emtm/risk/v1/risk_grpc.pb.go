@@ -28,6 +28,7 @@ const (
 	RiskScoringService_ListByTier_FullMethodName      = "/emtm.risk.v1.RiskScoringService/ListByTier"
 	RiskScoringService_RebuildProfiles_FullMethodName = "/emtm.risk.v1.RiskScoringService/RebuildProfiles"
 	RiskScoringService_GetProfileStats_FullMethodName = "/emtm.risk.v1.RiskScoringService/GetProfileStats"
+	RiskScoringService_ListAssessments_FullMethodName = "/emtm.risk.v1.RiskScoringService/ListAssessments"
 )
 
 // RiskScoringServiceClient is the client API for RiskScoringService service.
@@ -44,6 +45,11 @@ type RiskScoringServiceClient interface {
 	RebuildProfiles(ctx context.Context, in *RebuildProfilesRequest, opts ...grpc.CallOption) (*RebuildProfilesResponse, error)
 	// GetProfileStats reports the number of profiles and their size.
 	GetProfileStats(ctx context.Context, in *GetProfileStatsRequest, opts ...grpc.CallOption) (*GetProfileStatsResponse, error)
+	// ListAssessments lists the assessments emitted for a member, oldest first
+	// (each names the event that caused it: causation_id), compacted: ids,
+	// date, score, tiers, eligibility, factor codes and points, problem codes,
+	// keys, claims and prescribers (the full text is on EMTM_ASSESSMENTS).
+	ListAssessments(ctx context.Context, in *ListAssessmentsRequest, opts ...grpc.CallOption) (*ListAssessmentsResponse, error)
 }
 
 type riskScoringServiceClient struct {
@@ -94,6 +100,16 @@ func (c *riskScoringServiceClient) GetProfileStats(ctx context.Context, in *GetP
 	return out, nil
 }
 
+func (c *riskScoringServiceClient) ListAssessments(ctx context.Context, in *ListAssessmentsRequest, opts ...grpc.CallOption) (*ListAssessmentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAssessmentsResponse)
+	err := c.cc.Invoke(ctx, RiskScoringService_ListAssessments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RiskScoringServiceServer is the server API for RiskScoringService service.
 // All implementations must embed UnimplementedRiskScoringServiceServer
 // for forward compatibility.
@@ -108,6 +124,11 @@ type RiskScoringServiceServer interface {
 	RebuildProfiles(context.Context, *RebuildProfilesRequest) (*RebuildProfilesResponse, error)
 	// GetProfileStats reports the number of profiles and their size.
 	GetProfileStats(context.Context, *GetProfileStatsRequest) (*GetProfileStatsResponse, error)
+	// ListAssessments lists the assessments emitted for a member, oldest first
+	// (each names the event that caused it: causation_id), compacted: ids,
+	// date, score, tiers, eligibility, factor codes and points, problem codes,
+	// keys, claims and prescribers (the full text is on EMTM_ASSESSMENTS).
+	ListAssessments(context.Context, *ListAssessmentsRequest) (*ListAssessmentsResponse, error)
 	mustEmbedUnimplementedRiskScoringServiceServer()
 }
 
@@ -129,6 +150,9 @@ func (UnimplementedRiskScoringServiceServer) RebuildProfiles(context.Context, *R
 }
 func (UnimplementedRiskScoringServiceServer) GetProfileStats(context.Context, *GetProfileStatsRequest) (*GetProfileStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetProfileStats not implemented")
+}
+func (UnimplementedRiskScoringServiceServer) ListAssessments(context.Context, *ListAssessmentsRequest) (*ListAssessmentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAssessments not implemented")
 }
 func (UnimplementedRiskScoringServiceServer) mustEmbedUnimplementedRiskScoringServiceServer() {}
 func (UnimplementedRiskScoringServiceServer) testEmbeddedByValue()                            {}
@@ -223,6 +247,24 @@ func _RiskScoringService_GetProfileStats_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RiskScoringService_ListAssessments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAssessmentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskScoringServiceServer).ListAssessments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskScoringService_ListAssessments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskScoringServiceServer).ListAssessments(ctx, req.(*ListAssessmentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RiskScoringService_ServiceDesc is the grpc.ServiceDesc for RiskScoringService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -245,6 +287,10 @@ var RiskScoringService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetProfileStats",
 			Handler:    _RiskScoringService_GetProfileStats_Handler,
+		},
+		{
+			MethodName: "ListAssessments",
+			Handler:    _RiskScoringService_ListAssessments_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

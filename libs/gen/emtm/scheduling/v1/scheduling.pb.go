@@ -1285,8 +1285,12 @@ func (x *ListTasksResponse) GetTasks() []*InterventionTask {
 	return nil
 }
 
+// GetTaskCountsRequest: without contract_id, every plan's tasks (operators
+// only); with contract_id and pbp_id, the plan's (a sponsor's staff for it).
 type GetTaskCountsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContractId    string                 `protobuf:"bytes,1,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
+	PbpId         string                 `protobuf:"bytes,2,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1319,6 +1323,20 @@ func (x *GetTaskCountsRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use GetTaskCountsRequest.ProtoReflect.Descriptor instead.
 func (*GetTaskCountsRequest) Descriptor() ([]byte, []int) {
 	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetTaskCountsRequest) GetContractId() string {
+	if x != nil {
+		return x.ContractId
+	}
+	return ""
+}
+
+func (x *GetTaskCountsRequest) GetPbpId() string {
+	if x != nil {
+		return x.PbpId
+	}
+	return ""
 }
 
 // TaskCount is the number of tasks of a kind in a status.
@@ -1387,7 +1405,11 @@ type GetTaskCountsResponse struct {
 	// counts lists every kind and status with a non-zero count.
 	Counts []*TaskCount `protobuf:"bytes,1,rep,name=counts,proto3" json:"counts,omitempty"`
 	// scheduled is the number of tasks ever scheduled.
-	Scheduled     int64 `protobuf:"varint,2,opt,name=scheduled,proto3" json:"scheduled,omitempty"`
+	Scheduled int64 `protobuf:"varint,2,opt,name=scheduled,proto3" json:"scheduled,omitempty"`
+	// backlog are the open tasks by kind and age on the scheduling clock's
+	// today: not_due, overdue_1_7d, overdue_8_30d, overdue_31d_plus.
+	Backlog       []*BacklogCount `protobuf:"bytes,3,rep,name=backlog,proto3" json:"backlog,omitempty"`
+	Today         *v1.Date        `protobuf:"bytes,4,opt,name=today,proto3" json:"today,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1432,6 +1454,81 @@ func (x *GetTaskCountsResponse) GetCounts() []*TaskCount {
 func (x *GetTaskCountsResponse) GetScheduled() int64 {
 	if x != nil {
 		return x.Scheduled
+	}
+	return 0
+}
+
+func (x *GetTaskCountsResponse) GetBacklog() []*BacklogCount {
+	if x != nil {
+		return x.Backlog
+	}
+	return nil
+}
+
+func (x *GetTaskCountsResponse) GetToday() *v1.Date {
+	if x != nil {
+		return x.Today
+	}
+	return nil
+}
+
+// BacklogCount is the number of open tasks of a kind at an age.
+type BacklogCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Age           string                 `protobuf:"bytes,2,opt,name=age,proto3" json:"age,omitempty"`
+	Count         int64                  `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BacklogCount) Reset() {
+	*x = BacklogCount{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BacklogCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BacklogCount) ProtoMessage() {}
+
+func (x *BacklogCount) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BacklogCount.ProtoReflect.Descriptor instead.
+func (*BacklogCount) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *BacklogCount) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *BacklogCount) GetAge() string {
+	if x != nil {
+		return x.Age
+	}
+	return ""
+}
+
+func (x *BacklogCount) GetCount() int64 {
+	if x != nil {
+		return x.Count
 	}
 	return 0
 }
@@ -1529,15 +1626,24 @@ const file_emtm_scheduling_v1_scheduling_proto_rawDesc = "" +
 	"\x1dGetMonitoringMeasuresResponse\x127\n" +
 	"\bmeasures\x18\x01 \x03(\v2\x1b.emtm.scheduling.v1.MeasureR\bmeasures\"O\n" +
 	"\x11ListTasksResponse\x12:\n" +
-	"\x05tasks\x18\x01 \x03(\v2$.emtm.scheduling.v1.InterventionTaskR\x05tasks\"\x16\n" +
-	"\x14GetTaskCountsRequest\"\x8b\x01\n" +
+	"\x05tasks\x18\x01 \x03(\v2$.emtm.scheduling.v1.InterventionTaskR\x05tasks\"N\n" +
+	"\x14GetTaskCountsRequest\x12\x1f\n" +
+	"\vcontract_id\x18\x01 \x01(\tR\n" +
+	"contractId\x12\x15\n" +
+	"\x06pbp_id\x18\x02 \x01(\tR\x05pbpId\"\x8b\x01\n" +
 	"\tTaskCount\x120\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1c.emtm.scheduling.v1.TaskKindR\x04kind\x126\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x1e.emtm.scheduling.v1.TaskStatusR\x06status\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count\"l\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\"\xd3\x01\n" +
 	"\x15GetTaskCountsResponse\x125\n" +
 	"\x06counts\x18\x01 \x03(\v2\x1d.emtm.scheduling.v1.TaskCountR\x06counts\x12\x1c\n" +
-	"\tscheduled\x18\x02 \x01(\x03R\tscheduled*\xa4\x01\n" +
+	"\tscheduled\x18\x02 \x01(\x03R\tscheduled\x12:\n" +
+	"\abacklog\x18\x03 \x03(\v2 .emtm.scheduling.v1.BacklogCountR\abacklog\x12)\n" +
+	"\x05today\x18\x04 \x01(\v2\x13.emtm.types.v1.DateR\x05today\"J\n" +
+	"\fBacklogCount\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
+	"\x03age\x18\x02 \x01(\tR\x03age\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count*\xa4\x01\n" +
 	"\bTaskKind\x12\x19\n" +
 	"\x15TASK_KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rTASK_KIND_CMR\x10\x01\x12\x11\n" +
@@ -1580,7 +1686,7 @@ func file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP() []byte {
 }
 
 var file_emtm_scheduling_v1_scheduling_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_emtm_scheduling_v1_scheduling_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_emtm_scheduling_v1_scheduling_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_emtm_scheduling_v1_scheduling_proto_goTypes = []any{
 	(TaskKind)(0),                         // 0: emtm.scheduling.v1.TaskKind
 	(TaskStatus)(0),                       // 1: emtm.scheduling.v1.TaskStatus
@@ -1604,32 +1710,33 @@ var file_emtm_scheduling_v1_scheduling_proto_goTypes = []any{
 	(*GetTaskCountsRequest)(nil),          // 19: emtm.scheduling.v1.GetTaskCountsRequest
 	(*TaskCount)(nil),                     // 20: emtm.scheduling.v1.TaskCount
 	(*GetTaskCountsResponse)(nil),         // 21: emtm.scheduling.v1.GetTaskCountsResponse
-	(*v1.EventMeta)(nil),                  // 22: emtm.types.v1.EventMeta
-	(*v1.Date)(nil),                       // 23: emtm.types.v1.Date
-	(v11.RiskTier)(0),                     // 24: emtm.risk.v1.RiskTier
-	(*timestamppb.Timestamp)(nil),         // 25: google.protobuf.Timestamp
-	(v12.EncounterOutcome)(0),             // 26: emtm.encounters.v1.EncounterOutcome
+	(*BacklogCount)(nil),                  // 22: emtm.scheduling.v1.BacklogCount
+	(*v1.EventMeta)(nil),                  // 23: emtm.types.v1.EventMeta
+	(*v1.Date)(nil),                       // 24: emtm.types.v1.Date
+	(v11.RiskTier)(0),                     // 25: emtm.risk.v1.RiskTier
+	(*timestamppb.Timestamp)(nil),         // 26: google.protobuf.Timestamp
+	(v12.EncounterOutcome)(0),             // 27: emtm.encounters.v1.EncounterOutcome
 }
 var file_emtm_scheduling_v1_scheduling_proto_depIdxs = []int32{
-	22, // 0: emtm.scheduling.v1.InterventionTask.meta:type_name -> emtm.types.v1.EventMeta
+	23, // 0: emtm.scheduling.v1.InterventionTask.meta:type_name -> emtm.types.v1.EventMeta
 	0,  // 1: emtm.scheduling.v1.InterventionTask.kind:type_name -> emtm.scheduling.v1.TaskKind
 	1,  // 2: emtm.scheduling.v1.InterventionTask.status:type_name -> emtm.scheduling.v1.TaskStatus
-	23, // 3: emtm.scheduling.v1.InterventionTask.scheduled_on:type_name -> emtm.types.v1.Date
-	23, // 4: emtm.scheduling.v1.InterventionTask.due_date:type_name -> emtm.types.v1.Date
-	24, // 5: emtm.scheduling.v1.InterventionTask.tier:type_name -> emtm.risk.v1.RiskTier
-	25, // 6: emtm.scheduling.v1.InterventionTask.lease_expires_at:type_name -> google.protobuf.Timestamp
-	23, // 7: emtm.scheduling.v1.InterventionTask.completed_on:type_name -> emtm.types.v1.Date
-	23, // 8: emtm.scheduling.v1.InterventionTask.expires_on:type_name -> emtm.types.v1.Date
+	24, // 3: emtm.scheduling.v1.InterventionTask.scheduled_on:type_name -> emtm.types.v1.Date
+	24, // 4: emtm.scheduling.v1.InterventionTask.due_date:type_name -> emtm.types.v1.Date
+	25, // 5: emtm.scheduling.v1.InterventionTask.tier:type_name -> emtm.risk.v1.RiskTier
+	26, // 6: emtm.scheduling.v1.InterventionTask.lease_expires_at:type_name -> google.protobuf.Timestamp
+	24, // 7: emtm.scheduling.v1.InterventionTask.completed_on:type_name -> emtm.types.v1.Date
+	24, // 8: emtm.scheduling.v1.InterventionTask.expires_on:type_name -> emtm.types.v1.Date
 	3,  // 9: emtm.scheduling.v1.InterventionTask.attempts:type_name -> emtm.scheduling.v1.ContactAttempt
-	23, // 10: emtm.scheduling.v1.InterventionTask.offered_on:type_name -> emtm.types.v1.Date
-	23, // 11: emtm.scheduling.v1.ContactAttempt.date:type_name -> emtm.types.v1.Date
-	26, // 12: emtm.scheduling.v1.ContactAttempt.outcome:type_name -> emtm.encounters.v1.EncounterOutcome
-	23, // 13: emtm.scheduling.v1.SweepResponse.today:type_name -> emtm.types.v1.Date
+	24, // 10: emtm.scheduling.v1.InterventionTask.offered_on:type_name -> emtm.types.v1.Date
+	24, // 11: emtm.scheduling.v1.ContactAttempt.date:type_name -> emtm.types.v1.Date
+	27, // 12: emtm.scheduling.v1.ContactAttempt.outcome:type_name -> emtm.encounters.v1.EncounterOutcome
+	24, // 13: emtm.scheduling.v1.SweepResponse.today:type_name -> emtm.types.v1.Date
 	1,  // 14: emtm.scheduling.v1.ListTasksRequest.status:type_name -> emtm.scheduling.v1.TaskStatus
 	0,  // 15: emtm.scheduling.v1.ListTasksRequest.kind:type_name -> emtm.scheduling.v1.TaskKind
 	0,  // 16: emtm.scheduling.v1.LeaseTasksRequest.kinds:type_name -> emtm.scheduling.v1.TaskKind
 	2,  // 17: emtm.scheduling.v1.LeaseTasksResponse.tasks:type_name -> emtm.scheduling.v1.InterventionTask
-	23, // 18: emtm.scheduling.v1.CompleteTaskRequest.completed_on:type_name -> emtm.types.v1.Date
+	24, // 18: emtm.scheduling.v1.CompleteTaskRequest.completed_on:type_name -> emtm.types.v1.Date
 	2,  // 19: emtm.scheduling.v1.CompleteTaskResponse.task:type_name -> emtm.scheduling.v1.InterventionTask
 	2,  // 20: emtm.scheduling.v1.ReleaseTaskResponse.task:type_name -> emtm.scheduling.v1.InterventionTask
 	2,  // 21: emtm.scheduling.v1.WatchTasksResponse.task:type_name -> emtm.scheduling.v1.InterventionTask
@@ -1638,27 +1745,29 @@ var file_emtm_scheduling_v1_scheduling_proto_depIdxs = []int32{
 	0,  // 24: emtm.scheduling.v1.TaskCount.kind:type_name -> emtm.scheduling.v1.TaskKind
 	1,  // 25: emtm.scheduling.v1.TaskCount.status:type_name -> emtm.scheduling.v1.TaskStatus
 	20, // 26: emtm.scheduling.v1.GetTaskCountsResponse.counts:type_name -> emtm.scheduling.v1.TaskCount
-	6,  // 27: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:input_type -> emtm.scheduling.v1.ListTasksRequest
-	7,  // 28: emtm.scheduling.v1.InterventionSchedulingService.LeaseTasks:input_type -> emtm.scheduling.v1.LeaseTasksRequest
-	9,  // 29: emtm.scheduling.v1.InterventionSchedulingService.CompleteTask:input_type -> emtm.scheduling.v1.CompleteTaskRequest
-	11, // 30: emtm.scheduling.v1.InterventionSchedulingService.ReleaseTask:input_type -> emtm.scheduling.v1.ReleaseTaskRequest
-	13, // 31: emtm.scheduling.v1.InterventionSchedulingService.WatchTasks:input_type -> emtm.scheduling.v1.WatchTasksRequest
-	19, // 32: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:input_type -> emtm.scheduling.v1.GetTaskCountsRequest
-	15, // 33: emtm.scheduling.v1.InterventionSchedulingService.GetMonitoringMeasures:input_type -> emtm.scheduling.v1.GetMonitoringMeasuresRequest
-	4,  // 34: emtm.scheduling.v1.InterventionSchedulingService.Sweep:input_type -> emtm.scheduling.v1.SweepRequest
-	18, // 35: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:output_type -> emtm.scheduling.v1.ListTasksResponse
-	8,  // 36: emtm.scheduling.v1.InterventionSchedulingService.LeaseTasks:output_type -> emtm.scheduling.v1.LeaseTasksResponse
-	10, // 37: emtm.scheduling.v1.InterventionSchedulingService.CompleteTask:output_type -> emtm.scheduling.v1.CompleteTaskResponse
-	12, // 38: emtm.scheduling.v1.InterventionSchedulingService.ReleaseTask:output_type -> emtm.scheduling.v1.ReleaseTaskResponse
-	14, // 39: emtm.scheduling.v1.InterventionSchedulingService.WatchTasks:output_type -> emtm.scheduling.v1.WatchTasksResponse
-	21, // 40: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:output_type -> emtm.scheduling.v1.GetTaskCountsResponse
-	17, // 41: emtm.scheduling.v1.InterventionSchedulingService.GetMonitoringMeasures:output_type -> emtm.scheduling.v1.GetMonitoringMeasuresResponse
-	5,  // 42: emtm.scheduling.v1.InterventionSchedulingService.Sweep:output_type -> emtm.scheduling.v1.SweepResponse
-	35, // [35:43] is the sub-list for method output_type
-	27, // [27:35] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	22, // 27: emtm.scheduling.v1.GetTaskCountsResponse.backlog:type_name -> emtm.scheduling.v1.BacklogCount
+	24, // 28: emtm.scheduling.v1.GetTaskCountsResponse.today:type_name -> emtm.types.v1.Date
+	6,  // 29: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:input_type -> emtm.scheduling.v1.ListTasksRequest
+	7,  // 30: emtm.scheduling.v1.InterventionSchedulingService.LeaseTasks:input_type -> emtm.scheduling.v1.LeaseTasksRequest
+	9,  // 31: emtm.scheduling.v1.InterventionSchedulingService.CompleteTask:input_type -> emtm.scheduling.v1.CompleteTaskRequest
+	11, // 32: emtm.scheduling.v1.InterventionSchedulingService.ReleaseTask:input_type -> emtm.scheduling.v1.ReleaseTaskRequest
+	13, // 33: emtm.scheduling.v1.InterventionSchedulingService.WatchTasks:input_type -> emtm.scheduling.v1.WatchTasksRequest
+	19, // 34: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:input_type -> emtm.scheduling.v1.GetTaskCountsRequest
+	15, // 35: emtm.scheduling.v1.InterventionSchedulingService.GetMonitoringMeasures:input_type -> emtm.scheduling.v1.GetMonitoringMeasuresRequest
+	4,  // 36: emtm.scheduling.v1.InterventionSchedulingService.Sweep:input_type -> emtm.scheduling.v1.SweepRequest
+	18, // 37: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:output_type -> emtm.scheduling.v1.ListTasksResponse
+	8,  // 38: emtm.scheduling.v1.InterventionSchedulingService.LeaseTasks:output_type -> emtm.scheduling.v1.LeaseTasksResponse
+	10, // 39: emtm.scheduling.v1.InterventionSchedulingService.CompleteTask:output_type -> emtm.scheduling.v1.CompleteTaskResponse
+	12, // 40: emtm.scheduling.v1.InterventionSchedulingService.ReleaseTask:output_type -> emtm.scheduling.v1.ReleaseTaskResponse
+	14, // 41: emtm.scheduling.v1.InterventionSchedulingService.WatchTasks:output_type -> emtm.scheduling.v1.WatchTasksResponse
+	21, // 42: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:output_type -> emtm.scheduling.v1.GetTaskCountsResponse
+	17, // 43: emtm.scheduling.v1.InterventionSchedulingService.GetMonitoringMeasures:output_type -> emtm.scheduling.v1.GetMonitoringMeasuresResponse
+	5,  // 44: emtm.scheduling.v1.InterventionSchedulingService.Sweep:output_type -> emtm.scheduling.v1.SweepResponse
+	37, // [37:45] is the sub-list for method output_type
+	29, // [29:37] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_emtm_scheduling_v1_scheduling_proto_init() }
@@ -1672,7 +1781,7 @@ func file_emtm_scheduling_v1_scheduling_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_scheduling_v1_scheduling_proto_rawDesc), len(file_emtm_scheduling_v1_scheduling_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
