@@ -26,6 +26,7 @@ import (
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/config"
 	auditv1 "github.com/emtm/emtm/libs/gen/emtm/audit/v1"
+	opsv1 "github.com/emtm/emtm/libs/gen/emtm/ops/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/libs/pseudonym"
@@ -116,6 +117,7 @@ func Start(ctx context.Context, name string, cfg config.Common, tel *otelx.Telem
 		return rt, err
 	}
 	rt.Pub = bus.NewPublisher(rt.JS, tel, name)
+	opsv1.RegisterDeadLetterServiceServer(rt.GRPC.GRPC, deadLetters{rt: rt})
 	if rt.Members, err = bus.NewMembers(rt.NC, name, time.Second); err != nil {
 		return rt, err
 	}

@@ -96,8 +96,14 @@ func ServicePermissions(g Grant, partitions int) Permissions {
 	}
 	for _, d := range g.Durables {
 		for _, n := range d.Names(partitions) {
-			p.PublishAllow = append(p.PublishAllow, DeadLetterSubject(n))
+			// It writes its dead letters and reads back its own only (an
+			// ordered consumer filtered on one of its dead-letter subjects).
+			p.PublishAllow = append(p.PublishAllow, DeadLetterSubject(n), "$JS.API.CONSUMER.CREATE."+StreamDLQ+".*."+DeadLetterSubject(n))
 		}
+	}
+	if len(g.Durables) > 0 {
+		p.PublishAllow = append(p.PublishAllow, "$JS.API.CONSUMER.MSG.NEXT."+StreamDLQ+".*", "$JS.API.CONSUMER.INFO."+StreamDLQ+".*",
+			"$JS.API.CONSUMER.DELETE."+StreamDLQ+".*")
 	}
 	p.PublishAllow = append(p.PublishAllow, "$JS.API.INFO", "$JS.API.STREAM.INFO.*", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST")
 	for _, s := range g.Reads {

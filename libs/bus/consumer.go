@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -783,4 +784,40 @@ func backoff(delivered uint64) time.Duration {
 	}
 	d := time.Second << min(delivered-1, 5)
 	return min(d, 30*time.Second)
+}
+
+// Owns reports whether durable (one partition's name) is one of the consumer's.
+func (c *Consumer) Owns(durable string) bool {
+	for _, p := range c.parts {
+		if p.name == durable {
+			return true
+		}
+	}
+	return false
+}
+
+// HandleDeadLetter hands a dead letter of this consumer (read back from
+// EMTM_DLQ) to its handler, now, as a delivery of the original message: the
+// operator's redelivery. The handler is idempotent, as for any redelivery.
+func (c *Consumer) HandleDeadLetter(ctx context.Context, dl *Msg) error {
+	h := nats.Header{}
+	for k, v := range dl.Header {
+		if !strings.HasPrefix(k, "Emtm-Dlq-") {
+			h[k] = v
+		}
+	}
+	orig := dl.Header.Get(HeaderDLQSubject)
+	if orig == "" {
+		return errors.New("the dead letter names no subject it came from")
+	}
+	seq, _ := strconv.ParseUint(dl.Header.Get(HeaderDLQSequence), 10, 64)
+	m := &Msg{Subject: orig, Data: dl.Data, Header: h, Stream: dl.Header.Get(HeaderDLQStream), StreamSeq: seq, NumDelivered: 1}
+	ctx, span := c.tracer.Start(ctx, "redeliver "+c.spec.Stream, trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("messaging.destination.name", orig), attribute.Int64("messaging.nats.stream_sequence", int64(seq))))
+	defer span.End()
+	if err := c.handler(ctx, m); err != nil {
+		span.RecordError(err)
+		return err
+	}
+	return nil
 }

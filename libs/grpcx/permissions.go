@@ -19,6 +19,7 @@ import (
 
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
+	opsv1 "github.com/emtm/emtm/libs/gen/emtm/ops/v1"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
@@ -107,6 +108,9 @@ var Permissions = map[string]Permission{
 	ledgerv1.PaymentReconciliationService_SettlePerformance_FullMethodName: {Access: Operator, Audited: true},
 	ledgerv1.PaymentReconciliationService_RebuildLedger_FullMethodName:     {Access: Operator, Audited: true},
 	ledgerv1.PaymentReconciliationService_Sweep_FullMethodName:             {Access: Operator, Audited: true},
+	// every service: its own dead letters
+	opsv1.DeadLetterService_ListDeadLetters_FullMethodName:     {Access: Operator},
+	opsv1.DeadLetterService_RedeliverDeadLetter_FullMethodName: {Access: Operator, Audited: true},
 	// every server: health and reflection
 	healthpb.Health_Check_FullMethodName:                                   {Access: Authenticated},
 	healthpb.Health_Watch_FullMethodName:                                   {Access: Authenticated},

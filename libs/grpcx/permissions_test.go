@@ -21,19 +21,20 @@ import (
 
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
+	opsv1 "github.com/emtm/emtm/libs/gen/emtm/ops/v1"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 )
 
-// Every method any emtm server registers (the five services' APIs, health and
-// reflection) has a declared permission, and the table names no method that
+// Every method any emtm server registers (the five services' APIs, the
+// dead-letter service each serves, health and reflection) has a declared permission, and the table names no method that
 // does not exist: adding an RPC without deciding who may call it fails here.
 func TestEveryMethodHasAPermission(t *testing.T) {
 	registered := map[string]bool{}
 	for _, sd := range []grpc.ServiceDesc{ingestionv1.IngestionService_ServiceDesc, riskv1.RiskScoringService_ServiceDesc,
 		schedulingv1.InterventionSchedulingService_ServiceDesc, outreachv1.PrescriberOutreachService_ServiceDesc,
-		ledgerv1.PaymentReconciliationService_ServiceDesc, healthpb.Health_ServiceDesc,
+		ledgerv1.PaymentReconciliationService_ServiceDesc, opsv1.DeadLetterService_ServiceDesc, healthpb.Health_ServiceDesc,
 		reflectionv1.ServerReflection_ServiceDesc, reflectionv1alpha.ServerReflection_ServiceDesc} {
 		for _, m := range sd.Methods {
 			registered["/"+sd.ServiceName+"/"+m.MethodName] = true

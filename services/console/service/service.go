@@ -30,6 +30,7 @@ import (
 	"github.com/emtm/emtm/libs/directory"
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
+	opsv1 "github.com/emtm/emtm/libs/gen/emtm/ops/v1"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
@@ -223,7 +224,8 @@ func Start(ctx context.Context, c Config, tel *otelx.Telemetry, log *slog.Logger
 			s.close()
 		}
 	}()
-	b := &web.Backend{Plans: c.Plans, JaegerURL: c.JaegerURL, Health: map[string]healthpb.HealthClient{}}
+	b := &web.Backend{Plans: c.Plans, JaegerURL: c.JaegerURL, Health: map[string]healthpb.HealthClient{},
+		DeadLetters: map[string]opsv1.DeadLetterServiceClient{}}
 	for _, d := range directory.All {
 		addr := c.Services[d.Name]
 		if addr == "" {
@@ -235,6 +237,7 @@ func Start(ctx context.Context, c Config, tel *otelx.Telemetry, log *slog.Logger
 		}
 		s.conn = append(s.conn, cc)
 		b.Health[d.Name] = healthpb.NewHealthClient(cc)
+		b.DeadLetters[d.Name] = opsv1.NewDeadLetterServiceClient(cc)
 		switch d.Name {
 		case directory.Ingestion.Name:
 			b.Ingestion = ingestionv1.NewIngestionServiceClient(cc)

@@ -20,6 +20,7 @@ import (
 	"github.com/emtm/emtm/libs/civil"
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
+	opsv1 "github.com/emtm/emtm/libs/gen/emtm/ops/v1"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
@@ -75,6 +76,7 @@ var funcs = template.FuncMap{
 	"join":     strings.Join,
 	"statuses": func() []string { return TaskStatuses },
 	"ages":     func() []string { return Ages },
+	"sub":      func(a, b int64) int64 { return a - b },
 	"add": func(n ...int64) int64 {
 		var t int64
 		for _, x := range n {
@@ -454,6 +456,7 @@ const outreachRead = 1000
 // TasksView is the interventions page.
 type TasksView struct {
 	Today    *typesv1.Date
+	Capacity []*schedulingv1.CapacityUse
 	Rows     []TaskRow
 	Totals   map[string]int64
 	Backlog  []BacklogRow
@@ -479,7 +482,7 @@ func (h *handler) tasks(ctx context.Context, p *Page, _ *http.Request) error {
 	if err != nil {
 		return fromRPC("intervention-scheduling", err)
 	}
-	v.Today, v.Rows = counts.Today, taskRows(counts.Counts, v.Totals)
+	v.Today, v.Rows, v.Capacity = counts.Today, taskRows(counts.Counts, v.Totals), counts.Capacity
 	byKind := map[string]map[string]int64{}
 	var kinds []string
 	for _, b := range counts.Backlog {
@@ -523,9 +526,14 @@ func (h *handler) tasks(ctx context.Context, p *Page, _ *http.Request) error {
 
 // OutreachView is the outreach page.
 type OutreachView struct {
-	Stats  *outreachv1.GetOutreachStatsResponse
-	Charts []Chart
+	Stats   *outreachv1.GetOutreachStatsResponse
+	Letters []*outreachv1.Communication
+	Charts  []Chart
 }
+
+// lettersOf bounds the letters the outreach page reads: the latest few of
+// the prescribers with the most items.
+const lettersPrescribers, lettersEach = 20, 3
 
 func (h *handler) outreach(ctx context.Context, p *Page, _ *http.Request) error {
 	st, err := h.b.Outreach.GetOutreachStats(ctx, &outreachv1.GetOutreachStatsRequest{ContractId: p.Plan.Contract, PbpId: p.Plan.PBP})
@@ -548,8 +556,29 @@ func (h *handler) outreach(ctx context.Context, p *Page, _ *http.Request) error 
 	for _, o := range order {
 		c.Series = append(c.Series, *series[o])
 	}
-	p.Data = &OutreachView{Stats: st, Charts: []Chart{c}}
+	v := &OutreachView{Stats: st, Charts: []Chart{c}}
+	busiest := append([]*outreachv1.ResponseCounts(nil), st.ByPrescriber...)
+	sort.SliceStable(busiest, func(i, j int) bool { return total(busiest[i]) > total(busiest[j]) })
+	for _, pr := range busiest[:min(len(busiest), lettersPrescribers)] {
+		cs, err := h.b.Outreach.ListCommunications(ctx, &outreachv1.ListCommunicationsRequest{PrescriberNpi: pr.Key, Limit: lettersEach})
+		if err != nil {
+			return fromRPC("prescriber-outreach", err)
+		}
+		for _, c := range cs.Communications {
+			if len(c.Items) > 0 && c.Items[0].ContractId == p.Plan.Contract && c.Items[0].PbpId == p.Plan.PBP {
+				v.Letters = append(v.Letters, c) // a letter carries one plan's items (outreach batches by plan and prescriber)
+			}
+		}
+	}
+	sort.SliceStable(v.Letters, func(i, j int) bool {
+		return civil.FromProto(v.Letters[i].CreatedOn).Compare(civil.FromProto(v.Letters[j].CreatedOn)) > 0
+	})
+	p.Data = v
 	return nil
+}
+
+func total(r *outreachv1.ResponseCounts) int64 {
+	return r.Pending + r.Sent + r.Accepted + r.Declined + r.NoResponse + r.Superseded
 }
 
 // ---- payments ----
@@ -717,7 +746,14 @@ type OperationsView struct {
 	HealthText  map[string]string
 	Consumers   []ConsumerRow
 	DeadLetters int64
+	Dead        []DeadLetterRow
 	Rejections  []RejectionRow
+}
+
+// DeadLetterRow is a dead letter and the service whose consumer gave up on it.
+type DeadLetterRow struct {
+	Service string
+	D       *opsv1.DeadLetter
 }
 
 // RejectionRow is a stored rejection with its status.
@@ -760,6 +796,20 @@ func (h *handler) operations(ctx context.Context, p *Page, r *http.Request) erro
 	} else {
 		p.Notes = append(p.Notes, "no NATS connection: consumer backlogs are not shown")
 	}
+	for _, n := range names {
+		dc := h.b.DeadLetters[n]
+		if dc == nil {
+			continue
+		}
+		dl, err := dc.ListDeadLetters(ctx, &opsv1.ListDeadLettersRequest{Limit: 50})
+		if err != nil {
+			return fromRPC(n, err)
+		}
+		for _, d := range dl.DeadLetters {
+			v.Dead = append(v.Dead, DeadLetterRow{Service: n, D: d})
+		}
+	}
+	sort.SliceStable(v.Dead, func(i, j int) bool { return v.Dead[i].D.Sequence > v.Dead[j].D.Sequence })
 	rej, err := h.b.Ingestion.ListRejections(ctx, &ingestionv1.ListRejectionsRequest{Limit: 50})
 	if err != nil {
 		return fromRPC("ingestion", err)
@@ -773,6 +823,30 @@ func (h *handler) operations(ctx context.Context, p *Page, r *http.Request) erro
 	}
 	p.Data = v
 	return nil
+}
+
+// redeliver hands a dead letter to its consumer again (operators only; a POST from this origin).
+func (h *handler) redeliver(w http.ResponseWriter, r *http.Request) {
+	v, err := h.viewer(r)
+	if err != nil || !v.Operator {
+		h.fail(w, r, Page{Viewer: v}, forbidden("redelivering a dead letter is for operators"))
+		return
+	}
+	dc := h.b.DeadLetters[r.PathValue("service")]
+	seq, err := strconv.ParseUint(r.PathValue("sequence"), 10, 64)
+	if dc == nil || err != nil {
+		h.fail(w, r, Page{Viewer: v}, notFound("no such service or dead letter"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.o.CallTimeout)
+	defer cancel()
+	msg := ""
+	if _, err := dc.RedeliverDeadLetter(ctx, &opsv1.RedeliverDeadLetterRequest{Consumer: r.PathValue("consumer"), Sequence: seq}); err != nil {
+		msg = "not redelivered: " + fromRPC(r.PathValue("service"), err).Error()
+	} else {
+		msg = fmt.Sprintf("dead letter %d handled again by %s", seq, r.PathValue("consumer"))
+	}
+	http.Redirect(w, r, "/operations?done="+url.QueryEscape(msg)+"#dead", http.StatusSeeOther)
 }
 
 // resubmit resubmits a stored rejection (operators only; a POST from this origin).

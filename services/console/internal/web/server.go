@@ -33,6 +33,7 @@ import (
 
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
+	opsv1 "github.com/emtm/emtm/libs/gen/emtm/ops/v1"
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
@@ -55,7 +56,9 @@ type Backend struct {
 	Outreach   outreachv1.PrescriberOutreachServiceClient
 	Payment    ledgerv1.PaymentReconciliationServiceClient
 	Health     map[string]healthpb.HealthClient
-	JS         jetstream.JetStream
+	// DeadLetters are each service's own dead letters, by service name.
+	DeadLetters map[string]opsv1.DeadLetterServiceClient
+	JS          jetstream.JetStream
 	// JaegerURL is Jaeger's query API ("" none).
 	JaegerURL string
 	// Plans are the plans shown; a person sees those of their contracts.
@@ -135,6 +138,7 @@ func New(b *Backend, o Options) (http.Handler, error) {
 	h.mux.HandleFunc("GET /payments/entries", h.page("entries", h.entries))
 	h.mux.HandleFunc("GET /operations", h.page("operations", h.operations))
 	h.mux.HandleFunc("POST /operations/rejections/{rejection_id}/resubmit", h.resubmit)
+	h.mux.HandleFunc("POST /operations/deadletters/{service}/{consumer}/{sequence}/redeliver", h.redeliver)
 	// Actions are POSTs; a POST from another origin (a forged form) is refused.
 	cop := http.NewCrossOriginProtection()
 	return h.observe(securityHeaders(cop.Handler(h.mux))), nil

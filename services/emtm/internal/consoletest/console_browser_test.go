@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
@@ -173,6 +174,10 @@ func (f *fixture) submitJourney(ctx context.Context) error {
 		return err
 	}
 	if _, err := ing.SubmitEnrollment(ctx, &ingestionv1.SubmitEnrollmentRequest{Enrollment: &enrollmentv1.Enrollment{
+		EnrollmentId: "E-M-0003", MemberId: "M-0003", ContractId: plan.Contract, PbpId: plan.PBP, StartDate: &typesv1.Date{Year: 2024, Month: 1, Day: 1}}}); err != nil {
+		return err
+	}
+	if _, err := ing.SubmitEnrollment(ctx, &ingestionv1.SubmitEnrollmentRequest{Enrollment: &enrollmentv1.Enrollment{
 		EnrollmentId: "E-M-0002", MemberId: "M-0002", ContractId: plan.Contract, PbpId: plan.PBP, StartDate: &typesv1.Date{Year: 2024, Month: 1, Day: 1}}}); err != nil {
 		return err
 	}
@@ -212,6 +217,35 @@ func (f *fixture) submitJourney(ctx context.Context) error {
 		PrescriberResponses: []*encountersv1.PrescriberResponse{{PrescriberNpi: prescriber, ProblemKey: "BEERS:glyburide", Accepted: true, Note: "switched to glipizide"}},
 	}})
 	return err
+}
+
+// deadLetter puts on EMTM_DLQ what risk-scoring's consumer writes when it
+// gives up on an event: M-0003's claim, with the error that stopped it.
+func (f *fixture) deadLetter(t *testing.T) {
+	t.Helper()
+	c := &claimsv1.PharmacyClaim{Meta: &typesv1.EventMeta{EventId: "claim/" + pharmacy + "/RX-3001", Producer: "ingestion"},
+		ClaimId: "RX-3001", MemberId: "M-0003", Mbi: "3EG4TE5MK75", ContractId: plan.Contract, PbpId: plan.PBP,
+		DateOfService: &typesv1.Date{Year: 2024, Month: 2, Day: 1}, RxnormCode: "310534", Ingredients: []string{"glyburide"},
+		QuantityMilli: 60000, DaysSupply: 30, PrescriberNpi: prescriber, PharmacyNpi: pharmacy, TotalCents: 60000,
+		BirthDate: &typesv1.Date{Year: 1950, Month: 6, Day: 1}}
+	data, err := proto.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := bus.Partition("M-0003", 4)
+	m := nats.NewMsg(bus.DeadLetterSubject("risk-scoring-claims-" + p))
+	m.Data = data
+	m.Header.Set(bus.HeaderContentType, bus.ContentProtobuf)
+	m.Header.Set(bus.HeaderEventType, string(c.ProtoReflect().Descriptor().FullName()))
+	m.Header.Set(bus.HeaderDLQStream, bus.StreamClaims)
+	m.Header.Set(bus.HeaderDLQSubject, bus.ClaimPaidSubject(p))
+	m.Header.Set(bus.HeaderDLQSequence, "999999")
+	m.Header.Set(bus.HeaderDLQDeliveries, "5")
+	m.Header.Set(bus.HeaderDLQConsumer, "risk-scoring-claims-"+p)
+	m.Header.Set(bus.HeaderDLQError, "simulated: Redis did not answer")
+	if _, err := f.js.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // console serves the console against the fixture until the test ends.
@@ -437,6 +471,14 @@ func TestEveryPageOfTheConsoleShowsWhatTheServicesSayWithoutBrowserErrors(t *tes
 		if b.count(t, `[data-testid="measures"] tbody tr`) == 0 {
 			t.Error("no measures")
 		}
+		if len(counts.Capacity) == 0 {
+			t.Error("scheduling reports no weekly capacity")
+		}
+		for _, c := range counts.Capacity {
+			if got := b.text(t, "capacity-"+c.Kind); got != num(c.Used) {
+				t.Errorf("%s capacity used: page %q, scheduling %d", c.Kind, got, c.Used)
+			}
+		}
 		if n := b.count(t, ".chart .uplot"); n != 1 {
 			t.Errorf("%d charts drawn, want 1; backlog %q, scheduling's %v; all %v %v", n, b.text(t, "backlog"), counts.Backlog, all.Backlog, counts.Counts)
 		}
@@ -448,6 +490,9 @@ func TestEveryPageOfTheConsoleShowsWhatTheServicesSayWithoutBrowserErrors(t *tes
 		}
 		if got := b.text(t, "accepted"); got != num(ost.Total.GetAccepted()) {
 			t.Errorf("accepted: page %q, outreach %d", got, ost.Total.GetAccepted())
+		}
+		if n := b.count(t, `[data-testid="letter-list"] tbody tr code`); n == 0 || int64(n) > ost.Communications {
+			t.Errorf("%d letters listed of %d", n, ost.Communications)
 		}
 	})
 	t.Run("payments", func(t *testing.T) {
@@ -521,6 +566,34 @@ func TestEveryPageOfTheConsoleShowsWhatTheServicesSayWithoutBrowserErrors(t *tes
 		}
 		if n := b.count(t, `[data-testid="waterfall"] rect`); n < 5 {
 			t.Errorf("%d spans drawn", n)
+		}
+	})
+	t.Run("an operator redelivers a dead letter", func(t *testing.T) {
+		// risk-scoring gave up on M-0003's claim (as when its Redis was down past the retries).
+		f.deadLetter(t)
+		b.open(t, base+"/operations")
+		if got := b.text(t, "dead"); !strings.Contains(got, "simulated: Redis did not answer") || !strings.Contains(got, "risk-scoring-claims-p") {
+			t.Fatalf("the dead letter is not listed: %q", got)
+		}
+		if got := b.text(t, "dead-letters"); got != "1" {
+			t.Errorf("dead letters %q, want 1", got)
+		}
+		if _, err := risk.GetProfile(ctx, &riskv1.GetProfileRequest{MemberId: "M-0003"}); err == nil {
+			t.Fatal("M-0003 has a profile before the redelivery")
+		}
+		cctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(cctx, chromedp.Click(`form[action^="/operations/deadletters/"] button`), chromedp.WaitVisible(`p.note`)); err != nil {
+			t.Fatal(err)
+		}
+		note, err := chromedp.Run(cctx, chromedp.Text(`p.note`))
+		if err != nil || !strings.Contains(note, "handled again by risk-scoring-claims-p") {
+			t.Fatalf("after the click: %q %v", note, err)
+		}
+		b.noErrors(t, "redeliver")
+		p, err := risk.GetProfile(ctx, &riskv1.GetProfileRequest{MemberId: "M-0003"})
+		if err != nil || p.Profile.ActiveClaims != 1 {
+			t.Fatalf("M-0003 after the redelivery: %v %v", p, err)
 		}
 	})
 	t.Run("an operator resubmits a rejection", func(t *testing.T) {

@@ -2,6 +2,7 @@ package consoletest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -75,7 +76,7 @@ func benchStack(b *testing.B) (string, riskv1.RiskScoringServiceClient) {
 		if benchErr = runner.Settle(ctx, js, conns); benchErr != nil {
 			return
 		}
-		b.Logf("loaded %d members (%d claims) in %s", benchMembers, 3*benchMembers, time.Since(start).Round(time.Second))
+		fmt.Fprintf(os.Stderr, "console bench: loaded %d members (%d claims) through the pipeline in %s\n", benchMembers, 3*benchMembers, time.Since(start).Round(time.Second))
 		benchRisk = riskv1.NewRiskScoringServiceClient(conns["risk-scoring"])
 		c := console.Config{Services: st.Addrs, NATSURL: st.NATSURL, Addr: "127.0.0.1:0", Plans: []planid.ID{plan}}
 		s, err := console.Start(ctx, c, tel, slog.New(slog.DiscardHandler))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emtm/emtm/libs/bus"
 	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
+	opsv1 "github.com/emtm/emtm/libs/gen/emtm/ops/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/libs/testkit"
@@ -139,39 +140,50 @@ func TestLeastPrivilegeOnTheBus(t *testing.T) {
 	if _, err := rjs.Publish(ctx, bus.AssessmentSubject("p3"), []byte("own")); err != nil {
 		t.Fatalf("risk-scoring publishing an assessment: %v", err)
 	}
-}
 
-// TestDurablesAreGranted: the durables a running stack creates are exactly
-// those bus.Grants lists, so that each is protected from the other services.
-func TestDurablesAreGranted(t *testing.T) {
-	t.Parallel()
-	e := startEnv(t)
-	want := map[string]bool{}
-	for _, g := range bus.Grants {
-		for _, d := range g.Durables {
-			for _, n := range d.Names(4) {
-				want[d.Stream+"/"+n] = true
-			}
-		}
+	// Dead letters: each service reads back its own only, as its own user.
+	poison := nats.NewMsg(bus.DeadLetterSubject("risk-scoring-claims-p1"))
+	poison.Data = []byte("not a claim")
+	for k, v := range map[string]string{bus.HeaderDLQStream: bus.StreamClaims, bus.HeaderDLQSubject: bus.ClaimPaidSubject("p1"),
+		bus.HeaderDLQSequence: "7", bus.HeaderDLQDeliveries: "5", bus.HeaderDLQConsumer: "risk-scoring-claims-p1", bus.HeaderDLQError: "undecodable"} {
+		poison.Header.Set(k, v)
 	}
-	got := map[string]bool{}
-	for _, s := range bus.Streams {
-		st, err := e.js.Stream(context.Background(), s.Name)
+	if _, err := ajs.PublishMsg(ctx, poison); err != nil {
+		t.Fatal(err)
+	}
+	dead := func(service string) *opsv1.ListDeadLettersResponse {
+		cc, err := grpcx.Dial(st.Addrs[service], tel)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for name := range st.ConsumerNames(context.Background()).Name() {
-			got[s.Name+"/"+name] = true
+		defer cc.Close()
+		r, err := opsv1.NewDeadLetterServiceClient(cc).ListDeadLetters(ctx, &opsv1.ListDeadLettersRequest{})
+		if err != nil {
+			t.Fatalf("%s listing its dead letters: %v", service, err)
 		}
+		return r
 	}
-	for k := range got {
-		if !want[k] {
-			t.Errorf("durable %s is not in bus.Grants: other services may pull from it", k)
-		}
+	mine := dead("risk-scoring")
+	if mine.Total != 1 || len(mine.DeadLetters) != 1 || mine.DeadLetters[0].Error != "undecodable" || mine.DeadLetters[0].StreamSequence != 7 {
+		t.Fatalf("risk-scoring's dead letters: %v", mine)
 	}
-	for k := range want {
-		if !got[k] {
-			t.Errorf("bus.Grants lists %s, which no service creates", k)
-		}
+	if r := dead("payment-reconciliation"); r.Total != 0 || len(r.DeadLetters) != 0 {
+		t.Fatalf("payment-reconciliation sees another service's dead letters: %v", r)
 	}
+	rcc, _ := grpcx.Dial(st.Addrs["risk-scoring"], tel)
+	defer rcc.Close()
+	_, err = opsv1.NewDeadLetterServiceClient(rcc).RedeliverDeadLetter(ctx, &opsv1.RedeliverDeadLetterRequest{Consumer: "risk-scoring-claims-p1", Sequence: mine.DeadLetters[0].Sequence})
+	if err == nil || !strings.Contains(err.Error(), "failed again") {
+		t.Fatalf("redelivering an undecodable dead letter: %v, want it to fail again", err)
+	}
+	denied(t, pay, perr2, "$JS.API.CONSUMER.CREATE."+bus.StreamDLQ+".x."+bus.DeadLetterSubject("risk-scoring-claims-p1"))
+	// The console may read stream and consumer information, nothing else.
+	cnc, cerrs := user(t, st, bus.ConsoleUser)
+	cjs, _ := jetstream.New(cnc)
+	if _, err := cjs.Stream(ctx, bus.StreamClaims); err != nil {
+		t.Fatalf("the console reading stream info: %v", err)
+	}
+	denied(t, cnc, cerrs, "$JS.API.STREAM.MSG.GET."+bus.StreamClaims)
+	denied(t, cnc, cerrs, "$JS.API.CONSUMER.CREATE."+bus.StreamDLQ)
+	denied(t, cnc, cerrs, bus.ClaimPaidSubject("p0"))
 }

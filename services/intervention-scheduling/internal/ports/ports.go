@@ -241,6 +241,15 @@ func (g *GRPC) GetTaskCounts(ctx context.Context, req *schedulingv1.GetTaskCount
 		a, b := out.Backlog[i], out.Backlog[j]
 		return a.Kind < b.Kind || a.Kind == b.Kind && a.Age < b.Age
 	})
+	if plan != "" {
+		caps, err := g.s.Capacity(ctx, req.GetContractId(), req.GetPbpId())
+		if err != nil {
+			return nil, status.Errorf(codes.Unavailable, "capacity: %v", err)
+		}
+		for _, c := range caps {
+			out.Capacity = append(out.Capacity, &schedulingv1.CapacityUse{Kind: c.Kind, Week: c.Week, Used: c.Used, Capacity: int64(c.Capacity)})
+		}
+	}
 	return out, nil
 }
 

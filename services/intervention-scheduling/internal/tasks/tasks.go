@@ -768,6 +768,32 @@ func ISOWeek(t time.Time) string {
 	return fmt.Sprintf("%d-W%02d", y, w)
 }
 
+// CapacityUse is a kind's leases in a plan's current week against its weekly capacity.
+type CapacityUse struct {
+	Kind, Week string
+	Used       int64
+	// Capacity is the program policy's weekly capacity (0: unlimited).
+	Capacity int
+}
+
+// Capacity is the plan's use of each kind's weekly capacity this week (by the
+// wall clock, as leases count it), for every kind the policy bounds or that was leased.
+func (s *Scheduler) Capacity(ctx context.Context, contract, pbp string) ([]CapacityUse, error) {
+	p := s.policies.For(contract, pbp)
+	week := ISOWeek(s.now())
+	var out []CapacityUse
+	for _, kind := range policy.Kinds {
+		used, err := s.store.CapacityUsed(ctx, planid.Key(contract, pbp), week, kind)
+		if err != nil {
+			return nil, err
+		}
+		if used > 0 || p.Capacity(kind) > 0 {
+			out = append(out, CapacityUse{Kind: kind, Week: week, Used: used, Capacity: p.Capacity(kind)})
+		}
+	}
+	return out, nil
+}
+
 // Lease hands up to max ready tasks of a plan to worker.
 func (s *Scheduler) Lease(ctx context.Context, worker, contract, pbp string, max int, kinds []string) ([]*schedulingv1.InterventionTask, int64, error) {
 	p := s.policies.For(contract, pbp)

@@ -667,4 +667,23 @@ func TestAPlansCountsAndBacklogAreItsOwnAndSumToEveryPlans(t *testing.T) {
 	if a, b, c := open("S9925-001"), open("H1234-001"), open(""); a != 3 || b != 1 || c != 4 {
 		t.Errorf("open tasks: S9925 %d, H1234 %d, all %d; want 3, 1, 4", a, b, c)
 	}
+	// The lease counts against H1234's CMR capacity this week, not S9925's.
+	use := func(contract string) map[string]string {
+		caps, err := f.s.Capacity(ctx, contract, "001")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, c := range caps {
+			m[c.Kind] = fmt.Sprintf("%d/%d %s", c.Used, c.Capacity, c.Week)
+		}
+		return m
+	}
+	week := tasks.ISOWeek(time.Now())
+	if got := use("H1234")["CMR"]; got != "1/40 "+week {
+		t.Errorf("H1234's CMR capacity %q, want 1/40 %s", got, week)
+	}
+	if got := use("S9925")["CMR"]; got != "0/40 "+week {
+		t.Errorf("S9925's CMR capacity %q, want 0/40 %s", got, week)
+	}
 }

@@ -1408,8 +1408,11 @@ type GetTaskCountsResponse struct {
 	Scheduled int64 `protobuf:"varint,2,opt,name=scheduled,proto3" json:"scheduled,omitempty"`
 	// backlog are the open tasks by kind and age on the scheduling clock's
 	// today: not_due, overdue_1_7d, overdue_8_30d, overdue_31d_plus.
-	Backlog       []*BacklogCount `protobuf:"bytes,3,rep,name=backlog,proto3" json:"backlog,omitempty"`
-	Today         *v1.Date        `protobuf:"bytes,4,opt,name=today,proto3" json:"today,omitempty"`
+	Backlog []*BacklogCount `protobuf:"bytes,3,rep,name=backlog,proto3" json:"backlog,omitempty"`
+	Today   *v1.Date        `protobuf:"bytes,4,opt,name=today,proto3" json:"today,omitempty"`
+	// capacity is the plan's use of each kind's weekly capacity this ISO week
+	// (with contract_id and pbp_id only).
+	Capacity      []*CapacityUse `protobuf:"bytes,5,rep,name=capacity,proto3" json:"capacity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1472,6 +1475,83 @@ func (x *GetTaskCountsResponse) GetToday() *v1.Date {
 	return nil
 }
 
+func (x *GetTaskCountsResponse) GetCapacity() []*CapacityUse {
+	if x != nil {
+		return x.Capacity
+	}
+	return nil
+}
+
+// CapacityUse is a kind's leases in a week against the program policy's weekly capacity.
+type CapacityUse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Week  string                 `protobuf:"bytes,2,opt,name=week,proto3" json:"week,omitempty"`
+	Used  int64                  `protobuf:"varint,3,opt,name=used,proto3" json:"used,omitempty"`
+	// capacity is the weekly capacity (0: unlimited).
+	Capacity      int64 `protobuf:"varint,4,opt,name=capacity,proto3" json:"capacity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CapacityUse) Reset() {
+	*x = CapacityUse{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CapacityUse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CapacityUse) ProtoMessage() {}
+
+func (x *CapacityUse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CapacityUse.ProtoReflect.Descriptor instead.
+func (*CapacityUse) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CapacityUse) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *CapacityUse) GetWeek() string {
+	if x != nil {
+		return x.Week
+	}
+	return ""
+}
+
+func (x *CapacityUse) GetUsed() int64 {
+	if x != nil {
+		return x.Used
+	}
+	return 0
+}
+
+func (x *CapacityUse) GetCapacity() int64 {
+	if x != nil {
+		return x.Capacity
+	}
+	return 0
+}
+
 // BacklogCount is the number of open tasks of a kind at an age.
 type BacklogCount struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1484,7 +1564,7 @@ type BacklogCount struct {
 
 func (x *BacklogCount) Reset() {
 	*x = BacklogCount{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[20]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1496,7 +1576,7 @@ func (x *BacklogCount) String() string {
 func (*BacklogCount) ProtoMessage() {}
 
 func (x *BacklogCount) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[20]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1509,7 +1589,7 @@ func (x *BacklogCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacklogCount.ProtoReflect.Descriptor instead.
 func (*BacklogCount) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{20}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BacklogCount) GetKind() string {
@@ -1634,12 +1714,18 @@ const file_emtm_scheduling_v1_scheduling_proto_rawDesc = "" +
 	"\tTaskCount\x120\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1c.emtm.scheduling.v1.TaskKindR\x04kind\x126\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x1e.emtm.scheduling.v1.TaskStatusR\x06status\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count\"\xd3\x01\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\"\x90\x02\n" +
 	"\x15GetTaskCountsResponse\x125\n" +
 	"\x06counts\x18\x01 \x03(\v2\x1d.emtm.scheduling.v1.TaskCountR\x06counts\x12\x1c\n" +
 	"\tscheduled\x18\x02 \x01(\x03R\tscheduled\x12:\n" +
 	"\abacklog\x18\x03 \x03(\v2 .emtm.scheduling.v1.BacklogCountR\abacklog\x12)\n" +
-	"\x05today\x18\x04 \x01(\v2\x13.emtm.types.v1.DateR\x05today\"J\n" +
+	"\x05today\x18\x04 \x01(\v2\x13.emtm.types.v1.DateR\x05today\x12;\n" +
+	"\bcapacity\x18\x05 \x03(\v2\x1f.emtm.scheduling.v1.CapacityUseR\bcapacity\"e\n" +
+	"\vCapacityUse\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04week\x18\x02 \x01(\tR\x04week\x12\x12\n" +
+	"\x04used\x18\x03 \x01(\x03R\x04used\x12\x1a\n" +
+	"\bcapacity\x18\x04 \x01(\x03R\bcapacity\"J\n" +
 	"\fBacklogCount\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
 	"\x03age\x18\x02 \x01(\tR\x03age\x12\x14\n" +
@@ -1686,7 +1772,7 @@ func file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP() []byte {
 }
 
 var file_emtm_scheduling_v1_scheduling_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_emtm_scheduling_v1_scheduling_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_emtm_scheduling_v1_scheduling_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_emtm_scheduling_v1_scheduling_proto_goTypes = []any{
 	(TaskKind)(0),                         // 0: emtm.scheduling.v1.TaskKind
 	(TaskStatus)(0),                       // 1: emtm.scheduling.v1.TaskStatus
@@ -1710,33 +1796,34 @@ var file_emtm_scheduling_v1_scheduling_proto_goTypes = []any{
 	(*GetTaskCountsRequest)(nil),          // 19: emtm.scheduling.v1.GetTaskCountsRequest
 	(*TaskCount)(nil),                     // 20: emtm.scheduling.v1.TaskCount
 	(*GetTaskCountsResponse)(nil),         // 21: emtm.scheduling.v1.GetTaskCountsResponse
-	(*BacklogCount)(nil),                  // 22: emtm.scheduling.v1.BacklogCount
-	(*v1.EventMeta)(nil),                  // 23: emtm.types.v1.EventMeta
-	(*v1.Date)(nil),                       // 24: emtm.types.v1.Date
-	(v11.RiskTier)(0),                     // 25: emtm.risk.v1.RiskTier
-	(*timestamppb.Timestamp)(nil),         // 26: google.protobuf.Timestamp
-	(v12.EncounterOutcome)(0),             // 27: emtm.encounters.v1.EncounterOutcome
+	(*CapacityUse)(nil),                   // 22: emtm.scheduling.v1.CapacityUse
+	(*BacklogCount)(nil),                  // 23: emtm.scheduling.v1.BacklogCount
+	(*v1.EventMeta)(nil),                  // 24: emtm.types.v1.EventMeta
+	(*v1.Date)(nil),                       // 25: emtm.types.v1.Date
+	(v11.RiskTier)(0),                     // 26: emtm.risk.v1.RiskTier
+	(*timestamppb.Timestamp)(nil),         // 27: google.protobuf.Timestamp
+	(v12.EncounterOutcome)(0),             // 28: emtm.encounters.v1.EncounterOutcome
 }
 var file_emtm_scheduling_v1_scheduling_proto_depIdxs = []int32{
-	23, // 0: emtm.scheduling.v1.InterventionTask.meta:type_name -> emtm.types.v1.EventMeta
+	24, // 0: emtm.scheduling.v1.InterventionTask.meta:type_name -> emtm.types.v1.EventMeta
 	0,  // 1: emtm.scheduling.v1.InterventionTask.kind:type_name -> emtm.scheduling.v1.TaskKind
 	1,  // 2: emtm.scheduling.v1.InterventionTask.status:type_name -> emtm.scheduling.v1.TaskStatus
-	24, // 3: emtm.scheduling.v1.InterventionTask.scheduled_on:type_name -> emtm.types.v1.Date
-	24, // 4: emtm.scheduling.v1.InterventionTask.due_date:type_name -> emtm.types.v1.Date
-	25, // 5: emtm.scheduling.v1.InterventionTask.tier:type_name -> emtm.risk.v1.RiskTier
-	26, // 6: emtm.scheduling.v1.InterventionTask.lease_expires_at:type_name -> google.protobuf.Timestamp
-	24, // 7: emtm.scheduling.v1.InterventionTask.completed_on:type_name -> emtm.types.v1.Date
-	24, // 8: emtm.scheduling.v1.InterventionTask.expires_on:type_name -> emtm.types.v1.Date
+	25, // 3: emtm.scheduling.v1.InterventionTask.scheduled_on:type_name -> emtm.types.v1.Date
+	25, // 4: emtm.scheduling.v1.InterventionTask.due_date:type_name -> emtm.types.v1.Date
+	26, // 5: emtm.scheduling.v1.InterventionTask.tier:type_name -> emtm.risk.v1.RiskTier
+	27, // 6: emtm.scheduling.v1.InterventionTask.lease_expires_at:type_name -> google.protobuf.Timestamp
+	25, // 7: emtm.scheduling.v1.InterventionTask.completed_on:type_name -> emtm.types.v1.Date
+	25, // 8: emtm.scheduling.v1.InterventionTask.expires_on:type_name -> emtm.types.v1.Date
 	3,  // 9: emtm.scheduling.v1.InterventionTask.attempts:type_name -> emtm.scheduling.v1.ContactAttempt
-	24, // 10: emtm.scheduling.v1.InterventionTask.offered_on:type_name -> emtm.types.v1.Date
-	24, // 11: emtm.scheduling.v1.ContactAttempt.date:type_name -> emtm.types.v1.Date
-	27, // 12: emtm.scheduling.v1.ContactAttempt.outcome:type_name -> emtm.encounters.v1.EncounterOutcome
-	24, // 13: emtm.scheduling.v1.SweepResponse.today:type_name -> emtm.types.v1.Date
+	25, // 10: emtm.scheduling.v1.InterventionTask.offered_on:type_name -> emtm.types.v1.Date
+	25, // 11: emtm.scheduling.v1.ContactAttempt.date:type_name -> emtm.types.v1.Date
+	28, // 12: emtm.scheduling.v1.ContactAttempt.outcome:type_name -> emtm.encounters.v1.EncounterOutcome
+	25, // 13: emtm.scheduling.v1.SweepResponse.today:type_name -> emtm.types.v1.Date
 	1,  // 14: emtm.scheduling.v1.ListTasksRequest.status:type_name -> emtm.scheduling.v1.TaskStatus
 	0,  // 15: emtm.scheduling.v1.ListTasksRequest.kind:type_name -> emtm.scheduling.v1.TaskKind
 	0,  // 16: emtm.scheduling.v1.LeaseTasksRequest.kinds:type_name -> emtm.scheduling.v1.TaskKind
 	2,  // 17: emtm.scheduling.v1.LeaseTasksResponse.tasks:type_name -> emtm.scheduling.v1.InterventionTask
-	24, // 18: emtm.scheduling.v1.CompleteTaskRequest.completed_on:type_name -> emtm.types.v1.Date
+	25, // 18: emtm.scheduling.v1.CompleteTaskRequest.completed_on:type_name -> emtm.types.v1.Date
 	2,  // 19: emtm.scheduling.v1.CompleteTaskResponse.task:type_name -> emtm.scheduling.v1.InterventionTask
 	2,  // 20: emtm.scheduling.v1.ReleaseTaskResponse.task:type_name -> emtm.scheduling.v1.InterventionTask
 	2,  // 21: emtm.scheduling.v1.WatchTasksResponse.task:type_name -> emtm.scheduling.v1.InterventionTask
@@ -1745,29 +1832,30 @@ var file_emtm_scheduling_v1_scheduling_proto_depIdxs = []int32{
 	0,  // 24: emtm.scheduling.v1.TaskCount.kind:type_name -> emtm.scheduling.v1.TaskKind
 	1,  // 25: emtm.scheduling.v1.TaskCount.status:type_name -> emtm.scheduling.v1.TaskStatus
 	20, // 26: emtm.scheduling.v1.GetTaskCountsResponse.counts:type_name -> emtm.scheduling.v1.TaskCount
-	22, // 27: emtm.scheduling.v1.GetTaskCountsResponse.backlog:type_name -> emtm.scheduling.v1.BacklogCount
-	24, // 28: emtm.scheduling.v1.GetTaskCountsResponse.today:type_name -> emtm.types.v1.Date
-	6,  // 29: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:input_type -> emtm.scheduling.v1.ListTasksRequest
-	7,  // 30: emtm.scheduling.v1.InterventionSchedulingService.LeaseTasks:input_type -> emtm.scheduling.v1.LeaseTasksRequest
-	9,  // 31: emtm.scheduling.v1.InterventionSchedulingService.CompleteTask:input_type -> emtm.scheduling.v1.CompleteTaskRequest
-	11, // 32: emtm.scheduling.v1.InterventionSchedulingService.ReleaseTask:input_type -> emtm.scheduling.v1.ReleaseTaskRequest
-	13, // 33: emtm.scheduling.v1.InterventionSchedulingService.WatchTasks:input_type -> emtm.scheduling.v1.WatchTasksRequest
-	19, // 34: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:input_type -> emtm.scheduling.v1.GetTaskCountsRequest
-	15, // 35: emtm.scheduling.v1.InterventionSchedulingService.GetMonitoringMeasures:input_type -> emtm.scheduling.v1.GetMonitoringMeasuresRequest
-	4,  // 36: emtm.scheduling.v1.InterventionSchedulingService.Sweep:input_type -> emtm.scheduling.v1.SweepRequest
-	18, // 37: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:output_type -> emtm.scheduling.v1.ListTasksResponse
-	8,  // 38: emtm.scheduling.v1.InterventionSchedulingService.LeaseTasks:output_type -> emtm.scheduling.v1.LeaseTasksResponse
-	10, // 39: emtm.scheduling.v1.InterventionSchedulingService.CompleteTask:output_type -> emtm.scheduling.v1.CompleteTaskResponse
-	12, // 40: emtm.scheduling.v1.InterventionSchedulingService.ReleaseTask:output_type -> emtm.scheduling.v1.ReleaseTaskResponse
-	14, // 41: emtm.scheduling.v1.InterventionSchedulingService.WatchTasks:output_type -> emtm.scheduling.v1.WatchTasksResponse
-	21, // 42: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:output_type -> emtm.scheduling.v1.GetTaskCountsResponse
-	17, // 43: emtm.scheduling.v1.InterventionSchedulingService.GetMonitoringMeasures:output_type -> emtm.scheduling.v1.GetMonitoringMeasuresResponse
-	5,  // 44: emtm.scheduling.v1.InterventionSchedulingService.Sweep:output_type -> emtm.scheduling.v1.SweepResponse
-	37, // [37:45] is the sub-list for method output_type
-	29, // [29:37] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	23, // 27: emtm.scheduling.v1.GetTaskCountsResponse.backlog:type_name -> emtm.scheduling.v1.BacklogCount
+	25, // 28: emtm.scheduling.v1.GetTaskCountsResponse.today:type_name -> emtm.types.v1.Date
+	22, // 29: emtm.scheduling.v1.GetTaskCountsResponse.capacity:type_name -> emtm.scheduling.v1.CapacityUse
+	6,  // 30: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:input_type -> emtm.scheduling.v1.ListTasksRequest
+	7,  // 31: emtm.scheduling.v1.InterventionSchedulingService.LeaseTasks:input_type -> emtm.scheduling.v1.LeaseTasksRequest
+	9,  // 32: emtm.scheduling.v1.InterventionSchedulingService.CompleteTask:input_type -> emtm.scheduling.v1.CompleteTaskRequest
+	11, // 33: emtm.scheduling.v1.InterventionSchedulingService.ReleaseTask:input_type -> emtm.scheduling.v1.ReleaseTaskRequest
+	13, // 34: emtm.scheduling.v1.InterventionSchedulingService.WatchTasks:input_type -> emtm.scheduling.v1.WatchTasksRequest
+	19, // 35: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:input_type -> emtm.scheduling.v1.GetTaskCountsRequest
+	15, // 36: emtm.scheduling.v1.InterventionSchedulingService.GetMonitoringMeasures:input_type -> emtm.scheduling.v1.GetMonitoringMeasuresRequest
+	4,  // 37: emtm.scheduling.v1.InterventionSchedulingService.Sweep:input_type -> emtm.scheduling.v1.SweepRequest
+	18, // 38: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:output_type -> emtm.scheduling.v1.ListTasksResponse
+	8,  // 39: emtm.scheduling.v1.InterventionSchedulingService.LeaseTasks:output_type -> emtm.scheduling.v1.LeaseTasksResponse
+	10, // 40: emtm.scheduling.v1.InterventionSchedulingService.CompleteTask:output_type -> emtm.scheduling.v1.CompleteTaskResponse
+	12, // 41: emtm.scheduling.v1.InterventionSchedulingService.ReleaseTask:output_type -> emtm.scheduling.v1.ReleaseTaskResponse
+	14, // 42: emtm.scheduling.v1.InterventionSchedulingService.WatchTasks:output_type -> emtm.scheduling.v1.WatchTasksResponse
+	21, // 43: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:output_type -> emtm.scheduling.v1.GetTaskCountsResponse
+	17, // 44: emtm.scheduling.v1.InterventionSchedulingService.GetMonitoringMeasures:output_type -> emtm.scheduling.v1.GetMonitoringMeasuresResponse
+	5,  // 45: emtm.scheduling.v1.InterventionSchedulingService.Sweep:output_type -> emtm.scheduling.v1.SweepResponse
+	38, // [38:46] is the sub-list for method output_type
+	30, // [30:38] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_emtm_scheduling_v1_scheduling_proto_init() }
@@ -1781,7 +1869,7 @@ func file_emtm_scheduling_v1_scheduling_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_scheduling_v1_scheduling_proto_rawDesc), len(file_emtm_scheduling_v1_scheduling_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
