@@ -12,6 +12,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/emtm/emtm/libs/bus"
+
 	console "github.com/emtm/emtm/services/console/service"
 )
 
@@ -38,6 +40,12 @@ func TestScreenshotsOfEveryPage(t *testing.T) {
 	}
 	b := newBrowser(t)
 	waitForTrace(t, b, base)
+	// The operations page shows a dead letter with its error and Redeliver button.
+	if st, err := f.js.Stream(context.Background(), bus.StreamDLQ); err != nil {
+		t.Fatal(err)
+	} else if st.CachedInfo().State.Msgs == 0 {
+		f.deadLetter(t)
+	}
 	for _, p := range pages {
 		b.open(t, base+p.path)
 		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
