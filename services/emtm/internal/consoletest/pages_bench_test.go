@@ -14,7 +14,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
+	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/libs/planid"
@@ -78,6 +80,17 @@ func benchStack(b *testing.B) (string, riskv1.RiskScoringServiceClient) {
 		}
 		fmt.Fprintf(os.Stderr, "console bench: loaded %d members (%d claims) through the pipeline in %s\n", benchMembers, 3*benchMembers, time.Since(start).Round(time.Second))
 		benchRisk = riskv1.NewRiskScoringServiceClient(conns["risk-scoring"])
+		tc, err := schedulingv1.NewInterventionSchedulingServiceClient(conns["intervention-scheduling"]).GetTaskCounts(ctx, &schedulingv1.GetTaskCountsRequest{})
+		if err != nil {
+			benchErr = err
+			return
+		}
+		oc, err := outreachv1.NewPrescriberOutreachServiceClient(conns["prescriber-outreach"]).GetOutreachCounts(ctx, &outreachv1.GetOutreachCountsRequest{})
+		if err != nil {
+			benchErr = err
+			return
+		}
+		fmt.Fprintf(os.Stderr, "console bench: %d tasks scheduled, %d outreach items\n", tc.Scheduled, oc.Items)
 		c := console.Config{Services: st.Addrs, NATSURL: st.NATSURL, Addr: "127.0.0.1:0", Plans: []planid.ID{plan}}
 		s, err := console.Start(ctx, c, tel, slog.New(slog.DiscardHandler))
 		if err != nil {

@@ -429,7 +429,7 @@ func (r Result) Print(w io.Writer, durable bool) {
 
 // Populate loads members beneficiaries with claimsPerMember claims each (the
 // benchmark's population: three chronic drugs refilled every 30 days from
-// 2024) into a running stack through ingestion, as pharmacy systems send
+// 2024; one member in four also an expensive drug with a Beers problem) into a running stack through ingestion, as pharmacy systems send
 // them, and waits until every effect is stored. The console's page
 // benchmark measures its pages against it.
 func Populate(ctx context.Context, natsURL string, members, claimsPerMember int) error {
@@ -449,7 +449,17 @@ func Populate(ctx context.Context, natsURL string, members, claimsPerMember int)
 	if err := enroll(ctx, js, ids); err != nil {
 		return fmt.Errorf("enrollment: %w", err)
 	}
-	for i, c := range population(members*claimsPerMember, members) {
+	claims := population(members*claimsPerMember, members)
+	// One member in four also fills an expensive glyburide in January: a
+	// projected cost over the threshold and a Beers problem at 74, so the
+	// population has MODERATE members, their TMR tasks and outreach items.
+	for m := 0; m < members; m += 4 {
+		c := claim(fmt.Sprintf("B-X-%d", m), ids[m], m, 0, 0)
+		c.RxnormCode, c.Ingredients, c.DateOfService = "310534", []string{"glyburide"}, civil.Date{Year: 2024, Month: 1, Day: 5}.Proto()
+		c.IngredientCostCents, c.DispensingFeeCents, c.TotalCents = 599000, 1000, 600000
+		claims = append(claims, c)
+	}
+	for i, c := range claims {
 		m, err := publishMsg(c)
 		if err != nil {
 			return err

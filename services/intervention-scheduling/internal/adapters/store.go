@@ -362,6 +362,36 @@ func (s *Store) Get(ctx context.Context, id string) (t *schedulingv1.Interventio
 	if err != nil {
 		return nil, false, err
 	}
+	return taskOf(id, h)
+}
+
+// GetMany implements tasks.Store: the tasks of ids (nil where there is none), 500 a round trip.
+func (s *Store) GetMany(ctx context.Context, ids []string) ([]*schedulingv1.InterventionTask, error) {
+	out := make([]*schedulingv1.InterventionTask, 0, len(ids))
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		cmds := make([]*redis.MapStringStringCmd, len(chunk))
+		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, id := range chunk {
+				cmds[i] = p.HGetAll(ctx, s.taskKey(id))
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		for i, c := range cmds {
+			t, _, err := taskOf(chunk[i], c.Val())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// taskOf reads a task from its stored hash (nil for an empty one).
+func taskOf(id string, h map[string]string) (t *schedulingv1.InterventionTask, published bool, err error) {
 	if len(h) == 0 {
 		return nil, false, nil
 	}

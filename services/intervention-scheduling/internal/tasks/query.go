@@ -60,8 +60,14 @@ func (s *Scheduler) List(ctx context.Context, f Filter) ([]*schedulingv1.Interve
 	if err != nil {
 		return nil, err
 	}
+	// Overdue tasks, and one plan's, come in the order listed (due date, then
+	// id): reading stops once the limit is met, whatever the backlog.
+	ordered := f.Member == "" && (f.OverdueOnly || f.Contract != "")
 	var out []*schedulingv1.InterventionTask
 	for _, id := range ids {
+		if ordered && f.Limit > 0 && len(out) == f.Limit {
+			break
+		}
 		t, _, err := s.store.Get(ctx, id)
 		if err != nil {
 			return nil, err
@@ -178,11 +184,11 @@ func (s *Scheduler) Measures(ctx context.Context, contract, pbp string, year int
 		if kind == policy.TMR {
 			m = Measure{Name: "tmr_completion_rate", Definition: fmt.Sprintf("TMR tasks of %d completed, of those not cancelled", year)}
 		}
-		for _, id := range ids {
-			t, _, err := s.store.Get(ctx, id)
-			if err != nil {
-				return nil, err
-			}
+		ts, err := s.store.GetMany(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
 			if t == nil || len(t.Period) < 4 || t.Period[:4] != strconv.Itoa(year) || t.Status == schedulingv1.TaskStatus_TASK_STATUS_CANCELLED {
 				continue
 			}

@@ -37,6 +37,8 @@ type Store interface {
 	ApplyLease(ctx context.Context, l Lease) error
 	// Get reads a task as published, and whether its current version is on the bus.
 	Get(ctx context.Context, id string) (t *schedulingv1.InterventionTask, published bool, err error)
+	// GetMany reads many tasks at once (nil where there is none), in the order of ids.
+	GetMany(ctx context.Context, ids []string) ([]*schedulingv1.InterventionTask, error)
 	MarkPublished(ctx context.Context, id string, v int32) error
 	// Relay hands up to limit tasks with a change not yet on the bus to publish.
 	Relay(ctx context.Context, limit int64, publish func(ctx context.Context, id string) error) error
