@@ -1,11 +1,14 @@
 package grpcx
 
 import (
+	"context"
 	"fmt"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/emtm/emtm/libs/planid"
 )
 
 // BadField is InvalidArgument naming the field at fault, with a BadRequest
@@ -27,4 +30,22 @@ func Limit(n int32, def, most int) (int, error) {
 		return 0, BadField("limit", fmt.Sprintf("must be 1..%d, got %d", most, n))
 	}
 	return int(n), nil
+}
+
+// PlanScope reads the scope of a figure kept for each plan and for every
+// plan: contract_id and pbp_id together name one plan ("<contract>-<pbp>";
+// the permission interceptor has checked that the caller may see the
+// contract); neither asks for every plan's ("" returned), which only
+// operators may. what names the figures in the refusal.
+func PlanScope(ctx context.Context, contract, pbp, what string) (string, error) {
+	switch {
+	case (contract == "") != (pbp == ""):
+		return "", BadField("pbp_id", "contract_id and pbp_id go together: both (one plan) or neither (every plan)")
+	case contract == "":
+		if c := CallerOf(ctx); !c.Operator() {
+			return "", status.Errorf(codes.PermissionDenied, "%s of every plan are for operators, and %s is not one: name your contract_id and pbp_id", what, c.Name)
+		}
+		return "", nil
+	}
+	return planid.Key(contract, pbp), nil
 }

@@ -69,6 +69,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Refresh is how often the overview reloads itself.
 	Refresh time.Duration
+	// OpenBeyondLoopback serves an open console (no client certificates) on
+	// an address beyond loopback: refused unless set.
+	OpenBeyondLoopback bool
 }
 
 // Flags defines the console's settings on set.
@@ -94,6 +97,7 @@ func Flags(set *config.Set) *Config {
 	lf := set.String("log-format", "text", "log format: text or json")
 	st := set.Duration("shutdown-timeout", 15*time.Second, "bound on graceful shutdown")
 	refresh := set.Duration("refresh", 15*time.Second, "how often the overview page reloads its figures")
+	openBeyond := set.Bool("open-beyond-loopback", false, "serve without client certificates on an address beyond loopback (everyone who reaches it is an operator)")
 	set.AfterParse(func() error {
 		c.Addr, c.NATSURL, c.NATSUser, c.NATSPassword, c.JaegerURL = *addr, *natsURL, *natsUser, *natsPassword, strings.TrimRight(*jaeger, "/")
 		for n, a := range addrs {
@@ -101,7 +105,7 @@ func Flags(set *config.Set) *Config {
 		}
 		c.TLSCert, c.TLSKey, c.TLSClientCA = *cert, *key, *clientCA
 		c.GRPCTLS = grpcx.TLS{CertFile: *gcert, KeyFile: *gkey, CAFile: *gca}
-		c.MetricsAddr, c.LogFormat, c.ShutdownTimeout, c.Refresh = *metrics, *lf, *st, *refresh
+		c.MetricsAddr, c.LogFormat, c.ShutdownTimeout, c.Refresh, c.OpenBeyondLoopback = *metrics, *lf, *st, *refresh, *openBeyond
 		if *lf != "text" && *lf != "json" {
 			return fmt.Errorf("-log-format: %q is neither text nor json", *lf)
 		}
@@ -218,6 +222,10 @@ type Server struct {
 // Start connects and listens; Serve serves. tel is the caller's telemetry.
 func Start(ctx context.Context, c Config, tel *otelx.Telemetry, log *slog.Logger) (*Server, error) {
 	s := &Server{log: log, tel: tel, cfg: c, Open: c.TLSClientCA == ""}
+	if s.Open && !loopback(c.Addr) && !c.OpenBeyondLoopback {
+		return nil, fmt.Errorf("the console would be open (no -tls-client-ca: everyone an operator) on %s, beyond loopback: "+
+			"set -tls-cert, -tls-key and -tls-client-ca, or -open-beyond-loopback to accept it", c.Addr)
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -285,6 +293,7 @@ func Start(ctx context.Context, c Config, tel *otelx.Telemetry, log *slog.Logger
 	if s.ln, err = net.Listen("tcp", c.Addr); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
+
 	if s.srv.TLSConfig != nil {
 		s.ln = tls.NewListener(s.ln, s.srv.TLSConfig)
 	}
@@ -299,6 +308,19 @@ func Start(ctx context.Context, c Config, tel *otelx.Telemetry, log *slog.Logger
 	}
 	ok = true
 	return s, nil
+}
+
+// loopback reports whether addr listens on loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // serverTLS serves HTTPS, asking for and verifying client certificates when a client CA is set.

@@ -87,3 +87,11 @@ func TestTheProbeChecksOnlyALoopbackURL(t *testing.T) {
 		t.Fatalf("a probe of a closed port: exit %d", code)
 	}
 }
+
+func TestAnOpenConsoleIsRefusedBeyondLoopback(t *testing.T) {
+	c := Config{Addr: "0.0.0.0:0", Plans: nil}
+	_, err := Start(t.Context(), c, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "beyond loopback") {
+		t.Fatalf("an open console on every address: %v", err)
+	}
+}

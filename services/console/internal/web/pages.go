@@ -766,7 +766,7 @@ func (h *handler) operations(ctx context.Context, p *Page, r *http.Request) erro
 	if !p.Viewer.Operator {
 		return forbidden("operations are for operators (a certificate with OU *)")
 	}
-	if done := r.URL.Query().Get("done"); done != "" && len(done) < 300 {
+	if done := h.signedOutcome(r); done != "" {
 		p.Notes = append(p.Notes, "Last action: "+done)
 	}
 	v := &OperationsView{HealthText: map[string]string{}}
@@ -846,7 +846,7 @@ func (h *handler) redeliver(w http.ResponseWriter, r *http.Request) {
 	} else {
 		msg = fmt.Sprintf("dead letter %d handled again by %s", seq, r.PathValue("consumer"))
 	}
-	http.Redirect(w, r, "/operations?done="+url.QueryEscape(msg)+"#dead", http.StatusSeeOther)
+	http.Redirect(w, r, h.outcome(msg, "dead"), http.StatusSeeOther)
 }
 
 // resubmit resubmits a stored rejection (operators only; a POST from this origin).
@@ -869,7 +869,7 @@ func (h *handler) resubmit(w http.ResponseWriter, r *http.Request) {
 	default:
 		msg = "resubmitted and rejected again as " + resp.GetRejection().GetRejectionId()
 	}
-	http.Redirect(w, r, "/operations?done="+url.QueryEscape(msg)+"#rejections", http.StatusSeeOther)
+	http.Redirect(w, r, h.outcome(msg, "rejections"), http.StatusSeeOther)
 }
 
 // enumName is a protobuf enum value's name without its type's prefix

@@ -9,13 +9,18 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -84,6 +89,9 @@ type handler struct {
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 	duration metric.Float64Histogram
+	// noteKey signs the outcome an action redirects with, so that a link from
+	// elsewhere cannot make the page say something the console did not.
+	noteKey []byte
 }
 
 // Pages are the templates, each with the layout.
@@ -103,7 +111,10 @@ func New(b *Backend, o Options) (http.Handler, error) {
 	if o.Tracer == nil {
 		o.Tracer = noop.NewTracerProvider().Tracer("")
 	}
-	h := &handler{b: b, o: o, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
+	h := &handler{b: b, o: o, pages: map[string]*template.Template{}, mux: http.NewServeMux(), noteKey: make([]byte, 32)}
+	if _, err := rand.Read(h.noteKey); err != nil {
+		return nil, err
+	}
 	if o.Meter == nil {
 		o.Meter = metricnoop.NewMeterProvider().Meter("")
 	}
@@ -345,6 +356,28 @@ func (h *handler) render(w http.ResponseWriter, code int, p Page) {
 
 var titles = map[string]string{"overview": "Program at a glance", "member": "Member", "claim": "Claim", "members": "Members", "tasks": "Interventions", "outreach": "Prescriber outreach",
 	"payments": "Payments", "operations": "Operations"}
+
+// outcome is the operations page's address showing an action's outcome, signed.
+func (h *handler) outcome(msg, anchor string) string {
+	m := hmac.New(sha256.New, h.noteKey)
+	m.Write([]byte(msg))
+	return "/operations?done=" + url.QueryEscape(msg) + "&sig=" + hex.EncodeToString(m.Sum(nil)) + "#" + anchor
+}
+
+// signedOutcome is the outcome r carries, if the console signed it ("" otherwise).
+func (h *handler) signedOutcome(r *http.Request) string {
+	msg, sig := r.URL.Query().Get("done"), r.URL.Query().Get("sig")
+	got, err := hex.DecodeString(sig)
+	if msg == "" || err != nil {
+		return ""
+	}
+	m := hmac.New(sha256.New, h.noteKey)
+	m.Write([]byte(msg))
+	if !hmac.Equal(got, m.Sum(nil)) {
+		return ""
+	}
+	return msg
+}
 
 // ready answers 200 when every service's health check says SERVING.
 func (h *handler) ready(w http.ResponseWriter, r *http.Request) {

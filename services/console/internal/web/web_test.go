@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io/fs"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -144,5 +146,27 @@ func TestTheVendoredAssetsAreTheOnesRecorded(t *testing.T) {
 	}
 	if seen < 6 {
 		t.Fatalf("SHA256SUMS lists %d files", seen)
+	}
+}
+
+func TestOnlyAnOutcomeTheConsoleSignedIsShown(t *testing.T) {
+	cons := &handler{noteKey: []byte("0123456789abcdef0123456789abcdef")}
+	u, err := url.Parse(cons.outcome("resubmitted and accepted as claim/1/2", "rejections"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cons.signedOutcome(&http.Request{URL: u}); got != "resubmitted and accepted as claim/1/2" {
+		t.Fatalf("the console's own outcome: %q", got)
+	}
+	forged := *u
+	q := forged.Query()
+	q.Set("done", "your session expired: call 555-0100")
+	forged.RawQuery = q.Encode()
+	if got := cons.signedOutcome(&http.Request{URL: &forged}); got != "" {
+		t.Fatalf("a forged outcome is shown: %q", got)
+	}
+	other := &handler{noteKey: []byte("another key of thirty-two bytes!")}
+	if got := other.signedOutcome(&http.Request{URL: u}); got != "" {
+		t.Fatalf("another console's outcome is shown: %q", got)
 	}
 }

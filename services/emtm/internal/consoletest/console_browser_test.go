@@ -355,6 +355,22 @@ func (b *browser) text(t *testing.T, id string) string {
 	return strings.TrimSpace(s)
 }
 
+// submit presses the button of the first form matching form and returns the
+// note the page it leads to shows (the action's outcome).
+func (b *browser) submit(t *testing.T, form string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Click(form+" button"), chromedp.WaitVisible(`p.note`)); err != nil {
+		t.Fatalf("submit %s: %v", form, err)
+	}
+	note, err := chromedp.Run(ctx, chromedp.Text(`p.note`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return note
+}
+
 // count is the number of elements matching sel.
 func (b *browser) count(t *testing.T, sel string) int {
 	t.Helper()
@@ -581,14 +597,8 @@ func TestEveryPageOfTheConsoleShowsWhatTheServicesSayWithoutBrowserErrors(t *tes
 		if _, err := risk.GetProfile(ctx, &riskv1.GetProfileRequest{MemberId: "M-0003"}); err == nil {
 			t.Fatal("M-0003 has a profile before the redelivery")
 		}
-		cctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(cctx, chromedp.Click(`form[action^="/operations/deadletters/"] button`), chromedp.WaitVisible(`p.note`)); err != nil {
-			t.Fatal(err)
-		}
-		note, err := chromedp.Run(cctx, chromedp.Text(`p.note`))
-		if err != nil || !strings.Contains(note, "handled again by risk-scoring-claims-p") {
-			t.Fatalf("after the click: %q %v", note, err)
+		if note := b.submit(t, `form[action^="/operations/deadletters/"]`); !strings.Contains(note, "handled again by risk-scoring-claims-p") {
+			t.Fatalf("after the click: %q", note)
 		}
 		b.noErrors(t, "redeliver")
 		p, err := risk.GetProfile(ctx, &riskv1.GetProfileRequest{MemberId: "M-0003"})
@@ -603,16 +613,7 @@ func TestEveryPageOfTheConsoleShowsWhatTheServicesSayWithoutBrowserErrors(t *tes
 			t.Fatalf("no resubmit button: %v", err)
 		}
 		id, _ := url.PathUnescape(strings.TrimSuffix(strings.TrimPrefix(attr.Value, "/operations/rejections/"), "/resubmit"))
-		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(ctx, chromedp.Click(`form[action^="/operations/rejections/"] button`), chromedp.WaitVisible(`p.note`)); err != nil {
-			t.Fatal(err)
-		}
-		note, err := chromedp.Run(ctx, chromedp.Text(`p.note`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(note, "resubmitted") {
+		if note := b.submit(t, `form[action^="/operations/rejections/"]`); !strings.Contains(note, "resubmitted") {
 			t.Errorf("after the click: %q", note)
 		}
 		b.noErrors(t, "resubmit")

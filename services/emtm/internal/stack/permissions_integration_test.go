@@ -182,7 +182,7 @@ func TestEveryClassOfCallerGetsOnlyWhatItsPermissionAllows(t *testing.T) {
 	_, err = ing("sponsor").FindClaim(ctx, &ingestionv1.FindClaimRequest{ClaimId: "PERM-RX-2"})
 	wantCode(t, "another sponsor's claim", err, codes.NotFound, "")
 	_, err = sched("sponsor").GetTaskCounts(ctx, &schedulingv1.GetTaskCountsRequest{})
-	refused("every contract's task counts", err, "not an operator")
+	refused("every contract's task counts", err, "are for operators")
 	_, err = sched("sponsor").GetTaskCounts(ctx, &schedulingv1.GetTaskCountsRequest{ContractId: "S4321", PbpId: "001"})
 	refused("another sponsor's task counts", err, "contract S4321 is not one of [S9925]")
 	_, err = sched("sponsor").GetTaskCounts(ctx, &schedulingv1.GetTaskCountsRequest{ContractId: "S9925", PbpId: "001"})

@@ -492,8 +492,8 @@ type canonical struct {
 	// after runs once the event is published, and again when it comes back as a
 	// duplicate, so that a crash between the two is mended by a resubmission.
 	after func(ctx context.Context) error
-	// published runs once, right after the event was first published, with
-	// its meta (trace id) and its stream sequence.
+	// published runs right after the event is published (again, after a
+	// crash before Complete), with its meta (trace id) and its stream sequence.
 	published func(ctx context.Context, meta *typesv1.EventMeta, seq uint64) error
 }
 
@@ -763,13 +763,16 @@ func (in *Intake) accept(ctx context.Context, kind string, src Source, c canonic
 	if err != nil {
 		return Outcome{}, err
 	}
-	if err := in.store.Complete(ctx, c.key, hash); err != nil {
-		return Outcome{}, err
-	}
-	if c.published != nil && !acks[0].Duplicate {
+	// Before Complete: a crash in between is mended by the redelivery, which
+	// publishes again (a duplicate, acknowledged with the stored sequence) and
+	// records again (the first record stays).
+	if c.published != nil {
 		if err := c.published(ctx, meta, acks[0].Sequence); err != nil {
 			return Outcome{}, err
 		}
+	}
+	if err := in.store.Complete(ctx, c.key, hash); err != nil {
+		return Outcome{}, err
 	}
 	if c.after != nil {
 		if err := c.after(ctx); err != nil {

@@ -17,7 +17,6 @@ import (
 	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/libs/gen/enums"
 	"github.com/emtm/emtm/libs/grpcx"
-	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/services/intervention-scheduling/internal/tasks"
 )
 
@@ -207,19 +206,9 @@ func (g *GRPC) WatchTasks(req *schedulingv1.WatchTasksRequest, stream grpc.Serve
 }
 
 func (g *GRPC) GetTaskCounts(ctx context.Context, req *schedulingv1.GetTaskCountsRequest) (*schedulingv1.GetTaskCountsResponse, error) {
-	plan := ""
-	switch {
-	case (req.GetContractId() == "") != (req.GetPbpId() == ""):
-		return nil, status.Error(codes.InvalidArgument, "contract_id and pbp_id go together: both (one plan) or neither (every plan)")
-	case req.GetContractId() == "":
-		if err := operatorOnly(ctx); err != nil {
-			return nil, err
-		}
-	default:
-		if err := authorize(ctx, req.GetContractId()); err != nil {
-			return nil, err
-		}
-		plan = planid.Key(req.GetContractId(), req.GetPbpId())
+	plan, err := grpcx.PlanScope(ctx, req.GetContractId(), req.GetPbpId(), "task counts")
+	if err != nil {
+		return nil, err
 	}
 	counts, scheduled, err := g.s.Counts(ctx, plan)
 	if err != nil {

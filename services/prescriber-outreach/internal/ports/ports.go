@@ -15,7 +15,6 @@ import (
 	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/identifiers"
-	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/services/prescriber-outreach/internal/outreach"
 )
 
@@ -154,16 +153,9 @@ func responseCounts(key string, m map[string]int64) *outreachv1.ResponseCounts {
 }
 
 func (g *GRPC) GetOutreachStats(ctx context.Context, req *outreachv1.GetOutreachStatsRequest) (*outreachv1.GetOutreachStatsResponse, error) {
-	plan := ""
-	switch {
-	case (req.GetContractId() == "") != (req.GetPbpId() == ""):
-		return nil, status.Error(codes.InvalidArgument, "contract_id and pbp_id go together: both (one plan) or neither (every plan)")
-	case req.GetContractId() == "":
-		if !grpcx.CallerOf(ctx).Operator() {
-			return nil, status.Error(codes.PermissionDenied, "every plan's outreach statistics are for operators; name your contract_id and pbp_id")
-		}
-	default:
-		plan = planid.Key(req.GetContractId(), req.GetPbpId())
+	plan, err := grpcx.PlanScope(ctx, req.GetContractId(), req.GetPbpId(), "outreach statistics")
+	if err != nil {
+		return nil, err
 	}
 	c, err := g.o.Counts(ctx, plan)
 	if err != nil {

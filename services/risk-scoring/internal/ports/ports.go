@@ -125,11 +125,8 @@ func (g *GRPC) RebuildProfiles(ctx context.Context, req *riskv1.RebuildProfilesR
 }
 
 func (g *GRPC) GetProfileStats(ctx context.Context, req *riskv1.GetProfileStatsRequest) (*riskv1.GetProfileStatsResponse, error) {
-	if (req.GetContractId() == "") != (req.GetPbpId() == "") {
-		return nil, status.Error(codes.InvalidArgument, "contract_id and pbp_id go together: both (one plan) or neither (every profile)")
-	}
-	if req.GetContractId() == "" && !grpcx.CallerOf(ctx).Operator() {
-		return nil, status.Error(codes.PermissionDenied, "every profile's statistics are for operators; name your contract_id and pbp_id")
+	if _, err := grpcx.PlanScope(ctx, req.GetContractId(), req.GetPbpId(), "profile statistics"); err != nil {
+		return nil, err
 	}
 	st, err := g.a.Stats(ctx, req.GetContractId(), req.GetPbpId())
 	if err != nil {
