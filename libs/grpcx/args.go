@@ -43,7 +43,7 @@ func PlanScope(ctx context.Context, contract, pbp, what string) (string, error) 
 		return "", BadField("pbp_id", "contract_id and pbp_id go together: both (one plan) or neither (every plan)")
 	case contract == "":
 		if c := CallerOf(ctx); !c.Operator() {
-			return "", status.Errorf(codes.PermissionDenied, "%s of every plan are for operators, and %s is not one: name your contract_id and pbp_id", what, c.Name)
+			return "", status.Errorf(codes.PermissionDenied, "%s of every plan are for operators (%s is not an operator): name your contract_id and pbp_id", what, c.Name)
 		}
 		return "", nil
 	}
