@@ -58,7 +58,7 @@ func Main(ctx context.Context, name string, common config.Common, getenv func(st
 // when none is set.
 func Hasher(key string, common config.Common) (*pseudonym.Hasher, error) {
 	if key == "" || pseudonym.IsPublic(key) {
-		if beyond := beyondLoopback(common.GRPCAddr, common.MetricsAddr); beyond != "" {
+		if beyond := BeyondLoopback(common.GRPCAddr, common.MetricsAddr); beyond != "" {
 			what := "not set"
 			if key != "" {
 				what = "a key published in emtm's sources"
@@ -71,9 +71,9 @@ func Hasher(key string, common config.Common) (*pseudonym.Hasher, error) {
 	return pseudonym.New(key)
 }
 
-// beyondLoopback is the first address that is not a loopback one ("" if none;
+// BeyondLoopback is the first address that is not a loopback one ("" if none;
 // "off" and empty addresses do not listen).
-func beyondLoopback(addrs ...string) string {
+func BeyondLoopback(addrs ...string) string {
 	for _, a := range addrs {
 		if a == "" || a == "off" {
 			continue

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/emtm/emtm/libs/app"
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/config"
 	"github.com/emtm/emtm/libs/directory"
@@ -222,7 +223,7 @@ type Server struct {
 // Start connects and listens; Serve serves. tel is the caller's telemetry.
 func Start(ctx context.Context, c Config, tel *otelx.Telemetry, log *slog.Logger) (*Server, error) {
 	s := &Server{log: log, tel: tel, cfg: c, Open: c.TLSClientCA == ""}
-	if s.Open && !loopback(c.Addr) && !c.OpenBeyondLoopback {
+	if s.Open && app.BeyondLoopback(c.Addr) != "" && !c.OpenBeyondLoopback {
 		return nil, fmt.Errorf("the console would be open (no -tls-client-ca: everyone an operator) on %s, beyond loopback: "+
 			"set -tls-cert, -tls-key and -tls-client-ca, or -open-beyond-loopback to accept it", c.Addr)
 	}
@@ -310,19 +311,6 @@ func Start(ctx context.Context, c Config, tel *otelx.Telemetry, log *slog.Logger
 	return s, nil
 }
 
-// loopback reports whether addr listens on loopback only.
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // serverTLS serves HTTPS, asking for and verifying client certificates when a client CA is set.
 func serverTLS(c Config) (*tls.Config, error) {
 	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
@@ -401,11 +389,7 @@ func (s *Server) close() {
 // Run runs the console until ctx is done; started (when not nil) receives
 // the server once it listens.
 func Run(ctx context.Context, c Config, getenv func(string) string, stderr io.Writer, started func(*Server)) error {
-	var h slog.Handler = slog.NewTextHandler(stderr, nil)
-	if c.LogFormat == "json" {
-		h = slog.NewJSONHandler(stderr, nil)
-	}
-	log := slog.New(h).With("service", Name)
+	log := app.NewLogger(stderr, c.LogFormat, Name)
 	tel, err := otelx.Setup(ctx, Name, getenv)
 	if err != nil {
 		return fmt.Errorf("telemetry: %w", err)
