@@ -131,7 +131,11 @@ func (c *checker) enrolled(field string, d civil.Date, contract, pbp string, r R
 var partDStart = civil.Date{Year: 2006, Month: time.January, Day: 1}
 
 var (
-	idPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$`)
+	// idPattern: letters, digits and . _ : / -, starting with a letter or a
+	// digit, or with a minus sign before one: CMS's synthetic data (BFD,
+	// AB2D, Blue Button sandbox) uses negative ids so that they never collide
+	// with real ones, and an import keeps them verbatim.
+	idPattern       = regexp.MustCompile(`^-?[A-Za-z0-9][A-Za-z0-9._:/-]{0,126}$`)
 	contractPattern = planid.ContractPattern
 	pbpPattern      = planid.PBPPattern
 	rxnormPattern   = regexp.MustCompile(`^[0-9]{1,10}$`)
@@ -152,7 +156,7 @@ func (c *checker) id(field, value string) {
 	case value == "":
 		c.add(field, "REQUIRED", "%s is required", field)
 	case !idPattern.MatchString(value):
-		c.add(field, "ID_FORMAT", "%s must be 1-128 characters of letters, digits and . _ : / - starting with a letter or digit", field)
+		c.add(field, "ID_FORMAT", "%s must be 1-128 characters of letters, digits and . _ : / - starting with a letter or digit (or a minus sign and one)", field)
 	}
 }
 
@@ -466,9 +470,12 @@ func PartsAbSummary(in *medicalv1.PartsAbSummary, r Rules) (*medicalv1.PartsAbSu
 		k.add("service_month", "DATE_FUTURE", "service_month %04d-%02d is in the future", m.Year, m.Month)
 	}
 	if s.Setting == medicalv1.CareSetting_CARE_SETTING_UNSPECIFIED {
-		k.add("setting", "REQUIRED", "setting is required (inpatient, emergency, other or hospice)")
+		k.add("setting", "REQUIRED", "setting is required (inpatient, emergency, other, hospice or snf)")
 	}
 	k.money("cost_cents", s.CostCents, r.limits().MaxMedicalCents)
+	if s.CostUnknown && s.CostCents != 0 {
+		k.add("cost_cents", "COST_CONFLICT", "cost_unknown says the source carried no amount, yet cost_cents is %d", s.CostCents)
+	}
 	k.date("admit_date", s.AdmitDate, false, r)
 	k.date("discharge_date", s.DischargeDate, false, r)
 	k.text(s.ProtoReflect(), "")

@@ -38,6 +38,18 @@ func TestClaimStoredForm(t *testing.T) {
 	}
 }
 
+func TestCMSSyntheticNegativeIdsAreAcceptedVerbatim(t *testing.T) {
+	in := goodClaim()
+	in.ClaimId, in.MemberId = "-100000080", "-1000001"
+	c, v := Claim(in, rules)
+	if len(v) != 0 {
+		t.Fatalf("BFD's negative ids rejected: %+v", v)
+	}
+	if c.ClaimId != "-100000080" || c.MemberId != "-1000001" {
+		t.Fatalf("the sign was not kept: %s %s", c.ClaimId, c.MemberId)
+	}
+}
+
 func TestClaimViolations(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -47,6 +59,8 @@ func TestClaimViolations(t *testing.T) {
 	}{
 		{"missing claim id", func(c *claimsv1.PharmacyClaim) { c.ClaimId = "" }, "claim_id", "REQUIRED"},
 		{"claim id with spaces", func(c *claimsv1.PharmacyClaim) { c.ClaimId = "a b" }, "claim_id", "ID_FORMAT"},
+		{"claim id of two minus signs", func(c *claimsv1.PharmacyClaim) { c.ClaimId = "--100" }, "claim_id", "ID_FORMAT"},
+		{"member id of a minus sign alone", func(c *claimsv1.PharmacyClaim) { c.MemberId = "-" }, "member_id", "ID_FORMAT"},
 		{"bad MBI", func(c *claimsv1.PharmacyClaim) { c.Mbi = "1SG4TE5MK73" }, "mbi", "MBI_FORMAT"},
 		{"bad contract", func(c *claimsv1.PharmacyClaim) { c.ContractId = "1234" }, "contract_id", "CONTRACT_FORMAT"},
 		{"bad pbp", func(c *claimsv1.PharmacyClaim) { c.PbpId = "1" }, "pbp_id", "PBP_FORMAT"},
@@ -273,6 +287,11 @@ func TestAmountsDatesAndPlansOfTheOtherKindsAreBounded(t *testing.T) {
 		return &medicalv1.PartsAbSummary{SummaryId: "AB-1", MemberId: "M1", ContractId: "S1234", PbpId: "001",
 			ServiceMonth: &typesv1.YearMonth{Year: 2024, Month: 2}, Setting: medicalv1.CareSetting_CARE_SETTING_INPATIENT, CostCents: cents}
 	}
+	unpriced := func(cents int64) *medicalv1.PartsAbSummary {
+		s := summary(cents)
+		s.CostUnknown, s.Setting = true, medicalv1.CareSetting_CARE_SETTING_SNF
+		return s
+	}
 	reversal := func(y int32, contract string) *claimsv1.ClaimReversal {
 		return &claimsv1.ClaimReversal{ClaimId: "RX-1", MemberId: "M1", ContractId: contract, PbpId: "001", PharmacyNpi: "1245319599",
 			ReversalDate: &typesv1.Date{Year: y, Month: 1, Day: 5}}
@@ -284,6 +303,8 @@ func TestAmountsDatesAndPlansOfTheOtherKindsAreBounded(t *testing.T) {
 	}{
 		{"a Parts A/B month of $10,000,000.00 is within range", second(PartsAbSummary(summary(1_000_000_000), rules)), "", ""},
 		{"a Parts A/B month of 2^63-1 cents is not", second(PartsAbSummary(summary(1<<63-1), rules)), "cost_cents", "MONEY_RANGE"},
+		{"an unpriced claim (AB2D) with no amount is valid", second(PartsAbSummary(unpriced(0), rules)), "", ""},
+		{"an unpriced claim with an amount contradicts itself", second(PartsAbSummary(unpriced(100), rules)), "cost_cents", "COST_CONFLICT"},
 		{"a reversal dated before Part D", second(Reversal(reversal(2005, "S1234"), rules)), "reversal_date", "DATE_BEFORE_PART_D"},
 		{"a reversal under a plan the sponsor does not run", second(Reversal(reversal(2024, "H9999"), rules)), "contract_id", "UNKNOWN_PLAN"},
 		{"an enrollment in a plan the sponsor does not run", second(Enrollment(&enrollmentv1.Enrollment{EnrollmentId: "E1", MemberId: "M1",

@@ -462,10 +462,12 @@ func (s *Scheduler) ensureDischarge(ctx context.Context, member, contract, pbp s
 	return s.publish(ctx, id, causeID)
 }
 
-// OnPartsAB records an inpatient discharge and schedules the reconciliation the
-// member's tier calls for.
+// OnPartsAB records a discharge from a hospital or a skilled nursing facility
+// (both transitions of care) and schedules the reconciliation the member's
+// tier calls for.
 func (s *Scheduler) OnPartsAB(ctx context.Context, m *medicalv1.PartsAbSummary) error {
-	if m.Setting != medicalv1.CareSetting_CARE_SETTING_INPATIENT || m.DischargeDate == nil {
+	stay := m.Setting == medicalv1.CareSetting_CARE_SETTING_INPATIENT || m.Setting == medicalv1.CareSetting_CARE_SETTING_SNF
+	if !stay || m.DischargeDate == nil {
 		return nil
 	}
 	s.tag(ctx, m.MemberId)

@@ -312,6 +312,33 @@ func TestEncountersCompleteTasksInEitherOrderAndLeaveFollowUps(t *testing.T) {
 	}
 }
 
+func TestASkilledNursingDischargeIsReconciledLikeAHospitalsAndAnOutpatientVisitIsNot(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	ctx := context.Background()
+	stay := func(member string, setting medicalv1.CareSetting) *medicalv1.PartsAbSummary {
+		d := date(2024, 5, 10)
+		return &medicalv1.PartsAbSummary{Meta: &typesv1.EventMeta{EventId: "medical/" + member}, SummaryId: member, MemberId: member,
+			Setting: setting, AdmitDate: date(2024, 5, 1), DischargeDate: d, ContractId: "S9925", PbpId: "001", CostUnknown: true}
+	}
+	for member, setting := range map[string]medicalv1.CareSetting{"M1": medicalv1.CareSetting_CARE_SETTING_SNF, "M2": medicalv1.CareSetting_CARE_SETTING_OTHER} {
+		if err := f.s.OnAssessment(ctx, assessment(member, "HIGH", date(2024, 5, 1))); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.s.OnPartsAB(ctx, stay(member, setting)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snf, _ := f.s.List(ctx, tasks.Filter{Member: "M1", Kind: schedulingv1.TaskKind_TASK_KIND_POST_DISCHARGE})
+	if len(snf) != 1 || snf[0].DueDate.Day != 17 {
+		t.Fatalf("after a SNF discharge: %+v, want one reconciliation due May 17", snf)
+	}
+	other, _ := f.s.List(ctx, tasks.Filter{Member: "M2", Kind: schedulingv1.TaskKind_TASK_KIND_POST_DISCHARGE})
+	if len(other) != 0 {
+		t.Fatalf("an outpatient claim scheduled a reconciliation: %+v", other)
+	}
+}
+
 func TestDischargeDeathAndExpiry(t *testing.T) {
 	t.Parallel()
 	f := setup(t, nil)

@@ -462,29 +462,34 @@ func (s *Store) MemberMonths(ctx context.Context, member string) (map[string]str
 
 // AddPartsAB implements booking.Store: once per event (its marker and the
 // sums in one atomic step, in the event's partition).
-func (s *Store) AddPartsAB(ctx context.Context, eventID, plan string, year int, cents int64) error {
+func (s *Store) AddPartsAB(ctx context.Context, eventID, plan string, year int, cents int64, priced bool) error {
 	tag := s.k.parts.Of(eventID)
-	_, err := redisx.Apply(ctx, s.rdb, s.k.done(eventID), 0,
-		redisx.HIncrBy(s.k.ab(tag, plan, year), "cents", cents), redisx.HIncrBy(s.k.ab(tag, plan, year), "summaries", 1),
-		redisx.SAdd(s.k.abYears(tag, plan), strconv.Itoa(year)), redisx.SAdd(s.k.plans(tag), plan))
+	count := []redisx.Op{redisx.HIncrBy(s.k.ab(tag, plan, year), "cents", cents), redisx.HIncrBy(s.k.ab(tag, plan, year), "summaries", 1)}
+	if !priced {
+		count = []redisx.Op{redisx.HIncrBy(s.k.ab(tag, plan, year), "unpriced", 1)}
+	}
+	_, err := redisx.Apply(ctx, s.rdb, s.k.done(eventID), 0, append(count,
+		redisx.SAdd(s.k.abYears(tag, plan), strconv.Itoa(year)), redisx.SAdd(s.k.plans(tag), plan))...)
 	return err
 }
 
 // PartsAB implements booking.Store: summed over every partition.
-func (s *Store) PartsAB(ctx context.Context, plan string, year int) (cents, summaries int64, err error) {
+func (s *Store) PartsAB(ctx context.Context, plan string, year int) (cents, summaries, unpriced int64, err error) {
 	for _, tag := range s.k.parts.All() {
 		ab, err := s.rdb.HGetAll(ctx, s.k.ab(tag, plan, year)).Result()
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		c, _ := strconv.ParseInt(ab["cents"], 10, 64)
 		n, _ := strconv.ParseInt(ab["summaries"], 10, 64)
+		u, _ := strconv.ParseInt(ab["unpriced"], 10, 64)
 		if cents, err = money.Add(cents, c); err != nil {
-			return 0, 0, fmt.Errorf("the Parts A/B sums of %s %d: %w", plan, year, err)
+			return 0, 0, 0, fmt.Errorf("the Parts A/B sums of %s %d: %w", plan, year, err)
 		}
 		summaries += n
+		unpriced += u
 	}
-	return cents, summaries, nil
+	return cents, summaries, unpriced, nil
 }
 
 // MemberMonthCount implements booking.Store: summed over every partition.

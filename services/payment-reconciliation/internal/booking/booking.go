@@ -74,8 +74,9 @@ type Store interface {
 	MemberMonths(ctx context.Context, member string) (map[string]string, error)
 
 	// AddPartsAB adds a summary's cost to its plan-year, once per event.
-	AddPartsAB(ctx context.Context, eventID, plan string, year int, cents int64) error
-	PartsAB(ctx context.Context, plan string, year int) (cents, summaries int64, err error)
+	// An unpriced summary (its source had no amount) is counted apart.
+	AddPartsAB(ctx context.Context, eventID, plan string, year int, cents int64, priced bool) error
+	PartsAB(ctx context.Context, plan string, year int) (cents, summaries, unpriced int64, err error)
 	MemberMonthCount(ctx context.Context, plan string, year int) (int64, error)
 	// PerformanceEntry is the plan-year's booked performance entry ("" for none) and how many were booked.
 	PerformanceEntry(ctx context.Context, plan string, year int) (id string, generation int, err error)
@@ -214,7 +215,9 @@ func (b *Booker) OnEnrollment(ctx context.Context, e *enrollmentv1.Enrollment) e
 		Start: start, End: civil.FromProto(e.EndDate), EventID: e.GetMeta().GetEventId()})
 }
 
-// OnPartsAB adds a Parts A/B summary to its plan-year's expenditure.
+// OnPartsAB adds a Parts A/B summary to its plan-year's expenditure. A
+// summary whose source carried no amount (AB2D) adds nothing: spending known
+// from no claim is unknown, never $0.
 func (b *Booker) OnPartsAB(ctx context.Context, s *medicalv1.PartsAbSummary) error {
 	src := s.GetMeta().GetEventId()
 	if src == "" {
@@ -228,7 +231,7 @@ func (b *Booker) OnPartsAB(ctx context.Context, s *medicalv1.PartsAbSummary) err
 	if s.ContractId == "" {
 		plan = "unattributed"
 	}
-	return b.store.AddPartsAB(ctx, src, plan, y, s.CostCents)
+	return b.store.AddPartsAB(ctx, src, plan, y, s.CostCents, !s.CostUnknown)
 }
 
 // SweepResult says what a sweep did.
@@ -360,7 +363,7 @@ func (b *Booker) Performance(ctx context.Context, contract, pbp string, year int
 		return performance.Result{}, nil, ErrNoPolicy{Plan: planid.Key(contract, pbp)}
 	}
 	plan := planid.Key(contract, pbp)
-	cents, n, err := b.store.PartsAB(ctx, plan, year)
+	cents, n, unpriced, err := b.store.PartsAB(ctx, plan, year)
 	if err != nil {
 		return performance.Result{}, nil, err
 	}
@@ -368,7 +371,7 @@ func (b *Booker) Performance(ctx context.Context, contract, pbp string, year int
 	if err != nil {
 		return performance.Result{}, nil, err
 	}
-	r := performance.Calculate(performance.Inputs{Plan: plan, Year: year, ABCents: cents, ABSummaries: n, MemberMonths: mm, Config: p.Performance})
+	r := performance.Calculate(performance.Inputs{Plan: plan, Year: year, ABCents: cents, ABSummaries: n, ABUnpriced: unpriced, MemberMonths: mm, Config: p.Performance})
 	id, _, err := b.store.PerformanceEntry(ctx, plan, year)
 	if err != nil {
 		return r, nil, err

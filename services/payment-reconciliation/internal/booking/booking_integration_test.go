@@ -228,6 +228,37 @@ func (f fixture) published(t *testing.T, subject, id string, m proto.Message) {
 	}
 }
 
+func TestClaimsWithoutAmountsLeaveSpendingUnknownNeverZero(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	for i := range 10 {
+		e := enrollment(1, fmt.Sprintf("M%d", i), "2019-01-01", "2019-12-31")
+		must(t, f.b.OnEnrollment(ctx, e))
+	}
+	unpriced := &medicalv1.PartsAbSummary{Meta: &typesv1.EventMeta{EventId: "medical/ab2d-1"}, SummaryId: "ab2d-1", MemberId: "M1",
+		ServiceMonth: &typesv1.YearMonth{Year: 2019, Month: 12}, Setting: medicalv1.CareSetting_CARE_SETTING_INPATIENT,
+		CostUnknown: true, ContractId: "S9925", PbpId: "001"}
+	must(t, f.b.OnPartsAB(ctx, unpriced))
+	must(t, f.b.OnPartsAB(ctx, unpriced)) // redelivered: counted once
+	_, err := f.b.Sweep(ctx)
+	must(t, err)
+	r, es, err := f.b.SettlePerformance(ctx, "S9925", "001", 2019)
+	must(t, err)
+	steps := strings.Join(r.Steps, "\n")
+	// $0 over 10 member-years would be 100 % below the benchmark: a payment for data that never came.
+	if r.Qualifies || r.PaymentCents != 0 || len(es) != 0 || r.ABSummaries != 0 || r.ABUnpriced != 1 ||
+		!strings.Contains(steps, "Spending unknown") || !strings.Contains(steps, "1 claims without an amount left out") {
+		t.Fatalf("spending without amounts: %+v %v\n%s", r, es, steps)
+	}
+	priced := proto.Clone(unpriced).(*medicalv1.PartsAbSummary)
+	priced.Meta.EventId, priced.SummaryId, priced.CostUnknown, priced.CostCents = "medical/bb-1", "bb-1", false, 12_740_000
+	must(t, f.b.OnPartsAB(ctx, priced))
+	if r, _, err = f.b.SettlePerformance(ctx, "S9925", "001", 2019); err != nil || r.ABSummaries != 1 || r.PerMemberYearCents != 1_274_000 || !r.Qualifies {
+		t.Fatalf("one priced claim: %+v %v", r, err)
+	}
+}
+
 func TestPerformanceSettlementAndRebuild(t *testing.T) {
 	t.Parallel()
 	f := setup(t)

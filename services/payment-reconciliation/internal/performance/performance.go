@@ -23,6 +23,9 @@ type Inputs struct {
 	// ABCents is the Parts A/B expenditure of the plan's members in the year, from ABSummaries summaries.
 	ABCents     int64
 	ABSummaries int64
+	// ABUnpriced counts the year's Parts A/B claims whose source carried no
+	// amount (AB2D): they are not in ABCents and do not make spending known.
+	ABUnpriced int64
 	// MemberMonths are the plan's member months in the year.
 	MemberMonths int64
 	Config       policy.Performance
@@ -57,8 +60,18 @@ func Calculate(in Inputs) Result {
 	r := Result{Inputs: in, PayableYear: in.Year + in.Config.LagYears}
 	r.BenchmarkCents, r.HasBenchmark = in.Config.Benchmarks[in.Year]
 	step := func(format string, args ...any) { r.Steps = append(r.Steps, fmt.Sprintf(format, args...)) }
-	step("1. Parts A/B expenditure of %s's members in %d: %s (%d summaries)", in.Plan, in.Year, Dollars(in.ABCents), in.ABSummaries)
+	unpriced := ""
+	if in.ABUnpriced > 0 {
+		unpriced = fmt.Sprintf("; %d claims without an amount left out", in.ABUnpriced)
+	}
+	step("1. Parts A/B expenditure of %s's members in %d: %s (%d summaries%s)", in.Plan, in.Year, Dollars(in.ABCents), in.ABSummaries, unpriced)
 	step("2. Member months in %d: %d (%d.%02d member-years)", in.Year, in.MemberMonths, in.MemberMonths/12, in.MemberMonths%12*100/12)
+	if in.ABSummaries <= 0 {
+		// No claim with an amount is not $0 of spending: a payment computed
+		// from it would pay for data that never arrived.
+		step("3. Spending unknown: no Parts A/B claim with an amount has arrived for %d; no payment can be computed", in.Year)
+		return r
+	}
 	if in.MemberMonths <= 0 {
 		step("3. No member months: no expenditure per member-year, no payment")
 		return r

@@ -25,7 +25,7 @@ func TestPerformancePayment(t *testing.T) {
 		// 7 member months: $5,000 x 12 / 7 = $8,571.428... rounds to $8,571.43; 14.28 % below.
 		{"per member-year rounds half up", 500_000, 7, 857_143, 1428, true, 200 * 7},
 	} {
-		r := Calculate(Inputs{Plan: "S9925-001", Year: 2019, ABCents: tt.ab, MemberMonths: tt.months, Config: model})
+		r := Calculate(Inputs{Plan: "S9925-001", Year: 2019, ABCents: tt.ab, ABSummaries: 1, MemberMonths: tt.months, Config: model})
 		if r.PerMemberYearCents != tt.perMY || r.ReductionBP != tt.reduction || r.Qualifies != tt.qualifies || r.PaymentCents != tt.payment || r.PayableYear != 2021 {
 			t.Errorf("%s: %+v", tt.name, r)
 		}
@@ -38,11 +38,20 @@ func TestPerformancePayment(t *testing.T) {
 			t.Errorf("steps lack %q:\n%s", want, text)
 		}
 	}
-	if r := Calculate(Inputs{Plan: "S9925-001", Year: 2018, ABCents: 1, MemberMonths: 12, Config: model}); r.Qualifies || !strings.Contains(strings.Join(r.Steps, "\n"), "No benchmark for 2018") {
+	if r := Calculate(Inputs{Plan: "S9925-001", Year: 2018, ABCents: 1, ABSummaries: 1, MemberMonths: 12, Config: model}); r.Qualifies || !strings.Contains(strings.Join(r.Steps, "\n"), "No benchmark for 2018") {
 		t.Errorf("no benchmark: %+v", r)
 	}
 	if r := Calculate(Inputs{Plan: "S9925-001", Year: 2019, Config: model}); r.Qualifies || r.PaymentCents != 0 {
 		t.Errorf("no member months: %+v", r)
+	}
+}
+
+func TestNoClaimWithAnAmountIsUnknownSpendingNotZero(t *testing.T) {
+	r := Calculate(Inputs{Plan: "S9925-001", Year: 2019, ABUnpriced: 40, MemberMonths: 120, Config: model})
+	text := strings.Join(r.Steps, "\n")
+	if r.Qualifies || r.PaymentCents != 0 || r.PerMemberYearCents != 0 || !strings.Contains(text, "3. Spending unknown") ||
+		!strings.Contains(text, "40 claims without an amount left out") {
+		t.Fatalf("unknown spending was computed: %+v\n%s", r, text)
 	}
 }
 

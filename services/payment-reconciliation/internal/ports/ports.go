@@ -196,7 +196,7 @@ func (g *GRPC) GetRemittance(ctx context.Context, req *ledgerv1.GetRemittanceReq
 
 func calcProto(contract, pbp string, r performance.Result, booked *ledgerv1.LedgerEntry) *ledgerv1.PerformanceCalculation {
 	c := &ledgerv1.PerformanceCalculation{
-		ContractId: contract, PbpId: pbp, Year: int32(r.Year), AbCents: r.ABCents, AbSummaries: r.ABSummaries, MemberMonths: r.MemberMonths,
+		ContractId: contract, PbpId: pbp, Year: int32(r.Year), AbCents: r.ABCents, AbSummaries: r.ABSummaries, AbUnpriced: r.ABUnpriced, MemberMonths: r.MemberMonths,
 		PerMemberYearCents: r.PerMemberYearCents, HasBenchmark: r.HasBenchmark, BenchmarkCents: r.BenchmarkCents, ReductionBp: r.ReductionBP,
 		ThresholdBp: r.Config.ThresholdBP, Qualifies: r.Qualifies, PaymentCents: r.PaymentCents, PayableYear: int32(r.PayableYear), Steps: r.Steps,
 	}

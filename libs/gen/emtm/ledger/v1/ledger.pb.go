@@ -897,6 +897,9 @@ type PerformanceCalculation struct {
 	// booked_cents and booked_entry_id: what the ledger holds for the year now.
 	BookedCents   int64  `protobuf:"varint,16,opt,name=booked_cents,json=bookedCents,proto3" json:"booked_cents,omitempty"`
 	BookedEntryId string `protobuf:"bytes,17,opt,name=booked_entry_id,json=bookedEntryId,proto3" json:"booked_entry_id,omitempty"`
+	// ab_unpriced counts the year's Parts A/B claims whose source had no amount
+	// (AB2D): left out of ab_cents; with ab_summaries 0, spending is unknown.
+	AbUnpriced    int64 `protobuf:"varint,18,opt,name=ab_unpriced,json=abUnpriced,proto3" json:"ab_unpriced,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1048,6 +1051,13 @@ func (x *PerformanceCalculation) GetBookedEntryId() string {
 		return x.BookedEntryId
 	}
 	return ""
+}
+
+func (x *PerformanceCalculation) GetAbUnpriced() int64 {
+	if x != nil {
+		return x.AbUnpriced
+	}
+	return 0
 }
 
 type GetPerformanceResponse struct {
@@ -1680,7 +1690,7 @@ const file_emtm_ledger_v1_ledger_proto_rawDesc = "" +
 	"\vcontract_id\x18\x01 \x01(\tR\n" +
 	"contractId\x12\x15\n" +
 	"\x06pbp_id\x18\x02 \x01(\tR\x05pbpId\x12\x12\n" +
-	"\x04year\x18\x03 \x01(\x05R\x04year\"\xd5\x04\n" +
+	"\x04year\x18\x03 \x01(\x05R\x04year\"\xf6\x04\n" +
 	"\x16PerformanceCalculation\x12\x1f\n" +
 	"\vcontract_id\x18\x01 \x01(\tR\n" +
 	"contractId\x12\x15\n" +
@@ -1700,7 +1710,9 @@ const file_emtm_ledger_v1_ledger_proto_rawDesc = "" +
 	"\fpayable_year\x18\x0e \x01(\x05R\vpayableYear\x12\x14\n" +
 	"\x05steps\x18\x0f \x03(\tR\x05steps\x12!\n" +
 	"\fbooked_cents\x18\x10 \x01(\x03R\vbookedCents\x12&\n" +
-	"\x0fbooked_entry_id\x18\x11 \x01(\tR\rbookedEntryId\"b\n" +
+	"\x0fbooked_entry_id\x18\x11 \x01(\tR\rbookedEntryId\x12\x1f\n" +
+	"\vab_unpriced\x18\x12 \x01(\x03R\n" +
+	"abUnpriced\"b\n" +
 	"\x16GetPerformanceResponse\x12H\n" +
 	"\vcalculation\x18\x01 \x01(\v2&.emtm.ledger.v1.PerformanceCalculationR\vcalculation\"f\n" +
 	"\x18SettlePerformanceRequest\x12\x1f\n" +

@@ -41,6 +41,10 @@ const (
 	// the service month): it excludes the member from the safety measures and
 	// the PDC classes for the year (PQA; docs/domain.md sections 3 and 4).
 	CareSetting_CARE_SETTING_HOSPICE CareSetting = 4
+	// CARE_SETTING_SNF is a skilled nursing facility stay (Part A): its
+	// discharge is a transition of care like a hospital's, and schedules the
+	// same post-discharge medication reconciliation.
+	CareSetting_CARE_SETTING_SNF CareSetting = 5
 )
 
 // Enum value maps for CareSetting.
@@ -51,6 +55,7 @@ var (
 		2: "CARE_SETTING_EMERGENCY",
 		3: "CARE_SETTING_OTHER",
 		4: "CARE_SETTING_HOSPICE",
+		5: "CARE_SETTING_SNF",
 	}
 	CareSetting_value = map[string]int32{
 		"CARE_SETTING_UNSPECIFIED": 0,
@@ -58,6 +63,7 @@ var (
 		"CARE_SETTING_EMERGENCY":   2,
 		"CARE_SETTING_OTHER":       3,
 		"CARE_SETTING_HOSPICE":     4,
+		"CARE_SETTING_SNF":         5,
 	}
 )
 
@@ -153,6 +159,11 @@ type PartsAbSummary struct {
 	DischargeDate *v1.Date `protobuf:"bytes,9,opt,name=discharge_date,json=dischargeDate,proto3" json:"discharge_date,omitempty"`
 	ContractId    string   `protobuf:"bytes,10,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
 	PbpId         string   `protobuf:"bytes,11,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
+	// cost_unknown says the source carried no amount (AB2D strips payment from
+	// every claim it sends): the claim tells that a stay, visit or hospice
+	// period happened, not what it cost. cost_cents is then 0 and spending sums
+	// leave the claim out, so that spending with no amounts is unknown, never $0.
+	CostUnknown   bool `protobuf:"varint,12,opt,name=cost_unknown,json=costUnknown,proto3" json:"cost_unknown,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -262,6 +273,13 @@ func (x *PartsAbSummary) GetPbpId() string {
 		return x.PbpId
 	}
 	return ""
+}
+
+func (x *PartsAbSummary) GetCostUnknown() bool {
+	if x != nil {
+		return x.CostUnknown
+	}
+	return false
 }
 
 // Condition is a diagnosis on a member's record (from Parts A/B claims or a
@@ -379,7 +397,7 @@ var File_emtm_medical_v1_medical_proto protoreflect.FileDescriptor
 
 const file_emtm_medical_v1_medical_proto_rawDesc = "" +
 	"\n" +
-	"\x1demtm/medical/v1/medical.proto\x12\x0femtm.medical.v1\x1a\x19emtm/types/v1/types.proto\"\xca\x03\n" +
+	"\x1demtm/medical/v1/medical.proto\x12\x0femtm.medical.v1\x1a\x19emtm/types/v1/types.proto\"\xed\x03\n" +
 	"\x0ePartsAbSummary\x12,\n" +
 	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12\x1d\n" +
 	"\n" +
@@ -396,7 +414,8 @@ const file_emtm_medical_v1_medical_proto_rawDesc = "" +
 	"\vcontract_id\x18\n" +
 	" \x01(\tR\n" +
 	"contractId\x12\x15\n" +
-	"\x06pbp_id\x18\v \x01(\tR\x05pbpId\"\xed\x02\n" +
+	"\x06pbp_id\x18\v \x01(\tR\x05pbpId\x12!\n" +
+	"\fcost_unknown\x18\f \x01(\bR\vcostUnknown\"\xed\x02\n" +
 	"\tCondition\x12,\n" +
 	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12!\n" +
 	"\fcondition_id\x18\x02 \x01(\tR\vconditionId\x12\x1b\n" +
@@ -408,13 +427,14 @@ const file_emtm_medical_v1_medical_proto_rawDesc = "" +
 	"\vdescription\x18\a \x01(\tR\vdescription\x122\n" +
 	"\n" +
 	"onset_date\x18\b \x01(\v2\x13.emtm.types.v1.DateR\tonsetDate\x128\n" +
-	"\rresolved_date\x18\t \x01(\v2\x13.emtm.types.v1.DateR\fresolvedDate*\x95\x01\n" +
+	"\rresolved_date\x18\t \x01(\v2\x13.emtm.types.v1.DateR\fresolvedDate*\xab\x01\n" +
 	"\vCareSetting\x12\x1c\n" +
 	"\x18CARE_SETTING_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16CARE_SETTING_INPATIENT\x10\x01\x12\x1a\n" +
 	"\x16CARE_SETTING_EMERGENCY\x10\x02\x12\x16\n" +
 	"\x12CARE_SETTING_OTHER\x10\x03\x12\x18\n" +
-	"\x14CARE_SETTING_HOSPICE\x10\x04*^\n" +
+	"\x14CARE_SETTING_HOSPICE\x10\x04\x12\x14\n" +
+	"\x10CARE_SETTING_SNF\x10\x05*^\n" +
 	"\n" +
 	"CodeSystem\x12\x1b\n" +
 	"\x17CODE_SYSTEM_UNSPECIFIED\x10\x00\x12\x19\n" +
