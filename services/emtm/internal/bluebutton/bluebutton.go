@@ -70,8 +70,9 @@ func (e *Error) Error() string {
 
 // Resource is one ExplanationOfBenefit read from a file.
 type Resource struct {
-	N   int // 1-based position in the file
-	EOB *eobpb.ExplanationOfBenefit
+	N    int    // 1-based position in the file
+	File string // the file it came from, when the caller says
+	EOB  *eobpb.ExplanationOfBenefit
 }
 
 // Read reads every ExplanationOfBenefit of in, in file order: NDJSON (one

@@ -57,6 +57,7 @@ func importCmd(g *globals) *cobra.Command {
 		},
 	}
 	root.AddCommand(syn, claims)
+	root.AddCommand(interchangeImports(g)...)
 	return root
 }
 

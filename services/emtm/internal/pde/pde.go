@@ -294,7 +294,10 @@ func ParseDate(s string) (civil.Date, error) {
 			in = s[:3] + strings.ToUpper(s[3:4]) + strings.ToLower(s[4:6]) + s[6:]
 		}
 		if t, err := time.Parse(layout, in); err == nil {
-			return civil.Of(t), nil
+			if d := civil.Of(t); d.Valid() {
+				return d, nil
+			}
+			return civil.Date{}, fmt.Errorf("date %q: the year must be 0001..9999", s)
 		}
 	}
 	return civil.Date{}, fmt.Errorf("date %q is not dd-Mon-yyyy, yyyy-mm-dd or yyyymmdd", s)
