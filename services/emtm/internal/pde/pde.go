@@ -136,7 +136,11 @@ func open(in io.Reader, required, layout []string) (*Reader, error) {
 		if len(missing) > 0 {
 			return nil, &Error{Line: 1, Reason: "PDE_HEADER", Msg: "the header lacks the column(s) " + strings.Join(missing, ", ")}
 		}
-		rd.cols, rd.n = cols, len(fields)
+		n := len(fields)
+		if n > 1 && strings.TrimSpace(fields[n-1]) == "" {
+			n-- // a header ending with |: its lines may end with one or not
+		}
+		rd.cols, rd.n = cols, n
 		return rd, nil
 	}
 	rd.cols = map[string]int{}

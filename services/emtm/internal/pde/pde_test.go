@@ -110,6 +110,8 @@ func TestEveryOddityOfRealFilesIsRead(t *testing.T) {
 	}{
 		{"a byte-order mark, CRLF and a trailing |", "\ufeff" + header + "|\r\n" + line("INSERT", "-1", "10-Mar-2015", "00002322730") + "|\r\n",
 			[]string{"-1,-1000001,2015-03-10,00002322730,30,30500,1235,1234567893,1245319599"}},
+		{"a header ending with | above lines that do not", header + "|\n" + line("INSERT", "-1", "10-Mar-2015", "00002322730") + "\n",
+			[]string{"-1,-1000001,2015-03-10,00002322730,30,30500,1235,1234567893,1245319599"}},
 		{"no header: the layout's order", line("INSERT", "-1", "01-APR-2015", "00002322730") + "\n",
 			[]string{"-1,-1000001,2015-04-01,00002322730,30,30500,1235,1234567893,1245319599"}},
 		{"ISO and compact dates, any month case", header + "\n" + line("INSERT", "1", "2015-03-10", "1") + "\n" + line("INSERT", "2", "20150311", "2") + "\n" + line("", "3", "12-mAr-2015", "3") + "\n",
