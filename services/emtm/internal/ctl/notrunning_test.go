@@ -30,6 +30,9 @@ func TestEveryCommandThatTalksToEmtmSaysHowToStartIt(t *testing.T) {
 		"encounters export": nil,
 		"import claims":     {csv},
 		"import synthea":    {"../sampledata/synthea-ca-50"},
+		"import pde":        {"../sampledata/cms-pde-sample/pde-mct-sample.txt"},
+		"import eob":        {"../sampledata/bluebutton-eob/eob_search_pt_v2.json"},
+		"import ab2d":       {"../sampledata/ab2d-sample/bb2-sandbox-eob-page1.json"},
 		"ledger list":       nil,
 		"ledger rebuild":    nil,
 		"ledger suspense":   nil,
@@ -62,7 +65,8 @@ func TestEveryCommandThatTalksToEmtmSaysHowToStartIt(t *testing.T) {
 		"tasks sweep":       nil,
 	}
 	offline := map[string]bool{"certs": true, "check": true, "measures safety": true, "nats-auth": true, "topology": true, "pdc": true,
-		"permissions": true, "synthea claims": true}
+		"permissions": true, "synthea claims": true,
+		"pde claims": true, "eob claims": true, "ab2d claims": true}
 	nowhere := []string{"--nats-url", "nats://127.0.0.1:1"}
 	for _, name := range []string{"ingestion", "risk-scoring", "intervention-scheduling", "prescriber-outreach", "payment-reconciliation"} {
 		nowhere = append(nowhere, "--"+name+"-addr", "127.0.0.1:1")
