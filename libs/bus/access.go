@@ -45,8 +45,8 @@ var Grants = []Grant{
 	{
 		User:     "risk-scoring",
 		Publish:  []TopicSpec{Assessment.TopicSpec, Audit.TopicSpec},
-		Durables: []Durable{RiskScoringClaims, RiskScoringMedical, RiskScoringEnrollment},
-		Reads:    []string{StreamClaims, StreamMedical, StreamEnrollment},
+		Durables: []Durable{RiskScoringClaims, RiskScoringMedical, RiskScoringEnrollment, RiskScoringEncounters},
+		Reads:    []string{StreamClaims, StreamMedical, StreamEnrollment, StreamEncounters},
 	},
 	{
 		User:     "intervention-scheduling",

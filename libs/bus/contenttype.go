@@ -24,7 +24,7 @@ func MediaType(contentType string) (string, error) {
 		media = ContentProtobuf
 	}
 	for k, v := range params {
-		if media == ContentJSON && k == "charset" && strings.EqualFold(v, "utf-8") {
+		if (media == ContentJSON || media == ContentFHIRJSON) && k == "charset" && strings.EqualFold(v, "utf-8") {
 			continue
 		}
 		return "", fmt.Errorf("Content-Type %q: parameter %s=%s is not supported (JSON is UTF-8: charset=utf-8 or none)", contentType, k, v)

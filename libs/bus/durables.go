@@ -53,6 +53,7 @@ var (
 	RiskScoringClaims     = durable("risk-scoring-claims", "emtm.claims.{p}.>", true, ClaimPaid.TopicSpec, ClaimReversed.TopicSpec)
 	RiskScoringMedical    = durable("risk-scoring-medical", "emtm.medical.{p}.>", true, PartsAB.TopicSpec, Condition.TopicSpec)
 	RiskScoringEnrollment = durable("risk-scoring-enrollment", Enrollment.Pattern, true, Enrollment.TopicSpec)
+	RiskScoringEncounters = durable("risk-scoring-encounters", Encounter.Pattern, true, Encounter.TopicSpec)
 
 	SchedulingAssessments = durable("scheduling-assessments", Assessment.Pattern, true, Assessment.TopicSpec)
 	SchedulingMedical     = durable("scheduling-medical", PartsAB.Pattern, true, PartsAB.TopicSpec)

@@ -32,6 +32,8 @@ const (
 	HeaderOrderKey  = "Emtm-Order-Key"
 	ContentProtobuf = "application/protobuf"
 	ContentJSON     = "application/json"
+	// ContentFHIRJSON is FHIR's JSON (a care plan).
+	ContentFHIRJSON = "application/fhir+json"
 )
 
 // Ack is the stream's acknowledgement of one published message.

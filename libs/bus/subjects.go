@@ -36,11 +36,13 @@ const (
 	KindEnrollment = "enrollment"
 	KindMedical    = "medical"
 	KindCondition  = "condition"
-	KindUnknown    = "unknown"
+	// KindCarePlan is an HL7 Pharmacist eCare Plan (FHIR R4 JSON), read into an MTM encounter.
+	KindCarePlan = "careplan"
+	KindUnknown  = "unknown"
 )
 
 // Kinds lists the submission kinds a sender may use.
-var Kinds = []string{KindClaim, KindReversal, KindEncounter, KindEnrollment, KindMedical, KindCondition}
+var Kinds = []string{KindClaim, KindReversal, KindEncounter, KindEnrollment, KindMedical, KindCondition, KindCarePlan}
 
 // Partition maps a member id to its partition token "p<n>" with n in [0, partitions).
 // FNV-1a 32-bit: stable across releases and languages, so a deployment's

@@ -91,8 +91,8 @@ func TestEveryDurableReceivesExactlyItsTopicsAndIsGrantedOnce(t *testing.T) {
 			}
 		}
 	}
-	if len(granted) != 15 {
-		t.Errorf("%d durables granted, want 15", len(granted))
+	if len(granted) != 16 {
+		t.Errorf("%d durables granted, want 16", len(granted))
 	}
 }
 

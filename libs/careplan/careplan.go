@@ -10,6 +10,7 @@ package careplan
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,19 +59,52 @@ type Service struct {
 	Date      civil.Date
 }
 
+// Recommendation is a pharmacist's request to a prescriber (a ServiceRequest
+// whose performer is a Practitioner) about a problem (its reasonReference).
+type Recommendation struct {
+	PrescriberNPI string
+	ProblemID     string
+	Code          Code // SNOMED CT, when coded
+	Text          string
+}
+
+// Response is a prescriber's answer (a Communication sent by the prescriber
+// about a problem, with reasonCode accepted or declined in ResponseSystem).
+type Response struct {
+	PrescriberNPI string
+	ProblemID     string
+	Accepted      bool
+	Note          string
+}
+
+// ResponseSystem is emtm's code system for a prescriber's answer in a care
+// plan: the PhCP IG has no element for it (docs/interchange.md says so).
+const ResponseSystem = "https://emtm.dev/fhir/CodeSystem/prescriber-response"
+
+// MemberIDType is the identifier type (HL7 v2-0203 MB, member number) that
+// marks the plan's member id among a Patient's identifiers.
+const MemberIDType = "MB"
+
 // Plan is what emtm reads of a care plan.
 type Plan struct {
-	ID            string // the Bundle's (or resource's) id
-	Date          civil.Date
-	PatientID     string // Patient.id
-	MemberIDs     []string
-	PharmacistNPI string
-	PharmacyNPI   string
-	Class         string // the Encounter's v3 ActCode class (AMB, VR, HH...)
-	Services      []Service
-	Problems      []Problem
-	Medications   []Code
-	Resources     map[string]int // what the document held, by type
+	ID              string // the document's identifier (Bundle.identifier, else Composition.identifier, else the id)
+	Date            civil.Date
+	PatientID       string // Patient.id
+	MemberID        string // the identifier typed MB, else the only identifier
+	MemberIDs       []string
+	Contract, PBP   string // Coverage.class plan (and subplan)
+	PharmacistNPI   string
+	PharmacyNPI     string
+	Class           string // the Encounter's v3 ActCode class (AMB, VR, HH...)
+	EncounterType   []Code // the Encounter's SNOMED CT types
+	Status          string // the Encounter's status (finished, planned...)
+	Minutes         int
+	Services        []Service
+	Problems        []Problem
+	Recommendations []Recommendation
+	Responses       []Response
+	Medications     []Code
+	Resources       map[string]int // what the document held, by type
 }
 
 // Violation is one problem of a care plan, at its FHIR path.
@@ -81,6 +115,60 @@ type Violation struct {
 }
 
 func (v Violation) Error() string { return v.Path + ": " + v.Msg }
+
+// entry is one resource of the document and where it is.
+type entry struct {
+	r    *bpb.ContainedResource
+	path string
+}
+
+// index resolves references within the document: Type/id and fullUrl.
+type index struct {
+	byURL map[string][2]string // fullUrl -> type, id
+	npi   map[string]string    // Practitioner id -> NPI
+	role  map[string]string    // PractitionerRole id -> Practitioner id
+}
+
+func (x *index) target(r *d4.Reference) (typ, id string) {
+	switch {
+	case r.GetPractitionerId() != nil:
+		return "Practitioner", r.GetPractitionerId().GetValue()
+	case r.GetPractitionerRoleId() != nil:
+		return "PractitionerRole", r.GetPractitionerRoleId().GetValue()
+	case r.GetConditionId() != nil:
+		return "Condition", r.GetConditionId().GetValue()
+	case r.GetOrganizationId() != nil:
+		return "Organization", r.GetOrganizationId().GetValue()
+	case r.GetPatientId() != nil:
+		return "Patient", r.GetPatientId().GetValue()
+	case r.GetUri() != nil:
+		if t, ok := x.byURL[r.GetUri().GetValue()]; ok {
+			return t[0], t[1]
+		}
+	}
+	return "", ""
+}
+
+// practitionerNPI is the NPI of a Practitioner (or PractitionerRole's practitioner) reference.
+func (x *index) practitionerNPI(r *d4.Reference) string {
+	typ, id := x.target(r)
+	if typ == "PractitionerRole" {
+		typ, id = "Practitioner", x.role[id]
+	}
+	if typ != "Practitioner" {
+		return ""
+	}
+	return x.npi[id]
+}
+
+func (x *index) condition(rs []*d4.Reference) string {
+	for _, r := range rs {
+		if typ, id := x.target(r); typ == "Condition" {
+			return id
+		}
+	}
+	return ""
+}
 
 // Read parses a care plan (a document Bundle, or one of its resources alone).
 func Read(data []byte) (*Plan, []Violation) {
@@ -100,44 +188,86 @@ func Read(data []byte) (*Plan, []Violation) {
 		return nil, []Violation{{Path: "(document)", Reason: "FHIR_INVALID", Msg: fmt.Sprintf("unexpected %T", m)}}
 	}
 	p := &Plan{Resources: map[string]int{}}
-	var rs []*bpb.ContainedResource
-	var paths []string
+	x := &index{byURL: map[string][2]string{}, npi: map[string]string{}, role: map[string]string{}}
+	var es []entry
 	if b := cr.GetBundle(); b != nil {
-		p.ID = b.GetId().GetValue()
+		p.ID = b.GetIdentifier().GetValue().GetValue()
+		if p.ID == "" {
+			p.ID = b.GetId().GetValue()
+		}
 		for i, e := range b.GetEntry() {
-			rs = append(rs, e.GetResource())
-			paths = append(paths, fmt.Sprintf("Bundle.entry[%d].resource", i))
+			es = append(es, entry{e.GetResource(), fmt.Sprintf("Bundle.entry[%d].resource", i)})
+			if u := e.GetFullUrl().GetValue(); u != "" {
+				x.byURL[u] = [2]string{resourceType(e.GetResource()), resourceID(e.GetResource())}
+			}
 		}
 	} else {
-		rs, paths = []*bpb.ContainedResource{cr}, []string{""}
+		es = []entry{{cr, ""}}
+	}
+	// First the people: who is who decides the rest.
+	orgs := map[string]string{}
+	var roleOrg, rolePractitioner string
+	var practitioners []string
+	for _, e := range es {
+		switch r := e.r; {
+		case r.GetPractitioner() != nil:
+			pr := r.GetPractitioner()
+			practitioners = append(practitioners, pr.GetId().GetValue())
+			for _, id := range pr.GetIdentifier() {
+				if isNPI(id.GetSystem().GetValue()) {
+					x.npi[pr.GetId().GetValue()] = strings.TrimSpace(id.GetValue().GetValue())
+					break
+				}
+			}
+		case r.GetPractitionerRole() != nil:
+			pr := r.GetPractitionerRole()
+			x.role[pr.GetId().GetValue()] = pr.GetPractitioner().GetPractitionerId().GetValue()
+			if rolePractitioner == "" {
+				roleOrg = pr.GetOrganization().GetOrganizationId().GetValue()
+				rolePractitioner = pr.GetPractitioner().GetPractitionerId().GetValue()
+			}
+		case r.GetOrganization() != nil:
+			o := r.GetOrganization()
+			for _, id := range o.GetIdentifier() {
+				if isNPI(id.GetSystem().GetValue()) {
+					orgs[o.GetId().GetValue()] = strings.TrimSpace(id.GetValue().GetValue())
+				}
+			}
+		}
 	}
 	var vs []Violation
-	var roleOrg string
-	orgs := map[string]string{}
-	for i, r := range rs {
-		at := paths[i]
+	var author string
+	for _, e := range es {
+		r, at := e.r, e.path
 		switch {
 		case r.GetPatient() != nil:
 			pt := r.GetPatient()
 			p.PatientID = pt.GetId().GetValue()
 			for _, id := range pt.GetIdentifier() {
-				if v := strings.TrimSpace(id.GetValue().GetValue()); v != "" {
-					p.MemberIDs = append(p.MemberIDs, v)
+				v := strings.TrimSpace(id.GetValue().GetValue())
+				if v == "" {
+					continue
+				}
+				p.MemberIDs = append(p.MemberIDs, v)
+				if hasCode(id.GetType(), MemberIDType) && p.MemberID == "" {
+					p.MemberID = v
 				}
 			}
-		case r.GetPractitioner() != nil:
-			for _, id := range r.GetPractitioner().GetIdentifier() {
-				if isNPI(id.GetSystem().GetValue()) && p.PharmacistNPI == "" {
-					p.PharmacistNPI = id.GetValue().GetValue()
-				}
+			if p.MemberID == "" && len(p.MemberIDs) == 1 {
+				p.MemberID = p.MemberIDs[0]
 			}
-		case r.GetPractitionerRole() != nil:
-			roleOrg = r.GetPractitionerRole().GetOrganization().GetOrganizationId().GetValue()
-		case r.GetOrganization() != nil:
-			o := r.GetOrganization()
-			for _, id := range o.GetIdentifier() {
-				if isNPI(id.GetSystem().GetValue()) {
-					orgs[o.GetId().GetValue()] = id.GetValue().GetValue()
+		case r.GetCoverage() != nil:
+			for _, c := range r.GetCoverage().GetClassValue() {
+				v := strings.TrimSpace(c.GetValue().GetValue())
+				switch {
+				case hasCode(c.GetType(), "plan"):
+					if con, pbp, ok := strings.Cut(v, "-"); ok {
+						p.Contract, p.PBP = strings.ToUpper(con), pbp
+					} else {
+						p.Contract = strings.ToUpper(v)
+					}
+				case hasCode(c.GetType(), "subplan"):
+					p.PBP = v
 				}
 			}
 		case r.GetCondition() != nil:
@@ -167,10 +297,64 @@ func Read(data []byte) (*Plan, []Violation) {
 				s.Date = dateOf(st.GetValueUs(), st.GetTimezone())
 			}
 			p.Services = append(p.Services, s)
+		case r.GetServiceRequest() != nil:
+			sr := r.GetServiceRequest()
+			rec := Recommendation{ProblemID: x.condition(sr.GetReasonReference()), Code: coding(sr.GetCode(), SNOMED), Text: sr.GetCode().GetText().GetValue()}
+			for _, n := range sr.GetNote() {
+				if t := n.GetText().GetValue(); t != "" {
+					rec.Text = strings.TrimSpace(rec.Text + " " + t)
+				}
+			}
+			if rec.Text == "" {
+				rec.Text = rec.Code.Display
+			}
+			for _, perf := range sr.GetPerformer() {
+				if npi := x.practitionerNPI(perf); npi != "" {
+					rec.PrescriberNPI = npi
+					p.Recommendations = append(p.Recommendations, rec)
+				}
+			}
+			// A request to no prescriber (a referral to a service) is an intervention, not outreach.
+		case r.GetCommunication() != nil:
+			cm := r.GetCommunication()
+			npi := x.practitionerNPI(cm.GetSender())
+			var answer string
+			for _, rc := range cm.GetReasonCode() {
+				if c := coding(rc, ResponseSystem); c.Code != "" {
+					answer = c.Code
+				}
+			}
+			if npi == "" || answer == "" {
+				continue // a care-coordination message, not a prescriber's answer
+			}
+			if answer != "accepted" && answer != "declined" {
+				vs = append(vs, Violation{Path: join(at, "Communication.reasonCode"), Reason: "FHIR_CODE", Msg: fmt.Sprintf("a prescriber's answer is accepted or declined in %s, got %q", ResponseSystem, answer)})
+				continue
+			}
+			resp := Response{PrescriberNPI: npi, ProblemID: x.condition(cm.GetAbout()), Accepted: answer == "accepted"}
+			for _, pl := range cm.GetPayload() {
+				resp.Note = strings.TrimSpace(resp.Note + " " + pl.GetContent().GetStringValue().GetValue())
+			}
+			if resp.ProblemID == "" {
+				vs = append(vs, Violation{Path: join(at, "Communication.about"), Reason: "FHIR_REQUIRED", Msg: "a prescriber's answer names the problem (a Condition) it is about"})
+				continue
+			}
+			p.Responses = append(p.Responses, resp)
 		case r.GetEncounter() != nil:
 			e := r.GetEncounter()
 			if c := e.GetClassValue(); c.GetSystem().GetValue() == ActCode {
 				p.Class = c.GetCode().GetValue()
+			}
+			for _, t := range e.GetType() {
+				if c := coding(t, SNOMED); c.Code != "" {
+					p.EncounterType = append(p.EncounterType, c)
+				}
+			}
+			p.Status = strings.ToLower(strings.ReplaceAll(e.GetStatus().GetValue().String(), "_", "-"))
+			if l := e.GetLength(); l != nil && l.GetCode().GetValue() == "min" {
+				if v, err := strconv.ParseFloat(l.GetValue().GetValue(), 64); err == nil && v >= 0 && v < 100000 {
+					p.Minutes = int(v)
+				}
 			}
 			if st := e.GetPeriod().GetStart(); st != nil && p.Date.IsZero() {
 				p.Date = dateOf(st.GetValueUs(), st.GetTimezone())
@@ -178,10 +362,18 @@ func Read(data []byte) (*Plan, []Violation) {
 		case r.GetComposition() != nil:
 			c := r.GetComposition()
 			if p.ID == "" {
+				p.ID = c.GetIdentifier().GetValue().GetValue()
+			}
+			if p.ID == "" {
 				p.ID = c.GetId().GetValue()
 			}
 			if dt := c.GetDate(); dt != nil {
 				p.Date = dateOf(dt.GetValueUs(), dt.GetTimezone()) // the document's date wins
+			}
+			for _, a := range c.GetAuthor() {
+				if npi := x.practitionerNPI(a); npi != "" && author == "" {
+					author = npi
+				}
 			}
 		case r.GetMedicationDispense() != nil:
 			addMed(p, r.GetMedicationDispense().GetMedication().GetCodeableConcept())
@@ -192,6 +384,15 @@ func Read(data []byte) (*Plan, []Violation) {
 		}
 		p.Resources[resourceType(r)]++
 	}
+	// The pharmacist: the PractitionerRole's practitioner, else the document's author, else the only practitioner.
+	switch {
+	case x.npi[rolePractitioner] != "":
+		p.PharmacistNPI = x.npi[rolePractitioner]
+	case author != "":
+		p.PharmacistNPI = author
+	case len(practitioners) == 1:
+		p.PharmacistNPI = x.npi[practitioners[0]]
+	}
 	if npi, ok := orgs[roleOrg]; ok {
 		p.PharmacyNPI = npi
 	} else if len(orgs) == 1 {
@@ -199,8 +400,8 @@ func Read(data []byte) (*Plan, []Violation) {
 			p.PharmacyNPI = npi
 		}
 	}
-	if p.ID == "" && len(rs) == 1 {
-		p.ID = resourceID(rs[0])
+	if p.ID == "" && len(es) == 1 {
+		p.ID = resourceID(es[0].r)
 	}
 	if p.Date.IsZero() {
 		for _, s := range p.Services {
@@ -210,6 +411,15 @@ func Read(data []byte) (*Plan, []Violation) {
 		}
 	}
 	return p, vs
+}
+
+func hasCode(cc *d4.CodeableConcept, code string) bool {
+	for _, c := range cc.GetCoding() {
+		if c.GetCode().GetValue() == code {
+			return true
+		}
+	}
+	return false
 }
 
 func addMed(p *Plan, cc *d4.CodeableConcept) {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	gotime "time"
 
+	"google.golang.org/protobuf/encoding/prototext"
+
 	"github.com/emtm/emtm/libs/civil"
 )
 
@@ -63,7 +65,7 @@ func TestEachR4ExampleGivesWhatItCarries(t *testing.T) {
 		{"phcp-organization-example", func(p *Plan) bool { return p.PharmacyNPI == "1144221847" }},
 		// The Bundle's Organization spells the NPI system http://hl7.org.fhir/sid/us-npi: read as the NPI.
 		{"phcp-bundle-example", func(p *Plan) bool {
-			return p.ID == "phcp-bundle-example" && p.PatientID == "phcp-patient-example" && p.PharmacistNPI == "9941339108" &&
+			return p.ID == "urn:uuid:abfbbb1c-2574-4d2a-9f63-b5429e87222e" && p.MemberID == "1032702" && p.PatientID == "phcp-patient-example" && p.PharmacistNPI == "9941339108" &&
 				p.PharmacyNPI == "1144221847" && p.Date == day(2016, 2, 28) && p.Resources["Composition"] == 1 && len(p.Resources) == 4
 		}},
 	} {
@@ -88,5 +90,82 @@ func TestAnInvalidCarePlanNamesTheFHIRPathOfEachViolation(t *testing.T) {
 		if len(vs) == 0 || !strings.HasPrefix(vs[0].Path, tt.path) || vs[0].Reason == "" {
 			t.Errorf("%s: %+v, want a violation at %s", tt.name, vs, tt.path)
 		}
+	}
+}
+
+func TestACarePlanBecomesTheMTMEncounterItRecords(t *testing.T) {
+	b, err := os.ReadFile("testdata/careplan-flow.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, vs := Read(b)
+	if len(vs) != 0 {
+		t.Fatal(vs)
+	}
+	e, vs := Encounter(p)
+	if len(vs) != 0 {
+		t.Fatal(vs)
+	}
+	// The recommendation's performer is referenced by its fullUrl, the problem by Condition/id.
+	want := `encounter_id:"CP-M-0001-2024-02-10" member_id:"M-0001" contract_id:"S9925" pbp_id:"001" ` +
+		`service_date:{year:2024 month:2 day:10} service_codes:"314530002" pharmacist_npi:"1000000004" pharmacy_npi:"1245319599" ` +
+		`minutes:30 delivery_mode:DELIVERY_MODE_IN_PERSON outcome:ENCOUNTER_OUTCOME_COMPLETED problems_found:2 problems_resolved:1 ` +
+		`problems:{problem_id:"mrp-1" code:"697958005" description:"Misses evening doses of glyburide" onset_date:{year:2024 month:1 day:20}} ` +
+		`problems:{problem_id:"mrp-2" code:"14760008" description:"Constipation" resolved:true onset_date:{year:2024 month:1 day:5}} ` +
+		`recommendations:{prescriber_npi:"1234567893" problem_id:"mrp-1" code:"183561008" text:"Consider a once-daily sulfonylurea or glipizide in the morning."}`
+	// prototext varies its spacing on purpose: compare without spaces.
+	squeeze := func(s string) string { return strings.Join(strings.Fields(s), "") }
+	if got := prototext.Format(e); squeeze(got) != squeeze(want) {
+		t.Fatalf("encounter\n%s\nwant\n%s", got, want)
+	}
+	if len(p.Medications) != 1 || p.Medications[0].Code != "310534" {
+		t.Fatalf("medications %v", p.Medications)
+	}
+}
+
+func TestWhatASubmissionLacksIsNamedByItsFHIRElement(t *testing.T) {
+	p, vs := Read(example(t, "phcp-bundle-example"))
+	if len(vs) != 0 {
+		t.Fatal(vs)
+	}
+	_, vs = Encounter(p)
+	var paths []string
+	for _, v := range vs {
+		paths = append(paths, v.Path)
+	}
+	// HL7's Bundle example has the patient, pharmacist and pharmacy, and neither a plan nor a service.
+	if got := strings.Join(paths, ","); got != "Coverage.class,Encounter.class,Procedure.status" {
+		t.Fatalf("violations at %s: %v", got, vs)
+	}
+	for field, want := range map[string]string{"member_id": "Patient.identifier", "problems[2].code": "Condition[2].code",
+		"recommendations[0].prescriber_npi": "ServiceRequest[0].performer", "service_codes[1]": "Procedure[1].code", "kind": "kind"} {
+		if got := Path(field); got != want {
+			t.Errorf("Path(%s) = %s, want %s", field, got, want)
+		}
+	}
+}
+
+func TestAPrescribersAnswerIsReadFromACommunication(t *testing.T) {
+	b, err := os.ReadFile("testdata/careplan-flow.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := `{"fullUrl": "urn:uuid:6f1c0d2e-0001-4000-8000-000000000015", "resource": {"resourceType": "Communication", "id": "ans-1", "status": "completed",
+	  "subject": {"reference": "Patient/pt-1"}, "sender": {"reference": "Practitioner/md-1"}, "about": [{"reference": "Condition/mrp-1"}],
+	  "reasonCode": [{"coding": [{"system": "` + ResponseSystem + `", "code": "accepted"}]}],
+	  "payload": [{"contentString": "Switched to glipizide 5 mg each morning."}]}},`
+	doc := strings.Replace(string(b), `"entry": [`, `"entry": [`+answer, 1)
+	p, vs := Read([]byte(doc))
+	if len(vs) != 0 {
+		t.Fatal(vs)
+	}
+	e, _ := Encounter(p)
+	if len(e.PrescriberResponses) != 1 || e.PrescriberResponses[0].ProblemKey != "PHCP:mrp-1" || !e.PrescriberResponses[0].Accepted ||
+		e.PrescriberResponses[0].PrescriberNpi != "1234567893" || !strings.Contains(e.PrescriberResponses[0].Note, "glipizide") {
+		t.Fatalf("responses %v", e.PrescriberResponses)
+	}
+	bad := strings.Replace(doc, `"code": "accepted"`, `"code": "maybe"`, 1)
+	if _, vs := Read([]byte(bad)); len(vs) != 1 || vs[0].Path != "Bundle.entry[0].resource.reasonCode" {
+		t.Fatalf("an answer that is neither: %v", vs)
 	}
 }

@@ -67,6 +67,7 @@ var Permissions = map[string]Permission{
 	ingestionv1.IngestionService_SubmitClaim_FullMethodName:            {Access: Pharmacy},
 	ingestionv1.IngestionService_SubmitReversal_FullMethodName:         {Access: Pharmacy},
 	ingestionv1.IngestionService_SubmitEncounter_FullMethodName:        {Access: Pharmacy},
+	ingestionv1.IngestionService_SubmitCarePlan_FullMethodName:         {Access: Pharmacy},
 	ingestionv1.IngestionService_SubmitEnrollment_FullMethodName:       {Access: Feed},
 	ingestionv1.IngestionService_SubmitPartsAbSummary_FullMethodName:   {Access: Feed},
 	ingestionv1.IngestionService_SubmitCondition_FullMethodName:        {Access: Feed},

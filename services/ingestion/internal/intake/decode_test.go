@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"os"
 	"testing"
 
 	"github.com/emtm/emtm/libs/bus"
@@ -37,5 +38,29 @@ func TestAJSONDecodingRejectionNamesTheField(t *testing.T) {
 	}
 	if _, bad := Decode(bus.KindClaim, "application/json; charset=UTF-8", []byte(`{"claimId": "RX-1"}`)); bad != nil {
 		t.Errorf("JSON with charset=UTF-8 refused: %+v", bad)
+	}
+}
+
+func TestACarePlanIsReadAsFHIRJSONOnly(t *testing.T) {
+	doc, err := os.ReadFile("../../../../libs/careplan/testdata/careplan-flow.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ct := range []string{"application/fhir+json", "application/fhir+json; charset=utf-8", "application/json"} {
+		e, v := DecodeCarePlan(ct, doc)
+		if len(v) != 0 || e.GetEncounterId() != "CP-M-0001-2024-02-10" || len(e.GetProblems()) != 2 {
+			t.Errorf("%s: %v %v", ct, e, v)
+		}
+	}
+	for _, ct := range []string{"", "application/protobuf", "application/fhir+xml"} {
+		if _, v := DecodeCarePlan(ct, doc); len(v) != 1 || v[0].Reason != "UNSUPPORTED_CONTENT_TYPE" {
+			t.Errorf("%q: %v", ct, v)
+		}
+	}
+	if _, v := DecodeCarePlan("application/fhir+json", []byte(`{"resourceType":"Bundle","type":"documentt"}`)); len(v) == 0 || v[0].Field == "" {
+		t.Errorf("a Bundle of no type: %v", v)
+	}
+	if MemberKey(bus.KindCarePlan, "application/fhir+json", doc) != "M-0001" {
+		t.Error("a care plan is not ordered by its member")
 	}
 }

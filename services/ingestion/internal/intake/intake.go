@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/careplan"
 	"github.com/emtm/emtm/libs/civil"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
 	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
@@ -50,6 +51,18 @@ const (
 // an encounter a few kilobytes. Larger ones are rejected (OVERSIZED) and kept.
 const MaxSubmissionBytes = 64 << 10
 
+// MaxCarePlanBytes bounds a care plan: a document Bundle of a member's
+// problems, services and medications (HL7's richest example, 111 entries, is
+// about 330 KB of JSON), under EMTM_RAW's limit of bus.MaxRawBytes.
+const MaxCarePlanBytes = 768 << 10
+
+func maxBytes(kind string) int {
+	if kind == bus.KindCarePlan {
+		return MaxCarePlanBytes
+	}
+	return MaxSubmissionBytes
+}
+
 // Headers that describe a raw submission.
 const (
 	HeaderChannel = "Emtm-Channel"
@@ -69,7 +82,7 @@ const (
 
 // kindsOf are the kinds each role may submit.
 var kindsOf = map[string][]string{
-	RolePharmacy: {bus.KindClaim, bus.KindReversal, bus.KindEncounter},
+	RolePharmacy: {bus.KindClaim, bus.KindReversal, bus.KindEncounter, bus.KindCarePlan},
 	RoleFeed:     {bus.KindEnrollment, bus.KindMedical, bus.KindCondition},
 }
 
@@ -338,6 +351,8 @@ func NewMessage(kind string) proto.Message {
 		return &medicalv1.PartsAbSummary{}
 	case bus.KindCondition:
 		return &medicalv1.Condition{}
+	case bus.KindCarePlan:
+		return &encountersv1.MtmEncounter{}
 	}
 	return nil
 }
@@ -378,26 +393,69 @@ func (in *Intake) SubmitAPI(ctx context.Context, kind string, msg proto.Message,
 		return Outcome{}, fmt.Errorf("store raw submission: %w", err)
 	}
 	src := Source{Channel: ChannelGRPC, Role: f.Role, Allowed: f.Allowed, Sender: f.Name, RawSubject: subject, RawSeq: acks[0].Sequence, ContentType: bus.ContentProtobuf, Payload: data}
-	if v := oversized(src); v != nil {
+	if v := oversized(kind, src); v != nil {
 		return in.reject(ctx, kind, src, []validate.Violation{*v})
 	}
 	return in.Submit(ctx, kind, msg, src)
 }
 
-// oversized is the violation of a submission over MaxSubmissionBytes (nil if within).
-func oversized(src Source) *validate.Violation {
-	if len(src.Payload) <= MaxSubmissionBytes {
+// SubmitAPIDocument stores a document (a care plan's FHIR JSON) raw on
+// EMTM_RAW (emtm.raw.api.<kind>) with its content type, then reads and
+// submits it as from, as if it had arrived on the bus.
+func (in *Intake) SubmitAPIDocument(ctx context.Context, kind, contentType string, data []byte, f From) (Outcome, error) {
+	if contentType == "" {
+		contentType = bus.ContentFHIRJSON
+	}
+	sum := sha256.Sum256(append([]byte(contentType+"\n"), data...))
+	hdr := nats.Header{}
+	hdr.Set(bus.HeaderContentType, contentType)
+	hdr.Set(HeaderChannel, ChannelGRPC)
+	hdr.Set(HeaderKind, kind)
+	if f.Name != "" {
+		hdr.Set(HeaderSender, f.Name)
+	}
+	subject := bus.RawAPISubject(kind)
+	if len(data) > maxBytes(kind) {
+		// Too large to store whole: a rejection keeps what fits and says so.
+		src := Source{Channel: ChannelGRPC, Role: f.Role, Allowed: f.Allowed, Sender: f.Name, RawSubject: subject, ContentType: contentType, Payload: data}
+		v := oversized(kind, src)
+		data = data[:maxBytes(kind)/2]
+		acks, err := in.pub.Publish(ctx, bus.Out{Subject: subject, MsgID: "raw/api/" + kind + "/" + hex.EncodeToString(sum[:16]), Data: data, Header: hdr})
+		if err != nil {
+			return Outcome{}, fmt.Errorf("store raw submission: %w", err)
+		}
+		src.RawSeq, src.Payload = acks[0].Sequence, data
+		return in.reject(ctx, kind, src, []validate.Violation{*v})
+	}
+	acks, err := in.pub.Publish(ctx, bus.Out{Subject: subject, MsgID: "raw/api/" + kind + "/" + hex.EncodeToString(sum[:16]), Data: data, Header: hdr})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("store raw submission: %w", err)
+	}
+	return in.SubmitRaw(ctx, kind, Source{Channel: ChannelGRPC, Role: f.Role, Allowed: f.Allowed, Sender: f.Name, RawSubject: subject,
+		RawSeq: acks[0].Sequence, ContentType: contentType, Payload: data})
+}
+
+// oversized is the violation of a submission over its kind's limit (nil if within).
+func oversized(kind string, src Source) *validate.Violation {
+	if len(src.Payload) <= maxBytes(kind) {
 		return nil
 	}
 	return &validate.Violation{Reason: "OVERSIZED",
-		Description: fmt.Sprintf("the submission is %d bytes; one submission may be at most %d bytes", len(src.Payload), MaxSubmissionBytes)}
+		Description: fmt.Sprintf("the submission is %d bytes; one %s may be at most %d bytes", len(src.Payload), kind, maxBytes(kind))}
 }
 
 // SubmitRaw decodes a raw submission already stored on EMTM_RAW and submits
 // it; an undecodable payload or an unknown kind becomes a rejection.
 func (in *Intake) SubmitRaw(ctx context.Context, kind string, src Source) (Outcome, error) {
-	if v := oversized(src); v != nil {
+	if v := oversized(kind, src); v != nil {
 		return in.reject(ctx, kind, src, []validate.Violation{*v})
+	}
+	if kind == bus.KindCarePlan {
+		e, vs := DecodeCarePlan(src.ContentType, src.Payload)
+		if len(vs) > 0 {
+			return in.reject(ctx, kind, src, vs)
+		}
+		return in.Submit(ctx, kind, e, src)
 	}
 	msg, bad := Decode(kind, src.ContentType, src.Payload)
 	if bad != nil {
@@ -415,6 +473,13 @@ func (in *Intake) SubmitRaw(ctx context.Context, kind string, src Source) (Outco
 // the protobuf JSON mapping, or application/protobuf, also assumed when the
 // header is missing). It never panics; a payload it cannot read is a violation.
 func Decode(kind, contentType string, payload []byte) (proto.Message, *validate.Violation) {
+	if kind == bus.KindCarePlan {
+		e, vs := DecodeCarePlan(contentType, payload)
+		if len(vs) > 0 {
+			return nil, &vs[0]
+		}
+		return e, nil
+	}
 	msg := NewMessage(kind)
 	if msg == nil {
 		return nil, &validate.Violation{Reason: "UNKNOWN_KIND",
@@ -446,6 +511,34 @@ func Decode(kind, contentType string, payload []byte) (proto.Message, *validate.
 		return nil, v
 	}
 	return msg, nil
+}
+
+// DecodeCarePlan reads an HL7 Pharmacist eCare Plan (FHIR R4 JSON,
+// application/fhir+json or application/json) into the MTM encounter it
+// records (libs/careplan: the mapping and its readings). Every violation
+// names its FHIR path.
+func DecodeCarePlan(contentType string, payload []byte) (*encountersv1.MtmEncounter, []validate.Violation) {
+	media, err := bus.MediaType(contentType)
+	if err != nil {
+		return nil, []validate.Violation{{Reason: "UNSUPPORTED_CONTENT_TYPE", Description: err.Error()}}
+	}
+	if media != bus.ContentFHIRJSON && media != bus.ContentJSON {
+		return nil, []validate.Violation{{Reason: "UNSUPPORTED_CONTENT_TYPE",
+			Description: fmt.Sprintf("a care plan is FHIR JSON: Content-Type %s, got %q", bus.ContentFHIRJSON, contentType)}}
+	}
+	p, vs := careplan.Read(payload)
+	if len(vs) == 0 {
+		var e *encountersv1.MtmEncounter
+		e, vs = careplan.Encounter(p)
+		if len(vs) == 0 {
+			return e, nil
+		}
+	}
+	out := make([]validate.Violation, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, validate.Violation{Field: v.Path, Reason: v.Reason, Description: v.Path + ": " + v.Msg})
+	}
+	return nil, out
 }
 
 // jsonFieldPattern finds the field protojson names in its errors ("unknown
@@ -618,6 +711,16 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 		return Outcome{}, fmt.Errorf("intake: unsupported message %T", msg)
 	}
 	v = append(v, roleViolations(kind, msg, npi, src)...)
+	if kind == bus.KindCarePlan {
+		// The sender wrote FHIR: name the element, not the encounter's field.
+		for i := range v {
+			path := careplan.Path(v[i].Field)
+			if rest, ok := strings.CutPrefix(v[i].Description, v[i].Field); ok && v[i].Field != "" {
+				v[i].Description = path + rest
+			}
+			v[i].Field = path
+		}
+	}
 	if len(v) == 0 && c.check != nil {
 		more, err := c.check(ctx)
 		if err != nil {

@@ -43,7 +43,7 @@ func fromCaller(ctx context.Context, kind string) intake.From {
 		return intake.From{Name: c.Name}
 	}
 	switch kind {
-	case bus.KindClaim, bus.KindReversal, bus.KindEncounter:
+	case bus.KindClaim, bus.KindReversal, bus.KindEncounter, bus.KindCarePlan:
 		return intake.From{Role: intake.RolePharmacy, Allowed: c.Pharmacies, Name: c.Name}
 	}
 	return intake.From{Role: intake.RoleFeed, Allowed: c.Feeds, Name: c.Name}
@@ -103,6 +103,18 @@ func (g *GRPC) SubmitEncounter(ctx context.Context, req *ingestionv1.SubmitEncou
 		return nil, err
 	}
 	return &ingestionv1.SubmitEncounterResponse{Accepted: a}, nil
+}
+
+// SubmitCarePlan reads a Pharmacist eCare Plan into the MTM encounter it records.
+func (g *GRPC) SubmitCarePlan(ctx context.Context, req *ingestionv1.SubmitCarePlanRequest) (*ingestionv1.SubmitCarePlanResponse, error) {
+	out, err := g.intake.SubmitAPIDocument(ctx, bus.KindCarePlan, req.GetContentType(), req.GetBundle(), fromCaller(ctx, bus.KindCarePlan))
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "submission not stored, retry: %v", err)
+	}
+	if out.Rejection != nil {
+		return nil, RejectionStatus(out.Rejection)
+	}
+	return &ingestionv1.SubmitCarePlanResponse{Accepted: accepted(out)}, nil
 }
 
 func (g *GRPC) SubmitEnrollment(ctx context.Context, req *ingestionv1.SubmitEnrollmentRequest) (*ingestionv1.SubmitEnrollmentResponse, error) {

@@ -18,11 +18,15 @@ const (
 	MaxIngredients = 20
 	// MaxServiceCodes per encounter.
 	MaxServiceCodes = 20
+	// MaxProblems per encounter, and recommendations: a care plan lists a
+	// member's medication-related problems, a few dozen at most.
+	MaxProblems = 100
 )
 
 // maxTextOf overrides MaxText by field name.
 var maxTextOf = map[protoreflect.Name]int{
 	"note":        2000, // a prescriber's note on a recommendation
+	"text":        2000, // a pharmacist's recommendation to a prescriber
 	"ingredients": 100,
 }
 

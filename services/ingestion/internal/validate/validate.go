@@ -374,6 +374,7 @@ func Encounter(in *encountersv1.MtmEncounter, r Rules) (*encountersv1.MtmEncount
 	if len(e.PrescriberResponses) > 100 {
 		k.add("prescriber_responses", "TOO_MANY", "at most 100 prescriber responses per encounter, got %d", len(e.PrescriberResponses))
 	}
+	e.ProblemsFound, e.ProblemsResolved = k.problems(e, e.ProblemsFound, e.ProblemsResolved)
 	for i, r := range e.PrescriberResponses {
 		at := fmt.Sprintf("prescriber_responses[%d]", i)
 		k.npi(at+".prescriber_npi", &r.PrescriberNpi)
@@ -386,6 +387,68 @@ func Encounter(in *encountersv1.MtmEncounter, r Rules) (*encountersv1.MtmEncount
 	}
 	k.text(e.ProtoReflect(), "")
 	return e, k.v
+}
+
+// problems checks the medication-related problems a pharmacist recorded and
+// the recommendations made about them: each problem has an id (unique in the
+// encounter) and a SNOMED CT code; each recommendation names a prescriber by
+// NPI and one of the encounter's problems. Problems sent as a list count
+// themselves: found and resolved come from the list when it is not empty.
+func (c *checker) problems(e *encountersv1.MtmEncounter, found, resolved int32) (int32, int32) {
+	if len(e.Problems) > MaxProblems {
+		c.add("problems", "TOO_MANY", "at most %d problems per encounter, got %d", MaxProblems, len(e.Problems))
+		return found, resolved
+	}
+	if len(e.Recommendations) > MaxProblems {
+		c.add("recommendations", "TOO_MANY", "at most %d recommendations per encounter, got %d", MaxProblems, len(e.Recommendations))
+		return found, resolved
+	}
+	ids := map[string]bool{}
+	var nFound, nResolved int32
+	for i, p := range e.Problems {
+		at := fmt.Sprintf("problems[%d]", i)
+		p.ProblemId = strings.TrimSpace(p.ProblemId)
+		switch {
+		case p.ProblemId == "" || len(p.ProblemId) > 100:
+			c.add(at+".problem_id", "REQUIRED", "the problem's id (1-100 characters) is required")
+		case ids[p.ProblemId]:
+			c.add(at+".problem_id", "DUPLICATE", "problem %s appears twice in the encounter", p.ProblemId)
+		}
+		ids[p.ProblemId] = true
+		code, err := identifiers.SNOMED(p.Code)
+		c.code(at+".code", err)
+		if err == nil {
+			p.Code = code
+		}
+		if p.OnsetDate != nil && !civil.FromProto(p.OnsetDate).Valid() {
+			c.add(at+".onset_date", "DATE_INVALID", "%s.onset_date is not a calendar date", at)
+		}
+		nFound++
+		if p.Resolved {
+			nResolved++
+		}
+	}
+	for i, r := range e.Recommendations {
+		at := fmt.Sprintf("recommendations[%d]", i)
+		c.npi(at+".prescriber_npi", &r.PrescriberNpi)
+		if !ids[strings.TrimSpace(r.ProblemId)] {
+			c.add(at+".problem_id", "UNKNOWN_PROBLEM", "recommendation %d names problem %q, which is not among the encounter's problems", i, r.ProblemId)
+		}
+		if r.Code != "" {
+			code, err := identifiers.SNOMED(r.Code)
+			c.code(at+".code", err)
+			if err == nil {
+				r.Code = code
+			}
+		}
+		if strings.TrimSpace(r.Text) == "" {
+			c.add(at+".text", "REQUIRED", "what the pharmacist recommends is required")
+		}
+	}
+	if len(e.Problems) == 0 {
+		return found, resolved
+	}
+	return nFound, nResolved
 }
 
 // taskKind checks the kind of the task an encounter fulfils, and fills it

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -324,3 +325,43 @@ func TestAmountsDatesAndPlansOfTheOtherKindsAreBounded(t *testing.T) {
 }
 
 func second[T any](_ T, v []Violation) []Violation { return v }
+
+func TestAnEncountersProblemsAndRecommendationsAreChecked(t *testing.T) {
+	enc := func() *encountersv1.MtmEncounter {
+		return &encountersv1.MtmEncounter{
+			EncounterId: "CP-1", MemberId: "M1", ContractId: "S1234", PbpId: "001", ServiceDate: &typesv1.Date{Year: 2024, Month: 4, Day: 2},
+			ServiceCodes: []string{"314530002"}, PharmacistNpi: "1234567893", PharmacyNpi: "1245319599",
+			DeliveryMode: encountersv1.DeliveryMode_DELIVERY_MODE_IN_PERSON, Outcome: encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED,
+			Problems:        []*encountersv1.MedicationProblem{{ProblemId: "mrp-1", Code: "697958005"}, {ProblemId: "mrp-2", Code: "14760008", Resolved: true}},
+			Recommendations: []*encountersv1.Recommendation{{PrescriberNpi: "1234567893", ProblemId: "mrp-1", Text: "once daily"}},
+		}
+	}
+	out, v := Encounter(enc(), rules)
+	if len(v) != 0 || out.ProblemsFound != 2 || out.ProblemsResolved != 1 {
+		t.Fatalf("%+v %v: the counts come from the list", out, v)
+	}
+	for _, tt := range []struct {
+		name          string
+		mutate        func(*encountersv1.MtmEncounter)
+		field, reason string
+	}{
+		{"a problem without an id", func(e *encountersv1.MtmEncounter) { e.Problems[1].ProblemId = " " }, "problems[1].problem_id", "REQUIRED"},
+		{"one id twice", func(e *encountersv1.MtmEncounter) { e.Problems[1].ProblemId = "mrp-1" }, "problems[1].problem_id", "DUPLICATE"},
+		{"a code that is no SNOMED CT id", func(e *encountersv1.MtmEncounter) { e.Problems[0].Code = "697958006" }, "problems[0].code", "SNOMED_CHECK_DIGIT"},
+		{"a recommendation about no problem of the encounter", func(e *encountersv1.MtmEncounter) { e.Recommendations[0].ProblemId = "mrp-9" }, "recommendations[0].problem_id", "UNKNOWN_PROBLEM"},
+		{"a prescriber who is no NPI", func(e *encountersv1.MtmEncounter) { e.Recommendations[0].PrescriberNpi = "1234567890" }, "recommendations[0].prescriber_npi", "NPI_CHECK_DIGIT"},
+		{"a recommendation that says nothing", func(e *encountersv1.MtmEncounter) { e.Recommendations[0].Text = "" }, "recommendations[0].text", "REQUIRED"},
+		{"too many problems", func(e *encountersv1.MtmEncounter) {
+			for i := range MaxProblems {
+				e.Problems = append(e.Problems, &encountersv1.MedicationProblem{ProblemId: fmt.Sprint("p", i), Code: "697958005"})
+			}
+		}, "problems", "TOO_MANY"},
+	} {
+		e := enc()
+		tt.mutate(e)
+		_, v := Encounter(e, rules)
+		if len(v) != 1 || v[0].Field != tt.field || v[0].Reason != tt.reason {
+			t.Errorf("%s: %+v, want %s %s", tt.name, v, tt.field, tt.reason)
+		}
+	}
+}

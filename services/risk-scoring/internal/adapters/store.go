@@ -164,6 +164,11 @@ func (s *Store) ApplyMedical(ctx context.Context, member string, m profile.Medic
 	return s.run(ctx, applyField, member, profile.MedicalPrefix+m.ID, profile.EncodeMedical(m), plan, member)
 }
 
+// ApplyProblem stores a pharmacist-identified problem (its latest state wins).
+func (s *Store) ApplyProblem(ctx context.Context, member string, pr profile.Problem, plan string) (profile.Snapshot, error) {
+	return s.run(ctx, applyField, member, profile.ProblemPrefix+pr.ID, profile.EncodeProblem(pr), plan, member)
+}
+
 // ApplySpan stores an exclusion span (a span without a name removes it).
 func (s *Store) ApplySpan(ctx context.Context, member string, sp profile.Span) (profile.Snapshot, error) {
 	value := ""

@@ -18,6 +18,7 @@ import (
 	"github.com/emtm/emtm/libs/civil"
 	"github.com/emtm/emtm/libs/drugref"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
 	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
@@ -39,6 +40,7 @@ type Store interface {
 	ApplyCondition(ctx context.Context, member string, c profile.Condition) (profile.Snapshot, error)
 	ApplyMedical(ctx context.Context, member string, m profile.MedicalEvent, plan string) (profile.Snapshot, error)
 	ApplySpan(ctx context.Context, member string, sp profile.Span) (profile.Snapshot, error)
+	ApplyProblem(ctx context.Context, member string, pr profile.Problem, plan string) (profile.Snapshot, error)
 	Save(ctx context.Context, snap profile.Snapshot, fingerprint string, tier int, stale []string) (bool, error)
 	// Load reads a profile; found is false when the beneficiary is unknown.
 	Load(ctx context.Context, member string) (snap profile.Snapshot, found bool, err error)
@@ -168,6 +170,58 @@ func (a *Assessor) OnCondition(ctx context.Context, c *medicalv1.Condition) erro
 		return err
 	}
 	return a.settle(ctx, snap, c.GetMeta().GetEventId())
+}
+
+// OnEncounter keeps the medication-related problems a pharmacist recorded
+// (an MTM encounter's problems, from a Pharmacist eCare Plan), open or
+// resolved, with the recommendations made to prescribers about them; the
+// latest encounter's word on a problem wins. An encounter without problems
+// changes nothing here.
+func (a *Assessor) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounter) error {
+	if len(e.Problems) == 0 {
+		return nil
+	}
+	a.tag(ctx, e.MemberId)
+	date := civil.FromProto(e.ServiceDate)
+	recs := map[string][]profile.ProblemRec{}
+	for _, r := range e.Recommendations {
+		recs[r.ProblemId] = append(recs[r.ProblemId], profile.ProblemRec{NPI: r.PrescriberNpi, Text: r.Text})
+	}
+	plan := ""
+	if e.ContractId != "" {
+		plan = planid.Of(e).String()
+	}
+	snap, _, err := a.store.Load(ctx, e.MemberId)
+	if err != nil {
+		return err
+	}
+	for _, pr := range e.Problems {
+		stored := profile.Problem{ID: pr.ProblemId, Code: pr.Code, Description: pr.Description, Resolved: pr.Resolved,
+			Onset: profile.EncodeDate(civil.FromProto(pr.OnsetDate)), Date: profile.EncodeDate(date), Encounter: e.EncounterId, Recs: recs[pr.ProblemId]}
+		if old, ok := a.storedProblem(snap, pr.ProblemId); ok && old.Date > stored.Date {
+			continue // an older encounter arriving late does not undo a later one
+		}
+		if snap, err = a.store.ApplyProblem(ctx, e.MemberId, stored, plan); err != nil {
+			return err
+		}
+	}
+	if snap.Profile == nil {
+		return nil
+	}
+	return a.settle(ctx, snap, e.GetMeta().GetEventId())
+}
+
+// storedProblem is the problem as the latest snapshot holds it.
+func (a *Assessor) storedProblem(snap profile.Snapshot, id string) (profile.Problem, bool) {
+	if snap.Profile == nil {
+		return profile.Problem{}, false
+	}
+	for _, p := range snap.Profile.Problems {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return profile.Problem{}, false
 }
 
 // OnPartsAB applies a Parts A/B claim summary. Inpatient stays and emergency

@@ -26,6 +26,7 @@ func Subscriptions(a *assess.Assessor) []bus.Subscription {
 		bus.Subscribe(bus.RiskScoringClaims, bus.On(bus.ClaimPaid, a.OnClaim), bus.On(bus.ClaimReversed, a.OnReversal)),
 		bus.Subscribe(bus.RiskScoringMedical, bus.On(bus.PartsAB, a.OnPartsAB), bus.On(bus.Condition, a.OnCondition)),
 		bus.Subscribe(bus.RiskScoringEnrollment, bus.On(bus.Enrollment, a.OnEnrollment)),
+		bus.Subscribe(bus.RiskScoringEncounters, bus.On(bus.Encounter, a.OnEncounter)),
 	}
 }
 

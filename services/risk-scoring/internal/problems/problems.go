@@ -28,8 +28,18 @@ type Problem struct {
 	PrescriberNPIs []string
 }
 
+// Pharmacist is the code of a medication-related problem a pharmacist
+// recorded (an MTM encounter's, from a Pharmacist eCare Plan), as opposed to
+// one the rules found in the claims.
+const Pharmacist = "PHARMACIST"
+
+// PharmacistKey is the key of a pharmacist-identified problem: PHCP:<the
+// pharmacy's problem id> (libs/careplan.Key), stable across the versions of
+// the pharmacy's care plan.
+func PharmacistKey(id string) string { return "PHCP:" + id }
+
 // Codes lists every problem code.
-var Codes = []string{"SUPD", "OHD", "COB", "POLY-ACH", "POLY-CNS", "BEERS", "NONADH"}
+var Codes = []string{"SUPD", "OHD", "COB", "POLY-ACH", "POLY-CNS", "BEERS", "NONADH", Pharmacist}
 
 // Facts are what the rules read.
 type Facts struct {

@@ -4,6 +4,7 @@
 package profile
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -204,6 +205,42 @@ type Span struct {
 	End   civil.Date // zero while it lasts
 }
 
+// Problem is a medication-related problem a pharmacist recorded, as the
+// latest encounter that named it says (resolved or not, to whom it was
+// recommended).
+type Problem struct {
+	ID          string       `json:"-"`
+	Code        string       `json:"code"` // SNOMED CT
+	Description string       `json:"desc,omitempty"`
+	Resolved    bool         `json:"resolved,omitempty"`
+	Onset       string       `json:"onset,omitempty"` // YYYYMMDD
+	Date        string       `json:"date"`            // the encounter's, YYYYMMDD
+	Encounter   string       `json:"enc"`
+	Recs        []ProblemRec `json:"recs,omitempty"`
+}
+
+// ProblemRec is a recommendation to a prescriber about a problem.
+type ProblemRec struct {
+	NPI  string `json:"npi"`
+	Text string `json:"text"`
+}
+
+// EncodeProblem is the stored form of a problem (JSON: its texts are free).
+func EncodeProblem(p Problem) string {
+	b, _ := json.Marshal(p)
+	return string(b)
+}
+
+// DecodeProblem reverses EncodeProblem.
+func DecodeProblem(id, v string) (Problem, error) {
+	var p Problem
+	if err := json.Unmarshal([]byte(v), &p); err != nil {
+		return Problem{}, fmt.Errorf("problem %s: %w", id, err)
+	}
+	p.ID = id
+	return p, nil
+}
+
 // Profile is what risk scoring knows about one beneficiary.
 type Profile struct {
 	MemberID   string
@@ -215,6 +252,9 @@ type Profile struct {
 	Conditions []Condition
 	Medical    []MedicalEvent
 	Spans      []Span
+	// Problems are the medication-related problems pharmacists recorded
+	// (MTM encounters, Pharmacist eCare Plans), open or resolved, by id.
+	Problems []Problem
 	// Reversed counts claims that were reversed (their fills are gone).
 	Reversed int
 	// Fingerprint and Tier describe the last assessment emitted.
@@ -229,6 +269,7 @@ const (
 	ConditionPrefix = "k:" // k:<condition id> -> encoded condition
 	MedicalPrefix   = "h:" // h:<summary id>   -> encoded Parts A/B event
 	SpanPrefix      = "s:" // s:<source>       -> encoded exclusion span
+	ProblemPrefix   = "m:" // m:<problem id>   -> a pharmacist-identified problem, JSON
 	FieldBirth      = "dob"
 	FieldPlan       = "plan"
 	FieldPrint      = "fp"
@@ -415,6 +456,12 @@ func FromHash(memberID string, h map[string]string) (*Profile, error) {
 				return nil, err
 			}
 			p.Spans = append(p.Spans, s)
+		case strings.HasPrefix(k, ProblemPrefix):
+			pr, err := DecodeProblem(k[len(ProblemPrefix):], v)
+			if err != nil {
+				return nil, err
+			}
+			p.Problems = append(p.Problems, pr)
 		case k == FieldBirth:
 			d, err := DecodeDate(v)
 			if err != nil {
@@ -438,13 +485,20 @@ func FromHash(memberID string, h map[string]string) (*Profile, error) {
 	sort.Slice(p.Conditions, func(i, j int) bool { return p.Conditions[i].ID < p.Conditions[j].ID })
 	sort.Slice(p.Medical, func(i, j int) bool { return p.Medical[i].ID < p.Medical[j].ID })
 	sort.Slice(p.Spans, func(i, j int) bool { return p.Spans[i].ID < p.Spans[j].ID })
+	sort.Slice(p.Problems, func(i, j int) bool { return p.Problems[i].ID < p.Problems[j].ID })
 	return p, nil
 }
 
-// AsOf is the latest date of service the profile knows: of its fills and of
-// its Parts A/B events (zero when it has neither).
+// AsOf is the latest date of service the profile knows: of its fills, its
+// Parts A/B events and the encounters that recorded its open problems (zero
+// when it has none of them).
 func (p *Profile) AsOf() civil.Date {
 	var latest civil.Date
+	for _, pr := range p.Problems {
+		if d, err := DecodeDate(pr.Date); err == nil && !pr.Resolved && d.After(latest) {
+			latest = d
+		}
+	}
 	for _, f := range p.Fills {
 		if f.Date.After(latest) {
 			latest = f.Date
@@ -494,6 +548,11 @@ func (p *Profile) Stale(h map[string]string) []string {
 			parts := strings.Split(v, "|")
 			if len(parts) > 2 {
 				d = parts[2] // the end: an open span is never stale
+			}
+		case strings.HasPrefix(k, ProblemPrefix):
+			// A resolved problem ages out like a fill; an open one stays until resolved.
+			if pr, err := DecodeProblem(k, v); err == nil && pr.Resolved {
+				d = pr.Date
 			}
 		default:
 			continue

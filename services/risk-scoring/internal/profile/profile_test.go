@@ -86,3 +86,29 @@ func FuzzDecodeFill(f *testing.F) {
 		}
 	})
 }
+
+func TestAPharmacistsProblemIsStoredAndReadBack(t *testing.T) {
+	pr := Problem{ID: "mrp-1", Code: "697958005", Description: "a | b, with \"quotes\"", Onset: "20240120", Date: "20240210", Encounter: "CP-1",
+		Recs: []ProblemRec{{NPI: "1234567893", Text: "once daily"}}}
+	p, err := FromHash("M1", map[string]string{ProblemPrefix + "mrp-1": EncodeProblem(pr)})
+	if err != nil || len(p.Problems) != 1 || p.Problems[0].Description != pr.Description || p.Problems[0].ID != "mrp-1" || p.Problems[0].Recs[0].NPI != "1234567893" {
+		t.Fatalf("%+v %v", p, err)
+	}
+	if _, err := FromHash("M1", map[string]string{ProblemPrefix + "x": "{"}); err == nil {
+		t.Fatal("a broken stored problem was read")
+	}
+	// A resolved problem ages out with the profile; an open one stays.
+	resolved := pr
+	resolved.Resolved, resolved.Date = true, "20200101"
+	open := pr
+	open.Date = "20200101"
+	h := map[string]string{ProblemPrefix + "r": EncodeProblem(resolved), ProblemPrefix + "o": EncodeProblem(open),
+		FillPrefix + "1245319599/a": "20240301|30|100|1234567893|0|lisinopril"}
+	q, err := FromHash("M1", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := q.Stale(h); len(st) != 1 || st[0] != ProblemPrefix+"r" {
+		t.Fatalf("stale %v", st)
+	}
+}

@@ -6,6 +6,7 @@ package scoring
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -145,6 +146,28 @@ func Assess(p *profile.Profile, refs References, pol Policy) Result {
 		spans[i] = e.Span
 	}
 	r.Problems, r.Safety = problems.Find(problems.Facts{Year: year, BirthDate: p.BirthDate, Fills: p.Fills, Exclusions: spans, PDC: r.PDC, Ref: refs.Drugs})
+	// The problems pharmacists recorded and have not resolved: each is a
+	// problem of the profile (scored, explained, and raised with the
+	// prescribers it was recommended to).
+	for _, pp := range p.Problems {
+		if pp.Resolved {
+			continue
+		}
+		pr := problems.Problem{Code: problems.Pharmacist, Key: problems.PharmacistKey(pp.ID),
+			Description: fmt.Sprintf("pharmacist-identified problem: %s (SNOMED CT %s), recorded %s in encounter %s", firstText(pp.Description, "medication-related problem"), pp.Code, dateText(pp.Date), pp.Encounter),
+			Source:      "the pharmacist's MTM encounter (Pharmacist eCare Plan, HL7 PhCP STU1 2021)"}
+		var texts []string
+		for _, rec := range pp.Recs {
+			if !slices.Contains(pr.PrescriberNPIs, rec.NPI) {
+				pr.PrescriberNPIs = append(pr.PrescriberNPIs, rec.NPI)
+			}
+			if rec.Text != "" && !slices.Contains(texts, rec.Text) {
+				texts = append(texts, rec.Text)
+			}
+		}
+		pr.Recommendation = strings.Join(texts, "; ")
+		r.Problems = append(r.Problems, pr)
+	}
 
 	// Eligibility: drugs and cost of the year to date.
 	// A drug the reference does not know is reported (r.UnknownDrugs), never
@@ -279,4 +302,19 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func firstText(s, otherwise string) string {
+	if strings.TrimSpace(s) == "" {
+		return otherwise
+	}
+	return s
+}
+
+// dateText shows a stored YYYYMMDD date as YYYY-MM-DD.
+func dateText(d string) string {
+	if len(d) != 8 {
+		return d
+	}
+	return d[:4] + "-" + d[4:6] + "-" + d[6:]
 }

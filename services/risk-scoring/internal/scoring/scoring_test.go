@@ -191,3 +191,29 @@ func TestThePoliciesWithoutACostThresholdForAYearAreNamed(t *testing.T) {
 		}
 	}
 }
+
+func TestAPharmacistsOpenProblemIsScoredExplainedAndRaisedWithItsPrescribers(t *testing.T) {
+	p := profile.Profile{MemberID: "M1", BirthDate: d(1980, 1, 1), Fills: []profile.Fill{fill("a", d(2024, 1, 2), 30, 100, "lisinopril")},
+		Problems: []profile.Problem{
+			{ID: "mrp-1", Code: "697958005", Description: "Misses evening doses", Date: "20240210", Encounter: "CP-1",
+				Recs: []profile.ProblemRec{{NPI: "1234567893", Text: "Once daily"}, {NPI: "1234567893", Text: "Once daily"}, {NPI: "1000000004", Text: "Pill box"}}},
+			{ID: "mrp-2", Code: "14760008", Resolved: true, Date: "20240210", Encounter: "CP-1"},
+		}}
+	r := Assess(&p, refs(t), sample(t))
+	if r.AsOf != d(2024, 2, 10) {
+		t.Errorf("as of %s, want the care plan's date (an open problem's encounter is a date of service)", r.AsOf)
+	}
+	var got []string
+	for _, pr := range r.Problems {
+		got = append(got, pr.Key+" "+strings.Join(pr.PrescriberNPIs, "+")+" "+pr.Recommendation)
+	}
+	if strings.Join(got, "|") != "PHCP:mrp-1 1234567893+1000000004 Once daily; Pill box" {
+		t.Fatalf("problems %v (the resolved one is no problem)", got)
+	}
+	if r.Score != 2 || len(r.Factors) != 1 || r.Factors[0].Code != "PROBLEM_PHARMACIST" || !strings.Contains(r.Factors[0].Description, "Misses evening doses (SNOMED CT 697958005), recorded 2024-02-10 in encounter CP-1") {
+		t.Fatalf("score %d factors %+v", r.Score, r.Factors)
+	}
+	if !strings.Contains(r.Fingerprint(), "PHCP:mrp-1") {
+		t.Fatalf("fingerprint %s: a new pharmacist problem must emit an assessment", r.Fingerprint())
+	}
+}

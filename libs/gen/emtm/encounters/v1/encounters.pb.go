@@ -169,9 +169,17 @@ type MtmEncounter struct {
 	// POST_DISCHARGE, FOLLOW_UP: emtm.scheduling.v1.TaskKind, which this file
 	// cannot import). A pharmacy may send it; ingestion fills it from task_id
 	// when it is missing and checks that the two agree. Fees read it.
-	TaskKind      string `protobuf:"bytes,18,opt,name=task_kind,json=taskKind,proto3" json:"task_kind,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TaskKind string `protobuf:"bytes,18,opt,name=task_kind,json=taskKind,proto3" json:"task_kind,omitempty"`
+	// problems are the medication-related problems the pharmacist recorded
+	// (a Pharmacist eCare Plan's Conditions), open or resolved: risk-scoring
+	// keeps them on the member's profile.
+	Problems []*MedicationProblem `protobuf:"bytes,19,rep,name=problems,proto3" json:"problems,omitempty"`
+	// recommendations are what the pharmacist asks of prescribers (a care
+	// plan's ServiceRequests to a Practitioner): each becomes an outreach item
+	// in that prescriber's letters.
+	Recommendations []*Recommendation `protobuf:"bytes,20,rep,name=recommendations,proto3" json:"recommendations,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *MtmEncounter) Reset() {
@@ -330,6 +338,170 @@ func (x *MtmEncounter) GetTaskKind() string {
 	return ""
 }
 
+func (x *MtmEncounter) GetProblems() []*MedicationProblem {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
+func (x *MtmEncounter) GetRecommendations() []*Recommendation {
+	if x != nil {
+		return x.Recommendations
+	}
+	return nil
+}
+
+// MedicationProblem is a medication-related problem a pharmacist identified.
+type MedicationProblem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// problem_id is the pharmacy's id of the problem (Condition.id), unique within the member.
+	ProblemId string `protobuf:"bytes,1,opt,name=problem_id,json=problemId,proto3" json:"problem_id,omitempty"`
+	// code is its SNOMED CT concept id (e.g. 697958005 suspected noncompliance).
+	Code          string   `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	Description   string   `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Resolved      bool     `protobuf:"varint,4,opt,name=resolved,proto3" json:"resolved,omitempty"`
+	OnsetDate     *v1.Date `protobuf:"bytes,5,opt,name=onset_date,json=onsetDate,proto3" json:"onset_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MedicationProblem) Reset() {
+	*x = MedicationProblem{}
+	mi := &file_emtm_encounters_v1_encounters_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MedicationProblem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MedicationProblem) ProtoMessage() {}
+
+func (x *MedicationProblem) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_encounters_v1_encounters_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MedicationProblem.ProtoReflect.Descriptor instead.
+func (*MedicationProblem) Descriptor() ([]byte, []int) {
+	return file_emtm_encounters_v1_encounters_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *MedicationProblem) GetProblemId() string {
+	if x != nil {
+		return x.ProblemId
+	}
+	return ""
+}
+
+func (x *MedicationProblem) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *MedicationProblem) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *MedicationProblem) GetResolved() bool {
+	if x != nil {
+		return x.Resolved
+	}
+	return false
+}
+
+func (x *MedicationProblem) GetOnsetDate() *v1.Date {
+	if x != nil {
+		return x.OnsetDate
+	}
+	return nil
+}
+
+// Recommendation is a pharmacist's recommendation to one prescriber about one problem.
+type Recommendation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PrescriberNpi string                 `protobuf:"bytes,1,opt,name=prescriber_npi,json=prescriberNpi,proto3" json:"prescriber_npi,omitempty"`
+	// problem_id names the problem (MedicationProblem.problem_id) it addresses.
+	ProblemId string `protobuf:"bytes,2,opt,name=problem_id,json=problemId,proto3" json:"problem_id,omitempty"`
+	// code is the SNOMED CT concept of the intervention asked for, when coded.
+	Code          string `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
+	Text          string `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Recommendation) Reset() {
+	*x = Recommendation{}
+	mi := &file_emtm_encounters_v1_encounters_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Recommendation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Recommendation) ProtoMessage() {}
+
+func (x *Recommendation) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_encounters_v1_encounters_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Recommendation.ProtoReflect.Descriptor instead.
+func (*Recommendation) Descriptor() ([]byte, []int) {
+	return file_emtm_encounters_v1_encounters_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Recommendation) GetPrescriberNpi() string {
+	if x != nil {
+		return x.PrescriberNpi
+	}
+	return ""
+}
+
+func (x *Recommendation) GetProblemId() string {
+	if x != nil {
+		return x.ProblemId
+	}
+	return ""
+}
+
+func (x *Recommendation) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *Recommendation) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
 // PrescriberResponse is a prescriber's answer about one drug therapy problem.
 type PrescriberResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -344,7 +516,7 @@ type PrescriberResponse struct {
 
 func (x *PrescriberResponse) Reset() {
 	*x = PrescriberResponse{}
-	mi := &file_emtm_encounters_v1_encounters_proto_msgTypes[1]
+	mi := &file_emtm_encounters_v1_encounters_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -356,7 +528,7 @@ func (x *PrescriberResponse) String() string {
 func (*PrescriberResponse) ProtoMessage() {}
 
 func (x *PrescriberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_encounters_v1_encounters_proto_msgTypes[1]
+	mi := &file_emtm_encounters_v1_encounters_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -369,7 +541,7 @@ func (x *PrescriberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrescriberResponse.ProtoReflect.Descriptor instead.
 func (*PrescriberResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_encounters_v1_encounters_proto_rawDescGZIP(), []int{1}
+	return file_emtm_encounters_v1_encounters_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PrescriberResponse) GetPrescriberNpi() string {
@@ -404,7 +576,7 @@ var File_emtm_encounters_v1_encounters_proto protoreflect.FileDescriptor
 
 const file_emtm_encounters_v1_encounters_proto_rawDesc = "" +
 	"\n" +
-	"#emtm/encounters/v1/encounters.proto\x12\x12emtm.encounters.v1\x1a\x19emtm/types/v1/types.proto\"\xf3\x05\n" +
+	"#emtm/encounters/v1/encounters.proto\x12\x12emtm.encounters.v1\x1a\x19emtm/types/v1/types.proto\"\x84\a\n" +
 	"\fMtmEncounter\x12,\n" +
 	"\x04meta\x18\x01 \x01(\v2\x18.emtm.types.v1.EventMetaR\x04meta\x12!\n" +
 	"\fencounter_id\x18\x02 \x01(\tR\vencounterId\x12\x1b\n" +
@@ -425,7 +597,23 @@ const file_emtm_encounters_v1_encounters_proto_rawDesc = "" +
 	"\x11problems_resolved\x18\x0f \x01(\x05R\x10problemsResolved\x12\x17\n" +
 	"\atask_id\x18\x10 \x01(\tR\x06taskId\x12Y\n" +
 	"\x14prescriber_responses\x18\x11 \x03(\v2&.emtm.encounters.v1.PrescriberResponseR\x13prescriberResponses\x12\x1b\n" +
-	"\ttask_kind\x18\x12 \x01(\tR\btaskKind\"\x8c\x01\n" +
+	"\ttask_kind\x18\x12 \x01(\tR\btaskKind\x12A\n" +
+	"\bproblems\x18\x13 \x03(\v2%.emtm.encounters.v1.MedicationProblemR\bproblems\x12L\n" +
+	"\x0frecommendations\x18\x14 \x03(\v2\".emtm.encounters.v1.RecommendationR\x0frecommendations\"\xb8\x01\n" +
+	"\x11MedicationProblem\x12\x1d\n" +
+	"\n" +
+	"problem_id\x18\x01 \x01(\tR\tproblemId\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x1a\n" +
+	"\bresolved\x18\x04 \x01(\bR\bresolved\x122\n" +
+	"\n" +
+	"onset_date\x18\x05 \x01(\v2\x13.emtm.types.v1.DateR\tonsetDate\"~\n" +
+	"\x0eRecommendation\x12%\n" +
+	"\x0eprescriber_npi\x18\x01 \x01(\tR\rprescriberNpi\x12\x1d\n" +
+	"\n" +
+	"problem_id\x18\x02 \x01(\tR\tproblemId\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\tR\x04code\x12\x12\n" +
+	"\x04text\x18\x04 \x01(\tR\x04text\"\x8c\x01\n" +
 	"\x12PrescriberResponse\x12%\n" +
 	"\x0eprescriber_npi\x18\x01 \x01(\tR\rprescriberNpi\x12\x1f\n" +
 	"\vproblem_key\x18\x02 \x01(\tR\n" +
@@ -459,26 +647,31 @@ func file_emtm_encounters_v1_encounters_proto_rawDescGZIP() []byte {
 }
 
 var file_emtm_encounters_v1_encounters_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_emtm_encounters_v1_encounters_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_emtm_encounters_v1_encounters_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_emtm_encounters_v1_encounters_proto_goTypes = []any{
 	(DeliveryMode)(0),          // 0: emtm.encounters.v1.DeliveryMode
 	(EncounterOutcome)(0),      // 1: emtm.encounters.v1.EncounterOutcome
 	(*MtmEncounter)(nil),       // 2: emtm.encounters.v1.MtmEncounter
-	(*PrescriberResponse)(nil), // 3: emtm.encounters.v1.PrescriberResponse
-	(*v1.EventMeta)(nil),       // 4: emtm.types.v1.EventMeta
-	(*v1.Date)(nil),            // 5: emtm.types.v1.Date
+	(*MedicationProblem)(nil),  // 3: emtm.encounters.v1.MedicationProblem
+	(*Recommendation)(nil),     // 4: emtm.encounters.v1.Recommendation
+	(*PrescriberResponse)(nil), // 5: emtm.encounters.v1.PrescriberResponse
+	(*v1.EventMeta)(nil),       // 6: emtm.types.v1.EventMeta
+	(*v1.Date)(nil),            // 7: emtm.types.v1.Date
 }
 var file_emtm_encounters_v1_encounters_proto_depIdxs = []int32{
-	4, // 0: emtm.encounters.v1.MtmEncounter.meta:type_name -> emtm.types.v1.EventMeta
-	5, // 1: emtm.encounters.v1.MtmEncounter.service_date:type_name -> emtm.types.v1.Date
+	6, // 0: emtm.encounters.v1.MtmEncounter.meta:type_name -> emtm.types.v1.EventMeta
+	7, // 1: emtm.encounters.v1.MtmEncounter.service_date:type_name -> emtm.types.v1.Date
 	0, // 2: emtm.encounters.v1.MtmEncounter.delivery_mode:type_name -> emtm.encounters.v1.DeliveryMode
 	1, // 3: emtm.encounters.v1.MtmEncounter.outcome:type_name -> emtm.encounters.v1.EncounterOutcome
-	3, // 4: emtm.encounters.v1.MtmEncounter.prescriber_responses:type_name -> emtm.encounters.v1.PrescriberResponse
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	5, // 4: emtm.encounters.v1.MtmEncounter.prescriber_responses:type_name -> emtm.encounters.v1.PrescriberResponse
+	3, // 5: emtm.encounters.v1.MtmEncounter.problems:type_name -> emtm.encounters.v1.MedicationProblem
+	4, // 6: emtm.encounters.v1.MtmEncounter.recommendations:type_name -> emtm.encounters.v1.Recommendation
+	7, // 7: emtm.encounters.v1.MedicationProblem.onset_date:type_name -> emtm.types.v1.Date
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_emtm_encounters_v1_encounters_proto_init() }
@@ -492,7 +685,7 @@ func file_emtm_encounters_v1_encounters_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_encounters_v1_encounters_proto_rawDesc), len(file_emtm_encounters_v1_encounters_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   2,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -600,6 +600,104 @@ func (x *SubmitEncounterResponse) GetAccepted() *Accepted {
 	return nil
 }
 
+type SubmitCarePlanRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// bundle is the care plan in FHIR JSON.
+	Bundle []byte `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
+	// content_type is application/fhir+json (the default) or application/json.
+	ContentType   string `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitCarePlanRequest) Reset() {
+	*x = SubmitCarePlanRequest{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitCarePlanRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitCarePlanRequest) ProtoMessage() {}
+
+func (x *SubmitCarePlanRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitCarePlanRequest.ProtoReflect.Descriptor instead.
+func (*SubmitCarePlanRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SubmitCarePlanRequest) GetBundle() []byte {
+	if x != nil {
+		return x.Bundle
+	}
+	return nil
+}
+
+func (x *SubmitCarePlanRequest) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+type SubmitCarePlanResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Accepted      *Accepted              `protobuf:"bytes,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitCarePlanResponse) Reset() {
+	*x = SubmitCarePlanResponse{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitCarePlanResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitCarePlanResponse) ProtoMessage() {}
+
+func (x *SubmitCarePlanResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitCarePlanResponse.ProtoReflect.Descriptor instead.
+func (*SubmitCarePlanResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SubmitCarePlanResponse) GetAccepted() *Accepted {
+	if x != nil {
+		return x.Accepted
+	}
+	return nil
+}
+
 type SubmitEnrollmentRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Enrollment    *v13.Enrollment        `protobuf:"bytes,1,opt,name=enrollment,proto3" json:"enrollment,omitempty"`
@@ -609,7 +707,7 @@ type SubmitEnrollmentRequest struct {
 
 func (x *SubmitEnrollmentRequest) Reset() {
 	*x = SubmitEnrollmentRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[10]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +719,7 @@ func (x *SubmitEnrollmentRequest) String() string {
 func (*SubmitEnrollmentRequest) ProtoMessage() {}
 
 func (x *SubmitEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[10]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +732,7 @@ func (x *SubmitEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*SubmitEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{10}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SubmitEnrollmentRequest) GetEnrollment() *v13.Enrollment {
@@ -653,7 +751,7 @@ type SubmitEnrollmentResponse struct {
 
 func (x *SubmitEnrollmentResponse) Reset() {
 	*x = SubmitEnrollmentResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[11]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -665,7 +763,7 @@ func (x *SubmitEnrollmentResponse) String() string {
 func (*SubmitEnrollmentResponse) ProtoMessage() {}
 
 func (x *SubmitEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[11]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -678,7 +776,7 @@ func (x *SubmitEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*SubmitEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{11}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SubmitEnrollmentResponse) GetAccepted() *Accepted {
@@ -697,7 +795,7 @@ type SubmitPartsAbSummaryRequest struct {
 
 func (x *SubmitPartsAbSummaryRequest) Reset() {
 	*x = SubmitPartsAbSummaryRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[12]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -709,7 +807,7 @@ func (x *SubmitPartsAbSummaryRequest) String() string {
 func (*SubmitPartsAbSummaryRequest) ProtoMessage() {}
 
 func (x *SubmitPartsAbSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[12]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -722,7 +820,7 @@ func (x *SubmitPartsAbSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitPartsAbSummaryRequest.ProtoReflect.Descriptor instead.
 func (*SubmitPartsAbSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{12}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SubmitPartsAbSummaryRequest) GetSummary() *v14.PartsAbSummary {
@@ -741,7 +839,7 @@ type SubmitPartsAbSummaryResponse struct {
 
 func (x *SubmitPartsAbSummaryResponse) Reset() {
 	*x = SubmitPartsAbSummaryResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[13]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +851,7 @@ func (x *SubmitPartsAbSummaryResponse) String() string {
 func (*SubmitPartsAbSummaryResponse) ProtoMessage() {}
 
 func (x *SubmitPartsAbSummaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[13]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +864,7 @@ func (x *SubmitPartsAbSummaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitPartsAbSummaryResponse.ProtoReflect.Descriptor instead.
 func (*SubmitPartsAbSummaryResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{13}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SubmitPartsAbSummaryResponse) GetAccepted() *Accepted {
@@ -785,7 +883,7 @@ type SubmitConditionRequest struct {
 
 func (x *SubmitConditionRequest) Reset() {
 	*x = SubmitConditionRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[14]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -797,7 +895,7 @@ func (x *SubmitConditionRequest) String() string {
 func (*SubmitConditionRequest) ProtoMessage() {}
 
 func (x *SubmitConditionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[14]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -810,7 +908,7 @@ func (x *SubmitConditionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitConditionRequest.ProtoReflect.Descriptor instead.
 func (*SubmitConditionRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{14}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SubmitConditionRequest) GetCondition() *v14.Condition {
@@ -829,7 +927,7 @@ type SubmitConditionResponse struct {
 
 func (x *SubmitConditionResponse) Reset() {
 	*x = SubmitConditionResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[15]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +939,7 @@ func (x *SubmitConditionResponse) String() string {
 func (*SubmitConditionResponse) ProtoMessage() {}
 
 func (x *SubmitConditionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[15]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +952,7 @@ func (x *SubmitConditionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitConditionResponse.ProtoReflect.Descriptor instead.
 func (*SubmitConditionResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{15}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SubmitConditionResponse) GetAccepted() *Accepted {
@@ -873,7 +971,7 @@ type GetRejectionRequest struct {
 
 func (x *GetRejectionRequest) Reset() {
 	*x = GetRejectionRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[16]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -885,7 +983,7 @@ func (x *GetRejectionRequest) String() string {
 func (*GetRejectionRequest) ProtoMessage() {}
 
 func (x *GetRejectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[16]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -898,7 +996,7 @@ func (x *GetRejectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRejectionRequest.ProtoReflect.Descriptor instead.
 func (*GetRejectionRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{16}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetRejectionRequest) GetRejectionId() string {
@@ -918,7 +1016,7 @@ type GetRejectionResponse struct {
 
 func (x *GetRejectionResponse) Reset() {
 	*x = GetRejectionResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[17]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +1028,7 @@ func (x *GetRejectionResponse) String() string {
 func (*GetRejectionResponse) ProtoMessage() {}
 
 func (x *GetRejectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[17]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +1041,7 @@ func (x *GetRejectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRejectionResponse.ProtoReflect.Descriptor instead.
 func (*GetRejectionResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{17}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetRejectionResponse) GetRejection() *Rejection {
@@ -972,7 +1070,7 @@ type ListRejectionsRequest struct {
 
 func (x *ListRejectionsRequest) Reset() {
 	*x = ListRejectionsRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -984,7 +1082,7 @@ func (x *ListRejectionsRequest) String() string {
 func (*ListRejectionsRequest) ProtoMessage() {}
 
 func (x *ListRejectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -997,7 +1095,7 @@ func (x *ListRejectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRejectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListRejectionsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{18}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListRejectionsRequest) GetKind() string {
@@ -1025,7 +1123,7 @@ type ListRejectionsResponse struct {
 
 func (x *ListRejectionsResponse) Reset() {
 	*x = ListRejectionsResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1037,7 +1135,7 @@ func (x *ListRejectionsResponse) String() string {
 func (*ListRejectionsResponse) ProtoMessage() {}
 
 func (x *ListRejectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1050,7 +1148,7 @@ func (x *ListRejectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRejectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListRejectionsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{19}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListRejectionsResponse) GetRejections() []*Rejection {
@@ -1085,7 +1183,7 @@ type RejectionStatus struct {
 
 func (x *RejectionStatus) Reset() {
 	*x = RejectionStatus{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1097,7 +1195,7 @@ func (x *RejectionStatus) String() string {
 func (*RejectionStatus) ProtoMessage() {}
 
 func (x *RejectionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1110,7 +1208,7 @@ func (x *RejectionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectionStatus.ProtoReflect.Descriptor instead.
 func (*RejectionStatus) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{20}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RejectionStatus) GetRejectionId() string {
@@ -1159,7 +1257,7 @@ type MarkRejectionHandledRequest struct {
 
 func (x *MarkRejectionHandledRequest) Reset() {
 	*x = MarkRejectionHandledRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[21]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1269,7 @@ func (x *MarkRejectionHandledRequest) String() string {
 func (*MarkRejectionHandledRequest) ProtoMessage() {}
 
 func (x *MarkRejectionHandledRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[21]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1282,7 @@ func (x *MarkRejectionHandledRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkRejectionHandledRequest.ProtoReflect.Descriptor instead.
 func (*MarkRejectionHandledRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{21}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *MarkRejectionHandledRequest) GetRejectionId() string {
@@ -1210,7 +1308,7 @@ type MarkRejectionHandledResponse struct {
 
 func (x *MarkRejectionHandledResponse) Reset() {
 	*x = MarkRejectionHandledResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[22]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1320,7 @@ func (x *MarkRejectionHandledResponse) String() string {
 func (*MarkRejectionHandledResponse) ProtoMessage() {}
 
 func (x *MarkRejectionHandledResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[22]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1235,7 +1333,7 @@ func (x *MarkRejectionHandledResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkRejectionHandledResponse.ProtoReflect.Descriptor instead.
 func (*MarkRejectionHandledResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{22}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *MarkRejectionHandledResponse) GetStatus() *RejectionStatus {
@@ -1254,7 +1352,7 @@ type ResubmitRejectionRequest struct {
 
 func (x *ResubmitRejectionRequest) Reset() {
 	*x = ResubmitRejectionRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[23]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1266,7 +1364,7 @@ func (x *ResubmitRejectionRequest) String() string {
 func (*ResubmitRejectionRequest) ProtoMessage() {}
 
 func (x *ResubmitRejectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[23]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1279,7 +1377,7 @@ func (x *ResubmitRejectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResubmitRejectionRequest.ProtoReflect.Descriptor instead.
 func (*ResubmitRejectionRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{23}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ResubmitRejectionRequest) GetRejectionId() string {
@@ -1300,7 +1398,7 @@ type ResubmitRejectionResponse struct {
 
 func (x *ResubmitRejectionResponse) Reset() {
 	*x = ResubmitRejectionResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[24]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1312,7 +1410,7 @@ func (x *ResubmitRejectionResponse) String() string {
 func (*ResubmitRejectionResponse) ProtoMessage() {}
 
 func (x *ResubmitRejectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[24]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1325,7 +1423,7 @@ func (x *ResubmitRejectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResubmitRejectionResponse.ProtoReflect.Descriptor instead.
 func (*ResubmitRejectionResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{24}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ResubmitRejectionResponse) GetAccepted() *Accepted {
@@ -1351,7 +1449,7 @@ type ListHeldReversalsRequest struct {
 
 func (x *ListHeldReversalsRequest) Reset() {
 	*x = ListHeldReversalsRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[25]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1363,7 +1461,7 @@ func (x *ListHeldReversalsRequest) String() string {
 func (*ListHeldReversalsRequest) ProtoMessage() {}
 
 func (x *ListHeldReversalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[25]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1376,7 +1474,7 @@ func (x *ListHeldReversalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHeldReversalsRequest.ProtoReflect.Descriptor instead.
 func (*ListHeldReversalsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{25}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListHeldReversalsRequest) GetLimit() int32 {
@@ -1399,7 +1497,7 @@ type HeldReversal struct {
 
 func (x *HeldReversal) Reset() {
 	*x = HeldReversal{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[26]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1509,7 @@ func (x *HeldReversal) String() string {
 func (*HeldReversal) ProtoMessage() {}
 
 func (x *HeldReversal) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[26]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1522,7 @@ func (x *HeldReversal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeldReversal.ProtoReflect.Descriptor instead.
 func (*HeldReversal) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{26}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HeldReversal) GetClaimId() string {
@@ -1464,7 +1562,7 @@ type ListHeldReversalsResponse struct {
 
 func (x *ListHeldReversalsResponse) Reset() {
 	*x = ListHeldReversalsResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[27]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1476,7 +1574,7 @@ func (x *ListHeldReversalsResponse) String() string {
 func (*ListHeldReversalsResponse) ProtoMessage() {}
 
 func (x *ListHeldReversalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[27]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1489,7 +1587,7 @@ func (x *ListHeldReversalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHeldReversalsResponse.ProtoReflect.Descriptor instead.
 func (*ListHeldReversalsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{27}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListHeldReversalsResponse) GetReversals() []*HeldReversal {
@@ -1508,7 +1606,7 @@ type ListAwaitingEnrollmentRequest struct {
 
 func (x *ListAwaitingEnrollmentRequest) Reset() {
 	*x = ListAwaitingEnrollmentRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[28]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1520,7 +1618,7 @@ func (x *ListAwaitingEnrollmentRequest) String() string {
 func (*ListAwaitingEnrollmentRequest) ProtoMessage() {}
 
 func (x *ListAwaitingEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[28]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1533,7 +1631,7 @@ func (x *ListAwaitingEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAwaitingEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*ListAwaitingEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{28}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListAwaitingEnrollmentRequest) GetLimit() int32 {
@@ -1557,7 +1655,7 @@ type AwaitingEnrollment struct {
 
 func (x *AwaitingEnrollment) Reset() {
 	*x = AwaitingEnrollment{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[29]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1569,7 +1667,7 @@ func (x *AwaitingEnrollment) String() string {
 func (*AwaitingEnrollment) ProtoMessage() {}
 
 func (x *AwaitingEnrollment) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[29]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1582,7 +1680,7 @@ func (x *AwaitingEnrollment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AwaitingEnrollment.ProtoReflect.Descriptor instead.
 func (*AwaitingEnrollment) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{29}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AwaitingEnrollment) GetKind() string {
@@ -1629,7 +1727,7 @@ type ListAwaitingEnrollmentResponse struct {
 
 func (x *ListAwaitingEnrollmentResponse) Reset() {
 	*x = ListAwaitingEnrollmentResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[30]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1641,7 +1739,7 @@ func (x *ListAwaitingEnrollmentResponse) String() string {
 func (*ListAwaitingEnrollmentResponse) ProtoMessage() {}
 
 func (x *ListAwaitingEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[30]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1654,7 +1752,7 @@ func (x *ListAwaitingEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAwaitingEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*ListAwaitingEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{30}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListAwaitingEnrollmentResponse) GetSubmissions() []*AwaitingEnrollment {
@@ -1708,6 +1806,11 @@ const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"\x16SubmitEncounterRequest\x12>\n" +
 	"\tencounter\x18\x01 \x01(\v2 .emtm.encounters.v1.MtmEncounterR\tencounter\"R\n" +
 	"\x17SubmitEncounterResponse\x127\n" +
+	"\baccepted\x18\x01 \x01(\v2\x1b.emtm.ingestion.v1.AcceptedR\baccepted\"R\n" +
+	"\x15SubmitCarePlanRequest\x12\x16\n" +
+	"\x06bundle\x18\x01 \x01(\fR\x06bundle\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\"Q\n" +
+	"\x16SubmitCarePlanResponse\x127\n" +
 	"\baccepted\x18\x01 \x01(\v2\x1b.emtm.ingestion.v1.AcceptedR\baccepted\"Y\n" +
 	"\x17SubmitEnrollmentRequest\x12>\n" +
 	"\n" +
@@ -1771,14 +1874,15 @@ const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12!\n" +
 	"\fraw_sequence\x18\x05 \x01(\x04R\vrawSequence\"i\n" +
 	"\x1eListAwaitingEnrollmentResponse\x12G\n" +
-	"\vsubmissions\x18\x01 \x03(\v2%.emtm.ingestion.v1.AwaitingEnrollmentR\vsubmissions2\x89\v\n" +
+	"\vsubmissions\x18\x01 \x03(\v2%.emtm.ingestion.v1.AwaitingEnrollmentR\vsubmissions2\xf0\v\n" +
 	"\x10IngestionService\x12\\\n" +
 	"\vSubmitClaim\x12%.emtm.ingestion.v1.SubmitClaimRequest\x1a&.emtm.ingestion.v1.SubmitClaimResponse\x12e\n" +
 	"\x0eSubmitReversal\x12(.emtm.ingestion.v1.SubmitReversalRequest\x1a).emtm.ingestion.v1.SubmitReversalResponse\x12h\n" +
 	"\x0fSubmitEncounter\x12).emtm.ingestion.v1.SubmitEncounterRequest\x1a*.emtm.ingestion.v1.SubmitEncounterResponse\x12k\n" +
 	"\x10SubmitEnrollment\x12*.emtm.ingestion.v1.SubmitEnrollmentRequest\x1a+.emtm.ingestion.v1.SubmitEnrollmentResponse\x12w\n" +
 	"\x14SubmitPartsAbSummary\x12..emtm.ingestion.v1.SubmitPartsAbSummaryRequest\x1a/.emtm.ingestion.v1.SubmitPartsAbSummaryResponse\x12h\n" +
-	"\x0fSubmitCondition\x12).emtm.ingestion.v1.SubmitConditionRequest\x1a*.emtm.ingestion.v1.SubmitConditionResponse\x12_\n" +
+	"\x0fSubmitCondition\x12).emtm.ingestion.v1.SubmitConditionRequest\x1a*.emtm.ingestion.v1.SubmitConditionResponse\x12e\n" +
+	"\x0eSubmitCarePlan\x12(.emtm.ingestion.v1.SubmitCarePlanRequest\x1a).emtm.ingestion.v1.SubmitCarePlanResponse\x12_\n" +
 	"\fGetRejection\x12&.emtm.ingestion.v1.GetRejectionRequest\x1a'.emtm.ingestion.v1.GetRejectionResponse\x12e\n" +
 	"\x0eListRejections\x12(.emtm.ingestion.v1.ListRejectionsRequest\x1a).emtm.ingestion.v1.ListRejectionsResponse\x12n\n" +
 	"\x11ResubmitRejection\x12+.emtm.ingestion.v1.ResubmitRejectionRequest\x1a,.emtm.ingestion.v1.ResubmitRejectionResponse\x12n\n" +
@@ -1800,7 +1904,7 @@ func file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP() []byte {
 	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescData
 }
 
-var file_emtm_ingestion_v1_ingestion_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_emtm_ingestion_v1_ingestion_service_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_emtm_ingestion_v1_ingestion_service_proto_goTypes = []any{
 	(*FindClaimRequest)(nil),               // 0: emtm.ingestion.v1.FindClaimRequest
 	(*ClaimRecord)(nil),                    // 1: emtm.ingestion.v1.ClaimRecord
@@ -1812,96 +1916,101 @@ var file_emtm_ingestion_v1_ingestion_service_proto_goTypes = []any{
 	(*SubmitReversalResponse)(nil),         // 7: emtm.ingestion.v1.SubmitReversalResponse
 	(*SubmitEncounterRequest)(nil),         // 8: emtm.ingestion.v1.SubmitEncounterRequest
 	(*SubmitEncounterResponse)(nil),        // 9: emtm.ingestion.v1.SubmitEncounterResponse
-	(*SubmitEnrollmentRequest)(nil),        // 10: emtm.ingestion.v1.SubmitEnrollmentRequest
-	(*SubmitEnrollmentResponse)(nil),       // 11: emtm.ingestion.v1.SubmitEnrollmentResponse
-	(*SubmitPartsAbSummaryRequest)(nil),    // 12: emtm.ingestion.v1.SubmitPartsAbSummaryRequest
-	(*SubmitPartsAbSummaryResponse)(nil),   // 13: emtm.ingestion.v1.SubmitPartsAbSummaryResponse
-	(*SubmitConditionRequest)(nil),         // 14: emtm.ingestion.v1.SubmitConditionRequest
-	(*SubmitConditionResponse)(nil),        // 15: emtm.ingestion.v1.SubmitConditionResponse
-	(*GetRejectionRequest)(nil),            // 16: emtm.ingestion.v1.GetRejectionRequest
-	(*GetRejectionResponse)(nil),           // 17: emtm.ingestion.v1.GetRejectionResponse
-	(*ListRejectionsRequest)(nil),          // 18: emtm.ingestion.v1.ListRejectionsRequest
-	(*ListRejectionsResponse)(nil),         // 19: emtm.ingestion.v1.ListRejectionsResponse
-	(*RejectionStatus)(nil),                // 20: emtm.ingestion.v1.RejectionStatus
-	(*MarkRejectionHandledRequest)(nil),    // 21: emtm.ingestion.v1.MarkRejectionHandledRequest
-	(*MarkRejectionHandledResponse)(nil),   // 22: emtm.ingestion.v1.MarkRejectionHandledResponse
-	(*ResubmitRejectionRequest)(nil),       // 23: emtm.ingestion.v1.ResubmitRejectionRequest
-	(*ResubmitRejectionResponse)(nil),      // 24: emtm.ingestion.v1.ResubmitRejectionResponse
-	(*ListHeldReversalsRequest)(nil),       // 25: emtm.ingestion.v1.ListHeldReversalsRequest
-	(*HeldReversal)(nil),                   // 26: emtm.ingestion.v1.HeldReversal
-	(*ListHeldReversalsResponse)(nil),      // 27: emtm.ingestion.v1.ListHeldReversalsResponse
-	(*ListAwaitingEnrollmentRequest)(nil),  // 28: emtm.ingestion.v1.ListAwaitingEnrollmentRequest
-	(*AwaitingEnrollment)(nil),             // 29: emtm.ingestion.v1.AwaitingEnrollment
-	(*ListAwaitingEnrollmentResponse)(nil), // 30: emtm.ingestion.v1.ListAwaitingEnrollmentResponse
-	(*v1.Date)(nil),                        // 31: emtm.types.v1.Date
-	(*timestamppb.Timestamp)(nil),          // 32: google.protobuf.Timestamp
-	(*Rejection)(nil),                      // 33: emtm.ingestion.v1.Rejection
-	(*v11.PharmacyClaim)(nil),              // 34: emtm.claims.v1.PharmacyClaim
-	(*v11.ClaimReversal)(nil),              // 35: emtm.claims.v1.ClaimReversal
-	(*v12.MtmEncounter)(nil),               // 36: emtm.encounters.v1.MtmEncounter
-	(*v13.Enrollment)(nil),                 // 37: emtm.enrollment.v1.Enrollment
-	(*v14.PartsAbSummary)(nil),             // 38: emtm.medical.v1.PartsAbSummary
-	(*v14.Condition)(nil),                  // 39: emtm.medical.v1.Condition
+	(*SubmitCarePlanRequest)(nil),          // 10: emtm.ingestion.v1.SubmitCarePlanRequest
+	(*SubmitCarePlanResponse)(nil),         // 11: emtm.ingestion.v1.SubmitCarePlanResponse
+	(*SubmitEnrollmentRequest)(nil),        // 12: emtm.ingestion.v1.SubmitEnrollmentRequest
+	(*SubmitEnrollmentResponse)(nil),       // 13: emtm.ingestion.v1.SubmitEnrollmentResponse
+	(*SubmitPartsAbSummaryRequest)(nil),    // 14: emtm.ingestion.v1.SubmitPartsAbSummaryRequest
+	(*SubmitPartsAbSummaryResponse)(nil),   // 15: emtm.ingestion.v1.SubmitPartsAbSummaryResponse
+	(*SubmitConditionRequest)(nil),         // 16: emtm.ingestion.v1.SubmitConditionRequest
+	(*SubmitConditionResponse)(nil),        // 17: emtm.ingestion.v1.SubmitConditionResponse
+	(*GetRejectionRequest)(nil),            // 18: emtm.ingestion.v1.GetRejectionRequest
+	(*GetRejectionResponse)(nil),           // 19: emtm.ingestion.v1.GetRejectionResponse
+	(*ListRejectionsRequest)(nil),          // 20: emtm.ingestion.v1.ListRejectionsRequest
+	(*ListRejectionsResponse)(nil),         // 21: emtm.ingestion.v1.ListRejectionsResponse
+	(*RejectionStatus)(nil),                // 22: emtm.ingestion.v1.RejectionStatus
+	(*MarkRejectionHandledRequest)(nil),    // 23: emtm.ingestion.v1.MarkRejectionHandledRequest
+	(*MarkRejectionHandledResponse)(nil),   // 24: emtm.ingestion.v1.MarkRejectionHandledResponse
+	(*ResubmitRejectionRequest)(nil),       // 25: emtm.ingestion.v1.ResubmitRejectionRequest
+	(*ResubmitRejectionResponse)(nil),      // 26: emtm.ingestion.v1.ResubmitRejectionResponse
+	(*ListHeldReversalsRequest)(nil),       // 27: emtm.ingestion.v1.ListHeldReversalsRequest
+	(*HeldReversal)(nil),                   // 28: emtm.ingestion.v1.HeldReversal
+	(*ListHeldReversalsResponse)(nil),      // 29: emtm.ingestion.v1.ListHeldReversalsResponse
+	(*ListAwaitingEnrollmentRequest)(nil),  // 30: emtm.ingestion.v1.ListAwaitingEnrollmentRequest
+	(*AwaitingEnrollment)(nil),             // 31: emtm.ingestion.v1.AwaitingEnrollment
+	(*ListAwaitingEnrollmentResponse)(nil), // 32: emtm.ingestion.v1.ListAwaitingEnrollmentResponse
+	(*v1.Date)(nil),                        // 33: emtm.types.v1.Date
+	(*timestamppb.Timestamp)(nil),          // 34: google.protobuf.Timestamp
+	(*Rejection)(nil),                      // 35: emtm.ingestion.v1.Rejection
+	(*v11.PharmacyClaim)(nil),              // 36: emtm.claims.v1.PharmacyClaim
+	(*v11.ClaimReversal)(nil),              // 37: emtm.claims.v1.ClaimReversal
+	(*v12.MtmEncounter)(nil),               // 38: emtm.encounters.v1.MtmEncounter
+	(*v13.Enrollment)(nil),                 // 39: emtm.enrollment.v1.Enrollment
+	(*v14.PartsAbSummary)(nil),             // 40: emtm.medical.v1.PartsAbSummary
+	(*v14.Condition)(nil),                  // 41: emtm.medical.v1.Condition
 }
 var file_emtm_ingestion_v1_ingestion_service_proto_depIdxs = []int32{
-	31, // 0: emtm.ingestion.v1.ClaimRecord.date_of_service:type_name -> emtm.types.v1.Date
-	32, // 1: emtm.ingestion.v1.ClaimRecord.recorded_at:type_name -> google.protobuf.Timestamp
+	33, // 0: emtm.ingestion.v1.ClaimRecord.date_of_service:type_name -> emtm.types.v1.Date
+	34, // 1: emtm.ingestion.v1.ClaimRecord.recorded_at:type_name -> google.protobuf.Timestamp
 	1,  // 2: emtm.ingestion.v1.FindClaimResponse.claims:type_name -> emtm.ingestion.v1.ClaimRecord
-	33, // 3: emtm.ingestion.v1.FindClaimResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
-	34, // 4: emtm.ingestion.v1.SubmitClaimRequest.claim:type_name -> emtm.claims.v1.PharmacyClaim
+	35, // 3: emtm.ingestion.v1.FindClaimResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
+	36, // 4: emtm.ingestion.v1.SubmitClaimRequest.claim:type_name -> emtm.claims.v1.PharmacyClaim
 	3,  // 5: emtm.ingestion.v1.SubmitClaimResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	35, // 6: emtm.ingestion.v1.SubmitReversalRequest.reversal:type_name -> emtm.claims.v1.ClaimReversal
+	37, // 6: emtm.ingestion.v1.SubmitReversalRequest.reversal:type_name -> emtm.claims.v1.ClaimReversal
 	3,  // 7: emtm.ingestion.v1.SubmitReversalResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	36, // 8: emtm.ingestion.v1.SubmitEncounterRequest.encounter:type_name -> emtm.encounters.v1.MtmEncounter
+	38, // 8: emtm.ingestion.v1.SubmitEncounterRequest.encounter:type_name -> emtm.encounters.v1.MtmEncounter
 	3,  // 9: emtm.ingestion.v1.SubmitEncounterResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	37, // 10: emtm.ingestion.v1.SubmitEnrollmentRequest.enrollment:type_name -> emtm.enrollment.v1.Enrollment
-	3,  // 11: emtm.ingestion.v1.SubmitEnrollmentResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	38, // 12: emtm.ingestion.v1.SubmitPartsAbSummaryRequest.summary:type_name -> emtm.medical.v1.PartsAbSummary
-	3,  // 13: emtm.ingestion.v1.SubmitPartsAbSummaryResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	39, // 14: emtm.ingestion.v1.SubmitConditionRequest.condition:type_name -> emtm.medical.v1.Condition
-	3,  // 15: emtm.ingestion.v1.SubmitConditionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	33, // 16: emtm.ingestion.v1.GetRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
-	20, // 17: emtm.ingestion.v1.GetRejectionResponse.status:type_name -> emtm.ingestion.v1.RejectionStatus
-	33, // 18: emtm.ingestion.v1.ListRejectionsResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
-	20, // 19: emtm.ingestion.v1.ListRejectionsResponse.statuses:type_name -> emtm.ingestion.v1.RejectionStatus
-	20, // 20: emtm.ingestion.v1.MarkRejectionHandledResponse.status:type_name -> emtm.ingestion.v1.RejectionStatus
-	3,  // 21: emtm.ingestion.v1.ResubmitRejectionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	33, // 22: emtm.ingestion.v1.ResubmitRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
-	32, // 23: emtm.ingestion.v1.HeldReversal.held_since:type_name -> google.protobuf.Timestamp
-	26, // 24: emtm.ingestion.v1.ListHeldReversalsResponse.reversals:type_name -> emtm.ingestion.v1.HeldReversal
-	32, // 25: emtm.ingestion.v1.AwaitingEnrollment.since:type_name -> google.protobuf.Timestamp
-	29, // 26: emtm.ingestion.v1.ListAwaitingEnrollmentResponse.submissions:type_name -> emtm.ingestion.v1.AwaitingEnrollment
-	4,  // 27: emtm.ingestion.v1.IngestionService.SubmitClaim:input_type -> emtm.ingestion.v1.SubmitClaimRequest
-	6,  // 28: emtm.ingestion.v1.IngestionService.SubmitReversal:input_type -> emtm.ingestion.v1.SubmitReversalRequest
-	8,  // 29: emtm.ingestion.v1.IngestionService.SubmitEncounter:input_type -> emtm.ingestion.v1.SubmitEncounterRequest
-	10, // 30: emtm.ingestion.v1.IngestionService.SubmitEnrollment:input_type -> emtm.ingestion.v1.SubmitEnrollmentRequest
-	12, // 31: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:input_type -> emtm.ingestion.v1.SubmitPartsAbSummaryRequest
-	14, // 32: emtm.ingestion.v1.IngestionService.SubmitCondition:input_type -> emtm.ingestion.v1.SubmitConditionRequest
-	16, // 33: emtm.ingestion.v1.IngestionService.GetRejection:input_type -> emtm.ingestion.v1.GetRejectionRequest
-	18, // 34: emtm.ingestion.v1.IngestionService.ListRejections:input_type -> emtm.ingestion.v1.ListRejectionsRequest
-	23, // 35: emtm.ingestion.v1.IngestionService.ResubmitRejection:input_type -> emtm.ingestion.v1.ResubmitRejectionRequest
-	25, // 36: emtm.ingestion.v1.IngestionService.ListHeldReversals:input_type -> emtm.ingestion.v1.ListHeldReversalsRequest
-	21, // 37: emtm.ingestion.v1.IngestionService.MarkRejectionHandled:input_type -> emtm.ingestion.v1.MarkRejectionHandledRequest
-	28, // 38: emtm.ingestion.v1.IngestionService.ListAwaitingEnrollment:input_type -> emtm.ingestion.v1.ListAwaitingEnrollmentRequest
-	0,  // 39: emtm.ingestion.v1.IngestionService.FindClaim:input_type -> emtm.ingestion.v1.FindClaimRequest
-	5,  // 40: emtm.ingestion.v1.IngestionService.SubmitClaim:output_type -> emtm.ingestion.v1.SubmitClaimResponse
-	7,  // 41: emtm.ingestion.v1.IngestionService.SubmitReversal:output_type -> emtm.ingestion.v1.SubmitReversalResponse
-	9,  // 42: emtm.ingestion.v1.IngestionService.SubmitEncounter:output_type -> emtm.ingestion.v1.SubmitEncounterResponse
-	11, // 43: emtm.ingestion.v1.IngestionService.SubmitEnrollment:output_type -> emtm.ingestion.v1.SubmitEnrollmentResponse
-	13, // 44: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:output_type -> emtm.ingestion.v1.SubmitPartsAbSummaryResponse
-	15, // 45: emtm.ingestion.v1.IngestionService.SubmitCondition:output_type -> emtm.ingestion.v1.SubmitConditionResponse
-	17, // 46: emtm.ingestion.v1.IngestionService.GetRejection:output_type -> emtm.ingestion.v1.GetRejectionResponse
-	19, // 47: emtm.ingestion.v1.IngestionService.ListRejections:output_type -> emtm.ingestion.v1.ListRejectionsResponse
-	24, // 48: emtm.ingestion.v1.IngestionService.ResubmitRejection:output_type -> emtm.ingestion.v1.ResubmitRejectionResponse
-	27, // 49: emtm.ingestion.v1.IngestionService.ListHeldReversals:output_type -> emtm.ingestion.v1.ListHeldReversalsResponse
-	22, // 50: emtm.ingestion.v1.IngestionService.MarkRejectionHandled:output_type -> emtm.ingestion.v1.MarkRejectionHandledResponse
-	30, // 51: emtm.ingestion.v1.IngestionService.ListAwaitingEnrollment:output_type -> emtm.ingestion.v1.ListAwaitingEnrollmentResponse
-	2,  // 52: emtm.ingestion.v1.IngestionService.FindClaim:output_type -> emtm.ingestion.v1.FindClaimResponse
-	40, // [40:53] is the sub-list for method output_type
-	27, // [27:40] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	3,  // 10: emtm.ingestion.v1.SubmitCarePlanResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	39, // 11: emtm.ingestion.v1.SubmitEnrollmentRequest.enrollment:type_name -> emtm.enrollment.v1.Enrollment
+	3,  // 12: emtm.ingestion.v1.SubmitEnrollmentResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	40, // 13: emtm.ingestion.v1.SubmitPartsAbSummaryRequest.summary:type_name -> emtm.medical.v1.PartsAbSummary
+	3,  // 14: emtm.ingestion.v1.SubmitPartsAbSummaryResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	41, // 15: emtm.ingestion.v1.SubmitConditionRequest.condition:type_name -> emtm.medical.v1.Condition
+	3,  // 16: emtm.ingestion.v1.SubmitConditionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	35, // 17: emtm.ingestion.v1.GetRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
+	22, // 18: emtm.ingestion.v1.GetRejectionResponse.status:type_name -> emtm.ingestion.v1.RejectionStatus
+	35, // 19: emtm.ingestion.v1.ListRejectionsResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
+	22, // 20: emtm.ingestion.v1.ListRejectionsResponse.statuses:type_name -> emtm.ingestion.v1.RejectionStatus
+	22, // 21: emtm.ingestion.v1.MarkRejectionHandledResponse.status:type_name -> emtm.ingestion.v1.RejectionStatus
+	3,  // 22: emtm.ingestion.v1.ResubmitRejectionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	35, // 23: emtm.ingestion.v1.ResubmitRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
+	34, // 24: emtm.ingestion.v1.HeldReversal.held_since:type_name -> google.protobuf.Timestamp
+	28, // 25: emtm.ingestion.v1.ListHeldReversalsResponse.reversals:type_name -> emtm.ingestion.v1.HeldReversal
+	34, // 26: emtm.ingestion.v1.AwaitingEnrollment.since:type_name -> google.protobuf.Timestamp
+	31, // 27: emtm.ingestion.v1.ListAwaitingEnrollmentResponse.submissions:type_name -> emtm.ingestion.v1.AwaitingEnrollment
+	4,  // 28: emtm.ingestion.v1.IngestionService.SubmitClaim:input_type -> emtm.ingestion.v1.SubmitClaimRequest
+	6,  // 29: emtm.ingestion.v1.IngestionService.SubmitReversal:input_type -> emtm.ingestion.v1.SubmitReversalRequest
+	8,  // 30: emtm.ingestion.v1.IngestionService.SubmitEncounter:input_type -> emtm.ingestion.v1.SubmitEncounterRequest
+	12, // 31: emtm.ingestion.v1.IngestionService.SubmitEnrollment:input_type -> emtm.ingestion.v1.SubmitEnrollmentRequest
+	14, // 32: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:input_type -> emtm.ingestion.v1.SubmitPartsAbSummaryRequest
+	16, // 33: emtm.ingestion.v1.IngestionService.SubmitCondition:input_type -> emtm.ingestion.v1.SubmitConditionRequest
+	10, // 34: emtm.ingestion.v1.IngestionService.SubmitCarePlan:input_type -> emtm.ingestion.v1.SubmitCarePlanRequest
+	18, // 35: emtm.ingestion.v1.IngestionService.GetRejection:input_type -> emtm.ingestion.v1.GetRejectionRequest
+	20, // 36: emtm.ingestion.v1.IngestionService.ListRejections:input_type -> emtm.ingestion.v1.ListRejectionsRequest
+	25, // 37: emtm.ingestion.v1.IngestionService.ResubmitRejection:input_type -> emtm.ingestion.v1.ResubmitRejectionRequest
+	27, // 38: emtm.ingestion.v1.IngestionService.ListHeldReversals:input_type -> emtm.ingestion.v1.ListHeldReversalsRequest
+	23, // 39: emtm.ingestion.v1.IngestionService.MarkRejectionHandled:input_type -> emtm.ingestion.v1.MarkRejectionHandledRequest
+	30, // 40: emtm.ingestion.v1.IngestionService.ListAwaitingEnrollment:input_type -> emtm.ingestion.v1.ListAwaitingEnrollmentRequest
+	0,  // 41: emtm.ingestion.v1.IngestionService.FindClaim:input_type -> emtm.ingestion.v1.FindClaimRequest
+	5,  // 42: emtm.ingestion.v1.IngestionService.SubmitClaim:output_type -> emtm.ingestion.v1.SubmitClaimResponse
+	7,  // 43: emtm.ingestion.v1.IngestionService.SubmitReversal:output_type -> emtm.ingestion.v1.SubmitReversalResponse
+	9,  // 44: emtm.ingestion.v1.IngestionService.SubmitEncounter:output_type -> emtm.ingestion.v1.SubmitEncounterResponse
+	13, // 45: emtm.ingestion.v1.IngestionService.SubmitEnrollment:output_type -> emtm.ingestion.v1.SubmitEnrollmentResponse
+	15, // 46: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:output_type -> emtm.ingestion.v1.SubmitPartsAbSummaryResponse
+	17, // 47: emtm.ingestion.v1.IngestionService.SubmitCondition:output_type -> emtm.ingestion.v1.SubmitConditionResponse
+	11, // 48: emtm.ingestion.v1.IngestionService.SubmitCarePlan:output_type -> emtm.ingestion.v1.SubmitCarePlanResponse
+	19, // 49: emtm.ingestion.v1.IngestionService.GetRejection:output_type -> emtm.ingestion.v1.GetRejectionResponse
+	21, // 50: emtm.ingestion.v1.IngestionService.ListRejections:output_type -> emtm.ingestion.v1.ListRejectionsResponse
+	26, // 51: emtm.ingestion.v1.IngestionService.ResubmitRejection:output_type -> emtm.ingestion.v1.ResubmitRejectionResponse
+	29, // 52: emtm.ingestion.v1.IngestionService.ListHeldReversals:output_type -> emtm.ingestion.v1.ListHeldReversalsResponse
+	24, // 53: emtm.ingestion.v1.IngestionService.MarkRejectionHandled:output_type -> emtm.ingestion.v1.MarkRejectionHandledResponse
+	32, // 54: emtm.ingestion.v1.IngestionService.ListAwaitingEnrollment:output_type -> emtm.ingestion.v1.ListAwaitingEnrollmentResponse
+	2,  // 55: emtm.ingestion.v1.IngestionService.FindClaim:output_type -> emtm.ingestion.v1.FindClaimResponse
+	42, // [42:56] is the sub-list for method output_type
+	28, // [28:42] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_emtm_ingestion_v1_ingestion_service_proto_init() }
@@ -1916,7 +2025,7 @@ func file_emtm_ingestion_v1_ingestion_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_ingestion_v1_ingestion_service_proto_rawDesc), len(file_emtm_ingestion_v1_ingestion_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,7 @@ const (
 	IngestionService_SubmitEnrollment_FullMethodName       = "/emtm.ingestion.v1.IngestionService/SubmitEnrollment"
 	IngestionService_SubmitPartsAbSummary_FullMethodName   = "/emtm.ingestion.v1.IngestionService/SubmitPartsAbSummary"
 	IngestionService_SubmitCondition_FullMethodName        = "/emtm.ingestion.v1.IngestionService/SubmitCondition"
+	IngestionService_SubmitCarePlan_FullMethodName         = "/emtm.ingestion.v1.IngestionService/SubmitCarePlan"
 	IngestionService_GetRejection_FullMethodName           = "/emtm.ingestion.v1.IngestionService/GetRejection"
 	IngestionService_ListRejections_FullMethodName         = "/emtm.ingestion.v1.IngestionService/ListRejections"
 	IngestionService_ResubmitRejection_FullMethodName      = "/emtm.ingestion.v1.IngestionService/ResubmitRejection"
@@ -48,6 +49,11 @@ type IngestionServiceClient interface {
 	SubmitEnrollment(ctx context.Context, in *SubmitEnrollmentRequest, opts ...grpc.CallOption) (*SubmitEnrollmentResponse, error)
 	SubmitPartsAbSummary(ctx context.Context, in *SubmitPartsAbSummaryRequest, opts ...grpc.CallOption) (*SubmitPartsAbSummaryResponse, error)
 	SubmitCondition(ctx context.Context, in *SubmitConditionRequest, opts ...grpc.CallOption) (*SubmitConditionResponse, error)
+	// SubmitCarePlan takes an HL7 Pharmacist eCare Plan (FHIR R4 JSON document
+	// Bundle) and submits the MTM encounter it records: its services, the
+	// medication-related problems, recommendations to prescribers and their
+	// answers (docs/interchange.md). Violations name their FHIR paths.
+	SubmitCarePlan(ctx context.Context, in *SubmitCarePlanRequest, opts ...grpc.CallOption) (*SubmitCarePlanResponse, error)
 	GetRejection(ctx context.Context, in *GetRejectionRequest, opts ...grpc.CallOption) (*GetRejectionResponse, error)
 	ListRejections(ctx context.Context, in *ListRejectionsRequest, opts ...grpc.CallOption) (*ListRejectionsResponse, error)
 	// ResubmitRejection submits a rejected payload again, after a fix upstream
@@ -128,6 +134,16 @@ func (c *ingestionServiceClient) SubmitCondition(ctx context.Context, in *Submit
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SubmitConditionResponse)
 	err := c.cc.Invoke(ctx, IngestionService_SubmitCondition_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ingestionServiceClient) SubmitCarePlan(ctx context.Context, in *SubmitCarePlanRequest, opts ...grpc.CallOption) (*SubmitCarePlanResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubmitCarePlanResponse)
+	err := c.cc.Invoke(ctx, IngestionService_SubmitCarePlan_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -218,6 +234,11 @@ type IngestionServiceServer interface {
 	SubmitEnrollment(context.Context, *SubmitEnrollmentRequest) (*SubmitEnrollmentResponse, error)
 	SubmitPartsAbSummary(context.Context, *SubmitPartsAbSummaryRequest) (*SubmitPartsAbSummaryResponse, error)
 	SubmitCondition(context.Context, *SubmitConditionRequest) (*SubmitConditionResponse, error)
+	// SubmitCarePlan takes an HL7 Pharmacist eCare Plan (FHIR R4 JSON document
+	// Bundle) and submits the MTM encounter it records: its services, the
+	// medication-related problems, recommendations to prescribers and their
+	// answers (docs/interchange.md). Violations name their FHIR paths.
+	SubmitCarePlan(context.Context, *SubmitCarePlanRequest) (*SubmitCarePlanResponse, error)
 	GetRejection(context.Context, *GetRejectionRequest) (*GetRejectionResponse, error)
 	ListRejections(context.Context, *ListRejectionsRequest) (*ListRejectionsResponse, error)
 	// ResubmitRejection submits a rejected payload again, after a fix upstream
@@ -261,6 +282,9 @@ func (UnimplementedIngestionServiceServer) SubmitPartsAbSummary(context.Context,
 }
 func (UnimplementedIngestionServiceServer) SubmitCondition(context.Context, *SubmitConditionRequest) (*SubmitConditionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SubmitCondition not implemented")
+}
+func (UnimplementedIngestionServiceServer) SubmitCarePlan(context.Context, *SubmitCarePlanRequest) (*SubmitCarePlanResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SubmitCarePlan not implemented")
 }
 func (UnimplementedIngestionServiceServer) GetRejection(context.Context, *GetRejectionRequest) (*GetRejectionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRejection not implemented")
@@ -408,6 +432,24 @@ func _IngestionService_SubmitCondition_Handler(srv interface{}, ctx context.Cont
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(IngestionServiceServer).SubmitCondition(ctx, req.(*SubmitConditionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IngestionService_SubmitCarePlan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubmitCarePlanRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IngestionServiceServer).SubmitCarePlan(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IngestionService_SubmitCarePlan_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IngestionServiceServer).SubmitCarePlan(ctx, req.(*SubmitCarePlanRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -568,6 +610,10 @@ var IngestionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SubmitCondition",
 			Handler:    _IngestionService_SubmitCondition_Handler,
+		},
+		{
+			MethodName: "SubmitCarePlan",
+			Handler:    _IngestionService_SubmitCarePlan_Handler,
 		},
 		{
 			MethodName: "GetRejection",
