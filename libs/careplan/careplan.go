@@ -237,6 +237,7 @@ func Read(data []byte) (*Plan, []Violation) {
 	}
 	var vs []Violation
 	var author string
+	prescriberIDs := map[string]bool{} // practitioners asked or answering: prescribers, not the pharmacist
 	for _, e := range es {
 		r, at := e.r, e.path
 		switch {
@@ -309,6 +310,9 @@ func Read(data []byte) (*Plan, []Violation) {
 				rec.Text = rec.Code.Display
 			}
 			for _, perf := range sr.GetPerformer() {
+				if typ, id := x.target(perf); typ == "Practitioner" {
+					prescriberIDs[id] = true
+				}
 				if npi := x.practitionerNPI(perf); npi != "" {
 					rec.PrescriberNPI = npi
 					p.Recommendations = append(p.Recommendations, rec)
@@ -317,6 +321,9 @@ func Read(data []byte) (*Plan, []Violation) {
 			// A request to no prescriber (a referral to a service) is an intervention, not outreach.
 		case r.GetCommunication() != nil:
 			cm := r.GetCommunication()
+			if typ, id := x.target(cm.GetSender()); typ == "Practitioner" {
+				prescriberIDs[id] = true
+			}
 			npi := x.practitionerNPI(cm.GetSender())
 			var answer string
 			for _, rc := range cm.GetReasonCode() {
@@ -384,14 +391,21 @@ func Read(data []byte) (*Plan, []Violation) {
 		}
 		p.Resources[resourceType(r)]++
 	}
-	// The pharmacist: the PractitionerRole's practitioner, else the document's author, else the only practitioner.
+	// The pharmacist: the PractitionerRole's practitioner, else the document's
+	// author, else the only practitioner who is no prescriber of the document.
+	var others []string
+	for _, id := range practitioners {
+		if !prescriberIDs[id] {
+			others = append(others, id)
+		}
+	}
 	switch {
 	case x.npi[rolePractitioner] != "":
 		p.PharmacistNPI = x.npi[rolePractitioner]
 	case author != "":
 		p.PharmacistNPI = author
-	case len(practitioners) == 1:
-		p.PharmacistNPI = x.npi[practitioners[0]]
+	case len(others) == 1:
+		p.PharmacistNPI = x.npi[others[0]]
 	}
 	if npi, ok := orgs[roleOrg]; ok {
 		p.PharmacyNPI = npi

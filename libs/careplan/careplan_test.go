@@ -3,6 +3,7 @@ package careplan
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	gotime "time"
@@ -167,5 +168,73 @@ func TestAPrescribersAnswerIsReadFromACommunication(t *testing.T) {
 	bad := strings.Replace(doc, `"code": "accepted"`, `"code": "maybe"`, 1)
 	if _, vs := Read([]byte(bad)); len(vs) != 1 || vs[0].Path != "Bundle.entry[0].resource.reasonCode" {
 		t.Fatalf("an answer that is neither: %v", vs)
+	}
+}
+
+func TestACarePlanWrittenIsReadBackTheSame(t *testing.T) {
+	b, err := os.ReadFile("testdata/careplan-flow.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, vs := Read(b)
+	if len(vs) != 0 {
+		t.Fatal(vs)
+	}
+	out, err := Write(in, "Region 25 Sample PDP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, vs := Read(out)
+	if len(vs) != 0 {
+		t.Fatalf("the written plan is not read: %v\n%s", vs, out)
+	}
+	same := func(what string, a, b any) {
+		t.Helper()
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s: read back %+v, written %+v", what, b, a)
+		}
+	}
+	same("id", in.ID, back.ID)
+	same("date", in.Date, back.Date)
+	same("member", in.MemberID, back.MemberID)
+	same("plan", in.Contract+"-"+in.PBP, back.Contract+"-"+back.PBP)
+	same("problems", in.Problems, back.Problems)
+	same("recommendations", in.Recommendations, back.Recommendations)
+	if back.PharmacistNPI != "" {
+		t.Errorf("the prescriber %s was taken for the pharmacist", back.PharmacistNPI)
+	}
+	if _, err := Write(&Plan{ID: "x"}, "s"); err == nil {
+		t.Error("a plan without member and date was written")
+	}
+}
+
+func TestTheSTU3CarePlanBundleGivesWhatR4HasTheSameResourcesFor(t *testing.T) {
+	b, err := os.ReadFile("testdata/phcp-json/stu3-ballot/Bundle-phcp.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, vs := ReadSTU3(b)
+	if len(vs) != 0 {
+		t.Fatal(vs)
+	}
+	var codes, meds []string
+	for _, pr := range p.Problems {
+		codes = append(codes, pr.Code.Code)
+	}
+	for _, m := range p.Medications {
+		meds = append(meds, m.Code)
+	}
+	if p.ID != "urn:uuid:088078d7-9b80-4fbc-ad18-b3ebec6cb2ed" || p.Date != (civil.Date{Year: 2016, Month: 12, Day: 1}) || len(p.MemberIDs) != 3 ||
+		strings.Join(codes, ",") != "14760008,702565001,702565001,425144005,37796009,5602001,160245001" ||
+		len(p.Services) != 1 || p.Services[0].Code.Code != "410123007" || !p.Services[0].Completed ||
+		!strings.Contains(strings.Join(meds, ","), "1049683") || strings.Count(strings.Join(meds, ","), "313820") != 1 ||
+		p.Resources["Condition"] != 7 || p.Resources["RequestGroup"] != 5 {
+		t.Fatalf("%+v\nproblems %v medications %v", p, codes, meds)
+	}
+	if p.Problems[1].Text != "Non-adherence because patient forgets to take medication" || p.Problems[1].Onset != (civil.Date{Year: 2016, Month: 8, Day: 19}) {
+		t.Fatalf("problem %+v", p.Problems[1])
+	}
+	if _, vs := ReadSTU3([]byte(`{"resourceType":"Patient"}`)); len(vs) != 1 {
+		t.Fatalf("a Patient alone: %v", vs)
 	}
 }

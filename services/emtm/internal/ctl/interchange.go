@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/emtm/emtm/libs/civil"
+	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	"github.com/emtm/emtm/services/emtm/internal/bluebutton"
 	"github.com/emtm/emtm/services/emtm/internal/load"
 	"github.com/emtm/emtm/services/emtm/internal/pde"
@@ -346,4 +347,40 @@ func auditCmds() []*cobra.Command {
 		},
 	})
 	return []*cobra.Command{pdeRoot, eobRoot, ab2dRoot}
+}
+
+// carePlanCmd is `careplan MEMBER_ID`: the member's care plan as a PhCP Bundle.
+func carePlanCmd(g *globals) *cobra.Command {
+	var out string
+	c := &cobra.Command{
+		Use:   "careplan MEMBER_ID",
+		Short: "Write a member's care plan (the pharmacists' problems and recommendations) as an HL7 Pharmacist eCare Plan Bundle, FHIR R4 JSON",
+		Long: "Write a member's current care plan as an HL7 Pharmacist eCare Plan (PhCP STU1) document Bundle in FHIR R4 JSON:\n" +
+			"the medication-related problems pharmacists recorded, open or resolved, and the recommendations made to prescribers.\n" +
+			"Ingestion reads the same Bundle back (emtm.raw.pharmacy.<npi>.careplan, IngestionService.SubmitCarePlan). A member id\n" +
+			"that starts with - (CMS's synthetic ids) goes after --: emtmctl careplan -- -1000001.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cc, err := g.dial("risk-scoring")
+			if err != nil {
+				return err
+			}
+			defer cc.Close()
+			resp, err := riskv1.NewRiskScoringServiceClient(cc).GetCarePlan(cmd.Context(), &riskv1.GetCarePlanRequest{MemberId: args[0]})
+			if err != nil {
+				return err
+			}
+			if out == "" || out == "-" {
+				_, err = cmd.OutOrStdout().Write(resp.Bundle)
+				return err
+			}
+			if err := os.WriteFile(out, resp.Bundle, 0o600); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d bytes, %s)\n", out, len(resp.Bundle), resp.ContentType)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&out, "out", "", "write the Bundle to this file (default: standard output)")
+	return c
 }

@@ -92,6 +92,19 @@ func TestACarePlanFlowsToRiskOutreachAndPaymentInOneTrace(t *testing.T) {
 	if n := strings.Count(prof.String(), "PHARMACIST"); n == 0 {
 		t.Fatalf("the profile does not show the pharmacist's problem: %v", prof)
 	}
+	// The member's care plan, written back as a PhCP Bundle, reads as what the pharmacy sent.
+	cp, err := riskv1.NewRiskScoringServiceClient(e.conns["risk-scoring"]).GetCarePlan(context.Background(), &riskv1.GetCarePlanRequest{MemberId: "M-0001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, _ := careplan.Read([]byte(flowCarePlan(t)))
+	back, vs := careplan.Read(cp.Bundle)
+	if len(vs) != 0 || cp.ContentType != bus.ContentFHIRJSON || back.MemberID != "M-0001" || back.Contract != "S9925" || len(back.Problems) != 2 ||
+		len(back.Recommendations) != 1 || back.Recommendations[0].Code.Code != sent.Recommendations[0].Code.Code ||
+		back.Recommendations[0].Text != sent.Recommendations[0].Text || back.Recommendations[0].PrescriberNPI != prescriber || back.Problems[0].Text != sent.Problems[0].Text ||
+		back.Problems[1].Resolved != sent.Problems[1].Resolved || back.Problems[0].Onset != sent.Problems[0].Onset {
+		t.Fatalf("the care plan written back: %+v %v\n%s", back, vs, cp.Bundle)
+	}
 	// Outreach: an item for the prescriber, in the care plan's trace, batched into a letter.
 	out := outreachv1.NewPrescriberOutreachServiceClient(e.conns["prescriber-outreach"])
 	items, err := out.ListOutreach(context.Background(), &outreachv1.ListOutreachRequest{PrescriberNpi: prescriber})

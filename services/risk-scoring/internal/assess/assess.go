@@ -185,7 +185,7 @@ func (a *Assessor) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounter
 	date := civil.FromProto(e.ServiceDate)
 	recs := map[string][]profile.ProblemRec{}
 	for _, r := range e.Recommendations {
-		recs[r.ProblemId] = append(recs[r.ProblemId], profile.ProblemRec{NPI: r.PrescriberNpi, Text: r.Text})
+		recs[r.ProblemId] = append(recs[r.ProblemId], profile.ProblemRec{NPI: r.PrescriberNpi, Text: r.Text, Code: r.Code})
 	}
 	plan := ""
 	if e.ContractId != "" {

@@ -11,11 +11,13 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/careplan"
 	"github.com/emtm/emtm/libs/civil"
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/money"
 	"github.com/emtm/emtm/services/risk-scoring/internal/assess"
+	"github.com/emtm/emtm/services/risk-scoring/internal/profile"
 	"github.com/emtm/emtm/services/risk-scoring/internal/scoring"
 )
 
@@ -123,6 +125,44 @@ func (g *GRPC) RebuildProfiles(ctx context.Context, req *riskv1.RebuildProfilesR
 	}
 	return &riskv1.RebuildProfilesResponse{EventsReplayed: rep.Events, ProfilesRebuilt: rep.Rebuilt, ProfilesLive: rep.Live,
 		ProfilesEqual: rep.Equal, Differences: rep.Differences, Applied: rep.Applied}, nil
+}
+
+// GetCarePlan writes the member's care plan (the pharmacists' problems and
+// recommendations on the profile) as a PhCP Bundle; another sponsor's member
+// is missing, as for GetProfile.
+func (g *GRPC) GetCarePlan(ctx context.Context, req *riskv1.GetCarePlanRequest) (*riskv1.GetCarePlanResponse, error) {
+	if req.GetMemberId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "member_id is required")
+	}
+	p, _, found, err := g.a.Profile(ctx, req.GetMemberId())
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "%v", err)
+	}
+	if !found || !grpcx.MayActOnContract(ctx, p.ContractID) {
+		return nil, status.Errorf(codes.NotFound, "no profile for member_id %q", req.GetMemberId())
+	}
+	asOf := p.AsOf()
+	if asOf.IsZero() {
+		return nil, status.Errorf(codes.FailedPrecondition, "member %q has no dated event yet: no care plan to write", req.GetMemberId())
+	}
+	plan := &careplan.Plan{ID: "emtm:" + p.MemberID + ":" + asOf.String(), Date: asOf, MemberID: p.MemberID, Contract: p.ContractID, PBP: p.PbpID}
+	for _, pr := range p.Problems {
+		onset, _ := profile.DecodeDate(pr.Onset)
+		plan.Problems = append(plan.Problems, careplan.Problem{ID: pr.ID, Code: careplan.Code{System: careplan.SNOMED, Code: pr.Code},
+			Text: pr.Description, Resolved: pr.Resolved, Onset: onset})
+		for _, r := range pr.Recs {
+			plan.Recommendations = append(plan.Recommendations, careplan.Recommendation{PrescriberNPI: r.NPI, ProblemID: pr.ID, Text: r.Text, Code: careplan.Code{System: careplan.SNOMED, Code: r.Code}})
+		}
+	}
+	sponsor := "Part D plan"
+	if p.ContractID != "" {
+		sponsor = "Part D plan " + p.ContractID + "-" + p.PbpID
+	}
+	doc, err := careplan.Write(plan, sponsor)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "writing the care plan: %v", err)
+	}
+	return &riskv1.GetCarePlanResponse{Bundle: doc, ContentType: bus.ContentFHIRJSON}, nil
 }
 
 func (g *GRPC) GetProfileStats(ctx context.Context, req *riskv1.GetProfileStatsRequest) (*riskv1.GetProfileStatsResponse, error) {

@@ -223,6 +223,7 @@ type Problem struct {
 type ProblemRec struct {
 	NPI  string `json:"npi"`
 	Text string `json:"text"`
+	Code string `json:"code,omitempty"` // SNOMED CT of the intervention asked for
 }
 
 // EncodeProblem is the stored form of a problem (JSON: its texts are free).

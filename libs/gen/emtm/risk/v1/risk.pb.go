@@ -1352,6 +1352,103 @@ func (x *GetProfileStatsResponse) GetEligible() int64 {
 	return 0
 }
 
+type GetCarePlanRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCarePlanRequest) Reset() {
+	*x = GetCarePlanRequest{}
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCarePlanRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCarePlanRequest) ProtoMessage() {}
+
+func (x *GetCarePlanRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCarePlanRequest.ProtoReflect.Descriptor instead.
+func (*GetCarePlanRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetCarePlanRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+type GetCarePlanResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// bundle is the care plan in FHIR JSON (content_type application/fhir+json).
+	Bundle        []byte `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
+	ContentType   string `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCarePlanResponse) Reset() {
+	*x = GetCarePlanResponse{}
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCarePlanResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCarePlanResponse) ProtoMessage() {}
+
+func (x *GetCarePlanResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCarePlanResponse.ProtoReflect.Descriptor instead.
+func (*GetCarePlanResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetCarePlanResponse) GetBundle() []byte {
+	if x != nil {
+		return x.Bundle
+	}
+	return nil
+}
+
+func (x *GetCarePlanResponse) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
 type GetProfileRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
@@ -1361,7 +1458,7 @@ type GetProfileRequest struct {
 
 func (x *GetProfileRequest) Reset() {
 	*x = GetProfileRequest{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[15]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1373,7 +1470,7 @@ func (x *GetProfileRequest) String() string {
 func (*GetProfileRequest) ProtoMessage() {}
 
 func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[15]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1386,7 +1483,7 @@ func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileRequest.ProtoReflect.Descriptor instead.
 func (*GetProfileRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{15}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetProfileRequest) GetMemberId() string {
@@ -1405,7 +1502,7 @@ type GetProfileResponse struct {
 
 func (x *GetProfileResponse) Reset() {
 	*x = GetProfileResponse{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[16]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1417,7 +1514,7 @@ func (x *GetProfileResponse) String() string {
 func (*GetProfileResponse) ProtoMessage() {}
 
 func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[16]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1430,7 +1527,7 @@ func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileResponse.ProtoReflect.Descriptor instead.
 func (*GetProfileResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{16}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetProfileResponse) GetProfile() *Profile {
@@ -1451,7 +1548,7 @@ type ListByTierRequest struct {
 
 func (x *ListByTierRequest) Reset() {
 	*x = ListByTierRequest{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[17]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1463,7 +1560,7 @@ func (x *ListByTierRequest) String() string {
 func (*ListByTierRequest) ProtoMessage() {}
 
 func (x *ListByTierRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[17]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1476,7 +1573,7 @@ func (x *ListByTierRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListByTierRequest.ProtoReflect.Descriptor instead.
 func (*ListByTierRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{17}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListByTierRequest) GetContractId() string {
@@ -1509,7 +1606,7 @@ type ListByTierResponse struct {
 
 func (x *ListByTierResponse) Reset() {
 	*x = ListByTierResponse{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[18]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1521,7 +1618,7 @@ func (x *ListByTierResponse) String() string {
 func (*ListByTierResponse) ProtoMessage() {}
 
 func (x *ListByTierResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[18]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1534,7 +1631,7 @@ func (x *ListByTierResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListByTierResponse.ProtoReflect.Descriptor instead.
 func (*ListByTierResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{18}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListByTierResponse) GetMemberIds() []string {
@@ -1671,7 +1768,12 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a<\n" +
 	"\x0eByProblemEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"0\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"1\n" +
+	"\x12GetCarePlanRequest\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\"P\n" +
+	"\x13GetCarePlanResponse\x12\x16\n" +
+	"\x06bundle\x18\x01 \x01(\fR\x06bundle\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\"0\n" +
 	"\x11GetProfileRequest\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\"E\n" +
 	"\x12GetProfileResponse\x12/\n" +
@@ -1688,10 +1790,11 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\x15RISK_TIER_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rRISK_TIER_LOW\x10\x01\x12\x16\n" +
 	"\x12RISK_TIER_MODERATE\x10\x02\x12\x12\n" +
-	"\x0eRISK_TIER_HIGH\x10\x032\xd6\x03\n" +
+	"\x0eRISK_TIER_HIGH\x10\x032\xaa\x04\n" +
 	"\x12RiskScoringService\x12O\n" +
 	"\n" +
-	"GetProfile\x12\x1f.emtm.risk.v1.GetProfileRequest\x1a .emtm.risk.v1.GetProfileResponse\x12O\n" +
+	"GetProfile\x12\x1f.emtm.risk.v1.GetProfileRequest\x1a .emtm.risk.v1.GetProfileResponse\x12R\n" +
+	"\vGetCarePlan\x12 .emtm.risk.v1.GetCarePlanRequest\x1a!.emtm.risk.v1.GetCarePlanResponse\x12O\n" +
 	"\n" +
 	"ListByTier\x12\x1f.emtm.risk.v1.ListByTierRequest\x1a .emtm.risk.v1.ListByTierResponse\x12^\n" +
 	"\x0fRebuildProfiles\x12$.emtm.risk.v1.RebuildProfilesRequest\x1a%.emtm.risk.v1.RebuildProfilesResponse\x12^\n" +
@@ -1712,7 +1815,7 @@ func file_emtm_risk_v1_risk_proto_rawDescGZIP() []byte {
 }
 
 var file_emtm_risk_v1_risk_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_emtm_risk_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_emtm_risk_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_emtm_risk_v1_risk_proto_goTypes = []any{
 	(RiskTier)(0),                   // 0: emtm.risk.v1.RiskTier
 	(*RiskFactor)(nil),              // 1: emtm.risk.v1.RiskFactor
@@ -1730,18 +1833,20 @@ var file_emtm_risk_v1_risk_proto_goTypes = []any{
 	(*RebuildProfilesResponse)(nil), // 13: emtm.risk.v1.RebuildProfilesResponse
 	(*GetProfileStatsRequest)(nil),  // 14: emtm.risk.v1.GetProfileStatsRequest
 	(*GetProfileStatsResponse)(nil), // 15: emtm.risk.v1.GetProfileStatsResponse
-	(*GetProfileRequest)(nil),       // 16: emtm.risk.v1.GetProfileRequest
-	(*GetProfileResponse)(nil),      // 17: emtm.risk.v1.GetProfileResponse
-	(*ListByTierRequest)(nil),       // 18: emtm.risk.v1.ListByTierRequest
-	(*ListByTierResponse)(nil),      // 19: emtm.risk.v1.ListByTierResponse
-	nil,                             // 20: emtm.risk.v1.GetProfileStatsResponse.ByTierEntry
-	nil,                             // 21: emtm.risk.v1.GetProfileStatsResponse.ByProblemEntry
-	(*v1.EventMeta)(nil),            // 22: emtm.types.v1.EventMeta
-	(*v1.Date)(nil),                 // 23: emtm.types.v1.Date
+	(*GetCarePlanRequest)(nil),      // 16: emtm.risk.v1.GetCarePlanRequest
+	(*GetCarePlanResponse)(nil),     // 17: emtm.risk.v1.GetCarePlanResponse
+	(*GetProfileRequest)(nil),       // 18: emtm.risk.v1.GetProfileRequest
+	(*GetProfileResponse)(nil),      // 19: emtm.risk.v1.GetProfileResponse
+	(*ListByTierRequest)(nil),       // 20: emtm.risk.v1.ListByTierRequest
+	(*ListByTierResponse)(nil),      // 21: emtm.risk.v1.ListByTierResponse
+	nil,                             // 22: emtm.risk.v1.GetProfileStatsResponse.ByTierEntry
+	nil,                             // 23: emtm.risk.v1.GetProfileStatsResponse.ByProblemEntry
+	(*v1.EventMeta)(nil),            // 24: emtm.types.v1.EventMeta
+	(*v1.Date)(nil),                 // 25: emtm.types.v1.Date
 }
 var file_emtm_risk_v1_risk_proto_depIdxs = []int32{
-	22, // 0: emtm.risk.v1.RiskAssessment.meta:type_name -> emtm.types.v1.EventMeta
-	23, // 1: emtm.risk.v1.RiskAssessment.as_of:type_name -> emtm.types.v1.Date
+	24, // 0: emtm.risk.v1.RiskAssessment.meta:type_name -> emtm.types.v1.EventMeta
+	25, // 1: emtm.risk.v1.RiskAssessment.as_of:type_name -> emtm.types.v1.Date
 	0,  // 2: emtm.risk.v1.RiskAssessment.tier:type_name -> emtm.risk.v1.RiskTier
 	0,  // 3: emtm.risk.v1.RiskAssessment.previous_tier:type_name -> emtm.risk.v1.RiskTier
 	1,  // 4: emtm.risk.v1.RiskAssessment.factors:type_name -> emtm.risk.v1.RiskFactor
@@ -1749,31 +1854,33 @@ var file_emtm_risk_v1_risk_proto_depIdxs = []int32{
 	3,  // 6: emtm.risk.v1.RiskAssessment.problems:type_name -> emtm.risk.v1.DrugTherapyProblem
 	7,  // 7: emtm.risk.v1.RiskAssessment.pdc:type_name -> emtm.risk.v1.PdcResult
 	5,  // 8: emtm.risk.v1.RiskAssessment.safety:type_name -> emtm.risk.v1.SafetyMeasure
-	23, // 9: emtm.risk.v1.ExclusionSpan.start:type_name -> emtm.types.v1.Date
-	23, // 10: emtm.risk.v1.ExclusionSpan.end:type_name -> emtm.types.v1.Date
-	23, // 11: emtm.risk.v1.PdcResult.ipsd:type_name -> emtm.types.v1.Date
-	23, // 12: emtm.risk.v1.PdcResult.end:type_name -> emtm.types.v1.Date
+	25, // 9: emtm.risk.v1.ExclusionSpan.start:type_name -> emtm.types.v1.Date
+	25, // 10: emtm.risk.v1.ExclusionSpan.end:type_name -> emtm.types.v1.Date
+	25, // 11: emtm.risk.v1.PdcResult.ipsd:type_name -> emtm.types.v1.Date
+	25, // 12: emtm.risk.v1.PdcResult.end:type_name -> emtm.types.v1.Date
 	4,  // 13: emtm.risk.v1.Profile.latest_assessment:type_name -> emtm.risk.v1.RiskAssessment
 	6,  // 14: emtm.risk.v1.Profile.exclusions:type_name -> emtm.risk.v1.ExclusionSpan
 	9,  // 15: emtm.risk.v1.Profile.fills:type_name -> emtm.risk.v1.Fill
-	23, // 16: emtm.risk.v1.Fill.date_of_service:type_name -> emtm.types.v1.Date
+	25, // 16: emtm.risk.v1.Fill.date_of_service:type_name -> emtm.types.v1.Date
 	4,  // 17: emtm.risk.v1.ListAssessmentsResponse.assessments:type_name -> emtm.risk.v1.RiskAssessment
-	20, // 18: emtm.risk.v1.GetProfileStatsResponse.by_tier:type_name -> emtm.risk.v1.GetProfileStatsResponse.ByTierEntry
-	21, // 19: emtm.risk.v1.GetProfileStatsResponse.by_problem:type_name -> emtm.risk.v1.GetProfileStatsResponse.ByProblemEntry
+	22, // 18: emtm.risk.v1.GetProfileStatsResponse.by_tier:type_name -> emtm.risk.v1.GetProfileStatsResponse.ByTierEntry
+	23, // 19: emtm.risk.v1.GetProfileStatsResponse.by_problem:type_name -> emtm.risk.v1.GetProfileStatsResponse.ByProblemEntry
 	8,  // 20: emtm.risk.v1.GetProfileResponse.profile:type_name -> emtm.risk.v1.Profile
 	0,  // 21: emtm.risk.v1.ListByTierRequest.tier:type_name -> emtm.risk.v1.RiskTier
-	16, // 22: emtm.risk.v1.RiskScoringService.GetProfile:input_type -> emtm.risk.v1.GetProfileRequest
-	18, // 23: emtm.risk.v1.RiskScoringService.ListByTier:input_type -> emtm.risk.v1.ListByTierRequest
-	12, // 24: emtm.risk.v1.RiskScoringService.RebuildProfiles:input_type -> emtm.risk.v1.RebuildProfilesRequest
-	14, // 25: emtm.risk.v1.RiskScoringService.GetProfileStats:input_type -> emtm.risk.v1.GetProfileStatsRequest
-	10, // 26: emtm.risk.v1.RiskScoringService.ListAssessments:input_type -> emtm.risk.v1.ListAssessmentsRequest
-	17, // 27: emtm.risk.v1.RiskScoringService.GetProfile:output_type -> emtm.risk.v1.GetProfileResponse
-	19, // 28: emtm.risk.v1.RiskScoringService.ListByTier:output_type -> emtm.risk.v1.ListByTierResponse
-	13, // 29: emtm.risk.v1.RiskScoringService.RebuildProfiles:output_type -> emtm.risk.v1.RebuildProfilesResponse
-	15, // 30: emtm.risk.v1.RiskScoringService.GetProfileStats:output_type -> emtm.risk.v1.GetProfileStatsResponse
-	11, // 31: emtm.risk.v1.RiskScoringService.ListAssessments:output_type -> emtm.risk.v1.ListAssessmentsResponse
-	27, // [27:32] is the sub-list for method output_type
-	22, // [22:27] is the sub-list for method input_type
+	18, // 22: emtm.risk.v1.RiskScoringService.GetProfile:input_type -> emtm.risk.v1.GetProfileRequest
+	16, // 23: emtm.risk.v1.RiskScoringService.GetCarePlan:input_type -> emtm.risk.v1.GetCarePlanRequest
+	20, // 24: emtm.risk.v1.RiskScoringService.ListByTier:input_type -> emtm.risk.v1.ListByTierRequest
+	12, // 25: emtm.risk.v1.RiskScoringService.RebuildProfiles:input_type -> emtm.risk.v1.RebuildProfilesRequest
+	14, // 26: emtm.risk.v1.RiskScoringService.GetProfileStats:input_type -> emtm.risk.v1.GetProfileStatsRequest
+	10, // 27: emtm.risk.v1.RiskScoringService.ListAssessments:input_type -> emtm.risk.v1.ListAssessmentsRequest
+	19, // 28: emtm.risk.v1.RiskScoringService.GetProfile:output_type -> emtm.risk.v1.GetProfileResponse
+	17, // 29: emtm.risk.v1.RiskScoringService.GetCarePlan:output_type -> emtm.risk.v1.GetCarePlanResponse
+	21, // 30: emtm.risk.v1.RiskScoringService.ListByTier:output_type -> emtm.risk.v1.ListByTierResponse
+	13, // 31: emtm.risk.v1.RiskScoringService.RebuildProfiles:output_type -> emtm.risk.v1.RebuildProfilesResponse
+	15, // 32: emtm.risk.v1.RiskScoringService.GetProfileStats:output_type -> emtm.risk.v1.GetProfileStatsResponse
+	11, // 33: emtm.risk.v1.RiskScoringService.ListAssessments:output_type -> emtm.risk.v1.ListAssessmentsResponse
+	28, // [28:34] is the sub-list for method output_type
+	22, // [22:28] is the sub-list for method input_type
 	22, // [22:22] is the sub-list for extension type_name
 	22, // [22:22] is the sub-list for extension extendee
 	0,  // [0:22] is the sub-list for field type_name
@@ -1790,7 +1897,7 @@ func file_emtm_risk_v1_risk_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_risk_v1_risk_proto_rawDesc), len(file_emtm_risk_v1_risk_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

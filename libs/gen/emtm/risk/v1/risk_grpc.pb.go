@@ -25,6 +25,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	RiskScoringService_GetProfile_FullMethodName      = "/emtm.risk.v1.RiskScoringService/GetProfile"
+	RiskScoringService_GetCarePlan_FullMethodName     = "/emtm.risk.v1.RiskScoringService/GetCarePlan"
 	RiskScoringService_ListByTier_FullMethodName      = "/emtm.risk.v1.RiskScoringService/ListByTier"
 	RiskScoringService_RebuildProfiles_FullMethodName = "/emtm.risk.v1.RiskScoringService/RebuildProfiles"
 	RiskScoringService_GetProfileStats_FullMethodName = "/emtm.risk.v1.RiskScoringService/GetProfileStats"
@@ -38,6 +39,11 @@ const (
 // RiskScoringService answers questions about beneficiaries' profiles and tiers.
 type RiskScoringServiceClient interface {
 	GetProfile(ctx context.Context, in *GetProfileRequest, opts ...grpc.CallOption) (*GetProfileResponse, error)
+	// GetCarePlan writes the member's current care plan as an HL7 Pharmacist
+	// eCare Plan document Bundle (FHIR R4 JSON): the medication-related problems
+	// pharmacists recorded, open or resolved, and the recommendations made to
+	// prescribers about them. Ingestion's care-plan reader reads it back.
+	GetCarePlan(ctx context.Context, in *GetCarePlanRequest, opts ...grpc.CallOption) (*GetCarePlanResponse, error)
 	ListByTier(ctx context.Context, in *ListByTierRequest, opts ...grpc.CallOption) (*ListByTierResponse, error)
 	// RebuildProfiles replays the claims and medical streams into a fresh
 	// namespace and compares the result with the live profiles; with apply, the
@@ -64,6 +70,16 @@ func (c *riskScoringServiceClient) GetProfile(ctx context.Context, in *GetProfil
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetProfileResponse)
 	err := c.cc.Invoke(ctx, RiskScoringService_GetProfile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *riskScoringServiceClient) GetCarePlan(ctx context.Context, in *GetCarePlanRequest, opts ...grpc.CallOption) (*GetCarePlanResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCarePlanResponse)
+	err := c.cc.Invoke(ctx, RiskScoringService_GetCarePlan_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +133,11 @@ func (c *riskScoringServiceClient) ListAssessments(ctx context.Context, in *List
 // RiskScoringService answers questions about beneficiaries' profiles and tiers.
 type RiskScoringServiceServer interface {
 	GetProfile(context.Context, *GetProfileRequest) (*GetProfileResponse, error)
+	// GetCarePlan writes the member's current care plan as an HL7 Pharmacist
+	// eCare Plan document Bundle (FHIR R4 JSON): the medication-related problems
+	// pharmacists recorded, open or resolved, and the recommendations made to
+	// prescribers about them. Ingestion's care-plan reader reads it back.
+	GetCarePlan(context.Context, *GetCarePlanRequest) (*GetCarePlanResponse, error)
 	ListByTier(context.Context, *ListByTierRequest) (*ListByTierResponse, error)
 	// RebuildProfiles replays the claims and medical streams into a fresh
 	// namespace and compares the result with the live profiles; with apply, the
@@ -141,6 +162,9 @@ type UnimplementedRiskScoringServiceServer struct{}
 
 func (UnimplementedRiskScoringServiceServer) GetProfile(context.Context, *GetProfileRequest) (*GetProfileResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetProfile not implemented")
+}
+func (UnimplementedRiskScoringServiceServer) GetCarePlan(context.Context, *GetCarePlanRequest) (*GetCarePlanResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCarePlan not implemented")
 }
 func (UnimplementedRiskScoringServiceServer) ListByTier(context.Context, *ListByTierRequest) (*ListByTierResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListByTier not implemented")
@@ -189,6 +213,24 @@ func _RiskScoringService_GetProfile_Handler(srv interface{}, ctx context.Context
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(RiskScoringServiceServer).GetProfile(ctx, req.(*GetProfileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RiskScoringService_GetCarePlan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCarePlanRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskScoringServiceServer).GetCarePlan(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskScoringService_GetCarePlan_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskScoringServiceServer).GetCarePlan(ctx, req.(*GetCarePlanRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -275,6 +317,10 @@ var RiskScoringService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetProfile",
 			Handler:    _RiskScoringService_GetProfile_Handler,
+		},
+		{
+			MethodName: "GetCarePlan",
+			Handler:    _RiskScoringService_GetCarePlan_Handler,
 		},
 		{
 			MethodName: "ListByTier",
