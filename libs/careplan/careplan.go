@@ -12,7 +12,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
@@ -198,7 +199,7 @@ func Read(data []byte) (*Plan, []Violation) {
 		for i, e := range b.GetEntry() {
 			es = append(es, entry{e.GetResource(), fmt.Sprintf("Bundle.entry[%d].resource", i)})
 			if u := e.GetFullUrl().GetValue(); u != "" {
-				x.byURL[u] = [2]string{resourceType(e.GetResource()), resourceID(e.GetResource())}
+				x.byURL[u] = [2]string{ResourceType(e.GetResource()), resourceID(e.GetResource())}
 			}
 		}
 	} else {
@@ -282,7 +283,7 @@ func Read(data []byte) (*Plan, []Violation) {
 				pr.Resolved = true
 			}
 			if dt := c.GetOnset().GetDateTime(); dt != nil {
-				pr.Onset = dateOf(dt.GetValueUs(), dt.GetTimezone())
+				pr.Onset = civil.OfMicros(dt.GetValueUs(), dt.GetTimezone())
 			}
 			p.Problems = append(p.Problems, pr)
 		case r.GetProcedure() != nil:
@@ -293,9 +294,9 @@ func Read(data []byte) (*Plan, []Violation) {
 			}
 			perf := pc.GetPerformed()
 			if dt := perf.GetDateTime(); dt != nil {
-				s.Date = dateOf(dt.GetValueUs(), dt.GetTimezone())
+				s.Date = civil.OfMicros(dt.GetValueUs(), dt.GetTimezone())
 			} else if st := perf.GetPeriod().GetStart(); st != nil {
-				s.Date = dateOf(st.GetValueUs(), st.GetTimezone())
+				s.Date = civil.OfMicros(st.GetValueUs(), st.GetTimezone())
 			}
 			p.Services = append(p.Services, s)
 		case r.GetServiceRequest() != nil:
@@ -364,7 +365,7 @@ func Read(data []byte) (*Plan, []Violation) {
 				}
 			}
 			if st := e.GetPeriod().GetStart(); st != nil && p.Date.IsZero() {
-				p.Date = dateOf(st.GetValueUs(), st.GetTimezone())
+				p.Date = civil.OfMicros(st.GetValueUs(), st.GetTimezone())
 			}
 		case r.GetComposition() != nil:
 			c := r.GetComposition()
@@ -375,7 +376,7 @@ func Read(data []byte) (*Plan, []Violation) {
 				p.ID = c.GetId().GetValue()
 			}
 			if dt := c.GetDate(); dt != nil {
-				p.Date = dateOf(dt.GetValueUs(), dt.GetTimezone()) // the document's date wins
+				p.Date = civil.OfMicros(dt.GetValueUs(), dt.GetTimezone()) // the document's date wins
 			}
 			for _, a := range c.GetAuthor() {
 				if npi := x.practitionerNPI(a); npi != "" && author == "" {
@@ -389,7 +390,7 @@ func Read(data []byte) (*Plan, []Violation) {
 		case r.GetMedicationStatement() != nil:
 			addMed(p, r.GetMedicationStatement().GetMedication().GetCodeableConcept())
 		}
-		p.Resources[resourceType(r)]++
+		p.Resources[ResourceType(r)]++
 	}
 	// The pharmacist: the PractitionerRole's practitioner, else the document's
 	// author, else the only practitioner who is no prescriber of the document.
@@ -459,7 +460,9 @@ func join(at, path string) string {
 	return at + "." + strings.SplitN(path, ".", 2)[1]
 }
 
-func resourceType(cr *bpb.ContainedResource) string {
+// ResourceType is the resource type a ContainedResource of any FHIR version
+// holds ("(none)" when empty).
+func ResourceType(cr protoreflect.ProtoMessage) string {
 	r := cr.ProtoReflect()
 	if od := r.Descriptor().Oneofs().ByName("oneof_resource"); od != nil {
 		if f := r.WhichOneof(od); f != nil {
@@ -489,20 +492,6 @@ func resourceID(cr *bpb.ContainedResource) string {
 		return ""
 	}
 	return id.GetValue()
-}
-
-// dateOf is the civil date of a FHIR date or dateTime in its own time zone.
-func dateOf(us int64, tz string) civil.Date {
-	loc := time.UTC
-	if tz != "" && tz != "UTC" && tz != "Z" {
-		if l, err := time.LoadLocation(tz); err == nil {
-			loc = l
-		} else if t, err := time.Parse("-07:00", tz); err == nil {
-			_, off := t.Zone()
-			loc = time.FixedZone(tz, off)
-		}
-	}
-	return civil.Of(time.UnixMicro(us).In(loc))
 }
 
 // libraryViolations splits the library's report (one line per problem, each

@@ -8,6 +8,8 @@ import (
 	"github.com/google/fhir/go/jsonformat"
 	d3 "github.com/google/fhir/go/proto/google/fhir/proto/stu3/datatypes_go_proto"
 	r3 "github.com/google/fhir/go/proto/google/fhir/proto/stu3/resources_go_proto"
+
+	"github.com/emtm/emtm/libs/civil"
 )
 
 // ReadSTU3 reads a care plan of the PhCP's earlier STU3 edition (FHIR 3.0)
@@ -62,7 +64,7 @@ func ReadSTU3(data []byte) (*Plan, []Violation) {
 				p.ID = c.GetIdentifier().GetValue().GetValue()
 			}
 			if dt := c.GetDate(); dt != nil {
-				p.Date = dateOf(dt.GetValueUs(), dt.GetTimezone())
+				p.Date = civil.OfMicros(dt.GetValueUs(), dt.GetTimezone())
 			}
 			for _, a := range c.GetAuthor() {
 				authors = append(authors, a.GetUri().GetValue())
@@ -95,7 +97,7 @@ func ReadSTU3(data []byte) (*Plan, []Violation) {
 				pr.Resolved = true
 			}
 			if dt := c.GetOnset().GetDateTime(); dt != nil {
-				pr.Onset = dateOf(dt.GetValueUs(), dt.GetTimezone())
+				pr.Onset = civil.OfMicros(dt.GetValueUs(), dt.GetTimezone())
 			}
 			p.Problems = append(p.Problems, pr)
 		case r.GetProcedure() != nil:
@@ -108,9 +110,9 @@ func ReadSTU3(data []byte) (*Plan, []Violation) {
 				}
 			}
 			if dt := pc.GetPerformed().GetDateTime(); dt != nil {
-				s.Date = dateOf(dt.GetValueUs(), dt.GetTimezone())
+				s.Date = civil.OfMicros(dt.GetValueUs(), dt.GetTimezone())
 			} else if st := pc.GetPerformed().GetPeriod().GetStart(); st != nil {
-				s.Date = dateOf(st.GetValueUs(), st.GetTimezone())
+				s.Date = civil.OfMicros(st.GetValueUs(), st.GetTimezone())
 			}
 			p.Services = append(p.Services, s)
 		case r.GetMedicationRequest() != nil:
@@ -120,7 +122,7 @@ func ReadSTU3(data []byte) (*Plan, []Violation) {
 		case r.GetMedicationStatement() != nil:
 			addMed3(p, r.GetMedicationStatement().GetMedication().GetCodeableConcept())
 		}
-		p.Resources[resourceType3(r)]++
+		p.Resources[ResourceType(r)]++
 	}
 	for _, a := range authors {
 		if npi := practitioners[a]; npi != "" {
@@ -138,14 +140,4 @@ func addMed3(p *Plan, cc *d3.CodeableConcept) {
 			return
 		}
 	}
-}
-
-func resourceType3(cr *r3.ContainedResource) string {
-	r := cr.ProtoReflect()
-	if od := r.Descriptor().Oneofs().ByName("oneof_resource"); od != nil {
-		if f := r.WhichOneof(od); f != nil {
-			return string(f.Message().Name())
-		}
-	}
-	return "(none)"
 }

@@ -20,6 +20,23 @@ type Date struct {
 // Of returns the calendar date of t in t's location.
 func Of(t time.Time) Date { y, m, d := t.Date(); return Date{y, m, d} }
 
+// OfMicros is the calendar date of an instant given in microseconds since
+// the Unix epoch, in the zone it was written in: an IANA name, an offset
+// such as -04:00, or UTC (also for "", Z and a zone that cannot be read).
+// FHIR dates and dateTimes come so from Google's FHIR library.
+func OfMicros(us int64, zone string) Date {
+	loc := time.UTC
+	if zone != "" && zone != "UTC" && zone != "Z" {
+		if l, err := time.LoadLocation(zone); err == nil {
+			loc = l
+		} else if t, err := time.Parse("-07:00", zone); err == nil {
+			_, off := t.Zone()
+			loc = time.FixedZone(zone, off)
+		}
+	}
+	return Of(time.UnixMicro(us).In(loc))
+}
+
 // Today returns today's date in loc.
 func Today(loc *time.Location) Date { return Of(time.Now().In(loc)) }
 

@@ -78,3 +78,13 @@ func FuzzFromYMD(f *testing.F) {
 		}
 	})
 }
+
+func TestOfMicrosIsTheDateInTheZoneItWasWrittenIn(t *testing.T) {
+	us := time.Date(2016, 12, 1, 2, 30, 0, 0, time.UTC).UnixMicro() // 2016-11-30 in the evening at -08:00
+	for zone, want := range map[string]Date{"UTC": {2016, 12, 1}, "": {2016, 12, 1}, "-08:00": {2016, 11, 30},
+		"America/Los_Angeles": {2016, 11, 30}, "+05:00": {2016, 12, 1}, "nonsense": {2016, 12, 1}} {
+		if got := OfMicros(us, zone); got != want {
+			t.Errorf("%q: %s, want %s", zone, got, want)
+		}
+	}
+}

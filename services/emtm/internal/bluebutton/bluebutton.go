@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
@@ -29,7 +28,7 @@ import (
 	bpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 	eobpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/explanation_of_benefit_go_proto"
 
-	"github.com/emtm/emtm/libs/civil"
+	"github.com/emtm/emtm/libs/careplan"
 	"github.com/emtm/emtm/libs/money"
 )
 
@@ -211,25 +210,10 @@ func parse(u *jsonformat.Unmarshaller, raw []byte, n *int) ([]Resource, map[stri
 		if e := entry.GetResource().GetExplanationOfBenefit(); e != nil {
 			out = append(out, Resource{N: *n, EOB: e})
 		} else {
-			skipped[resourceType(entry.GetResource())]++
+			skipped[careplan.ResourceType(entry.GetResource())]++
 		}
 	}
 	return out, skipped, nil
-}
-
-func resourceType(cr *bpb.ContainedResource) string {
-	if cr == nil {
-		return "(none)"
-	}
-	r := cr.ProtoReflect()
-	od := r.Descriptor().Oneofs().ByName("oneof_resource")
-	if od == nil {
-		return "(unknown)"
-	}
-	if f := r.WhichOneof(od); f != nil {
-		return string(f.Message().Name())
-	}
-	return "(none)"
 }
 
 // oneLine joins the library's multi-line error report.
@@ -272,20 +256,6 @@ func patient(r *d4.Reference) string {
 		return strings.TrimPrefix(u, "Patient/")
 	}
 	return ""
-}
-
-// dateOf is the civil date of a FHIR date or dateTime, in its own time zone.
-func dateOf(us int64, tz string) civil.Date {
-	loc := time.UTC
-	if tz != "" && tz != "UTC" && tz != "Z" {
-		if l, err := time.LoadLocation(tz); err == nil {
-			loc = l
-		} else if t, err := time.Parse("-07:00", tz); err == nil {
-			_, off := t.Zone()
-			loc = time.FixedZone(tz, off)
-		}
-	}
-	return civil.Of(time.UnixMicro(us).In(loc))
 }
 
 // decimal reads a FHIR decimal into units of 10^-places, half away from zero.

@@ -42,9 +42,9 @@ func PartD(r Resource) (pde.Event, *Error) {
 		c.fail("ExplanationOfBenefit.item", "FHIR_REQUIRED", "a pharmacy EOB has one item, the fill")
 	}
 	if d := item.GetServiced().GetDate(); d != nil {
-		ev.FillDate = dateOf(d.GetValueUs(), d.GetTimezone())
+		ev.FillDate = civil.OfMicros(d.GetValueUs(), d.GetTimezone())
 	} else if s := e.GetBillablePeriod().GetStart(); s != nil {
-		ev.FillDate = dateOf(s.GetValueUs(), s.GetTimezone())
+		ev.FillDate = civil.OfMicros(s.GetValueUs(), s.GetTimezone())
 	} else {
 		c.fail("ExplanationOfBenefit.item[0].servicedDate", "FHIR_REQUIRED", "no servicedDate and no billablePeriod.start")
 	}
@@ -226,12 +226,12 @@ func PartsAB(r Resource) (Summary, *Error) {
 	}
 	bp := e.GetBillablePeriod()
 	if st := bp.GetStart(); st != nil {
-		s.Start = dateOf(st.GetValueUs(), st.GetTimezone())
+		s.Start = civil.OfMicros(st.GetValueUs(), st.GetTimezone())
 	} else {
 		c.fail("ExplanationOfBenefit.billablePeriod.start", "FHIR_REQUIRED", "the claim's from date is required")
 	}
 	if en := bp.GetEnd(); en != nil {
-		s.End = dateOf(en.GetValueUs(), en.GetTimezone())
+		s.End = civil.OfMicros(en.GetValueUs(), en.GetTimezone())
 	}
 	if amt := e.GetPayment().GetAmount().GetValue(); amt != nil {
 		v, err := decimal(amt, 2)
