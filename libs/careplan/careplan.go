@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/google/fhir/go/fhirversion"
@@ -173,16 +175,9 @@ func (x *index) condition(rs []*d4.Reference) string {
 
 // Read parses a care plan (a document Bundle, or one of its resources alone).
 func Read(data []byte) (*Plan, []Violation) {
-	if len(data) > MaxBytes {
-		return nil, []Violation{{Path: "(document)", Reason: "FHIR_TOO_LARGE", Msg: fmt.Sprintf("%d bytes, at most %d", len(data), MaxBytes)}}
-	}
-	u, err := jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
-	if err != nil {
-		return nil, []Violation{{Path: "(library)", Reason: "FHIR_LIBRARY", Msg: err.Error()}}
-	}
-	m, err := u.Unmarshal(data)
-	if err != nil {
-		return nil, libraryViolations(err)
+	m, bad := unmarshal(data, fhirversion.R4)
+	if bad != nil {
+		return nil, bad
 	}
 	cr, ok := m.(*bpb.ContainedResource)
 	if !ok {
@@ -492,6 +487,23 @@ func resourceID(cr *bpb.ContainedResource) string {
 		return ""
 	}
 	return id.GetValue()
+}
+
+// unmarshal parses data, at most MaxBytes, with the library's base
+// validation for version; a problem is returned as violations.
+func unmarshal(data []byte, version fhirversion.Version) (proto.Message, []Violation) {
+	if len(data) > MaxBytes {
+		return nil, []Violation{{Path: "(document)", Reason: "FHIR_TOO_LARGE", Msg: fmt.Sprintf("%d bytes, at most %d", len(data), MaxBytes)}}
+	}
+	u, err := jsonformat.NewUnmarshaller("UTC", version)
+	if err != nil {
+		return nil, []Violation{{Path: "(library)", Reason: "FHIR_LIBRARY", Msg: err.Error()}}
+	}
+	m, err := u.Unmarshal(data)
+	if err != nil {
+		return nil, libraryViolations(err)
+	}
+	return m, nil
 }
 
 // libraryViolations splits the library's report (one line per problem, each

@@ -1,11 +1,9 @@
 package careplan
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/google/fhir/go/fhirversion"
-	"github.com/google/fhir/go/jsonformat"
 	d3 "github.com/google/fhir/go/proto/google/fhir/proto/stu3/datatypes_go_proto"
 	r3 "github.com/google/fhir/go/proto/google/fhir/proto/stu3/resources_go_proto"
 
@@ -22,16 +20,9 @@ import (
 // and ServiceRequest) and are counted, not mapped. Entries without an id are
 // known by their fullUrl.
 func ReadSTU3(data []byte) (*Plan, []Violation) {
-	if len(data) > MaxBytes {
-		return nil, []Violation{{Path: "(document)", Reason: "FHIR_TOO_LARGE", Msg: fmt.Sprintf("%d bytes, at most %d", len(data), MaxBytes)}}
-	}
-	u, err := jsonformat.NewUnmarshaller("UTC", fhirversion.STU3)
-	if err != nil {
-		return nil, []Violation{{Path: "(library)", Reason: "FHIR_LIBRARY", Msg: err.Error()}}
-	}
-	m, err := u.Unmarshal(data)
-	if err != nil {
-		return nil, libraryViolations(err)
+	m, vs := unmarshal(data, fhirversion.STU3)
+	if vs != nil {
+		return nil, vs
 	}
 	cr, ok := m.(*r3.ContainedResource)
 	if !ok || cr.GetBundle() == nil {
