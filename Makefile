@@ -80,6 +80,25 @@ console-assets: ## re-vendor the console's htmx and uPlot from npm (versions pin
 console-screenshots: need-redis need-chromium $(JAEGER) ## retake docs/console/*.png: the console in headless chromium against the stack with the sample loaded
 	EMTM_SCREENSHOT_DIR=$(CURDIR)/docs/console go test -count=1 -run TestScreenshotsOfEveryPage ./services/emtm/internal/consoletest
 
+# The CMR written summary's pages in the docs are rendered by Debian's poppler-utils (pdftoppm).
+.PHONY: need-poppler
+need-poppler:
+	@command -v pdftoppm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing poppler-utils (Debian's package; pdftoppm renders the CMR summary's pages for the docs)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends poppler-utils >/dev/null \
+	      || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends poppler-utils >/dev/null; } \
+	      || { echo "could not install poppler-utils: run  apt-get install -y poppler-utils"; exit 1; }; \
+	  else \
+	    echo "rendering the CMR summary's pages needs pdftoppm: run  sudo apt-get install -y poppler-utils"; exit 1; \
+	  fi; }
+
+.PHONY: cmr-pages
+cmr-pages: need-redis need-poppler ## rewrite docs/cmr/: a CMR's written summary from the stack (PDF, HTML) and its pages as PNG
+	rm -f docs/cmr/page-*.png
+	EMTM_CMR_DIR=$(CURDIR)/docs/cmr go test -count=1 -run TestACompletedCMRIsWrittenUpInTheStandardizedFormat ./services/emtm/internal/stack
+	pdftoppm -r 60 -png docs/cmr/summary.pdf docs/cmr/page
+
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 

@@ -81,6 +81,7 @@ var Permissions = map[string]Permission{
 	// risk-scoring
 	riskv1.RiskScoringService_GetProfile_FullMethodName:      {Access: Sponsor},
 	riskv1.RiskScoringService_GetCarePlan_FullMethodName:     {Access: Sponsor},
+	riskv1.RiskScoringService_GetCmrSummary_FullMethodName:   {Access: Sponsor, Audited: true},
 	riskv1.RiskScoringService_ListByTier_FullMethodName:      {Access: Sponsor},
 	riskv1.RiskScoringService_RebuildProfiles_FullMethodName: {Access: Operator, Audited: true},
 	riskv1.RiskScoringService_GetProfileStats_FullMethodName: {Access: Sponsor},

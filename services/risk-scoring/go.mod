@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/emtm/emtm/libs v0.0.0
+	github.com/go-pdf/fpdf v0.9.0
 	github.com/nats-io/nats.go v1.55.0
 	github.com/redis/go-redis/v9 v9.23.0
 	google.golang.org/grpc v1.85.0

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/emtm/emtm/libs/bus"
+	encountersv1 "github.com/emtm/emtm/libs/gen/emtm/encounters/v1"
 	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
@@ -148,6 +149,34 @@ func TestImportsAndRejectionsThroughEmtmctl(t *testing.T) {
 	if err != nil || !strings.Contains(out, "rebuilt 11 profiles, live 11, equal 11") {
 		t.Errorf("profiles rebuild: %v\n%s", err, out)
 	}
+	// A CMR of that member, written up in CMS's Standardized Format through `cmr summary`.
+	const member = "b4660d1f-ffbc-95e1-7b4f-69ccbdba8a7b"
+	if _, err := ingestionv1.NewIngestionServiceClient(cc).SubmitEncounter(context.Background(), &ingestionv1.SubmitEncounterRequest{
+		Encounter: &encountersv1.MtmEncounter{EncounterId: "CMR-B466-2022", MemberId: member, ContractId: "S9925", PbpId: "001",
+			ServiceDate: &typesv1.Date{Year: 2022, Month: 6, Day: 1}, ServiceCodes: []string{"314530002"}, TaskKind: "CMR",
+			PharmacistNpi: "1234567893", PharmacyNpi: "1245319599", Minutes: 40, DeliveryMode: encountersv1.DeliveryMode_DELIVERY_MODE_VIDEO,
+			Outcome: encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED}}); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, st)
+	dir := t.TempDir()
+	pdf, page := filepath.Join(dir, "cmr.pdf"), filepath.Join(dir, "cmr.html")
+	out, err = runAt(t, st, "cmr", "summary", "CMR-B466-2022", "--pdf", pdf, "--html", page, "--prepared", "2022-06-03")
+	if err != nil || !strings.Contains(out, "CMR of "+member+" on 2022-06-01: 1 topic(s)") || !strings.Contains(out, "send it by 2022-06-15") {
+		t.Fatalf("cmr summary: %v\n%s", err, out)
+	}
+	for _, f := range []string{pdf, page} {
+		st, err := os.Stat(f)
+		if err != nil || st.Mode().Perm() != 0o600 || st.Size() < 2000 {
+			t.Fatalf("%s: %v %v: want a file only its owner reads", f, st, err)
+		}
+	}
+	if b, _ := os.ReadFile(page); !bytes.Contains(b, []byte("by video about your health")) || !bytes.Contains(b, []byte("Personal Medication List")) {
+		t.Fatalf("the summary's page:\n%s", b)
+	}
+	if _, err := runAt(t, st, "cmr", "summary", "CMR-B466-2022"); err == nil || !strings.Contains(err.Error(), "--pdf FILE") {
+		t.Fatalf("cmr summary with nowhere to write: %v", err)
+	}
 	out, err = runAt(t, st, "reversals", "held")
 	if err != nil || strings.Count(out, "\n") != 1 {
 		t.Fatalf("held reversals: %v\n%s", err, out)
@@ -155,6 +184,22 @@ func TestImportsAndRejectionsThroughEmtmctl(t *testing.T) {
 	out, err = runAt(t, st, "status")
 	if err != nil || !strings.Contains(out, "EMTM_CLAIMS") || !strings.Contains(out, "risk-scoring-claims-p0") {
 		t.Fatalf("status: %v\n%s", err, out)
+	}
+}
+
+// waitIdle waits until every consumer of the stack has handled what it was sent.
+func waitIdle(t *testing.T, st *stack.Stack) {
+	t.Helper()
+	nc, err := nats.Connect(st.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := bus.WaitIdle(ctx, js, 20*time.Millisecond); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -32,6 +32,7 @@ func TestEveryCommandThatTalksToEmtmSaysHowToStartIt(t *testing.T) {
 		"import synthea":    {"../sampledata/synthea-ca-50"},
 		"import pde":        {"../sampledata/cms-pde-sample/pde-mct-sample.txt"},
 		"careplan":          {"M1"},
+		"cmr summary":       {"E1", "--pdf", filepath.Join(dir, "summary.pdf")},
 		"import eob":        {"../sampledata/bluebutton-eob/eob_search_pt_v2.json"},
 		"import ab2d":       {"../sampledata/ab2d-sample/bb2-sandbox-eob-page1.json"},
 		"ledger list":       nil,

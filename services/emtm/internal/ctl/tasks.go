@@ -100,7 +100,7 @@ func tasksCmd(g *globals) *cobra.Command {
 	for _, c := range []*cobra.Command{ls, overdue} {
 		c.Flags().StringVar(&member, "member", "", "one beneficiary")
 		c.Flags().StringVar(&statusName, "status", "", "scheduled, leased, completed, cancelled or expired")
-		c.Flags().StringVar(&kindName, "kind", "", "CMR, TMR, ADHERENCE_OUTREACH, POST_DISCHARGE or FOLLOW_UP")
+		c.Flags().StringVar(&kindName, "kind", "", "CMR, TMR, ADHERENCE_OUTREACH, POST_DISCHARGE, FOLLOW_UP or CMR_SUMMARY")
 		c.Flags().StringVar(&plan, "plan", "", "contract-pbp, e.g. S9925-001")
 		c.Flags().IntVar(&limit, "limit", 100, "at most this many (1..1000)")
 	}

@@ -27,10 +27,12 @@ const (
 	Adherence     = "ADHERENCE_OUTREACH"
 	PostDischarge = "POST_DISCHARGE"
 	FollowUp      = "FOLLOW_UP"
+	// CMRSummary is sending the member a CMR's written summary.
+	CMRSummary = "CMR_SUMMARY"
 )
 
 // Kinds lists every kind.
-var Kinds = []string{CMR, TMR, Adherence, PostDischarge, FollowUp}
+var Kinds = []string{CMR, TMR, Adherence, PostDischarge, FollowUp, CMRSummary}
 
 // Tiers (names of emtm.risk.v1.RiskTier without the prefix).
 var Tiers = []string{"LOW", "MODERATE", "HIGH"}
@@ -51,13 +53,15 @@ type FollowUpRule struct {
 
 // Plan is one plan's program.
 type Plan struct {
-	Tiers          map[string][]Intervention `yaml:"tiers"`
-	FollowUp       FollowUpRule              `yaml:"follow_up"`
-	WeeklyCapacity map[string]int            `yaml:"weekly_capacity"`
-	LeaseMinutes   int                       `yaml:"lease_minutes"`
-	GraceDays      int                       `yaml:"grace_days"`
-	Dispatch       string                    `yaml:"dispatch"`
-	CompletedBy    map[string][]string       `yaml:"completed_by_codes"`
+	Tiers    map[string][]Intervention `yaml:"tiers"`
+	FollowUp FollowUpRule              `yaml:"follow_up"`
+	// CMRSummary schedules sending a completed CMR's written summary.
+	CMRSummary     FollowUpRule        `yaml:"cmr_summary"`
+	WeeklyCapacity map[string]int      `yaml:"weekly_capacity"`
+	LeaseMinutes   int                 `yaml:"lease_minutes"`
+	GraceDays      int                 `yaml:"grace_days"`
+	Dispatch       string              `yaml:"dispatch"`
+	CompletedBy    map[string][]string `yaml:"completed_by_codes"`
 	// OnDowngrade: stay (default) keeps a member in the program's CMR and TMR
 	// for the rest of the year after a tier downgrade; leave follows the tier.
 	OnDowngrade string `yaml:"on_downgrade"`
@@ -118,6 +122,9 @@ func validated(doc *config.Doc, f file) (*Policies, error) {
 		if p.OnDowngrade == "" {
 			p.OnDowngrade = Stay
 		}
+		if p.CMRSummary == (FollowUpRule{}) { // a program written before the summary task
+			p.CMRSummary = FollowUpRule{DueDays: SummaryDays, Priority: 85}
+		}
 	}
 	stay(&f.Default)
 	for k, p := range f.Plans {
@@ -155,6 +162,8 @@ func validate(doc *config.Doc, at []string, p Plan) error {
 			switch {
 			case in.Kind == FollowUp:
 				return bad("follow-ups are scheduled by follow_up, after an encounter")
+			case in.Kind == CMRSummary:
+				return bad("a CMR's written summary is scheduled by cmr_summary, after the CMR")
 			case !known(Kinds, in.Kind):
 				return bad("unknown kind (CMR, TMR, ADHERENCE_OUTREACH, POST_DISCHARGE)")
 			case seen[in.Kind]:
@@ -177,6 +186,9 @@ func validate(doc *config.Doc, at []string, p Plan) error {
 	}
 	if p.FollowUp.DueDays < 1 || p.FollowUp.DueDays > 90 || p.FollowUp.Priority < 0 || p.FollowUp.Priority > 100 {
 		return doc.Errorf(path("follow_up"), "due_days must be 1..90 and priority 0..100")
+	}
+	if p.CMRSummary.DueDays < 1 || p.CMRSummary.DueDays > SummaryDays || p.CMRSummary.Priority < 0 || p.CMRSummary.Priority > 100 {
+		return doc.Errorf(path("cmr_summary"), "due_days must be 1..%d (CMS: the written summary is sent within 14 days of the CMR) and priority 0..100", SummaryDays)
 	}
 	for kind, c := range p.WeeklyCapacity {
 		if !known(Kinds, kind) || c < 1 {
@@ -283,6 +295,19 @@ func (p Plan) ForDischarge(tier string, discharge civil.Date) (Spec, bool) {
 func (p Plan) ForFollowUp(on civil.Date, encounterID string, open int) Spec {
 	return p.spec(FollowUp, "E"+encounterID, on.AddDays(1), on.AddDays(p.FollowUp.DueDays), p.FollowUp.Priority,
 		fmt.Sprintf("%d problem(s) left unresolved at the review on %s", open, on))
+}
+
+// SummaryDays is the longest a CMR's written summary may wait: "if
+// distributed separately, materials must be sent out within 14 calendar
+// days" (CMS, Medicare Part D MTM Program Standardized Format FAQs, 2012).
+const SummaryDays = 14
+
+// ForCMRSummary is sending the written summary of the CMR delivered on on by
+// encounter encounterID: from that day (the summary may be handed over at
+// the CMR) to cmr_summary.due_days after it.
+func (p Plan) ForCMRSummary(on civil.Date, encounterID string) Spec {
+	return p.spec(CMRSummary, "E"+encounterID, on, on.AddDays(p.CMRSummary.DueDays), p.CMRSummary.Priority,
+		fmt.Sprintf("CMR on %s: send the written summary in CMS's Standardized Format by %s (emtmctl cmr summary %s)", on, on.AddDays(p.CMRSummary.DueDays), encounterID))
 }
 
 // Wants reports whether a tier's program includes a kind.

@@ -205,7 +205,26 @@ func (s *Scheduler) Measures(ctx context.Context, contract, pbp string, year int
 		}
 		out = append(out, m)
 	}
-	return append(out, offered), nil
+	out = append(out, offered)
+	sent := Measure{Name: "cmr_summary_sent_within_14_days", Definition: fmt.Sprintf("written summaries of the CMRs of %d sent (their task completed) by their due date, within 14 days of the CMR, of those not cancelled (CMS: the Standardized Format is sent within 14 calendar days)", year)}
+	ids, err := s.store.KindTasks(ctx, pl, policy.CMRSummary)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := s.store.GetMany(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
+		if t == nil || int(t.GetScheduledOn().GetYear()) != year || t.Status == schedulingv1.TaskStatus_TASK_STATUS_CANCELLED {
+			continue
+		}
+		sent.Denominator++
+		if on := civil.FromProto(t.CompletedOn); t.Status == schedulingv1.TaskStatus_TASK_STATUS_COMPLETED && !on.After(civil.FromProto(t.DueDate)) {
+			sent.Numerator++
+		}
+	}
+	return append(out, sent), nil
 }
 
 // Backlog counts open tasks by kind and how far past due they are: "not_due",

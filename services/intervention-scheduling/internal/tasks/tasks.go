@@ -542,7 +542,10 @@ func (s *Scheduler) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounte
 	if e.TaskId != "" {
 		for _, t := range open {
 			if t.TaskId == e.TaskId {
-				return complete(t)
+				if err := complete(t); err != nil {
+					return err
+				}
+				return s.followUps(ctx, e, enc, p, done)
 			}
 		}
 	}
@@ -568,6 +571,25 @@ func (s *Scheduler) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounte
 					return err
 				}
 				break // one task per service code
+			}
+		}
+	}
+	return s.followUps(ctx, e, enc, p, done)
+}
+
+// followUps makes sure of what follows the tasks this encounter completed
+// before, when this is a redelivery of it (the follow-up or the summary task
+// may not have been created when the first delivery failed); creating a task
+// that exists changes nothing.
+func (s *Scheduler) followUps(ctx context.Context, e *encountersv1.MtmEncounter, enc Encounter, p policy.Plan, done map[string]bool) error {
+	closed, err := s.memberTasks(ctx, e.MemberId, Completed)
+	if err != nil {
+		return err
+	}
+	for _, t := range closed {
+		if kind := enums.Name(t.Kind); t.CompletedBy == "encounter/"+e.EncounterId && !done[kind] {
+			if err := s.followUp(ctx, e.MemberId, e.ContractId, e.PbpId, enums.Name(t.Tier), p, kind, enc); err != nil {
+				return err
 			}
 		}
 	}
@@ -608,8 +630,15 @@ func (s *Scheduler) recordOffer(ctx context.Context, e *encountersv1.MtmEncounte
 	return s.publish(ctx, id, e.GetMeta().GetEventId())
 }
 
-// followUp schedules a follow-up after a CMR or TMR that left problems unresolved.
+// followUp schedules what follows a completed task: after a CMR, sending its
+// written summary (CMS: within 14 days); after a CMR or TMR that left
+// problems unresolved, a follow-up.
 func (s *Scheduler) followUp(ctx context.Context, member, contract, pbp, tier string, p policy.Plan, kind string, e Encounter) error {
+	if kind == policy.CMR && e.ID != "" && e.Completed() {
+		if err := s.create(ctx, member, contract, pbp, tier, "encounter/"+e.ID, p, p.ForCMRSummary(e.Date, e.ID), nil); err != nil {
+			return err
+		}
+	}
 	if (kind != policy.CMR && kind != policy.TMR) || e.Found <= e.Resolved || e.ID == "" {
 		return nil
 	}

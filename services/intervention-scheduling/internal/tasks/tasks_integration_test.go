@@ -234,7 +234,7 @@ func TestCapacityOverflowWaitsInPriorityOrder(t *testing.T) {
 func TestConcurrentLeasesNeverShareATask(t *testing.T) {
 	t.Parallel()
 	f := setup(t, func(s string) string {
-		return strings.Replace(s, "weekly_capacity: {CMR: 40, TMR: 150, ADHERENCE_OUTREACH: 300, POST_DISCHARGE: 60, FOLLOW_UP: 100}", "weekly_capacity: {}", 1)
+		return strings.Replace(s, "weekly_capacity: {CMR: 40, TMR: 150, ADHERENCE_OUTREACH: 300, POST_DISCHARGE: 60, FOLLOW_UP: 100, CMR_SUMMARY: 60}", "weekly_capacity: {}", 1)
 	})
 	ctx := context.Background()
 	const members = 300 // HIGH: a CMR and a TMR each
@@ -295,7 +295,7 @@ func TestEncountersCompleteTasksInEitherOrderAndLeaveFollowUps(t *testing.T) {
 	if err := f.s.OnEncounter(ctx, encounter("E1", "M1", date(2024, 3, 1), 2, 1, "314530002")); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.tasksOf(t, "M1"); got != "CMR/2024:COMPLETED:p90 FOLLOW_UP/EE1:SCHEDULED:p45 TMR/2024-Q1:SCHEDULED:p70" {
+	if got := f.tasksOf(t, "M1"); got != "CMR/2024:COMPLETED:p90 CMR_SUMMARY/EE1:SCHEDULED:p85 FOLLOW_UP/EE1:SCHEDULED:p45 TMR/2024-Q1:SCHEDULED:p70" {
 		t.Fatalf("after the review: %s", got)
 	}
 	// The encounter first (a reconciliation on Feb 12), then the assessment of Feb 10:
@@ -310,6 +310,58 @@ func TestEncountersCompleteTasksInEitherOrderAndLeaveFollowUps(t *testing.T) {
 	if len(tmr) != 1 || tmr[0].Status != schedulingv1.TaskStatus_TASK_STATUS_COMPLETED || tmr[0].CompletedBy != "encounter/E2" {
 		t.Fatalf("retroactive completion: %+v", tmr)
 	}
+}
+
+// CMS: the written summary of a CMR is sent within 14 calendar days; the
+// worker who sends it completes the task, and a redelivered CMR changes nothing.
+func TestACompletedCMRSchedulesItsWrittenSummaryWithinFourteenDays(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	ctx := context.Background()
+	if err := f.s.OnAssessment(ctx, assessment("M1", "HIGH", date(2024, 2, 10))); err != nil {
+		t.Fatal(err)
+	}
+	cmr := encounter("E1", "M1", date(2024, 3, 1), 0, 0, "314530002")
+	for i := 0; i < 2; i++ { // a redelivery
+		if err := f.s.OnEncounter(ctx, cmr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, _ := f.s.List(ctx, tasks.Filter{Member: "M1", Kind: schedulingv1.TaskKind_TASK_KIND_CMR_SUMMARY})
+	if len(sum) != 1 {
+		t.Fatalf("summary tasks after the CMR: %+v, want one", sum)
+	}
+	s := sum[0]
+	if got := civil.FromProto(s.DueDate); got != (civil.Date{Year: 2024, Month: 3, Day: 15}) || civil.FromProto(s.ScheduledOn) != (civil.Date{Year: 2024, Month: 3, Day: 1}) {
+		t.Fatalf("summary task from %s due %s, want from the CMR (2024-03-01) to 14 days after it", civil.FromProto(s.ScheduledOn), got)
+	}
+	if !strings.Contains(s.Reason, "emtmctl cmr summary E1") || s.Version != 1 {
+		t.Fatalf("reason %q version %d: want the command that writes it, and no change on the redelivery", s.Reason, s.Version)
+	}
+	// A TMR's review schedules no summary (the Standardized Format follows a CMR only).
+	if err := f.s.OnEncounter(ctx, encounter("E2", "M1", date(2024, 3, 20), 0, 0, "430193006")); err != nil {
+		t.Fatal(err)
+	}
+	if sum, _ = f.s.List(ctx, tasks.Filter{Member: "M1", Kind: schedulingv1.TaskKind_TASK_KIND_CMR_SUMMARY}); len(sum) != 1 {
+		t.Fatalf("summary tasks after a TMR: %d, want still one", len(sum))
+	}
+	done, err := f.s.Complete(ctx, s.TaskId, "", civil.FromProto(date(2024, 3, 8)), "mailed")
+	if err != nil || done.Status != schedulingv1.TaskStatus_TASK_STATUS_COMPLETED {
+		t.Fatalf("completing the summary task: %v %+v", err, done)
+	}
+	ms, err := f.s.Measures(ctx, "S9925", "001", 2024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Name == "cmr_summary_sent_within_14_days" {
+			if m.Numerator != 1 || m.Denominator != 1 {
+				t.Fatalf("summaries sent in time: %d/%d, want 1/1", m.Numerator, m.Denominator)
+			}
+			return
+		}
+	}
+	t.Fatalf("no cmr_summary_sent_within_14_days measure in %+v", ms)
 }
 
 func TestASkilledNursingDischargeIsReconciledLikeAHospitalsAndAnOutpatientVisitIsNot(t *testing.T) {

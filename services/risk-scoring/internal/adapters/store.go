@@ -7,6 +7,7 @@ package adapters
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/redisx"
 	"github.com/emtm/emtm/services/risk-scoring/internal/assess"
+	"github.com/emtm/emtm/services/risk-scoring/internal/cmr"
 	"github.com/emtm/emtm/services/risk-scoring/internal/profile"
 )
 
@@ -337,6 +339,46 @@ func (s *Store) ReplaceFrom(ctx context.Context, other assess.Store) error {
 		return fmt.Errorf("replace profiles: %T is not a shadow of this store", other)
 	}
 	return redisx.ReplaceNamespace(ctx, s.rdb, o.prefix, s.prefix)
+}
+
+// reviewsKey is the hash of a partition's completed CMRs (encounter id -> cmr.Review, JSON).
+func (s *Store) reviewsKey(tag string) string { return s.prefix + tag + ":cmr" }
+
+// RecordReview implements assess.Store.
+func (s *Store) RecordReview(ctx context.Context, r cmr.Review) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return s.rdb.HSet(ctx, s.reviewsKey(s.parts.Of(r.MemberID)), r.EncounterID, b).Err()
+}
+
+// Review implements assess.Store: the encounter id names no member, so every
+// partition's hash is asked, in one pipeline.
+func (s *Store) Review(ctx context.Context, encounterID string) (cmr.Review, bool, error) {
+	pipe := s.rdb.Pipeline()
+	var cmds []*redis.StringCmd
+	for _, tag := range s.parts.All() {
+		cmds = append(cmds, pipe.HGet(ctx, s.reviewsKey(tag), encounterID))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return cmr.Review{}, false, fmt.Errorf("find CMR %s: %w", encounterID, err)
+	}
+	for _, c := range cmds {
+		v, err := c.Result()
+		if err == redis.Nil {
+			continue
+		}
+		if err != nil {
+			return cmr.Review{}, false, err
+		}
+		var r cmr.Review
+		if err := json.Unmarshal([]byte(v), &r); err != nil {
+			return cmr.Review{}, false, fmt.Errorf("CMR %s: %w", encounterID, err)
+		}
+		return r, true, nil
+	}
+	return cmr.Review{}, false, nil
 }
 
 // Drop deletes every key of the store.

@@ -9,6 +9,7 @@ import (
 	riskv1 "github.com/emtm/emtm/libs/gen/emtm/risk/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/testkit"
+	"github.com/emtm/emtm/services/risk-scoring/internal/cmr"
 )
 
 // A profile of a few hundred fills is a Redis hash table, whose MEMORY USAGE
@@ -117,5 +118,46 @@ func TestSummariesReadManyProfilesInOneRoundTripAsOneAtATime(t *testing.T) {
 	}
 	if sums[3].Bytes != 0 || sums[1].Fingerprint != "" || sums[0].Fingerprint != "t1|e0|" {
 		t.Errorf("summaries %+v", sums)
+	}
+}
+
+// A CMR is found by its encounter id alone, whichever partition its member is
+// in; recording it again (a redelivery) keeps one; a rebuild's shadow that
+// replaces the live store brings its CMRs.
+func TestACMRIsFoundByItsEncounterIDInAnyPartition(t *testing.T) {
+	t.Parallel()
+	rdb := testkit.RedisClient(t)
+	ctx := context.Background()
+	s := NewStore(rdb, LivePrefix, 8)
+	members := map[string]string{}
+	for i := range 20 {
+		m, id := fmt.Sprintf("M%d", i), fmt.Sprintf("ENC-%d", i)
+		members[id] = m
+		r := cmr.Review{EncounterID: id, MemberID: m, ContractID: "S9925", PbpID: "001", Date: "2024-03-01",
+			Problems: []cmr.Issue{{Code: "697958005", Text: "forgets", Asked: []cmr.Ask{{PrescriberNPI: "1003000126", Text: "once daily"}}}}}
+		for range 2 {
+			if err := s.RecordReview(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for id, m := range members {
+		r, found, err := s.Review(ctx, id)
+		if err != nil || !found || r.MemberID != m || len(r.Problems) != 1 || r.Problems[0].Asked[0].Text != "once daily" {
+			t.Fatalf("%s: %+v %v %v", id, r, found, err)
+		}
+	}
+	if _, found, err := s.Review(ctx, "ENC-404"); found || err != nil {
+		t.Fatalf("an unknown encounter: found %v, %v", found, err)
+	}
+	shadow := s.Shadow()
+	if err := shadow.RecordReview(ctx, cmr.Review{EncounterID: "ENC-R", MemberID: "M1", Date: "2024-04-01"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReplaceFrom(ctx, shadow); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := s.Review(ctx, "ENC-R"); !found {
+		t.Fatal("the rebuilt store lost its CMR")
 	}
 }

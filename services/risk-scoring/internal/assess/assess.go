@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/pseudonym"
 	"github.com/emtm/emtm/services/risk-scoring/internal/chronic"
+	"github.com/emtm/emtm/services/risk-scoring/internal/cmr"
 	"github.com/emtm/emtm/services/risk-scoring/internal/profile"
 	"github.com/emtm/emtm/services/risk-scoring/internal/scoring"
 	"github.com/emtm/emtm/services/risk-scoring/safety"
@@ -64,6 +66,10 @@ type Store interface {
 	ReplaceFrom(ctx context.Context, shadow Store) error
 	// Drop deletes every profile of the store.
 	Drop(ctx context.Context) error
+	// RecordReview keeps a completed CMR (idempotent by its encounter id);
+	// Review finds one by its encounter id.
+	RecordReview(ctx context.Context, r cmr.Review) error
+	Review(ctx context.Context, encounterID string) (r cmr.Review, found bool, err error)
 }
 
 // Assessor runs the use case.
@@ -178,10 +184,15 @@ func (a *Assessor) OnCondition(ctx context.Context, c *medicalv1.Condition) erro
 // latest encounter's word on a problem wins. An encounter without problems
 // changes nothing here.
 func (a *Assessor) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounter) error {
+	a.tag(ctx, e.MemberId)
+	if r, ok := reviewOf(e); ok {
+		if err := a.store.RecordReview(ctx, r); err != nil {
+			return err
+		}
+	}
 	if len(e.Problems) == 0 {
 		return nil
 	}
-	a.tag(ctx, e.MemberId)
 	date := civil.FromProto(e.ServiceDate)
 	recs := map[string][]profile.ProblemRec{}
 	for _, r := range e.Recommendations {
@@ -209,6 +220,73 @@ func (a *Assessor) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounter
 		return nil
 	}
 	return a.settle(ctx, snap, e.GetMeta().GetEventId())
+}
+
+// MedicationReviewDone is SNOMED CT 314530002, the service of a CMR (and of a TMR).
+const MedicationReviewDone = "314530002"
+
+// reviewOf is the CMR an encounter records: a completed encounter named a
+// CMR, or a completed medication review named no kind (our reading: a
+// pharmacy that sends no task names its TMRs neither; a summary is written
+// only when asked for by the encounter's id).
+func reviewOf(e *encountersv1.MtmEncounter) (cmr.Review, bool) {
+	if e.Outcome != encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED || e.EncounterId == "" {
+		return cmr.Review{}, false
+	}
+	switch e.TaskKind {
+	case "CMR":
+	case "":
+		if !slices.Contains(e.ServiceCodes, MedicationReviewDone) {
+			return cmr.Review{}, false
+		}
+	default:
+		return cmr.Review{}, false
+	}
+	r := cmr.Review{EncounterID: e.EncounterId, MemberID: e.MemberId, ContractID: e.ContractId, PbpID: e.PbpId,
+		Date: civil.FromProto(e.ServiceDate).String(), PharmacistNPI: e.PharmacistNpi, PharmacyNPI: e.PharmacyNpi}
+	if e.DeliveryMode != encountersv1.DeliveryMode_DELIVERY_MODE_UNSPECIFIED {
+		r.Mode = strings.TrimPrefix(e.DeliveryMode.String(), "DELIVERY_MODE_")
+	}
+	for _, p := range e.Problems {
+		is := cmr.Issue{Code: p.Code, Text: p.Description, Resolved: p.Resolved}
+		for _, rec := range e.Recommendations {
+			if rec.ProblemId == p.ProblemId {
+				is.Asked = append(is.Asked, cmr.Ask{PrescriberNPI: rec.PrescriberNpi, Text: rec.Text})
+			}
+		}
+		r.Problems = append(r.Problems, is)
+	}
+	return r, true
+}
+
+// Review is a completed CMR, found by its encounter id.
+func (a *Assessor) Review(ctx context.Context, encounterID string) (cmr.Review, bool, error) {
+	return a.store.Review(ctx, encounterID)
+}
+
+// Summary is the written summary of a CMR in CMS's Standardized Format,
+// from the review, the member's profile and the plan policy's letters.
+func (a *Assessor) Summary(ctx context.Context, r cmr.Review, prepared civil.Date) (cmr.Summary, error) {
+	snap, _, err := a.store.Load(ctx, r.MemberID)
+	if err != nil {
+		return cmr.Summary{}, err
+	}
+	var birth civil.Date
+	var fills []cmr.Fill
+	if p := snap.Profile; p != nil {
+		birth = p.BirthDate
+		for _, f := range p.Fills {
+			cf := cmr.Fill{Date: f.Date, DaysSupply: f.DaysSupply, PrescriberNPI: f.PrescriberNPI, Ingredients: f.Ingredients}
+			for _, name := range f.Known() {
+				if in, ok := a.refs.Drugs.Ingredient(name); ok && in.PDCClass != "" {
+					cf.Classes = append(cf.Classes, in.PDCClass)
+				}
+			}
+			fills = append(fills, cf)
+		}
+	}
+	l := a.policies.For(r.ContractID, r.PbpID).Letters
+	return cmr.Build(r, birth, fills, cmr.Plan{Name: l.PlanName, Contact: l.Contact, Signature: l.Signature}, prepared)
 }
 
 // storedProblem is the problem as the latest snapshot holds it.

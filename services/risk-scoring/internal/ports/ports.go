@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc/codes"
@@ -17,6 +18,7 @@ import (
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/money"
 	"github.com/emtm/emtm/services/risk-scoring/internal/assess"
+	"github.com/emtm/emtm/services/risk-scoring/internal/cmr"
 	"github.com/emtm/emtm/services/risk-scoring/internal/profile"
 	"github.com/emtm/emtm/services/risk-scoring/internal/scoring"
 )
@@ -163,6 +165,53 @@ func (g *GRPC) GetCarePlan(ctx context.Context, req *riskv1.GetCarePlanRequest) 
 		return nil, status.Errorf(codes.Internal, "writing the care plan: %v", err)
 	}
 	return &riskv1.GetCarePlanResponse{Bundle: doc, ContentType: bus.ContentFHIRJSON}, nil
+}
+
+// GetCmrSummary writes a completed CMR's written summary in CMS's
+// Standardized Format; a CMR of another sponsor's member is missing, as for
+// GetProfile.
+func (g *GRPC) GetCmrSummary(ctx context.Context, req *riskv1.GetCmrSummaryRequest) (*riskv1.GetCmrSummaryResponse, error) {
+	id := req.GetEncounterId()
+	if id == "" {
+		return nil, grpcx.BadField("encounter_id", "required")
+	}
+	if len(id) > 128 {
+		return nil, grpcx.BadField("encounter_id", "at most 128 characters")
+	}
+	prepared := civil.Today(time.UTC)
+	if req.GetPreparedOn() != nil {
+		if prepared = civil.FromProto(req.GetPreparedOn()); !prepared.Valid() {
+			return nil, grpcx.BadField("prepared_on", "not a calendar date")
+		}
+	}
+	r, found, err := g.a.Review(ctx, id)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "%v", err)
+	}
+	if !found || !grpcx.MayActOnContract(ctx, r.ContractID) {
+		return nil, status.Errorf(codes.NotFound, "no completed CMR has encounter_id %q (a TMR or another service has no written summary in the Standardized Format)", id)
+	}
+	on, err := r.ServiceDate()
+	if err != nil {
+		return nil, status.Errorf(codes.DataLoss, "CMR %s: %v", id, err)
+	}
+	if prepared.Before(on) {
+		return nil, grpcx.BadField("prepared_on", fmt.Sprintf("%s is before the CMR (%s)", prepared, on))
+	}
+	s, err := g.a.Summary(ctx, r, prepared)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "%v", err)
+	}
+	page, err := s.HTML()
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "writing the HTML: %v", err)
+	}
+	doc, pages, err := s.PDF()
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "%v", err)
+	}
+	return &riskv1.GetCmrSummaryResponse{MemberId: r.MemberID, ServiceDate: on.Proto(), SendBy: on.AddDays(cmr.SendWithinDays).Proto(),
+		Html: page, Pdf: doc, PdfPages: int32(pages), Medications: int32(len(s.Medications)), Topics: int32(len(s.Topics))}, nil
 }
 
 func (g *GRPC) GetProfileStats(ctx context.Context, req *riskv1.GetProfileStatsRequest) (*riskv1.GetProfileStatsResponse, error) {

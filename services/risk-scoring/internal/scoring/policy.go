@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/emtm/emtm/libs/config"
 	"github.com/emtm/emtm/libs/planid"
@@ -45,11 +46,24 @@ type EligibilitySettings struct {
 	CostThresholdCents map[int]int64 `yaml:"cost_threshold_cents"`
 }
 
+// Letters are what the member's letters say of the plan: the CMR's written
+// summary in CMS's Standardized Format names the plan and how to reach its
+// MTM program (Form CMS-10396).
+type Letters struct {
+	// PlanName is the Part D plan's name as members know it.
+	PlanName string `yaml:"plan_name"`
+	// Contact is how to reach the MTM program: phone, days and hours, TTY.
+	Contact string `yaml:"contact"`
+	// Signature closes the cover letter (the MTM provider's name and title).
+	Signature string `yaml:"signature"`
+}
+
 // Policy is one plan's policy.
 type Policy struct {
 	Eligibility EligibilitySettings `yaml:"eligibility"`
 	Weights     Weights             `yaml:"weights"`
 	Tiers       Tiers               `yaml:"tiers"`
+	Letters     Letters             `yaml:"letters"`
 }
 
 // Criteria are the eligibility criteria of year under this policy.
@@ -149,6 +163,11 @@ func validate(doc *config.Doc, at []string, p Policy) error {
 	for y, c := range e.CostThresholdCents {
 		if y < 2006 || y > 2100 || c <= 0 {
 			return doc.Errorf(path("eligibility", "cost_threshold_cents"), "%d: %d cents: a year from 2006 and a positive amount are required", y, c)
+		}
+	}
+	for name, v := range map[string]string{"plan_name": p.Letters.PlanName, "contact": p.Letters.Contact, "signature": p.Letters.Signature} {
+		if strings.TrimSpace(v) == "" || len(v) > 300 || strings.ContainsAny(v, "\r\n") {
+			return doc.Errorf(path("letters", name), "one line of 1 to 300 characters is required: members' letters (the CMR written summary) print it")
 		}
 	}
 	w := p.Weights

@@ -1449,6 +1449,163 @@ func (x *GetCarePlanResponse) GetContentType() string {
 	return ""
 }
 
+type GetCmrSummaryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// encounter_id is the CMR encounter's id (MtmEncounter.encounter_id).
+	EncounterId string `protobuf:"bytes,1,opt,name=encounter_id,json=encounterId,proto3" json:"encounter_id,omitempty"`
+	// prepared_on is the letter's date (unset: today).
+	PreparedOn    *v1.Date `protobuf:"bytes,2,opt,name=prepared_on,json=preparedOn,proto3" json:"prepared_on,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCmrSummaryRequest) Reset() {
+	*x = GetCmrSummaryRequest{}
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCmrSummaryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCmrSummaryRequest) ProtoMessage() {}
+
+func (x *GetCmrSummaryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCmrSummaryRequest.ProtoReflect.Descriptor instead.
+func (*GetCmrSummaryRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetCmrSummaryRequest) GetEncounterId() string {
+	if x != nil {
+		return x.EncounterId
+	}
+	return ""
+}
+
+func (x *GetCmrSummaryRequest) GetPreparedOn() *v1.Date {
+	if x != nil {
+		return x.PreparedOn
+	}
+	return nil
+}
+
+type GetCmrSummaryResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	MemberId string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	// service_date is the CMR's date; send_by is the last day to send the summary (CMS: 14 days after the CMR).
+	ServiceDate *v1.Date `protobuf:"bytes,2,opt,name=service_date,json=serviceDate,proto3" json:"service_date,omitempty"`
+	SendBy      *v1.Date `protobuf:"bytes,3,opt,name=send_by,json=sendBy,proto3" json:"send_by,omitempty"`
+	// html is the summary as one HTML page (text/html; charset=utf-8); pdf as a PDF document.
+	Html     []byte `protobuf:"bytes,4,opt,name=html,proto3" json:"html,omitempty"`
+	Pdf      []byte `protobuf:"bytes,5,opt,name=pdf,proto3" json:"pdf,omitempty"`
+	PdfPages int32  `protobuf:"varint,6,opt,name=pdf_pages,json=pdfPages,proto3" json:"pdf_pages,omitempty"`
+	// medications and topics count the Personal Medication List's rows and the Medication Action Plan's topics.
+	Medications   int32 `protobuf:"varint,7,opt,name=medications,proto3" json:"medications,omitempty"`
+	Topics        int32 `protobuf:"varint,8,opt,name=topics,proto3" json:"topics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCmrSummaryResponse) Reset() {
+	*x = GetCmrSummaryResponse{}
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCmrSummaryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCmrSummaryResponse) ProtoMessage() {}
+
+func (x *GetCmrSummaryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCmrSummaryResponse.ProtoReflect.Descriptor instead.
+func (*GetCmrSummaryResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetCmrSummaryResponse) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *GetCmrSummaryResponse) GetServiceDate() *v1.Date {
+	if x != nil {
+		return x.ServiceDate
+	}
+	return nil
+}
+
+func (x *GetCmrSummaryResponse) GetSendBy() *v1.Date {
+	if x != nil {
+		return x.SendBy
+	}
+	return nil
+}
+
+func (x *GetCmrSummaryResponse) GetHtml() []byte {
+	if x != nil {
+		return x.Html
+	}
+	return nil
+}
+
+func (x *GetCmrSummaryResponse) GetPdf() []byte {
+	if x != nil {
+		return x.Pdf
+	}
+	return nil
+}
+
+func (x *GetCmrSummaryResponse) GetPdfPages() int32 {
+	if x != nil {
+		return x.PdfPages
+	}
+	return 0
+}
+
+func (x *GetCmrSummaryResponse) GetMedications() int32 {
+	if x != nil {
+		return x.Medications
+	}
+	return 0
+}
+
+func (x *GetCmrSummaryResponse) GetTopics() int32 {
+	if x != nil {
+		return x.Topics
+	}
+	return 0
+}
+
 type GetProfileRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
@@ -1458,7 +1615,7 @@ type GetProfileRequest struct {
 
 func (x *GetProfileRequest) Reset() {
 	*x = GetProfileRequest{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[17]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1470,7 +1627,7 @@ func (x *GetProfileRequest) String() string {
 func (*GetProfileRequest) ProtoMessage() {}
 
 func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[17]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1483,7 +1640,7 @@ func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileRequest.ProtoReflect.Descriptor instead.
 func (*GetProfileRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{17}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetProfileRequest) GetMemberId() string {
@@ -1502,7 +1659,7 @@ type GetProfileResponse struct {
 
 func (x *GetProfileResponse) Reset() {
 	*x = GetProfileResponse{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[18]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1514,7 +1671,7 @@ func (x *GetProfileResponse) String() string {
 func (*GetProfileResponse) ProtoMessage() {}
 
 func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[18]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1527,7 +1684,7 @@ func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileResponse.ProtoReflect.Descriptor instead.
 func (*GetProfileResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{18}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetProfileResponse) GetProfile() *Profile {
@@ -1548,7 +1705,7 @@ type ListByTierRequest struct {
 
 func (x *ListByTierRequest) Reset() {
 	*x = ListByTierRequest{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[19]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1717,7 @@ func (x *ListByTierRequest) String() string {
 func (*ListByTierRequest) ProtoMessage() {}
 
 func (x *ListByTierRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[19]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1730,7 @@ func (x *ListByTierRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListByTierRequest.ProtoReflect.Descriptor instead.
 func (*ListByTierRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{19}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListByTierRequest) GetContractId() string {
@@ -1606,7 +1763,7 @@ type ListByTierResponse struct {
 
 func (x *ListByTierResponse) Reset() {
 	*x = ListByTierResponse{}
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[20]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1618,7 +1775,7 @@ func (x *ListByTierResponse) String() string {
 func (*ListByTierResponse) ProtoMessage() {}
 
 func (x *ListByTierResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_risk_v1_risk_proto_msgTypes[20]
+	mi := &file_emtm_risk_v1_risk_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1631,7 +1788,7 @@ func (x *ListByTierResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListByTierResponse.ProtoReflect.Descriptor instead.
 func (*ListByTierResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{20}
+	return file_emtm_risk_v1_risk_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListByTierResponse) GetMemberIds() []string {
@@ -1773,7 +1930,20 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\"P\n" +
 	"\x13GetCarePlanResponse\x12\x16\n" +
 	"\x06bundle\x18\x01 \x01(\fR\x06bundle\x12!\n" +
-	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\"0\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\"o\n" +
+	"\x14GetCmrSummaryRequest\x12!\n" +
+	"\fencounter_id\x18\x01 \x01(\tR\vencounterId\x124\n" +
+	"\vprepared_on\x18\x02 \x01(\v2\x13.emtm.types.v1.DateR\n" +
+	"preparedOn\"\x97\x02\n" +
+	"\x15GetCmrSummaryResponse\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x126\n" +
+	"\fservice_date\x18\x02 \x01(\v2\x13.emtm.types.v1.DateR\vserviceDate\x12,\n" +
+	"\asend_by\x18\x03 \x01(\v2\x13.emtm.types.v1.DateR\x06sendBy\x12\x12\n" +
+	"\x04html\x18\x04 \x01(\fR\x04html\x12\x10\n" +
+	"\x03pdf\x18\x05 \x01(\fR\x03pdf\x12\x1b\n" +
+	"\tpdf_pages\x18\x06 \x01(\x05R\bpdfPages\x12 \n" +
+	"\vmedications\x18\a \x01(\x05R\vmedications\x12\x16\n" +
+	"\x06topics\x18\b \x01(\x05R\x06topics\"0\n" +
 	"\x11GetProfileRequest\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\"E\n" +
 	"\x12GetProfileResponse\x12/\n" +
@@ -1790,11 +1960,12 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\x15RISK_TIER_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rRISK_TIER_LOW\x10\x01\x12\x16\n" +
 	"\x12RISK_TIER_MODERATE\x10\x02\x12\x12\n" +
-	"\x0eRISK_TIER_HIGH\x10\x032\xaa\x04\n" +
+	"\x0eRISK_TIER_HIGH\x10\x032\x84\x05\n" +
 	"\x12RiskScoringService\x12O\n" +
 	"\n" +
 	"GetProfile\x12\x1f.emtm.risk.v1.GetProfileRequest\x1a .emtm.risk.v1.GetProfileResponse\x12R\n" +
-	"\vGetCarePlan\x12 .emtm.risk.v1.GetCarePlanRequest\x1a!.emtm.risk.v1.GetCarePlanResponse\x12O\n" +
+	"\vGetCarePlan\x12 .emtm.risk.v1.GetCarePlanRequest\x1a!.emtm.risk.v1.GetCarePlanResponse\x12X\n" +
+	"\rGetCmrSummary\x12\".emtm.risk.v1.GetCmrSummaryRequest\x1a#.emtm.risk.v1.GetCmrSummaryResponse\x12O\n" +
 	"\n" +
 	"ListByTier\x12\x1f.emtm.risk.v1.ListByTierRequest\x1a .emtm.risk.v1.ListByTierResponse\x12^\n" +
 	"\x0fRebuildProfiles\x12$.emtm.risk.v1.RebuildProfilesRequest\x1a%.emtm.risk.v1.RebuildProfilesResponse\x12^\n" +
@@ -1815,7 +1986,7 @@ func file_emtm_risk_v1_risk_proto_rawDescGZIP() []byte {
 }
 
 var file_emtm_risk_v1_risk_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_emtm_risk_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_emtm_risk_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_emtm_risk_v1_risk_proto_goTypes = []any{
 	(RiskTier)(0),                   // 0: emtm.risk.v1.RiskTier
 	(*RiskFactor)(nil),              // 1: emtm.risk.v1.RiskFactor
@@ -1835,18 +2006,20 @@ var file_emtm_risk_v1_risk_proto_goTypes = []any{
 	(*GetProfileStatsResponse)(nil), // 15: emtm.risk.v1.GetProfileStatsResponse
 	(*GetCarePlanRequest)(nil),      // 16: emtm.risk.v1.GetCarePlanRequest
 	(*GetCarePlanResponse)(nil),     // 17: emtm.risk.v1.GetCarePlanResponse
-	(*GetProfileRequest)(nil),       // 18: emtm.risk.v1.GetProfileRequest
-	(*GetProfileResponse)(nil),      // 19: emtm.risk.v1.GetProfileResponse
-	(*ListByTierRequest)(nil),       // 20: emtm.risk.v1.ListByTierRequest
-	(*ListByTierResponse)(nil),      // 21: emtm.risk.v1.ListByTierResponse
-	nil,                             // 22: emtm.risk.v1.GetProfileStatsResponse.ByTierEntry
-	nil,                             // 23: emtm.risk.v1.GetProfileStatsResponse.ByProblemEntry
-	(*v1.EventMeta)(nil),            // 24: emtm.types.v1.EventMeta
-	(*v1.Date)(nil),                 // 25: emtm.types.v1.Date
+	(*GetCmrSummaryRequest)(nil),    // 18: emtm.risk.v1.GetCmrSummaryRequest
+	(*GetCmrSummaryResponse)(nil),   // 19: emtm.risk.v1.GetCmrSummaryResponse
+	(*GetProfileRequest)(nil),       // 20: emtm.risk.v1.GetProfileRequest
+	(*GetProfileResponse)(nil),      // 21: emtm.risk.v1.GetProfileResponse
+	(*ListByTierRequest)(nil),       // 22: emtm.risk.v1.ListByTierRequest
+	(*ListByTierResponse)(nil),      // 23: emtm.risk.v1.ListByTierResponse
+	nil,                             // 24: emtm.risk.v1.GetProfileStatsResponse.ByTierEntry
+	nil,                             // 25: emtm.risk.v1.GetProfileStatsResponse.ByProblemEntry
+	(*v1.EventMeta)(nil),            // 26: emtm.types.v1.EventMeta
+	(*v1.Date)(nil),                 // 27: emtm.types.v1.Date
 }
 var file_emtm_risk_v1_risk_proto_depIdxs = []int32{
-	24, // 0: emtm.risk.v1.RiskAssessment.meta:type_name -> emtm.types.v1.EventMeta
-	25, // 1: emtm.risk.v1.RiskAssessment.as_of:type_name -> emtm.types.v1.Date
+	26, // 0: emtm.risk.v1.RiskAssessment.meta:type_name -> emtm.types.v1.EventMeta
+	27, // 1: emtm.risk.v1.RiskAssessment.as_of:type_name -> emtm.types.v1.Date
 	0,  // 2: emtm.risk.v1.RiskAssessment.tier:type_name -> emtm.risk.v1.RiskTier
 	0,  // 3: emtm.risk.v1.RiskAssessment.previous_tier:type_name -> emtm.risk.v1.RiskTier
 	1,  // 4: emtm.risk.v1.RiskAssessment.factors:type_name -> emtm.risk.v1.RiskFactor
@@ -1854,36 +2027,41 @@ var file_emtm_risk_v1_risk_proto_depIdxs = []int32{
 	3,  // 6: emtm.risk.v1.RiskAssessment.problems:type_name -> emtm.risk.v1.DrugTherapyProblem
 	7,  // 7: emtm.risk.v1.RiskAssessment.pdc:type_name -> emtm.risk.v1.PdcResult
 	5,  // 8: emtm.risk.v1.RiskAssessment.safety:type_name -> emtm.risk.v1.SafetyMeasure
-	25, // 9: emtm.risk.v1.ExclusionSpan.start:type_name -> emtm.types.v1.Date
-	25, // 10: emtm.risk.v1.ExclusionSpan.end:type_name -> emtm.types.v1.Date
-	25, // 11: emtm.risk.v1.PdcResult.ipsd:type_name -> emtm.types.v1.Date
-	25, // 12: emtm.risk.v1.PdcResult.end:type_name -> emtm.types.v1.Date
+	27, // 9: emtm.risk.v1.ExclusionSpan.start:type_name -> emtm.types.v1.Date
+	27, // 10: emtm.risk.v1.ExclusionSpan.end:type_name -> emtm.types.v1.Date
+	27, // 11: emtm.risk.v1.PdcResult.ipsd:type_name -> emtm.types.v1.Date
+	27, // 12: emtm.risk.v1.PdcResult.end:type_name -> emtm.types.v1.Date
 	4,  // 13: emtm.risk.v1.Profile.latest_assessment:type_name -> emtm.risk.v1.RiskAssessment
 	6,  // 14: emtm.risk.v1.Profile.exclusions:type_name -> emtm.risk.v1.ExclusionSpan
 	9,  // 15: emtm.risk.v1.Profile.fills:type_name -> emtm.risk.v1.Fill
-	25, // 16: emtm.risk.v1.Fill.date_of_service:type_name -> emtm.types.v1.Date
+	27, // 16: emtm.risk.v1.Fill.date_of_service:type_name -> emtm.types.v1.Date
 	4,  // 17: emtm.risk.v1.ListAssessmentsResponse.assessments:type_name -> emtm.risk.v1.RiskAssessment
-	22, // 18: emtm.risk.v1.GetProfileStatsResponse.by_tier:type_name -> emtm.risk.v1.GetProfileStatsResponse.ByTierEntry
-	23, // 19: emtm.risk.v1.GetProfileStatsResponse.by_problem:type_name -> emtm.risk.v1.GetProfileStatsResponse.ByProblemEntry
-	8,  // 20: emtm.risk.v1.GetProfileResponse.profile:type_name -> emtm.risk.v1.Profile
-	0,  // 21: emtm.risk.v1.ListByTierRequest.tier:type_name -> emtm.risk.v1.RiskTier
-	18, // 22: emtm.risk.v1.RiskScoringService.GetProfile:input_type -> emtm.risk.v1.GetProfileRequest
-	16, // 23: emtm.risk.v1.RiskScoringService.GetCarePlan:input_type -> emtm.risk.v1.GetCarePlanRequest
-	20, // 24: emtm.risk.v1.RiskScoringService.ListByTier:input_type -> emtm.risk.v1.ListByTierRequest
-	12, // 25: emtm.risk.v1.RiskScoringService.RebuildProfiles:input_type -> emtm.risk.v1.RebuildProfilesRequest
-	14, // 26: emtm.risk.v1.RiskScoringService.GetProfileStats:input_type -> emtm.risk.v1.GetProfileStatsRequest
-	10, // 27: emtm.risk.v1.RiskScoringService.ListAssessments:input_type -> emtm.risk.v1.ListAssessmentsRequest
-	19, // 28: emtm.risk.v1.RiskScoringService.GetProfile:output_type -> emtm.risk.v1.GetProfileResponse
-	17, // 29: emtm.risk.v1.RiskScoringService.GetCarePlan:output_type -> emtm.risk.v1.GetCarePlanResponse
-	21, // 30: emtm.risk.v1.RiskScoringService.ListByTier:output_type -> emtm.risk.v1.ListByTierResponse
-	13, // 31: emtm.risk.v1.RiskScoringService.RebuildProfiles:output_type -> emtm.risk.v1.RebuildProfilesResponse
-	15, // 32: emtm.risk.v1.RiskScoringService.GetProfileStats:output_type -> emtm.risk.v1.GetProfileStatsResponse
-	11, // 33: emtm.risk.v1.RiskScoringService.ListAssessments:output_type -> emtm.risk.v1.ListAssessmentsResponse
-	28, // [28:34] is the sub-list for method output_type
-	22, // [22:28] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	24, // 18: emtm.risk.v1.GetProfileStatsResponse.by_tier:type_name -> emtm.risk.v1.GetProfileStatsResponse.ByTierEntry
+	25, // 19: emtm.risk.v1.GetProfileStatsResponse.by_problem:type_name -> emtm.risk.v1.GetProfileStatsResponse.ByProblemEntry
+	27, // 20: emtm.risk.v1.GetCmrSummaryRequest.prepared_on:type_name -> emtm.types.v1.Date
+	27, // 21: emtm.risk.v1.GetCmrSummaryResponse.service_date:type_name -> emtm.types.v1.Date
+	27, // 22: emtm.risk.v1.GetCmrSummaryResponse.send_by:type_name -> emtm.types.v1.Date
+	8,  // 23: emtm.risk.v1.GetProfileResponse.profile:type_name -> emtm.risk.v1.Profile
+	0,  // 24: emtm.risk.v1.ListByTierRequest.tier:type_name -> emtm.risk.v1.RiskTier
+	20, // 25: emtm.risk.v1.RiskScoringService.GetProfile:input_type -> emtm.risk.v1.GetProfileRequest
+	16, // 26: emtm.risk.v1.RiskScoringService.GetCarePlan:input_type -> emtm.risk.v1.GetCarePlanRequest
+	18, // 27: emtm.risk.v1.RiskScoringService.GetCmrSummary:input_type -> emtm.risk.v1.GetCmrSummaryRequest
+	22, // 28: emtm.risk.v1.RiskScoringService.ListByTier:input_type -> emtm.risk.v1.ListByTierRequest
+	12, // 29: emtm.risk.v1.RiskScoringService.RebuildProfiles:input_type -> emtm.risk.v1.RebuildProfilesRequest
+	14, // 30: emtm.risk.v1.RiskScoringService.GetProfileStats:input_type -> emtm.risk.v1.GetProfileStatsRequest
+	10, // 31: emtm.risk.v1.RiskScoringService.ListAssessments:input_type -> emtm.risk.v1.ListAssessmentsRequest
+	21, // 32: emtm.risk.v1.RiskScoringService.GetProfile:output_type -> emtm.risk.v1.GetProfileResponse
+	17, // 33: emtm.risk.v1.RiskScoringService.GetCarePlan:output_type -> emtm.risk.v1.GetCarePlanResponse
+	19, // 34: emtm.risk.v1.RiskScoringService.GetCmrSummary:output_type -> emtm.risk.v1.GetCmrSummaryResponse
+	23, // 35: emtm.risk.v1.RiskScoringService.ListByTier:output_type -> emtm.risk.v1.ListByTierResponse
+	13, // 36: emtm.risk.v1.RiskScoringService.RebuildProfiles:output_type -> emtm.risk.v1.RebuildProfilesResponse
+	15, // 37: emtm.risk.v1.RiskScoringService.GetProfileStats:output_type -> emtm.risk.v1.GetProfileStatsResponse
+	11, // 38: emtm.risk.v1.RiskScoringService.ListAssessments:output_type -> emtm.risk.v1.ListAssessmentsResponse
+	32, // [32:39] is the sub-list for method output_type
+	25, // [25:32] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_emtm_risk_v1_risk_proto_init() }
@@ -1897,7 +2075,7 @@ func file_emtm_risk_v1_risk_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_risk_v1_risk_proto_rawDesc), len(file_emtm_risk_v1_risk_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

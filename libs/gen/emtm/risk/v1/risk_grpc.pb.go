@@ -26,6 +26,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	RiskScoringService_GetProfile_FullMethodName      = "/emtm.risk.v1.RiskScoringService/GetProfile"
 	RiskScoringService_GetCarePlan_FullMethodName     = "/emtm.risk.v1.RiskScoringService/GetCarePlan"
+	RiskScoringService_GetCmrSummary_FullMethodName   = "/emtm.risk.v1.RiskScoringService/GetCmrSummary"
 	RiskScoringService_ListByTier_FullMethodName      = "/emtm.risk.v1.RiskScoringService/ListByTier"
 	RiskScoringService_RebuildProfiles_FullMethodName = "/emtm.risk.v1.RiskScoringService/RebuildProfiles"
 	RiskScoringService_GetProfileStats_FullMethodName = "/emtm.risk.v1.RiskScoringService/GetProfileStats"
@@ -44,6 +45,12 @@ type RiskScoringServiceClient interface {
 	// pharmacists recorded, open or resolved, and the recommendations made to
 	// prescribers about them. Ingestion's care-plan reader reads it back.
 	GetCarePlan(ctx context.Context, in *GetCarePlanRequest, opts ...grpc.CallOption) (*GetCarePlanResponse, error)
+	// GetCmrSummary writes the written summary of a completed CMR in CMS's
+	// Standardized Format (Form CMS-10396: cover letter, Medication Action Plan,
+	// Personal Medication List) as HTML and PDF, from the CMR encounter and the
+	// member's profile as of the CMR's date, with the plan's name and contact
+	// from the plan policy.
+	GetCmrSummary(ctx context.Context, in *GetCmrSummaryRequest, opts ...grpc.CallOption) (*GetCmrSummaryResponse, error)
 	ListByTier(ctx context.Context, in *ListByTierRequest, opts ...grpc.CallOption) (*ListByTierResponse, error)
 	// RebuildProfiles replays the claims and medical streams into a fresh
 	// namespace and compares the result with the live profiles; with apply, the
@@ -80,6 +87,16 @@ func (c *riskScoringServiceClient) GetCarePlan(ctx context.Context, in *GetCareP
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetCarePlanResponse)
 	err := c.cc.Invoke(ctx, RiskScoringService_GetCarePlan_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *riskScoringServiceClient) GetCmrSummary(ctx context.Context, in *GetCmrSummaryRequest, opts ...grpc.CallOption) (*GetCmrSummaryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCmrSummaryResponse)
+	err := c.cc.Invoke(ctx, RiskScoringService_GetCmrSummary_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +155,12 @@ type RiskScoringServiceServer interface {
 	// pharmacists recorded, open or resolved, and the recommendations made to
 	// prescribers about them. Ingestion's care-plan reader reads it back.
 	GetCarePlan(context.Context, *GetCarePlanRequest) (*GetCarePlanResponse, error)
+	// GetCmrSummary writes the written summary of a completed CMR in CMS's
+	// Standardized Format (Form CMS-10396: cover letter, Medication Action Plan,
+	// Personal Medication List) as HTML and PDF, from the CMR encounter and the
+	// member's profile as of the CMR's date, with the plan's name and contact
+	// from the plan policy.
+	GetCmrSummary(context.Context, *GetCmrSummaryRequest) (*GetCmrSummaryResponse, error)
 	ListByTier(context.Context, *ListByTierRequest) (*ListByTierResponse, error)
 	// RebuildProfiles replays the claims and medical streams into a fresh
 	// namespace and compares the result with the live profiles; with apply, the
@@ -165,6 +188,9 @@ func (UnimplementedRiskScoringServiceServer) GetProfile(context.Context, *GetPro
 }
 func (UnimplementedRiskScoringServiceServer) GetCarePlan(context.Context, *GetCarePlanRequest) (*GetCarePlanResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCarePlan not implemented")
+}
+func (UnimplementedRiskScoringServiceServer) GetCmrSummary(context.Context, *GetCmrSummaryRequest) (*GetCmrSummaryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCmrSummary not implemented")
 }
 func (UnimplementedRiskScoringServiceServer) ListByTier(context.Context, *ListByTierRequest) (*ListByTierResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListByTier not implemented")
@@ -231,6 +257,24 @@ func _RiskScoringService_GetCarePlan_Handler(srv interface{}, ctx context.Contex
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(RiskScoringServiceServer).GetCarePlan(ctx, req.(*GetCarePlanRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RiskScoringService_GetCmrSummary_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCmrSummaryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RiskScoringServiceServer).GetCmrSummary(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RiskScoringService_GetCmrSummary_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RiskScoringServiceServer).GetCmrSummary(ctx, req.(*GetCmrSummaryRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -321,6 +365,10 @@ var RiskScoringService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetCarePlan",
 			Handler:    _RiskScoringService_GetCarePlan_Handler,
+		},
+		{
+			MethodName: "GetCmrSummary",
+			Handler:    _RiskScoringService_GetCmrSummary_Handler,
 		},
 		{
 			MethodName: "ListByTier",

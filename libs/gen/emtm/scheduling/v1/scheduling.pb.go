@@ -45,6 +45,9 @@ const (
 	// Medication reconciliation after an inpatient discharge.
 	TaskKind_TASK_KIND_POST_DISCHARGE TaskKind = 4
 	TaskKind_TASK_KIND_FOLLOW_UP      TaskKind = 5
+	// Send the member the CMR's written summary in CMS's Standardized Format
+	// (Form CMS-10396) within 14 days of the CMR; the worker who sends it completes it.
+	TaskKind_TASK_KIND_CMR_SUMMARY TaskKind = 6
 )
 
 // Enum value maps for TaskKind.
@@ -56,6 +59,7 @@ var (
 		3: "TASK_KIND_ADHERENCE_OUTREACH",
 		4: "TASK_KIND_POST_DISCHARGE",
 		5: "TASK_KIND_FOLLOW_UP",
+		6: "TASK_KIND_CMR_SUMMARY",
 	}
 	TaskKind_value = map[string]int32{
 		"TASK_KIND_UNSPECIFIED":        0,
@@ -64,6 +68,7 @@ var (
 		"TASK_KIND_ADHERENCE_OUTREACH": 3,
 		"TASK_KIND_POST_DISCHARGE":     4,
 		"TASK_KIND_FOLLOW_UP":          5,
+		"TASK_KIND_CMR_SUMMARY":        6,
 	}
 )
 
@@ -1729,14 +1734,15 @@ const file_emtm_scheduling_v1_scheduling_proto_rawDesc = "" +
 	"\fBacklogCount\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
 	"\x03age\x18\x02 \x01(\tR\x03age\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count*\xa4\x01\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count*\xbf\x01\n" +
 	"\bTaskKind\x12\x19\n" +
 	"\x15TASK_KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rTASK_KIND_CMR\x10\x01\x12\x11\n" +
 	"\rTASK_KIND_TMR\x10\x02\x12 \n" +
 	"\x1cTASK_KIND_ADHERENCE_OUTREACH\x10\x03\x12\x1c\n" +
 	"\x18TASK_KIND_POST_DISCHARGE\x10\x04\x12\x17\n" +
-	"\x13TASK_KIND_FOLLOW_UP\x10\x05*\xc5\x01\n" +
+	"\x13TASK_KIND_FOLLOW_UP\x10\x05\x12\x19\n" +
+	"\x15TASK_KIND_CMR_SUMMARY\x10\x06*\xc5\x01\n" +
 	"\n" +
 	"TaskStatus\x12\x1b\n" +
 	"\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
