@@ -66,6 +66,14 @@ func TestForDischargeAndFollowUp(t *testing.T) {
 	if s := p.ForFollowUp(d, "E1", 2); s.Due.String() != "2024-06-09" || s.Kind != FollowUp || s.ScheduledOn.String() != "2024-05-11" {
 		t.Errorf("follow-up %+v", s)
 	}
+	if s := p.ForCMRSummary(d, "E1"); s.Due.String() != "2024-05-24" || s.Kind != CMRSummary || s.ScheduledOn != d || s.Period != "EE1" || s.Priority != 85 {
+		t.Errorf("CMR summary %+v: want from the CMR to 14 days after it", s)
+	}
+	// A program written before the summary task gets CMS's 14 days.
+	old, err := Parse("old.yaml", []byte(strings.Replace(SampleYAML(), "  cmr_summary: {due_days: 14, priority: 85}\n", "", 1)))
+	if err != nil || old.For("S9925", "001").CMRSummary != (FollowUpRule{DueDays: 14, Priority: 85}) {
+		t.Errorf("a program without cmr_summary: %v", err)
+	}
 	if got := strings.Join(p.KindsCompletedBy("430193006"), ","); got != "TMR,POST_DISCHARGE,FOLLOW_UP" {
 		t.Errorf("medication reconciliation completes %s", got)
 	}
@@ -84,6 +92,8 @@ func TestProgramFileErrorsNameLineAndField(t *testing.T) {
 		{"bad dispatch", "dispatch: grpc", "dispatch: carrier-pigeon", "default.dispatch"},
 		{"bad completion code", `CMR: ["314530002"]`, `CMR: ["314530003"]`, "default.completed_by_codes.CMR: SNOMED CT code 314530003 fails its Verhoeff check digit"},
 		{"unknown field", "grace_days: 30", "grace_days: 30\n  grace_weeks: 4", "field grace_weeks not found"},
+		{"summary later than 14 days", "cmr_summary: {due_days: 14", "cmr_summary: {due_days: 21", "default.cmr_summary: due_days must be 1..14 (CMS: the written summary is sent within 14 days of the CMR)"},
+		{"summary as a tier's intervention", "{kind: ADHERENCE_OUTREACH, due_days: 30, priority: 20}", "{kind: CMR_SUMMARY, due_days: 14, priority: 20}", "a CMR's written summary is scheduled by cmr_summary, after the CMR"},
 	}
 	for _, tt := range tests {
 		if !strings.Contains(base, tt.from) {

@@ -181,7 +181,8 @@ func (a *Assessor) OnCondition(ctx context.Context, c *medicalv1.Condition) erro
 // OnEncounter keeps the medication-related problems a pharmacist recorded
 // (an MTM encounter's problems, from a Pharmacist eCare Plan), open or
 // resolved, with the recommendations made to prescribers about them; the
-// latest encounter's word on a problem wins. An encounter without problems
+// latest encounter's word on a problem wins; and keeps a completed CMR for
+// its written summary (reviewOf). Any other encounter without problems
 // changes nothing here.
 func (a *Assessor) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounter) error {
 	a.tag(ctx, e.MemberId)

@@ -47,7 +47,7 @@ type Review struct {
 	Date          string  `json:"date"` // YYYY-MM-DD
 	PharmacistNPI string  `json:"pharmacist,omitempty"`
 	PharmacyNPI   string  `json:"pharmacy,omitempty"`
-	Mode          string  `json:"mode,omitempty"` // IN_PERSON, TELEPHONE, VIDEO, ASYNCHRONOUS
+	Mode          string  `json:"mode,omitempty"` // IN_PERSON, TELEPHONE, VIDEO, ASYNCHRONOUS (DeliveryMode without its prefix)
 	Problems      []Issue `json:"problems,omitempty"`
 }
 
@@ -131,7 +131,9 @@ func Build(r Review, birth civil.Date, fills []Fill, plan Plan, prepared civil.D
 	return s, nil
 }
 
-var modes = map[string]string{"IN_PERSON": "in person", "TELEPHONE": "by phone", "VIDEO": "by video", "ASYNCHRONOUS": "in writing"}
+// modes are the ways a CMR is delivered, as the letter says them (a CMR is
+// interactive, person to person or by telehealth: an asynchronous one gets no words).
+var modes = map[string]string{"IN_PERSON": "in person", "TELEPHONE": "by phone", "VIDEO": "by video"}
 
 // plain are member words for the medication-related problems pharmacists
 // record most (SNOMED CT); any other is told in the pharmacist's words.

@@ -149,6 +149,8 @@ func TestPolicyFileErrorsNameLineAndField(t *testing.T) {
 		{"unknown field", "    recent_days: 90", "    recent_days: 90\n    recent_weeks: 3", "field recent_weeks not found"},
 		{"bad plan key", "plans: {}", "plans:\n  S9925:\n    tiers: {moderate: 1, high: 2}", "plans.S9925: a plan is named contract-pbp"},
 		{"drug steps out of order", "{at_least: 8, points: 2}", "{at_least: 4, points: 2}", "default.weights.drug_count: step 2"},
+		{"an empty contact in the letters", `    contact: "call the MTM pharmacist line at (555) 010-0100 (TTY 711), Monday to Friday, 8 a.m. to 8 p.m."`, `    contact: " "`, "default.letters.contact: one line of 1 to 300 characters is required"},
+		{"a plan without letters", "plans: {}", "plans:\n  S9925-002:\n    eligibility: {min_chronic_diseases: 3, min_drugs: 8}\n    weights: {recent_days: 90}\n    tiers: {moderate: 3, high: 6}", "plans.S9925-002.letters."},
 	}
 	for _, tt := range tests {
 		if !strings.Contains(base, tt.from) {

@@ -1506,7 +1506,8 @@ func (x *GetCmrSummaryRequest) GetPreparedOn() *v1.Date {
 type GetCmrSummaryResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	MemberId string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	// service_date is the CMR's date; send_by is the last day to send the summary (CMS: 14 days after the CMR).
+	// service_date is the CMR's date; send_by is the last day CMS allows to send the summary (14
+	// days after the CMR; the plan's CMR_SUMMARY task may be due sooner, cmr_summary.due_days).
 	ServiceDate *v1.Date `protobuf:"bytes,2,opt,name=service_date,json=serviceDate,proto3" json:"service_date,omitempty"`
 	SendBy      *v1.Date `protobuf:"bytes,3,opt,name=send_by,json=sendBy,proto3" json:"send_by,omitempty"`
 	// html is the summary as one HTML page (text/html; charset=utf-8); pdf as a PDF document.
