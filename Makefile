@@ -174,6 +174,7 @@ bench-pipeline: build ## BENCH_CLAIMS claims through the whole pipeline vs the r
 bench-units: ## benchmarks of ingestion and risk scoring, one core, each with its baseline from the same run
 	go test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -cpu 1 -count=3 ./services/ingestion/internal/intake
 	go test -run='^$$' -bench='$(BENCH)' -benchtime=20000x -cpu 1 -count=3 ./services/risk-scoring/internal/assess
+	go test -run='^$$' -bench='$(BENCH)' -benchtime=500x -cpu 1 -count=3 ./services/risk-scoring/internal/cmr
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME executions each (default 50000x)

@@ -25,7 +25,7 @@ func day(s string) civil.Date {
 
 // sample is a CMR on 2024-03-01 of a member on a statin, an ACE inhibitor, a
 // combination product and a drug that ran out months before.
-func sample(t *testing.T) cmr.Summary {
+func sample(t testing.TB) cmr.Summary {
 	t.Helper()
 	r := cmr.Review{EncounterID: "ENC-CMR-1", MemberID: "M100", ContractID: "S9925", PbpID: "001", Date: "2024-03-01",
 		PharmacistNPI: "1234567893", Mode: "TELEPHONE", Problems: []cmr.Issue{
