@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/emtm/emtm/libs/civil"
 )
@@ -260,7 +262,8 @@ func drugName(f Fill) string {
 	ings := append([]string(nil), f.Ingredients...)
 	sort.Strings(ings)
 	name := strings.Join(ings, " and ")
-	return strings.ToUpper(name[:1]) + name[1:]
+	first, size := utf8.DecodeRuneInString(name)
+	return string(unicode.ToUpper(first)) + name[size:]
 }
 
 // Long is a date as a letter writes it: March 1, 2024.

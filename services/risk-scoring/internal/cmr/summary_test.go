@@ -65,6 +65,11 @@ func TestTheMedicationListIsWhatWasInUseAtTheCMROneRowPerDrug(t *testing.T) {
 		!strings.Contains(statin.Started, "November 20, 2023") || statin.Prescriber != "NPI 1003000126" {
 		t.Fatalf("atorvastatin row %+v: want its class's reason, its latest fill, its first fill and its prescriber", statin)
 	}
+	accented, _ := cmr.Build(cmr.Review{EncounterID: "E", MemberID: "M", Date: "2024-03-01"}, civil.Date{},
+		[]cmr.Fill{{Date: day("2024-02-01"), DaysSupply: 30, Ingredients: []string{"éfavirenz"}}}, cmr.Plan{}, day("2024-03-01"))
+	if name := accented.Medications[0].Name; name != "Éfavirenz" {
+		t.Fatalf("a name that starts with a letter outside ASCII: %q", name)
+	}
 	if s.Medications[0].Why != "" {
 		t.Fatalf("a drug of no adherence class got a reason: %q (left for the pharmacist or the member to write)", s.Medications[0].Why)
 	}
