@@ -66,6 +66,14 @@ var funcs = template.FuncMap{
 		return fmt.Sprintf("%04d-%02d", m.Year, m.Month)
 	},
 	"enum": enumName,
+	// cmr is the CMR encounter whose written summary a task is about: the
+	// CMR a task of kind CMR_SUMMARY follows ("" for any other task).
+	"cmr": func(t *schedulingv1.InterventionTask) string {
+		if t.GetKind() != schedulingv1.TaskKind_TASK_KIND_CMR_SUMMARY {
+			return ""
+		}
+		return strings.TrimPrefix(t.GetPeriod(), "E")
+	},
 	"chart": func(c Chart) (string, error) {
 		b, err := json.Marshal(c)
 		return string(b), err
@@ -850,6 +858,45 @@ func (h *handler) redeliver(w http.ResponseWriter, r *http.Request) {
 }
 
 // resubmit resubmits a stored rejection (operators only; a POST from this origin).
+// cmrSummary sends a CMR's written summary (CMS Standardized Format) as a
+// PDF download, for a viewer who may see the member's contract; any other
+// viewer finds nothing, as in the services.
+func (h *handler) cmrSummary(w http.ResponseWriter, r *http.Request) {
+	v, err := h.viewer(r)
+	if err != nil {
+		h.fail(w, r, Page{Name: "error", Title: "Not allowed"}, forbidden("%v", err))
+		return
+	}
+	p := Page{Viewer: v, Plans: h.plans(v)}
+	id := r.PathValue("encounter_id")
+	if id == "" || len(id) > 128 {
+		h.fail(w, r, p, httpError{code: http.StatusBadRequest, msg: "encounter_id: 1 to 128 characters"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.o.CallTimeout)
+	defer cancel()
+	resp, err := h.b.Risk.GetCmrSummary(ctx, &riskv1.GetCmrSummaryRequest{EncounterId: id})
+	if err != nil {
+		h.fail(w, r, p, fromRPC("risk-scoring", err))
+		return
+	}
+	if !v.MaySee(resp.ContractId) {
+		h.fail(w, r, p, notFound("risk-scoring: no completed CMR has encounter_id %q", id))
+		return
+	}
+	name := strings.Map(func(c rune) rune {
+		if c == '-' || c == '_' || c == '.' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') {
+			return c
+		}
+		return '_'
+	}, id)
+	hd := w.Header()
+	hd.Set("Content-Type", "application/pdf")
+	hd.Set("Content-Disposition", `attachment; filename="cmr-summary-`+name+`.pdf"`)
+	hd.Set("Cache-Control", "no-store") // it carries the member's id and birth date
+	_, _ = w.Write(resp.Pdf)
+}
+
 func (h *handler) resubmit(w http.ResponseWriter, r *http.Request) {
 	v, err := h.viewer(r)
 	if err != nil || !v.Operator {

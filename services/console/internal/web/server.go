@@ -144,6 +144,7 @@ func New(b *Backend, o Options) (http.Handler, error) {
 	h.mux.HandleFunc("GET /claims/{claim_id}", h.page("claim", h.claim))
 	h.mux.HandleFunc("GET /claims", h.findClaim)
 	h.mux.HandleFunc("GET /tasks", h.page("tasks", h.tasks))
+	h.mux.HandleFunc("GET /cmr/{encounter_id}/summary.pdf", h.cmrSummary)
 	h.mux.HandleFunc("GET /outreach", h.page("outreach", h.outreach))
 	h.mux.HandleFunc("GET /payments", h.page("payments", h.payments))
 	h.mux.HandleFunc("GET /payments/entries", h.page("entries", h.entries))

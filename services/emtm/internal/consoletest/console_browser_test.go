@@ -106,8 +106,23 @@ func newFixture(t *testing.T) (*fixture, error) {
 		return nil, err
 	}
 	ctx := context.Background()
+	// The sample program, with a CMR for MODERATE members too: M-0001's CMR
+	// leaves a written summary to send (a task with a link to its PDF).
+	program, err := os.ReadFile(filepath.Join("..", "..", "..", "intervention-scheduling", "internal", "policy", "program.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	programPath := filepath.Join(dir, "program.yaml")
+	if err := os.WriteFile(programPath, []byte(strings.Replace(string(program), "    MODERATE:\n", "    MODERATE:\n      - {kind: CMR, due_days: 60, priority: 90}\n", 1)), 0o600); err != nil {
+		return nil, err
+	}
+	args := map[string][]string{}
+	for name, a := range stack.ReplayArgs {
+		args[name] = a
+	}
+	args["intervention-scheduling"] = append(append([]string{}, args["intervention-scheduling"]...), "-policy", programPath)
 	st, err := stack.Start(ctx, stack.Options{DataDir: dir, Partitions: 4, InstallRedis: true, Getenv: getenv, Log: io.Discard, Out: io.Discard,
-		ServiceArgs: stack.ReplayArgs})
+		ServiceArgs: args})
 	if err != nil {
 		return nil, err
 	}
@@ -216,8 +231,21 @@ func (f *fixture) submitJourney(ctx context.Context) error {
 		DeliveryMode: encountersv1.DeliveryMode_DELIVERY_MODE_TELEPHONE, Outcome: encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED,
 		PrescriberResponses: []*encountersv1.PrescriberResponse{{PrescriberNpi: prescriber, ProblemKey: "BEERS:glyburide", Accepted: true, Note: "switched to glipizide"}},
 	}})
+	if err != nil {
+		return err
+	}
+	// M-0001's CMR: its written summary is a task with a link to the PDF.
+	_, err = ing.SubmitEncounter(ctx, &ingestionv1.SubmitEncounterRequest{Encounter: &encountersv1.MtmEncounter{
+		EncounterId: cmrEncounter, MemberId: "M-0001", ContractId: plan.Contract, PbpId: plan.PBP,
+		ServiceDate: &typesv1.Date{Year: 2024, Month: 3, Day: 10}, ServiceCodes: []string{"314530002"}, TaskKind: "CMR",
+		PharmacistNpi: prescriber, PharmacyNpi: pharmacy, Minutes: 45,
+		DeliveryMode: encountersv1.DeliveryMode_DELIVERY_MODE_IN_PERSON, Outcome: encountersv1.EncounterOutcome_ENCOUNTER_OUTCOME_COMPLETED,
+	}})
 	return err
 }
+
+// cmrEncounter is M-0001's CMR (submitJourney).
+const cmrEncounter = "ENC-CMR-1"
 
 // deadLetter puts on EMTM_DLQ what risk-scoring's consumer writes when it
 // gives up on an event: M-0003's claim, with the error that stopped it.
@@ -550,8 +578,11 @@ func TestEveryPageOfTheConsoleShowsWhatTheServicesSayWithoutBrowserErrors(t *tes
 		if got := b.text(t, "tier"); got != "MODERATE" {
 			t.Errorf("tier %q", got)
 		}
-		if got := b.text(t, "member-tasks"); !strings.Contains(got, "TMR") {
-			t.Errorf("the member's TMR is not listed: %q", got)
+		if got := b.text(t, "member-tasks"); !strings.Contains(got, "TMR") || !strings.Contains(got, "CMR_SUMMARY") {
+			t.Errorf("the member's TMR and the task to send the CMR's summary are not listed: %q", got)
+		}
+		if n := b.count(t, `a[data-testid="cmr-summary"][href="/cmr/`+cmrEncounter+`/summary.pdf"]`); n != 1 {
+			t.Errorf("%d links to the CMR's written summary, want 1", n)
 		}
 		if got := b.text(t, "member-outreach"); !strings.Contains(got, "BEERS") || !strings.Contains(got, "ACCEPTED") {
 			t.Errorf("the member's accepted BEERS item is not listed: %q", got)
@@ -724,6 +755,7 @@ func TestTheConsoleShowsEachPersonOnlyTheirContracts(t *testing.T) {
 		{"S9925's staff", s9925, "/", 200, "Plan S9925-001"},
 		{"S9925's staff", s9925, "/members/M-0001", 200, "MODERATE"},
 		{"S9925's staff", s9925, "/claims/" + claimID, 200, "prescriber-outreach"},
+		{"S9925's staff", s9925, "/cmr/" + cmrEncounter + "/summary.pdf", 200, "Personal Medication List for Member ID M-0001"},
 		{"S9925's staff", s9925, "/?plan=H9999-001", 404, "not one you may see"},
 		{"S9925's staff", s9925, "/operations", 403, "operators"},
 		{"H9999's staff", h9999, "/", 200, "Plan H9999-001"},
@@ -732,6 +764,7 @@ func TestTheConsoleShowsEachPersonOnlyTheirContracts(t *testing.T) {
 		{"H9999's staff", h9999, "/payments?plan=S9925-001", 404, "not one you may see"},
 		{"H9999's staff", h9999, "/members/M-0001", 404, "no profile"},
 		{"H9999's staff", h9999, "/claims/" + claimID, 404, "no claim"},
+		{"H9999's staff", h9999, "/cmr/" + cmrEncounter + "/summary.pdf", 404, "no completed CMR"},
 		{"H9999's staff", h9999, "/operations", 403, "operators"},
 	} {
 		code, body := get(c.c, c.path)

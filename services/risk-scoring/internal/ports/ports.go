@@ -211,7 +211,8 @@ func (g *GRPC) GetCmrSummary(ctx context.Context, req *riskv1.GetCmrSummaryReque
 		return nil, status.Errorf(codes.Internal, "%v", err)
 	}
 	return &riskv1.GetCmrSummaryResponse{MemberId: r.MemberID, ServiceDate: on.Proto(), SendBy: on.AddDays(cmr.SendWithinDays).Proto(),
-		Html: page, Pdf: doc, PdfPages: int32(pages), Medications: int32(len(s.Medications)), Topics: int32(len(s.Topics))}, nil
+		Html: page, Pdf: doc, PdfPages: int32(pages), Medications: int32(len(s.Medications)), Topics: int32(len(s.Topics)),
+		ContractId: r.ContractID, PbpId: r.PbpID}, nil
 }
 
 func (g *GRPC) GetProfileStats(ctx context.Context, req *riskv1.GetProfileStatsRequest) (*riskv1.GetProfileStatsResponse, error) {

@@ -1515,8 +1515,11 @@ type GetCmrSummaryResponse struct {
 	Pdf      []byte `protobuf:"bytes,5,opt,name=pdf,proto3" json:"pdf,omitempty"`
 	PdfPages int32  `protobuf:"varint,6,opt,name=pdf_pages,json=pdfPages,proto3" json:"pdf_pages,omitempty"`
 	// medications and topics count the Personal Medication List's rows and the Medication Action Plan's topics.
-	Medications   int32 `protobuf:"varint,7,opt,name=medications,proto3" json:"medications,omitempty"`
-	Topics        int32 `protobuf:"varint,8,opt,name=topics,proto3" json:"topics,omitempty"`
+	Medications int32 `protobuf:"varint,7,opt,name=medications,proto3" json:"medications,omitempty"`
+	Topics      int32 `protobuf:"varint,8,opt,name=topics,proto3" json:"topics,omitempty"`
+	// contract_id and pbp_id are the member's plan at the CMR.
+	ContractId    string `protobuf:"bytes,9,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
+	PbpId         string `protobuf:"bytes,10,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1605,6 +1608,20 @@ func (x *GetCmrSummaryResponse) GetTopics() int32 {
 		return x.Topics
 	}
 	return 0
+}
+
+func (x *GetCmrSummaryResponse) GetContractId() string {
+	if x != nil {
+		return x.ContractId
+	}
+	return ""
+}
+
+func (x *GetCmrSummaryResponse) GetPbpId() string {
+	if x != nil {
+		return x.PbpId
+	}
+	return ""
 }
 
 type GetProfileRequest struct {
@@ -1935,7 +1952,7 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\x14GetCmrSummaryRequest\x12!\n" +
 	"\fencounter_id\x18\x01 \x01(\tR\vencounterId\x124\n" +
 	"\vprepared_on\x18\x02 \x01(\v2\x13.emtm.types.v1.DateR\n" +
-	"preparedOn\"\x97\x02\n" +
+	"preparedOn\"\xcf\x02\n" +
 	"\x15GetCmrSummaryResponse\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x126\n" +
 	"\fservice_date\x18\x02 \x01(\v2\x13.emtm.types.v1.DateR\vserviceDate\x12,\n" +
@@ -1944,7 +1961,11 @@ const file_emtm_risk_v1_risk_proto_rawDesc = "" +
 	"\x03pdf\x18\x05 \x01(\fR\x03pdf\x12\x1b\n" +
 	"\tpdf_pages\x18\x06 \x01(\x05R\bpdfPages\x12 \n" +
 	"\vmedications\x18\a \x01(\x05R\vmedications\x12\x16\n" +
-	"\x06topics\x18\b \x01(\x05R\x06topics\"0\n" +
+	"\x06topics\x18\b \x01(\x05R\x06topics\x12\x1f\n" +
+	"\vcontract_id\x18\t \x01(\tR\n" +
+	"contractId\x12\x15\n" +
+	"\x06pbp_id\x18\n" +
+	" \x01(\tR\x05pbpId\"0\n" +
 	"\x11GetProfileRequest\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\"E\n" +
 	"\x12GetProfileResponse\x12/\n" +
