@@ -273,10 +273,7 @@ func Read(data []byte) (*Plan, []Violation) {
 			if pr.Code.Code == "" {
 				vs = append(vs, Violation{Path: join(at, "Condition.code"), Reason: "FHIR_CODE", Msg: "a medication-related problem is coded in SNOMED CT (" + SNOMED + ")"})
 			}
-			switch coding(c.GetClinicalStatus(), "").Code {
-			case "resolved", "inactive", "remission":
-				pr.Resolved = true
-			}
+			pr.Resolved = resolved(coding(c.GetClinicalStatus(), "").Code)
 			if dt := c.GetOnset().GetDateTime(); dt != nil {
 				pr.Onset = civil.OfMicros(dt.GetValueUs(), dt.GetTimezone())
 			}
@@ -421,6 +418,16 @@ func Read(data []byte) (*Plan, []Violation) {
 		}
 	}
 	return p, vs
+}
+
+// resolved reports whether a Condition's clinical status (R4 code, or STU3's
+// lower-cased) says the problem is no longer active.
+func resolved(status string) bool {
+	switch status {
+	case "resolved", "inactive", "remission":
+		return true
+	}
+	return false
 }
 
 func hasCode(cc *d4.CodeableConcept, code string) bool {

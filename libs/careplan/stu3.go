@@ -83,10 +83,7 @@ func ReadSTU3(data []byte) (*Plan, []Violation) {
 					break
 				}
 			}
-			switch strings.ToLower(c.GetClinicalStatus().GetValue().String()) {
-			case "resolved", "inactive", "remission":
-				pr.Resolved = true
-			}
+			pr.Resolved = resolved(strings.ToLower(c.GetClinicalStatus().GetValue().String()))
 			if dt := c.GetOnset().GetDateTime(); dt != nil {
 				pr.Onset = civil.OfMicros(dt.GetValueUs(), dt.GetTimezone())
 			}

@@ -61,16 +61,27 @@ func NewGRPC(a *assess.Assessor, js jetstream.JetStream) *GRPC {
 	return &GRPC{a: a, js: js}
 }
 
+// memberProfile is a member's profile and the bytes it takes, for a caller who
+// may act on its contract: another sponsor's member is missing (NotFound),
+// as an unknown one.
+func (g *GRPC) memberProfile(ctx context.Context, member string) (*profile.Profile, int64, error) {
+	p, size, found, err := g.a.Profile(ctx, member)
+	if err != nil {
+		return nil, 0, status.Errorf(codes.Unavailable, "%v", err)
+	}
+	if !found || !grpcx.MayActOnContract(ctx, p.ContractID) {
+		return nil, 0, status.Errorf(codes.NotFound, "no profile for member_id %q", member)
+	}
+	return p, size, nil
+}
+
 func (g *GRPC) GetProfile(ctx context.Context, req *riskv1.GetProfileRequest) (*riskv1.GetProfileResponse, error) {
 	if req.GetMemberId() == "" {
 		return nil, status.Error(codes.InvalidArgument, "member_id is required")
 	}
-	p, size, found, err := g.a.Profile(ctx, req.GetMemberId())
+	p, size, err := g.memberProfile(ctx, req.GetMemberId())
 	if err != nil {
-		return nil, status.Errorf(codes.Unavailable, "%v", err)
-	}
-	if !found || !grpcx.MayActOnContract(ctx, p.ContractID) { // another sponsor's member is missing
-		return nil, status.Errorf(codes.NotFound, "no profile for member_id %q", req.GetMemberId())
+		return nil, err
 	}
 	out := &riskv1.Profile{MemberId: p.MemberID, ContractId: p.ContractID, PbpId: p.PbpID,
 		ActiveClaims: int32(len(p.Fills)), ReversedClaims: int32(p.Reversed), LatestAssessment: g.a.Current(p),
@@ -136,12 +147,9 @@ func (g *GRPC) GetCarePlan(ctx context.Context, req *riskv1.GetCarePlanRequest) 
 	if req.GetMemberId() == "" {
 		return nil, status.Error(codes.InvalidArgument, "member_id is required")
 	}
-	p, _, found, err := g.a.Profile(ctx, req.GetMemberId())
+	p, _, err := g.memberProfile(ctx, req.GetMemberId())
 	if err != nil {
-		return nil, status.Errorf(codes.Unavailable, "%v", err)
-	}
-	if !found || !grpcx.MayActOnContract(ctx, p.ContractID) {
-		return nil, status.Errorf(codes.NotFound, "no profile for member_id %q", req.GetMemberId())
+		return nil, err
 	}
 	asOf := p.AsOf()
 	if asOf.IsZero() {
@@ -235,12 +243,8 @@ func (g *GRPC) ListAssessments(ctx context.Context, req *riskv1.ListAssessmentsR
 	if req.GetMemberId() == "" {
 		return nil, grpcx.BadField("member_id", "required")
 	}
-	p, _, found, err := g.a.Profile(ctx, req.GetMemberId())
-	if err != nil {
-		return nil, status.Errorf(codes.Unavailable, "%v", err)
-	}
-	if !found || !grpcx.MayActOnContract(ctx, p.ContractID) { // another sponsor's member is missing
-		return nil, status.Errorf(codes.NotFound, "no profile for member_id %q", req.GetMemberId())
+	if _, _, err := g.memberProfile(ctx, req.GetMemberId()); err != nil {
+		return nil, err
 	}
 	as, err := g.a.Assessments(ctx, req.GetMemberId())
 	if err != nil {
