@@ -127,9 +127,12 @@ func newFixture(t *testing.T) (*fixture, error) {
 		return nil, err
 	}
 	f := &fixture{st: st, conns: summary.Conns{}, jaeger: "http://" + query}
+	// Chained, not replaced: Jaeger's stop and its directory were registered first.
+	prev := stopShared
 	stopShared = func() {
 		st.Stop()
 		_ = os.RemoveAll(dir)
+		prev()
 	}
 	if f.tel, err = otelx.Setup(ctx, "pharmacy-system", getenv); err != nil {
 		return nil, err
