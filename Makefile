@@ -175,6 +175,7 @@ bench-units: ## benchmarks of ingestion and risk scoring, one core, each with it
 	go test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -cpu 1 -count=3 ./services/ingestion/internal/intake
 	go test -run='^$$' -bench='$(BENCH)' -benchtime=20000x -cpu 1 -count=3 ./services/risk-scoring/internal/assess
 	go test -run='^$$' -bench='$(BENCH)' -benchtime=500x -cpu 1 -count=3 ./services/risk-scoring/internal/cmr
+	go test -run='^$$' -bench='$(BENCH)' -benchtime=10x -cpu 1 -count=3 ./services/emtm/internal/population
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME executions each (default 50000x)

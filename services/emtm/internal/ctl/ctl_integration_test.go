@@ -3,6 +3,8 @@ package ctl
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -22,6 +24,7 @@ import (
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/testkit"
+	"github.com/emtm/emtm/services/emtm/internal/population"
 	"github.com/emtm/emtm/services/emtm/internal/stack"
 )
 
@@ -367,5 +370,57 @@ func TestDeadLettersAreHandledThroughEmtmctlAndAudited(t *testing.T) {
 	out, err = runAt(t, st, "audit", "list", "--method", "emtmctl/dlq")
 	if err != nil || strings.Count(out, "REQUESTED") != 2 || strings.Count(out, "FINISHED") != 2 || !strings.Contains(out, `"dlq_sequence":`+seq) {
 		t.Fatalf("audit list: %v\n%s", err, out)
+	}
+}
+
+func TestAGeneratedPopulationImportsWholeAndASecondImportChangesNothing(t *testing.T) {
+	t.Parallel()
+	redisURL, _ := testkit.StartRedis(t)
+	st, err := stack.Start(context.Background(), stack.Options{DataDir: t.TempDir(), RedisURL: redisURL, ServiceArgs: stack.ReplayArgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Stop)
+	dir := filepath.Join(t.TempDir(), "population")
+	out, err := runAt(t, st, "generate", "population", "--members", "30", "--years", "2", "--seed", "5", "--out", dir)
+	if err != nil || !strings.Contains(out, "members                      30") {
+		t.Fatalf("generate population: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, population.ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m population.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	c := m.Counts
+	records := c.Enrollments + c.Conditions + c.Claims + c.Reversals + c.Medical
+	if c.Claims < 300 || c.Medical == 0 || c.Conditions == 0 {
+		t.Fatalf("a thin population: %+v", c)
+	}
+	out, err = runAt(t, st, "import", "population", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("read        claim %d, condition %d, enrollment %d, medical %d, reversal %d", c.Claims, c.Conditions, c.Enrollments, c.Medical, c.Reversals),
+		fmt.Sprintf("accepted    %d\n", records), "rejected    0",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("import population output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "held") || strings.Contains(out, "waiting") {
+		t.Errorf("each member's enrollment and claims went in order, yet some waited:\n%s", out)
+	}
+	out, err = runAt(t, st, "import", "population", dir)
+	if err != nil || !strings.Contains(out, "accepted    0\n") || !strings.Contains(out, fmt.Sprintf("duplicates  %d ", records)) {
+		t.Fatalf("second import: %v\n%s", err, out)
+	}
+	waitIdle(t, st)
+	out, err = runAt(t, st, "profile", "P0000001")
+	if err != nil || !strings.Contains(out, "P0000001") {
+		t.Fatalf("profile of the first generated member: %v\n%s", err, out)
 	}
 }

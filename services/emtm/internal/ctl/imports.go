@@ -56,7 +56,19 @@ func importCmd(g *globals) *cobra.Command {
 			return g.submit(cmd, w, "importing "+args[0])
 		},
 	}
-	root.AddCommand(syn, claims)
+	pop := &cobra.Command{
+		Use:   "population DIR",
+		Short: "Import a population directory (emtmctl generate population): enrollment, diagnoses, claims, Parts A/B summaries",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w, err := readPopulation(args[0], cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			return g.submit(cmd, w, "importing "+args[0])
+		},
+	}
+	root.AddCommand(syn, claims, pop)
 	root.AddCommand(interchangeImports(g)...)
 	return root
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/emtm/emtm/services/emtm/internal/population"
 )
 
 // Every command that talks to emtm says how to start it when nothing answers
@@ -20,6 +22,10 @@ func TestEveryCommandThatTalksToEmtmSaysHowToStartIt(t *testing.T) {
 		"RX-1,M1,S9925,001,2024-01-15,30,1234567893,1245319599,12.50\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	pop := filepath.Join(dir, "population")
+	if _, err := population.WriteDir(pop, population.Options{Members: 3, Years: 1, FirstYear: 2021, Seed: 1, Contract: "S9925", PBP: "001"}); err != nil {
+		t.Fatal(err)
+	}
 	talks := map[string][]string{
 		"audit list":        nil,
 		"awaiting":          nil,
@@ -30,6 +36,7 @@ func TestEveryCommandThatTalksToEmtmSaysHowToStartIt(t *testing.T) {
 		"encounters export": nil,
 		"import claims":     {csv},
 		"import synthea":    {"../sampledata/synthea-ca-50"},
+		"import population": {pop},
 		"import pde":        {"../sampledata/cms-pde-sample/pde-mct-sample.txt"},
 		"careplan":          {"M1"},
 		"cmr summary":       {"E1", "--pdf", filepath.Join(dir, "summary.pdf")},
@@ -67,7 +74,7 @@ func TestEveryCommandThatTalksToEmtmSaysHowToStartIt(t *testing.T) {
 		"tasks sweep":       nil,
 	}
 	offline := map[string]bool{"certs": true, "check": true, "measures safety": true, "nats-auth": true, "topology": true, "pdc": true,
-		"permissions": true, "synthea claims": true,
+		"permissions": true, "synthea claims": true, "generate population": true,
 		"pde claims": true, "eob claims": true, "ab2d claims": true}
 	nowhere := []string{"--nats-url", "nats://127.0.0.1:1"}
 	for _, name := range []string{"ingestion", "risk-scoring", "intervention-scheduling", "prescriber-outreach", "payment-reconciliation"} {
