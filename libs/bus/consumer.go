@@ -480,6 +480,9 @@ func (c *Consumer) consume(ctx context.Context, p *part) error {
 func (c *Consumer) takeOver(ctx context.Context, p *part, it jetstream.MessagesContext, first jetstream.Msg) ([]jetstream.Msg, error) {
 	started := time.Now()
 	held := map[uint64]jetstream.Msg{}
+	// fresh is the delivery sequence of the first message delivered here for
+	// the first time: every delivery before it went to an earlier holder.
+	var fresh uint64
 	hold := func(m jetstream.Msg) {
 		md, err := m.Metadata()
 		if err != nil {
@@ -488,13 +491,23 @@ func (c *Consumer) takeOver(ctx context.Context, p *part, it jetstream.MessagesC
 			return
 		}
 		held[md.Sequence.Stream] = m // a redelivery of one held replaces it
+		if md.NumDelivered == 1 && (fresh == 0 || md.Sequence.Consumer < fresh) {
+			fresh = md.Sequence.Consumer
+		}
 	}
 	hold(first)
 	deadline := started.Add(2*c.spec.AckWait + c.spec.PinnedTTL)
 	touched := started
 	for {
+		// Done when no earlier holder has an event outstanding: every delivery
+		// before this instance's first is acknowledged (the ack floor; a
+		// redelivery keeps its first delivery's sequence there), or every
+		// unacknowledged event is one held here. The count alone is not
+		// enough under a steady flow: the pull keeps bringing more events
+		// than are held, and the hand-over waited for its deadline (the
+		// 45-second stall at the start of the durable benchmark, issue 17).
 		ci, err := p.cons.Info(ctx)
-		if err == nil && ci.NumAckPending <= len(held) {
+		if err == nil && (ci.NumAckPending <= len(held) || (fresh > 0 && ci.AckFloor.Consumer+1 >= fresh)) {
 			break
 		}
 		if ctx.Err() != nil {

@@ -2,7 +2,10 @@ package bus_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/emtm/emtm/libs/bus"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
 	"github.com/emtm/emtm/libs/otelx"
+	"github.com/emtm/emtm/libs/syncbuf"
 	"github.com/emtm/emtm/libs/testkit"
 )
 
@@ -251,5 +255,66 @@ func TestAJoiningInstanceIsHandedPartitions(t *testing.T) {
 	l.check(t, members, fills)
 	if a, b := l.handledBy("a"), l.handledBy("b"); a == 0 || b == 0 {
 		t.Fatalf("a stored %d events, b %d: one instance had every partition", a, b)
+	}
+}
+
+// A consumer that starts with a backlog takes its partition over with what
+// its first pull brought, not the whole backlog: the hand-over waits for what
+// earlier holders left outstanding (none here). Before, it counted the events
+// its own pull kept bringing as another holder's and held events one round
+// trip at a time until the consumer's ack limit (1,000) stopped the pull:
+// under a loaded server, the 45-second stall at the start of the durable
+// benchmark (issue 17).
+func TestAConsumerWithABacklogTakesItsPartitionOverWithItsFirstPull(t *testing.T) {
+	t.Parallel()
+	env, tel, pub := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const rounds, members = 60, 50 // 3,000 events
+	for round := 0; round < rounds; round++ {
+		outs := make([]bus.Out, members)
+		for i := range outs {
+			id := fmt.Sprintf("M%03d", i)
+			outs[i] = bus.Out{Subject: bus.ClaimPaidSubject(bus.Partition(bus.OrderKey(id), 1)), MsgID: fmt.Sprintf("%s/%d", id, round),
+				Msg: &claimsv1.PharmacyClaim{ClaimId: fmt.Sprintf("%s/%d", id, round), MemberId: id, FillNumber: int32(round)}}
+		}
+		if _, err := pub.Publish(ctx, outs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logs syncbuf.Buffer
+	var mu sync.Mutex
+	handled := 0
+	c, err := bus.NewConsumer(ctx, env.JS, tel, slog.New(slog.NewJSONHandler(&logs, nil)), pub,
+		bus.ConsumerSpec{Stream: bus.StreamClaims, Durable: "takeover-backlog", Subjects: []string{"emtm.claims.{p}.>"}, Partitions: 1},
+		func(context.Context, *bus.Msg) error {
+			mu.Lock()
+			handled++
+			mu.Unlock()
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(runCtx) }()
+	waitFor(t, "every event handled", 50*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return handled >= rounds*members })
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var took []int
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var rec struct {
+			Msg    string `json:"msg"`
+			Events int    `json:"events"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "partition taken over" {
+			took = append(took, rec.Events)
+		}
+	}
+	if len(took) != 1 || took[0] > 64 {
+		t.Fatalf("hand-overs holding %v events; want one, with at most the first pull's 64", took)
 	}
 }
