@@ -239,8 +239,7 @@ func (s *Store) Unreserve(ctx context.Context, key, hash string) error {
 
 // RecordClaimJourney implements intake.Store (the first record of a claim stays).
 func (s *Store) RecordClaimJourney(ctx context.Context, r intake.ClaimRecord) error {
-	b, err := json.Marshal(journeyRecord{Member: r.Facts.Member, Contract: r.Facts.Contract, PBP: r.Facts.PBP, Date: r.Facts.Date.String(),
-		EventID: r.EventID, TraceID: r.TraceID, RawSeq: r.RawSeq, ClaimSeq: r.ClaimSeq, RecordedAt: r.RecordedAt.UTC()})
+	b, err := journeyOf(r)
 	if err != nil {
 		return err
 	}
@@ -248,6 +247,41 @@ func (s *Store) RecordClaimJourney(ctx context.Context, r intake.ClaimRecord) er
 		return fmt.Errorf("record claim journey: %w", err)
 	}
 	return nil
+}
+
+func journeyOf(r intake.ClaimRecord) ([]byte, error) {
+	return json.Marshal(journeyRecord{Member: r.Facts.Member, Contract: r.Facts.Contract, PBP: r.Facts.PBP, Date: r.Facts.Date.String(),
+		EventID: r.EventID, TraceID: r.TraceID, RawSeq: r.RawSeq, ClaimSeq: r.ClaimSeq, RecordedAt: r.RecordedAt.UTC()})
+}
+
+// CompleteClaim implements intake.Store: RecordClaimJourney, Complete,
+// RecordClaim and TakeHeld in one MULTI/EXEC.
+func (s *Store) CompleteClaim(ctx context.Context, key, hash string, r intake.ClaimRecord) (intake.Held, bool, error) {
+	b, err := journeyOf(r)
+	if err != nil {
+		return intake.Held{}, false, err
+	}
+	ref := intake.ClaimRef(r.PharmacyNPI, r.ClaimID)
+	var held *redis.StringCmd
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSetNX(ctx, journeyKey(r.ClaimID), r.PharmacyNPI, b)
+		p.Set(ctx, idemKey(key), "d:"+hash, 0)
+		p.Set(ctx, claimKey(ref), claimFacts(r.Facts), 0)
+		held = p.HGet(ctx, heldKey, ref)
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		return intake.Held{}, false, fmt.Errorf("complete claim: %w", err)
+	}
+	v, err := held.Result()
+	if err == redis.Nil {
+		return intake.Held{}, false, nil
+	}
+	if err != nil {
+		return intake.Held{}, false, fmt.Errorf("held reversal: %w", err)
+	}
+	h, err := decodeHeld(ref, v)
+	return h, err == nil, err
 }
 
 // RecordClaimRejection implements intake.Store.
@@ -295,11 +329,14 @@ func (s *Store) ClaimJourneys(ctx context.Context, claimID string) ([]intake.Cla
 
 // RecordClaim implements intake.Store.
 func (s *Store) RecordClaim(ctx context.Context, ref string, f intake.ClaimFacts) error {
-	v := f.Member + "|" + f.Contract + "|" + f.PBP + "|" + f.Date.String()
-	if err := s.rdb.Set(ctx, claimKey(ref), v, 0).Err(); err != nil {
+	if err := s.rdb.Set(ctx, claimKey(ref), claimFacts(f), 0).Err(); err != nil {
 		return fmt.Errorf("record claim: %w", err)
 	}
 	return nil
+}
+
+func claimFacts(f intake.ClaimFacts) string {
+	return f.Member + "|" + f.Contract + "|" + f.PBP + "|" + f.Date.String()
 }
 
 // Claim implements intake.Store: the facts of a published claim.

@@ -219,6 +219,10 @@ type Store interface {
 	ClaimJourneys(ctx context.Context, claimID string) (records []ClaimRecord, rejectionIDs []string, err error)
 	// RecordClaim keeps a published claim's facts under its ClaimRef; Claim reads them.
 	RecordClaim(ctx context.Context, ref string, f ClaimFacts) error
+	// CompleteClaim is, in one atomic round trip, what follows a claim's
+	// publish: RecordClaimJourney, Complete(key, hash) and RecordClaim; it
+	// returns the reversal held for the claim, if any (TakeHeld).
+	CompleteClaim(ctx context.Context, key, hash string, r ClaimRecord) (Held, bool, error)
 	Claim(ctx context.Context, ref string) (ClaimFacts, bool, error)
 	Hold(ctx context.Context, h Held) error
 	TakeHeld(ctx context.Context, ref string) (Held, bool, error)
@@ -588,6 +592,9 @@ type canonical struct {
 	// published runs right after the event is published (again, after a
 	// crash before Complete), with its meta (trace id) and its stream sequence.
 	published func(ctx context.Context, meta *typesv1.EventMeta, seq uint64) error
+	// complete, when set, replaces published, the store's Complete and after
+	// on the first publish: one round trip instead of several (a claim).
+	complete func(ctx context.Context, meta *typesv1.EventMeta, seq uint64, key, hash string) error
 }
 
 // memberOf is the member id of a submission before validation ("" if none).
@@ -638,9 +645,13 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 			c = canonical{key: "claim:" + ref, eventID: ClaimEventID(out.PharmacyNpi, out.ClaimId), subject: bus.ClaimPaidSubject(p(out.MemberId)),
 				idField: "claim_id", msg: out, setMeta: func(md *typesv1.EventMeta) { out.Meta = md },
 				member: out.MemberId, needsEnrollment: true,
-				published: func(ctx context.Context, meta *typesv1.EventMeta, seq uint64) error {
-					return in.store.RecordClaimJourney(ctx, ClaimRecord{PharmacyNPI: out.PharmacyNpi, ClaimID: out.ClaimId, Facts: facts,
+				complete: func(ctx context.Context, meta *typesv1.EventMeta, seq uint64, key, hash string) error {
+					h, held, err := in.store.CompleteClaim(ctx, key, hash, ClaimRecord{PharmacyNPI: out.PharmacyNpi, ClaimID: out.ClaimId, Facts: facts,
 						EventID: meta.GetEventId(), TraceID: meta.GetTraceId(), RawSeq: src.RawSeq, ClaimSeq: seq, RecordedAt: meta.GetRecordedAt().AsTime()})
+					if err != nil || !held {
+						return err
+					}
+					return in.release(ctx, ref, h, facts)
 				},
 				after: func(ctx context.Context) error {
 					if err := in.store.RecordClaim(ctx, ref, facts); err != nil {
@@ -869,6 +880,12 @@ func (in *Intake) accept(ctx context.Context, kind string, src Source, c canonic
 	// Before Complete: a crash in between is mended by the redelivery, which
 	// publishes again (a duplicate, acknowledged with the stored sequence) and
 	// records again (the first record stays).
+	if c.complete != nil {
+		if err := c.complete(ctx, meta, acks[0].Sequence, c.key, hash); err != nil {
+			return Outcome{}, err
+		}
+		return Outcome{EventID: c.eventID, Duplicate: acks[0].Duplicate, RawSeq: src.RawSeq}, nil
+	}
 	if c.published != nil {
 		if err := c.published(ctx, meta, acks[0].Sequence); err != nil {
 			return Outcome{}, err
@@ -914,15 +931,21 @@ func (in *Intake) releaseHeld(ctx context.Context, ref string) error {
 	if err != nil || !ok {
 		return err
 	}
+	f, known, err := in.store.Claim(ctx, ref)
+	if err != nil || !known {
+		return err
+	}
+	return in.release(ctx, ref, h, f)
+}
+
+// release publishes h, the held reversal of the published claim ref whose
+// facts are f, or rejects it when it does not match them.
+func (in *Intake) release(ctx context.Context, ref string, h Held, f ClaimFacts) error {
 	var r claimsv1.ClaimReversal
 	if err := proto.Unmarshal(h.Reversal, &r); err != nil {
 		return fmt.Errorf("held reversal of a claim is unreadable: %w", err)
 	}
 	key := "reversal:" + ref
-	f, known, err := in.store.Claim(ctx, ref)
-	if err != nil || !known {
-		return err
-	}
 	if v := ReversalViolations(&r, f); len(v) > 0 {
 		if _, err := in.reject(ctx, bus.KindReversal, heldSource(h), v); err != nil {
 			return err

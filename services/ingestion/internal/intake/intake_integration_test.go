@@ -11,6 +11,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
@@ -473,5 +475,86 @@ func TestAClaimIdLeadsToEveryPharmacysClaimAndItsRejections(t *testing.T) {
 	}
 	if none, rej, err := in.ClaimJourneys(ctx, "RX-404"); err != nil || len(none) != 0 || len(rej) != 0 {
 		t.Fatalf("an unknown claim id: %v %v %v", none, rej, err)
+	}
+}
+
+// roundTrips counts the Redis round trips made through a client: a command,
+// or a pipeline or transaction, is one (a new connection's greeting is not counted).
+type roundTrips struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		r.mu.Lock()
+		if name := cmd.Name(); name != "hello" && name != "client" { // a new connection's greeting
+			r.n++
+		}
+		r.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		r.mu.Lock()
+		r.n++
+		r.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+func (r *roundTrips) take() int { r.mu.Lock(); defer r.mu.Unlock(); n := r.n; r.n = 0; return n }
+
+// A new claim costs three Redis round trips (the member's enrollment, the
+// reservation, and one transaction that records its journey, completes it,
+// records its facts and reads a held reversal), and a reversal that came
+// before it is published right after it.
+func TestANewClaimTakesThreeRedisRoundTripsAndReleasesItsEarlyReversal(t *testing.T) {
+	t.Parallel()
+	in, store, env, _ := newIntake(t)
+	ctx := context.Background()
+	rt := &roundTrips{}
+	env.Redis.AddHook(rt)
+	if _, err := in.SubmitAPI(ctx, bus.KindEnrollment, enrollmentOf("M1", civil.Date{Year: 2024, Month: 1, Day: 1})); err != nil {
+		t.Fatal(err)
+	}
+	// The first claim loads the reservation's script (EVALSHA refused, then EVAL).
+	if out, err := in.SubmitAPI(ctx, bus.KindClaim, claimOf("RX-0", pharmacy, "M1")); err != nil || out.Rejection != nil {
+		t.Fatalf("claim: %+v %v", out, err)
+	}
+	rt.take()
+	if out, err := in.SubmitAPI(ctx, bus.KindClaim, claimOf("RX-1", pharmacy, "M1")); err != nil || out.Rejection != nil || out.Duplicate {
+		t.Fatalf("claim: %+v %v", out, err)
+	}
+	if n := rt.take(); n != 3 {
+		t.Errorf("a new claim took %d Redis round trips, want 3", n)
+	}
+	if out, err := in.SubmitAPI(ctx, bus.KindReversal, rev("RX-2")); err != nil || !out.Held {
+		t.Fatalf("early reversal: %+v %v", out, err)
+	}
+	if out, err := in.SubmitAPI(ctx, bus.KindClaim, claimOf("RX-2", pharmacy, "M1")); err != nil || out.Rejection != nil {
+		t.Fatalf("the reversed claim: %+v %v", out, err)
+	}
+	var subjects []string
+	for _, m := range testkit.StreamMessages(t, env.JS, bus.StreamClaims) {
+		subjects = append(subjects, m.Subject)
+	}
+	p := bus.Partition("M1", 4)
+	if len(subjects) != 4 || subjects[2] != bus.ClaimPaidSubject(p) || subjects[3] != bus.ClaimReversedSubject(p) {
+		t.Fatalf("claims stream %v: want RX-0 and RX-1 paid, RX-2 paid, then its reversal", subjects)
+	}
+	if held, _ := in.ListHeld(ctx, 10); len(held) != 0 {
+		t.Fatalf("still held: %+v", held)
+	}
+	records, _, err := store.ClaimJourneys(ctx, "RX-2")
+	if err != nil || len(records) != 1 || records[0].ClaimSeq != 3 {
+		t.Fatalf("journey of RX-2: %+v %v", records, err)
+	}
+	if f, known, err := store.Claim(ctx, intake.ClaimRef(pharmacy, "RX-2")); err != nil || !known || f != facts {
+		t.Fatalf("facts of RX-2: %+v %v %v", f, known, err)
+	}
+	if out, err := in.SubmitAPI(ctx, bus.KindClaim, claimOf("RX-2", pharmacy, "M1")); err != nil || !out.Duplicate {
+		t.Fatalf("RX-2 again: %+v %v", out, err)
 	}
 }
