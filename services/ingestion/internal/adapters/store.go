@@ -237,25 +237,13 @@ func (s *Store) Unreserve(ctx context.Context, key, hash string) error {
 	return nil
 }
 
-// RecordClaimJourney implements intake.Store (the first record of a claim stays).
-func (s *Store) RecordClaimJourney(ctx context.Context, r intake.ClaimRecord) error {
-	b, err := journeyOf(r)
-	if err != nil {
-		return err
-	}
-	if err := s.rdb.HSetNX(ctx, journeyKey(r.ClaimID), r.PharmacyNPI, b).Err(); err != nil {
-		return fmt.Errorf("record claim journey: %w", err)
-	}
-	return nil
-}
-
 func journeyOf(r intake.ClaimRecord) ([]byte, error) {
 	return json.Marshal(journeyRecord{Member: r.Facts.Member, Contract: r.Facts.Contract, PBP: r.Facts.PBP, Date: r.Facts.Date.String(),
 		EventID: r.EventID, TraceID: r.TraceID, RawSeq: r.RawSeq, ClaimSeq: r.ClaimSeq, RecordedAt: r.RecordedAt.UTC()})
 }
 
-// CompleteClaim implements intake.Store: RecordClaimJourney, Complete,
-// RecordClaim and TakeHeld in one MULTI/EXEC.
+// CompleteClaim implements intake.Store: the claim's journey record (HSETNX:
+// the first stays), the completion, its facts and the held reversal, in one MULTI/EXEC.
 func (s *Store) CompleteClaim(ctx context.Context, key, hash string, r intake.ClaimRecord) (intake.Held, bool, error) {
 	b, err := journeyOf(r)
 	if err != nil {

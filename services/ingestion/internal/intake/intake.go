@@ -211,17 +211,16 @@ type Store interface {
 	RejectionSeq(ctx context.Context, id string) (uint64, error)
 	Spans(ctx context.Context, member string) ([]validate.Span, error)
 	RecordSpan(ctx context.Context, member, enrollmentID string, sp validate.Span) error
-	// RecordClaimJourney keeps where a claim first published went (its first
-	// record stays), indexed by claim id; ClaimJourneys reads them back.
-	RecordClaimJourney(ctx context.Context, r ClaimRecord) error
 	// RecordClaimRejection adds a rejection of a claim to its claim id's journeys.
 	RecordClaimRejection(ctx context.Context, claimID, rejectionID string) error
 	ClaimJourneys(ctx context.Context, claimID string) (records []ClaimRecord, rejectionIDs []string, err error)
 	// RecordClaim keeps a published claim's facts under its ClaimRef; Claim reads them.
 	RecordClaim(ctx context.Context, ref string, f ClaimFacts) error
 	// CompleteClaim is, in one atomic round trip, what follows a claim's
-	// publish: RecordClaimJourney, Complete(key, hash) and RecordClaim; it
-	// returns the reversal held for the claim, if any (TakeHeld).
+	// publish: it keeps where the claim first published went (its first
+	// record stays; ClaimJourneys reads them back by claim id), then
+	// Complete(key, hash) and RecordClaim; it returns the reversal held for
+	// the claim, if any (TakeHeld).
 	CompleteClaim(ctx context.Context, key, hash string, r ClaimRecord) (Held, bool, error)
 	Claim(ctx context.Context, ref string) (ClaimFacts, bool, error)
 	Hold(ctx context.Context, h Held) error
@@ -589,11 +588,9 @@ type canonical struct {
 	// after runs once the event is published, and again when it comes back as a
 	// duplicate, so that a crash between the two is mended by a resubmission.
 	after func(ctx context.Context) error
-	// published runs right after the event is published (again, after a
-	// crash before Complete), with its meta (trace id) and its stream sequence.
-	published func(ctx context.Context, meta *typesv1.EventMeta, seq uint64) error
-	// complete, when set, replaces published, the store's Complete and after
-	// on the first publish: one round trip instead of several (a claim).
+	// complete, when set, replaces the store's Complete and after once the
+	// event is published (again, after a crash before it), with its meta
+	// (trace id) and its stream sequence: one round trip instead of several (a claim).
 	complete func(ctx context.Context, meta *typesv1.EventMeta, seq uint64, key, hash string) error
 }
 
@@ -877,19 +874,14 @@ func (in *Intake) accept(ctx context.Context, kind string, src Source, c canonic
 	if err != nil {
 		return Outcome{}, err
 	}
-	// Before Complete: a crash in between is mended by the redelivery, which
-	// publishes again (a duplicate, acknowledged with the stored sequence) and
-	// records again (the first record stays).
+	// A crash before Complete is mended by the redelivery, which publishes
+	// again (a duplicate, acknowledged with the stored sequence) and completes
+	// again (a claim's first journey record stays).
 	if c.complete != nil {
 		if err := c.complete(ctx, meta, acks[0].Sequence, c.key, hash); err != nil {
 			return Outcome{}, err
 		}
 		return Outcome{EventID: c.eventID, Duplicate: acks[0].Duplicate, RawSeq: src.RawSeq}, nil
-	}
-	if c.published != nil {
-		if err := c.published(ctx, meta, acks[0].Sequence); err != nil {
-			return Outcome{}, err
-		}
 	}
 	if err := in.store.Complete(ctx, c.key, hash); err != nil {
 		return Outcome{}, err
