@@ -58,14 +58,25 @@ func importCmd(g *globals) *cobra.Command {
 	}
 	pop := &cobra.Command{
 		Use:   "population DIR",
-		Short: "Import a population directory (emtmctl generate population): enrollment, diagnoses, claims, Parts A/B summaries",
+		Short: "Import a population directory (emtmctl generate population): each member's enrollment, diagnoses, claims, Parts A/B summaries, streamed",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := readPopulation(args[0], cmd.ErrOrStderr())
+			src, total, read, skipped, closeAll, err := streamPopulation(args[0], cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			return g.submit(cmd, w, "importing "+args[0])
+			defer closeAll()
+			ing, done, err := g.ingestion()
+			if err != nil {
+				return err
+			}
+			defer done()
+			res, err := load.SubmitStream(cmd.Context(), ing, src, total, read, skipped, "importing "+args[0], cmd.ErrOrStderr())
+			if err != nil {
+				return err // when ingestion does not answer, the error says how to start it
+			}
+			res.Print(cmd.OutOrStdout())
+			return nil
 		},
 	}
 	root.AddCommand(syn, claims, pop)

@@ -1,6 +1,7 @@
 package ctl
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 
 	enrollmentv1 "github.com/emtm/emtm/libs/gen/emtm/enrollment/v1"
 	medicalv1 "github.com/emtm/emtm/libs/gen/emtm/medical/v1"
+	"github.com/emtm/emtm/services/emtm/internal/claimscsv"
 	"github.com/emtm/emtm/services/emtm/internal/load"
 	"github.com/emtm/emtm/services/emtm/internal/population"
 )
@@ -89,76 +91,164 @@ func printManifest(w io.Writer, dir string, m population.Manifest, took time.Dur
 	_ = tw.Flush()
 }
 
-// readPopulation turns a generated directory (or any directory of the same
-// four files) into work: each member's enrollment, diagnoses, claims and
-// Parts A/B summaries in that order, members in parallel.
-func readPopulation(dir string, stderr io.Writer) (load.Work, error) {
-	w := load.Work{ByMember: map[string][]load.Submission{}, Read: map[string]int{}, Skipped: map[string]int{}}
-	add := func(kind, member string, m proto.Message) {
-		w.Read[kind]++
-		w.ByMember[member] = append(w.ByMember[member], load.Submission{Kind: kind, Msg: m})
-	}
-	report := func(file string, bad []*population.LineError) {
-		for i, e := range bad {
-			if i == 10 {
-				fmt.Fprintf(stderr, "... and %d more lines that cannot be read\n", len(bad)-10)
-				break
+// cursor reads one file of a population directory, one member's record at a
+// time, with one record of lookahead.
+type cursor struct {
+	path   string
+	next   func() (line int, member string, sub load.Submission, err error)
+	head   *load.Submission
+	member string
+	line   int
+	last   string // the member last taken
+	done   bool
+}
+
+// fill reads the cursor's next readable record into head; an unreadable one
+// is reported and counted by report.
+func (c *cursor) fill(report func(path string, line int, reason string, err error)) error {
+	for !c.done && c.head == nil {
+		line, member, sub, err := c.next()
+		var le *population.LineError
+		var ce *claimscsv.Error
+		switch {
+		case errors.Is(err, io.EOF):
+			c.done = true
+		case errors.As(err, &le):
+			report(c.path, le.Line, "NDJSON", err)
+		case errors.As(err, &ce):
+			report(c.path, ce.Line, ce.Reason, err)
+		case err != nil:
+			return fmt.Errorf("%s: %w", c.path, err)
+		default:
+			if member < c.last {
+				return fmt.Errorf("%s, line %d: member %q comes after %q: each file of a population must list its members in id order", c.path, line, member, c.last)
 			}
-			fmt.Fprintf(stderr, "%s: %v\n", file, e)
-		}
-		w.Read["unreadable"] += len(bad)
-		if len(bad) > 0 {
-			w.Skipped["unreadable:NDJSON"] += len(bad)
+			c.head, c.member, c.line = &sub, member, line
 		}
 	}
-	ndjson := func(name, kind string, newMsg func() proto.Message, member func(proto.Message) string) error {
-		path := filepath.Join(dir, name)
-		f, err := os.Open(path)
+	return nil
+}
+
+// streamPopulation reads a population directory (emtmctl generate
+// population) member by member: each member's enrollment, diagnoses, claims
+// and Parts A/B summaries, in that order, holding one member at a time. Each
+// file must list its members in id order (the generator's do). total is the
+// records the manifest counts (-1 without one); read and skipped fill as the
+// source is read; close closes the files.
+func streamPopulation(dir string, stderr io.Writer) (src load.MemberSource, total int, read, skipped map[string]int, closeAll func(), err error) {
+	read, skipped = map[string]int{}, map[string]int{}
+	var files []*os.File
+	closeAll = func() {
+		for _, f := range files {
+			_ = f.Close()
+		}
+	}
+	open := func(name string) (*os.File, error) {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err == nil {
+			files = append(files, f)
+		}
+		return f, err
+	}
+	ndjson := func(name, kind string, newMsg func() proto.Message, member func(proto.Message) string) (*cursor, error) {
+		f, err := open(name)
+		if err != nil {
+			return nil, err
+		}
+		rd := population.NewNDJSONReader(f)
+		return &cursor{path: f.Name(), next: func() (int, string, load.Submission, error) {
+			line, m, err := rd.Next(newMsg)
+			if err != nil {
+				return line, "", load.Submission{}, err
+			}
+			return line, member(m), load.Submission{Kind: kind, Msg: m}, nil
+		}}, nil
+	}
+	var cursors []*cursor
+	add := func(c *cursor, err error) error {
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		bad, err := population.ReadNDJSON(f, newMsg, func(_ int, m proto.Message) error {
-			add(kind, member(m), m)
-			return nil
-		})
-		report(path, bad)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
+		cursors = append(cursors, c)
 		return nil
 	}
-	if err := ndjson(population.EnrollmentFile, "enrollment", func() proto.Message { return &enrollmentv1.Enrollment{} },
-		func(m proto.Message) string { return m.(*enrollmentv1.Enrollment).GetMemberId() }); err != nil {
-		return w, err
+	if err := errors.Join(
+		add(ndjson(population.EnrollmentFile, "enrollment", func() proto.Message { return &enrollmentv1.Enrollment{} },
+			func(m proto.Message) string { return m.(*enrollmentv1.Enrollment).GetMemberId() })),
+		add(ndjson(population.ConditionsFile, "condition", func() proto.Message { return &medicalv1.Condition{} },
+			func(m proto.Message) string { return m.(*medicalv1.Condition).GetMemberId() })),
+	); err != nil {
+		closeAll()
+		return nil, 0, nil, nil, nil, err
 	}
-	if err := ndjson(population.ConditionsFile, "condition", func() proto.Message { return &medicalv1.Condition{} },
-		func(m proto.Message) string { return m.(*medicalv1.Condition).GetMemberId() }); err != nil {
-		return w, err
-	}
-	claims, lineErrs, err := readClaimsCSV(filepath.Join(dir, population.ClaimsFile))
+	cf, err := open(population.ClaimsFile)
 	if err != nil {
-		return w, err
+		closeAll()
+		return nil, 0, nil, nil, nil, err
 	}
-	for i, e := range lineErrs {
-		if i == 10 {
-			fmt.Fprintf(stderr, "... and %d more rows that cannot be read\n", len(lineErrs)-10)
-			break
+	crd, err := claimscsv.NewReader(cf)
+	if err != nil {
+		closeAll()
+		return nil, 0, nil, nil, nil, fmt.Errorf("%s: %w", cf.Name(), err)
+	}
+	cursors = append(cursors, &cursor{path: cf.Name(), next: func() (int, string, load.Submission, error) {
+		r, err := crd.Next()
+		if err != nil {
+			return 0, "", load.Submission{}, err
 		}
-		fmt.Fprintf(stderr, "%s: %v\n", filepath.Join(dir, population.ClaimsFile), e)
+		if r.Claim != nil {
+			return r.Line, r.Member(), load.Submission{Kind: "claim", Msg: r.Claim}, nil
+		}
+		return r.Line, r.Member(), load.Submission{Kind: "reversal", Msg: r.Reversal}, nil
+	}})
+	if err := add(ndjson(population.MedicalFile, "medical", func() proto.Message { return &medicalv1.PartsAbSummary{} },
+		func(m proto.Message) string { return m.(*medicalv1.PartsAbSummary).GetMemberId() })); err != nil {
+		closeAll()
+		return nil, 0, nil, nil, nil, err
 	}
-	for k, n := range claims.Read {
-		w.Read[k] += n
+	total = -1
+	if b, err := os.ReadFile(filepath.Join(dir, population.ManifestFile)); err == nil {
+		var m population.Manifest
+		if json.Unmarshal(b, &m) == nil {
+			c := m.Counts
+			total = c.Enrollments + c.Conditions + c.Claims + c.Reversals + c.Medical
+		}
 	}
-	for k, n := range claims.Skipped {
-		w.Skipped[k] += n
+	reported := 0
+	report := func(path string, line int, reason string, err error) {
+		read["unreadable"]++
+		skipped["unreadable:"+reason]++
+		if reported++; reported <= 10 {
+			fmt.Fprintf(stderr, "%s: %v\n", path, err)
+		} else if reported == 11 {
+			fmt.Fprintln(stderr, "... more lines cannot be read: the summary counts them")
+		}
 	}
-	for member, subs := range claims.ByMember {
-		w.ByMember[member] = append(w.ByMember[member], subs...)
+	src = func() (string, []load.Submission, error) {
+		member := ""
+		for _, c := range cursors {
+			if err := c.fill(report); err != nil {
+				return "", nil, err
+			}
+			if c.head != nil && (member == "" || c.member < member) {
+				member = c.member
+			}
+		}
+		if member == "" {
+			return "", nil, io.EOF
+		}
+		var subs []load.Submission
+		for _, c := range cursors {
+			for c.head != nil && c.member == member {
+				subs = append(subs, *c.head)
+				read[c.head.Kind]++
+				c.head, c.last = nil, member
+				if err := c.fill(report); err != nil {
+					return "", nil, err
+				}
+			}
+		}
+		return member, subs, nil
 	}
-	if err := ndjson(population.MedicalFile, "medical", func() proto.Message { return &medicalv1.PartsAbSummary{} },
-		func(m proto.Message) string { return m.(*medicalv1.PartsAbSummary).GetMemberId() }); err != nil {
-		return w, err
-	}
-	return w, nil
+	return src, total, read, skipped, closeAll, nil
 }

@@ -151,28 +151,64 @@ func Synthea(ctx context.Context, ds *synthea.Dataset, client ingestionv1.Ingest
 	return Submit(ctx, client, SyntheaWork(ds, plan), "loading", progress)
 }
 
-// Submit sends w to ingestion with a progress bar (rate and time left) on progress.
+// Submit submits w's records: First in order, then each member's records
+// in order (members in parallel), then Last in order. A rejection is
+// counted, never fatal; an error ends it (what was submitted stays).
 func Submit(ctx context.Context, client ingestionv1.IngestionServiceClient, w Work, label string, progress io.Writer) (Result, error) {
-	start := time.Now()
-	res := Result{Read: w.Read, Rejected: map[string]int{}, Skipped: w.Skipped}
-	if res.Read == nil {
-		res.Read = map[string]int{}
-	}
-	if res.Skipped == nil {
-		res.Skipped = map[string]int{}
-	}
 	members := make([]string, 0, len(w.ByMember))
 	for m := range w.ByMember {
 		members = append(members, m)
 	}
 	sort.Strings(members)
-	bar := progressbar.NewOptions(w.Total(),
+	next := 0
+	source := func() (string, []Submission, error) {
+		if next == len(members) {
+			return "", nil, io.EOF
+		}
+		next++
+		return members[next-1], w.ByMember[members[next-1]], nil
+	}
+	return submit(ctx, client, w.First, source, w.Last, w.Total(), w.Read, w.Skipped, label, progress)
+}
+
+// Submitters is how many members' records are submitted at once: each
+// waits for ingestion's answer (a stored publish and its Redis round
+// trips), so the load is bound by round trips, not by either side's CPU.
+const Submitters = 16
+
+// MemberSource gives one member's records at a time, in the order they are
+// to be submitted; io.EOF ends it.
+type MemberSource func() (member string, subs []Submission, err error)
+
+// SubmitStream submits each member's records as source gives them (members
+// in parallel, each member's in order), holding only a few members' records
+// at a time. total sizes the progress bar (-1: unknown); read and skipped are
+// the source's counts, read once source is done.
+func SubmitStream(ctx context.Context, client ingestionv1.IngestionServiceClient, source MemberSource, total int, read, skipped map[string]int, label string, progress io.Writer) (Result, error) {
+	return submit(ctx, client, nil, source, nil, total, read, skipped, label, progress)
+}
+
+func submit(ctx context.Context, client ingestionv1.IngestionServiceClient, first []Submission, source MemberSource, last []Submission,
+	total int, read, skipped map[string]int, label string, progress io.Writer) (res Result, err error) {
+	start := time.Now()
+	res.Rejected = map[string]int{}
+	defer func() { // the counts as they stand, also when it ends early
+		res.Read, res.Skipped = read, skipped
+		if res.Read == nil {
+			res.Read = map[string]int{}
+		}
+		if res.Skipped == nil {
+			res.Skipped = map[string]int{}
+		}
+		res.Seconds = time.Since(start).Seconds()
+	}()
+	bar := progressbar.NewOptions(total,
 		progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription(label),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("records"),
 		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish())
 	var mu sync.Mutex
-	submit := func(s Submission) error {
+	one := func(s Submission) error {
 		out, err := send(ctx, client, s)
 		mu.Lock()
 		defer mu.Unlock()
@@ -197,22 +233,24 @@ func Submit(ctx context.Context, client ingestionv1.IngestionServiceClient, w Wo
 		}
 		return nil
 	}
-	for _, s := range w.First {
-		if err := submit(s); err != nil {
+	for _, s := range first {
+		if err := one(s); err != nil {
 			return res, err
 		}
 	}
-	// Members in parallel, each member's records in order.
-	work := make(chan string)
-	errc := make(chan error, 4)
+	// Members in parallel, each member's records in order; the source is
+	// read a few members ahead of the submitters.
+	type group struct{ subs []Submission }
+	work := make(chan group, 2*Submitters)
+	errc := make(chan error, Submitters+1)
 	var wg sync.WaitGroup
-	for i := 0; i < 4; i++ {
+	for i := 0; i < Submitters; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for m := range work {
-				for _, s := range w.ByMember[m] {
-					if err := submit(s); err != nil {
+			for g := range work {
+				for _, s := range g.subs {
+					if err := one(s); err != nil {
 						errc <- err
 						return
 					}
@@ -222,9 +260,17 @@ func Submit(ctx context.Context, client ingestionv1.IngestionServiceClient, w Wo
 	}
 	var ferr error
 feed:
-	for _, m := range members {
+	for {
+		_, subs, err := source()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			ferr = err
+			break
+		}
 		select {
-		case work <- m:
+		case work <- group{subs}:
 		case ferr = <-errc:
 			break feed
 		}
@@ -240,13 +286,12 @@ feed:
 	if ferr != nil {
 		return res, ferr
 	}
-	for _, s := range w.Last {
-		if err := submit(s); err != nil {
+	for _, s := range last {
+		if err := one(s); err != nil {
 			return res, err
 		}
 	}
 	_ = bar.Finish()
-	res.Seconds = time.Since(start).Seconds()
 	return res, nil
 }
 
