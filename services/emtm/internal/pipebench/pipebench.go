@@ -61,6 +61,7 @@ type Options struct {
 // Result is what a run measured.
 type Result struct {
 	Cores, Partitions, Workers    int
+	Window                        int
 	Claims, Members               int
 	MessageBytes                  int
 	PipelineSeconds, RawSeconds   float64
@@ -192,6 +193,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Window <= 0 {
 		o.Window = 64
 	}
+	res.Window = o.Window
 	// The pipeline's publisher: a flood of thousands of unacknowledged
 	// publishes queues the raw stream's synced writes in front of ingestion's
 	// reads and acknowledgements of the same stream, and the pipeline starves
@@ -437,7 +439,7 @@ func (r Result) Print(w io.Writer, durable bool) {
 	fmt.Fprintf(w, "machine            %d cores (runtime.NumCPU); JetStream file storage, %s; %d partitions x %d workers\n", r.Cores, mode, r.Partitions, r.Workers)
 	fmt.Fprintf(w, "claims             %d of %d bytes (protobuf) for %d beneficiaries\n", r.Claims, r.MessageBytes, r.Members)
 	fmt.Fprintf(w, "raw bus            %.0f msgs/s  (async publish of same-size messages, same server, same run)\n", r.RawPerSec)
-	fmt.Fprintf(w, "pipeline           %.0f claims/s  (published -> validated -> profile, assessment, tasks, outreach stored) in %.1fs\n", r.PipelinePerSec, r.PipelineSeconds)
+	fmt.Fprintf(w, "pipeline           %.0f claims/s  (published -> validated -> profile, assessment, tasks, outreach stored) in %.1fs; %d publishes in flight\n", r.PipelinePerSec, r.PipelineSeconds, r.Window)
 	fmt.Fprintf(w, "ratio              %.3f  (pipeline / raw bus; goal >= 0.25)\n", r.Ratio)
 	fmt.Fprintf(w, "latency            offered %d claims/s, achieved %.0f/s, %d of %d measured: p50 %s, p99 %s, max %s (goal p99 < 50ms at 5000/s)\n",
 		r.LatencyOffered, r.LatencyAchievedPerSec, r.LatencyMeasured, r.LatencySent, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond))

@@ -261,7 +261,12 @@ func (s *Store) CompleteClaim(ctx context.Context, key, hash string, r intake.Cl
 	if err != nil && err != redis.Nil {
 		return intake.Held{}, false, fmt.Errorf("complete claim: %w", err)
 	}
-	v, err := held.Result()
+	return heldOf(ref, held)
+}
+
+// heldOf reads an HGET of the held reversals: none, one, or an error.
+func heldOf(ref string, cmd *redis.StringCmd) (intake.Held, bool, error) {
+	v, err := cmd.Result()
 	if err == redis.Nil {
 		return intake.Held{}, false, nil
 	}
@@ -362,15 +367,7 @@ func (s *Store) Hold(ctx context.Context, h intake.Held) error {
 
 // TakeHeld implements intake.Store: the held reversal of a claim, if any (not removed).
 func (s *Store) TakeHeld(ctx context.Context, ref string) (intake.Held, bool, error) {
-	v, err := s.rdb.HGet(ctx, heldKey, ref).Result()
-	if err == redis.Nil {
-		return intake.Held{}, false, nil
-	}
-	if err != nil {
-		return intake.Held{}, false, fmt.Errorf("held reversal: %w", err)
-	}
-	h, err := decodeHeld(ref, v)
-	return h, err == nil, err
+	return heldOf(ref, s.rdb.HGet(ctx, heldKey, ref))
 }
 
 // Release implements intake.Store.
