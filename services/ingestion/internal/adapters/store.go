@@ -243,13 +243,31 @@ func journeyOf(r intake.ClaimRecord) ([]byte, error) {
 }
 
 // CompleteClaim implements intake.Store: the claim's journey record (HSETNX:
-// the first stays), the completion, its facts and the held reversal, in one MULTI/EXEC.
+// the first stays), the completion, its facts and the held reversal, in one
+// MULTI/EXEC (on a single Redis; four round trips on a Redis Cluster).
 func (s *Store) CompleteClaim(ctx context.Context, key, hash string, r intake.ClaimRecord) (intake.Held, bool, error) {
 	b, err := journeyOf(r)
 	if err != nil {
 		return intake.Held{}, false, err
 	}
 	ref := intake.ClaimRef(r.PharmacyNPI, r.ClaimID)
+	if _, cluster := s.rdb.(*redis.ClusterClient); cluster {
+		// On a Redis Cluster the four keys live in different slots, where no
+		// transaction spans them: the same writes one at a time, in the order
+		// a crash between two is mended in (the journey before the completion;
+		// a redelivery that finds the claim complete records its facts and
+		// takes its held reversal again).
+		if err := s.rdb.HSetNX(ctx, journeyKey(r.ClaimID), r.PharmacyNPI, b).Err(); err != nil {
+			return intake.Held{}, false, fmt.Errorf("record claim journey: %w", err)
+		}
+		if err := s.Complete(ctx, key, hash); err != nil {
+			return intake.Held{}, false, err
+		}
+		if err := s.RecordClaim(ctx, ref, r.Facts); err != nil {
+			return intake.Held{}, false, err
+		}
+		return heldOf(ref, s.rdb.HGet(ctx, heldKey, ref))
+	}
 	var held *redis.StringCmd
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSetNX(ctx, journeyKey(r.ClaimID), r.PharmacyNPI, b)
