@@ -167,8 +167,9 @@ BENCH_RATE ?= 5000
 bench-console: need-redis ## every console page rendered for 10,000 members (loaded first, about a minute) against one gRPC call of the same run
 	go test -run='^$$' -bench=BenchmarkConsolePages -benchtime=20x ./services/emtm/internal/consoletest
 
-bench-pipeline: build ## BENCH_CLAIMS claims through the whole pipeline vs the raw bus rate; latency at BENCH_RATE claims/s
+bench-pipeline: build ## BENCH_CLAIMS claims through the whole pipeline vs the raw bus rate, durable then replay mode; latency at BENCH_RATE claims/s
 	bin/emtm bench --claims $(BENCH_CLAIMS) --rate $(BENCH_RATE)
+	bin/emtm bench --replay --claims $(BENCH_CLAIMS) --rate $(BENCH_RATE)
 
 .PHONY: bench-units
 bench-units: ## benchmarks of ingestion and risk scoring, one core, each with its baseline from the same run
