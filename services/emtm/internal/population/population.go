@@ -262,7 +262,7 @@ func (g *gen) member(i int, m *member) {
 	}
 	frail := 1.0
 	for _, mc := range m.conds {
-		if !mc.isNew && (mc.c.code == "84114007" || mc.c.code == "13645005" || mc.c.code == "363346000" || mc.c.code == "46177005") {
+		if !mc.isNew && mc.c.frail {
 			frail += 0.5
 		}
 	}
@@ -314,7 +314,7 @@ func (g *gen) member(i int, m *member) {
 		}
 		reg := pick(r, c.regimens)
 		prescriber := m.pcp
-		if c.code != "59621000" && c.code != "55822004" && c.code != "44054006" && r.IntN(100) < 40 {
+		if !c.primaryCare && r.IntN(100) < 40 {
 			prescriber = g.prescribers[r.IntN(len(g.prescribers))] // a specialist
 		}
 		if mc.isNew {
@@ -485,11 +485,14 @@ func expNeg(x float64) float64 {
 	return e
 }
 
+// opioid reports the generator's opioids.
+func opioid(d *drug) bool {
+	return d == &hydrocodone || d == &oxycodoneIR || d == &oxycodoneER || d == &tramadol
+}
+
 // controlled reports a drug that is filled for 30 days at most (opioids and
 // benzodiazepines: Schedule II and IV).
-func controlled(d *drug) bool {
-	return d == &hydrocodone || d == &oxycodoneIR || d == &oxycodoneER || d == &tramadol || d == &diazepam
-}
+func controlled(d *drug) bool { return opioid(d) || d == &diazepam }
 
 // regimen fills d from the onset (a new start) or from an ongoing regimen's
 // next refill after the enrollment starts, until the member stops taking it,
@@ -565,12 +568,8 @@ func (g *gen) fill(m *member, d *drug, prescriber string, day, days, fillNo int)
 	} else if days == 30 {
 		g.counts.ThirtyDayFills++
 	}
-	switch d {
-	case &hydrocodone, &oxycodoneIR, &oxycodoneER, &tramadol:
-		m.opioid = true
-	case &diazepam:
-		m.benzo = true
-	}
+	m.opioid = m.opioid || opioid(d)
+	m.benzo = m.benzo || d == &diazepam
 }
 
 // write appends the member to the four files.

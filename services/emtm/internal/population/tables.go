@@ -65,6 +65,10 @@ type condition struct {
 	regimens []regimen
 	// treatedPerMille is the share of those diagnosed who fill a regimen at all.
 	treatedPerMille int
+	// frail: present at the start, it raises the member's mortality and
+	// hospital use by half. primaryCare: always prescribed by the member's
+	// primary care prescriber (else a specialist for 40 % of members).
+	frail, primaryCare bool
 }
 
 type regimen struct {
@@ -74,18 +78,18 @@ type regimen struct {
 
 // Conditions by SNOMED CT concept (services/risk-scoring/internal/chronic/conditions.csv).
 var conditions = []condition{
-	{"59621000", "Essential hypertension", 560, 25, 0, []regimen{{30, []*drug{&lisinopril}}, {15, []*drug{&amlodipine}}, {15, []*drug{&losartan}}, {20, []*drug{&lisinopril, &hctz}}, {10, []*drug{&losartan, &amlodipine}}, {10, []*drug{&lisinopril, &amlodipine}}}, 900},
-	{"55822004", "Hyperlipidemia", 470, 25, 0, []regimen{{1, []*drug{&simvastatin}}}, 750},
-	{"44054006", "Diabetes mellitus type 2", 270, 12, 0, []regimen{{1, []*drug{&metformin}}}, 800},
-	{"84114007", "Heart failure", 110, 10, 0, []regimen{{60, []*drug{&carvedilol, &furosemide}}, {40, []*drug{&carvedilol, &furosemide, &lisinopril}}}, 900},
-	{"13645005", "Chronic obstructive lung disease", 100, 6, 0, []regimen{{70, []*drug{&advair, &albuterol}}, {30, []*drug{&albuterol}}}, 850},
-	{"64859006", "Osteoporosis", 90, 5, 0, []regimen{{1, []*drug{&alendronate}}}, 600},
-	{"26929004", "Alzheimer's disease", 60, 8, 75, []regimen{{1, []*drug{&galantamine}}}, 700},
-	{"239873007", "Osteoarthritis of knee", 250, 15, 0, []regimen{{45, []*drug{&naproxen}}, {25, []*drug{&hydrocodone}}, {12, []*drug{&tramadol}}, {12, []*drug{&oxycodoneIR}}, {6, []*drug{&oxycodoneER, &oxycodoneIR}}}, 550},
-	{"21897009", "Generalized anxiety disorder", 80, 5, 0, []regimen{{1, []*drug{&diazepam}}}, 600},
-	{"84757009", "Epilepsy", 15, 1, 0, []regimen{{1, []*drug{&carbamazepine}}}, 950},
-	{"363346000", "Malignant neoplastic disease", 50, 10, 0, nil, 0},
-	{"46177005", "End-stage renal disease", 6, 1, 0, nil, 0},
+	{"59621000", "Essential hypertension", 560, 25, 0, []regimen{{30, []*drug{&lisinopril}}, {15, []*drug{&amlodipine}}, {15, []*drug{&losartan}}, {20, []*drug{&lisinopril, &hctz}}, {10, []*drug{&losartan, &amlodipine}}, {10, []*drug{&lisinopril, &amlodipine}}}, 900, false, true},
+	{"55822004", "Hyperlipidemia", 470, 25, 0, []regimen{{1, []*drug{&simvastatin}}}, 750, false, true},
+	{"44054006", "Diabetes mellitus type 2", 270, 12, 0, []regimen{{1, []*drug{&metformin}}}, 800, false, true},
+	{"84114007", "Heart failure", 110, 10, 0, []regimen{{60, []*drug{&carvedilol, &furosemide}}, {40, []*drug{&carvedilol, &furosemide, &lisinopril}}}, 900, true, false},
+	{"13645005", "Chronic obstructive lung disease", 100, 6, 0, []regimen{{70, []*drug{&advair, &albuterol}}, {30, []*drug{&albuterol}}}, 850, true, false},
+	{"64859006", "Osteoporosis", 90, 5, 0, []regimen{{1, []*drug{&alendronate}}}, 600, false, false},
+	{"26929004", "Alzheimer's disease", 60, 8, 75, []regimen{{1, []*drug{&galantamine}}}, 700, false, false},
+	{"239873007", "Osteoarthritis of knee", 250, 15, 0, []regimen{{45, []*drug{&naproxen}}, {25, []*drug{&hydrocodone}}, {12, []*drug{&tramadol}}, {12, []*drug{&oxycodoneIR}}, {6, []*drug{&oxycodoneER, &oxycodoneIR}}}, 550, false, false},
+	{"21897009", "Generalized anxiety disorder", 80, 5, 0, []regimen{{1, []*drug{&diazepam}}}, 600, false, false},
+	{"84757009", "Epilepsy", 15, 1, 0, []regimen{{1, []*drug{&carbamazepine}}}, 950, false, false},
+	{"363346000", "Malignant neoplastic disease", 50, 10, 0, nil, 0, true, false},
+	{"46177005", "End-stage renal disease", 6, 1, 0, nil, 0, true, false},
 }
 
 // ischemic is the share (per thousand) of members with hypertension who also
