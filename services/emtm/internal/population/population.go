@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"strconv"
@@ -460,7 +461,7 @@ func poisson(r *rand.Rand, lambda float64) int {
 	if lambda <= 0 {
 		return 0
 	}
-	l, k, p := expNeg(lambda), 0, 1.0
+	l, k, p := math.Exp(-lambda), 0, 1.0
 	for k < 1000 {
 		p *= r.Float64()
 		if p <= l {
@@ -469,20 +470,6 @@ func poisson(r *rand.Rand, lambda float64) int {
 		k++
 	}
 	return k
-}
-
-func expNeg(x float64) float64 {
-	// e^-x by squaring (x is at most a few units here).
-	n := 1
-	for x/float64(n) > 0.5 {
-		n *= 2
-	}
-	y := x / float64(n)
-	e := 1 - y + y*y/2 - y*y*y/6 + y*y*y*y/24 - y*y*y*y*y/120
-	for ; n > 1; n /= 2 {
-		e *= e
-	}
-	return e
 }
 
 // opioid reports the generator's opioids.
