@@ -28,6 +28,19 @@ import (
 	"github.com/emtm/emtm/services/emtm/internal/stack"
 )
 
+// startStack starts the five services with their NATS and a real Redis
+// for t (args: each service's extra flags), stopped when t ends.
+func startStack(t *testing.T, args map[string][]string) *stack.Stack {
+	t.Helper()
+	redisURL, _ := testkit.StartRedis(t)
+	st, err := stack.Start(context.Background(), stack.Options{DataDir: t.TempDir(), RedisURL: redisURL, ServiceArgs: args})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Stop)
+	return st
+}
+
 // runAt runs emtmctl against the stack st.
 func runAt(t *testing.T, st *stack.Stack, args ...string) (string, error) {
 	t.Helper()
@@ -46,12 +59,7 @@ func runAt(t *testing.T, st *stack.Stack, args ...string) (string, error) {
 
 func TestImportsAndRejectionsThroughEmtmctl(t *testing.T) {
 	t.Parallel()
-	redisURL, _ := testkit.StartRedis(t)
-	st, err := stack.Start(context.Background(), stack.Options{DataDir: t.TempDir(), RedisURL: redisURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Stop)
+	st := startStack(t, nil)
 
 	// A CSV with a good claim, its reversal, a claim with an invalid NPI, and an unreadable row.
 	csvPath := filepath.Join(t.TempDir(), "claims.csv")
@@ -216,12 +224,7 @@ func asExit(err error, e *ExitError) bool {
 
 func TestOutreachAndPaymentThroughEmtmctl(t *testing.T) {
 	t.Parallel()
-	redisURL, _ := testkit.StartRedis(t)
-	st, err := stack.Start(context.Background(), stack.Options{DataDir: t.TempDir(), RedisURL: redisURL, ServiceArgs: stack.ReplayArgs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Stop)
+	st := startStack(t, stack.ReplayArgs)
 	if _, err := runAt(t, st, "import", "synthea", "../sampledata/synthea-ca-50"); err != nil {
 		t.Fatal(err)
 	}
@@ -307,12 +310,7 @@ func TestOutreachAndPaymentThroughEmtmctl(t *testing.T) {
 // each of these actions is in the audit list.
 func TestDeadLettersAreHandledThroughEmtmctlAndAudited(t *testing.T) {
 	t.Parallel()
-	redisURL, _ := testkit.StartRedis(t)
-	st, err := stack.Start(context.Background(), stack.Options{DataDir: t.TempDir(), RedisURL: redisURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Stop)
+	st := startStack(t, nil)
 	nc, err := nats.Connect(st.NATSURL)
 	if err != nil {
 		t.Fatal(err)
@@ -375,12 +373,7 @@ func TestDeadLettersAreHandledThroughEmtmctlAndAudited(t *testing.T) {
 
 func TestAGeneratedPopulationImportsWholeAndASecondImportChangesNothing(t *testing.T) {
 	t.Parallel()
-	redisURL, _ := testkit.StartRedis(t)
-	st, err := stack.Start(context.Background(), stack.Options{DataDir: t.TempDir(), RedisURL: redisURL, ServiceArgs: stack.ReplayArgs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Stop)
+	st := startStack(t, stack.ReplayArgs)
 	dir := filepath.Join(t.TempDir(), "population")
 	out, err := runAt(t, st, "generate", "population", "--members", "30", "--years", "2", "--seed", "5", "--out", dir)
 	if err != nil || !strings.Contains(out, "members                      30") {

@@ -129,15 +129,19 @@ func readClaimsCSV(path string) (load.Work, []*claimscsv.Error, error) {
 		if err != nil {
 			return w, lineErrs, err
 		}
-		if r.Claim != nil {
-			w.Read["claim"]++
-			w.ByMember[r.Member()] = append(w.ByMember[r.Member()], load.Submission{Kind: "claim", Msg: r.Claim})
-		} else {
-			w.Read["reversal"]++
-			w.ByMember[r.Member()] = append(w.ByMember[r.Member()], load.Submission{Kind: "reversal", Msg: r.Reversal})
-		}
+		sub := submissionOf(r)
+		w.Read[sub.Kind]++
+		w.ByMember[r.Member()] = append(w.ByMember[r.Member()], sub)
 	}
 	return w, lineErrs, nil
+}
+
+// submissionOf is a claims CSV row to submit: a paid claim or a reversal.
+func submissionOf(r claimscsv.Record) load.Submission {
+	if r.Claim != nil {
+		return load.Submission{Kind: "claim", Msg: r.Claim}
+	}
+	return load.Submission{Kind: "reversal", Msg: r.Reversal}
 }
 
 func (g *globals) submit(cmd *cobra.Command, w load.Work, label string) error {

@@ -1,14 +1,12 @@
 package ctl
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/emtm/emtm/libs/testkit"
 	"github.com/emtm/emtm/services/emtm/internal/pde"
 	"github.com/emtm/emtm/services/emtm/internal/stack"
 )
@@ -26,12 +24,7 @@ func pdeLine(cols map[string]string) string {
 
 func TestInterchangeImportsThroughEmtmctl(t *testing.T) {
 	t.Parallel()
-	redisURL, _ := testkit.StartRedis(t)
-	st, err := stack.Start(context.Background(), stack.Options{DataDir: t.TempDir(), RedisURL: redisURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Stop)
+	st := startStack(t, nil)
 	dir := t.TempDir()
 	write := func(name, text string) string {
 		p := filepath.Join(dir, name)

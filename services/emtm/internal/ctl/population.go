@@ -196,10 +196,7 @@ func streamPopulation(dir string, stderr io.Writer) (src load.MemberSource, tota
 		if err != nil {
 			return 0, "", load.Submission{}, err
 		}
-		if r.Claim != nil {
-			return r.Line, r.Member(), load.Submission{Kind: "claim", Msg: r.Claim}, nil
-		}
-		return r.Line, r.Member(), load.Submission{Kind: "reversal", Msg: r.Reversal}, nil
+		return r.Line, r.Member(), submissionOf(r), nil
 	}})
 	if err := add(ndjson(population.MedicalFile, "medical", func() proto.Message { return &medicalv1.PartsAbSummary{} },
 		func(m proto.Message) string { return m.(*medicalv1.PartsAbSummary).GetMemberId() })); err != nil {
