@@ -240,16 +240,15 @@ func submit(ctx context.Context, client ingestionv1.IngestionServiceClient, firs
 	}
 	// Members in parallel, each member's records in order; the source is
 	// read a few members ahead of the submitters.
-	type group struct{ subs []Submission }
-	work := make(chan group, 2*Submitters)
+	work := make(chan []Submission, 2*Submitters)
 	errc := make(chan error, Submitters+1)
 	var wg sync.WaitGroup
 	for i := 0; i < Submitters; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for g := range work {
-				for _, s := range g.subs {
+			for subs := range work {
+				for _, s := range subs {
 					if err := one(s); err != nil {
 						errc <- err
 						return
@@ -270,7 +269,7 @@ feed:
 			break
 		}
 		select {
-		case work <- group{subs}:
+		case work <- subs:
 		case ferr = <-errc:
 			break feed
 		}
