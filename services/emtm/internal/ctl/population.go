@@ -98,14 +98,13 @@ type cursor struct {
 	next   func() (line int, member string, sub load.Submission, err error)
 	head   *load.Submission
 	member string
-	line   int
 	last   string // the member last taken
 	done   bool
 }
 
 // fill reads the cursor's next readable record into head; an unreadable one
 // is reported and counted by report.
-func (c *cursor) fill(report func(path string, line int, reason string, err error)) error {
+func (c *cursor) fill(report func(path, reason string, err error)) error {
 	for !c.done && c.head == nil {
 		line, member, sub, err := c.next()
 		var le *population.LineError
@@ -114,16 +113,16 @@ func (c *cursor) fill(report func(path string, line int, reason string, err erro
 		case errors.Is(err, io.EOF):
 			c.done = true
 		case errors.As(err, &le):
-			report(c.path, le.Line, "NDJSON", err)
+			report(c.path, "NDJSON", err)
 		case errors.As(err, &ce):
-			report(c.path, ce.Line, ce.Reason, err)
+			report(c.path, ce.Reason, err)
 		case err != nil:
 			return fmt.Errorf("%s: %w", c.path, err)
 		default:
 			if member < c.last {
 				return fmt.Errorf("%s, line %d: member %q comes after %q: each file of a population must list its members in id order", c.path, line, member, c.last)
 			}
-			c.head, c.member, c.line = &sub, member, line
+			c.head, c.member = &sub, member
 		}
 	}
 	return nil
@@ -143,6 +142,11 @@ func streamPopulation(dir string, stderr io.Writer) (src load.MemberSource, tota
 			_ = f.Close()
 		}
 	}
+	defer func() {
+		if err != nil {
+			closeAll()
+		}
+	}()
 	open := func(name string) (*os.File, error) {
 		f, err := os.Open(filepath.Join(dir, name))
 		if err == nil {
@@ -178,17 +182,14 @@ func streamPopulation(dir string, stderr io.Writer) (src load.MemberSource, tota
 		add(ndjson(population.ConditionsFile, "condition", func() proto.Message { return &medicalv1.Condition{} },
 			func(m proto.Message) string { return m.(*medicalv1.Condition).GetMemberId() })),
 	); err != nil {
-		closeAll()
 		return nil, 0, nil, nil, nil, err
 	}
 	cf, err := open(population.ClaimsFile)
 	if err != nil {
-		closeAll()
 		return nil, 0, nil, nil, nil, err
 	}
 	crd, err := claimscsv.NewReader(cf)
 	if err != nil {
-		closeAll()
 		return nil, 0, nil, nil, nil, fmt.Errorf("%s: %w", cf.Name(), err)
 	}
 	cursors = append(cursors, &cursor{path: cf.Name(), next: func() (int, string, load.Submission, error) {
@@ -200,19 +201,17 @@ func streamPopulation(dir string, stderr io.Writer) (src load.MemberSource, tota
 	}})
 	if err := add(ndjson(population.MedicalFile, "medical", func() proto.Message { return &medicalv1.PartsAbSummary{} },
 		func(m proto.Message) string { return m.(*medicalv1.PartsAbSummary).GetMemberId() })); err != nil {
-		closeAll()
 		return nil, 0, nil, nil, nil, err
 	}
 	total = -1
 	if b, err := os.ReadFile(filepath.Join(dir, population.ManifestFile)); err == nil {
 		var m population.Manifest
 		if json.Unmarshal(b, &m) == nil {
-			c := m.Counts
-			total = c.Enrollments + c.Conditions + c.Claims + c.Reversals + c.Medical
+			total = m.Counts.Records()
 		}
 	}
 	reported := 0
-	report := func(path string, line int, reason string, err error) {
+	report := func(path, reason string, err error) {
 		read["unreadable"]++
 		skipped["unreadable:"+reason]++
 		if reported++; reported <= 10 {

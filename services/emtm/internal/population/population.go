@@ -97,6 +97,12 @@ type Counts struct {
 	Discontinuation int `json:"discontinuations"`
 }
 
+// Records is how many records the four files hold: enrollments, diagnoses,
+// paid claims, reversals and Parts A/B summaries.
+func (c Counts) Records() int {
+	return c.Enrollments + c.Conditions + c.Claims + c.Reversals + c.Medical
+}
+
 // Writers receive the four files.
 type Writers struct {
 	Claims, Enrollment, Conditions, Medical io.Writer
