@@ -40,7 +40,8 @@ var Grants = []Grant{
 		Publish: []TopicSpec{RawAPI.TopicSpec, RawResubmit.TopicSpec, Rejection.TopicSpec, ClaimPaid.TopicSpec, ClaimReversed.TopicSpec,
 			Encounter.TopicSpec, Enrollment.TopicSpec, PartsAB.TopicSpec, Condition.TopicSpec, Audit.TopicSpec},
 		Durables: []Durable{IngestionPharmacy, IngestionFeed},
-		Reads:    []string{StreamRaw, StreamRejections},
+		// It reads back what it published for an export (ExportEvents).
+		Reads: []string{StreamRaw, StreamRejections, StreamClaims, StreamEnrollment, StreamMedical, StreamEncounters},
 	},
 	{
 		User:     "risk-scoring",

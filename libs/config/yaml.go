@@ -161,3 +161,23 @@ func CheckPlans[P any](doc *Doc, version int, def *P, plans map[string]P, check 
 	}
 	return nil
 }
+
+// Source is a policy's text as a service read it at start.
+type Source struct {
+	Name string
+	Data []byte
+}
+
+// ReadSource reads the policy file at path, or returns the built-in sample
+// (named sampleName) when path is empty: the bytes a service parses are the
+// bytes it reports (GetPolicy).
+func ReadSource(path, sampleName string, sample []byte) (Source, error) {
+	if path == "" {
+		return Source{Name: sampleName, Data: sample}, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Source{}, err
+	}
+	return Source{Name: path, Data: b}, nil
+}

@@ -78,6 +78,7 @@ var Permissions = map[string]Permission{
 	ingestionv1.IngestionService_ListAwaitingEnrollment_FullMethodName: {Access: Operator},
 	ingestionv1.IngestionService_MarkRejectionHandled_FullMethodName:   {Access: Operator, Audited: true},
 	ingestionv1.IngestionService_FindClaim_FullMethodName:              {Access: Sponsor},
+	ingestionv1.IngestionService_ExportEvents_FullMethodName:           {Access: Operator, Audited: true},
 	// risk-scoring
 	riskv1.RiskScoringService_GetProfile_FullMethodName:      {Access: Sponsor},
 	riskv1.RiskScoringService_GetCarePlan_FullMethodName:     {Access: Sponsor},
@@ -105,6 +106,7 @@ var Permissions = map[string]Permission{
 	// payment-reconciliation
 	ledgerv1.PaymentReconciliationService_ListLedgerEntries_FullMethodName: {Access: Sponsor},
 	ledgerv1.PaymentReconciliationService_GetLedgerTotals_FullMethodName:   {Access: Operator},
+	ledgerv1.PaymentReconciliationService_GetFeeSchedule_FullMethodName:    {Access: Sponsor},
 	ledgerv1.PaymentReconciliationService_GetStatement_FullMethodName:      {Access: Sponsor},
 	ledgerv1.PaymentReconciliationService_GetRemittance_FullMethodName:     {Access: Sponsor},
 	ledgerv1.PaymentReconciliationService_GetPerformance_FullMethodName:    {Access: Sponsor},
@@ -113,6 +115,7 @@ var Permissions = map[string]Permission{
 	ledgerv1.PaymentReconciliationService_Sweep_FullMethodName:             {Access: Operator, Audited: true},
 	// every service: its own dead letters
 	opsv1.DeadLetterService_ListDeadLetters_FullMethodName:     {Access: Operator},
+	opsv1.PolicyService_GetPolicy_FullMethodName:               {Access: Operator},
 	opsv1.DeadLetterService_RedeliverDeadLetter_FullMethodName: {Access: Operator, Audited: true},
 	// every server: health and reflection
 	healthpb.Health_Check_FullMethodName:                                   {Access: Authenticated},
@@ -236,29 +239,48 @@ func (a access) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 	return resp, err
 }
 
-// stream checks a streaming call against its first request (the contract it names).
+// stream checks a streaming call against its first request (the contract it
+// names); an audited one writes its Requested record before that request is
+// handed on, and its outcome when the call ends.
 func (a access) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	if _, ok := Permissions[info.FullMethod]; !ok {
 		return authorize(ss.Context(), info.FullMethod, nil)
 	}
-	return h(srv, &checkedStream{ServerStream: ss, method: info.FullMethod})
+	cs := &checkedStream{ServerStream: ss, method: info.FullMethod, access: a}
+	err := h(srv, cs)
+	if cs.began {
+		a.finish(ss.Context(), cs.record, err)
+	}
+	return err
 }
 
 // checkedStream authorizes on the first message the client sends.
 type checkedStream struct {
 	grpc.ServerStream
 	method  string
+	access  access
 	checked bool
+	began   bool
+	record  AuditRecord
 }
 
 func (s *checkedStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	if !s.checked {
-		s.checked = true
-		return authorize(s.Context(), s.method, m)
+	if s.checked {
+		return nil
 	}
+	s.checked = true
+	if err := authorize(s.Context(), s.method, m); err != nil {
+		s.access.finish(s.Context(), newAuditRecord(s.Context(), s.method, m), err)
+		return err
+	}
+	r, err := s.access.begin(s.Context(), s.method, m)
+	if err != nil {
+		return err
+	}
+	s.record, s.began = r, true
 	return nil
 }
 

@@ -28,13 +28,13 @@ import (
 )
 
 // Every method any emtm server registers (the five services' APIs, the
-// dead-letter service each serves, health and reflection) has a declared permission, and the table names no method that
+// dead-letter service each serves, the policy service four serve, health and reflection) has a declared permission, and the table names no method that
 // does not exist: adding an RPC without deciding who may call it fails here.
 func TestEveryMethodHasAPermission(t *testing.T) {
 	registered := map[string]bool{}
 	for _, sd := range []grpc.ServiceDesc{ingestionv1.IngestionService_ServiceDesc, riskv1.RiskScoringService_ServiceDesc,
 		schedulingv1.InterventionSchedulingService_ServiceDesc, outreachv1.PrescriberOutreachService_ServiceDesc,
-		ledgerv1.PaymentReconciliationService_ServiceDesc, opsv1.DeadLetterService_ServiceDesc, healthpb.Health_ServiceDesc,
+		ledgerv1.PaymentReconciliationService_ServiceDesc, opsv1.DeadLetterService_ServiceDesc, opsv1.PolicyService_ServiceDesc, healthpb.Health_ServiceDesc,
 		reflectionv1.ServerReflection_ServiceDesc, reflectionv1alpha.ServerReflection_ServiceDesc} {
 		for _, m := range sd.Methods {
 			registered["/"+sd.ServiceName+"/"+m.MethodName] = true

@@ -44,6 +44,8 @@ type Config struct {
 	PolicyFile string
 	Clock      *clock.Flags
 	policies   *policy.Policies
+	// policySource is the policy's text as read (GetPolicy).
+	policySource config.Source
 }
 
 // RegisterFlags defines the settings; the program file is read and validated here.
@@ -55,7 +57,10 @@ func RegisterFlags(s *config.Set) *Config {
 	s.AfterParse(func() error {
 		c.Common, c.PolicyFile = *common, *pol
 		var err error
-		if c.policies, err = policy.Load(c.PolicyFile); err != nil {
+		if c.policySource, err = config.ReadSource(c.PolicyFile, policy.SampleName, []byte(policy.SampleYAML())); err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+		if c.policies, err = policy.Parse(c.policySource.Name, c.policySource.Data); err != nil {
 			return fmt.Errorf("policy: %w", err)
 		}
 		return nil
@@ -65,6 +70,7 @@ func RegisterFlags(s *config.Set) *Config {
 
 // Register adds the API, consumers and the sweep to rt.
 func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
+	rt.ServePolicy(cfg.policySource)
 	clk, err := cfg.Clock.New(rt.Redis, "is:clock")
 	if err != nil {
 		return err

@@ -46,6 +46,8 @@ type Config struct {
 	PolicyFile string
 	Clock      *clock.Flags
 	policies   *policy.Policies
+	// policySource is the policy's text as read (GetPolicy).
+	policySource config.Source
 }
 
 // RegisterFlags defines the settings; the payment policy is read and validated here.
@@ -57,7 +59,10 @@ func RegisterFlags(s *config.Set) *Config {
 	s.AfterParse(func() error {
 		c.Common, c.PolicyFile = *common, *pol
 		var err error
-		if c.policies, err = policy.Load(c.PolicyFile); err != nil {
+		if c.policySource, err = config.ReadSource(c.PolicyFile, policy.SampleName, []byte(policy.SampleYAML())); err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+		if c.policies, err = policy.Parse(c.policySource.Name, c.policySource.Data); err != nil {
 			return fmt.Errorf("policy: %w", err)
 		}
 		return nil
@@ -67,6 +72,7 @@ func RegisterFlags(s *config.Set) *Config {
 
 // Register adds the API, consumers and the sweep to rt.
 func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
+	rt.ServePolicy(cfg.policySource)
 	clk, err := cfg.Clock.New(rt.Redis, adapters.ClockKey)
 	if err != nil {
 		return err

@@ -40,6 +40,8 @@ type Config struct {
 	// PolicyFile is the risk policy (policy.yaml format); empty: the built-in sample.
 	PolicyFile string
 	policies   *scoring.Policies
+	// policySource is the policy's text as read (GetPolicy).
+	policySource config.Source
 }
 
 // RegisterFlags defines risk-scoring's settings. The policy file is read and
@@ -50,7 +52,12 @@ func RegisterFlags(s *config.Set) *Config {
 	policy := s.String("policy", "", "risk policy file: targeting criteria, weights and tiers per plan (default: the built-in sample for S9925-001)")
 	s.AfterParse(func() error {
 		c.Common, c.PolicyFile = *common, *policy
-		ps, err := scoring.LoadPolicies(c.PolicyFile)
+		src, err := config.ReadSource(c.PolicyFile, scoring.SampleName, []byte(scoring.SampleYAML()))
+		if err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+		c.policySource = src
+		ps, err := scoring.ParsePolicies(src.Name, src.Data)
 		if err != nil {
 			return fmt.Errorf("policy: %w", err)
 		}
@@ -62,6 +69,7 @@ func RegisterFlags(s *config.Set) *Config {
 
 // Register adds risk-scoring's API and consumers to rt.
 func Register(ctx context.Context, rt *app.Runtime, cfg *Config) error {
+	rt.ServePolicy(cfg.policySource)
 	drugs, err := drugref.Load()
 	if err != nil {
 		return err

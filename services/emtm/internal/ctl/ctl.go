@@ -77,7 +77,7 @@ func New(getenv func(string) string) *cobra.Command {
 	root.AddCommand(checkCmd(), statusCmd(g), summaryCmd(g), outreachCmd(g), statementCmd(g), remittanceCmd(g), performanceCmd(g), ledgerCmd(g), rejectsCmd(g), importCmd(g), syntheaCmd(), reversalsCmd(g), awaitingCmd(g),
 		pdcCmd(), profileCmd(g), profilesCmd(g), tasksCmd(g), measuresCmd(g), encountersCmd(g), natsAuthCmd(), topologyCmd(), streamsCmd(g), certsCmd(), permissionsCmd(), dlqCmd(g), auditCmd(g))
 	root.AddCommand(auditCmds()...)
-	root.AddCommand(carePlanCmd(g), cmrCmd(g), generateCmd())
+	root.AddCommand(carePlanCmd(g), cmrCmd(g), generateCmd(), whatifCmd(g), policyCmd(g))
 	return root
 }
 

@@ -72,6 +72,8 @@ func TestEveryCommandThatTalksToEmtmSaysHowToStartIt(t *testing.T) {
 		"tasks overdue":     nil,
 		"tasks release":     {"task/M1/CMR/2024", "--worker", "w"},
 		"tasks sweep":       nil,
+		"whatif":            nil,
+		"policy":            {"program"},
 	}
 	offline := map[string]bool{"certs": true, "check": true, "measures safety": true, "nats-auth": true, "topology": true, "pdc": true,
 		"permissions": true, "synthea claims": true, "generate population": true,

@@ -213,7 +213,12 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 // and payment sweeps (so that expiry, letters and member months reflect the
 // final clocks), and waits again for what they published.
 func Settle(ctx context.Context, js jetstream.JetStream, conns summary.Conns) error {
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	return SettleWithin(ctx, js, conns, 10*time.Minute)
+}
+
+// SettleWithin is Settle bounded by within.
+func SettleWithin(ctx context.Context, js jetstream.JetStream, conns summary.Conns, within time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	if err := bus.WaitIdle(wctx, js, 50*time.Millisecond); err != nil {
 		return err

@@ -7,6 +7,7 @@ package policy
 import (
 	_ "embed"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"time"
@@ -37,6 +38,13 @@ var Kinds = []string{CMR, TMR, Adherence, PostDischarge, FollowUp, CMRSummary}
 // Tiers (names of emtm.risk.v1.RiskTier without the prefix).
 var Tiers = []string{"LOW", "MODERATE", "HIGH"}
 
+// DefaultPharmacistMinutes are emtm's planning estimates of a pharmacist's
+// minutes per task, for a program that names none. CMS sets no time per
+// intervention (42 CFR 423.153(d) sets what an MTM program offers, not how
+// long it takes); these are a reading for the what-if's pharmacist hours, to be
+// replaced by the sponsor's own measured times (pharmacist_minutes).
+var DefaultPharmacistMinutes = map[string]int{CMR: 45, TMR: 20, PostDischarge: 30, Adherence: 10, FollowUp: 15, CMRSummary: 10}
+
 // Intervention is one line of a tier.
 type Intervention struct {
 	Kind     string `yaml:"kind"`
@@ -56,12 +64,15 @@ type Plan struct {
 	Tiers    map[string][]Intervention `yaml:"tiers"`
 	FollowUp FollowUpRule              `yaml:"follow_up"`
 	// CMRSummary schedules sending a completed CMR's written summary.
-	CMRSummary     FollowUpRule        `yaml:"cmr_summary"`
-	WeeklyCapacity map[string]int      `yaml:"weekly_capacity"`
-	LeaseMinutes   int                 `yaml:"lease_minutes"`
-	GraceDays      int                 `yaml:"grace_days"`
-	Dispatch       string              `yaml:"dispatch"`
-	CompletedBy    map[string][]string `yaml:"completed_by_codes"`
+	CMRSummary     FollowUpRule   `yaml:"cmr_summary"`
+	WeeklyCapacity map[string]int `yaml:"weekly_capacity"`
+	// PharmacistMinutes estimates a pharmacist's minutes per task of a kind
+	// (the what-if's pharmacist hours); a kind left out takes DefaultPharmacistMinutes.
+	PharmacistMinutes map[string]int      `yaml:"pharmacist_minutes"`
+	LeaseMinutes      int                 `yaml:"lease_minutes"`
+	GraceDays         int                 `yaml:"grace_days"`
+	Dispatch          string              `yaml:"dispatch"`
+	CompletedBy       map[string][]string `yaml:"completed_by_codes"`
 	// OnDowngrade: stay (default) keeps a member in the program's CMR and TMR
 	// for the rest of the year after a tier downgrade; leave follows the tier.
 	OnDowngrade string `yaml:"on_downgrade"`
@@ -98,11 +109,14 @@ func (ps *Policies) Plans() []string {
 	return out
 }
 
+// SampleName names the built-in sample.
+const SampleName = "program.yaml (built in)"
+
 // SampleYAML is the text of the built-in sample program.
 func SampleYAML() string { return string(sampleYAML) }
 
 // Sample is the built-in sample program.
-func Sample() (*Policies, error) { return Parse("program.yaml (built in)", sampleYAML) }
+func Sample() (*Policies, error) { return Parse(SampleName, sampleYAML) }
 
 // Load reads a program file; an empty path selects the sample.
 func Load(path string) (*Policies, error) {
@@ -125,6 +139,9 @@ func validated(doc *config.Doc, f file) (*Policies, error) {
 		if p.CMRSummary == (FollowUpRule{}) { // a program written before the summary task
 			p.CMRSummary = FollowUpRule{DueDays: SummaryDays, Priority: 85}
 		}
+		minutes := maps.Clone(DefaultPharmacistMinutes)
+		maps.Copy(minutes, p.PharmacistMinutes)
+		p.PharmacistMinutes = minutes
 	}
 	stay(&f.Default)
 	for k, p := range f.Plans {
@@ -193,6 +210,11 @@ func validate(doc *config.Doc, at []string, p Plan) error {
 	for kind, c := range p.WeeklyCapacity {
 		if !known(Kinds, kind) || c < 1 {
 			return doc.Errorf(path("weekly_capacity", kind), "a known kind and a capacity of at least 1 (leave a kind out for no limit)")
+		}
+	}
+	for kind, m := range p.PharmacistMinutes {
+		if !known(Kinds, kind) || m < 1 || m > 8*60 {
+			return doc.Errorf(path("pharmacist_minutes", kind), "a known kind and 1..480 minutes")
 		}
 	}
 	if p.LeaseMinutes < 1 || p.LeaseMinutes > 24*60 {

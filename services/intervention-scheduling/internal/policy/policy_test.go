@@ -74,6 +74,12 @@ func TestForDischargeAndFollowUp(t *testing.T) {
 	if err != nil || old.For("S9925", "001").CMRSummary != (FollowUpRule{DueDays: 14, Priority: 85}) {
 		t.Errorf("a program without cmr_summary: %v", err)
 	}
+	// A program that names no pharmacist minutes, or some, gets emtm's estimates for the rest.
+	none, err := Parse("old.yaml", []byte(strings.Replace(SampleYAML(),
+		"pharmacist_minutes: {CMR: 45, TMR: 20, POST_DISCHARGE: 30, ADHERENCE_OUTREACH: 10, FOLLOW_UP: 15, CMR_SUMMARY: 10}", "pharmacist_minutes: {CMR: 50}", 1)))
+	if err != nil || none.For("S9925", "001").PharmacistMinutes["CMR"] != 50 || len(none.For("S9925", "001").PharmacistMinutes) != len(Kinds) {
+		t.Errorf("a program's own CMR minutes: %v %v", err, none.For("S9925", "001").PharmacistMinutes)
+	}
 	if got := strings.Join(p.KindsCompletedBy("430193006"), ","); got != "TMR,POST_DISCHARGE,FOLLOW_UP" {
 		t.Errorf("medication reconciliation completes %s", got)
 	}
@@ -93,6 +99,8 @@ func TestProgramFileErrorsNameLineAndField(t *testing.T) {
 		{"bad completion code", `CMR: ["314530002"]`, `CMR: ["314530003"]`, "default.completed_by_codes.CMR: SNOMED CT code 314530003 fails its Verhoeff check digit"},
 		{"unknown field", "grace_days: 30", "grace_days: 30\n  grace_weeks: 4", "field grace_weeks not found"},
 		{"summary later than 14 days", "cmr_summary: {due_days: 14", "cmr_summary: {due_days: 21", "default.cmr_summary: due_days must be 1..14 (CMS: the written summary is sent within 14 days of the CMR)"},
+		{"no pharmacist minutes", "pharmacist_minutes: {CMR: 45,", "pharmacist_minutes: {CMR: 0,", "default.pharmacist_minutes.CMR: a known kind and 1..480 minutes"},
+		{"pharmacist minutes of no kind", "pharmacist_minutes: {CMR: 45,", "pharmacist_minutes: {WELLNESS: 30, CMR: 45,", "default.pharmacist_minutes.WELLNESS: a known kind"},
 		{"summary as a tier's intervention", "{kind: ADHERENCE_OUTREACH, due_days: 30, priority: 20}", "{kind: CMR_SUMMARY, due_days: 14, priority: 20}", "a CMR's written summary is scheduled by cmr_summary, after the CMR"},
 	}
 	for _, tt := range tests {

@@ -222,7 +222,8 @@ func (g *GRPC) GetTaskCounts(ctx context.Context, req *schedulingv1.GetTaskCount
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "clock: %v", err)
 	}
-	out := &schedulingv1.GetTaskCountsResponse{Counts: counts, Scheduled: scheduled, Today: today.Proto()}
+	out := &schedulingv1.GetTaskCountsResponse{Counts: counts, Scheduled: scheduled, Today: today.Proto(),
+		PharmacistMinutes: g.s.PharmacistMinutes(req.GetContractId(), req.GetPbpId()), CompletedBy: g.s.CompletedBy(req.GetContractId(), req.GetPbpId())}
 	for k, n := range backlog {
 		out.Backlog = append(out.Backlog, &schedulingv1.BacklogCount{Kind: k[0], Age: k[1], Count: n})
 	}

@@ -117,6 +117,29 @@ func (s *Scheduler) Counts(ctx context.Context, plan string) ([]*schedulingv1.Ta
 	return out, total, nil
 }
 
+// PharmacistMinutes is the program policy's minutes per task of each kind,
+// for a plan (contract and pbp empty: the default program).
+func (s *Scheduler) PharmacistMinutes(contract, pbp string) map[string]int32 {
+	out := map[string]int32{}
+	for k, m := range s.policies.For(contract, pbp).PharmacistMinutes {
+		out[k] = int32(m)
+	}
+	return out
+}
+
+// CompletedBy is the program policy's services that complete a task of each
+// kind, for a plan (contract and pbp empty: the default program), by kind.
+func (s *Scheduler) CompletedBy(contract, pbp string) []*schedulingv1.KindCodes {
+	by := s.policies.For(contract, pbp).CompletedBy
+	out := make([]*schedulingv1.KindCodes, 0, len(by))
+	for _, k := range policy.Kinds {
+		if codes := by[k]; len(codes) > 0 {
+			out = append(out, &schedulingv1.KindCodes{Kind: enums.Of[schedulingv1.TaskKind](k), Codes: append([]string(nil), codes...)})
+		}
+	}
+	return out
+}
+
 // Measure is a share with its definition.
 type Measure struct {
 	Name, Definition       string

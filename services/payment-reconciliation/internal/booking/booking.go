@@ -29,6 +29,7 @@ import (
 	typesv1 "github.com/emtm/emtm/libs/gen/emtm/types/v1"
 	"github.com/emtm/emtm/libs/planid"
 	"github.com/emtm/emtm/libs/taskid"
+	"github.com/emtm/emtm/services/payment-reconciliation/internal/feeschedule"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/ledger"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/membermonths"
 	"github.com/emtm/emtm/services/payment-reconciliation/internal/performance"
@@ -383,6 +384,15 @@ func (b *Booker) Performance(ctx context.Context, contract, pbp string, year int
 		}
 	}
 	return r, booked, nil
+}
+
+// FeeSchedule lists the rules a plan pays pharmacies by, latest first.
+func (b *Booker) FeeSchedule(contract, pbp string) ([]feeschedule.Rule, error) {
+	p, ok := b.plan(contract, pbp)
+	if !ok {
+		return nil, ErrNoPolicy{Plan: planid.Key(contract, pbp)}
+	}
+	return p.Fees.Rules(), nil
 }
 
 // ErrNoPolicy is a plan the payment policy does not know.

@@ -22,6 +22,9 @@ import (
 //go:embed payment.yaml
 var sampleYAML []byte
 
+// SampleName names the built-in sample.
+const SampleName = "payment.yaml (built in)"
+
 // SampleYAML is the text of the built-in sample.
 func SampleYAML() string { return string(sampleYAML) }
 
@@ -137,7 +140,7 @@ type file struct {
 }
 
 // Sample is the built-in sample.
-func Sample() (*Policies, error) { return Parse("payment.yaml (built in)", sampleYAML) }
+func Sample() (*Policies, error) { return Parse(SampleName, sampleYAML) }
 
 // Load reads a policy file; an empty path selects the sample.
 func Load(path string) (*Policies, error) {

@@ -145,6 +145,23 @@ func (g *GRPC) GetLedgerTotals(ctx context.Context, _ *ledgerv1.GetLedgerTotalsR
 	return totalsProto(t), nil
 }
 
+// GetFeeSchedule lists a plan's fee rules (its payment policy's fees).
+func (g *GRPC) GetFeeSchedule(_ context.Context, req *ledgerv1.GetFeeScheduleRequest) (*ledgerv1.GetFeeScheduleResponse, error) {
+	if err := planArgs(req.GetContractId(), req.GetPbpId()); err != nil {
+		return nil, err
+	}
+	rules, err := g.b.FeeSchedule(req.GetContractId(), req.GetPbpId())
+	if err != nil {
+		return nil, unavailable("fee schedule", err)
+	}
+	out := &ledgerv1.GetFeeScheduleResponse{}
+	for _, r := range rules {
+		out.Rules = append(out.Rules, &ledgerv1.FeeRule{Service: r.Service, Description: r.Description, Codes: r.Codes,
+			TaskKind: r.TaskKind, Outcome: r.Outcome, Cents: r.FeeCents, From: r.From.Proto()})
+	}
+	return out, nil
+}
+
 func (g *GRPC) GetStatement(ctx context.Context, req *ledgerv1.GetStatementRequest) (*ledgerv1.GetStatementResponse, error) {
 	if err := planArgs(req.GetContractId(), req.GetPbpId()); err != nil {
 		return nil, err

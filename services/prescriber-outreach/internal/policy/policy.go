@@ -15,6 +15,9 @@ import (
 //go:embed outreach.yaml
 var sampleYAML []byte
 
+// SampleName names the built-in sample.
+const SampleName = "outreach.yaml (built in)"
+
 // SampleYAML is the text of the built-in sample.
 func SampleYAML() string { return string(sampleYAML) }
 
@@ -51,7 +54,7 @@ func (ps *Policies) For(contract, pbp string) Plan {
 }
 
 // Sample is the built-in sample.
-func Sample() (*Policies, error) { return Parse("outreach.yaml (built in)", sampleYAML) }
+func Sample() (*Policies, error) { return Parse(SampleName, sampleYAML) }
 
 // Load reads a policy file; an empty path selects the sample.
 func Load(path string) (*Policies, error) {

@@ -125,9 +125,15 @@ func (ps *Policies) WithoutCostThreshold(year int) []string {
 	return out
 }
 
+// SampleName names the built-in sample policy.
+const SampleName = "policy.yaml (built in)"
+
+// SampleYAML is the text of the built-in sample policy.
+func SampleYAML() string { return string(defaultPolicyYAML) }
+
 // DefaultPolicies is the embedded sample policy.
 func DefaultPolicies() (*Policies, error) {
-	return ParsePolicies("policy.yaml (built in)", defaultPolicyYAML)
+	return ParsePolicies(SampleName, defaultPolicyYAML)
 }
 
 // LoadPolicies reads a policy file; an empty path selects the built-in sample.

@@ -27,6 +27,210 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ExportEventsRequest: from and to, when set, keep the events dated within
+// them (inclusive): a claim, reversal or encounter by its date of service, a
+// Parts A/B summary by its from date, a condition by its onset (or the date
+// it was recorded), an enrollment span when it overlaps them.
+type ExportEventsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          *v1.Date               `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	To            *v1.Date               `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportEventsRequest) Reset() {
+	*x = ExportEventsRequest{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportEventsRequest) ProtoMessage() {}
+
+func (x *ExportEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportEventsRequest.ProtoReflect.Descriptor instead.
+func (*ExportEventsRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ExportEventsRequest) GetFrom() *v1.Date {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *ExportEventsRequest) GetTo() *v1.Date {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+// RecordedEvent is one stored event as it is on the bus.
+type RecordedEvent struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Stream   string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
+	Sequence uint64                 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	Subject  string                 `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	// headers: the first value of each header (Nats-Msg-Id, Content-Type, traceparent, ...).
+	Headers       map[string]string      `protobuf:"bytes,4,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Data          []byte                 `protobuf:"bytes,5,opt,name=data,proto3" json:"data,omitempty"`
+	StoredAt      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=stored_at,json=storedAt,proto3" json:"stored_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordedEvent) Reset() {
+	*x = RecordedEvent{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordedEvent) ProtoMessage() {}
+
+func (x *RecordedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordedEvent.ProtoReflect.Descriptor instead.
+func (*RecordedEvent) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RecordedEvent) GetStream() string {
+	if x != nil {
+		return x.Stream
+	}
+	return ""
+}
+
+func (x *RecordedEvent) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *RecordedEvent) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *RecordedEvent) GetHeaders() map[string]string {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *RecordedEvent) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *RecordedEvent) GetStoredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StoredAt
+	}
+	return nil
+}
+
+type ExportEventsResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Events []*RecordedEvent       `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// stored is the number of events in the exported streams when the export began;
+	// read counts those read so far (kept or left out by the dates).
+	Stored        uint64 `protobuf:"varint,2,opt,name=stored,proto3" json:"stored,omitempty"`
+	Read          uint64 `protobuf:"varint,3,opt,name=read,proto3" json:"read,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportEventsResponse) Reset() {
+	*x = ExportEventsResponse{}
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportEventsResponse) ProtoMessage() {}
+
+func (x *ExportEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportEventsResponse.ProtoReflect.Descriptor instead.
+func (*ExportEventsResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ExportEventsResponse) GetEvents() []*RecordedEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ExportEventsResponse) GetStored() uint64 {
+	if x != nil {
+		return x.Stored
+	}
+	return 0
+}
+
+func (x *ExportEventsResponse) GetRead() uint64 {
+	if x != nil {
+		return x.Read
+	}
+	return 0
+}
+
 type FindClaimRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ClaimId       string                 `protobuf:"bytes,1,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
@@ -36,7 +240,7 @@ type FindClaimRequest struct {
 
 func (x *FindClaimRequest) Reset() {
 	*x = FindClaimRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[0]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -48,7 +252,7 @@ func (x *FindClaimRequest) String() string {
 func (*FindClaimRequest) ProtoMessage() {}
 
 func (x *FindClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[0]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -61,7 +265,7 @@ func (x *FindClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindClaimRequest.ProtoReflect.Descriptor instead.
 func (*FindClaimRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{0}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *FindClaimRequest) GetClaimId() string {
@@ -94,7 +298,7 @@ type ClaimRecord struct {
 
 func (x *ClaimRecord) Reset() {
 	*x = ClaimRecord{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[1]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -106,7 +310,7 @@ func (x *ClaimRecord) String() string {
 func (*ClaimRecord) ProtoMessage() {}
 
 func (x *ClaimRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[1]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -119,7 +323,7 @@ func (x *ClaimRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimRecord.ProtoReflect.Descriptor instead.
 func (*ClaimRecord) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{1}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ClaimRecord) GetPharmacyNpi() string {
@@ -209,7 +413,7 @@ type FindClaimResponse struct {
 
 func (x *FindClaimResponse) Reset() {
 	*x = FindClaimResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[2]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -221,7 +425,7 @@ func (x *FindClaimResponse) String() string {
 func (*FindClaimResponse) ProtoMessage() {}
 
 func (x *FindClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[2]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -234,7 +438,7 @@ func (x *FindClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindClaimResponse.ProtoReflect.Descriptor instead.
 func (*FindClaimResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{2}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *FindClaimResponse) GetClaims() []*ClaimRecord {
@@ -273,7 +477,7 @@ type Accepted struct {
 
 func (x *Accepted) Reset() {
 	*x = Accepted{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[3]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -285,7 +489,7 @@ func (x *Accepted) String() string {
 func (*Accepted) ProtoMessage() {}
 
 func (x *Accepted) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[3]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -298,7 +502,7 @@ func (x *Accepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Accepted.ProtoReflect.Descriptor instead.
 func (*Accepted) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{3}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Accepted) GetEventId() string {
@@ -345,7 +549,7 @@ type SubmitClaimRequest struct {
 
 func (x *SubmitClaimRequest) Reset() {
 	*x = SubmitClaimRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[4]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -357,7 +561,7 @@ func (x *SubmitClaimRequest) String() string {
 func (*SubmitClaimRequest) ProtoMessage() {}
 
 func (x *SubmitClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[4]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -370,7 +574,7 @@ func (x *SubmitClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitClaimRequest.ProtoReflect.Descriptor instead.
 func (*SubmitClaimRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{4}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SubmitClaimRequest) GetClaim() *v11.PharmacyClaim {
@@ -389,7 +593,7 @@ type SubmitClaimResponse struct {
 
 func (x *SubmitClaimResponse) Reset() {
 	*x = SubmitClaimResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[5]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -401,7 +605,7 @@ func (x *SubmitClaimResponse) String() string {
 func (*SubmitClaimResponse) ProtoMessage() {}
 
 func (x *SubmitClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[5]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -414,7 +618,7 @@ func (x *SubmitClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitClaimResponse.ProtoReflect.Descriptor instead.
 func (*SubmitClaimResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{5}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SubmitClaimResponse) GetAccepted() *Accepted {
@@ -433,7 +637,7 @@ type SubmitReversalRequest struct {
 
 func (x *SubmitReversalRequest) Reset() {
 	*x = SubmitReversalRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[6]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -445,7 +649,7 @@ func (x *SubmitReversalRequest) String() string {
 func (*SubmitReversalRequest) ProtoMessage() {}
 
 func (x *SubmitReversalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[6]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -458,7 +662,7 @@ func (x *SubmitReversalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReversalRequest.ProtoReflect.Descriptor instead.
 func (*SubmitReversalRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{6}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SubmitReversalRequest) GetReversal() *v11.ClaimReversal {
@@ -477,7 +681,7 @@ type SubmitReversalResponse struct {
 
 func (x *SubmitReversalResponse) Reset() {
 	*x = SubmitReversalResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[7]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -489,7 +693,7 @@ func (x *SubmitReversalResponse) String() string {
 func (*SubmitReversalResponse) ProtoMessage() {}
 
 func (x *SubmitReversalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[7]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -502,7 +706,7 @@ func (x *SubmitReversalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReversalResponse.ProtoReflect.Descriptor instead.
 func (*SubmitReversalResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{7}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SubmitReversalResponse) GetAccepted() *Accepted {
@@ -521,7 +725,7 @@ type SubmitEncounterRequest struct {
 
 func (x *SubmitEncounterRequest) Reset() {
 	*x = SubmitEncounterRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[8]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -533,7 +737,7 @@ func (x *SubmitEncounterRequest) String() string {
 func (*SubmitEncounterRequest) ProtoMessage() {}
 
 func (x *SubmitEncounterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[8]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -546,7 +750,7 @@ func (x *SubmitEncounterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitEncounterRequest.ProtoReflect.Descriptor instead.
 func (*SubmitEncounterRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{8}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SubmitEncounterRequest) GetEncounter() *v12.MtmEncounter {
@@ -565,7 +769,7 @@ type SubmitEncounterResponse struct {
 
 func (x *SubmitEncounterResponse) Reset() {
 	*x = SubmitEncounterResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[9]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -577,7 +781,7 @@ func (x *SubmitEncounterResponse) String() string {
 func (*SubmitEncounterResponse) ProtoMessage() {}
 
 func (x *SubmitEncounterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[9]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -590,7 +794,7 @@ func (x *SubmitEncounterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitEncounterResponse.ProtoReflect.Descriptor instead.
 func (*SubmitEncounterResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{9}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SubmitEncounterResponse) GetAccepted() *Accepted {
@@ -612,7 +816,7 @@ type SubmitCarePlanRequest struct {
 
 func (x *SubmitCarePlanRequest) Reset() {
 	*x = SubmitCarePlanRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[10]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -624,7 +828,7 @@ func (x *SubmitCarePlanRequest) String() string {
 func (*SubmitCarePlanRequest) ProtoMessage() {}
 
 func (x *SubmitCarePlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[10]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -637,7 +841,7 @@ func (x *SubmitCarePlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitCarePlanRequest.ProtoReflect.Descriptor instead.
 func (*SubmitCarePlanRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{10}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SubmitCarePlanRequest) GetBundle() []byte {
@@ -663,7 +867,7 @@ type SubmitCarePlanResponse struct {
 
 func (x *SubmitCarePlanResponse) Reset() {
 	*x = SubmitCarePlanResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[11]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -675,7 +879,7 @@ func (x *SubmitCarePlanResponse) String() string {
 func (*SubmitCarePlanResponse) ProtoMessage() {}
 
 func (x *SubmitCarePlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[11]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -688,7 +892,7 @@ func (x *SubmitCarePlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitCarePlanResponse.ProtoReflect.Descriptor instead.
 func (*SubmitCarePlanResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{11}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SubmitCarePlanResponse) GetAccepted() *Accepted {
@@ -707,7 +911,7 @@ type SubmitEnrollmentRequest struct {
 
 func (x *SubmitEnrollmentRequest) Reset() {
 	*x = SubmitEnrollmentRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[12]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -719,7 +923,7 @@ func (x *SubmitEnrollmentRequest) String() string {
 func (*SubmitEnrollmentRequest) ProtoMessage() {}
 
 func (x *SubmitEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[12]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -732,7 +936,7 @@ func (x *SubmitEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*SubmitEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{12}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SubmitEnrollmentRequest) GetEnrollment() *v13.Enrollment {
@@ -751,7 +955,7 @@ type SubmitEnrollmentResponse struct {
 
 func (x *SubmitEnrollmentResponse) Reset() {
 	*x = SubmitEnrollmentResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[13]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -763,7 +967,7 @@ func (x *SubmitEnrollmentResponse) String() string {
 func (*SubmitEnrollmentResponse) ProtoMessage() {}
 
 func (x *SubmitEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[13]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -776,7 +980,7 @@ func (x *SubmitEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*SubmitEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{13}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SubmitEnrollmentResponse) GetAccepted() *Accepted {
@@ -795,7 +999,7 @@ type SubmitPartsAbSummaryRequest struct {
 
 func (x *SubmitPartsAbSummaryRequest) Reset() {
 	*x = SubmitPartsAbSummaryRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[14]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -807,7 +1011,7 @@ func (x *SubmitPartsAbSummaryRequest) String() string {
 func (*SubmitPartsAbSummaryRequest) ProtoMessage() {}
 
 func (x *SubmitPartsAbSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[14]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -820,7 +1024,7 @@ func (x *SubmitPartsAbSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitPartsAbSummaryRequest.ProtoReflect.Descriptor instead.
 func (*SubmitPartsAbSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{14}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SubmitPartsAbSummaryRequest) GetSummary() *v14.PartsAbSummary {
@@ -839,7 +1043,7 @@ type SubmitPartsAbSummaryResponse struct {
 
 func (x *SubmitPartsAbSummaryResponse) Reset() {
 	*x = SubmitPartsAbSummaryResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[15]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +1055,7 @@ func (x *SubmitPartsAbSummaryResponse) String() string {
 func (*SubmitPartsAbSummaryResponse) ProtoMessage() {}
 
 func (x *SubmitPartsAbSummaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[15]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +1068,7 @@ func (x *SubmitPartsAbSummaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitPartsAbSummaryResponse.ProtoReflect.Descriptor instead.
 func (*SubmitPartsAbSummaryResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{15}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SubmitPartsAbSummaryResponse) GetAccepted() *Accepted {
@@ -883,7 +1087,7 @@ type SubmitConditionRequest struct {
 
 func (x *SubmitConditionRequest) Reset() {
 	*x = SubmitConditionRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[16]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +1099,7 @@ func (x *SubmitConditionRequest) String() string {
 func (*SubmitConditionRequest) ProtoMessage() {}
 
 func (x *SubmitConditionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[16]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +1112,7 @@ func (x *SubmitConditionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitConditionRequest.ProtoReflect.Descriptor instead.
 func (*SubmitConditionRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{16}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SubmitConditionRequest) GetCondition() *v14.Condition {
@@ -927,7 +1131,7 @@ type SubmitConditionResponse struct {
 
 func (x *SubmitConditionResponse) Reset() {
 	*x = SubmitConditionResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[17]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +1143,7 @@ func (x *SubmitConditionResponse) String() string {
 func (*SubmitConditionResponse) ProtoMessage() {}
 
 func (x *SubmitConditionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[17]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -952,7 +1156,7 @@ func (x *SubmitConditionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitConditionResponse.ProtoReflect.Descriptor instead.
 func (*SubmitConditionResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{17}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SubmitConditionResponse) GetAccepted() *Accepted {
@@ -971,7 +1175,7 @@ type GetRejectionRequest struct {
 
 func (x *GetRejectionRequest) Reset() {
 	*x = GetRejectionRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1187,7 @@ func (x *GetRejectionRequest) String() string {
 func (*GetRejectionRequest) ProtoMessage() {}
 
 func (x *GetRejectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[18]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1200,7 @@ func (x *GetRejectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRejectionRequest.ProtoReflect.Descriptor instead.
 func (*GetRejectionRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{18}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetRejectionRequest) GetRejectionId() string {
@@ -1016,7 +1220,7 @@ type GetRejectionResponse struct {
 
 func (x *GetRejectionResponse) Reset() {
 	*x = GetRejectionResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1028,7 +1232,7 @@ func (x *GetRejectionResponse) String() string {
 func (*GetRejectionResponse) ProtoMessage() {}
 
 func (x *GetRejectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[19]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1041,7 +1245,7 @@ func (x *GetRejectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRejectionResponse.ProtoReflect.Descriptor instead.
 func (*GetRejectionResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{19}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetRejectionResponse) GetRejection() *Rejection {
@@ -1070,7 +1274,7 @@ type ListRejectionsRequest struct {
 
 func (x *ListRejectionsRequest) Reset() {
 	*x = ListRejectionsRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1082,7 +1286,7 @@ func (x *ListRejectionsRequest) String() string {
 func (*ListRejectionsRequest) ProtoMessage() {}
 
 func (x *ListRejectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[20]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1095,7 +1299,7 @@ func (x *ListRejectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRejectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListRejectionsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{20}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListRejectionsRequest) GetKind() string {
@@ -1123,7 +1327,7 @@ type ListRejectionsResponse struct {
 
 func (x *ListRejectionsResponse) Reset() {
 	*x = ListRejectionsResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[21]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1339,7 @@ func (x *ListRejectionsResponse) String() string {
 func (*ListRejectionsResponse) ProtoMessage() {}
 
 func (x *ListRejectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[21]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1148,7 +1352,7 @@ func (x *ListRejectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRejectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListRejectionsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{21}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListRejectionsResponse) GetRejections() []*Rejection {
@@ -1183,7 +1387,7 @@ type RejectionStatus struct {
 
 func (x *RejectionStatus) Reset() {
 	*x = RejectionStatus{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[22]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1399,7 @@ func (x *RejectionStatus) String() string {
 func (*RejectionStatus) ProtoMessage() {}
 
 func (x *RejectionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[22]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1412,7 @@ func (x *RejectionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectionStatus.ProtoReflect.Descriptor instead.
 func (*RejectionStatus) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{22}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RejectionStatus) GetRejectionId() string {
@@ -1257,7 +1461,7 @@ type MarkRejectionHandledRequest struct {
 
 func (x *MarkRejectionHandledRequest) Reset() {
 	*x = MarkRejectionHandledRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[23]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1269,7 +1473,7 @@ func (x *MarkRejectionHandledRequest) String() string {
 func (*MarkRejectionHandledRequest) ProtoMessage() {}
 
 func (x *MarkRejectionHandledRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[23]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1282,7 +1486,7 @@ func (x *MarkRejectionHandledRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkRejectionHandledRequest.ProtoReflect.Descriptor instead.
 func (*MarkRejectionHandledRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{23}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MarkRejectionHandledRequest) GetRejectionId() string {
@@ -1308,7 +1512,7 @@ type MarkRejectionHandledResponse struct {
 
 func (x *MarkRejectionHandledResponse) Reset() {
 	*x = MarkRejectionHandledResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[24]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1524,7 @@ func (x *MarkRejectionHandledResponse) String() string {
 func (*MarkRejectionHandledResponse) ProtoMessage() {}
 
 func (x *MarkRejectionHandledResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[24]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1537,7 @@ func (x *MarkRejectionHandledResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkRejectionHandledResponse.ProtoReflect.Descriptor instead.
 func (*MarkRejectionHandledResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{24}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MarkRejectionHandledResponse) GetStatus() *RejectionStatus {
@@ -1352,7 +1556,7 @@ type ResubmitRejectionRequest struct {
 
 func (x *ResubmitRejectionRequest) Reset() {
 	*x = ResubmitRejectionRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[25]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1364,7 +1568,7 @@ func (x *ResubmitRejectionRequest) String() string {
 func (*ResubmitRejectionRequest) ProtoMessage() {}
 
 func (x *ResubmitRejectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[25]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1377,7 +1581,7 @@ func (x *ResubmitRejectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResubmitRejectionRequest.ProtoReflect.Descriptor instead.
 func (*ResubmitRejectionRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{25}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ResubmitRejectionRequest) GetRejectionId() string {
@@ -1398,7 +1602,7 @@ type ResubmitRejectionResponse struct {
 
 func (x *ResubmitRejectionResponse) Reset() {
 	*x = ResubmitRejectionResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[26]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +1614,7 @@ func (x *ResubmitRejectionResponse) String() string {
 func (*ResubmitRejectionResponse) ProtoMessage() {}
 
 func (x *ResubmitRejectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[26]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +1627,7 @@ func (x *ResubmitRejectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResubmitRejectionResponse.ProtoReflect.Descriptor instead.
 func (*ResubmitRejectionResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{26}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ResubmitRejectionResponse) GetAccepted() *Accepted {
@@ -1449,7 +1653,7 @@ type ListHeldReversalsRequest struct {
 
 func (x *ListHeldReversalsRequest) Reset() {
 	*x = ListHeldReversalsRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[27]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1461,7 +1665,7 @@ func (x *ListHeldReversalsRequest) String() string {
 func (*ListHeldReversalsRequest) ProtoMessage() {}
 
 func (x *ListHeldReversalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[27]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1474,7 +1678,7 @@ func (x *ListHeldReversalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHeldReversalsRequest.ProtoReflect.Descriptor instead.
 func (*ListHeldReversalsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{27}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListHeldReversalsRequest) GetLimit() int32 {
@@ -1497,7 +1701,7 @@ type HeldReversal struct {
 
 func (x *HeldReversal) Reset() {
 	*x = HeldReversal{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[28]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1509,7 +1713,7 @@ func (x *HeldReversal) String() string {
 func (*HeldReversal) ProtoMessage() {}
 
 func (x *HeldReversal) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[28]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1522,7 +1726,7 @@ func (x *HeldReversal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeldReversal.ProtoReflect.Descriptor instead.
 func (*HeldReversal) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{28}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *HeldReversal) GetClaimId() string {
@@ -1562,7 +1766,7 @@ type ListHeldReversalsResponse struct {
 
 func (x *ListHeldReversalsResponse) Reset() {
 	*x = ListHeldReversalsResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[29]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1574,7 +1778,7 @@ func (x *ListHeldReversalsResponse) String() string {
 func (*ListHeldReversalsResponse) ProtoMessage() {}
 
 func (x *ListHeldReversalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[29]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1587,7 +1791,7 @@ func (x *ListHeldReversalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHeldReversalsResponse.ProtoReflect.Descriptor instead.
 func (*ListHeldReversalsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{29}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListHeldReversalsResponse) GetReversals() []*HeldReversal {
@@ -1606,7 +1810,7 @@ type ListAwaitingEnrollmentRequest struct {
 
 func (x *ListAwaitingEnrollmentRequest) Reset() {
 	*x = ListAwaitingEnrollmentRequest{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[30]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1618,7 +1822,7 @@ func (x *ListAwaitingEnrollmentRequest) String() string {
 func (*ListAwaitingEnrollmentRequest) ProtoMessage() {}
 
 func (x *ListAwaitingEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[30]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1631,7 +1835,7 @@ func (x *ListAwaitingEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAwaitingEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*ListAwaitingEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{30}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListAwaitingEnrollmentRequest) GetLimit() int32 {
@@ -1655,7 +1859,7 @@ type AwaitingEnrollment struct {
 
 func (x *AwaitingEnrollment) Reset() {
 	*x = AwaitingEnrollment{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[31]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +1871,7 @@ func (x *AwaitingEnrollment) String() string {
 func (*AwaitingEnrollment) ProtoMessage() {}
 
 func (x *AwaitingEnrollment) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[31]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1680,7 +1884,7 @@ func (x *AwaitingEnrollment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AwaitingEnrollment.ProtoReflect.Descriptor instead.
 func (*AwaitingEnrollment) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{31}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AwaitingEnrollment) GetKind() string {
@@ -1727,7 +1931,7 @@ type ListAwaitingEnrollmentResponse struct {
 
 func (x *ListAwaitingEnrollmentResponse) Reset() {
 	*x = ListAwaitingEnrollmentResponse{}
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[32]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +1943,7 @@ func (x *ListAwaitingEnrollmentResponse) String() string {
 func (*ListAwaitingEnrollmentResponse) ProtoMessage() {}
 
 func (x *ListAwaitingEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[32]
+	mi := &file_emtm_ingestion_v1_ingestion_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +1956,7 @@ func (x *ListAwaitingEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAwaitingEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*ListAwaitingEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{32}
+	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListAwaitingEnrollmentResponse) GetSubmissions() []*AwaitingEnrollment {
@@ -1766,7 +1970,24 @@ var File_emtm_ingestion_v1_ingestion_service_proto protoreflect.FileDescriptor
 
 const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"\n" +
-	")emtm/ingestion/v1/ingestion_service.proto\x12\x11emtm.ingestion.v1\x1a\x1bemtm/claims/v1/claims.proto\x1a#emtm/encounters/v1/encounters.proto\x1a#emtm/enrollment/v1/enrollment.proto\x1a!emtm/ingestion/v1/rejection.proto\x1a\x1demtm/medical/v1/medical.proto\x1a\x19emtm/types/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"-\n" +
+	")emtm/ingestion/v1/ingestion_service.proto\x12\x11emtm.ingestion.v1\x1a\x1bemtm/claims/v1/claims.proto\x1a#emtm/encounters/v1/encounters.proto\x1a#emtm/enrollment/v1/enrollment.proto\x1a!emtm/ingestion/v1/rejection.proto\x1a\x1demtm/medical/v1/medical.proto\x1a\x19emtm/types/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"c\n" +
+	"\x13ExportEventsRequest\x12'\n" +
+	"\x04from\x18\x01 \x01(\v2\x13.emtm.types.v1.DateR\x04from\x12#\n" +
+	"\x02to\x18\x02 \x01(\v2\x13.emtm.types.v1.DateR\x02to\"\xaf\x02\n" +
+	"\rRecordedEvent\x12\x16\n" +
+	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x1a\n" +
+	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x12G\n" +
+	"\aheaders\x18\x04 \x03(\v2-.emtm.ingestion.v1.RecordedEvent.HeadersEntryR\aheaders\x12\x12\n" +
+	"\x04data\x18\x05 \x01(\fR\x04data\x127\n" +
+	"\tstored_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\x1a:\n" +
+	"\fHeadersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"|\n" +
+	"\x14ExportEventsResponse\x128\n" +
+	"\x06events\x18\x01 \x03(\v2 .emtm.ingestion.v1.RecordedEventR\x06events\x12\x16\n" +
+	"\x06stored\x18\x02 \x01(\x04R\x06stored\x12\x12\n" +
+	"\x04read\x18\x03 \x01(\x04R\x04read\"-\n" +
 	"\x10FindClaimRequest\x12\x19\n" +
 	"\bclaim_id\x18\x01 \x01(\tR\aclaimId\"\x9a\x03\n" +
 	"\vClaimRecord\x12!\n" +
@@ -1874,7 +2095,7 @@ const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12!\n" +
 	"\fraw_sequence\x18\x05 \x01(\x04R\vrawSequence\"i\n" +
 	"\x1eListAwaitingEnrollmentResponse\x12G\n" +
-	"\vsubmissions\x18\x01 \x03(\v2%.emtm.ingestion.v1.AwaitingEnrollmentR\vsubmissions2\xf0\v\n" +
+	"\vsubmissions\x18\x01 \x03(\v2%.emtm.ingestion.v1.AwaitingEnrollmentR\vsubmissions2\xd3\f\n" +
 	"\x10IngestionService\x12\\\n" +
 	"\vSubmitClaim\x12%.emtm.ingestion.v1.SubmitClaimRequest\x1a&.emtm.ingestion.v1.SubmitClaimResponse\x12e\n" +
 	"\x0eSubmitReversal\x12(.emtm.ingestion.v1.SubmitReversalRequest\x1a).emtm.ingestion.v1.SubmitReversalResponse\x12h\n" +
@@ -1889,7 +2110,8 @@ const file_emtm_ingestion_v1_ingestion_service_proto_rawDesc = "" +
 	"\x11ListHeldReversals\x12+.emtm.ingestion.v1.ListHeldReversalsRequest\x1a,.emtm.ingestion.v1.ListHeldReversalsResponse\x12w\n" +
 	"\x14MarkRejectionHandled\x12..emtm.ingestion.v1.MarkRejectionHandledRequest\x1a/.emtm.ingestion.v1.MarkRejectionHandledResponse\x12}\n" +
 	"\x16ListAwaitingEnrollment\x120.emtm.ingestion.v1.ListAwaitingEnrollmentRequest\x1a1.emtm.ingestion.v1.ListAwaitingEnrollmentResponse\x12V\n" +
-	"\tFindClaim\x12#.emtm.ingestion.v1.FindClaimRequest\x1a$.emtm.ingestion.v1.FindClaimResponseB\xd1\x01\n" +
+	"\tFindClaim\x12#.emtm.ingestion.v1.FindClaimRequest\x1a$.emtm.ingestion.v1.FindClaimResponse\x12a\n" +
+	"\fExportEvents\x12&.emtm.ingestion.v1.ExportEventsRequest\x1a'.emtm.ingestion.v1.ExportEventsResponse0\x01B\xd1\x01\n" +
 	"\x15com.emtm.ingestion.v1B\x15IngestionServiceProtoP\x01Z;github.com/emtm/emtm/libs/gen/emtm/ingestion/v1;ingestionv1\xa2\x02\x03EIX\xaa\x02\x11Emtm.Ingestion.V1\xca\x02\x11Emtm\\Ingestion\\V1\xe2\x02\x1dEmtm\\Ingestion\\V1\\GPBMetadata\xea\x02\x13Emtm::Ingestion::V1b\x06proto3"
 
 var (
@@ -1904,113 +2126,124 @@ func file_emtm_ingestion_v1_ingestion_service_proto_rawDescGZIP() []byte {
 	return file_emtm_ingestion_v1_ingestion_service_proto_rawDescData
 }
 
-var file_emtm_ingestion_v1_ingestion_service_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_emtm_ingestion_v1_ingestion_service_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_emtm_ingestion_v1_ingestion_service_proto_goTypes = []any{
-	(*FindClaimRequest)(nil),               // 0: emtm.ingestion.v1.FindClaimRequest
-	(*ClaimRecord)(nil),                    // 1: emtm.ingestion.v1.ClaimRecord
-	(*FindClaimResponse)(nil),              // 2: emtm.ingestion.v1.FindClaimResponse
-	(*Accepted)(nil),                       // 3: emtm.ingestion.v1.Accepted
-	(*SubmitClaimRequest)(nil),             // 4: emtm.ingestion.v1.SubmitClaimRequest
-	(*SubmitClaimResponse)(nil),            // 5: emtm.ingestion.v1.SubmitClaimResponse
-	(*SubmitReversalRequest)(nil),          // 6: emtm.ingestion.v1.SubmitReversalRequest
-	(*SubmitReversalResponse)(nil),         // 7: emtm.ingestion.v1.SubmitReversalResponse
-	(*SubmitEncounterRequest)(nil),         // 8: emtm.ingestion.v1.SubmitEncounterRequest
-	(*SubmitEncounterResponse)(nil),        // 9: emtm.ingestion.v1.SubmitEncounterResponse
-	(*SubmitCarePlanRequest)(nil),          // 10: emtm.ingestion.v1.SubmitCarePlanRequest
-	(*SubmitCarePlanResponse)(nil),         // 11: emtm.ingestion.v1.SubmitCarePlanResponse
-	(*SubmitEnrollmentRequest)(nil),        // 12: emtm.ingestion.v1.SubmitEnrollmentRequest
-	(*SubmitEnrollmentResponse)(nil),       // 13: emtm.ingestion.v1.SubmitEnrollmentResponse
-	(*SubmitPartsAbSummaryRequest)(nil),    // 14: emtm.ingestion.v1.SubmitPartsAbSummaryRequest
-	(*SubmitPartsAbSummaryResponse)(nil),   // 15: emtm.ingestion.v1.SubmitPartsAbSummaryResponse
-	(*SubmitConditionRequest)(nil),         // 16: emtm.ingestion.v1.SubmitConditionRequest
-	(*SubmitConditionResponse)(nil),        // 17: emtm.ingestion.v1.SubmitConditionResponse
-	(*GetRejectionRequest)(nil),            // 18: emtm.ingestion.v1.GetRejectionRequest
-	(*GetRejectionResponse)(nil),           // 19: emtm.ingestion.v1.GetRejectionResponse
-	(*ListRejectionsRequest)(nil),          // 20: emtm.ingestion.v1.ListRejectionsRequest
-	(*ListRejectionsResponse)(nil),         // 21: emtm.ingestion.v1.ListRejectionsResponse
-	(*RejectionStatus)(nil),                // 22: emtm.ingestion.v1.RejectionStatus
-	(*MarkRejectionHandledRequest)(nil),    // 23: emtm.ingestion.v1.MarkRejectionHandledRequest
-	(*MarkRejectionHandledResponse)(nil),   // 24: emtm.ingestion.v1.MarkRejectionHandledResponse
-	(*ResubmitRejectionRequest)(nil),       // 25: emtm.ingestion.v1.ResubmitRejectionRequest
-	(*ResubmitRejectionResponse)(nil),      // 26: emtm.ingestion.v1.ResubmitRejectionResponse
-	(*ListHeldReversalsRequest)(nil),       // 27: emtm.ingestion.v1.ListHeldReversalsRequest
-	(*HeldReversal)(nil),                   // 28: emtm.ingestion.v1.HeldReversal
-	(*ListHeldReversalsResponse)(nil),      // 29: emtm.ingestion.v1.ListHeldReversalsResponse
-	(*ListAwaitingEnrollmentRequest)(nil),  // 30: emtm.ingestion.v1.ListAwaitingEnrollmentRequest
-	(*AwaitingEnrollment)(nil),             // 31: emtm.ingestion.v1.AwaitingEnrollment
-	(*ListAwaitingEnrollmentResponse)(nil), // 32: emtm.ingestion.v1.ListAwaitingEnrollmentResponse
-	(*v1.Date)(nil),                        // 33: emtm.types.v1.Date
-	(*timestamppb.Timestamp)(nil),          // 34: google.protobuf.Timestamp
-	(*Rejection)(nil),                      // 35: emtm.ingestion.v1.Rejection
-	(*v11.PharmacyClaim)(nil),              // 36: emtm.claims.v1.PharmacyClaim
-	(*v11.ClaimReversal)(nil),              // 37: emtm.claims.v1.ClaimReversal
-	(*v12.MtmEncounter)(nil),               // 38: emtm.encounters.v1.MtmEncounter
-	(*v13.Enrollment)(nil),                 // 39: emtm.enrollment.v1.Enrollment
-	(*v14.PartsAbSummary)(nil),             // 40: emtm.medical.v1.PartsAbSummary
-	(*v14.Condition)(nil),                  // 41: emtm.medical.v1.Condition
+	(*ExportEventsRequest)(nil),            // 0: emtm.ingestion.v1.ExportEventsRequest
+	(*RecordedEvent)(nil),                  // 1: emtm.ingestion.v1.RecordedEvent
+	(*ExportEventsResponse)(nil),           // 2: emtm.ingestion.v1.ExportEventsResponse
+	(*FindClaimRequest)(nil),               // 3: emtm.ingestion.v1.FindClaimRequest
+	(*ClaimRecord)(nil),                    // 4: emtm.ingestion.v1.ClaimRecord
+	(*FindClaimResponse)(nil),              // 5: emtm.ingestion.v1.FindClaimResponse
+	(*Accepted)(nil),                       // 6: emtm.ingestion.v1.Accepted
+	(*SubmitClaimRequest)(nil),             // 7: emtm.ingestion.v1.SubmitClaimRequest
+	(*SubmitClaimResponse)(nil),            // 8: emtm.ingestion.v1.SubmitClaimResponse
+	(*SubmitReversalRequest)(nil),          // 9: emtm.ingestion.v1.SubmitReversalRequest
+	(*SubmitReversalResponse)(nil),         // 10: emtm.ingestion.v1.SubmitReversalResponse
+	(*SubmitEncounterRequest)(nil),         // 11: emtm.ingestion.v1.SubmitEncounterRequest
+	(*SubmitEncounterResponse)(nil),        // 12: emtm.ingestion.v1.SubmitEncounterResponse
+	(*SubmitCarePlanRequest)(nil),          // 13: emtm.ingestion.v1.SubmitCarePlanRequest
+	(*SubmitCarePlanResponse)(nil),         // 14: emtm.ingestion.v1.SubmitCarePlanResponse
+	(*SubmitEnrollmentRequest)(nil),        // 15: emtm.ingestion.v1.SubmitEnrollmentRequest
+	(*SubmitEnrollmentResponse)(nil),       // 16: emtm.ingestion.v1.SubmitEnrollmentResponse
+	(*SubmitPartsAbSummaryRequest)(nil),    // 17: emtm.ingestion.v1.SubmitPartsAbSummaryRequest
+	(*SubmitPartsAbSummaryResponse)(nil),   // 18: emtm.ingestion.v1.SubmitPartsAbSummaryResponse
+	(*SubmitConditionRequest)(nil),         // 19: emtm.ingestion.v1.SubmitConditionRequest
+	(*SubmitConditionResponse)(nil),        // 20: emtm.ingestion.v1.SubmitConditionResponse
+	(*GetRejectionRequest)(nil),            // 21: emtm.ingestion.v1.GetRejectionRequest
+	(*GetRejectionResponse)(nil),           // 22: emtm.ingestion.v1.GetRejectionResponse
+	(*ListRejectionsRequest)(nil),          // 23: emtm.ingestion.v1.ListRejectionsRequest
+	(*ListRejectionsResponse)(nil),         // 24: emtm.ingestion.v1.ListRejectionsResponse
+	(*RejectionStatus)(nil),                // 25: emtm.ingestion.v1.RejectionStatus
+	(*MarkRejectionHandledRequest)(nil),    // 26: emtm.ingestion.v1.MarkRejectionHandledRequest
+	(*MarkRejectionHandledResponse)(nil),   // 27: emtm.ingestion.v1.MarkRejectionHandledResponse
+	(*ResubmitRejectionRequest)(nil),       // 28: emtm.ingestion.v1.ResubmitRejectionRequest
+	(*ResubmitRejectionResponse)(nil),      // 29: emtm.ingestion.v1.ResubmitRejectionResponse
+	(*ListHeldReversalsRequest)(nil),       // 30: emtm.ingestion.v1.ListHeldReversalsRequest
+	(*HeldReversal)(nil),                   // 31: emtm.ingestion.v1.HeldReversal
+	(*ListHeldReversalsResponse)(nil),      // 32: emtm.ingestion.v1.ListHeldReversalsResponse
+	(*ListAwaitingEnrollmentRequest)(nil),  // 33: emtm.ingestion.v1.ListAwaitingEnrollmentRequest
+	(*AwaitingEnrollment)(nil),             // 34: emtm.ingestion.v1.AwaitingEnrollment
+	(*ListAwaitingEnrollmentResponse)(nil), // 35: emtm.ingestion.v1.ListAwaitingEnrollmentResponse
+	nil,                                    // 36: emtm.ingestion.v1.RecordedEvent.HeadersEntry
+	(*v1.Date)(nil),                        // 37: emtm.types.v1.Date
+	(*timestamppb.Timestamp)(nil),          // 38: google.protobuf.Timestamp
+	(*Rejection)(nil),                      // 39: emtm.ingestion.v1.Rejection
+	(*v11.PharmacyClaim)(nil),              // 40: emtm.claims.v1.PharmacyClaim
+	(*v11.ClaimReversal)(nil),              // 41: emtm.claims.v1.ClaimReversal
+	(*v12.MtmEncounter)(nil),               // 42: emtm.encounters.v1.MtmEncounter
+	(*v13.Enrollment)(nil),                 // 43: emtm.enrollment.v1.Enrollment
+	(*v14.PartsAbSummary)(nil),             // 44: emtm.medical.v1.PartsAbSummary
+	(*v14.Condition)(nil),                  // 45: emtm.medical.v1.Condition
 }
 var file_emtm_ingestion_v1_ingestion_service_proto_depIdxs = []int32{
-	33, // 0: emtm.ingestion.v1.ClaimRecord.date_of_service:type_name -> emtm.types.v1.Date
-	34, // 1: emtm.ingestion.v1.ClaimRecord.recorded_at:type_name -> google.protobuf.Timestamp
-	1,  // 2: emtm.ingestion.v1.FindClaimResponse.claims:type_name -> emtm.ingestion.v1.ClaimRecord
-	35, // 3: emtm.ingestion.v1.FindClaimResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
-	36, // 4: emtm.ingestion.v1.SubmitClaimRequest.claim:type_name -> emtm.claims.v1.PharmacyClaim
-	3,  // 5: emtm.ingestion.v1.SubmitClaimResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	37, // 6: emtm.ingestion.v1.SubmitReversalRequest.reversal:type_name -> emtm.claims.v1.ClaimReversal
-	3,  // 7: emtm.ingestion.v1.SubmitReversalResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	38, // 8: emtm.ingestion.v1.SubmitEncounterRequest.encounter:type_name -> emtm.encounters.v1.MtmEncounter
-	3,  // 9: emtm.ingestion.v1.SubmitEncounterResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	3,  // 10: emtm.ingestion.v1.SubmitCarePlanResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	39, // 11: emtm.ingestion.v1.SubmitEnrollmentRequest.enrollment:type_name -> emtm.enrollment.v1.Enrollment
-	3,  // 12: emtm.ingestion.v1.SubmitEnrollmentResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	40, // 13: emtm.ingestion.v1.SubmitPartsAbSummaryRequest.summary:type_name -> emtm.medical.v1.PartsAbSummary
-	3,  // 14: emtm.ingestion.v1.SubmitPartsAbSummaryResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	41, // 15: emtm.ingestion.v1.SubmitConditionRequest.condition:type_name -> emtm.medical.v1.Condition
-	3,  // 16: emtm.ingestion.v1.SubmitConditionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	35, // 17: emtm.ingestion.v1.GetRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
-	22, // 18: emtm.ingestion.v1.GetRejectionResponse.status:type_name -> emtm.ingestion.v1.RejectionStatus
-	35, // 19: emtm.ingestion.v1.ListRejectionsResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
-	22, // 20: emtm.ingestion.v1.ListRejectionsResponse.statuses:type_name -> emtm.ingestion.v1.RejectionStatus
-	22, // 21: emtm.ingestion.v1.MarkRejectionHandledResponse.status:type_name -> emtm.ingestion.v1.RejectionStatus
-	3,  // 22: emtm.ingestion.v1.ResubmitRejectionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
-	35, // 23: emtm.ingestion.v1.ResubmitRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
-	34, // 24: emtm.ingestion.v1.HeldReversal.held_since:type_name -> google.protobuf.Timestamp
-	28, // 25: emtm.ingestion.v1.ListHeldReversalsResponse.reversals:type_name -> emtm.ingestion.v1.HeldReversal
-	34, // 26: emtm.ingestion.v1.AwaitingEnrollment.since:type_name -> google.protobuf.Timestamp
-	31, // 27: emtm.ingestion.v1.ListAwaitingEnrollmentResponse.submissions:type_name -> emtm.ingestion.v1.AwaitingEnrollment
-	4,  // 28: emtm.ingestion.v1.IngestionService.SubmitClaim:input_type -> emtm.ingestion.v1.SubmitClaimRequest
-	6,  // 29: emtm.ingestion.v1.IngestionService.SubmitReversal:input_type -> emtm.ingestion.v1.SubmitReversalRequest
-	8,  // 30: emtm.ingestion.v1.IngestionService.SubmitEncounter:input_type -> emtm.ingestion.v1.SubmitEncounterRequest
-	12, // 31: emtm.ingestion.v1.IngestionService.SubmitEnrollment:input_type -> emtm.ingestion.v1.SubmitEnrollmentRequest
-	14, // 32: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:input_type -> emtm.ingestion.v1.SubmitPartsAbSummaryRequest
-	16, // 33: emtm.ingestion.v1.IngestionService.SubmitCondition:input_type -> emtm.ingestion.v1.SubmitConditionRequest
-	10, // 34: emtm.ingestion.v1.IngestionService.SubmitCarePlan:input_type -> emtm.ingestion.v1.SubmitCarePlanRequest
-	18, // 35: emtm.ingestion.v1.IngestionService.GetRejection:input_type -> emtm.ingestion.v1.GetRejectionRequest
-	20, // 36: emtm.ingestion.v1.IngestionService.ListRejections:input_type -> emtm.ingestion.v1.ListRejectionsRequest
-	25, // 37: emtm.ingestion.v1.IngestionService.ResubmitRejection:input_type -> emtm.ingestion.v1.ResubmitRejectionRequest
-	27, // 38: emtm.ingestion.v1.IngestionService.ListHeldReversals:input_type -> emtm.ingestion.v1.ListHeldReversalsRequest
-	23, // 39: emtm.ingestion.v1.IngestionService.MarkRejectionHandled:input_type -> emtm.ingestion.v1.MarkRejectionHandledRequest
-	30, // 40: emtm.ingestion.v1.IngestionService.ListAwaitingEnrollment:input_type -> emtm.ingestion.v1.ListAwaitingEnrollmentRequest
-	0,  // 41: emtm.ingestion.v1.IngestionService.FindClaim:input_type -> emtm.ingestion.v1.FindClaimRequest
-	5,  // 42: emtm.ingestion.v1.IngestionService.SubmitClaim:output_type -> emtm.ingestion.v1.SubmitClaimResponse
-	7,  // 43: emtm.ingestion.v1.IngestionService.SubmitReversal:output_type -> emtm.ingestion.v1.SubmitReversalResponse
-	9,  // 44: emtm.ingestion.v1.IngestionService.SubmitEncounter:output_type -> emtm.ingestion.v1.SubmitEncounterResponse
-	13, // 45: emtm.ingestion.v1.IngestionService.SubmitEnrollment:output_type -> emtm.ingestion.v1.SubmitEnrollmentResponse
-	15, // 46: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:output_type -> emtm.ingestion.v1.SubmitPartsAbSummaryResponse
-	17, // 47: emtm.ingestion.v1.IngestionService.SubmitCondition:output_type -> emtm.ingestion.v1.SubmitConditionResponse
-	11, // 48: emtm.ingestion.v1.IngestionService.SubmitCarePlan:output_type -> emtm.ingestion.v1.SubmitCarePlanResponse
-	19, // 49: emtm.ingestion.v1.IngestionService.GetRejection:output_type -> emtm.ingestion.v1.GetRejectionResponse
-	21, // 50: emtm.ingestion.v1.IngestionService.ListRejections:output_type -> emtm.ingestion.v1.ListRejectionsResponse
-	26, // 51: emtm.ingestion.v1.IngestionService.ResubmitRejection:output_type -> emtm.ingestion.v1.ResubmitRejectionResponse
-	29, // 52: emtm.ingestion.v1.IngestionService.ListHeldReversals:output_type -> emtm.ingestion.v1.ListHeldReversalsResponse
-	24, // 53: emtm.ingestion.v1.IngestionService.MarkRejectionHandled:output_type -> emtm.ingestion.v1.MarkRejectionHandledResponse
-	32, // 54: emtm.ingestion.v1.IngestionService.ListAwaitingEnrollment:output_type -> emtm.ingestion.v1.ListAwaitingEnrollmentResponse
-	2,  // 55: emtm.ingestion.v1.IngestionService.FindClaim:output_type -> emtm.ingestion.v1.FindClaimResponse
-	42, // [42:56] is the sub-list for method output_type
-	28, // [28:42] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	37, // 0: emtm.ingestion.v1.ExportEventsRequest.from:type_name -> emtm.types.v1.Date
+	37, // 1: emtm.ingestion.v1.ExportEventsRequest.to:type_name -> emtm.types.v1.Date
+	36, // 2: emtm.ingestion.v1.RecordedEvent.headers:type_name -> emtm.ingestion.v1.RecordedEvent.HeadersEntry
+	38, // 3: emtm.ingestion.v1.RecordedEvent.stored_at:type_name -> google.protobuf.Timestamp
+	1,  // 4: emtm.ingestion.v1.ExportEventsResponse.events:type_name -> emtm.ingestion.v1.RecordedEvent
+	37, // 5: emtm.ingestion.v1.ClaimRecord.date_of_service:type_name -> emtm.types.v1.Date
+	38, // 6: emtm.ingestion.v1.ClaimRecord.recorded_at:type_name -> google.protobuf.Timestamp
+	4,  // 7: emtm.ingestion.v1.FindClaimResponse.claims:type_name -> emtm.ingestion.v1.ClaimRecord
+	39, // 8: emtm.ingestion.v1.FindClaimResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
+	40, // 9: emtm.ingestion.v1.SubmitClaimRequest.claim:type_name -> emtm.claims.v1.PharmacyClaim
+	6,  // 10: emtm.ingestion.v1.SubmitClaimResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	41, // 11: emtm.ingestion.v1.SubmitReversalRequest.reversal:type_name -> emtm.claims.v1.ClaimReversal
+	6,  // 12: emtm.ingestion.v1.SubmitReversalResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	42, // 13: emtm.ingestion.v1.SubmitEncounterRequest.encounter:type_name -> emtm.encounters.v1.MtmEncounter
+	6,  // 14: emtm.ingestion.v1.SubmitEncounterResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	6,  // 15: emtm.ingestion.v1.SubmitCarePlanResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	43, // 16: emtm.ingestion.v1.SubmitEnrollmentRequest.enrollment:type_name -> emtm.enrollment.v1.Enrollment
+	6,  // 17: emtm.ingestion.v1.SubmitEnrollmentResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	44, // 18: emtm.ingestion.v1.SubmitPartsAbSummaryRequest.summary:type_name -> emtm.medical.v1.PartsAbSummary
+	6,  // 19: emtm.ingestion.v1.SubmitPartsAbSummaryResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	45, // 20: emtm.ingestion.v1.SubmitConditionRequest.condition:type_name -> emtm.medical.v1.Condition
+	6,  // 21: emtm.ingestion.v1.SubmitConditionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	39, // 22: emtm.ingestion.v1.GetRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
+	25, // 23: emtm.ingestion.v1.GetRejectionResponse.status:type_name -> emtm.ingestion.v1.RejectionStatus
+	39, // 24: emtm.ingestion.v1.ListRejectionsResponse.rejections:type_name -> emtm.ingestion.v1.Rejection
+	25, // 25: emtm.ingestion.v1.ListRejectionsResponse.statuses:type_name -> emtm.ingestion.v1.RejectionStatus
+	25, // 26: emtm.ingestion.v1.MarkRejectionHandledResponse.status:type_name -> emtm.ingestion.v1.RejectionStatus
+	6,  // 27: emtm.ingestion.v1.ResubmitRejectionResponse.accepted:type_name -> emtm.ingestion.v1.Accepted
+	39, // 28: emtm.ingestion.v1.ResubmitRejectionResponse.rejection:type_name -> emtm.ingestion.v1.Rejection
+	38, // 29: emtm.ingestion.v1.HeldReversal.held_since:type_name -> google.protobuf.Timestamp
+	31, // 30: emtm.ingestion.v1.ListHeldReversalsResponse.reversals:type_name -> emtm.ingestion.v1.HeldReversal
+	38, // 31: emtm.ingestion.v1.AwaitingEnrollment.since:type_name -> google.protobuf.Timestamp
+	34, // 32: emtm.ingestion.v1.ListAwaitingEnrollmentResponse.submissions:type_name -> emtm.ingestion.v1.AwaitingEnrollment
+	7,  // 33: emtm.ingestion.v1.IngestionService.SubmitClaim:input_type -> emtm.ingestion.v1.SubmitClaimRequest
+	9,  // 34: emtm.ingestion.v1.IngestionService.SubmitReversal:input_type -> emtm.ingestion.v1.SubmitReversalRequest
+	11, // 35: emtm.ingestion.v1.IngestionService.SubmitEncounter:input_type -> emtm.ingestion.v1.SubmitEncounterRequest
+	15, // 36: emtm.ingestion.v1.IngestionService.SubmitEnrollment:input_type -> emtm.ingestion.v1.SubmitEnrollmentRequest
+	17, // 37: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:input_type -> emtm.ingestion.v1.SubmitPartsAbSummaryRequest
+	19, // 38: emtm.ingestion.v1.IngestionService.SubmitCondition:input_type -> emtm.ingestion.v1.SubmitConditionRequest
+	13, // 39: emtm.ingestion.v1.IngestionService.SubmitCarePlan:input_type -> emtm.ingestion.v1.SubmitCarePlanRequest
+	21, // 40: emtm.ingestion.v1.IngestionService.GetRejection:input_type -> emtm.ingestion.v1.GetRejectionRequest
+	23, // 41: emtm.ingestion.v1.IngestionService.ListRejections:input_type -> emtm.ingestion.v1.ListRejectionsRequest
+	28, // 42: emtm.ingestion.v1.IngestionService.ResubmitRejection:input_type -> emtm.ingestion.v1.ResubmitRejectionRequest
+	30, // 43: emtm.ingestion.v1.IngestionService.ListHeldReversals:input_type -> emtm.ingestion.v1.ListHeldReversalsRequest
+	26, // 44: emtm.ingestion.v1.IngestionService.MarkRejectionHandled:input_type -> emtm.ingestion.v1.MarkRejectionHandledRequest
+	33, // 45: emtm.ingestion.v1.IngestionService.ListAwaitingEnrollment:input_type -> emtm.ingestion.v1.ListAwaitingEnrollmentRequest
+	3,  // 46: emtm.ingestion.v1.IngestionService.FindClaim:input_type -> emtm.ingestion.v1.FindClaimRequest
+	0,  // 47: emtm.ingestion.v1.IngestionService.ExportEvents:input_type -> emtm.ingestion.v1.ExportEventsRequest
+	8,  // 48: emtm.ingestion.v1.IngestionService.SubmitClaim:output_type -> emtm.ingestion.v1.SubmitClaimResponse
+	10, // 49: emtm.ingestion.v1.IngestionService.SubmitReversal:output_type -> emtm.ingestion.v1.SubmitReversalResponse
+	12, // 50: emtm.ingestion.v1.IngestionService.SubmitEncounter:output_type -> emtm.ingestion.v1.SubmitEncounterResponse
+	16, // 51: emtm.ingestion.v1.IngestionService.SubmitEnrollment:output_type -> emtm.ingestion.v1.SubmitEnrollmentResponse
+	18, // 52: emtm.ingestion.v1.IngestionService.SubmitPartsAbSummary:output_type -> emtm.ingestion.v1.SubmitPartsAbSummaryResponse
+	20, // 53: emtm.ingestion.v1.IngestionService.SubmitCondition:output_type -> emtm.ingestion.v1.SubmitConditionResponse
+	14, // 54: emtm.ingestion.v1.IngestionService.SubmitCarePlan:output_type -> emtm.ingestion.v1.SubmitCarePlanResponse
+	22, // 55: emtm.ingestion.v1.IngestionService.GetRejection:output_type -> emtm.ingestion.v1.GetRejectionResponse
+	24, // 56: emtm.ingestion.v1.IngestionService.ListRejections:output_type -> emtm.ingestion.v1.ListRejectionsResponse
+	29, // 57: emtm.ingestion.v1.IngestionService.ResubmitRejection:output_type -> emtm.ingestion.v1.ResubmitRejectionResponse
+	32, // 58: emtm.ingestion.v1.IngestionService.ListHeldReversals:output_type -> emtm.ingestion.v1.ListHeldReversalsResponse
+	27, // 59: emtm.ingestion.v1.IngestionService.MarkRejectionHandled:output_type -> emtm.ingestion.v1.MarkRejectionHandledResponse
+	35, // 60: emtm.ingestion.v1.IngestionService.ListAwaitingEnrollment:output_type -> emtm.ingestion.v1.ListAwaitingEnrollmentResponse
+	5,  // 61: emtm.ingestion.v1.IngestionService.FindClaim:output_type -> emtm.ingestion.v1.FindClaimResponse
+	2,  // 62: emtm.ingestion.v1.IngestionService.ExportEvents:output_type -> emtm.ingestion.v1.ExportEventsResponse
+	48, // [48:63] is the sub-list for method output_type
+	33, // [33:48] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_emtm_ingestion_v1_ingestion_service_proto_init() }
@@ -2025,7 +2258,7 @@ func file_emtm_ingestion_v1_ingestion_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_ingestion_v1_ingestion_service_proto_rawDesc), len(file_emtm_ingestion_v1_ingestion_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

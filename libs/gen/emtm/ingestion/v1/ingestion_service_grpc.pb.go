@@ -33,6 +33,7 @@ const (
 	IngestionService_MarkRejectionHandled_FullMethodName   = "/emtm.ingestion.v1.IngestionService/MarkRejectionHandled"
 	IngestionService_ListAwaitingEnrollment_FullMethodName = "/emtm.ingestion.v1.IngestionService/ListAwaitingEnrollment"
 	IngestionService_FindClaim_FullMethodName              = "/emtm.ingestion.v1.IngestionService/FindClaim"
+	IngestionService_ExportEvents_FullMethodName           = "/emtm.ingestion.v1.IngestionService/ExportEvents"
 )
 
 // IngestionServiceClient is the client API for IngestionService service.
@@ -70,6 +71,13 @@ type IngestionServiceClient interface {
 	// operators, the rejections of submissions that carried the claim id.
 	// A sponsor's staff see the claims of their contracts only.
 	FindClaim(ctx context.Context, in *FindClaimRequest, opts ...grpc.CallOption) (*FindClaimResponse, error)
+	// ExportEvents streams the validated events ingestion has published (paid
+	// claims and reversals, enrollment spans, Parts A/B summaries and
+	// conditions, MTM encounters) as they are stored: each stream in its order,
+	// the streams merged by the time each event was stored, up to the last event
+	// stored when the export began. It is what `emtmctl whatif` replays into a
+	// shadow pipeline. Operators only (it carries every plan's members); audited.
+	ExportEvents(ctx context.Context, in *ExportEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportEventsResponse], error)
 }
 
 type ingestionServiceClient struct {
@@ -220,6 +228,25 @@ func (c *ingestionServiceClient) FindClaim(ctx context.Context, in *FindClaimReq
 	return out, nil
 }
 
+func (c *ingestionServiceClient) ExportEvents(ctx context.Context, in *ExportEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportEventsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &IngestionService_ServiceDesc.Streams[0], IngestionService_ExportEvents_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportEventsRequest, ExportEventsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type IngestionService_ExportEventsClient = grpc.ServerStreamingClient[ExportEventsResponse]
+
 // IngestionServiceServer is the server API for IngestionService service.
 // All implementations must embed UnimplementedIngestionServiceServer
 // for forward compatibility.
@@ -255,6 +282,13 @@ type IngestionServiceServer interface {
 	// operators, the rejections of submissions that carried the claim id.
 	// A sponsor's staff see the claims of their contracts only.
 	FindClaim(context.Context, *FindClaimRequest) (*FindClaimResponse, error)
+	// ExportEvents streams the validated events ingestion has published (paid
+	// claims and reversals, enrollment spans, Parts A/B summaries and
+	// conditions, MTM encounters) as they are stored: each stream in its order,
+	// the streams merged by the time each event was stored, up to the last event
+	// stored when the export began. It is what `emtmctl whatif` replays into a
+	// shadow pipeline. Operators only (it carries every plan's members); audited.
+	ExportEvents(*ExportEventsRequest, grpc.ServerStreamingServer[ExportEventsResponse]) error
 	mustEmbedUnimplementedIngestionServiceServer()
 }
 
@@ -306,6 +340,9 @@ func (UnimplementedIngestionServiceServer) ListAwaitingEnrollment(context.Contex
 }
 func (UnimplementedIngestionServiceServer) FindClaim(context.Context, *FindClaimRequest) (*FindClaimResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method FindClaim not implemented")
+}
+func (UnimplementedIngestionServiceServer) ExportEvents(*ExportEventsRequest, grpc.ServerStreamingServer[ExportEventsResponse]) error {
+	return status.Error(codes.Unimplemented, "method ExportEvents not implemented")
 }
 func (UnimplementedIngestionServiceServer) mustEmbedUnimplementedIngestionServiceServer() {}
 func (UnimplementedIngestionServiceServer) testEmbeddedByValue()                          {}
@@ -580,6 +617,17 @@ func _IngestionService_FindClaim_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IngestionService_ExportEvents_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportEventsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(IngestionServiceServer).ExportEvents(m, &grpc.GenericServerStream[ExportEventsRequest, ExportEventsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type IngestionService_ExportEventsServer = grpc.ServerStreamingServer[ExportEventsResponse]
+
 // IngestionService_ServiceDesc is the grpc.ServiceDesc for IngestionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -644,6 +692,12 @@ var IngestionService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _IngestionService_FindClaim_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ExportEvents",
+			Handler:       _IngestionService_ExportEvents_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "emtm/ingestion/v1/ingestion_service.proto",
 }

@@ -284,6 +284,198 @@ func (x *LedgerEntry) GetServiceDate() *v1.Date {
 	return nil
 }
 
+type GetFeeScheduleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContractId    string                 `protobuf:"bytes,1,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
+	PbpId         string                 `protobuf:"bytes,2,opt,name=pbp_id,json=pbpId,proto3" json:"pbp_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFeeScheduleRequest) Reset() {
+	*x = GetFeeScheduleRequest{}
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFeeScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFeeScheduleRequest) ProtoMessage() {}
+
+func (x *GetFeeScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFeeScheduleRequest.ProtoReflect.Descriptor instead.
+func (*GetFeeScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetFeeScheduleRequest) GetContractId() string {
+	if x != nil {
+		return x.ContractId
+	}
+	return ""
+}
+
+func (x *GetFeeScheduleRequest) GetPbpId() string {
+	if x != nil {
+		return x.PbpId
+	}
+	return ""
+}
+
+// FeeRule is one rule of a plan's fee schedule.
+type FeeRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// service is the fee schedule's service (CMR, MEDREC, PRESCRIBER_ACCEPTED ...).
+	Service     string `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// codes are the SNOMED CT services the rule pays; task_kind, when set, the task kind it is for.
+	Codes    []string `protobuf:"bytes,3,rep,name=codes,proto3" json:"codes,omitempty"`
+	TaskKind string   `protobuf:"bytes,4,opt,name=task_kind,json=taskKind,proto3" json:"task_kind,omitempty"`
+	// outcome, when set, the outreach outcome it pays (PRESCRIBER_ACCEPTED).
+	Outcome       string   `protobuf:"bytes,5,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Cents         int64    `protobuf:"varint,6,opt,name=cents,proto3" json:"cents,omitempty"`
+	From          *v1.Date `protobuf:"bytes,7,opt,name=from,proto3" json:"from,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FeeRule) Reset() {
+	*x = FeeRule{}
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FeeRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FeeRule) ProtoMessage() {}
+
+func (x *FeeRule) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FeeRule.ProtoReflect.Descriptor instead.
+func (*FeeRule) Descriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *FeeRule) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *FeeRule) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *FeeRule) GetCodes() []string {
+	if x != nil {
+		return x.Codes
+	}
+	return nil
+}
+
+func (x *FeeRule) GetTaskKind() string {
+	if x != nil {
+		return x.TaskKind
+	}
+	return ""
+}
+
+func (x *FeeRule) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *FeeRule) GetCents() int64 {
+	if x != nil {
+		return x.Cents
+	}
+	return 0
+}
+
+func (x *FeeRule) GetFrom() *v1.Date {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+type GetFeeScheduleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rules         []*FeeRule             `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFeeScheduleResponse) Reset() {
+	*x = GetFeeScheduleResponse{}
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFeeScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFeeScheduleResponse) ProtoMessage() {}
+
+func (x *GetFeeScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFeeScheduleResponse.ProtoReflect.Descriptor instead.
+func (*GetFeeScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetFeeScheduleResponse) GetRules() []*FeeRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
 type ListLedgerEntriesRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	ContractId string                 `protobuf:"bytes,1,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
@@ -298,7 +490,7 @@ type ListLedgerEntriesRequest struct {
 
 func (x *ListLedgerEntriesRequest) Reset() {
 	*x = ListLedgerEntriesRequest{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[1]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -310,7 +502,7 @@ func (x *ListLedgerEntriesRequest) String() string {
 func (*ListLedgerEntriesRequest) ProtoMessage() {}
 
 func (x *ListLedgerEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[1]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -323,7 +515,7 @@ func (x *ListLedgerEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLedgerEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListLedgerEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{1}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListLedgerEntriesRequest) GetContractId() string {
@@ -365,7 +557,7 @@ type GetStatementRequest struct {
 
 func (x *GetStatementRequest) Reset() {
 	*x = GetStatementRequest{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[2]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -377,7 +569,7 @@ func (x *GetStatementRequest) String() string {
 func (*GetStatementRequest) ProtoMessage() {}
 
 func (x *GetStatementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[2]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -390,7 +582,7 @@ func (x *GetStatementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatementRequest.ProtoReflect.Descriptor instead.
 func (*GetStatementRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{2}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetStatementRequest) GetContractId() string {
@@ -429,7 +621,7 @@ type StatementLine struct {
 
 func (x *StatementLine) Reset() {
 	*x = StatementLine{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[3]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -441,7 +633,7 @@ func (x *StatementLine) String() string {
 func (*StatementLine) ProtoMessage() {}
 
 func (x *StatementLine) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[3]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -454,7 +646,7 @@ func (x *StatementLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatementLine.ProtoReflect.Descriptor instead.
 func (*StatementLine) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{3}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StatementLine) GetSection() string {
@@ -517,7 +709,7 @@ type Statement struct {
 
 func (x *Statement) Reset() {
 	*x = Statement{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[4]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +721,7 @@ func (x *Statement) String() string {
 func (*Statement) ProtoMessage() {}
 
 func (x *Statement) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[4]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +734,7 @@ func (x *Statement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Statement.ProtoReflect.Descriptor instead.
 func (*Statement) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{4}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Statement) GetContractId() string {
@@ -645,7 +837,7 @@ type GetStatementResponse struct {
 
 func (x *GetStatementResponse) Reset() {
 	*x = GetStatementResponse{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[5]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -657,7 +849,7 @@ func (x *GetStatementResponse) String() string {
 func (*GetStatementResponse) ProtoMessage() {}
 
 func (x *GetStatementResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[5]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -670,7 +862,7 @@ func (x *GetStatementResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatementResponse.ProtoReflect.Descriptor instead.
 func (*GetStatementResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{5}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetStatementResponse) GetStatement() *Statement {
@@ -692,7 +884,7 @@ type GetRemittanceRequest struct {
 
 func (x *GetRemittanceRequest) Reset() {
 	*x = GetRemittanceRequest{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[6]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +896,7 @@ func (x *GetRemittanceRequest) String() string {
 func (*GetRemittanceRequest) ProtoMessage() {}
 
 func (x *GetRemittanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[6]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +909,7 @@ func (x *GetRemittanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRemittanceRequest.ProtoReflect.Descriptor instead.
 func (*GetRemittanceRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{6}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetRemittanceRequest) GetContractId() string {
@@ -761,7 +953,7 @@ type GetRemittanceResponse struct {
 
 func (x *GetRemittanceResponse) Reset() {
 	*x = GetRemittanceResponse{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[7]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +965,7 @@ func (x *GetRemittanceResponse) String() string {
 func (*GetRemittanceResponse) ProtoMessage() {}
 
 func (x *GetRemittanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[7]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +978,7 @@ func (x *GetRemittanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRemittanceResponse.ProtoReflect.Descriptor instead.
 func (*GetRemittanceResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{7}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetRemittanceResponse) GetPharmacyNpi() string {
@@ -828,7 +1020,7 @@ type GetPerformanceRequest struct {
 
 func (x *GetPerformanceRequest) Reset() {
 	*x = GetPerformanceRequest{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[8]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +1032,7 @@ func (x *GetPerformanceRequest) String() string {
 func (*GetPerformanceRequest) ProtoMessage() {}
 
 func (x *GetPerformanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[8]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +1045,7 @@ func (x *GetPerformanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPerformanceRequest.ProtoReflect.Descriptor instead.
 func (*GetPerformanceRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{8}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetPerformanceRequest) GetContractId() string {
@@ -906,7 +1098,7 @@ type PerformanceCalculation struct {
 
 func (x *PerformanceCalculation) Reset() {
 	*x = PerformanceCalculation{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[9]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -918,7 +1110,7 @@ func (x *PerformanceCalculation) String() string {
 func (*PerformanceCalculation) ProtoMessage() {}
 
 func (x *PerformanceCalculation) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[9]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -931,7 +1123,7 @@ func (x *PerformanceCalculation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceCalculation.ProtoReflect.Descriptor instead.
 func (*PerformanceCalculation) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{9}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PerformanceCalculation) GetContractId() string {
@@ -1069,7 +1261,7 @@ type GetPerformanceResponse struct {
 
 func (x *GetPerformanceResponse) Reset() {
 	*x = GetPerformanceResponse{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[10]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1081,7 +1273,7 @@ func (x *GetPerformanceResponse) String() string {
 func (*GetPerformanceResponse) ProtoMessage() {}
 
 func (x *GetPerformanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[10]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1094,7 +1286,7 @@ func (x *GetPerformanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPerformanceResponse.ProtoReflect.Descriptor instead.
 func (*GetPerformanceResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{10}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetPerformanceResponse) GetCalculation() *PerformanceCalculation {
@@ -1115,7 +1307,7 @@ type SettlePerformanceRequest struct {
 
 func (x *SettlePerformanceRequest) Reset() {
 	*x = SettlePerformanceRequest{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[11]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1127,7 +1319,7 @@ func (x *SettlePerformanceRequest) String() string {
 func (*SettlePerformanceRequest) ProtoMessage() {}
 
 func (x *SettlePerformanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[11]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1140,7 +1332,7 @@ func (x *SettlePerformanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettlePerformanceRequest.ProtoReflect.Descriptor instead.
 func (*SettlePerformanceRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SettlePerformanceRequest) GetContractId() string {
@@ -1175,7 +1367,7 @@ type SettlePerformanceResponse struct {
 
 func (x *SettlePerformanceResponse) Reset() {
 	*x = SettlePerformanceResponse{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[12]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1187,7 +1379,7 @@ func (x *SettlePerformanceResponse) String() string {
 func (*SettlePerformanceResponse) ProtoMessage() {}
 
 func (x *SettlePerformanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[12]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1200,7 +1392,7 @@ func (x *SettlePerformanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettlePerformanceResponse.ProtoReflect.Descriptor instead.
 func (*SettlePerformanceResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SettlePerformanceResponse) GetCalculation() *PerformanceCalculation {
@@ -1230,7 +1422,7 @@ type RebuildLedgerRequest struct {
 
 func (x *RebuildLedgerRequest) Reset() {
 	*x = RebuildLedgerRequest{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[13]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1242,7 +1434,7 @@ func (x *RebuildLedgerRequest) String() string {
 func (*RebuildLedgerRequest) ProtoMessage() {}
 
 func (x *RebuildLedgerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[13]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1255,7 +1447,7 @@ func (x *RebuildLedgerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildLedgerRequest.ProtoReflect.Descriptor instead.
 func (*RebuildLedgerRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RebuildLedgerRequest) GetReplace() bool {
@@ -1282,7 +1474,7 @@ type RebuildLedgerResponse struct {
 
 func (x *RebuildLedgerResponse) Reset() {
 	*x = RebuildLedgerResponse{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[14]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1294,7 +1486,7 @@ func (x *RebuildLedgerResponse) String() string {
 func (*RebuildLedgerResponse) ProtoMessage() {}
 
 func (x *RebuildLedgerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[14]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1307,7 +1499,7 @@ func (x *RebuildLedgerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildLedgerResponse.ProtoReflect.Descriptor instead.
 func (*RebuildLedgerResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RebuildLedgerResponse) GetLedgerMessages() int64 {
@@ -1374,7 +1566,7 @@ type SweepRequest struct {
 
 func (x *SweepRequest) Reset() {
 	*x = SweepRequest{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[15]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1386,7 +1578,7 @@ func (x *SweepRequest) String() string {
 func (*SweepRequest) ProtoMessage() {}
 
 func (x *SweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[15]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1399,7 +1591,7 @@ func (x *SweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SweepRequest.ProtoReflect.Descriptor instead.
 func (*SweepRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{18}
 }
 
 type SweepResponse struct {
@@ -1413,7 +1605,7 @@ type SweepResponse struct {
 
 func (x *SweepResponse) Reset() {
 	*x = SweepResponse{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[16]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1425,7 +1617,7 @@ func (x *SweepResponse) String() string {
 func (*SweepResponse) ProtoMessage() {}
 
 func (x *SweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[16]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1438,7 +1630,7 @@ func (x *SweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SweepResponse.ProtoReflect.Descriptor instead.
 func (*SweepResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{16}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SweepResponse) GetToday() *v1.Date {
@@ -1471,7 +1663,7 @@ type ListLedgerEntriesResponse struct {
 
 func (x *ListLedgerEntriesResponse) Reset() {
 	*x = ListLedgerEntriesResponse{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[17]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1483,7 +1675,7 @@ func (x *ListLedgerEntriesResponse) String() string {
 func (*ListLedgerEntriesResponse) ProtoMessage() {}
 
 func (x *ListLedgerEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[17]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1496,7 +1688,7 @@ func (x *ListLedgerEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLedgerEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListLedgerEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{17}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListLedgerEntriesResponse) GetEntries() []*LedgerEntry {
@@ -1514,7 +1706,7 @@ type GetLedgerTotalsRequest struct {
 
 func (x *GetLedgerTotalsRequest) Reset() {
 	*x = GetLedgerTotalsRequest{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[18]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1526,7 +1718,7 @@ func (x *GetLedgerTotalsRequest) String() string {
 func (*GetLedgerTotalsRequest) ProtoMessage() {}
 
 func (x *GetLedgerTotalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[18]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1539,7 +1731,7 @@ func (x *GetLedgerTotalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLedgerTotalsRequest.ProtoReflect.Descriptor instead.
 func (*GetLedgerTotalsRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{18}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{21}
 }
 
 type GetLedgerTotalsResponse struct {
@@ -1556,7 +1748,7 @@ type GetLedgerTotalsResponse struct {
 
 func (x *GetLedgerTotalsResponse) Reset() {
 	*x = GetLedgerTotalsResponse{}
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[19]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1568,7 +1760,7 @@ func (x *GetLedgerTotalsResponse) String() string {
 func (*GetLedgerTotalsResponse) ProtoMessage() {}
 
 func (x *GetLedgerTotalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[19]
+	mi := &file_emtm_ledger_v1_ledger_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1581,7 +1773,7 @@ func (x *GetLedgerTotalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLedgerTotalsResponse.ProtoReflect.Descriptor instead.
 func (*GetLedgerTotalsResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{19}
+	return file_emtm_ledger_v1_ledger_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetLedgerTotalsResponse) GetEntries() int64 {
@@ -1637,7 +1829,21 @@ const file_emtm_ledger_v1_ledger_proto_rawDesc = "" +
 	"\aservice\x18\x0f \x01(\tR\aservice\x12!\n" +
 	"\fpharmacy_npi\x18\x10 \x01(\tR\vpharmacyNpi\x12\x1b\n" +
 	"\tmember_id\x18\x11 \x01(\tR\bmemberId\x126\n" +
-	"\fservice_date\x18\x12 \x01(\v2\x13.emtm.types.v1.DateR\vserviceDate\"\x9d\x01\n" +
+	"\fservice_date\x18\x12 \x01(\v2\x13.emtm.types.v1.DateR\vserviceDate\"O\n" +
+	"\x15GetFeeScheduleRequest\x12\x1f\n" +
+	"\vcontract_id\x18\x01 \x01(\tR\n" +
+	"contractId\x12\x15\n" +
+	"\x06pbp_id\x18\x02 \x01(\tR\x05pbpId\"\xd1\x01\n" +
+	"\aFeeRule\x12\x18\n" +
+	"\aservice\x18\x01 \x01(\tR\aservice\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x14\n" +
+	"\x05codes\x18\x03 \x03(\tR\x05codes\x12\x1b\n" +
+	"\ttask_kind\x18\x04 \x01(\tR\btaskKind\x12\x18\n" +
+	"\aoutcome\x18\x05 \x01(\tR\aoutcome\x12\x14\n" +
+	"\x05cents\x18\x06 \x01(\x03R\x05cents\x12'\n" +
+	"\x04from\x18\a \x01(\v2\x13.emtm.types.v1.DateR\x04from\"G\n" +
+	"\x16GetFeeScheduleResponse\x12-\n" +
+	"\x05rules\x18\x01 \x03(\v2\x17.emtm.ledger.v1.FeeRuleR\x05rules\"\x9d\x01\n" +
 	"\x18ListLedgerEntriesRequest\x12\x1f\n" +
 	"\vcontract_id\x18\x01 \x01(\tR\n" +
 	"contractId\x12\x14\n" +
@@ -1761,7 +1967,7 @@ const file_emtm_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x16ENTRY_KIND_PROSPECTIVE\x10\x03\x12%\n" +
 	"!ENTRY_KIND_PROSPECTIVE_ADJUSTMENT\x10\x04\x12\x1a\n" +
 	"\x16ENTRY_KIND_PERFORMANCE\x10\x05\x12%\n" +
-	"!ENTRY_KIND_PERFORMANCE_ADJUSTMENT\x10\x062\x94\x06\n" +
+	"!ENTRY_KIND_PERFORMANCE_ADJUSTMENT\x10\x062\xf5\x06\n" +
 	"\x1cPaymentReconciliationService\x12h\n" +
 	"\x11ListLedgerEntries\x12(.emtm.ledger.v1.ListLedgerEntriesRequest\x1a).emtm.ledger.v1.ListLedgerEntriesResponse\x12b\n" +
 	"\x0fGetLedgerTotals\x12&.emtm.ledger.v1.GetLedgerTotalsRequest\x1a'.emtm.ledger.v1.GetLedgerTotalsResponse\x12Y\n" +
@@ -1770,7 +1976,8 @@ const file_emtm_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x0eGetPerformance\x12%.emtm.ledger.v1.GetPerformanceRequest\x1a&.emtm.ledger.v1.GetPerformanceResponse\x12h\n" +
 	"\x11SettlePerformance\x12(.emtm.ledger.v1.SettlePerformanceRequest\x1a).emtm.ledger.v1.SettlePerformanceResponse\x12\\\n" +
 	"\rRebuildLedger\x12$.emtm.ledger.v1.RebuildLedgerRequest\x1a%.emtm.ledger.v1.RebuildLedgerResponse\x12D\n" +
-	"\x05Sweep\x12\x1c.emtm.ledger.v1.SweepRequest\x1a\x1d.emtm.ledger.v1.SweepResponseB\xb2\x01\n" +
+	"\x05Sweep\x12\x1c.emtm.ledger.v1.SweepRequest\x1a\x1d.emtm.ledger.v1.SweepResponse\x12_\n" +
+	"\x0eGetFeeSchedule\x12%.emtm.ledger.v1.GetFeeScheduleRequest\x1a&.emtm.ledger.v1.GetFeeScheduleResponseB\xb2\x01\n" +
 	"\x12com.emtm.ledger.v1B\vLedgerProtoP\x01Z5github.com/emtm/emtm/libs/gen/emtm/ledger/v1;ledgerv1\xa2\x02\x03ELX\xaa\x02\x0eEmtm.Ledger.V1\xca\x02\x0eEmtm\\Ledger\\V1\xe2\x02\x1aEmtm\\Ledger\\V1\\GPBMetadata\xea\x02\x10Emtm::Ledger::V1b\x06proto3"
 
 var (
@@ -1786,78 +1993,85 @@ func file_emtm_ledger_v1_ledger_proto_rawDescGZIP() []byte {
 }
 
 var file_emtm_ledger_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_emtm_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_emtm_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_emtm_ledger_v1_ledger_proto_goTypes = []any{
 	(EntryKind)(0),                    // 0: emtm.ledger.v1.EntryKind
 	(*LedgerEntry)(nil),               // 1: emtm.ledger.v1.LedgerEntry
-	(*ListLedgerEntriesRequest)(nil),  // 2: emtm.ledger.v1.ListLedgerEntriesRequest
-	(*GetStatementRequest)(nil),       // 3: emtm.ledger.v1.GetStatementRequest
-	(*StatementLine)(nil),             // 4: emtm.ledger.v1.StatementLine
-	(*Statement)(nil),                 // 5: emtm.ledger.v1.Statement
-	(*GetStatementResponse)(nil),      // 6: emtm.ledger.v1.GetStatementResponse
-	(*GetRemittanceRequest)(nil),      // 7: emtm.ledger.v1.GetRemittanceRequest
-	(*GetRemittanceResponse)(nil),     // 8: emtm.ledger.v1.GetRemittanceResponse
-	(*GetPerformanceRequest)(nil),     // 9: emtm.ledger.v1.GetPerformanceRequest
-	(*PerformanceCalculation)(nil),    // 10: emtm.ledger.v1.PerformanceCalculation
-	(*GetPerformanceResponse)(nil),    // 11: emtm.ledger.v1.GetPerformanceResponse
-	(*SettlePerformanceRequest)(nil),  // 12: emtm.ledger.v1.SettlePerformanceRequest
-	(*SettlePerformanceResponse)(nil), // 13: emtm.ledger.v1.SettlePerformanceResponse
-	(*RebuildLedgerRequest)(nil),      // 14: emtm.ledger.v1.RebuildLedgerRequest
-	(*RebuildLedgerResponse)(nil),     // 15: emtm.ledger.v1.RebuildLedgerResponse
-	(*SweepRequest)(nil),              // 16: emtm.ledger.v1.SweepRequest
-	(*SweepResponse)(nil),             // 17: emtm.ledger.v1.SweepResponse
-	(*ListLedgerEntriesResponse)(nil), // 18: emtm.ledger.v1.ListLedgerEntriesResponse
-	(*GetLedgerTotalsRequest)(nil),    // 19: emtm.ledger.v1.GetLedgerTotalsRequest
-	(*GetLedgerTotalsResponse)(nil),   // 20: emtm.ledger.v1.GetLedgerTotalsResponse
-	nil,                               // 21: emtm.ledger.v1.GetLedgerTotalsResponse.BalancesEntry
-	nil,                               // 22: emtm.ledger.v1.GetLedgerTotalsResponse.EntriesByKindEntry
-	(*v1.EventMeta)(nil),              // 23: emtm.types.v1.EventMeta
-	(*v1.YearMonth)(nil),              // 24: emtm.types.v1.YearMonth
-	(*v1.Date)(nil),                   // 25: emtm.types.v1.Date
+	(*GetFeeScheduleRequest)(nil),     // 2: emtm.ledger.v1.GetFeeScheduleRequest
+	(*FeeRule)(nil),                   // 3: emtm.ledger.v1.FeeRule
+	(*GetFeeScheduleResponse)(nil),    // 4: emtm.ledger.v1.GetFeeScheduleResponse
+	(*ListLedgerEntriesRequest)(nil),  // 5: emtm.ledger.v1.ListLedgerEntriesRequest
+	(*GetStatementRequest)(nil),       // 6: emtm.ledger.v1.GetStatementRequest
+	(*StatementLine)(nil),             // 7: emtm.ledger.v1.StatementLine
+	(*Statement)(nil),                 // 8: emtm.ledger.v1.Statement
+	(*GetStatementResponse)(nil),      // 9: emtm.ledger.v1.GetStatementResponse
+	(*GetRemittanceRequest)(nil),      // 10: emtm.ledger.v1.GetRemittanceRequest
+	(*GetRemittanceResponse)(nil),     // 11: emtm.ledger.v1.GetRemittanceResponse
+	(*GetPerformanceRequest)(nil),     // 12: emtm.ledger.v1.GetPerformanceRequest
+	(*PerformanceCalculation)(nil),    // 13: emtm.ledger.v1.PerformanceCalculation
+	(*GetPerformanceResponse)(nil),    // 14: emtm.ledger.v1.GetPerformanceResponse
+	(*SettlePerformanceRequest)(nil),  // 15: emtm.ledger.v1.SettlePerformanceRequest
+	(*SettlePerformanceResponse)(nil), // 16: emtm.ledger.v1.SettlePerformanceResponse
+	(*RebuildLedgerRequest)(nil),      // 17: emtm.ledger.v1.RebuildLedgerRequest
+	(*RebuildLedgerResponse)(nil),     // 18: emtm.ledger.v1.RebuildLedgerResponse
+	(*SweepRequest)(nil),              // 19: emtm.ledger.v1.SweepRequest
+	(*SweepResponse)(nil),             // 20: emtm.ledger.v1.SweepResponse
+	(*ListLedgerEntriesResponse)(nil), // 21: emtm.ledger.v1.ListLedgerEntriesResponse
+	(*GetLedgerTotalsRequest)(nil),    // 22: emtm.ledger.v1.GetLedgerTotalsRequest
+	(*GetLedgerTotalsResponse)(nil),   // 23: emtm.ledger.v1.GetLedgerTotalsResponse
+	nil,                               // 24: emtm.ledger.v1.GetLedgerTotalsResponse.BalancesEntry
+	nil,                               // 25: emtm.ledger.v1.GetLedgerTotalsResponse.EntriesByKindEntry
+	(*v1.EventMeta)(nil),              // 26: emtm.types.v1.EventMeta
+	(*v1.YearMonth)(nil),              // 27: emtm.types.v1.YearMonth
+	(*v1.Date)(nil),                   // 28: emtm.types.v1.Date
 }
 var file_emtm_ledger_v1_ledger_proto_depIdxs = []int32{
-	23, // 0: emtm.ledger.v1.LedgerEntry.meta:type_name -> emtm.types.v1.EventMeta
-	24, // 1: emtm.ledger.v1.LedgerEntry.service_month:type_name -> emtm.types.v1.YearMonth
-	25, // 2: emtm.ledger.v1.LedgerEntry.booked_on:type_name -> emtm.types.v1.Date
+	26, // 0: emtm.ledger.v1.LedgerEntry.meta:type_name -> emtm.types.v1.EventMeta
+	27, // 1: emtm.ledger.v1.LedgerEntry.service_month:type_name -> emtm.types.v1.YearMonth
+	28, // 2: emtm.ledger.v1.LedgerEntry.booked_on:type_name -> emtm.types.v1.Date
 	0,  // 3: emtm.ledger.v1.LedgerEntry.kind:type_name -> emtm.ledger.v1.EntryKind
-	25, // 4: emtm.ledger.v1.LedgerEntry.service_date:type_name -> emtm.types.v1.Date
-	0,  // 5: emtm.ledger.v1.ListLedgerEntriesRequest.kind:type_name -> emtm.ledger.v1.EntryKind
-	24, // 6: emtm.ledger.v1.GetStatementRequest.month:type_name -> emtm.types.v1.YearMonth
-	24, // 7: emtm.ledger.v1.Statement.month:type_name -> emtm.types.v1.YearMonth
-	4,  // 8: emtm.ledger.v1.Statement.lines:type_name -> emtm.ledger.v1.StatementLine
-	5,  // 9: emtm.ledger.v1.GetStatementResponse.statement:type_name -> emtm.ledger.v1.Statement
-	24, // 10: emtm.ledger.v1.GetRemittanceRequest.month:type_name -> emtm.types.v1.YearMonth
-	1,  // 11: emtm.ledger.v1.GetRemittanceResponse.entries:type_name -> emtm.ledger.v1.LedgerEntry
-	10, // 12: emtm.ledger.v1.GetPerformanceResponse.calculation:type_name -> emtm.ledger.v1.PerformanceCalculation
-	10, // 13: emtm.ledger.v1.SettlePerformanceResponse.calculation:type_name -> emtm.ledger.v1.PerformanceCalculation
-	1,  // 14: emtm.ledger.v1.SettlePerformanceResponse.entries:type_name -> emtm.ledger.v1.LedgerEntry
-	20, // 15: emtm.ledger.v1.RebuildLedgerResponse.live:type_name -> emtm.ledger.v1.GetLedgerTotalsResponse
-	20, // 16: emtm.ledger.v1.RebuildLedgerResponse.rebuilt:type_name -> emtm.ledger.v1.GetLedgerTotalsResponse
-	25, // 17: emtm.ledger.v1.SweepResponse.today:type_name -> emtm.types.v1.Date
-	1,  // 18: emtm.ledger.v1.ListLedgerEntriesResponse.entries:type_name -> emtm.ledger.v1.LedgerEntry
-	21, // 19: emtm.ledger.v1.GetLedgerTotalsResponse.balances:type_name -> emtm.ledger.v1.GetLedgerTotalsResponse.BalancesEntry
-	22, // 20: emtm.ledger.v1.GetLedgerTotalsResponse.entries_by_kind:type_name -> emtm.ledger.v1.GetLedgerTotalsResponse.EntriesByKindEntry
-	2,  // 21: emtm.ledger.v1.PaymentReconciliationService.ListLedgerEntries:input_type -> emtm.ledger.v1.ListLedgerEntriesRequest
-	19, // 22: emtm.ledger.v1.PaymentReconciliationService.GetLedgerTotals:input_type -> emtm.ledger.v1.GetLedgerTotalsRequest
-	3,  // 23: emtm.ledger.v1.PaymentReconciliationService.GetStatement:input_type -> emtm.ledger.v1.GetStatementRequest
-	7,  // 24: emtm.ledger.v1.PaymentReconciliationService.GetRemittance:input_type -> emtm.ledger.v1.GetRemittanceRequest
-	9,  // 25: emtm.ledger.v1.PaymentReconciliationService.GetPerformance:input_type -> emtm.ledger.v1.GetPerformanceRequest
-	12, // 26: emtm.ledger.v1.PaymentReconciliationService.SettlePerformance:input_type -> emtm.ledger.v1.SettlePerformanceRequest
-	14, // 27: emtm.ledger.v1.PaymentReconciliationService.RebuildLedger:input_type -> emtm.ledger.v1.RebuildLedgerRequest
-	16, // 28: emtm.ledger.v1.PaymentReconciliationService.Sweep:input_type -> emtm.ledger.v1.SweepRequest
-	18, // 29: emtm.ledger.v1.PaymentReconciliationService.ListLedgerEntries:output_type -> emtm.ledger.v1.ListLedgerEntriesResponse
-	20, // 30: emtm.ledger.v1.PaymentReconciliationService.GetLedgerTotals:output_type -> emtm.ledger.v1.GetLedgerTotalsResponse
-	6,  // 31: emtm.ledger.v1.PaymentReconciliationService.GetStatement:output_type -> emtm.ledger.v1.GetStatementResponse
-	8,  // 32: emtm.ledger.v1.PaymentReconciliationService.GetRemittance:output_type -> emtm.ledger.v1.GetRemittanceResponse
-	11, // 33: emtm.ledger.v1.PaymentReconciliationService.GetPerformance:output_type -> emtm.ledger.v1.GetPerformanceResponse
-	13, // 34: emtm.ledger.v1.PaymentReconciliationService.SettlePerformance:output_type -> emtm.ledger.v1.SettlePerformanceResponse
-	15, // 35: emtm.ledger.v1.PaymentReconciliationService.RebuildLedger:output_type -> emtm.ledger.v1.RebuildLedgerResponse
-	17, // 36: emtm.ledger.v1.PaymentReconciliationService.Sweep:output_type -> emtm.ledger.v1.SweepResponse
-	29, // [29:37] is the sub-list for method output_type
-	21, // [21:29] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	28, // 4: emtm.ledger.v1.LedgerEntry.service_date:type_name -> emtm.types.v1.Date
+	28, // 5: emtm.ledger.v1.FeeRule.from:type_name -> emtm.types.v1.Date
+	3,  // 6: emtm.ledger.v1.GetFeeScheduleResponse.rules:type_name -> emtm.ledger.v1.FeeRule
+	0,  // 7: emtm.ledger.v1.ListLedgerEntriesRequest.kind:type_name -> emtm.ledger.v1.EntryKind
+	27, // 8: emtm.ledger.v1.GetStatementRequest.month:type_name -> emtm.types.v1.YearMonth
+	27, // 9: emtm.ledger.v1.Statement.month:type_name -> emtm.types.v1.YearMonth
+	7,  // 10: emtm.ledger.v1.Statement.lines:type_name -> emtm.ledger.v1.StatementLine
+	8,  // 11: emtm.ledger.v1.GetStatementResponse.statement:type_name -> emtm.ledger.v1.Statement
+	27, // 12: emtm.ledger.v1.GetRemittanceRequest.month:type_name -> emtm.types.v1.YearMonth
+	1,  // 13: emtm.ledger.v1.GetRemittanceResponse.entries:type_name -> emtm.ledger.v1.LedgerEntry
+	13, // 14: emtm.ledger.v1.GetPerformanceResponse.calculation:type_name -> emtm.ledger.v1.PerformanceCalculation
+	13, // 15: emtm.ledger.v1.SettlePerformanceResponse.calculation:type_name -> emtm.ledger.v1.PerformanceCalculation
+	1,  // 16: emtm.ledger.v1.SettlePerformanceResponse.entries:type_name -> emtm.ledger.v1.LedgerEntry
+	23, // 17: emtm.ledger.v1.RebuildLedgerResponse.live:type_name -> emtm.ledger.v1.GetLedgerTotalsResponse
+	23, // 18: emtm.ledger.v1.RebuildLedgerResponse.rebuilt:type_name -> emtm.ledger.v1.GetLedgerTotalsResponse
+	28, // 19: emtm.ledger.v1.SweepResponse.today:type_name -> emtm.types.v1.Date
+	1,  // 20: emtm.ledger.v1.ListLedgerEntriesResponse.entries:type_name -> emtm.ledger.v1.LedgerEntry
+	24, // 21: emtm.ledger.v1.GetLedgerTotalsResponse.balances:type_name -> emtm.ledger.v1.GetLedgerTotalsResponse.BalancesEntry
+	25, // 22: emtm.ledger.v1.GetLedgerTotalsResponse.entries_by_kind:type_name -> emtm.ledger.v1.GetLedgerTotalsResponse.EntriesByKindEntry
+	5,  // 23: emtm.ledger.v1.PaymentReconciliationService.ListLedgerEntries:input_type -> emtm.ledger.v1.ListLedgerEntriesRequest
+	22, // 24: emtm.ledger.v1.PaymentReconciliationService.GetLedgerTotals:input_type -> emtm.ledger.v1.GetLedgerTotalsRequest
+	6,  // 25: emtm.ledger.v1.PaymentReconciliationService.GetStatement:input_type -> emtm.ledger.v1.GetStatementRequest
+	10, // 26: emtm.ledger.v1.PaymentReconciliationService.GetRemittance:input_type -> emtm.ledger.v1.GetRemittanceRequest
+	12, // 27: emtm.ledger.v1.PaymentReconciliationService.GetPerformance:input_type -> emtm.ledger.v1.GetPerformanceRequest
+	15, // 28: emtm.ledger.v1.PaymentReconciliationService.SettlePerformance:input_type -> emtm.ledger.v1.SettlePerformanceRequest
+	17, // 29: emtm.ledger.v1.PaymentReconciliationService.RebuildLedger:input_type -> emtm.ledger.v1.RebuildLedgerRequest
+	19, // 30: emtm.ledger.v1.PaymentReconciliationService.Sweep:input_type -> emtm.ledger.v1.SweepRequest
+	2,  // 31: emtm.ledger.v1.PaymentReconciliationService.GetFeeSchedule:input_type -> emtm.ledger.v1.GetFeeScheduleRequest
+	21, // 32: emtm.ledger.v1.PaymentReconciliationService.ListLedgerEntries:output_type -> emtm.ledger.v1.ListLedgerEntriesResponse
+	23, // 33: emtm.ledger.v1.PaymentReconciliationService.GetLedgerTotals:output_type -> emtm.ledger.v1.GetLedgerTotalsResponse
+	9,  // 34: emtm.ledger.v1.PaymentReconciliationService.GetStatement:output_type -> emtm.ledger.v1.GetStatementResponse
+	11, // 35: emtm.ledger.v1.PaymentReconciliationService.GetRemittance:output_type -> emtm.ledger.v1.GetRemittanceResponse
+	14, // 36: emtm.ledger.v1.PaymentReconciliationService.GetPerformance:output_type -> emtm.ledger.v1.GetPerformanceResponse
+	16, // 37: emtm.ledger.v1.PaymentReconciliationService.SettlePerformance:output_type -> emtm.ledger.v1.SettlePerformanceResponse
+	18, // 38: emtm.ledger.v1.PaymentReconciliationService.RebuildLedger:output_type -> emtm.ledger.v1.RebuildLedgerResponse
+	20, // 39: emtm.ledger.v1.PaymentReconciliationService.Sweep:output_type -> emtm.ledger.v1.SweepResponse
+	4,  // 40: emtm.ledger.v1.PaymentReconciliationService.GetFeeSchedule:output_type -> emtm.ledger.v1.GetFeeScheduleResponse
+	32, // [32:41] is the sub-list for method output_type
+	23, // [23:32] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_emtm_ledger_v1_ledger_proto_init() }
@@ -1871,7 +2085,7 @@ func file_emtm_ledger_v1_ledger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_ledger_v1_ledger_proto_rawDesc), len(file_emtm_ledger_v1_ledger_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   22,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

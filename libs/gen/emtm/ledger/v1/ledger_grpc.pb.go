@@ -31,6 +31,7 @@ const (
 	PaymentReconciliationService_SettlePerformance_FullMethodName = "/emtm.ledger.v1.PaymentReconciliationService/SettlePerformance"
 	PaymentReconciliationService_RebuildLedger_FullMethodName     = "/emtm.ledger.v1.PaymentReconciliationService/RebuildLedger"
 	PaymentReconciliationService_Sweep_FullMethodName             = "/emtm.ledger.v1.PaymentReconciliationService/Sweep"
+	PaymentReconciliationService_GetFeeSchedule_FullMethodName    = "/emtm.ledger.v1.PaymentReconciliationService/GetFeeSchedule"
 )
 
 // PaymentReconciliationServiceClient is the client API for PaymentReconciliationService service.
@@ -55,6 +56,8 @@ type PaymentReconciliationServiceClient interface {
 	RebuildLedger(ctx context.Context, in *RebuildLedgerRequest, opts ...grpc.CallOption) (*RebuildLedgerResponse, error)
 	// Sweep books member months up to the payment clock's month now.
 	Sweep(ctx context.Context, in *SweepRequest, opts ...grpc.CallOption) (*SweepResponse, error)
+	// GetFeeSchedule lists the fees a plan pays pharmacies (its payment policy's fee rules).
+	GetFeeSchedule(ctx context.Context, in *GetFeeScheduleRequest, opts ...grpc.CallOption) (*GetFeeScheduleResponse, error)
 }
 
 type paymentReconciliationServiceClient struct {
@@ -145,6 +148,16 @@ func (c *paymentReconciliationServiceClient) Sweep(ctx context.Context, in *Swee
 	return out, nil
 }
 
+func (c *paymentReconciliationServiceClient) GetFeeSchedule(ctx context.Context, in *GetFeeScheduleRequest, opts ...grpc.CallOption) (*GetFeeScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetFeeScheduleResponse)
+	err := c.cc.Invoke(ctx, PaymentReconciliationService_GetFeeSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PaymentReconciliationServiceServer is the server API for PaymentReconciliationService service.
 // All implementations must embed UnimplementedPaymentReconciliationServiceServer
 // for forward compatibility.
@@ -167,6 +180,8 @@ type PaymentReconciliationServiceServer interface {
 	RebuildLedger(context.Context, *RebuildLedgerRequest) (*RebuildLedgerResponse, error)
 	// Sweep books member months up to the payment clock's month now.
 	Sweep(context.Context, *SweepRequest) (*SweepResponse, error)
+	// GetFeeSchedule lists the fees a plan pays pharmacies (its payment policy's fee rules).
+	GetFeeSchedule(context.Context, *GetFeeScheduleRequest) (*GetFeeScheduleResponse, error)
 	mustEmbedUnimplementedPaymentReconciliationServiceServer()
 }
 
@@ -200,6 +215,9 @@ func (UnimplementedPaymentReconciliationServiceServer) RebuildLedger(context.Con
 }
 func (UnimplementedPaymentReconciliationServiceServer) Sweep(context.Context, *SweepRequest) (*SweepResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Sweep not implemented")
+}
+func (UnimplementedPaymentReconciliationServiceServer) GetFeeSchedule(context.Context, *GetFeeScheduleRequest) (*GetFeeScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetFeeSchedule not implemented")
 }
 func (UnimplementedPaymentReconciliationServiceServer) mustEmbedUnimplementedPaymentReconciliationServiceServer() {
 }
@@ -367,6 +385,24 @@ func _PaymentReconciliationService_Sweep_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentReconciliationService_GetFeeSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetFeeScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentReconciliationServiceServer).GetFeeSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentReconciliationService_GetFeeSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentReconciliationServiceServer).GetFeeSchedule(ctx, req.(*GetFeeScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PaymentReconciliationService_ServiceDesc is the grpc.ServiceDesc for PaymentReconciliationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -405,6 +441,10 @@ var PaymentReconciliationService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Sweep",
 			Handler:    _PaymentReconciliationService_Sweep_Handler,
+		},
+		{
+			MethodName: "GetFeeSchedule",
+			Handler:    _PaymentReconciliationService_GetFeeSchedule_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

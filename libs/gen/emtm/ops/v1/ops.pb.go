@@ -22,6 +22,105 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type GetPolicyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPolicyRequest) Reset() {
+	*x = GetPolicyRequest{}
+	mi := &file_emtm_ops_v1_ops_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPolicyRequest) ProtoMessage() {}
+
+func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ops_v1_ops_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
+func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_emtm_ops_v1_ops_proto_rawDescGZIP(), []int{0}
+}
+
+type GetPolicyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the file the service read (or the built-in sample's name).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// text is the policy's YAML as read.
+	Text []byte `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	// sha256 of text, in hex.
+	Sha256        string `protobuf:"bytes,3,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPolicyResponse) Reset() {
+	*x = GetPolicyResponse{}
+	mi := &file_emtm_ops_v1_ops_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPolicyResponse) ProtoMessage() {}
+
+func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_ops_v1_ops_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPolicyResponse.ProtoReflect.Descriptor instead.
+func (*GetPolicyResponse) Descriptor() ([]byte, []int) {
+	return file_emtm_ops_v1_ops_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetPolicyResponse) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetPolicyResponse) GetText() []byte {
+	if x != nil {
+		return x.Text
+	}
+	return nil
+}
+
+func (x *GetPolicyResponse) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
 type ListDeadLettersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// limit bounds the list (default 100, at most 1000).
@@ -32,7 +131,7 @@ type ListDeadLettersRequest struct {
 
 func (x *ListDeadLettersRequest) Reset() {
 	*x = ListDeadLettersRequest{}
-	mi := &file_emtm_ops_v1_ops_proto_msgTypes[0]
+	mi := &file_emtm_ops_v1_ops_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +143,7 @@ func (x *ListDeadLettersRequest) String() string {
 func (*ListDeadLettersRequest) ProtoMessage() {}
 
 func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ops_v1_ops_proto_msgTypes[0]
+	mi := &file_emtm_ops_v1_ops_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +156,7 @@ func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ops_v1_ops_proto_rawDescGZIP(), []int{0}
+	return file_emtm_ops_v1_ops_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ListDeadLettersRequest) GetLimit() int32 {
@@ -86,7 +185,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_emtm_ops_v1_ops_proto_msgTypes[1]
+	mi := &file_emtm_ops_v1_ops_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -98,7 +197,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ops_v1_ops_proto_msgTypes[1]
+	mi := &file_emtm_ops_v1_ops_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -111,7 +210,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_emtm_ops_v1_ops_proto_rawDescGZIP(), []int{1}
+	return file_emtm_ops_v1_ops_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DeadLetter) GetSequence() uint64 {
@@ -181,7 +280,7 @@ type ListDeadLettersResponse struct {
 
 func (x *ListDeadLettersResponse) Reset() {
 	*x = ListDeadLettersResponse{}
-	mi := &file_emtm_ops_v1_ops_proto_msgTypes[2]
+	mi := &file_emtm_ops_v1_ops_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -193,7 +292,7 @@ func (x *ListDeadLettersResponse) String() string {
 func (*ListDeadLettersResponse) ProtoMessage() {}
 
 func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ops_v1_ops_proto_msgTypes[2]
+	mi := &file_emtm_ops_v1_ops_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -206,7 +305,7 @@ func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ops_v1_ops_proto_rawDescGZIP(), []int{2}
+	return file_emtm_ops_v1_ops_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListDeadLettersResponse) GetDeadLetters() []*DeadLetter {
@@ -233,7 +332,7 @@ type RedeliverDeadLetterRequest struct {
 
 func (x *RedeliverDeadLetterRequest) Reset() {
 	*x = RedeliverDeadLetterRequest{}
-	mi := &file_emtm_ops_v1_ops_proto_msgTypes[3]
+	mi := &file_emtm_ops_v1_ops_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -245,7 +344,7 @@ func (x *RedeliverDeadLetterRequest) String() string {
 func (*RedeliverDeadLetterRequest) ProtoMessage() {}
 
 func (x *RedeliverDeadLetterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ops_v1_ops_proto_msgTypes[3]
+	mi := &file_emtm_ops_v1_ops_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -258,7 +357,7 @@ func (x *RedeliverDeadLetterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverDeadLetterRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverDeadLetterRequest) Descriptor() ([]byte, []int) {
-	return file_emtm_ops_v1_ops_proto_rawDescGZIP(), []int{3}
+	return file_emtm_ops_v1_ops_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RedeliverDeadLetterRequest) GetConsumer() string {
@@ -284,7 +383,7 @@ type RedeliverDeadLetterResponse struct {
 
 func (x *RedeliverDeadLetterResponse) Reset() {
 	*x = RedeliverDeadLetterResponse{}
-	mi := &file_emtm_ops_v1_ops_proto_msgTypes[4]
+	mi := &file_emtm_ops_v1_ops_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -296,7 +395,7 @@ func (x *RedeliverDeadLetterResponse) String() string {
 func (*RedeliverDeadLetterResponse) ProtoMessage() {}
 
 func (x *RedeliverDeadLetterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_ops_v1_ops_proto_msgTypes[4]
+	mi := &file_emtm_ops_v1_ops_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -309,7 +408,7 @@ func (x *RedeliverDeadLetterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverDeadLetterResponse.ProtoReflect.Descriptor instead.
 func (*RedeliverDeadLetterResponse) Descriptor() ([]byte, []int) {
-	return file_emtm_ops_v1_ops_proto_rawDescGZIP(), []int{4}
+	return file_emtm_ops_v1_ops_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RedeliverDeadLetterResponse) GetDeadLetter() *DeadLetter {
@@ -323,7 +422,12 @@ var File_emtm_ops_v1_ops_proto protoreflect.FileDescriptor
 
 const file_emtm_ops_v1_ops_proto_rawDesc = "" +
 	"\n" +
-	"\x15emtm/ops/v1/ops.proto\x12\vemtm.ops.v1\x1a\x1fgoogle/protobuf/timestamp.proto\".\n" +
+	"\x15emtm/ops/v1/ops.proto\x12\vemtm.ops.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x12\n" +
+	"\x10GetPolicyRequest\"S\n" +
+	"\x11GetPolicyResponse\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\fR\x04text\x12\x16\n" +
+	"\x06sha256\x18\x03 \x01(\tR\x06sha256\".\n" +
 	"\x16ListDeadLettersRequest\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\x05R\x05limit\"\x8a\x02\n" +
 	"\n" +
@@ -349,7 +453,9 @@ const file_emtm_ops_v1_ops_proto_rawDesc = "" +
 	"deadLetter2\xdb\x01\n" +
 	"\x11DeadLetterService\x12\\\n" +
 	"\x0fListDeadLetters\x12#.emtm.ops.v1.ListDeadLettersRequest\x1a$.emtm.ops.v1.ListDeadLettersResponse\x12h\n" +
-	"\x13RedeliverDeadLetter\x12'.emtm.ops.v1.RedeliverDeadLetterRequest\x1a(.emtm.ops.v1.RedeliverDeadLetterResponseB\x9a\x01\n" +
+	"\x13RedeliverDeadLetter\x12'.emtm.ops.v1.RedeliverDeadLetterRequest\x1a(.emtm.ops.v1.RedeliverDeadLetterResponse2[\n" +
+	"\rPolicyService\x12J\n" +
+	"\tGetPolicy\x12\x1d.emtm.ops.v1.GetPolicyRequest\x1a\x1e.emtm.ops.v1.GetPolicyResponseB\x9a\x01\n" +
 	"\x0fcom.emtm.ops.v1B\bOpsProtoP\x01Z/github.com/emtm/emtm/libs/gen/emtm/ops/v1;opsv1\xa2\x02\x03EOX\xaa\x02\vEmtm.Ops.V1\xca\x02\vEmtm\\Ops\\V1\xe2\x02\x17Emtm\\Ops\\V1\\GPBMetadata\xea\x02\rEmtm::Ops::V1b\x06proto3"
 
 var (
@@ -364,25 +470,29 @@ func file_emtm_ops_v1_ops_proto_rawDescGZIP() []byte {
 	return file_emtm_ops_v1_ops_proto_rawDescData
 }
 
-var file_emtm_ops_v1_ops_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_emtm_ops_v1_ops_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_emtm_ops_v1_ops_proto_goTypes = []any{
-	(*ListDeadLettersRequest)(nil),      // 0: emtm.ops.v1.ListDeadLettersRequest
-	(*DeadLetter)(nil),                  // 1: emtm.ops.v1.DeadLetter
-	(*ListDeadLettersResponse)(nil),     // 2: emtm.ops.v1.ListDeadLettersResponse
-	(*RedeliverDeadLetterRequest)(nil),  // 3: emtm.ops.v1.RedeliverDeadLetterRequest
-	(*RedeliverDeadLetterResponse)(nil), // 4: emtm.ops.v1.RedeliverDeadLetterResponse
-	(*timestamppb.Timestamp)(nil),       // 5: google.protobuf.Timestamp
+	(*GetPolicyRequest)(nil),            // 0: emtm.ops.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),           // 1: emtm.ops.v1.GetPolicyResponse
+	(*ListDeadLettersRequest)(nil),      // 2: emtm.ops.v1.ListDeadLettersRequest
+	(*DeadLetter)(nil),                  // 3: emtm.ops.v1.DeadLetter
+	(*ListDeadLettersResponse)(nil),     // 4: emtm.ops.v1.ListDeadLettersResponse
+	(*RedeliverDeadLetterRequest)(nil),  // 5: emtm.ops.v1.RedeliverDeadLetterRequest
+	(*RedeliverDeadLetterResponse)(nil), // 6: emtm.ops.v1.RedeliverDeadLetterResponse
+	(*timestamppb.Timestamp)(nil),       // 7: google.protobuf.Timestamp
 }
 var file_emtm_ops_v1_ops_proto_depIdxs = []int32{
-	5, // 0: emtm.ops.v1.DeadLetter.dead_at:type_name -> google.protobuf.Timestamp
-	1, // 1: emtm.ops.v1.ListDeadLettersResponse.dead_letters:type_name -> emtm.ops.v1.DeadLetter
-	1, // 2: emtm.ops.v1.RedeliverDeadLetterResponse.dead_letter:type_name -> emtm.ops.v1.DeadLetter
-	0, // 3: emtm.ops.v1.DeadLetterService.ListDeadLetters:input_type -> emtm.ops.v1.ListDeadLettersRequest
-	3, // 4: emtm.ops.v1.DeadLetterService.RedeliverDeadLetter:input_type -> emtm.ops.v1.RedeliverDeadLetterRequest
-	2, // 5: emtm.ops.v1.DeadLetterService.ListDeadLetters:output_type -> emtm.ops.v1.ListDeadLettersResponse
-	4, // 6: emtm.ops.v1.DeadLetterService.RedeliverDeadLetter:output_type -> emtm.ops.v1.RedeliverDeadLetterResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
+	7, // 0: emtm.ops.v1.DeadLetter.dead_at:type_name -> google.protobuf.Timestamp
+	3, // 1: emtm.ops.v1.ListDeadLettersResponse.dead_letters:type_name -> emtm.ops.v1.DeadLetter
+	3, // 2: emtm.ops.v1.RedeliverDeadLetterResponse.dead_letter:type_name -> emtm.ops.v1.DeadLetter
+	2, // 3: emtm.ops.v1.DeadLetterService.ListDeadLetters:input_type -> emtm.ops.v1.ListDeadLettersRequest
+	5, // 4: emtm.ops.v1.DeadLetterService.RedeliverDeadLetter:input_type -> emtm.ops.v1.RedeliverDeadLetterRequest
+	0, // 5: emtm.ops.v1.PolicyService.GetPolicy:input_type -> emtm.ops.v1.GetPolicyRequest
+	4, // 6: emtm.ops.v1.DeadLetterService.ListDeadLetters:output_type -> emtm.ops.v1.ListDeadLettersResponse
+	6, // 7: emtm.ops.v1.DeadLetterService.RedeliverDeadLetter:output_type -> emtm.ops.v1.RedeliverDeadLetterResponse
+	1, // 8: emtm.ops.v1.PolicyService.GetPolicy:output_type -> emtm.ops.v1.GetPolicyResponse
+	6, // [6:9] is the sub-list for method output_type
+	3, // [3:6] is the sub-list for method input_type
 	3, // [3:3] is the sub-list for extension type_name
 	3, // [3:3] is the sub-list for extension extendee
 	0, // [0:3] is the sub-list for field type_name
@@ -399,9 +509,9 @@ func file_emtm_ops_v1_ops_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_ops_v1_ops_proto_rawDesc), len(file_emtm_ops_v1_ops_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_emtm_ops_v1_ops_proto_goTypes,
 		DependencyIndexes: file_emtm_ops_v1_ops_proto_depIdxs,

@@ -1417,7 +1417,13 @@ type GetTaskCountsResponse struct {
 	Today   *v1.Date        `protobuf:"bytes,4,opt,name=today,proto3" json:"today,omitempty"`
 	// capacity is the plan's use of each kind's weekly capacity this ISO week
 	// (with contract_id and pbp_id only).
-	Capacity      []*CapacityUse `protobuf:"bytes,5,rep,name=capacity,proto3" json:"capacity,omitempty"`
+	Capacity []*CapacityUse `protobuf:"bytes,5,rep,name=capacity,proto3" json:"capacity,omitempty"`
+	// pharmacist_minutes is the program policy's estimate of a pharmacist's
+	// minutes per task, by kind (the plan's policy; without a plan, the default).
+	PharmacistMinutes map[string]int32 `protobuf:"bytes,6,rep,name=pharmacist_minutes,json=pharmacistMinutes,proto3" json:"pharmacist_minutes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// completed_by lists, for each kind, the SNOMED CT services of an encounter
+	// that complete a task of the kind (the program policy's, as pharmacist_minutes).
+	CompletedBy   []*KindCodes `protobuf:"bytes,7,rep,name=completed_by,json=completedBy,proto3" json:"completed_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1487,6 +1493,73 @@ func (x *GetTaskCountsResponse) GetCapacity() []*CapacityUse {
 	return nil
 }
 
+func (x *GetTaskCountsResponse) GetPharmacistMinutes() map[string]int32 {
+	if x != nil {
+		return x.PharmacistMinutes
+	}
+	return nil
+}
+
+func (x *GetTaskCountsResponse) GetCompletedBy() []*KindCodes {
+	if x != nil {
+		return x.CompletedBy
+	}
+	return nil
+}
+
+// KindCodes are the codes of a task kind.
+type KindCodes struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          TaskKind               `protobuf:"varint,1,opt,name=kind,proto3,enum=emtm.scheduling.v1.TaskKind" json:"kind,omitempty"`
+	Codes         []string               `protobuf:"bytes,2,rep,name=codes,proto3" json:"codes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KindCodes) Reset() {
+	*x = KindCodes{}
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KindCodes) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KindCodes) ProtoMessage() {}
+
+func (x *KindCodes) ProtoReflect() protoreflect.Message {
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KindCodes.ProtoReflect.Descriptor instead.
+func (*KindCodes) Descriptor() ([]byte, []int) {
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *KindCodes) GetKind() TaskKind {
+	if x != nil {
+		return x.Kind
+	}
+	return TaskKind_TASK_KIND_UNSPECIFIED
+}
+
+func (x *KindCodes) GetCodes() []string {
+	if x != nil {
+		return x.Codes
+	}
+	return nil
+}
+
 // CapacityUse is a kind's leases in a week against the program policy's weekly capacity.
 type CapacityUse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1501,7 +1574,7 @@ type CapacityUse struct {
 
 func (x *CapacityUse) Reset() {
 	*x = CapacityUse{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[20]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1513,7 +1586,7 @@ func (x *CapacityUse) String() string {
 func (*CapacityUse) ProtoMessage() {}
 
 func (x *CapacityUse) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[20]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1526,7 +1599,7 @@ func (x *CapacityUse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CapacityUse.ProtoReflect.Descriptor instead.
 func (*CapacityUse) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{20}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CapacityUse) GetKind() string {
@@ -1569,7 +1642,7 @@ type BacklogCount struct {
 
 func (x *BacklogCount) Reset() {
 	*x = BacklogCount{}
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[21]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1654,7 @@ func (x *BacklogCount) String() string {
 func (*BacklogCount) ProtoMessage() {}
 
 func (x *BacklogCount) ProtoReflect() protoreflect.Message {
-	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[21]
+	mi := &file_emtm_scheduling_v1_scheduling_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1667,7 @@ func (x *BacklogCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacklogCount.ProtoReflect.Descriptor instead.
 func (*BacklogCount) Descriptor() ([]byte, []int) {
-	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{21}
+	return file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *BacklogCount) GetKind() string {
@@ -1719,13 +1792,21 @@ const file_emtm_scheduling_v1_scheduling_proto_rawDesc = "" +
 	"\tTaskCount\x120\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1c.emtm.scheduling.v1.TaskKindR\x04kind\x126\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x1e.emtm.scheduling.v1.TaskStatusR\x06status\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count\"\x90\x02\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\"\x89\x04\n" +
 	"\x15GetTaskCountsResponse\x125\n" +
 	"\x06counts\x18\x01 \x03(\v2\x1d.emtm.scheduling.v1.TaskCountR\x06counts\x12\x1c\n" +
 	"\tscheduled\x18\x02 \x01(\x03R\tscheduled\x12:\n" +
 	"\abacklog\x18\x03 \x03(\v2 .emtm.scheduling.v1.BacklogCountR\abacklog\x12)\n" +
 	"\x05today\x18\x04 \x01(\v2\x13.emtm.types.v1.DateR\x05today\x12;\n" +
-	"\bcapacity\x18\x05 \x03(\v2\x1f.emtm.scheduling.v1.CapacityUseR\bcapacity\"e\n" +
+	"\bcapacity\x18\x05 \x03(\v2\x1f.emtm.scheduling.v1.CapacityUseR\bcapacity\x12o\n" +
+	"\x12pharmacist_minutes\x18\x06 \x03(\v2@.emtm.scheduling.v1.GetTaskCountsResponse.PharmacistMinutesEntryR\x11pharmacistMinutes\x12@\n" +
+	"\fcompleted_by\x18\a \x03(\v2\x1d.emtm.scheduling.v1.KindCodesR\vcompletedBy\x1aD\n" +
+	"\x16PharmacistMinutesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"S\n" +
+	"\tKindCodes\x120\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1c.emtm.scheduling.v1.TaskKindR\x04kind\x12\x14\n" +
+	"\x05codes\x18\x02 \x03(\tR\x05codes\"e\n" +
 	"\vCapacityUse\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04week\x18\x02 \x01(\tR\x04week\x12\x12\n" +
@@ -1778,7 +1859,7 @@ func file_emtm_scheduling_v1_scheduling_proto_rawDescGZIP() []byte {
 }
 
 var file_emtm_scheduling_v1_scheduling_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_emtm_scheduling_v1_scheduling_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_emtm_scheduling_v1_scheduling_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_emtm_scheduling_v1_scheduling_proto_goTypes = []any{
 	(TaskKind)(0),                         // 0: emtm.scheduling.v1.TaskKind
 	(TaskStatus)(0),                       // 1: emtm.scheduling.v1.TaskStatus
@@ -1802,34 +1883,36 @@ var file_emtm_scheduling_v1_scheduling_proto_goTypes = []any{
 	(*GetTaskCountsRequest)(nil),          // 19: emtm.scheduling.v1.GetTaskCountsRequest
 	(*TaskCount)(nil),                     // 20: emtm.scheduling.v1.TaskCount
 	(*GetTaskCountsResponse)(nil),         // 21: emtm.scheduling.v1.GetTaskCountsResponse
-	(*CapacityUse)(nil),                   // 22: emtm.scheduling.v1.CapacityUse
-	(*BacklogCount)(nil),                  // 23: emtm.scheduling.v1.BacklogCount
-	(*v1.EventMeta)(nil),                  // 24: emtm.types.v1.EventMeta
-	(*v1.Date)(nil),                       // 25: emtm.types.v1.Date
-	(v11.RiskTier)(0),                     // 26: emtm.risk.v1.RiskTier
-	(*timestamppb.Timestamp)(nil),         // 27: google.protobuf.Timestamp
-	(v12.EncounterOutcome)(0),             // 28: emtm.encounters.v1.EncounterOutcome
+	(*KindCodes)(nil),                     // 22: emtm.scheduling.v1.KindCodes
+	(*CapacityUse)(nil),                   // 23: emtm.scheduling.v1.CapacityUse
+	(*BacklogCount)(nil),                  // 24: emtm.scheduling.v1.BacklogCount
+	nil,                                   // 25: emtm.scheduling.v1.GetTaskCountsResponse.PharmacistMinutesEntry
+	(*v1.EventMeta)(nil),                  // 26: emtm.types.v1.EventMeta
+	(*v1.Date)(nil),                       // 27: emtm.types.v1.Date
+	(v11.RiskTier)(0),                     // 28: emtm.risk.v1.RiskTier
+	(*timestamppb.Timestamp)(nil),         // 29: google.protobuf.Timestamp
+	(v12.EncounterOutcome)(0),             // 30: emtm.encounters.v1.EncounterOutcome
 }
 var file_emtm_scheduling_v1_scheduling_proto_depIdxs = []int32{
-	24, // 0: emtm.scheduling.v1.InterventionTask.meta:type_name -> emtm.types.v1.EventMeta
+	26, // 0: emtm.scheduling.v1.InterventionTask.meta:type_name -> emtm.types.v1.EventMeta
 	0,  // 1: emtm.scheduling.v1.InterventionTask.kind:type_name -> emtm.scheduling.v1.TaskKind
 	1,  // 2: emtm.scheduling.v1.InterventionTask.status:type_name -> emtm.scheduling.v1.TaskStatus
-	25, // 3: emtm.scheduling.v1.InterventionTask.scheduled_on:type_name -> emtm.types.v1.Date
-	25, // 4: emtm.scheduling.v1.InterventionTask.due_date:type_name -> emtm.types.v1.Date
-	26, // 5: emtm.scheduling.v1.InterventionTask.tier:type_name -> emtm.risk.v1.RiskTier
-	27, // 6: emtm.scheduling.v1.InterventionTask.lease_expires_at:type_name -> google.protobuf.Timestamp
-	25, // 7: emtm.scheduling.v1.InterventionTask.completed_on:type_name -> emtm.types.v1.Date
-	25, // 8: emtm.scheduling.v1.InterventionTask.expires_on:type_name -> emtm.types.v1.Date
+	27, // 3: emtm.scheduling.v1.InterventionTask.scheduled_on:type_name -> emtm.types.v1.Date
+	27, // 4: emtm.scheduling.v1.InterventionTask.due_date:type_name -> emtm.types.v1.Date
+	28, // 5: emtm.scheduling.v1.InterventionTask.tier:type_name -> emtm.risk.v1.RiskTier
+	29, // 6: emtm.scheduling.v1.InterventionTask.lease_expires_at:type_name -> google.protobuf.Timestamp
+	27, // 7: emtm.scheduling.v1.InterventionTask.completed_on:type_name -> emtm.types.v1.Date
+	27, // 8: emtm.scheduling.v1.InterventionTask.expires_on:type_name -> emtm.types.v1.Date
 	3,  // 9: emtm.scheduling.v1.InterventionTask.attempts:type_name -> emtm.scheduling.v1.ContactAttempt
-	25, // 10: emtm.scheduling.v1.InterventionTask.offered_on:type_name -> emtm.types.v1.Date
-	25, // 11: emtm.scheduling.v1.ContactAttempt.date:type_name -> emtm.types.v1.Date
-	28, // 12: emtm.scheduling.v1.ContactAttempt.outcome:type_name -> emtm.encounters.v1.EncounterOutcome
-	25, // 13: emtm.scheduling.v1.SweepResponse.today:type_name -> emtm.types.v1.Date
+	27, // 10: emtm.scheduling.v1.InterventionTask.offered_on:type_name -> emtm.types.v1.Date
+	27, // 11: emtm.scheduling.v1.ContactAttempt.date:type_name -> emtm.types.v1.Date
+	30, // 12: emtm.scheduling.v1.ContactAttempt.outcome:type_name -> emtm.encounters.v1.EncounterOutcome
+	27, // 13: emtm.scheduling.v1.SweepResponse.today:type_name -> emtm.types.v1.Date
 	1,  // 14: emtm.scheduling.v1.ListTasksRequest.status:type_name -> emtm.scheduling.v1.TaskStatus
 	0,  // 15: emtm.scheduling.v1.ListTasksRequest.kind:type_name -> emtm.scheduling.v1.TaskKind
 	0,  // 16: emtm.scheduling.v1.LeaseTasksRequest.kinds:type_name -> emtm.scheduling.v1.TaskKind
 	2,  // 17: emtm.scheduling.v1.LeaseTasksResponse.tasks:type_name -> emtm.scheduling.v1.InterventionTask
-	25, // 18: emtm.scheduling.v1.CompleteTaskRequest.completed_on:type_name -> emtm.types.v1.Date
+	27, // 18: emtm.scheduling.v1.CompleteTaskRequest.completed_on:type_name -> emtm.types.v1.Date
 	2,  // 19: emtm.scheduling.v1.CompleteTaskResponse.task:type_name -> emtm.scheduling.v1.InterventionTask
 	2,  // 20: emtm.scheduling.v1.ReleaseTaskResponse.task:type_name -> emtm.scheduling.v1.InterventionTask
 	2,  // 21: emtm.scheduling.v1.WatchTasksResponse.task:type_name -> emtm.scheduling.v1.InterventionTask
@@ -1838,30 +1921,33 @@ var file_emtm_scheduling_v1_scheduling_proto_depIdxs = []int32{
 	0,  // 24: emtm.scheduling.v1.TaskCount.kind:type_name -> emtm.scheduling.v1.TaskKind
 	1,  // 25: emtm.scheduling.v1.TaskCount.status:type_name -> emtm.scheduling.v1.TaskStatus
 	20, // 26: emtm.scheduling.v1.GetTaskCountsResponse.counts:type_name -> emtm.scheduling.v1.TaskCount
-	23, // 27: emtm.scheduling.v1.GetTaskCountsResponse.backlog:type_name -> emtm.scheduling.v1.BacklogCount
-	25, // 28: emtm.scheduling.v1.GetTaskCountsResponse.today:type_name -> emtm.types.v1.Date
-	22, // 29: emtm.scheduling.v1.GetTaskCountsResponse.capacity:type_name -> emtm.scheduling.v1.CapacityUse
-	6,  // 30: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:input_type -> emtm.scheduling.v1.ListTasksRequest
-	7,  // 31: emtm.scheduling.v1.InterventionSchedulingService.LeaseTasks:input_type -> emtm.scheduling.v1.LeaseTasksRequest
-	9,  // 32: emtm.scheduling.v1.InterventionSchedulingService.CompleteTask:input_type -> emtm.scheduling.v1.CompleteTaskRequest
-	11, // 33: emtm.scheduling.v1.InterventionSchedulingService.ReleaseTask:input_type -> emtm.scheduling.v1.ReleaseTaskRequest
-	13, // 34: emtm.scheduling.v1.InterventionSchedulingService.WatchTasks:input_type -> emtm.scheduling.v1.WatchTasksRequest
-	19, // 35: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:input_type -> emtm.scheduling.v1.GetTaskCountsRequest
-	15, // 36: emtm.scheduling.v1.InterventionSchedulingService.GetMonitoringMeasures:input_type -> emtm.scheduling.v1.GetMonitoringMeasuresRequest
-	4,  // 37: emtm.scheduling.v1.InterventionSchedulingService.Sweep:input_type -> emtm.scheduling.v1.SweepRequest
-	18, // 38: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:output_type -> emtm.scheduling.v1.ListTasksResponse
-	8,  // 39: emtm.scheduling.v1.InterventionSchedulingService.LeaseTasks:output_type -> emtm.scheduling.v1.LeaseTasksResponse
-	10, // 40: emtm.scheduling.v1.InterventionSchedulingService.CompleteTask:output_type -> emtm.scheduling.v1.CompleteTaskResponse
-	12, // 41: emtm.scheduling.v1.InterventionSchedulingService.ReleaseTask:output_type -> emtm.scheduling.v1.ReleaseTaskResponse
-	14, // 42: emtm.scheduling.v1.InterventionSchedulingService.WatchTasks:output_type -> emtm.scheduling.v1.WatchTasksResponse
-	21, // 43: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:output_type -> emtm.scheduling.v1.GetTaskCountsResponse
-	17, // 44: emtm.scheduling.v1.InterventionSchedulingService.GetMonitoringMeasures:output_type -> emtm.scheduling.v1.GetMonitoringMeasuresResponse
-	5,  // 45: emtm.scheduling.v1.InterventionSchedulingService.Sweep:output_type -> emtm.scheduling.v1.SweepResponse
-	38, // [38:46] is the sub-list for method output_type
-	30, // [30:38] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	24, // 27: emtm.scheduling.v1.GetTaskCountsResponse.backlog:type_name -> emtm.scheduling.v1.BacklogCount
+	27, // 28: emtm.scheduling.v1.GetTaskCountsResponse.today:type_name -> emtm.types.v1.Date
+	23, // 29: emtm.scheduling.v1.GetTaskCountsResponse.capacity:type_name -> emtm.scheduling.v1.CapacityUse
+	25, // 30: emtm.scheduling.v1.GetTaskCountsResponse.pharmacist_minutes:type_name -> emtm.scheduling.v1.GetTaskCountsResponse.PharmacistMinutesEntry
+	22, // 31: emtm.scheduling.v1.GetTaskCountsResponse.completed_by:type_name -> emtm.scheduling.v1.KindCodes
+	0,  // 32: emtm.scheduling.v1.KindCodes.kind:type_name -> emtm.scheduling.v1.TaskKind
+	6,  // 33: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:input_type -> emtm.scheduling.v1.ListTasksRequest
+	7,  // 34: emtm.scheduling.v1.InterventionSchedulingService.LeaseTasks:input_type -> emtm.scheduling.v1.LeaseTasksRequest
+	9,  // 35: emtm.scheduling.v1.InterventionSchedulingService.CompleteTask:input_type -> emtm.scheduling.v1.CompleteTaskRequest
+	11, // 36: emtm.scheduling.v1.InterventionSchedulingService.ReleaseTask:input_type -> emtm.scheduling.v1.ReleaseTaskRequest
+	13, // 37: emtm.scheduling.v1.InterventionSchedulingService.WatchTasks:input_type -> emtm.scheduling.v1.WatchTasksRequest
+	19, // 38: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:input_type -> emtm.scheduling.v1.GetTaskCountsRequest
+	15, // 39: emtm.scheduling.v1.InterventionSchedulingService.GetMonitoringMeasures:input_type -> emtm.scheduling.v1.GetMonitoringMeasuresRequest
+	4,  // 40: emtm.scheduling.v1.InterventionSchedulingService.Sweep:input_type -> emtm.scheduling.v1.SweepRequest
+	18, // 41: emtm.scheduling.v1.InterventionSchedulingService.ListTasks:output_type -> emtm.scheduling.v1.ListTasksResponse
+	8,  // 42: emtm.scheduling.v1.InterventionSchedulingService.LeaseTasks:output_type -> emtm.scheduling.v1.LeaseTasksResponse
+	10, // 43: emtm.scheduling.v1.InterventionSchedulingService.CompleteTask:output_type -> emtm.scheduling.v1.CompleteTaskResponse
+	12, // 44: emtm.scheduling.v1.InterventionSchedulingService.ReleaseTask:output_type -> emtm.scheduling.v1.ReleaseTaskResponse
+	14, // 45: emtm.scheduling.v1.InterventionSchedulingService.WatchTasks:output_type -> emtm.scheduling.v1.WatchTasksResponse
+	21, // 46: emtm.scheduling.v1.InterventionSchedulingService.GetTaskCounts:output_type -> emtm.scheduling.v1.GetTaskCountsResponse
+	17, // 47: emtm.scheduling.v1.InterventionSchedulingService.GetMonitoringMeasures:output_type -> emtm.scheduling.v1.GetMonitoringMeasuresResponse
+	5,  // 48: emtm.scheduling.v1.InterventionSchedulingService.Sweep:output_type -> emtm.scheduling.v1.SweepResponse
+	41, // [41:49] is the sub-list for method output_type
+	33, // [33:41] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_emtm_scheduling_v1_scheduling_proto_init() }
@@ -1875,7 +1961,7 @@ func file_emtm_scheduling_v1_scheduling_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emtm_scheduling_v1_scheduling_proto_rawDesc), len(file_emtm_scheduling_v1_scheduling_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
