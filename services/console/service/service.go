@@ -73,7 +73,17 @@ type Config struct {
 	// OpenBeyondLoopback serves an open console (no client certificates) on
 	// an address beyond loopback: refused unless set.
 	OpenBeyondLoopback bool
+	// WhatIf runs the what-if page's replays; the process that embeds the
+	// console gives it (emtm run does); nil: the page sends people to emtmctl whatif.
+	WhatIf WhatIf
 }
+
+// WhatIf, WhatIfRequest and WhatIfResult are the what-if page's (web.WhatIf).
+type (
+	WhatIf        = web.WhatIf
+	WhatIfRequest = web.WhatIfRequest
+	WhatIfResult  = web.WhatIfResult
+)
 
 // Flags defines the console's settings on set.
 func Flags(set *config.Set) *Config {
@@ -234,7 +244,7 @@ func Start(ctx context.Context, c Config, tel *otelx.Telemetry, log *slog.Logger
 		}
 	}()
 	b := &web.Backend{Plans: c.Plans, JaegerURL: c.JaegerURL, Health: map[string]healthpb.HealthClient{},
-		DeadLetters: map[string]opsv1.DeadLetterServiceClient{}}
+		DeadLetters: map[string]opsv1.DeadLetterServiceClient{}, WhatIf: c.WhatIf}
 	for _, d := range directory.All {
 		addr := c.Services[d.Name]
 		if addr == "" {

@@ -68,6 +68,8 @@ type Backend struct {
 	JaegerURL string
 	// Plans are the plans shown; a person sees those of their contracts.
 	Plans []planid.ID
+	// WhatIf runs what-ifs (nil: the page sends people to emtmctl whatif).
+	WhatIf WhatIf
 }
 
 // Options of the handler.
@@ -92,10 +94,12 @@ type handler struct {
 	// noteKey signs the outcome an action redirects with, so that a link from
 	// elsewhere cannot make the page say something the console did not.
 	noteKey []byte
+	// whatIfBusy holds the one what-if running.
+	whatIfBusy chan struct{}
 }
 
 // Pages are the templates, each with the layout.
-var pageNames = []string{"overview", "members", "member", "claim", "entries", "tasks", "outreach", "payments", "operations", "error"}
+var pageNames = []string{"overview", "members", "member", "claim", "entries", "tasks", "outreach", "payments", "operations", "whatif", "error"}
 
 // New returns the console's HTTP handler.
 func New(b *Backend, o Options) (http.Handler, error) {
@@ -111,7 +115,8 @@ func New(b *Backend, o Options) (http.Handler, error) {
 	if o.Tracer == nil {
 		o.Tracer = noop.NewTracerProvider().Tracer("")
 	}
-	h := &handler{b: b, o: o, pages: map[string]*template.Template{}, mux: http.NewServeMux(), noteKey: make([]byte, 32)}
+	h := &handler{b: b, o: o, pages: map[string]*template.Template{}, mux: http.NewServeMux(), noteKey: make([]byte, 32),
+		whatIfBusy: make(chan struct{}, 1)}
 	if _, err := rand.Read(h.noteKey); err != nil {
 		return nil, err
 	}
@@ -151,6 +156,8 @@ func New(b *Backend, o Options) (http.Handler, error) {
 	h.mux.HandleFunc("GET /operations", h.page("operations", h.operations))
 	h.mux.HandleFunc("POST /operations/rejections/{rejection_id}/resubmit", h.resubmit)
 	h.mux.HandleFunc("POST /operations/deadletters/{service}/{consumer}/{sequence}/redeliver", h.redeliver)
+	h.mux.HandleFunc("GET /whatif", h.page("whatif", h.whatIfForm))
+	h.mux.HandleFunc("POST /whatif", h.whatIfRun)
 	// Actions are POSTs; a POST from another origin (a forged form) is refused.
 	cop := http.NewCrossOriginProtection()
 	return h.observe(securityHeaders(cop.Handler(h.mux))), nil
@@ -356,7 +363,7 @@ func (h *handler) render(w http.ResponseWriter, code int, p Page) {
 }
 
 var titles = map[string]string{"overview": "Program at a glance", "member": "Member", "claim": "Claim", "members": "Members", "tasks": "Interventions", "outreach": "Prescriber outreach",
-	"payments": "Payments", "operations": "Operations"}
+	"payments": "Payments", "operations": "Operations", "whatif": "What-if"}
 
 // outcome is the operations page's address showing an action's outcome, signed.
 func (h *handler) outcome(msg, anchor string) string {

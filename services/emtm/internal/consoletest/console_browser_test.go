@@ -761,6 +761,8 @@ func TestTheConsoleShowsEachPersonOnlyTheirContracts(t *testing.T) {
 		{"S9925's staff", s9925, "/cmr/" + cmrEncounter + "/summary.pdf", 200, "Personal Medication List for Member ID M-0001"},
 		{"S9925's staff", s9925, "/?plan=H9999-001", 404, "not one you may see"},
 		{"S9925's staff", s9925, "/operations", 403, "operators"},
+		{"S9925's staff", s9925, "/whatif", 403, "for operators"},
+		{"operator", ops, "/whatif", 200, "cannot run a what-if"},
 		{"H9999's staff", h9999, "/", 200, "Plan H9999-001"},
 		{"H9999's staff", h9999, "/?plan=S9925-001", 404, "not one you may see"},
 		{"H9999's staff", h9999, "/tasks?plan=S9925-001", 404, "not one you may see"},
@@ -789,6 +791,17 @@ func TestTheConsoleShowsEachPersonOnlyTheirContracts(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("a sponsor's resubmit got %d, want 403", resp.StatusCode)
+	}
+	req, _ = http.NewRequest(http.MethodPost, base+"/whatif", strings.NewReader("program=x"))
+	req.Header.Set("Origin", base)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, err = s9925.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a sponsor's what-if got %d, want 403", resp.StatusCode)
 	}
 }
 

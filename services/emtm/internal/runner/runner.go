@@ -16,13 +16,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 
-	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/civil"
 	"github.com/emtm/emtm/libs/config"
 	"github.com/emtm/emtm/libs/drugref"
 	ingestionv1 "github.com/emtm/emtm/libs/gen/emtm/ingestion/v1"
-	ledgerv1 "github.com/emtm/emtm/libs/gen/emtm/ledger/v1"
-	outreachv1 "github.com/emtm/emtm/libs/gen/emtm/outreach/v1"
-	schedulingv1 "github.com/emtm/emtm/libs/gen/emtm/scheduling/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/otelx"
 	console "github.com/emtm/emtm/services/console/service"
@@ -31,6 +28,7 @@ import (
 	"github.com/emtm/emtm/services/emtm/internal/stack"
 	"github.com/emtm/emtm/services/emtm/internal/summary"
 	"github.com/emtm/emtm/services/emtm/internal/synthea"
+	"github.com/emtm/emtm/services/emtm/internal/whatif"
 )
 
 // Options of `emtm run`.
@@ -209,33 +207,10 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	}
 }
 
-// Settle waits until every consumer is idle, runs the scheduling, outreach
-// and payment sweeps (so that expiry, letters and member months reflect the
-// final clocks), and waits again for what they published.
+// Settle waits until every consumer is idle, runs the sweeps and waits again
+// (stack.Settle), within 10 minutes.
 func Settle(ctx context.Context, js jetstream.JetStream, conns summary.Conns) error {
-	return SettleWithin(ctx, js, conns, 10*time.Minute)
-}
-
-// SettleWithin is Settle bounded by within.
-func SettleWithin(ctx context.Context, js jetstream.JetStream, conns summary.Conns, within time.Duration) error {
-	wctx, cancel := context.WithTimeout(ctx, within)
-	defer cancel()
-	if err := bus.WaitIdle(wctx, js, 50*time.Millisecond); err != nil {
-		return err
-	}
-	if _, err := schedulingv1.NewInterventionSchedulingServiceClient(conns["intervention-scheduling"]).Sweep(wctx, &schedulingv1.SweepRequest{}); err != nil {
-		return fmt.Errorf("scheduling sweep: %w", err)
-	}
-	if _, err := outreachv1.NewPrescriberOutreachServiceClient(conns["prescriber-outreach"]).Sweep(wctx, &outreachv1.SweepRequest{}); err != nil {
-		return fmt.Errorf("outreach sweep: %w", err)
-	}
-	if err := bus.WaitIdle(wctx, js, 50*time.Millisecond); err != nil {
-		return err
-	}
-	if _, err := ledgerv1.NewPaymentReconciliationServiceClient(conns["payment-reconciliation"]).Sweep(wctx, &ledgerv1.SweepRequest{}); err != nil {
-		return fmt.Errorf("payment sweep: %w", err)
-	}
-	return bus.WaitIdle(wctx, js, 50*time.Millisecond)
+	return stack.Settle(ctx, js, conns, 10*time.Minute)
 }
 
 // LoadSample loads the Synthea CSV directory dir ("": the bundled sample) through ingestion.
@@ -281,6 +256,7 @@ func startConsole(ctx context.Context, o Options, st *stack.Stack, jaegerURL str
 		c.Services[name] = addr
 	}
 	c.JaegerURL = jaegerURL
+	c.WhatIf = ConsoleWhatIf(st.Addrs, o.Partitions)
 	cctx, cancel := context.WithCancel(ctx)
 	started := make(chan *console.Server, 1)
 	errc := make(chan error, 1)
@@ -300,4 +276,63 @@ func countMembers(ds *synthea.Dataset) int {
 		m[s.Patient] = true
 	}
 	return len(m)
+}
+
+// ConsoleWhatIf runs the console's what-ifs against the services at addrs:
+// each policy text goes to a file of its own (0600) for the shadow, removed
+// afterwards.
+func ConsoleWhatIf(addrs map[string]string, partitions int) console.WhatIf {
+	return func(ctx context.Context, r console.WhatIfRequest) (console.WhatIfResult, error) {
+		o := whatif.Options{Contract: r.Plan.Contract, PBP: r.Plan.PBP, Partitions: partitions}
+		for _, d := range []struct {
+			value string
+			dst   *civil.Date
+		}{{r.From, &o.From}, {r.To, &o.To}} {
+			if d.value == "" {
+				continue
+			}
+			var err error
+			if *d.dst, err = civil.Parse(d.value); err != nil {
+				return console.WhatIfResult{}, err
+			}
+		}
+		dir, err := os.MkdirTemp("", "emtm-whatif-policies-")
+		if err != nil {
+			return console.WhatIfResult{}, err
+		}
+		defer os.RemoveAll(dir)
+		for name, dst := range map[string]*string{"risk": &o.RiskPolicy, "program": &o.ProgramPolicy, "outreach": &o.OutreachPolicy, "payment": &o.PaymentPolicy} {
+			text, ok := r.Policies[name]
+			if !ok {
+				continue
+			}
+			*dst = filepath.Join(dir, name+".yaml")
+			if err := os.WriteFile(*dst, []byte(text), 0o600); err != nil {
+				return console.WhatIfResult{}, err
+			}
+		}
+		tel, err := otelx.Setup(ctx, "emtm-whatif", func(string) string { return "" })
+		if err != nil {
+			return console.WhatIfResult{}, err
+		}
+		defer func() { _ = tel.Shutdown(context.WithoutCancel(ctx)) }()
+		live := summary.Conns{}
+		for name, addr := range addrs {
+			cc, err := grpcx.Dial(addr, tel)
+			if err != nil {
+				return console.WhatIfResult{}, err
+			}
+			defer cc.Close()
+			live[name] = cc
+		}
+		res, err := whatif.Run(ctx, o, live)
+		if err != nil {
+			return console.WhatIfResult{}, err
+		}
+		out := console.WhatIfResult{Title: whatif.Title(o, res)}
+		for _, row := range res.Rows() {
+			out.Rows = append(out.Rows, [4]string{row.Figure, row.Live, row.What, row.Change})
+		}
+		return out, nil
+	}
 }

@@ -32,7 +32,6 @@ import (
 	opsv1 "github.com/emtm/emtm/libs/gen/emtm/ops/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/otelx"
-	"github.com/emtm/emtm/services/emtm/internal/runner"
 	"github.com/emtm/emtm/services/emtm/internal/stack"
 	"github.com/emtm/emtm/services/emtm/internal/summary"
 )
@@ -238,7 +237,7 @@ func shadow(ctx context.Context, o Options, live summary.Conns, dir string, file
 		return f, n, err
 	}
 	fmt.Fprintf(o.Progress, "whatif: %d events copied; waiting for the shadow pipeline to handle them ...\n", n.copied)
-	if err := runner.SettleWithin(rctx, js, conns, o.Within); err != nil {
+	if err := stack.Settle(rctx, js, conns, o.Within); err != nil {
 		return f, n, fmt.Errorf("shadow pipeline: %w", err)
 	}
 	if f, err = Collect(rctx, conns, o.Contract, o.PBP); err != nil {
