@@ -77,7 +77,7 @@ func New(getenv func(string) string) *cobra.Command {
 	root.AddCommand(checkCmd(), statusCmd(g), summaryCmd(g), outreachCmd(g), statementCmd(g), remittanceCmd(g), performanceCmd(g), ledgerCmd(g), rejectsCmd(g), importCmd(g), syntheaCmd(), reversalsCmd(g), awaitingCmd(g),
 		pdcCmd(), profileCmd(g), profilesCmd(g), tasksCmd(g), measuresCmd(g), encountersCmd(g), natsAuthCmd(), topologyCmd(), streamsCmd(g), certsCmd(), permissionsCmd(), dlqCmd(g), auditCmd(g))
 	root.AddCommand(auditCmds()...)
-	root.AddCommand(carePlanCmd(g), cmrCmd(g), generateCmd(), whatifCmd(g), policyCmd(g))
+	root.AddCommand(carePlanCmd(g), cmrCmd(g), generateCmd(), whatifCmd(g), policyCmd(g), backfillCmd(g))
 	return root
 }
 
@@ -111,7 +111,10 @@ func checkCmd() *cobra.Command {
 	}
 }
 
-func (g *globals) jetstream() (*nats.Conn, jetstream.JetStream, error) {
+func (g *globals) jetstream() (*nats.Conn, jetstream.JetStream, error) { return g.jetstreamWith() }
+
+// jetstreamWith is jetstream with JetStream options (a publish window).
+func (g *globals) jetstreamWith(jopts ...jetstream.JetStreamOpt) (*nats.Conn, jetstream.JetStream, error) {
 	opts := []nats.Option{nats.Name("emtmctl"), nats.Timeout(3 * time.Second)}
 	if g.natsUser != "" {
 		opts = append(opts, nats.UserInfo(g.natsUser, g.getenv(config.EnvName("nats-password"))), nats.CustomInboxPrefix(bus.InboxPrefix(g.natsUser)))
@@ -120,7 +123,7 @@ func (g *globals) jetstream() (*nats.Conn, jetstream.JetStream, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS at %s (is emtm running? start it with `make run`): %w", config.RedactURLs(g.natsURL), err)
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jopts...)
 	if err != nil {
 		nc.Close()
 		return nil, nil, err

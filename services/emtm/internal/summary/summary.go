@@ -56,8 +56,8 @@ type Summary struct {
 // Conns are the gRPC connections to the services, by service name.
 type Conns map[string]*grpc.ClientConn
 
-// Collect reads the summary for the plan contract-pbp.
-func Collect(ctx context.Context, js jetstream.JetStream, conns Conns, contract, pbp string) (Summary, error) {
+// CollectStreams reads the counts the streams hold: what was stored.
+func CollectStreams(ctx context.Context, js jetstream.JetStream) (Summary, error) {
 	s := Summary{RejectedByKind: map[string]int64{}, MembersByTier: map[string]int64{}, TasksByKindStatus: map[string]int64{}}
 	subjects := func(stream, filter string) (map[string]uint64, uint64, error) {
 		st, err := js.Stream(ctx, stream)
@@ -122,6 +122,15 @@ func Collect(ctx context.Context, js jetstream.JetStream, conns Conns, contract,
 			return s, err
 		}
 		*c.dst = int64(info.State.Msgs)
+	}
+	return s, nil
+}
+
+// Collect reads the summary for the plan contract-pbp.
+func Collect(ctx context.Context, js jetstream.JetStream, conns Conns, contract, pbp string) (Summary, error) {
+	s, err := CollectStreams(ctx, js)
+	if err != nil {
+		return s, err
 	}
 	risk := riskv1.NewRiskScoringServiceClient(conns["risk-scoring"])
 	for _, t := range []riskv1.RiskTier{riskv1.RiskTier_RISK_TIER_LOW, riskv1.RiskTier_RISK_TIER_MODERATE, riskv1.RiskTier_RISK_TIER_HIGH} {

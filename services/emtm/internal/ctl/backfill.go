@@ -1,0 +1,204 @@
+package ctl
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/emtm/emtm/libs/bus"
+	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	"github.com/emtm/emtm/services/emtm/internal/load"
+	"github.com/emtm/emtm/services/emtm/internal/population"
+	"github.com/emtm/emtm/services/emtm/internal/summary"
+)
+
+// backfillCmd is `backfill population DIR`: a population's history published
+// as raw submissions on the bus, as pharmacy systems and the sponsor's feed
+// publish them, at the bus's pace.
+func backfillCmd(g *globals) *cobra.Command {
+	root := &cobra.Command{Use: "backfill", Short: "Load history through the bus at its pace (raw submissions, as pharmacies and the feed publish them)"}
+	var window int
+	var within time.Duration
+	pop := &cobra.Command{
+		Use:   "population DIR",
+		Short: "Publish a population directory (emtmctl generate population) as raw submissions and wait until the pipeline has handled them",
+		Long: "Publish each member's enrollment, diagnoses, claims and Parts A/B summaries of a population directory as raw\n" +
+			"submissions on the bus: claims and reversals on emtm.raw.pharmacy.<NPI>.<kind> (as the claim's pharmacy would),\n" +
+			"enrollment, summaries and diagnoses on emtm.raw.feed.<contract>.<kind> (as the sponsor's feed would), protobuf,\n" +
+			"with --window publishes awaiting their acknowledgement at once. Ingestion validates them as any submission\n" +
+			"(stored rejections, idempotency: a second backfill changes nothing). Then waits until every consumer is idle and\n" +
+			"prints what the streams gained. Needs a NATS user that may publish those subjects and read stream info (with\n" +
+			"least privilege: the admin). Run emtm in the replay mode (bin/emtm run --replay) for history. docs/population.md",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := args[0]
+			var m population.Manifest
+			b, err := os.ReadFile(filepath.Join(dir, population.ManifestFile))
+			if err == nil {
+				err = json.Unmarshal(b, &m)
+			}
+			if err != nil || m.Contract == "" {
+				return fmt.Errorf("%s: its manifest names no contract (%v): backfill reads a directory of emtmctl generate population", dir, err)
+			}
+			src, total, _, _, closeAll, err := streamPopulation(dir, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer closeAll()
+			nc, js, err := g.jetstreamWith(jetstream.WithPublishAsyncMaxPending(window))
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			ctx := cmd.Context()
+			before, err := summary.CollectStreams(ctx, js)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			n, err := backfill(ctx, js, src, m.Contract, total, window, cmd.ErrOrStderr())
+			published := time.Since(start)
+			if err != nil {
+				return fmt.Errorf("after %d records: %w", n, err)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "published %d records in %s (%.0f a second); waiting for the pipeline ...\n",
+				n, published.Round(time.Millisecond), float64(n)/published.Seconds())
+			wctx, cancel := context.WithTimeout(ctx, within)
+			defer cancel()
+			if err := bus.WaitIdle(wctx, js, 100*time.Millisecond); err != nil {
+				return err
+			}
+			took := time.Since(start)
+			after, err := summary.CollectStreams(ctx, js)
+			if err != nil {
+				return err
+			}
+			printBackfill(cmd.OutOrStdout(), n, published, took, before, after)
+			return nil
+		},
+	}
+	pop.Flags().IntVar(&window, "window", 256, "publishes awaiting their acknowledgement at once")
+	pop.Flags().DurationVar(&within, "timeout", 2*time.Hour, "give up waiting for the pipeline after this")
+	root.AddCommand(pop)
+	return root
+}
+
+// backfill publishes every record src gives, in its order, as a raw
+// submission; at most window await their acknowledgement.
+func backfill(ctx context.Context, js jetstream.JetStream, src load.MemberSource, contract string, total, window int, progress io.Writer) (int, error) {
+	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("backfill"),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("records"),
+		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+	var pending []jetstream.PubAckFuture
+	n := 0
+	await := func(all bool) error {
+		for len(pending) > 0 && (all || len(pending) >= window) {
+			select {
+			case <-pending[0].Ok():
+			case err := <-pending[0].Err():
+				return err
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			pending = pending[1:]
+			_ = bar.Add(1)
+		}
+		return nil
+	}
+	for {
+		_, subs, err := src()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+		for _, s := range subs {
+			msg, err := rawSubmission(s, contract)
+			if err != nil {
+				return n, err
+			}
+			f, err := js.PublishMsgAsync(msg)
+			if err != nil {
+				return n, err
+			}
+			pending = append(pending, f)
+			n++
+			if err := await(false); err != nil {
+				return n, err
+			}
+		}
+	}
+	if err := await(true); err != nil {
+		return n, err
+	}
+	_ = bar.Finish()
+	return n, nil
+}
+
+// rawSubmission is s as its sender publishes it: a claim or reversal on its
+// pharmacy's subject, the rest on the contract's feed subject, protobuf. Its
+// Nats-Msg-Id is its content's hash, so a retried publish is dropped.
+func rawSubmission(s load.Submission, contract string) (*nats.Msg, error) {
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(s.Msg)
+	if err != nil {
+		return nil, err
+	}
+	var subject string
+	switch m := s.Msg.(type) {
+	case *claimsv1.PharmacyClaim:
+		subject = bus.RawPharmacy.Subject(m.GetPharmacyNpi(), bus.KindClaim)
+	case *claimsv1.ClaimReversal:
+		subject = bus.RawPharmacy.Subject(m.GetPharmacyNpi(), bus.KindReversal)
+	default:
+		subject = bus.RawFeed.Subject(contract, s.Kind)
+	}
+	sum := sha256.Sum256(data)
+	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	msg.Header.Set(bus.HeaderContentType, bus.ContentProtobuf)
+	msg.Header.Set(jetstream.MsgIDHeader, "backfill/"+s.Kind+"/"+hex.EncodeToString(sum[:16]))
+	return msg, nil
+}
+
+// printBackfill writes what the streams gained.
+func printBackfill(w io.Writer, n int, published, took time.Duration, before, after summary.Summary) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "records published\t%d in %s (%.0f a second)\n", n, published.Round(time.Millisecond), float64(n)/published.Seconds())
+	fmt.Fprintf(tw, "pipeline finished\tafter %s (%.0f records a second, from the first publish until every consumer was idle)\n",
+		took.Round(time.Millisecond), float64(n)/took.Seconds())
+	fmt.Fprintf(tw, "claims accepted\t%d\n", after.ClaimsIngested-before.ClaimsIngested)
+	fmt.Fprintf(tw, "reversals accepted\t%d\n", after.ClaimsReversed-before.ClaimsReversed)
+	fmt.Fprintf(tw, "enrollment spans\t%d\n", after.Enrollments-before.Enrollments)
+	fmt.Fprintf(tw, "diagnoses\t%d\n", after.Conditions-before.Conditions)
+	fmt.Fprintf(tw, "Parts A/B summaries\t%d\n", after.PartsAB-before.PartsAB)
+	var rej []string
+	for k, v := range after.RejectedByKind {
+		if d := v - before.RejectedByKind[k]; d > 0 {
+			rej = append(rej, fmt.Sprintf("%s %d", k, d))
+		}
+	}
+	r := "none"
+	sort.Strings(rej)
+	if len(rej) > 0 {
+		r = strings.Join(rej, ", ") + " (bin/emtmctl rejects list)"
+	}
+	fmt.Fprintf(tw, "rejections\t%s\n", r)
+	fmt.Fprintf(tw, "assessments\t%d\n", after.Assessments-before.Assessments)
+	_ = tw.Flush()
+}
