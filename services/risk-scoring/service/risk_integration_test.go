@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
@@ -299,5 +301,43 @@ func TestClaimsAreKeptByPharmacyAndUnknownDrugsAreReportedNotCounted(t *testing.
 	if err != nil || got.Profile.ActiveClaims != 2 || got.Profile.ReversedClaims != 1 || got.Profile.TotalCostCents != 1500 ||
 		strings.Join(got.Profile.Ingredients, ",") != "atorvastatin,metformin" {
 		t.Fatalf("after pharmacy B reversed its RX-7: %+v %v, want A's RX-7 and RX-8 left", got.GetProfile(), err)
+	}
+}
+
+// A member whose only claim is reversed has no dated event left; the
+// assessment that says so is dated the reversal, not left without a date
+// (scheduling and outreach refuse an assessment without as_of: found by a
+// million-claim backfill, where two such assessments were dead-lettered).
+func TestTheAssessmentAfterAMembersOnlyClaimIsReversedIsDatedTheReversal(t *testing.T) {
+	t.Parallel()
+	env, _, pub := start(t)
+	ctx := context.Background()
+	c := claim("MREV", "MREV-RX1", 3, 5, 400, "diazepam")
+	rev := &claimsv1.ClaimReversal{Meta: &typesv1.EventMeta{EventId: "reversal/MREV-RX1"}, ClaimId: "MREV-RX1", MemberId: "MREV", PharmacyNpi: "1245319599",
+		ContractId: "S9925", PbpId: "001", ReversalDate: &typesv1.Date{Year: 2024, Month: 3, Day: 9}}
+	p := bus.Partition("MREV", 4)
+	if _, err := pub.Publish(ctx, bus.Out{Subject: bus.ClaimPaidSubject(p), MsgID: c.Meta.EventId, Msg: c},
+		bus.Out{Subject: bus.ClaimReversedSubject(p), MsgID: rev.Meta.EventId, Msg: rev}); err != nil {
+		t.Fatal(err)
+	}
+	idle(t, env)
+	cons, err := env.JS.OrderedConsumer(ctx, bus.StreamAssessments, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(10, jetstream.FetchMaxWait(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dates []string
+	for m := range batch.Messages() {
+		a := &riskv1.RiskAssessment{}
+		if err := proto.Unmarshal(m.Data(), a); err != nil {
+			t.Fatal(err)
+		}
+		dates = append(dates, civil.FromProto(a.AsOf).String())
+	}
+	if strings.Join(dates, ",") != "2024-03-05,2024-03-09" {
+		t.Fatalf("assessments dated %v; want the claim's date, then the reversal's", dates)
 	}
 }

@@ -144,7 +144,7 @@ func (a *Assessor) OnClaim(ctx context.Context, c *claimsv1.PharmacyClaim) error
 	if err != nil {
 		return err
 	}
-	return a.settle(ctx, snap, c.GetMeta().GetEventId())
+	return a.settle(ctx, snap, c.GetMeta().GetEventId(), civil.FromProto(c.DateOfService))
 }
 
 // OnReversal applies a claim reversal.
@@ -154,7 +154,7 @@ func (a *Assessor) OnReversal(ctx context.Context, r *claimsv1.ClaimReversal) er
 	if err != nil {
 		return err
 	}
-	return a.settle(ctx, snap, r.GetMeta().GetEventId())
+	return a.settle(ctx, snap, r.GetMeta().GetEventId(), civil.FromProto(r.ReversalDate))
 }
 
 // OnCondition applies a diagnosis. Only diagnoses that map to a chronic
@@ -175,7 +175,7 @@ func (a *Assessor) OnCondition(ctx context.Context, c *medicalv1.Condition) erro
 	if err != nil {
 		return err
 	}
-	return a.settle(ctx, snap, c.GetMeta().GetEventId())
+	return a.settle(ctx, snap, c.GetMeta().GetEventId(), civil.FromProto(c.OnsetDate))
 }
 
 // OnEncounter keeps the medication-related problems a pharmacist recorded
@@ -220,7 +220,7 @@ func (a *Assessor) OnEncounter(ctx context.Context, e *encountersv1.MtmEncounter
 	if snap.Profile == nil {
 		return nil
 	}
-	return a.settle(ctx, snap, e.GetMeta().GetEventId())
+	return a.settle(ctx, snap, e.GetMeta().GetEventId(), date)
 }
 
 // MedicationReviewDone is SNOMED CT 314530002, the service of a CMR (and of a TMR).
@@ -343,7 +343,7 @@ func (a *Assessor) OnPartsAB(ctx context.Context, s *medicalv1.PartsAbSummary) e
 	if err != nil {
 		return err
 	}
-	return a.settle(ctx, snap, s.GetMeta().GetEventId())
+	return a.settle(ctx, snap, s.GetMeta().GetEventId(), admit)
 }
 
 // OnEnrollment applies the hospice election an enrollment span records, as
@@ -364,7 +364,7 @@ func (a *Assessor) applySpan(ctx context.Context, member string, span profile.Sp
 	if err != nil || len(snap.Hash) == 0 {
 		return err // no profile: nothing to assess
 	}
-	return a.settle(ctx, snap, causeID) // also when redelivered: settling twice publishes nothing twice
+	return a.settle(ctx, snap, causeID, span.Start) // also when redelivered: settling twice publishes nothing twice
 }
 
 // tag puts the keyed hash of the beneficiary (never the id) on the span.
@@ -379,7 +379,9 @@ var errBusy = errors.New("the profile kept changing while it was assessed; will 
 // changed and saves, retrying on a concurrent change. A redelivered event
 // derives the same assessment id, so a crash between publishing and saving
 // cannot emit it twice (the stream drops the duplicate).
-func (a *Assessor) settle(ctx context.Context, snap profile.Snapshot, causeID string) error {
+// on is the cause's date: an assessment's as-of date when the profile has no
+// dated event left (its only fills reversed), so that it still says when.
+func (a *Assessor) settle(ctx context.Context, snap profile.Snapshot, causeID string, on civil.Date) error {
 	if causeID == "" {
 		return bus.Permanent(errors.New("event without an event id"))
 	}
@@ -401,6 +403,9 @@ func (a *Assessor) settle(ctx context.Context, snap profile.Snapshot, causeID st
 				id = fmt.Sprintf("asmt/%s/%d", causeID, attempt)
 			}
 			msg := ToProto(p, r)
+			if civil.FromProto(msg.AsOf).IsZero() && on.Valid() {
+				msg.AsOf = on.Proto()
+			}
 			msg.Meta = &typesv1.EventMeta{EventId: id, CausationId: causeID} // a rebuild publishes nothing
 			msg.AssessmentId = id
 			msg.PreviousTier = riskv1.RiskTier(p.Tier)
