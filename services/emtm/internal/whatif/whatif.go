@@ -57,10 +57,11 @@ type Options struct {
 	// Window is how many copied events may await their acknowledgement at once.
 	Window int
 	// Step is how many events are copied at a time: the next are copied
-	// once the shadow has handled them (0: 100). The services' event clocks
-	// are each the latest date seen, on any stream; copied at once, a backlog
-	// lets one stream's clock run years ahead of another's events, and a tier
-	// seen late schedules every quarter's review since. In steps, the shadow
+	// once the shadow has handled them (0: 100). Each service's event clock
+	// is the latest date seen on any of its streams; copied at once, the
+	// streams' backlogs are consumed at different paces, and one stream's
+	// events are judged against a date another stream reached long before
+	// (measured on the sample: 38 TMRs instead of 3). In steps, the shadow
 	// handles history as the live program did when it kept up.
 	Step int
 }
