@@ -25,6 +25,7 @@ import (
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
 	"github.com/emtm/emtm/services/emtm/internal/load"
 	"github.com/emtm/emtm/services/emtm/internal/population"
+	"github.com/emtm/emtm/services/emtm/internal/stack"
 	"github.com/emtm/emtm/services/emtm/internal/summary"
 )
 
@@ -42,8 +43,9 @@ func backfillCmd(g *globals) *cobra.Command {
 			"submissions on the bus: claims and reversals on emtm.raw.pharmacy.<NPI>.<kind> (as the claim's pharmacy would),\n" +
 			"enrollment, summaries and diagnoses on emtm.raw.feed.<contract>.<kind> (as the sponsor's feed would), protobuf,\n" +
 			"with --window publishes awaiting their acknowledgement at once. Ingestion validates them as any submission\n" +
-			"(stored rejections, idempotency: a second backfill changes nothing). Then waits until every consumer is idle and\n" +
-			"prints what the streams gained. Needs a NATS user that may publish those subjects and read stream info (with\n" +
+			"(stored rejections, idempotency: a second backfill changes nothing). Then, as emtm run after a load, waits until\n" +
+			"every consumer is idle, runs the scheduling, outreach and payment sweeps (operators; audited), waits again and\n" +
+			"prints what the program gained. Needs a NATS user that may publish those subjects and read stream info (with\n" +
 			"least privilege: the admin). Run emtm in the replay mode (bin/emtm run --replay) for history. docs/population.md",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -66,8 +68,17 @@ func backfillCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer nc.Close()
+			conns := summary.Conns{}
+			for _, def := range stack.Services {
+				cc, err := g.dial(def.ServiceName())
+				if err != nil {
+					return err
+				}
+				defer cc.Close()
+				conns[def.ServiceName()] = cc
+			}
 			ctx := cmd.Context()
-			before, err := summary.CollectStreams(ctx, js)
+			before, err := summary.Collect(ctx, js, conns, m.Contract, m.PBP)
 			if err != nil {
 				return err
 			}
@@ -79,13 +90,13 @@ func backfillCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "published %d records in %s (%.0f a second); waiting for the pipeline ...\n",
 				n, published.Round(time.Millisecond), float64(n)/published.Seconds())
-			wctx, cancel := context.WithTimeout(ctx, within)
-			defer cancel()
-			if err := bus.WaitIdle(wctx, js, 100*time.Millisecond); err != nil {
+			// As emtm run does after a load: idle, the sweeps (expiry,
+			// letters, member months on the final clocks), idle again.
+			if err := stack.Settle(ctx, js, conns, within); err != nil {
 				return err
 			}
 			took := time.Since(start)
-			after, err := summary.CollectStreams(ctx, js)
+			after, err := summary.Collect(ctx, js, conns, m.Contract, m.PBP)
 			if err != nil {
 				return err
 			}
@@ -200,5 +211,10 @@ func printBackfill(w io.Writer, n int, published, took time.Duration, before, af
 	}
 	fmt.Fprintf(tw, "rejections\t%s\n", r)
 	fmt.Fprintf(tw, "assessments\t%d\n", after.Assessments-before.Assessments)
+	fmt.Fprintf(tw, "tasks scheduled\t%d\n", after.TasksScheduled-before.TasksScheduled)
+	fmt.Fprintf(tw, "outreach items\t%d\n", after.OutreachItems-before.OutreachItems)
+	fmt.Fprintf(tw, "prescriber letters\t%d\n", after.Communications-before.Communications)
+	fmt.Fprintf(tw, "ledger entries\t%d\n", after.LedgerEntries-before.LedgerEntries)
+	fmt.Fprintf(tw, "dead letters\t%d\n", after.DeadLetters-before.DeadLetters)
 	_ = tw.Flush()
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -442,16 +443,22 @@ func TestABackfillOverTheBusLoadsAPopulationWholeAndASecondChangesNothing(t *tes
 		fmt.Sprintf("records published    %d ", c.Enrollments+c.Conditions+c.Claims+c.Reversals+c.Medical),
 		fmt.Sprintf("claims accepted      %d\n", c.Claims), fmt.Sprintf("reversals accepted   %d\n", c.Reversals),
 		fmt.Sprintf("enrollment spans     %d\n", c.Enrollments), fmt.Sprintf("diagnoses            %d\n", c.Conditions),
-		fmt.Sprintf("Parts A/B summaries  %d\n", c.Medical), "rejections           none\n",
+		fmt.Sprintf("Parts A/B summaries  %d\n", c.Medical), "rejections           none\n", "dead letters         0\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("backfill output lacks %q:\n%s", want, out)
 		}
 	}
+	for _, grew := range []string{"tasks scheduled", "ledger entries"} {
+		if !regexp.MustCompile(`(?m)^` + grew + ` +[1-9]`).MatchString(out) {
+			t.Errorf("after the sweeps, %s stayed 0:\n%s", grew, out)
+		}
+	}
 	// Again: the stream drops the same messages within its duplicate window,
 	// and ingestion's idempotency any later; nothing is counted twice.
 	out, err = runAt(t, st, "backfill", "population", dir)
-	if err != nil || !strings.Contains(out, "claims accepted      0\n") || !strings.Contains(out, "assessments          0\n") {
+	if err != nil || !strings.Contains(out, "claims accepted      0\n") || !strings.Contains(out, "assessments          0\n") ||
+		!strings.Contains(out, "tasks scheduled      0\n") || !strings.Contains(out, "ledger entries       0\n") {
 		t.Fatalf("second backfill: %v\n%s", err, out)
 	}
 	if out, err := runAt(t, st, "profile", "P0000001"); err != nil || !strings.Contains(out, "P0000001") {
