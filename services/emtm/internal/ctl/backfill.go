@@ -23,6 +23,7 @@ import (
 
 	"github.com/emtm/emtm/libs/bus"
 	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
+	"github.com/emtm/emtm/services/emtm/internal/acks"
 	"github.com/emtm/emtm/services/emtm/internal/load"
 	"github.com/emtm/emtm/services/emtm/internal/population"
 	"github.com/emtm/emtm/services/emtm/internal/stack"
@@ -68,15 +69,11 @@ func backfillCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer nc.Close()
-			conns := summary.Conns{}
-			for _, def := range stack.Services {
-				cc, err := g.dial(def.ServiceName())
-				if err != nil {
-					return err
-				}
-				defer cc.Close()
-				conns[def.ServiceName()] = cc
+			conns, closeConns, err := g.dialAll()
+			if err != nil {
+				return err
 			}
+			defer closeConns()
 			ctx := cmd.Context()
 			before, err := summary.Collect(ctx, js, conns, m.Contract, m.PBP)
 			if err != nil {
@@ -116,22 +113,8 @@ func backfill(ctx context.Context, js jetstream.JetStream, src load.MemberSource
 	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("backfill"),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("records"),
 		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
-	var pending []jetstream.PubAckFuture
+	win := &acks.Window{JS: js, Size: window, Acked: func() { _ = bar.Add(1) }}
 	n := 0
-	await := func(all bool) error {
-		for len(pending) > 0 && (all || len(pending) >= window) {
-			select {
-			case <-pending[0].Ok():
-			case err := <-pending[0].Err():
-				return err
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			pending = pending[1:]
-			_ = bar.Add(1)
-		}
-		return nil
-	}
 	for {
 		_, subs, err := src()
 		if errors.Is(err, io.EOF) {
@@ -145,18 +128,13 @@ func backfill(ctx context.Context, js jetstream.JetStream, src load.MemberSource
 			if err != nil {
 				return n, err
 			}
-			f, err := js.PublishMsgAsync(msg)
-			if err != nil {
+			if err := win.Publish(ctx, msg); err != nil {
 				return n, err
 			}
-			pending = append(pending, f)
 			n++
-			if err := await(false); err != nil {
-				return n, err
-			}
 		}
 	}
-	if err := await(true); err != nil {
+	if err := win.Flush(ctx); err != nil {
 		return n, err
 	}
 	_ = bar.Finish()

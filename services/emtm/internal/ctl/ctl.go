@@ -28,6 +28,7 @@ import (
 	"github.com/emtm/emtm/libs/identifiers"
 	"github.com/emtm/emtm/libs/otelx"
 	"github.com/emtm/emtm/services/emtm/internal/load"
+	"github.com/emtm/emtm/services/emtm/internal/stack"
 	"github.com/emtm/emtm/services/emtm/internal/summary"
 )
 
@@ -371,6 +372,25 @@ func rejectsCmd(g *globals) *cobra.Command {
 	handle.Flags().StringVar(&note, "note", "", "what was done (required)")
 	root.AddCommand(list, show, resubmit, handle)
 	return root
+}
+
+// dialAll connects to the five services; closeAll closes what it opened.
+func (g *globals) dialAll() (conns summary.Conns, closeAll func(), err error) {
+	conns = summary.Conns{}
+	closeAll = func() {
+		for _, cc := range conns {
+			_ = cc.Close()
+		}
+	}
+	for _, def := range stack.Services {
+		cc, err := g.dial(def.ServiceName())
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		conns[def.ServiceName()] = cc
+	}
+	return conns, closeAll, nil
 }
 
 func (g *globals) ingestion() (ingestionv1.IngestionServiceClient, func(), error) {

@@ -372,9 +372,10 @@ func TestDeadLettersAreHandledThroughEmtmctlAndAudited(t *testing.T) {
 	}
 }
 
-func TestAGeneratedPopulationImportsWholeAndASecondImportChangesNothing(t *testing.T) {
-	t.Parallel()
-	st := startStack(t, stack.ReplayArgs)
+// generatedWithEmtmctl writes a population of 30 members over 2 years through emtmctl
+// and returns its directory and the counts its manifest gives.
+func generatedWithEmtmctl(t *testing.T, st *stack.Stack) (string, population.Counts) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "population")
 	out, err := runAt(t, st, "generate", "population", "--members", "30", "--years", "2", "--seed", "5", "--out", dir)
 	if err != nil || !strings.Contains(out, "members                      30") {
@@ -388,12 +389,18 @@ func TestAGeneratedPopulationImportsWholeAndASecondImportChangesNothing(t *testi
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	c := m.Counts
+	return dir, m.Counts
+}
+
+func TestAGeneratedPopulationImportsWholeAndASecondImportChangesNothing(t *testing.T) {
+	t.Parallel()
+	st := startStack(t, stack.ReplayArgs)
+	dir, c := generatedWithEmtmctl(t, st)
 	records := c.Enrollments + c.Conditions + c.Claims + c.Reversals + c.Medical
 	if c.Claims < 300 || c.Medical == 0 || c.Conditions == 0 {
 		t.Fatalf("a thin population: %+v", c)
 	}
-	out, err = runAt(t, st, "import", "population", dir)
+	out, err := runAt(t, st, "import", "population", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,19 +429,7 @@ func TestAGeneratedPopulationImportsWholeAndASecondImportChangesNothing(t *testi
 func TestABackfillOverTheBusLoadsAPopulationWholeAndASecondChangesNothing(t *testing.T) {
 	t.Parallel()
 	st := startStack(t, stack.ReplayArgs)
-	dir := filepath.Join(t.TempDir(), "population")
-	if _, err := runAt(t, st, "generate", "population", "--members", "30", "--years", "2", "--seed", "5", "--out", dir); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, population.ManifestFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m population.Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	c := m.Counts
+	dir, c := generatedWithEmtmctl(t, st)
 	out, err := runAt(t, st, "backfill", "population", dir)
 	if err != nil {
 		t.Fatal(err)

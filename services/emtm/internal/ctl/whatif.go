@@ -8,8 +8,6 @@ import (
 
 	"github.com/emtm/emtm/libs/civil"
 	opsv1 "github.com/emtm/emtm/libs/gen/emtm/ops/v1"
-	"github.com/emtm/emtm/services/emtm/internal/stack"
-	"github.com/emtm/emtm/services/emtm/internal/summary"
 	"github.com/emtm/emtm/services/emtm/internal/whatif"
 )
 
@@ -52,15 +50,11 @@ func whatifCmd(g *globals) *cobra.Command {
 			if !o.From.IsZero() && !o.To.IsZero() && o.To.Before(o.From) {
 				return fmt.Errorf("--to %s is before --from %s", o.To, o.From)
 			}
-			live := summary.Conns{}
-			for _, def := range stack.Services {
-				cc, err := g.dial(def.ServiceName())
-				if err != nil {
-					return err
-				}
-				defer cc.Close()
-				live[def.ServiceName()] = cc
+			live, closeAll, err := g.dialAll()
+			if err != nil {
+				return err
 			}
+			defer closeAll()
 			o.Progress = cmd.ErrOrStderr()
 			res, err := whatif.Run(cmd.Context(), o, live)
 			if err != nil {

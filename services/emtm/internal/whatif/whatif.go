@@ -32,6 +32,7 @@ import (
 	opsv1 "github.com/emtm/emtm/libs/gen/emtm/ops/v1"
 	"github.com/emtm/emtm/libs/grpcx"
 	"github.com/emtm/emtm/libs/otelx"
+	"github.com/emtm/emtm/services/emtm/internal/acks"
 	"github.com/emtm/emtm/services/emtm/internal/stack"
 	"github.com/emtm/emtm/services/emtm/internal/summary"
 )
@@ -263,20 +264,7 @@ func copyEvents(ctx context.Context, o Options, live summary.Conns, js jetstream
 		return n, fmt.Errorf("ingestion: %w", err)
 	}
 	var bar *progressbar.ProgressBar
-	var pending []jetstream.PubAckFuture
-	settle := func(all bool) error {
-		for len(pending) > 0 && (all || len(pending) >= o.Window) {
-			select {
-			case <-pending[0].Ok():
-			case err := <-pending[0].Err():
-				return fmt.Errorf("shadow stream: %w", err)
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			pending = pending[1:]
-		}
-		return nil
-	}
+	win := &acks.Window{JS: js, Size: o.Window}
 	for {
 		resp, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -302,18 +290,13 @@ func copyEvents(ctx context.Context, o Options, live summary.Conns, js jetstream
 				}
 				m.Header.Set(k, v)
 			}
-			f, err := js.PublishMsgAsync(m)
-			if err != nil {
+			if err := win.Publish(ctx, m); err != nil {
 				return n, fmt.Errorf("shadow stream: %w", err)
 			}
-			pending = append(pending, f)
 			n.copied++
-			if err := settle(false); err != nil {
-				return n, err
-			}
 			if n.copied%uint64(o.Step) == 0 {
-				if err := settle(true); err != nil {
-					return n, err
+				if err := win.Flush(ctx); err != nil {
+					return n, fmt.Errorf("shadow stream: %w", err)
 				}
 				if err := bus.WaitIdle(ctx, js, 5*time.Millisecond); err != nil {
 					return n, err
@@ -323,8 +306,8 @@ func copyEvents(ctx context.Context, o Options, live summary.Conns, js jetstream
 		_ = bar.Set64(int64(resp.Read))
 		n.read = resp.Read
 	}
-	if err := settle(true); err != nil {
-		return n, err
+	if err := win.Flush(ctx); err != nil {
+		return n, fmt.Errorf("shadow stream: %w", err)
 	}
 	if bar != nil {
 		_ = bar.Finish()
