@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -59,11 +60,6 @@ func backfillCmd(g *globals) *cobra.Command {
 			if err != nil || m.Contract == "" {
 				return fmt.Errorf("%s: its manifest names no contract (%v): backfill reads a directory of emtmctl generate population", dir, err)
 			}
-			src, total, _, _, closeAll, err := streamPopulation(dir, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			defer closeAll()
 			nc, js, err := g.jetstreamWith(jetstream.WithPublishAsyncMaxPending(window))
 			if err != nil {
 				return err
@@ -80,11 +76,30 @@ func backfillCmd(g *globals) *cobra.Command {
 				return err
 			}
 			start := time.Now()
-			n, err := backfill(ctx, js, src, m.Contract, total, window, cmd.ErrOrStderr())
-			published := time.Since(start)
-			if err != nil {
-				return fmt.Errorf("after %d records: %w", n, err)
+			n := 0
+			phases := backfillPhases(m.Counts)
+			for i, ph := range phases {
+				src, _, _, _, closeAll, err := streamPopulation(dir, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				k, err := backfill(ctx, js, src, ph, m.Contract, window, cmd.ErrOrStderr())
+				closeAll()
+				n += k
+				if err != nil {
+					return fmt.Errorf("after %d records: %w", n, err)
+				}
+				if i < len(phases)-1 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%d %s published; waiting until the pipeline has handled them ...\n", k, ph.name)
+					wctx, cancel := context.WithTimeout(ctx, within)
+					err := bus.WaitIdle(wctx, js, 100*time.Millisecond)
+					cancel()
+					if err != nil {
+						return err
+					}
+				}
 			}
+			published := time.Since(start)
 			fmt.Fprintf(cmd.ErrOrStderr(), "published %d records in %s (%.0f a second); waiting for the pipeline ...\n",
 				n, published.Round(time.Millisecond), float64(n)/published.Seconds())
 			// As emtm run does after a load: idle, the sweeps (expiry,
@@ -107,10 +122,34 @@ func backfillCmd(g *globals) *cobra.Command {
 	return root
 }
 
-// backfill publishes every record src gives, in its order, as a raw
-// submission; at most window await their acknowledgement.
-func backfill(ctx context.Context, js jetstream.JetStream, src load.MemberSource, contract string, total, window int, progress io.Writer) (int, error) {
-	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("backfill"),
+// phase is one pass over a population: the records it publishes.
+type phase struct {
+	name  string
+	kinds []string
+	total int
+}
+
+// backfillPhases are the passes of a backfill: every member's enrollment and
+// diagnoses, then the claims and reversals, then the Parts A/B summaries,
+// each once the pipeline has handled the last. The feed's and the
+// pharmacies' submissions are two consumers: published together, a member's
+// hospital stays reached scheduling before the claims they follow, moved its
+// event clock ahead and scheduled work the member never needed (measured,
+// 2,000 members: 3,501 tasks and 1,396 outreach items, against 2,309 and
+// 1,131 when gRPC submits each member's records in order; enrollment and
+// diagnoses first alone changed nothing; in these three passes, 2,309 and 1,131).
+func backfillPhases(c population.Counts) []phase {
+	return []phase{
+		{name: "enrollment spans and diagnoses", kinds: []string{bus.KindEnrollment, bus.KindCondition}, total: c.Enrollments + c.Conditions},
+		{name: "claims and reversals", kinds: []string{bus.KindClaim, bus.KindReversal}, total: c.Claims + c.Reversals},
+		{name: "Parts A/B summaries", kinds: []string{bus.KindMedical}, total: c.Medical},
+	}
+}
+
+// backfill publishes the records of ph's kinds that src gives, in its
+// order, as raw submissions; at most window await their acknowledgement.
+func backfill(ctx context.Context, js jetstream.JetStream, src load.MemberSource, ph phase, contract string, window int, progress io.Writer) (int, error) {
+	bar := progressbar.NewOptions(ph.total, progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription(ph.name),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("records"),
 		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
 	win := &acks.Window{JS: js, Size: window, Acked: func() { _ = bar.Add(1) }}
@@ -124,6 +163,9 @@ func backfill(ctx context.Context, js jetstream.JetStream, src load.MemberSource
 			return n, err
 		}
 		for _, s := range subs {
+			if !slices.Contains(ph.kinds, s.Kind) {
+				continue
+			}
 			msg, err := rawSubmission(s, contract)
 			if err != nil {
 				return n, err

@@ -459,4 +459,32 @@ func TestABackfillOverTheBusLoadsAPopulationWholeAndASecondChangesNothing(t *tes
 	if out, err := runAt(t, st, "profile", "P0000001"); err != nil || !strings.Contains(out, "P0000001") {
 		t.Fatalf("profile of the first generated member: %v\n%s", err, out)
 	}
+	// The same program as gRPC gives, submitting each member's records in
+	// order: the same tasks and outreach items (the passes keep the feed's
+	// records from overtaking the claims they follow).
+	grpc := startStack(t, stack.ReplayArgs)
+	if _, err := runAt(t, grpc, "import", "population", dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, sweep := range []string{"tasks", "outreach", "ledger"} {
+		if _, err := runAt(t, grpc, sweep, "sweep"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitIdle(t, grpc)
+	viaBus, err := runAt(t, st, "summary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaGRPC, err := runAt(t, grpc, "summary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, figure := range []string{"tasks scheduled", "outreach items", "prescriber letters", "ledger entries", "profiles"} {
+		re := regexp.MustCompile(`(?m)^` + figure + ` +([0-9]+)`)
+		a, b := re.FindStringSubmatch(viaBus), re.FindStringSubmatch(viaGRPC)
+		if a == nil || b == nil || a[1] != b[1] {
+			t.Errorf("%s: %v over the bus, %v through gRPC; want the same", figure, a, b)
+		}
+	}
 }
