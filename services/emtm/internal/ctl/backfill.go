@@ -41,14 +41,16 @@ func backfillCmd(g *globals) *cobra.Command {
 	pop := &cobra.Command{
 		Use:   "population DIR",
 		Short: "Publish a population directory (emtmctl generate population) as raw submissions and wait until the pipeline has handled them",
-		Long: "Publish each member's enrollment, diagnoses, claims and Parts A/B summaries of a population directory as raw\n" +
-			"submissions on the bus: claims and reversals on emtm.raw.pharmacy.<NPI>.<kind> (as the claim's pharmacy would),\n" +
-			"enrollment, summaries and diagnoses on emtm.raw.feed.<contract>.<kind> (as the sponsor's feed would), protobuf,\n" +
-			"with --window publishes awaiting their acknowledgement at once. Ingestion validates them as any submission\n" +
-			"(stored rejections, idempotency: a second backfill changes nothing). Then, as emtm run after a load, waits until\n" +
-			"every consumer is idle, runs the scheduling, outreach and payment sweeps (operators; audited), waits again and\n" +
-			"prints what the program gained. Needs a NATS user that may publish those subjects and read stream info (with\n" +
-			"least privilege: the admin). Run emtm in the replay mode (bin/emtm run --replay) for history. docs/population.md",
+		Long: "Publish a population directory's records as raw submissions on the bus, as their senders would: claims and\n" +
+			"reversals on emtm.raw.pharmacy.<NPI>.<kind> (the claim's pharmacy), enrollment, diagnoses and Parts A/B\n" +
+			"summaries on emtm.raw.feed.<contract>.<kind> (the sponsor's feed), protobuf, with --window publishes awaiting\n" +
+			"their acknowledgement at once. In three passes, each once the pipeline has handled the last: enrollment and\n" +
+			"diagnoses, then claims and reversals, then Parts A/B summaries (in one pass the feed's stays overtake the claims\n" +
+			"they follow and the program differs from an in-order load). Ingestion validates them as any submission (stored\n" +
+			"rejections, idempotency: a second backfill changes nothing). Then, as emtm run after a load, waits until every\n" +
+			"consumer is idle, runs the scheduling, outreach and payment sweeps (operators; audited), waits again and prints\n" +
+			"what the program gained. Needs a NATS user that may publish those subjects and read stream info (with least\n" +
+			"privilege: the admin). Run emtm in the replay mode (bin/emtm run --replay) for history. docs/population.md",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
@@ -79,7 +81,11 @@ func backfillCmd(g *globals) *cobra.Command {
 			n := 0
 			phases := backfillPhases(m.Counts)
 			for i, ph := range phases {
-				src, _, _, _, closeAll, err := streamPopulation(dir, cmd.ErrOrStderr())
+				report := cmd.ErrOrStderr()
+				if i > 0 {
+					report = io.Discard // a line that cannot be read was reported in the first pass
+				}
+				src, _, _, _, closeAll, err := streamPopulation(dir, report)
 				if err != nil {
 					return err
 				}
