@@ -20,7 +20,7 @@ import (
 // live ones, and a policy that cannot be read is said so on the page.
 func TestTheWhatIfPageReplaysTheProgramUnderAPolicyTypedIntoIt(t *testing.T) {
 	f := start(t)
-	base := f.console(t, console.Config{WhatIf: runner.ConsoleWhatIf(f.st.Addrs, 4)})
+	base := f.console(t, console.Config{WhatIf: runner.ConsoleWhatIf(f.conns, 4)})
 	sample, err := os.ReadFile(filepath.Join("..", "..", "..", "intervention-scheduling", "internal", "policy", "program.yaml"))
 	if err != nil {
 		t.Fatal(err)

@@ -136,19 +136,6 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "      %-24s gRPC %-16s metrics http://%s/metrics\n", def.ServiceName(), st.Addrs[def.ServiceName()], st.MetricsAddrs[def.ServiceName()])
 	}
 
-	if o.ConsoleAddr != "" && o.ConsoleAddr != "off" {
-		jaegerURL := ""
-		if jaeger {
-			jaegerURL = LocalJaegerUI
-		}
-		url, stop, err := startConsole(ctx, o, st, jaegerURL, logf)
-		if err != nil {
-			return err
-		}
-		defer stop() // before the stack stops: the console's calls end first
-		fmt.Fprintf(stdout, "      console                  %s  (open: no client certificates, loopback only)\n", url)
-	}
-
 	tel, err := otelx.Setup(ctx, "emtm-runner", o.Getenv)
 	if err != nil {
 		return err
@@ -163,6 +150,19 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		defer cc.Close()
 		conns[name] = cc
 	}
+	if o.ConsoleAddr != "" && o.ConsoleAddr != "off" {
+		jaegerURL := ""
+		if jaeger {
+			jaegerURL = LocalJaegerUI
+		}
+		url, stop, err := startConsole(ctx, o, st, conns, jaegerURL, logf)
+		if err != nil {
+			return err
+		}
+		defer stop() // before the stack stops: the console's calls end first
+		fmt.Fprintf(stdout, "      console                  %s  (open: no client certificates, loopback only)\n", url)
+	}
+
 	nc, err := nats.Connect(st.NATSURL, nats.Name("emtm-runner"))
 	if err != nil {
 		return err
@@ -245,7 +245,7 @@ func LoadSample(ctx context.Context, dir string, ing *grpc.ClientConn, stdout, s
 }
 
 // startConsole serves the console beside the stack; stop ends it and waits.
-func startConsole(ctx context.Context, o Options, st *stack.Stack, jaegerURL string, log io.Writer) (url string, stop func(), err error) {
+func startConsole(ctx context.Context, o Options, st *stack.Stack, conns summary.Conns, jaegerURL string, log io.Writer) (url string, stop func(), err error) {
 	set := config.New(console.Name, func(string) string { return "" })
 	set.SetOutput(io.Discard)
 	c := console.Flags(set)
@@ -256,7 +256,7 @@ func startConsole(ctx context.Context, o Options, st *stack.Stack, jaegerURL str
 		c.Services[name] = addr
 	}
 	c.JaegerURL = jaegerURL
-	c.WhatIf = ConsoleWhatIf(st.Addrs, o.Partitions)
+	c.WhatIf = ConsoleWhatIf(conns, o.Partitions)
 	cctx, cancel := context.WithCancel(ctx)
 	started := make(chan *console.Server, 1)
 	errc := make(chan error, 1)
@@ -278,10 +278,10 @@ func countMembers(ds *synthea.Dataset) int {
 	return len(m)
 }
 
-// ConsoleWhatIf runs the console's what-ifs against the services at addrs:
-// each policy text goes to a file of its own (0600) for the shadow, removed
-// afterwards.
-func ConsoleWhatIf(addrs map[string]string, partitions int) console.WhatIf {
+// ConsoleWhatIf runs the console's what-ifs against the live services
+// through live: each policy text goes to a file of its own (0600) for the
+// shadow, removed afterwards.
+func ConsoleWhatIf(live summary.Conns, partitions int) console.WhatIf {
 	return func(ctx context.Context, r console.WhatIfRequest) (console.WhatIfResult, error) {
 		o := whatif.Options{Contract: r.Plan.Contract, PBP: r.Plan.PBP, Partitions: partitions}
 		for _, d := range []struct {
@@ -310,20 +310,6 @@ func ConsoleWhatIf(addrs map[string]string, partitions int) console.WhatIf {
 			if err := os.WriteFile(*dst, []byte(text), 0o600); err != nil {
 				return console.WhatIfResult{}, err
 			}
-		}
-		tel, err := otelx.Setup(ctx, "emtm-whatif", func(string) string { return "" })
-		if err != nil {
-			return console.WhatIfResult{}, err
-		}
-		defer func() { _ = tel.Shutdown(context.WithoutCancel(ctx)) }()
-		live := summary.Conns{}
-		for name, addr := range addrs {
-			cc, err := grpcx.Dial(addr, tel)
-			if err != nil {
-				return console.WhatIfResult{}, err
-			}
-			defer cc.Close()
-			live[name] = cc
 		}
 		res, err := whatif.Run(ctx, o, live)
 		if err != nil {
