@@ -312,14 +312,9 @@ func (h *handler) page(name string, load func(context.Context, *Page, *http.Requ
 			return
 		}
 		if len(p.Plans) > 0 {
-			p.Plan = p.Plans[0]
-			if q := r.URL.Query().Get("plan"); q != "" {
-				i := slices.IndexFunc(p.Plans, func(x planid.ID) bool { return x.String() == q })
-				if i < 0 {
-					h.fail(w, r, p, notFound("plan %q is not one you may see", q))
-					return
-				}
-				p.Plan = p.Plans[i]
+			if p.Plan, err = pickPlan(p.Plans, r.URL.Query().Get("plan")); err != nil {
+				h.fail(w, r, p, err)
+				return
 			}
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), h.o.CallTimeout)
@@ -331,6 +326,19 @@ func (h *handler) page(name string, load func(context.Context, *Page, *http.Requ
 		p.Elapsed = time.Since(start)
 		h.render(w, http.StatusOK, p)
 	}
+}
+
+// pickPlan is the plan named q among plans (q empty: the first); a q not
+// among them is NotFound, with the first plan still to draw the page around it.
+func pickPlan(plans []planid.ID, q string) (planid.ID, error) {
+	if q == "" {
+		return plans[0], nil
+	}
+	i := slices.IndexFunc(plans, func(x planid.ID) bool { return x.String() == q })
+	if i < 0 {
+		return plans[0], notFound("plan %q is not one you may see", q)
+	}
+	return plans[i], nil
 }
 
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, p Page, err error) {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -84,18 +83,9 @@ func (h *handler) whatIfRun(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, p, forbidden("no plan to compare"))
 		return
 	}
-	req.Plan = p.Plans[0]
-	if q := r.PostForm.Get("plan"); q != "" {
-		found := false
-		for _, x := range p.Plans {
-			if x.String() == q {
-				req.Plan, found = x, true
-			}
-		}
-		if !found {
-			h.fail(w, r, p, notFound("plan %q is not one you may see", q))
-			return
-		}
+	if req.Plan, err = pickPlan(p.Plans, r.PostForm.Get("plan")); err != nil {
+		h.fail(w, r, p, err)
+		return
 	}
 	p.Plan, data.Request = req.Plan, req
 	code := http.StatusOK
@@ -111,13 +101,9 @@ func (h *handler) whatIfRun(w http.ResponseWriter, r *http.Request) {
 			cancel()
 			<-h.whatIfBusy
 			p.Elapsed = time.Since(start)
-			var he httpError
-			switch {
-			case errors.As(err, &he):
-				code, data.Error = he.code, he.msg
-			case err != nil:
+			if err != nil {
 				code, data.Error = http.StatusBadRequest, err.Error()
-			default:
+			} else {
 				data.Result = &res
 			}
 		default:
