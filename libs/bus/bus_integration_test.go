@@ -361,3 +361,107 @@ func TestTransientFailureKeepsOrder(t *testing.T) {
 		}
 	}
 }
+
+// A batch consumer hands a backlog over in batches of several members, never
+// two events of one member in a batch, each member's events in stream order,
+// each exactly once; a batch's transient failure is retried in place before
+// the member's next event, and a permanent one dead-letters only its message.
+func TestABatchConsumerHandsABacklogOverInBatchesKeepingEachMembersOrder(t *testing.T) {
+	t.Parallel()
+	env, tel, pub := setup(t)
+	ctx := context.Background()
+	const members, perMember = 20, 10
+	var outs []bus.Out
+	for i := 0; i < perMember; i++ {
+		for m := 0; m < members; m++ {
+			member := fmt.Sprintf("M%03d", m)
+			outs = append(outs, bus.Out{Subject: bus.ClaimPaidSubject("p0"), MsgID: fmt.Sprintf("%s/%d", member, i),
+				Msg: &claimsv1.PharmacyClaim{ClaimId: fmt.Sprintf("%s/%d", member, i), MemberId: member, FillNumber: int32(i)}})
+		}
+	}
+	if _, err := pub.Publish(ctx, outs...); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu          sync.Mutex
+		seen        = map[string][]int32{}
+		total       int
+		largest     int
+		twice       []string
+		failedOnce  bool
+		done        = make(chan struct{})
+		deadLetters int
+	)
+	spec := bus.ConsumerSpec{Stream: bus.StreamClaims, Durable: "batches", Subjects: []string{"emtm.claims.p0.paid"}, BatchSize: 16, MaxDeliver: 1,
+		Batch: func(ctx context.Context, batch []bus.Delivery) []error {
+			errs := make([]error, len(batch))
+			mu.Lock()
+			defer mu.Unlock()
+			largest = max(largest, len(batch))
+			inBatch := map[string]bool{}
+			for i, d := range batch {
+				var c claimsv1.PharmacyClaim
+				if err := proto.Unmarshal(d.Msg.Data, &c); err != nil {
+					errs[i] = bus.Permanent(err)
+					continue
+				}
+				if inBatch[c.MemberId] {
+					twice = append(twice, c.MemberId)
+				}
+				inBatch[c.MemberId] = true
+				switch {
+				case c.MemberId == "M003" && c.FillNumber == 2 && !failedOnce:
+					failedOnce = true
+					errs[i] = errors.New("redis is restarting")
+					continue
+				case c.MemberId == "M007" && c.FillNumber == 5:
+					errs[i] = bus.Permanent(errors.New("this one can never be stored"))
+				default:
+					seen[c.MemberId] = append(seen[c.MemberId], c.FillNumber)
+				}
+				if total++; total == members*perMember {
+					close(done)
+				}
+			}
+			return errs
+		}}
+	runConsumer(t, env, tel, pub, spec, func(context.Context, *bus.Msg) error { return errors.New("the batch handler is used") })
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("not every event was handled within 20s")
+	}
+	waitIdle(t, env)
+	mu.Lock()
+	defer mu.Unlock()
+	if total != members*perMember {
+		t.Fatalf("handled %d events, want %d", total, members*perMember)
+	}
+	if len(twice) > 0 {
+		t.Fatalf("a batch held two events of %v", twice)
+	}
+	if largest < 2 || largest > 16 {
+		t.Fatalf("the largest batch held %d events, want 2..16 from a backlog of %d", largest, members*perMember)
+	}
+	for member, fills := range seen {
+		want := []int32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+		if member == "M007" {
+			want = []int32{0, 1, 2, 3, 4, 6, 7, 8, 9}
+		}
+		if fmt.Sprint(fills) != fmt.Sprint(want) {
+			t.Fatalf("%s handled as %v, want %v", member, fills, want)
+		}
+	}
+	st, err := env.JS.Stream(ctx, bus.StreamDLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadLetters = int(info.State.Msgs)
+	if deadLetters != 1 {
+		t.Fatalf("%d dead letters, want the one permanent failure", deadLetters)
+	}
+}

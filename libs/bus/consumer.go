@@ -39,6 +39,20 @@ type Msg struct {
 // message redelivered after a delay.
 type Handler func(ctx context.Context, m *Msg) error
 
+// Delivery is one message of a batch, with the context of its own trace.
+type Delivery struct {
+	Ctx context.Context
+	Msg *Msg
+}
+
+// BatchHandler stores the effects of several messages at once: their Redis
+// work in one pipelined round trip per step, their publishes in flight
+// together. A batch never holds two messages of one ordering key (one
+// beneficiary), and comes in stream order; the next batch is handed over only
+// once every message of this one is settled. It returns one error per
+// message, meaning what Handler's error means.
+type BatchHandler func(ctx context.Context, batch []Delivery) []error
+
 type permanentError struct{ err error }
 
 func (e permanentError) Error() string { return e.err.Error() }
@@ -100,6 +114,14 @@ type ConsumerSpec struct {
 	// block; a message it cannot read is keyed "". nil reads the
 	// Emtm-Order-Key header that the Publisher sets on events about a member.
 	Key func(subject string, hdr nats.Header, data []byte) string
+	// Batch, when set, handles the pulled messages up to BatchSize at a time
+	// instead of one at a time (Workers is then not used): what has arrived
+	// when the previous batch is settled makes the next, so a batch is one
+	// message when events trickle in and BatchSize under a backlog. Messages
+	// of one key are split over successive batches, in stream order.
+	Batch BatchHandler
+	// BatchSize bounds a batch (default 128).
+	BatchSize int
 	// PinnedTTL is how long an instance that stopped pulling keeps its
 	// partitions before JetStream pins them to another instance (default 10s;
 	// at least 3s: the instance pulls again every third of it).
@@ -147,6 +169,9 @@ func (s *ConsumerSpec) defaults() {
 	s.PinnedTTL = max(s.PinnedTTL, 3*time.Second)
 	if s.RebalanceEvery == 0 {
 		s.RebalanceEvery = 2 * time.Second
+	}
+	if s.BatchSize <= 0 {
+		s.BatchSize = 128
 	}
 }
 
@@ -418,7 +443,11 @@ func (c *Consumer) unpin(p *part, why string) {
 // first takes the partition over (takeOver), so that the events the previous
 // holder had received but not finished are handled before any later one.
 func (c *Consumer) consume(ctx context.Context, p *part) error {
-	it, err := p.cons.Messages(jetstream.PullMaxMessages(64), jetstream.PullPriorityGroup(PriorityGroup),
+	pull := 64
+	if c.spec.Batch != nil {
+		pull = 2 * c.spec.BatchSize
+	}
+	it, err := p.cons.Messages(jetstream.PullMaxMessages(pull), jetstream.PullPriorityGroup(PriorityGroup),
 		jetstream.PullExpiry(c.spec.pullExpiry()))
 	if err != nil {
 		return err
@@ -433,30 +462,28 @@ func (c *Consumer) consume(ctx context.Context, p *part) error {
 			it.Stop()
 		}
 	}()
+	if c.spec.Batch != nil {
+		return c.consumeBatches(ctx, p, it)
+	}
 	// Work already pulled is finished even while shutting down.
 	hctx := context.WithoutCancel(ctx)
 	dispatch, wait := c.workers(hctx, p.name)
 	defer func() { wait() }()
+	next := func(d time.Duration) (jetstream.Msg, error) { return it.Next(jetstream.NextMaxWait(d)) }
 	for {
 		m, err := it.Next()
 		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() != nil {
-				return nil
-			}
-			return err
+			return pullEnded(ctx, err)
 		}
 		if pin := m.Headers().Get(headerPinID); pin != p.pinned() {
 			wait() // what was received under an earlier pin is finished first
-			batch, err := c.takeOver(ctx, p, it, m)
+			batch, err := c.takeOver(ctx, p, next, []jetstream.Msg{m})
 			dispatch, wait = c.workers(hctx, p.name)
 			if err != nil {
 				// Nothing of the batch is handled or acknowledged: it is
 				// redelivered, and the next pull takes the partition over again.
 				p.setPin("")
-				if errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() != nil {
-					return nil
-				}
-				return err
+				return pullEnded(ctx, err)
 			}
 			p.setPin(pin)
 			for _, b := range batch {
@@ -465,6 +492,100 @@ func (c *Consumer) consume(ctx context.Context, p *part) error {
 			continue
 		}
 		dispatch(m)
+	}
+}
+
+// pullEnded is what consuming returns when the pull ended with err: nil when
+// the iterator was closed because the consumer is stopping.
+func pullEnded(ctx context.Context, err error) error {
+	if errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// pulled is what the feeder of a batch consumer read from the pull: a
+// message, or the error that ended the pull.
+type pulled struct {
+	m   jetstream.Msg
+	err error
+}
+
+// consumeBatches is consume for a spec.Batch handler: a feeder goroutine reads
+// the pull, and each batch is what it has brought when the previous batch is
+// settled (at least one message, at most spec.BatchSize), handled in
+// waves of distinct keys (handleBatch). A newly pinned partition is taken over
+// as consume does, after the messages that came under the earlier pin.
+func (c *Consumer) consumeBatches(ctx context.Context, p *part, it jetstream.MessagesContext) error {
+	feed := make(chan pulled, c.spec.BatchSize)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			m, err := it.Next()
+			select {
+			case feed <- pulled{m, err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	next := func(wait time.Duration) (jetstream.Msg, error) {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case f := <-feed:
+			return f.m, f.err
+		case <-t.C:
+			return nil, nats.ErrTimeout
+		}
+	}
+	// Work already pulled is finished even while shutting down.
+	hctx := context.WithoutCancel(ctx)
+	for {
+		f := <-feed
+		if f.err != nil {
+			return pullEnded(ctx, f.err)
+		}
+		batch := []jetstream.Msg{f.m}
+		var ended error
+	fill:
+		for len(batch) < c.spec.BatchSize {
+			select {
+			case f = <-feed:
+				if f.err != nil {
+					ended = f.err
+					break fill
+				}
+				batch = append(batch, f.m)
+			default:
+				break fill
+			}
+		}
+		for len(batch) > 0 {
+			i := slices.IndexFunc(batch, func(m jetstream.Msg) bool { return m.Headers().Get(headerPinID) != p.pinned() })
+			if i < 0 {
+				c.handleBatch(hctx, p.name, batch)
+				break
+			}
+			c.handleBatch(hctx, p.name, batch[:i]) // what came under the earlier pin first
+			pin := batch[i].Headers().Get(headerPinID)
+			held, err := c.takeOver(ctx, p, next, batch[i:])
+			if err != nil {
+				// Nothing held is handled or acknowledged: it is redelivered,
+				// and the next pull takes the partition over again.
+				p.setPin("")
+				return pullEnded(ctx, err)
+			}
+			p.setPin(pin)
+			batch = held
+		}
+		if ended != nil {
+			return pullEnded(ctx, ended)
+		}
 	}
 }
 
@@ -477,7 +598,7 @@ func (c *Consumer) consume(ctx context.Context, p *part) error {
 // order across the hand-over. The wait is bounded (twice the ack wait plus the
 // pin's TTL); a consumer that still counts others' messages after it is
 // logged and handled as it stands.
-func (c *Consumer) takeOver(ctx context.Context, p *part, it jetstream.MessagesContext, first jetstream.Msg) ([]jetstream.Msg, error) {
+func (c *Consumer) takeOver(ctx context.Context, p *part, next func(wait time.Duration) (jetstream.Msg, error), first []jetstream.Msg) ([]jetstream.Msg, error) {
 	started := time.Now()
 	held := map[uint64]jetstream.Msg{}
 	// fresh is the delivery sequence of the first message delivered here for
@@ -495,7 +616,9 @@ func (c *Consumer) takeOver(ctx context.Context, p *part, it jetstream.MessagesC
 			fresh = md.Sequence.Consumer
 		}
 	}
-	hold(first)
+	for _, m := range first {
+		hold(m)
+	}
 	deadline := started.Add(2*c.spec.AckWait + c.spec.PinnedTTL)
 	touched := started
 	for {
@@ -524,7 +647,7 @@ func (c *Consumer) takeOver(ctx context.Context, p *part, it jetstream.MessagesC
 			}
 			touched = time.Now()
 		}
-		m, err := it.Next(jetstream.NextMaxWait(100 * time.Millisecond))
+		m, err := next(100 * time.Millisecond)
 		switch {
 		case err == nil:
 			hold(m)
@@ -693,6 +816,16 @@ func (c *Consumer) handle(ctx context.Context, durable string, m jetstream.Msg) 
 		_ = m.Term()
 		return
 	}
+	sctx, span, msg := c.start(ctx, durable, m, md)
+	defer span.End()
+	started := time.Now()
+	herr := c.retryInPlace(sctx, durable, m, msg, c.handler(sctx, msg), func(ctx context.Context) error { return c.handler(ctx, msg) })
+	c.settle(ctx, sctx, durable, m, md, msg, span, herr, started)
+}
+
+// start opens the span of one delivered message, continuing the trace its
+// publisher began, and reads the message as a handler sees it.
+func (c *Consumer) start(ctx context.Context, durable string, m jetstream.Msg, md *jetstream.MsgMetadata) (context.Context, trace.Span, *Msg) {
 	hdr := m.Headers()
 	if hdr == nil {
 		hdr = nats.Header{}
@@ -707,16 +840,22 @@ func (c *Consumer) handle(ctx context.Context, durable string, m jetstream.Msg) 
 			attribute.Int64("messaging.nats.stream_sequence", int64(md.Sequence.Stream)),
 			attribute.Int64("messaging.nats.delivered", int64(md.NumDelivered)),
 		))
-	defer span.End()
 	msg := &Msg{Subject: m.Subject(), Data: m.Data(), Header: hdr, Stream: md.Stream, StreamSeq: md.Sequence.Stream, NumDelivered: md.NumDelivered}
-	started := time.Now()
-	herr := c.retryInPlace(sctx, durable, m, msg, c.handler(sctx, msg))
+	return sctx, span, msg
+}
+
+// settle ends a handled message by its handler's result herr: acknowledged
+// once its effect is stored, dead-lettered when it can never succeed or has
+// been delivered spec.MaxDeliver times, otherwise handed back for a later
+// redelivery.
+func (c *Consumer) settle(ctx, sctx context.Context, durable string, m jetstream.Msg, md *jetstream.MsgMetadata, msg *Msg, span trace.Span, herr error, started time.Time) {
 	attrs := []attribute.KeyValue{attribute.String("stream", md.Stream), attribute.String("consumer", c.spec.Durable)}
 	c.latency.Record(ctx, time.Since(started).Seconds(), metric.WithAttributes(attrs...))
 	result := "ok"
 	defer func() {
 		c.handled.Add(ctx, 1, metric.WithAttributes(append(attrs, attribute.String("result", result))...))
 	}()
+	var err error
 	switch {
 	case herr == nil:
 		if c.spec.DoubleAck {
@@ -750,10 +889,113 @@ func (c *Consumer) handle(ctx context.Context, durable string, m jetstream.Msg) 
 	}
 }
 
+// keyOf is a message's ordering key (spec.Key, or the Emtm-Order-Key header).
+func (c *Consumer) keyOf(m jetstream.Msg) string {
+	if c.spec.Key != nil {
+		return c.spec.Key(m.Subject(), m.Headers(), m.Data())
+	}
+	return m.Headers().Get(HeaderOrderKey)
+}
+
+// handleBatch handles pulled messages with spec.Batch, in waves that each
+// hold at most one message of a key, one wave after another.
+func (c *Consumer) handleBatch(ctx context.Context, durable string, msgs []jetstream.Msg) {
+	for _, wave := range Waves(msgs, c.keyOf, c.spec.BatchSize) {
+		c.handleWave(ctx, durable, wave)
+	}
+}
+
+// Waves splits items (in stream order) into batches of at most size items
+// with no key twice: the n-th item of a key goes to a batch after the one
+// holding its (n-1)-th, so each key keeps its order when the batches are
+// handled one after another. Items of different keys keep their relative
+// order within a batch.
+func Waves[T any](items []T, key func(T) string, size int) [][]T {
+	size = max(size, 1)
+	rank := make(map[string]int, len(items))
+	var byRank [][]T
+	for _, it := range items {
+		k := key(it)
+		r := rank[k]
+		rank[k] = r + 1
+		if r == len(byRank) {
+			byRank = append(byRank, nil)
+		}
+		byRank[r] = append(byRank[r], it)
+	}
+	var out [][]T
+	for _, w := range byRank {
+		for len(w) > size {
+			out = append(out, w[:size:size])
+			w = w[size:]
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// handleWave hands one wave to spec.Batch under a span linked to each
+// message's own, retries in place (one at a time) the messages that failed
+// for a passing reason, and settles each.
+func (c *Consumer) handleWave(ctx context.Context, durable string, ms []jetstream.Msg) {
+	type item struct {
+		m    jetstream.Msg
+		md   *jetstream.MsgMetadata
+		span trace.Span
+		d    Delivery
+	}
+	items := make([]item, 0, len(ms))
+	links := make([]trace.Link, 0, len(ms))
+	for _, m := range ms {
+		md, err := m.Metadata()
+		if err != nil {
+			c.log.Error("message without metadata", "consumer", durable, "err", err)
+			_ = m.Term()
+			continue
+		}
+		sctx, span, msg := c.start(ctx, durable, m, md)
+		items = append(items, item{m: m, md: md, span: span, d: Delivery{Ctx: sctx, Msg: msg}})
+		links = append(links, trace.Link{SpanContext: span.SpanContext()})
+	}
+	if len(items) == 0 {
+		return
+	}
+	ds := make([]Delivery, len(items))
+	for i, it := range items {
+		ds[i] = it.d
+	}
+	started := time.Now()
+	bctx, bspan := c.tracer.Start(ctx, "process batch "+c.spec.Stream, trace.WithLinks(links...),
+		trace.WithAttributes(attribute.String("messaging.consumer.group.name", durable), attribute.Int("messaging.batch.message_count", len(ds))))
+	errs := c.runBatch(bctx, ds)
+	bspan.End()
+	for i, it := range items {
+		again := func(ctx context.Context) error { return c.runBatch(ctx, []Delivery{{Ctx: ctx, Msg: it.d.Msg}})[0] }
+		herr := c.retryInPlace(it.d.Ctx, durable, it.m, it.d.Msg, errs[i], again)
+		c.settle(ctx, it.d.Ctx, durable, it.m, it.md, it.d.Msg, it.span, herr, started)
+		it.span.End()
+	}
+}
+
+// runBatch calls spec.Batch; a handler that does not answer for each message
+// fails them all (to be retried).
+func (c *Consumer) runBatch(ctx context.Context, ds []Delivery) []error {
+	errs := c.spec.Batch(ctx, ds)
+	if len(errs) != len(ds) {
+		err := fmt.Errorf("batch handler of %s answered %d results for %d messages", c.spec.Durable, len(errs), len(ds))
+		errs = make([]error, len(ds))
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
 // retryInPlace retries a handler that failed with a transient error (a
 // publish while a NATS node fails over, Redis restarting) for up to
-// spec.RetryInPlace, keeping the message from being redelivered meanwhile.
-func (c *Consumer) retryInPlace(ctx context.Context, durable string, m jetstream.Msg, msg *Msg, herr error) error {
+// spec.RetryInPlace, keeping the message from being redelivered meanwhile;
+// again handles the message once more.
+func (c *Consumer) retryInPlace(ctx context.Context, durable string, m jetstream.Msg, msg *Msg, herr error, again func(context.Context) error) error {
 	pause := 100 * time.Millisecond
 	maxPause := min(2*time.Second, c.spec.AckWait/2)
 	deadline := time.Now().Add(c.spec.RetryInPlace)
@@ -765,7 +1007,7 @@ func (c *Consumer) retryInPlace(ctx context.Context, durable string, m jetstream
 		c.log.Warn("handler failed; retrying in place", "consumer", durable, "seq", msg.StreamSeq, "pause", pause.String(), "err", herr)
 		time.Sleep(pause)
 		pause = min(2*pause, maxPause)
-		herr = c.handler(ctx, msg)
+		herr = again(ctx)
 	}
 	return herr
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -133,6 +134,58 @@ type Subscription struct {
 	Routes  Routes
 	// Key names a message's ordering key when the durable is KeyedByPayload.
 	Key func(subject string, hdr nats.Header, data []byte) string
+	// Batch, when set, is what the live consumer hands its messages to, a
+	// batch at a time (Batched); Routes still serve replays and an
+	// operator's redelivery of a dead letter.
+	Batch BatchHandler
+}
+
+// Batched has the subscription's live consumer hand t's messages to fn a
+// batch at a time (at most one per beneficiary, in stream order), each
+// decoded once, with its own context (its trace) in ctxs; ctx is the batch's; a message that cannot be decoded is dead-lettered
+// (Permanent). The batch's other messages go to the subscription's routes,
+// one goroutine each, at the same time as fn runs: a batch holds no two
+// messages of one key, so nothing they touch is shared.
+func Batched[T any](s Subscription, t Topic[T], fn func(ctx context.Context, ctxs []context.Context, vs []T) []error) Subscription {
+	routes := s.Routes
+	s.Batch = func(ctx context.Context, batch []Delivery) []error {
+		errs := make([]error, len(batch))
+		var (
+			mine []int
+			ctxs []context.Context
+			vs   []T
+			wg   sync.WaitGroup
+		)
+		for i, d := range batch {
+			if !t.Matches(d.Msg.Subject) {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = routes.Handle(d.Ctx, d.Msg)
+				}()
+				continue
+			}
+			v, err := t.Decode(d.Msg)
+			if err != nil {
+				errs[i] = Permanent(fmt.Errorf("decode %s: %w", t.Name, err))
+				continue
+			}
+			mine, ctxs, vs = append(mine, i), append(ctxs, d.Ctx), append(vs, v)
+		}
+		if len(vs) > 0 {
+			out := fn(ctx, ctxs, vs)
+			for j, i := range mine {
+				if j < len(out) {
+					errs[i] = out[j]
+				} else {
+					errs[i] = fmt.Errorf("batch handler of %s answered %d results for %d messages", t.Name, len(out), len(vs))
+				}
+			}
+		}
+		wg.Wait()
+		return errs
+	}
+	return s
 }
 
 // Subscribe binds routes to d; Check says whether they cover its topics.
@@ -177,7 +230,7 @@ func (s Subscription) Check() error {
 // Spec is the consumer specification of the subscription for partitions.
 func (s Subscription) Spec(partitions int) ConsumerSpec {
 	spec := ConsumerSpec{Stream: s.Durable.Stream, Durable: s.Durable.Name, Subjects: []string{s.Durable.Filter},
-		DoubleAck: s.Durable.DoubleAck, Key: s.Key}
+		DoubleAck: s.Durable.DoubleAck, Key: s.Key, Batch: s.Batch}
 	if s.Durable.Partitioned {
 		spec.Partitions = partitions
 	}

@@ -100,6 +100,42 @@ func (s *Store) Reserve(ctx context.Context, key, hash string) (intake.ReserveSt
 	return intake.ReserveState(n), nil
 }
 
+// ReserveEach implements intake.Store: Reserve of several keys in one
+// pipeline. A Redis that has forgotten the script (restarted, flushed)
+// refuses each command without running it; the pipeline is then sent again
+// once the script is loaded.
+func (s *Store) ReserveEach(ctx context.Context, keys, hashes []string) ([]intake.ReserveState, []error) {
+	states := make([]intake.ReserveState, len(keys))
+	errs := make([]error, len(keys))
+	if len(keys) == 0 {
+		return states, errs
+	}
+	cmds := make([]*redis.Cmd, len(keys))
+	exec := func() error {
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range keys {
+				cmds[i] = reserveScript.EvalSha(ctx, p, []string{idemKey(k)}, hashes[i])
+			}
+			return nil
+		})
+		return err
+	}
+	if err := exec(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err := reserveScript.Load(ctx, s.rdb).Err(); err == nil {
+			_ = exec()
+		}
+	}
+	for i, cmd := range cmds {
+		n, err := cmd.Int()
+		if err != nil {
+			errs[i] = fmt.Errorf("idempotency reserve: %w", err)
+			continue
+		}
+		states[i] = intake.ReserveState(n)
+	}
+	return states, errs
+}
+
 // Complete implements intake.Store.
 func (s *Store) Complete(ctx context.Context, key, hash string) error {
 	if err := s.rdb.Set(ctx, idemKey(key), "d:"+hash, 0).Err(); err != nil {
@@ -190,6 +226,40 @@ func (s *Store) Spans(ctx context.Context, member string) ([]validate.Span, erro
 	if err != nil {
 		return nil, fmt.Errorf("enrollment spans: %w", err)
 	}
+	return parseSpans(h)
+}
+
+// SpansOf implements intake.Store: Spans of several members in one
+// pipeline ("" names no member and has none).
+func (s *Store) SpansOf(ctx context.Context, members []string) ([][]validate.Span, []error) {
+	out := make([][]validate.Span, len(members))
+	errs := make([]error, len(members))
+	cmds := make([]*redis.MapStringStringCmd, len(members))
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, m := range members {
+			if m != "" {
+				cmds[i] = p.HGetAll(ctx, spansKey(m))
+			}
+		}
+		return nil
+	})
+	for i, cmd := range cmds {
+		if cmd == nil {
+			continue
+		}
+		h, err := cmd.Result()
+		if err != nil {
+			errs[i] = fmt.Errorf("enrollment spans: %w", err)
+			continue
+		}
+		out[i], errs[i] = parseSpans(h)
+	}
+	return out, errs
+}
+
+// parseSpans reads a member's stored spans (enrollment id -> "start|end|contract|pbp").
+func parseSpans(h map[string]string) ([]validate.Span, error) {
+	var err error
 	out := make([]validate.Span, 0, len(h))
 	for _, v := range h {
 		parts := strings.Split(v, "|")
@@ -280,6 +350,62 @@ func (s *Store) CompleteClaim(ctx context.Context, key, hash string, r intake.Cl
 		return intake.Held{}, false, fmt.Errorf("complete claim: %w", err)
 	}
 	return heldOf(ref, held)
+}
+
+// CompleteClaims implements intake.Store: CompleteClaim of several claims in
+// one MULTI/EXEC (one at a time on a Redis Cluster, as CompleteClaim).
+func (s *Store) CompleteClaims(ctx context.Context, cs []intake.Completion) ([]intake.Held, []bool, []error) {
+	helds := make([]intake.Held, len(cs))
+	isHeld := make([]bool, len(cs))
+	errs := make([]error, len(cs))
+	if len(cs) == 0 {
+		return helds, isHeld, errs
+	}
+	if _, cluster := s.rdb.(*redis.ClusterClient); cluster {
+		for i, c := range cs {
+			helds[i], isHeld[i], errs[i] = s.CompleteClaim(ctx, c.Key, c.Hash, c.Record)
+		}
+		return helds, isHeld, errs
+	}
+	journeys := make([][]byte, len(cs))
+	for i, c := range cs {
+		b, err := journeyOf(c.Record)
+		if err != nil {
+			for j := range errs {
+				errs[j] = err
+			}
+			return helds, isHeld, errs
+		}
+		journeys[i] = b
+	}
+	held := make([]*redis.StringCmd, len(cs))
+	writes := make([][]redis.Cmder, len(cs))
+	_, _ = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range cs {
+			r := c.Record
+			ref := intake.ClaimRef(r.PharmacyNPI, r.ClaimID)
+			writes[i] = []redis.Cmder{
+				p.HSetNX(ctx, journeyKey(r.ClaimID), r.PharmacyNPI, journeys[i]),
+				p.Set(ctx, idemKey(c.Key), "d:"+c.Hash, 0),
+				p.Set(ctx, claimKey(ref), claimFacts(r.Facts), 0),
+			}
+			held[i] = p.HGet(ctx, heldKey, ref)
+		}
+		return nil
+	})
+	// Each command carries its own result (a failed transaction's error on each).
+	for i, c := range cs {
+		for _, w := range writes[i] {
+			if err := w.Err(); err != nil {
+				errs[i] = fmt.Errorf("complete claim: %w", err)
+				break
+			}
+		}
+		if errs[i] == nil {
+			helds[i], isHeld[i], errs[i] = heldOf(intake.ClaimRef(c.Record.PharmacyNPI, c.Record.ClaimID), held[i])
+		}
+	}
+	return helds, isHeld, errs
 }
 
 // heldOf reads an HGET of the held reversals: none, one, or an error.

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -56,7 +57,8 @@ const MaxSubmissionBytes = 64 << 10
 // about 330 KB of JSON), under EMTM_RAW's limit of bus.MaxRawBytes.
 const MaxCarePlanBytes = 768 << 10
 
-func maxBytes(kind string) int {
+// MaxBytes is the largest submission of kind that is read; a larger one is rejected as OVERSIZED.
+func MaxBytes(kind string) int {
 	if kind == bus.KindCarePlan {
 		return MaxCarePlanBytes
 	}
@@ -172,6 +174,12 @@ func journeyID(id string) bool {
 	return id != "" && len(id) <= 64 && utf8.ValidString(id) && !strings.ContainsRune(id, 0)
 }
 
+// Completion is what completing one published claim stores.
+type Completion struct {
+	Key, Hash string
+	Record    ClaimRecord
+}
+
 // ClaimRecord is where an accepted claim went: the raw submission, the
 // published event and its trace, so that a claim can be followed by its id.
 type ClaimRecord struct {
@@ -222,6 +230,12 @@ type Store interface {
 	// Complete(key, hash) and RecordClaim; it returns the reversal held for
 	// the claim, if any (TakeHeld).
 	CompleteClaim(ctx context.Context, key, hash string, r ClaimRecord) (Held, bool, error)
+	// SpansOf, ReserveEach and CompleteClaims are Spans, Reserve and
+	// CompleteClaim for several submissions (of different members) in one
+	// round trip each; each submission has its own result or error.
+	SpansOf(ctx context.Context, members []string) ([][]validate.Span, []error)
+	ReserveEach(ctx context.Context, keys, hashes []string) ([]ReserveState, []error)
+	CompleteClaims(ctx context.Context, cs []Completion) ([]Held, []bool, []error)
 	Claim(ctx context.Context, ref string) (ClaimFacts, bool, error)
 	Hold(ctx context.Context, h Held) error
 	TakeHeld(ctx context.Context, ref string) (Held, bool, error)
@@ -330,13 +344,16 @@ func New(pub bus.Events, store Store, partitions int, loc *time.Location, opts .
 }
 
 func (in *Intake) rules(ctx context.Context, member string) (validate.Rules, error) {
-	r := validate.Rules{Today: civil.Of(in.now().In(in.loc)), Plans: in.plans, Limits: in.limits}
 	if member == "" {
-		return r, nil
+		return in.rulesWith(nil), nil
 	}
 	spans, err := in.store.Spans(ctx, member)
-	r.Enrollment = spans
-	return r, err
+	return in.rulesWith(spans), err
+}
+
+// rulesWith are the rules of a submission whose member has spans on file.
+func (in *Intake) rulesWith(spans []validate.Span) validate.Rules {
+	return validate.Rules{Today: civil.Of(in.now().In(in.loc)), Plans: in.plans, Limits: in.limits, Enrollment: spans}
 }
 
 // NewMessage returns an empty message of kind, or nil for an unknown kind.
@@ -418,11 +435,11 @@ func (in *Intake) SubmitAPIDocument(ctx context.Context, kind, contentType strin
 		hdr.Set(HeaderSender, f.Name)
 	}
 	subject := bus.RawAPISubject(kind)
-	if len(data) > maxBytes(kind) {
+	if len(data) > MaxBytes(kind) {
 		// Too large to store whole: a rejection keeps what fits and says so.
 		src := Source{Channel: ChannelGRPC, Role: f.Role, Allowed: f.Allowed, Sender: f.Name, RawSubject: subject, ContentType: contentType, Payload: data}
 		v := oversized(kind, src)
-		data = data[:maxBytes(kind)/2]
+		data = data[:MaxBytes(kind)/2]
 		acks, err := in.pub.Publish(ctx, bus.Out{Subject: subject, MsgID: "raw/api/" + kind + "/" + hex.EncodeToString(sum[:16]), Data: data, Header: hdr})
 		if err != nil {
 			return Outcome{}, fmt.Errorf("store raw submission: %w", err)
@@ -440,11 +457,11 @@ func (in *Intake) SubmitAPIDocument(ctx context.Context, kind, contentType strin
 
 // oversized is the violation of a submission over its kind's limit (nil if within).
 func oversized(kind string, src Source) *validate.Violation {
-	if len(src.Payload) <= maxBytes(kind) {
+	if len(src.Payload) <= MaxBytes(kind) {
 		return nil
 	}
 	return &validate.Violation{Reason: "OVERSIZED",
-		Description: fmt.Sprintf("the submission is %d bytes; one %s may be at most %d bytes", len(src.Payload), kind, maxBytes(kind))}
+		Description: fmt.Sprintf("the submission is %d bytes; one %s may be at most %d bytes", len(src.Payload), kind, MaxBytes(kind))}
 }
 
 // SubmitRaw decodes a raw submission already stored on EMTM_RAW and submits
@@ -592,6 +609,24 @@ type canonical struct {
 	// event is published (again, after a crash before it), with its meta
 	// (trace id) and its stream sequence: one round trip instead of several (a claim).
 	complete func(ctx context.Context, meta *typesv1.EventMeta, seq uint64, key, hash string) error
+	// claim is what completing a paid claim records (set for claims only).
+	claim *claimParts
+}
+
+// claimParts are a paid claim's identity, its facts, and its journey record
+// once published with meta at stream sequence seq.
+type claimParts struct {
+	ref    string
+	facts  ClaimFacts
+	record func(meta *typesv1.EventMeta, seq uint64) ClaimRecord
+}
+
+// hashed is what the duplicate check compares: identity, or the event itself.
+func (c canonical) hashed() proto.Message {
+	if c.identity != nil {
+		return c.identity
+	}
+	return c.msg
 }
 
 // memberOf is the member id of a submission before validation ("" if none).
@@ -625,6 +660,153 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 	if err != nil {
 		return Outcome{}, err
 	}
+	c, v, err := in.prepare(ctx, kind, msg, src, r)
+	if err != nil {
+		return Outcome{}, err
+	}
+	return in.decide(ctx, kind, msg, src, c, v, r)
+}
+
+// Submission is one submission of a batch: msg, of kind, decoded from the
+// raw submission src, handled in its own context (its trace).
+type Submission struct {
+	Ctx  context.Context
+	Kind string
+	Msg  proto.Message
+	Src  Source
+}
+
+// SubmitBatch is Submit for submissions of different members (at most one
+// each, as a batch of the bus holds), with their Redis work in few round
+// trips: the members' enrollment spans in one, the paid claims' reservations
+// in one, their publishes in flight together, their completions in one. So
+// a batch of valid claims costs three round trips, however many claims it
+// holds. Whatever is not that common case (another kind, a violation, a
+// member without enrollment, a duplicate, a reversal held for a claim) goes
+// on as Submit does, at the same time as the rest. Each submission has its
+// outcome or its error.
+func (in *Intake) SubmitBatch(ctx context.Context, subs []Submission) ([]Outcome, []error) {
+	outs := make([]Outcome, len(subs))
+	errs := make([]error, len(subs))
+	var wg sync.WaitGroup
+	// alone hands submission i to f, which does what Submit does from there on.
+	alone := func(i int, f func(ctx context.Context) (Outcome, error)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = f(subs[i].Ctx)
+		}()
+	}
+	members := make([]string, len(subs))
+	for i, sub := range subs {
+		members[i] = memberOf(sub.Msg)
+	}
+	spans, serrs := in.store.SpansOf(ctx, members)
+	type ready struct {
+		i    int
+		c    canonical
+		hash string
+	}
+	var claims []ready
+	for i, sub := range subs {
+		if serrs[i] != nil {
+			errs[i] = serrs[i]
+			continue
+		}
+		r := in.rulesWith(spans[i])
+		if _, ok := sub.Msg.(*claimsv1.PharmacyClaim); !ok {
+			alone(i, func(ctx context.Context) (Outcome, error) {
+				c, v, err := in.prepare(ctx, sub.Kind, sub.Msg, sub.Src, r)
+				if err != nil {
+					return Outcome{}, err
+				}
+				return in.decide(ctx, sub.Kind, sub.Msg, sub.Src, c, v, r)
+			})
+			continue
+		}
+		c, v, err := in.prepare(sub.Ctx, sub.Kind, sub.Msg, sub.Src, r)
+		switch {
+		case err != nil:
+			errs[i] = err
+		case len(v) > 0 || c.claim == nil || c.holdIf != nil || (c.needsEnrollment && in.enrollmentRequired && len(r.Enrollment) == 0):
+			alone(i, func(ctx context.Context) (Outcome, error) { return in.decide(ctx, sub.Kind, sub.Msg, sub.Src, c, v, r) })
+		default:
+			claims = append(claims, ready{i: i, c: c, hash: contentHash(c.hashed())})
+		}
+	}
+	keys, hashes := make([]string, len(claims)), make([]string, len(claims))
+	for j, cl := range claims {
+		keys[j], hashes[j] = cl.c.key, cl.hash
+	}
+	states, rerrs := in.store.ReserveEach(ctx, keys, hashes)
+	var fresh []ready
+	for j, cl := range claims {
+		sub := subs[cl.i]
+		switch {
+		case rerrs[j] != nil:
+			errs[cl.i] = rerrs[j]
+		case states[j] == StateDone || states[j] == StateConflict:
+			state := states[j]
+			alone(cl.i, func(ctx context.Context) (Outcome, error) {
+				return in.acceptReserved(ctx, sub.Kind, sub.Src, cl.c, cl.hash, state)
+			})
+		default:
+			fresh = append(fresh, cl)
+		}
+	}
+	// Each claim is published in its own trace, all at once; a crash before
+	// their completion is mended by the redelivery, as in accept.
+	metas := make([]*typesv1.EventMeta, len(fresh))
+	acks := make([]bus.Ack, len(fresh))
+	perrs := make([]error, len(fresh))
+	var pub sync.WaitGroup
+	for j, cl := range fresh {
+		sub := subs[cl.i]
+		metas[j] = in.pub.Meta(sub.Ctx, cl.c.eventID, fmt.Sprintf("raw-%d", sub.Src.RawSeq))
+		cl.c.setMeta(metas[j])
+		pub.Add(1)
+		go func() {
+			defer pub.Done()
+			a, err := in.pub.Publish(sub.Ctx, bus.Out{Subject: cl.c.subject, MsgID: cl.c.eventID, Msg: cl.c.msg})
+			if err == nil {
+				acks[j] = a[0]
+			}
+			perrs[j] = err
+		}()
+	}
+	pub.Wait()
+	var (
+		done []Completion
+		of   []ready
+	)
+	for j, cl := range fresh {
+		if perrs[j] != nil {
+			errs[cl.i] = perrs[j]
+			continue
+		}
+		done = append(done, Completion{Key: cl.c.key, Hash: cl.hash, Record: cl.c.claim.record(metas[j], acks[j].Sequence)})
+		of = append(of, cl)
+		outs[cl.i] = Outcome{EventID: cl.c.eventID, Duplicate: acks[j].Duplicate, RawSeq: subs[cl.i].Src.RawSeq}
+	}
+	helds, isHeld, cerrs := in.store.CompleteClaims(ctx, done)
+	for k, cl := range of {
+		switch {
+		case cerrs[k] != nil:
+			errs[cl.i] = cerrs[k]
+		case isHeld[k]:
+			out, h := outs[cl.i], helds[k]
+			alone(cl.i, func(ctx context.Context) (Outcome, error) {
+				return out, in.release(ctx, cl.c.claim.ref, h, cl.c.claim.facts)
+			})
+		}
+	}
+	wg.Wait()
+	return outs, errs
+}
+
+// prepare validates msg under r: the canonical event it makes, or what is
+// wrong with it.
+func (in *Intake) prepare(ctx context.Context, kind string, msg proto.Message, src Source, r validate.Rules) (canonical, []validate.Violation, error) {
 	var (
 		c   canonical
 		v   []validate.Violation
@@ -639,12 +821,16 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 			npi = out.PharmacyNpi
 			ref := ClaimRef(out.PharmacyNpi, out.ClaimId)
 			facts := ClaimFacts{Member: out.MemberId, Contract: out.ContractId, PBP: out.PbpId, Date: civil.FromProto(out.DateOfService)}
+			record := func(meta *typesv1.EventMeta, seq uint64) ClaimRecord {
+				return ClaimRecord{PharmacyNPI: out.PharmacyNpi, ClaimID: out.ClaimId, Facts: facts,
+					EventID: meta.GetEventId(), TraceID: meta.GetTraceId(), RawSeq: src.RawSeq, ClaimSeq: seq, RecordedAt: meta.GetRecordedAt().AsTime()}
+			}
 			c = canonical{key: "claim:" + ref, eventID: ClaimEventID(out.PharmacyNpi, out.ClaimId), subject: bus.ClaimPaidSubject(p(out.MemberId)),
 				idField: "claim_id", msg: out, setMeta: func(md *typesv1.EventMeta) { out.Meta = md },
 				member: out.MemberId, needsEnrollment: true,
+				claim: &claimParts{ref: ref, facts: facts, record: record},
 				complete: func(ctx context.Context, meta *typesv1.EventMeta, seq uint64, key, hash string) error {
-					h, held, err := in.store.CompleteClaim(ctx, key, hash, ClaimRecord{PharmacyNPI: out.PharmacyNpi, ClaimID: out.ClaimId, Facts: facts,
-						EventID: meta.GetEventId(), TraceID: meta.GetTraceId(), RawSeq: src.RawSeq, ClaimSeq: seq, RecordedAt: meta.GetRecordedAt().AsTime()})
+					h, held, err := in.store.CompleteClaim(ctx, key, hash, record(meta, seq))
 					if err != nil || !held {
 						return err
 					}
@@ -716,7 +902,7 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 				idField: "condition_id", msg: out, setMeta: func(md *typesv1.EventMeta) { out.Meta = md }}
 		}
 	default:
-		return Outcome{}, fmt.Errorf("intake: unsupported message %T", msg)
+		return canonical{}, nil, fmt.Errorf("intake: unsupported message %T", msg)
 	}
 	v = append(v, roleViolations(kind, msg, npi, src)...)
 	if kind == bus.KindCarePlan {
@@ -732,10 +918,16 @@ func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, sr
 	if len(v) == 0 && c.check != nil {
 		more, err := c.check(ctx)
 		if err != nil {
-			return Outcome{}, err
+			return canonical{}, nil, err
 		}
 		v = more
 	}
+	return c, v, nil
+}
+
+// decide rejects a submission with violations v, keeps one that waits for
+// its member's enrollment, or accepts c.
+func (in *Intake) decide(ctx context.Context, kind string, msg proto.Message, src Source, c canonical, v []validate.Violation, r validate.Rules) (Outcome, error) {
 	if len(v) > 0 {
 		out, err := in.reject(ctx, kind, src, v)
 		if cl, ok := msg.(*claimsv1.PharmacyClaim); ok && err == nil && out.Rejection != nil && journeyID(cl.GetClaimId()) {
@@ -838,15 +1030,16 @@ func contentHash(m proto.Message) string {
 }
 
 func (in *Intake) accept(ctx context.Context, kind string, src Source, c canonical) (Outcome, error) {
-	identity := c.identity
-	if identity == nil {
-		identity = c.msg
-	}
-	hash := contentHash(identity)
+	hash := contentHash(c.hashed())
 	state, err := in.store.Reserve(ctx, c.key, hash)
 	if err != nil {
 		return Outcome{}, err
 	}
+	return in.acceptReserved(ctx, kind, src, c, hash, state)
+}
+
+// acceptReserved goes on with c once its idempotency key is reserved (state).
+func (in *Intake) acceptReserved(ctx context.Context, kind string, src Source, c canonical, hash string, state ReserveState) (Outcome, error) {
 	switch state {
 	case StateDone:
 		if c.after != nil {

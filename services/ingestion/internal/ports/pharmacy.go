@@ -3,8 +3,10 @@ package ports
 import (
 	"context"
 	"log/slog"
+	"sync"
 
 	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/services/ingestion/internal/intake"
@@ -30,8 +32,74 @@ func rawSender(subject string) (src intake.Source, kind string) {
 func Subscriptions(in *intake.Intake, log *slog.Logger) []bus.Subscription {
 	h := rawHandler(in, log)
 	return []bus.Subscription{
-		bus.Subscribe(bus.IngestionPharmacy, bus.On(bus.RawPharmacy, h)).KeyedBy(RawKey),
-		bus.Subscribe(bus.IngestionFeed, bus.On(bus.RawFeed, h)).KeyedBy(RawKey),
+		bus.Batched(bus.Subscribe(bus.IngestionPharmacy, bus.On(bus.RawPharmacy, h)).KeyedBy(RawKey), bus.RawPharmacy, rawBatch(in, log)),
+		bus.Batched(bus.Subscribe(bus.IngestionFeed, bus.On(bus.RawFeed, h)).KeyedBy(RawKey), bus.RawFeed, rawBatch(in, log)),
+	}
+}
+
+// rawSource is the intake source of a raw submission delivered on the bus, and its kind.
+func rawSource(m *bus.Msg) (intake.Source, string) {
+	src, kind := rawSender(m.Subject)
+	src.Channel = intake.ChannelNATS
+	src.RawSubject, src.RawSeq = m.Subject, m.StreamSeq
+	src.ContentType, src.Payload = m.Header.Get(bus.HeaderContentType), m.Data
+	return src, kind
+}
+
+// rawBatch handles a batch of raw submissions (at most one per member):
+// those that decode go to intake's SubmitBatch together, the others (an
+// oversized or unreadable payload, a care plan) as rawHandler does.
+func rawBatch(in *intake.Intake, log *slog.Logger) func(ctx context.Context, ctxs []context.Context, ms []*bus.Msg) []error {
+	one := rawHandler(in, log)
+	return func(ctx context.Context, ctxs []context.Context, ms []*bus.Msg) []error {
+		errs := make([]error, len(ms))
+		var (
+			subs []intake.Submission
+			of   []int
+			wg   sync.WaitGroup
+		)
+		for i, m := range ms {
+			src, kind := rawSource(m)
+			var msg proto.Message
+			if kind != bus.KindCarePlan && kind != bus.KindUnknown && len(m.Data) <= intake.MaxBytes(kind) {
+				if decoded, bad := intake.Decode(kind, src.ContentType, src.Payload); bad == nil {
+					msg = decoded
+				}
+			}
+			if msg == nil {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = one(ctxs[i], m)
+				}()
+				continue
+			}
+			subs = append(subs, intake.Submission{Ctx: ctxs[i], Kind: kind, Msg: msg, Src: src})
+			of = append(of, i)
+		}
+		outs, serrs := in.SubmitBatch(ctx, subs)
+		for j, i := range of {
+			errs[i] = serrs[j]
+			if serrs[j] == nil {
+				logOutcome(log, subs[j].Kind, outs[j], ms[i].StreamSeq)
+			}
+		}
+		wg.Wait()
+		return errs
+	}
+}
+
+// logOutcome logs what became of a submission that was not accepted as sent.
+func logOutcome(log *slog.Logger, kind string, out intake.Outcome, rawSeq uint64) {
+	if out.Rejection != nil {
+		reasons := make([]string, 0, len(out.Rejection.Violations))
+		for _, v := range out.Rejection.Violations {
+			reasons = append(reasons, v.Reason)
+		}
+		log.Info("submission rejected", "rejection", out.Rejection.RejectionId, "kind", kind, "reasons", reasons)
+	}
+	if out.Held {
+		log.Info("reversal held until its claim arrives", "raw_seq", rawSeq)
 	}
 }
 
@@ -39,24 +107,12 @@ func Subscriptions(in *intake.Intake, log *slog.Logger) []bus.Subscription {
 // event or a stored rejection; only a failure to store either is retried.
 func rawHandler(in *intake.Intake, log *slog.Logger) func(context.Context, *bus.Msg) error {
 	return func(ctx context.Context, m *bus.Msg) error {
-		src, kind := rawSender(m.Subject)
-		src.Channel = intake.ChannelNATS
-		src.RawSubject, src.RawSeq = m.Subject, m.StreamSeq
-		src.ContentType, src.Payload = m.Header.Get(bus.HeaderContentType), m.Data
+		src, kind := rawSource(m)
 		out, err := in.SubmitRaw(ctx, kind, src)
 		if err != nil {
 			return err
 		}
-		if out.Rejection != nil {
-			reasons := make([]string, 0, len(out.Rejection.Violations))
-			for _, v := range out.Rejection.Violations {
-				reasons = append(reasons, v.Reason)
-			}
-			log.Info("submission rejected", "rejection", out.Rejection.RejectionId, "kind", kind, "reasons", reasons)
-		}
-		if out.Held {
-			log.Info("reversal held until its claim arrives", "raw_seq", m.StreamSeq)
-		}
+		logOutcome(log, kind, out, m.StreamSeq)
 		return nil
 	}
 }

@@ -151,6 +151,44 @@ func (s *Store) ApplyClaim(ctx context.Context, member string, f profile.Fill, b
 	return s.run(ctx, applyClaim, member, f.Key(), profile.EncodeFill(f), birth, plan, member)
 }
 
+// ApplyClaims stores the fills of several beneficiaries' claims (at most one
+// each) in one pipelined round trip: the same script as ApplyClaim for each,
+// run in Redis one after another. Each claim has its snapshot or its error.
+func (s *Store) ApplyClaims(ctx context.Context, claims []assess.ClaimFill) ([]profile.Snapshot, []error) {
+	snaps := make([]profile.Snapshot, len(claims))
+	errs := make([]error, len(claims))
+	cmds := make([]*redis.Cmd, len(claims))
+	exec := func() error {
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, c := range claims {
+				cmds[i] = applyClaim.EvalSha(ctx, p, []string{s.ProfileKey(c.Member), s.membersKey(s.parts.Of(c.Member))},
+					c.Fill.Key(), profile.EncodeFill(c.Fill), c.Birth, c.Plan, c.Member)
+			}
+			return nil
+		})
+		return err
+	}
+	err := exec()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// A Redis that restarted (or was flushed) has forgotten the script; a
+		// command refused for that did nothing, so the whole pipeline is sent
+		// again once the script is loaded.
+		if err = applyClaim.Load(ctx, s.rdb).Err(); err == nil {
+			err = exec()
+		}
+	}
+	for i, c := range claims {
+		v, cerr := cmds[i].Result()
+		if cerr != nil {
+			errs[i] = fmt.Errorf("profile update: %w", cerr)
+			continue
+		}
+		snaps[i], errs[i] = decode(c.Member, v)
+	}
+	_ = err // each command carries its own error
+	return snaps, errs
+}
+
 // ApplyReversal reverses a claim (on is the reversal date).
 func (s *Store) ApplyReversal(ctx context.Context, member, fillKey, on, plan string) (profile.Snapshot, error) {
 	return s.run(ctx, applyReversal, member, fillKey, on, plan, member)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emtm/emtm/libs/bus"
@@ -38,6 +39,9 @@ import (
 // (false: another event changed the profile meanwhile).
 type Store interface {
 	ApplyClaim(ctx context.Context, member string, f profile.Fill, birth, plan string) (profile.Snapshot, error)
+	// ApplyClaims is ApplyClaim for the claims of several beneficiaries (at
+	// most one each) in one round trip; each has its snapshot or its error.
+	ApplyClaims(ctx context.Context, claims []ClaimFill) ([]profile.Snapshot, []error)
 	ApplyReversal(ctx context.Context, member, fillKey, on, plan string) (profile.Snapshot, error)
 	ApplyCondition(ctx context.Context, member string, c profile.Condition) (profile.Snapshot, error)
 	ApplyMedical(ctx context.Context, member string, m profile.MedicalEvent, plan string) (profile.Snapshot, error)
@@ -145,6 +149,41 @@ func (a *Assessor) OnClaim(ctx context.Context, c *claimsv1.PharmacyClaim) error
 		return err
 	}
 	return a.settle(ctx, snap, c.GetMeta().GetEventId(), civil.FromProto(c.DateOfService))
+}
+
+// ClaimFill is a paid claim as a profile keeps it: the fill, and the
+// beneficiary's birth date and plan it states.
+type ClaimFill struct {
+	Member      string
+	Fill        profile.Fill
+	Birth, Plan string
+}
+
+// OnClaims applies the paid claims of several beneficiaries (at most one
+// claim each, as a batch of the bus holds): their fills in one round trip,
+// then, for each, what OnClaim does after applying it, at the same time
+// (most claims change no assessment and need nothing more). ctxs are the
+// claims' own contexts (their traces); ctx is the batch's.
+func (a *Assessor) OnClaims(ctx context.Context, ctxs []context.Context, cs []*claimsv1.PharmacyClaim) []error {
+	fills := make([]ClaimFill, len(cs))
+	for i, c := range cs {
+		a.tag(ctxs[i], c.MemberId)
+		fills[i] = ClaimFill{Member: c.MemberId, Fill: a.FillOf(c), Birth: profile.EncodeDate(civil.FromProto(c.BirthDate)), Plan: planid.Of(c).String()}
+	}
+	snaps, errs := a.store.ApplyClaims(ctx, fills)
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		if errs[i] != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = a.settle(ctxs[i], snaps[i], c.GetMeta().GetEventId(), civil.FromProto(c.DateOfService))
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 // OnReversal applies a claim reversal.

@@ -27,7 +27,8 @@ import (
 // The live consumers and a rebuild's replay use the same ones.
 func Subscriptions(a *assess.Assessor) []bus.Subscription {
 	return []bus.Subscription{
-		bus.Subscribe(bus.RiskScoringClaims, bus.On(bus.ClaimPaid, a.OnClaim), bus.On(bus.ClaimReversed, a.OnReversal)),
+		bus.Batched(bus.Subscribe(bus.RiskScoringClaims, bus.On(bus.ClaimPaid, a.OnClaim), bus.On(bus.ClaimReversed, a.OnReversal)),
+			bus.ClaimPaid, a.OnClaims),
 		bus.Subscribe(bus.RiskScoringMedical, bus.On(bus.PartsAB, a.OnPartsAB), bus.On(bus.Condition, a.OnCondition)),
 		bus.Subscribe(bus.RiskScoringEnrollment, bus.On(bus.Enrollment, a.OnEnrollment)),
 		bus.Subscribe(bus.RiskScoringEncounters, bus.On(bus.Encounter, a.OnEncounter)),

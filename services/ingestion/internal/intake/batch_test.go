@@ -1,0 +1,149 @@
+package intake_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/emtm/emtm/libs/bus"
+	"github.com/emtm/emtm/libs/civil"
+	"github.com/emtm/emtm/libs/testkit"
+	"github.com/emtm/emtm/services/ingestion/internal/intake"
+)
+
+// fromPharmacy is a submission of kind as the pharmacy publishes it on the
+// bus, stored raw at rawSeq.
+func fromPharmacy(t *testing.T, kind string, msg proto.Message, rawSeq uint64) intake.Submission {
+	t.Helper()
+	b, err := proto.Marshal(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return intake.Submission{Ctx: context.Background(), Kind: kind, Msg: msg, Src: intake.Source{Channel: intake.ChannelNATS,
+		Role: intake.RolePharmacy, Allowed: []string{pharmacy}, Sender: pharmacy, RawSubject: bus.RawPharmacySubject(pharmacy, kind),
+		RawSeq: rawSeq, ContentType: bus.ContentProtobuf, Payload: b}}
+}
+
+// A batch of claims ends each claim as Submit would have: a duplicate is a
+// duplicate, a conflicting one and an invalid one are rejected, one of a
+// member without enrollment waits, another kind goes through Submit's rules
+// (a pharmacy may not send enrollment), a claim with a reversal held for it is
+// published and then its reversal; and a batch of new valid claims takes
+// three Redis round trips whatever its size.
+func TestABatchOfClaimsEndsEachAsSubmitWouldInThreeRedisRoundTrips(t *testing.T) {
+	t.Parallel()
+	in, store, env, _ := newIntake(t)
+	ctx := context.Background()
+	jan := civil.Date{Year: 2024, Month: 1, Day: 1}
+	for m := 1; m <= 24; m++ {
+		if m == 6 {
+			continue // M6 has no enrollment on file
+		}
+		if _, err := in.SubmitAPI(ctx, bus.KindEnrollment, enrollmentOf(fmt.Sprintf("M%d", m), jan)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := in.SubmitAPI(ctx, bus.KindClaim, claimOf("RX-A", pharmacy, "M1")); err != nil || out.Rejection != nil {
+		t.Fatalf("RX-A: %+v %v", out, err)
+	}
+	if out, err := in.SubmitAPI(ctx, bus.KindClaim, claimOf("RX-C", pharmacy, "M3")); err != nil || out.Rejection != nil {
+		t.Fatalf("RX-C: %+v %v", out, err)
+	}
+	early := rev("RX-B")
+	early.MemberId = "M2"
+	if out, err := in.SubmitAPI(ctx, bus.KindReversal, early); err != nil || !out.Held {
+		t.Fatalf("early reversal: %+v %v", out, err)
+	}
+	conflicting := claimOf("RX-C", pharmacy, "M3")
+	conflicting.TotalCents = 999
+	invalid := claimOf("RX-E", pharmacy, "M5")
+	invalid.DaysSupply = 0
+	batch := []intake.Submission{
+		fromPharmacy(t, bus.KindClaim, claimOf("RX-A", pharmacy, "M1"), 1001),
+		fromPharmacy(t, bus.KindClaim, claimOf("RX-B", pharmacy, "M2"), 1002),
+		fromPharmacy(t, bus.KindClaim, conflicting, 1003),
+		fromPharmacy(t, bus.KindClaim, claimOf("RX-D", pharmacy, "M4"), 1004),
+		fromPharmacy(t, bus.KindClaim, invalid, 1005),
+		fromPharmacy(t, bus.KindClaim, claimOf("RX-F", pharmacy, "M6"), 1006),
+		fromPharmacy(t, bus.KindEnrollment, enrollmentOf("M7", jan), 1007),
+	}
+	outs, errs := in.SubmitBatch(ctx, batch)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("submission %d: %v", i, err)
+		}
+	}
+	if !outs[0].Duplicate {
+		t.Errorf("RX-A again: %+v, want a duplicate", outs[0])
+	}
+	if outs[1].Rejection != nil || outs[1].Duplicate {
+		t.Errorf("RX-B: %+v, want accepted", outs[1])
+	}
+	if got := reasons(outs[2]); got != "claim_id:DUPLICATE_CONFLICT" {
+		t.Errorf("RX-C with other content: rejected for %q, want claim_id:DUPLICATE_CONFLICT", got)
+	}
+	if outs[3].Rejection != nil || outs[3].EventID != intake.ClaimEventID(pharmacy, "RX-D") {
+		t.Errorf("RX-D: %+v, want accepted", outs[3])
+	}
+	if outs[4].Rejection == nil {
+		t.Errorf("RX-E without days supply: %+v, want a rejection", outs[4])
+	}
+	if !outs[5].AwaitingEnrollment {
+		t.Errorf("RX-F of a member without enrollment: %+v, want it to wait", outs[5])
+	}
+	if got := reasons(outs[6]); got != "kind:NOT_ALLOWED_FOR_SENDER" {
+		t.Errorf("an enrollment from a pharmacy: rejected for %q, want kind:NOT_ALLOWED_FOR_SENDER", got)
+	}
+	var subjects []string
+	for _, m := range testkit.StreamMessages(t, env.JS, bus.StreamClaims) {
+		subjects = append(subjects, m.Subject)
+	}
+	p2 := bus.Partition("M2", 4)
+	want := fmt.Sprint([]string{bus.ClaimPaidSubject(bus.Partition("M1", 4)), bus.ClaimPaidSubject(bus.Partition("M3", 4))})
+	if len(subjects) != 5 || fmt.Sprint(subjects[:2]) != want {
+		t.Fatalf("claims stream %v: want RX-A, RX-C, then RX-B and RX-D in some order and RX-B's reversal after RX-B", subjects)
+	}
+	paidB, reversedB := -1, -1
+	for i, s := range subjects {
+		if s == bus.ClaimPaidSubject(p2) && paidB < 0 {
+			paidB = i
+		}
+		if s == bus.ClaimReversedSubject(p2) {
+			reversedB = i
+		}
+	}
+	if paidB < 0 || reversedB < paidB {
+		t.Fatalf("claims stream %v: RX-B's reversal must come after RX-B", subjects)
+	}
+	if held, _ := in.ListHeld(ctx, 10); len(held) != 0 {
+		t.Fatalf("still held: %+v", held)
+	}
+	records, _, err := store.ClaimJourneys(ctx, "RX-D")
+	if err != nil || len(records) != 1 || records[0].RawSeq != 1004 || records[0].ClaimSeq == 0 {
+		t.Fatalf("journey of RX-D: %+v %v", records, err)
+	}
+
+	rt := &roundTrips{}
+	env.Redis.AddHook(rt)
+	for _, size := range []int{1, 16} {
+		var fresh []intake.Submission
+		for m := 8; m < 8+size; m++ {
+			fresh = append(fresh, fromPharmacy(t, bus.KindClaim, claimOf(fmt.Sprintf("RX-N%d-%d", size, m), pharmacy, fmt.Sprintf("M%d", m)), uint64(2000+100*size+m)))
+		}
+		rt.take()
+		outs, errs := in.SubmitBatch(ctx, fresh)
+		for i := range fresh {
+			if errs[i] != nil || outs[i].Rejection != nil || outs[i].Duplicate {
+				t.Fatalf("new claim %d of %d: %+v %v", i, size, outs[i], errs[i])
+			}
+		}
+		if n := rt.take(); n != 3 {
+			t.Errorf("a batch of %d new claims took %d Redis round trips, want 3", size, n)
+		}
+	}
+	if got := len(testkit.StreamMessages(t, env.JS, bus.StreamClaims)); got != 5+17 {
+		t.Fatalf("%d claims on the stream, want %d", got, 5+17)
+	}
+}
