@@ -160,6 +160,9 @@ func (rt *Runtime) Consume(ctx context.Context, spec bus.ConsumerSpec, h bus.Han
 	if spec.Workers == 0 {
 		spec.Workers = rt.Cfg.Workers
 	}
+	if spec.BatchSize == 0 {
+		spec.BatchSize = rt.Cfg.Batch
+	}
 	if spec.AckWait == 0 {
 		spec.AckWait = rt.Cfg.AckWait
 	}

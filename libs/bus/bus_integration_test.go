@@ -223,17 +223,7 @@ func TestWorkersKeepEachMembersOrder(t *testing.T) {
 	env, tel, pub := setup(t)
 	ctx := context.Background()
 	const members, perMember = 12, 15
-	var outs []bus.Out
-	for i := 0; i < perMember; i++ {
-		for m := 0; m < members; m++ {
-			member := fmt.Sprintf("M%03d", m)
-			outs = append(outs, bus.Out{Subject: bus.ClaimPaidSubject("p0"), MsgID: fmt.Sprintf("%s/%d", member, i),
-				Msg: &claimsv1.PharmacyClaim{ClaimId: fmt.Sprintf("%s/%d", member, i), MemberId: member, FillNumber: int32(i)}})
-		}
-	}
-	if _, err := pub.Publish(ctx, outs...); err != nil {
-		t.Fatal(err)
-	}
+	publishFills(ctx, t, pub, members, perMember, 1, 0) // one partition: p0
 	var (
 		mu               sync.Mutex
 		seen             = map[string][]int32{}
@@ -371,17 +361,7 @@ func TestABatchConsumerHandsABacklogOverInBatchesKeepingEachMembersOrder(t *test
 	env, tel, pub := setup(t)
 	ctx := context.Background()
 	const members, perMember = 20, 10
-	var outs []bus.Out
-	for i := 0; i < perMember; i++ {
-		for m := 0; m < members; m++ {
-			member := fmt.Sprintf("M%03d", m)
-			outs = append(outs, bus.Out{Subject: bus.ClaimPaidSubject("p0"), MsgID: fmt.Sprintf("%s/%d", member, i),
-				Msg: &claimsv1.PharmacyClaim{ClaimId: fmt.Sprintf("%s/%d", member, i), MemberId: member, FillNumber: int32(i)}})
-		}
-	}
-	if _, err := pub.Publish(ctx, outs...); err != nil {
-		t.Fatal(err)
-	}
+	publishFills(ctx, t, pub, members, perMember, 1, 0) // one partition: p0
 	var (
 		mu          sync.Mutex
 		seen        = map[string][]int32{}

@@ -116,11 +116,13 @@ type ConsumerSpec struct {
 	Key func(subject string, hdr nats.Header, data []byte) string
 	// Batch, when set, handles the pulled messages up to BatchSize at a time
 	// instead of one at a time (Workers is then not used): what has arrived
-	// when the previous batch is settled makes the next, so a batch is one
-	// message when events trickle in and BatchSize under a backlog. Messages
-	// of one key are split over successive batches, in stream order.
+	// when the previous batches are settled (up to 4,096 events) is
+	// split into batches with no key twice, so a batch is one message when
+	// events trickle in and up to BatchSize under a backlog. Messages of one
+	// key go to successive batches, in stream order.
 	Batch BatchHandler
-	// BatchSize bounds a batch (default 128).
+	// BatchSize bounds a batch (default 128; 1: Batch is not used, and the
+	// consumer's Handler takes the messages one at a time on the workers).
 	BatchSize int
 	// PinnedTTL is how long an instance that stopped pulling keeps its
 	// partitions before JetStream pins them to another instance (default 10s;
@@ -144,6 +146,21 @@ type Peers interface {
 	// Holdings is how many partitions of durable each live instance holds.
 	Holdings(durable string) map[string]int
 }
+
+// maxAckPending bounds the events a durable has delivered and not yet had
+// acknowledged: what an instance may hold at once (a batched durable:
+// window()).
+const maxAckPending = 1000
+
+// batchWindow is how many pulled events a batch consumer looks through at
+// once for its batches: many batches' worth, so that a backlog in which one
+// beneficiary's events come together (a member's year of claims, as a
+// backfill sends them: 16 on average) still makes batches of many
+// beneficiaries.
+const batchWindow = 4096
+
+// window is how many events a batch consumer holds at most (its MaxAckPending).
+func (s *ConsumerSpec) window() int { return max(batchWindow, s.BatchSize) }
 
 // PriorityGroup is the one priority group of every emtm consumer: its
 // consumers are pinned, each to one instance at a time.
@@ -172,6 +189,9 @@ func (s *ConsumerSpec) defaults() {
 	}
 	if s.BatchSize <= 0 {
 		s.BatchSize = 128
+	}
+	if s.BatchSize == 1 {
+		s.Batch = nil
 	}
 }
 
@@ -237,6 +257,10 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, tel *otelx.Telemet
 	} else {
 		all = append(all, one{spec.Durable, spec.Subjects})
 	}
+	pending := maxAckPending
+	if spec.Batch != nil {
+		pending = spec.window()
+	}
 	for _, o := range all {
 		cfg := jetstream.ConsumerConfig{
 			Durable:       o.name,
@@ -244,7 +268,7 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, tel *otelx.Telemet
 			DeliverPolicy: jetstream.DeliverAllPolicy,
 			MaxDeliver:    spec.MaxDeliver,
 			AckWait:       spec.AckWait,
-			MaxAckPending: 1000,
+			MaxAckPending: pending,
 			// One instance at a time receives a partition's events (JetStream
 			// 2.11+ priority groups): order per beneficiary holds across instances.
 			PriorityPolicy: jetstream.PriorityPolicyPinned,
@@ -445,7 +469,7 @@ func (c *Consumer) unpin(p *part, why string) {
 func (c *Consumer) consume(ctx context.Context, p *part) error {
 	pull := 64
 	if c.spec.Batch != nil {
-		pull = 2 * c.spec.BatchSize
+		pull = c.spec.window()
 	}
 	it, err := p.cons.Messages(jetstream.PullMaxMessages(pull), jetstream.PullPriorityGroup(PriorityGroup),
 		jetstream.PullExpiry(c.spec.pullExpiry()))
@@ -512,12 +536,12 @@ type pulled struct {
 }
 
 // consumeBatches is consume for a spec.Batch handler: a feeder goroutine reads
-// the pull, and each batch is what it has brought when the previous batch is
-// settled (at least one message, at most spec.BatchSize), handled in
-// waves of distinct keys (handleBatch). A newly pinned partition is taken over
+// the pull, and what it has brought when the previous messages are settled
+// (at least one message, at most spec.window()) is handled in batches of
+// distinct keys (handleBatch). A newly pinned partition is taken over
 // as consume does, after the messages that came under the earlier pin.
 func (c *Consumer) consumeBatches(ctx context.Context, p *part, it jetstream.MessagesContext) error {
-	feed := make(chan pulled, c.spec.BatchSize)
+	feed := make(chan pulled, c.spec.window())
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -553,7 +577,7 @@ func (c *Consumer) consumeBatches(ctx context.Context, p *part, it jetstream.Mes
 		batch := []jetstream.Msg{f.m}
 		var ended error
 	fill:
-		for len(batch) < c.spec.BatchSize {
+		for len(batch) < c.spec.window() {
 			select {
 			case f = <-feed:
 				if f.err != nil {
@@ -897,12 +921,55 @@ func (c *Consumer) keyOf(m jetstream.Msg) string {
 	return m.Headers().Get(HeaderOrderKey)
 }
 
-// handleBatch handles pulled messages with spec.Batch, in waves that each
-// hold at most one message of a key, one wave after another.
+// batchLanes is how many batches of one batch consumer are handled at once:
+// the pulled messages are dealt to lanes by key, and each lane handles its
+// batches one after another, so a key's messages stay in order while a
+// lane waiting for Redis or the bus does not hold the others up.
+const batchLanes = 4
+
+// handleBatch handles pulled messages with spec.Batch: dealt to batchLanes
+// lanes by key, each lane's in batches that hold at most one message of a
+// key, one batch after another. The messages waiting for a later batch are
+// kept from being redelivered meanwhile.
 func (c *Consumer) handleBatch(ctx context.Context, durable string, msgs []jetstream.Msg) {
-	for _, wave := range Waves(msgs, c.keyOf, c.spec.BatchSize) {
-		c.handleWave(ctx, durable, wave)
+	type keyed struct {
+		m   jetstream.Msg
+		key string
 	}
+	lanes := make([][]keyed, batchLanes)
+	for _, m := range msgs {
+		k := c.keyOf(m)
+		l := WorkerOf(k, batchLanes)
+		lanes[l] = append(lanes[l], keyed{m, k})
+	}
+	var wg sync.WaitGroup
+	for _, lane := range lanes {
+		if len(lane) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			touched := time.Now()
+			waves := Waves(lane, func(k keyed) string { return k.key }, c.spec.BatchSize)
+			for i, wave := range waves {
+				if time.Since(touched) > c.spec.AckWait/3 {
+					for _, later := range waves[i:] {
+						for _, k := range later {
+							_ = k.m.InProgress()
+						}
+					}
+					touched = time.Now()
+				}
+				ms := make([]jetstream.Msg, len(wave))
+				for j, k := range wave {
+					ms[j] = k.m
+				}
+				c.handleWave(ctx, durable, ms)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // Waves splits items (in stream order) into batches of at most size items

@@ -29,6 +29,10 @@ type Common struct {
 	// Workers handle each durable consumer's events in parallel, one
 	// beneficiary's always in order on the same worker.
 	Workers int
+	// Batch bounds the batches of the durables whose handlers take a batch at
+	// a time (ingestion's raw submissions, risk-scoring's claims); 1 handles
+	// their events one at a time on the workers instead.
+	Batch int
 	// AckWait is how long a delivered event may go unacknowledged before it is
 	// redelivered (e.g. after a crash of the service that had it).
 	AckWait time.Duration
@@ -72,6 +76,7 @@ func RegisterCommon(s *Set, defaultGRPC string) *Common {
 	metrics := s.String("metrics-addr", "auto", "where /metrics is served for Prometheus (auto: gRPC port 71NN -> 91NN; off: not served)")
 	parts := s.Int("partitions", 4, "beneficiary partitions in subjects (fixed per deployment)")
 	workers := s.Int("workers", 16, "events handled in parallel per durable consumer (1..256); one beneficiary's always in order")
+	batch := s.Int("batch", 128, "events handled together by a batched durable consumer (1..1000; 1: one at a time on the workers)")
 	ackWait := s.Duration("ack-wait", 30*time.Second, "redeliver an event not acknowledged within this long (a crashed consumer's events)")
 	pinTTL := s.Duration("pin-ttl", 10*time.Second, "a partition moves to another instance this long after its instance stopped pulling (3s..10m; docs/scaling.md)")
 	repl := s.Int("stream-replicas", 1, "replicas of emtm's JetStream streams (3 in a cluster)")
@@ -89,7 +94,7 @@ func RegisterCommon(s *Set, defaultGRPC string) *Common {
 		if c.MetricsAddr == "auto" {
 			c.MetricsAddr = DefaultMetricsAddr(c.GRPCAddr)
 		}
-		c.Workers, c.AckWait, c.PinTTL = *workers, *ackWait, *pinTTL
+		c.Workers, c.Batch, c.AckWait, c.PinTTL = *workers, *batch, *ackWait, *pinTTL
 		c.TLSCert, c.TLSKey, c.TLSClientCA, c.RateLimit, c.RateBurst = *tlsCert, *tlsKey, *tlsCA, *rl, *rb
 		if c.RateBurst == 0 {
 			c.RateBurst = int(2*c.RateLimit) + 1
@@ -121,6 +126,8 @@ func (c *Common) Validate() error {
 		return fmt.Errorf("pin-ttl: %s is out of range 3s..10m", c.PinTTL)
 	case c.Workers < 1 || c.Workers > 256:
 		return fmt.Errorf("workers: %d is out of range 1..256", c.Workers)
+	case c.Batch < 1 || c.Batch > 1000:
+		return fmt.Errorf("batch: %d is out of range 1..1000", c.Batch)
 	case c.StreamReplicas != 1 && c.StreamReplicas != 3 && c.StreamReplicas != 5:
 		return fmt.Errorf("stream-replicas: %d must be 1, 3 or 5", c.StreamReplicas)
 	case c.LogFormat != "text" && c.LogFormat != "json":

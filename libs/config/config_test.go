@@ -43,6 +43,8 @@ func TestBadValuesNameTheirSource(t *testing.T) {
 		{nil, []string{"-partitions", "0"}, "partitions: 0 is out of range"},
 		{nil, []string{"-stream-replicas", "2"}, "stream-replicas"},
 		{nil, []string{"-log-format", "xml"}, "log-format"},
+		{nil, []string{"-batch", "0"}, "batch: 0 is out of range 1..1000"},
+		{map[string]string{"EMTM_BATCH": "5000"}, nil, "batch: 5000 is out of range"},
 	}
 	for _, tt := range tests {
 		s := New("x", func(k string) string { return tt.env[k] })

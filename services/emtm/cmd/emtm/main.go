@@ -96,6 +96,7 @@ func newRoot() *cobra.Command {
 	bf.BoolVar(&b.Replay, "replay", false, "replay mode: no fsync before acknowledging")
 	bf.IntVar(&b.Partitions, "partitions", 4, "beneficiary partitions: durable consumers per stream and service, handled in parallel")
 	bf.IntVar(&b.Workers, "workers", 16, "workers per durable consumer, one beneficiary's events in order on one worker")
+	bf.IntVar(&b.Batch, "batch", 128, "events handled together by a batched durable (ingestion's raw submissions, risk-scoring's claims); 1: one at a time")
 	bf.IntVar(&b.Window, "window", 64, "pipeline phase: publishes in flight before the publisher waits for acknowledgements")
 	bf.StringVar(&b.DataDir, "data-dir", "", "where the servers keep their data (default: a temporary directory, removed)")
 	bf.DurationVar(&b.Timeout, "timeout", 30*time.Minute, "bound on the whole run")

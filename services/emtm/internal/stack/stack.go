@@ -77,6 +77,8 @@ type Options struct {
 	Partitions int
 	// Workers per durable consumer (0: the services' default).
 	Workers int
+	// Batch bounds the batches of batched durables (0: the services' default; 1: none).
+	Batch int
 	// LeastPrivilege runs the embedded NATS with a user per service (random
 	// passwords) whose permissions are bus.Grants; the streams are created by
 	// the admin, whose credentials are in Stack.NATSURL.
@@ -222,6 +224,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		}
 		args := []string{"-nats-url", serviceURL, "-redis-url", s.RedisURL, "-grpc-addr", addr, "-metrics-addr", metrics,
 			"-partitions", strconv.Itoa(o.Partitions)}
+		if o.Batch > 0 {
+			args = append(args, "-batch", strconv.Itoa(o.Batch))
+		}
 		if o.Workers > 0 {
 			args = append(args, "-workers", strconv.Itoa(o.Workers))
 		}
