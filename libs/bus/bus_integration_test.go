@@ -445,3 +445,82 @@ func TestABatchConsumerHandsABacklogOverInBatchesKeepingEachMembersOrder(t *test
 		t.Fatalf("%d dead letters, want the one permanent failure", deadLetters)
 	}
 }
+
+// While one beneficiary's event is retried in place for longer than the ack
+// wait, the events of its lane waiting for a later batch are kept from
+// redelivery: each is handled once.
+func TestEventsWaitingBehindARetryInPlaceAreNotRedelivered(t *testing.T) {
+	t.Parallel()
+	env, tel, pub := setup(t)
+	ctx := context.Background()
+	// B shares A's lane, so B's second event waits behind the batch of A's first.
+	lane := bus.WorkerOf(bus.OrderKey("A"), 4)
+	b := ""
+	for i := 0; i < 1000 && b == ""; i++ {
+		if m := fmt.Sprintf("B%d", i); bus.WorkerOf(bus.OrderKey(m), 4) == lane {
+			b = m
+		}
+	}
+	var outs []bus.Out
+	for _, e := range []struct {
+		member string
+		fill   int32
+	}{{"A", 0}, {b, 0}, {b, 1}} {
+		id := fmt.Sprintf("%s/%d", e.member, e.fill)
+		outs = append(outs, bus.Out{Subject: bus.ClaimPaidSubject("p0"), MsgID: id,
+			Msg: &claimsv1.PharmacyClaim{ClaimId: id, MemberId: e.member, FillNumber: e.fill}})
+	}
+	if _, err := pub.Publish(ctx, outs...); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu      sync.Mutex
+		handled = map[string]int{}
+		started = time.Now()
+		done    = make(chan struct{})
+	)
+	spec := bus.ConsumerSpec{Stream: bus.StreamClaims, Durable: "kept", Subjects: []string{"emtm.claims.p0.paid"},
+		AckWait: 2 * time.Second, RetryInPlace: 10 * time.Second,
+		Batch: func(ctx context.Context, batch []bus.Delivery) []error {
+			errs := make([]error, len(batch))
+			mu.Lock()
+			defer mu.Unlock()
+			for i, d := range batch {
+				var c claimsv1.PharmacyClaim
+				if err := proto.Unmarshal(d.Msg.Data, &c); err != nil {
+					errs[i] = bus.Permanent(err)
+					continue
+				}
+				if c.ClaimId == "A/0" && time.Since(started) < 5*time.Second {
+					errs[i] = errors.New("redis is restarting")
+					continue
+				}
+				handled[c.ClaimId]++
+				if len(handled) == 3 {
+					select {
+					case <-done:
+					default:
+						close(done)
+					}
+				}
+			}
+			return errs
+		}}
+	runConsumer(t, env, tel, pub, spec, func(context.Context, *bus.Msg) error { return errors.New("the batch handler is used") })
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("not every event was handled within 20s")
+	}
+	time.Sleep(3 * time.Second) // a redelivery of the waiting event would come within an ack wait
+	mu.Lock()
+	defer mu.Unlock()
+	for id, n := range handled {
+		if n != 1 {
+			t.Errorf("%s handled %d times, want once", id, n)
+		}
+	}
+	if handled[b+"/1"] != 1 {
+		t.Fatalf("handled %v: want %s/1 once", handled, b)
+	}
+}

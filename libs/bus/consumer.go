@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -942,25 +943,45 @@ func (c *Consumer) handleBatch(ctx context.Context, durable string, msgs []jetst
 		l := WorkerOf(k, batchLanes)
 		lanes[l] = append(lanes[l], keyed{m, k})
 	}
+	// Until the window is handled, every third of the ack wait, the
+	// messages no lane has reached yet are kept from redelivery, however
+	// long another lane's retry in place takes.
+	reached := make([]atomic.Int32, batchLanes) // waves begun, per lane
+	laneWaves := make([][][]keyed, batchLanes)
+	for l, lane := range lanes {
+		laneWaves[l] = Waves(lane, func(k keyed) string { return k.key }, c.spec.BatchSize)
+	}
+	stop := make(chan struct{})
+	kept := make(chan struct{})
+	go func() {
+		defer close(kept)
+		t := time.NewTicker(max(c.spec.AckWait/3, time.Second))
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			for l, waves := range laneWaves {
+				for _, later := range waves[min(int(reached[l].Load()), len(waves)):] {
+					for _, k := range later {
+						_ = k.m.InProgress()
+					}
+				}
+			}
+		}
+	}()
 	var wg sync.WaitGroup
-	for _, lane := range lanes {
-		if len(lane) == 0 {
+	for l, waves := range laneWaves {
+		if len(waves) == 0 {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			touched := time.Now()
-			waves := Waves(lane, func(k keyed) string { return k.key }, c.spec.BatchSize)
 			for i, wave := range waves {
-				if time.Since(touched) > c.spec.AckWait/3 {
-					for _, later := range waves[i:] {
-						for _, k := range later {
-							_ = k.m.InProgress()
-						}
-					}
-					touched = time.Now()
-				}
+				reached[l].Store(int32(i + 1))
 				ms := make([]jetstream.Msg, len(wave))
 				for j, k := range wave {
 					ms[j] = k.m
@@ -970,6 +991,8 @@ func (c *Consumer) handleBatch(ctx context.Context, durable string, msgs []jetst
 		}()
 	}
 	wg.Wait()
+	close(stop)
+	<-kept
 }
 
 // Waves splits items (in stream order) into batches of at most size items
@@ -1036,11 +1059,18 @@ func (c *Consumer) handleWave(ctx context.Context, durable string, ms []jetstrea
 		trace.WithAttributes(attribute.String("messaging.consumer.group.name", durable), attribute.Int("messaging.batch.message_count", len(ds))))
 	errs := c.runBatch(bctx, ds)
 	bspan.End()
-	for i, it := range items {
-		again := func(ctx context.Context) error { return c.runBatch(ctx, []Delivery{{Ctx: ctx, Msg: it.d.Msg}})[0] }
-		herr := c.retryInPlace(it.d.Ctx, durable, it.m, it.d.Msg, errs[i], again)
-		c.settle(ctx, it.d.Ctx, durable, it.m, it.md, it.d.Msg, it.span, herr, started)
-		it.span.End()
+	// What succeeded is acknowledged first (no key is twice in a batch), so
+	// that a retry in place below does not keep it waiting.
+	for pass := 0; pass < 2; pass++ {
+		for i, it := range items {
+			if (errs[i] == nil) != (pass == 0) {
+				continue
+			}
+			again := func(ctx context.Context) error { return c.runBatch(ctx, []Delivery{{Ctx: ctx, Msg: it.d.Msg}})[0] }
+			herr := c.retryInPlace(it.d.Ctx, durable, it.m, it.d.Msg, errs[i], again)
+			c.settle(ctx, it.d.Ctx, durable, it.m, it.md, it.d.Msg, it.span, herr, started)
+			it.span.End()
+		}
 	}
 }
 
