@@ -142,10 +142,11 @@ type Subscription struct {
 
 // Batched has the subscription's live consumer hand t's messages to fn a
 // batch at a time (at most one per beneficiary, in stream order), each
-// decoded once, with its own context (its trace) in ctxs; ctx is the batch's; a message that cannot be decoded is dead-lettered
-// (Permanent). The batch's other messages go to the subscription's routes,
-// one goroutine each, at the same time as fn runs: a batch holds no two
-// messages of one key, so nothing they touch is shared.
+// decoded once, with its own context (its trace) in ctxs; ctx is the
+// batch's. A message that cannot be decoded is dead-lettered (Permanent).
+// The batch's other messages go to the subscription's routes, one goroutine
+// each, at the same time as fn runs: a batch holds no two messages of one
+// key, so nothing they touch is shared.
 func Batched[T any](s Subscription, t Topic[T], fn func(ctx context.Context, ctxs []context.Context, vs []T) []error) Subscription {
 	routes := s.Routes
 	s.Batch = func(ctx context.Context, batch []Delivery) []error {

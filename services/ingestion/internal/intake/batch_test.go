@@ -69,6 +69,11 @@ func TestABatchOfClaimsEndsEachAsSubmitWouldInThreeRedisRoundTrips(t *testing.T)
 		fromPharmacy(t, bus.KindClaim, claimOf("RX-F", pharmacy, "M6"), 1006),
 		fromPharmacy(t, bus.KindEnrollment, enrollmentOf("M7", jan), 1007),
 	}
+	// A Redis that forgot the reservation's script (restarted, flushed): the
+	// reservations are sent again once it is loaded.
+	if err := env.Redis.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
 	outs, errs := in.SubmitBatch(ctx, batch)
 	for i, err := range errs {
 		if err != nil {

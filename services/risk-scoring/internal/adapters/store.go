@@ -168,13 +168,13 @@ func (s *Store) ApplyClaims(ctx context.Context, claims []assess.ClaimFill) ([]p
 		})
 		return err
 	}
-	err := exec()
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+	// Each command carries its own result or error.
+	if err := exec(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		// A Redis that restarted (or was flushed) has forgotten the script; a
 		// command refused for that did nothing, so the whole pipeline is sent
 		// again once the script is loaded.
-		if err = applyClaim.Load(ctx, s.rdb).Err(); err == nil {
-			err = exec()
+		if applyClaim.Load(ctx, s.rdb).Err() == nil {
+			_ = exec()
 		}
 	}
 	for i, c := range claims {
@@ -185,7 +185,6 @@ func (s *Store) ApplyClaims(ctx context.Context, claims []assess.ClaimFill) ([]p
 		}
 		snaps[i], errs[i] = decode(c.Member, v)
 	}
-	_ = err // each command carries its own error
 	return snaps, errs
 }
 

@@ -56,6 +56,11 @@ func TestClaimsAppliedInBatchesLeaveWhatClaimsAppliedOneAtATimeLeave(t *testing.
 			t.Fatal(err)
 		}
 	}
+	// A Redis that forgot the scripts (restarted, flushed): the first batch's
+	// pipeline is refused and sent again once the script is loaded.
+	if err := env.Redis.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
 	rt.n.Store(0)
 	batches := bus.Waves(all, func(c *claimsv1.PharmacyClaim) string { return c.MemberId }, 16)
 	for _, b := range batches {
