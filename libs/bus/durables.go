@@ -107,12 +107,21 @@ func On[T any](t Topic[T], fn func(ctx context.Context, v T) error) Route {
 // stream sequence, say).
 func OnMsg[T any](t Topic[T], fn func(ctx context.Context, v T, m *Msg) error) Route {
 	return Route{Topic: t.TopicSpec, handle: func(ctx context.Context, m *Msg) error {
-		v, err := t.Decode(m)
+		v, err := read(t, m)
 		if err != nil {
-			return Permanent(fmt.Errorf("decode %s: %w", t.Name, err))
+			return err
 		}
 		return fn(ctx, v, m)
 	}}
+}
+
+// read decodes m as t; one that cannot be decoded never will be (Permanent).
+func read[T any](t Topic[T], m *Msg) (T, error) {
+	v, err := t.Decode(m)
+	if err != nil {
+		return v, Permanent(fmt.Errorf("decode %s: %w", t.Name, err))
+	}
+	return v, nil
 }
 
 // Routes dispatches a message to the route whose topic its subject is.
@@ -166,9 +175,9 @@ func Batched[T any](s Subscription, t Topic[T], fn func(ctx context.Context, ctx
 				}()
 				continue
 			}
-			v, err := t.Decode(d.Msg)
+			v, err := read(t, d.Msg)
 			if err != nil {
-				errs[i] = Permanent(fmt.Errorf("decode %s: %w", t.Name, err))
+				errs[i] = err
 				continue
 			}
 			mine, ctxs, vs = append(mine, i), append(ctxs, d.Ctx), append(vs, v)

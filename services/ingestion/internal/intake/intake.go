@@ -57,8 +57,7 @@ const MaxSubmissionBytes = 64 << 10
 // about 330 KB of JSON), under EMTM_RAW's limit of bus.MaxRawBytes.
 const MaxCarePlanBytes = 768 << 10
 
-// MaxBytes is the largest submission of kind that is read; a larger one is rejected as OVERSIZED.
-func MaxBytes(kind string) int {
+func maxBytes(kind string) int {
 	if kind == bus.KindCarePlan {
 		return MaxCarePlanBytes
 	}
@@ -435,11 +434,11 @@ func (in *Intake) SubmitAPIDocument(ctx context.Context, kind, contentType strin
 		hdr.Set(HeaderSender, f.Name)
 	}
 	subject := bus.RawAPISubject(kind)
-	if len(data) > MaxBytes(kind) {
+	if len(data) > maxBytes(kind) {
 		// Too large to store whole: a rejection keeps what fits and says so.
 		src := Source{Channel: ChannelGRPC, Role: f.Role, Allowed: f.Allowed, Sender: f.Name, RawSubject: subject, ContentType: contentType, Payload: data}
 		v := oversized(kind, src)
-		data = data[:MaxBytes(kind)/2]
+		data = data[:maxBytes(kind)/2]
 		acks, err := in.pub.Publish(ctx, bus.Out{Subject: subject, MsgID: "raw/api/" + kind + "/" + hex.EncodeToString(sum[:16]), Data: data, Header: hdr})
 		if err != nil {
 			return Outcome{}, fmt.Errorf("store raw submission: %w", err)
@@ -457,25 +456,68 @@ func (in *Intake) SubmitAPIDocument(ctx context.Context, kind, contentType strin
 
 // oversized is the violation of a submission over its kind's limit (nil if within).
 func oversized(kind string, src Source) *validate.Violation {
-	if len(src.Payload) <= MaxBytes(kind) {
+	if len(src.Payload) <= maxBytes(kind) {
 		return nil
 	}
 	return &validate.Violation{Reason: "OVERSIZED",
-		Description: fmt.Sprintf("the submission is %d bytes; one %s may be at most %d bytes", len(src.Payload), kind, MaxBytes(kind))}
+		Description: fmt.Sprintf("the submission is %d bytes; one %s may be at most %d bytes", len(src.Payload), kind, maxBytes(kind))}
 }
 
 // SubmitRaw decodes a raw submission already stored on EMTM_RAW and submits
 // it; an undecodable payload or an unknown kind becomes a rejection.
 func (in *Intake) SubmitRaw(ctx context.Context, kind string, src Source) (Outcome, error) {
+	msg, rejectAs, vs := readRaw(kind, src)
+	if len(vs) > 0 {
+		return in.reject(ctx, rejectAs, src, vs)
+	}
+	return in.Submit(ctx, kind, msg, src)
+}
+
+// SubmitRawBatch is SubmitRaw for raw submissions of different members (at
+// most one each; Msg unset): those it can read go on together
+// (SubmitBatch), the others are rejected at the same time.
+func (in *Intake) SubmitRawBatch(ctx context.Context, raws []Submission) ([]Outcome, []error) {
+	outs := make([]Outcome, len(raws))
+	errs := make([]error, len(raws))
+	var (
+		subs []Submission
+		of   []int
+		wg   sync.WaitGroup
+	)
+	for i, r := range raws {
+		msg, rejectAs, vs := readRaw(r.Kind, r.Src)
+		if len(vs) > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				outs[i], errs[i] = in.reject(r.Ctx, rejectAs, r.Src, vs)
+			}()
+			continue
+		}
+		r.Msg = msg
+		subs, of = append(subs, r), append(of, i)
+	}
+	o, e := in.SubmitBatch(ctx, subs)
+	for j, i := range of {
+		outs[i], errs[i] = o[j], e[j]
+	}
+	wg.Wait()
+	return outs, errs
+}
+
+// readRaw reads a raw submission of kind stored at src: its message, or
+// the kind it is rejected under and why (too large, unreadable, a kind
+// nobody knows).
+func readRaw(kind string, src Source) (proto.Message, string, []validate.Violation) {
 	if v := oversized(kind, src); v != nil {
-		return in.reject(ctx, kind, src, []validate.Violation{*v})
+		return nil, kind, []validate.Violation{*v}
 	}
 	if kind == bus.KindCarePlan {
 		e, vs := DecodeCarePlan(src.ContentType, src.Payload)
 		if len(vs) > 0 {
-			return in.reject(ctx, kind, src, vs)
+			return nil, kind, vs
 		}
-		return in.Submit(ctx, kind, e, src)
+		return e, kind, nil
 	}
 	msg, bad := Decode(kind, src.ContentType, src.Payload)
 	if bad != nil {
@@ -484,9 +526,9 @@ func (in *Intake) SubmitRaw(ctx context.Context, kind string, src Source) (Outco
 			k = bus.KindUnknown
 			bad.Description += " (subject " + src.RawSubject + ")"
 		}
-		return in.reject(ctx, k, src, []validate.Violation{*bad})
+		return nil, k, []validate.Violation{*bad}
 	}
-	return in.Submit(ctx, kind, msg, src)
+	return msg, kind, nil
 }
 
 // Decode reads a raw payload of kind in its content type (application/json,

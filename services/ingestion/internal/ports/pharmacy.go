@@ -3,10 +3,8 @@ package ports
 import (
 	"context"
 	"log/slog"
-	"sync"
 
 	"github.com/nats-io/nats.go"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/services/ingestion/internal/intake"
@@ -46,45 +44,21 @@ func rawSource(m *bus.Msg) (intake.Source, string) {
 	return src, kind
 }
 
-// rawBatch handles a batch of raw submissions (at most one per member):
-// those that decode go to intake's SubmitBatch together, the others (an
-// oversized or unreadable payload, a care plan) as rawHandler does.
+// rawBatch handles a batch of raw submissions (at most one per member)
+// together: intake's SubmitRawBatch.
 func rawBatch(in *intake.Intake, log *slog.Logger) func(ctx context.Context, ctxs []context.Context, ms []*bus.Msg) []error {
-	one := rawHandler(in, log)
 	return func(ctx context.Context, ctxs []context.Context, ms []*bus.Msg) []error {
-		errs := make([]error, len(ms))
-		var (
-			subs []intake.Submission
-			of   []int
-			wg   sync.WaitGroup
-		)
+		raws := make([]intake.Submission, len(ms))
 		for i, m := range ms {
 			src, kind := rawSource(m)
-			var msg proto.Message
-			if kind != bus.KindCarePlan && kind != bus.KindUnknown && len(m.Data) <= intake.MaxBytes(kind) {
-				if decoded, bad := intake.Decode(kind, src.ContentType, src.Payload); bad == nil {
-					msg = decoded
-				}
-			}
-			if msg == nil {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					errs[i] = one(ctxs[i], m)
-				}()
-				continue
-			}
-			subs = append(subs, intake.Submission{Ctx: ctxs[i], Kind: kind, Msg: msg, Src: src})
-			of = append(of, i)
+			raws[i] = intake.Submission{Ctx: ctxs[i], Kind: kind, Src: src}
 		}
-		outs, serrs := in.SubmitBatch(ctx, subs)
-		for j, i := range of {
-			errs[i] = serrs[j]
-			if serrs[j] == nil {
-				logOutcome(log, subs[j].Kind, outs[j], ms[i].StreamSeq)
+		outs, errs := in.SubmitRawBatch(ctx, raws)
+		for i, m := range ms {
+			if errs[i] == nil {
+				logOutcome(log, raws[i].Kind, outs[i], m.StreamSeq)
 			}
 		}
-		wg.Wait()
 		return errs
 	}
 }
