@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -447,80 +448,121 @@ func TestABatchConsumerHandsABacklogOverInBatchesKeepingEachMembersOrder(t *test
 }
 
 // While one beneficiary's event is retried in place for longer than the ack
-// wait, the events of its lane waiting for a later batch are kept from
-// redelivery: each is handled once.
+// wait, every other event the consumer holds is kept from redelivery: each is
+// handled once, whether it waits in a later batch of the same lane, in the
+// inbox (it arrived while the batch was being retried), or behind another
+// failure of its own batch.
 func TestEventsWaitingBehindARetryInPlaceAreNotRedelivered(t *testing.T) {
 	t.Parallel()
-	env, tel, pub := setup(t)
-	ctx := context.Background()
-	// B shares A's lane, so B's second event waits behind the batch of A's first.
+	// Members that share A's lane: B's second event waits behind the batch
+	// of A's first, and C's first is in the same batch as A's.
 	lane := bus.WorkerOf(bus.OrderKey("A"), 4)
-	b := ""
-	for i := 0; i < 1000 && b == ""; i++ {
-		if m := fmt.Sprintf("B%d", i); bus.WorkerOf(bus.OrderKey(m), 4) == lane {
-			b = m
+	var sameLane []string
+	for i := 0; i < 1000 && len(sameLane) < 2; i++ {
+		if m := fmt.Sprintf("M%d", i); bus.WorkerOf(bus.OrderKey(m), 4) == lane {
+			sameLane = append(sameLane, m)
 		}
 	}
-	var outs []bus.Out
-	for _, e := range []struct {
+	b, c := sameLane[0], sameLane[1]
+	type event struct {
 		member string
 		fill   int32
-	}{{"A", 0}, {b, 0}, {b, 1}} {
-		id := fmt.Sprintf("%s/%d", e.member, e.fill)
-		outs = append(outs, bus.Out{Subject: bus.ClaimPaidSubject("p0"), MsgID: id,
-			Msg: &claimsv1.PharmacyClaim{ClaimId: id, MemberId: e.member, FillNumber: e.fill}})
 	}
-	if _, err := pub.Publish(ctx, outs...); err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu      sync.Mutex
-		handled = map[string]int{}
-		started = time.Now()
-		done    = make(chan struct{})
-	)
-	spec := bus.ConsumerSpec{Stream: bus.StreamClaims, Durable: "kept", Subjects: []string{"emtm.claims.p0.paid"},
-		AckWait: 2 * time.Second, RetryInPlace: 10 * time.Second,
-		Batch: func(ctx context.Context, batch []bus.Delivery) []error {
-			errs := make([]error, len(batch))
-			mu.Lock()
-			defer mu.Unlock()
-			for i, d := range batch {
-				var c claimsv1.PharmacyClaim
-				if err := proto.Unmarshal(d.Msg.Data, &c); err != nil {
-					errs[i] = bus.Permanent(err)
-					continue
+	for _, tc := range []struct {
+		name    string
+		first   []event // published before the consumer starts
+		then    []event // published once A/0 has failed once
+		failing []string
+	}{
+		{name: "waiting in a later batch", first: []event{{"A", 0}, {b, 0}, {b, 1}}, failing: []string{"A/0"}},
+		{name: "arrived during the retry", first: []event{{"A", 0}}, then: []event{{b, 0}, {b, 1}}, failing: []string{"A/0"}},
+		{name: "failed behind another failure", first: []event{{"A", 0}, {c, 0}, {b, 0}, {b, 1}}, failing: []string{"A/0", c + "/0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env, tel, pub := setup(t)
+			ctx := context.Background()
+			publish := func(es []event) {
+				var outs []bus.Out
+				for _, e := range es {
+					id := fmt.Sprintf("%s/%d", e.member, e.fill)
+					outs = append(outs, bus.Out{Subject: bus.ClaimPaidSubject("p0"), MsgID: id,
+						Msg: &claimsv1.PharmacyClaim{ClaimId: id, MemberId: e.member, FillNumber: e.fill}})
 				}
-				if c.ClaimId == "A/0" && time.Since(started) < 5*time.Second {
-					errs[i] = errors.New("redis is restarting")
-					continue
-				}
-				handled[c.ClaimId]++
-				if len(handled) == 3 {
-					select {
-					case <-done:
-					default:
-						close(done)
-					}
+				if _, err := pub.Publish(ctx, outs...); err != nil {
+					t.Fatal(err)
 				}
 			}
-			return errs
-		}}
-	runConsumer(t, env, tel, pub, spec, func(context.Context, *bus.Msg) error { return errors.New("the batch handler is used") })
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("not every event was handled within 20s")
-	}
-	time.Sleep(3 * time.Second) // a redelivery of the waiting event would come within an ack wait
-	mu.Lock()
-	defer mu.Unlock()
-	for id, n := range handled {
-		if n != 1 {
-			t.Errorf("%s handled %d times, want once", id, n)
-		}
-	}
-	if handled[b+"/1"] != 1 {
-		t.Fatalf("handled %v: want %s/1 once", handled, b)
+			publish(tc.first)
+			var (
+				mu       sync.Mutex
+				handled  = map[string]int{}
+				started  = time.Now()
+				failedA  = make(chan struct{})
+				allDone  = make(chan struct{})
+				expected = len(tc.first) + len(tc.then)
+			)
+			spec := bus.ConsumerSpec{Stream: bus.StreamClaims, Durable: "kept", Subjects: []string{"emtm.claims.p0.paid"},
+				AckWait: 2 * time.Second, RetryInPlace: 10 * time.Second,
+				Batch: func(ctx context.Context, batch []bus.Delivery) []error {
+					errs := make([]error, len(batch))
+					mu.Lock()
+					defer mu.Unlock()
+					for i, d := range batch {
+						var cl claimsv1.PharmacyClaim
+						if err := proto.Unmarshal(d.Msg.Data, &cl); err != nil {
+							errs[i] = bus.Permanent(err)
+							continue
+						}
+						if slices.Contains(tc.failing, cl.ClaimId) && time.Since(started) < 5*time.Second {
+							if cl.ClaimId == "A/0" {
+								select {
+								case <-failedA:
+								default:
+									close(failedA)
+								}
+							}
+							errs[i] = errors.New("redis is restarting")
+							continue
+						}
+						handled[cl.ClaimId]++
+						if len(handled) == expected {
+							select {
+							case <-allDone:
+							default:
+								close(allDone)
+							}
+						}
+					}
+					return errs
+				}}
+			runConsumer(t, env, tel, pub, spec, func(context.Context, *bus.Msg) error { return errors.New("the batch handler is used") })
+			select {
+			case <-failedA:
+			case <-time.After(10 * time.Second):
+				t.Fatal("A/0 was not handled within 10s")
+			}
+			if len(tc.then) > 0 {
+				publish(tc.then)
+			}
+			select {
+			case <-allDone:
+			case <-time.After(20 * time.Second):
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("not every event was handled within 20s: %v", handled)
+			}
+			time.Sleep(3 * time.Second) // a redelivery of a waiting event would come within an ack wait
+			mu.Lock()
+			defer mu.Unlock()
+			for id, n := range handled {
+				if n != 1 {
+					t.Errorf("%s handled %d times, want once", id, n)
+				}
+			}
+			if len(handled) != expected {
+				t.Errorf("handled %v, want %d events once each", handled, expected)
+			}
+		})
 	}
 }

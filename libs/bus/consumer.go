@@ -196,6 +196,10 @@ func (s *ConsumerSpec) defaults() {
 	}
 }
 
+// keepEvery is how often the messages a consumer holds unsettled are kept
+// from redelivery: a third of the ack wait.
+func (c *Consumer) keepEvery() time.Duration { return max(c.spec.AckWait/3, 100*time.Millisecond) }
+
 // pullExpiry is how long one pull request waits: a third of the pin's TTL,
 // so that the pinned instance renews its pin well before it lapses.
 func (s *ConsumerSpec) pullExpiry() time.Duration { return max(s.PinnedTTL/3, time.Second) }
@@ -529,66 +533,123 @@ func pullEnded(ctx context.Context, err error) error {
 	return err
 }
 
-// pulled is what the feeder of a batch consumer read from the pull: a
-// message, or the error that ended the pull.
-type pulled struct {
-	m   jetstream.Msg
-	err error
+// inbox holds what the feeder of a batch consumer has read from the pull and
+// the consumer has not yet taken: a queue, not a channel, so that a keeper
+// can reach every message in it and keep it from redelivery while the
+// consumer is busy (a retry in place can take longer than the ack wait). The
+// server bounds it: a durable delivers at most its MaxAckPending at once.
+type inbox struct {
+	mu    sync.Mutex
+	msgs  []jetstream.Msg
+	err   error         // what ended the pull, once the messages before it are taken
+	ready chan struct{} // a message or the end has arrived
+}
+
+func newInbox() *inbox { return &inbox{ready: make(chan struct{}, 1)} }
+
+// put adds what the pull brought.
+func (b *inbox) put(m jetstream.Msg, err error) {
+	b.mu.Lock()
+	if err != nil {
+		b.err = err
+	} else {
+		b.msgs = append(b.msgs, m)
+	}
+	b.mu.Unlock()
+	select {
+	case b.ready <- struct{}{}:
+	default:
+	}
+}
+
+// take returns up to n messages, waiting at most wait for the first; err is
+// what ended the pull once every message before it is taken, nats.ErrTimeout
+// when nothing came.
+func (b *inbox) take(n int, wait time.Duration) ([]jetstream.Msg, error) {
+	var timeout <-chan time.Time
+	if wait >= 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for {
+		b.mu.Lock()
+		if len(b.msgs) > 0 {
+			k := min(n, len(b.msgs))
+			out := slices.Clone(b.msgs[:k])
+			b.msgs = slices.Delete(b.msgs, 0, k)
+			b.mu.Unlock()
+			return out, nil
+		}
+		err := b.err
+		b.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case <-b.ready:
+		case <-timeout:
+			return nil, nats.ErrTimeout
+		}
+	}
+}
+
+// touch tells the server that each message waiting in the inbox is being
+// worked on.
+func (b *inbox) touch() {
+	b.mu.Lock()
+	waiting := slices.Clone(b.msgs)
+	b.mu.Unlock()
+	for _, m := range waiting {
+		_ = m.InProgress()
+	}
 }
 
 // consumeBatches is consume for a spec.Batch handler: a feeder goroutine reads
-// the pull, and what it has brought when the previous messages are settled
-// (at least one message, at most spec.window()) is handled in batches of
-// distinct keys (handleBatch). A newly pinned partition is taken over
-// as consume does, after the messages that came under the earlier pin.
+// the pull into an inbox, and what it holds when the previous messages are
+// settled (at least one message, at most spec.window()) is handled in batches
+// of distinct keys (handleBatch). Until then, every third of the ack wait,
+// the waiting messages are kept from redelivery. A newly pinned partition is
+// taken over as consume does, after the messages that came under the earlier
+// pin.
 func (c *Consumer) consumeBatches(ctx context.Context, p *part, it jetstream.MessagesContext) error {
-	feed := make(chan pulled, c.spec.window())
+	in := newInbox()
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
 		for {
 			m, err := it.Next()
-			select {
-			case feed <- pulled{m, err}:
-			case <-done:
-				return
-			}
+			in.put(m, err)
 			if err != nil {
 				return
 			}
 		}
 	}()
-	next := func(wait time.Duration) (jetstream.Msg, error) {
-		t := time.NewTimer(wait)
+	go func() {
+		t := time.NewTicker(c.keepEvery())
 		defer t.Stop()
-		select {
-		case f := <-feed:
-			return f.m, f.err
-		case <-t.C:
-			return nil, nats.ErrTimeout
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				in.touch()
+			}
 		}
+	}()
+	next := func(wait time.Duration) (jetstream.Msg, error) {
+		ms, err := in.take(1, wait)
+		if err != nil {
+			return nil, err
+		}
+		return ms[0], nil
 	}
 	// Work already pulled is finished even while shutting down.
 	hctx := context.WithoutCancel(ctx)
 	for {
-		f := <-feed
-		if f.err != nil {
-			return pullEnded(ctx, f.err)
-		}
-		batch := []jetstream.Msg{f.m}
-		var ended error
-	fill:
-		for len(batch) < c.spec.window() {
-			select {
-			case f = <-feed:
-				if f.err != nil {
-					ended = f.err
-					break fill
-				}
-				batch = append(batch, f.m)
-			default:
-				break fill
-			}
+		batch, err := in.take(c.spec.window(), -1)
+		if err != nil {
+			return pullEnded(ctx, err)
 		}
 		for len(batch) > 0 {
 			i := slices.IndexFunc(batch, func(m jetstream.Msg) bool { return m.Headers().Get(headerPinID) != p.pinned() })
@@ -607,9 +668,6 @@ func (c *Consumer) consumeBatches(ctx context.Context, p *part, it jetstream.Mes
 			}
 			p.setPin(pin)
 			batch = held
-		}
-		if ended != nil {
-			return pullEnded(ctx, ended)
 		}
 	}
 }
@@ -944,8 +1002,10 @@ func (c *Consumer) handleBatch(ctx context.Context, durable string, msgs []jetst
 		lanes[l] = append(lanes[l], keyed{m, k})
 	}
 	// Until the window is handled, every third of the ack wait, the
-	// messages no lane has reached yet are kept from redelivery, however
-	// long another lane's retry in place takes.
+	// messages of each lane's current wave and of the waves after it are
+	// kept from redelivery, however long a retry in place takes (one failed
+	// message of a wave waits for the retries of those before it; one lane
+	// waits for none of the others). A message already settled ignores it.
 	reached := make([]atomic.Int32, batchLanes) // waves begun, per lane
 	laneWaves := make([][][]keyed, batchLanes)
 	for l, lane := range lanes {
@@ -955,7 +1015,7 @@ func (c *Consumer) handleBatch(ctx context.Context, durable string, msgs []jetst
 	kept := make(chan struct{})
 	go func() {
 		defer close(kept)
-		t := time.NewTicker(max(c.spec.AckWait/3, time.Second))
+		t := time.NewTicker(c.keepEvery())
 		defer t.Stop()
 		for {
 			select {
@@ -964,7 +1024,8 @@ func (c *Consumer) handleBatch(ctx context.Context, durable string, msgs []jetst
 			case <-t.C:
 			}
 			for l, waves := range laneWaves {
-				for _, later := range waves[min(int(reached[l].Load()), len(waves)):] {
+				current := max(int(reached[l].Load())-1, 0)
+				for _, later := range waves[min(current, len(waves)):] {
 					for _, k := range later {
 						_ = k.m.InProgress()
 					}
