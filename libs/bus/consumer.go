@@ -750,7 +750,8 @@ func (c *Consumer) takeOver(ctx context.Context, p *part, next func(wait time.Du
 	}
 	waited := time.Since(started)
 	c.handovr.Record(ctx, waited.Seconds(), metric.WithAttributes(attribute.String("stream", c.spec.Stream), attribute.String("consumer", c.spec.Durable)))
-	c.log.Info("partition taken over", "consumer", p.name, "waited", waited.String(), "events", len(out))
+	c.log.Info("partition taken over", "consumer", p.name, "pin", first[0].Headers().Get(headerPinID), "previous_pin", p.pinned(),
+		"waited", waited.String(), "events", len(out))
 	return out, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -304,17 +305,27 @@ func TestAConsumerWithABacklogTakesItsPartitionOverWithItsFirstPull(t *testing.T
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	// A pull the server or a loaded machine interrupts is resumed, and the
+	// resumed pull may be pinned anew: one more hand-over, of what it brought.
 	var took []int
+	interrupted := 0
 	for _, line := range strings.Split(logs.String(), "\n") {
 		var rec struct {
 			Msg    string `json:"msg"`
 			Events int    `json:"events"`
 		}
-		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "partition taken over" {
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			continue
+		}
+		switch rec.Msg {
+		case "partition taken over":
 			took = append(took, rec.Events)
+		case "consuming interrupted; resuming":
+			interrupted++
 		}
 	}
-	if len(took) != 1 || took[0] > 64 {
-		t.Fatalf("hand-overs holding %v events; want one, with at most the first pull's 64", took)
+	if len(took) == 0 || len(took) > 1+interrupted || slices.Max(took) > 64 {
+		t.Fatalf("hand-overs holding %v events (%d pulls interrupted); want one per pull, each with at most the first pull's 64; the log:\n%s",
+			took, interrupted, logs.String())
 	}
 }
