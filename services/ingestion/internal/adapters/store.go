@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -98,42 +99,6 @@ func (s *Store) Reserve(ctx context.Context, key, hash string) (intake.ReserveSt
 		return 0, fmt.Errorf("idempotency reserve: %w", err)
 	}
 	return intake.ReserveState(n), nil
-}
-
-// ReserveEach implements intake.Store: Reserve of several keys in one
-// pipeline. A Redis that has forgotten the script (restarted, flushed)
-// refuses each command without running it; the pipeline is then sent again
-// once the script is loaded.
-func (s *Store) ReserveEach(ctx context.Context, keys, hashes []string) ([]intake.ReserveState, []error) {
-	states := make([]intake.ReserveState, len(keys))
-	errs := make([]error, len(keys))
-	if len(keys) == 0 {
-		return states, errs
-	}
-	cmds := make([]*redis.Cmd, len(keys))
-	exec := func() error {
-		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, k := range keys {
-				cmds[i] = reserveScript.EvalSha(ctx, p, []string{idemKey(k)}, hashes[i])
-			}
-			return nil
-		})
-		return err
-	}
-	if err := exec(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		if err := reserveScript.Load(ctx, s.rdb).Err(); err == nil {
-			_ = exec()
-		}
-	}
-	for i, cmd := range cmds {
-		n, err := cmd.Int()
-		if err != nil {
-			errs[i] = fmt.Errorf("idempotency reserve: %w", err)
-			continue
-		}
-		states[i] = intake.ReserveState(n)
-	}
-	return states, errs
 }
 
 // Complete implements intake.Store.
@@ -229,32 +194,56 @@ func (s *Store) Spans(ctx context.Context, member string) ([]validate.Span, erro
 	return parseSpans(h)
 }
 
-// SpansOf implements intake.Store: Spans of several members in one
-// pipeline ("" names no member and has none).
-func (s *Store) SpansOf(ctx context.Context, members []string) ([][]validate.Span, []error) {
-	out := make([][]validate.Span, len(members))
-	errs := make([]error, len(members))
-	cmds := make([]*redis.MapStringStringCmd, len(members))
-	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, m := range members {
-			if m != "" {
-				cmds[i] = p.HGetAll(ctx, spansKey(m))
+// SpansAndReserve implements intake.Store: the members' spans read and the
+// keys reserved in one pipeline. A Redis that has forgotten the reservation's
+// script (restarted, flushed) refuses each reservation without running it;
+// the pipeline is then sent again once the script is loaded.
+func (s *Store) SpansAndReserve(ctx context.Context, members, keys, hashes []string) ([][]validate.Span, []error, []intake.ReserveState, []error) {
+	spans := make([][]validate.Span, len(members))
+	serrs := make([]error, len(members))
+	states := make([]intake.ReserveState, len(keys))
+	rerrs := make([]error, len(keys))
+	reads := make([]*redis.MapStringStringCmd, len(members))
+	reserves := make([]*redis.Cmd, len(keys))
+	exec := func() error {
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, m := range members {
+				if m != "" {
+					reads[i] = p.HGetAll(ctx, spansKey(m))
+				}
 			}
+			for i, k := range keys {
+				reserves[i] = reserveScript.EvalSha(ctx, p, []string{idemKey(k)}, hashes[i])
+			}
+			return nil
+		})
+		return err
+	}
+	if err := exec(); err != nil && slices.ContainsFunc(reserves, func(c *redis.Cmd) bool { return redis.HasErrorPrefix(c.Err(), "NOSCRIPT") }) {
+		if err := reserveScript.Load(ctx, s.rdb).Err(); err == nil {
+			_ = exec()
 		}
-		return nil
-	})
-	for i, cmd := range cmds {
+	}
+	for i, cmd := range reads {
 		if cmd == nil {
 			continue
 		}
 		h, err := cmd.Result()
 		if err != nil {
-			errs[i] = fmt.Errorf("enrollment spans: %w", err)
+			serrs[i] = fmt.Errorf("enrollment spans: %w", err)
 			continue
 		}
-		out[i], errs[i] = parseSpans(h)
+		spans[i], serrs[i] = parseSpans(h)
 	}
-	return out, errs
+	for i, cmd := range reserves {
+		n, err := cmd.Int()
+		if err != nil {
+			rerrs[i] = fmt.Errorf("idempotency reserve: %w", err)
+			continue
+		}
+		states[i] = intake.ReserveState(n)
+	}
+	return spans, serrs, states, rerrs
 }
 
 // parseSpans reads a member's stored spans (enrollment id -> "start|end|contract|pbp").

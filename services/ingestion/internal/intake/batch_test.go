@@ -9,6 +9,7 @@ import (
 
 	"github.com/emtm/emtm/libs/bus"
 	"github.com/emtm/emtm/libs/civil"
+	claimsv1 "github.com/emtm/emtm/libs/gen/emtm/claims/v1"
 	"github.com/emtm/emtm/libs/testkit"
 	"github.com/emtm/emtm/services/ingestion/internal/intake"
 )
@@ -30,9 +31,11 @@ func fromPharmacy(t *testing.T, kind string, msg proto.Message, rawSeq uint64) i
 // duplicate, a conflicting one and an invalid one are rejected, one of a
 // member without enrollment waits, another kind goes through Submit's rules
 // (a pharmacy may not send enrollment), a claim with a reversal held for it is
-// published and then its reversal; and a batch of new valid claims takes
-// three Redis round trips whatever its size.
-func TestABatchOfClaimsEndsEachAsSubmitWouldInThreeRedisRoundTrips(t *testing.T) {
+// published and then its reversal; a claim outside its member's enrollment
+// is rejected and one of a member without enrollment waits, and neither keeps
+// its id reserved (a corrected claim under the same id is accepted); and a
+// batch of new valid claims takes two Redis round trips whatever its size.
+func TestABatchOfClaimsEndsEachAsSubmitWouldInTwoRedisRoundTrips(t *testing.T) {
 	t.Parallel()
 	in, store, env, _ := newIntake(t)
 	ctx := context.Background()
@@ -60,6 +63,8 @@ func TestABatchOfClaimsEndsEachAsSubmitWouldInThreeRedisRoundTrips(t *testing.T)
 	conflicting.TotalCents = 999
 	invalid := claimOf("RX-E", pharmacy, "M5")
 	invalid.DaysSupply = 0
+	before := claimOf("RX-G", pharmacy, "M20") // before M20's enrollment began
+	before.DateOfService = civil.Date{Year: 2023, Month: 12, Day: 30}.Proto()
 	batch := []intake.Submission{
 		fromPharmacy(t, bus.KindClaim, claimOf("RX-A", pharmacy, "M1"), 1001),
 		fromPharmacy(t, bus.KindClaim, claimOf("RX-B", pharmacy, "M2"), 1002),
@@ -68,6 +73,7 @@ func TestABatchOfClaimsEndsEachAsSubmitWouldInThreeRedisRoundTrips(t *testing.T)
 		fromPharmacy(t, bus.KindClaim, invalid, 1005),
 		fromPharmacy(t, bus.KindClaim, claimOf("RX-F", pharmacy, "M6"), 1006),
 		fromPharmacy(t, bus.KindEnrollment, enrollmentOf("M7", jan), 1007),
+		fromPharmacy(t, bus.KindClaim, before, 1008),
 	}
 	// A Redis that forgot the reservation's script (restarted, flushed): the
 	// reservations are sent again once it is loaded.
@@ -101,14 +107,25 @@ func TestABatchOfClaimsEndsEachAsSubmitWouldInThreeRedisRoundTrips(t *testing.T)
 	if got := reasons(outs[6]); got != "kind:NOT_ALLOWED_FOR_SENDER" {
 		t.Errorf("an enrollment from a pharmacy: rejected for %q, want kind:NOT_ALLOWED_FOR_SENDER", got)
 	}
+	if got := reasons(outs[7]); got != "date_of_service:NOT_ENROLLED" {
+		t.Errorf("RX-G before its member's enrollment: rejected for %q, want date_of_service:NOT_ENROLLED", got)
+	}
+	// Neither the rejected claim nor the waiting one keeps its id: the
+	// pharmacy's corrected claims (another date, another member) are accepted.
+	corrected := claimOf("RX-F", pharmacy, "M21")
+	for _, c := range []*claimsv1.PharmacyClaim{claimOf("RX-G", pharmacy, "M20"), corrected} {
+		if out, err := in.SubmitAPI(ctx, bus.KindClaim, c); err != nil || out.Rejection != nil || out.Duplicate {
+			t.Errorf("corrected %s: %+v %v, want accepted", c.ClaimId, out, err)
+		}
+	}
 	var subjects []string
 	for _, m := range testkit.StreamMessages(t, env.JS, bus.StreamClaims) {
 		subjects = append(subjects, m.Subject)
 	}
 	p2 := bus.Partition("M2", 4)
 	want := fmt.Sprint([]string{bus.ClaimPaidSubject(bus.Partition("M1", 4)), bus.ClaimPaidSubject(bus.Partition("M3", 4))})
-	if len(subjects) != 5 || fmt.Sprint(subjects[:2]) != want {
-		t.Fatalf("claims stream %v: want RX-A, RX-C, then RX-B and RX-D in some order and RX-B's reversal after RX-B", subjects)
+	if len(subjects) != 7 || fmt.Sprint(subjects[:2]) != want {
+		t.Fatalf("claims stream %v: want RX-A, RX-C, then RX-B and RX-D in some order and RX-B's reversal after RX-B, then the corrected RX-G and RX-F", subjects)
 	}
 	paidB, reversedB := -1, -1
 	for i, s := range subjects {
@@ -144,11 +161,11 @@ func TestABatchOfClaimsEndsEachAsSubmitWouldInThreeRedisRoundTrips(t *testing.T)
 				t.Fatalf("new claim %d of %d: %+v %v", i, size, outs[i], errs[i])
 			}
 		}
-		if n := rt.take(); n != 3 {
-			t.Errorf("a batch of %d new claims took %d Redis round trips, want 3", size, n)
+		if n := rt.take(); n != 2 {
+			t.Errorf("a batch of %d new claims took %d Redis round trips, want 2", size, n)
 		}
 	}
-	if got := len(testkit.StreamMessages(t, env.JS, bus.StreamClaims)); got != 5+17 {
-		t.Fatalf("%d claims on the stream, want %d", got, 5+17)
+	if got := len(testkit.StreamMessages(t, env.JS, bus.StreamClaims)); got != 7+17 {
+		t.Fatalf("%d claims on the stream, want %d", got, 7+17)
 	}
 }

@@ -229,11 +229,11 @@ type Store interface {
 	// Complete(key, hash) and RecordClaim; it returns the reversal held for
 	// the claim, if any (TakeHeld).
 	CompleteClaim(ctx context.Context, key, hash string, r ClaimRecord) (Held, bool, error)
-	// SpansOf, ReserveEach and CompleteClaims are Spans, Reserve and
-	// CompleteClaim for several submissions (of different members) in one
-	// round trip each; each submission has its own result or error.
-	SpansOf(ctx context.Context, members []string) ([][]validate.Span, []error)
-	ReserveEach(ctx context.Context, keys, hashes []string) ([]ReserveState, []error)
+	// SpansAndReserve is Spans of each member and Reserve of each key (with
+	// its hash), all in one round trip; CompleteClaims is CompleteClaim for
+	// several claims (of different members) in one. Each member, key and
+	// claim has its own result or error.
+	SpansAndReserve(ctx context.Context, members, keys, hashes []string) ([][]validate.Span, []error, []ReserveState, []error)
 	CompleteClaims(ctx context.Context, cs []Completion) ([]Held, []bool, []error)
 	Claim(ctx context.Context, ref string) (ClaimFacts, bool, error)
 	Hold(ctx context.Context, h Held) error
@@ -696,8 +696,14 @@ func MemberKey(kind, contentType string, payload []byte) string {
 	return ""
 }
 
-// Submit validates msg (already stored raw at src) and publishes it or a rejection.
+// Submit validates msg (already stored raw at src) and publishes it or a
+// rejection. A paid claim goes through SubmitBatch, as a batch of one: its
+// member's spans read with its reservation, two Redis round trips in all.
 func (in *Intake) Submit(ctx context.Context, kind string, msg proto.Message, src Source) (Outcome, error) {
+	if _, ok := msg.(*claimsv1.PharmacyClaim); ok {
+		outs, errs := in.SubmitBatch(ctx, []Submission{{Ctx: ctx, Kind: kind, Msg: msg, Src: src}})
+		return outs[0], errs[0]
+	}
 	r, err := in.rules(ctx, memberOf(msg))
 	if err != nil {
 		return Outcome{}, err
@@ -720,12 +726,17 @@ type Submission struct {
 
 // SubmitBatch is Submit for submissions of different members (at most one
 // each, as a batch of the bus holds), with their Redis work in few round
-// trips: the members' enrollment spans in one, the paid claims' reservations
-// in one, their publishes in flight together, their completions in one. So
-// a batch of valid claims costs three round trips, however many claims it
-// holds. Whatever is not that common case (another kind, a violation, a
-// member without enrollment, a duplicate, a reversal held for a claim) goes
-// on as Submit does, at the same time as the rest. Each submission has its
+// trips. A paid claim valid but for its member's enrollment has its id
+// reserved in the round trip that reads the members' enrollment spans; the
+// claims then found in enrollment are published, in flight together, and
+// completed in one round trip: two round trips for a batch of valid claims,
+// however many it holds (Submit of a lone claim goes this way too).
+// Whatever is not that common case (another kind, a violation, a member
+// without enrollment, a duplicate, a reversal held for a claim) goes on as
+// Submit does for other kinds, at the same time as the rest; a claim that
+// reserved its id and is then rejected or kept waiting for its member's
+// enrollment gives the reservation back first, so that a corrected claim
+// under the same id is not taken for a conflict. Each submission has its
 // outcome or its error.
 func (in *Intake) SubmitBatch(ctx context.Context, subs []Submission) ([]Outcome, []error) {
 	outs := make([]Outcome, len(subs))
@@ -739,62 +750,74 @@ func (in *Intake) SubmitBatch(ctx context.Context, subs []Submission) ([]Outcome
 			outs[i], errs[i] = f(subs[i].Ctx)
 		}()
 	}
-	members := make([]string, len(subs))
-	for i, sub := range subs {
-		members[i] = memberOf(sub.Msg)
-	}
-	spans, serrs := in.store.SpansOf(ctx, members)
 	type ready struct {
 		i    int
 		c    canonical
 		hash string
 	}
+	members := make([]string, len(subs))
 	var claims []ready
+	reserved := map[int]int{} // submission -> its claim's index in claims
+	keys := map[string]bool{}
+	for i, sub := range subs {
+		members[i] = memberOf(sub.Msg)
+		if _, ok := sub.Msg.(*claimsv1.PharmacyClaim); !ok {
+			continue
+		}
+		c, v, err := in.prepare(sub.Ctx, sub.Kind, sub.Msg, sub.Src, in.rulesWith(nil))
+		if err != nil || len(v) > 0 || c.claim == nil || c.holdIf != nil || keys[c.key] {
+			continue // checked against the member's spans, as Submit does
+		}
+		keys[c.key] = true
+		reserved[i] = len(claims)
+		claims = append(claims, ready{i: i, c: c, hash: contentHash(c.hashed())})
+	}
+	rkeys, hashes := make([]string, len(claims)), make([]string, len(claims))
+	for j, cl := range claims {
+		rkeys[j], hashes[j] = cl.c.key, cl.hash
+	}
+	spans, serrs, states, rerrs := in.store.SpansAndReserve(ctx, members, rkeys, hashes)
+	var fresh []ready
 	for i, sub := range subs {
 		if serrs[i] != nil {
-			errs[i] = serrs[i]
+			errs[i] = serrs[i] // a reservation made stays pending: the redelivery finds it
 			continue
 		}
 		r := in.rulesWith(spans[i])
-		if _, ok := sub.Msg.(*claimsv1.PharmacyClaim); !ok {
-			alone(i, func(ctx context.Context) (Outcome, error) {
-				c, v, err := in.prepare(ctx, sub.Kind, sub.Msg, sub.Src, r)
-				if err != nil {
-					return Outcome{}, err
-				}
-				return in.decide(ctx, sub.Kind, sub.Msg, sub.Src, c, v, r)
-			})
+		j, isReserved := reserved[i]
+		if isReserved && rerrs[j] != nil {
+			errs[i] = rerrs[j]
 			continue
 		}
-		c, v, err := in.prepare(sub.Ctx, sub.Kind, sub.Msg, sub.Src, r)
-		switch {
-		case err != nil:
-			errs[i] = err
-		case len(v) > 0 || c.claim == nil || c.holdIf != nil || (c.needsEnrollment && in.enrollmentRequired && len(r.Enrollment) == 0):
-			alone(i, func(ctx context.Context) (Outcome, error) { return in.decide(ctx, sub.Kind, sub.Msg, sub.Src, c, v, r) })
-		default:
-			claims = append(claims, ready{i: i, c: c, hash: contentHash(c.hashed())})
+		if isReserved && len(validate.ClaimEnrollment(claims[j].c.msg.(*claimsv1.PharmacyClaim), r)) == 0 &&
+			(!in.enrollmentRequired || len(r.Enrollment) > 0) {
+			if st := states[j]; st == StateDone || st == StateConflict {
+				cl := claims[j]
+				alone(i, func(ctx context.Context) (Outcome, error) {
+					return in.acceptReserved(ctx, sub.Kind, sub.Src, cl.c, cl.hash, st)
+				})
+			} else {
+				fresh = append(fresh, claims[j])
+			}
+			continue
 		}
-	}
-	keys, hashes := make([]string, len(claims)), make([]string, len(claims))
-	for j, cl := range claims {
-		keys[j], hashes[j] = cl.c.key, cl.hash
-	}
-	states, rerrs := in.store.ReserveEach(ctx, keys, hashes)
-	var fresh []ready
-	for j, cl := range claims {
-		sub := subs[cl.i]
-		switch {
-		case rerrs[j] != nil:
-			errs[cl.i] = rerrs[j]
-		case states[j] == StateDone || states[j] == StateConflict:
-			state := states[j]
-			alone(cl.i, func(ctx context.Context) (Outcome, error) {
-				return in.acceptReserved(ctx, sub.Kind, sub.Src, cl.c, cl.hash, state)
-			})
-		default:
-			fresh = append(fresh, cl)
-		}
+		// Reserved here (new), or by an attempt that crashed before giving it
+		// back (pending; the reading chosen: a claim rejected now keeps no
+		// id, even in the rarer case that the crashed attempt had published
+		// it under spans since changed). Done and conflicting ids are not ours.
+		giveBack := isReserved && (states[j] == StateNew || states[j] == StatePending)
+		alone(i, func(ctx context.Context) (Outcome, error) {
+			if giveBack {
+				if err := in.store.Unreserve(ctx, claims[j].c.key, claims[j].hash); err != nil {
+					return Outcome{}, err
+				}
+			}
+			c, v, err := in.prepare(ctx, sub.Kind, sub.Msg, sub.Src, r)
+			if err != nil {
+				return Outcome{}, err
+			}
+			return in.decide(ctx, sub.Kind, sub.Msg, sub.Src, c, v, r)
+		})
 	}
 	// Each claim is published in its own trace, all at once; a crash before
 	// their completion is mended by the redelivery, as in accept.

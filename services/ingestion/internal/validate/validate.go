@@ -240,6 +240,18 @@ func (c *checker) known(contract, pbp string, r Rules) {
 	}
 }
 
+// ClaimEnrollment is Claim's enrollment check of a claim that Claim, under
+// rules with no enrollment, found valid (c is what it returned): whether its
+// date of service falls in a span of its plan among r.Enrollment. It lets a
+// claim be checked before its member's spans are read, and against them
+// after (ingestion reads them in the same round trip as it reserves the
+// claim's id); a claim it finds a violation in is checked again by Claim.
+func ClaimEnrollment(c *claimsv1.PharmacyClaim, r Rules) []Violation {
+	var k checker
+	k.enrolled("date_of_service", civil.FromProto(c.DateOfService), c.ContractId, c.PbpId, r)
+	return k.v
+}
+
 // Claim validates a paid pharmacy claim and returns its stored form.
 func Claim(in *claimsv1.PharmacyClaim, r Rules) (*claimsv1.PharmacyClaim, []Violation) {
 	if in == nil {

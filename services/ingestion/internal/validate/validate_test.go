@@ -221,6 +221,15 @@ func TestDateOfServiceMustBeInEnrollmentWhenKnown(t *testing.T) {
 		if tt.ok != (len(v) == 0) || (!tt.ok && (v[0].Field != "date_of_service" || v[0].Reason != "NOT_ENROLLED")) {
 			t.Errorf("%s: %+v", tt.name, v)
 		}
+		// The check alone, on the claim found valid without enrollment,
+		// finds what Claim finds with it.
+		stored, none := Claim(c, Rules{Today: rules.Today})
+		if len(none) != 0 {
+			t.Fatalf("%s: without enrollment %+v", tt.name, none)
+		}
+		if alone := ClaimEnrollment(stored, Rules{Today: rules.Today, Enrollment: tt.spans}); fmt.Sprint(alone) != fmt.Sprint(v) {
+			t.Errorf("%s: ClaimEnrollment %+v, Claim %+v", tt.name, alone, v)
+		}
 	}
 }
 
