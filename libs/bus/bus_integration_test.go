@@ -450,12 +450,13 @@ func TestABatchConsumerHandsABacklogOverInBatchesKeepingEachMembersOrder(t *test
 // While one beneficiary's event is retried in place for longer than the ack
 // wait, every other event the consumer holds is kept from redelivery: each is
 // handled once, whether it waits in a later batch of the same lane, in the
-// inbox (it arrived while the batch was being retried), or behind another
-// failure of its own batch.
+// inbox (it arrived while the batch was being retried), behind another
+// failure of its own batch, or, one event at a time, on the same worker.
 func TestEventsWaitingBehindARetryInPlaceAreNotRedelivered(t *testing.T) {
 	t.Parallel()
-	// Members that share A's lane: B's second event waits behind the batch
-	// of A's first, and C's first is in the same batch as A's.
+	// Members that share A's lane (and A's worker of 4): B's second event
+	// waits behind the batch of A's first, and C's first is in the same
+	// batch as A's.
 	lane := bus.WorkerOf(bus.OrderKey("A"), 4)
 	var sameLane []string
 	for i := 0; i < 1000 && len(sameLane) < 2; i++ {
@@ -470,13 +471,16 @@ func TestEventsWaitingBehindARetryInPlaceAreNotRedelivered(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name    string
+		batch   bool
 		first   []event // published before the consumer starts
 		then    []event // published once A/0 has failed once
 		failing []string
 	}{
-		{name: "waiting in a later batch", first: []event{{"A", 0}, {b, 0}, {b, 1}}, failing: []string{"A/0"}},
-		{name: "arrived during the retry", first: []event{{"A", 0}}, then: []event{{b, 0}, {b, 1}}, failing: []string{"A/0"}},
-		{name: "failed behind another failure", first: []event{{"A", 0}, {c, 0}, {b, 0}, {b, 1}}, failing: []string{"A/0", c + "/0"}},
+		{name: "waiting in a later batch", batch: true, first: []event{{"A", 0}, {b, 0}, {b, 1}}, failing: []string{"A/0"}},
+		{name: "arrived during the retry", batch: true, first: []event{{"A", 0}}, then: []event{{b, 0}, {b, 1}}, failing: []string{"A/0"}},
+		{name: "failed behind another failure", batch: true, first: []event{{"A", 0}, {c, 0}, {b, 0}, {b, 1}}, failing: []string{"A/0", c + "/0"}},
+		{name: "one at a time on the same worker", first: []event{{"A", 0}, {b, 0}, {b, 1}, {c, 0}}, failing: []string{"A/0"}},
+		{name: "one at a time, arrived during the retry", first: []event{{"A", 0}}, then: []event{{b, 0}, {b, 1}}, failing: []string{"A/0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -502,41 +506,47 @@ func TestEventsWaitingBehindARetryInPlaceAreNotRedelivered(t *testing.T) {
 				allDone  = make(chan struct{})
 				expected = len(tc.first) + len(tc.then)
 			)
-			spec := bus.ConsumerSpec{Stream: bus.StreamClaims, Durable: "kept", Subjects: []string{"emtm.claims.p0.paid"},
-				AckWait: 2 * time.Second, RetryInPlace: 10 * time.Second,
-				Batch: func(ctx context.Context, batch []bus.Delivery) []error {
-					errs := make([]error, len(batch))
-					mu.Lock()
-					defer mu.Unlock()
-					for i, d := range batch {
-						var cl claimsv1.PharmacyClaim
-						if err := proto.Unmarshal(d.Msg.Data, &cl); err != nil {
-							errs[i] = bus.Permanent(err)
-							continue
-						}
-						if slices.Contains(tc.failing, cl.ClaimId) && time.Since(started) < 5*time.Second {
-							if cl.ClaimId == "A/0" {
-								select {
-								case <-failedA:
-								default:
-									close(failedA)
-								}
-							}
-							errs[i] = errors.New("redis is restarting")
-							continue
-						}
-						handled[cl.ClaimId]++
-						if len(handled) == expected {
-							select {
-							case <-allDone:
-							default:
-								close(allDone)
-							}
+			// handle stores one event, or fails for a passing reason while
+			// "Redis restarts".
+			handle := func(data []byte) error {
+				var cl claimsv1.PharmacyClaim
+				if err := proto.Unmarshal(data, &cl); err != nil {
+					return bus.Permanent(err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if slices.Contains(tc.failing, cl.ClaimId) && time.Since(started) < 5*time.Second {
+					if cl.ClaimId == "A/0" {
+						select {
+						case <-failedA:
+						default:
+							close(failedA)
 						}
 					}
+					return errors.New("redis is restarting")
+				}
+				handled[cl.ClaimId]++
+				if len(handled) == expected {
+					select {
+					case <-allDone:
+					default:
+						close(allDone)
+					}
+				}
+				return nil
+			}
+			spec := bus.ConsumerSpec{Stream: bus.StreamClaims, Durable: "kept", Subjects: []string{"emtm.claims.p0.paid"},
+				AckWait: 2 * time.Second, RetryInPlace: 10 * time.Second, Workers: 4}
+			if tc.batch {
+				spec.Batch = func(ctx context.Context, batch []bus.Delivery) []error {
+					errs := make([]error, len(batch))
+					for i, d := range batch {
+						errs[i] = handle(d.Msg.Data)
+					}
 					return errs
-				}}
-			runConsumer(t, env, tel, pub, spec, func(context.Context, *bus.Msg) error { return errors.New("the batch handler is used") })
+				}
+			}
+			runConsumer(t, env, tel, pub, spec, func(_ context.Context, m *bus.Msg) error { return handle(m.Data) })
 			select {
 			case <-failedA:
 			case <-time.After(10 * time.Second):

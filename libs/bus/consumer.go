@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -494,20 +493,21 @@ func (c *Consumer) consume(ctx context.Context, p *part) error {
 	if c.spec.Batch != nil {
 		return c.consumeBatches(ctx, p, it)
 	}
+	in, stopPull := c.pull(it)
+	defer stopPull()
 	// Work already pulled is finished even while shutting down.
 	hctx := context.WithoutCancel(ctx)
-	dispatch, wait := c.workers(hctx, p.name)
+	dispatch, wait := c.workers(hctx, p.name, in)
 	defer func() { wait() }()
-	next := func(d time.Duration) (jetstream.Msg, error) { return it.Next(jetstream.NextMaxWait(d)) }
 	for {
-		m, err := it.Next()
+		m, err := in.next(-1)
 		if err != nil {
 			return pullEnded(ctx, err)
 		}
 		if pin := m.Headers().Get(headerPinID); pin != p.pinned() {
 			wait() // what was received under an earlier pin is finished first
-			batch, err := c.takeOver(ctx, p, next, []jetstream.Msg{m})
-			dispatch, wait = c.workers(hctx, p.name)
+			batch, err := c.takeOver(ctx, p, in, []jetstream.Msg{m})
+			dispatch, wait = c.workers(hctx, p.name, in)
 			if err != nil {
 				// Nothing of the batch is handled or acknowledged: it is
 				// redelivered, and the next pull takes the partition over again.
@@ -533,19 +533,25 @@ func pullEnded(ctx context.Context, err error) error {
 	return err
 }
 
-// inbox holds what the feeder of a batch consumer has read from the pull and
-// the consumer has not yet taken: a queue, not a channel, so that a keeper
-// can reach every message in it and keep it from redelivery while the
-// consumer is busy (a retry in place can take longer than the ack wait). The
-// server bounds it: a durable delivers at most its MaxAckPending at once.
+// inbox holds what one pull of a partition has brought until it is settled:
+// the messages a feeder goroutine has read from the pull and the consumer has
+// not taken yet (a queue, not a channel, so that every one can be reached),
+// and those taken and not yet settled. A keeper (pull) keeps them all from
+// redelivery while the consumer is busy: a retry in place can take longer
+// than the ack wait, and whatever waits behind it (in the queue, on a
+// worker, in a later batch) would otherwise be delivered again meanwhile.
+// The server bounds it: a durable delivers at most its MaxAckPending at once.
 type inbox struct {
 	mu    sync.Mutex
 	msgs  []jetstream.Msg
+	taken map[jetstream.Msg]struct{}
 	err   error         // what ended the pull, once the messages before it are taken
 	ready chan struct{} // a message or the end has arrived
 }
 
-func newInbox() *inbox { return &inbox{ready: make(chan struct{}, 1)} }
+func newInbox() *inbox {
+	return &inbox{taken: map[jetstream.Msg]struct{}{}, ready: make(chan struct{}, 1)}
+}
 
 // put adds what the pull brought.
 func (b *inbox) put(m jetstream.Msg, err error) {
@@ -562,9 +568,10 @@ func (b *inbox) put(m jetstream.Msg, err error) {
 	}
 }
 
-// take returns up to n messages, waiting at most wait for the first; err is
-// what ended the pull once every message before it is taken, nats.ErrTimeout
-// when nothing came.
+// take returns up to n messages, waiting at most wait for the first (a
+// negative wait: for as long as it takes); err is what ended the pull once
+// every message before it is taken, nats.ErrTimeout when nothing came. The
+// messages are kept until settled says they are settled.
 func (b *inbox) take(n int, wait time.Duration) ([]jetstream.Msg, error) {
 	var timeout <-chan time.Time
 	if wait >= 0 {
@@ -578,6 +585,9 @@ func (b *inbox) take(n int, wait time.Duration) ([]jetstream.Msg, error) {
 			k := min(n, len(b.msgs))
 			out := slices.Clone(b.msgs[:k])
 			b.msgs = slices.Delete(b.msgs, 0, k)
+			for _, m := range out {
+				b.taken[m] = struct{}{}
+			}
 			b.mu.Unlock()
 			return out, nil
 		}
@@ -594,28 +604,33 @@ func (b *inbox) take(n int, wait time.Duration) ([]jetstream.Msg, error) {
 	}
 }
 
-// touch tells the server that each message waiting in the inbox is being
-// worked on.
+// settled forgets messages acknowledged, retried later or dead-lettered.
+func (b *inbox) settled(ms ...jetstream.Msg) {
+	b.mu.Lock()
+	for _, m := range ms {
+		delete(b.taken, m)
+	}
+	b.mu.Unlock()
+}
+
+// touch tells the server that each message held is being worked on.
 func (b *inbox) touch() {
 	b.mu.Lock()
-	waiting := slices.Clone(b.msgs)
+	held := slices.Clone(b.msgs)
+	for m := range b.taken {
+		held = append(held, m)
+	}
 	b.mu.Unlock()
-	for _, m := range waiting {
+	for _, m := range held {
 		_ = m.InProgress()
 	}
 }
 
-// consumeBatches is consume for a spec.Batch handler: a feeder goroutine reads
-// the pull into an inbox, and what it holds when the previous messages are
-// settled (at least one message, at most spec.window()) is handled in batches
-// of distinct keys (handleBatch). Until then, every third of the ack wait,
-// the waiting messages are kept from redelivery. A newly pinned partition is
-// taken over as consume does, after the messages that came under the earlier
-// pin.
-func (c *Consumer) consumeBatches(ctx context.Context, p *part, it jetstream.MessagesContext) error {
-	in := newInbox()
+// pull starts reading it into an inbox and keeping what the inbox holds from
+// redelivery every third of the ack wait, until stop is called.
+func (c *Consumer) pull(it jetstream.MessagesContext) (in *inbox, stop func()) {
+	in = newInbox()
 	done := make(chan struct{})
-	defer close(done)
 	go func() {
 		for {
 			m, err := it.Next()
@@ -637,13 +652,27 @@ func (c *Consumer) consumeBatches(ctx context.Context, p *part, it jetstream.Mes
 			}
 		}
 	}()
-	next := func(wait time.Duration) (jetstream.Msg, error) {
-		ms, err := in.take(1, wait)
-		if err != nil {
-			return nil, err
-		}
-		return ms[0], nil
+	return in, func() { close(done) }
+}
+
+// next is takeOver's reading of the inbox: one message, or nats.ErrTimeout
+// after wait.
+func (b *inbox) next(wait time.Duration) (jetstream.Msg, error) {
+	ms, err := b.take(1, wait)
+	if err != nil {
+		return nil, err
 	}
+	return ms[0], nil
+}
+
+// consumeBatches is consume for a spec.Batch handler: what the inbox holds
+// when the previous messages are settled (at least one message, at most
+// spec.window()) is handled in batches of distinct keys (handleBatch). A
+// newly pinned partition is taken over as consume does, after the messages
+// that came under the earlier pin.
+func (c *Consumer) consumeBatches(ctx context.Context, p *part, it jetstream.MessagesContext) error {
+	in, stop := c.pull(it)
+	defer stop()
 	// Work already pulled is finished even while shutting down.
 	hctx := context.WithoutCancel(ctx)
 	for {
@@ -654,12 +683,12 @@ func (c *Consumer) consumeBatches(ctx context.Context, p *part, it jetstream.Mes
 		for len(batch) > 0 {
 			i := slices.IndexFunc(batch, func(m jetstream.Msg) bool { return m.Headers().Get(headerPinID) != p.pinned() })
 			if i < 0 {
-				c.handleBatch(hctx, p.name, batch)
+				c.handleBatch(hctx, p.name, in, batch)
 				break
 			}
-			c.handleBatch(hctx, p.name, batch[:i]) // what came under the earlier pin first
+			c.handleBatch(hctx, p.name, in, batch[:i]) // what came under the earlier pin first
 			pin := batch[i].Headers().Get(headerPinID)
-			held, err := c.takeOver(ctx, p, next, batch[i:])
+			held, err := c.takeOver(ctx, p, in, batch[i:])
 			if err != nil {
 				// Nothing held is handled or acknowledged: it is redelivered,
 				// and the next pull takes the partition over again.
@@ -681,7 +710,7 @@ func (c *Consumer) consumeBatches(ctx context.Context, p *part, it jetstream.Mes
 // order across the hand-over. The wait is bounded (twice the ack wait plus the
 // pin's TTL); a consumer that still counts others' messages after it is
 // logged and handled as it stands.
-func (c *Consumer) takeOver(ctx context.Context, p *part, next func(wait time.Duration) (jetstream.Msg, error), first []jetstream.Msg) ([]jetstream.Msg, error) {
+func (c *Consumer) takeOver(ctx context.Context, p *part, in *inbox, first []jetstream.Msg) ([]jetstream.Msg, error) {
 	started := time.Now()
 	held := map[uint64]jetstream.Msg{}
 	// fresh is the delivery sequence of the first message delivered here for
@@ -692,9 +721,13 @@ func (c *Consumer) takeOver(ctx context.Context, p *part, next func(wait time.Du
 		if err != nil {
 			c.log.Error("message without metadata", "consumer", p.name, "err", err)
 			_ = m.Term()
+			in.settled(m)
 			return
 		}
-		held[md.Sequence.Stream] = m // a redelivery of one held replaces it
+		if was, ok := held[md.Sequence.Stream]; ok {
+			in.settled(was) // a redelivery of one held replaces it
+		}
+		held[md.Sequence.Stream] = m
 		if md.NumDelivered == 1 && (fresh == 0 || md.Sequence.Consumer < fresh) {
 			fresh = md.Sequence.Consumer
 		}
@@ -703,7 +736,6 @@ func (c *Consumer) takeOver(ctx context.Context, p *part, next func(wait time.Du
 		hold(m)
 	}
 	deadline := started.Add(2*c.spec.AckWait + c.spec.PinnedTTL)
-	touched := started
 	for {
 		// Done when no earlier holder has an event outstanding: every delivery
 		// before this instance's first is acknowledged (the ack floor; a
@@ -724,13 +756,7 @@ func (c *Consumer) takeOver(ctx context.Context, p *part, next func(wait time.Du
 				"consumer", p.name, "held", len(held), "waited", time.Since(started).String())
 			break
 		}
-		if time.Since(touched) > c.spec.AckWait/3 {
-			for _, m := range held {
-				_ = m.InProgress() // held here, not redelivered meanwhile
-			}
-			touched = time.Now()
-		}
-		m, err := next(100 * time.Millisecond)
+		m, err := in.next(100 * time.Millisecond)
 		switch {
 		case err == nil:
 			hold(m)
@@ -850,10 +876,10 @@ func toYield(self string, holdings map[string]int, parts int) int {
 // workers returns how a pulled message is handled: at once, or, with
 // spec.Workers > 1, on the worker its key hashes to. wait closes the workers
 // and waits until each has finished what it was given.
-func (c *Consumer) workers(ctx context.Context, durable string) (dispatch func(jetstream.Msg), wait func()) {
+func (c *Consumer) workers(ctx context.Context, durable string, in *inbox) (dispatch func(jetstream.Msg), wait func()) {
 	n := c.spec.Workers
 	if n <= 1 {
-		return func(m jetstream.Msg) { c.handle(ctx, durable, m) }, func() {}
+		return func(m jetstream.Msg) { c.handle(ctx, durable, m); in.settled(m) }, func() {}
 	}
 	chans := make([]chan jetstream.Msg, n)
 	var wg sync.WaitGroup
@@ -864,6 +890,7 @@ func (c *Consumer) workers(ctx context.Context, durable string) (dispatch func(j
 			defer wg.Done()
 			for m := range chans[i] {
 				c.handle(ctx, durable, m)
+				in.settled(m)
 			}
 		}()
 	}
@@ -989,9 +1016,9 @@ const batchLanes = 4
 
 // handleBatch handles pulled messages with spec.Batch: dealt to batchLanes
 // lanes by key, each lane's in batches that hold at most one message of a
-// key, one batch after another. The messages waiting for a later batch are
-// kept from being redelivered meanwhile.
-func (c *Consumer) handleBatch(ctx context.Context, durable string, msgs []jetstream.Msg) {
+// key, one batch after another. The inbox keeps each message from
+// redelivery until its batch is settled.
+func (c *Consumer) handleBatch(ctx context.Context, durable string, in *inbox, msgs []jetstream.Msg) {
 	type keyed struct {
 		m   jetstream.Msg
 		key string
@@ -1002,59 +1029,25 @@ func (c *Consumer) handleBatch(ctx context.Context, durable string, msgs []jetst
 		l := WorkerOf(k, batchLanes)
 		lanes[l] = append(lanes[l], keyed{m, k})
 	}
-	// Until the window is handled, every third of the ack wait, the
-	// messages of each lane's current wave and of the waves after it are
-	// kept from redelivery, however long a retry in place takes (one failed
-	// message of a wave waits for the retries of those before it; one lane
-	// waits for none of the others). A message already settled ignores it.
-	reached := make([]atomic.Int32, batchLanes) // waves begun, per lane
-	laneWaves := make([][][]keyed, batchLanes)
-	for l, lane := range lanes {
-		laneWaves[l] = Waves(lane, func(k keyed) string { return k.key }, c.spec.BatchSize)
-	}
-	stop := make(chan struct{})
-	kept := make(chan struct{})
-	go func() {
-		defer close(kept)
-		t := time.NewTicker(c.keepEvery())
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-			}
-			for l, waves := range laneWaves {
-				current := max(int(reached[l].Load())-1, 0)
-				for _, later := range waves[min(current, len(waves)):] {
-					for _, k := range later {
-						_ = k.m.InProgress()
-					}
-				}
-			}
-		}
-	}()
 	var wg sync.WaitGroup
-	for l, waves := range laneWaves {
-		if len(waves) == 0 {
+	for _, lane := range lanes {
+		if len(lane) == 0 {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i, wave := range waves {
-				reached[l].Store(int32(i + 1))
+			for _, wave := range Waves(lane, func(k keyed) string { return k.key }, c.spec.BatchSize) {
 				ms := make([]jetstream.Msg, len(wave))
 				for j, k := range wave {
 					ms[j] = k.m
 				}
 				c.handleWave(ctx, durable, ms)
+				in.settled(ms...)
 			}
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	<-kept
 }
 
 // Waves splits items (in stream order) into batches of at most size items
