@@ -103,8 +103,7 @@ func busHops(ctx context.Context, url string, n, size int, progress io.Writer) (
 			case <-p.f.Ok():
 				_ = p.m.Ack()
 			case err := <-p.f.Err():
-				fail(fmt.Errorf("middle hop: %w", err))
-				return
+				fail(fmt.Errorf("middle hop: %w", err)) // and go on draining, so that the reader never blocks
 			}
 		}
 	}()
