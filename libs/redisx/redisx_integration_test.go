@@ -6,19 +6,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/emtm/emtm/libs/redisx"
 	"github.com/emtm/emtm/libs/testkit"
 )
 
-func TestApplyIsExactlyOnce(t *testing.T) {
-	t.Parallel()
+// connected starts a redis-server of the test's own and connects to it.
+func connected(t *testing.T) redis.UniversalClient {
+	t.Helper()
 	url, _ := testkit.StartRedis(t)
-	ctx := context.Background()
-	rdb, err := redisx.Connect(ctx, url, false, nil)
+	rdb, err := redisx.Connect(context.Background(), url, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rdb.Close()
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+func TestApplyIsExactlyOnce(t *testing.T) {
+	t.Parallel()
+	rdb := connected(t)
+	ctx := context.Background()
 	ops := []redisx.Op{redisx.HIncrBy("totals", "cents", 1250), redisx.RPush("entries", "e1"), redisx.SAdd("members", "m1")}
 	for i, want := range []bool{true, false, false} {
 		applied, err := redisx.Apply(ctx, rdb, "done:event-1", 0, ops...)

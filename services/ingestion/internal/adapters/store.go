@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -195,9 +194,8 @@ func (s *Store) Spans(ctx context.Context, member string) ([]validate.Span, erro
 }
 
 // SpansAndReserve implements intake.Store: the members' spans read and the
-// keys reserved in one pipeline. A Redis that has forgotten the reservation's
-// script (restarted, flushed) refuses each reservation without running it;
-// the pipeline is then sent again once the script is loaded.
+// keys reserved in one pipeline (sent again once the reservation's script is
+// loaded, should Redis have forgotten it).
 func (s *Store) SpansAndReserve(ctx context.Context, members, keys, hashes []string) ([][]validate.Span, []error, []intake.ReserveState, []error) {
 	spans := make([][]validate.Span, len(members))
 	serrs := make([]error, len(members))
@@ -205,25 +203,16 @@ func (s *Store) SpansAndReserve(ctx context.Context, members, keys, hashes []str
 	rerrs := make([]error, len(keys))
 	reads := make([]*redis.MapStringStringCmd, len(members))
 	reserves := make([]*redis.Cmd, len(keys))
-	exec := func() error {
-		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, m := range members {
-				if m != "" {
-					reads[i] = p.HGetAll(ctx, spansKey(m))
-				}
+	redisx.PipelinedScript(ctx, s.rdb, reserveScript, func(p redis.Pipeliner) {
+		for i, m := range members {
+			if m != "" {
+				reads[i] = p.HGetAll(ctx, spansKey(m))
 			}
-			for i, k := range keys {
-				reserves[i] = reserveScript.EvalSha(ctx, p, []string{idemKey(k)}, hashes[i])
-			}
-			return nil
-		})
-		return err
-	}
-	if err := exec(); err != nil && slices.ContainsFunc(reserves, func(c *redis.Cmd) bool { return redis.HasErrorPrefix(c.Err(), "NOSCRIPT") }) {
-		if err := reserveScript.Load(ctx, s.rdb).Err(); err == nil {
-			_ = exec()
 		}
-	}
+		for i, k := range keys {
+			reserves[i] = reserveScript.EvalSha(ctx, p, []string{idemKey(k)}, hashes[i])
+		}
+	})
 	for i, cmd := range reads {
 		if cmd == nil {
 			continue

@@ -158,25 +158,12 @@ func (s *Store) ApplyClaims(ctx context.Context, claims []assess.ClaimFill) ([]p
 	snaps := make([]profile.Snapshot, len(claims))
 	errs := make([]error, len(claims))
 	cmds := make([]*redis.Cmd, len(claims))
-	exec := func() error {
-		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, c := range claims {
-				cmds[i] = applyClaim.EvalSha(ctx, p, []string{s.ProfileKey(c.Member), s.membersKey(s.parts.Of(c.Member))},
-					c.Fill.Key(), profile.EncodeFill(c.Fill), c.Birth, c.Plan, c.Member)
-			}
-			return nil
-		})
-		return err
-	}
-	// Each command carries its own result or error.
-	if err := exec(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// A Redis that restarted (or was flushed) has forgotten the script; a
-		// command refused for that did nothing, so the whole pipeline is sent
-		// again once the script is loaded.
-		if applyClaim.Load(ctx, s.rdb).Err() == nil {
-			_ = exec()
+	redisx.PipelinedScript(ctx, s.rdb, applyClaim, func(p redis.Pipeliner) {
+		for i, c := range claims {
+			cmds[i] = applyClaim.EvalSha(ctx, p, []string{s.ProfileKey(c.Member), s.membersKey(s.parts.Of(c.Member))},
+				c.Fill.Key(), profile.EncodeFill(c.Fill), c.Birth, c.Plan, c.Member)
 		}
-	}
+	})
 	for i, c := range claims {
 		v, cerr := cmds[i].Result()
 		if cerr != nil {
