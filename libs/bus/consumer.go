@@ -655,8 +655,8 @@ func (c *Consumer) pull(it jetstream.MessagesContext) (in *inbox, stop func()) {
 	return in, func() { close(done) }
 }
 
-// next is takeOver's reading of the inbox: one message, or nats.ErrTimeout
-// after wait.
+// next takes one message (take(1, wait)): what the unbatched consumer and
+// takeOver read.
 func (b *inbox) next(wait time.Duration) (jetstream.Msg, error) {
 	ms, err := b.take(1, wait)
 	if err != nil {
